@@ -1,0 +1,31 @@
+"""Time `ladder synth` on the demo configuration: prints seconds per scan and frames per second."""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from ladderdata.layout import FramesLayout
+from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--layout", action="append", type=FramesLayout, default=None)
+    args = parser.parse_args()
+    layouts = args.layout or [FramesLayout.SENS]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = SynthConfig(scenes=args.scenes, frames=args.frames, workers=args.workers, layouts=layouts)
+        start = time.perf_counter()
+        synthesize_root(Path(tmp), config)
+        elapsed = time.perf_counter() - start
+    frames = args.scenes * args.frames
+    print(f"scenes={args.scenes} frames/scan={args.frames} workers={args.workers} layouts={','.join(layouts)}")
+    print(f"total {elapsed:.1f} s | {elapsed / args.scenes:.2f} s/scan | {frames / elapsed:.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The ``ladder`` command line."""
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ladderdata.errors import LadderError, ScanError
+from ladderdata.layout import FramesLayout
+
+app = typer.Typer(
+    help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+console = Console(stderr=True)
+log = logging.getLogger("ladderdata")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def run_synth(out: Path, scenes: int, seed: int, frames: int, layouts: list[FramesLayout], workers: int) -> list[str]:
+    from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+
+    config = SynthConfig(scenes=scenes, seed=seed, frames=frames, layouts=layouts, workers=workers)
+    start = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("synthesising scans", total=scenes)
+        ids = synthesize_root(out, config, progress=lambda _: progress.advance(task))
+    log.info(
+        "wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), ", ".join(layouts), out, time.perf_counter() - start
+    )
+    return ids
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
+    scenes: Annotated[int, typer.Option(min=1)] = 4,
+    seed: int = 0,
+    frames: Annotated[int, typer.Option(min=4, help="frames per scan")] = 48,
+    frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
+    run_synth(out, scenes, seed, frames, frames_layout or [FramesLayout.SENS], workers)
+
+
+def summarise_scans(root: Path, split: str | None, layout: FramesLayout | None) -> int:
+    """Load every scan under ``root`` and print a table; returns the number of scans that failed."""
+    from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+
+    source = ScanNetSource(ScanNetSourceConfig(root=root, frames_layout=layout))
+    ids = source.scan_ids(split)
+    table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
+    failures: dict[str, str] = {}
+    with _progress() as progress:
+        for scan_id in progress.track(ids, description="reading scans"):
+            try:
+                scan = source.load(scan_id)
+            except ScanError as e:
+                failures[scan_id] = str(e)
+                log.error("%s", e)
+                continue
+            n_frames = len(scan.valid_poses)
+            table.add_row(
+                scan_id,
+                scan.scene_type or "-",
+                str(len(scan.objects)),
+                str(len({o.info.category for o in scan.objects})),
+                str(n_frames),
+                str(scan.num_invalid_poses),
+                scan.frames.layout if scan.frames else "-",
+            )
+    Console().print(table)
+    log.info("%d scans read, %d failed", len(ids) - len(failures), len(failures))
+    return len(failures)
+
+
+@app.command()
+def scans(
+    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    split: Annotated[str | None, typer.Option(help="train, val or test (needs scannetv2_<split>.txt)")] = None,
+    frames_layout: FramesLayout | None = None,
+) -> None:
+    """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
+    failed = summarise_scans(scans, split, frames_layout)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo scans and outputs")] = Path("demo"),
+    workers: Annotated[int, typer.Option(min=1)] = 2,
+) -> None:
+    """Synthesise 4 demo scans and run the pipeline on them."""
+    root = out / "scannet"
+    run_synth(root, 4, 0, 48, [FramesLayout.SENS], workers)
+    failed = summarise_scans(root, None, None)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas")] = Path("schemas")) -> None:
+    """Regenerate the JSON Schemas of every record and config."""
+    from ladderdata.schemas import write_schemas
+
+    for path in write_schemas(out):
+        log.info("wrote %s", path)
+
+
+def entrypoint() -> None:
+    try:
+        app()
+    except LadderError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise SystemExit(2) from None

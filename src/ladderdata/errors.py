@@ -1,0 +1,41 @@
+"""Errors raised on bad input. Every message names the scan and the file at fault."""
+
+from pathlib import Path
+
+
+class LadderError(Exception):
+    """Base class of every error ladder raises on purpose."""
+
+
+class ScanError(LadderError):
+    """A scan cannot be read. ``scan_id`` and ``path`` say which scan and which file."""
+
+    kind = "scan error"
+
+    def __init__(self, scan_id: str, path: Path | str, detail: str) -> None:
+        self.scan_id = scan_id
+        self.path = Path(path)
+        self.detail = detail
+        super().__init__(f"[{scan_id}] {self.kind} in {self.path}: {detail}")
+
+
+class MissingFileError(ScanError):
+    """A file the scan needs does not exist."""
+
+    kind = "missing file"
+
+
+class CorruptFileError(ScanError):
+    """A file exists but cannot be parsed (bad JSON, bad PLY header, truncated binary)."""
+
+    kind = "corrupt file"
+
+
+class InconsistentScanError(ScanError):
+    """Files parse but contradict each other (segment ids out of range, wrong matrix shape, empty object)."""
+
+    kind = "inconsistent scan"
+
+
+class ConfigError(LadderError):
+    """A configuration or command-line value is unusable."""

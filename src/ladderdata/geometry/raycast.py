@@ -1,0 +1,36 @@
+"""The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points)."""
+
+from typing import Any
+
+import numpy as np
+import open3d as o3d
+from numpy.typing import NDArray
+
+from ladderdata.typed import Faces, FloatArray, Points3
+
+#: open3d's ``primitive_ids`` value for a ray that hits nothing.
+NO_HIT = np.iinfo(np.uint32).max
+
+
+def _tensor(array: NDArray[Any]) -> o3d.core.Tensor:
+    return o3d.core.Tensor.from_numpy(np.ascontiguousarray(array))
+
+
+class TriangleScene:
+    """A triangle mesh prepared for ray casting and distance queries (the BVH is built on first use)."""
+
+    def __init__(self, vertices: Points3, faces: Faces) -> None:
+        self._scene = o3d.t.geometry.RaycastingScene()
+        self._scene.add_triangles(_tensor(vertices.astype(np.float32)), _tensor(faces.astype(np.uint32)))
+
+    def cast(self, rays: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Cast (..., 6) rays; returns (...) hit range (inf on a miss) and (...) triangle index (-1 on a miss)."""
+        hit = self._scene.cast_rays(_tensor(rays))
+        t_hit = hit["t_hit"].numpy()
+        prim = hit["primitive_ids"].numpy().astype(np.int64)
+        prim[prim == NO_HIT] = -1
+        return t_hit, prim
+
+    def distance(self, points: Points3) -> FloatArray:
+        """(N,) exact unsigned distance from (N, 3) points to the nearest triangle."""
+        return self._scene.compute_distance(_tensor(points.astype(np.float32))).numpy().astype(np.float64)

@@ -1,0 +1,135 @@
+"""The one module that owns ScanNet file names and folder layouts (readers and writers both use it).
+
+A ScanNet root::
+
+    ROOT/
+      scans/sceneXXXX_YY/                      # one folder per scan (train and val)
+        sceneXXXX_YY_vh_clean_2.ply            # mesh: vertex xyz + rgba, triangle faces
+        sceneXXXX_YY_vh_clean_2.0.010000.segs.json   # {"segIndices": [segment id per vertex]}
+        sceneXXXX_YY.aggregation.json          # {"segGroups": [{id, objectId, segments, label}]}
+        sceneXXXX_YY.txt                       # "key = value" lines; axisAlignment = 16 floats row-major
+        sceneXXXX_YY.sens                      # frames layout "sens"
+        color/N.jpg depth/N.png pose/N.txt intrinsic/*.txt   # frames layout "export" (SensReader output)
+      scans_test/sceneXXXX_YY/                 # test scans (no annotations, no axisAlignment)
+      posed_images/sceneXXXX_YY/NNNNN.{jpg,png,txt} intrinsic.txt depth_intrinsic.txt  # layout "posed"
+      scannetv2-labels.combined.tsv
+      scannetv2_{train,val,test}.txt           # optional split lists
+
+A folder of scan folders (no ``scans/``) is accepted as a root too.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+LABEL_TABLE = "scannetv2-labels.combined.tsv"
+SPLIT_LIST = "scannetv2_{split}.txt"
+SCAN_SUBDIRS = ("scans", "scans_test")
+POSED_IMAGES_DIR = "posed_images"
+SCAN_ID_PATTERN = r"^scene\d{4}_\d{2}$"
+
+
+class FramesLayout(StrEnum):
+    """Where a scan's colour frames, depth frames and poses are stored."""
+
+    SENS = "sens"
+    EXPORT = "export"
+    POSED = "posed"
+
+
+@dataclass(frozen=True)
+class ScanPaths:
+    """Every path of one scan; ``posed_dir`` is the scan's folder under ``ROOT/posed_images``."""
+
+    scan_dir: Path
+    posed_dir: Path
+
+    @classmethod
+    def at(cls, scan_dir: Path, root: Path | None = None) -> "ScanPaths":
+        scan_dir = Path(scan_dir)
+        root = Path(root) if root is not None else _guess_root(scan_dir)
+        return cls(scan_dir=scan_dir, posed_dir=root / POSED_IMAGES_DIR / scan_dir.name)
+
+    @property
+    def scan_id(self) -> str:
+        return self.scan_dir.name
+
+    @property
+    def mesh(self) -> Path:
+        return self.scan_dir / f"{self.scan_id}_vh_clean_2.ply"
+
+    @property
+    def segments(self) -> Path:
+        return self.scan_dir / f"{self.scan_id}_vh_clean_2.0.010000.segs.json"
+
+    @property
+    def aggregation(self) -> Path:
+        return self.scan_dir / f"{self.scan_id}.aggregation.json"
+
+    @property
+    def meta(self) -> Path:
+        return self.scan_dir / f"{self.scan_id}.txt"
+
+    @property
+    def sens(self) -> Path:
+        return self.scan_dir / f"{self.scan_id}.sens"
+
+    # SensReader export
+    @property
+    def export_color_dir(self) -> Path:
+        return self.scan_dir / "color"
+
+    @property
+    def export_depth_dir(self) -> Path:
+        return self.scan_dir / "depth"
+
+    @property
+    def export_pose_dir(self) -> Path:
+        return self.scan_dir / "pose"
+
+    @property
+    def export_intrinsic_dir(self) -> Path:
+        return self.scan_dir / "intrinsic"
+
+    def export_color(self, frame: int) -> Path:
+        return self.export_color_dir / f"{frame}.jpg"
+
+    def export_depth(self, frame: int) -> Path:
+        return self.export_depth_dir / f"{frame}.png"
+
+    def export_pose(self, frame: int) -> Path:
+        return self.export_pose_dir / f"{frame}.txt"
+
+    # mmdetection3d posed_images
+    def posed_color(self, frame: int) -> Path:
+        return self.posed_dir / f"{frame:05d}.jpg"
+
+    def posed_depth(self, frame: int) -> Path:
+        return self.posed_dir / f"{frame:05d}.png"
+
+    def posed_pose(self, frame: int) -> Path:
+        return self.posed_dir / f"{frame:05d}.txt"
+
+    @property
+    def posed_intrinsic(self) -> Path:
+        return self.posed_dir / "intrinsic.txt"
+
+    @property
+    def posed_depth_intrinsic(self) -> Path:
+        return self.posed_dir / "depth_intrinsic.txt"
+
+    def available_layouts(self) -> list[FramesLayout]:
+        """Frame layouts present for this scan, in order of preference (sens first)."""
+        found = []
+        if self.sens.is_file():
+            found.append(FramesLayout.SENS)
+        if self.export_pose_dir.is_dir():
+            found.append(FramesLayout.EXPORT)
+        if self.posed_dir.is_dir():
+            found.append(FramesLayout.POSED)
+        return found
+
+
+def _guess_root(scan_dir: Path) -> Path:
+    parent = scan_dir.parent
+    return parent.parent if parent.name in SCAN_SUBDIRS else parent

@@ -1,0 +1,180 @@
+"""Source-agnostic scan model and the small base classes every scan reader implements.
+
+A new scan source is one module: a :class:`ScanSourceConfig` subclass (whose docstring shows the folder tree
+it expects) and a :class:`ScanSource` subclass registered with :func:`register_source`.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
+from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.layout import FramesLayout
+from ladderdata.sources.ply import TriangleMesh
+from ladderdata.typed import BoolArray, DepthMM, Faces, ImageRGB, IntArray, Matrix4, Poses
+
+#: ScanNet's colour stream runs at about 30 Hz; layouts without timestamps get frame_id / FPS.
+DEFAULT_FPS = 30.0
+
+
+class ObjectInfo(BaseModel):
+    """One annotated object instance of a scan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    object_id: int
+    """0-based instance id (ScanNet ``objectId``)."""
+    label: str
+    """Raw annotation label (``raw_category`` in the label table)."""
+    category: str
+    nyu40_id: int
+    nyu40_class: str
+
+
+@dataclass
+class ScanObject:
+    """An object instance: its record plus the mesh elements it owns."""
+
+    info: ObjectInfo
+    vertex_ids: IntArray
+    """(V_o,) indices into the scan mesh's vertices (union of the object's segments)."""
+    face_ids: IntArray
+    """(F_o,) indices of the scan mesh's triangles whose three vertices all belong to the object."""
+    surface: ObjectSurface
+    """The object's own triangles, in the scan's aligned world frame."""
+
+
+class FrameSource(ABC):
+    """Colour frames, depth frames and camera poses of one scan, in one storage layout.
+
+    ``frame_ids`` are the frame numbers of the original stream (sparse for layouts that keep every k-th
+    frame); every per-frame array is indexed by position, and ``position(frame_id)`` maps between them.
+    Poses are returned as stored, before axis alignment: :class:`Scan` applies the alignment.
+    """
+
+    layout: ClassVar[FramesLayout]
+
+    def __init__(self, scan_id: str) -> None:
+        self.scan_id = scan_id
+
+    @property
+    @abstractmethod
+    def frame_ids(self) -> IntArray:
+        """(T,) frame numbers, increasing."""
+
+    @property
+    @abstractmethod
+    def raw_poses(self) -> Poses:
+        """(T, 4, 4) camera-to-world as stored; invalid frames may hold inf or NaN."""
+
+    @property
+    @abstractmethod
+    def timestamps_us(self) -> IntArray:
+        """(T,) colour timestamps in microseconds."""
+
+    @property
+    @abstractmethod
+    def color_intrinsics(self) -> CameraIntrinsics: ...
+
+    @property
+    @abstractmethod
+    def depth_intrinsics(self) -> CameraIntrinsics | None:
+        """None when the layout holds no depth frames."""
+
+    @abstractmethod
+    def read_color(self, frame_id: int) -> ImageRGB:
+        """Decode one colour frame, (H, W, 3) RGB."""
+
+    @abstractmethod
+    def read_depth(self, frame_id: int) -> DepthMM:
+        """Decode one depth frame, (h, w) uint16 millimetres, 0 = invalid."""
+
+    def position(self, frame_id: int) -> int:
+        pos = int(np.searchsorted(self.frame_ids, frame_id))
+        if pos >= len(self.frame_ids) or self.frame_ids[pos] != frame_id:
+            raise KeyError(f"[{self.scan_id}] no frame {frame_id}")
+        return pos
+
+
+@dataclass
+class Scan:
+    """One scan: aligned mesh, object instances and frames, in the gravity-aligned world frame (z up, m)."""
+
+    scan_id: str
+    mesh: TriangleMesh
+    """Mesh with ``axis_alignment`` already applied."""
+    objects: list[ScanObject]
+    frames: FrameSource | None
+    axis_alignment: Matrix4
+    scene_type: str | None = None
+
+    @cached_property
+    def poses(self) -> Poses:
+        """(T, 4, 4) aligned camera-to-world (``axis_alignment @ T_c2w``); NaN where the stored pose is invalid."""
+        if self.frames is None:
+            return np.zeros((0, 4, 4))
+        raw = self.frames.raw_poses
+        valid = valid_pose_mask(raw)
+        aligned = np.einsum("ij,tjk->tik", self.axis_alignment, np.where(valid[:, None, None], raw, np.eye(4)))
+        aligned[~valid] = np.nan
+        return aligned
+
+    @cached_property
+    def valid_poses(self) -> BoolArray:
+        """(T,) True where the frame's pose is usable."""
+        return np.asarray(np.isfinite(self.poses).all(axis=(1, 2)))
+
+    @property
+    def num_invalid_poses(self) -> int:
+        return int((~self.valid_poses).sum())
+
+    def object_faces(self, obj: ScanObject) -> Faces:
+        return self.mesh.faces[obj.face_ids]
+
+
+class ScanSourceConfig(BaseModel):
+    """Base config of a scan source: where its scans live."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root: Path
+
+
+class ScanSource(ABC):
+    """Lists the scans under a root and loads them one at a time."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: ScanSourceConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def scan_ids(self, split: str | None = None) -> list[str]:
+        """Sorted ids of the scans available (in ``split`` when given)."""
+
+    @abstractmethod
+    def load(self, scan_id: str) -> Scan:
+        """Read one scan; raises a ``ScanError`` subclass naming the scan and file on bad input."""
+
+
+SOURCES: dict[str, type[ScanSource]] = {}
+
+_S = type[ScanSource]
+
+
+def register_source(name: str) -> Callable[[_S], _S]:
+    """Class decorator: make a :class:`ScanSource` available under ``name``."""
+
+    def wrap(cls: _S) -> _S:
+        cls.name = name
+        SOURCES[name] = cls
+        return cls
+
+    return wrap

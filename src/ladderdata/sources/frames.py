@@ -1,0 +1,241 @@
+"""The three frame layouts met in the wild: ``.sens`` streams, SensReader exports, mmdetection3d
+``posed_images``. Each one maps file-level problems to ``ScanError`` subclasses naming scan and file."""
+
+import zlib
+from abc import abstractmethod
+from functools import cached_property
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ladderdata.errors import CorruptFileError, InconsistentScanError, MissingFileError
+from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.layout import FramesLayout, ScanPaths
+from ladderdata.sources.base import DEFAULT_FPS, FrameSource
+from ladderdata.sources.sens import SensFormatError, decode_color, decode_depth, read_frame_bytes, read_sens_index
+from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
+
+
+def read_matrix(scan_id: str, path: Path) -> FloatArray:
+    """A 4x4 matrix stored as text (whitespace separated); inf/nan tokens are kept, not fatal."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    try:
+        values = np.array(path.read_text().split(), dtype=np.float64)
+    except ValueError as e:
+        raise CorruptFileError(scan_id, path, f"not a matrix of numbers ({e})") from None
+    if values.size != 16:
+        raise InconsistentScanError(scan_id, path, f"expected a 4x4 matrix (16 numbers), found {values.size}")
+    return values.reshape(4, 4)
+
+
+def read_image(scan_id: str, path: Path, flags: int) -> np.ndarray:
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    img = cv2.imread(str(path), flags)
+    if img is None:
+        raise CorruptFileError(scan_id, path, "image does not decode")
+    return img
+
+
+def _image_size(scan_id: str, path: Path) -> tuple[int, int]:
+    img = read_image(scan_id, path, cv2.IMREAD_UNCHANGED)
+    return img.shape[1], img.shape[0]
+
+
+def _numbered_files(directory: Path, suffix: str) -> dict[int, Path]:
+    found = {}
+    for p in directory.glob(f"*{suffix}"):
+        if p.stem.isdigit():
+            found[int(p.stem)] = p
+    return found
+
+
+class SensFrames(FrameSource):
+    """Frames streamed from ``sceneXXXX_YY.sens``: the index is read once, images decoded on request."""
+
+    layout = FramesLayout.SENS
+
+    def __init__(self, scan_id: str, path: Path) -> None:
+        super().__init__(scan_id)
+        self.path = path
+        if not path.is_file():
+            raise MissingFileError(scan_id, path, "file not found")
+        try:
+            self.index = read_sens_index(path)
+        except SensFormatError as e:
+            raise CorruptFileError(scan_id, path, str(e)) from None
+        h = self.index.header
+        self._color = CameraIntrinsics.from_matrix(h.intrinsic_color, h.color_width, h.color_height)
+        self._depth = CameraIntrinsics.from_matrix(h.intrinsic_depth, h.depth_width, h.depth_height)
+
+    @cached_property
+    def frame_ids(self) -> IntArray:
+        return np.arange(self.index.header.num_frames, dtype=np.int64)
+
+    @property
+    def raw_poses(self) -> Poses:
+        return self.index.poses
+
+    @property
+    def timestamps_us(self) -> IntArray:
+        return self.index.timestamps_color
+
+    @property
+    def color_intrinsics(self) -> CameraIntrinsics:
+        return self._color
+
+    @property
+    def depth_intrinsics(self) -> CameraIntrinsics:
+        return self._depth
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        i = self.position(frame_id)
+        data = read_frame_bytes(self.path, int(self.index.color_offsets[i]), int(self.index.color_sizes[i]))
+        try:
+            return decode_color(data, self.index.header)
+        except (SensFormatError, ValueError) as e:
+            raise CorruptFileError(self.scan_id, self.path, f"frame {frame_id} colour: {e}") from None
+
+    def read_depth(self, frame_id: int) -> DepthMM:
+        i = self.position(frame_id)
+        data = read_frame_bytes(self.path, int(self.index.depth_offsets[i]), int(self.index.depth_sizes[i]))
+        try:
+            return decode_depth(data, self.index.header)
+        except (SensFormatError, ValueError, zlib.error) as e:
+            raise CorruptFileError(self.scan_id, self.path, f"frame {frame_id} depth: {e}") from None
+
+
+class _FolderFrames(FrameSource):
+    """Shared logic of the layouts that keep one file per frame and per stream."""
+
+    def __init__(self, scan_id: str, paths: ScanPaths) -> None:
+        super().__init__(scan_id)
+        self.paths = paths
+        poses = self._pose_files()
+        if not poses:
+            raise MissingFileError(scan_id, self._pose_dir(), "no pose files")
+        self._ids = np.array(sorted(poses), dtype=np.int64)
+        self._poses = np.stack([read_matrix(scan_id, poses[i]) for i in self._ids])
+        color_matrix, depth_matrix = self._intrinsic_files()
+        self._color = self._intrinsics(color_matrix, self._color_path(self._ids[0]))
+        depth_image = self._depth_path(self._ids[0])
+        has_depth = depth_image.is_file() and depth_matrix.is_file()
+        self._depth = self._intrinsics(depth_matrix, depth_image) if has_depth else None
+
+    @abstractmethod
+    def _pose_dir(self) -> Path: ...
+
+    @abstractmethod
+    def _pose_files(self) -> dict[int, Path]: ...
+
+    @abstractmethod
+    def _color_path(self, frame_id: int) -> Path: ...
+
+    @abstractmethod
+    def _depth_path(self, frame_id: int) -> Path: ...
+
+    @abstractmethod
+    def _intrinsic_files(self) -> tuple[Path, Path]:
+        """Colour and depth intrinsic matrix files."""
+
+    @property
+    def color_intrinsics(self) -> CameraIntrinsics:
+        return self._color
+
+    @property
+    def depth_intrinsics(self) -> CameraIntrinsics | None:
+        return self._depth
+
+    @property
+    def frame_ids(self) -> IntArray:
+        return self._ids
+
+    @property
+    def raw_poses(self) -> Poses:
+        return self._poses
+
+    @cached_property
+    def timestamps_us(self) -> IntArray:
+        return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64)
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        self.position(frame_id)
+        bgr = read_image(self.scan_id, self._color_path(frame_id), cv2.IMREAD_COLOR)
+        return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+    def read_depth(self, frame_id: int) -> DepthMM:
+        self.position(frame_id)
+        path = self._depth_path(frame_id)
+        depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
+        if depth.dtype != np.uint16 or depth.ndim != 2:
+            raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
+        return depth
+
+    def _intrinsics(self, matrix_path: Path, image_path: Path) -> CameraIntrinsics:
+        K = read_matrix(self.scan_id, matrix_path)
+        width, height = _image_size(self.scan_id, image_path)
+        return CameraIntrinsics.from_matrix(K, width, height)
+
+
+class ExportFrames(_FolderFrames):
+    """SensReader export: ``color/N.jpg``, ``depth/N.png``, ``pose/N.txt``, ``intrinsic/intrinsic_*.txt``."""
+
+    layout = FramesLayout.EXPORT
+
+    def _pose_dir(self) -> Path:
+        return self.paths.export_pose_dir
+
+    def _pose_files(self) -> dict[int, Path]:
+        return _numbered_files(self.paths.export_pose_dir, ".txt")
+
+    def _color_path(self, frame_id: int) -> Path:
+        return self.paths.export_color(frame_id)
+
+    def _depth_path(self, frame_id: int) -> Path:
+        return self.paths.export_depth(frame_id)
+
+    def _intrinsic_files(self) -> tuple[Path, Path]:
+        d = self.paths.export_intrinsic_dir
+        return d / "intrinsic_color.txt", d / "intrinsic_depth.txt"
+
+
+class PosedFrames(_FolderFrames):
+    """mmdetection3d ``posed_images/<scan>/``: ``NNNNN.jpg``, ``NNNNN.png``, ``NNNNN.txt``, ``intrinsic.txt``
+    (colour) and, when present, ``depth_intrinsic.txt``."""
+
+    layout = FramesLayout.POSED
+
+    def _pose_dir(self) -> Path:
+        return self.paths.posed_dir
+
+    def _pose_files(self) -> dict[int, Path]:
+        return _numbered_files(self.paths.posed_dir, ".txt")
+
+    def _color_path(self, frame_id: int) -> Path:
+        return self.paths.posed_color(frame_id)
+
+    def _depth_path(self, frame_id: int) -> Path:
+        return self.paths.posed_depth(frame_id)
+
+    def _intrinsic_files(self) -> tuple[Path, Path]:
+        return self.paths.posed_intrinsic, self.paths.posed_depth_intrinsic
+
+
+def open_frames(scan_id: str, paths: ScanPaths, layout: FramesLayout | None) -> FrameSource | None:
+    """Frames of a scan in ``layout``, or in the first layout present (sens, export, posed); None if none."""
+    available = paths.available_layouts()
+    if layout is None:
+        if not available:
+            return None
+        layout = available[0]
+    if layout is FramesLayout.SENS:
+        return SensFrames(scan_id, paths.sens)
+    if layout is FramesLayout.EXPORT:
+        if not paths.export_pose_dir.is_dir():
+            raise MissingFileError(scan_id, paths.export_pose_dir, "no SensReader export (pose/ folder)")
+        return ExportFrames(scan_id, paths)
+    if not paths.posed_dir.is_dir():
+        raise MissingFileError(scan_id, paths.posed_dir, "no posed_images folder")
+    return PosedFrames(scan_id, paths)

@@ -1,0 +1,53 @@
+"""ScanNet's ``scannetv2-labels.combined.tsv``: raw annotation label -> category and NYU40 class."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from ladderdata.errors import ConfigError
+
+REQUIRED_COLUMNS = ("raw_category", "category", "nyu40id", "nyu40class")
+
+
+@dataclass(frozen=True)
+class LabelEntry:
+    category: str
+    nyu40_id: int
+    nyu40_class: str
+
+
+UNKNOWN_NYU40 = (0, "unknown")
+
+
+class LabelTable:
+    """Lookup from raw label to :class:`LabelEntry`; unknown labels keep their raw text as category."""
+
+    def __init__(self, entries: dict[str, LabelEntry], path: Path | None = None) -> None:
+        self.entries = entries
+        self.path = path
+
+    @classmethod
+    def read(cls, path: Path) -> "LabelTable":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"label table not found: {path}")
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, delimiter="\t")
+            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(f"label table {path} lacks columns {missing}")
+            entries = {}
+            for row in reader:
+                nyu = row["nyu40id"].strip()
+                entries[row["raw_category"]] = LabelEntry(
+                    category=row["category"],
+                    nyu40_id=int(nyu) if nyu.isdigit() else UNKNOWN_NYU40[0],
+                    nyu40_class=row["nyu40class"] or UNKNOWN_NYU40[1],
+                )
+        return cls(entries, path)
+
+    def lookup(self, raw_label: str) -> LabelEntry:
+        found = self.entries.get(raw_label)
+        if found is None:
+            return LabelEntry(category=raw_label, nyu40_id=UNKNOWN_NYU40[0], nyu40_class=UNKNOWN_NYU40[1])
+        return found

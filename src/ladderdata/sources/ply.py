@@ -1,0 +1,143 @@
+"""Binary little-endian PLY, as ScanNet's ``_vh_clean_2.ply`` stores it (vertex xyz + rgb(a) [+ extras],
+faces as ``list uchar int vertex_indices``). Parsed with numpy structured dtypes: no copy of vertex order
+is lost (unlike readers that merge duplicate vertices) and every failure says what is wrong."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ladderdata.typed import Colors, Faces, Points3
+
+_PLY_TYPES = {
+    "char": "i1",
+    "int8": "i1",
+    "uchar": "u1",
+    "uint8": "u1",
+    "short": "i2",
+    "int16": "i2",
+    "ushort": "u2",
+    "uint16": "u2",
+    "int": "i4",
+    "int32": "i4",
+    "uint": "u4",
+    "uint32": "u4",
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
+}
+
+
+class PlyFormatError(ValueError):
+    """The bytes are not a PLY mesh this reader understands."""
+
+
+@dataclass(frozen=True)
+class TriangleMesh:
+    """A triangle mesh with per-vertex colours."""
+
+    vertices: Points3
+    """(V, 3) float64 positions."""
+    faces: Faces
+    """(F, 3) int64 vertex indices."""
+    colors: Colors
+    """(V, 3) uint8 RGB."""
+
+
+def read_ply(path: Path) -> TriangleMesh:
+    """Read a binary little-endian triangle mesh; raises :class:`PlyFormatError` on anything malformed."""
+    data = Path(path).read_bytes()
+    end = data.find(b"end_header\n")
+    if not data.startswith(b"ply") or end < 0:
+        raise PlyFormatError("not a PLY file (missing 'ply' magic or 'end_header')")
+    header = data[:end].decode("ascii", errors="replace").splitlines()
+    body = memoryview(data)[end + len(b"end_header\n") :]
+    if "format binary_little_endian 1.0" not in header:
+        raise PlyFormatError("only 'binary_little_endian 1.0' PLY is supported")
+    elements: list[tuple[str, int, list[str]]] = []
+    for line in header:
+        tok = line.split()
+        if tok[:1] == ["element"]:
+            elements.append((tok[1], int(tok[2]), []))
+        elif tok[:1] == ["property"] and elements:
+            elements[-1][2].append(line)
+    offset = 0
+    vertices: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    for name, count, props in elements:
+        if name == "vertex":
+            fields = []
+            for p in props:
+                tok = p.split()
+                if tok[1] == "list":
+                    raise PlyFormatError("list properties on vertices are not supported")
+                fields.append((tok[2], "<" + _PLY_TYPES[tok[1]]))
+            dtype = np.dtype(fields)
+            need = dtype.itemsize * count
+            if len(body) - offset < need:
+                raise PlyFormatError(f"truncated vertex data: need {need} bytes, have {len(body) - offset}")
+            vertices = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+            offset += need
+        elif name == "face":
+            tok = props[0].split() if props else []
+            if len(props) != 1 or tok[:2] != ["property", "list"]:
+                raise PlyFormatError("face element must have exactly one list property")
+            count_t, index_t = "<" + _PLY_TYPES[tok[2]], "<" + _PLY_TYPES[tok[3]]
+            dtype = np.dtype([("n", count_t), ("idx", index_t, (3,))])
+            need = dtype.itemsize * count
+            if len(body) - offset < need:
+                raise PlyFormatError(f"truncated face data: need {need} bytes, have {len(body) - offset}")
+            raw = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+            if count and not np.all(raw["n"] == 3):
+                raise PlyFormatError("only triangle faces are supported")
+            faces = raw["idx"].astype(np.int64)
+            offset += need
+        else:
+            raise PlyFormatError(f"unexpected element '{name}' (expected vertex and face)")
+    if vertices is None:
+        raise PlyFormatError("no vertex element")
+    if faces is None or len(faces) == 0:
+        raise PlyFormatError("mesh has no faces")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise PlyFormatError(f"face indices out of range [0, {len(vertices)})")
+    names = vertices.dtype.names or ()
+    for required in ("x", "y", "z"):
+        if required not in names:
+            raise PlyFormatError(f"vertex property '{required}' missing")
+    xyz = np.stack([vertices["x"], vertices["y"], vertices["z"]], axis=1).astype(np.float64)
+    if all(c in names for c in ("red", "green", "blue")):
+        rgb = np.stack([vertices["red"], vertices["green"], vertices["blue"]], axis=1).astype(np.uint8)
+    else:
+        rgb = np.full((len(xyz), 3), 128, dtype=np.uint8)
+    return TriangleMesh(vertices=xyz, faces=faces, colors=rgb)
+
+
+def write_ply(path: Path, mesh: TriangleMesh) -> None:
+    """Write a mesh in ScanNet's layout: float xyz, uchar rgba, ``list uchar int`` faces."""
+    v = np.empty(
+        len(mesh.vertices),
+        dtype=[
+            ("x", "<f4"),
+            ("y", "<f4"),
+            ("z", "<f4"),
+            ("red", "u1"),
+            ("green", "u1"),
+            ("blue", "u1"),
+            ("alpha", "u1"),
+        ],
+    )
+    v["x"], v["y"], v["z"] = mesh.vertices.T.astype(np.float32)
+    v["red"], v["green"], v["blue"] = mesh.colors[:, :3].T
+    v["alpha"] = 255
+    f = np.empty(len(mesh.faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
+    f["n"] = 3
+    f["idx"] = mesh.faces
+    header = (
+        "ply\nformat binary_little_endian 1.0\n"
+        f"element vertex {len(v)}\n"
+        "property float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
+        f"element face {len(f)}\nproperty list uchar int vertex_indices\nend_header\n"
+    )
+    Path(path).write_bytes(header.encode("ascii") + v.tobytes() + f.tobytes())

@@ -1,0 +1,232 @@
+"""ScanNet v2 reader: mesh, segments, aggregation -> object instances; axis alignment; frames in any layout."""
+
+import json
+import logging
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
+from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
+from ladderdata.sources.base import ObjectInfo, Scan, ScanObject, ScanSource, ScanSourceConfig, register_source
+from ladderdata.sources.frames import open_frames
+from ladderdata.sources.labels import LabelTable
+from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
+from ladderdata.typed import IntArray, Matrix4
+
+log = logging.getLogger(__name__)
+
+
+class ScanNetSourceConfig(ScanSourceConfig):
+    """Where ScanNet scans live and how to read them.
+
+    ``root`` is either a ScanNet root::
+
+        root/
+          scans/scene0000_00/ ...          # see ladderdata.layout for the files of one scan
+          scans_test/scene0707_00/ ...     # read when include_test is set
+          posed_images/scene0000_00/ ...   # optional frames layout
+          scannetv2-labels.combined.tsv
+          scannetv2_train.txt scannetv2_val.txt scannetv2_test.txt   # optional
+
+    or a plain folder of ``sceneXXXX_YY`` scan folders (then pass ``label_table``).
+    """
+
+    label_table: Path | None = None
+    """Label table; default ``root/scannetv2-labels.combined.tsv``."""
+    split_dir: Path | None = None
+    """Folder holding ``scannetv2_{split}.txt``; default ``root``."""
+    frames_layout: FramesLayout | None = None
+    """Frames layout to read; default the first present of sens, export, posed."""
+    include_test: bool = False
+    """Also list ``scans_test/`` scans (no annotations)."""
+    surface_spacing: float = 0.02
+    """Spacing of object surface samples, metres."""
+
+
+def read_axis_alignment(scan_id: str, path: Path) -> tuple[Matrix4, str | None]:
+    """``axisAlignment`` (identity when absent, as for test scans) and ``sceneType`` from the meta file."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    values = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    alignment = np.eye(4)
+    if "axisAlignment" in values:
+        try:
+            numbers = np.array(values["axisAlignment"].split(), dtype=np.float64)
+        except ValueError:
+            raise CorruptFileError(scan_id, path, "axisAlignment is not a list of numbers") from None
+        if numbers.size != 16:
+            raise InconsistentScanError(scan_id, path, f"axisAlignment has {numbers.size} numbers, expected 16")
+        alignment = numbers.reshape(4, 4)
+        if not np.isfinite(alignment).all() or abs(np.linalg.det(alignment[:3, :3]) - 1) > 1e-3:
+            raise InconsistentScanError(scan_id, path, "axisAlignment is not a rigid transform")
+    return alignment, values.get("sceneType")
+
+
+def _read_json(scan_id: str, path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorruptFileError(scan_id, path, f"invalid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise CorruptFileError(scan_id, path, "top-level JSON value is not an object")
+    return data
+
+
+def read_segments(scan_id: str, path: Path, num_vertices: int) -> IntArray:
+    """(V,) segment id of every mesh vertex."""
+    data = _read_json(scan_id, path)
+    if "segIndices" not in data:
+        raise CorruptFileError(scan_id, path, "no 'segIndices' key")
+    try:
+        seg = np.asarray(data["segIndices"], dtype=np.int64)
+    except (ValueError, TypeError):
+        raise CorruptFileError(scan_id, path, "'segIndices' is not a list of integers") from None
+    if seg.shape != (num_vertices,):
+        raise InconsistentScanError(scan_id, path, f"{seg.size} segment indices for a mesh of {num_vertices} vertices")
+    return seg
+
+
+def build_objects(
+    scan_id: str, path: Path, mesh: TriangleMesh, seg: IntArray, labels: LabelTable, spacing: float
+) -> list[ScanObject]:
+    """Object instances from ``segGroups``: union of their segments' vertices, and the faces inside it."""
+    data = _read_json(scan_id, path)
+    groups = data.get("segGroups")
+    if not isinstance(groups, list):
+        raise CorruptFileError(scan_id, path, "no 'segGroups' list")
+    known_segments = np.unique(seg)
+    objects = []
+    for g in groups:
+        try:
+            object_id, label, segments = int(g["objectId"]), str(g["label"]), np.asarray(g["segments"], np.int64)
+        except (KeyError, TypeError, ValueError):
+            raise CorruptFileError(scan_id, path, f"malformed segGroup {str(g)[:80]}") from None
+        unknown = np.setdiff1d(segments, known_segments)
+        if unknown.size:
+            raise InconsistentScanError(
+                scan_id,
+                path,
+                f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
+            )
+        in_object = np.isin(seg, segments)
+        vertex_ids = np.flatnonzero(in_object)
+        face_ids = np.flatnonzero(in_object[mesh.faces].all(axis=1))
+        if vertex_ids.size == 0 or face_ids.size == 0:
+            raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) has no mesh triangles")
+        entry = labels.lookup(label)
+        info = ObjectInfo(
+            object_id=object_id,
+            label=label,
+            category=entry.category,
+            nyu40_id=entry.nyu40_id,
+            nyu40_class=entry.nyu40_class,
+        )
+        used = np.unique(mesh.faces[face_ids])
+        remap = np.full(len(mesh.vertices), -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        surface = ObjectSurface(mesh.vertices[used], remap[mesh.faces[face_ids]], spacing=spacing)
+        objects.append(ScanObject(info=info, vertex_ids=vertex_ids, face_ids=face_ids, surface=surface))
+    ids = [o.info.object_id for o in objects]
+    if len(set(ids)) != len(ids):
+        raise InconsistentScanError(scan_id, path, "duplicate objectId values")
+    return sorted(objects, key=lambda o: o.info.object_id)
+
+
+@register_source("scannet")
+class ScanNetSource(ScanSource):
+    """Reads ScanNet v2 scans (and the synthetic scans ``ladder synth`` writes in the same layout)."""
+
+    config: ScanNetSourceConfig
+
+    def __init__(self, config: ScanNetSourceConfig) -> None:
+        super().__init__(config)
+        if not config.root.is_dir():
+            raise ConfigError(f"scans root {config.root} is not a folder")
+
+    @cached_property
+    def _scan_dirs(self) -> dict[str, Path]:
+        root = self.config.root
+        pattern = re.compile(SCAN_ID_PATTERN)
+        parents = [root / d for d in SCAN_SUBDIRS[: 2 if self.config.include_test else 1] if (root / d).is_dir()]
+        if not parents:
+            parents = [root]
+        dirs = {}
+        for parent in parents:
+            for d in parent.iterdir():
+                if d.is_dir() and pattern.match(d.name):
+                    dirs[d.name] = d
+        return dict(sorted(dirs.items()))
+
+    @cached_property
+    def labels(self) -> LabelTable:
+        path = self.config.label_table or self.config.root / LABEL_TABLE
+        if not path.is_file():
+            raise ConfigError(
+                f"label table {LABEL_TABLE} not found at {path}; put it in the scans root or pass its path"
+            )
+        return LabelTable.read(path)
+
+    def split_file(self, split: str) -> Path:
+        return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
+
+    def split_ids(self, split: str) -> list[str]:
+        """Scan ids listed in ``scannetv2_{split}.txt``."""
+        path = self.split_file(split)
+        if not path.is_file():
+            raise ConfigError(
+                f"split list {path.name} not found in {path.parent}; pass the folder holding it (split_dir) "
+                "or an explicit list of scans"
+            )
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+    def scan_ids(self, split: str | None = None) -> list[str]:
+        ids = list(self._scan_dirs)
+        if split is not None:
+            wanted = set(self.split_ids(split))
+            ids = [i for i in ids if i in wanted]
+        return ids
+
+    def paths(self, scan_id: str) -> ScanPaths:
+        if scan_id not in self._scan_dirs:
+            raise ConfigError(f"no scan '{scan_id}' under {self.config.root}")
+        return ScanPaths.at(self._scan_dirs[scan_id], root=self.config.root)
+
+    def load(self, scan_id: str) -> Scan:
+        paths = self.paths(scan_id)
+        alignment, scene_type = read_axis_alignment(scan_id, paths.meta)
+        if not paths.mesh.is_file():
+            raise MissingFileError(scan_id, paths.mesh, "file not found")
+        try:
+            raw_mesh = read_ply(paths.mesh)
+        except PlyFormatError as e:
+            raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
+        vertices = raw_mesh.vertices @ alignment[:3, :3].T + alignment[:3, 3]
+        mesh = TriangleMesh(vertices=vertices, faces=raw_mesh.faces, colors=raw_mesh.colors)
+        is_test = paths.scan_dir.parent.name == SCAN_SUBDIRS[1]
+        objects: list[ScanObject] = []
+        if not (is_test and not paths.aggregation.exists()):
+            seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
+            objects = build_objects(scan_id, paths.aggregation, mesh, seg, self.labels, self.config.surface_spacing)
+        frames = open_frames(scan_id, paths, self.config.frames_layout)
+        scan = Scan(
+            scan_id=scan_id, mesh=mesh, objects=objects, frames=frames, axis_alignment=alignment, scene_type=scene_type
+        )
+        if scan.num_invalid_poses:
+            log.info(
+                "%s: %d of %d frames have invalid poses (masked)",
+                scan_id,
+                scan.num_invalid_poses,
+                len(scan.valid_poses),
+            )
+        return scan

@@ -1,0 +1,183 @@
+"""ScanNet ``.sens`` (version 4) streams: index once, seek per frame, decode only what is asked for.
+
+Layout (little-endian): u32 version = 4; u64 n + n bytes sensor name; 4 x f32[16] (intrinsic_color,
+extrinsic_color, intrinsic_depth, extrinsic_depth); i32 colour compression (0 raw, 1 png, 2 jpeg);
+i32 depth compression (0 raw u16, 1 zlib u16); u32 colour width, height, depth width, height; f32 depth
+shift; u64 frame count; then per frame: f32[16] camera-to-world, u64 colour timestamp, u64 depth
+timestamp, u64 colour bytes, u64 depth bytes, colour data, depth data.
+"""
+
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+
+from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
+
+SENS_VERSION = 4
+COLOR_COMPRESSION = {0: "raw", 1: "png", 2: "jpeg"}
+DEPTH_COMPRESSION = {0: "raw", 1: "zlib_ushort"}
+_FRAME_HEADER = struct.Struct("<16f4Q")
+
+
+class SensFormatError(ValueError):
+    """The stream is not a readable version-4 ``.sens`` file (bad version, truncated, unknown codec)."""
+
+
+@dataclass(frozen=True)
+class SensHeader:
+    sensor_name: str
+    intrinsic_color: Matrix4
+    extrinsic_color: Matrix4
+    intrinsic_depth: Matrix4
+    extrinsic_depth: Matrix4
+    color_compression: int
+    depth_compression: int
+    color_width: int
+    color_height: int
+    depth_width: int
+    depth_height: int
+    depth_shift: float
+    num_frames: int
+
+
+@dataclass(frozen=True)
+class SensIndex:
+    """Where each frame's data lies in the file, plus its pose and timestamps (no image data)."""
+
+    header: SensHeader
+    poses: Poses
+    """(T, 4, 4) camera-to-world, as stored (not axis-aligned)."""
+    timestamps_color: IntArray
+    """(T,) microseconds."""
+    color_offsets: IntArray
+    color_sizes: IntArray
+    depth_offsets: IntArray
+    depth_sizes: IntArray
+
+
+def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise SensFormatError(f"file ends inside {what} (wanted {n} bytes, got {len(data)})")
+    return data
+
+
+def read_sens_index(path: Path) -> SensIndex:
+    """Read the header and every frame header, seeking over image data."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        (version,) = struct.unpack("<I", _read_exact(f, 4, "version"))
+        if version != SENS_VERSION:
+            raise SensFormatError(f"version {version}, expected {SENS_VERSION}")
+        (name_len,) = struct.unpack("<Q", _read_exact(f, 8, "sensor name length"))
+        if name_len > 4096:
+            raise SensFormatError(f"implausible sensor name length {name_len}")
+        name = _read_exact(f, name_len, "sensor name").decode("utf-8", errors="replace")
+        mats = np.frombuffer(_read_exact(f, 4 * 64, "calibration"), dtype="<f4").reshape(4, 4, 4)
+        cc, dc = struct.unpack("<ii", _read_exact(f, 8, "compression types"))
+        cw, ch, dw, dh = struct.unpack("<4I", _read_exact(f, 16, "image sizes"))
+        (shift,) = struct.unpack("<f", _read_exact(f, 4, "depth shift"))
+        (n,) = struct.unpack("<Q", _read_exact(f, 8, "frame count"))
+        if cc not in COLOR_COMPRESSION:
+            raise SensFormatError(f"unsupported colour compression {cc}")
+        if dc not in DEPTH_COMPRESSION:
+            raise SensFormatError(f"unsupported depth compression {dc}")
+        m64 = mats.astype(np.float64)
+        header = SensHeader(name, m64[0], m64[1], m64[2], m64[3], cc, dc, cw, ch, dw, dh, float(shift), n)
+        poses = np.empty((n, 4, 4))
+        ts = np.empty(n, dtype=np.int64)
+        co, cs, do, ds = (np.empty(n, dtype=np.int64) for _ in range(4))
+        pos = f.tell()
+        for i in range(n):
+            f.seek(pos)
+            raw = f.read(_FRAME_HEADER.size)
+            if len(raw) != _FRAME_HEADER.size:
+                raise SensFormatError(f"file ends inside the header of frame {i} of {n}")
+            vals = _FRAME_HEADER.unpack(raw)
+            poses[i] = np.array(vals[:16], dtype=np.float64).reshape(4, 4)
+            ts[i], _, cs[i], ds[i] = vals[16:]
+            co[i] = pos + _FRAME_HEADER.size
+            do[i] = co[i] + cs[i]
+            pos = do[i] + ds[i]
+            if pos > size:
+                raise SensFormatError(f"file ends inside the image data of frame {i} of {n}")
+    return SensIndex(header, poses, ts, co, cs, do, ds)
+
+
+def decode_color(data: bytes, header: SensHeader) -> ImageRGB:
+    if header.color_compression == 0:
+        return np.frombuffer(data, np.uint8).reshape(header.color_height, header.color_width, 3).copy()
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SensFormatError("colour frame does not decode")
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+
+def decode_depth(data: bytes, header: SensHeader) -> DepthMM:
+    raw = zlib.decompress(data) if header.depth_compression == 1 else data
+    expected = header.depth_width * header.depth_height * 2
+    if len(raw) != expected:
+        raise SensFormatError(f"depth frame has {len(raw)} bytes, expected {expected}")
+    return np.frombuffer(raw, "<u2").reshape(header.depth_height, header.depth_width).copy()
+
+
+def read_frame_bytes(path: Path, offset: int, size: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
+@dataclass(frozen=True)
+class SensFrameData:
+    """One frame to write: pose, colour timestamp, and already-encoded colour and depth bytes."""
+
+    cam_to_world: Matrix4
+    timestamp_us: int
+    color_bytes: bytes
+    depth_bytes: bytes
+
+
+def encode_color_jpeg(image: ImageRGB, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def encode_depth_zlib(depth: DepthMM) -> bytes:
+    return zlib.compress(np.ascontiguousarray(depth, dtype="<u2").tobytes(), 1)
+
+
+def write_sens(
+    path: Path,
+    intrinsic_color: FloatArray,
+    intrinsic_depth: FloatArray,
+    color_size: tuple[int, int],
+    depth_size: tuple[int, int],
+    frames: Iterable[SensFrameData],
+    num_frames: int,
+    depth_shift: float = 1000.0,
+    sensor_name: str = "StructureSensor",
+) -> None:
+    """Write a version-4 ``.sens`` with JPEG colour and zlib depth, streaming ``frames``."""
+    with open(path, "wb") as f:
+        name = sensor_name.encode()
+        f.write(struct.pack("<IQ", SENS_VERSION, len(name)) + name)
+        for m in (intrinsic_color, np.eye(4), intrinsic_depth, np.eye(4)):
+            f.write(np.asarray(m, dtype="<f4").reshape(16).tobytes())
+        f.write(struct.pack("<ii4IfQ", 2, 1, *color_size, *depth_size, depth_shift, num_frames))
+        written = 0
+        for fr in frames:
+            f.write(np.asarray(fr.cam_to_world, dtype="<f4").reshape(16).tobytes())
+            f.write(struct.pack("<4Q", fr.timestamp_us, fr.timestamp_us, len(fr.color_bytes), len(fr.depth_bytes)))
+            f.write(fr.color_bytes)
+            f.write(fr.depth_bytes)
+            written += 1
+        if written != num_frames:
+            raise ValueError(f"write_sens: promised {num_frames} frames, got {written}")

@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fixtures.factories import make_synthetic_root
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic scans written in all three frame layouts (read-only: copy before breaking)."""
+    return make_synthetic_root(tmp_path_factory.mktemp("synth") / "scannet", scenes=2, frames=10)
+
+
+@pytest.fixture(scope="session")
+def scannet_meta() -> Path:
+    """The real ScanNet label table and split lists (../shared/scannet-meta), for tests only."""
+    path = SHARED / "scannet-meta"
+    if not path.is_dir():
+        pytest.skip("../shared/scannet-meta not present")
+    return path
