@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from ladderdata.geometry.boxes import AxisAlignedBox, Box2D, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
 from ladderdata.sources.base import ObjectInfo
 from ladderdata.sources.scannet import ScanNetSourceConfig
 from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
@@ -15,11 +16,14 @@ MODELS: list[type[BaseModel]] = [
     AxisAlignedBox,
     Box2D,
     CameraIntrinsics,
+    MetadataConfig,
     ObjectInfo,
+    ObjectInView,
     OrientedBox,
     ScanNetSourceConfig,
     SynthConfig,
     SyntheticGroundTruth,
+    ViewRecord,
 ]
 
 

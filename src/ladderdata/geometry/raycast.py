@@ -23,6 +23,10 @@ class TriangleScene:
         self._scene = o3d.t.geometry.RaycastingScene()
         self._scene.add_triangles(_tensor(vertices.astype(np.float32)), _tensor(faces.astype(np.uint32)))
 
+    def build(self) -> None:
+        """Build the BVH now (open3d builds it lazily on the first query: seconds for millions of triangles)."""
+        self.cast(np.array([[0, 0, 0, 0, 0, 1]], dtype=np.float32))
+
     def cast(self, rays: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Cast (..., 6) rays; returns (...) hit range (inf on a miss) and (...) triangle index (-1 on a miss)."""
         hit = self._scene.cast_rays(_tensor(rays))

@@ -586,8 +586,17 @@ def scan_id_for(index: int) -> str:
     return f"scene{index:04d}_00"
 
 
-def generate_scene(index: int, seed: int, frames: int = 48, invalid_poses: int = 2) -> SyntheticScene:
-    """Sample scene ``index`` of the root seeded with ``seed`` (independent of every other scene)."""
+CLUTTER = ("box", "chair", "trash can", "plant", "backpack", "pillow", "lamp", "monitor", "nightstand")
+
+
+def generate_scene(
+    index: int, seed: int, frames: int = 48, invalid_poses: int = 2, extra_objects: int = 0
+) -> SyntheticScene:
+    """Sample scene ``index`` of the root seeded with ``seed`` (independent of every other scene).
+
+    ``extra_objects`` adds that many attempts at placing clutter (boxes, chairs, pillows, ...), for
+    ScanNet-scale object counts.
+    """
     rng = np.random.default_rng([seed, index])
     scene_type = list(SCENE_TYPES)[index % len(SCENE_TYPES)]
     poly = _room(rng)
@@ -599,6 +608,10 @@ def generate_scene(index: int, seed: int, frames: int = 48, invalid_poses: int =
             placed = _place(len(objects), CATALOGUE[label], rng, poly, height, objects, tall_limit=1.2)
             if placed is not None:
                 objects.append(placed)
+    for label in rng.choice(CLUTTER, size=extra_objects):
+        placed = _place(len(objects), CATALOGUE[str(label)], rng, poly, height, objects, tall_limit=1.2)
+        if placed is not None:
+            objects.append(placed)
     objects += _structure(len(objects), poly, height)
     poses = _trajectory(rng, poly, frames)
     invalid = sorted(rng.choice(np.arange(1, frames), size=min(invalid_poses, frames - 1), replace=False).tolist())
@@ -641,7 +654,11 @@ class SceneMesh:
     """(F,) object id per triangle."""
 
 
-def build_mesh(scene: SyntheticScene, rng: np.random.Generator, max_edge: float = 0.25) -> SceneMesh:
+def build_mesh(
+    scene: SyntheticScene, rng: np.random.Generator, max_edge: float = 0.25, structural_edge: float = 0.5
+) -> SceneMesh:
+    """Triangulate the scene: furniture faces gridded at ``max_edge``, walls/floor/ceiling at ``structural_edge``;
+    every gridded face is one segment."""
     verts, faces, colors, segs, face_obj = [], [], [], [], []
     object_segments: dict[int, list[int]] = {}
     n_verts, seg_id = 0, 0
@@ -649,7 +666,7 @@ def build_mesh(scene: SyntheticScene, rng: np.random.Generator, max_edge: float 
         quads = obj.panels if obj.structural else [q for p in obj.parts for q in _cuboid_quads(p)]
         object_segments[obj.object_id] = []
         for origin, u, v in quads:
-            vq, fq = _grid_quad(origin, u, v, max_edge if not obj.structural else 0.5)
+            vq, fq = _grid_quad(origin, u, v, structural_edge if obj.structural else max_edge)
             verts.append(vq)
             faces.append(fq + n_verts)
             shade = rng.integers(-8, 9)
@@ -775,13 +792,19 @@ def _rendered_frames(
 
 
 def write_scene(
-    root: Path, scene: SyntheticScene, layouts: list[FramesLayout], jpeg_quality: int = 90, seed: int = 0
+    root: Path,
+    scene: SyntheticScene,
+    layouts: list[FramesLayout],
+    jpeg_quality: int = 90,
+    seed: int = 0,
+    max_edge: float = 0.25,
+    structural_edge: float = 0.5,
 ) -> SyntheticGroundTruth:
     """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth."""
     paths = ScanPaths.at(root / "scans" / scene.scan_id, root=root)
     paths.scan_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 104729])
-    sm = build_mesh(scene, rng)
+    sm = build_mesh(scene, rng, max_edge, structural_edge)
     to_raw = invert_pose(scene.alignment)
     raw_vertices = sm.mesh.vertices @ to_raw[:3, :3].T + to_raw[:3, 3]
     write_ply(paths.mesh, TriangleMesh(raw_vertices, sm.mesh.faces, sm.mesh.colors))

@@ -1,0 +1,1 @@
+"""Per-view metadata: which objects each selected view sees, how much of each, and where."""

@@ -1,0 +1,227 @@
+"""Measure every object in a view: visibility with occlusion, in-frustum fraction, pixel area, 2D box, depth.
+
+Visibility definition (docs/metadata.md): each object carries a fixed set of area-weighted surface samples.
+A sample is *visible* in a view when it lies in front of the camera, projects onto the image, and the
+rendered surface at its pixel is either the object itself or no nearer than the sample minus a tolerance
+(``depth_tolerance + 1%`` of the depth). Only other objects occlude: an unoccluded object that is fully in
+frame has visibility 1, although its back faces face away from the camera.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
+
+from ladderdata.geometry.camera import CameraIntrinsics, backproject, pixel_rays, ray_z_factor
+from ladderdata.geometry.raycast import TriangleScene
+from ladderdata.metadata.config import MetadataConfig, ObjectInView
+from ladderdata.sources.base import Scan
+from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Points3
+
+
+@dataclass
+class Timings:
+    """Accumulated wall time per stage, seconds."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class ObjectSamples:
+    """Samples of every object of a scan, concatenated."""
+
+    points: Points3
+    """(S, 3) world positions."""
+    owner: IntArray
+    """(S,) index of the owning object in ``Scan.objects``."""
+    is_area: NDArray[np.bool_]
+    """(S,) True for area-weighted samples (they count towards fractions); False for convex-hull vertices,
+    which only sharpen 2D boxes."""
+    area_count: IntArray
+    """(n_objects,) number of area samples per object."""
+
+
+def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples:
+    """Systematic area-weighted samples (equal area each) plus hull vertices for every object."""
+    points, owner, is_area, counts = [], [], [], []
+    for i, obj in enumerate(scan.objects):
+        s = obj.surface.samples
+        cum = np.cumsum(s.weights)
+        total = float(cum[-1]) if len(cum) else 0.0
+        m = int(min(per_object, max(16, np.ceil(total / spacing**2))))
+        picks = np.searchsorted(cum, (np.arange(m) + 0.5) / m * total)
+        area_pts = s.points[np.minimum(picks, len(cum) - 1)]
+        try:
+            hull = obj.surface.vertices[ConvexHull(obj.surface.vertices, qhull_options="QJ").vertices]
+        except (QhullError, ValueError):
+            hull = obj.surface.vertices
+        points += [area_pts, hull]
+        owner.append(np.full(m + len(hull), i))
+        is_area += [np.ones(m, bool), np.zeros(len(hull), bool)]
+        counts.append(m)
+    return ObjectSamples(
+        np.concatenate(points), np.concatenate(owner), np.concatenate(is_area), np.array(counts, dtype=np.int64)
+    )
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    depth: NDArray[np.float32]
+    """(h, w) optical-axis depth, metres; inf where nothing is hit."""
+    instance: IntArray
+    """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss)."""
+
+
+class ViewMeasurer:
+    """Everything per scan that views share: the ray-casting scene, triangle owners, object samples."""
+
+    def __init__(self, scan: Scan, config: MetadataConfig, image: CameraIntrinsics) -> None:
+        self.scan = scan
+        self.config = config
+        self.image = image
+        height = max(1, round(config.render_width * image.height / image.width))
+        self.render_k = image.scaled_to(config.render_width, height)
+        self.scene = TriangleScene(scan.mesh.vertices, scan.mesh.faces)
+        self.scene.build()
+        self.face_owner = np.full(len(scan.mesh.faces) + 1, -1, dtype=np.int64)  # last entry: ray missed
+        for i, obj in enumerate(scan.objects):
+            self.face_owner[obj.face_ids] = i
+        self.samples = object_samples(scan, config.samples_per_object, config.sample_spacing)
+
+    def render(self, pose: Matrix4) -> RenderedView:
+        t_hit, prim = self.scene.cast(pixel_rays(self.render_k, pose))
+        return RenderedView(t_hit * ray_z_factor(self.render_k), self.face_owner[prim])
+
+    def measure(self, pose: Matrix4, timings: Timings) -> tuple[list[ObjectInView], RenderedView]:
+        with timings.stage("raycast"):
+            view = self.render(pose)
+        with timings.stage("objects"):
+            objects = self._object_stats(pose, view)
+        return objects, view
+
+    def _object_stats(self, pose: Matrix4, view: RenderedView) -> list[ObjectInView]:
+        cfg, K, S = self.config, self.render_k, self.samples
+        R, t = pose[:3, :3], pose[:3, 3]
+        pc = (S.points - t) @ R  # (S, 3) camera frame
+        z = pc[:, 2]
+        front = z > cfg.near
+        zs = np.where(front, z, 1.0)
+        u = K.fx * pc[:, 0] / zs + K.cx
+        v = K.fy * pc[:, 1] / zs + K.cy
+        in_image = front & (u >= -0.5) & (u < K.width - 0.5) & (v >= -0.5) & (v < K.height - 0.5)
+        col = np.clip(np.rint(u), 0, K.width - 1).astype(np.int64)
+        row = np.clip(np.rint(v), 0, K.height - 1).astype(np.int64)
+        seen_depth = view.depth[row, col]
+        seen_owner = view.instance[row, col]
+        unblocked = (seen_owner == S.owner) | (z <= seen_depth + cfg.depth_tolerance + 0.01 * z)
+        visible = in_image & unblocked
+        n = len(self.scan.objects)
+        area_visible = visible & S.is_area
+        vis_count = np.bincount(S.owner[area_visible], minlength=n)
+        frustum_count = np.bincount(S.owner[in_image & S.is_area], minlength=n)
+        listed = np.flatnonzero(vis_count > 0)
+        if listed.size == 0:
+            return []
+        pixel_count = np.bincount(view.instance.ravel() + 1, minlength=n + 1)[1:]
+        mask_boxes = ndimage.find_objects(view.instance + 1, max_label=n)
+
+        # visible samples (area and hull) in colour-image pixel-edge coordinates
+        scale = self.image.width / K.width
+        ue, ve = (u[visible] + 0.5) * scale, (v[visible] + 0.5) * scale
+        own = S.owner[visible]
+        lo_u, hi_u = np.full(n, np.inf), np.full(n, -np.inf)
+        lo_v, hi_v = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(lo_u, own, ue)
+        np.maximum.at(hi_u, own, ue)
+        np.minimum.at(lo_v, own, ve)
+        np.maximum.at(hi_v, own, ve)
+
+        az, aown, apc = z[area_visible], S.owner[area_visible], pc[area_visible]
+        order = np.lexsort((az, aown))
+        az_sorted, aown_sorted = az[order], aown[order]
+        starts = np.searchsorted(aown_sorted, listed, side="left")
+        centroid_sum = np.stack([np.bincount(aown, weights=apc[:, k], minlength=n) for k in range(3)], axis=1)
+
+        out = []
+        for j, i in enumerate(listed):
+            x1, y1, x2, y2 = lo_u[i], lo_v[i], hi_u[i], hi_v[i]
+            box = mask_boxes[i]
+            if box is not None:  # pixel centres of the rendered mask lie inside the visible silhouette
+                rows, cols = box
+                x1, x2 = min(x1, (cols.start + 0.5) * scale), max(x2, (cols.stop - 0.5) * scale)
+                y1, y2 = min(y1, (rows.start + 0.5) * scale), max(y2, (rows.stop - 0.5) * scale)
+                # seen in the outermost pixel row/column: the visible part runs on to the image border
+                x1 = 0.0 if cols.start == 0 else x1
+                y1 = 0.0 if rows.start == 0 else y1
+                x2 = float(self.image.width) if cols.stop == K.width else x2
+                y2 = float(self.image.height) if rows.stop == K.height else y2
+            x1, x2 = np.clip([x1, x2], 0, self.image.width)
+            y1, y2 = np.clip([y1, y2], 0, self.image.height)
+            k, first = int(vis_count[i]), int(starts[j])
+            obj = self.scan.objects[i].info
+            out.append(
+                ObjectInView(
+                    object_id=obj.object_id,
+                    label=obj.label,
+                    category=obj.category,
+                    visibility=k / int(S.area_count[i]),
+                    in_frustum=int(frustum_count[i]) / int(S.area_count[i]),
+                    pixel_fraction=int(pixel_count[i]) / (K.width * K.height),
+                    bbox_2d=[float(x1), float(y1), float(x2), float(y2)],
+                    depth_min=float(az_sorted[first]),
+                    depth_median=float(az_sorted[first + (k - 1) // 2]),
+                    centroid_cam=(centroid_sum[i] / k).tolist(),
+                )
+            )
+        return out
+
+
+def sharpness(image: ImageRGB) -> float:
+    """Variance of the Laplacian of the grey image: low for blurry frames."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def depth_agreement(
+    sensor: DepthMM,
+    depth_k: CameraIntrinsics,
+    view: RenderedView,
+    render_k: CameraIntrinsics,
+    depth_shift: float = 1000.0,
+    step: int = 4,
+) -> float | None:
+    """Fraction of valid sensor-depth pixels (every ``step``-th) within 5 cm + 2% of the rendered depth.
+
+    Sensor and colour cameras share the pose (ScanNet registers them); each sensor pixel is back-projected
+    with the depth intrinsics and looked up in the rendered view. None when no pixel can be compared.
+    """
+    rows, cols = np.mgrid[0 : sensor.shape[0] : step, 0 : sensor.shape[1] : step]
+    d = sensor[rows, cols].astype(np.float64).ravel() / depth_shift
+    ok = d > 0
+    if not ok.any():
+        return None
+    px = np.stack([cols.ravel()[ok], rows.ravel()[ok]], axis=1).astype(np.float64)
+    pts: FloatArray = backproject(px, d[ok], depth_k)
+    u = np.rint(render_k.fx * pts[:, 0] / pts[:, 2] + render_k.cx).astype(np.int64)
+    v = np.rint(render_k.fy * pts[:, 1] / pts[:, 2] + render_k.cy).astype(np.int64)
+    inside = (u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height)
+    if not inside.any():
+        return None
+    rendered = view.depth[v[inside], u[inside]]
+    z = pts[inside, 2]
+    return float(np.mean(np.abs(rendered - z) < 0.05 + 0.02 * z))

@@ -1,0 +1,147 @@
+"""Per-view metadata against analytic scenes (camera at the origin looking down +z) and synthetic scans."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from fixtures.factories import analytic_scan, copy_root, scan_paths
+from ladderdata.geometry.camera import CameraIntrinsics, project, world_to_camera
+from ladderdata.metadata.config import MetadataConfig
+from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
+from ladderdata.metadata.views import Timings, ViewMeasurer
+from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+
+IMAGE = CameraIntrinsics(fx=1000.0, fy=1000.0, cx=647.5, cy=483.5, width=1296, height=968)
+POSE = np.eye(4)  # OpenCV camera at the world origin: x right, y down, z forward
+CONFIG = MetadataConfig()
+
+
+def measure(boxes: list, config: MetadataConfig = CONFIG) -> dict[str, object]:
+    scan = analytic_scan(boxes)
+    objects, _ = ViewMeasurer(scan, config, IMAGE).measure(POSE, Timings())
+    return {o.label: o for o in objects}
+
+
+def analytic_bbox(lo: tuple, hi: tuple) -> np.ndarray:
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    px, _ = project(world_to_camera(corners, POSE), IMAGE)
+    return np.r_[px.min(0), px.max(0)] + 0.5  # pixel-edge coordinates
+
+
+def test_half_hidden_box_has_visibility_one_half() -> None:
+    target = ("target", (-0.5, -0.5, 4.0), (0.5, 0.5, 5.0))
+    occluder = ("occluder", (-1.0, -0.8, 2.0), (0.0, 0.8, 2.1))  # in frame; hides every ray with x < 0
+    seen = measure([target, occluder])
+    assert seen["target"].visibility == pytest.approx(0.5, abs=0.03)
+    assert seen["target"].in_frustum == pytest.approx(1.0)
+    assert seen["occluder"].visibility == pytest.approx(1.0)
+    # the visible half starts at the occluder's edge (u = cx) and ends at the front face's right edge
+    expected = analytic_bbox(target[1], target[2])
+    expected[0] = IMAGE.cx + 0.5
+    np.testing.assert_allclose(seen["target"].bbox_2d, expected, atol=3.0)
+
+
+def test_unoccluded_objects_have_visibility_one_and_exact_boxes() -> None:
+    boxes = [("a", (-1.2, -0.3, 3.0), (-0.6, 0.4, 3.5)), ("b", (0.3, 0.1, 4.0), (1.1, 0.9, 5.2))]
+    seen = measure(boxes)
+    for label, lo, hi in boxes:
+        assert seen[label].visibility == pytest.approx(1.0)
+        np.testing.assert_allclose(seen[label].bbox_2d, analytic_bbox(lo, hi), atol=2.0)
+        assert seen[label].depth_min == pytest.approx(lo[2], abs=1e-6)
+        assert seen[label].pixel_fraction > 0
+
+
+def test_box_cut_by_image_border_has_right_in_frustum_fraction() -> None:
+    z, a, b = 5.0, 1.0, 5.0
+    x_edge = (IMAGE.width - 0.5 - IMAGE.cx) / IMAGE.fx * z  # the image's right border at depth z
+    seen = measure([("panel", (a, -0.5, z), (b, 0.5, z + 0.002))])
+    expected = (x_edge - a) / (b - a)
+    assert seen["panel"].in_frustum == pytest.approx(expected, abs=0.02)
+    assert seen["panel"].visibility == pytest.approx(expected, abs=0.02)
+    assert seen["panel"].bbox_2d[2] == pytest.approx(IMAGE.width, abs=0.5)
+
+
+def test_objects_behind_the_camera_are_never_listed() -> None:
+    seen = measure([("behind", (-2.0, -2.0, -3.0), (2.0, 2.0, -0.1)), ("front", (-0.2, -0.2, 2.0), (0.2, 0.2, 2.4))])
+    assert set(seen) == {"front"}
+
+
+def test_fully_hidden_object_is_not_listed() -> None:
+    seen = measure([("hidden", (-0.2, -0.2, 5.0), (0.2, 0.2, 5.4)), ("wall", (-3.0, -3.0, 3.0), (3.0, 3.0, 3.1))])
+    assert set(seen) == {"wall"}
+
+
+def test_centroid_of_a_visible_box_is_its_centre() -> None:
+    seen = measure([("cube", (-0.5, -0.5, 3.0), (0.5, 0.5, 4.0))])
+    np.testing.assert_allclose(seen["cube"].centroid_cam, [0.0, 0.0, 3.5], atol=0.02)
+
+
+def test_synthetic_views_agree_with_sensor_depth(synthetic_root: Path) -> None:
+    scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
+    from ladderdata.metadata.extract import extract_views
+
+    views = extract_views(scan, MetadataConfig(frame_stride=1))
+    assert len(views) == int(scan.valid_poses.sum())
+    assert all(v.depth_agreement is not None and v.depth_agreement > 0.99 for v in views)
+    assert all(v.objects for v in views)
+    for v in views:
+        for o in v.objects:
+            assert 0 < o.visibility <= o.in_frustum <= 1
+            x1, y1, x2, y2 = o.bbox_2d
+            assert 0 <= x1 <= x2 <= 1296 and 0 <= y1 <= y2 <= 968
+
+
+def test_frame_selection_skips_invalid_poses(synthetic_root: Path) -> None:
+    scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
+    picked = select_frames(scan, MetadataConfig(frame_stride=2))
+    assert scan.valid_poses[picked].all()
+    assert picked.tolist() == np.flatnonzero(scan.valid_poses)[::2].tolist()
+
+
+def test_blur_filter_drops_frames_below_threshold(synthetic_root: Path) -> None:
+    from ladderdata.metadata.extract import extract_views
+
+    scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
+    sharp = extract_views(scan, MetadataConfig(frame_stride=1, blur_threshold=0.0))
+    values = sorted(v.sharpness for v in sharp if v.sharpness is not None)
+    cut = values[len(values) // 2]
+    kept = extract_views(scan, MetadataConfig(frame_stride=1, blur_threshold=cut))
+    assert len(kept) == sum(v >= cut for v in values) < len(sharp)
+
+
+def test_cache_reuse_invalidation_and_failures(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "root")
+    out = tmp_path / "meta"
+    src = ScanNetSourceConfig(root=root)
+    cfg = MetadataConfig(frame_stride=3)
+    first = process_scans(src, ["scene0000_00", "scene0001_00"], cfg, out)
+    assert [r.status for r in first] == ["computed", "computed"]
+    assert [r.status for r in process_scans(src, ["scene0000_00", "scene0001_00"], cfg, out)] == ["cached"] * 2
+    assert process_scan(src, "scene0000_00", MetadataConfig(frame_stride=4), out).status == "computed"
+    agg = scan_paths(root, "scene0001_00").aggregation
+    agg.write_text(agg.read_text().replace('"label": "wall"', '"label": "wall", "extra": 1', 1))
+    assert process_scan(src, "scene0001_00", cfg, out).status == "computed"
+    agg.write_text("{broken")
+    failed = process_scan(src, "scene0001_00", cfg, out)
+    assert failed.status == "failed" and "scene0001_00" in (failed.error or "") and agg.name in (failed.error or "")
+    assert sorted(p.name for p in out.iterdir()) == ["scene0000_00.parquet", "scene0001_00.parquet"]  # no temp files
+    views = read_views(metadata_path(out, "scene0000_00"))  # last computed with stride 4
+    scan = ScanNetSource(src).load("scene0000_00")
+    assert [v.frame_id for v in views] == np.flatnonzero(scan.valid_poses)[::4].tolist()
+    assert pq.read_schema(metadata_path(out, "scene0000_00")).metadata[b"ladder.scan_id"] == b"scene0000_00"
+
+
+def test_same_output_whatever_the_workers(synthetic_root: Path, tmp_path: Path) -> None:
+    src = ScanNetSourceConfig(root=synthetic_root)
+    cfg = MetadataConfig(frame_stride=3)
+    ids = ["scene0000_00", "scene0001_00"]
+    process_scans(src, ids, cfg, tmp_path / "one", workers=1)
+    process_scans(src, ids, cfg, tmp_path / "two", workers=2)
+    for scan_id in ids:
+        a = pq.read_table(metadata_path(tmp_path / "one", scan_id))
+        b = pq.read_table(metadata_path(tmp_path / "two", scan_id))
+        assert a.equals(b) and a.schema.metadata == b.schema.metadata
+    shutil.rmtree(tmp_path / "two")
