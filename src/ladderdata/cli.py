@@ -3,7 +3,7 @@
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from ladderdata.errors import LadderError, ScanError
 from ladderdata.layout import FramesLayout
+
+if TYPE_CHECKING:
+    from ladderdata.pipeline import BuildConfig
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -148,16 +151,111 @@ def metadata(
     raise typer.Exit(1 if failed else 0)
 
 
+def run_build(config: "BuildConfig") -> int:
+    """Build a dataset with progress bars and a final summary; returns the number of scans that failed."""
+    from ladderdata.pipeline import build_dataset
+
+    start = time.perf_counter()
+    with _progress() as progress:
+        scans_task = progress.add_task("drafting scans", total=None)
+        shards_task = progress.add_task("writing shards", total=None)
+
+        def planned(scans: int, shards: int) -> None:
+            progress.update(scans_task, total=scans)
+            if shards:
+                progress.update(shards_task, total=shards)
+
+        summary = build_dataset(
+            config,
+            on_scan=lambda _: progress.advance(scans_task),
+            on_shard=lambda _: progress.advance(shards_task),
+            on_plan=planned,
+        )
+    table = Table("subset", "rows", title=f"dataset written to {config.out}")
+    for subset, rows in summary.rows.items():
+        table.add_row(subset, f"{rows:,}")
+    Console().print(table)
+    filtered = Table("filter", "candidates rejected", title="filtered out")
+    for name, n in summary.rejections.most_common():
+        filtered.add_row(name, f"{n:,}")
+    Console().print(filtered)
+    for scan_id, error in sorted(summary.failed.items()):
+        log.error("failed scan %s: %s", scan_id, error)
+    log.info(
+        "%d scans built, %d failed, %d shards in %.1f s (see %s)",
+        len(summary.scans),
+        len(summary.failed),
+        len(summary.shards),
+        time.perf_counter() - start,
+        config.out / "stats.md",
+    )
+    return len(summary.failed)
+
+
+@app.command("build-dataset")
+def build_dataset_command(
+    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    out: Annotated[Path, typer.Option(help="dataset folder to write (shards, card, manifest, stats)")],
+    split: Annotated[str, typer.Option(help="train, val, test, all, or a file of scan ids")] = "train",
+    recipe: Annotated[str, typer.Option(help="built-in recipe name or YAML file")] = "spatialladder-26k",
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    seed: int = 0,
+    limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
+    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")] = None,
+    frames_layout: FramesLayout | None = None,
+) -> None:
+    """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
+    from ladderdata.pipeline import BuildConfig
+    from ladderdata.recipe import Recipe
+
+    chosen = Recipe.load(recipe)
+    if frame_stride is not None:
+        chosen = chosen.model_copy(update={"metadata": chosen.metadata.model_copy(update={"frame_stride": frame_stride})})
+    config = BuildConfig(
+        scans=scans,
+        out=out,
+        split=split,
+        recipe=chosen,
+        seed=seed,
+        workers=workers,
+        limit_scenes=limit_scenes,
+        frames_layout=frames_layout,
+    )
+    raise typer.Exit(1 if run_build(config) else 0)
+
+
+@app.command()
+def preview(
+    dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset")],
+    out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
+    samples: Annotated[int, typer.Option(min=1)] = 12,
+    seed: int = 0,
+) -> None:
+    """Render PNG contact sheets of random samples, boxes and answers drawn."""
+    from ladderdata.preview import render_preview
+
+    for path in render_preview(dataset, out, samples, seed):
+        log.info("wrote %s", path)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo scans and outputs")] = Path("demo"),
     workers: Annotated[int, typer.Option(min=1)] = 2,
 ) -> None:
-    """Synthesise 4 demo scans and run the pipeline on them."""
+    """Synthesise 4 demo scans, build a dataset from them and render a preview sheet."""
+    from ladderdata.pipeline import BuildConfig
+    from ladderdata.preview import render_preview
+    from ladderdata.recipe import Recipe
+
     root = out / "scannet"
     run_synth(root, 4, 0, 48, [FramesLayout.SENS], workers)
-    failed = summarise_scans(root, None, None)
-    failed += run_metadata(root, out / "metadata", None, workers, frame_stride=4)
+    recipe = Recipe.load("spatialladder-26k")
+    recipe = recipe.model_copy(update={"metadata": recipe.metadata.model_copy(update={"frame_stride": 2})})
+    dataset = out / "dataset"
+    failed = run_build(BuildConfig(scans=root, out=dataset, split="all", recipe=recipe, workers=workers))
+    for path in render_preview(dataset):
+        log.info("preview: %s", path)
     raise typer.Exit(1 if failed else 0)
 
 

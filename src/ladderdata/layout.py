@@ -133,3 +133,65 @@ class ScanPaths:
 def _guess_root(scan_dir: Path) -> Path:
     parent = scan_dir.parent
     return parent.parent if parent.name in SCAN_SUBDIRS else parent
+
+
+# ----------------------------------------------------------------------------------------------- datasets
+
+DATASET_WORK_DIR = ".ladder-work"
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """Files of a built dataset (what ``ladder build-dataset`` writes)::
+
+        OUT/
+          README.md                                   # dataset card, one config per subset
+          manifest.json  stats.json  stats.md
+          data/<subset>/<split>-00000-of-00003.parquet  # subsets: spatial, localization
+          preview/*.png                               # contact sheets (ladder preview)
+          .ladder-work/metadata/<scan>.parquet        # per-view metadata cache
+          .ladder-work/drafts/<scan>.json             # per-scan drafts (resume)
+    """
+
+    root: Path
+
+    @property
+    def card(self) -> Path:
+        return self.root / "README.md"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def stats_json(self) -> Path:
+        return self.root / "stats.json"
+
+    @property
+    def stats_md(self) -> Path:
+        return self.root / "stats.md"
+
+    @property
+    def preview_dir(self) -> Path:
+        return self.root / "preview"
+
+    def subset_dir(self, subset: str) -> Path:
+        return self.root / "data" / subset
+
+    def shard(self, subset: str, split: str, index: int, count: int) -> Path:
+        return self.subset_dir(subset) / f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+    def shard_glob(self, subset: str, split: str) -> str:
+        """Relative pattern of a subset's shards, as the dataset card's ``data_files`` give it."""
+        return f"data/{subset}/{split}-*.parquet"
+
+    @property
+    def work(self) -> Path:
+        return self.root / DATASET_WORK_DIR
+
+    @property
+    def metadata_cache(self) -> Path:
+        return self.work / "metadata"
+
+    def drafts(self, scan_id: str) -> Path:
+        return self.work / "drafts" / f"{scan_id}.json"

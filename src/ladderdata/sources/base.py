@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
@@ -95,6 +96,14 @@ class FrameSource(ABC):
     @abstractmethod
     def read_depth(self, frame_id: int) -> DepthMM:
         """Decode one depth frame, (h, w) uint16 millimetres, 0 = invalid."""
+
+    def read_color_jpeg(self, frame_id: int) -> bytes:
+        """One colour frame as JPEG bytes; layouts that store JPEG return the stored bytes untouched."""
+        rgb = self.read_color(frame_id)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise ValueError(f"[{self.scan_id}] frame {frame_id} does not encode as JPEG")
+        return bytes(buf)
 
     def position(self, frame_id: int) -> int:
         pos = int(np.searchsorted(self.frame_ids, frame_id))

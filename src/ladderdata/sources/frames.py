@@ -98,6 +98,12 @@ class SensFrames(FrameSource):
         except (SensFormatError, ValueError) as e:
             raise CorruptFileError(self.scan_id, self.path, f"frame {frame_id} colour: {e}") from None
 
+    def read_color_jpeg(self, frame_id: int) -> bytes:
+        if self.index.header.color_compression != 2:
+            return super().read_color_jpeg(frame_id)
+        i = self.position(frame_id)
+        return read_frame_bytes(self.path, int(self.index.color_offsets[i]), int(self.index.color_sizes[i]))
+
     def read_depth(self, frame_id: int) -> DepthMM:
         i = self.position(frame_id)
         data = read_frame_bytes(self.path, int(self.index.depth_offsets[i]), int(self.index.depth_sizes[i]))
@@ -164,6 +170,13 @@ class _FolderFrames(FrameSource):
         self.position(frame_id)
         bgr = read_image(self.scan_id, self._color_path(frame_id), cv2.IMREAD_COLOR)
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+    def read_color_jpeg(self, frame_id: int) -> bytes:
+        self.position(frame_id)
+        path = self._color_path(frame_id)
+        if not path.is_file():
+            raise MissingFileError(self.scan_id, path, "file not found")
+        return path.read_bytes()
 
     def read_depth(self, frame_id: int) -> DepthMM:
         self.position(frame_id)

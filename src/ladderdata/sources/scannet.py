@@ -12,7 +12,15 @@ import numpy as np
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
-from ladderdata.sources.base import ObjectInfo, Scan, ScanObject, ScanSource, ScanSourceConfig, register_source
+from ladderdata.sources.base import (
+    FrameSource,
+    ObjectInfo,
+    Scan,
+    ScanObject,
+    ScanSource,
+    ScanSourceConfig,
+    register_source,
+)
 from ladderdata.sources.frames import open_frames
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
@@ -201,6 +209,10 @@ class ScanNetSource(ScanSource):
         if scan_id not in self._scan_dirs:
             raise ConfigError(f"no scan '{scan_id}' under {self.config.root}")
         return ScanPaths.at(self._scan_dirs[scan_id], root=self.config.root)
+
+    def open_frames(self, scan_id: str) -> FrameSource | None:
+        """Only the frames of a scan (no mesh, no annotations): cheap, for reading images."""
+        return open_frames(scan_id, self.paths(scan_id), self.config.frames_layout)
 
     def load(self, scan_id: str) -> Scan:
         paths = self.paths(scan_id)

@@ -1,0 +1,169 @@
+"""Dataset card (README.md), manifest.json and stats.json / stats.md of a built dataset."""
+
+import json
+import platform
+from collections import Counter, defaultdict
+from importlib.metadata import PackageNotFoundError, version
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from ladderdata.io.shards import Sample
+from ladderdata.layout import DatasetLayout
+from ladderdata.prompts import resource
+from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality
+
+if TYPE_CHECKING:
+    from ladderdata.pipeline import BuildConfig, BuildSummary, SceneDrafts
+
+SHORT_NAMES = {
+    "object_counting": "Obj. Cnt.",
+    "object_abs_distance": "Abs. Dist.",
+    "object_size_estimation": "Obj. Size",
+    "room_size_estimation": "Room Size",
+    "object_rel_distance": "Rel. Dist.",
+    "object_rel_direction": "Rel. Dir.",
+    "obj_appearance_order": "Appr. Order",
+}
+MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
+PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def composition(samples: list[Sample]) -> dict[str, dict[str, int]]:
+    """task -> modality -> rows."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for (task, modality), n in sorted(Counter((s.task, s.modality.value) for s in samples).items()):
+        counts[task][modality] = n
+    return dict(counts)
+
+
+def composition_table(samples: list[Sample]) -> str:
+    """Markdown in the shape of the paper's Table 6 (tasks in columns, modalities in rows)."""
+    counts = Counter((s.task, s.modality) for s in samples)
+    tasks = [t for t in SPATIAL_TASKS] + sorted({s.task for s in samples} - set(SPATIAL_TASKS))
+    header = "| Modality | " + " | ".join(SHORT_NAMES.get(t, t) for t in tasks) + " | Total |"
+    lines = [header, "|---" * (len(tasks) + 2) + "|"]
+    for m in Modality:
+        row = [counts[(t, m)] for t in tasks]
+        lines.append(
+            f"| {MODALITY_NAMES[m]} | " + " | ".join(f"{n:,}" if n else "-" for n in row) + f" | {sum(row):,} |"
+        )
+    totals = [sum(counts[(t, m)] for m in Modality) for t in tasks]
+    lines.append("| Total | " + " | ".join(f"{n:,}" for n in totals) + f" | {sum(totals):,} |")
+    return "\n".join(lines)
+
+
+def answer_distribution(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    """Per task/modality: letter counts (multiple choice) or quantiles (numbers)."""
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        groups[f"{s.task}/{s.modality.value}"].append(s)
+    out: dict[str, dict[str, Any]] = {}
+    for key, rows in sorted(groups.items()):
+        kind = rows[0].answer_type
+        if kind is AnswerType.MCQ:
+            out[key] = {"type": "mcq", "letters": dict(sorted(Counter(s.answer for s in rows).items()))}
+        elif kind is AnswerType.NUMERIC:
+            values = np.array([float(s.answer) for s in rows])
+            q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
+            out[key] = {"type": "numeric", "min": q[0], "p25": q[1], "median": q[2], "p75": q[3], "max": q[4]}
+            out[key] = {k: (round(float(v), 4) if not isinstance(v, str) else v) for k, v in out[key].items()}
+        else:
+            out[key] = {"type": "boxes", "boxes_per_answer": dict(Counter(len(json.loads(s.answer)) for s in rows))}
+    return out
+
+
+def write_card_manifest_stats(
+    config: "BuildConfig", summary: "BuildSummary", subsets: dict[str, list[Sample]], scenes: "list[SceneDrafts]"
+) -> None:
+    layout = DatasetLayout(config.out)
+    from ladderdata.pipeline import split_name
+
+    split = split_name(config.split)
+    rejections: dict[str, Counter[str]] = defaultdict(Counter)
+    drafted: Counter[str] = Counter()
+    for scene in scenes:
+        for key, counts in scene.rejections.items():
+            rejections[key].update(counts)
+        drafted.update(f"{r.task}/{r.modality.value}" for r in scene.records)
+    all_rows = [s for rows in subsets.values() for s in rows]
+    stats = {
+        "scans": {"built": len(summary.scans), "failed": summary.failed},
+        "rows": summary.rows,
+        "counts": {subset: composition(rows) for subset, rows in subsets.items()},
+        "drafted": dict(sorted(drafted.items())),
+        "rejections": {k: dict(sorted(v.items())) for k, v in sorted(rejections.items())},
+        "answers": answer_distribution(all_rows),
+    }
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.stats_json.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+
+    md = [f"# Statistics: {config.recipe.name}", "", "## Spatial questions (paper Table 6 layout)", ""]
+    md += [composition_table(subsets["spatial"]), ""]
+    md += [f"Localization questions: {len(subsets['localization']):,}", "", "## Answers", ""]
+    md += ["| task/modality | distribution |", "|---|---|"]
+    md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in stats["answers"].items()]
+    md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
+    for key in sorted(set(rejections) | set(drafted)):
+        md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
+    if summary.failed:
+        md += ["", "## Failed scans", ""] + [f"- {s}: {e}" for s, e in sorted(summary.failed.items())]
+    layout.stats_md.write_text("\n".join(md) + "\n", encoding="utf-8")
+
+    manifest = {
+        "versions": package_versions(),
+        "inputs": {
+            "scans": str(config.scans.resolve()),
+            "split": config.split,
+            "limit_scenes": config.limit_scenes,
+            "scan_ids": summary.scans,
+            "failed": summary.failed,
+        },
+        "seed": config.seed,
+        "workers_do_not_change_output": True,
+        "recipe": config.recipe.model_dump(mode="json"),
+        "shards": summary.shards,
+    }
+    layout.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+    configs = []
+    descriptions = {"spatial": "spatial questions (seven VSI-Bench types)", "localization": "object localization"}
+    for subset, rows in subsets.items():
+        if rows:
+            entry: dict[str, Any] = {"config_name": subset}
+            if subset == "spatial":
+                entry["default"] = True
+            entry["data_files"] = [{"split": split, "path": layout.shard_glob(subset, split)}]
+            configs.append(entry)
+    front = yaml.safe_dump(
+        {"configs": configs, "task_categories": ["visual-question-answering"], "tags": ["spatial-reasoning", "scannet"]},
+        sort_keys=False,
+    ).strip()
+    card = Template(resource("dataset_card.md")).substitute(
+        front_matter=front,
+        name=config.recipe.name,
+        version=package_versions()["ladder"],
+        scan_count=len(summary.scans),
+        split=config.split,
+        recipe=config.recipe.name,
+        seed=config.seed,
+        description=config.recipe.description,
+        subset_rows="\n".join(f"| {s} | {len(r):,} | {descriptions.get(s, s)} |" for s, r in subsets.items() if r),
+        out_name=config.out.name,
+        split_name=split,
+        table=composition_table(subsets["spatial"]),
+        min_visibility=config.recipe.filters.min_visibility,
+    )
+    layout.card.write_text(card, encoding="utf-8")

@@ -1,0 +1,187 @@
+"""Parquet shards that ``datasets.load_dataset`` and TRL read directly.
+
+The Hugging Face features (``Image`` for the ``images`` column) travel in the Parquet schema metadata under
+the ``huggingface`` key, which is where ``datasets`` looks for them; images are embedded JPEG bytes.
+"""
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from ladderdata.recipe import ImageConfig
+from ladderdata.tasks import AnswerType, Modality, ObjectRef
+
+SHARD_KEY = b"ladder.shard_key"
+ROW_GROUP_ROWS = 64
+
+
+class Sample(BaseModel):
+    """One finished question (one row of a shard, without its image bytes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    task: str
+    """VSI-Bench ``question_type`` (or ``object_localization``)."""
+    modality: Modality
+    scene_id: str
+    frame_ids: list[int]
+    timestamps: list[float]
+    """Seconds, one per image (videos: the frames' times in the scan's stream)."""
+    image_width: int
+    image_height: int
+    """Size of the stored images (pixel coordinates of localization answers refer to it)."""
+    question: str
+    options: list[str]
+    """``["A. chair", "B. table"]`` for multiple choice, else empty."""
+    answer: str
+    """Option letter, number as text, or JSON boxes."""
+    answer_type: AnswerType
+    objects: list[ObjectRef]
+    margins: dict[str, float]
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer."""
+        prompt = user_prompt(self.question, self.options, self.answer_type.value, self.prompt_style)
+        return chat_messages(prompt, len(self.frame_ids), self.answer)
+
+
+_TEXT = pa.string()
+_CONTENT = pa.list_(pa.struct([("type", _TEXT), ("text", _TEXT)]))
+MESSAGES_TYPE = pa.list_(pa.struct([("role", _TEXT), ("content", _CONTENT)]))
+IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", _TEXT)])
+OBJECT_TYPE = pa.struct(
+    [("object_id", pa.int64()), ("category", _TEXT), ("role", _TEXT), ("visibility", pa.float64())]
+)
+
+
+def shard_schema(margin_names: list[str]) -> pa.Schema:
+    """Arrow schema of a shard; ``margins`` is a struct with one nullable float per known margin name."""
+    fields = [
+        ("id", _TEXT),
+        ("task", _TEXT),
+        ("modality", _TEXT),
+        ("scene_id", _TEXT),
+        ("frame_ids", pa.list_(pa.int64())),
+        ("timestamps", pa.list_(pa.float64())),
+        ("images", pa.list_(IMAGE_TYPE)),
+        ("image_width", pa.int64()),
+        ("image_height", pa.int64()),
+        ("question", _TEXT),
+        ("options", pa.list_(_TEXT)),
+        ("answer", _TEXT),
+        ("answer_type", _TEXT),
+        ("objects", pa.list_(OBJECT_TYPE)),
+        ("margins", pa.struct([(m, pa.float64()) for m in sorted(margin_names)])),
+        ("messages", MESSAGES_TYPE),
+    ]
+    schema = pa.schema(fields)
+    features = {f.name: _feature(f.type, image=f.name == "images") for f in schema}
+    return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": features}}).encode()})
+
+
+def _feature(t: pa.DataType, image: bool = False) -> dict[str, Any]:
+    """The ``datasets`` feature dict of an Arrow type (``Image`` for the image column's items)."""
+    if pa.types.is_list(t):
+        item = {"_type": "Image"} if image else _feature(t.value_type)
+        return {"feature": item, "_type": "List"}
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _feature(t.field(i).type) for i in range(t.num_fields)}
+    names = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.binary(): "binary"}
+    return {"dtype": names[t], "_type": "Value"}
+
+
+def stored_size(width: int, height: int, config: ImageConfig) -> tuple[int, int]:
+    """Size an image of ``width`` x ``height`` has once stored (downscaled to ``max_side`` if larger)."""
+    if config.max_side is None or max(width, height) <= config.max_side:
+        return width, height
+    scale = config.max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def encode_image(jpeg: bytes, config: ImageConfig) -> bytes:
+    """Stored bytes of a frame: untouched when no resize is needed, else resized and re-encoded."""
+    if config.max_side is None:
+        return jpeg
+    with Image.open(io.BytesIO(jpeg)) as img:
+        size = stored_size(img.width, img.height, config)
+        if size == (img.width, img.height):
+            return jpeg
+        out = io.BytesIO()
+        img.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=config.jpeg_quality)
+        return out.getvalue()
+
+
+def shard_key(samples: list[Sample], margin_names: list[str], config: ImageConfig) -> str:
+    """sha256 of a shard's rows and image settings: an existing shard with this key is reused on resume."""
+    h = hashlib.sha256(config.model_dump_json().encode())
+    h.update(json.dumps(sorted(margin_names)).encode())
+    for s in samples:
+        h.update(s.model_dump_json().encode())
+    return h.hexdigest()
+
+
+def existing_key(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    try:
+        value = (pq.read_schema(path).metadata or {}).get(SHARD_KEY)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    return value.decode() if value else None
+
+
+def write_shard(
+    path: Path,
+    samples: list[Sample],
+    margin_names: list[str],
+    image_bytes: Callable[[str, int], bytes],
+    config: ImageConfig,
+) -> str:
+    """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
+
+    Returns the file's sha256. Skips the work when the file holds exactly these rows already.
+    """
+    key = shard_key(samples, margin_names, config)
+    if existing_key(path) == key:
+        return file_sha256(path)
+    schema = shard_schema(margin_names)
+    rows = []
+    for s in samples:
+        row = s.model_dump(mode="json")
+        row["images"] = [{"bytes": encode_image(image_bytes(s.scene_id, f), config), "path": None} for f in s.frame_ids]
+        row["margins"] = {m: s.margins.get(m) for m in sorted(margin_names)}
+        row["messages"] = s.messages()
+        rows.append(row)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    table = table.replace_schema_metadata({**(schema.metadata or {}), SHARD_KEY: key.encode()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return file_sha256(path)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

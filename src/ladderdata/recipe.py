@@ -1,0 +1,123 @@
+"""Build recipes: every knob of ``ladder build-dataset`` in one validated YAML file.
+
+Built-in recipes live in ``templates/recipes/``; ``Recipe.load("spatialladder-26k")`` or a path.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ladderdata.errors import ConfigError
+from ladderdata.metadata.config import MetadataConfig
+from ladderdata.prompts import resource
+from ladderdata.tasks import LOCALIZATION_TASK, SPATIAL_TASKS, FilterConfig, Modality, TaskGenerator, get_task
+from ladderdata.tasks.modalities import ModalityConfig
+
+
+class LocalizationMode(StrEnum):
+    PAIRED = "paired"
+    """Paper: every selected single-image spatial question gets a localization twin."""
+    STANDALONE = "standalone"
+    """Localization questions of their own ("where are the ... ?")."""
+    OFF = "off"
+
+
+class ImageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_side: int | None = Field(
+        None, ge=32, description="downscale images whose longer side exceeds this (None: store frames as they are)"
+    )
+    jpeg_quality: int = Field(90, ge=50, le=100, description="only for images that are re-encoded")
+
+
+class Recipe(BaseModel):
+    """What to generate and how much."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "custom"
+    description: str = ""
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    modalities: ModalityConfig = Field(default_factory=ModalityConfig)
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    tasks: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {t: {} for t in SPATIAL_TASKS},
+        description="task name -> that task's config (see its config class); order is generation order",
+    )
+    localization: LocalizationMode = LocalizationMode.PAIRED
+    localization_config: dict[str, Any] = Field(default_factory=dict)
+    targets: dict[str, dict[Modality, int]] = Field(
+        default_factory=dict, description="questions per task and modality; tasks without a target keep everything"
+    )
+    reference_scenes: int | None = Field(
+        None, ge=1, description="scenes the targets assume; fewer scenes scale the targets down proportionally"
+    )
+    paraphrases: bool = Field(False, description="draw a wording variant per question instead of the paper's")
+    templates: list[Path] = Field(default_factory=list, description="extra question-template YAML files")
+    images: ImageConfig = Field(default_factory=ImageConfig)
+    rows_per_shard: int = Field(500, ge=1)
+
+    @model_validator(mode="after")
+    def _check_tasks(self) -> "Recipe":
+        self.generators()  # unknown task names or bad task settings fail when the recipe is read
+        return self
+
+    def generators(self) -> list[TaskGenerator]:
+        """The configured spatial generators (plus localization in standalone mode), in recipe order."""
+        names = list(self.tasks)
+        configs = dict(self.tasks)
+        if self.localization is LocalizationMode.STANDALONE:
+            names.append(LOCALIZATION_TASK)
+            configs[LOCALIZATION_TASK] = self.localization_config
+        out = []
+        for name in names:
+            try:
+                cls = get_task(name)
+            except KeyError as e:
+                raise ValueError(str(e)) from None
+            out.append(cls(cls.config_class.model_validate(configs[name] or {}), self.filters))
+        return out
+
+    def localizer(self) -> TaskGenerator:
+        cls = get_task(LOCALIZATION_TASK)
+        return cls(cls.config_class.model_validate(self.localization_config), self.filters)
+
+    def target(self, task: str, modality: Modality, scenes: int) -> int | None:
+        """How many questions to keep for ``task`` x ``modality`` from ``scenes`` scenes (None: all)."""
+        wanted = self.targets.get(task, {}).get(modality)
+        if wanted is None:
+            return None
+        if self.reference_scenes is None or scenes >= self.reference_scenes:
+            return wanted
+        return max(1, round(wanted * scenes / self.reference_scenes)) if wanted else 0
+
+    @classmethod
+    def builtin_names(cls) -> list[str]:
+        from importlib.resources import files
+
+        folder = files("ladderdata") / "resources" / "recipes"
+        return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "Recipe":
+        """A built-in recipe by name, or a YAML file."""
+        path = Path(name_or_path)
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"cannot read recipe {path}: {e}") from None
+            where = str(path)
+        elif str(name_or_path) in cls.builtin_names():
+            text = resource(f"recipes/{name_or_path}.yaml")
+            where = f"built-in recipe {name_or_path}"
+        else:
+            raise ConfigError(f"no recipe {name_or_path!r}: not a file, and built-in recipes are {cls.builtin_names()}")
+        try:
+            return cls.model_validate(yaml.safe_load(text) or {})
+        except (ValidationError, yaml.YAMLError) as e:
+            raise ConfigError(f"invalid recipe ({where}): {e}") from None

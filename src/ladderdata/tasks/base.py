@@ -1,0 +1,237 @@
+"""The task-generator base class, its records and configs, and the task registry.
+
+A new question type is one module: a :class:`TaskGenerator` subclass decorated with :func:`register_task`
+(or exposed through the ``ladderdata.tasks`` entry-point group) plus its wording in a template file.
+See docs/tasks.md for a complete worked example.
+"""
+
+import logging
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import ClassVar, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ladderdata.tasks.context import SceneContext, Shown
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ladderdata.tasks"
+
+
+class Modality(StrEnum):
+    SINGLE_IMAGE = "single_image"
+    MULTI_VIEW = "multi_view"
+    VIDEO = "video"
+
+
+class AnswerType(StrEnum):
+    MCQ = "mcq"
+    NUMERIC = "numeric"
+    BOXES = "boxes"
+
+
+class ObjectRef(BaseModel):
+    """An object a question refers to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    object_id: int
+    category: str
+    role: str
+    """What the object is in the question: "target", "reference", "candidate", "positioning", ..."""
+    visibility: float
+    """Best visibility of the object among the views shown."""
+
+
+class Draft(BaseModel):
+    """A question before its final wording: multiple-choice drafts list the correct choice first.
+
+    Letters, option order and the template variant are chosen when the dataset is finalised, so that answer
+    letters can be balanced over the whole dataset.
+    """
+
+    template: str
+    """Key of the question template (``templates/questions.yaml``)."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    choices: list[str] = Field(default_factory=list)
+    """Multiple choice: the correct choice, then the distractors."""
+    answer: str = ""
+    """Numeric answers, formatted; empty for multiple choice."""
+    objects: list[ObjectRef]
+    margins: dict[str, float] = Field(default_factory=dict)
+    """Every quantity a filter compared with a threshold, so users can re-threshold later."""
+
+    @property
+    def categories(self) -> set[str]:
+        return {o.category for o in self.objects}
+
+
+class FilterConfig(BaseModel):
+    """Filters every task shares (paper B.1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_visibility: float = Field(0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown")
+    presence_visibility: float = Field(
+        0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness, counts)"
+    )
+    noisy_categories: list[str] = Field(
+        default_factory=lambda: [
+            "wall",
+            "floor",
+            "ceiling",
+            "object",
+            "objects",
+            "door frame",
+            "otherstructure",
+            "otherfurniture",
+            "otherprop",
+            "unknown",
+        ],
+        description="categories never asked about",
+    )
+
+
+class TaskConfig(BaseModel):
+    """Settings every task has; subclasses add their own thresholds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modalities: list[Modality] | None = Field(None, description="None: every modality the task supports")
+    max_per_scene: int = Field(12, ge=0, description="questions per scene and modality")
+    max_per_category: int = Field(4, ge=1, description="questions per scene and modality naming one category")
+    max_per_context: int = Field(2, ge=1, description="questions per shown image set")
+
+
+class Rejections:
+    """Counts, per filter name, the candidates a filter rejected."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def check(self, name: str, ok: bool) -> bool:
+        if not ok:
+            self.counts[name] += 1
+        return ok
+
+
+ConfigT = TypeVar("ConfigT", bound=TaskConfig)
+
+
+class TaskGenerator(ABC):
+    """Generates drafts for one question type from a scene and the views shown.
+
+    Subclasses set the class attributes and implement :meth:`drafts`; :meth:`generate` applies the caps.
+    """
+
+    name: ClassVar[str]
+    answer_type: ClassVar[AnswerType]
+    supported: ClassVar[tuple[Modality, ...]]
+    margins: ClassVar[tuple[str, ...]]
+    """Names of the margins this task stores (the union over tasks becomes the ``margins`` column)."""
+    config_class: ClassVar[type[TaskConfig]] = TaskConfig
+
+    def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_class()
+        self.filters = filters if filters is not None else FilterConfig()
+
+    @property
+    def modalities(self) -> list[Modality]:
+        chosen = self.config.modalities
+        return [m for m in self.supported if chosen is None or m in chosen]
+
+    @abstractmethod
+    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+        """Every acceptable draft for this image set, in an order drawn from ``rng``."""
+
+    def generate(
+        self, ctx: SceneContext, contexts: list[Shown], rng: np.random.Generator, rejections: Rejections
+    ) -> list[tuple[Shown, Draft]]:
+        """Drafts of one scene and modality, at most ``max_per_context`` per image set, within the caps."""
+        cfg = self.config
+        pool: list[tuple[Shown, Draft]] = []
+        for i in rng.permutation(len(contexts)):
+            shown = contexts[int(i)]
+            for k, draft in enumerate(self.drafts(ctx, shown, rng, rejections)):
+                unknown = set(draft.margins) - set(self.margins)
+                if unknown:
+                    raise ValueError(f"task {self.name} stored undeclared margins {sorted(unknown)}")
+                pool.append((shown, draft))
+                if k + 1 >= cfg.max_per_context:
+                    break
+            if len(pool) >= 4 * cfg.max_per_scene:
+                break
+        kept: list[tuple[Shown, Draft]] = []
+        per_category: Counter[str] = Counter()
+        for i in rng.permutation(len(pool)):
+            shown, draft = pool[int(i)]
+            if len(kept) >= cfg.max_per_scene:
+                rejections.counts["scene_cap"] += 1
+                continue
+            if any(per_category[c] >= cfg.max_per_category for c in draft.categories):
+                rejections.counts["category_cap"] += 1
+                continue
+            per_category.update(draft.categories)
+            kept.append((shown, draft))
+        return kept
+
+    # ----------------------------------------------------------------------------------- shared filters
+
+    def referable(self, ctx: SceneContext, shown: Shown, object_id: int, rejections: Rejections) -> bool:
+        """Not a noisy category, visible enough in the views shown, and the only instance of its category there."""
+        obj = ctx.objects[object_id]
+        if not rejections.check("noisy_category", obj.category not in self.filters.noisy_categories):
+            return False
+        if not rejections.check("visibility", shown.visibility(object_id) >= self.filters.min_visibility):
+            return False
+        rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]
+        return rejections.check("not_unique", not rivals)
+
+    def ref(self, ctx: SceneContext, shown: Shown, object_id: int, role: str) -> ObjectRef:
+        obj = ctx.objects[object_id]
+        return ObjectRef(object_id=object_id, category=obj.category, role=role, visibility=shown.visibility(object_id))
+
+    def candidates(self, ctx: SceneContext, shown: Shown, rejections: Rejections) -> list[int]:
+        """Ids of the objects that may be named in questions about ``shown`` (see :meth:`referable`)."""
+        return [i for i in shown.object_ids if self.referable(ctx, shown, i, rejections)]
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+TASKS: dict[str, type[TaskGenerator]] = {}
+_T = TypeVar("_T", bound=type[TaskGenerator])
+
+
+def register_task(name: str) -> Callable[[_T], _T]:
+    """Class decorator: make a generator available under ``name`` (its VSI-Bench ``question_type``)."""
+
+    def wrap(cls: _T) -> _T:
+        if name in TASKS and TASKS[name] is not cls:
+            raise ValueError(f"task {name!r} is already registered by {TASKS[name].__module__}")
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return wrap
+
+
+def load_plugins() -> None:
+    """Import every module of the ``ladderdata.tasks`` entry-point group (third-party tasks)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plugin must not break the built-in tasks
+            log.error("could not load task plugin %s (%s): %s", ep.name, ep.value, e)
+
+
+def get_task(name: str) -> type[TaskGenerator]:
+    if name not in TASKS:
+        load_plugins()
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; registered: {', '.join(sorted(TASKS))}")
+    return TASKS[name]

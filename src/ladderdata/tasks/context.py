@@ -1,0 +1,141 @@
+"""What task generators see: facts about a scene's objects and the views a question shows."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ladderdata.geometry.boxes import OrientedBox
+from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
+from ladderdata.metadata.config import ObjectInView, ViewRecord
+from ladderdata.sources.base import Scan
+from ladderdata.typed import FloatArray
+
+FLOOR_CATEGORIES = ("floor",)
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    """3D facts about one object instance (aligned world frame, metres)."""
+
+    object_id: int
+    label: str
+    category: str
+    box: OrientedBox
+    """Gravity-aligned box of minimal footprint; its centre is the object's position."""
+    size_cm: float
+    """Longest side of ``box``, centimetres."""
+
+    @property
+    def center(self) -> FloatArray:
+        return np.asarray(self.box.center, dtype=np.float64)
+
+
+@dataclass
+class SceneContext:
+    """One scene: object facts, its measured views, closest-surface distances (lazily) and floor area."""
+
+    scan_id: str
+    scene_type: str | None
+    objects: dict[int, ObjectFacts]
+    views: list[ViewRecord]
+    distance_fn: Callable[[int, int], float]
+    """Closest-surface distance between two objects, metres."""
+    floor_area: float | None
+    """Floor area in m^2 (None when the scene has no floor annotation)."""
+    _distances: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+
+    def distance(self, a: int, b: int) -> float:
+        key = (a, b) if a < b else (b, a)
+        if key not in self._distances:
+            self._distances[key] = self.distance_fn(*key)
+        return self._distances[key]
+
+    @classmethod
+    def from_scan(cls, scan: Scan, views: list[ViewRecord]) -> "SceneContext":
+        surfaces = {o.info.object_id: o.surface for o in scan.objects}
+        objects = {}
+        for o in scan.objects:
+            if len(o.surface.faces) == 0:
+                continue
+            objects[o.info.object_id] = ObjectFacts(
+                object_id=o.info.object_id,
+                label=o.info.label,
+                category=o.info.category,
+                box=o.surface.oriented_box,
+                size_cm=object_size_cm(o.surface),
+            )
+        floor = [o for o in scan.objects if o.info.category in FLOOR_CATEGORIES and len(o.face_ids)]
+        area = None
+        if floor:
+            faces = np.concatenate([scan.object_faces(o) for o in floor])
+            area = floor_area(scan.mesh.vertices, faces)
+        return cls(
+            scan_id=scan.scan_id,
+            scene_type=scan.scene_type,
+            objects=objects,
+            views=views,
+            distance_fn=lambda a, b: surface_distance(surfaces[a], surfaces[b]),
+            floor_area=area,
+        )
+
+
+class Shown:
+    """The views one question shows (one image, an 8-view set or video frames), in time order."""
+
+    def __init__(self, views: list[ViewRecord], known: set[int] | None = None) -> None:
+        self.views = sorted(views, key=lambda v: v.timestamp_us)
+        per_object: dict[int, FloatArray] = {}
+        self._seen: dict[int, ObjectInView] = {}
+        self._category: dict[int, str] = {}
+        for k, view in enumerate(self.views):
+            for obj in view.objects:
+                if known is not None and obj.object_id not in known:
+                    continue
+                row = per_object.setdefault(obj.object_id, np.zeros(len(self.views)))
+                row[k] = obj.visibility
+                self._category[obj.object_id] = obj.category
+                if k == 0:
+                    self._seen[obj.object_id] = obj
+        self.per_view = per_object
+        """object id -> (V,) visibility in each shown view (0 where not seen)."""
+
+    @cached_property
+    def object_ids(self) -> list[int]:
+        return sorted(self.per_view)
+
+    @property
+    def frame_ids(self) -> list[int]:
+        return [v.frame_id for v in self.views]
+
+    @property
+    def timestamps(self) -> list[float]:
+        """Seconds since the first frame of the scan's stream."""
+        return [v.timestamp_us / 1e6 for v in self.views]
+
+    def visibility(self, object_id: int) -> float:
+        """Best visibility of the object among the views shown (0 if never seen)."""
+        row = self.per_view.get(object_id)
+        return float(row.max()) if row is not None else 0.0
+
+    def present(self, category: str, above: float) -> list[int]:
+        """Instances of ``category`` whose best visibility exceeds ``above``."""
+        return [i for i, c in self._category.items() if c == category and self.visibility(i) > above]
+
+    def first_seen(self, object_id: int, threshold: float) -> int | None:
+        """Index of the first shown view where the object's visibility reaches ``threshold``."""
+        row = self.per_view.get(object_id)
+        if row is None:
+            return None
+        hits = np.flatnonzero(row >= threshold)
+        return int(hits[0]) if hits.size else None
+
+    def in_view(self, object_id: int) -> ObjectInView:
+        """The object as measured in the first shown view (single-image questions)."""
+        return self._seen[object_id]
+
+    @property
+    def pose(self) -> FloatArray:
+        """(4, 4) camera-to-world of the first shown view."""
+        return np.asarray(self.views[0].cam_to_world, dtype=np.float64).reshape(4, 4)

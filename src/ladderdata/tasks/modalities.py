@@ -1,0 +1,89 @@
+"""Which views a question shows: single images, 8-view sets chosen for coverage and diversity, videos."""
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ladderdata.metadata.config import ViewRecord
+from ladderdata.tasks.base import Modality
+from ladderdata.tasks.context import Shown
+
+
+class ModalityConfig(BaseModel):
+    """How image sets are drawn from a scene's measured views."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    single_images: int = Field(40, ge=1, description="views per scene offered as single-image questions")
+    multi_view_size: int = Field(8, ge=2, description="views per multi-view set")
+    multi_view_sets: int = Field(6, ge=1, description="multi-view sets per scene")
+    diversity_weight: float = Field(
+        2.0, ge=0, description="multi-view: weight of viewpoint novelty against newly covered objects"
+    )
+    coverage_visibility: float = Field(0.4, ge=0, le=1, description="multi-view: an object counts as covered above this")
+    video_frames: int = Field(16, ge=2, description="frames per video, evenly spaced in time over the scan")
+
+
+def viewpoint_distance(a: ViewRecord, b: ViewRecord) -> float:
+    """Angle between optical axes (in units of pi) plus camera distance (in units of 2 m)."""
+    ta = np.asarray(a.cam_to_world).reshape(4, 4)
+    tb = np.asarray(b.cam_to_world).reshape(4, 4)
+    cos = float(np.clip(ta[:3, 2] @ tb[:3, 2], -1.0, 1.0))
+    return float(np.arccos(cos) / np.pi + np.linalg.norm(ta[:3, 3] - tb[:3, 3]) / 2.0)
+
+
+def select_single_images(views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator) -> list[list[ViewRecord]]:
+    usable = [v for v in views if v.objects]
+    picks = rng.choice(len(usable), size=min(config.single_images, len(usable)), replace=False) if usable else []
+    return [[usable[int(i)]] for i in sorted(picks)]
+
+
+def select_multi_view(views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator) -> list[list[ViewRecord]]:
+    """Greedy sets: start at a random view, then add the view that covers the most new objects plus
+    ``diversity_weight`` times its viewpoint distance to the views already chosen."""
+    usable = [v for v in views if v.objects]
+    k = config.multi_view_size
+    if len(usable) < k:
+        return []
+    n = len(usable)
+    covers = [{o.object_id for o in v.objects if o.visibility >= config.coverage_visibility} for v in usable]
+    dist = np.array([[viewpoint_distance(a, b) for b in usable] for a in usable])
+    sets: list[list[ViewRecord]] = []
+    seen_sets: set[tuple[int, ...]] = set()
+    for start in rng.permutation(n)[: config.multi_view_sets]:
+        chosen = [int(start)]
+        covered = set(covers[int(start)])
+        while len(chosen) < k:
+            novelty = dist[:, chosen].min(axis=1)
+            gain = np.array([len(covers[i] - covered) for i in range(n)], dtype=np.float64)
+            score = gain + config.diversity_weight * novelty
+            score[chosen] = -np.inf
+            best = int(np.argmax(score))
+            chosen.append(best)
+            covered |= covers[best]
+        key = tuple(sorted(chosen))
+        if key not in seen_sets:
+            seen_sets.add(key)
+            sets.append([usable[i] for i in key])
+    return sets
+
+
+def select_video(views: list[ViewRecord], config: ModalityConfig) -> list[list[ViewRecord]]:
+    """One video per scan: ``video_frames`` views evenly spaced over the trajectory (all views if fewer)."""
+    if len(views) < 2:
+        return []
+    ordered = sorted(views, key=lambda v: v.timestamp_us)
+    idx = np.unique(np.round(np.linspace(0, len(ordered) - 1, min(config.video_frames, len(ordered)))).astype(int))
+    return [[ordered[i] for i in idx]]
+
+
+def image_sets(
+    views: list[ViewRecord], modality: Modality, config: ModalityConfig, rng: np.random.Generator, known: set[int]
+) -> list[Shown]:
+    """The image sets of one modality for one scene; ``known`` = ids of the scene's annotated objects."""
+    if modality is Modality.SINGLE_IMAGE:
+        sets = select_single_images(views, config, rng)
+    elif modality is Modality.MULTI_VIEW:
+        sets = select_multi_view(views, config, rng)
+    else:
+        sets = select_video(views, config)
+    return [Shown(s, known) for s in sets]

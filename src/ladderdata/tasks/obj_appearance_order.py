@@ -1,0 +1,71 @@
+"""obj_appearance_order: order in which objects first appear in a video.
+
+An object *appears* in the first frame where its visibility reaches ``min_visibility`` (the threshold every
+referenced object must pass anyway).
+"""
+
+from collections.abc import Iterator
+from itertools import permutations
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.context import SceneContext, Shown
+
+
+class AppearanceOrderConfig(TaskConfig):
+    objects: int = Field(4, ge=2, le=6, description="objects to order")
+    choices: int = Field(4, ge=2, le=6)
+    min_gap_frames: int = Field(1, ge=1, description="shown frames between consecutive first appearances")
+    tries: int = Field(100, ge=1)
+
+
+@register_task("obj_appearance_order")
+class ObjAppearanceOrder(TaskGenerator):
+    answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
+    margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
+    config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig
+
+    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+        cfg = self.config
+        assert isinstance(cfg, AppearanceOrderConfig)
+        first = {}
+        for i in self.candidates(ctx, shown, rejections):
+            seen = shown.first_seen(i, self.filters.min_visibility)
+            assert seen is not None  # referable objects reach min_visibility in some frame
+            first[i] = seen
+        ids = sorted(first)
+        if len(ids) < cfg.objects:
+            return
+        times = shown.timestamps
+        tried: set[tuple[int, ...]] = set()
+        for _ in range(cfg.tries):
+            subset = tuple(sorted(ids[int(k)] for k in rng.choice(len(ids), size=cfg.objects, replace=False)))
+            if subset in tried:
+                continue
+            tried.add(subset)
+            order = sorted(subset, key=lambda i: first[i])
+            frames = [first[i] for i in order]
+            gap = min(b - a for a, b in zip(frames, frames[1:], strict=False))
+            if not rejections.check("first_seen_gap", gap >= cfg.min_gap_frames):
+                continue
+            gap_s = min(times[b] - times[a] for a, b in zip(frames, frames[1:], strict=False))
+            names = [ctx.objects[i].category for i in order]
+            shuffled = [names[j] for j in rng.permutation(len(names))]
+            wrong = [p for p in permutations(names) if list(p) != names]
+            picked = [wrong[int(j)] for j in rng.choice(len(wrong), size=cfg.choices - 1, replace=False)]
+            refs = [self.ref(ctx, shown, i, "ordered") for i in order]
+            yield Draft(
+                template=self.name,
+                fields={"objects": ", ".join(shuffled)},
+                choices=[", ".join(names), *(", ".join(p) for p in picked)],
+                objects=refs,
+                margins={
+                    "visibility_min": min(r.visibility for r in refs),
+                    "first_seen_gap_frames": float(gap),
+                    "first_seen_gap_s": gap_s,
+                },
+            )

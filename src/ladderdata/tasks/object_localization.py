@@ -1,0 +1,63 @@
+"""object_localization (stage-1 data): name objects, answer with their 2D boxes as JSON.
+
+The answer is one JSON list, ``[{"label": "chair", "bbox_2d": [x1, y1, x2, y2]}, ...]``, in pixels of the
+image as stored in the dataset (after any resize), integers. Boxes are the visible part's box from the
+per-view metadata. In the paper's mode (``localization: paired`` in a recipe) every single-image spatial
+question gets a localization twin asking the same question about the same image; ``standalone`` asks
+"where are ..." questions from this generator's own drafts instead.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.context import SceneContext, Shown
+
+
+class LocalizationConfig(TaskConfig):
+    max_objects: int = Field(3, ge=1, description="standalone mode: objects named per question, at most")
+    min_box_side: float = Field(8.0, ge=0, description="pixels (original image): smaller boxes are not asked")
+
+
+def boxes_answer(labelled_boxes: list[tuple[str, list[float]]], scale: float) -> str:
+    """The JSON answer: boxes scaled by ``scale`` (stored / original pixels) and rounded to integers.
+
+    >>> boxes_answer([("chair", [10.4, 20.0, 110.6, 220.2])], 0.5)
+    '[{"label": "chair", "bbox_2d": [5, 10, 55, 110]}]'
+    """
+    return json.dumps([{"label": label, "bbox_2d": [round(v * scale) for v in box]} for label, box in labelled_boxes])
+
+
+@register_task("object_localization")
+class ObjectLocalization(TaskGenerator):
+    answer_type: ClassVar[AnswerType] = AnswerType.BOXES
+    supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE,)
+    margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
+    config_class: ClassVar[type[TaskConfig]] = LocalizationConfig
+
+    def boxed(self, shown: Shown, object_id: int, rejections: Rejections) -> bool:
+        cfg = self.config
+        assert isinstance(cfg, LocalizationConfig)
+        x1, y1, x2, y2 = shown.in_view(object_id).bbox_2d
+        return rejections.check("small_box", min(x2 - x1, y2 - y1) >= cfg.min_box_side)
+
+    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+        cfg = self.config
+        assert isinstance(cfg, LocalizationConfig)
+        cands = [i for i in self.candidates(ctx, shown, rejections) if self.boxed(shown, i, rejections)]
+        order = [cands[int(k)] for k in rng.permutation(len(cands))]
+        while order:
+            n = int(rng.integers(1, min(cfg.max_objects, len(order)) + 1))
+            picked, order = order[:n], order[n:]
+            refs = [self.ref(ctx, shown, i, "located") for i in picked]
+            names = [ctx.objects[i].category for i in picked]
+            yield Draft(
+                template=self.name,
+                fields={"objects": names[0] if n == 1 else ", ".join(names[:-1]) + " and " + names[-1]},
+                objects=refs,
+                margins={"visibility_min": min(r.visibility for r in refs)},
+            )

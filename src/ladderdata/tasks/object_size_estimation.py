@@ -1,0 +1,41 @@
+"""object_size_estimation: longest side of an object's gravity-aligned box, centimetres."""
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from ladderdata.tasks import answers
+from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.context import SceneContext, Shown
+
+
+class SizeConfig(TaskConfig):
+    min_size_cm: float = Field(10.0, ge=0, description="human-scale bounds (paper B.1)")
+    max_size_cm: float = Field(300.0, gt=0)
+
+
+@register_task("object_size_estimation")
+class ObjectSizeEstimation(TaskGenerator):
+    answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
+    margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
+    config_class: ClassVar[type[TaskConfig]] = SizeConfig
+
+    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+        cfg = self.config
+        assert isinstance(cfg, SizeConfig)
+        cands = self.candidates(ctx, shown, rejections)
+        for k in rng.permutation(len(cands)):
+            obj = ctx.objects[cands[int(k)]]
+            if not rejections.check("size_range", cfg.min_size_cm <= obj.size_cm <= cfg.max_size_cm):
+                continue
+            ref = self.ref(ctx, shown, obj.object_id, "object")
+            yield Draft(
+                template=self.name,
+                fields={"object": obj.category},
+                answer=answers.centimetres(obj.size_cm),
+                objects=[ref],
+                margins={"visibility_min": ref.visibility},
+            )

@@ -1,0 +1,33 @@
+"""room_size_estimation: floor area of the scanned room, square metres (videos only)."""
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from ladderdata.tasks import answers
+from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.context import SceneContext, Shown
+
+
+class RoomSizeConfig(TaskConfig):
+    min_area: float = Field(2.0, ge=0, description="m^2; smaller floors are annotation fragments")
+    max_per_scene: int = Field(1, ge=0)
+
+
+@register_task("room_size_estimation")
+class RoomSizeEstimation(TaskGenerator):
+    answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
+    margins: ClassVar[tuple[str, ...]] = ()
+    config_class: ClassVar[type[TaskConfig]] = RoomSizeConfig
+
+    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+        cfg = self.config
+        assert isinstance(cfg, RoomSizeConfig)
+        if not rejections.check("no_floor", ctx.floor_area is not None):
+            return
+        assert ctx.floor_area is not None
+        if rejections.check("area_range", ctx.floor_area >= cfg.min_area):
+            yield Draft(template=self.name, answer=answers.square_metres(ctx.floor_area), objects=[])
