@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.factories import make_synthetic_root
+from fixtures.factories import BuiltDataset, make_synthetic_root
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -23,3 +23,11 @@ def scannet_meta() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/scannet-meta not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> BuiltDataset:
+    """Three synthetic scans and a dataset built from them keeping every draft (no targets)."""
+    from fixtures.factories import build_all_drafts
+
+    return build_all_drafts(tmp_path_factory.mktemp("built"))
