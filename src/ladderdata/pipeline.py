@@ -112,8 +112,12 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
     return records, rejections
 
 
+#: The recipe fields drafting depends on (targets, wording and image settings only matter later).
+DRAFTING_FIELDS = {"metadata", "modalities", "filters", "tasks", "localization", "localization_config"}
+
+
 def drafts_key(metadata_key: str, recipe: Recipe, seed: int) -> str:
-    text = f"v{DRAFTS_VERSION}|{metadata_key}|{seed}|{recipe.model_dump_json()}"
+    text = f"v{DRAFTS_VERSION}|{metadata_key}|{seed}|{recipe.model_dump_json(include=DRAFTING_FIELDS)}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,0 +1,155 @@
+"""``ladder build-dataset`` end to end: HF loading, determinism across workers, resume, bad scans, CLI."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root
+from typer.testing import CliRunner
+
+from ladderdata import pipeline
+from ladderdata.cli import app
+from ladderdata.layout import FramesLayout
+from ladderdata.pipeline import BuildConfig, build_dataset, split_name
+
+COLUMNS = [
+    "id", "task", "modality", "scene_id", "frame_ids", "timestamps", "images", "image_width", "image_height",
+    "question", "options", "answer", "answer_type", "objects", "margins", "messages",
+]
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "data").rglob("*.parquet"))}
+
+
+def test_load_dataset_decodes_images_and_has_the_documented_columns(built_dataset: BuiltDataset) -> None:
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    spatial = datasets.load_dataset(str(built_dataset.out), split="train")  # the card's default config
+    assert spatial.column_names == COLUMNS
+    assert spatial.features["images"].feature.__class__.__name__ == "Image"
+    row = spatial[0]
+    assert all(isinstance(im, Image.Image) for im in row["images"])
+    assert len(row["images"]) == len(row["frame_ids"])
+    assert row["images"][0].size == (row["image_width"], row["image_height"])
+    user = row["messages"][1]
+    assert [c["type"] for c in user["content"]].count("image") == len(row["images"])
+    assert row["messages"][-1] == {"role": "assistant", "content": [{"type": "text", "text": row["answer"]}]}
+    loc = datasets.load_dataset(str(built_dataset.out), "localization", split="train")
+    boxes = json.loads(loc[0]["answer"])
+    assert boxes and set(boxes[0]) == {"label", "bbox_2d"}
+    assert "Then provide the 2D bounding box coordinates" in loc[0]["messages"][1]["content"][-1]["text"]
+    assert len(loc) == sum(1 for m in spatial["modality"] if m == "single_image")  # one twin per single-image question
+
+
+def test_card_manifest_stats(built_dataset: BuiltDataset) -> None:
+    card = (built_dataset.out / "README.md").read_text()
+    assert "config_name: spatial" in card and "config_name: localization" in card
+    assert "| Single-Image |" in card
+    manifest = json.loads((built_dataset.out / "manifest.json").read_text())
+    assert manifest["recipe"]["name"] == "spatialladder-26k" and manifest["seed"] == 0
+    for shard in manifest["shards"]:
+        import hashlib
+
+        assert hashlib.sha256((built_dataset.out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
+    stats = json.loads((built_dataset.out / "stats.json").read_text())
+    assert stats["rejections"]["object_rel_distance/single_image"]["distance_ratio"] > 0
+
+
+@pytest.fixture(scope="module")
+def two_workers(built_dataset: BuiltDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("two") / "dataset"
+    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe, workers=2))
+    return out
+
+
+def test_same_seed_gives_identical_shards_with_one_or_two_workers(built_dataset: BuiltDataset, two_workers: Path) -> None:
+    one, two = shard_bytes(built_dataset.out), shard_bytes(two_workers)
+    assert one.keys() == two.keys() and one == two
+    assert (built_dataset.out / "stats.json").read_text() == (two_workers / "stats.json").read_text()
+
+
+def test_other_seed_gives_other_questions(built_dataset: BuiltDataset, tmp_path: Path) -> None:
+    out = tmp_path / "seed1"
+    shutil.copytree(built_dataset.out / ".ladder-work" / "metadata", out / ".ladder-work" / "metadata")
+    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe, seed=1))
+    assert shard_bytes(out) != shard_bytes(built_dataset.out)
+
+
+def test_rerun_resumes(built_dataset: BuiltDataset, two_workers: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = two_workers
+    before = {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.parquet")}
+    outcomes: list[str] = []
+    build_dataset(
+        BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe),
+        on_scan=lambda o: outcomes.append(o.status),
+    )
+    assert outcomes == ["cached"] * 3
+    assert {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.parquet")} == before  # nothing rewritten
+
+    # an interrupted build: the second shard write crashes; nothing partial is left, the rerun completes
+    recipe = built_dataset.recipe.model_copy(update={"rows_per_shard": 40})
+    calls = {"n": 0}
+    real = pipeline.write_shard
+
+    def crash_on_second(*args: object, **kwargs: object) -> str:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "write_shard", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=recipe))
+    assert not list(out.rglob("*.tmp"))
+    monkeypatch.setattr(pipeline, "write_shard", real)
+    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=recipe))
+    fresh = built_dataset.out.parent / "fresh40"
+    shutil.copytree(out / ".ladder-work" / "metadata", fresh / ".ladder-work" / "metadata")
+    build_dataset(BuildConfig(scans=built_dataset.root, out=fresh, split="all", recipe=recipe))
+    assert shard_bytes(out) == shard_bytes(fresh)
+    assert len(list((out / "data" / "spatial").glob("*.parquet"))) > 1
+
+
+def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    bad = root / "scans" / "scene0001_00" / "scene0001_00.aggregation.json"
+    bad.write_text("{ not json")
+    out = tmp_path / "dataset"
+    summary = build_dataset(
+        BuildConfig(scans=root, out=out, split="all", recipe=all_drafts_recipe(1), frames_layout=FramesLayout.SENS)
+    )
+    assert list(summary.failed) == ["scene0001_00"]
+    assert "scene0001_00" in summary.failed["scene0001_00"] and "aggregation.json" in summary.failed["scene0001_00"]
+    assert summary.scans == ["scene0000_00"] and summary.rows["spatial"] > 0
+    assert not list(out.rglob("*.tmp"))
+    assert "scene0001_00" in (out / "stats.md").read_text()
+
+
+def test_splits(synthetic_root: Path) -> None:
+    assert split_name("val") == "validation" and split_name("train") == "train" and split_name("all") == "train"
+    from ladderdata.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--split"):
+        build_dataset(BuildConfig(scans=synthetic_root, out=Path("unused"), split="nonsense"))
+
+
+def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:
+    root = make_synthetic_root(tmp_path / "scannet", scenes=1, frames=24, layouts=[FramesLayout.SENS])
+    out = tmp_path / "ds"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["build-dataset", "--scans", str(root), "--out", str(out), "--split", "all", "--frame-stride", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "README.md").is_file() and list((out / "data" / "spatial").glob("train-*.parquet"))
+    result = runner.invoke(app, ["preview", str(out), "--samples", "4"])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    with Image.open(out / "preview" / "spatial.png") as sheet:
+        assert sheet.width > 0
+    result = runner.invoke(app, ["build-dataset", "--scans", str(root), "--out", str(out), "--recipe", "nope"])
+    assert result.exit_code != 0
