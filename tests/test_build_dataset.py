@@ -5,17 +5,31 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root
 from typer.testing import CliRunner
 
+from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root
 from ladderdata import pipeline
 from ladderdata.cli import app
 from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset, split_name
 
 COLUMNS = [
-    "id", "task", "modality", "scene_id", "frame_ids", "timestamps", "images", "image_width", "image_height",
-    "question", "options", "answer", "answer_type", "objects", "margins", "messages",
+    "id",
+    "task",
+    "modality",
+    "scene_id",
+    "frame_ids",
+    "timestamps",
+    "images",
+    "image_width",
+    "image_height",
+    "question",
+    "options",
+    "answer",
+    "answer_type",
+    "objects",
+    "margins",
+    "messages",
 ]
 
 
@@ -65,7 +79,9 @@ def two_workers(built_dataset: BuiltDataset, tmp_path_factory: pytest.TempPathFa
     return out
 
 
-def test_same_seed_gives_identical_shards_with_one_or_two_workers(built_dataset: BuiltDataset, two_workers: Path) -> None:
+def test_same_seed_gives_identical_shards_with_one_or_two_workers(
+    built_dataset: BuiltDataset, two_workers: Path
+) -> None:
     one, two = shard_bytes(built_dataset.out), shard_bytes(two_workers)
     assert one.keys() == two.keys() and one == two
     assert (built_dataset.out / "stats.json").read_text() == (two_workers / "stats.json").read_text()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from fixtures.factories import BuiltDataset
 
 pytest.importorskip("trl")
@@ -11,8 +12,9 @@ pytest.importorskip("trl")
 @pytest.mark.parametrize("subset", ["spatial", "localization"])
 def test_one_sft_step_on_shards(built_dataset: BuiltDataset, tmp_path: Path, subset: str) -> None:
     import datasets
-    from fixtures.tiny_qwen import build_model, build_processor, build_tokenizer
     from trl import SFTConfig, SFTTrainer
+
+    from fixtures.tiny_qwen import build_model, build_processor, build_tokenizer
 
     ds = datasets.load_dataset(str(built_dataset.out), subset, split="train")
     ds = ds.filter(lambda m: m != "video", input_columns="modality").select(range(4))

@@ -30,21 +30,39 @@ def scene(objects: dict[int, tuple[str, tuple[float, float, float], float]], vie
     return SceneContext("scene9999_00", None, facts, views, gap, floor_area=20.0)
 
 
-def view(visibility: dict[int, float], categories: dict[int, str], frame: int = 0, pose: np.ndarray = CAMERA_AT_ORIGIN) -> ViewRecord:
+def view(
+    visibility: dict[int, float], categories: dict[int, str], frame: int = 0, pose: np.ndarray = CAMERA_AT_ORIGIN
+) -> ViewRecord:
     objs = [
         ObjectInView(
-            object_id=i, label=categories[i], category=categories[i], visibility=v, in_frustum=v, pixel_fraction=0.1,
-            bbox_2d=[10.0 * i, 10.0, 10.0 * i + 50, 80.0], depth_min=1.0, depth_median=1.5, centroid_cam=[0.0, 0.0, 1.0],
+            object_id=i,
+            label=categories[i],
+            category=categories[i],
+            visibility=v,
+            in_frustum=v,
+            pixel_fraction=0.1,
+            bbox_2d=[10.0 * i, 10.0, 10.0 * i + 50, 80.0],
+            depth_min=1.0,
+            depth_median=1.5,
+            centroid_cam=[0.0, 0.0, 1.0],
         )
         for i, v in visibility.items()
     ]
     return ViewRecord(
-        frame_id=frame, timestamp_us=frame * 33_333, cam_to_world=pose.reshape(-1).tolist(), image_width=1296,
-        image_height=968, sharpness=None, depth_agreement=None, objects=objs,
+        frame_id=frame,
+        timestamp_us=frame * 33_333,
+        cam_to_world=pose.reshape(-1).tolist(),
+        image_width=1296,
+        image_height=968,
+        sharpness=None,
+        depth_agreement=None,
+        objects=objs,
     )
 
 
-def drafts(task: str, ctx: SceneContext, shown: Shown, seed: int = 0, **config: object) -> tuple[list[Draft], Rejections]:
+def drafts(
+    task: str, ctx: SceneContext, shown: Shown, seed: int = 0, **config: object
+) -> tuple[list[Draft], Rejections]:
     cls = get_task(task)
     gen = cls(cls.config_class.model_validate(config))
     rej = Rejections()
@@ -65,7 +83,9 @@ def test_uniqueness_counts_any_visible_rival() -> None:
     ctx = scene({1: ("chair", (0, 0, 3), 0.5), 2: ("chair", (2, 0, 3), 0.5), 3: ("lamp", (1, 0, 3), 0.4)}, [])
     ambiguous, rej = drafts("object_size_estimation", ctx, Shown([view({1: 0.9, 2: 0.02, 3: 0.9}, cats)]))
     assert [d.objects[0].category for d in ambiguous] == ["lamp"]
-    assert rej.counts["not_unique"] == 1 and rej.counts["visibility"] == 1  # the faint chair still makes chair 1 ambiguous
+    assert (
+        rej.counts["not_unique"] == 1 and rej.counts["visibility"] == 1
+    )  # the faint chair still makes chair 1 ambiguous
     clear, _ = drafts("object_size_estimation", ctx, Shown([view({1: 0.9, 3: 0.9}, cats)]))
     assert sorted(d.objects[0].category for d in clear) == ["chair", "lamp"]
 
@@ -143,19 +163,34 @@ def test_camera_direction_from_positions() -> None:
     assert desk_first.choices[0] == "right-back"
 
 
-@pytest.mark.parametrize(("angle", "expected"), [(45, "front-left"), (-60, "front-right"), (135, "back-left"), (10, None)])
+@pytest.mark.parametrize(
+    ("angle", "expected"), [(45, "front-left"), (-60, "front-right"), (135, "back-left"), (10, None)]
+)
 def test_quadrant_needs_angular_margin(angle: float, expected: str | None) -> None:
     cats = {1: "bed", 2: "door", 3: "lamp"}
     a = np.radians(90 + angle)  # facing +y from the bed; `angle` counter-clockwise from there
-    ctx = scene({1: ("bed", (0, 0, 0.5), 0.3), 2: ("door", (0, 3, 0.5), 0.3), 3: ("lamp", (2 * np.cos(a), 2 * np.sin(a), 0.5), 0.3)}, [])
+    ctx = scene(
+        {
+            1: ("bed", (0, 0, 0.5), 0.3),
+            2: ("door", (0, 3, 0.5), 0.3),
+            3: ("lamp", (2 * np.cos(a), 2 * np.sin(a), 0.5), 0.3),
+        },
+        [],
+    )
     views = [view({1: 1, 2: 1, 3: 1}, cats, k) for k in range(2)]
     kept, _ = drafts("object_rel_direction", ctx, Shown(views), tries=500)
-    mine = [d for d in kept if (d.fields["positioning"], d.fields["orienting"], d.fields["querying"]) == ("bed", "door", "lamp")]
+    mine = [
+        d
+        for d in kept
+        if (d.fields["positioning"], d.fields["orienting"], d.fields["querying"]) == ("bed", "door", "lamp")
+    ]
     if expected is None:
         assert not mine
     else:
         assert mine and mine[0].choices[0] == expected == quadrant(angle)
-        assert mine[0].margins["angle_margin_deg"] == pytest.approx(min(abs(angle), 180 - abs(angle), abs(abs(angle) - 90)))
+        assert mine[0].margins["angle_margin_deg"] == pytest.approx(
+            min(abs(angle), 180 - abs(angle), abs(abs(angle) - 90))
+        )
 
 
 def test_appearance_order_needs_a_gap_between_first_sightings() -> None:
@@ -188,11 +223,20 @@ def test_letters_are_balanced_exactly() -> None:
     recipe = Recipe(targets={})
     records = [
         DraftRecord(
-            task="object_rel_direction", modality=Modality.VIDEO, scene_id="scene0000_00", frame_ids=[k],
-            timestamps=[0.0], image_width=1296, image_height=968, boxes={},
-            draft=Draft(template="object_rel_direction.quadrant",
-                        fields={"positioning": "bed", "orienting": "door", "querying": f"lamp{k}"},
-                        choices=["front-left", "front-right", "back-left", "back-right"], objects=[]),
+            task="object_rel_direction",
+            modality=Modality.VIDEO,
+            scene_id="scene0000_00",
+            frame_ids=[k],
+            timestamps=[0.0],
+            image_width=1296,
+            image_height=968,
+            boxes={},
+            draft=Draft(
+                template="object_rel_direction.quadrant",
+                fields={"positioning": "bed", "orienting": "door", "querying": f"lamp{k}"},
+                choices=["front-left", "front-right", "back-left", "back-right"],
+                objects=[],
+            ),
         )
         for k in range(10)
     ]

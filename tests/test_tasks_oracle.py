@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fixtures.factories import BuiltDataset, load_ground_truth, read_samples
 
+from fixtures.factories import BuiltDataset, load_ground_truth, read_samples
 from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import metadata_path, read_views
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
@@ -81,8 +81,11 @@ def of(samples: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
 
 def test_every_task_and_modality_of_table_6_is_generated(samples: list[dict[str, Any]]) -> None:
     got = {(s["task"], s["modality"]) for s in samples}
-    expected = {(t, m) for t in ALL_TASKS - {"object_counting", "room_size_estimation", "obj_appearance_order"}
-                for m in ("single_image", "multi_view", "video")}
+    expected = {
+        (t, m)
+        for t in ALL_TASKS - {"object_counting", "room_size_estimation", "obj_appearance_order"}
+        for m in ("single_image", "multi_view", "video")
+    }
     expected |= {("object_counting", "multi_view"), ("object_counting", "video")}
     expected |= {("room_size_estimation", "video"), ("obj_appearance_order", "video")}
     assert expected <= got
@@ -92,7 +95,9 @@ def test_every_task_and_modality_of_table_6_is_generated(samples: list[dict[str,
     assert all(len(s["frame_ids"]) == 8 for s in samples if s["modality"] == "multi_view")
     videos = [s for s in samples if s["modality"] == "video"]
     assert videos and all(8 <= len(s["frame_ids"]) <= 16 for s in videos)
-    assert all(s["timestamps"] == sorted(s["timestamps"]) and len(set(s["timestamps"])) == len(s["timestamps"]) for s in videos)
+    assert all(
+        s["timestamps"] == sorted(s["timestamps"]) and len(set(s["timestamps"])) == len(s["timestamps"]) for s in videos
+    )
 
 
 def test_abs_distance_equals_closed_form(samples: list[dict[str, Any]], oracle: Oracle) -> None:
@@ -136,7 +141,9 @@ def test_quadrant_direction_matches_ground_truth_boxes(samples: list[dict[str, A
     assert rows
     for s in rows:
         scan = s["scene_id"]
-        p, o, q = (oracle.center(scan, by_role(s, r)["object_id"])[:2] for r in ("positioning", "orienting", "querying"))
+        p, o, q = (
+            oracle.center(scan, by_role(s, r)["object_id"])[:2] for r in ("positioning", "orienting", "querying")
+        )
         forward = (o - p) / np.linalg.norm(o - p)
         left = np.array([-forward[1], forward[0]])  # z up: left of forward is forward rotated +90 degrees
         x, y = float((q - p) @ left), float((q - p) @ forward)
@@ -216,8 +223,14 @@ def test_localization_boxes_lie_inside_projected_ground_truth(built_dataset: Bui
         assert [b["label"] for b in boxes] == [o["category"] for o in s["objects"]]
         for obj, box in zip(s["objects"], boxes, strict=True):
             gt = next(o for o in oracle.gt(scan).objects if o.object_id == obj["object_id"])
-            corners = np.array([[x, y, z] for x in (gt.aabb_min[0], gt.aabb_max[0])
-                                for y in (gt.aabb_min[1], gt.aabb_max[1]) for z in (gt.aabb_min[2], gt.aabb_max[2])])
+            corners = np.array(
+                [
+                    [x, y, z]
+                    for x in (gt.aabb_min[0], gt.aabb_max[0])
+                    for y in (gt.aabb_min[1], gt.aabb_max[1])
+                    for z in (gt.aabb_min[2], gt.aabb_max[2])
+                ]
+            )
             p = (corners - pose[:3, 3]) @ pose[:3, :3]
             if (p[:, 2] <= 0.05).any():
                 continue  # the box straddles the camera plane: its projection is unbounded

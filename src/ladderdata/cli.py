@@ -210,7 +210,9 @@ def build_dataset_command(
 
     chosen = Recipe.load(recipe)
     if frame_stride is not None:
-        chosen = chosen.model_copy(update={"metadata": chosen.metadata.model_copy(update={"frame_stride": frame_stride})})
+        chosen = chosen.model_copy(
+            update={"metadata": chosen.metadata.model_copy(update={"frame_stride": frame_stride})}
+        )
     config = BuildConfig(
         scans=scans,
         out=out,

@@ -144,13 +144,13 @@ DATASET_WORK_DIR = ".ladder-work"
 class DatasetLayout:
     """Files of a built dataset (what ``ladder build-dataset`` writes)::
 
-        OUT/
-          README.md                                   # dataset card, one config per subset
-          manifest.json  stats.json  stats.md
-          data/<subset>/<split>-00000-of-00003.parquet  # subsets: spatial, localization
-          preview/*.png                               # contact sheets (ladder preview)
-          .ladder-work/metadata/<scan>.parquet        # per-view metadata cache
-          .ladder-work/drafts/<scan>.json             # per-scan drafts (resume)
+    OUT/
+      README.md                                   # dataset card, one config per subset
+      manifest.json  stats.json  stats.md
+      data/<subset>/<split>-00000-of-00003.parquet  # subsets: spatial, localization
+      preview/*.png                               # contact sheets (ladder preview)
+      .ladder-work/metadata/<scan>.parquet        # per-view metadata cache
+      .ladder-work/drafts/<scan>.json             # per-scan drafts (resume)
     """
 
     root: Path

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from ladderdata.errors import ConfigError, ScanError
 from ladderdata.io.shards import Sample, stored_size, write_shard
 from ladderdata.layout import DatasetLayout, FramesLayout
-from ladderdata.metadata.extract import metadata_path, process_scan, read_views, stored_key
+from ladderdata.metadata.extract import ensure_metadata, metadata_path, read_views
 from ladderdata.prompts import LETTERS, QuestionTemplates, choice_fields
 from ladderdata.recipe import LocalizationMode, Recipe
 from ladderdata.seeding import rng_for
@@ -131,15 +132,19 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def process_scene(source_config: ScanNetSourceConfig, scan_id: str, recipe: Recipe, seed: int, out: Path) -> SceneOutcome:
+def process_scene(
+    source_config: ScanNetSourceConfig, scan_id: str, recipe: Recipe, seed: int, out: Path
+) -> SceneOutcome:
     """Metadata and drafts of one scan, reusing both caches. Bad input is reported, never raised."""
     layout = DatasetLayout(out)
     try:
-        meta = process_scan(source_config, scan_id, recipe.metadata, layout.metadata_cache)
-        if meta.status == "failed":
-            return SceneOutcome(scan_id, "failed", error=meta.error)
-        meta_file = metadata_path(layout.metadata_cache, scan_id)
-        key = drafts_key(stored_key(meta_file) or "", recipe, seed)
+        source = ScanNetSource(source_config)
+        scan = source.load(scan_id)
+        paths = source.paths(scan_id)
+        if scan.frames is None:
+            return SceneOutcome(scan_id, "failed", error=f"[{scan_id}] no frames in {paths.scan_dir}")
+        _, meta_key = ensure_metadata(scan, paths, recipe.metadata, layout.metadata_cache)
+        key = drafts_key(meta_key, recipe, seed)
         path = layout.drafts(scan_id)
         if path.is_file():
             try:
@@ -148,8 +153,7 @@ def process_scene(source_config: ScanNetSourceConfig, scan_id: str, recipe: Reci
                     return SceneOutcome(scan_id, "cached", drafts=cached)
             except ValueError:
                 log.warning("%s: unreadable drafts cache %s, recomputing", scan_id, path)
-        scan = ScanNetSource(source_config).load(scan_id)
-        views = read_views(meta_file)
+        views = read_views(metadata_path(layout.metadata_cache, scan_id))
         records, rejections = draft_scene(SceneContext.from_scan(scan, views), recipe, seed)
         result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
         _write_atomic(path, result.model_dump_json())
@@ -349,12 +353,16 @@ def build_dataset(
     renderer = Renderer(recipe, config.seed)
     subsets: dict[str, list[Sample]] = {s: [] for s in SUBSETS}
     for (task, modality), records in sorted(groups.items()):
-        chosen = select(records, recipe.target(task, modality, len(done)), rng_for(config.seed, "select", task, modality))
+        chosen = select(
+            records, recipe.target(task, modality, len(done)), rng_for(config.seed, "select", task, modality)
+        )
         samples = renderer.render_group(task, modality, chosen)
         subset = "localization" if task == LOCALIZATION_TASK else "spatial"
         subsets[subset].extend(samples)
         if recipe.localization is LocalizationMode.PAIRED and modality is Modality.SINGLE_IMAGE:
-            subsets["localization"].extend(renderer.localization_twin(s, r) for s, r in zip(samples, chosen, strict=True))
+            subsets["localization"].extend(
+                renderer.localization_twin(s, r) for s, r in zip(samples, chosen, strict=True)
+            )
 
     margin_names = sorted({m for rows in subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
     split = split_name(config.split)
@@ -428,11 +436,15 @@ class _FrameReader:
         return self.frames[scene_id].read_color_jpeg(frame_id)
 
 
-def _write_one(path: Path, rows: list[Sample], margins: list[str], source_config: ScanNetSourceConfig, recipe: Recipe) -> str:
+def _write_one(
+    path: Path, rows: list[Sample], margins: list[str], source_config: ScanNetSourceConfig, recipe: Recipe
+) -> str:
     return write_shard(path, rows, margins, _FrameReader(source_config), recipe.images)
 
 
-def _map(fn: Callable[..., object], args: list[tuple[object, ...]], workers: int, done: Callable[..., None] | None) -> list:
+def _map(
+    fn: Callable[..., object], args: list[tuple[object, ...]], workers: int, done: Callable[..., None] | None
+) -> list[Any]:
     """``fn(*a)`` for each ``a``, in order; in ``workers`` processes when more than one."""
     results = []
     if workers > 1 and len(args) > 1:

@@ -37,7 +37,7 @@ def _tile(row: dict[str, object]) -> Image.Image:
     options = row["options"]
     assert isinstance(options, list)
     text = f"[{row['task']} / {row['modality']} / {len(images)} img] {row['question']} {' '.join(options)}"
-    lines = textwrap.wrap(text, 64)[:8] + [f"answer: {str(row['answer'])[:120]}"]
+    lines = [*textwrap.wrap(text, 64)[:8], f"answer: {str(row['answer'])[:120]}"]
     draw.multiline_text((4, bottom + 4), "\n".join(lines), fill="black")
     return strip
 

@@ -45,7 +45,7 @@ class Recipe(BaseModel):
     modalities: ModalityConfig = Field(default_factory=ModalityConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
     tasks: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {t: {} for t in SPATIAL_TASKS},
+        default_factory=lambda: {t: dict[str, Any]() for t in SPATIAL_TASKS},
         description="task name -> that task's config (see its config class); order is generation order",
     )
     localization: LocalizationMode = LocalizationMode.PAIRED

@@ -7,23 +7,42 @@ from pydantic import BaseModel
 
 from ladderdata.geometry.boxes import AxisAlignedBox, Box2D, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.io.shards import Sample
 from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
+from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
+from ladderdata.prompts import Prompts
+from ladderdata.recipe import ImageConfig, Recipe
 from ladderdata.sources.base import ObjectInfo
 from ladderdata.sources.scannet import ScanNetSourceConfig
 from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
+from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef
+from ladderdata.tasks.modalities import ModalityConfig
 
 MODELS: list[type[BaseModel]] = [
     AxisAlignedBox,
     Box2D,
+    BuildConfig,
     CameraIntrinsics,
+    Draft,
+    DraftRecord,
+    FilterConfig,
+    ImageConfig,
     MetadataConfig,
+    ModalityConfig,
     ObjectInfo,
     ObjectInView,
+    ObjectRef,
     OrientedBox,
+    Prompts,
+    Recipe,
+    Sample,
     ScanNetSourceConfig,
+    SceneDrafts,
     SynthConfig,
     SyntheticGroundTruth,
     ViewRecord,
+    # one config per built-in task: what a recipe's ``tasks.<name>`` mapping accepts
+    *sorted({cls.config_class for cls in TASKS.values()}, key=lambda c: c.__name__),
 ]
 
 

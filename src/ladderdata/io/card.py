@@ -99,13 +99,14 @@ def write_card_manifest_stats(
             rejections[key].update(counts)
         drafted.update(f"{r.task}/{r.modality.value}" for r in scene.records)
     all_rows = [s for rows in subsets.values() for s in rows]
+    answers = answer_distribution(all_rows)
     stats = {
         "scans": {"built": len(summary.scans), "failed": summary.failed},
         "rows": summary.rows,
         "counts": {subset: composition(rows) for subset, rows in subsets.items()},
         "drafted": dict(sorted(drafted.items())),
         "rejections": {k: dict(sorted(v.items())) for k, v in sorted(rejections.items())},
-        "answers": answer_distribution(all_rows),
+        "answers": answers,
     }
     layout.root.mkdir(parents=True, exist_ok=True)
     layout.stats_json.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
@@ -114,7 +115,7 @@ def write_card_manifest_stats(
     md += [composition_table(subsets["spatial"]), ""]
     md += [f"Localization questions: {len(subsets['localization']):,}", "", "## Answers", ""]
     md += ["| task/modality | distribution |", "|---|---|"]
-    md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in stats["answers"].items()]
+    md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in answers.items()]
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
@@ -148,7 +149,11 @@ def write_card_manifest_stats(
             entry["data_files"] = [{"split": split, "path": layout.shard_glob(subset, split)}]
             configs.append(entry)
     front = yaml.safe_dump(
-        {"configs": configs, "task_categories": ["visual-question-answering"], "tags": ["spatial-reasoning", "scannet"]},
+        {
+            "configs": configs,
+            "task_categories": ["visual-question-answering"],
+            "tags": ["spatial-reasoning", "scannet"],
+        },
         sort_keys=False,
     ).strip()
     card = Template(resource("dataset_card.md")).substitute(

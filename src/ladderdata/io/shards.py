@@ -64,9 +64,7 @@ _TEXT = pa.string()
 _CONTENT = pa.list_(pa.struct([("type", _TEXT), ("text", _TEXT)]))
 MESSAGES_TYPE = pa.list_(pa.struct([("role", _TEXT), ("content", _CONTENT)]))
 IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", _TEXT)])
-OBJECT_TYPE = pa.struct(
-    [("object_id", pa.int64()), ("category", _TEXT), ("role", _TEXT), ("visibility", pa.float64())]
-)
+OBJECT_TYPE = pa.struct([("object_id", pa.int64()), ("category", _TEXT), ("role", _TEXT), ("visibility", pa.float64())])
 
 
 def shard_schema(margin_names: list[str]) -> pa.Schema:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ladderdata.errors import ScanError
+from ladderdata.layout import ScanPaths
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
 from ladderdata.sources.base import Scan
@@ -162,6 +163,21 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def ensure_metadata(
+    scan: Scan, paths: ScanPaths, config: MetadataConfig, out_dir: Path, timings: Timings | None = None
+) -> tuple[str, str]:
+    """Compute ``scan``'s metadata file unless the cache holds it already; returns (status, cache key)."""
+    timings = timings or Timings()
+    key = cache_key(scan, [paths.mesh, paths.segments, paths.aggregation, paths.meta], config)
+    out = metadata_path(out_dir, scan.scan_id)
+    if stored_key(out) == key:
+        return "cached", key
+    records = extract_views(scan, config, timings)
+    with timings.stage("write"):
+        write_views(out, records, key, scan.scan_id, config)
+    return "computed", key
+
+
 def process_scan(source_config: ScanNetSourceConfig, scan_id: str, config: MetadataConfig, out_dir: Path) -> ScanResult:
     """Compute (or reuse) one scan's metadata file. Bad input is reported, never raised."""
     timings = Timings()
@@ -172,14 +188,9 @@ def process_scan(source_config: ScanNetSourceConfig, scan_id: str, config: Metad
             paths = source.paths(scan_id)
         if scan.frames is None:
             return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {paths.scan_dir}")
-        key = cache_key(scan, [paths.mesh, paths.segments, paths.aggregation, paths.meta], config)
-        out = metadata_path(out_dir, scan_id)
-        if stored_key(out) == key:
-            return ScanResult(scan_id, "cached", views=pq.read_metadata(out).num_rows)
-        records = extract_views(scan, config, timings)
-        with timings.stage("write"):
-            write_views(out, records, key, scan_id, config)
-        return ScanResult(scan_id, "computed", views=len(records), timings=dict(timings.seconds))
+        status, _ = ensure_metadata(scan, paths, config, out_dir, timings)
+        views = pq.read_metadata(metadata_path(out_dir, scan_id)).num_rows
+        return ScanResult(scan_id, status, views=views, timings=dict(timings.seconds))
     except ScanError as e:
         return ScanResult(scan_id, "failed", error=str(e))
 

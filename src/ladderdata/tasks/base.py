@@ -76,7 +76,9 @@ class FilterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_visibility: float = Field(0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown")
+    min_visibility: float = Field(
+        0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown"
+    )
     presence_visibility: float = Field(
         0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness, counts)"
     )
@@ -146,7 +148,9 @@ class TaskGenerator(ABC):
         return [m for m in self.supported if chosen is None or m in chosen]
 
     @abstractmethod
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         """Every acceptable draft for this image set, in an order drawn from ``rng``."""
 
     def generate(

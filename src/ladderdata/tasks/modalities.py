@@ -19,7 +19,9 @@ class ModalityConfig(BaseModel):
     diversity_weight: float = Field(
         2.0, ge=0, description="multi-view: weight of viewpoint novelty against newly covered objects"
     )
-    coverage_visibility: float = Field(0.4, ge=0, le=1, description="multi-view: an object counts as covered above this")
+    coverage_visibility: float = Field(
+        0.4, ge=0, le=1, description="multi-view: an object counts as covered above this"
+    )
     video_frames: int = Field(16, ge=2, description="frames per video, evenly spaced in time over the scan")
 
 
@@ -31,13 +33,19 @@ def viewpoint_distance(a: ViewRecord, b: ViewRecord) -> float:
     return float(np.arccos(cos) / np.pi + np.linalg.norm(ta[:3, 3] - tb[:3, 3]) / 2.0)
 
 
-def select_single_images(views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator) -> list[list[ViewRecord]]:
+def select_single_images(
+    views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator
+) -> list[list[ViewRecord]]:
     usable = [v for v in views if v.objects]
-    picks = rng.choice(len(usable), size=min(config.single_images, len(usable)), replace=False) if usable else []
+    if not usable:
+        return []
+    picks = rng.choice(len(usable), size=min(config.single_images, len(usable)), replace=False)
     return [[usable[int(i)]] for i in sorted(picks)]
 
 
-def select_multi_view(views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator) -> list[list[ViewRecord]]:
+def select_multi_view(
+    views: list[ViewRecord], config: ModalityConfig, rng: np.random.Generator
+) -> list[list[ViewRecord]]:
     """Greedy sets: start at a random view, then add the view that covers the most new objects plus
     ``diversity_weight`` times its viewpoint distance to the views already chosen."""
     usable = [v for v in views if v.objects]

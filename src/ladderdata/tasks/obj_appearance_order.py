@@ -5,7 +5,7 @@ referenced object must pass anyway).
 """
 
 from collections.abc import Iterator
-from itertools import permutations
+from itertools import pairwise, permutations
 from typing import ClassVar
 
 import numpy as np
@@ -29,7 +29,9 @@ class ObjAppearanceOrder(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
     config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, AppearanceOrderConfig)
         first = {}
@@ -49,10 +51,10 @@ class ObjAppearanceOrder(TaskGenerator):
             tried.add(subset)
             order = sorted(subset, key=lambda i: first[i])
             frames = [first[i] for i in order]
-            gap = min(b - a for a, b in zip(frames, frames[1:], strict=False))
+            gap = min(b - a for a, b in pairwise(frames))
             if not rejections.check("first_seen_gap", gap >= cfg.min_gap_frames):
                 continue
-            gap_s = min(times[b] - times[a] for a, b in zip(frames, frames[1:], strict=False))
+            gap_s = min(times[b] - times[a] for a, b in pairwise(frames))
             names = [ctx.objects[i].category for i in order]
             shuffled = [names[j] for j in rng.permutation(len(names))]
             wrong = [p for p in permutations(names) if list(p) != names]

@@ -25,7 +25,9 @@ class ObjectAbsDistance(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_over_size")
     config_class: ClassVar[type[TaskConfig]] = AbsDistanceConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, AbsDistanceConfig)
         pairs = list(combinations(self.candidates(ctx, shown, rejections), 2))

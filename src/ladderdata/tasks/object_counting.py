@@ -26,7 +26,9 @@ class ObjectCounting(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
     config_class: ClassVar[type[TaskConfig]] = CountingConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, CountingConfig)
         f = self.filters

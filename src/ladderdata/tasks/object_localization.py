@@ -45,7 +45,9 @@ class ObjectLocalization(TaskGenerator):
         x1, y1, x2, y2 = shown.in_view(object_id).bbox_2d
         return rejections.check("small_box", min(x2 - x1, y2 - y1) >= cfg.min_box_side)
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, LocalizationConfig)
         cands = [i for i in self.candidates(ctx, shown, rejections) if self.boxed(shown, i, rejections)]

@@ -69,7 +69,9 @@ class ObjectRelDirection(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "lateral_deg", "depth_gap", "angle_margin_deg")
     config_class: ClassVar[type[TaskConfig]] = RelDirectionConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         if len(shown.views) == 1:
             yield from self._camera_drafts(ctx, shown, rng, rejections)
         else:

@@ -26,7 +26,9 @@ class ObjectRelDistance(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
     config_class: ClassVar[type[TaskConfig]] = RelDistanceConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, RelDistanceConfig)
         cands = self.candidates(ctx, shown, rejections)

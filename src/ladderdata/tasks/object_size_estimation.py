@@ -23,7 +23,9 @@ class ObjectSizeEstimation(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
     config_class: ClassVar[type[TaskConfig]] = SizeConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, SizeConfig)
         cands = self.candidates(ctx, shown, rejections)

@@ -23,7 +23,9 @@ class RoomSizeEstimation(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ()
     config_class: ClassVar[type[TaskConfig]] = RoomSizeConfig
 
-    def drafts(self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections) -> Iterator[Draft]:
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, RoomSizeConfig)
         if not rejections.check("no_floor", ctx.floor_area is not None):
