@@ -144,12 +144,41 @@ def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_p
     assert "scene0001_00" in (out / "stats.md").read_text()
 
 
-def test_splits(synthetic_root: Path) -> None:
-    assert split_name("val") == "validation" and split_name("train") == "train" and split_name("all") == "train"
+def test_splits(synthetic_root: Path, tmp_path: Path) -> None:
     from ladderdata.errors import ConfigError
+    from ladderdata.pipeline import resolve_scan_ids
+    from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 
+    assert split_name("val") == "validation" and split_name("train") == "train" and split_name("all") == "train"
+    source = ScanNetSource(ScanNetSourceConfig(root=synthetic_root))
+    for split in ("train", "val"):
+        listed = (synthetic_root / f"scannetv2_{split}.txt").read_text().split()
+        assert resolve_scan_ids(source, split) == [s for s in source.scan_ids() if s in listed]
+    listing = tmp_path / "mine.txt"
+    listing.write_text("scene0001_00\nscene0999_00\n")
+    assert resolve_scan_ids(source, str(listing)) == ["scene0001_00"]
     with pytest.raises(ConfigError, match="--split"):
-        build_dataset(BuildConfig(scans=synthetic_root, out=Path("unused"), split="nonsense"))
+        build_dataset(BuildConfig(scans=synthetic_root, out=tmp_path / "unused", split="nonsense"))
+
+
+def test_recipes_fail_early_with_a_clear_error(tmp_path: Path) -> None:
+    from ladderdata.errors import ConfigError
+    from ladderdata.recipe import Recipe
+
+    assert "spatialladder-26k" in Recipe.builtin_names()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks:\n  object_counting: {min_count: 0}\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        Recipe.load(bad)
+    bad.write_text("tasks:\n  no_such_task: {}\n")
+    with pytest.raises(ConfigError, match="unknown task 'no_such_task'"):
+        Recipe.load(bad)
+    with pytest.raises(ConfigError, match="no recipe"):
+        Recipe.load("missing-recipe")
+    recipe = Recipe.load("spatialladder-26k")
+    assert recipe.target("object_rel_direction", "video", 1201) == 3061  # type: ignore[arg-type]
+    assert recipe.target("room_size_estimation", "video", 4) == 1  # type: ignore[arg-type]
+    assert recipe.target("object_abs_distance", "single_image", 120) == round(1127 * 120 / 1201)  # type: ignore[arg-type]
 
 
 def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:
