@@ -168,7 +168,7 @@ def test_recipes_fail_early_with_a_clear_error(tmp_path: Path) -> None:
     assert "spatialladder-26k" in Recipe.builtin_names()
     bad = tmp_path / "bad.yaml"
     bad.write_text("tasks:\n  object_counting: {min_count: 0}\n")
-    with pytest.raises(ConfigError, match="bad.yaml"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
         Recipe.load(bad)
     bad.write_text("tasks:\n  no_such_task: {}\n")
     with pytest.raises(ConfigError, match="unknown task 'no_such_task'"):
