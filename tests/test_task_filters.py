@@ -230,7 +230,6 @@ def test_letters_are_balanced_exactly() -> None:
             timestamps=[0.0],
             image_width=1296,
             image_height=968,
-            boxes={},
             draft=Draft(
                 template="object_rel_direction.quadrant",
                 fields={"positioning": "bed", "orienting": "door", "querying": f"lamp{k}"},
@@ -249,9 +248,12 @@ def test_letters_are_balanced_exactly() -> None:
 
 
 def test_localization_answer_is_json_once_in_stored_pixels() -> None:
+    from ladderdata.tasks import ObjectRef
     from ladderdata.tasks.object_localization import boxes_answer
 
-    answer = boxes_answer([("chair", [100.2, 50.0, 300.7, 400.0])], 0.5)
+    answer = boxes_answer(
+        [ObjectRef(object_id=1, category="chair", role="a", visibility=1, bbox_2d=[100.2, 50, 300.7, 4e2])]
+    )
     parsed = json.loads(answer)
-    assert parsed == [{"label": "chair", "bbox_2d": [50, 25, 150, 200]}]
+    assert parsed == [{"label": "chair", "bbox_2d": [100, 50, 301, 400]}]
     assert isinstance(parsed, list)  # decoding once gives the list: never a JSON string inside JSON

@@ -56,8 +56,6 @@ class DraftRecord(BaseModel):
     image_width: int
     image_height: int
     draft: Draft
-    boxes: dict[int, list[float]]
-    """Single image: the referenced objects' visible 2D boxes (original pixels), for localization."""
 
 
 class SceneDrafts(BaseModel):
@@ -93,9 +91,6 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
             rej = Rejections()
             for shown, draft in gen.generate(ctx, sets, rng_for(seed, ctx.scan_id, gen.name, modality), rej):
                 first = shown.views[0]
-                boxes = {}
-                if modality is Modality.SINGLE_IMAGE:
-                    boxes = {o.object_id: shown.in_view(o.object_id).bbox_2d for o in draft.objects}
                 records.append(
                     DraftRecord(
                         task=gen.name,
@@ -106,7 +101,6 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
                         image_width=first.image_width,
                         image_height=first.image_height,
                         draft=draft,
-                        boxes=boxes,
                     )
                 )
             rejections[f"{gen.name}/{modality.value}"] = dict(sorted(rej.counts.items()))
@@ -222,9 +216,13 @@ class Renderer:
                 answer = LETTERS[correct]
             question = self.templates.render(d.template, fields, rng if self.recipe.paraphrases else None)
             width, height = stored_size(r.image_width, r.image_height, self.recipe.images)
+            scale = width / r.image_width
+            objects = [
+                o if o.bbox_2d is None else o.model_copy(update={"bbox_2d": [v * scale for v in o.bbox_2d]})
+                for o in d.objects
+            ]
             if d.template == LOCALIZATION_TASK:
-                labelled = [(o.category, r.boxes[o.object_id]) for o in d.objects]
-                answer = boxes_answer(labelled, width / r.image_width)
+                answer = boxes_answer(objects)
             digest = hashlib.sha1(f"{r.frame_ids}|{question}|{answer}".encode()).hexdigest()[:12]
             out.append(
                 Sample(
@@ -240,16 +238,15 @@ class Renderer:
                     options=options,
                     answer=answer,
                     answer_type=AnswerType.BOXES if d.template == LOCALIZATION_TASK else _answer_type(d),
-                    objects=d.objects,
+                    objects=objects,
                     margins=d.margins,
                 )
             )
         return out
 
-    def localization_twin(self, sample: Sample, record: DraftRecord) -> Sample:
+    def localization_twin(self, sample: Sample) -> Sample:
         """Paper B.1: the same image and question, answered with the referenced objects' boxes."""
-        labelled = [(o.category, record.boxes[o.object_id]) for o in sample.objects]
-        answer = boxes_answer(labelled, sample.image_width / record.image_width)
+        answer = boxes_answer(sample.objects)
         return sample.model_copy(
             update={
                 "id": f"{sample.id}-loc",
@@ -360,9 +357,7 @@ def build_dataset(
         subset = "localization" if task == LOCALIZATION_TASK else "spatial"
         subsets[subset].extend(samples)
         if recipe.localization is LocalizationMode.PAIRED and modality is Modality.SINGLE_IMAGE:
-            subsets["localization"].extend(
-                renderer.localization_twin(s, r) for s, r in zip(samples, chosen, strict=True)
-            )
+            subsets["localization"].extend(renderer.localization_twin(s) for s in samples)
 
     margin_names = sorted({m for rows in subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
     split = split_name(config.split)

@@ -46,6 +46,8 @@ class ObjectRef(BaseModel):
     """What the object is in the question: "target", "reference", "candidate", "positioning", ..."""
     visibility: float
     """Best visibility of the object among the views shown."""
+    bbox_2d: list[float] | None = None
+    """Single image: box of the object's visible part, [x1, y1, x2, y2] pixels of the image as stored."""
 
 
 class Draft(BaseModel):
@@ -198,7 +200,10 @@ class TaskGenerator(ABC):
 
     def ref(self, ctx: SceneContext, shown: Shown, object_id: int, role: str) -> ObjectRef:
         obj = ctx.objects[object_id]
-        return ObjectRef(object_id=object_id, category=obj.category, role=role, visibility=shown.visibility(object_id))
+        box = shown.in_view(object_id).bbox_2d if len(shown.views) == 1 else None
+        return ObjectRef(
+            object_id=object_id, category=obj.category, role=role, visibility=shown.visibility(object_id), bbox_2d=box
+        )
 
     def candidates(self, ctx: SceneContext, shown: Shown, rejections: Rejections) -> list[int]:
         """Ids of the objects that may be named in questions about ``shown`` (see :meth:`referable`)."""

@@ -14,7 +14,16 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    ObjectRef,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -23,13 +32,15 @@ class LocalizationConfig(TaskConfig):
     min_box_side: float = Field(8.0, ge=0, description="pixels (original image): smaller boxes are not asked")
 
 
-def boxes_answer(labelled_boxes: list[tuple[str, list[float]]], scale: float) -> str:
-    """The JSON answer: boxes scaled by ``scale`` (stored / original pixels) and rounded to integers.
+def boxes_answer(objects: list[ObjectRef]) -> str:
+    """The JSON answer: each object's category and visible-part box, rounded to integer pixels.
 
-    >>> boxes_answer([("chair", [10.4, 20.0, 110.6, 220.2])], 0.5)
-    '[{"label": "chair", "bbox_2d": [5, 10, 55, 110]}]'
+    >>> boxes_answer([ObjectRef(object_id=3, category="chair", role="x", visibility=1, bbox_2d=[5.2, 10, 55.6, 110.4])])
+    '[{"label": "chair", "bbox_2d": [5, 10, 56, 110]}]'
     """
-    return json.dumps([{"label": label, "bbox_2d": [round(v * scale) for v in box]} for label, box in labelled_boxes])
+    if any(o.bbox_2d is None for o in objects):
+        raise ValueError("localization needs every object's 2D box (single-image questions only)")
+    return json.dumps([{"label": o.category, "bbox_2d": [round(v) for v in o.bbox_2d or []]} for o in objects])
 
 
 @register_task("object_localization")
