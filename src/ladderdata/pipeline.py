@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ladderdata.errors import ConfigError, ScanError
-from ladderdata.io.shards import Sample, stored_size, write_shard
+from ladderdata.io.shards import RowFormat, Sample, stored_size, write_shard
 from ladderdata.layout import DatasetLayout, FramesLayout
 from ladderdata.metadata.extract import ensure_metadata, metadata_path, read_views
 from ladderdata.prompts import LETTERS, QuestionTemplates, choice_fields
@@ -178,6 +178,18 @@ def select(records: list[DraftRecord], target: int | None, rng: np.random.Genera
     return out
 
 
+def deduplicate(records: list[DraftRecord]) -> list[DraftRecord]:
+    """Drop near-duplicates: questions of one scene with the same template about the same objects."""
+    seen: set[tuple[str, str, tuple[int, ...]]] = set()
+    out = []
+    for r in records:
+        key = (r.scene_id, r.draft.template, tuple(sorted(o.object_id for o in r.draft.objects)))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- render
 
 
@@ -280,6 +292,10 @@ class BuildConfig(BaseModel):
     workers: int = 1
     limit_scenes: int | None = None
     frames_layout: FramesLayout | None = None
+    exclude: list[Path] = []
+    """Built benchmarks whose rooms must not be used (every rescan ``sceneXXXX_*`` of a room is excluded)."""
+    benchmark: bool = False
+    """Write a benchmark: one subset named after the recipe, split ``test``, evaluator field names."""
 
 
 @dataclass
@@ -329,6 +345,14 @@ def build_dataset(
     source_config = ScanNetSourceConfig(root=config.scans, frames_layout=config.frames_layout)
     source = ScanNetSource(source_config)
     scan_ids = resolve_scan_ids(source, config.split)
+    if config.exclude:
+        from ladderdata.bench.leakage import dataset_rooms, room_of
+
+        banned = set().union(*(dataset_rooms(p) for p in config.exclude))
+        refused = [s for s in scan_ids if room_of(s) in banned]
+        if refused:
+            log.warning("refusing %d scans whose rooms are in the given benchmarks: %s", len(refused), refused[:8])
+        scan_ids = [s for s in scan_ids if room_of(s) not in banned]
     if config.limit_scenes is not None:
         scan_ids = scan_ids[: config.limit_scenes]
     if not scan_ids:
@@ -348,7 +372,7 @@ def build_dataset(
         for r in o.drafts.records:
             groups[(r.task, r.modality)].append(r)
     renderer = Renderer(recipe, config.seed)
-    subsets: dict[str, list[Sample]] = {s: [] for s in SUBSETS}
+    subsets: dict[str, list[Sample]] = {s: [] for s in ([recipe.name] if config.benchmark else SUBSETS)}
     for (task, modality), records in sorted(groups.items()):
         chosen = select(
             records, recipe.target(task, modality, len(done)), rng_for(config.seed, "select", task, modality)
@@ -360,7 +384,8 @@ def build_dataset(
             subsets["localization"].extend(renderer.localization_twin(s) for s in samples)
 
     margin_names = sorted({m for rows in subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
-    split = split_name(config.split)
+    split = "test" if config.benchmark else split_name(config.split)
+    row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
     plan: list[tuple[Path, list[Sample]]] = []
     for subset, rows in subsets.items():
         rows = _dedupe(rows)
@@ -380,7 +405,7 @@ def build_dataset(
         on_plan(len(scan_ids), len(plan))
     digests = _map(
         _write_one,
-        [(path, rows, margin_names, source_config, recipe) for path, rows in plan],
+        [(path, rows, margin_names, source_config, recipe, row_format) for path, rows in plan],
         config.workers,
         (lambda _: on_shard(Path())) if on_shard else None,
     )
@@ -432,9 +457,14 @@ class _FrameReader:
 
 
 def _write_one(
-    path: Path, rows: list[Sample], margins: list[str], source_config: ScanNetSourceConfig, recipe: Recipe
+    path: Path,
+    rows: list[Sample],
+    margins: list[str],
+    source_config: ScanNetSourceConfig,
+    recipe: Recipe,
+    row_format: RowFormat,
 ) -> str:
-    return write_shard(path, rows, margins, _FrameReader(source_config), recipe.images)
+    return write_shard(path, rows, margins, _FrameReader(source_config), recipe.images, row_format, recipe.name)
 
 
 def _map(

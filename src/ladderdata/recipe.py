@@ -57,6 +57,9 @@ class Recipe(BaseModel):
         None, ge=1, description="scenes the targets assume; fewer scenes scale the targets down proportionally"
     )
     paraphrases: bool = Field(False, description="draw a wording variant per question instead of the paper's")
+    deduplicate: bool = Field(
+        False, description="keep one question per scene, template and set of objects (benchmarks: no near-duplicates)"
+    )
     templates: list[Path] = Field(default_factory=list, description="extra question-template YAML files")
     images: ImageConfig = Field(default_factory=ImageConfig)
     rows_per_shard: int = Field(500, ge=1)

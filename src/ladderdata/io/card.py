@@ -28,6 +28,17 @@ SHORT_NAMES = {
     "obj_appearance_order": "Appr. Order",
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
+TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view / video),
+`scene_id`, `frame_ids`, `timestamps` (seconds), `images` (embedded JPEG), `image_width`/`image_height` (stored
+size; boxes are in these pixels), `question`, `options` (`"A. chair"`), `answer` (letter, number, or JSON boxes),
+`answer_type` (mcq / numeric / boxes), `objects` (id, category, role, best visibility, visible 2D box for single
+images), `margins` (every quantity a filter compared with a threshold: re-threshold with `dataset.filter`), and
+`messages` (system / user / assistant turns with image placeholders, the prompts of the SpatialLadder paper, B.2)."""
+BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `scene_name`,
+`question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
+`image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
+visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
+`ladder eval --bench DIR --predictions FILE.jsonl`."""
 PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
 
 
@@ -91,7 +102,7 @@ def write_card_manifest_stats(
     layout = DatasetLayout(config.out)
     from ladderdata.pipeline import split_name
 
-    split = split_name(config.split)
+    split = "test" if config.benchmark else split_name(config.split)
     rejections: dict[str, Counter[str]] = defaultdict(Counter)
     drafted: Counter[str] = Counter()
     for scene in scenes:
@@ -99,6 +110,8 @@ def write_card_manifest_stats(
             rejections[key].update(counts)
         drafted.update(f"{r.task}/{r.modality.value}" for r in scene.records)
     all_rows = [s for rows in subsets.values() for s in rows]
+    spatial = [s for s in all_rows if s.answer_type is not AnswerType.BOXES]
+    localization = [s for s in all_rows if s.answer_type is AnswerType.BOXES]
     answers = answer_distribution(all_rows)
     stats = {
         "scans": {"built": len(summary.scans), "failed": summary.failed},
@@ -112,8 +125,8 @@ def write_card_manifest_stats(
     layout.stats_json.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
 
     md = [f"# Statistics: {config.recipe.name}", "", "## Spatial questions (paper Table 6 layout)", ""]
-    md += [composition_table(subsets["spatial"]), ""]
-    md += [f"Localization questions: {len(subsets['localization']):,}", "", "## Answers", ""]
+    md += [composition_table(spatial), ""]
+    md += [f"Localization questions: {len(localization):,}", "", "## Answers", ""]
     md += ["| task/modality | distribution |", "|---|---|"]
     md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in answers.items()]
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
@@ -139,12 +152,16 @@ def write_card_manifest_stats(
     }
     layout.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
-    configs = []
-    descriptions = {"spatial": "spatial questions (seven VSI-Bench types)", "localization": "object localization"}
+    configs: list[dict[str, Any]] = []
+    descriptions = {
+        "spatial": "spatial questions (seven VSI-Bench types)",
+        "localization": "object localization",
+        config.recipe.name: config.recipe.description,
+    }
     for subset, rows in subsets.items():
         if rows:
             entry: dict[str, Any] = {"config_name": subset}
-            if subset == "spatial":
+            if not configs:
                 entry["default"] = True
             entry["data_files"] = [{"split": split, "path": layout.shard_glob(subset, split)}]
             configs.append(entry)
@@ -168,7 +185,9 @@ def write_card_manifest_stats(
         subset_rows="\n".join(f"| {s} | {len(r):,} | {descriptions.get(s, s)} |" for s, r in subsets.items() if r),
         out_name=config.out.name,
         split_name=split,
-        table=composition_table(subsets["spatial"]),
+        default_config=configs[0]["config_name"] if configs else "default",
+        columns=BENCH_COLUMNS if config.benchmark else TRAIN_COLUMNS,
+        table=composition_table(spatial),
         min_visibility=config.recipe.filters.min_visibility,
     )
     layout.card.write_text(card, encoding="utf-8")

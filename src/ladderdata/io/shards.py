@@ -9,6 +9,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import AnswerType, Modality, ObjectRef
 
 SHARD_KEY = b"ladder.shard_key"
+
+
+class RowFormat(StrEnum):
+    TRAIN = "train"
+    """Training shards: our column names plus ready ``messages``."""
+    BENCH = "bench"
+    """Benchmarks: the field names SPBench / VSI-Bench evaluators read, no answers in a chat column."""
+
+
+#: benchmark column -> Sample field it comes from
+BENCH_RENAMES = {"scene_name": "scene_id", "question_type": "task", "ground_truth": "answer"}
 ROW_GROUP_ROWS = 64
 
 
@@ -64,29 +76,59 @@ _TEXT = pa.string()
 _CONTENT = pa.list_(pa.struct([("type", _TEXT), ("text", _TEXT)]))
 MESSAGES_TYPE = pa.list_(pa.struct([("role", _TEXT), ("content", _CONTENT)]))
 IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", _TEXT)])
-OBJECT_TYPE = pa.struct([("object_id", pa.int64()), ("category", _TEXT), ("role", _TEXT), ("visibility", pa.float64())])
+OBJECT_TYPE = pa.struct(
+    [
+        ("object_id", pa.int64()),
+        ("category", _TEXT),
+        ("role", _TEXT),
+        ("visibility", pa.float64()),
+        ("bbox_2d", pa.list_(pa.float64())),
+    ]
+)
 
 
-def shard_schema(margin_names: list[str]) -> pa.Schema:
+def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAIN) -> pa.Schema:
     """Arrow schema of a shard; ``margins`` is a struct with one nullable float per known margin name."""
-    fields = [
-        ("id", _TEXT),
-        ("task", _TEXT),
-        ("modality", _TEXT),
-        ("scene_id", _TEXT),
+    images = [
         ("frame_ids", pa.list_(pa.int64())),
         ("timestamps", pa.list_(pa.float64())),
         ("images", pa.list_(IMAGE_TYPE)),
         ("image_width", pa.int64()),
         ("image_height", pa.int64()),
-        ("question", _TEXT),
-        ("options", pa.list_(_TEXT)),
-        ("answer", _TEXT),
-        ("answer_type", _TEXT),
-        ("objects", pa.list_(OBJECT_TYPE)),
-        ("margins", pa.struct([(m, pa.float64()) for m in sorted(margin_names)])),
-        ("messages", MESSAGES_TYPE),
     ]
+    margins = ("margins", pa.struct([(m, pa.float64()) for m in sorted(margin_names)]))
+    objects = ("objects", pa.list_(OBJECT_TYPE))
+    fields: list[tuple[str, pa.DataType]]
+    if row_format is RowFormat.BENCH:
+        fields = [
+            ("id", _TEXT),
+            ("dataset", _TEXT),
+            ("scene_name", _TEXT),
+            ("question_type", _TEXT),
+            ("modality", _TEXT),
+            *images,
+            ("question", _TEXT),
+            ("options", pa.list_(_TEXT)),
+            ("ground_truth", _TEXT),
+            ("answer_type", _TEXT),
+            objects,
+            margins,
+        ]
+    else:
+        fields = [
+            ("id", _TEXT),
+            ("task", _TEXT),
+            ("modality", _TEXT),
+            ("scene_id", _TEXT),
+            *images,
+            ("question", _TEXT),
+            ("options", pa.list_(_TEXT)),
+            ("answer", _TEXT),
+            ("answer_type", _TEXT),
+            objects,
+            margins,
+            ("messages", MESSAGES_TYPE),
+        ]
     schema = pa.schema(fields)
     features = {f.name: _feature(f.type, image=f.name == "images") for f in schema}
     return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": features}}).encode()})
@@ -124,9 +166,9 @@ def encode_image(jpeg: bytes, config: ImageConfig) -> bytes:
         return out.getvalue()
 
 
-def shard_key(samples: list[Sample], margin_names: list[str], config: ImageConfig) -> str:
+def shard_key(samples: list[Sample], margin_names: list[str], config: ImageConfig, extra: str = "") -> str:
     """sha256 of a shard's rows and image settings: an existing shard with this key is reused on resume."""
-    h = hashlib.sha256(config.model_dump_json().encode())
+    h = hashlib.sha256(config.model_dump_json().encode() + extra.encode())
     h.update(json.dumps(sorted(margin_names)).encode())
     for s in samples:
         h.update(s.model_dump_json().encode())
@@ -149,21 +191,27 @@ def write_shard(
     margin_names: list[str],
     image_bytes: Callable[[str, int], bytes],
     config: ImageConfig,
+    row_format: RowFormat = RowFormat.TRAIN,
+    dataset_name: str = "",
 ) -> str:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
     Returns the file's sha256. Skips the work when the file holds exactly these rows already.
     """
-    key = shard_key(samples, margin_names, config)
+    key = shard_key(samples, margin_names, config, f"{row_format}|{dataset_name}")
     if existing_key(path) == key:
         return file_sha256(path)
-    schema = shard_schema(margin_names)
+    schema = shard_schema(margin_names, row_format)
     rows = []
     for s in samples:
         row = s.model_dump(mode="json")
         row["images"] = [{"bytes": encode_image(image_bytes(s.scene_id, f), config), "path": None} for f in s.frame_ids]
         row["margins"] = {m: s.margins.get(m) for m in sorted(margin_names)}
-        row["messages"] = s.messages()
+        if row_format is RowFormat.BENCH:
+            row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
+            row["dataset"] = dataset_name
+        else:
+            row["messages"] = s.messages()
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=schema)
     table = table.replace_schema_metadata({**(schema.metadata or {}), SHARD_KEY: key.encode()})

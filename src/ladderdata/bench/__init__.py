@@ -1,0 +1,1 @@
+"""Held-out benchmarks from validation scans (``ladder build-bench``) and leakage checks."""

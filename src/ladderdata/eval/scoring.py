@@ -1,0 +1,147 @@
+"""Answer extraction and per-sample scores, as small pure functions (the same ones training rewards use).
+
+* multiple choice: exact option letter after :func:`extract_choice`;
+* numbers: mean relative accuracy over thresholds 0.50, 0.55, ..., 0.95 (paper Eq. 6);
+* boxes: mean IoU of each ground-truth box with the predicted box of the same label.
+"""
+
+import json
+import math
+import re
+
+import numpy as np
+
+THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+"""Confidence thresholds of mean relative accuracy: 0.50, 0.55, ..., 0.95."""
+
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def extract_answer(text: str) -> str:
+    """The content of the last ``<answer>..</answer>`` if there is one, else the whole text, stripped.
+
+    >>> extract_answer("<think>hmm</think><answer> B </answer>")
+    'B'
+    >>> extract_answer("B. sofa")
+    'B. sofa'
+    """
+    tags = _ANSWER_TAG.findall(text)
+    return (tags[-1] if tags else text).strip()
+
+
+def extract_choice(text: str, letters: str = "ABCD") -> str | None:
+    """The option letter a response gives, tolerant of ``A``, ``A.``, ``(A)``, ``A. chair``, ``Answer: A``.
+
+    >>> [extract_choice(t) for t in ["(b)", "C. the lamp", "The answer is D.", "<answer>A</answer>", "none"]]
+    ['B', 'C', 'D', 'A', None]
+    """
+    answer = extract_answer(text)
+    upper = answer.upper()
+    pattern = f"[{letters.upper()}]"
+    for regex in (
+        rf"^\(?({pattern})\)?(?:[.:)]|\s|$)",  # leading letter: "A", "(A)", "A.", "A) chair"
+        rf"(?:ANSWER|OPTION|CHOICE)\s*(?:IS|:)?\s*\(?({pattern})\)?(?![A-Z])",  # "the answer is B"
+        rf"(?<![A-Z])\(?({pattern})\)?\.?\s*$",  # trailing lone letter: "... so it is C."
+    ):
+        m = re.search(regex, upper)
+        if m:
+            return m.group(1)
+    return None
+
+
+def extract_number(text: str) -> float | None:
+    """The first number in the answer (``"3.5 m"``, ``"about 2,5 meters"``, ``"1e2"``), None if there is none.
+
+    >>> extract_number("<answer>about 3.5 m</answer>"), extract_number("2,5"), extract_number("n/a")
+    (3.5, 2.5, None)
+    """
+    m = _NUMBER.search(extract_answer(text))
+    if not m:
+        return None
+    value = float(m.group(0).replace(",", "."))
+    return value if math.isfinite(value) else None
+
+
+def mean_relative_accuracy(prediction: float | None, truth: float) -> float:
+    """Fraction of thresholds θ in 0.50..0.95 with relative error ``|pred - gt| / |gt| < 1 - θ`` (Eq. 6).
+
+    A ground truth of 0 has no relative scale: the prediction then scores 1 only when it is exactly 0.
+    A missing prediction scores 0.
+
+    >>> mean_relative_accuracy(9.0, 10.0)  # 10% error passes theta = 0.50 ... 0.85 (8 of 10)
+    0.8
+    >>> mean_relative_accuracy(0.0, 0.0), mean_relative_accuracy(0.1, 0.0), mean_relative_accuracy(None, 3.0)
+    (1.0, 0.0, 0.0)
+    """
+    if prediction is None or not math.isfinite(prediction):
+        return 0.0
+    if truth == 0:
+        return 1.0 if prediction == 0 else 0.0
+    error = abs(prediction - truth) / abs(truth)
+    # round away float noise so that e.g. a 10% error counts as exactly 0.10
+    return sum(round(error, 9) < round(1 - t, 9) for t in THRESHOLDS) / len(THRESHOLDS)
+
+
+def box_iou(a: list[float], b: list[float]) -> float:
+    """IoU of two ``[x1, y1, x2, y2]`` boxes (0 for degenerate ones).
+
+    >>> box_iou([0, 0, 2, 2], [1, 1, 3, 3])
+    0.14285714285714285
+    """
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def parse_boxes(text: str) -> list[dict[str, object]] | None:
+    """The JSON list of ``{"label", "bbox_2d"}`` in a response (code fences and <answer> tags allowed)."""
+    body = extract_answer(text)
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1)
+    start, end = body.find("["), body.rfind("]")
+    if start < 0 or end < start:
+        return None
+    try:
+        data = json.loads(body[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, list):
+        return None
+    boxes: list[dict[str, object]] = []
+    for item in data:
+        box = item.get("bbox_2d") if isinstance(item, dict) else None
+        if isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
+            boxes.append({"label": str(item.get("label", "")), "bbox_2d": [float(v) for v in box]})
+    return boxes
+
+
+def boxes_score(prediction: str, truth: str) -> float:
+    """Mean over ground-truth boxes of the IoU with the best predicted box of the same label (0 if none).
+
+    >>> boxes_score('[{"label": "chair", "bbox_2d": [0, 0, 2, 2]}]', '[{"label": "chair", "bbox_2d": [0, 0, 2, 2]}]')
+    1.0
+    """
+    expected = parse_boxes(truth) or []
+    got = parse_boxes(prediction) or []
+    if not expected:
+        return 0.0
+    scores = []
+    for gt in expected:
+        same = [p for p in got if p["label"] == gt["label"]]
+        scores.append(max((box_iou(p["bbox_2d"], gt["bbox_2d"]) for p in same), default=0.0))  # type: ignore[arg-type]
+    return float(np.mean(scores))
+
+
+def score(prediction: str, truth: str, answer_type: str, letters: str = "ABCD") -> float:
+    """Score of one response in [0, 1] by answer type (``mcq``, ``numeric`` or ``boxes``)."""
+    if answer_type == "mcq":
+        return float(extract_choice(prediction, letters) == truth.strip().upper())
+    if answer_type == "numeric":
+        return mean_relative_accuracy(extract_number(prediction), float(truth))
+    if answer_type == "boxes":
+        return boxes_score(prediction, truth)
+    raise ValueError(f"unknown answer type {answer_type!r}")
