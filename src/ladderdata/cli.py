@@ -203,6 +203,9 @@ def build_dataset_command(
     limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
     frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")] = None,
     frames_layout: FramesLayout | None = None,
+    exclude_bench: Annotated[
+        list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
+    ] = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     from ladderdata.pipeline import BuildConfig
@@ -222,8 +225,123 @@ def build_dataset_command(
         workers=workers,
         limit_scenes=limit_scenes,
         frames_layout=frames_layout,
+        exclude=exclude_bench or [],
     )
     raise typer.Exit(1 if run_build(config) else 0)
+
+
+@app.command("build-bench")
+def build_bench_command(
+    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    out: Annotated[Path, typer.Option(help="folder for the benchmarks (one sub-folder each)")],
+    split: Annotated[str, typer.Option(help="split whose list (scannetv2_<split>.txt) names the scans")] = "val",
+    split_file: Annotated[Path | None, typer.Option(help="file of scan ids, instead of the root's split list")] = None,
+    benchmark: Annotated[
+        list[str] | None, typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable)")
+    ] = None,
+    video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    seed: int = 0,
+    limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
+    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipes' metadata frame stride")] = None,
+    frames_layout: FramesLayout | None = None,
+) -> None:
+    """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
+    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
+
+    names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
+    start = time.perf_counter()
+    summaries = build_benchmarks(
+        scans, out, names, split, split_file, seed, workers, frames_layout, limit_scenes, frame_stride
+    )
+    table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
+    failed = 0
+    for name, summary in summaries.items():
+        table.add_row(name, f"{sum(summary.rows.values()):,}", str(len(summary.scans)), str(len(summary.failed)))
+        failed += len(summary.failed)
+        for scan_id, error in sorted(summary.failed.items()):
+            log.error("%s: failed scan %s: %s", name, scan_id, error)
+    Console().print(table)
+    log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("check-leakage")
+def check_leakage_command(
+    train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
+    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+) -> None:
+    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room)."""
+    from ladderdata.bench.leakage import check_leakage
+
+    report = check_leakage(train, bench)
+    if report.clean:
+        log.info("no overlap: %d training rooms, %d benchmark rooms", report.train_rooms, report.bench_rooms)
+        return
+    log.error("%d rooms in both: %s", len(report.overlap), ", ".join(report.overlap[:20]))
+    raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_command(
+    bench: Annotated[Path, typer.Option(help="a benchmark folder (or folder of benchmarks)")],
+    predictions: Annotated[
+        Path | None, typer.Option(help='JSON Lines of {"id", "prediction"}; written here when --model is given')
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="local Hugging Face VLM folder to answer the questions")] = None,
+    prompt: Annotated[str, typer.Option(help="direct (stage-2 prompt) or think (stage-3 prompt)")] = "direct",
+    backend: Annotated[str, typer.Option(help="transformers or vllm")] = "transformers",
+    hints: Annotated[str, typer.Option(help="none, boxes or arrows (paper Appendix A)")] = "none",
+    batch_size: Annotated[int, typer.Option(min=1)] = 4,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    out: Annotated[Path | None, typer.Option(help="folder for report.md/json (default: beside predictions)")] = None,
+) -> None:
+    """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
+    from ladderdata.eval.hints import Hint
+    from ladderdata.eval.report import evaluate, load_bench
+    from ladderdata.prompts import PromptStyle
+
+    if predictions is None and model is None:
+        raise LadderError("give --predictions FILE, or --model PATH to produce them")
+    style = {"direct": PromptStyle.ANSWER, "think": PromptStyle.THINK}.get(prompt)
+    if style is None:
+        raise LadderError(f"--prompt must be direct or think, not {prompt!r}")
+    try:
+        hint = Hint(hints)
+    except ValueError:
+        raise LadderError(f"--hints must be none, boxes or arrows, not {hints!r}") from None
+    if model is not None:
+        try:
+            from laddertrain import inference
+        except ImportError as e:
+            raise LadderError(f"--model needs the train extra (pip install 'ladder[train]'): {e}") from None
+        rows = load_bench(bench, with_images=True)
+        predictions = predictions or (out or model) / "predictions.jsonl"
+        with _progress() as progress:
+            task = progress.add_task("answering", total=len(rows))
+            if backend == "vllm":
+                answers = inference.predict_vllm(rows, model, style, hint, max_new_tokens)
+            elif backend == "transformers":
+                answers = inference.predict_transformers(
+                    rows, model, style, hint, batch_size, max_new_tokens, lambda n: progress.advance(task, n)
+                )
+            else:
+                raise LadderError(f"--backend must be transformers or vllm, not {backend!r}")
+        inference.write_predictions(answers, predictions)
+        log.info("wrote %d predictions to %s", len(answers), predictions)
+    assert predictions is not None
+    report_dir = out or predictions.parent
+    summary = evaluate(bench, predictions, report_dir, model.name if model else predictions.stem)
+    for dataset, s in summary.items():
+        log.info(
+            "%s: avg %.1f (NQ %s, MCQ %s) over %d questions",
+            dataset,
+            s["avg"],
+            s["nq_avg"],
+            s["mcq_avg"],
+            s["questions"],
+        )
+    log.info("report: %s", report_dir / "report.md")
 
 
 @app.command()

@@ -374,10 +374,15 @@ def build_dataset(
     renderer = Renderer(recipe, config.seed)
     subsets: dict[str, list[Sample]] = {s: [] for s in ([recipe.name] if config.benchmark else SUBSETS)}
     for (task, modality), records in sorted(groups.items()):
+        if recipe.deduplicate:
+            records = deduplicate(records)
         chosen = select(
             records, recipe.target(task, modality, len(done)), rng_for(config.seed, "select", task, modality)
         )
         samples = renderer.render_group(task, modality, chosen)
+        if config.benchmark:
+            subsets[recipe.name].extend(samples)
+            continue
         subset = "localization" if task == LOCALIZATION_TASK else "spatial"
         subsets[subset].extend(samples)
         if recipe.localization is LocalizationMode.PAIRED and modality is Modality.SINGLE_IMAGE:

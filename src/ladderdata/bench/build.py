@@ -42,15 +42,20 @@ def build_benchmarks(
     workers: int = 1,
     frames_layout: FramesLayout | None = None,
     limit_scenes: int | None = None,
+    frame_stride: int | None = None,
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>``; returns their summaries."""
     chosen = bench_split(scans, split, split_file)
     summaries = {}
     for name in benchmarks:
         recipe = Recipe.load(name)
+        if frame_stride is not None:
+            recipe = recipe.model_copy(
+                update={"metadata": recipe.metadata.model_copy(update={"frame_stride": frame_stride})}
+            )
         config = BuildConfig(
             scans=scans,
-            out=out / name,
+            out=out / recipe.name,
             split=chosen,
             recipe=recipe,
             seed=seed,
@@ -59,5 +64,5 @@ def build_benchmarks(
             limit_scenes=limit_scenes,
             benchmark=True,
         )
-        summaries[name] = build_dataset(config)
+        summaries[recipe.name] = build_dataset(config)
     return summaries

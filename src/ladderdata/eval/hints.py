@@ -1,0 +1,66 @@
+"""Perception hints of the paper's Appendix A, drawn on benchmark images.
+
+``boxes``: a coloured box (with its label) around every object the question names. ``arrows``: the boxes
+plus an arrow from the reference object's box centre to the queried object's (``object2`` -> ``object1`` in
+camera-centric direction questions; the first named object -> the others elsewhere), which shows the
+relation being asked about. Hints need the objects' 2D boxes, which single-image questions carry.
+"""
+
+import io
+import math
+from enum import StrEnum
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+COLORS = [(230, 40, 40), (40, 160, 40), (40, 80, 230), (230, 150, 20)]
+
+
+class Hint(StrEnum):
+    NONE = "none"
+    BOXES = "boxes"
+    ARROWS = "arrows"
+
+
+def _centre(box: list[float]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _arrow(
+    draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float], color: tuple[int, ...]
+) -> None:
+    draw.line([start, end], fill=color, width=4)
+    angle = math.atan2(end[1] - start[1], end[0] - start[0])
+    for side in (-0.45, 0.45):
+        tip = (end[0] - 18 * math.cos(angle + side), end[1] - 18 * math.sin(angle + side))
+        draw.line([end, tip], fill=color, width=4)
+
+
+def draw_hints(image: Image.Image, objects: list[dict[str, Any]], hint: Hint) -> Image.Image:
+    """A copy of ``image`` with the hints drawn (objects: the benchmark row's ``objects``)."""
+    if hint is Hint.NONE:
+        return image
+    boxed = [o for o in objects if o.get("bbox_2d")]
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    for k, obj in enumerate(boxed):
+        color = COLORS[k % len(COLORS)]
+        draw.rectangle(obj["bbox_2d"], outline=color, width=4)
+        draw.text((obj["bbox_2d"][0] + 4, obj["bbox_2d"][1] + 4), obj["category"], fill=color)
+    if hint is Hint.ARROWS and len(boxed) >= 2:
+        roles = {o["role"]: o for o in boxed}
+        if "object1" in roles and "object2" in roles:
+            pairs = [(roles["object2"], roles["object1"])]
+        else:
+            pairs = [(boxed[0], other) for other in boxed[1:]]
+        for source, target in pairs:
+            _arrow(draw, _centre(source["bbox_2d"]), _centre(target["bbox_2d"]), (255, 220, 0))
+    return out
+
+
+def hinted_images(row: dict[str, Any], hint: Hint) -> list[Image.Image]:
+    """The row's images, decoded, with hints drawn on single images."""
+    images = [Image.open(io.BytesIO(img["bytes"])).convert("RGB") for img in row["images"]]
+    if hint is Hint.NONE or len(images) != 1:
+        return images
+    return [draw_hints(images[0], row["objects"], hint)]

@@ -1,0 +1,110 @@
+"""Answer benchmark questions with a local Hugging Face VLM (``ladder eval --model``).
+
+Prompts come from ``ladderdata.prompts`` (the ones training used) and images get the same pixel budget as
+training (:mod:`laddertrain.processing`).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ladderdata.eval.hints import Hint, hinted_images
+from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+
+log = logging.getLogger(__name__)
+
+
+def attention_implementation() -> str:
+    """flash_attention_2 when flash-attn is installed (and a GPU is present), else PyTorch's sdpa."""
+    import importlib.util
+
+    import torch
+
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def row_prompt(row: dict[str, Any], style: PromptStyle) -> list[dict[str, Any]]:
+    """The chat turns (no answer) for a benchmark row."""
+    prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], style)
+    return chat_messages(prompt, len(row["images"]))
+
+
+def predict_transformers(
+    rows: list[dict[str, Any]],
+    model_path: Path,
+    style: PromptStyle = PromptStyle.ANSWER,
+    hint: Hint = Hint.NONE,
+    batch_size: int = 4,
+    max_new_tokens: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, str]]:
+    """``[{"id", "prediction"}]`` for ``rows`` (benchmark rows with images), greedy decoding, batched."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from laddertrain.processing import load_processor
+
+    processor = load_processor(model_path)
+    processor.tokenizer.padding_side = "left"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model: Any = AutoModelForImageTextToText.from_pretrained(
+        model_path, dtype=dtype, attn_implementation=attention_implementation()
+    )
+    model.to(device)
+    model.eval()
+    out: list[dict[str, str]] = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        texts = [
+            processor.apply_chat_template(row_prompt(r, style), add_generation_prompt=True, tokenize=False)
+            for r in batch
+        ]
+        images = [img for r in batch for img in hinted_images(r, hint)]
+        inputs = processor(text=texts, images=images, padding=True, return_tensors="pt").to(device)
+        with torch.inference_mode():
+            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        answers = processor.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        out.extend({"id": r["id"], "prediction": a.strip()} for r, a in zip(batch, answers, strict=True))
+        if progress:
+            progress(len(batch))
+    return out
+
+
+def predict_vllm(
+    rows: list[dict[str, Any]],
+    model_path: Path,
+    style: PromptStyle = PromptStyle.ANSWER,
+    hint: Hint = Hint.NONE,
+    max_new_tokens: int = 64,
+) -> list[dict[str, str]]:
+    """The same with vLLM (GPU extra); greedy decoding."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise RuntimeError("--backend vllm needs vLLM: pip install 'ladder[gpu]' on a CUDA machine") from None
+    from laddertrain.processing import load_processor
+
+    processor = load_processor(model_path)
+    llm = LLM(model=str(model_path), limit_mm_per_prompt={"image": max(len(r["images"]) for r in rows)})
+    requests = [
+        {
+            "prompt": processor.apply_chat_template(row_prompt(r, style), add_generation_prompt=True, tokenize=False),
+            "multi_modal_data": {"image": hinted_images(r, hint)},
+        }
+        for r in rows
+    ]
+    results = llm.generate(requests, SamplingParams(temperature=0.0, max_tokens=max_new_tokens))
+    return [{"id": r["id"], "prediction": res.outputs[0].text.strip()} for r, res in zip(rows, results, strict=True)]
+
+
+def write_predictions(predictions: list[dict[str, str]], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for p in predictions:
+            f.write(json.dumps(p) + "\n")
+    return path

@@ -1,0 +1,211 @@
+"""``ladder build-bench``, ``check-leakage`` and ``ladder eval`` on synthetic validation scans."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from fixtures.factories import BuiltDataset, make_synthetic_root
+from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.leakage import check_leakage, room_of
+from ladderdata.cli import app
+from ladderdata.errors import ConfigError
+from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.layout import FramesLayout
+
+BENCH_FIELDS = [
+    "id",
+    "dataset",
+    "scene_name",
+    "question_type",
+    "modality",
+    "frame_ids",
+    "timestamps",
+    "images",
+    "image_width",
+    "image_height",
+    "question",
+    "options",
+    "ground_truth",
+    "answer_type",
+    "objects",
+    "margins",
+]
+
+
+@pytest.fixture(scope="module")
+def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene)."""
+    return make_synthetic_root(
+        tmp_path_factory.mktemp("benchroot") / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]
+    )
+
+
+@pytest.fixture(scope="module")
+def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("benches")
+    build_benchmarks(bench_root, out, ["spbench-si", "spbench-mv", "vsi-video"], split="val", frame_stride=1)
+    return out
+
+
+def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -> None:
+    val = set((bench_root / "scannetv2_val.txt").read_text().split())
+    assert val == {"scene0003_00"}
+    rows = load_bench(benches)
+    assert rows and {r["scene_name"] for r in rows} <= val
+    assert {r["dataset"] for r in rows} == {"spbench-si", "spbench-mv", "vsi-video"}
+    si = {r["question_type"] for r in rows if r["dataset"] == "spbench-si"}
+    assert si <= {"object_abs_distance", "object_size_estimation", "object_rel_distance", "object_rel_direction"}
+    assert {r["modality"] for r in rows if r["dataset"] == "spbench-mv"} == {"multi_view"}
+
+
+def test_bench_parquet_has_exactly_the_documented_fields(benches: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    for name in ("spbench-si", "spbench-mv"):
+        ds = datasets.load_dataset(str(benches / name), split="test")
+        assert ds.column_names == BENCH_FIELDS
+        row = ds[0]
+        assert row["images"][0].size == (row["image_width"], row["image_height"])
+        assert row["dataset"] == name and row["ground_truth"]
+    assert "question_type" in (benches / "spbench-si" / "README.md").read_text()
+
+
+def test_bench_is_stricter_and_has_no_near_duplicates(benches: Path) -> None:
+    rows = load_bench(benches)
+    assert all(min(o["visibility"] for o in r["objects"]) >= 0.6 for r in rows if r["objects"])
+    keys = Counter(
+        (
+            r["dataset"],
+            r["scene_name"],
+            r["question_type"],
+            r["modality"],
+            tuple(sorted(o["object_id"] for o in r["objects"])),
+        )
+        for r in rows
+        if r["question_type"] != "object_rel_direction" or r["modality"] != "single_image"
+    )
+    assert max(keys.values()) == 1
+    for dataset in {r["dataset"] for r in rows}:
+        for task in {r["question_type"] for r in rows if r["dataset"] == dataset and r["answer_type"] == "mcq"}:
+            letters = Counter(r["ground_truth"] for r in rows if (r["dataset"], r["question_type"]) == (dataset, task))
+            n = len(next(r["options"] for r in rows if (r["dataset"], r["question_type"]) == (dataset, task)))
+            counts = [letters.get(chr(65 + i), 0) for i in range(n)]
+            assert max(counts) - min(counts) <= 1
+
+
+def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, tmp_path: Path) -> None:
+    # the training build (scenes 0-2) and the validation benchmarks share no room
+    assert check_leakage(built_dataset.out, benches).clean
+    # a benchmark built from a training scan is caught, and a rescan of a training room too
+    listing = tmp_path / "planted.txt"
+    listing.write_text("scene0001_00\n")
+    planted = tmp_path / "planted"
+    build_benchmarks(bench_root, planted, ["spbench-si"], split_file=listing, frame_stride=2)
+    report = check_leakage(built_dataset.out, planted)
+    assert report.overlap == ["scene0001"]
+    rescan = tmp_path / "rescan"
+    rescan.mkdir()
+    (rescan / "manifest.json").write_text(json.dumps({"inputs": {"scan_ids": ["scene0002_01"]}}))
+    assert check_leakage(built_dataset.out, rescan).overlap == ["scene0002"]
+    assert room_of("scene0002_01") == room_of("scene0002_00")
+    result = CliRunner().invoke(app, ["check-leakage", str(built_dataset.out), str(planted)])
+    assert result.exit_code == 1
+    # build-dataset refuses the benchmark's rooms
+    from ladderdata.pipeline import BuildConfig, build_dataset
+
+    summary = build_dataset(
+        BuildConfig(
+            scans=bench_root,
+            out=tmp_path / "train",
+            split="all",
+            recipe=built_dataset.recipe,
+            exclude=[planted],
+            limit_scenes=3,
+        )
+    )
+    assert "scene0001_00" not in summary.scans and summary.scans
+    assert check_leakage(tmp_path / "train", planted).clean
+
+
+def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Path) -> None:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_root, root)
+    (root / "scannetv2_val.txt").unlink()
+    with pytest.raises(ConfigError, match="--split-file"):
+        build_benchmarks(root, tmp_path / "b", ["spbench-si"], split="val")
+
+
+def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:
+    rows = load_bench(benches)
+    perfect = tmp_path / "perfect.jsonl"
+    perfect.write_text(
+        "".join(json.dumps({"id": r["id"], "prediction": f"<answer>{r['ground_truth']}</answer>"}) + "\n" for r in rows)
+    )
+    summary = evaluate(benches, perfect, tmp_path / "perfect")
+    assert all(s["avg"] == 100.0 and s["missing_predictions"] == 0 for s in summary.values())
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows[::2]))
+    summary = evaluate(benches, half, tmp_path / "half")
+    assert sum(s["missing_predictions"] for s in summary.values()) == len(rows) - len(rows[::2])
+    assert all(s["avg"] < 100 for s in summary.values() if s["questions"] > 1)
+    report = (tmp_path / "half" / "report.md").read_text()
+    assert "NQ Avg." in report and "MCQ Avg." in report and "## spbench-si" in report
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    with pytest.raises(ConfigError, match="bad.jsonl:1"):
+        evaluate(benches, bad, tmp_path / "bad")
+
+
+@pytest.mark.parametrize("hints", ["none", "arrows"])
+def test_eval_runs_a_local_model(benches: Path, tmp_path: Path, hints: str) -> None:
+    pytest.importorskip("trl")
+    from fixtures.tiny_qwen import save_tiny_qwen
+
+    model = save_tiny_qwen(tmp_path / "tiny")
+    bench = benches / "spbench-si"
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--bench",
+            str(bench),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--hints",
+            hints,
+            "--max-new-tokens",
+            "4",
+            "--batch-size",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = (out / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == pq.read_metadata(next(bench.rglob("test-*.parquet"))).num_rows
+    assert json.loads((out / "report.json").read_text())["spbench-si"]["questions"] == len(lines)
+
+
+def test_hints_draw_on_the_image() -> None:
+    from PIL import Image
+
+    from ladderdata.eval.hints import Hint, draw_hints
+
+    image = Image.new("RGB", (200, 100), "white")
+    objects = [
+        {"category": "lamp", "role": "object1", "bbox_2d": [10, 10, 60, 60]},
+        {"category": "desk", "role": "object2", "bbox_2d": [120, 20, 180, 90]},
+    ]
+    boxes = draw_hints(image, objects, Hint.BOXES)
+    arrows = draw_hints(image, objects, Hint.ARROWS)
+    assert boxes.getpixel((10, 30)) != (255, 255, 255)  # box edge
+    assert boxes.getpixel((100, 45)) == (255, 255, 255)
+    assert arrows.getpixel((100, 45)) != (255, 255, 255)  # the arrow between the two centres
+    assert draw_hints(image, objects, Hint.NONE) is image
