@@ -157,7 +157,7 @@ def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:
     assert "NQ Avg." in report and "MCQ Avg." in report and "## spbench-si" in report
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
-    with pytest.raises(ConfigError, match="bad.jsonl:1"):
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:1"):
         evaluate(benches, bad, tmp_path / "bad")
 
 
