@@ -294,7 +294,9 @@ def eval_command(
     hints: Annotated[str, typer.Option(help="none, boxes or arrows (paper Appendix A)")] = "none",
     batch_size: Annotated[int, typer.Option(min=1)] = 4,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
-    out: Annotated[Path | None, typer.Option(help="folder for report.md/json (default: beside predictions)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for report.md/json (default: beside predictions, or eval-<model>)")
+    ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.hints import Hint
@@ -316,7 +318,7 @@ def eval_command(
         except ImportError as e:
             raise LadderError(f"--model needs the train extra (pip install 'ladder[train]'): {e}") from None
         rows = load_bench(bench, with_images=True)
-        predictions = predictions or (out or model) / "predictions.jsonl"
+        predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
             if backend == "vllm":
