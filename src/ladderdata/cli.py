@@ -390,6 +390,18 @@ def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas"
         log.info("wrote %s", path)
 
 
+def _add_train_commands() -> None:
+    """``ladder train ...`` comes from laddertrain (its CLI module imports no torch until a command runs)."""
+    try:
+        from laddertrain.cli import train_app
+    except ImportError:  # a ladderdata-only install
+        return
+    app.add_typer(train_app, name="train")
+
+
+_add_train_commands()
+
+
 def entrypoint() -> None:
     try:
         app()

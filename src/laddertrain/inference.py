@@ -12,6 +12,7 @@ from typing import Any
 
 from ladderdata.eval.hints import Hint, hinted_images
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from laddertrain.processing import MAX_PIXELS, MIN_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,51 @@ def row_prompt(row: dict[str, Any], style: PromptStyle) -> list[dict[str, Any]]:
     return chat_messages(prompt, len(row["images"]))
 
 
+def load_model(model_path: Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> tuple[Any, Any, str]:
+    """(model, processor, device) for generation: bf16 on GPU, float32 on CPU, left padding."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from laddertrain.processing import load_processor
+
+    processor = load_processor(model_path, min_pixels, max_pixels)
+    processor.tokenizer.padding_side = "left"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model: Any = AutoModelForImageTextToText.from_pretrained(
+        model_path, dtype=dtype, attn_implementation=attention_implementation()
+    )
+    model.to(device)
+    model.eval()
+    return model, processor, device
+
+
+def generate(
+    model: Any,
+    processor: Any,
+    device: str,
+    rows: list[dict[str, Any]],
+    style: PromptStyle,
+    hint: Hint = Hint.NONE,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    samples: int = 1,
+) -> list[list[str]]:
+    """``samples`` completions per row (greedy when ``temperature`` is 0)."""
+    import torch
+
+    texts = [
+        processor.apply_chat_template(row_prompt(r, style), add_generation_prompt=True, tokenize=False) for r in rows
+    ]
+    images = [img for r in rows for img in hinted_images(r, hint)]
+    inputs = processor(text=texts, images=images, padding=True, return_tensors="pt").to(device)
+    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, num_return_sequences=samples, **sampling)
+    decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [[d.strip() for d in decoded[i * samples : (i + 1) * samples]] for i in range(len(rows))]
+
+
 def predict_transformers(
     rows: list[dict[str, Any]],
     model_path: Path,
@@ -43,33 +89,12 @@ def predict_transformers(
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, str]]:
     """``[{"id", "prediction"}]`` for ``rows`` (benchmark rows with images), greedy decoding, batched."""
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    from laddertrain.processing import load_processor
-
-    processor = load_processor(model_path)
-    processor.tokenizer.padding_side = "left"
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model: Any = AutoModelForImageTextToText.from_pretrained(
-        model_path, dtype=dtype, attn_implementation=attention_implementation()
-    )
-    model.to(device)
-    model.eval()
+    model, processor, device = load_model(model_path)
     out: list[dict[str, str]] = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
-        texts = [
-            processor.apply_chat_template(row_prompt(r, style), add_generation_prompt=True, tokenize=False)
-            for r in batch
-        ]
-        images = [img for r in batch for img in hinted_images(r, hint)]
-        inputs = processor(text=texts, images=images, padding=True, return_tensors="pt").to(device)
-        with torch.inference_mode():
-            generated = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-        answers = processor.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        out.extend({"id": r["id"], "prediction": a.strip()} for r, a in zip(batch, answers, strict=True))
+        answers = generate(model, processor, device, batch, style, hint, max_new_tokens)
+        out.extend({"id": r["id"], "prediction": a[0]} for r, a in zip(batch, answers, strict=True))
         if progress:
             progress(len(batch))
     return out

@@ -59,8 +59,11 @@ def draw_hints(image: Image.Image, objects: list[dict[str, Any]], hint: Hint) ->
 
 
 def hinted_images(row: dict[str, Any], hint: Hint) -> list[Image.Image]:
-    """The row's images, decoded, with hints drawn on single images."""
-    images = [Image.open(io.BytesIO(img["bytes"])).convert("RGB") for img in row["images"]]
+    """The row's images (embedded bytes or decoded), with hints drawn on single images."""
+    images = [
+        img.convert("RGB") if isinstance(img, Image.Image) else Image.open(io.BytesIO(img["bytes"])).convert("RGB")
+        for img in row["images"]
+    ]
     if hint is Hint.NONE or len(images) != 1:
         return images
     return [draw_hints(images[0], row["objects"], hint)]

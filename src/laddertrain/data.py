@@ -1,0 +1,98 @@
+"""Stage adapters: ladder shards -> TRL rows.
+
+* stage 1 (SFT, localization): ``{"images", "messages"}``; the target is the JSON list of labels and boxes with
+  every box rescaled to the pixel grid the processor resizes that image to (Qwen2.5-VL answers in those
+  absolute coordinates), encoded once;
+* stage 2 (SFT, spatial QA): ``{"images", "messages"}`` with the direct-answer prompt;
+* cold start (SFT): ``{"images", "messages"}`` with the think prompt and a ``<think>..<answer>`` target;
+* stage 3 (GRPO): ``{"images", "prompt", "answer", "answer_type"}`` with the think prompt.
+
+Videos are frame lists in the ``images`` column, so every stage sees them as the model's visual input.
+Prompts come from ``ladderdata.prompts`` (shared with ``ladder eval``).
+"""
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from laddertrain.processing import MAX_PIXELS, MIN_PIXELS
+
+PATCH_FACTOR = 28
+"""Qwen2.5-VL: patch 14 x spatial merge 2; resized sides are multiples of this."""
+
+
+def resized_size(
+    width: int, height: int, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
+    """(width, height) the Qwen2-VL image processor resizes an image to: sides rounded to multiples of 28,
+    area brought within [min_pixels, max_pixels] keeping the aspect ratio (its ``smart_resize``; the tests
+    check this against the processor's own output).
+
+    >>> resized_size(1296, 968)
+    (364, 252)
+    """
+    f = PATCH_FACTOR
+    h, w = round(height / f) * f, round(width / f) * f
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h, w = max(f, math.floor(height / beta / f) * f), max(f, math.floor(width / beta / f) * f)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
+    return w, h
+
+
+def rescale_boxes(
+    answer: str, width: int, height: int, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
+) -> str:
+    """A localization answer (JSON, stored-image pixels) in the resized image's pixels, as JSON (once)."""
+    new_w, new_h = resized_size(width, height, min_pixels, max_pixels)
+    sx, sy = new_w / width, new_h / height
+    boxes = json.loads(answer)
+    for box in boxes:
+        x1, y1, x2, y2 = box["bbox_2d"]
+        box["bbox_2d"] = [round(x1 * sx), round(y1 * sy), round(x2 * sx), round(y2 * sy)]
+    return json.dumps(boxes)
+
+
+def sft_row(row: dict[str, Any], style: PromptStyle, target: str) -> dict[str, Any]:
+    prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], style)
+    return {"images": row["images"], "messages": chat_messages(prompt, len(row["images"]), target)}
+
+
+def stage1_row(row: dict[str, Any], min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> dict[str, Any]:
+    target = rescale_boxes(row["answer"], row["image_width"], row["image_height"], min_pixels, max_pixels)
+    return sft_row(row, PromptStyle.LOCALIZATION, target)
+
+
+def stage2_row(row: dict[str, Any]) -> dict[str, Any]:
+    return sft_row(row, PromptStyle.ANSWER, row["answer"])
+
+
+def coldstart_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A cold-start shard row (written by ``ladder train coldstart-data``): its ``completion`` is the target."""
+    return sft_row(row, PromptStyle.THINK, row["completion"])
+
+
+def grpo_row(row: dict[str, Any]) -> dict[str, Any]:
+    prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], PromptStyle.THINK)
+    turns = chat_messages(prompt, len(row["images"]))
+    return {"images": row["images"], "prompt": turns, "answer": row["answer"], "answer_type": row["answer_type"]}
+
+
+def load_subset(data: Path, subset: str, max_images: int | None = None) -> Any:
+    """A subset of a ladder dataset as a ``datasets.Dataset`` (images decoded), optionally without rows
+    showing more than ``max_images`` images."""
+    import datasets
+
+    files = sorted(str(p) for p in (data / "data" / subset).glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(
+            f"no {subset} shards under {data / 'data' / subset} (build them with ladder build-dataset)"
+        )
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    if max_images is not None:
+        ds = ds.filter(lambda ids: len(ids) <= max_images, input_columns="frame_ids")
+    return ds

@@ -1,0 +1,177 @@
+"""laddertrain on CPU with a tiny offline Qwen2.5-VL: stage adapters, the full schedule, GRPO on videos."""
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from fixtures.factories import BuiltDataset, load_ground_truth
+
+pytest.importorskip("trl")
+
+from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+from ladderdata.sources.synthetic import COLOR_K
+from laddertrain.data import load_subset, resized_size, stage1_row
+from laddertrain.recipe import TrainRecipe
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen import save_tiny_qwen
+
+    return save_tiny_qwen(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def weights(folder: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    out: dict[str, np.ndarray] = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(f))
+    return out
+
+
+def changed(a: Path, b: Path) -> bool:
+    wa, wb = weights(a), weights(b)
+    return any(not np.array_equal(wa[k], wb[k]) for k in wa if k in wb)
+
+
+def test_stage1_targets_are_json_once_in_the_resized_pixel_grid(built_dataset: BuiltDataset, tiny_model: Path) -> None:
+    from laddertrain.processing import load_processor
+
+    recipe = TrainRecipe.load("tiny")
+    processor = load_processor(tiny_model, recipe.min_pixels, recipe.max_pixels)
+    ds = load_subset(built_dataset.out, "localization")
+    source = ScanNetSource(ScanNetSourceConfig(root=built_dataset.root))
+    for row in (ds[i] for i in range(min(6, len(ds)))):
+        out = stage1_row(row, recipe.min_pixels, recipe.max_pixels)
+        target = json.loads(out["messages"][-1]["content"][0]["text"])
+        assert isinstance(target, list) and isinstance(target[0]["bbox_2d"], list)  # decoded once
+        width, height = resized_size(row["image_width"], row["image_height"], recipe.min_pixels, recipe.max_pixels)
+        grid = processor.image_processor(images=row["images"], return_tensors="np")["image_grid_thw"][0]
+        assert (int(grid[1]) * 14, int(grid[2]) * 14) == (height, width)  # the processor's own resize
+        # the boxes land on the right objects: their centres lie inside the true boxes' projections
+        gt = load_ground_truth(built_dataset.root, row["scene_id"])
+        frames = source.open_frames(row["scene_id"])
+        assert frames is not None
+        pose = np.array(gt.axis_alignment) @ frames.raw_poses[frames.position(row["frame_ids"][0])]
+        for obj, box in zip(row["objects"], target, strict=True):
+            truth = next(o for o in gt.objects if o.object_id == obj["object_id"])
+            corners = np.array(
+                [
+                    [x, y, z]
+                    for x in (truth.aabb_min[0], truth.aabb_max[0])
+                    for y in (truth.aabb_min[1], truth.aabb_max[1])
+                    for z in (truth.aabb_min[2], truth.aabb_max[2])
+                ]
+            )
+            p = (corners - pose[:3, 3]) @ pose[:3, :3]
+            if (p[:, 2] <= 0.05).any():
+                continue
+            u = (COLOR_K.fx * p[:, 0] / p[:, 2] + COLOR_K.cx) * width / COLOR_K.width
+            v = (COLOR_K.fy * p[:, 1] / p[:, 2] + COLOR_K.cy) * height / COLOR_K.height
+            cx, cy = (box["bbox_2d"][0] + box["bbox_2d"][2]) / 2, (box["bbox_2d"][1] + box["bbox_2d"][3]) / 2
+            assert u.min() - 2 <= cx <= u.max() + 2 and v.min() - 2 <= cy <= v.max() + 2
+
+
+def test_missing_stage_input_is_explained(tmp_path: Path) -> None:
+    from laddertrain.runners import StageInputError, input_model
+
+    with pytest.raises(StageInputError, match="run `ladder train stage1` first"):
+        input_model("stage2", None, tmp_path)
+    with pytest.raises(StageInputError, match="--model"):
+        input_model("stage1", None, tmp_path)
+
+
+def test_train_all_tiny_changes_parameters_at_every_stage(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random model earns 0 from the paper's rewards on every rollout, so GRPO's advantages are 0 and it
+    rightly leaves the weights alone; to show that stage 3 does train, the accuracy reward is replaced by one
+    that varies between rollouts (text length), the only change to the real schedule."""
+    from ladderdata.cli import app
+    from laddertrain import runners
+    from laddertrain.rewards import completion_text
+
+    monkeypatch.setitem(
+        runners.REWARDS, "accuracy", lambda completions, **_: [len(completion_text(c)) / 100 for c in completions]
+    )
+
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "all",
+            "--recipe",
+            "tiny",
+            "--model",
+            str(tiny_model),
+            "--data",
+            str(built_dataset.out),
+            "--output",
+            str(runs),
+        ],
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    previous = tiny_model
+    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+        final = runs / stage / "final"
+        assert (final / "config.json").is_file(), stage
+        assert changed(previous, final), f"{stage} did not change the parameters"
+        previous = final
+    shard = runs / "coldstart-data" / "data" / "coldstart" / "train-00000-of-00001.parquet"
+    assert pq.read_metadata(shard).num_rows > 0
+
+
+def test_grpo_keeps_video_frames_in_every_forward_pass(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
+
+    from laddertrain.runners import run_grpo
+
+    table = pq.read_table(sorted((built_dataset.out / "data" / "spatial").glob("*.parquet")))
+    videos = table.filter(pc.equal(table.column("modality"), "video")).slice(0, 2)
+    frames = [len(f) for f in videos.column("frame_ids").to_pylist()]
+    data = tmp_path / "videos"
+    (data / "data" / "spatial").mkdir(parents=True)
+    pq.write_table(videos, data / "data" / "spatial" / "train-00000-of-00001.parquet")
+
+    calls: list[dict[str, Any]] = []
+    original = Qwen2_5_VLModel.forward  # the inner model: every pass, generation and loss alike, goes through it
+
+    @functools.wraps(original)  # generate() validates its kwargs against forward's signature
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        grid = kwargs.get("image_grid_thw")
+        ids = kwargs.get("input_ids")
+        placeholders = int((ids == self.config.image_token_id).sum()) if ids is not None else 0
+        encoded = kwargs.get("mm_encoder_outputs") is not None  # generate() passes the encoded frames instead
+        calls.append(
+            {
+                "loss_pass": torch.is_grad_enabled(),
+                "placeholders": placeholders,
+                "images": 0 if grid is None else int(grid.shape[0]),
+                "visual": encoded or (grid is not None and kwargs.get("pixel_values") is not None),
+            }
+        )
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Qwen2_5_VLModel, "forward", recording)
+    recipe = TrainRecipe.load("tiny")
+    recipe = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"max_steps": 1, "max_images": None})})
+    run_grpo(recipe, tiny_model, data, tmp_path / "runs")
+    # every pass whose tokens hold image placeholders gets the frames (decode steps of generate() hold none)
+    with_placeholders = [c for c in calls if c["placeholders"]]
+    assert with_placeholders and all(c["visual"] for c in with_placeholders), calls
+    loss_passes = [c for c in calls if c["loss_pass"]]
+    assert loss_passes and all(c["placeholders"] and c["images"] for c in loss_passes), calls
+    assert all(c["images"] % min(frames) == 0 for c in loss_passes)  # whole videos, never a lost frame
