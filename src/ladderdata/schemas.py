@@ -46,9 +46,20 @@ MODELS: list[type[BaseModel]] = [
 ]
 
 
+def all_models() -> list[type[BaseModel]]:
+    """:data:`MODELS` plus laddertrain's recipe models (laddertrain ships in the same distribution)."""
+    try:
+        from laddertrain.recipe import ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe
+    except ImportError:
+        return MODELS
+    return [*MODELS, ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe]
+
+
 def render_schemas() -> dict[str, str]:
-    """File name -> JSON text for every model in :data:`MODELS`."""
-    return {f"{m.__name__}.json": json.dumps(m.model_json_schema(), indent=2, sort_keys=True) + "\n" for m in MODELS}
+    """File name -> JSON text for every model."""
+    return {
+        f"{m.__name__}.json": json.dumps(m.model_json_schema(), indent=2, sort_keys=True) + "\n" for m in all_models()
+    }
 
 
 def write_schemas(out_dir: Path) -> list[Path]:
