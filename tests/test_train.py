@@ -175,3 +175,37 @@ def test_grpo_keeps_video_frames_in_every_forward_pass(
     loss_passes = [c for c in calls if c["loss_pass"]]
     assert loss_passes and all(c["placeholders"] and c["images"] for c in loss_passes), calls
     assert all(c["images"] % min(frames) == 0 for c in loss_passes)  # whole videos, never a lost frame
+
+
+def test_grpo_settings_come_from_the_recipe(
+    built_dataset: BuiltDataset, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import trl
+
+    from laddertrain.runners import run_grpo
+
+    seen: dict[str, Any] = {}
+
+    class StopError(Exception):
+        pass
+
+    class Recorder:
+        def __init__(self, model: Any, reward_funcs: Any, args: Any, train_dataset: Any, processing_class: Any) -> None:
+            seen.update(model=model, rewards=reward_funcs, args=args)
+            raise StopError
+
+    monkeypatch.setattr(trl, "GRPOTrainer", Recorder)
+    recipe = TrainRecipe.load("paper-3b")
+    recipe = recipe.model_copy(
+        update={"stage3": recipe.stage3.model_copy(update={"temperature": 0.7, "max_samples": 2})}
+    )
+    with pytest.raises(StopError):
+        run_grpo(recipe, tiny_model, built_dataset.out, tmp_path)
+    args = seen["args"]
+    assert (args.temperature, args.beta, args.num_generations, args.loss_type) == (0.7, 0.01, 8, "grpo")
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 4)
+    assert args.reward_weights == [1.0, 1.0] and [f.__name__ for f in seen["rewards"]] == [
+        "format_reward",
+        "accuracy_reward",
+    ]
+    assert seen["model"] == str(tiny_model)  # a folder, so TRL can build the beta > 0 reference model
