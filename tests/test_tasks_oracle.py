@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fixtures.factories import BuiltDataset, load_ground_truth, read_samples
+from fixtures.factories import BuiltDataset, load_ground_truth, project_aabb, read_samples
 from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import metadata_path, read_views
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
@@ -223,19 +223,10 @@ def test_localization_boxes_lie_inside_projected_ground_truth(built_dataset: Bui
         assert [b["label"] for b in boxes] == [o["category"] for o in s["objects"]]
         for obj, box in zip(s["objects"], boxes, strict=True):
             gt = next(o for o in oracle.gt(scan).objects if o.object_id == obj["object_id"])
-            corners = np.array(
-                [
-                    [x, y, z]
-                    for x in (gt.aabb_min[0], gt.aabb_max[0])
-                    for y in (gt.aabb_min[1], gt.aabb_max[1])
-                    for z in (gt.aabb_min[2], gt.aabb_max[2])
-                ]
-            )
-            p = (corners - pose[:3, 3]) @ pose[:3, :3]
-            if (p[:, 2] <= 0.05).any():
+            projected = project_aabb(gt.aabb_min, gt.aabb_max, pose, COLOR_K)
+            if projected is None:
                 continue  # the box straddles the camera plane: its projection is unbounded
-            u = COLOR_K.fx * p[:, 0] / p[:, 2] + COLOR_K.cx + 0.5
-            v = COLOR_K.fy * p[:, 1] / p[:, 2] + COLOR_K.cy + 0.5
+            u, v = projected
             x1, y1, x2, y2 = box["bbox_2d"]
             assert 0 <= x1 < x2 <= s["image_width"] and 0 <= y1 < y2 <= s["image_height"]
             tol = 3

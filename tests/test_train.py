@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, load_ground_truth
+from fixtures.factories import BuiltDataset, load_ground_truth, project_aabb
 
 pytest.importorskip("trl")
 
@@ -63,19 +63,10 @@ def test_stage1_targets_are_json_once_in_the_resized_pixel_grid(built_dataset: B
         pose = np.array(gt.axis_alignment) @ frames.raw_poses[frames.position(row["frame_ids"][0])]
         for obj, box in zip(row["objects"], target, strict=True):
             truth = next(o for o in gt.objects if o.object_id == obj["object_id"])
-            corners = np.array(
-                [
-                    [x, y, z]
-                    for x in (truth.aabb_min[0], truth.aabb_max[0])
-                    for y in (truth.aabb_min[1], truth.aabb_max[1])
-                    for z in (truth.aabb_min[2], truth.aabb_max[2])
-                ]
-            )
-            p = (corners - pose[:3, 3]) @ pose[:3, :3]
-            if (p[:, 2] <= 0.05).any():
+            projected = project_aabb(truth.aabb_min, truth.aabb_max, pose, COLOR_K)
+            if projected is None:
                 continue
-            u = (COLOR_K.fx * p[:, 0] / p[:, 2] + COLOR_K.cx) * width / COLOR_K.width
-            v = (COLOR_K.fy * p[:, 1] / p[:, 2] + COLOR_K.cy) * height / COLOR_K.height
+            u, v = projected[0] * width / COLOR_K.width, projected[1] * height / COLOR_K.height
             cx, cy = (box["bbox_2d"][0] + box["bbox_2d"][2]) / 2, (box["bbox_2d"][1] + box["bbox_2d"][3]) / 2
             assert u.min() - 2 <= cx <= u.max() + 2 and v.min() - 2 <= cy <= v.max() + 2
 

@@ -8,11 +8,11 @@ from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ladderdata.errors import ConfigError
 
@@ -22,6 +22,37 @@ LETTERS = "ABCDEFGH"
 def resource(name: str) -> str:
     """Text of a file under ``templates/`` (e.g. ``questions.yaml``, ``recipes/spatialladder-26k.yaml``)."""
     return (files("ladderdata") / "resources" / name).read_text(encoding="utf-8")
+
+
+def builtin_yaml_names(folder: str) -> list[str]:
+    """Names of the YAML files in ``templates/<folder>/`` (built-in recipes)."""
+    root = files("ladderdata") / "resources" / folder
+    return sorted(p.name.removesuffix(".yaml") for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what: str) -> _M:
+    """A built-in ``templates/<folder>/<name>.yaml`` or a YAML file, validated as ``model``; errors name the source."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read {what} {path}: {e}") from None
+        where = str(path)
+    elif str(name_or_path) in builtin_yaml_names(folder):
+        text = resource(f"{folder}/{name_or_path}.yaml")
+        where = f"built-in {what} {name_or_path}"
+    else:
+        raise ConfigError(
+            f"no {what} {name_or_path!r}: not a file, and the built-in ones are {builtin_yaml_names(folder)}"
+        )
+    try:
+        return model.model_validate(yaml.safe_load(text) or {})
+    except (ValidationError, yaml.YAMLError) as e:
+        raise ConfigError(f"invalid {what} ({where}): {e}") from None
 
 
 class PromptStyle(StrEnum):

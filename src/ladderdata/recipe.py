@@ -7,12 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ladderdata.errors import ConfigError
 from ladderdata.metadata.config import MetadataConfig
-from ladderdata.prompts import resource
+from ladderdata.prompts import builtin_yaml_names, load_yaml_model
 from ladderdata.tasks import LOCALIZATION_TASK, SPATIAL_TASKS, FilterConfig, Modality, TaskGenerator, get_task
 from ladderdata.tasks.modalities import ModalityConfig
 
@@ -100,27 +98,9 @@ class Recipe(BaseModel):
 
     @classmethod
     def builtin_names(cls) -> list[str]:
-        from importlib.resources import files
-
-        folder = files("ladderdata") / "resources" / "recipes"
-        return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+        return builtin_yaml_names("recipes")
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Recipe":
-        """A built-in recipe by name, or a YAML file."""
-        path = Path(name_or_path)
-        if path.suffix in (".yaml", ".yml") or path.exists():
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as e:
-                raise ConfigError(f"cannot read recipe {path}: {e}") from None
-            where = str(path)
-        elif str(name_or_path) in cls.builtin_names():
-            text = resource(f"recipes/{name_or_path}.yaml")
-            where = f"built-in recipe {name_or_path}"
-        else:
-            raise ConfigError(f"no recipe {name_or_path!r}: not a file, and built-in recipes are {cls.builtin_names()}")
-        try:
-            return cls.model_validate(yaml.safe_load(text) or {})
-        except (ValidationError, yaml.YAMLError) as e:
-            raise ConfigError(f"invalid recipe ({where}): {e}") from None
+        """A built-in recipe by name (``templates/recipes/``), or a YAML file."""
+        return load_yaml_model(cls, name_or_path, "recipes", "recipe")

@@ -1,13 +1,10 @@
 """Training recipes (YAML): hyper-parameters per stage. Built-ins live in ``templates/train/``."""
 
-from importlib.resources import files
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ladderdata.errors import ConfigError
-from ladderdata.prompts import resource
+from ladderdata.prompts import builtin_yaml_names, load_yaml_model
 
 
 class StageConfig(BaseModel):
@@ -72,22 +69,9 @@ class TrainRecipe(BaseModel):
 
     @classmethod
     def builtin_names(cls) -> list[str]:
-        folder = files("ladderdata") / "resources" / "train"
-        return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+        return builtin_yaml_names("train")
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "TrainRecipe":
-        path = Path(name_or_path)
-        if path.suffix in (".yaml", ".yml") or path.exists():
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as e:
-                raise ConfigError(f"cannot read training recipe {path}: {e}") from None
-        elif str(name_or_path) in cls.builtin_names():
-            text = resource(f"train/{name_or_path}.yaml")
-        else:
-            raise ConfigError(f"no training recipe {name_or_path!r}; built-in: {cls.builtin_names()}")
-        try:
-            return cls.model_validate(yaml.safe_load(text) or {})
-        except (ValidationError, yaml.YAMLError) as e:
-            raise ConfigError(f"invalid training recipe {name_or_path}: {e}") from None
+        """A built-in training recipe by name (``templates/train/``), or a YAML file."""
+        return load_yaml_model(cls, name_or_path, "train", "training recipe")
