@@ -28,6 +28,17 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_qwen(tmp_path_factory.mktemp("tiny") / "model")
 
 
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `ladder demo` writes (4 synthetic scans, a full build with the built-in recipe)."""
+    from ladderdata.cli import app
+
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "dataset"
+
+
 def weights(folder: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
@@ -81,7 +92,7 @@ def test_missing_stage_input_is_explained(tmp_path: Path) -> None:
 
 
 def test_train_all_tiny_changes_parameters_at_every_stage(
-    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_dataset: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A random model earns 0 from the paper's rewards on every rollout, so GRPO's advantages are 0 and it
     rightly leaves the weights alone; to show that stage 3 does train, the accuracy reward is replaced by one
@@ -105,7 +116,7 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
             "--model",
             str(tiny_model),
             "--data",
-            str(built_dataset.out),
+            str(demo_dataset),
             "--output",
             str(runs),
         ],
