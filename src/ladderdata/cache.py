@@ -1,0 +1,175 @@
+"""Content keys, file hashes, atomic writes and output-folder claims: the one module every writer uses.
+
+* :func:`content_key` is the sha256 of named parts: every cache (metadata, drafts, shards) keys on it.
+* :class:`FileHashes` hashes input files, memoised by (path, size, mtime_ns) in a small JSON sidecar, so a
+  resumed run never re-reads an unchanged multi-GB ``.sens`` while its keys stay content-based.
+* :func:`atomic_path` yields a temp path in the destination's folder and renames it into place only when the
+  block succeeds; on any failure (exception, Ctrl-C, full disk) the temp file is removed. A kill (SIGKILL, OOM)
+  can leave one behind: every temp name follows one pattern, and :func:`remove_stale_temps` deletes them.
+* :func:`claim_folder` is how a run starts writing into a folder: it takes the folder's lock (a second
+  concurrent run is refused, naming the holder's pid; a lock left by a dead process is taken over, since the
+  lock is an ``flock`` the kernel releases when its holder dies) and then removes stale temp files.
+"""
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from ladderdata.errors import LadderError
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".ladder-tmp"
+#: ``.<name>.<pid>-<8 hex>.ladder-tmp``: the only shape of temp file ladder writes.
+TEMP_PATTERN = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+LOCK_NAME = ".ladder.lock"
+_CHUNK = 1 << 20
+
+
+class FolderBusyError(LadderError):
+    """Another live ladder run holds the output folder's lock."""
+
+
+# ----------------------------------------------------------------------------------------------- keys
+
+
+def content_key(parts: Mapping[str, str | bytes]) -> str:
+    """sha256 over named parts, in order; names and lengths are hashed too, so no two part lists collide.
+
+    >>> content_key({"a": "1"}) == content_key({"a": b"1"}) != content_key({"a1": ""})
+    True
+    """
+    h = hashlib.sha256()
+    for name, value in parts.items():
+        data = value.encode() if isinstance(value, str) else value
+        h.update(f"{name}\x1f{len(data)}\x1e".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class FileHashes:
+    """sha256 of files, memoised by (absolute path, size, mtime_ns) in a JSON sidecar.
+
+    A file whose size and modification time are unchanged is not read again. :meth:`save` keeps only the
+    entries asked for since loading, so the sidecar never grows with files that are gone.
+    """
+
+    def __init__(self, sidecar: Path | None = None) -> None:
+        self.sidecar = sidecar
+        self._known: dict[str, list[int | str]] = {}
+        self._used: dict[str, list[int | str]] = {}
+        if sidecar is not None and sidecar.is_file():
+            try:
+                loaded = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                loaded = {}
+            if isinstance(loaded, dict):
+                self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == 3}
+
+    def sha256(self, path: Path) -> str:
+        """The file's sha256 (raises ``FileNotFoundError`` when it does not exist)."""
+        name = os.path.abspath(path)
+        st = os.stat(name)
+        entry = self._known.get(name)
+        if entry is None or entry[0] != st.st_size or entry[1] != st.st_mtime_ns:
+            entry = [st.st_size, st.st_mtime_ns, file_sha256(Path(name))]
+            self._known[name] = entry
+        self._used[name] = entry
+        return str(entry[2])
+
+    def save(self) -> None:
+        """Write the sidecar (atomically) when it would change."""
+        if self.sidecar is None:
+            return
+        text = json.dumps(dict(sorted(self._used.items())))
+        try:
+            if self.sidecar.read_text(encoding="utf-8") == text:
+                return
+        except OSError:
+            pass
+        write_text_atomic(self.sidecar, text)
+
+
+# ----------------------------------------------------------------------------------------------- writes
+
+
+def temp_name(name: str) -> str:
+    """The temp-file name for a file called ``name`` (see :data:`TEMP_PATTERN`)."""
+    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+@contextmanager
+def atomic_path(dest: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``dest``; on success it replaces ``dest`` in one rename, else it is removed."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(temp_name(dest.name))
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(dest: Path, data: bytes) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(dest: Path, text: str) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Delete the temp files that killed runs left anywhere under ``folder``; returns how many."""
+    removed = 0
+    for path in folder.rglob(f"*{TEMP_SUFFIX}"):
+        if TEMP_PATTERN.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("removed %d temp files left in %s by an interrupted run", removed, folder)
+    return removed
+
+
+@contextmanager
+def claim_folder(folder: Path) -> Iterator[Path]:
+    """Hold ``folder``'s lock while the block runs (created if needed); stale temp files are removed first.
+
+    Raises :class:`FolderBusyError` when another live process holds it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise FolderBusyError(
+                f"{folder} is being written by another ladder run ({holder}); wait for it to finish or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        remove_stale_temps(folder)
+        yield folder
+    finally:
+        # the lock file stays: unlinking it would let a waiting process lock a file nobody else sees
+        os.close(fd)

@@ -1,0 +1,102 @@
+"""The executor interface: map a function over items, one :class:`Outcome` per item, in input order."""
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ladderdata.errors import LadderError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ExecutorKind(StrEnum):
+    LOCAL = "local"
+    """This machine: in this process for one worker, else a pool of worker processes."""
+    RAY = "ray"
+    """A Ray cluster: an existing one (``ray_address``) or a local one started for the run."""
+
+
+class ExecutorConfig(BaseModel):
+    """Where per-item work (scans, shards) runs. Outputs never depend on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ExecutorKind = ExecutorKind.LOCAL
+    workers: int | None = Field(
+        None, ge=1, description="local: worker processes (default 1, in-process); ray: tasks in flight (default all)"
+    )
+    ray_address: str | None = Field(None, description="Ray cluster to join (``auto``, ``ray://host:10001``, ...)")
+    retries: int = Field(1, ge=0, description="times an item is retried after its worker process died")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """What became of one item: its value, or an error message that names it."""
+
+    item: str
+    value: R | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def exception_text(error: BaseException) -> str:
+    """A ``LadderError``'s own message (it names scan and file), else the exception's type and message."""
+    return str(error) if isinstance(error, LadderError) else f"{type(error).__name__}: {error}"
+
+
+def describe_failure(item: str, error: BaseException | str) -> str:
+    """One line that names the item."""
+    text = error if isinstance(error, str) else exception_text(error)
+    return text if item in text else f"[{item}] {text}"
+
+
+class Executor(ABC):
+    """Maps a function over items. Use as a context manager: worker processes or the cluster connection
+    live until the block ends, so several stages (and several builds) share them."""
+
+    kind: ExecutorKind
+
+    @abstractmethod
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        names: Sequence[str] | None = None,
+        on_done: Callable[[Outcome[R]], None] | None = None,
+    ) -> list[Outcome[R]]:
+        """``fn(item)`` for every item; outcomes in input order, ``on_done`` called as each one finishes.
+
+        ``fn`` and the items must pickle (module-level functions, ``functools.partial`` of them). An exception
+        in ``fn`` becomes that item's error; a worker process that dies is retried, then reported as the
+        item's error. ``names`` (default ``str(item)``) name the items in outcomes and messages.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release workers or the cluster connection."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def item_names(items: Sequence[object], names: Sequence[str] | None) -> list[str]:
+    if names is None:
+        return [str(item) for item in items]
+    if len(names) != len(items):
+        raise ValueError(f"{len(names)} names for {len(items)} items")
+    return list(names)

@@ -1,0 +1,246 @@
+"""The local executor: in this process for one worker, else a pool of spawned worker processes.
+
+The pool is written for failure, not only for speed: the parent knows which item each worker runs, so a
+worker that dies (SIGKILL, out of memory, a crash in native code) costs exactly that item, which is retried
+once on a fresh worker and then reported; the other items go on and the map never hangs. Workers die with
+their parent (``prctl(PR_SET_PDEATHSIG)`` on Linux, plus a lifeline pipe everywhere), ignore Ctrl-C (the
+parent stops them, so an interrupt ends the run within seconds) and are started with the ``spawn`` method
+(no inherited threads or locks).
+"""
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+from ladderdata.executor.base import Executor, ExecutorKind, Outcome, describe_failure, exception_text, item_names
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PR_SET_PDEATHSIG = 1
+_STOP_SECONDS = 5.0
+
+
+def _die_with_parent(parent: int, lifeline: Connection) -> None:
+    """Make this worker exit when ``parent`` dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable; relying on the lifeline pipe")
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv()  # the parent never sends: this returns only by EOF, when the parent is gone
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ladder-lifeline", daemon=True).start()
+
+
+def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
+    _die_with_parent(parent, lifeline)
+    while True:
+        try:
+            task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        index, fn, item = task
+        try:
+            reply: tuple[int, bool, Any] = (index, True, fn(item))
+        except Exception as e:
+            log.debug("item %d failed", index, exc_info=True)
+            reply = (index, False, exception_text(e))
+        try:
+            tasks.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as e:  # the value does not pickle
+            tasks.send((index, False, f"result could not be sent back: {type(e).__name__}: {e}"))
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
+        self.tasks, child_tasks = context.Pipe()
+        lifeline_child, self._lifeline = context.Pipe(duplex=False)
+        self.process: BaseProcess = context.Process(
+            target=_worker_main, args=(child_tasks, lifeline_child, os.getpid()), name="ladder-worker", daemon=True
+        )
+        # a worker started with SIGINT ignored keeps ignoring it: Ctrl-C reaches the parent only, which stops it
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            self.process.start()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+        child_tasks.close()
+        lifeline_child.close()
+
+    def stop(self, kill: bool) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            with contextlib.suppress(OSError):
+                self.tasks.send(None)
+        self.process.join(_STOP_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(_STOP_SECONDS)
+        self.tasks.close()
+        self._lifeline.close()
+
+    def death(self) -> str:
+        self.process.join(_STOP_SECONDS)
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            hint = ", e.g. by the out-of-memory killer" if -code == signal.SIGKILL else ""
+            return f"worker process killed by {name}{hint}"
+        return f"worker process exited with code {code}"
+
+
+class LocalExecutor(Executor):
+    """``workers`` = 1: in this process. More: that many spawned worker processes, reused across maps."""
+
+    kind = ExecutorKind.LOCAL
+
+    def __init__(self, workers: int = 1, retries: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workers = workers
+        self.retries = retries
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: list[_Worker] = []
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        names: Sequence[str] | None = None,
+        on_done: Callable[[Outcome[R]], None] | None = None,
+    ) -> list[Outcome[R]]:
+        labels = item_names(items, names)
+        if self.workers == 1:
+            return self._map_here(fn, items, labels, on_done)
+        busy: dict[_Worker, int] = {}
+        try:
+            return self._map_pool(fn, items, labels, on_done, busy)
+        except BaseException:  # Ctrl-C, or a failing callback: no worker outlives the map
+            for worker in busy:
+                worker.stop(kill=True)
+            self._stop_all(kill=True)
+            raise
+
+    def _map_here(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        labels: list[str],
+        on_done: Callable[[Outcome[R]], None] | None,
+    ) -> list[Outcome[R]]:
+        out: list[Outcome[R]] = []
+        for item, label in zip(items, labels, strict=True):
+            try:
+                outcome = Outcome[R](label, value=fn(item))
+            except Exception as e:
+                log.debug("%s failed", label, exc_info=True)
+                outcome = Outcome[R](label, error=describe_failure(label, e))
+            out.append(outcome)
+            if on_done:
+                on_done(outcome)
+        return out
+
+    def _map_pool(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        labels: list[str],
+        on_done: Callable[[Outcome[R]], None] | None,
+        busy: dict[_Worker, int],
+    ) -> list[Outcome[R]]:
+        """Items go to idle workers; ``busy`` maps each working worker to the index of its item."""
+        outcomes: list[Outcome[R] | None] = [None] * len(items)
+        attempts = [0] * len(items)
+        queue = deque(range(len(items)))
+
+        def finish(index: int, outcome: Outcome[R]) -> None:
+            outcomes[index] = outcome
+            if on_done:
+                on_done(outcome)
+
+        while queue or busy:
+            while queue and len(busy) < self.workers:
+                worker = self._idle.pop() if self._idle else _Worker(self._context)
+                index = queue.popleft()
+                try:
+                    worker.tasks.send((index, fn, items[index]))
+                except (BrokenPipeError, EOFError, ConnectionError):
+                    queue.appendleft(index)  # the idle worker had died: drop it, try another
+                    worker.stop(kill=True)
+                    continue
+                except Exception as e:  # fn or item does not pickle
+                    self._idle.append(worker)
+                    finish(index, Outcome[R](labels[index], error=describe_failure(labels[index], e)))
+                    continue
+                busy[worker] = index
+            by_handle: dict[Any, _Worker] = {}  # pipes and process sentinels
+            for worker in busy:
+                by_handle[worker.tasks] = worker
+                by_handle[worker.process.sentinel] = worker
+            for ready in wait(list(by_handle)):
+                worker = by_handle[ready]
+                if worker not in busy:
+                    continue  # both its pipe and its sentinel were ready
+                index = busy.pop(worker)
+                reply = None
+                if worker.tasks.poll():
+                    try:
+                        reply = worker.tasks.recv()
+                    except (EOFError, OSError):
+                        reply = None
+                if reply is not None:
+                    self._idle.append(worker)
+                    _, ok, payload = reply
+                    label = labels[index]
+                    finish(
+                        index,
+                        Outcome[R](label, value=payload)
+                        if ok
+                        else Outcome[R](label, error=describe_failure(label, payload)),
+                    )
+                    continue
+                why = worker.death()
+                worker.stop(kill=True)
+                attempts[index] += 1
+                if attempts[index] <= self.retries:
+                    log.warning("%s: %s; retrying it", labels[index], why)
+                    queue.appendleft(index)
+                else:
+                    tries = f"{attempts[index]} attempts" if attempts[index] > 1 else "1 attempt"
+                    finish(index, Outcome[R](labels[index], error=f"[{labels[index]}] {why} ({tries})"))
+        return [o for o in outcomes if o is not None]
+
+    def _stop_all(self, kill: bool) -> None:
+        workers, self._idle = self._idle, []
+        for worker in workers:
+            worker.stop(kill)
+
+    def close(self) -> None:
+        self._stop_all(kill=False)
