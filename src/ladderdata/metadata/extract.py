@@ -1,23 +1,21 @@
 """Per-scan metadata extraction with a Parquet cache keyed by the inputs and the config."""
 
-import hashlib
 import logging
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ladderdata.errors import ScanError
-from ladderdata.layout import ScanPaths
+from ladderdata.cache import FileHashes, atomic_path, claim_folder, content_key
+from ladderdata.errors import MissingFileError, ScanError
+from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
-from ladderdata.sources.base import Scan
-from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, open_source
 from ladderdata.typed import IntArray
 
 log = logging.getLogger(__name__)
@@ -58,19 +56,36 @@ def metadata_path(out_dir: Path, scan_id: str) -> Path:
     return out_dir / f"{scan_id}.parquet"
 
 
-def cache_key(scan: Scan, files: list[Path], config: MetadataConfig) -> str:
-    """sha256 of the annotation files' bytes, the frames' poses and intrinsics, and the config."""
-    h = hashlib.sha256(f"v{METADATA_VERSION}|{config.model_dump_json()}".encode())
-    for path in files:
-        h.update(path.name.encode())
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    if scan.frames is not None:
-        h.update(np.ascontiguousarray(scan.frames.raw_poses).tobytes())
-        h.update(scan.frames.frame_ids.tobytes())
-        h.update(scan.frames.color_intrinsics.model_dump_json().encode())
-    return h.hexdigest()
+def hashes_path(out_dir: Path, scan_id: str) -> Path:
+    """Sidecar memoising the sha256 of the scan's input files (see :class:`ladderdata.cache.FileHashes`)."""
+    return out_dir / ".file-hashes" / f"{scan_id}.json"
+
+
+def metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, hashes: FileHashes) -> str:
+    """Content key of a scan's metadata: the bytes of every input file (frames included), the source's
+    settings and the config. Computed without loading the scan, so a finished scan is recognised cheaply."""
+    parts = {
+        "kind": "metadata",
+        "version": METADATA_VERSION,
+        "config": config.model_dump_json(),
+        "source": source.key_settings(),
+    }
+    root = source.config.root
+    for path in source.input_files(scan_id):
+        try:
+            digest = hashes.sha256(path)
+        except FileNotFoundError:
+            raise MissingFileError(scan_id, path, "file not found") from None
+        parts[f"file:{path.relative_to(root) if path.is_relative_to(root) else path.name}"] = digest
+    return content_key(parts)
+
+
+def scan_metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, out_dir: Path) -> str:
+    """:func:`metadata_key` with the file hashes memoised beside the cache in ``out_dir``."""
+    hashes = FileHashes(hashes_path(out_dir, scan_id))
+    key = metadata_key(source, scan_id, config, hashes)
+    hashes.save()
+    return key
 
 
 def select_frames(scan: Scan, config: MetadataConfig) -> IntArray:
@@ -129,13 +144,8 @@ def write_views(path: Path, records: list[ViewRecord], key: str, scan_id: str, c
             b"ladder.config": config.model_dump_json().encode(),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_views(path: Path) -> list[ViewRecord]:
@@ -163,32 +173,31 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def ensure_metadata(
-    scan: Scan, paths: ScanPaths, config: MetadataConfig, out_dir: Path, timings: Timings | None = None
-) -> tuple[str, str]:
-    """Compute ``scan``'s metadata file unless the cache holds it already; returns (status, cache key)."""
-    timings = timings or Timings()
-    key = cache_key(scan, [paths.mesh, paths.segments, paths.aggregation, paths.meta], config)
+def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path, timings: Timings) -> str:
+    """Compute ``scan``'s metadata file unless the cache holds it under ``key`` already; "computed" or "cached"."""
     out = metadata_path(out_dir, scan.scan_id)
     if stored_key(out) == key:
-        return "cached", key
+        return "cached"
     records = extract_views(scan, config, timings)
     with timings.stage("write"):
         write_views(out, records, key, scan.scan_id, config)
-    return "computed", key
+    return "computed"
 
 
-def process_scan(source_config: ScanNetSourceConfig, scan_id: str, config: MetadataConfig, out_dir: Path) -> ScanResult:
+def process_scan(source_config: ScanSourceConfig, config: MetadataConfig, out_dir: Path, scan_id: str) -> ScanResult:
     """Compute (or reuse) one scan's metadata file. Bad input is reported, never raised."""
     timings = Timings()
     try:
-        source = ScanNetSource(source_config)
-        with timings.stage("load"):
-            scan = source.load(scan_id)
-            paths = source.paths(scan_id)
-        if scan.frames is None:
-            return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {paths.scan_dir}")
-        status, _ = ensure_metadata(scan, paths, config, out_dir, timings)
+        source = open_source(source_config)
+        with timings.stage("key"):
+            key = scan_metadata_key(source, scan_id, config, out_dir)
+        status = "cached"
+        if stored_key(metadata_path(out_dir, scan_id)) != key:
+            with timings.stage("load"):
+                scan = source.load(scan_id)
+            if scan.frames is None:
+                return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {source.location(scan_id)}")
+            status = ensure_metadata(scan, key, config, out_dir, timings)
         views = pq.read_metadata(metadata_path(out_dir, scan_id)).num_rows
         return ScanResult(scan_id, status, views=views, timings=dict(timings.seconds))
     except ScanError as e:
@@ -196,25 +205,16 @@ def process_scan(source_config: ScanNetSourceConfig, scan_id: str, config: Metad
 
 
 def process_scans(
-    source_config: ScanNetSourceConfig,
+    source_config: ScanSourceConfig,
     scan_ids: list[str],
     config: MetadataConfig,
     out_dir: Path,
-    workers: int = 1,
-    progress: Callable[[ScanResult], None] | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[Outcome[ScanResult]], None] | None = None,
 ) -> list[ScanResult]:
-    """Run :func:`process_scan` over scans, in parallel when ``workers > 1``; results in ``scan_ids`` order."""
-    results = []
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            futures = [pool.submit(process_scan, source_config, s, config, out_dir) for s in scan_ids]
-            for fut in futures:
-                results.append(fut.result())
-                if progress:
-                    progress(results[-1])
-    else:
-        for s in scan_ids:
-            results.append(process_scan(source_config, s, config, out_dir))
-            if progress:
-                progress(results[-1])
-    return results
+    """Run :func:`process_scan` over scans with ``executor`` (default: in this process); results in order."""
+    with claim_folder(out_dir):
+        outcomes = (executor or LocalExecutor()).map(
+            partial(process_scan, source_config, config, out_dir), scan_ids, names=scan_ids, on_done=progress
+        )
+    return [o.value if o.value is not None else ScanResult(o.item, "failed", error=o.error) for o in outcomes]

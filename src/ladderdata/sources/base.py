@@ -1,25 +1,32 @@
 """Source-agnostic scan model and the small base classes every scan reader implements.
 
 A new scan source is one module: a :class:`ScanSourceConfig` subclass (whose docstring shows the folder tree
-it expects) and a :class:`ScanSource` subclass registered with :func:`register_source`.
+it expects) and a :class:`ScanSource` subclass registered with :func:`register_source`, imported by
+``ladderdata/sources/__init__.py`` (built-in) or named in the ``ladderdata.sources`` entry-point group.
+Everything downstream opens scans through :func:`open_source`.
 """
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
+from ladderdata.errors import ConfigError
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.typed import BoolArray, DepthMM, Faces, ImageRGB, IntArray, Matrix4, Poses
+
+log = logging.getLogger(__name__)
 
 #: ScanNet's colour stream runs at about 30 Hz; layouts without timestamps get frame_id / FPS.
 DEFAULT_FPS = 30.0
@@ -149,10 +156,15 @@ class Scan:
 
 
 class ScanSourceConfig(BaseModel):
-    """Base config of a scan source: where its scans live."""
+    """Base config of a scan source: which registered source reads the scans, and where they live.
 
-    model_config = ConfigDict(extra="forbid")
+    Subclasses pin ``source`` to their registry name (``source: Literal["scannet"] = "scannet"``), so a
+    serialised config says which source it belongs to and :func:`open_source` can open it.
+    """
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
     root: Path
 
 
@@ -160,30 +172,100 @@ class ScanSource(ABC):
     """Lists the scans under a root and loads them one at a time."""
 
     name: ClassVar[str]
+    config_class: ClassVar[type[ScanSourceConfig]]
 
     def __init__(self, config: ScanSourceConfig) -> None:
         self.config = config
 
     @abstractmethod
     def scan_ids(self, split: str | None = None) -> list[str]:
-        """Sorted ids of the scans available (in ``split`` when given)."""
+        """Sorted ids of the scans available (in ``split`` when given; an unknown split is a ``ConfigError``)."""
 
     @abstractmethod
     def load(self, scan_id: str) -> Scan:
         """Read one scan; raises a ``ScanError`` subclass naming the scan and file on bad input."""
 
+    @abstractmethod
+    def open_frames(self, scan_id: str) -> FrameSource | None:
+        """Only the frames of a scan (no mesh, no annotations): cheap, for reading images. None: no frames."""
 
+    @abstractmethod
+    def location(self, scan_id: str) -> Path:
+        """The scan's folder (or file), for messages."""
+
+    @abstractmethod
+    def input_files(self, scan_id: str) -> list[Path]:
+        """Every file whose bytes :meth:`load` and :meth:`open_frames` read for this scan, frames included.
+
+        Caches key on these files' contents, so a file missing from this list is a stale-cache bug. A file the
+        scan needs but that does not exist is a ``MissingFileError``.
+        """
+
+    def key_settings(self) -> str:
+        """The config fields that change what the source returns, as JSON (paths are left out: caches key on
+        the contents of :meth:`input_files`, so moving the scans keeps them valid)."""
+        fields = type(self.config).model_fields
+        kept = {k for k, f in fields.items() if f.annotation is not Path and Path not in get_args(f.annotation)}
+        return self.config.model_dump_json(include=kept)
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+ENTRY_POINT_GROUP = "ladderdata.sources"
 SOURCES: dict[str, type[ScanSource]] = {}
 
-_S = type[ScanSource]
+_S = TypeVar("_S", bound=type[ScanSource])
 
 
 def register_source(name: str) -> Callable[[_S], _S]:
-    """Class decorator: make a :class:`ScanSource` available under ``name``."""
+    """Class decorator: make a :class:`ScanSource` available under ``name`` (its config's ``source`` value)."""
 
     def wrap(cls: _S) -> _S:
+        if name in SOURCES and SOURCES[name] is not cls:
+            raise ValueError(f"scan source {name!r} is already registered by {SOURCES[name].__module__}")
+        if cls.config_class.model_fields["source"].default != name:
+            raise ValueError(f"{cls.config_class.__name__}.source must default to {name!r}")
         cls.name = name
         SOURCES[name] = cls
         return cls
 
     return wrap
+
+
+def get_source(name: str) -> type[ScanSource]:
+    """The source registered as ``name``; third-party sources load from the ``ladderdata.sources`` entry points."""
+    if name not in SOURCES:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as e:  # a broken plugin must not break the built-in sources
+                log.error("could not load scan source plugin %s (%s): %s", ep.name, ep.value, e)
+    if name not in SOURCES:
+        raise ConfigError(f"unknown scan source {name!r}; registered: {', '.join(sorted(SOURCES))}")
+    return SOURCES[name]
+
+
+def source_config(name: str, **fields: Any) -> ScanSourceConfig:
+    """The config of source ``name`` from its fields (fields given as None keep their defaults)."""
+    cls = get_source(name).config_class
+    values = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return cls.model_validate({**values, "source": name})
+    except ValidationError as e:
+        raise ConfigError(f"bad settings for scan source {name!r}: {e}") from None
+
+
+def open_source(config: ScanSourceConfig) -> ScanSource:
+    """The scan source ``config`` belongs to."""
+    return get_source(config.source)(config)
+
+
+def _parse_source_config(value: Any) -> Any:
+    if isinstance(value, dict) and "source" in value:
+        fields = dict(value)
+        return source_config(str(fields.pop("source")), **fields)
+    return value
+
+
+#: A field holding any registered source's config (validated by the source named in it, dumped in full).
+SourceConfigField = Annotated[SerializeAsAny[ScanSourceConfig], BeforeValidator(_parse_source_config)]

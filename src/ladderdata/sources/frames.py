@@ -236,13 +236,33 @@ class PosedFrames(_FolderFrames):
         return self.paths.posed_intrinsic, self.paths.posed_depth_intrinsic
 
 
+def chosen_layout(paths: ScanPaths, layout: FramesLayout | None) -> FramesLayout | None:
+    """``layout``, or the first layout present (sens, export, posed); None if none is."""
+    if layout is not None:
+        return layout
+    available = paths.available_layouts()
+    return available[0] if available else None
+
+
+def frame_files(paths: ScanPaths, layout: FramesLayout | None) -> list[Path]:
+    """Every file the frames are read from in :func:`chosen_layout` (what their cache keys must cover)."""
+    layout = chosen_layout(paths, layout)
+    if layout is FramesLayout.SENS:
+        return [paths.sens]
+    if layout is FramesLayout.EXPORT:
+        folders = [paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir, paths.export_intrinsic_dir]
+    elif layout is FramesLayout.POSED:
+        folders = [paths.posed_dir]
+    else:
+        return []
+    return sorted(p for d in folders if d.is_dir() for p in d.iterdir() if p.is_file())
+
+
 def open_frames(scan_id: str, paths: ScanPaths, layout: FramesLayout | None) -> FrameSource | None:
     """Frames of a scan in ``layout``, or in the first layout present (sens, export, posed); None if none."""
-    available = paths.available_layouts()
+    layout = chosen_layout(paths, layout)
     if layout is None:
-        if not available:
-            return None
-        layout = available[0]
+        return None
     if layout is FramesLayout.SENS:
         return SensFrames(scan_id, paths.sens)
     if layout is FramesLayout.EXPORT:

@@ -5,7 +5,7 @@ import logging
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ladderdata.sources.base import (
     ScanSourceConfig,
     register_source,
 )
-from ladderdata.sources.frames import open_frames
+from ladderdata.sources.frames import frame_files, open_frames
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
 from ladderdata.typed import IntArray, Matrix4
@@ -43,6 +43,8 @@ class ScanNetSourceConfig(ScanSourceConfig):
 
     or a plain folder of ``sceneXXXX_YY`` scan folders (then pass ``label_table``).
     """
+
+    source: Literal["scannet"] = "scannet"
 
     label_table: Path | None = None
     """Label table; default ``root/scannetv2-labels.combined.tsv``."""
@@ -156,6 +158,7 @@ class ScanNetSource(ScanSource):
     """Reads ScanNet v2 scans (and the synthetic scans ``ladder synth`` writes in the same layout)."""
 
     config: ScanNetSourceConfig
+    config_class = ScanNetSourceConfig
 
     def __init__(self, config: ScanNetSourceConfig) -> None:
         super().__init__(config)
@@ -176,9 +179,13 @@ class ScanNetSource(ScanSource):
                     dirs[d.name] = d
         return dict(sorted(dirs.items()))
 
+    @property
+    def label_table_path(self) -> Path:
+        return self.config.label_table or self.config.root / LABEL_TABLE
+
     @cached_property
     def labels(self) -> LabelTable:
-        path = self.config.label_table or self.config.root / LABEL_TABLE
+        path = self.label_table_path
         if not path.is_file():
             raise ConfigError(
                 f"label table {LABEL_TABLE} not found at {path}; put it in the scans root or pass its path"
@@ -211,8 +218,22 @@ class ScanNetSource(ScanSource):
         return ScanPaths.at(self._scan_dirs[scan_id], root=self.config.root)
 
     def open_frames(self, scan_id: str) -> FrameSource | None:
-        """Only the frames of a scan (no mesh, no annotations): cheap, for reading images."""
         return open_frames(scan_id, self.paths(scan_id), self.config.frames_layout)
+
+    def location(self, scan_id: str) -> Path:
+        return self.paths(scan_id).scan_dir
+
+    def input_files(self, scan_id: str) -> list[Path]:
+        paths = self.paths(scan_id)
+        files = [paths.meta, paths.mesh]
+        if self._annotated(paths):
+            files += [paths.segments, paths.aggregation, self.label_table_path]
+        return files + frame_files(paths, self.config.frames_layout)
+
+    @staticmethod
+    def _annotated(paths: ScanPaths) -> bool:
+        """Test scans (``scans_test/``) come without annotations; every other scan must have them."""
+        return paths.scan_dir.parent.name != SCAN_SUBDIRS[1] or paths.aggregation.exists()
 
     def load(self, scan_id: str) -> Scan:
         paths = self.paths(scan_id)
@@ -225,9 +246,8 @@ class ScanNetSource(ScanSource):
             raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
         vertices = raw_mesh.vertices @ alignment[:3, :3].T + alignment[:3, 3]
         mesh = TriangleMesh(vertices=vertices, faces=raw_mesh.faces, colors=raw_mesh.colors)
-        is_test = paths.scan_dir.parent.name == SCAN_SUBDIRS[1]
         objects: list[ScanObject] = []
-        if not (is_test and not paths.aggregation.exists()):
+        if self._annotated(paths):
             seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
             objects = build_objects(scan_id, paths.aggregation, mesh, seg, self.labels, self.config.surface_spacing)
         frames = open_frames(scan_id, paths, self.config.frames_layout)

@@ -13,17 +13,21 @@ declared box, so the declared box is the tight oriented box.
 import json
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
+from ladderdata.errors import LadderError
+from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, look_at, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST, FramesLayout, ScanPaths
+from ladderdata.seeding import rng_for
 from ladderdata.sources.ply import TriangleMesh, write_ply
 from ladderdata.sources.sens import SensFrameData, encode_color_jpeg, encode_depth_zlib, write_sens
 from ladderdata.sources.synthetic_shapes import Cuboid, cuboid_distance, cuboids_overlap, polygon_area
@@ -329,7 +333,6 @@ class SynthConfig(BaseModel):
     invalid_poses: int = Field(2, ge=0, description="frames per scan whose pose is written as -inf")
     val_every: int = Field(4, ge=2, description="every n-th scene goes to the val split")
     jpeg_quality: int = Field(90, ge=50, le=100)
-    workers: int = Field(1, ge=1)
 
 
 class GTBox(BaseModel):
@@ -597,7 +600,7 @@ def generate_scene(
     ``extra_objects`` adds that many attempts at placing clutter (boxes, chairs, pillows, ...), for
     ScanNet-scale object counts.
     """
-    rng = np.random.default_rng([seed, index])
+    rng = rng_for(seed, scan_id_for(index), "scene")
     scene_type = list(SCENE_TYPES)[index % len(SCENE_TYPES)]
     poly = _room(rng)
     height = float(rng.uniform(2.5, 3.0))
@@ -781,7 +784,7 @@ def ground_truth(scene: SyntheticScene) -> SyntheticGroundTruth:
 def _rendered_frames(
     scene: SyntheticScene, mesh: TriangleMesh, quality: int, seed: int
 ) -> Iterator[tuple[bytes, bytes, DepthMM]]:
-    renderer = Renderer(mesh, np.random.default_rng([seed, 7919]))
+    renderer = Renderer(mesh, rng_for(seed, scene.scan_id, "sensor noise"))
     for pose in scene.poses:
         color = renderer.color(COLOR_K, pose)
         depth = renderer.depth(DEPTH_K, pose)
@@ -803,25 +806,28 @@ def write_scene(
     """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth."""
     paths = ScanPaths.at(root / "scans" / scene.scan_id, root=root)
     paths.scan_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, 104729])
+    rng = rng_for(seed, scene.scan_id, "mesh")
     sm = build_mesh(scene, rng, max_edge, structural_edge)
     to_raw = invert_pose(scene.alignment)
     raw_vertices = sm.mesh.vertices @ to_raw[:3, :3].T + to_raw[:3, 3]
-    write_ply(paths.mesh, TriangleMesh(raw_vertices, sm.mesh.faces, sm.mesh.colors))
-    paths.segments.write_text(
+    with atomic_path(paths.mesh) as tmp:
+        write_ply(tmp, TriangleMesh(raw_vertices, sm.mesh.faces, sm.mesh.colors))
+    write_text_atomic(
+        paths.segments,
         json.dumps(
             {
                 "params": {"kThresh": "0.0001", "segMinVerts": "20"},
                 "sceneId": scene.scan_id,
                 "segIndices": sm.segments.tolist(),
             }
-        )
+        ),
     )
     groups = [
         {"id": o.object_id, "objectId": o.object_id, "segments": sm.object_segments[o.object_id], "label": o.label}
         for o in scene.objects
     ]
-    paths.aggregation.write_text(
+    write_text_atomic(
+        paths.aggregation,
         json.dumps(
             {
                 "sceneId": f"scannet.{scene.scan_id}",
@@ -829,13 +835,14 @@ def write_scene(
                 "segGroups": groups,
                 "segmentsFile": paths.segments.name,
             }
-        )
+        ),
     )
     align_txt = " ".join(f"{v:.9g}" for v in scene.alignment.reshape(-1))
-    paths.meta.write_text(
+    write_text_atomic(
+        paths.meta,
         f"axisAlignment = {align_txt}\ncolorHeight = {COLOR_K.height}\ncolorWidth = "
         f"{COLOR_K.width}\ndepthHeight = {DEPTH_K.height}\ndepthWidth = {DEPTH_K.width}\n"
-        f"numColorFrames = {len(scene.poses)}\nsceneType = {scene.scene_type}\n"
+        f"numColorFrames = {len(scene.poses)}\nsceneType = {scene.scene_type}\n",
     )
     raw_poses = np.einsum("ij,tjk->tik", to_raw, scene.poses)
     raw_poses[scene.invalid] = -np.inf
@@ -846,39 +853,38 @@ def write_scene(
             SensFrameData(raw_poses[i], round(i * 1e6 / FPS), c, encode_depth_zlib(d))
             for i, (c, _, d) in enumerate(frames)
         )
-        write_sens(
-            paths.sens,
-            COLOR_K.matrix4,
-            DEPTH_K.matrix4,
-            (COLOR_K.width, COLOR_K.height),
-            (DEPTH_K.width, DEPTH_K.height),
-            data,
-            n,
-        )
+        with atomic_path(paths.sens) as tmp:
+            write_sens(
+                tmp,
+                COLOR_K.matrix4,
+                DEPTH_K.matrix4,
+                (COLOR_K.width, COLOR_K.height),
+                (DEPTH_K.width, DEPTH_K.height),
+                data,
+                n,
+            )
     pose_txt = [_matrix_text(p) for p in raw_poses]
     if FramesLayout.EXPORT in layouts:
         for d in (paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir, paths.export_intrinsic_dir):
             d.mkdir(parents=True, exist_ok=True)
         for i, (c, png, _) in enumerate(frames):
-            paths.export_color(i).write_bytes(c)
-            paths.export_depth(i).write_bytes(png)
-            paths.export_pose(i).write_text(pose_txt[i])
+            write_bytes_atomic(paths.export_color(i), c)
+            write_bytes_atomic(paths.export_depth(i), png)
+            write_text_atomic(paths.export_pose(i), pose_txt[i])
         for name, K in (("intrinsic_color", COLOR_K), ("intrinsic_depth", DEPTH_K)):
-            (paths.export_intrinsic_dir / f"{name}.txt").write_text(_matrix_text(K.matrix4))
+            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(K.matrix4))
         for name in ("extrinsic_color", "extrinsic_depth"):
-            (paths.export_intrinsic_dir / f"{name}.txt").write_text(_matrix_text(np.eye(4)))
+            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(np.eye(4)))
     if FramesLayout.POSED in layouts:
         paths.posed_dir.mkdir(parents=True, exist_ok=True)
         for i, (c, png, _) in enumerate(frames):
-            paths.posed_color(i).write_bytes(c)
-            paths.posed_depth(i).write_bytes(png)
-            paths.posed_pose(i).write_text(pose_txt[i])
-        paths.posed_intrinsic.write_text(_matrix_text(COLOR_K.matrix4))
-        paths.posed_depth_intrinsic.write_text(_matrix_text(DEPTH_K.matrix4))
+            write_bytes_atomic(paths.posed_color(i), c)
+            write_bytes_atomic(paths.posed_depth(i), png)
+            write_text_atomic(paths.posed_pose(i), pose_txt[i])
+        write_text_atomic(paths.posed_intrinsic, _matrix_text(COLOR_K.matrix4))
+        write_text_atomic(paths.posed_depth_intrinsic, _matrix_text(DEPTH_K.matrix4))
     gt = ground_truth(scene)
-    gt_dir = root / GROUND_TRUTH_DIR
-    gt_dir.mkdir(exist_ok=True)
-    (gt_dir / f"{scene.scan_id}.json").write_text(gt.model_dump_json(indent=1))
+    write_text_atomic(root / GROUND_TRUTH_DIR / f"{scene.scan_id}.json", gt.model_dump_json(indent=1))
     return gt
 
 
@@ -886,39 +892,33 @@ def _matrix_text(m: Matrix4) -> str:
     return "\n".join(" ".join(f"{v:.9g}" for v in row) for row in np.asarray(m)) + "\n"
 
 
-def _synth_one(root: Path, index: int, config: SynthConfig) -> str:
+def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
+    """Write scene ``index`` of the root ``config`` describes; returns its scan id."""
     scene = generate_scene(index, config.seed, config.frames, config.invalid_poses)
-    write_scene(root, scene, config.layouts, config.jpeg_quality, seed=hash_seed(config.seed, index))
+    write_scene(root, scene, config.layouts, config.jpeg_quality, seed=config.seed)
     return scene.scan_id
 
 
-def hash_seed(seed: int, index: int) -> int:
-    """Stable per-scene seed (independent of process, worker count and PYTHONHASHSEED)."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
-def synthesize_root(root: Path, config: SynthConfig, progress: Callable[[str], None] | None = None) -> list[str]:
+def synthesize_root(
+    root: Path,
+    config: SynthConfig,
+    executor: Executor | None = None,
+    progress: Callable[[Outcome[str]], None] | None = None,
+) -> list[str]:
     """Write a whole synthetic ScanNet root: scans, label table, split lists, ground truth."""
-    root.mkdir(parents=True, exist_ok=True)
-    rows = label_table_rows()
-    lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
-    (root / LABEL_TABLE).write_text("\n".join(lines) + "\n")
-    ids = [scan_id_for(i) for i in range(config.scenes)]
-    val = [s for i, s in enumerate(ids) if i % config.val_every == config.val_every - 1]
-    train = [s for s in ids if s not in val]
-    (root / SPLIT_LIST.format(split="train")).write_text("".join(f"{s}\n" for s in train))
-    (root / SPLIT_LIST.format(split="val")).write_text("".join(f"{s}\n" for s in val))
-    (root / SPLIT_LIST.format(split="test")).write_text("")
-    if config.workers > 1:
-        with ProcessPoolExecutor(config.workers) as pool:
-            futures = [pool.submit(_synth_one, root, i, config) for i in range(config.scenes)]
-            for fut in futures:
-                done = fut.result()
-                if progress:
-                    progress(done)
-    else:
-        for i in range(config.scenes):
-            done = _synth_one(root, i, config)
-            if progress:
-                progress(done)
+    with claim_folder(root):
+        rows = label_table_rows()
+        lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
+        write_text_atomic(root / LABEL_TABLE, "\n".join(lines) + "\n")
+        ids = [scan_id_for(i) for i in range(config.scenes)]
+        val = [s for i, s in enumerate(ids) if i % config.val_every == config.val_every - 1]
+        train = [s for s in ids if s not in val]
+        for split, listed in (("train", train), ("val", val), ("test", [])):
+            write_text_atomic(root / SPLIT_LIST.format(split=split), "".join(f"{s}\n" for s in listed))
+        outcomes = (executor or LocalExecutor()).map(
+            partial(synthesize_scan, root, config), list(range(config.scenes)), names=ids, on_done=progress
+        )
+    failed = [o.error for o in outcomes if not o.ok]
+    if failed:
+        raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
     return ids
