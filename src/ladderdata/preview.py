@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
+from ladderdata.cache import atomic_path
 from ladderdata.layout import DatasetLayout
 
 TILE = 384
@@ -60,6 +61,7 @@ def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int 
         for i, row in enumerate(rows):
             sheet.paste(_tile(row), ((i % cols) * TILE, (i // cols) * TILE))
         path = out_dir / f"{subset_dir.name}.png"
-        sheet.save(path)
+        with atomic_path(path) as tmp:
+            sheet.save(tmp, format="PNG")
         written.append(path)
     return written

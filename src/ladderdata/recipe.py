@@ -83,9 +83,18 @@ class Recipe(BaseModel):
             out.append(cls(cls.config_class.model_validate(configs[name] or {}), self.filters))
         return out
 
-    def localizer(self) -> TaskGenerator:
+    def derivers(self) -> list[TaskGenerator]:
+        """Tasks whose rows are derived from the other tasks' finished rows (paired localization)."""
+        if self.localization is not LocalizationMode.PAIRED:
+            return []
         cls = get_task(LOCALIZATION_TASK)
-        return cls(cls.config_class.model_validate(self.localization_config), self.filters)
+        return [cls(cls.config_class.model_validate(self.localization_config), self.filters)]
+
+    def with_frame_stride(self, frame_stride: int | None) -> "Recipe":
+        """This recipe with its metadata's frame stride overridden (``--frame-stride``); unchanged for None."""
+        if frame_stride is None:
+            return self
+        return self.model_copy(update={"metadata": self.metadata.model_copy(update={"frame_stride": frame_stride})})
 
     def target(self, task: str, modality: Modality, scenes: int) -> int | None:
         """How many questions to keep for ``task`` x ``modality`` from ``scenes`` scenes (None: all)."""

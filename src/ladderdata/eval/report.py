@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
+from ladderdata.cache import write_text_atomic
 from ladderdata.errors import ConfigError
 from ladderdata.eval.scoring import score
 from ladderdata.io.card import SHORT_NAMES
@@ -141,9 +142,13 @@ def evaluate(bench: Path, predictions: Path, out: Path, model: str = "model") ->
     scores = score_rows(load_bench(bench), read_predictions(predictions))
     summary = summarize(scores)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(report_markdown(summary, model), encoding="utf-8")
-    with open(out / "scores.jsonl", "w", encoding="utf-8") as f:
-        for s in scores:
-            f.write(s.model_dump_json() + "\n")
+    write_text_atomic(out / "report.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / "report.md", report_markdown(summary, model))
+    write_text_atomic(out / "scores.jsonl", "".join(s.model_dump_json() + "\n" for s in scores))
     return summary
+
+
+def write_predictions(predictions: list[dict[str, str]], path: Path) -> Path:
+    """A predictions file (JSON Lines of ``{"id", "prediction"}``), written atomically."""
+    write_text_atomic(path, "".join(json.dumps(p) + "\n" for p in predictions))
+    return path

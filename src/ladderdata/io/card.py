@@ -3,20 +3,20 @@
 import json
 import platform
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import yaml
 
-from ladderdata.io.shards import Sample
+from ladderdata.cache import write_text_atomic
 from ladderdata.layout import DatasetLayout
 from ladderdata.prompts import resource
-from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality
-
-if TYPE_CHECKING:
-    from ladderdata.pipeline import BuildConfig, BuildSummary, SceneDrafts
+from ladderdata.recipe import Recipe
+from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample
 
 SHORT_NAMES = {
     "object_counting": "Obj. Cnt.",
@@ -96,35 +96,56 @@ def answer_distribution(samples: list[Sample]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_card_manifest_stats(
-    config: "BuildConfig", summary: "BuildSummary", subsets: dict[str, list[Sample]], scenes: "list[SceneDrafts]"
-) -> None:
-    layout = DatasetLayout(config.out)
-    from ladderdata.pipeline import split_name
+@dataclass
+class DatasetReport:
+    """Everything the card, the manifest and the stats describe about one finished build."""
 
-    split = "test" if config.benchmark else split_name(config.split)
-    rejections: dict[str, Counter[str]] = defaultdict(Counter)
-    drafted: Counter[str] = Counter()
-    for scene in scenes:
-        for key, counts in scene.rejections.items():
-            rejections[key].update(counts)
-        drafted.update(f"{r.task}/{r.modality.value}" for r in scene.records)
-    all_rows = [s for rows in subsets.values() for s in rows]
+    recipe: Recipe
+    seed: int
+    benchmark: bool
+    split: str
+    """Split name of the shards (``train``, ``validation``, ``test``)."""
+    inputs: dict[str, Any]
+    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used and ``failed`` scans."""
+    subsets: dict[str, list[Sample]]
+    shards: list[dict[str, object]]
+    drafted: Counter[str]
+    """``"task/modality"`` -> drafts, over all scans."""
+    rejections: dict[str, Counter[str]]
+    """``"task/modality"`` -> filter name -> candidates rejected."""
+    stages: dict[str, dict[str, Any]]
+    """Stage name -> its counters and seconds."""
+
+    @property
+    def scans(self) -> list[str]:
+        return list(self.inputs["scan_ids"])
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return dict(self.inputs["failed"])
+
+
+def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
+    """Write ``stats.json``, ``stats.md``, ``manifest.json`` and the card (``README.md``) of a built dataset."""
+    layout = DatasetLayout(out)
+    recipe = report.recipe
+    all_rows = [s for rows in report.subsets.values() for s in rows]
     spatial = [s for s in all_rows if s.answer_type is not AnswerType.BOXES]
     localization = [s for s in all_rows if s.answer_type is AnswerType.BOXES]
     answers = answer_distribution(all_rows)
+    rejections, drafted = report.rejections, report.drafted
     stats = {
-        "scans": {"built": len(summary.scans), "failed": summary.failed},
-        "rows": summary.rows,
-        "counts": {subset: composition(rows) for subset, rows in subsets.items()},
+        "scans": {"built": len(report.scans), "failed": report.failed},
+        "rows": {subset: len(rows) for subset, rows in report.subsets.items()},
+        "counts": {subset: composition(rows) for subset, rows in report.subsets.items()},
         "drafted": dict(sorted(drafted.items())),
         "rejections": {k: dict(sorted(v.items())) for k, v in sorted(rejections.items())},
         "answers": answers,
+        "stages": report.stages,
     }
-    layout.root.mkdir(parents=True, exist_ok=True)
-    layout.stats_json.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(layout.stats_json, json.dumps(stats, indent=2) + "\n")
 
-    md = [f"# Statistics: {config.recipe.name}", "", "## Spatial questions (paper Table 6 layout)", ""]
+    md = [f"# Statistics: {recipe.name}", "", "## Spatial questions (paper Table 6 layout)", ""]
     md += [composition_table(spatial), ""]
     md += [f"Localization questions: {len(localization):,}", "", "## Answers", ""]
     md += ["| task/modality | distribution |", "|---|---|"]
@@ -132,38 +153,36 @@ def write_card_manifest_stats(
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
-    if summary.failed:
-        md += ["", "## Failed scans", ""] + [f"- {s}: {e}" for s, e in sorted(summary.failed.items())]
-    layout.stats_md.write_text("\n".join(md) + "\n", encoding="utf-8")
+    md += ["", "## Stages", "", "| stage | seconds | counters |", "|---|---|---|"]
+    for name, stage in report.stages.items():
+        counters = ", ".join(f"{k}: {v:,}" for k, v in stage["counters"].items())
+        md.append(f"| {name} | {stage['seconds']:.2f} | {counters} |")
+    if report.failed:
+        md += ["", "## Failed scans", ""] + [f"- {s}: {e}" for s, e in sorted(report.failed.items())]
+    write_text_atomic(layout.stats_md, "\n".join(md) + "\n")
 
     manifest = {
         "versions": package_versions(),
-        "inputs": {
-            "scans": str(config.scans.resolve()),
-            "split": config.split,
-            "limit_scenes": config.limit_scenes,
-            "scan_ids": summary.scans,
-            "failed": summary.failed,
-        },
-        "seed": config.seed,
+        "inputs": report.inputs,
+        "seed": report.seed,
         "workers_do_not_change_output": True,
-        "recipe": config.recipe.model_dump(mode="json"),
-        "shards": summary.shards,
+        "recipe": recipe.model_dump(mode="json"),
+        "shards": report.shards,
     }
-    layout.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(layout.manifest, json.dumps(manifest, indent=2) + "\n")
 
     configs: list[dict[str, Any]] = []
     descriptions = {
         "spatial": "spatial questions (seven VSI-Bench types)",
         "localization": "object localization",
-        config.recipe.name: config.recipe.description,
+        recipe.name: recipe.description,
     }
-    for subset, rows in subsets.items():
+    for subset, rows in report.subsets.items():
         if rows:
             entry: dict[str, Any] = {"config_name": subset}
             if not configs:
                 entry["default"] = True
-            entry["data_files"] = [{"split": split, "path": layout.shard_glob(subset, split)}]
+            entry["data_files"] = [{"split": report.split, "path": layout.shard_glob(subset, report.split)}]
             configs.append(entry)
     front = yaml.safe_dump(
         {
@@ -175,19 +194,21 @@ def write_card_manifest_stats(
     ).strip()
     card = Template(resource("dataset_card.md")).substitute(
         front_matter=front,
-        name=config.recipe.name,
+        name=recipe.name,
         version=package_versions()["ladder"],
-        scan_count=len(summary.scans),
-        split=config.split,
-        recipe=config.recipe.name,
-        seed=config.seed,
-        description=config.recipe.description,
-        subset_rows="\n".join(f"| {s} | {len(r):,} | {descriptions.get(s, s)} |" for s, r in subsets.items() if r),
-        out_name=config.out.name,
-        split_name=split,
+        scan_count=len(report.scans),
+        split=report.inputs["split"],
+        recipe=recipe.name,
+        seed=report.seed,
+        description=recipe.description,
+        subset_rows="\n".join(
+            f"| {s} | {len(r):,} | {descriptions.get(s, s)} |" for s, r in report.subsets.items() if r
+        ),
+        out_name=out.name,
+        split_name=report.split,
         default_config=configs[0]["config_name"] if configs else "default",
-        columns=BENCH_COLUMNS if config.benchmark else TRAIN_COLUMNS,
+        columns=BENCH_COLUMNS if report.benchmark else TRAIN_COLUMNS,
         table=composition_table(spatial),
-        min_visibility=config.recipe.filters.min_visibility,
+        min_visibility=recipe.filters.min_visibility,
     )
-    layout.card.write_text(card, encoding="utf-8")
+    write_text_atomic(layout.card, card)

@@ -4,23 +4,20 @@ The Hugging Face features (``Image`` for the ``images`` column) travel in the Pa
 the ``huggingface`` key, which is where ``datasets`` looks for them; images are embedded JPEG bytes.
 """
 
-import hashlib
 import io
 import json
-import os
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
 
-from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from ladderdata.cache import atomic_path, content_key, file_sha256
 from ladderdata.recipe import ImageConfig
-from ladderdata.tasks import AnswerType, Modality, ObjectRef
+from ladderdata.tasks import Sample
 
 SHARD_KEY = b"ladder.shard_key"
 
@@ -35,41 +32,6 @@ class RowFormat(StrEnum):
 #: benchmark column -> Sample field it comes from
 BENCH_RENAMES = {"scene_name": "scene_id", "question_type": "task", "ground_truth": "answer"}
 ROW_GROUP_ROWS = 64
-
-
-class Sample(BaseModel):
-    """One finished question (one row of a shard, without its image bytes)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    task: str
-    """VSI-Bench ``question_type`` (or ``object_localization``)."""
-    modality: Modality
-    scene_id: str
-    frame_ids: list[int]
-    timestamps: list[float]
-    """Seconds, one per image (videos: the frames' times in the scan's stream)."""
-    image_width: int
-    image_height: int
-    """Size of the stored images (pixel coordinates of localization answers refer to it)."""
-    question: str
-    options: list[str]
-    """``["A. chair", "B. table"]`` for multiple choice, else empty."""
-    answer: str
-    """Option letter, number as text, or JSON boxes."""
-    answer_type: AnswerType
-    objects: list[ObjectRef]
-    margins: dict[str, float]
-
-    @property
-    def prompt_style(self) -> PromptStyle:
-        return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer."""
-        prompt = user_prompt(self.question, self.options, self.answer_type.value, self.prompt_style)
-        return chat_messages(prompt, len(self.frame_ids), self.answer)
 
 
 _TEXT = pa.string()
@@ -167,12 +129,14 @@ def encode_image(jpeg: bytes, config: ImageConfig) -> bytes:
 
 
 def shard_key(samples: list[Sample], margin_names: list[str], config: ImageConfig, extra: str = "") -> str:
-    """sha256 of a shard's rows and image settings: an existing shard with this key is reused on resume."""
-    h = hashlib.sha256(config.model_dump_json().encode() + extra.encode())
-    h.update(json.dumps(sorted(margin_names)).encode())
-    for s in samples:
-        h.update(s.model_dump_json().encode())
-    return h.hexdigest()
+    """Content key of a shard's rows and image settings: an existing shard with this key is reused on resume."""
+    parts = {
+        "kind": "shard",
+        "images": config.model_dump_json(),
+        "format": extra,
+        "margins": json.dumps(sorted(margin_names)),
+    }
+    return content_key(parts | {f"row:{i}": s.model_dump_json() for i, s in enumerate(samples)})
 
 
 def existing_key(path: Path) -> str | None:
@@ -185,6 +149,12 @@ def existing_key(path: Path) -> str | None:
     return value.decode() if value else None
 
 
+class WrittenShard(NamedTuple):
+    sha256: str
+    reused: bool
+    """The file held exactly these rows already and was left untouched."""
+
+
 def write_shard(
     path: Path,
     samples: list[Sample],
@@ -193,14 +163,14 @@ def write_shard(
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
-) -> str:
+) -> WrittenShard:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
-    Returns the file's sha256. Skips the work when the file holds exactly these rows already.
+    Skips the work when the file holds exactly these rows already.
     """
     key = shard_key(samples, margin_names, config, f"{row_format}|{dataset_name}")
     if existing_key(path) == key:
-        return file_sha256(path)
+        return WrittenShard(file_sha256(path), reused=True)
     schema = shard_schema(margin_names, row_format)
     rows = []
     for s in samples:
@@ -215,19 +185,6 @@ def write_shard(
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=schema)
     table = table.replace_schema_metadata({**(schema.metadata or {}), SHARD_KEY: key.encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return file_sha256(path)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return WrittenShard(file_sha256(path), reused=False)

@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from importlib.metadata import entry_points
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from ladderdata.tasks.context import SceneContext, Shown
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,41 @@ class Draft(BaseModel):
     @property
     def categories(self) -> set[str]:
         return {o.category for o in self.objects}
+
+
+class Sample(BaseModel):
+    """One finished question (one row of a shard, without its image bytes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    task: str
+    """VSI-Bench ``question_type`` (or ``object_localization``)."""
+    modality: Modality
+    scene_id: str
+    frame_ids: list[int]
+    timestamps: list[float]
+    """Seconds, one per image (videos: the frames' times in the scan's stream)."""
+    image_width: int
+    image_height: int
+    """Size of the stored images (pixel coordinates of localization answers refer to it)."""
+    question: str
+    options: list[str]
+    """``["A. chair", "B. table"]`` for multiple choice, else empty."""
+    answer: str
+    """Option letter, number as text, or JSON boxes."""
+    answer_type: AnswerType
+    objects: list[ObjectRef]
+    margins: dict[str, float]
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer."""
+        prompt = user_prompt(self.question, self.options, self.answer_type.value, self.prompt_style)
+        return chat_messages(prompt, len(self.frame_ids), self.answer)
 
 
 class FilterConfig(BaseModel):
@@ -139,6 +175,8 @@ class TaskGenerator(ABC):
     margins: ClassVar[tuple[str, ...]]
     """Names of the margins this task stores (the union over tasks becomes the ``margins`` column)."""
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    subset: ClassVar[str] = "spatial"
+    """The dataset subset (Hugging Face config) this task's rows go to."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -185,6 +223,16 @@ class TaskGenerator(ABC):
             per_category.update(draft.categories)
             kept.append((shown, draft))
         return kept
+
+    def final_answer(self, draft: Draft, objects: list[ObjectRef]) -> str:
+        """The stored answer of a draft without choices, once images are stored: ``objects`` carry their boxes
+        in stored pixels (after any resize). Default: the drafted answer."""
+        return draft.answer
+
+    def derive(self, sample: Sample) -> Sample | None:
+        """A row of this task derived from another task's finished row, or None. Runs only for the tasks a
+        recipe names as derivers (:meth:`ladderdata.recipe.Recipe.derivers`); by default nothing is derived."""
+        return None
 
     # ----------------------------------------------------------------------------------- shared filters
 

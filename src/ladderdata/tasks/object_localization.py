@@ -2,9 +2,10 @@
 
 The answer is one JSON list, ``[{"label": "chair", "bbox_2d": [x1, y1, x2, y2]}, ...]``, in pixels of the
 image as stored in the dataset (after any resize), integers. Boxes are the visible part's box from the
-per-view metadata. In the paper's mode (``localization: paired`` in a recipe) every single-image spatial
-question gets a localization twin asking the same question about the same image; ``standalone`` asks
-"where are ..." questions from this generator's own drafts instead.
+per-view metadata. In the paper's mode (``localization: paired`` in a recipe) this task derives a
+localization twin from every single-image spatial question, asking the same question about the same image
+(:meth:`ObjectLocalization.derive`); ``standalone`` asks "where are ..." questions from this generator's own
+drafts instead.
 """
 
 import json
@@ -20,6 +21,7 @@ from ladderdata.tasks.base import (
     Modality,
     ObjectRef,
     Rejections,
+    Sample,
     TaskConfig,
     TaskGenerator,
     register_task,
@@ -49,6 +51,25 @@ class ObjectLocalization(TaskGenerator):
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE,)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
     config_class: ClassVar[type[TaskConfig]] = LocalizationConfig
+    subset: ClassVar[str] = "localization"
+
+    def final_answer(self, draft: Draft, objects: list[ObjectRef]) -> str:
+        return boxes_answer(objects)
+
+    def derive(self, sample: Sample) -> Sample | None:
+        """Paired mode (paper B.1): the same image and question, answered with the referenced objects' boxes."""
+        if sample.task == self.name or sample.modality not in self.modalities:
+            return None
+        return sample.model_copy(
+            update={
+                "id": f"{sample.id}-loc",
+                "task": self.name,
+                "answer": boxes_answer(sample.objects),
+                "answer_type": self.answer_type,
+                "options": [],
+                "margins": {"visibility_min": min(o.visibility for o in sample.objects)},
+            }
+        )
 
     def boxed(self, shown: Shown, object_id: int, rejections: Rejections) -> bool:
         cfg = self.config

@@ -1,0 +1,69 @@
+"""What a build is given (:class:`BuildConfig`) and the per-scan records it caches between runs."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ladderdata.layout import DatasetLayout
+from ladderdata.recipe import Recipe
+from ladderdata.sources.base import SourceConfigField
+from ladderdata.tasks import Draft, Modality
+
+
+class BuildConfig(BaseModel):
+    """Inputs of one ``ladder build-dataset`` run (where the work runs is not part of it: see the executor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: SourceConfigField
+    """The scans: a registered source's config, e.g. ``{"source": "scannet", "root": "scannet/"}``."""
+    out: Path
+    split: str = "train"
+    """``train``, ``val``, ``test``, ``all``, or a file listing scan ids."""
+    recipe: Recipe = Recipe()
+    seed: int = 0
+    limit_scenes: int | None = None
+    exclude: list[Path] = []
+    """Built benchmarks whose rooms must not be used (every rescan ``sceneXXXX_*`` of a room is excluded)."""
+    benchmark: bool = False
+    """Write a benchmark: one subset named after the recipe, split ``test``, evaluator field names."""
+    metadata_cache: Path | None = None
+    """Folder of the per-view metadata cache; default ``OUT/.ladder-work/metadata``. Builds over the same scans
+    (the benchmarks of one ``build-bench``) share one: entries are keyed on the scans and the metadata config."""
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.metadata_cache or DatasetLayout(self.out).metadata_cache
+
+    @property
+    def output_split(self) -> str:
+        """Split name of the shards: ``test`` for benchmarks and test scans, ``validation`` for val, else ``train``."""
+        if self.benchmark:
+            return "test"
+        return {"val": "validation", "test": "test"}.get(self.split, "train")
+
+
+class DraftRecord(BaseModel):
+    """A draft with the image set it was drawn from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    modality: Modality
+    scene_id: str
+    frame_ids: list[int]
+    timestamps: list[float]
+    image_width: int
+    image_height: int
+    draft: Draft
+
+
+class SceneDrafts(BaseModel):
+    """Every draft of one scan (``.ladder-work/drafts/<scan>.json``), valid while ``key`` matches."""
+
+    scan_id: str
+    key: str
+    views: int
+    records: list[DraftRecord]
+    rejections: dict[str, dict[str, int]]
+    """``"task/modality"`` -> filter name -> candidates it rejected."""

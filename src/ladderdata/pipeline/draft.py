@@ -1,0 +1,157 @@
+"""Draft: per scan (one executor item each), per-view metadata (cached) then every task x modality's drafts.
+
+Each task x modality draws image sets and drafts with generators seeded by ``(seed, scan, task, modality)``,
+so a scan's drafts never depend on other scans or on the workers. Drafts and filter counts are cached in
+``.ladder-work/drafts/<scan>.json`` under a key made of the metadata key (the scan's input files, the
+source's settings, the metadata config), the drafting recipe fields and the seed. Both keys are computed
+from the input files without loading the scan, so a rerun over finished scans reads no mesh.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from ladderdata.cache import content_key, write_text_atomic
+from ladderdata.errors import MissingFileError
+from ladderdata.executor import Outcome
+from ladderdata.layout import DatasetLayout
+from ladderdata.metadata.extract import ensure_metadata, metadata_path, read_views, scan_metadata_key
+from ladderdata.metadata.views import Timings
+from ladderdata.pipeline.config import DraftRecord, SceneDrafts
+from ladderdata.pipeline.plan import Plan
+from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
+from ladderdata.recipe import Recipe
+from ladderdata.seeding import rng_for
+from ladderdata.sources.base import ScanSourceConfig, open_source
+from ladderdata.tasks import Modality, Rejections, SceneContext
+from ladderdata.tasks.modalities import image_sets
+
+log = logging.getLogger(__name__)
+
+#: Bump when drafting changes meaning: cached drafts are then recomputed.
+DRAFTS_VERSION = "1"
+#: The recipe fields drafting depends on (targets, wording and image settings only matter later).
+DRAFTING_FIELDS = {"metadata", "modalities", "filters", "tasks", "localization", "localization_config"}
+
+
+def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[DraftRecord], dict[str, dict[str, int]]]:
+    """Every task's drafts for one scene, each task x modality with its own seeded generator."""
+    known = set(ctx.objects)
+    records: list[DraftRecord] = []
+    rejections: dict[str, dict[str, int]] = {}
+    generators = recipe.generators()
+    for modality in Modality:
+        users = [g for g in generators if modality in g.modalities]
+        if not users:
+            continue
+        sets = image_sets(ctx.views, modality, recipe.modalities, rng_for(seed, ctx.scan_id, "views", modality), known)
+        for gen in users:
+            rej = Rejections()
+            for shown, draft in gen.generate(ctx, sets, rng_for(seed, ctx.scan_id, gen.name, modality), rej):
+                first = shown.views[0]
+                records.append(
+                    DraftRecord(
+                        task=gen.name,
+                        modality=modality,
+                        scene_id=ctx.scan_id,
+                        frame_ids=shown.frame_ids,
+                        timestamps=shown.timestamps,
+                        image_width=first.image_width,
+                        image_height=first.image_height,
+                        draft=draft,
+                    )
+                )
+            rejections[f"{gen.name}/{modality.value}"] = dict(sorted(rej.counts.items()))
+    return records, rejections
+
+
+def drafts_key(metadata_key: str, recipe: Recipe, seed: int) -> str:
+    return content_key(
+        {
+            "kind": "drafts",
+            "version": DRAFTS_VERSION,
+            "metadata": metadata_key,
+            "seed": str(seed),
+            "recipe": recipe.model_dump_json(include=DRAFTING_FIELDS),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class DraftJob:
+    """What drafting one scan needs besides the scan id (sent to every worker once per item)."""
+
+    source: ScanSourceConfig
+    recipe: Recipe
+    seed: int
+    out: Path
+    metadata_cache: Path
+
+
+@dataclass(frozen=True)
+class ScanDrafts:
+    status: str
+    """"drafted" or "cached"."""
+    drafts: SceneDrafts
+    metadata: str | None = None
+    """Drafted scans: "computed" or "cached" (the metadata of a scan whose drafts are cached is not looked at)."""
+
+
+def cached_drafts(path: Path, key: str) -> SceneDrafts | None:
+    if not path.is_file():
+        return None
+    try:
+        cached = SceneDrafts.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        log.warning("unreadable drafts cache %s, recomputing", path)
+        return None
+    return cached if cached.key == key else None
+
+
+def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
+    """Metadata and drafts of one scan, reusing both caches; bad input raises a ``ScanError``."""
+    source = open_source(job.source)
+    meta_key = scan_metadata_key(source, scan_id, job.recipe.metadata, job.metadata_cache)
+    key = drafts_key(meta_key, job.recipe, job.seed)
+    path = DatasetLayout(job.out).drafts(scan_id)
+    cached = cached_drafts(path, key)
+    if cached is not None:
+        return ScanDrafts("cached", cached)
+    scan = source.load(scan_id)
+    if scan.frames is None:
+        raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
+    metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
+    views = read_views(metadata_path(job.metadata_cache, scan_id))
+    records, rejections = draft_scene(SceneContext.from_scan(scan, views), job.recipe, job.seed)
+    result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
+    write_text_atomic(path, result.model_dump_json())
+    return ScanDrafts("drafted", result, metadata)
+
+
+@dataclass
+class Drafted:
+    scenes: list[SceneDrafts]
+    """Scans drafted (or read from the cache), sorted by scan id."""
+    failed: dict[str, str]
+    """Scan id -> error naming the scan and the file at fault."""
+
+
+class DraftStage(Stage[Plan, Drafted]):
+    name = "draft"
+
+    def run(self, ctx: BuildContext, data: Plan, stats: StageStats) -> Drafted:
+        config = ctx.config
+        job = DraftJob(config.source, config.recipe, config.seed, config.out, config.metadata_dir)
+
+        def done(outcome: Outcome[ScanDrafts]) -> None:
+            stats.counters[outcome.value.status if outcome.value else "failed"] += 1
+            if outcome.value and outcome.value.metadata:
+                stats.counters[f"metadata {outcome.value.metadata}"] += 1
+            ctx.advance(self.name)
+
+        ctx.start(self.name, len(data.scan_ids))
+        outcomes = ctx.executor.map(partial(draft_scan, job), data.scan_ids, names=data.scan_ids, on_done=done)
+        scenes = sorted((o.value.drafts for o in outcomes if o.value is not None), key=lambda s: s.scan_id)
+        stats.counters["drafts"] = sum(len(s.records) for s in scenes)
+        return Drafted(scenes, {o.item: o.error or "unknown error" for o in outcomes if o.value is None})

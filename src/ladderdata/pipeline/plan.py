@@ -1,0 +1,56 @@
+"""Plan: which scans the build uses (the split, minus rooms of excluded benchmarks, up to ``limit_scenes``)."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ladderdata.errors import ConfigError
+from ladderdata.io.rooms import dataset_rooms, room_of
+from ladderdata.pipeline.config import BuildConfig
+from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
+from ladderdata.sources.base import ScanSource, open_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    scan_ids: list[str]
+
+
+def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
+    """Scan ids of ``split``: ``all``, a split the source knows (``train``, ``val``, ``test``), or a file of ids."""
+    if split == "all":
+        return source.scan_ids(None)
+    if split in ("train", "val", "test"):
+        return source.scan_ids(split)
+    path = Path(split)
+    if not path.is_file():
+        raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
+    wanted = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    available = set(source.scan_ids(None))
+    missing = [s for s in wanted if s not in available]
+    if missing:
+        log.warning("%d scans listed in %s are not under %s: %s", len(missing), path, source.config.root, missing[:5])
+    return [s for s in wanted if s in available]
+
+
+class PlanStage(Stage[BuildConfig, Plan]):
+    name = "plan"
+
+    def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
+        scan_ids = resolve_scan_ids(open_source(data.source), data.split)
+        stats.counters["listed"] = len(scan_ids)
+        if data.exclude:
+            banned = set().union(*(dataset_rooms(p) for p in data.exclude))
+            refused = [s for s in scan_ids if room_of(s) in banned]
+            if refused:
+                log.warning("refusing %d scans whose rooms are in the given benchmarks: %s", len(refused), refused[:8])
+            stats.counters["excluded (benchmark rooms)"] = len(refused)
+            scan_ids = [s for s in scan_ids if room_of(s) not in banned]
+        if data.limit_scenes is not None:
+            scan_ids = scan_ids[: data.limit_scenes]
+        if not scan_ids:
+            raise ConfigError(f"no scans to build from under {data.source.root} (split {data.split!r})")
+        stats.counters["planned"] = len(scan_ids)
+        return Plan(scan_ids)

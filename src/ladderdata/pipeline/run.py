@@ -1,0 +1,81 @@
+"""``build_dataset``: the stages in order, inside the output folder's lock, then the card, manifest and stats."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ladderdata.cache import claim_folder
+from ladderdata.executor import Executor, LocalExecutor
+from ladderdata.io.card import DatasetReport, write_card_manifest_stats
+from ladderdata.pipeline.config import BuildConfig
+from ladderdata.pipeline.draft import DraftStage
+from ladderdata.pipeline.plan import PlanStage
+from ladderdata.pipeline.render import RenderStage
+from ladderdata.pipeline.select import SelectStage
+from ladderdata.pipeline.stage import BuildContext, BuildProgress, StageStats
+from ladderdata.pipeline.write import WriteStage
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    scans: list[str]
+    failed: dict[str, str]
+    rows: dict[str, int]
+    """Rows per subset."""
+    rejections: Counter[str]
+    """Filter name -> candidates rejected, over all tasks."""
+    shards: list[dict[str, object]]
+    stages: dict[str, StageStats]
+    """Stage name -> its counters and time (also in ``stats.json`` / ``stats.md``)."""
+
+
+def build_dataset(
+    config: BuildConfig, executor: Executor | None = None, progress: BuildProgress | None = None
+) -> BuildSummary:
+    """plan -> draft -> select -> render -> write, per-scan and per-shard work mapped with ``executor``
+    (default: in this process). Refuses to start while another run writes into ``config.out``."""
+    with claim_folder(config.out):
+        ctx = BuildContext(config, executor or LocalExecutor(), progress)
+        plan = PlanStage()(ctx, config)
+        drafted = DraftStage()(ctx, plan)
+        selection = SelectStage()(ctx, drafted)
+        rendered = RenderStage()(ctx, selection)
+        written = WriteStage()(ctx, rendered)
+
+        rejections: dict[str, Counter[str]] = defaultdict(Counter)
+        drafts: Counter[str] = Counter()
+        for scene in drafted.scenes:
+            for key, counts in scene.rejections.items():
+                rejections[key].update(counts)
+            drafts.update(f"{r.task}/{r.modality.value}" for r in scene.records)
+        scans = [s.scan_id for s in drafted.scenes]
+        source = config.source.model_copy(update={"root": config.source.root.resolve()})
+        report = DatasetReport(
+            recipe=config.recipe,
+            seed=config.seed,
+            benchmark=config.benchmark,
+            split=config.output_split,
+            inputs={
+                "source": source.model_dump(mode="json"),
+                "split": config.split,
+                "limit_scenes": config.limit_scenes,
+                "scan_ids": scans,
+                "failed": drafted.failed,
+            },
+            subsets=written.subsets,
+            shards=written.shards,
+            drafted=drafts,
+            rejections=rejections,
+            stages={name: stats.as_dict() for name, stats in ctx.stats.items()},
+        )
+        write_card_manifest_stats(config.out, report)
+    return BuildSummary(
+        out=config.out,
+        scans=scans,
+        failed=drafted.failed,
+        rows={subset: len(rows) for subset, rows in written.subsets.items()},
+        rejections=sum(rejections.values(), Counter()),
+        shards=written.shards,
+        stages=ctx.stats,
+    )

@@ -1,0 +1,72 @@
+"""Select: per task x modality, near-duplicates dropped (if the recipe asks) and scenes taking turns, in a
+seeded order, until the recipe's target is met."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ladderdata.pipeline.config import DraftRecord
+from ladderdata.pipeline.draft import Drafted
+from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
+from ladderdata.seeding import rng_for
+from ladderdata.tasks import Modality
+
+
+def select(records: list[DraftRecord], target: int | None, rng: np.random.Generator) -> list[DraftRecord]:
+    """Up to ``target`` records, scenes taking turns in a seeded order (keeps scenes balanced)."""
+    if target is None:
+        return list(records)
+    by_scene: dict[str, list[DraftRecord]] = defaultdict(list)
+    for r in records:
+        by_scene[r.scene_id].append(r)
+    scenes = sorted(by_scene)
+    order = [scenes[int(i)] for i in rng.permutation(len(scenes))]
+    out: list[DraftRecord] = []
+    depth = 0
+    while len(out) < target and any(depth < len(by_scene[s]) for s in order):
+        for s in order:
+            if depth < len(by_scene[s]) and len(out) < target:
+                out.append(by_scene[s][depth])
+        depth += 1
+    return out
+
+
+def deduplicate(records: list[DraftRecord]) -> list[DraftRecord]:
+    """Drop near-duplicates: questions of one scene with the same template about the same objects."""
+    seen: set[tuple[str, str, tuple[int, ...]]] = set()
+    out = []
+    for r in records:
+        key = (r.scene_id, r.draft.template, tuple(sorted(o.object_id for o in r.draft.objects)))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+@dataclass
+class Selection:
+    groups: dict[tuple[str, Modality], list[DraftRecord]]
+    """(task, modality) -> the selected records, groups in sorted order."""
+
+
+class SelectStage(Stage[Drafted, Selection]):
+    name = "select"
+
+    def run(self, ctx: BuildContext, data: Drafted, stats: StageStats) -> Selection:
+        recipe, seed = ctx.config.recipe, ctx.config.seed
+        groups: dict[tuple[str, Modality], list[DraftRecord]] = defaultdict(list)
+        for scene in data.scenes:
+            for r in scene.records:
+                groups[(r.task, r.modality)].append(r)
+        chosen: dict[tuple[str, Modality], list[DraftRecord]] = {}
+        for (task, modality), records in sorted(groups.items()):
+            stats.counters["drafts in"] += len(records)
+            if recipe.deduplicate:
+                kept = deduplicate(records)
+                stats.counters["near-duplicates dropped"] += len(records) - len(kept)
+                records = kept
+            target = recipe.target(task, modality, len(data.scenes))
+            chosen[(task, modality)] = select(records, target, rng_for(seed, "select", task, modality))
+            stats.counters["selected"] += len(chosen[(task, modality)])
+        return Selection(chosen)

@@ -1,0 +1,106 @@
+"""Write: each subset cut into shards (one executor item each), written atomically and skipped when the file
+already holds the same rows; shards a previous run planned but this one does not are removed."""
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from ladderdata.errors import LadderError, MissingFileError
+from ladderdata.executor import Outcome
+from ladderdata.io.shards import RowFormat, WrittenShard, write_shard
+from ladderdata.pipeline.render import Rendered
+from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
+from ladderdata.recipe import ImageConfig
+from ladderdata.sources.base import FrameSource, ScanSourceConfig, open_source
+from ladderdata.tasks import Sample
+
+
+class FrameReader:
+    """JPEG bytes of frames, opening each scan's frame source once."""
+
+    def __init__(self, source: ScanSourceConfig) -> None:
+        self.source = open_source(source)
+        self.frames: dict[str, FrameSource] = {}
+
+    def __call__(self, scene_id: str, frame_id: int) -> bytes:
+        if scene_id not in self.frames:
+            frames = self.source.open_frames(scene_id)
+            if frames is None:
+                raise MissingFileError(scene_id, self.source.location(scene_id), "no frames to read images from")
+            self.frames[scene_id] = frames
+        return self.frames[scene_id].read_color_jpeg(frame_id)
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What writing one shard needs besides its rows (sent with every shard)."""
+
+    source: ScanSourceConfig
+    margins: list[str]
+    images: ImageConfig
+    row_format: RowFormat
+    dataset_name: str
+
+
+@dataclass(frozen=True)
+class PlannedShard:
+    path: Path
+    rows: list[Sample]
+
+
+def write_planned(job: ShardJob, shard: PlannedShard) -> WrittenShard:
+    return write_shard(
+        shard.path, shard.rows, job.margins, FrameReader(job.source), job.images, job.row_format, job.dataset_name
+    )
+
+
+@dataclass
+class Written:
+    subsets: dict[str, list[Sample]]
+    shards: list[dict[str, object]]
+    """``{"path", "rows", "sha256"}`` per shard, paths relative to the output folder (the manifest's list)."""
+
+
+class WriteStage(Stage[Rendered, Written]):
+    name = "write"
+
+    def run(self, ctx: BuildContext, data: Rendered, stats: StageStats) -> Written:
+        config, layout = ctx.config, ctx.layout
+        recipe, split = config.recipe, config.output_split
+        plan: list[PlannedShard] = []
+        for subset, rows in data.subsets.items():
+            count = max(1, -(-len(rows) // recipe.rows_per_shard)) if rows else 0
+            planned = set()
+            for i in range(count):
+                path = layout.shard(subset, split, i, count)
+                planned.add(path)
+                plan.append(PlannedShard(path, rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]))
+            folder = layout.subset_dir(subset)
+            for stale in folder.glob(f"{split}-*.parquet") if folder.is_dir() else []:
+                if stale not in planned:
+                    stale.unlink()
+                    stats.counters["stale shards removed"] += 1
+        margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
+        row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
+
+        def done(outcome: Outcome[WrittenShard]) -> None:
+            if outcome.value is not None:
+                stats.counters["reused" if outcome.value.reused else "written"] += 1
+            ctx.advance(self.name)
+
+        ctx.start(self.name, len(plan))
+        names = [str(p.path.relative_to(config.out)) for p in plan]
+        outcomes = ctx.executor.map(partial(write_planned, job), plan, names=names, on_done=done)
+        failed = [o.error for o in outcomes if o.value is None]
+        if failed:
+            raise LadderError(
+                f"{len(failed)} of {len(plan)} shards could not be written: {'; '.join(map(str, failed))}"
+            )
+        stats.counters["rows"] = sum(len(p.rows) for p in plan)
+        shards: list[dict[str, object]] = [
+            {"path": name, "rows": len(p.rows), "sha256": o.value.sha256}
+            for name, p, o in zip(names, plan, outcomes, strict=True)
+            if o.value is not None
+        ]
+        return Written(data.subsets, shards)
