@@ -3,19 +3,29 @@
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ladderdata.errors import LadderError, ScanError
+from ladderdata.executor.base import ExecutorKind
+from ladderdata.extensions import Extension, load_extensions
 from ladderdata.layout import FramesLayout
 
 if TYPE_CHECKING:
+    from ladderdata.executor import Executor
+    from ladderdata.extensions import AnswerBackend
     from ladderdata.pipeline import BuildConfig
+    from ladderdata.sources.base import ScanSourceConfig
+
+#: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
+SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -40,14 +50,60 @@ def _progress() -> Progress:
     )
 
 
-def run_synth(out: Path, scenes: int, seed: int, frames: int, layouts: list[FramesLayout], workers: int) -> list[str]:
+STAGE_LABELS = {"draft": "drafting scans", "write": "writing shards"}
+
+
+class StageBars:
+    """One progress bar per build stage that fans out (drafting scans, writing shards)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        self.tasks[stage] = self.progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
+
+    def advance(self, stage: str) -> None:
+        self.progress.advance(self.tasks[stage])
+
+
+# options shared by the commands that read scans and fan out work
+Scans = Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")]
+Source = Annotated[str, typer.Option(help="registered scan source that reads --scans")]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="local: worker processes (default 1); ray: tasks in flight (default all)")
+]
+ExecutorOption = Annotated[ExecutorKind, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster)")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
+]
+FrameStride = Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")]
+
+
+def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
+    from ladderdata.executor import ExecutorConfig, open_executor
+
+    if ray_address is not None and kind is not ExecutorKind.RAY:
+        raise LadderError("--ray-address needs --executor ray")
+    return open_executor(ExecutorConfig(kind=kind, workers=workers, ray_address=ray_address))
+
+
+def scan_source(name: str, scans: Path, frames_layout: FramesLayout | None = None) -> "ScanSourceConfig":
+    from ladderdata.sources.base import source_config
+
+    return source_config(name, root=scans, frames_layout=frames_layout)
+
+
+def run_synth(
+    out: Path, scenes: int, seed: int, frames: int, layouts: list[FramesLayout], executor: "Executor"
+) -> list[str]:
     from ladderdata.sources.synthetic import SynthConfig, synthesize_root
 
-    config = SynthConfig(scenes=scenes, seed=seed, frames=frames, layouts=layouts, workers=workers)
+    config = SynthConfig(scenes=scenes, seed=seed, frames=frames, layouts=layouts)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("synthesising scans", total=scenes)
-        ids = synthesize_root(out, config, progress=lambda _: progress.advance(task))
+        ids = synthesize_root(out, config, executor, progress=lambda _: progress.advance(task))
     log.info(
         "wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), ", ".join(layouts), out, time.perf_counter() - start
     )
@@ -61,17 +117,20 @@ def synth(
     seed: int = 0,
     frames: Annotated[int, typer.Option(min=4, help="frames per scan")] = 48,
     frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    workers: Workers = None,
+    executor: ExecutorOption = ExecutorKind.LOCAL,
+    ray_address: RayAddress = None,
 ) -> None:
     """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
-    run_synth(out, scenes, seed, frames, frames_layout or [FramesLayout.SENS], workers)
+    with open_run_executor(executor, workers, ray_address) as runner:
+        run_synth(out, scenes, seed, frames, frames_layout or [FramesLayout.SENS], runner)
 
 
-def summarise_scans(root: Path, split: str | None, layout: FramesLayout | None) -> int:
-    """Load every scan under ``root`` and print a table; returns the number of scans that failed."""
-    from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int:
+    """Load every scan of a source and print a table; returns the number of scans that failed."""
+    from ladderdata.sources.base import open_source
 
-    source = ScanNetSource(ScanNetSourceConfig(root=root, frames_layout=layout))
+    source = open_source(source_config)
     ids = source.scan_ids(split)
     table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
     failures: dict[str, str] = {}
@@ -100,28 +159,30 @@ def summarise_scans(root: Path, split: str | None, layout: FramesLayout | None) 
 
 @app.command()
 def scans(
-    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    scans: Scans,
     split: Annotated[str | None, typer.Option(help="train, val or test (needs scannetv2_<split>.txt)")] = None,
     frames_layout: FramesLayout | None = None,
+    source: Source = "scannet",
 ) -> None:
     """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
-    failed = summarise_scans(scans, split, frames_layout)
-    raise typer.Exit(1 if failed else 0)
+    failed = summarise_scans(scan_source(source, scans, frames_layout), split)
+    raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
-def run_metadata(root: Path, out: Path, split: str | None, workers: int, frame_stride: int) -> int:
+def run_metadata(
+    source_config: "ScanSourceConfig", out: Path, split: str | None, frame_stride: int, executor: "Executor"
+) -> int:
     """Compute per-view metadata for every scan; returns the number of scans that failed."""
     from ladderdata.metadata.config import MetadataConfig
     from ladderdata.metadata.extract import process_scans
-    from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+    from ladderdata.sources.base import open_source
 
-    source_config = ScanNetSourceConfig(root=root)
-    scan_ids = ScanNetSource(source_config).scan_ids(split)
+    scan_ids = open_source(source_config).scan_ids(split)
     config = MetadataConfig(frame_stride=frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("per-view metadata", total=len(scan_ids))
-        results = process_scans(source_config, scan_ids, config, out, workers, lambda _: progress.advance(task))
+        results = process_scans(source_config, scan_ids, config, out, executor, lambda _: progress.advance(task))
     counts = {status: sum(r.status == status for r in results) for status in ("computed", "cached", "failed")}
     for r in results:
         if r.error:
@@ -140,37 +201,28 @@ def run_metadata(root: Path, out: Path, split: str | None, workers: int, frame_s
 
 @app.command()
 def metadata(
-    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    scans: Scans,
     out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files (the cache)")],
     split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
     frame_stride: Annotated[int, typer.Option(min=1, help="every k-th valid frame")] = 10,
+    source: Source = "scannet",
+    workers: Workers = None,
+    executor: ExecutorOption = ExecutorKind.LOCAL,
+    ray_address: RayAddress = None,
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan."""
-    failed = run_metadata(scans, out, split, workers, frame_stride)
-    raise typer.Exit(1 if failed else 0)
+    with open_run_executor(executor, workers, ray_address) as runner:
+        failed = run_metadata(scan_source(source, scans), out, split, frame_stride, runner)
+    raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
-def run_build(config: "BuildConfig") -> int:
+def run_build(config: "BuildConfig", executor: "Executor") -> int:
     """Build a dataset with progress bars and a final summary; returns the number of scans that failed."""
     from ladderdata.pipeline import build_dataset
 
     start = time.perf_counter()
     with _progress() as progress:
-        scans_task = progress.add_task("drafting scans", total=None)
-        shards_task = progress.add_task("writing shards", total=None)
-
-        def planned(scans: int, shards: int) -> None:
-            progress.update(scans_task, total=scans)
-            if shards:
-                progress.update(shards_task, total=shards)
-
-        summary = build_dataset(
-            config,
-            on_scan=lambda _: progress.advance(scans_task),
-            on_shard=lambda _: progress.advance(shards_task),
-            on_plan=planned,
-        )
+        summary = build_dataset(config, executor, StageBars(progress))
     table = Table("subset", "rows", title=f"dataset written to {config.out}")
     for subset, rows in summary.rows.items():
         table.add_row(subset, f"{rows:,}")
@@ -194,45 +246,43 @@ def run_build(config: "BuildConfig") -> int:
 
 @app.command("build-dataset")
 def build_dataset_command(
-    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    scans: Scans,
     out: Annotated[Path, typer.Option(help="dataset folder to write (shards, card, manifest, stats)")],
     split: Annotated[str, typer.Option(help="train, val, test, all, or a file of scan ids")] = "train",
     recipe: Annotated[str, typer.Option(help="built-in recipe name or YAML file")] = "spatialladder-26k",
-    workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: int = 0,
     limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
-    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")] = None,
+    frame_stride: FrameStride = None,
     frames_layout: FramesLayout | None = None,
     exclude_bench: Annotated[
         list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
     ] = None,
+    source: Source = "scannet",
+    workers: Workers = None,
+    executor: ExecutorOption = ExecutorKind.LOCAL,
+    ray_address: RayAddress = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     from ladderdata.pipeline import BuildConfig
     from ladderdata.recipe import Recipe
 
-    chosen = Recipe.load(recipe)
-    if frame_stride is not None:
-        chosen = chosen.model_copy(
-            update={"metadata": chosen.metadata.model_copy(update={"frame_stride": frame_stride})}
-        )
     config = BuildConfig(
-        scans=scans,
+        source=scan_source(source, scans, frames_layout),
         out=out,
         split=split,
-        recipe=chosen,
+        recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
         seed=seed,
-        workers=workers,
         limit_scenes=limit_scenes,
-        frames_layout=frames_layout,
         exclude=exclude_bench or [],
     )
-    raise typer.Exit(1 if run_build(config) else 0)
+    with open_run_executor(executor, workers, ray_address) as runner:
+        failed = run_build(config, runner)
+    raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
 @app.command("build-bench")
 def build_bench_command(
-    scans: Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")],
+    scans: Scans,
     out: Annotated[Path, typer.Option(help="folder for the benchmarks (one sub-folder each)")],
     split: Annotated[str, typer.Option(help="split whose list (scannetv2_<split>.txt) names the scans")] = "val",
     split_file: Annotated[Path | None, typer.Option(help="file of scan ids, instead of the root's split list")] = None,
@@ -240,20 +290,33 @@ def build_bench_command(
         list[str] | None, typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable)")
     ] = None,
     video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: int = 0,
     limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
-    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipes' metadata frame stride")] = None,
+    frame_stride: FrameStride = None,
     frames_layout: FramesLayout | None = None,
+    source: Source = "scannet",
+    workers: Workers = None,
+    executor: ExecutorOption = ExecutorKind.LOCAL,
+    ray_address: RayAddress = None,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
     start = time.perf_counter()
-    summaries = build_benchmarks(
-        scans, out, names, split, split_file, seed, workers, frames_layout, limit_scenes, frame_stride
-    )
+    with open_run_executor(executor, workers, ray_address) as runner, _progress() as progress:
+        summaries = build_benchmarks(
+            scan_source(source, scans, frames_layout),
+            out,
+            names,
+            split,
+            split_file,
+            seed,
+            limit_scenes,
+            frame_stride,
+            runner,
+            StageBars(progress),
+        )
     table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
     failed = 0
     for name, summary in summaries.items():
@@ -263,7 +326,7 @@ def build_bench_command(
             log.error("%s: failed scan %s: %s", name, scan_id, error)
     Console().print(table)
     log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
 @app.command("check-leakage")
@@ -313,23 +376,17 @@ def eval_command(
     except ValueError:
         raise LadderError(f"--hints must be none, boxes or arrows, not {hints!r}") from None
     if model is not None:
-        try:
-            from laddertrain import inference
-        except ImportError as e:
-            raise LadderError(f"--model needs the train extra (pip install 'ladder[train]'): {e}") from None
+        from ladderdata.eval.report import write_predictions
+        from ladderdata.extensions import AnswerRequest
+
+        answer = answer_backend(backend)
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
+        request = AnswerRequest(style=style, hint=hint, batch_size=batch_size, max_new_tokens=max_new_tokens)
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
-            if backend == "vllm":
-                answers = inference.predict_vllm(rows, model, style, hint, max_new_tokens)
-            elif backend == "transformers":
-                answers = inference.predict_transformers(
-                    rows, model, style, hint, batch_size, max_new_tokens, lambda n: progress.advance(task, n)
-                )
-            else:
-                raise LadderError(f"--backend must be transformers or vllm, not {backend!r}")
-        inference.write_predictions(answers, predictions)
+            answers = answer(rows, model, request, lambda n: progress.advance(task, n))
+        write_predictions(answers, predictions)
         log.info("wrote %d predictions to %s", len(answers), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
@@ -371,14 +428,16 @@ def demo(
     from ladderdata.recipe import Recipe
 
     root = out / "scannet"
-    run_synth(root, 4, 0, 48, [FramesLayout.SENS], workers)
-    recipe = Recipe.load("spatialladder-26k")
-    recipe = recipe.model_copy(update={"metadata": recipe.metadata.model_copy(update={"frame_stride": 2})})
     dataset = out / "dataset"
-    failed = run_build(BuildConfig(scans=root, out=dataset, split="all", recipe=recipe, workers=workers))
+    with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
+        run_synth(root, 4, 0, 48, [FramesLayout.SENS], runner)
+        recipe = Recipe.load("spatialladder-26k").with_frame_stride(2)
+        failed = run_build(
+            BuildConfig(source=scan_source("scannet", root), out=dataset, split="all", recipe=recipe), runner
+        )
     for path in render_preview(dataset):
         log.info("preview: %s", path)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
 @app.command()
@@ -390,21 +449,59 @@ def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas"
         log.info("wrote %s", path)
 
 
-def _add_train_commands() -> None:
-    """``ladder train ...`` comes from laddertrain (its CLI module imports no torch until a command runs)."""
-    try:
-        from laddertrain.cli import train_app
-    except ImportError:  # a ladderdata-only install
-        return
-    app.add_typer(train_app, name="train")
+def answer_backend(name: str) -> "AnswerBackend":
+    """The ``--backend`` that answers with ``--model``, from the installed extensions."""
+    offered = [(ext, b) for ext in load_extensions() for b in ext.answer_backends.items()]
+    if not offered:
+        raise LadderError("ladder eval --model needs the train extra: pip install 'ladder[train]'")
+    for ext, (backend_name, backend) in offered:
+        if backend_name == name:
+            if ext.missing():
+                raise LadderError(f"ladder eval --model needs the {ext.extra} extra: {ext.install_hint}")
+            return backend
+    raise LadderError(f"--backend must be one of {', '.join(sorted(n for _, (n, _b) in offered))}, not {name!r}")
 
 
-_add_train_commands()
+def needs_extra(name: str, extension: Extension) -> None:
+    """Stand in for an extension's command group whose dependencies are missing: one line, exit 2."""
+
+    @app.command(
+        name,
+        help=f"(needs the {extension.extra} extra: {extension.install_hint})",
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def missing(ctx: typer.Context) -> None:
+        raise LadderError(f"ladder {name} needs the {extension.extra} extra: {extension.install_hint}")
+
+
+def add_extension_commands() -> None:
+    """Command groups of the installed extensions (``ladder train`` from laddertrain)."""
+    for extension in load_extensions():
+        for name, group in extension.commands.items():
+            if extension.missing():
+                needs_extra(name, extension)
+            else:
+                app.add_typer(group, name=name)
+
+
+add_extension_commands()
 
 
 def entrypoint() -> None:
+    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted."""
     try:
-        app()
+        code: Any = app(standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        raise SystemExit(e.exit_code) from None
+    except click.exceptions.Abort:
+        code = INTERRUPTED
     except LadderError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise SystemExit(2) from None
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise SystemExit(BAD_CONFIG) from None
+    if code == INTERRUPTED:
+        console.print(
+            "[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume", soft_wrap=True
+        )
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -5,9 +5,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ladderdata.cache import write_text_atomic
+from ladderdata.executor import ExecutorConfig
+from ladderdata.extensions import load_extensions
 from ladderdata.geometry.boxes import AxisAlignedBox, Box2D, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.io.shards import Sample
 from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
 from ladderdata.prompts import Prompts
@@ -15,7 +17,7 @@ from ladderdata.recipe import ImageConfig, Recipe
 from ladderdata.sources.base import ObjectInfo
 from ladderdata.sources.scannet import ScanNetSourceConfig
 from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
-from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef
+from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef, Sample
 from ladderdata.tasks.modalities import ModalityConfig
 
 MODELS: list[type[BaseModel]] = [
@@ -25,6 +27,7 @@ MODELS: list[type[BaseModel]] = [
     CameraIntrinsics,
     Draft,
     DraftRecord,
+    ExecutorConfig,
     FilterConfig,
     ImageConfig,
     MetadataConfig,
@@ -47,12 +50,8 @@ MODELS: list[type[BaseModel]] = [
 
 
 def all_models() -> list[type[BaseModel]]:
-    """:data:`MODELS` plus laddertrain's recipe models (laddertrain ships in the same distribution)."""
-    try:
-        from laddertrain.recipe import ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe
-    except ImportError:
-        return MODELS
-    return [*MODELS, ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe]
+    """:data:`MODELS` plus the models of every installed extension (laddertrain's training recipes)."""
+    return [*MODELS, *(m for ext in load_extensions() for m in ext.schema_models)]
 
 
 def render_schemas() -> dict[str, str]:
@@ -67,6 +66,6 @@ def write_schemas(out_dir: Path) -> list[Path]:
     written = []
     for name, text in render_schemas().items():
         path = out_dir / name
-        path.write_text(text)
+        write_text_atomic(path, text)
         written.append(path)
     return written

@@ -4,7 +4,6 @@ Prompts come from ``ladderdata.prompts`` (the ones training used) and images get
 training (:mod:`laddertrain.processing`).
 """
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -125,11 +124,3 @@ def predict_vllm(
     ]
     results = llm.generate(requests, SamplingParams(temperature=0.0, max_tokens=max_new_tokens))
     return [{"id": r["id"], "prediction": res.outputs[0].text.strip()} for r, res in zip(rows, results, strict=True)]
-
-
-def write_predictions(predictions: list[dict[str, str]], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for p in predictions:
-            f.write(json.dumps(p) + "\n")
-    return path

@@ -5,10 +5,10 @@ processor), and starts from the previous stage's ``final`` unless ``--model`` sa
 """
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from ladderdata.cache import atomic_path
 from ladderdata.errors import LadderError
 from ladderdata.prompts import PromptStyle
 from laddertrain.data import coldstart_row, grpo_row, load_subset, stage1_row, stage2_row
@@ -229,13 +229,8 @@ def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, 
     features["completion"] = datasets.Value("string")
     features["reward"] = datasets.Value("float64")
     target = output / COLDSTART_DATA / "data" / "coldstart" / "train-00000-of-00001.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target) as tmp:
         datasets.Dataset.from_list(kept, features=features).to_parquet(str(tmp))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("cold start: kept %d of %d sampled answers -> %s", len(kept), len(rows) * cfg.samples_per_question, target)
     return target
 

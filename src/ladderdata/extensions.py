@@ -1,0 +1,84 @@
+"""Optional parts of ladder, which come in through the ``ladder.extensions`` entry-point group.
+
+ladderdata never imports them by name. laddertrain (the ``train`` extra) registers this way the ``ladder train``
+commands, the answer backends of ``ladder eval --model`` and its recipe models (for ``ladder schemas``). An
+entry point names a function that returns an :class:`Extension` and imports nothing heavy; when the
+extension's own dependencies are missing, ``ladder`` says which extra to install instead of failing.
+"""
+
+import importlib.util
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+import typer
+from pydantic import BaseModel
+
+from ladderdata.eval.hints import Hint
+from ladderdata.prompts import PromptStyle
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ladder.extensions"
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """How ``ladder eval --model`` wants benchmark questions answered."""
+
+    style: PromptStyle
+    hint: Hint
+    batch_size: int
+    max_new_tokens: int
+
+
+class AnswerBackend(Protocol):
+    """Answers benchmark rows (with images) with a local model: ``[{"id", "prediction"}]`` in row order;
+    ``progress(n)`` after every ``n`` rows answered."""
+
+    def __call__(
+        self, rows: list[dict[str, Any]], model: Path, request: AnswerRequest, progress: Callable[[int], None]
+    ) -> list[dict[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class Extension:
+    name: str
+    extra: str
+    """The pip extra that installs what the extension needs (``pip install 'ladder[<extra>]'``)."""
+    requires: tuple[str, ...] = ()
+    """Top-level modules the extension's commands and backends import when they run."""
+    commands: Mapping[str, typer.Typer] = field(default_factory=dict)
+    """``ladder <name> ...`` command groups."""
+    answer_backends: Mapping[str, AnswerBackend] = field(default_factory=dict)
+    """``ladder eval --model --backend <name>``."""
+    schema_models: tuple[type[BaseModel], ...] = ()
+    """Configs and records written to ``schemas/`` by ``ladder schemas``."""
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'ladder[{self.extra}]'"
+
+
+@cache
+def load_extensions() -> tuple[Extension, ...]:
+    """Every extension of the entry-point group, in name order; a broken one is logged and skipped."""
+    found = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            extension = ep.load()()
+        except Exception as e:
+            log.error("could not load ladder extension %s (%s): %s", ep.name, ep.value, e)
+            continue
+        if isinstance(extension, Extension):
+            found.append(extension)
+        else:
+            log.error("ladder extension %s (%s) did not return an Extension", ep.name, ep.value)
+    return tuple(found)

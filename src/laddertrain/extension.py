@@ -1,0 +1,42 @@
+"""laddertrain's entry into ``ladder`` (the ``ladder.extensions`` entry point): ``ladder train``, the answer
+backends of ``ladder eval --model`` and the training recipes' schemas. Imports no torch."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ladderdata.extensions import AnswerRequest, Extension
+
+
+def answer_with_transformers(
+    rows: list[dict[str, Any]], model: Path, request: AnswerRequest, progress: Callable[[int], None]
+) -> list[dict[str, str]]:
+    from laddertrain.inference import predict_transformers
+
+    return predict_transformers(
+        rows, model, request.style, request.hint, request.batch_size, request.max_new_tokens, progress
+    )
+
+
+def answer_with_vllm(
+    rows: list[dict[str, Any]], model: Path, request: AnswerRequest, progress: Callable[[int], None]
+) -> list[dict[str, str]]:
+    from laddertrain.inference import predict_vllm
+
+    answers = predict_vllm(rows, model, request.style, request.hint, request.max_new_tokens)
+    progress(len(rows))
+    return answers
+
+
+def extension() -> Extension:
+    from laddertrain.cli import train_app
+    from laddertrain.recipe import ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe
+
+    return Extension(
+        name="laddertrain",
+        extra="train",
+        requires=("torch", "transformers", "trl", "accelerate", "peft", "datasets"),
+        commands={"train": train_app},
+        answer_backends={"transformers": answer_with_transformers, "vllm": answer_with_vllm},
+        schema_models=(ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe),
+    )
