@@ -15,11 +15,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-threaded figures: one core per worker
 
+from ladderdata.cache import write_text_atomic
 from ladderdata.layout import LABEL_TABLE, FramesLayout
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import extract_views, write_views
 from ladderdata.metadata.views import Timings
-from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+from ladderdata.sources.base import open_source, source_config
 from ladderdata.sources.synthetic import LABEL_TABLE_COLUMNS, generate_scene, label_table_rows, write_scene
 
 MESHES = {"vh_clean_2 (~300k tris)": 0.034, "vh_clean (~2.5M tris)": 0.0118}
@@ -28,10 +29,9 @@ MESHES = {"vh_clean_2 (~300k tris)": 0.034, "vh_clean (~2.5M tris)": 0.0118}
 def build(root: Path, max_edge: float, frames: int) -> None:
     if (root / "scans").is_dir():
         return
-    root.mkdir(parents=True, exist_ok=True)
     rows = label_table_rows()
     lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
-    (root / LABEL_TABLE).write_text("\n".join(lines) + "\n")
+    write_text_atomic(root / LABEL_TABLE, "\n".join(lines) + "\n")
     scene = generate_scene(2, seed=0, frames=frames, invalid_poses=0, extra_objects=30)
     write_scene(root, scene, [FramesLayout.SENS], max_edge=max_edge, structural_edge=max_edge)
 
@@ -48,7 +48,7 @@ def main() -> None:
     for name, edge in MESHES.items():
         root = base / name.split()[0]
         build(root, edge, args.frames)
-        scan = ScanNetSource(ScanNetSourceConfig(root=root)).load("scene0002_00")
+        scan = open_source(source_config("scannet", root=root)).load("scene0002_00")
         timings = Timings()
         start = time.perf_counter()
         views = extract_views(scan, config, timings)

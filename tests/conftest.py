@@ -5,7 +5,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.factories import BuiltDataset, make_synthetic_root
+from fixtures.factories import BuiltDataset, build_all_drafts, make_synthetic_root
+from fixtures.shared import shared_folder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -13,7 +14,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic scans written in all three frame layouts (read-only: copy before breaking)."""
-    return make_synthetic_root(tmp_path_factory.mktemp("synth") / "scannet", scenes=2, frames=10)
+    folder = shared_folder(tmp_path_factory, "synth", lambda f: make_synthetic_root(f / "scannet", scenes=2, frames=10))
+    return folder / "scannet"
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,5 @@ def scannet_meta() -> Path:
 
 @pytest.fixture(scope="session")
 def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> BuiltDataset:
-    """Three synthetic scans and a dataset built from them keeping every draft (no targets)."""
-    from fixtures.factories import build_all_drafts
-
-    return build_all_drafts(tmp_path_factory.mktemp("built"))
+    """Three synthetic scans and a dataset built from them keeping every draft (no targets); read-only."""
+    return build_all_drafts(shared_folder(tmp_path_factory, "built", build_all_drafts))

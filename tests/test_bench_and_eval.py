@@ -8,12 +8,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, make_synthetic_root
+from fixtures.factories import BuiltDataset, make_synthetic_root, scannet
+from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
-from ladderdata.bench.leakage import check_leakage, room_of
+from ladderdata.bench.leakage import check_leakage
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.io.rooms import room_of
 from ladderdata.layout import FramesLayout
 
 BENCH_FIELDS = [
@@ -36,19 +38,36 @@ BENCH_FIELDS = [
 ]
 
 
+NAMES = ["spbench-si", "spbench-mv", "vsi-video"]
+
+
 @pytest.fixture(scope="module")
 def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene)."""
-    return make_synthetic_root(
-        tmp_path_factory.mktemp("benchroot") / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]
+    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene); read-only."""
+    folder = shared_folder(
+        tmp_path_factory,
+        "benchroot",
+        lambda f: make_synthetic_root(f / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]),
     )
+    return folder / "scannet"
 
 
 @pytest.fixture(scope="module")
 def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("benches")
-    build_benchmarks(bench_root, out, ["spbench-si", "spbench-mv", "vsi-video"], split="val", frame_stride=1)
-    return out
+    """The three built-in benchmarks of ``bench_root``'s validation split; read-only."""
+
+    def build(out: Path) -> None:
+        build_benchmarks(scannet(bench_root), out, NAMES, split="val", frame_stride=1)
+
+    return shared_folder(tmp_path_factory, "benches", build)
+
+
+def test_benchmarks_share_one_metadata_cache(benches: Path) -> None:
+    drafts = [json.loads((benches / name / "stats.json").read_text())["stages"]["draft"]["counters"] for name in NAMES]
+    assert [d["drafted"] for d in drafts] == [1, 1, 1]  # the one validation scan
+    assert sum(d.get("metadata computed", 0) for d in drafts) == 1
+    assert sum(d.get("metadata cached", 0) for d in drafts) == 2
+    assert sorted(p.name for p in (benches / ".ladder-work" / "metadata").glob("*.parquet")) == ["scene0003_00.parquet"]
 
 
 def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -> None:
@@ -103,7 +122,7 @@ def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, t
     listing = tmp_path / "planted.txt"
     listing.write_text("scene0001_00\n")
     planted = tmp_path / "planted"
-    build_benchmarks(bench_root, planted, ["spbench-si"], split_file=listing, frame_stride=2)
+    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split_file=listing, frame_stride=2)
     report = check_leakage(built_dataset.out, planted)
     assert report.overlap == ["scene0001"]
     rescan = tmp_path / "rescan"
@@ -118,7 +137,7 @@ def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, t
 
     summary = build_dataset(
         BuildConfig(
-            scans=bench_root,
+            source=scannet(bench_root),
             out=tmp_path / "train",
             split="all",
             recipe=built_dataset.recipe,
@@ -137,7 +156,7 @@ def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Pa
     shutil.copytree(synthetic_root, root)
     (root / "scannetv2_val.txt").unlink()
     with pytest.raises(ConfigError, match="--split-file"):
-        build_benchmarks(root, tmp_path / "b", ["spbench-si"], split="val")
+        build_benchmarks(scannet(root), tmp_path / "b", ["spbench-si"], split="val")
 
 
 def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:

@@ -3,15 +3,20 @@
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root
-from ladderdata import pipeline
+from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root, scannet
+from fixtures.shared import shared_folder
+from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.cli import app
+from ladderdata.executor import LocalExecutor
+from ladderdata.io.shards import WrittenShard
 from ladderdata.layout import FramesLayout
-from ladderdata.pipeline import BuildConfig, build_dataset, split_name
+from ladderdata.pipeline import BuildConfig, build_dataset
+from ladderdata.pipeline import write as write_stage
 
 COLUMNS = [
     "id",
@@ -35,6 +40,16 @@ COLUMNS = [
 
 def shard_bytes(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "data").rglob("*.parquet"))}
+
+
+def stats_without_timings(out: Path) -> dict[str, object]:
+    stats: dict[str, object] = json.loads((out / "stats.json").read_text())
+    stats.pop("stages")
+    return stats
+
+
+def temp_files(out: Path) -> list[Path]:
+    return list(out.rglob(f"*{TEMP_SUFFIX}"))
 
 
 def test_load_dataset_decodes_images_and_has_the_documented_columns(built_dataset: BuiltDataset) -> None:
@@ -70,13 +85,27 @@ def test_card_manifest_stats(built_dataset: BuiltDataset) -> None:
         assert hashlib.sha256((built_dataset.out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
     stats = json.loads((built_dataset.out / "stats.json").read_text())
     assert stats["rejections"]["object_rel_distance/single_image"]["distance_ratio"] > 0
+    stages = stats["stages"]
+    assert list(stages) == ["plan", "draft", "select", "render", "write"]
+    assert stages["draft"]["counters"]["drafts"] == sum(stats["drafted"].values())
+    assert stages["write"]["counters"]["rows"] == sum(sh["rows"] for sh in manifest["shards"])
+    singles = sum(n for key, n in stats["drafted"].items() if key.endswith("/single_image"))
+    assert stages["render"]["counters"]["derived (object_localization)"] == singles == stats["rows"]["localization"]
+    assert "| draft |" in (built_dataset.out / "stats.md").read_text()
 
 
 @pytest.fixture(scope="module")
 def two_workers(built_dataset: BuiltDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("two") / "dataset"
-    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe, workers=2))
-    return out
+    """The same build from scratch with two worker processes (read-only: copy before rebuilding)."""
+
+    def build(folder: Path) -> None:
+        with LocalExecutor(workers=2) as executor:
+            config = BuildConfig(
+                source=scannet(built_dataset.root), out=folder, split="all", recipe=built_dataset.recipe
+            )
+            build_dataset(config, executor)
+
+    return shared_folder(tmp_path_factory, "two-workers", build)
 
 
 def test_same_seed_gives_identical_shards_with_one_or_two_workers(
@@ -84,49 +113,72 @@ def test_same_seed_gives_identical_shards_with_one_or_two_workers(
 ) -> None:
     one, two = shard_bytes(built_dataset.out), shard_bytes(two_workers)
     assert one.keys() == two.keys() and one == two
-    assert (built_dataset.out / "stats.json").read_text() == (two_workers / "stats.json").read_text()
+    assert stats_without_timings(built_dataset.out) == stats_without_timings(two_workers)
+    assert (built_dataset.out / "manifest.json").read_text() == (two_workers / "manifest.json").read_text()
 
 
 def test_other_seed_gives_other_questions(built_dataset: BuiltDataset, tmp_path: Path) -> None:
     out = tmp_path / "seed1"
     shutil.copytree(built_dataset.out / ".ladder-work" / "metadata", out / ".ladder-work" / "metadata")
-    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe, seed=1))
+    config = BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=built_dataset.recipe, seed=1)
+    summary = build_dataset(config)
+    assert summary.stages["draft"].counters["drafted"] == 3  # other drafts, from the same (cached) metadata
     assert shard_bytes(out) != shard_bytes(built_dataset.out)
 
 
-def test_rerun_resumes(built_dataset: BuiltDataset, two_workers: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = two_workers
+def test_rerun_resumes(
+    built_dataset: BuiltDataset, two_workers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "dataset"
+    shutil.copytree(two_workers, out)
+    config = BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=built_dataset.recipe)
     before = {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.parquet")}
-    outcomes: list[str] = []
-    build_dataset(
-        BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=built_dataset.recipe),
-        on_scan=lambda o: outcomes.append(o.status),
-    )
-    assert outcomes == ["cached"] * 3
+    summary = build_dataset(config)
+    assert summary.stages["draft"].counters == {"cached": 3, "drafts": summary.stages["select"].counters["drafts in"]}
+    assert summary.stages["write"].counters["reused"] == len(before)
     assert {p: p.stat().st_mtime_ns for p in (out / "data").rglob("*.parquet")} == before  # nothing rewritten
 
     # an interrupted build: the second shard write crashes; nothing partial is left, the rerun completes
     recipe = built_dataset.recipe.model_copy(update={"rows_per_shard": 40})
     calls = {"n": 0}
-    real = pipeline.write_shard
+    real = write_stage.write_shard
 
-    def crash_on_second(*args: object, **kwargs: object) -> str:
+    def crash_on_second(*args: Any, **kwargs: Any) -> WrittenShard:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "write_shard", crash_on_second)
+    monkeypatch.setattr(write_stage, "write_shard", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=recipe))
-    assert not list(out.rglob("*.tmp"))
-    monkeypatch.setattr(pipeline, "write_shard", real)
-    build_dataset(BuildConfig(scans=built_dataset.root, out=out, split="all", recipe=recipe))
-    fresh = built_dataset.out.parent / "fresh40"
+        build_dataset(config.model_copy(update={"recipe": recipe}))
+    assert not temp_files(out)
+    monkeypatch.setattr(write_stage, "write_shard", real)
+    build_dataset(config.model_copy(update={"recipe": recipe}))
+    fresh = tmp_path / "fresh40"
     shutil.copytree(out / ".ladder-work" / "metadata", fresh / ".ladder-work" / "metadata")
-    build_dataset(BuildConfig(scans=built_dataset.root, out=fresh, split="all", recipe=recipe))
+    build_dataset(config.model_copy(update={"recipe": recipe, "out": fresh}))
     assert shard_bytes(out) == shard_bytes(fresh)
     assert len(list((out / "data" / "spatial").glob("*.parquet"))) > 1
+
+
+def test_finished_scans_are_recognised_without_loading_them(
+    built_dataset: BuiltDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resume keys come from the input files: a rerun over finished scans never loads a mesh."""
+    from ladderdata.sources.scannet import ScanNetSource
+
+    out = tmp_path / "dataset"
+    shutil.copytree(built_dataset.out, out)
+
+    def no_loading(self: ScanNetSource, scan_id: str) -> None:
+        raise AssertionError(f"{scan_id} was loaded")
+
+    monkeypatch.setattr(ScanNetSource, "load", no_loading)
+    summary = build_dataset(
+        BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=built_dataset.recipe)
+    )
+    assert summary.stages["draft"].counters["cached"] == 3 and not summary.failed
 
 
 def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_path: Path) -> None:
@@ -135,21 +187,25 @@ def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_p
     bad.write_text("{ not json")
     out = tmp_path / "dataset"
     summary = build_dataset(
-        BuildConfig(scans=root, out=out, split="all", recipe=all_drafts_recipe(1), frames_layout=FramesLayout.SENS)
+        BuildConfig(source=scannet(root, FramesLayout.SENS), out=out, split="all", recipe=all_drafts_recipe(1))
     )
     assert list(summary.failed) == ["scene0001_00"]
     assert "scene0001_00" in summary.failed["scene0001_00"] and "aggregation.json" in summary.failed["scene0001_00"]
     assert summary.scans == ["scene0000_00"] and summary.rows["spatial"] > 0
-    assert not list(out.rglob("*.tmp"))
+    assert not temp_files(out)
     assert "scene0001_00" in (out / "stats.md").read_text()
 
 
 def test_splits(synthetic_root: Path, tmp_path: Path) -> None:
     from ladderdata.errors import ConfigError
-    from ladderdata.pipeline import resolve_scan_ids
+    from ladderdata.pipeline.plan import resolve_scan_ids
     from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 
-    assert split_name("val") == "validation" and split_name("train") == "train" and split_name("all") == "train"
+    def output_split(split: str, benchmark: bool = False) -> str:
+        return BuildConfig(source=scannet(synthetic_root), out=tmp_path, split=split, benchmark=benchmark).output_split
+
+    assert [output_split(s) for s in ("val", "train", "all", "test")] == ["validation", "train", "train", "test"]
+    assert output_split("val", benchmark=True) == "test"
     source = ScanNetSource(ScanNetSourceConfig(root=synthetic_root))
     for split in ("train", "val"):
         listed = (synthetic_root / f"scannetv2_{split}.txt").read_text().split()
@@ -158,7 +214,7 @@ def test_splits(synthetic_root: Path, tmp_path: Path) -> None:
     listing.write_text("scene0001_00\nscene0999_00\n")
     assert resolve_scan_ids(source, str(listing)) == ["scene0001_00"]
     with pytest.raises(ConfigError, match="--split"):
-        build_dataset(BuildConfig(scans=synthetic_root, out=tmp_path / "unused", split="nonsense"))
+        build_dataset(BuildConfig(source=scannet(synthetic_root), out=tmp_path / "unused", split="nonsense"))
 
 
 def test_recipes_fail_early_with_a_clear_error(tmp_path: Path) -> None:
@@ -192,9 +248,18 @@ def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:
     assert (out / "README.md").is_file() and list((out / "data" / "spatial").glob("train-*.parquet"))
     result = runner.invoke(app, ["preview", str(out), "--samples", "4"])
     assert result.exit_code == 0, result.output
+    import numpy as np
     from PIL import Image
 
-    with Image.open(out / "preview" / "spatial.png") as sheet:
-        assert sheet.width > 0
+    from ladderdata.preview import COLORS, TILE
+
+    sheets = {}
+    for subset in ("spatial", "localization"):
+        with Image.open(out / "preview" / f"{subset}.png") as sheet:
+            assert sheet.size == (4 * TILE, TILE)  # four samples side by side
+            sheets[subset] = np.asarray(sheet.convert("RGB"))
+    # localization answers are drawn as boxes in the first answer colour; spatial sheets have none
+    box_pixels = {k: int((v == COLORS[0]).all(axis=2).sum()) for k, v in sheets.items()}
+    assert box_pixels["localization"] > 4 * 20 and box_pixels["spatial"] < box_pixels["localization"] / 10
     result = runner.invoke(app, ["build-dataset", "--scans", str(root), "--out", str(out), "--recipe", "nope"])
     assert result.exit_code != 0

@@ -3,12 +3,16 @@
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from fixtures.factories import analytic_scan, copy_root, scan_paths
+from ladderdata.cache import TEMP_SUFFIX
+from ladderdata.executor import LocalExecutor
 from ladderdata.geometry.camera import CameraIntrinsics, project, world_to_camera
+from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
 from ladderdata.metadata.views import Timings, ViewMeasurer
@@ -120,14 +124,15 @@ def test_cache_reuse_invalidation_and_failures(synthetic_root: Path, tmp_path: P
     first = process_scans(src, ["scene0000_00", "scene0001_00"], cfg, out)
     assert [r.status for r in first] == ["computed", "computed"]
     assert [r.status for r in process_scans(src, ["scene0000_00", "scene0001_00"], cfg, out)] == ["cached"] * 2
-    assert process_scan(src, "scene0000_00", MetadataConfig(frame_stride=4), out).status == "computed"
+    assert process_scan(src, MetadataConfig(frame_stride=4), out, "scene0000_00").status == "computed"
     agg = scan_paths(root, "scene0001_00").aggregation
     agg.write_text(agg.read_text().replace('"label": "wall"', '"label": "wall", "extra": 1', 1))
-    assert process_scan(src, "scene0001_00", cfg, out).status == "computed"
+    assert process_scan(src, cfg, out, "scene0001_00").status == "computed"
     agg.write_text("{broken")
-    failed = process_scan(src, "scene0001_00", cfg, out)
+    failed = process_scan(src, cfg, out, "scene0001_00")
     assert failed.status == "failed" and "scene0001_00" in (failed.error or "") and agg.name in (failed.error or "")
-    assert sorted(p.name for p in out.iterdir()) == ["scene0000_00.parquet", "scene0001_00.parquet"]  # no temp files
+    assert sorted(p.name for p in out.glob("*.parquet")) == ["scene0000_00.parquet", "scene0001_00.parquet"]
+    assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
     views = read_views(metadata_path(out, "scene0000_00"))  # last computed with stride 4
     scan = ScanNetSource(src).load("scene0000_00")
     assert [v.frame_id for v in views] == np.flatnonzero(scan.valid_poses)[::4].tolist()
@@ -138,10 +143,57 @@ def test_same_output_whatever_the_workers(synthetic_root: Path, tmp_path: Path) 
     src = ScanNetSourceConfig(root=synthetic_root)
     cfg = MetadataConfig(frame_stride=3)
     ids = ["scene0000_00", "scene0001_00"]
-    process_scans(src, ids, cfg, tmp_path / "one", workers=1)
-    process_scans(src, ids, cfg, tmp_path / "two", workers=2)
+    process_scans(src, ids, cfg, tmp_path / "one")
+    with LocalExecutor(workers=2) as executor:
+        process_scans(src, ids, cfg, tmp_path / "two", executor)
     for scan_id in ids:
         a = pq.read_table(metadata_path(tmp_path / "one", scan_id))
         b = pq.read_table(metadata_path(tmp_path / "two", scan_id))
         assert a.equals(b) and a.schema.metadata == b.schema.metadata
     shutil.rmtree(tmp_path / "two")
+
+
+@pytest.mark.parametrize("layout", [FramesLayout.EXPORT, FramesLayout.SENS])
+def test_cache_key_covers_the_frames(synthetic_root: Path, tmp_path: Path, layout: FramesLayout) -> None:
+    """Replacing depth frames after a metadata run must recompute the depth agreement (never keep the old one)."""
+    root = copy_root(synthetic_root, tmp_path / "root")
+    out = tmp_path / "meta"
+    src = ScanNetSourceConfig(root=root, frames_layout=layout)
+    cfg = MetadataConfig(frame_stride=3)
+    assert process_scan(src, cfg, out, "scene0000_00").status == "computed"
+    assert all((v.depth_agreement or 0) > 0.99 for v in read_views(metadata_path(out, "scene0000_00")))
+    paths = scan_paths(root, "scene0000_00")
+    if layout is FramesLayout.EXPORT:  # every depth frame now reads 1 m further than the surface
+        for png in paths.export_depth_dir.glob("*.png"):
+            depth = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+            cv2.imwrite(str(png), np.where(depth > 0, depth + 1000, 0).astype(np.uint16))
+    else:  # the same .sens with another sensor name in its header: still valid, same size, other bytes
+        data = bytearray(paths.sens.read_bytes())
+        data[12] ^= 0x01  # u32 version, u64 name length, then the name
+        paths.sens.write_bytes(bytes(data))
+    again = process_scan(src, cfg, out, "scene0000_00")
+    assert again.status == "computed"
+    if layout is FramesLayout.EXPORT:
+        assert all((v.depth_agreement or 0) < 0.01 for v in read_views(metadata_path(out, "scene0000_00")))
+
+
+def test_unchanged_input_files_are_not_read_again(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File hashes are memoised by (path, size, mtime): a rerun reads no input file to recognise a finished scan."""
+    from ladderdata import cache
+
+    out = tmp_path / "meta"
+    src = ScanNetSourceConfig(root=synthetic_root)
+    cfg = MetadataConfig(frame_stride=5)
+    assert process_scan(src, cfg, out, "scene0000_00").status == "computed"
+    hashed: list[Path] = []
+    real = cache.file_sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cache, "file_sha256", counting)
+    assert process_scan(src, cfg, out, "scene0000_00").status == "cached"
+    assert hashed == []

@@ -148,3 +148,43 @@ def test_scan_without_frames(synthetic_root: Path, tmp_path: Path) -> None:
     shutil.rmtree(dst / "pose")
     scan = source(flat, label_table=synthetic_root / "scannetv2-labels.combined.tsv").load("scene0000_00")
     assert scan.frames is None and scan.poses.shape == (0, 4, 4)
+
+
+def test_sources_are_chosen_through_the_registry(synthetic_root: Path, tmp_path: Path) -> None:
+    from ladderdata.pipeline import BuildConfig
+    from ladderdata.sources.base import open_source, register_source, source_config
+
+    config = source_config("scannet", root=synthetic_root, frames_layout="posed")
+    assert isinstance(config, ScanNetSourceConfig) and config.frames_layout is FramesLayout.POSED
+    assert isinstance(open_source(config), ScanNetSource)
+    with pytest.raises(ConfigError, match="unknown scan source 'nope'; registered: scannet"):
+        source_config("nope", root=synthetic_root)
+    with pytest.raises(ConfigError, match="bad settings for scan source 'scannet'"):
+        source_config("scannet", root=synthetic_root, frames_layout="video")
+    # a build config carries the source's name and every field of its config through JSON
+    build = BuildConfig(source=config, out=tmp_path)
+    again = BuildConfig.model_validate_json(build.model_dump_json())
+    assert again.source == config and isinstance(again.source, ScanNetSourceConfig)
+    with pytest.raises(ValueError, match="must default to 'other'"):
+        register_source("other")(ScanNetSource)
+
+
+@pytest.mark.parametrize("layout", list(FramesLayout))
+def test_input_files_are_every_file_the_scan_is_read_from(synthetic_root: Path, layout: FramesLayout) -> None:
+    """Cache keys cover these files: the scan's folder minus the frame layouts not read, plus the label table."""
+    src = source(synthetic_root, layout)
+    paths = scan_paths(synthetic_root, "scene0000_00")
+    other_layouts = {
+        FramesLayout.SENS: [paths.sens],
+        FramesLayout.EXPORT: [
+            p for d in ("color", "depth", "pose", "intrinsic") for p in (paths.scan_dir / d).rglob("*")
+        ],
+        FramesLayout.POSED: list(paths.posed_dir.rglob("*")),
+    }
+    read = {p for p in [*paths.scan_dir.rglob("*"), *paths.posed_dir.rglob("*")] if p.is_file()}
+    for other, files in other_layouts.items():
+        if other is not layout:
+            read -= set(files)
+    read.add(synthetic_root / "scannetv2-labels.combined.tsv")
+    assert set(src.input_files("scene0000_00")) == read
+    assert src.location("scene0000_00") == paths.scan_dir

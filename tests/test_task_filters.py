@@ -7,7 +7,8 @@ import pytest
 
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.metadata.config import ObjectInView, ViewRecord
-from ladderdata.pipeline import DraftRecord, Renderer
+from ladderdata.pipeline import DraftRecord
+from ladderdata.pipeline.render import Renderer
 from ladderdata.recipe import Recipe
 from ladderdata.tasks import Draft, Modality, ObjectFacts, Rejections, SceneContext, Shown, get_task
 from ladderdata.tasks.object_rel_direction import RelDirectionConfig, camera_relation, quadrant

@@ -4,7 +4,6 @@ synthesiser), never from the generators' own code."""
 import json
 import math
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -276,4 +275,6 @@ def test_stats_match_the_shards(built_dataset: BuiltDataset, samples: list[dict[
     manifest = json.loads((built_dataset.out / "manifest.json").read_text())
     assert sum(sh["rows"] for sh in manifest["shards"]) == sum(stats["rows"].values())
     assert "| Multi-View |" in (built_dataset.out / "stats.md").read_text()
-    assert isinstance(Path(manifest["inputs"]["scans"]), Path)
+    assert manifest["inputs"]["source"]["root"] == str(built_dataset.root.resolve())
+    assert manifest["inputs"]["scan_ids"] == ["scene0000_00", "scene0001_00", "scene0002_00"]
+    assert stats["scans"] == {"built": 3, "failed": {}}

@@ -1,0 +1,281 @@
+"""The executor, the cache module and the process promises: dead workers cost one item, killed parents leave
+no workers, Ctrl-C stops a run with exit code 130, one run at a time per output folder, no temp files left."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from fixtures.factories import all_drafts_recipe, scannet
+from fixtures.workers import square_or_die
+from ladderdata.cache import (
+    LOCK_NAME,
+    TEMP_SUFFIX,
+    FileHashes,
+    FolderBusyError,
+    atomic_path,
+    claim_folder,
+    content_key,
+    remove_stale_temps,
+    temp_name,
+    write_text_atomic,
+)
+from ladderdata.executor import Executor, ExecutorConfig, ExecutorKind, LocalExecutor, Outcome, open_executor
+from ladderdata.pipeline import BuildConfig, build_dataset
+
+LADDER = [sys.executable, "-c", "from ladderdata.cli import entrypoint; entrypoint()"]
+
+
+def children(pid: int) -> set[int]:
+    """Live (non-zombie) processes whose parent is ``pid``, read from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# ----------------------------------------------------------------------------------------------- executor
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_outcomes_in_input_order_errors_name_their_item(workers: int, tmp_path: Path) -> None:
+    items = [0, 1, 2, 4, 5, 6]
+    seen: list[str] = []
+    with LocalExecutor(workers) as executor:
+        outcomes = executor.map(
+            partial(square_or_die, tmp_path),
+            items,
+            names=[f"item-{i}" for i in items],
+            on_done=lambda o: seen.append(o.item),
+        )
+    assert [o.item for o in outcomes] == [f"item-{i}" for i in items]
+    assert [o.value for o in outcomes] == [0, 1, 4, 16, None, 36]
+    failed = outcomes[4]
+    assert not failed.ok and failed.error == "[item-5] ValueError: five is not allowed"
+    assert sorted(seen) == sorted(o.item for o in outcomes)  # one progress call per item
+
+
+def test_a_killed_worker_is_retried_once_then_reported(tmp_path: Path) -> None:
+    with LocalExecutor(workers=2, retries=1) as executor:
+        outcomes = executor.map(partial(square_or_die, tmp_path), list(range(8)))
+        again = executor.map(partial(square_or_die, tmp_path), [10, 11])  # the pool recovered
+    assert [o.value for o in outcomes if o.item != "3" and o.item != "5"] == [0, 1, 4, 16, 36, 49]
+    assert outcomes[3].error is not None and "SIGKILL" in outcomes[3].error and outcomes[3].error.startswith("[3]")
+    assert len(list(tmp_path.glob("3.*"))) == 2  # first attempt and one retry, in two different processes
+    assert [o.value for o in again] == [100, 121]
+
+
+def test_no_retry_when_retries_is_zero(tmp_path: Path) -> None:
+    with open_executor(ExecutorConfig(workers=2, retries=0)) as executor:
+        (outcome,) = executor.map(partial(square_or_die, tmp_path), [3])
+    assert outcome.error is not None and "1 attempt" in outcome.error
+    assert len(list(tmp_path.glob("3.*"))) == 1
+
+
+def test_ray_is_refused_with_a_clear_error_without_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ladderdata.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ConfigError, match=r"pip install 'ladder\[ray\]'"):
+        open_executor(ExecutorConfig(kind=ExecutorKind.RAY))
+
+
+# ----------------------------------------------------------------------------------------------- cache
+
+
+def test_content_keys_are_unambiguous() -> None:
+    assert content_key({"a": "bc"}) != content_key({"ab": "c"})
+    assert content_key({"a": "b", "c": "d"}) != content_key({"c": "d", "a": "b"})  # order is part of the key
+    assert content_key({"a": "1"}) == content_key({"a": b"1"})
+    assert len(content_key({})) == 64
+
+
+def test_file_hashes_are_memoised_and_follow_changes(tmp_path: Path) -> None:
+    import hashlib
+
+    data = tmp_path / "big.bin"
+    data.write_bytes(b"x" * 1000)
+    sidecar = tmp_path / "hashes.json"
+    hashes = FileHashes(sidecar)
+    assert hashes.sha256(data) == hashlib.sha256(b"x" * 1000).hexdigest()
+    hashes.save()
+    # a planted wrong digest for the same (size, mtime) is believed: proof that the file is not read again
+    text = sidecar.read_text()
+    sidecar.write_text(text.replace(hashlib.sha256(b"x" * 1000).hexdigest(), "0" * 64))
+    assert FileHashes(sidecar).sha256(data) == "0" * 64
+    data.write_bytes(b"y" * 1001)  # new size and mtime: read again
+    assert FileHashes(sidecar).sha256(data) == hashlib.sha256(b"y" * 1001).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        FileHashes(sidecar).sha256(tmp_path / "missing")
+
+
+def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "manifest.json"
+    write_text_atomic(target, "old")
+    with pytest.raises(OSError), atomic_path(target) as tmp:
+        tmp.write_text("half of the new")
+        raise OSError(28, "No space left on device")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["manifest.json"]
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp.name.endswith(TEMP_SUFFIX)
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    stale = tmp_path / "data" / "spatial" / temp_name("train-00000-of-00001.parquet")
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"partial")
+    mine = tmp_path / "notes.ladder-tmp"  # not ladder's temp-name pattern
+    mine.write_text("keep")
+    assert remove_stale_temps(tmp_path) == 1
+    assert not stale.exists() and mine.exists()
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path: Path, synthetic_root: Path) -> None:
+    out = tmp_path / "dataset"
+    config = BuildConfig(source=scannet(synthetic_root), out=out, split="all")
+    with claim_folder(out):
+        with pytest.raises(FolderBusyError, match=f"pid {os.getpid()}"):
+            build_dataset(config)
+        result = subprocess.run(
+            [*LADDER, "build-dataset", "--scans", str(synthetic_root), "--out", str(out), "--split", "all"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert f"pid {os.getpid()}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / LOCK_NAME).write_text(f"pid {dead.stdout.strip()} on this host\n")
+    stale = tmp_path / temp_name("stats.json")
+    stale.write_text("{")
+    with claim_folder(tmp_path):
+        assert (tmp_path / LOCK_NAME).read_text().startswith(f"pid {os.getpid()} ")
+        assert not stale.exists()
+
+
+# ----------------------------------------------------------------------------------------------- processes
+
+
+def start_synth(out: Path, workers: int) -> subprocess.Popen[str]:
+    args = ["synth", "--out", str(out), "--scenes", "12", "--frames", "48", "--workers", str(workers)]
+    return subprocess.Popen([*LADDER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
+    proc = start_synth(tmp_path / "root", workers=2)
+    try:
+        assert wait_for(lambda: len(children(proc.pid)) >= 2, timeout=120), "workers never started"
+        workers = children(proc.pid)
+        time.sleep(1.0)  # let them get busy with scenes
+        proc.kill()  # SIGKILL, as the out-of-memory killer does: no cleanup code runs in the parent
+        proc.wait(timeout=30)
+        assert wait_for(lambda: not any(alive(w) for w in workers), timeout=15), "workers outlived their parent"
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_within_seconds_with_exit_code_130(tmp_path: Path, workers: int) -> None:
+    out = tmp_path / "root"
+    proc = start_synth(out, workers)
+    try:
+        assert wait_for(lambda: (out / "scans").is_dir(), timeout=120), "synth never started"
+        workers_seen = children(proc.pid)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # a hang fails here
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("interrupted:") and "Traceback" not in stderr
+    assert wait_for(lambda: not any(alive(w) for w in workers_seen), timeout=10)
+    assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
+
+
+def test_ladder_train_without_the_train_extra_says_which_extra(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if the train extra were not installed\n"
+        "from ladderdata.cli import entrypoint\n"
+        "sys.argv = ['ladder', *sys.argv[1:]]\n"
+        "entrypoint()\n"
+    )
+    for args in (
+        ["train", "stage1", "--data", str(tmp_path)],
+        ["eval", "--bench", str(tmp_path), "--model", str(tmp_path)],
+    ):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "pip install 'ladder[train]'" in lines[0], result.stderr
+
+
+# ----------------------------------------------------------------------------------------------- ray
+
+
+@pytest.fixture(scope="module")
+def ray_executor() -> Iterator[Executor]:
+    """A local Ray cluster of two CPUs, started by the test; its workers can import the test helpers."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    tests = str(Path(__file__).parent)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+        with open_executor(ExecutorConfig(kind=ExecutorKind.RAY, workers=2)) as executor:
+            yield executor
+
+
+def test_ray_gives_the_same_bytes_as_local(ray_executor: Executor, synthetic_root: Path, tmp_path: Path) -> None:
+    """Every scan and shard a Ray task; the same bytes as in this process (test_build_dataset compares local
+    runs with one and two workers)."""
+    outputs = {}
+    for name, executor in (("local", LocalExecutor()), ("ray", ray_executor)):
+        out = tmp_path / name
+        config = BuildConfig(source=scannet(synthetic_root), out=out, split="all", recipe=all_drafts_recipe(3))
+        summary = build_dataset(config, executor)
+        assert summary.stages["draft"].counters["drafted"] == 2 and summary.rows["spatial"] > 0
+        shards = {p.relative_to(out): p.read_bytes() for p in (out / "data").rglob("*.parquet")}
+        outputs[name] = (shards, (out / "manifest.json").read_text().replace(str(out), "OUT"))
+    assert outputs["local"] == outputs["ray"]
+
+
+def test_ray_reports_a_killed_worker_by_item(ray_executor: Executor, tmp_path: Path) -> None:
+    outcomes: list[Outcome[int]] = ray_executor.map(partial(square_or_die, tmp_path), [2, 3, 5])
+    assert outcomes[0].value == 4
+    assert outcomes[1].error is not None and outcomes[1].error.startswith("[3]")
+    assert outcomes[2].error == "[5] ValueError: five is not allowed"
+    assert len(list(tmp_path.glob("3.*"))) == 2  # retried once
