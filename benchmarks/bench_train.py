@@ -57,6 +57,7 @@ def model_3b(tokenizer: Any) -> Any:
 
     tid = tokenizer.convert_tokens_to_ids
     text = {**QWEN25_VL_3B["text"], "bos_token_id": tid("<|endoftext|>"), "eos_token_id": tid("<|im_end|>")}
+    sdpa: dict[str, Any] = {"attn_implementation": "sdpa"}  # every config takes it; this one's signature omits it
     config = Qwen2_5_VLConfig(
         text_config=text,
         vision_config=QWEN25_VL_3B["vision"],
@@ -64,7 +65,7 @@ def model_3b(tokenizer: Any) -> Any:
         video_token_id=tid("<|video_pad|>"),
         vision_start_token_id=tid("<|vision_start|>"),
         vision_end_token_id=tid("<|vision_end|>"),
-        attn_implementation="sdpa",
+        **sdpa,
     )
     torch.manual_seed(0)
     return Qwen2_5_VLForConditionalGeneration(config)

@@ -13,7 +13,7 @@ from fixtures.shared import shared_folder
 from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.cli import app
 from ladderdata.executor import LocalExecutor
-from ladderdata.io.shards import WrittenShard
+from ladderdata.io import shards
 from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.pipeline import write as write_stage
@@ -141,13 +141,13 @@ def test_rerun_resumes(
     # an interrupted build: the second shard write crashes; nothing partial is left, the rerun completes
     recipe = built_dataset.recipe.model_copy(update={"rows_per_shard": 40})
     calls = {"n": 0}
-    real = write_stage.write_shard
+    real = shards.write_shard
 
-    def crash_on_second(*args: Any, **kwargs: Any) -> WrittenShard:
+    def crash_on_second(*args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        real(*args, **kwargs)
 
     monkeypatch.setattr(write_stage, "write_shard", crash_on_second)
     with pytest.raises(KeyboardInterrupt):

@@ -15,7 +15,7 @@ def rect_points(cx: float, cy: float, w: float, d: float, yaw: float, n: int = 5
         ]
     )
     c, s = np.cos(yaw), np.sin(yaw)
-    return local @ np.array([[c, -s], [s, c]]).T + [cx, cy]
+    return np.asarray(local @ np.array([[c, -s], [s, c]]).T + [cx, cy], dtype=np.float64)
 
 
 @settings(max_examples=80, deadline=None)

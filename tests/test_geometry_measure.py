@@ -10,7 +10,7 @@ from ladderdata.geometry.measure import ObjectSurface, floor_area, object_size_c
 def rotate_z(points: np.ndarray, yaw: float, shift: np.ndarray | None = None) -> np.ndarray:
     c, s = np.cos(yaw), np.sin(yaw)
     R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
-    return points @ R.T + (0 if shift is None else shift)
+    return np.asarray(points @ R.T + (0 if shift is None else shift), dtype=np.float64)
 
 
 def surface(lo: tuple[float, float, float], hi: tuple[float, float, float], yaw: float = 0.0) -> ObjectSurface:
@@ -38,7 +38,9 @@ def test_samples_cover_area_and_include_vertices() -> None:
         ((0.3, 0.3, 1.25), (0.7, 0.7, 1.5), 0.25),  # hovering above, inside the footprint
     ],
 )
-def test_surface_distance_matches_analytic(lo: tuple, hi: tuple, expected: float) -> None:
+def test_surface_distance_matches_analytic(
+    lo: tuple[float, float, float], hi: tuple[float, float, float], expected: float
+) -> None:
     a = surface((0, 0, 0), (1, 1, 1))
     b = surface(lo, hi)
     assert surface_distance(a, b) == pytest.approx(expected, abs=1e-3)
@@ -64,7 +66,8 @@ def test_object_size_is_longest_side_whatever_the_yaw(w: float, d: float, h: flo
 
 
 def polygon_mesh(rects: list[tuple[float, float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
-    verts, faces = [], []
+    verts: list[list[float]] = []
+    faces: list[list[int]] = []
     for x0, y0, x1, y1 in rects:
         n = len(verts)
         verts += [[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0]]

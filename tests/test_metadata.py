@@ -13,7 +13,7 @@ from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.executor import LocalExecutor
 from ladderdata.geometry.camera import CameraIntrinsics, project, world_to_camera
 from ladderdata.layout import FramesLayout
-from ladderdata.metadata.config import MetadataConfig
+from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
 from ladderdata.metadata.views import Timings, ViewMeasurer
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
@@ -23,16 +23,19 @@ POSE = np.eye(4)  # OpenCV camera at the world origin: x right, y down, z forwar
 CONFIG = MetadataConfig()
 
 
-def measure(boxes: list, config: MetadataConfig = CONFIG) -> dict[str, object]:
+Box = tuple[str, tuple[float, float, float], tuple[float, float, float]]
+
+
+def measure(boxes: list[Box], config: MetadataConfig = CONFIG) -> dict[str, ObjectInView]:
     scan = analytic_scan(boxes)
     objects, _ = ViewMeasurer(scan, config, IMAGE).measure(POSE, Timings())
     return {o.label: o for o in objects}
 
 
-def analytic_bbox(lo: tuple, hi: tuple) -> np.ndarray:
+def analytic_bbox(lo: tuple[float, float, float], hi: tuple[float, float, float]) -> np.ndarray:
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     px, _ = project(world_to_camera(corners, POSE), IMAGE)
-    return np.r_[px.min(0), px.max(0)] + 0.5  # pixel-edge coordinates
+    return np.asarray(np.r_[px.min(0), px.max(0)] + 0.5, dtype=np.float64)  # pixel-edge coordinates
 
 
 def test_half_hidden_box_has_visibility_one_half() -> None:
@@ -166,6 +169,7 @@ def test_cache_key_covers_the_frames(synthetic_root: Path, tmp_path: Path, layou
     if layout is FramesLayout.EXPORT:  # every depth frame now reads 1 m further than the surface
         for png in paths.export_depth_dir.glob("*.png"):
             depth = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+            assert depth is not None
             cv2.imwrite(str(png), np.where(depth > 0, depth + 1000, 0).astype(np.uint16))
     else:  # the same .sens with another sensor name in its header: still valid, same size, other bytes
         data = bytearray(paths.sens.read_bytes())

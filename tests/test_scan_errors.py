@@ -4,6 +4,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ def _truncate(path: Path, keep: float) -> None:
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-def _edit_json(path: Path, edit: Callable[[dict], None]) -> None:
+def _edit_json(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
@@ -36,7 +37,7 @@ def _ply_without_faces(p: ScanPaths) -> None:
 
 
 BREAKAGES: list[
-    tuple[str, Callable[[ScanPaths], None], type[ScanError], Callable[[ScanPaths], Path], FramesLayout | None]
+    tuple[str, Callable[[ScanPaths], object], type[ScanError], Callable[[ScanPaths], Path], FramesLayout | None]
 ] = [
     ("missing mesh", lambda p: p.mesh.unlink(), MissingFileError, lambda p: p.mesh, None),
     ("missing meta txt", lambda p: p.meta.unlink(), MissingFileError, lambda p: p.meta, None),

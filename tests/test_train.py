@@ -98,11 +98,10 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
     rightly leaves the weights alone; to show that stage 3 does train, the accuracy reward is replaced by one
     that varies between rollouts (text length), the only change to the real schedule."""
     from ladderdata.cli import app
-    from laddertrain import runners
-    from laddertrain.rewards import completion_text
+    from laddertrain.rewards import REWARDS, completion_text
 
     monkeypatch.setitem(
-        runners.REWARDS, "accuracy", lambda completions, **_: [len(completion_text(c)) / 100 for c in completions]
+        REWARDS, "accuracy", lambda completions, **_: [len(completion_text(c)) / 100 for c in completions]
     )
 
     runs = tmp_path / "runs"

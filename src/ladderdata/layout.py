@@ -151,6 +151,7 @@ class DatasetLayout:
       preview/*.png                               # contact sheets (ladder preview)
       .ladder-work/metadata/<scan>.parquet        # per-view metadata cache
       .ladder-work/drafts/<scan>.json             # per-scan drafts (resume)
+      .ladder-work/shard-hashes.json              # memoised shard digests
     """
 
     root: Path
@@ -192,6 +193,11 @@ class DatasetLayout:
     @property
     def metadata_cache(self) -> Path:
         return self.work / "metadata"
+
+    @property
+    def shard_hashes(self) -> Path:
+        """sha256 of the shards (for the manifest), memoised so that a rerun does not read them again."""
+        return self.work / "shard-hashes.json"
 
     def drafts(self, scan_id: str) -> Path:
         return self.work / "drafts" / f"{scan_id}.json"

@@ -23,7 +23,7 @@ def load_processor(path: str | Path, min_pixels: int = MIN_PIXELS, max_pixels: i
 
     processor: Any = None
     try:
-        processor = AutoProcessor.from_pretrained(path)
+        processor = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]  # untyped in transformers
     except (ImportError, ValueError, TypeError, OSError) as e:
         log.info("AutoProcessor failed for %s (%s)", path, e)
     if not hasattr(processor, "image_processor"):  # failed, or fell back to a bare tokenizer
@@ -46,7 +46,7 @@ def image_only_processor_class() -> type:
         def __init__(
             self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
         ):
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)  # type: ignore[no-untyped-call]
 
     return ImageOnlyQwen2_5_VLProcessor
 

@@ -27,12 +27,12 @@ class AxisAlignedBox(BaseModel):
 
     @property
     def center(self) -> FloatArray:
-        return (np.array(self.minimum) + np.array(self.maximum)) / 2
+        return np.asarray((np.array(self.minimum) + np.array(self.maximum)) / 2, dtype=np.float64)
 
     @property
     def size(self) -> FloatArray:
         """(3,) extent along x, y, z."""
-        return np.array(self.maximum) - np.array(self.minimum)
+        return np.asarray(np.array(self.maximum) - np.array(self.minimum), dtype=np.float64)
 
     def distance_to(self, other: "AxisAlignedBox") -> float:
         """Distance between the two boxes as solids (0 when they touch or overlap); a lower bound on the
@@ -74,7 +74,7 @@ class OrientedBox(BaseModel):
         """(8, 3) corners in world coordinates."""
         signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
         local = signs * np.array(self.size) / 2
-        return local @ self.rotation.T + np.array(self.center)
+        return np.asarray(local @ self.rotation.T + np.array(self.center), dtype=np.float64)
 
     @property
     def longest_side(self) -> float:

@@ -76,7 +76,7 @@ def valid_pose_mask(poses: Poses) -> BoolArray:
     ortho = np.abs(np.einsum("tij,tkj->tik", R, R) - np.eye(3)).max(axis=(1, 2)) < 1e-3
     det_ok = np.abs(np.linalg.det(R) - 1.0) < 1e-3
     bottom_ok = np.abs(safe[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max(axis=1) < 1e-6
-    return finite & ortho & det_ok & bottom_ok
+    return np.asarray(finite & ortho & det_ok & bottom_ok, dtype=np.bool_)
 
 
 def world_to_camera(points_w: Points3, cam_to_world: Matrix4) -> Points3:

@@ -43,7 +43,7 @@ class SurfaceSamples:
 def triangle_areas(vertices: Points3, faces: Faces) -> FloatArray:
     """(F,) areas of the (F, 3) triangles."""
     a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    return np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
 
 
 def sample_surface(vertices: Points3, faces: Faces, spacing: float) -> SurfaceSamples:

@@ -37,4 +37,4 @@ class TriangleScene:
 
     def distance(self, points: Points3) -> FloatArray:
         """(N,) exact unsigned distance from (N, 3) points to the nearest triangle."""
-        return self._scene.compute_distance(_tensor(points.astype(np.float32))).numpy().astype(np.float64)
+        return np.asarray(self._scene.compute_distance(_tensor(points.astype(np.float32))).numpy(), dtype=np.float64)

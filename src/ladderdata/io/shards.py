@@ -9,13 +9,13 @@ import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from ladderdata.cache import atomic_path, content_key, file_sha256
+from ladderdata.cache import atomic_path, content_key
 from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import Sample
 
@@ -128,12 +128,18 @@ def encode_image(jpeg: bytes, config: ImageConfig) -> bytes:
         return out.getvalue()
 
 
-def shard_key(samples: list[Sample], margin_names: list[str], config: ImageConfig, extra: str = "") -> str:
-    """Content key of a shard's rows and image settings: an existing shard with this key is reused on resume."""
+def shard_key(
+    samples: list[Sample],
+    margin_names: list[str],
+    config: ImageConfig,
+    row_format: RowFormat = RowFormat.TRAIN,
+    dataset_name: str = "",
+) -> str:
+    """Content key of a shard's rows and settings, stored in the shard: a shard holding it is reused on resume."""
     parts = {
         "kind": "shard",
         "images": config.model_dump_json(),
-        "format": extra,
+        "format": f"{row_format}|{dataset_name}",
         "margins": json.dumps(sorted(margin_names)),
     }
     return content_key(parts | {f"row:{i}": s.model_dump_json() for i, s in enumerate(samples)})
@@ -149,12 +155,6 @@ def existing_key(path: Path) -> str | None:
     return value.decode() if value else None
 
 
-class WrittenShard(NamedTuple):
-    sha256: str
-    reused: bool
-    """The file held exactly these rows already and was left untouched."""
-
-
 def write_shard(
     path: Path,
     samples: list[Sample],
@@ -163,14 +163,13 @@ def write_shard(
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
-) -> WrittenShard:
+) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
-    Skips the work when the file holds exactly these rows already.
+    The shard carries its :func:`shard_key`, so a rerun can tell an up-to-date shard (:func:`existing_key`)
+    without reading its rows.
     """
-    key = shard_key(samples, margin_names, config, f"{row_format}|{dataset_name}")
-    if existing_key(path) == key:
-        return WrittenShard(file_sha256(path), reused=True)
+    key = shard_key(samples, margin_names, config, row_format, dataset_name)
     schema = shard_schema(margin_names, row_format)
     rows = []
     for s in samples:
@@ -187,4 +186,3 @@ def write_shard(
     table = table.replace_schema_metadata({**(schema.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
-    return WrittenShard(file_sha256(path), reused=False)

@@ -184,6 +184,16 @@ def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path,
     return "computed"
 
 
+def cached_result(source: ScanSource, config: MetadataConfig, out_dir: Path, scan_id: str) -> ScanResult | None:
+    """The result of a scan whose metadata file is current (decided without loading the scan), else None."""
+    path = metadata_path(out_dir, scan_id)
+    try:
+        current = stored_key(path) == scan_metadata_key(source, scan_id, config, out_dir)
+    except ScanError:
+        return None  # processing the scan reports it
+    return ScanResult(scan_id, "cached", views=pq.read_metadata(path).num_rows) if current else None
+
+
 def process_scan(source_config: ScanSourceConfig, config: MetadataConfig, out_dir: Path, scan_id: str) -> ScanResult:
     """Compute (or reuse) one scan's metadata file. Bad input is reported, never raised."""
     timings = Timings()
@@ -212,9 +222,21 @@ def process_scans(
     executor: Executor | None = None,
     progress: Callable[[Outcome[ScanResult]], None] | None = None,
 ) -> list[ScanResult]:
-    """Run :func:`process_scan` over scans with ``executor`` (default: in this process); results in order."""
+    """Run :func:`process_scan` over scans with ``executor`` (default: in this process); results in order.
+    Scans whose metadata is current are recognised here, so a rerun starts no worker for them."""
+    results: dict[str, ScanResult] = {}
     with claim_folder(out_dir):
+        source = open_source(source_config)
+        for scan_id in scan_ids:
+            hit = cached_result(source, config, out_dir, scan_id)
+            if hit is not None:
+                results[scan_id] = hit
+                if progress:
+                    progress(Outcome(scan_id, value=hit))
+        todo = [s for s in scan_ids if s not in results]
         outcomes = (executor or LocalExecutor()).map(
-            partial(process_scan, source_config, config, out_dir), scan_ids, names=scan_ids, on_done=progress
+            partial(process_scan, source_config, config, out_dir), todo, names=todo, on_done=progress
         )
-    return [o.value if o.value is not None else ScanResult(o.item, "failed", error=o.error) for o in outcomes]
+    for o in outcomes:
+        results[o.item] = o.value if o.value is not None else ScanResult(o.item, "failed", error=o.error)
+    return [results[s] for s in scan_ids]

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from ladderdata.cache import content_key, write_text_atomic
-from ladderdata.errors import MissingFileError
+from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
 from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import ensure_metadata, metadata_path, read_views, scan_metadata_key
@@ -23,7 +23,7 @@ from ladderdata.pipeline.plan import Plan
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
-from ladderdata.sources.base import ScanSourceConfig, open_source
+from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
 from ladderdata.tasks import Modality, Rejections, SceneContext
 from ladderdata.tasks.modalities import image_sets
 
@@ -109,15 +109,27 @@ def cached_drafts(path: Path, key: str) -> SceneDrafts | None:
     return cached if cached.key == key else None
 
 
-def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
-    """Metadata and drafts of one scan, reusing both caches; bad input raises a ``ScanError``."""
-    source = open_source(job.source)
+def scan_keys(source: ScanSource, job: DraftJob, scan_id: str) -> tuple[str, str]:
+    """(metadata key, drafts key) of a scan, from its input files: the scan is not loaded."""
     meta_key = scan_metadata_key(source, scan_id, job.recipe.metadata, job.metadata_cache)
-    key = drafts_key(meta_key, job.recipe, job.seed)
+    return meta_key, drafts_key(meta_key, job.recipe, job.seed)
+
+
+def drafts_cache_hit(source: ScanSource, job: DraftJob, scan_id: str) -> SceneDrafts | None:
+    """The scan's cached drafts if they are current; None when they are not (or a file is missing: drafting
+    the scan reports that)."""
+    try:
+        _, key = scan_keys(source, job, scan_id)
+    except LadderError:
+        return None
+    return cached_drafts(DatasetLayout(job.out).drafts(scan_id), key)
+
+
+def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
+    """Metadata (reusing its cache) and drafts of one scan; bad input raises a ``ScanError``."""
+    source = open_source(job.source)
+    meta_key, key = scan_keys(source, job, scan_id)
     path = DatasetLayout(job.out).drafts(scan_id)
-    cached = cached_drafts(path, key)
-    if cached is not None:
-        return ScanDrafts("cached", cached)
     scan = source.load(scan_id)
     if scan.frames is None:
         raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
@@ -151,7 +163,18 @@ class DraftStage(Stage[Plan, Drafted]):
             ctx.advance(self.name)
 
         ctx.start(self.name, len(data.scan_ids))
-        outcomes = ctx.executor.map(partial(draft_scan, job), data.scan_ids, names=data.scan_ids, on_done=done)
-        scenes = sorted((o.value.drafts for o in outcomes if o.value is not None), key=lambda s: s.scan_id)
+        # finished scans are recognised here, from their input files, so a rerun starts no worker for them
+        source = open_source(config.source)
+        outcomes: dict[str, Outcome[ScanDrafts]] = {}
+        for scan_id in data.scan_ids:
+            hit = drafts_cache_hit(source, job, scan_id)
+            if hit is not None:
+                outcomes[scan_id] = Outcome(scan_id, value=ScanDrafts("cached", hit))
+                done(outcomes[scan_id])
+        todo = [s for s in data.scan_ids if s not in outcomes]
+        for outcome in ctx.executor.map(partial(draft_scan, job), todo, names=todo, on_done=done):
+            outcomes[outcome.item] = outcome
+        ordered = [outcomes[s] for s in data.scan_ids]
+        scenes = sorted((o.value.drafts for o in ordered if o.value is not None), key=lambda s: s.scan_id)
         stats.counters["drafts"] = sum(len(s.records) for s in scenes)
-        return Drafted(scenes, {o.item: o.error or "unknown error" for o in outcomes if o.value is None})
+        return Drafted(scenes, {o.item: o.error or "unknown error" for o in ordered if o.value is None})

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from ladderdata.cache import FileHashes
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
-from ladderdata.io.shards import RowFormat, WrittenShard, write_shard
+from ladderdata.io.shards import RowFormat, existing_key, shard_key, write_shard
 from ladderdata.pipeline.render import Rendered
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import ImageConfig
@@ -48,10 +49,16 @@ class PlannedShard:
     rows: list[Sample]
 
 
-def write_planned(job: ShardJob, shard: PlannedShard) -> WrittenShard:
-    return write_shard(
+def write_planned(job: ShardJob, shard: PlannedShard) -> None:
+    write_shard(
         shard.path, shard.rows, job.margins, FrameReader(job.source), job.images, job.row_format, job.dataset_name
     )
+
+
+def is_current(job: ShardJob, shard: PlannedShard) -> bool:
+    """The file already holds exactly these rows, written with these settings."""
+    key = shard_key(shard.rows, job.margins, job.images, job.row_format, job.dataset_name)
+    return existing_key(shard.path) == key
 
 
 @dataclass
@@ -84,23 +91,30 @@ class WriteStage(Stage[Rendered, Written]):
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
         job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
 
-        def done(outcome: Outcome[WrittenShard]) -> None:
-            if outcome.value is not None:
-                stats.counters["reused" if outcome.value.reused else "written"] += 1
+        def done(outcome: Outcome[None]) -> None:
+            stats.counters["written" if outcome.ok else "failed"] += 1
             ctx.advance(self.name)
 
         ctx.start(self.name, len(plan))
-        names = [str(p.path.relative_to(config.out)) for p in plan]
-        outcomes = ctx.executor.map(partial(write_planned, job), plan, names=names, on_done=done)
-        failed = [o.error for o in outcomes if o.value is None]
+        todo = []
+        for shard in plan:  # up-to-date shards are recognised here: a rerun starts no worker for them
+            if is_current(job, shard):
+                stats.counters["reused"] += 1
+                ctx.advance(self.name)
+            else:
+                todo.append(shard)
+        names = [str(p.path.relative_to(config.out)) for p in todo]
+        outcomes = ctx.executor.map(partial(write_planned, job), todo, names=names, on_done=done)
+        failed = [o.error for o in outcomes if not o.ok]
         if failed:
             raise LadderError(
                 f"{len(failed)} of {len(plan)} shards could not be written: {'; '.join(map(str, failed))}"
             )
         stats.counters["rows"] = sum(len(p.rows) for p in plan)
+        hashes = FileHashes(layout.shard_hashes)
         shards: list[dict[str, object]] = [
-            {"path": name, "rows": len(p.rows), "sha256": o.value.sha256}
-            for name, p, o in zip(names, plan, outcomes, strict=True)
-            if o.value is not None
+            {"path": str(p.path.relative_to(config.out)), "rows": len(p.rows), "sha256": hashes.sha256(p.path)}
+            for p in plan
         ]
+        hashes.save()
         return Written(data.subsets, shards)

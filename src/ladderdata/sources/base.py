@@ -138,7 +138,7 @@ class Scan:
             return np.zeros((0, 4, 4))
         raw = self.frames.raw_poses
         valid = valid_pose_mask(raw)
-        aligned = np.einsum("ij,tjk->tik", self.axis_alignment, np.where(valid[:, None, None], raw, np.eye(4)))
+        aligned: Poses = np.einsum("ij,tjk->tik", self.axis_alignment, np.where(valid[:, None, None], raw, np.eye(4)))
         aligned[~valid] = np.nan
         return aligned
 

@@ -713,7 +713,7 @@ class Renderer:
         img = np.asarray(cv2.resize(img, (K.width, K.height), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
         if img.shape[:2] == self.noise.shape[:2]:
             img += self.noise
-        return np.clip(img, 0, 255).astype(np.uint8)
+        return np.asarray(np.clip(img, 0, 255), dtype=np.uint8)
 
     def depth(self, K: CameraIntrinsics, pose: Matrix4) -> DepthMM:
         t, _ = self.scene.cast(pixel_rays(K, pose))

@@ -40,7 +40,7 @@ class Cuboid:
         """(N,) distance from (N, 3) points to the solid box (0 inside)."""
         local = (points - self.center) @ self.rotation
         excess = np.maximum(np.abs(local) - self.size / 2, 0.0)
-        return np.linalg.norm(excess, axis=1)
+        return np.asarray(np.linalg.norm(excess, axis=1), dtype=np.float64)
 
     def edges(self) -> tuple[Points3, Points3]:
         """Start and end points, each (12, 3), of the box's edges."""
@@ -79,7 +79,7 @@ def segment_distances(p0: Points3, p1: Points3, q0: Points3, q1: Points3) -> Flo
         t = np.clip(t, 0.0, 1.0)
     closest_p = p0[:, None, :] + d1 * s[..., None]
     closest_q = q0[None, :, :] + d2 * t[..., None]
-    return np.linalg.norm(closest_p - closest_q, axis=-1)
+    return np.asarray(np.linalg.norm(closest_p - closest_q, axis=-1), dtype=np.float64)
 
 
 def cuboid_distance(a: Cuboid, b: Cuboid) -> float:
