@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from scipy.spatial import ConvexHull
 
 from fixtures.factories import analytic_scan, copy_root, scan_paths
 from ladderdata.cache import TEMP_SUFFIX
@@ -58,7 +59,11 @@ def test_unoccluded_objects_have_visibility_one_and_exact_boxes() -> None:
         assert seen[label].visibility == pytest.approx(1.0)
         np.testing.assert_allclose(seen[label].bbox_2d, analytic_bbox(lo, hi), atol=2.0)
         assert seen[label].depth_min == pytest.approx(lo[2], abs=1e-6)
-        assert seen[label].pixel_fraction > 0
+        # the share of the image the box covers: its projected silhouette (the hull of its corners' pixels)
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        px, _ = project(world_to_camera(corners, POSE), IMAGE)
+        silhouette = ConvexHull(px).volume / (IMAGE.width * IMAGE.height)
+        assert seen[label].pixel_fraction == pytest.approx(silhouette, rel=0.05)
 
 
 def test_box_cut_by_image_border_has_right_in_frustum_fraction() -> None:

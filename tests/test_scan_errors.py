@@ -136,7 +136,7 @@ def test_broken_scan_raises_error_naming_scan_and_file(
     assert info.value.path == culprit(paths)
     assert SCAN in str(info.value) and culprit(paths).name in str(info.value)
     # the other scan of the root is unaffected
-    assert len(src.load("scene0001_00").objects) > 0
+    assert len(src.load("scene0001_00").objects) == len(load_ground_truth(root, "scene0001_00").objects)
 
 
 def test_invalid_pose_file_is_masked_not_fatal(synthetic_root: Path, tmp_path: Path) -> None:
