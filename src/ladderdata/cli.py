@@ -3,9 +3,8 @@
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -491,17 +490,11 @@ add_extension_commands()
 def entrypoint() -> None:
     """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted."""
     try:
-        code: Any = app(standalone_mode=False)
-    except click.ClickException as e:
-        e.show()
-        raise SystemExit(e.exit_code) from None
-    except click.exceptions.Abort:
-        code = INTERRUPTED
+        app()
     except LadderError as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
         raise SystemExit(BAD_CONFIG) from None
-    if code == INTERRUPTED:
-        console.print(
-            "[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume", soft_wrap=True
-        )
-    raise SystemExit(code if isinstance(code, int) else 0)
+    except SystemExit as e:
+        if e.code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+            console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
+        raise
