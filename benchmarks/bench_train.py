@@ -24,6 +24,7 @@ stage warms up and is not counted. ``--out`` writes the figures as JSON.
 """
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -422,12 +423,136 @@ def grpo_step(
     }
 
 
+def projection(args: argparse.Namespace) -> dict[str, Any]:
+    """PROJECTED hours for one epoch of SpatialLadder-26k's stage 1 and stage 2 on one GPU of peak ``--peak-tflops``
+    (default H100 SXM) at an ASSUMED MFU: the model FLOPs of every row (3B shape, built on the meta device, no
+    weights) from the built-in recipe's composition, ScanNet's 1296x968 frames at the paper's pixel budget and
+    ``--text-tokens`` prompt tokens per row, divided by MFU x peak. Nothing is measured here."""
+    from ladderdata.recipe import Recipe
+    from laddertrain.data import PATCH_FACTOR, resized_size
+
+    model = build("3b", build_tokenizer(), "meta", "grouped")
+    width, height = resized_size(1296, 968)
+    frame = (1, height // (PATCH_FACTOR // 2), width // (PATCH_FACTOR // 2))
+    tokens_per_frame = frame[1] * frame[2] // 4
+    frames = {"single_image": 1, "multi_view": 8, "video": 16}  # spatialladder-26k's modalities
+    rows: dict[str, int] = {}
+    for per_modality in Recipe.load("spatialladder-26k").targets.values():
+        for modality, count in per_modality.items():
+            rows[modality] = rows.get(modality, 0) + count
+
+    def flops(n_frames: int, answer_tokens: int) -> float:
+        shape = StepShape([n_frames * tokens_per_frame + args.text_tokens], answer_tokens, [frame] * n_frames)
+        return training_flops(model, shape)
+
+    stage2 = sum(count * flops(frames[m], 5) for m, count in rows.items())
+    stage1 = rows["single_image"] * flops(1, 40)  # one localization row per single-image question (paired)
+    peak = (args.peak_tflops or 989) * 1e12
+    hours = {k: v / (args.assume_mfu * peak) / 3600 for k, v in (("stage1", stage1), ("stage2", stage2))}
+    return {
+        "rows": {"stage1": rows["single_image"], "stage2": sum(rows.values()), **rows},
+        "training_pflops": {"stage1": stage1 / 1e15, "stage2": stage2 / 1e15},
+        "assumed_mfu": args.assume_mfu,
+        "projected_hours": hours,
+    }
+
+
+def window_attention_ms(model: Any, grid: Any, device: str) -> dict[str, float]:
+    """Median ms of one window-attention layer's attention alone (random q, k, v of the tower's heads for the
+    batch's windows), per backend that runs here: transformers' per-window loop, grouped, varlen (CUDA)."""
+    from transformers.vision_utils import get_vision_window_index
+
+    from laddertrain.vision_attention import grouped_attention, varlen_attention, varlen_available
+
+    vcfg = model.config.vision_config
+    _, cu = get_vision_window_index(grid, vcfg.spatial_merge_size, vcfg.window_size, vcfg.patch_size)
+    cu = cu.to(device)
+    heads, dim = vcfg.num_heads, vcfg.hidden_size // vcfg.num_heads
+    dtype = next(model.parameters()).dtype
+    q, k, v = (torch.randn(int(cu[-1]), heads, dim, device=device, dtype=dtype) for _ in range(3))
+    bounds = cu.tolist()
+
+    def loop() -> Any:
+        return torch.cat(
+            [
+                torch.nn.functional.scaled_dot_product_attention(
+                    q[a:b].transpose(0, 1), k[a:b].transpose(0, 1), v[a:b].transpose(0, 1)
+                ).transpose(0, 1)
+                for a, b in itertools.pairwise(bounds)
+            ]
+        )
+
+    candidates: dict[str, Callable[[], Any]] = {
+        "loop": loop,
+        "grouped": lambda: grouped_attention(q, k, v, cu, dim**-0.5),
+    }
+    if device == "cuda" and varlen_available():
+        candidates["varlen"] = lambda: varlen_attention(q, k, v, cu, dim**-0.5)
+    out = {}
+    with torch.no_grad():
+        for name, fn in candidates.items():
+            times = []
+            for _ in range(6):
+                sync(device)
+                start = time.perf_counter()
+                fn()
+                sync(device)
+                times.append(time.perf_counter() - start)
+            out[name] = 1e3 * statistics.median(times[1:])
+    return out
+
+
+def profile_vision(model: Any, processor: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """torch.profiler over one vision-tower forward on a stage-2 batch: attention calls per vision layer, and the
+    processor's cost per row; then the forward's median time over 5 runs."""
+    from torch.profiler import ProfilerActivity, profile
+
+    ds = adapt(load_subset(args.data, "spatial", args.max_images).select(range(args.batch)), stage2_row)
+    rows = [ds[i] for i in range(len(ds))]
+    start = time.perf_counter()
+    enc = encode(rows, processor, args.device)
+    processor_ms = 1e3 * (time.perf_counter() - start) / len(rows)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+    forward_s = []
+    with torch.no_grad():
+        with profile(activities=activities) as prof:
+            start = time.perf_counter()
+            model.model.visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])
+            sync(args.device)
+            profiled_s = time.perf_counter() - start
+        for _ in range(5):
+            start = time.perf_counter()
+            model.model.visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"])
+            sync(args.device)
+            forward_s.append(time.perf_counter() - start)
+    attention_ms = window_attention_ms(model, enc["image_grid_thw"], args.device)
+    events = prof.key_averages()
+    sdpa = [e for e in events if e.key == "aten::scaled_dot_product_attention"]
+    varlen = sum(e.count for e in events if e.key == "torch_attn::_varlen_attn" or e.key.startswith("flash_attn::"))
+    return {
+        "rows": len(rows),
+        "images": int(enc["image_grid_thw"].shape[0]),
+        "processor_ms_per_row": processor_ms,
+        "sdpa_calls": sum(e.count for e in sdpa),
+        "sdpa_host_share": sum(e.cpu_time_total for e in sdpa) / 1e6 / profiled_s,
+        "varlen_calls": varlen,
+        "vision_layers": model.config.vision_config.depth,
+        "vision_forward_ms": 1e3 * statistics.median(forward_s),
+        "window_attention_ms": attention_ms,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("demo/dataset"))
     parser.add_argument("--shape", choices=["3b", "small", "tiny"], default="3b")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sections", default="raw,trl,rollouts,grpo", help="comma-separated subset")
+    parser.add_argument(
+        "--sections",
+        default="raw,trl,rollouts,grpo",
+        help="comma-separated: raw, trl, rollouts, grpo, profile (attention calls, processor cost), "
+        "projection (alone: projected hours for SpatialLadder-26k, arithmetic only)",
+    )
     parser.add_argument("--stages", default="stage1,stage2")
     parser.add_argument("--batch", type=int, default=8, help="per-device SFT batch (rows)")
     parser.add_argument("--steps", type=int, default=5, help="measured optimizer steps per stage (after 1 warm-up)")
@@ -445,8 +570,22 @@ def main() -> None:
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="override the GPU's dense bf16 peak")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
+    parser.add_argument("--text-tokens", type=int, default=150, help="projection: prompt tokens per row (assumed)")
+    parser.add_argument("--assume-mfu", type=float, default=0.25, help="projection: the MFU to project with")
+    parser.add_argument(
+        "--save-model",
+        type=Path,
+        default=None,
+        help="only write the random model and processor here (for ladder train)",
+    )
     args = parser.parse_args()
     sections = set(args.sections.split(","))
+    if sections == {"projection"}:  # arithmetic only: no data, no device
+        result = projection(args)
+        print(json.dumps(result, indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=2))
+        return
     device = args.device
     backend = resolve_backend(args.vision_attention)
     tokenizer = build_tokenizer()
@@ -454,11 +593,16 @@ def main() -> None:
     low, high = PIXELS[args.shape]
     processor.image_processor.size = {"shortest_edge": low, "longest_edge": high}
     model = build(args.shape, tokenizer, device, backend)
+    if args.save_model:
+        model.save_pretrained(args.save_model)
+        processor.save_pretrained(args.save_model)
+        print(f"wrote a random {args.shape}-shaped model to {args.save_model}")
+        return
     use_vision_attention(model, backend)
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     peak = args.peak_tflops * 1e12 if args.peak_tflops else peak_bf16_flops(name)
     params = sum(p.numel() for p in model.parameters())
-    print(f"{args.shape} model ({params / 1e9:.2f} B parameters) on {name}, vision attention {backend}")
+    print(f"{args.shape} model ({params / 1e6:,.1f} M parameters) on {name}, vision attention {backend}")
     recipe = trl_recipe(args)
     report: dict[str, Any] = {"device": name, "shape": args.shape, "vision_attention": backend, "batch": args.batch}
     need = (args.steps + 1) * args.batch
@@ -497,6 +641,18 @@ def main() -> None:
                     f" {' ' * 9}{1e3 * split['preprocess']:10.0f} {1e3 * split['vision']:7.0f}"
                     f" {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
                 )
+        if "profile" in sections:
+            result = profile_vision(model, processor, args)
+            report["profile"] = result
+            print(
+                f"profile: {result['rows']} stage-2 rows, {result['images']} images: processor "
+                f"{result['processor_ms_per_row']:.0f} ms/row; one vision forward made {result['sdpa_calls']} "
+                f"scaled_dot_product_attention calls ({100 * result['sdpa_host_share']:.0f}% of its host time) "
+                f"and {result['varlen_calls']} varlen calls over "
+                f"{result['vision_layers']} layers; vision forward {result['vision_forward_ms']:.0f} ms (median of 5); "
+                "one window layer's attention alone: "
+                + ", ".join(f"{k} {v:.1f} ms" for k, v in result["window_attention_ms"].items())
+            )
         if "rollouts" in sections:
             prompts = adapt(load_subset(args.data, "spatial", 8).select(range(args.prompts)), grpo_row)
             result = rollouts(model, processor, [prompts[i] for i in range(len(prompts))], args)

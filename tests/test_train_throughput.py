@@ -72,7 +72,7 @@ def test_bench_train_smoke_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Pat
             sys.executable,
             str(ROOT / "benchmarks" / "bench_train.py"),
             *("--data", str(built_dataset.out), "--shape", "tiny", "--device", "cpu"),
-            *("--steps", "1", "--batch", "2", "--workers", "1"),
+            *("--steps", "1", "--batch", "2", "--workers", "1", "--sections", "raw,trl,rollouts,grpo,profile"),
             *("--prompts", "2", "--generations", "2", "--completion-tokens", "4"),
             *("--out", str(tmp_path / "bench.json")),
         ],
@@ -93,4 +93,26 @@ def test_bench_train_smoke_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Pat
             assert min(split.values()) >= 0 and split["vision"] > 0 and split["language"] > 0, (path, stage, split)
     assert report["rollouts"]["new_tokens"] == 2 * 2 * 4 and report["rollouts"]["new_tokens_per_s"] > 0
     assert report["grpo"]["step_s"] > report["grpo"]["generation_s"] > 0
+    assert report["profile"]["sdpa_calls"] > 0 and set(report["profile"]["window_attention_ms"]) == {"loop", "grouped"}
     assert "samples/s" in done.stdout and "MFU" in done.stdout
+
+
+def test_projection_is_the_recipes_rows_times_their_flops_over_the_assumed_rate(tmp_path: Path) -> None:
+    """SpatialLadder-26k's composition (paper Table 6) and hours = FLOPs / (MFU x peak): arithmetic only."""
+    out = tmp_path / "projection.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--sections", "projection", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["rows"]["stage2"] == 5_928 + 5_698 + 9_000 == 20_626  # Table 6: single image, 8-view, video
+    assert result["rows"]["stage1"] == 5_928
+    for stage in ("stage1", "stage2"):
+        expected = result["training_pflops"][stage] * 1e15 / (0.25 * 989e12) / 3600
+        assert result["projected_hours"][stage] == pytest.approx(expected)
+    # a 3B-shaped row trains on several TFLOPs per frame, so 20k rows are hundreds of PFLOPs
+    assert 100 < result["training_pflops"]["stage2"] < 5_000
