@@ -113,11 +113,19 @@ class GRPOStageConfig(StageConfig):
         return self
 
     def generation_batch_size(self, world_size: int) -> int | None:
-        """Completions generated together on all processes (None: TRL's default, one optimizer step's worth)."""
+        """Completions generated together on all processes (None: TRL's default, one optimizer step's worth),
+        checked to hold whole groups of ``num_generations`` and whole micro-batches."""
+        per_step = self.per_device_train_batch_size * world_size
         if self.prompts_per_generation is None:
+            step = per_step * self.accumulation(world_size)
+            if step % self.num_generations:
+                raise ConfigError(
+                    f"an optimizer step of {step} completions (per_device_train_batch_size x accumulation x "
+                    f"{world_size} processes) does not hold whole groups of num_generations {self.num_generations}: "
+                    "set effective_batch_size to a multiple of it"
+                )
             return None
         size = self.prompts_per_generation * self.num_generations
-        per_step = self.per_device_train_batch_size * world_size
         if size % per_step:
             raise ConfigError(
                 f"prompts_per_generation {self.prompts_per_generation} x num_generations {self.num_generations} "
