@@ -71,6 +71,8 @@ def test_batch_arithmetic_that_cannot_hold_is_a_clear_error(monkeypatch: pytest.
     with pytest.raises(ConfigError, match="multiple of num_generations 8"):
         TrainRecipe.load(recipe_file(tmp_path, groups))
     monkeypatch.setenv("WORLD_SIZE", "1")
+    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+        preflight(stage, TrainRecipe())  # the defaults are a valid schedule
     partial = TrainRecipe.load(recipe_file(tmp_path, "stage3: {num_generations: 8, per_device_train_batch_size: 2}\n"))
     with pytest.raises(ConfigError, match="does not hold whole groups of num_generations 8"):
         preflight("stage3", partial)  # 2 completions per step: TRL would fail later, with a traceback

@@ -78,7 +78,7 @@ class GRPOStageConfig(StageConfig):
     """Stage 3 (paper Table 8). Batches count completions (TRL's convention): 8 generations of 4 prompts are 32."""
 
     learning_rate: float = Field(1e-6, gt=0)
-    per_device_train_batch_size: int = Field(2, ge=1)
+    per_device_train_batch_size: int = Field(8, ge=1, description="completions per forward pass on each GPU")
     num_generations: int = Field(8, ge=2)
     beta: float = Field(0.01, ge=0, description="KL weight")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts")
