@@ -206,7 +206,7 @@ def test_grpo_settings_come_from_the_recipe(
         run_grpo(recipe, tiny_model, built_dataset.out, tmp_path)
     args = seen["args"]
     assert (args.temperature, args.beta, args.num_generations, args.loss_type) == (0.7, 0.01, 8, "grpo")
-    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 4)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 8)  # 32 completions per step
     assert args.reward_weights == [1.0, 1.0] and [f.__name__ for f in seen["rewards"]] == [
         "format_reward",
         "accuracy_reward",

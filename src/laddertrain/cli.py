@@ -4,13 +4,36 @@ This module imports neither torch nor TRL at import time (``ladder --help`` stay
 Multi-GPU: ``accelerate launch --config_file configs/accelerate/zero2.yaml -m laddertrain stage2 ...``.
 """
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
+from ladderdata.errors import LadderError
+
 log = logging.getLogger("laddertrain")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def one_line_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A command that reports ladder's own errors (bad recipe, missing input, old packages) as one ``error:`` line
+    on stderr and exit status 2, however the app is mounted (``ladder train``, ``python -m laddertrain``)."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except LadderError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return run
+
 
 train_app = typer.Typer(
     help="Three-stage training on ladder shards (SFT -> SFT -> cold start -> GRPO).", no_args_is_help=True
@@ -36,6 +59,7 @@ def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path
 
 
 @train_app.command()
+@one_line_errors
 def stage1(
     recipe: Recipe = "paper-3b", model: Model = None, data: Data = Path("demo/dataset"), output: Output = Path("runs")
 ) -> None:
@@ -44,6 +68,7 @@ def stage1(
 
 
 @train_app.command()
+@one_line_errors
 def stage2(
     recipe: Recipe = "paper-3b", model: Model = None, data: Data = Path("demo/dataset"), output: Output = Path("runs")
 ) -> None:
@@ -52,6 +77,7 @@ def stage2(
 
 
 @train_app.command("coldstart-data")
+@one_line_errors
 def coldstart_data(
     recipe: Recipe = "paper-3b",
     generator: Annotated[Path | None, typer.Option(help="model that samples answers (default: stage-2 model)")] = None,
@@ -65,6 +91,7 @@ def coldstart_data(
 
 
 @train_app.command()
+@one_line_errors
 def coldstart(
     recipe: Recipe = "paper-3b", model: Model = None, data: Data = Path("demo/dataset"), output: Output = Path("runs")
 ) -> None:
@@ -73,6 +100,7 @@ def coldstart(
 
 
 @train_app.command()
+@one_line_errors
 def stage3(
     recipe: Recipe = "paper-3b", model: Model = None, data: Data = Path("demo/dataset"), output: Output = Path("runs")
 ) -> None:
@@ -81,6 +109,7 @@ def stage3(
 
 
 @train_app.command("all")
+@one_line_errors
 def all_stages(
     recipe: Recipe = "paper-3b",
     model: Annotated[Path, typer.Option(help="base model folder")] = Path("Qwen2.5-VL-3B-Instruct"),

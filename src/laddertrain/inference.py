@@ -9,22 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ladderdata.errors import ConfigError
 from ladderdata.eval.hints import Hint, hinted_images
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from laddertrain.processing import MAX_PIXELS, MIN_PIXELS
+from laddertrain.recipe import VisionAttention
+from laddertrain.requirements import check_requirements
+from laddertrain.vision_attention import attn_implementation, resolve_backend, use_vision_attention
 
 log = logging.getLogger(__name__)
-
-
-def attention_implementation() -> str:
-    """flash_attention_2 when flash-attn is installed (and a GPU is present), else PyTorch's sdpa."""
-    import importlib.util
-
-    import torch
-
-    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
 
 
 def row_prompt(row: dict[str, Any], style: PromptStyle) -> list[dict[str, Any]]:
@@ -33,8 +26,16 @@ def row_prompt(row: dict[str, Any], style: PromptStyle) -> list[dict[str, Any]]:
     return chat_messages(prompt, len(row["images"]))
 
 
-def load_model(model_path: Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> tuple[Any, Any, str]:
-    """(model, processor, device) for generation: bf16 on GPU, float32 on CPU, left padding."""
+def load_model(
+    model_path: Path,
+    min_pixels: int = MIN_PIXELS,
+    max_pixels: int = MAX_PIXELS,
+    vision_attention: VisionAttention = "auto",
+) -> tuple[Any, Any, str]:
+    """(model, processor, device) for generation: bf16 on GPU, float32 on CPU, left padding, the vision
+    attention backend ``vision_attention`` resolves to. Checks the package floors first."""
+    check_requirements()
+    backend = resolve_backend(vision_attention)
     import torch
     from transformers import AutoModelForImageTextToText
 
@@ -45,8 +46,9 @@ def load_model(model_path: Path, min_pixels: int = MIN_PIXELS, max_pixels: int =
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     model: Any = AutoModelForImageTextToText.from_pretrained(
-        model_path, dtype=dtype, attn_implementation=attention_implementation()
+        model_path, dtype=dtype, attn_implementation=attn_implementation(backend)
     )
+    use_vision_attention(model, backend)
     model.to(device)
     model.eval()
     return model, processor, device
@@ -107,10 +109,11 @@ def predict_vllm(
     max_new_tokens: int = 64,
 ) -> list[dict[str, str]]:
     """The same with vLLM (GPU extra); greedy decoding."""
+    check_requirements()
     try:
         from vllm import LLM, SamplingParams
     except ImportError:
-        raise RuntimeError("--backend vllm needs vLLM: pip install 'ladder[gpu]' on a CUDA machine") from None
+        raise ConfigError("--backend vllm needs vLLM: pip install 'ladder[gpu]' on a CUDA machine") from None
     from laddertrain.processing import load_processor
 
     processor = load_processor(model_path)

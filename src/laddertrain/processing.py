@@ -19,11 +19,12 @@ def load_processor(path: str | Path, min_pixels: int = MIN_PIXELS, max_pixels: i
     so an image-only processor is assembled from the folder's image processor and tokenizer instead (videos
     are then given as frame lists, which is how ladder shards store them anyway).
     """
-    from transformers import AutoProcessor
+    import transformers
 
     processor: Any = None
+    auto: Any = transformers.AutoProcessor  # untyped in transformers
     try:
-        processor = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]  # untyped in transformers
+        processor = auto.from_pretrained(path)
     except (ImportError, ValueError, TypeError, OSError) as e:
         log.info("AutoProcessor failed for %s (%s)", path, e)
     if not hasattr(processor, "image_processor"):  # failed, or fell back to a bare tokenizer
@@ -38,15 +39,17 @@ def load_processor(path: str | Path, min_pixels: int = MIN_PIXELS, max_pixels: i
 
 
 def image_only_processor_class() -> type:
-    from transformers import Qwen2_5_VLProcessor
+    import transformers
 
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):  # noqa: N801 (transformers' naming)
+    base: Any = transformers.Qwen2_5_VLProcessor  # untyped in transformers
+
+    class ImageOnlyQwen2_5_VLProcessor(base):  # type: ignore[misc]  # noqa: N801 (transformers' naming)
         """Qwen2.5-VL processor without a video processor (no torchvision needed)."""
 
         def __init__(
             self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
         ):
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)  # type: ignore[no-untyped-call]
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
     return ImageOnlyQwen2_5_VLProcessor
 

@@ -1,10 +1,30 @@
-"""Training recipes (YAML): hyper-parameters per stage. Built-ins live in ``templates/train/``."""
+"""Training recipes (YAML): hyper-parameters per stage and the speed levers. Built-ins live in ``templates/train/``.
+
+The optimisation schedule is stated hardware-independently: ``effective_batch_size`` is what one optimizer step
+sees summed over every process (the paper's per-device batch x accumulation x GPUs), and the gradient accumulation
+follows from the per-device batch and the number of processes, so a recipe tuned for one 80 GB GPU and the
+paper's four 48 GB GPUs take the same optimizer steps.
+"""
 
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ladderdata.errors import ConfigError
 from ladderdata.prompts import builtin_yaml_names, load_yaml_model
+
+VisionAttention = Literal["auto", "loop", "grouped", "varlen", "flash"]
+"""How the vision tower attends within windows and images (:mod:`laddertrain.vision_attention`)."""
+
+Rollouts = Literal["hf", "vllm"]
+"""Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM."""
+
+PAGED_ROLLOUTS_UNSUPPORTED = (
+    "rollouts: paged (transformers continuous batching) is not available for vision-language models: it takes "
+    "token ids only, so rollouts could not see the images, and TRL's GRPOTrainer refuses it for models with a "
+    "processor; use rollouts: hf (batched generate) or rollouts: vllm"
+)
 
 
 class StageConfig(BaseModel):
@@ -15,27 +35,104 @@ class StageConfig(BaseModel):
     learning_rate: float = Field(1e-5, gt=0)
     num_train_epochs: float = Field(1.0, gt=0)
     max_steps: int = Field(-1, description="> 0 overrides epochs")
-    per_device_train_batch_size: int = Field(1, ge=1)
-    gradient_accumulation_steps: int = Field(8, ge=1)
+    per_device_train_batch_size: int = Field(1, ge=1, description="rows per forward pass on each GPU")
+    effective_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="rows per optimizer step over all processes; the gradient accumulation is derived from it "
+        "(set this or gradient_accumulation_steps, not both)",
+    )
+    gradient_accumulation_steps: int | None = Field(
+        None, ge=1, description="explicit accumulation (default 1) when effective_batch_size is not set"
+    )
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="fraction of the steps spent warming up")
     lr_scheduler_type: str = "cosine"
     save_steps: int = Field(200, ge=1, description="checkpoint every this many steps (resumable)")
     max_samples: int | None = Field(None, ge=1, description="use only the first N rows")
     max_images: int | None = Field(None, ge=1, description="drop rows showing more images than this")
 
+    @model_validator(mode="after")
+    def _one_batch_rule(self) -> "StageConfig":
+        if self.effective_batch_size is not None and self.gradient_accumulation_steps is not None:
+            raise ValueError("set effective_batch_size or gradient_accumulation_steps, not both")
+        return self
+
+    def accumulation(self, world_size: int) -> int:
+        """Gradient accumulation steps on ``world_size`` processes; keeps ``effective_batch_size`` exact.
+
+        >>> StageConfig(per_device_train_batch_size=8, effective_batch_size=32).accumulation(2)
+        2
+        """
+        if self.effective_batch_size is None:
+            return self.gradient_accumulation_steps or 1
+        per_step = self.per_device_train_batch_size * world_size
+        if self.effective_batch_size % per_step:
+            raise ConfigError(
+                f"effective_batch_size {self.effective_batch_size} is not a multiple of per_device_train_batch_size "
+                f"{self.per_device_train_batch_size} x {world_size} processes: change per_device_train_batch_size"
+            )
+        return self.effective_batch_size // per_step
+
 
 class GRPOStageConfig(StageConfig):
-    """Stage 3 (paper Table 8)."""
+    """Stage 3 (paper Table 8). Batches count completions (TRL's convention): 8 generations of 4 prompts are 32."""
 
     learning_rate: float = Field(1e-6, gt=0)
-    per_device_train_batch_size: int = Field(2, ge=1)
-    gradient_accumulation_steps: int = Field(4, ge=1)
+    per_device_train_batch_size: int = Field(8, ge=1, description="completions per forward pass on each GPU")
     num_generations: int = Field(8, ge=2)
     beta: float = Field(0.01, ge=0, description="KL weight")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts")
     max_completion_length: int = Field(1024, ge=1)
     loss_type: str = "grpo"
     reward_weights: dict[str, float] = Field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0})
+    rollouts: Rollouts = Field("hf", description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra)")
+    prompts_per_generation: int | None = Field(
+        None,
+        ge=1,
+        description="prompts whose rollouts are generated together; default: one optimizer step's worth (on-policy). "
+        "More than that reuses rollouts for several optimizer steps (TRL clips the importance ratio)",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, lt=1, description="share of the GPU colocated vLLM may take (rollouts: vllm)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explain_paged(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("rollouts") == "paged":
+            raise ValueError(PAGED_ROLLOUTS_UNSUPPORTED)
+        return data
+
+    @model_validator(mode="after")
+    def _whole_groups(self) -> "GRPOStageConfig":
+        if self.effective_batch_size is not None and self.effective_batch_size % self.num_generations:
+            raise ValueError(
+                f"effective_batch_size {self.effective_batch_size} counts completions: make it a multiple of "
+                f"num_generations {self.num_generations}"
+            )
+        return self
+
+    def generation_batch_size(self, world_size: int) -> int | None:
+        """Completions generated together on all processes (None: TRL's default, one optimizer step's worth),
+        checked to hold whole groups of ``num_generations`` and whole micro-batches."""
+        per_step = self.per_device_train_batch_size * world_size
+        if self.prompts_per_generation is None:
+            step = per_step * self.accumulation(world_size)
+            if step % self.num_generations:
+                raise ConfigError(
+                    f"an optimizer step of {step} completions (per_device_train_batch_size x accumulation x "
+                    f"{world_size} processes) does not hold whole groups of num_generations {self.num_generations}: "
+                    "set effective_batch_size to a multiple of it"
+                )
+            return None
+        size = self.prompts_per_generation * self.num_generations
+        if size % per_step:
+            raise ConfigError(
+                f"prompts_per_generation {self.prompts_per_generation} x num_generations {self.num_generations} "
+                f"is not a multiple of per_device_train_batch_size {self.per_device_train_batch_size} x "
+                f"{world_size} processes"
+            )
+        return size
 
 
 class ColdStartDataConfig(BaseModel):
@@ -61,6 +158,21 @@ class TrainRecipe(BaseModel):
     data_seed: int = 42
     min_pixels: int = Field(12_544, ge=784)
     max_pixels: int = Field(100_352, ge=784)
+    vision_attention: VisionAttention = Field(
+        "auto",
+        description="vision-tower attention: auto (flash if flash-attn, else varlen on CUDA, else grouped), loop "
+        "(transformers' per-window reference), grouped (one batched call per window length), varlen (torch's "
+        "varlen_attn, CUDA), flash (flash-attn)",
+    )
+    dataloader_workers: int = Field(
+        4, ge=0, description="processes that decode and preprocess images while the GPU trains (0: in the loop)"
+    )
+    optim: Literal["adamw_torch_fused", "adamw_torch"] = Field(
+        "adamw_torch_fused", description="AdamW implementation (transformers' optimizer name)"
+    )
+    liger: bool = Field(
+        False, description="Liger's Triton kernels for RMSNorm, SwiGLU and RoPE when liger-kernel is installed"
+    )
     stage1: StageConfig = Field(default_factory=StageConfig)
     stage2: StageConfig = Field(default_factory=StageConfig)
     coldstart_data: ColdStartDataConfig = Field(default_factory=ColdStartDataConfig)

@@ -4,16 +4,20 @@ Each stage writes ``OUTPUT/<stage>/`` (checkpoints, resumable) and ``OUTPUT/<sta
 processor), and starts from the previous stage's ``final`` unless ``--model`` says otherwise.
 """
 
+import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from ladderdata.cache import atomic_path
-from ladderdata.errors import LadderError
+from ladderdata.errors import ConfigError, LadderError
 from ladderdata.prompts import PromptStyle
-from laddertrain.data import coldstart_row, grpo_row, load_subset, stage1_row, stage2_row
+from laddertrain.data import adapt, coldstart_row, grpo_row, load_subset, stage1_row, stage2_row
 from laddertrain.recipe import StageConfig, TrainRecipe
+from laddertrain.requirements import check_requirements
 from laddertrain.rewards import REWARDS, accuracy_reward, format_reward
+from laddertrain.vision_attention import Backend, resolve_backend, use_vision_attention
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,48 @@ def input_model(stage: str, model: Path | None, output: Path) -> Path:
     return path
 
 
+def world_size() -> int:
+    """Processes taking part in training (``WORLD_SIZE``, set by accelerate launch and torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def preflight(stage: str, recipe: TrainRecipe) -> Backend:
+    """Everything that can fail before a model or dataset is loaded: package floors, the vision attention the
+    recipe asks for, the rollout backend and the batch arithmetic. Returns the vision attention backend."""
+    check_requirements()
+    backend = resolve_backend(recipe.vision_attention)
+    cfg: StageConfig = getattr(recipe, stage)
+    cfg.accumulation(world_size())
+    if stage == "stage3":
+        recipe.stage3.generation_batch_size(world_size())
+        if recipe.stage3.rollouts == "vllm" and not vllm_installed():
+            raise ConfigError(
+                "stage3.rollouts: vllm needs vLLM, which is not installed: pip install 'ladder[gpu]' on a CUDA "
+                "machine, or use rollouts: hf"
+            )
+    return backend
+
+
+def use_liger(recipe: TrainRecipe) -> bool:
+    """Liger's kernels when the recipe asks for them and they can run (liger-kernel installed, a CUDA GPU);
+    otherwise one log line says why training goes on without them."""
+    if not recipe.liger:
+        return False
+    import torch
+
+    if importlib.util.find_spec("liger_kernel") is None:
+        log.warning("liger: true, but liger-kernel is not installed (pip install 'ladder[liger]'): training without it")
+        return False
+    if not torch.cuda.is_available():
+        log.warning("liger: true, but Liger's Triton kernels need a CUDA GPU: training without them")
+        return False
+    return True
+
+
 def _device_settings(recipe: TrainRecipe) -> dict[str, Any]:
     import torch
 
@@ -55,26 +101,42 @@ def _device_settings(recipe: TrainRecipe) -> dict[str, Any]:
     return {"use_cpu": not cuda, "bf16": recipe.bf16 and cuda}
 
 
-def _model_kwargs(recipe: TrainRecipe) -> dict[str, Any]:
+def model_kwargs(recipe: TrainRecipe, backend: Backend) -> dict[str, Any]:
+    """``from_pretrained`` keyword arguments: bf16 on GPU when the recipe says so, the attention implementation."""
     import torch
 
-    from laddertrain.inference import attention_implementation
+    from laddertrain.vision_attention import attn_implementation
 
     dtype = torch.bfloat16 if recipe.bf16 and torch.cuda.is_available() else torch.float32
-    return {"dtype": dtype, "attn_implementation": attention_implementation()}
+    return {"dtype": dtype, "attn_implementation": attn_implementation(backend)}
 
 
-def _common_args(recipe: TrainRecipe, stage: StageConfig, out_dir: Path) -> dict[str, Any]:
+def _checkpointing_argument() -> str:
+    """transformers 5.23 renamed ``gradient_checkpointing`` (kept as a deprecated alias until v6)."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+
+
+def training_args(recipe: TrainRecipe, stage: StageConfig, out_dir: Path) -> dict[str, Any]:
+    """``SFTConfig``/``GRPOConfig`` keyword arguments shared by every stage: schedule, batch, speed levers."""
+    workers = recipe.dataloader_workers
     return {
         "output_dir": str(out_dir),
         "learning_rate": stage.learning_rate,
         "num_train_epochs": stage.num_train_epochs,
         "max_steps": stage.max_steps,
         "per_device_train_batch_size": stage.per_device_train_batch_size,
-        "gradient_accumulation_steps": stage.gradient_accumulation_steps,
+        "gradient_accumulation_steps": stage.accumulation(world_size()),
         "warmup_steps": stage.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of total steps
         "lr_scheduler_type": stage.lr_scheduler_type,
-        "activation_checkpointing": recipe.gradient_checkpointing,
+        _checkpointing_argument(): recipe.gradient_checkpointing,
+        "optim": recipe.optim,
+        "dataloader_num_workers": workers,
+        "dataloader_persistent_workers": workers > 0,
+        "dataloader_prefetch_factor": 2 if workers else None,
+        "use_liger_kernel": use_liger(recipe),
         "data_seed": recipe.data_seed,
         "seed": recipe.data_seed,
         "save_strategy": "steps",
@@ -94,24 +156,21 @@ def _limit(ds: Any, stage: StageConfig) -> Any:
     return ds.select(range(min(stage.max_samples, len(ds)))) if stage.max_samples else ds
 
 
-def _adapted(ds: Any, fn: Any) -> Any:
-    return ds.map(fn, remove_columns=ds.column_names)
-
-
 def stage_dataset(stage: str, recipe: TrainRecipe, data: Path, output: Path) -> Any:
+    """The stage's rows in TRL's format; images stay encoded until the dataloader's workers decode them."""
     cfg: StageConfig = getattr(recipe, stage)
     if stage == "stage1":
         ds = _limit(load_subset(data, "localization", cfg.max_images), cfg)
-        return _adapted(ds, lambda r: stage1_row(r, recipe.min_pixels, recipe.max_pixels))
+        return adapt(ds, lambda r: stage1_row(r, recipe.min_pixels, recipe.max_pixels))
     if stage == "stage2":
-        return _adapted(_limit(load_subset(data, "spatial", cfg.max_images), cfg), stage2_row)
+        return adapt(_limit(load_subset(data, "spatial", cfg.max_images), cfg), stage2_row)
     if stage == "coldstart":
         source = output / COLDSTART_DATA
         if not (source / "data" / "coldstart").is_dir():
             raise StageInputError(f"coldstart trains on {source}: run `ladder train coldstart-data` first")
-        return _adapted(_limit(load_subset(source, "coldstart", cfg.max_images), cfg), coldstart_row)
+        return adapt(_limit(load_subset(source, "coldstart", cfg.max_images), cfg), coldstart_row)
     if stage == "stage3":
-        return _adapted(_limit(load_subset(data, "spatial", cfg.max_images), cfg), grpo_row)
+        return adapt(_limit(load_subset(data, "spatial", cfg.max_images), cfg), grpo_row)
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -123,10 +182,20 @@ def _save_final(trainer: Any, processor: Any, out_dir: Path) -> Path:
     return final
 
 
+def sft_trainer(stage: str, recipe: TrainRecipe, net: Any, processor: Any, train: Any, out_dir: Path) -> Any:
+    """TRL's ``SFTTrainer`` for stage 1, stage 2 or the cold start (assistant-only loss) on a loaded model."""
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        **training_args(recipe, getattr(recipe, stage), out_dir), assistant_only_loss=True, max_length=None
+    )
+    return SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+
+
 def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
     """Stage 1, stage 2 or the cold-start SFT; assistant-only loss. Returns the final model folder."""
+    backend = preflight(stage, recipe)
     from transformers import AutoModelForImageTextToText
-    from trl import SFTConfig, SFTTrainer
 
     from laddertrain.processing import load_processor
 
@@ -134,44 +203,66 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     out_dir = output / stage
     train = stage_dataset(stage, recipe, data, output)
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
-    net = AutoModelForImageTextToText.from_pretrained(base, **_model_kwargs(recipe))
-    args = SFTConfig(**_common_args(recipe, getattr(recipe, stage), out_dir), assistant_only_loss=True, max_length=None)
-    trainer = SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+    net = AutoModelForImageTextToText.from_pretrained(base, **model_kwargs(recipe, backend))
+    use_vision_attention(net, backend)
+    trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
     trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
     return _save_final(trainer, processor, out_dir)
 
 
-def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
-    """Stage 3: GRPO with the format and accuracy rewards (paper Table 8: 8 generations, beta 0.01)."""
+def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: Any, train: Any, out_dir: Path) -> Any:
+    """TRL's ``GRPOTrainer`` for stage 3 (paper Table 8: 8 generations, beta 0.01) on the model folder ``base``
+    (with beta > 0 TRL builds the reference model from the folder), rollouts as the recipe says."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from laddertrain.processing import load_processor
-
-    base = input_model("stage3", model, output)
     cfg = recipe.stage3
-    out_dir = output / "stage3"
-    train = stage_dataset("stage3", recipe, data, output)
-    processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     names = list(cfg.reward_weights)
+    # TRL left-pads prompt ids and re-runs the processor on the prompts for the loss pass: the processor must
+    # left-pad too, or mm_token_type_ids of prompts shorter than the longest no longer line up with the image tokens
+    processor.tokenizer.padding_side = "left"
+    rollouts: dict[str, Any] = {"generation_batch_size": cfg.generation_batch_size(world_size())}
+    if cfg.rollouts == "vllm":
+        rollouts |= {
+            "use_vllm": True,
+            "vllm_mode": "colocate",
+            "vllm_gpu_memory_utilization": cfg.vllm_gpu_memory_utilization,
+        }
     args = GRPOConfig(
-        **_common_args(recipe, cfg, out_dir),
+        **training_args(recipe, cfg, out_dir),
         num_generations=cfg.num_generations,
         beta=cfg.beta,
         loss_type=cfg.loss_type,
         temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,
         reward_weights=[cfg.reward_weights[n] for n in names],
-        model_init_kwargs=_model_kwargs(recipe),
+        model_init_kwargs=model_kwargs(recipe, backend),
+        **rollouts,
     )
     trainer = GRPOTrainer(
-        model=str(base),  # a folder: with beta > 0 TRL builds the reference model from it
+        model=str(base),
         reward_funcs=[REWARDS[n] for n in names],
         args=args,
         train_dataset=train,
         processing_class=processor,
     )
-    log.info("stage3: %d prompts from %s, model %s", len(train), data, base)
+    for net in (trainer.model, trainer.ref_model):
+        if net is not None:
+            use_vision_attention(net, backend)
+    return trainer
+
+
+def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
+    """Stage 3: GRPO with the format and accuracy rewards."""
+    backend = preflight("stage3", recipe)
+    from laddertrain.processing import load_processor
+
+    base = input_model("stage3", model, output)
+    out_dir = output / "stage3"
+    train = stage_dataset("stage3", recipe, data, output)
+    processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
+    trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
+    log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
     trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
     return _save_final(trainer, processor, out_dir)
 
@@ -182,6 +273,7 @@ def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, 
     Writes ``OUTPUT/coldstart-data/data/coldstart/train-00000-of-00001.parquet`` (spatial rows plus
     ``completion`` and ``reward``); ``generator`` defaults to the stage-2 model.
     """
+    check_requirements()
     import datasets
 
     from laddertrain.inference import generate, load_model
@@ -191,7 +283,7 @@ def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, 
     rows = load_subset(data, "spatial", cfg.max_images)
     if cfg.max_questions:
         rows = rows.select(range(min(cfg.max_questions, len(rows))))
-    model, processor, device = load_model(source, recipe.min_pixels, recipe.max_pixels)
+    model, processor, device = load_model(source, recipe.min_pixels, recipe.max_pixels, recipe.vision_attention)
     kept: list[dict[str, Any]] = []
     for start in range(0, len(rows), cfg.batch_size):
         batch = [rows[i] for i in range(start, min(start + cfg.batch_size, len(rows)))]
@@ -236,6 +328,7 @@ def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, 
 
 
 def run_stage(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
+    """One stage by name (stage1, stage2, coldstart, stage3)."""
     if stage == "stage3":
         return run_grpo(recipe, model, data, output)
     return run_sft(stage, recipe, model, data, output)
@@ -243,6 +336,8 @@ def run_stage(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, o
 
 def run_all(recipe: TrainRecipe, model: Path, data: Path, output: Path, generator: Path | None = None) -> Path:
     """stage 1 -> stage 2 -> cold-start data -> cold start -> stage 3, each from the previous one's model."""
+    for stage in STAGES:  # every stage's settings are checked before the first one starts
+        preflight(stage, recipe)
     run_sft("stage1", recipe, model, data, output)
     run_sft("stage2", recipe, None, data, output)
     run_coldstart_data(recipe, generator, data, output)

@@ -1,0 +1,223 @@
+"""The speed levers of a training recipe: the paper's effective batch on any GPU count, the data path, the rollout
+backends, the optional kernels. CPU, tiny offline Qwen2.5-VL."""
+
+import functools
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from fixtures.factories import BuiltDataset
+
+pytest.importorskip("trl")
+
+from ladderdata.errors import ConfigError
+from laddertrain.recipe import TrainRecipe
+
+PAPER_GPUS = 4
+"""Paper B.2: 4 x A6000. Table 7 (stages 1-2): 1 per device x 8 accumulation; Table 8 (stage 3): 2 x 4."""
+PAPER_SFT_BATCH = 1 * 8 * PAPER_GPUS
+PAPER_GRPO_BATCH = 2 * 4 * PAPER_GPUS
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixtures.tiny_qwen import save_tiny_qwen
+
+    return save_tiny_qwen(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def recipe_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("world", [1, 2, 4])
+def test_paper_recipe_keeps_the_papers_effective_batch_on_any_gpu_count(
+    world: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from trl import SFTConfig
+
+    from laddertrain.runners import training_args
+
+    recipe = TrainRecipe.load("paper-3b")
+    SFTConfig(**training_args(recipe, recipe.stage2, tmp_path))  # TRL accepts every setting (one process here)
+    monkeypatch.setenv("WORLD_SIZE", str(world))  # what accelerate launch sets on each of `world` processes
+    for stage, paper in (("stage1", PAPER_SFT_BATCH), ("stage2", PAPER_SFT_BATCH), ("coldstart", PAPER_SFT_BATCH)):
+        args = training_args(recipe, getattr(recipe, stage), tmp_path)
+        assert args["per_device_train_batch_size"] * args["gradient_accumulation_steps"] * world == paper, stage
+    grpo = training_args(recipe, recipe.stage3, tmp_path)
+    assert grpo["per_device_train_batch_size"] * grpo["gradient_accumulation_steps"] * world == PAPER_GRPO_BATCH
+    assert recipe.stage3.num_generations == 8 and recipe.stage3.beta == 0.01  # Table 8
+    assert recipe.stage2.lr_scheduler_type == "cosine" and recipe.stage2.warmup_ratio == 0.1  # Table 7
+
+
+def test_batch_arithmetic_that_cannot_hold_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from laddertrain.runners import preflight
+
+    monkeypatch.setenv("WORLD_SIZE", "8")  # 8 GPUs x 8 rows > 32 rows per optimizer step
+    with pytest.raises(ConfigError, match=r"effective_batch_size 32 is not a multiple of .* 8 x 8 processes"):
+        preflight("stage2", TrainRecipe.load("paper-3b"))
+    both = "stage2: {per_device_train_batch_size: 2, effective_batch_size: 8, gradient_accumulation_steps: 4}\n"
+    with pytest.raises(ConfigError, match="not both"):
+        TrainRecipe.load(recipe_file(tmp_path, both))
+    groups = "stage3: {num_generations: 8, effective_batch_size: 12}\n"
+    with pytest.raises(ConfigError, match="multiple of num_generations 8"):
+        TrainRecipe.load(recipe_file(tmp_path, groups))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+        preflight(stage, TrainRecipe())  # the defaults are a valid schedule
+    partial = TrainRecipe.load(recipe_file(tmp_path, "stage3: {num_generations: 8, per_device_train_batch_size: 2}\n"))
+    with pytest.raises(ConfigError, match="does not hold whole groups of num_generations 8"):
+        preflight("stage3", partial)  # 2 completions per step: TRL would fail later, with a traceback
+
+
+def test_paged_rollouts_are_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"continuous batching.*token ids only.*images"):
+        TrainRecipe.load(recipe_file(tmp_path, "stage3: {rollouts: paged}\n"))
+
+
+def test_vllm_rollouts_without_vllm_are_one_line_before_anything_loads(tmp_path: Path) -> None:
+    from laddertrain.cli import train_app
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    recipe = recipe_file(tmp_path, "stage3: {rollouts: vllm}\n")
+    args = ["stage3", "--recipe", str(recipe), "--model", str(tmp_path / "none"), "--data", str(tmp_path / "none")]
+    result = CliRunner().invoke(train_app, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: stage3.rollouts: vllm needs vLLM"), result.output
+    assert "Traceback" not in result.output
+
+
+def test_rollout_settings_map_onto_trls_grpo_config(
+    built_dataset: BuiltDataset, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import trl
+
+    from laddertrain import runners
+    from laddertrain.runners import run_grpo
+
+    monkeypatch.setattr(runners, "vllm_installed", lambda: True)  # the trainer is replaced: vLLM is never used
+    seen: dict[str, Any] = {}
+
+    class StopError(Exception):
+        pass
+
+    class Recorder:
+        def __init__(self, args: Any, **_: Any) -> None:
+            seen["args"] = args
+            raise StopError
+
+    monkeypatch.setattr(trl, "GRPOTrainer", Recorder)
+    recipe = TrainRecipe.load("paper-3b")
+    stage3 = recipe.stage3.model_copy(
+        update={"rollouts": "vllm", "prompts_per_generation": 8, "vllm_gpu_memory_utilization": 0.4, "max_samples": 2}
+    )
+    with pytest.raises(StopError):
+        run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    args = seen["args"]
+    assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization) == (True, "colocate", 0.4)
+    assert args.generation_batch_size == 8 * 8  # 8 prompts x 8 generations in one generation call
+    assert args.steps_per_generation == 64 // 4  # micro-batches of 4 completions
+    assert args.optim == "adamw_torch_fused"
+
+
+def test_liger_requested_but_absent_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    from laddertrain.runners import use_liger
+
+    if importlib.util.find_spec("liger_kernel") is not None:
+        pytest.skip("liger-kernel is installed here")
+    recipe = TrainRecipe.load("tiny")
+    assert use_liger(recipe) is False  # not requested: silent
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert use_liger(recipe.model_copy(update={"liger": True})) is False
+    assert len(caplog.records) == 1 and "liger-kernel is not installed" in caplog.records[0].getMessage()
+
+
+def test_images_stay_as_stored_until_the_dataloader_decodes_them(built_dataset: BuiltDataset) -> None:
+    from laddertrain.data import adapt, load_subset, stage2_row
+
+    shard = sorted((built_dataset.out / "data" / "spatial").glob("*.parquet"))
+    stored = pq.read_table(shard, columns=["images"]).column("images").to_pylist()
+    adapted = adapt(load_subset(built_dataset.out, "spatial"), stage2_row)
+    assert adapted.column_names == ["images", "messages"]
+    kept = adapted.data.column("images").to_pylist()  # Arrow storage: the embedded JPEG bytes, not re-encoded
+    assert [[i["bytes"] for i in row] for row in kept] == [[i["bytes"] for i in row] for row in stored]
+    first = adapted[0]
+    assert first["images"][0].format == "JPEG"
+    placeholders = [block for turn in first["messages"] for block in turn["content"] if block["type"] == "image"]
+    assert len(placeholders) == len(first["images"])
+
+
+def test_dataloader_workers_run_the_image_processor(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from laddertrain.processing import load_processor
+    from laddertrain.runners import sft_trainer, stage_dataset
+
+    recipe = TrainRecipe.load("tiny").model_copy(update={"dataloader_workers": 2})
+    from transformers import AutoModelForImageTextToText
+
+    train = stage_dataset("stage2", recipe, built_dataset.out, tmp_path)
+    processor = load_processor(tiny_model, recipe.min_pixels, recipe.max_pixels)
+    net = AutoModelForImageTextToText.from_pretrained(tiny_model)
+    trainer = sft_trainer("stage2", recipe, net, processor, train, tmp_path / "out")
+    collate = trainer.data_collator
+
+    def tagged(examples: list[dict[str, Any]]) -> Any:
+        batch = collate(examples)
+        batch["collated_in"] = torch.tensor(os.getpid())
+        return batch
+
+    trainer.data_collator = tagged
+    loader = trainer.get_train_dataloader()
+    assert loader.num_workers == 2
+    batch = next(iter(loader))
+    assert int(batch["collated_in"]) != os.getpid()  # decoded and processed in a worker process
+    assert batch["pixel_values"].shape[0] > 0 and (batch["labels"] != -100).any()
+
+
+def test_hf_rollouts_generate_several_prompts_in_one_call(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from laddertrain.runners import run_grpo
+
+    calls: list[dict[str, Any]] = []
+    original: Any = Qwen2_5_VLForConditionalGeneration.generate
+
+    @functools.wraps(original)
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ids = kwargs["input_ids"]
+        calls.append(
+            {
+                "rows": ids.shape[0],
+                "prompts": len({tuple(r.tolist()) for r in ids}),
+                "attention": type(self.model.visual.blocks[0].attn).__name__,
+            }
+        )
+        out = original(self, *args, **kwargs)
+        calls[-1]["new_tokens"] = out.shape[1] - ids.shape[1]
+        return out
+
+    monkeypatch.setattr(Qwen2_5_VLForConditionalGeneration, "generate", recording)
+    recipe = TrainRecipe.load("tiny")
+    stage3 = recipe.stage3.model_copy(update={"max_steps": 1, "prompts_per_generation": 2, "max_images": 8})
+    final = run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    assert (final / "config.json").is_file()
+    assert calls and calls[0]["rows"] == 2 * recipe.stage3.num_generations  # 2 prompts x 2 generations at once
+    assert calls[0]["prompts"] == 2
+    assert calls[0]["new_tokens"] > 0
+    assert calls[0]["attention"].startswith("Grouped")  # the runner switched the vision attention
