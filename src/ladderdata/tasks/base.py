@@ -139,6 +139,8 @@ class TaskGenerator(ABC):
     margins: ClassVar[tuple[str, ...]]
     """Names of the margins this task stores (the union over tasks becomes the ``margins`` column)."""
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    unit: ClassVar[str] = ""
+    """Unit of a numeric answer, shown next to it in previews ("m", "cm", "m²", "count"); empty otherwise."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
