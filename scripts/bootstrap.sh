@@ -82,7 +82,7 @@ install_torch() {
   # wheels it pulls); once torch is installed, the train extra's `torch>=2.3` is satisfied and pulls no other.
   local want_cpu=1
   [ "$TORCH" = cpu ] || want_cpu=0
-  if "$VENV/bin/python" -c "import sys, torch; sys.exit(not (torch.__version__.split('+')[0] == '$TORCH_VERSION'
+  if "$VENV/bin/python" -W ignore -c "import sys, torch; sys.exit(not (torch.__version__.split('+')[0] == '$TORCH_VERSION'
       and (torch.version.cuda is None) == bool($want_cpu)))" 2>/dev/null; then
     return
   fi
@@ -98,7 +98,7 @@ install_torch() {
     say "$TORCH_CPU_INDEX unreachable: installing torch==$TORCH_VERSION from your configured package index"
     pip install -q "torch==$TORCH_VERSION"
   fi
-  if [ "$TORCH" = cpu ] && ! "$VENV/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is not None)"; then
+  if [ "$TORCH" = cpu ] && ! "$VENV/bin/python" -W ignore -c "import sys, torch; sys.exit(torch.version.cuda is not None)"; then
     say "warning: got torch's CUDA build (it runs on CPU too); for the small CPU build see docs/install.md"
   fi
 }
