@@ -404,12 +404,16 @@ def eval_command(
 
 @app.command()
 def preview(
-    dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset")],
+    dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset, or build-bench's --out folder")],
     out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
-    samples: Annotated[int, typer.Option(min=1)] = 12,
-    seed: int = 0,
+    samples: Annotated[int, typer.Option(min=1, help="random samples per sheet")] = 12,
+    seed: Annotated[int, typer.Option(help="which samples are drawn")] = 0,
 ) -> None:
-    """Render PNG contact sheets of random samples, boxes and answers drawn."""
+    """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
+    single images, multi-view sets and video frames in grids, question, options and answer with its unit.
+
+    Example: ladder preview demo/dataset --samples 16
+    """
     from ladderdata.preview import render_preview
 
     for path in render_preview(dataset, out, samples, seed):

@@ -60,11 +60,18 @@ class Extension:
     """Configs and records written to ``schemas/`` by ``ladder schemas``."""
 
     def missing(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        return [m for m in self.requires if not _importable(m)]
 
     @property
     def install_hint(self) -> str:
         return f"pip install 'ladder[{self.extra}]'"
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses the module, or a half-initialised one
+        return False
 
 
 @cache

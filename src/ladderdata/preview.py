@@ -1,67 +1,397 @@
-"""Contact sheets of random samples (boxes and answers drawn) so a person can check a dataset by eye."""
+"""Contact sheets of random samples, drawn so that a person can check a dataset or benchmark by eye.
+
+Each sample is a card. Single images are shown large with every referenced object's 2D box and a label
+plate; multi-view sets are laid out in a grid sized to the number of views; videos as evenly spaced frames
+stamped with their timestamps. Below the pictures: the question (for localization, the whole prompt the model
+reads), the options, and the answer with its unit, wrapped to the card's width, never cut.
+
+Works on ``ladder build-dataset`` folders and on ``ladder build-bench`` folders (benchmark rows rename three
+columns, see :data:`ladderdata.io.shards.BENCH_RENAMES`).
+"""
 
 import io
 import json
-import textwrap
+import logging
+import math
+from collections.abc import Iterator
+from enum import StrEnum
+from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ladderdata.cache import atomic_path
+from ladderdata.errors import LadderError
+from ladderdata.io.shards import BENCH_RENAMES
 from ladderdata.layout import DatasetLayout
+from ladderdata.tasks import LOCALIZATION_TASK, AnswerType, Modality, ObjectRef, get_task
 
-TILE = 384
-COLORS = [(230, 60, 60), (60, 170, 60), (60, 90, 230), (230, 160, 30)]
+log = logging.getLogger(__name__)
+
+CARD_WIDTH = 640
+"""Width of a single-image card; multi-view and video cards span two."""
+SHEET_COLUMNS = 2
+GAP = 14
+PAD = 12
+GRID_COLUMNS = 4
+"""Frames per row in a multi-view or video card (8 views: 4x2)."""
+VIDEO_FRAMES = 8
+"""Evenly spaced frames shown of a video (first and last included)."""
+BOX_COLORS = [(255, 40, 40), (0, 140, 255), (255, 170, 0), (200, 60, 255), (0, 200, 180), (255, 60, 190)]
+"""Saturated colours that stand out from indoor scenes (no greens: plants are green)."""
+SHEET_BACKGROUND = (228, 228, 228)
+HEADER_COLOR = (110, 110, 110)
+INSTRUCTION_COLOR = (70, 70, 150)
+TEXT_COLOR = (20, 20, 20)
+ANSWER_COLOR = (0, 100, 40)
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-def _tile(row: dict[str, object]) -> Image.Image:
-    images = row["images"]
-    assert isinstance(images, list)
-    frames = [Image.open(io.BytesIO(img["bytes"])).convert("RGB") for img in images[:4]]
-    strip = Image.new("RGB", (TILE, TILE), "white")
-    w = TILE // len(frames)
-    bottom = 0
-    for k, frame in enumerate(frames):
-        scale = w / frame.width
-        thumb = frame.resize((w, max(1, round(frame.height * scale))))
-        if row["answer_type"] == "boxes":
-            draw = ImageDraw.Draw(thumb)
-            for j, box in enumerate(json.loads(str(row["answer"]))):
-                x1, y1, x2, y2 = (v * scale for v in box["bbox_2d"])
-                draw.rectangle((x1, y1, x2, y2), outline=COLORS[j % len(COLORS)], width=2)
-                draw.text((x1 + 2, y1 + 2), box["label"], fill=COLORS[j % len(COLORS)])
-        strip.paste(thumb, (k * w, 0))
-        bottom = max(bottom, thumb.height)
-    draw = ImageDraw.Draw(strip)
-    options = row["options"]
-    assert isinstance(options, list)
-    text = f"[{row['task']} / {row['modality']} / {len(images)} img] {row['question']} {' '.join(options)}"
-    lines = [*textwrap.wrap(text, 64)[:8], f"answer: {str(row['answer'])[:120]}"]
-    draw.multiline_text((4, bottom + 4), "\n".join(lines), fill="black")
-    return strip
+class Style(StrEnum):
+    HEADER = "header"
+    BODY = "body"
+    INSTRUCTION = "instruction"
+    ANSWER = "answer"
+
+
+class PreviewSample(BaseModel):
+    """What a card shows of one row (dataset column names; benchmark rows are renamed on reading)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    task: str
+    modality: Modality
+    scene_id: str
+    frame_ids: list[int]
+    timestamps: list[float]
+    image_width: int
+    image_height: int
+    question: str
+    options: list[str]
+    answer: str
+    answer_type: AnswerType
+    objects: list[ObjectRef]
+    prompt: str | None = None
+    """The user turn's text, when the row has ``messages`` (benchmarks do not)."""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "PreviewSample":
+        fields = dict(row)
+        for bench_name, dataset_name in BENCH_RENAMES.items():
+            if bench_name in fields:
+                fields[dataset_name] = fields.pop(bench_name)
+        user = [m for m in fields.get("messages") or [] if m["role"] == "user"]
+        if user:
+            fields["prompt"] = "\n".join(c["text"] for c in user[-1]["content"] if c["type"] == "text")
+        return cls.model_validate(fields)
+
+    def shown_frames(self) -> list[int]:
+        """Indices (into ``images``) of the frames a card shows: every view, or evenly spaced video frames."""
+        n = len(self.frame_ids)
+        if self.modality is Modality.VIDEO and n > VIDEO_FRAMES:
+            return [int(i) for i in np.linspace(0, n - 1, VIDEO_FRAMES).round()]
+        return list(range(n))
+
+
+def unit_of(task: str) -> str:
+    try:
+        return get_task(task).unit
+    except KeyError:  # a task registered by a plugin that is not installed here
+        return ""
+
+
+def answer_text(sample: PreviewSample) -> str:
+    """The answer as a person reads it: the chosen option, a number with its unit, or labelled boxes."""
+    if sample.answer_type is AnswerType.MCQ:
+        return next((o for o in sample.options if o.startswith(f"{sample.answer}.")), sample.answer)
+    if sample.answer_type is AnswerType.NUMERIC:
+        unit = unit_of(sample.task)
+        if unit == "count":
+            return f"{sample.answer} (count)"
+        return f"{sample.answer} {unit}".rstrip()
+    try:
+        boxes = json.loads(sample.answer)
+        return "; ".join(f"{b['label']} [{', '.join(str(v) for v in b['bbox_2d'])}]" for b in boxes)
+    except (ValueError, TypeError, KeyError):
+        return sample.answer
+
+
+def caption(sample: PreviewSample) -> list[tuple[str, Style]]:
+    """The card's text, paragraph by paragraph (wrapping happens when drawing)."""
+    n = len(sample.frame_ids)
+    where = {
+        Modality.SINGLE_IMAGE: f"frame {sample.frame_ids[0]}" if sample.frame_ids else "",
+        Modality.MULTI_VIEW: f"{n} views",
+        Modality.VIDEO: f"{len(sample.shown_frames())} of {n} frames shown",
+    }[sample.modality]
+    header = " · ".join(p for p in (sample.task, sample.modality.value.replace("_", " "), sample.scene_id, where) if p)
+    lines = [(header, Style.HEADER)]
+    lines.append((sample.question, Style.BODY))
+    if sample.options:
+        lines.append(("    ".join(sample.options), Style.BODY))
+    if sample.task == LOCALIZATION_TASK and sample.prompt:  # what the model is asked to do with the question
+        instruction = sample.prompt.removeprefix(sample.question).strip()
+        lines.append((instruction, Style.INSTRUCTION))
+    lines.append((f"answer: {answer_text(sample)}", Style.ANSWER))
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ drawing
+
+
+@cache
+def font(size: int, bold: bool = False) -> Font:
+    """Roboto, which open3d (a dependency) ships and which has the glyphs units need (m², ·);
+    Pillow's default font otherwise."""
+    spec = find_spec("open3d")
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / "resources" / ("Roboto-Bold.ttf" if bold else "Roboto-Medium.ttf")
+        if path.is_file():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size)
+
+
+def line_height(f: Font) -> int:
+    return int(f.getbbox("Ag|²")[3]) + 6
+
+
+def wrap(text: str, f: Font, width: int) -> list[str]:
+    """Greedy word wrap to ``width`` pixels; words wider than a line are split; newlines are kept."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if f.getlength(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while f.getlength(word) > width:
+                cut = max(1, next(k for k in range(len(word), 0, -1) if f.getlength(word[:k]) <= width))
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
+
+
+def _decode(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """Decode at (about) ``size``: JPEG frames are downscaled while decoding, which is much faster."""
+    image = Image.open(io.BytesIO(data))
+    image.draft("RGB", size)
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
+def _plate(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fill: tuple[int, int, int]) -> None:
+    """A label on a filled plate, in black or white, whichever contrasts with ``fill``."""
+    f = font(16, bold=True)
+    x, y = xy
+    right, bottom = x + f.getlength(text) + 8, y + line_height(f)
+    draw.rectangle((x, y, right, bottom), fill=fill)
+    luminance = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2]
+    draw.text((x + 4, y + 2), text, font=f, fill=(0, 0, 0) if luminance > 150 else (255, 255, 255))
+
+
+def draw_boxes(image: Image.Image, objects: list[ObjectRef], scale: float) -> None:
+    """Each object's ``bbox_2d`` (pixels of the stored image, scaled by ``scale``) with its category on a
+    plate above the box (inside it when the box touches the top edge)."""
+    draw = ImageDraw.Draw(image)
+    plate_height = line_height(font(16, bold=True))
+    boxed = [o for o in objects if o.bbox_2d is not None]
+    for k, obj in enumerate(boxed):
+        assert obj.bbox_2d is not None
+        color = BOX_COLORS[k % len(BOX_COLORS)]
+        x1, y1, x2, y2 = (v * scale for v in obj.bbox_2d)
+        # a box reaching the image's edge ends on its last pixel, so that the edge stays visible
+        draw.rectangle((x1, y1, min(x2, image.width - 1), min(y2, image.height - 1)), outline=color, width=3)
+    for k, obj in enumerate(boxed):  # plates last, so that no box crosses a label
+        assert obj.bbox_2d is not None
+        x1, y1 = obj.bbox_2d[0] * scale, obj.bbox_2d[1] * scale
+        top = y1 - plate_height if y1 >= plate_height else y1 + 3
+        width = font(16, bold=True).getlength(obj.category) + 8
+        _plate(draw, (min(max(x1, 0), image.width - width), top), obj.category, BOX_COLORS[k % len(BOX_COLORS)])
+
+
+def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.Image:
+    """The single image with its boxes, or a grid of the frames shown, ``width`` pixels wide."""
+    aspect = sample.image_height / sample.image_width
+    if sample.modality is Modality.SINGLE_IMAGE:
+        size = (width, round(width * aspect))
+        picture = _decode(images[0], size)
+        draw_boxes(picture, sample.objects, width / sample.image_width)
+        return picture
+    shown = sample.shown_frames()
+    cols = min(GRID_COLUMNS, len(shown))
+    cell_w = (width - (cols - 1) * 4) // cols
+    cell_h = round(cell_w * aspect)
+    grid = Image.new("RGB", (width, math.ceil(len(shown) / cols) * (cell_h + 4) - 4), "white")
+    draw = ImageDraw.Draw(grid)
+    for k, index in enumerate(shown):
+        x, y = (k % cols) * (cell_w + 4), (k // cols) * (cell_h + 4)
+        grid.paste(_decode(images[index], (cell_w, cell_h)), (x, y))
+        if sample.modality is Modality.VIDEO:
+            label = f"{sample.timestamps[index]:.2f} s"
+        else:
+            label = f"view {index + 1} · frame {sample.frame_ids[index]}"
+        _plate(draw, (x + 4, y + 4), label, (30, 30, 30))
+    return grid
+
+
+def render_card(sample: PreviewSample, images: list[bytes], width: int) -> Image.Image:
+    """One sample: pictures on top, text below, the card as tall as both need."""
+    pictures = _pictures(sample, images, width - 2 * PAD)
+    fonts = {
+        Style.HEADER: font(15),
+        Style.BODY: font(18),
+        Style.INSTRUCTION: font(16),
+        Style.ANSWER: font(19, bold=True),
+    }
+    colors = {
+        Style.HEADER: HEADER_COLOR,
+        Style.BODY: TEXT_COLOR,
+        Style.INSTRUCTION: INSTRUCTION_COLOR,
+        Style.ANSWER: ANSWER_COLOR,
+    }
+    text: list[tuple[str, Style]] = [
+        (line, style) for paragraph, style in caption(sample) for line in wrap(paragraph, fonts[style], width - 2 * PAD)
+    ]
+    height = PAD + pictures.height + 8 + sum(line_height(fonts[s]) + (4 if s is not Style.BODY else 0) for _, s in text)
+    card = Image.new("RGB", (width, height + PAD), "white")
+    card.paste(pictures, (PAD, PAD))
+    draw = ImageDraw.Draw(card)
+    y = PAD + pictures.height + 8
+    for line, style in text:
+        if style is Style.ANSWER:
+            y += 4
+        draw.text((PAD, y), line, font=fonts[style], fill=colors[style])
+        y += line_height(fonts[style]) + (4 if style is Style.HEADER else 0)
+    return card
+
+
+def _rows_of_cards(samples: list[PreviewSample]) -> Iterator[list[int]]:
+    """Indices of the cards on each row of the sheet: two single images side by side, the others alone."""
+    pending: list[int] = []
+    for i, sample in enumerate(samples):
+        if sample.modality is not Modality.SINGLE_IMAGE:
+            if pending:
+                yield pending
+                pending = []
+            yield [i]
+            continue
+        pending.append(i)
+        if len(pending) == SHEET_COLUMNS:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def render_sheet(title: str, samples: list[PreviewSample], images: list[list[bytes]]) -> Image.Image:
+    """Cards in rows (single images first, then multi-view sets, then videos) under a title."""
+    order = sorted(range(len(samples)), key=lambda i: list(Modality).index(samples[i].modality))
+    samples, images = [samples[i] for i in order], [images[i] for i in order]
+    wide = SHEET_COLUMNS * CARD_WIDTH + (SHEET_COLUMNS - 1) * GAP
+    rows: list[list[Image.Image]] = []
+    for members in _rows_of_cards(samples):
+        width = CARD_WIDTH if samples[members[0]].modality is Modality.SINGLE_IMAGE else wide
+        rows.append([render_card(samples[i], images[i], width) for i in members])
+    title_font = font(24, bold=True)
+    top = GAP + line_height(title_font) + GAP
+    sheet = Image.new(
+        "RGB", (wide + 2 * GAP, top + sum(max(c.height for c in row) + GAP for row in rows)), SHEET_BACKGROUND
+    )
+    ImageDraw.Draw(sheet).text((GAP, GAP), title, font=title_font, fill=TEXT_COLOR)
+    y = top
+    for row in rows:
+        for k, card in enumerate(row):
+            sheet.paste(card, (GAP + k * (CARD_WIDTH + GAP), y))
+        y += max(c.height for c in row) + GAP
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def find_datasets(path: Path) -> list[Path]:
+    """``path`` itself when it holds ``data/``, else its sub-folders that do (``build-bench`` writes one per
+    benchmark)."""
+    if not path.is_dir():
+        raise LadderError(f"{path} is not a folder (give a folder written by `ladder build-dataset` or `build-bench`)")
+    if (path / "data").is_dir():
+        return [path]
+    found = sorted(p for p in path.iterdir() if (p / "data").is_dir())
+    if not found:
+        raise LadderError(
+            f"no dataset in {path}: expected {path}/data/<subset>/*.parquet (from `ladder build-dataset`) "
+            "or benchmark folders (from `ladder build-bench`)"
+        )
+    return found
+
+
+def _read_picks(files: list[Path], seed: int, samples: int) -> tuple[list[PreviewSample], list[list[bytes]], int]:
+    """``samples`` random rows of a subset (one seed, one choice) and their image bytes, reading only the row
+    groups that hold them; also the subset's row count."""
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    total = sum(counts)
+    if total == 0:
+        return [], [], 0
+    rng = np.random.default_rng(seed)
+    picks = sorted(int(i) for i in rng.choice(total, size=min(samples, total), replace=False))
+    starts = np.cumsum([0, *counts])
+    out: list[PreviewSample] = []
+    images: list[list[bytes]] = []
+    for pick in picks:
+        f = int(np.searchsorted(starts, pick, side="right")) - 1
+        parquet = pq.ParquetFile(files[f])
+        local = pick - int(starts[f])
+        group = 0
+        while local >= parquet.metadata.row_group(group).num_rows:
+            local -= parquet.metadata.row_group(group).num_rows
+            group += 1
+        row = parquet.read_row_group(group).slice(local, 1).to_pylist()[0]
+        try:
+            out.append(PreviewSample.from_row(row))
+        except ValidationError as e:
+            fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
+            raise LadderError(f"{files[f]}: not a ladder dataset or benchmark shard (bad: {fields})") from None
+        images.append([im["bytes"] for im in row["images"]])
+    return out, images, total
 
 
 def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int = 12, seed: int = 0) -> list[Path]:
-    """One PNG sheet per subset with ``samples`` random rows; returns the files written."""
-    layout = DatasetLayout(dataset_dir)
-    out_dir = out_dir or layout.preview_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for subset_dir in sorted((dataset_dir / "data").glob("*")):
-        table = pq.read_table(sorted(subset_dir.glob("*.parquet")))
-        if table.num_rows == 0:
-            continue
-        rng = np.random.default_rng(seed)
-        picks = sorted(rng.choice(table.num_rows, size=min(samples, table.num_rows), replace=False).tolist())
-        rows = table.take(picks).to_pylist()
-        cols = 4
-        sheet = Image.new("RGB", (cols * TILE, -(-len(rows) // cols) * TILE), "white")
-        for i, row in enumerate(rows):
-            sheet.paste(_tile(row), ((i % cols) * TILE, (i // cols) * TILE))
-        path = out_dir / f"{subset_dir.name}.png"
-        with atomic_path(path) as tmp:
-            sheet.save(tmp, format="PNG")
-        written.append(path)
+    """One PNG sheet per subset (per benchmark) with ``samples`` random rows; returns the files written.
+
+    ``dataset_dir`` is a ``build-dataset`` folder or a ``build-bench`` output folder. Sheets go to each
+    dataset's ``preview/`` folder, or to ``out_dir`` (one sub-folder per dataset when there are several).
+    Raises :class:`LadderError` when there is nothing to preview.
+    """
+    datasets = find_datasets(dataset_dir)
+    written: list[Path] = []
+    for ds in datasets:
+        if out_dir is None:
+            target = DatasetLayout(ds).preview_dir
+        else:
+            target = out_dir / ds.name if len(datasets) > 1 else out_dir
+        for subset_dir in sorted(p for p in (ds / "data").iterdir() if p.is_dir()):
+            files = sorted(subset_dir.glob("*.parquet"))
+            picked, images, total = _read_picks(files, seed, samples)
+            if not picked:
+                log.warning("%s has no rows; no sheet for it", subset_dir)
+                continue
+            name = ds.name if subset_dir.name == ds.name else f"{ds.name} / {subset_dir.name}"
+            title = f"{name}: {len(picked)} of {total} samples (seed {seed})"
+            path = target / f"{subset_dir.name}.png"
+            with atomic_path(path) as tmp:
+                render_sheet(title, picked, images).save(tmp, format="PNG")
+            written.append(path)
+    if not written:
+        raise LadderError(f"nothing to preview in {dataset_dir}: its shards hold no rows")
     return written

@@ -177,6 +177,8 @@ class TaskGenerator(ABC):
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
     subset: ClassVar[str] = "spatial"
     """The dataset subset (Hugging Face config) this task's rows go to."""
+    unit: ClassVar[str] = ""
+    """Unit of a numeric answer, shown next to it in previews ("m", "cm", "m²", "count"); empty otherwise."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()

@@ -24,6 +24,7 @@ class ObjectAbsDistance(TaskGenerator):
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_over_size")
     config_class: ClassVar[type[TaskConfig]] = AbsDistanceConfig
+    unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections

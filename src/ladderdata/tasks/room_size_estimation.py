@@ -22,6 +22,7 @@ class RoomSizeEstimation(TaskGenerator):
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ()
     config_class: ClassVar[type[TaskConfig]] = RoomSizeConfig
+    unit: ClassVar[str] = "m²"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections

@@ -1,0 +1,195 @@
+"""``ladder preview``: sheets for datasets and benchmarks, boxes where ``bbox_2d`` says, units, clear errors."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from fixtures.factories import BuiltDataset, read_samples, scannet
+from ladderdata.bench.build import build_benchmarks
+from ladderdata.cli import app
+from ladderdata.preview import BOX_COLORS, PreviewSample, answer_text, caption, font, render_preview, wrap
+
+runner = CliRunner()
+
+#: What each numeric question asks for, read from its wording ("in meters", "in centimeters", ...).
+UNITS = {
+    "object_abs_distance": " m",
+    "object_size_estimation": " cm",
+    "room_size_estimation": " m²",
+    "object_counting": " (count)",
+}
+
+
+def row(**changes: Any) -> dict[str, Any]:
+    """A dataset row as ``build-dataset`` writes it (without images), one referenced object."""
+    base: dict[str, Any] = {
+        "task": "object_size_estimation",
+        "modality": "single_image",
+        "scene_id": "scene0000_00",
+        "frame_ids": [3],
+        "timestamps": [0.1],
+        "image_width": 1296,
+        "image_height": 968,
+        "question": "What is the length of the longest dimension of the chair, measured in centimeters?",
+        "options": [],
+        "answer": "89",
+        "answer_type": "numeric",
+        "objects": [
+            {"object_id": 1, "category": "chair", "role": "object", "visibility": 1.0, "bbox_2d": [300, 200, 900, 700]}
+        ],
+    }
+    return base | changes
+
+
+def test_dataset_preview_writes_one_sheet_per_subset(built_dataset: BuiltDataset, tmp_path: Path) -> None:
+    written = render_preview(built_dataset.out, tmp_path / "a", samples=6)
+    assert sorted(p.name for p in written) == ["localization.png", "spatial.png"]
+    for path in written:
+        with Image.open(path) as sheet:
+            assert sheet.format == "PNG" and sheet.width > 1000 and sheet.height > 500
+    assert not [p for p in (tmp_path / "a").iterdir() if p.suffix != ".png"]  # no temporary file left behind
+    again = render_preview(built_dataset.out, tmp_path / "b", samples=6)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]  # same seed, same sheets
+
+
+def test_benchmark_folder_preview_writes_a_sheet_per_benchmark(synthetic_root: Path, tmp_path: Path) -> None:
+    split = tmp_path / "val.txt"
+    split.write_text("scene0000_00\n")
+    bench = tmp_path / "bench"
+    build_benchmarks(
+        scannet(synthetic_root), bench, ["spbench-si", "spbench-mv", "vsi-video"], split_file=split, frame_stride=1
+    )
+    result = runner.invoke(app, ["preview", str(bench), "--samples", "4"])
+    assert result.exit_code == 0, result.output
+    for name in ("spbench-si", "spbench-mv", "vsi-video"):
+        with Image.open(bench / name / "preview" / f"{name}.png") as sheet:
+            assert sheet.height > 300
+
+
+def write_one_row_dataset(root: Path, image: Image.Image, fields: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    record = fields | {"images": [{"bytes": buffer.getvalue(), "path": None}]}
+    (root / "data" / "spatial").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([record]), root / "data" / "spatial" / "train-00000-of-00001.parquet")
+
+
+def test_drawn_box_lies_where_bbox_2d_says(tmp_path: Path) -> None:
+    fill = (40, 120, 160)  # a colour nothing else on the sheet has
+    x1, y1, x2, y2 = 300, 200, 900, 700
+    write_one_row_dataset(tmp_path / "ds", Image.new("RGB", (1296, 968), fill), row())
+    [path] = render_preview(tmp_path / "ds")
+    sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    # where the picture landed: the extent of its colour (the box covers only its inside)
+    ys, xs = np.nonzero((sheet == fill).all(axis=2))
+    left, top, scale = xs.min(), ys.min(), (xs.max() - xs.min() + 1) / 1296
+    assert abs((ys.max() - ys.min() + 1) / 968 - scale) < 0.01  # aspect kept
+
+    def box_colour_near(x: float, y: float) -> bool:
+        """The box colour within 2 px of the sheet point of picture pixel (x, y)."""
+        cx, cy = round(left + x * scale), round(top + y * scale)
+        patch = sheet[cy - 2 : cy + 3, cx - 2 : cx + 3]
+        return bool((patch == BOX_COLORS[0]).all(axis=2).any())
+
+    edge = [(x, y1) for x in np.linspace(x1, x2, 20)] + [(x, y2) for x in np.linspace(x1, x2, 20)]
+    edge += [(x1, y) for y in np.linspace(y1, y2, 20)] + [(x2, y) for y in np.linspace(y1, y2, 20)]
+    assert all(box_colour_near(x, y) for x, y in edge)
+    inside = [(x, y) for x in np.linspace(x1 + 40, x2 - 40, 10) for y in np.linspace(y1 + 40, y2 - 40, 10)]
+    outside = [(x1 - 40, (y1 + y2) / 2), (x2 + 40, (y1 + y2) / 2), ((x1 + x2) / 2, y2 + 40)]
+    assert not any(box_colour_near(x, y) for x, y in inside + outside)
+
+
+def test_numeric_answers_carry_their_unit() -> None:
+    samples = {
+        "object_abs_distance": ("1.4", "1.4 m"),
+        "object_size_estimation": ("89", "89 cm"),
+        "room_size_estimation": ("23.5", "23.5 m²"),
+        "object_counting": ("3", "3 (count)"),
+    }
+    for task, (answer, shown) in samples.items():
+        sample = PreviewSample.from_row(row(task=task, answer=answer))
+        assert answer_text(sample) == shown
+        assert f"answer: {shown}" in [text for text, _ in caption(sample)]
+
+
+def test_every_numeric_row_of_a_dataset_shows_a_unit(built_dataset: BuiltDataset) -> None:
+    numeric = [PreviewSample.from_row(r) for r in read_samples(built_dataset.out) if r["answer_type"] == "numeric"]
+    assert {s.task for s in numeric} == set(UNITS)
+    for sample in numeric:
+        assert answer_text(sample) == sample.answer + UNITS[sample.task]
+
+
+def test_choices_boxes_and_benchmark_rows_read_as_text() -> None:
+    mcq = PreviewSample.from_row(row(answer_type="mcq", options=["A. sofa", "B. chair"], answer="B"))
+    assert answer_text(mcq) == "B. chair"
+    boxes = json.dumps([{"label": "chair", "bbox_2d": [0, 620, 456, 968]}, {"label": "table", "bbox_2d": [1, 2, 3, 4]}])
+    loc = PreviewSample.from_row(row(task="object_localization", answer_type="boxes", answer=boxes))
+    assert answer_text(loc) == "chair [0, 620, 456, 968]; table [1, 2, 3, 4]"
+    bench = row()
+    bench["question_type"], bench["ground_truth"], bench["scene_name"] = (
+        bench.pop("task"),
+        bench.pop("answer"),
+        bench.pop("scene_id"),
+    )
+    assert answer_text(PreviewSample.from_row(bench)) == "89 cm"
+
+
+def test_localization_cards_show_the_prompt_the_model_reads() -> None:
+    question = "Measuring from the closest point of each object, which is closer to the door?"
+    instruction = "Then provide the 2D bounding box coordinates and labels of the related objects in JSON format."
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": "You are a helpful assistant."}]},
+        {
+            "role": "user",
+            "content": [{"type": "image", "text": None}, {"type": "text", "text": question + "\n" + instruction}],
+        },
+    ]
+    sample = PreviewSample.from_row(
+        row(task="object_localization", answer_type="boxes", question=question, messages=messages, answer="[]")
+    )
+    texts = [text for text, _ in caption(sample)]
+    assert question in texts and instruction in texts
+
+
+def test_long_text_wraps_and_nothing_is_cut() -> None:
+    f = font(18)
+    text = "answer: " + "; ".join(f"object{k} [0, 620, 456, 968]" for k in range(30)) + " " + "x" * 400
+    lines = wrap(text, f, 300)
+    assert len(lines) > 10
+    assert all(f.getlength(line) <= 300 for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_video_cards_show_evenly_spaced_frames_first_and_last_included() -> None:
+    sample = PreviewSample.from_row(
+        row(modality="video", frame_ids=list(range(0, 32, 2)), timestamps=[k / 15 for k in range(16)])
+    )
+    shown = sample.shown_frames()
+    gaps = np.diff(shown)
+    assert len(shown) == 8 and shown[0] == 0 and shown[-1] == 15 and gaps.max() - gaps.min() <= 1
+
+
+def run_ladder(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command as a user runs it (errors become one line and an exit status)."""
+    code = f"import sys; from ladderdata.cli import entrypoint; sys.argv = ['ladder', *{list(args)!r}]; entrypoint()"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("layout", ["empty", "no-rows"])
+def test_nothing_to_preview_is_a_clear_error(tmp_path: Path, layout: str) -> None:
+    if layout == "no-rows":
+        (tmp_path / "data" / "spatial").mkdir(parents=True)
+    result = run_ladder("preview", str(tmp_path))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert ("no dataset in" if layout == "empty" else "nothing to preview") in result.stderr
