@@ -108,7 +108,15 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
 
 
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
-DRAFTING_FIELDS = {"metadata", "modalities", "filters", "tasks", "localization", "localization_config"}
+DRAFTING_FIELDS = {
+    "metadata",
+    "modalities",
+    "filters",
+    "tasks",
+    "localization",
+    "localization_config",
+    "category_names",
+}
 
 
 def drafts_key(metadata_key: str, recipe: Recipe, seed: int) -> str:
@@ -148,7 +156,8 @@ def process_scene(
             except ValueError:
                 log.warning("%s: unreadable drafts cache %s, recomputing", scan_id, path)
         views = read_views(metadata_path(layout.metadata_cache, scan_id))
-        records, rejections = draft_scene(SceneContext.from_scan(scan, views), recipe, seed)
+        ctx = SceneContext.from_scan(scan, views, recipe.category_map())
+        records, rejections = draft_scene(ctx, recipe, seed)
         result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
         _write_atomic(path, result.model_dump_json())
         return SceneOutcome(scan_id, "drafted", drafts=result)
@@ -199,6 +208,8 @@ class Renderer:
 
     recipe: Recipe
     seed: int
+    source: str
+    """Name of the scan source (``scannet``): every sample's ``source``."""
     templates: QuestionTemplates = field(init=False)
 
     def __post_init__(self) -> None:
@@ -242,6 +253,7 @@ class Renderer:
                     task=task,
                     modality=modality,
                     scene_id=r.scene_id,
+                    source=self.source,
                     frame_ids=r.frame_ids,
                     timestamps=r.timestamps,
                     image_width=width,
@@ -371,7 +383,7 @@ def build_dataset(
         assert o.drafts is not None
         for r in o.drafts.records:
             groups[(r.task, r.modality)].append(r)
-    renderer = Renderer(recipe, config.seed)
+    renderer = Renderer(recipe, config.seed, source.name)
     subsets: dict[str, list[Sample]] = {s: [] for s in ([recipe.name] if config.benchmark else SUBSETS)}
     for (task, modality), records in sorted(groups.items()):
         if recipe.deduplicate:

@@ -47,6 +47,8 @@ class Sample(BaseModel):
     """VSI-Bench ``question_type`` (or ``object_localization``)."""
     modality: Modality
     scene_id: str
+    source: str
+    """Where the scan comes from, as VSI-Bench's ``dataset`` field names it (``scannet`` for ScanNet scans)."""
     frame_ids: list[int]
     timestamps: list[float]
     """Seconds, one per image (videos: the frames' times in the scan's stream)."""
@@ -103,6 +105,7 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
         fields = [
             ("id", _TEXT),
             ("dataset", _TEXT),
+            ("source", _TEXT),
             ("scene_name", _TEXT),
             ("question_type", _TEXT),
             ("modality", _TEXT),
@@ -120,6 +123,7 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
             ("task", _TEXT),
             ("modality", _TEXT),
             ("scene_id", _TEXT),
+            ("source", _TEXT),
             *images,
             ("question", _TEXT),
             ("options", pa.list_(_TEXT)),
