@@ -146,11 +146,11 @@ def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:
     perfect.write_text(
         "".join(json.dumps({"id": r["id"], "prediction": f"<answer>{r['ground_truth']}</answer>"}) + "\n" for r in rows)
     )
-    summary = evaluate(benches, perfect, tmp_path / "perfect")
+    summary = evaluate(benches, perfect, tmp_path / "perfect")["ladder"]
     assert all(s["avg"] == 100.0 and s["missing_predictions"] == 0 for s in summary.values())
     half = tmp_path / "half.jsonl"
     half.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows[::2]))
-    summary = evaluate(benches, half, tmp_path / "half")
+    summary = evaluate(benches, half, tmp_path / "half")["ladder"]
     assert sum(s["missing_predictions"] for s in summary.values()) == len(rows) - len(rows[::2])
     assert all(s["avg"] < 100 for s in summary.values() if s["questions"] > 1)
     report = (tmp_path / "half" / "report.md").read_text()
@@ -190,7 +190,7 @@ def test_eval_runs_a_local_model(benches: Path, tmp_path: Path, hints: str) -> N
     assert result.exit_code == 0, result.output
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == pq.read_metadata(next(bench.rglob("test-*.parquet"))).num_rows
-    assert json.loads((out / "report.json").read_text())["spbench-si"]["questions"] == len(lines)
+    assert json.loads((out / "report.json").read_text())["ladder"]["spbench-si"]["questions"] == len(lines)
 
 
 def test_hints_draw_on_the_image() -> None:
