@@ -31,3 +31,23 @@ def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> BuiltDataset:
     from fixtures.factories import build_all_drafts
 
     return build_all_drafts(tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture(scope="session")
+def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene)."""
+    from ladderdata.layout import FramesLayout
+
+    return make_synthetic_root(
+        tmp_path_factory.mktemp("benchroot") / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]
+    )
+
+
+@pytest.fixture(scope="session")
+def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """spbench-si, spbench-mv and vsi-video built from the validation scan (read-only: copy before changing)."""
+    from ladderdata.bench.build import build_benchmarks
+
+    out = tmp_path_factory.mktemp("benches")
+    build_benchmarks(bench_root, out, ["spbench-si", "spbench-mv", "vsi-video"], split="val", frame_stride=1)
+    return out

@@ -8,17 +8,17 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, make_synthetic_root
+from fixtures.factories import BuiltDataset
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.bench.leakage import check_leakage, room_of
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate, load_bench
-from ladderdata.layout import FramesLayout
 
 BENCH_FIELDS = [
     "id",
     "dataset",
+    "source",
     "scene_name",
     "question_type",
     "modality",
@@ -34,21 +34,6 @@ BENCH_FIELDS = [
     "objects",
     "margins",
 ]
-
-
-@pytest.fixture(scope="module")
-def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene)."""
-    return make_synthetic_root(
-        tmp_path_factory.mktemp("benchroot") / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]
-    )
-
-
-@pytest.fixture(scope="module")
-def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("benches")
-    build_benchmarks(bench_root, out, ["spbench-si", "spbench-mv", "vsi-video"], split="val", frame_stride=1)
-    return out
 
 
 def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -> None:

@@ -355,6 +355,29 @@ def eval_command(
     log.info("report: %s", report_dir / "report.md")
 
 
+@app.command("export")
+def export_command(
+    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+    format: Annotated[str, typer.Option("--format", help="spatialladder or vsibench")],
+    out: Annotated[Path, typer.Option(help="folder for the exported benchmarks (one sub-folder each)")],
+    fps: Annotated[
+        float, typer.Option(help="frame rate of exported videos (one video frame per benchmark frame)")
+    ] = 2.0,
+) -> None:
+    """Write a benchmark in the layout, file names, fields and media an official evaluator reads."""
+    from ladderdata.io.export import ExportFormat, export_benchmark
+
+    try:
+        chosen = ExportFormat(format)
+    except ValueError:
+        raise LadderError(f"--format must be spatialladder or vsibench, not {format!r}") from None
+    results = export_benchmark(bench, out, chosen, fps)
+    table = Table("benchmark", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
+    for r in results:
+        table.add_row(r.benchmark, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
+    Console().print(table)
+
+
 @app.command()
 def preview(
     dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset")],

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from ladderdata.geometry.boxes import AxisAlignedBox, Box2D, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.io.export import ExportedBenchmark
 from ladderdata.io.shards import Sample
 from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
@@ -25,6 +26,7 @@ MODELS: list[type[BaseModel]] = [
     CameraIntrinsics,
     Draft,
     DraftRecord,
+    ExportedBenchmark,
     FilterConfig,
     ImageConfig,
     MetadataConfig,
