@@ -47,10 +47,11 @@ def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -
     assert {r["modality"] for r in rows if r["dataset"] == "spbench-mv"} == {"multi_view"}
 
 
-def test_bench_parquet_has_exactly_the_documented_fields(benches: Path) -> None:
+def test_bench_parquet_has_exactly_the_documented_fields(benches: Path, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     for name in ("spbench-si", "spbench-mv"):
-        ds = datasets.load_dataset(str(benches / name), split="test")
+        # a private cache: the shared one can serve another run's folder of the same name (issue 11, point 4)
+        ds = datasets.load_dataset(str(benches / name), split="test", cache_dir=str(tmp_path / "hf"))
         assert ds.column_names == BENCH_FIELDS
         row = ds[0]
         assert row["images"][0].size == (row["image_width"], row["image_height"])

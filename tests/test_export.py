@@ -103,10 +103,12 @@ def read_vsibench_spatialladder(video_dir: Path, parquet: Path, num_frames: int 
     return out
 
 
-def read_lmms_eval(dataset_path: Path, cache_dir: Path) -> list[tuple[dict[str, Any], list[str], str]]:
-    """lmms-eval's vsibench task: the dataset loaded with ``datasets``, then doc_to_visual and doc_to_text."""
+def read_lmms_eval(dataset_path: Path, cache_dir: Path, hf_cache: Path) -> list[tuple[dict[str, Any], list[str], str]]:
+    """lmms-eval's vsibench task: the dataset loaded with ``datasets``, then doc_to_visual (videos under
+    ``cache_dir``) and doc_to_text."""
     datasets = pytest.importorskip("datasets")
-    docs = datasets.load_dataset(str(dataset_path), split="test")
+    # lmms-eval's call, with a private cache (the shared one can serve another folder of the same name)
+    docs = datasets.load_dataset(str(dataset_path), split="test", cache_dir=str(hf_cache))
     out = []
     for doc in docs:
         video_path = os.path.join(cache_dir, doc["dataset"] + "/" + doc["scene_name"] + ".mp4")
@@ -192,7 +194,7 @@ def test_vsibench_format_reads_in_lmms_eval(benches: Path, tmp_path: Path) -> No
     out = tmp_path / "vsi"
     (result,) = export_benchmark(benches / "vsi-video", out, ExportFormat.VSIBENCH, fps=3.0)
     folder = out / "vsi-video"
-    read = read_lmms_eval(folder, folder)  # the videos sit where lmms-eval's cache_dir would hold them
+    read = read_lmms_eval(folder, folder, tmp_path / "hf")  # videos where lmms-eval's cache_dir holds them
     bench_rows = {r["id"]: r for r in load_bench(benches / "vsi-video")}
     assert {doc["id"] for doc, _, _ in read} == set(bench_rows)
     for doc, (video_path,), text in read:
