@@ -5,8 +5,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.factories import BuiltDataset, build_all_drafts, make_synthetic_root
+from fixtures.factories import BENCHMARKS, BuiltDataset, build_all_drafts, make_synthetic_root, scannet
 from fixtures.shared import shared_folder
+from ladderdata.bench.build import build_benchmarks
+from ladderdata.layout import FramesLayout
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -31,3 +33,24 @@ def scannet_meta() -> Path:
 def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> BuiltDataset:
     """Three synthetic scans and a dataset built from them keeping every draft (no targets); read-only."""
     return build_all_drafts(shared_folder(tmp_path_factory, "built", build_all_drafts))
+
+
+@pytest.fixture(scope="session")
+def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene); read-only."""
+    folder = shared_folder(
+        tmp_path_factory,
+        "benchroot",
+        lambda f: make_synthetic_root(f / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]),
+    )
+    return folder / "scannet"
+
+
+@pytest.fixture(scope="session")
+def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three built-in benchmarks of ``bench_root``'s validation split; read-only (copy before changing)."""
+
+    def build(out: Path) -> None:
+        build_benchmarks(scannet(bench_root), out, BENCHMARKS, split="val", frame_stride=1)
+
+    return shared_folder(tmp_path_factory, "benches", build)

@@ -8,19 +8,18 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, make_synthetic_root, scannet
-from fixtures.shared import shared_folder
+from fixtures.factories import BENCHMARKS, BuiltDataset, scannet
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.bench.leakage import check_leakage
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate, load_bench
 from ladderdata.io.rooms import room_of
-from ladderdata.layout import FramesLayout
 
 BENCH_FIELDS = [
     "id",
     "dataset",
+    "source",
     "scene_name",
     "question_type",
     "modality",
@@ -38,28 +37,7 @@ BENCH_FIELDS = [
 ]
 
 
-NAMES = ["spbench-si", "spbench-mv", "vsi-video"]
-
-
-@pytest.fixture(scope="module")
-def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four synthetic scans: scene0003_00 is the validation split (every 4th scene); read-only."""
-    folder = shared_folder(
-        tmp_path_factory,
-        "benchroot",
-        lambda f: make_synthetic_root(f / "scannet", scenes=4, frames=24, layouts=[FramesLayout.SENS]),
-    )
-    return folder / "scannet"
-
-
-@pytest.fixture(scope="module")
-def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The three built-in benchmarks of ``bench_root``'s validation split; read-only."""
-
-    def build(out: Path) -> None:
-        build_benchmarks(scannet(bench_root), out, NAMES, split="val", frame_stride=1)
-
-    return shared_folder(tmp_path_factory, "benches", build)
+NAMES = BENCHMARKS
 
 
 def test_benchmarks_share_one_metadata_cache(benches: Path) -> None:
@@ -81,10 +59,11 @@ def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -
     assert {r["modality"] for r in rows if r["dataset"] == "spbench-mv"} == {"multi_view"}
 
 
-def test_bench_parquet_has_exactly_the_documented_fields(benches: Path) -> None:
+def test_bench_parquet_has_exactly_the_documented_fields(benches: Path, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     for name in ("spbench-si", "spbench-mv"):
-        ds = datasets.load_dataset(str(benches / name), split="test")
+        # a private cache: the shared one can serve another run's folder of the same name (issue 11, point 4)
+        ds = datasets.load_dataset(str(benches / name), split="test", cache_dir=str(tmp_path / "hf"))
         assert ds.column_names == BENCH_FIELDS
         row = ds[0]
         assert row["images"][0].size == (row["image_width"], row["image_height"])
@@ -165,11 +144,11 @@ def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:
     perfect.write_text(
         "".join(json.dumps({"id": r["id"], "prediction": f"<answer>{r['ground_truth']}</answer>"}) + "\n" for r in rows)
     )
-    summary = evaluate(benches, perfect, tmp_path / "perfect")
+    summary = evaluate(benches, perfect, tmp_path / "perfect")["ladder"]
     assert all(s["avg"] == 100.0 and s["missing_predictions"] == 0 for s in summary.values())
     half = tmp_path / "half.jsonl"
     half.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows[::2]))
-    summary = evaluate(benches, half, tmp_path / "half")
+    summary = evaluate(benches, half, tmp_path / "half")["ladder"]
     assert sum(s["missing_predictions"] for s in summary.values()) == len(rows) - len(rows[::2])
     assert all(s["avg"] < 100 for s in summary.values() if s["questions"] > 1)
     report = (tmp_path / "half" / "report.md").read_text()
@@ -209,7 +188,7 @@ def test_eval_runs_a_local_model(benches: Path, tmp_path: Path, hints: str) -> N
     assert result.exit_code == 0, result.output
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == pq.read_metadata(next(bench.rglob("test-*.parquet"))).num_rows
-    assert json.loads((out / "report.json").read_text())["spbench-si"]["questions"] == len(lines)
+    assert json.loads((out / "report.json").read_text())["ladder"]["spbench-si"]["questions"] == len(lines)
 
 
 def test_hints_draw_on_the_image() -> None:

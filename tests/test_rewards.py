@@ -38,7 +38,7 @@ def test_format_reward(text: str, expected: float) -> None:
         ("<think>.</think><answer>B. lamp</answer>", "B", "mcq", 1.0),
         ("<think>.</think><answer>C</answer>", "B", "mcq", 0.0),
         ("<think>.</think><answer>3.5 m</answer>", "3.5", "numeric", 1.0),
-        ("<think>.</think><answer>3.15 meters</answer>", "3.5", "numeric", 0.8),  # error 0.10
+        ("<think>.</think><answer>3.15 meters</answer>", "3.5", "numeric", 0.9),  # error 0.10 <= 1 - 0.90
         ("<think>.</think><answer>0</answer>", "0", "numeric", 1.0),  # gt = 0 is safe
         ("<think>.</think><answer>0.2</answer>", "0", "numeric", 0.0),
         ("<think>.</think><answer>none</answer>", "2", "numeric", 0.0),

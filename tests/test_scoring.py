@@ -23,11 +23,13 @@ def test_docstring_examples() -> None:
     ("pred", "gt", "expected"),
     [
         (10.0, 10.0, 1.0),
-        (9.0, 10.0, 0.8),  # error 0.10 < 1 - theta for theta = 0.50 .. 0.85
+        (9.0, 10.0, 0.9),  # error 0.10 <= 1 - theta for theta = 0.50 .. 0.90
         (12.4, 10.0, 0.6),  # error 0.24 passes 0.50 .. 0.75
-        (7.0, 10.0, 0.4),  # error 0.30 passes 0.50 .. 0.65
-        (5.0, 10.0, 0.0),  # error 0.50 is not < 0.50
-        (15.0, 10.0, 0.0),
+        (7.0, 10.0, 0.5),  # error 0.30 passes 0.50 .. 0.70 (equal to 1 - 0.70 counts)
+        (5.0, 10.0, 0.1),  # error 0.50 equals 1 - 0.50: passes theta = 0.50 only
+        (4.0, 5.0, 0.7),  # error 0.20 passes 0.50 .. 0.80: compared at 9 decimals, not float noise
+        (4.9, 10.0, 0.0),  # error 0.51
+        (15.0, 10.0, 0.1),
         (-10.0, 10.0, 0.0),
         (0.0, 0.0, 1.0),  # gt = 0: only an exact 0 scores, never a division by zero
         (0.01, 0.0, 0.0),
@@ -52,6 +54,13 @@ def test_mean_relative_accuracy(pred: float | None, gt: float, expected: float) 
         (".75", 0.75),
         ("no idea", None),
         ("", None),
+        ("three", 3.0),  # number words when there is no digit
+        ("<answer>Twenty-one chairs</answer>", 21.0),
+        ("ninety nine", 99.0),
+        ("zero", 0.0),
+        ("none of them", None),  # "one" inside a word is no number
+        ("a chair", None),
+        ("3 or four", 3.0),  # digits first
     ],
 )
 def test_extract_number(text: str, expected: float | None) -> None:
@@ -93,6 +102,6 @@ def test_box_scores() -> None:
 def test_score_dispatch() -> None:
     assert score("<answer>B</answer>", "B", "mcq") == 1.0
     assert score("B", "C", "mcq") == 0.0
-    assert score("9", "10", "numeric") == pytest.approx(0.8)
+    assert score("9", "10", "numeric") == pytest.approx(0.9)
     with pytest.raises(ValueError, match="answer type"):
         score("x", "y", "essay")

@@ -359,12 +359,17 @@ def eval_command(
     out: Annotated[
         Path | None, typer.Option(help="folder for report.md/json (default: beside predictions, or eval-<model>)")
     ] = None,
+    scoring: Annotated[
+        list[str] | None,
+        typer.Option(help="ladder, spatialladder, vsibench or all (repeatable: the modes side by side)"),
+    ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.hints import Hint
-    from ladderdata.eval.report import evaluate, load_bench
+    from ladderdata.eval.report import evaluate, load_bench, scoring_modes
     from ladderdata.prompts import PromptStyle
 
+    modes = scoring_modes(scoring or [])
     if predictions is None and model is None:
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
     style = {"direct": PromptStyle.ANSWER, "think": PromptStyle.THINK}.get(prompt)
@@ -389,17 +394,44 @@ def eval_command(
         log.info("wrote %d predictions to %s", len(answers), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
-    summary = evaluate(bench, predictions, report_dir, model.name if model else predictions.stem)
-    for dataset, s in summary.items():
-        log.info(
-            "%s: avg %.1f (NQ %s, MCQ %s) over %d questions",
-            dataset,
-            s["avg"],
-            s["nq_avg"],
-            s["mcq_avg"],
-            s["questions"],
-        )
+    name = model.name if model else predictions.stem
+    summaries = evaluate(bench, predictions, report_dir, name, modes, thinking=style is PromptStyle.THINK)
+    for mode, per_dataset in summaries.items():
+        for dataset, s in per_dataset.items():
+            log.info(
+                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors",
+                dataset,
+                mode,
+                s["avg"],
+                s["nq_avg"],
+                s["mcq_avg"],
+                s["scored"],
+                len(s["errors"]),
+            )
     log.info("report: %s", report_dir / "report.md")
+
+
+@app.command("export")
+def export_command(
+    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+    format: Annotated[str, typer.Option("--format", help="spatialladder or vsibench")],
+    out: Annotated[Path, typer.Option(help="folder for the exported benchmarks (one sub-folder each)")],
+    fps: Annotated[
+        float, typer.Option(help="frame rate of exported videos (one video frame per benchmark frame)")
+    ] = 2.0,
+) -> None:
+    """Write a benchmark in the layout, file names, fields and media an official evaluator reads."""
+    from ladderdata.eval.export import ExportFormat, export_benchmark
+
+    try:
+        chosen = ExportFormat(format)
+    except ValueError:
+        raise LadderError(f"--format must be spatialladder or vsibench, not {format!r}") from None
+    results = export_benchmark(bench, out, chosen, fps)
+    table = Table("benchmark", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
+    for r in results:
+        table.add_row(r.benchmark, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
+    Console().print(table)
 
 
 @app.command()

@@ -4,15 +4,24 @@ Built-in recipes live in ``templates/recipes/``; ``Recipe.load("spatialladder-26
 """
 
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ladderdata.metadata.config import MetadataConfig
-from ladderdata.prompts import builtin_yaml_names, load_yaml_model
+from ladderdata.prompts import builtin_yaml_names, load_yaml_model, resource
 from ladderdata.tasks import LOCALIZATION_TASK, SPATIAL_TASKS, FilterConfig, Modality, TaskGenerator, get_task
 from ladderdata.tasks.modalities import ModalityConfig
+
+
+@cache
+def category_vocabularies() -> dict[str, dict[str, str]]:
+    """Built-in category renamings (``templates/category_names.yaml``): vocabulary -> {category: name}."""
+    data = yaml.safe_load(resource("category_names.yaml"))
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
 
 
 class LocalizationMode(StrEnum):
@@ -58,6 +67,12 @@ class Recipe(BaseModel):
     deduplicate: bool = Field(
         False, description="keep one question per scene, template and set of objects (benchmarks: no near-duplicates)"
     )
+    category_names: str | dict[str, str] = Field(
+        default_factory=dict,
+        description="names questions use for categories: a mapping {category: name}, or a built-in vocabulary "
+        "of templates/category_names.yaml ('vsibench': VSI-Bench's names where ScanNet uses synonyms, "
+        "e.g. couch -> sofa)",
+    )
     templates: list[Path] = Field(default_factory=list, description="extra question-template YAML files")
     images: ImageConfig = Field(default_factory=ImageConfig)
     rows_per_shard: int = Field(500, ge=1)
@@ -65,7 +80,19 @@ class Recipe(BaseModel):
     @model_validator(mode="after")
     def _check_tasks(self) -> "Recipe":
         self.generators()  # unknown task names or bad task settings fail when the recipe is read
+        self.category_map()
         return self
+
+    def category_map(self) -> dict[str, str]:
+        """Category -> the name questions use (categories not listed keep their name)."""
+        if isinstance(self.category_names, dict):
+            return dict(self.category_names)
+        vocabularies = category_vocabularies()
+        if self.category_names not in vocabularies:
+            raise ValueError(
+                f"unknown category vocabulary {self.category_names!r}; built-in: {', '.join(sorted(vocabularies))}"
+            )
+        return dict(vocabularies[self.category_names])
 
     def generators(self) -> list[TaskGenerator]:
         """The configured spatial generators (plus localization in standalone mode), in recipe order."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ladderdata.cache import write_text_atomic
+from ladderdata.eval.export import ExportedBenchmark
 from ladderdata.executor import ExecutorConfig
 from ladderdata.extensions import load_extensions
 from ladderdata.geometry.boxes import AxisAlignedBox, Box2D, OrientedBox
@@ -28,6 +29,7 @@ MODELS: list[type[BaseModel]] = [
     Draft,
     DraftRecord,
     ExecutorConfig,
+    ExportedBenchmark,
     FilterConfig,
     ImageConfig,
     MetadataConfig,

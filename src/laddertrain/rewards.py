@@ -43,7 +43,7 @@ def accuracy_reward(completions: list[Any], answer: list[str], answer_type: list
     ``<answer>`` content when present.
 
     >>> accuracy_reward(["<think>.</think><answer>B</answer>", "<answer>9</answer>"], ["B", "10"], ["mcq", "numeric"])
-    [1.0, 0.8]
+    [1.0, 0.9]
     """
     return [score(completion_text(c), gt, kind) for c, gt, kind in zip(completions, answer, answer_type, strict=True)]
 

@@ -1,8 +1,10 @@
-"""Score a predictions file against a benchmark and report per task, NQ / MCQ averages and overall
-(the layout of the paper's Tables 11 and 12)."""
+"""Score a predictions file against a benchmark and report per task, NQ / MCQ averages and overall (the layout
+of the paper's Tables 11 and 12), with ladder's scoring and/or the official scorers' rules side by side."""
 
 import json
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -11,28 +13,86 @@ from pydantic import BaseModel, ValidationError
 
 from ladderdata.cache import write_text_atomic
 from ladderdata.errors import ConfigError
+from ladderdata.eval.official import (
+    NA_TYPES,
+    OfficialSummary,
+    QuestionScore,
+    spatialladder_aggregate,
+    spatialladder_score,
+    vsibench_aggregate,
+    vsibench_score,
+)
 from ladderdata.eval.scoring import score
 from ladderdata.io.card import SHORT_NAMES
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import SPATIAL_TASKS
+from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS
+
+log = logging.getLogger(__name__)
 
 BENCH_FIELDS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
+TASK_ORDER = (*SPATIAL_TASKS, *VSI_DIRECTION_TASKS)
+COLUMN_NAMES = {
+    **SHORT_NAMES,
+    "object_rel_direction_easy": "Rel. Dir. (easy)",
+    "object_rel_direction_medium": "Rel. Dir. (medium)",
+    "object_rel_direction_hard": "Rel. Dir. (hard)",
+}
+
+
+class ScoringMode(StrEnum):
+    LADDER = "ladder"
+    """Lenient extraction (docs/benchmarks.md), the same functions as laddertrain's rewards."""
+    SPATIALLADDER = "spatialladder"
+    """SpatialLadder's evaluator (SPBench-SI/-MV, VSI-Bench in the paper)."""
+    VSIBENCH = "vsibench"
+    """VSI-Bench's scorer (lmms-eval's ``vsibench`` task)."""
+
+
+def scoring_modes(names: list[str]) -> list[ScoringMode]:
+    """``--scoring`` values (repeatable; ``all`` = every mode), in the order given, without repeats."""
+    modes: list[ScoringMode] = []
+    for name in names:
+        try:
+            chosen = list(ScoringMode) if name == "all" else [ScoringMode(name)]
+        except ValueError:
+            raise ConfigError(
+                f"--scoring must be {', '.join(m.value for m in ScoringMode)} or all, not {name!r}"
+            ) from None
+        modes += [m for m in chosen if m not in modes]
+    return modes or [ScoringMode.LADDER]
 
 
 class Prediction(BaseModel):
-    """One line of a predictions file (JSON Lines)."""
+    """One line of our predictions file (JSON Lines)."""
 
     id: str
     prediction: str
 
 
+class OfficialResult(BaseModel):
+    """One line of SpatialLadder's ``<task>_results.jsonl`` (other fields are ignored)."""
+
+    id: str | int
+    predicted_answer: str
+
+
+class LmmsSample(BaseModel):
+    """One line of lmms-eval's ``--log_samples`` file: the benchmark row and the filtered response."""
+
+    doc: dict[str, Any]
+    filtered_resps: list[Any]
+
+
 class SampleScore(BaseModel):
+    """One question's scores, one per scoring mode (None where that scorer gives an error instead)."""
+
     id: str
     dataset: str
     question_type: str
     answer_type: str
-    score: float
     missing: bool
+    scores: dict[str, float | None]
+    errors: dict[str, str]
 
 
 def bench_files(bench: Path) -> list[Path]:
@@ -60,92 +120,219 @@ def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+def _prediction(line: str) -> tuple[str, str] | None:
+    """(id, response) of a line in any accepted format, None if it is in none of them."""
+    try:
+        ours = Prediction.model_validate_json(line)
+        return ours.id, ours.prediction
+    except ValidationError:
+        pass
+    try:
+        result = OfficialResult.model_validate_json(line)
+        return str(result.id), result.predicted_answer
+    except ValidationError:
+        pass
+    try:
+        sample = LmmsSample.model_validate_json(line)
+    except ValidationError:
+        return None
+    response = sample.filtered_resps[0] if sample.filtered_resps else None
+    if "id" not in sample.doc or not isinstance(response, str):
+        return None
+    return str(sample.doc["id"]), response
+
+
 def read_predictions(path: Path) -> dict[str, str]:
-    """``{"id": ..., "prediction": ...}`` per line; a malformed line is an error naming its number."""
+    """Responses by question id from JSON Lines: ours (``{"id", "prediction"}``), SpatialLadder's results
+    (``{"id", "predicted_answer", ...}``) or lmms-eval's logged samples (``{"doc": {"id"}, "filtered_resps"}``).
+    A line in none of these formats is an error naming its number."""
     out: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            try:
-                p = Prediction.model_validate_json(line)
-            except ValidationError as e:
-                raise ConfigError(f"{path}:{number}: not a prediction line ({e.errors()[0]['msg']})") from None
-            out[p.id] = p.prediction
+            found = _prediction(line)
+            if found is None:
+                raise ConfigError(
+                    f'{path}:{number}: not a prediction line: expected {{"id", "prediction"}}, SpatialLadder\'s '
+                    '{"id", "predicted_answer"} or lmms-eval\'s {"doc": {"id"}, "filtered_resps"}'
+                )
+            out[found[0]] = found[1]
     return out
 
 
-def score_rows(rows: list[dict[str, Any]], predictions: dict[str, str]) -> list[SampleScore]:
-    scores = []
+def _score(mode: ScoringMode, text: str, row: dict[str, Any], thinking: bool) -> QuestionScore:
+    if mode is ScoringMode.SPATIALLADDER:
+        return spatialladder_score(text, row["ground_truth"], row["question_type"], thinking)
+    if mode is ScoringMode.VSIBENCH:
+        return vsibench_score(text, row["ground_truth"], row["question_type"])
+    letters = LETTERS[: max(len(row["options"]), 1)]
+    return QuestionScore(score(text, row["ground_truth"], row["answer_type"], letters))
+
+
+def score_rows(
+    rows: list[dict[str, Any]],
+    predictions: dict[str, str],
+    modes: list[ScoringMode] | None = None,
+    thinking: bool = False,
+) -> list[SampleScore]:
+    """Every row scored in every mode; ``thinking``: responses follow the think prompt (SpatialLadder's
+    evaluator then reads the ``<answer>`` tag). A row without a prediction scores 0 in ladder mode."""
+    modes = modes or [ScoringMode.LADDER]
+    out = []
     for r in rows:
         text = predictions.get(r["id"])
-        letters = LETTERS[: max(len(r["options"]), 1)]
-        value = 0.0 if text is None else score(text, r["ground_truth"], r["answer_type"], letters)
-        scores.append(
+        scores: dict[str, float | None] = {}
+        errors: dict[str, str] = {}
+        for mode in modes:
+            if text is None:
+                scores[mode.value] = 0.0 if mode is ScoringMode.LADDER else None
+                continue
+            result = _score(mode, text, r, thinking)
+            scores[mode.value] = result.value
+            if result.error:
+                errors[mode.value] = result.error
+        out.append(
             SampleScore(
                 id=r["id"],
                 dataset=r["dataset"],
                 question_type=r["question_type"],
                 answer_type=r["answer_type"],
-                score=value,
                 missing=text is None,
+                scores=scores,
+                errors=errors,
             )
         )
-    return scores
-
-
-def summarize(scores: list[SampleScore]) -> dict[str, dict[str, Any]]:
-    """Per dataset: score per task (percent), NQ and MCQ averages over tasks, overall average over tasks."""
-    by_dataset: dict[str, list[SampleScore]] = defaultdict(list)
-    for s in scores:
-        by_dataset[s.dataset].append(s)
-    out: dict[str, dict[str, Any]] = {}
-    for dataset, rows in sorted(by_dataset.items()):
-        by_task: dict[str, list[SampleScore]] = defaultdict(list)
-        for s in rows:
-            by_task[s.question_type].append(s)
-        order = [t for t in SPATIAL_TASKS if t in by_task] + sorted(set(by_task) - set(SPATIAL_TASKS))
-        tasks = {t: 100 * sum(s.score for s in by_task[t]) / len(by_task[t]) for t in order}
-        kinds = {t: by_task[t][0].answer_type for t in order}
-        numeric = [v for t, v in tasks.items() if kinds[t] == "numeric"]
-        mcq = [v for t, v in tasks.items() if kinds[t] == "mcq"]
-        out[dataset] = {
-            "tasks": {t: round(v, 2) for t, v in tasks.items()},
-            "counts": {t: len(by_task[t]) for t in order},
-            "nq_avg": round(sum(numeric) / len(numeric), 2) if numeric else None,
-            "mcq_avg": round(sum(mcq) / len(mcq), 2) if mcq else None,
-            "avg": round(sum(tasks.values()) / len(tasks), 2),
-            "questions": len(rows),
-            "missing_predictions": sum(s.missing for s in rows),
-        }
+    unknown = set(predictions) - {r["id"] for r in rows}
+    if unknown:
+        log.warning("%d predictions name no question of the benchmark, e.g. %s", len(unknown), sorted(unknown)[:3])
     return out
 
 
-def report_markdown(summary: dict[str, dict[str, Any]], model: str = "model") -> str:
+def _task_order(tasks: set[str]) -> list[str]:
+    return [t for t in TASK_ORDER if t in tasks] + sorted(tasks - set(TASK_ORDER))
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 2)
+
+
+def _ladder_summary(rows: list[SampleScore]) -> dict[str, Any]:
+    by_task: dict[str, list[SampleScore]] = defaultdict(list)
+    for s in rows:
+        by_task[s.question_type].append(s)
+    order = _task_order(set(by_task))
+    tasks = {t: sum(s.scores["ladder"] or 0.0 for s in by_task[t]) / len(by_task[t]) for t in order}
+    kinds = {t: by_task[t][0].answer_type for t in order}
+    numeric = [v for t, v in tasks.items() if kinds[t] == "numeric"]
+    mcq = [v for t, v in tasks.items() if kinds[t] == "mcq"]
+    return {
+        "tasks": {t: _pct(v) for t, v in tasks.items()},
+        "counts": {t: len(by_task[t]) for t in order},
+        "nq_avg": _pct(sum(numeric) / len(numeric)) if numeric else None,
+        "mcq_avg": _pct(sum(mcq) / len(mcq)) if mcq else None,
+        "avg": _pct(sum(tasks.values()) / len(tasks)),
+        "questions": len(rows),
+        "scored": len(rows),
+        "missing_predictions": sum(s.missing for s in rows),
+        "errors": [],
+        "notes": [],
+    }
+
+
+def _official_summary(rows: list[SampleScore], mode: ScoringMode) -> dict[str, Any]:
+    scored = [(s.question_type, value) for s in rows if (value := s.scores[mode.value]) is not None]
+    aggregate = spatialladder_aggregate if mode is ScoringMode.SPATIALLADDER else vsibench_aggregate
+    result: OfficialSummary = aggregate(scored)
+    counts = Counter(t for t, _ in scored)
+    tasks = {}
+    for key, value in result.metrics.items():
+        tasks[key.rsplit("_", 1)[0] if key.endswith("_accuracy") else key.removesuffix("_MRA:.5:.95:.05")] = value
+    task_counts = {t: counts[t] or sum(n for q, n in counts.items() if q.startswith(f"{t}_")) for t in tasks}
+    order = _task_order(set(tasks))
+    return {
+        "tasks": {t: _pct(tasks[t]) for t in order},
+        "counts": {t: task_counts[t] for t in order},
+        "nq_avg": _pct(result.na) if any(t in NA_TYPES for t in tasks) else None,
+        "mcq_avg": _pct(result.mca) if any(t not in NA_TYPES for t in tasks) else None,
+        "avg": _pct(result.overall),
+        "questions": len(rows),
+        "scored": len(scored),
+        "missing_predictions": sum(s.missing for s in rows),
+        "errors": [
+            {"id": s.id, "question_type": s.question_type, "error": s.errors[mode.value]}
+            for s in rows
+            if mode.value in s.errors
+        ],
+        "notes": result.notes,
+    }
+
+
+def summarize(scores: list[SampleScore], mode: ScoringMode = ScoringMode.LADDER) -> dict[str, dict[str, Any]]:
+    """Per dataset: score per task (percent), NQ and MCQ averages, overall, as ``mode`` computes them.
+
+    Official modes score what their code scores: the questions with a prediction and without an error (the
+    official code would stop at an error; the errors are listed instead).
+    """
+    by_dataset: dict[str, list[SampleScore]] = defaultdict(list)
+    for s in scores:
+        by_dataset[s.dataset].append(s)
+    return {
+        dataset: _ladder_summary(rows) if mode is ScoringMode.LADDER else _official_summary(rows, mode)
+        for dataset, rows in sorted(by_dataset.items())
+    }
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str = "model") -> str:
+    """One table per benchmark with a row per scoring mode, then each mode's notes and errors."""
+    datasets = sorted({d for per_mode in summaries.values() for d in per_mode})
     lines = []
-    for dataset, s in summary.items():
-        tasks = list(s["tasks"])
+    for dataset in datasets:
+        modes = {m: s[dataset] for m, s in summaries.items() if dataset in s}
+        tasks = _task_order({t for s in modes.values() for t in s["tasks"]})
         lines += [f"## {dataset}", ""]
-        header = ["Model", *(SHORT_NAMES.get(t, t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
+        header = ["Model", "Scoring", *(COLUMN_NAMES.get(t, t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|---" * len(header) + "|")
-        cells = [model, *(f"{s['tasks'][t]:.1f}" for t in tasks)]
-        cells += [f"{s['nq_avg']:.1f}" if s["nq_avg"] is not None else "-"]
-        cells += [f"{s['mcq_avg']:.1f}" if s["mcq_avg"] is not None else "-", f"{s['avg']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"{s['questions']} questions; {s['missing_predictions']} without a prediction (scored 0).", ""]
+        for mode, s in modes.items():
+            cells = [model, mode, *(_cell(s["tasks"].get(t)) for t in tasks)]
+            cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        first = next(iter(modes.values()))
+        lines += ["", f"{first['questions']} questions; {first['missing_predictions']} without a prediction."]
+        for mode, s in modes.items():
+            if mode == ScoringMode.LADDER:
+                lines.append(f"- {mode}: a question without a prediction scores 0.")
+            else:
+                lines.append(f"- {mode}: {s['scored']} questions scored (those with a prediction and no error).")
+            lines += [f"- {mode}: {note}" for note in s["notes"]]
+            lines += [f"- {mode}: error on `{e['id']}` ({e['question_type']}): {e['error']}" for e in s["errors"]]
+        lines.append("")
     return "\n".join(lines)
 
 
-def evaluate(bench: Path, predictions: Path, out: Path, model: str = "model") -> dict[str, dict[str, Any]]:
-    """Score ``predictions`` on ``bench``; writes ``out/report.json``, ``out/report.md`` and per-sample scores."""
-    scores = score_rows(load_bench(bench), read_predictions(predictions))
-    summary = summarize(scores)
+def evaluate(
+    bench: Path,
+    predictions: Path,
+    out: Path,
+    model: str = "model",
+    modes: list[ScoringMode] | None = None,
+    thinking: bool = False,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Score ``predictions`` on ``bench`` in each mode; writes ``out/report.json`` (mode -> benchmark ->
+    summary), ``out/report.md`` and ``out/scores.jsonl`` (per question, every mode's score and error)."""
+    modes = modes or [ScoringMode.LADDER]
+    scores = score_rows(load_bench(bench), read_predictions(predictions), modes, thinking)
+    summaries = {mode.value: summarize(scores, mode) for mode in modes}
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "report.json", json.dumps(summary, indent=2) + "\n")
-    write_text_atomic(out / "report.md", report_markdown(summary, model))
+    write_text_atomic(out / "report.json", json.dumps(summaries, indent=2) + "\n")
+    write_text_atomic(out / "report.md", report_markdown(summaries, model))
     write_text_atomic(out / "scores.jsonl", "".join(s.model_dump_json() + "\n" for s in scores))
-    return summary
+    return summaries
 
 
 def write_predictions(predictions: list[dict[str, str]], path: Path) -> Path:

@@ -1,7 +1,8 @@
 """Answer extraction and per-sample scores, as small pure functions (the same ones training rewards use).
 
 * multiple choice: exact option letter after :func:`extract_choice`;
-* numbers: mean relative accuracy over thresholds 0.50, 0.55, ..., 0.95 (paper Eq. 6);
+* numbers: mean relative accuracy over thresholds 0.50, 0.55, ..., 0.95 (paper Eq. 6, with ``<=`` as in the
+  official code);
 * boxes: mean IoU of each ground-truth box with the predicted box of the same label.
 """
 
@@ -16,6 +17,32 @@ THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+NUMBER_WORDS = {**{w: i for i, w in enumerate(_ONES)}, **{w: 20 + 10 * i for i, w in enumerate(_TENS)}}
+"""Number words ladder scoring reads when an answer has no digits (compounds like ``twenty-one`` too)."""
+_NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(_TENS)})[\s-]+({'|'.join(_ONES[1:10])})|({'|'.join(NUMBER_WORDS)}))\b")
 
 
 def extract_answer(text: str) -> str:
@@ -51,26 +78,35 @@ def extract_choice(text: str, letters: str = "ABCD") -> str | None:
 
 
 def extract_number(text: str) -> float | None:
-    """The first number in the answer (``"3.5 m"``, ``"about 2,5 meters"``, ``"1e2"``), None if there is none.
+    """The first number in the answer (``"3.5 m"``, ``"about 2,5 meters"``, ``"1e2"``), else the first number
+    word (``"three"``, ``"twenty-one"``), None if there is neither.
 
     >>> extract_number("<answer>about 3.5 m</answer>"), extract_number("2,5"), extract_number("n/a")
     (3.5, 2.5, None)
+    >>> extract_number("Three chairs."), extract_number("twenty-one")
+    (3.0, 21.0)
     """
-    m = _NUMBER.search(extract_answer(text))
-    if not m:
+    answer = extract_answer(text)
+    m = _NUMBER.search(answer)
+    if m:
+        value = float(m.group(0).replace(",", "."))
+        return value if math.isfinite(value) else None
+    w = _NUMBER_WORD.search(answer.lower())
+    if not w:
         return None
-    value = float(m.group(0).replace(",", "."))
-    return value if math.isfinite(value) else None
+    if w.group(1):
+        return float(NUMBER_WORDS[w.group(1)] + NUMBER_WORDS[w.group(2)])
+    return float(NUMBER_WORDS[w.group(3)])
 
 
 def mean_relative_accuracy(prediction: float | None, truth: float) -> float:
-    """Fraction of thresholds θ in 0.50..0.95 with relative error ``|pred - gt| / |gt| < 1 - θ`` (Eq. 6).
+    """Fraction of thresholds θ in 0.50..0.95 with relative error ``|pred - gt| / |gt| <= 1 - θ``.
 
-    A ground truth of 0 has no relative scale: the prediction then scores 1 only when it is exactly 0.
-    A missing prediction scores 0.
+    ``<=`` as in SpatialLadder's and VSI-Bench's code (the paper's Eq. 6 prints ``<``). A ground truth of 0 has
+    no relative scale: the prediction then scores 1 only when it is exactly 0. A missing prediction scores 0.
 
-    >>> mean_relative_accuracy(9.0, 10.0)  # 10% error passes theta = 0.50 ... 0.85 (8 of 10)
-    0.8
+    >>> mean_relative_accuracy(9.0, 10.0)  # 10% error passes theta = 0.50 ... 0.90 (9 of 10)
+    0.9
     >>> mean_relative_accuracy(0.0, 0.0), mean_relative_accuracy(0.1, 0.0), mean_relative_accuracy(None, 3.0)
     (1.0, 0.0, 0.0)
     """
@@ -80,7 +116,7 @@ def mean_relative_accuracy(prediction: float | None, truth: float) -> float:
         return 1.0 if prediction == 0 else 0.0
     error = abs(prediction - truth) / abs(truth)
     # round away float noise so that e.g. a 10% error counts as exactly 0.10
-    return sum(round(error, 9) < round(1 - t, 9) for t in THRESHOLDS) / len(THRESHOLDS)
+    return sum(round(error, 9) <= round(1 - t, 9) for t in THRESHOLDS) / len(THRESHOLDS)
 
 
 def box_iou(a: list[float], b: list[float]) -> float:

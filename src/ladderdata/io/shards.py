@@ -65,6 +65,7 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
         fields = [
             ("id", _TEXT),
             ("dataset", _TEXT),
+            ("source", _TEXT),
             ("scene_name", _TEXT),
             ("question_type", _TEXT),
             ("modality", _TEXT),
@@ -82,6 +83,7 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
             ("task", _TEXT),
             ("modality", _TEXT),
             ("scene_id", _TEXT),
+            ("source", _TEXT),
             *images,
             ("question", _TEXT),
             ("options", pa.list_(_TEXT)),

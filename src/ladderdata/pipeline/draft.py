@@ -32,7 +32,15 @@ log = logging.getLogger(__name__)
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
 DRAFTS_VERSION = "1"
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
-DRAFTING_FIELDS = {"metadata", "modalities", "filters", "tasks", "localization", "localization_config"}
+DRAFTING_FIELDS = {
+    "metadata",
+    "modalities",
+    "filters",
+    "tasks",
+    "localization",
+    "localization_config",
+    "category_names",
+}
 
 
 def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[DraftRecord], dict[str, dict[str, int]]]:
@@ -135,7 +143,9 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
     metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
     views = read_views(metadata_path(job.metadata_cache, scan_id))
-    records, rejections = draft_scene(SceneContext.from_scan(scan, views), job.recipe, job.seed)
+    records, rejections = draft_scene(
+        SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
+    )
     result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
     write_text_atomic(path, result.model_dump_json())
     return ScanDrafts("drafted", result, metadata)

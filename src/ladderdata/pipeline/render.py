@@ -24,6 +24,8 @@ class Renderer:
 
     recipe: Recipe
     seed: int
+    source: str
+    """Name of the scan source (``scannet``): every sample's ``source``."""
     templates: QuestionTemplates = field(init=False)
     generators: dict[str, TaskGenerator] = field(init=False)
 
@@ -70,6 +72,7 @@ class Renderer:
                     task=task,
                     modality=modality,
                     scene_id=r.scene_id,
+                    source=self.source,
                     frame_ids=r.frame_ids,
                     timestamps=r.timestamps,
                     image_width=width,
@@ -114,7 +117,7 @@ class RenderStage(Stage[Selection, Rendered]):
     def run(self, ctx: BuildContext, data: Selection, stats: StageStats) -> Rendered:
         config = ctx.config
         recipe = config.recipe
-        renderer = Renderer(recipe, config.seed)
+        renderer = Renderer(recipe, config.seed, config.source.source)
         derivers = recipe.derivers()
         subsets: dict[str, list[Sample]] = {s: [] for s in subset_names(recipe, config.benchmark)}
 

@@ -10,6 +10,7 @@ from ladderdata.tasks import (
     object_counting,
     object_localization,
     object_rel_direction,
+    object_rel_direction_vsi,
     object_rel_distance,
     object_size_estimation,
     room_size_estimation,
@@ -40,11 +41,14 @@ SPATIAL_TASKS = (
     "obj_appearance_order",
 )
 LOCALIZATION_TASK = "object_localization"
+VSI_DIRECTION_TASKS = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
+"""VSI-Bench's relative-direction question types (its benchmark splits ``object_rel_direction`` into three)."""
 
 __all__ = [
     "LOCALIZATION_TASK",
     "SPATIAL_TASKS",
     "TASKS",
+    "VSI_DIRECTION_TASKS",
     "AnswerType",
     "Draft",
     "FilterConfig",
@@ -63,6 +67,7 @@ __all__ = [
     "object_counting",
     "object_localization",
     "object_rel_direction",
+    "object_rel_direction_vsi",
     "object_rel_distance",
     "object_size_estimation",
     "register_task",

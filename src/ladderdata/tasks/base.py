@@ -84,6 +84,8 @@ class Sample(BaseModel):
     """VSI-Bench ``question_type`` (or ``object_localization``)."""
     modality: Modality
     scene_id: str
+    source: str
+    """Where the scan comes from, as VSI-Bench's ``dataset`` field names it (``scannet`` for ScanNet scans)."""
     frame_ids: list[int]
     timestamps: list[float]
     """Seconds, one per image (videos: the frames' times in the scan's stream)."""

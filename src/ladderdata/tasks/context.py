@@ -1,6 +1,6 @@
 """What task generators see: facts about a scene's objects and the views a question shows."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,7 +53,22 @@ class SceneContext:
         return self._distances[key]
 
     @classmethod
-    def from_scan(cls, scan: Scan, views: list[ViewRecord]) -> "SceneContext":
+    def from_scan(
+        cls, scan: Scan, views: list[ViewRecord], category_names: Mapping[str, str] | None = None
+    ) -> "SceneContext":
+        """Facts of ``scan``; ``category_names`` renames categories (in the objects and in the views)."""
+        names = category_names or {}
+        if names:
+            views = [
+                v.model_copy(
+                    update={
+                        "objects": [
+                            o.model_copy(update={"category": names.get(o.category, o.category)}) for o in v.objects
+                        ]
+                    }
+                )
+                for v in views
+            ]
         surfaces = {o.info.object_id: o.surface for o in scan.objects}
         objects = {}
         for o in scan.objects:
@@ -62,7 +77,7 @@ class SceneContext:
             objects[o.info.object_id] = ObjectFacts(
                 object_id=o.info.object_id,
                 label=o.info.label,
-                category=o.info.category,
+                category=names.get(o.info.category, o.info.category),
                 box=o.surface.oriented_box,
                 size_cm=object_size_cm(o.surface),
             )

@@ -9,7 +9,8 @@ Positions are the centres of the objects' gravity-aligned boxes.
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -112,38 +113,81 @@ class ObjectRelDirection(TaskGenerator):
     ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, RelDirectionConfig)
-        cands = self.candidates(ctx, shown, rejections)
-        if len(cands) < 3:
-            return
-        tried: set[tuple[int, int, int]] = set()
-        for _ in range(cfg.tries):
-            p, o, q = (cands[int(i)] for i in rng.choice(len(cands), size=3, replace=False))
-            if (p, o, q) in tried:
-                continue
-            tried.add((p, o, q))
-            at = ctx.objects[p].center[:2]
-            facing, towards = ctx.objects[o].center[:2] - at, ctx.objects[q].center[:2] - at
-            separation = min(float(np.linalg.norm(facing)), float(np.linalg.norm(towards)))
-            if not rejections.check("too_close", separation >= cfg.min_separation):
-                continue
-            angle = signed_angle_deg(facing, towards)
-            margin = min(abs(angle), 180.0 - abs(angle), abs(abs(angle) - 90.0))
-            if not rejections.check("angle_margin", margin >= cfg.min_angle_margin_deg):
-                continue
-            answer = quadrant(angle)
-            refs = [
-                self.ref(ctx, shown, p, "positioning"),
-                self.ref(ctx, shown, o, "orienting"),
-                self.ref(ctx, shown, q, "querying"),
-            ]
-            yield Draft(
-                template=f"{self.name}.quadrant",
-                fields={
-                    "positioning": ctx.objects[p].category,
-                    "orienting": ctx.objects[o].category,
-                    "querying": ctx.objects[q].category,
-                },
-                choices=[answer, *(d for d in QUADRANTS if d != answer)],
-                objects=refs,
-                margins={"visibility_min": min(r.visibility for r in refs), "angle_margin_deg": margin},
-            )
+        yield from allocentric_drafts(
+            self,
+            ctx,
+            shown,
+            rng,
+            rejections,
+            QUADRANT_FORM,
+            f"{self.name}.quadrant",
+            cfg.min_angle_margin_deg,
+            cfg.min_separation,
+            cfg.tries,
+        )
+
+
+@dataclass(frozen=True)
+class DirectionForm:
+    """One way to name where the querying object lies, from θ: the signed angle (degrees, counter-clockwise
+    positive, in (-180, 180]) from the facing direction (positioning -> orienting) to the querying object."""
+
+    choices: tuple[str, ...]
+    answer: Callable[[float], str]
+    boundary_distance: Callable[[float], float]
+    """Degrees from θ to the nearest angle where the answer changes (the ``angle_margin_deg`` margin)."""
+
+
+QUADRANT_FORM = DirectionForm(QUADRANTS, quadrant, lambda a: min(abs(a), 180.0 - abs(a), abs(abs(a) - 90.0)))
+
+
+def allocentric_drafts(
+    task: TaskGenerator,
+    ctx: SceneContext,
+    shown: Shown,
+    rng: np.random.Generator,
+    rejections: Rejections,
+    form: DirectionForm,
+    template: str,
+    min_angle_margin_deg: float,
+    min_separation: float,
+    tries: int,
+) -> Iterator[Draft]:
+    """Drafts "standing by P, facing O, where is Q?" from random triples of referable objects (floor plane,
+    box centres), rejecting triples closer than ``min_separation`` or within ``min_angle_margin_deg`` of an
+    answer boundary."""
+    cands = task.candidates(ctx, shown, rejections)
+    if len(cands) < 3:
+        return
+    tried: set[tuple[int, int, int]] = set()
+    for _ in range(tries):
+        p, o, q = (cands[int(i)] for i in rng.choice(len(cands), size=3, replace=False))
+        if (p, o, q) in tried:
+            continue
+        tried.add((p, o, q))
+        at = ctx.objects[p].center[:2]
+        facing, towards = ctx.objects[o].center[:2] - at, ctx.objects[q].center[:2] - at
+        separation = min(float(np.linalg.norm(facing)), float(np.linalg.norm(towards)))
+        if not rejections.check("too_close", separation >= min_separation):
+            continue
+        angle = signed_angle_deg(facing, towards)
+        margin = form.boundary_distance(angle)
+        if not rejections.check("angle_margin", margin >= min_angle_margin_deg):
+            continue
+        answer = form.answer(angle)
+        refs = [
+            task.ref(ctx, shown, p, "positioning"),
+            task.ref(ctx, shown, o, "orienting"),
+            task.ref(ctx, shown, q, "querying"),
+        ]
+        yield Draft(
+            template=template,
+            fields={
+                "positioning": ctx.objects[p].category,
+                "orienting": ctx.objects[o].category,
+                "querying": ctx.objects[q].category,
+            },
+            choices=[answer, *(d for d in form.choices if d != answer)],
+            objects=refs,
+            margins={"visibility_min": min(r.visibility for r in refs), "angle_margin_deg": margin},
+        )

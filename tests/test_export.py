@@ -1,0 +1,298 @@
+"""``ladder export``: each official evaluator's reading rules, reimplemented here, read what we write.
+
+The readers below do what the evaluators' code does (docs/benchmarks.md cites it): SpatialLadder's
+``evaluate_spbench`` (``NAME.parquet``, images under ``image_dir/<scene_name>/``) and ``evaluate_vsibench``
+(``<video_dir>/<dataset>/<scene_name>.mp4`` decoded with decord, 32 frames by ``np.linspace``), and lmms-eval's
+``vsibench`` task (``datasets.load_dataset``, ``doc_to_visual``, ``doc_to_text``).
+"""
+
+import io
+import json
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ladderdata.cli import app
+from ladderdata.errors import ConfigError
+from ladderdata.eval.export import ExportFormat, encode_mp4, export_benchmark, write_atomic
+from ladderdata.eval.report import ScoringMode, evaluate, load_bench
+
+MCA = {
+    "object_rel_direction_easy",
+    "object_rel_direction_medium",
+    "object_rel_direction_hard",
+    "object_rel_distance",
+    "route_planning",
+    "obj_appearance_order",
+}
+NA = {"object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation"}
+SPATIALLADDER_MCA = MCA | {"object_rel_direction"}
+
+
+def bench_images(benches: Path) -> dict[str, list[bytes]]:
+    rows = load_bench(benches, with_images=True)
+    return {r["id"]: [i["bytes"] for i in r["images"]] for r in rows}
+
+
+def rgb(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / max(float(((a - b) ** 2).mean()), 1e-12)))
+
+
+# ----------------------------------------------------------------------------------- the evaluators' readers
+
+
+def read_spbench(image_dir: Path, parquet: Path) -> list[dict[str, Any]]:
+    """SpatialLadder's evaluate_spbench up to the model call: the prompt and images of every row, and the
+    fields its results line copies."""
+    df = pd.read_parquet(parquet)
+    out = []
+    for _, row in df.iterrows():
+        image_paths = [os.path.join(image_dir, row["scene_name"], frame_id) for frame_id in row["images"]]
+        question = row["question"]
+        options = row.get("options")
+        if options is not None and len(options) > 0:
+            options = options.tolist()
+            question += "\nOptions:\n" + "\n".join(options)
+        assert row["question_type"] in SPATIALLADDER_MCA | NA
+        assert all(os.path.exists(p) for p in image_paths), image_paths
+        images = [Image.open(p).convert("RGB") for p in image_paths]
+        out.append(
+            {
+                "id": row["id"],
+                "dataset": row["dataset"],
+                "scene_name": row["scene_name"],
+                "question": row["question"],
+                "ground_truth": row["ground_truth"],
+                "question_type": row["question_type"],
+                "prompt": question,
+                "images": images,
+                "image_files": image_paths,
+            }
+        )
+    return out
+
+
+def read_vsibench_spatialladder(video_dir: Path, parquet: Path, num_frames: int = 32) -> list[dict[str, Any]]:
+    """SpatialLadder's evaluate_vsibench and load_video_frames (decord, uniform indices, integer timestamps)."""
+    decord = pytest.importorskip("decord")
+    df = pd.read_parquet(parquet)
+    out = []
+    for _, row in df.iterrows():
+        video_path = os.path.join(video_dir, row["dataset"], f"{row['scene_name']}.mp4")
+        assert os.path.exists(video_path), video_path
+        vr = decord.VideoReader(video_path, ctx=decord.cpu())
+        total_frames = len(vr)
+        frame_indices = np.linspace(0, total_frames - 1, num_frames, dtype=int)
+        frames = vr.get_batch(frame_indices).asnumpy()
+        timestamps = [int(idx / vr.get_avg_fps()) for idx in frame_indices]
+        out.append({"row": row, "frames": frames, "indices": frame_indices, "timestamps": timestamps})
+    return out
+
+
+def read_lmms_eval(dataset_path: Path, cache_dir: Path, hf_cache: Path) -> list[tuple[dict[str, Any], list[str], str]]:
+    """lmms-eval's vsibench task: the dataset loaded with ``datasets``, then doc_to_visual (videos under
+    ``cache_dir``) and doc_to_text."""
+    datasets = pytest.importorskip("datasets")
+    # lmms-eval's call, with a private cache (the shared one can serve another folder of the same name)
+    docs = datasets.load_dataset(str(dataset_path), split="test", cache_dir=str(hf_cache))
+    out = []
+    for doc in docs:
+        video_path = os.path.join(cache_dir, doc["dataset"] + "/" + doc["scene_name"] + ".mp4")
+        if not os.path.exists(video_path):
+            raise FileExistsError(f"video path:{video_path} does not exist.")
+        pre_prompt = "These are frames of a video."
+        if doc["question_type"] in NA:
+            text = (
+                pre_prompt + "\n" + doc["question"] + "\n" + "Please answer the question using a single word or phrase."
+            )
+        elif doc["question_type"] in MCA:
+            options = "Options:\n" + "\n".join(doc["options"])
+            post = "Answer with the option's letter from the given choices directly."
+            text = "\n".join([pre_prompt, doc["question"], options, post])
+        else:
+            raise ValueError(f"Unknown question type: {doc['question_type']}")
+        out.append((doc, [video_path], text))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- tests
+
+
+@pytest.fixture(scope="module")
+def exported(benches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export")
+    result = CliRunner().invoke(app, ["export", str(benches), "--format", "spatialladder", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_spatialladder_reads_the_image_benchmarks(exported: Path, benches: Path, tmp_path: Path) -> None:
+    originals = bench_images(benches)
+    bench_rows = {r["id"]: r for r in load_bench(benches)}
+    for name, official in (("spbench-si", "SPBench-SI"), ("spbench-mv", "SPBench-MV")):
+        folder = exported / name
+        rows = read_spbench(folder / "images", folder / f"{official}.parquet")
+        assert {r["id"] for r in rows} == {i for i, r in bench_rows.items() if r["dataset"] == name}
+        for r in rows:
+            source = bench_rows[r["id"]]
+            assert (r["dataset"], r["scene_name"]) == ("scannet", source["scene_name"])
+            assert (r["question_type"], r["ground_truth"]) == (source["question_type"], source["ground_truth"])
+            assert r["prompt"].startswith(source["question"]) and all(o in r["prompt"] for o in source["options"])
+            assert [Path(p).read_bytes() for p in r["image_files"]] == originals[r["id"]]  # the stored JPEGs
+            assert [im.size for im in r["images"]] == [(source["image_width"], source["image_height"])] * len(
+                source["frame_ids"]
+            )
+        # their results file, answered perfectly, scores 100 with their rules
+        results = tmp_path / f"{official}_results.jsonl"
+        lines = [
+            {
+                **{k: r[k] for k in ("id", "dataset", "scene_name", "question", "ground_truth", "question_type")},
+                "predicted_answer": r["ground_truth"],
+                "prompt": r["prompt"],
+            }
+            for r in rows
+        ]
+        results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        summary = evaluate(benches / name, results, tmp_path / name, modes=[ScoringMode.SPATIALLADDER])
+        assert summary["spatialladder"][name]["avg"] == 100.0
+        assert not summary["spatialladder"][name]["errors"]
+
+
+def test_spatialladder_reads_the_video_benchmark(exported: Path, benches: Path) -> None:
+    folder = exported / "vsi-video"
+    manifest = json.loads((folder / "export.json").read_text())
+    originals = bench_images(benches)
+    read = read_vsibench_spatialladder(folder, folder / "test-00000-of-00001.parquet")
+    assert read
+    for item in read:
+        frames = originals[item["row"]["id"]]
+        video = next(v for v in manifest["videos"] if v["path"] == f"scannet/{item['row']['scene_name']}.mp4")
+        assert video["frame_ids"] == list(item["row"]["frame_ids"]) and len(frames) == len(video["frame_ids"])
+        for k, index in enumerate(item["indices"]):
+            assert (
+                psnr(item["frames"][k].astype(np.float64), rgb(frames[index])[: video["height"], : video["width"]]) > 30
+            )
+        assert item["timestamps"] == [int(i / manifest["fps"]) for i in item["indices"]]
+
+
+def test_vsibench_format_reads_in_lmms_eval(benches: Path, tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    out = tmp_path / "vsi"
+    (result,) = export_benchmark(benches / "vsi-video", out, ExportFormat.VSIBENCH, fps=3.0)
+    folder = out / "vsi-video"
+    read = read_lmms_eval(folder, folder, tmp_path / "hf")  # videos where lmms-eval's cache_dir holds them
+    bench_rows = {r["id"]: r for r in load_bench(benches / "vsi-video")}
+    assert {doc["id"] for doc, _, _ in read} == set(bench_rows)
+    for doc, (video_path,), text in read:
+        source = bench_rows[doc["id"]]
+        assert doc["dataset"] == "scannet" and doc["ground_truth"] == source["ground_truth"]
+        assert doc["options"] == (source["options"] or None)  # VSI-Bench: null options for numbers
+        assert source["question"] in text
+        with av.open(video_path) as container:
+            stream = container.streams.video[0]
+            times = [float(f.pts * stream.time_base) for f in container.decode(video=0)]
+        video = next(v for v in result.videos if video_path.endswith(v.path))
+        assert stream.average_rate == Fraction(3) and times == pytest.approx(video.video_timestamps)
+        assert video.scan_timestamps == pytest.approx(source["timestamps"])
+        assert (stream.codec_context.width, stream.codec_context.height) == (video.width, video.height)
+    assert result.fps == 3.0 and set(result.question_types) <= MCA | NA
+
+
+def test_formats_refuse_what_their_readers_cannot_read(benches: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="use --format spatialladder"):
+        export_benchmark(benches / "spbench-si", tmp_path / "a", ExportFormat.VSIBENCH)
+    # a video benchmark with SPBench's single direction type: SpatialLadder reads it, VSI-Bench does not
+    bench = tmp_path / "old-video"
+    shutil.copytree(benches / "vsi-video", bench, ignore=shutil.ignore_patterns(".ladder-work"))
+    (shard,) = bench.rglob("test-*.parquet")
+    table = pq.read_table(shard)
+    types = table.column("question_type").to_pylist()
+    types[0] = "object_rel_direction"
+    index = table.schema.get_field_index("question_type")
+    pq.write_table(table.set_column(index, "question_type", pa.array(types)), shard)
+    with pytest.raises(ConfigError, match=r"object_rel_direction.*vsi-video recipe"):
+        export_benchmark(bench, tmp_path / "b", ExportFormat.VSIBENCH)
+    assert not (tmp_path / "b").exists()  # checked before anything is written
+    export_benchmark(bench, tmp_path / "c", ExportFormat.SPATIALLADDER)
+    result = CliRunner().invoke(app, ["export", str(bench), "--format", "lmms", "--out", str(tmp_path / "d")])
+    assert result.exit_code != 0
+
+
+def test_rerun_is_idempotent_and_removes_stale_files(benches: Path, tmp_path: Path) -> None:
+    bench = tmp_path / "si"
+    shutil.copytree(benches / "spbench-si", bench, ignore=shutil.ignore_patterns(".ladder-work"))
+    out = tmp_path / "out"
+    export_benchmark(bench, out, ExportFormat.SPATIALLADDER)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    export_benchmark(bench, out, ExportFormat.SPATIALLADDER)
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    assert {p: b for p, (b, _) in after.items() if p.name != "export.json"} == {
+        p: b for p, (b, _) in before.items() if p.name != "export.json"
+    }
+    assert all(after[p][1] == before[p][1] for p in after if p.name != "export.json")  # nothing rewritten
+    # the benchmark loses its first question: its images go unless another question shows them
+    (shard,) = bench.rglob("test-*.parquet")
+    table = pq.read_table(shard)
+    dropped = table.slice(0, 1).to_pylist()[0]
+    pq.write_table(table.slice(1), shard)
+    export_benchmark(bench, out, ExportFormat.SPATIALLADDER)
+    kept = {f for r in table.slice(1).to_pylist() for f in r["frame_ids"] if r["scene_name"] == dropped["scene_name"]}
+    for frame in dropped["frame_ids"]:
+        assert (out / "spbench-si" / "images" / dropped["scene_name"] / f"{frame:06d}.jpg").exists() == (frame in kept)
+    assert len(pd.read_parquet(out / "spbench-si" / "SPBench-SI.parquet")) == table.num_rows - 1
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_writes_are_atomic(tmp_path: Path) -> None:
+    target = tmp_path / "video.mp4"
+
+    def fails(tmp: Path) -> None:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, fails)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_round_trip_in_every_reader(tmp_path: Path) -> None:
+    """opencv-python-headless's mp4v mp4 decodes in OpenCV, decord and PyAV with the stated frame times."""
+    import cv2
+
+    frames = [np.full((48, 66, 3), (20 * k, 255 - 20 * k, 90), np.uint8) for k in range(7)]
+    path = tmp_path / "v.mp4"
+    assert encode_mp4(path, frames, 4.0) == (66, 48)
+    capture = cv2.VideoCapture(str(path))
+    decoded = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(4.0)
+    assert len(decoded) == 7
+    assert all(np.abs(d.astype(int) - f.astype(int)).mean() < 4 for d, f in zip(decoded, frames, strict=True))
+    decord = pytest.importorskip("decord")
+    vr = decord.VideoReader(str(path))
+    assert len(vr) == 7 and vr.get_avg_fps() == pytest.approx(4.0)
+    assert np.abs(vr[3].asnumpy().astype(int) - frames[3].astype(int)).mean() < 4
+    av = pytest.importorskip("av")
+    with av.open(str(path)) as container:
+        times = [float(f.pts * container.streams.video[0].time_base) for f in container.decode(video=0)]
+    assert times == pytest.approx([k / 4.0 for k in range(7)])
+    # odd sizes are cropped to even ones
+    assert encode_mp4(tmp_path / "odd.mp4", [np.zeros((47, 65, 3), np.uint8)] * 2, 2.0) == (64, 46)
