@@ -16,6 +16,7 @@ from ladderdata.layout import FramesLayout
 
 if TYPE_CHECKING:
     from ladderdata.pipeline import BuildConfig
+    from ladderdata.sources.synthetic import SynthConfig
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -40,16 +41,19 @@ def _progress() -> Progress:
     )
 
 
-def run_synth(out: Path, scenes: int, seed: int, frames: int, layouts: list[FramesLayout], workers: int) -> list[str]:
-    from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+def run_synth(out: Path, config: "SynthConfig") -> list[str]:
+    from ladderdata.sources.synthetic import synthesize_root
 
-    config = SynthConfig(scenes=scenes, seed=seed, frames=frames, layouts=layouts, workers=workers)
     start = time.perf_counter()
     with _progress() as progress:
-        task = progress.add_task("synthesising scans", total=scenes)
+        task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize_root(out, config, progress=lambda _: progress.advance(task))
     log.info(
-        "wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), ", ".join(layouts), out, time.perf_counter() - start
+        "wrote %d synthetic scans (%s) to %s in %.1f s",
+        len(ids),
+        ", ".join(config.layouts),
+        out,
+        time.perf_counter() - start,
     )
     return ids
 
@@ -59,12 +63,36 @@ def synth(
     out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
     scenes: Annotated[int, typer.Option(min=1)] = 4,
     seed: int = 0,
-    frames: Annotated[int, typer.Option(min=4, help="frames per scan")] = 48,
+    frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
+    objects: Annotated[
+        int | None, typer.Option(min=1, max=60, help="furniture objects per scan, at least (default 10-30)")
+    ] = None,
+    mesh_vertices: Annotated[
+        int | None,
+        typer.Option(
+            min=1_000, max=3_000_000, help="mesh vertices per scan, about (_vh_clean_2: ~150000, _vh_clean: ~1300000)"
+        ),
+    ] = None,
+    posed_max_images: Annotated[
+        int | None, typer.Option(min=1, help="posed layout: a random subset of this many frames, as mmdetection3d")
+    ] = None,
     frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
-    run_synth(out, scenes, seed, frames, frames_layout or [FramesLayout.SENS], workers)
+    from ladderdata.sources.synthetic import SynthConfig
+
+    config = SynthConfig(
+        scenes=scenes,
+        seed=seed,
+        frames=frames,
+        objects=objects,
+        mesh_vertices=mesh_vertices,
+        posed_max_images=posed_max_images,
+        layouts=frames_layout or [FramesLayout.SENS],
+        workers=workers,
+    )
+    run_synth(out, config)
 
 
 def summarise_scans(root: Path, split: str | None, layout: FramesLayout | None) -> int:
@@ -144,7 +172,9 @@ def metadata(
     out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files (the cache)")],
     split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
     workers: Annotated[int, typer.Option(min=1)] = 1,
-    frame_stride: Annotated[int, typer.Option(min=1, help="every k-th valid frame")] = 10,
+    frame_stride: Annotated[
+        int, typer.Option(min=1, help="keep frames whose number is a multiple of K (and whose pose is valid)")
+    ] = 10,
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan."""
     failed = run_metadata(scans, out, split, workers, frame_stride)
@@ -201,7 +231,9 @@ def build_dataset_command(
     workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: int = 0,
     limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
-    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")] = None,
+    frame_stride: Annotated[
+        int | None, typer.Option(min=1, help="override the recipe's: keep frames whose number is a multiple of K")
+    ] = None,
     frames_layout: FramesLayout | None = None,
     exclude_bench: Annotated[
         list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
@@ -243,7 +275,9 @@ def build_bench_command(
     workers: Annotated[int, typer.Option(min=1)] = 1,
     seed: int = 0,
     limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
-    frame_stride: Annotated[int | None, typer.Option(min=1, help="override the recipes' metadata frame stride")] = None,
+    frame_stride: Annotated[
+        int | None, typer.Option(min=1, help="override the recipes': keep frames whose number is a multiple of K")
+    ] = None,
     frames_layout: FramesLayout | None = None,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
@@ -369,9 +403,10 @@ def demo(
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
+    from ladderdata.sources.synthetic import SynthConfig
 
     root = out / "scannet"
-    run_synth(root, 4, 0, 48, [FramesLayout.SENS], workers)
+    run_synth(root, SynthConfig(workers=workers))
     recipe = Recipe.load("spatialladder-26k")
     recipe = recipe.model_copy(update={"metadata": recipe.metadata.model_copy(update={"frame_stride": 2})})
     dataset = out / "dataset"

@@ -33,13 +33,13 @@ from ladderdata.seeding import rng_for
 from ladderdata.sources.base import FrameSource
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.tasks import LOCALIZATION_TASK, AnswerType, Draft, Modality, Rejections, SceneContext
-from ladderdata.tasks.modalities import image_sets
+from ladderdata.tasks.modalities import image_sets, needs_time
 from ladderdata.tasks.object_localization import boxes_answer
 
 log = logging.getLogger(__name__)
 
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
-DRAFTS_VERSION = "1"
+DRAFTS_VERSION = "2"
 SUBSETS = ("spatial", "localization")
 
 
@@ -52,7 +52,8 @@ class DraftRecord(BaseModel):
     modality: Modality
     scene_id: str
     frame_ids: list[int]
-    timestamps: list[float]
+    timestamps: list[float] | None
+    """Seconds; None when the scan's frames layout does not say when frames were taken."""
     image_width: int
     image_height: int
     draft: Draft
@@ -65,6 +66,8 @@ class SceneDrafts(BaseModel):
     records: list[DraftRecord]
     rejections: dict[str, dict[str, int]]
     """``"task/modality"`` -> filter name -> candidates it rejected."""
+    unknown_labels: dict[str, int] = {}
+    """Raw labels of the scan that the label table lacks -> objects carrying them."""
 
 
 @dataclass
@@ -82,8 +85,12 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
     records: list[DraftRecord] = []
     rejections: dict[str, dict[str, int]] = {}
     generators = recipe.generators()
+    timeless = set()
     for modality in Modality:
         users = [g for g in generators if modality in g.modalities]
+        if not ctx.time_known:
+            timeless |= {f"{g.name}/{modality.value}" for g in users if needs_time(g, modality)}
+            users = [g for g in users if not needs_time(g, modality)]
         if not users:
             continue
         sets = image_sets(ctx.views, modality, recipe.modalities, rng_for(seed, ctx.scan_id, "views", modality), known)
@@ -104,6 +111,12 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
                     )
                 )
             rejections[f"{gen.name}/{modality.value}"] = dict(sorted(rej.counts.items()))
+    if timeless:
+        log.warning(
+            "%s: frame times unknown (posed_images subsample), so no %s questions",
+            ctx.scan_id,
+            ", ".join(sorted(timeless)),
+        )
     return records, rejections
 
 
@@ -149,7 +162,14 @@ def process_scene(
                 log.warning("%s: unreadable drafts cache %s, recomputing", scan_id, path)
         views = read_views(metadata_path(layout.metadata_cache, scan_id))
         records, rejections = draft_scene(SceneContext.from_scan(scan, views), recipe, seed)
-        result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
+        result = SceneDrafts(
+            scan_id=scan_id,
+            key=key,
+            views=len(views),
+            records=records,
+            rejections=rejections,
+            unknown_labels=scan.unknown_labels,
+        )
         _write_atomic(path, result.model_dump_json())
         return SceneOutcome(scan_id, "drafted", drafts=result)
     except ScanError as e:

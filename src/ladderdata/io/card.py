@@ -29,7 +29,7 @@ SHORT_NAMES = {
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view / video),
-`scene_id`, `frame_ids`, `timestamps` (seconds), `images` (embedded JPEG), `image_width`/`image_height` (stored
+`scene_id`, `frame_ids`, `timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded JPEG), `image_width`/`image_height` (stored
 size; boxes are in these pixels), `question`, `options` (`"A. chair"`), `answer` (letter, number, or JSON boxes),
 `answer_type` (mcq / numeric / boxes), `objects` (id, category, role, best visibility, visible 2D box for single
 images), `margins` (every quantity a filter compared with a threshold: re-threshold with `dataset.filter`), and
@@ -113,8 +113,9 @@ def write_card_manifest_stats(
     spatial = [s for s in all_rows if s.answer_type is not AnswerType.BOXES]
     localization = [s for s in all_rows if s.answer_type is AnswerType.BOXES]
     answers = answer_distribution(all_rows)
+    unknown_labels = {scene.scan_id: scene.unknown_labels for scene in scenes if scene.unknown_labels}
     stats = {
-        "scans": {"built": len(summary.scans), "failed": summary.failed},
+        "scans": {"built": len(summary.scans), "failed": summary.failed, "unknown_labels": unknown_labels},
         "rows": summary.rows,
         "counts": {subset: composition(rows) for subset, rows in subsets.items()},
         "drafted": dict(sorted(drafted.items())),
@@ -132,6 +133,9 @@ def write_card_manifest_stats(
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
+    if unknown_labels:
+        md += ["", "## Labels missing from the label table", "", "| scan | objects | labels |", "|---|---|---|"]
+        md += [f"| {s} | {sum(c.values())} | {', '.join(c)} |" for s, c in sorted(unknown_labels.items())]
     if summary.failed:
         md += ["", "## Failed scans", ""] + [f"- {s}: {e}" for s, e in sorted(summary.failed.items())]
     layout.stats_md.write_text("\n".join(md) + "\n", encoding="utf-8")

@@ -48,8 +48,9 @@ class Sample(BaseModel):
     modality: Modality
     scene_id: str
     frame_ids: list[int]
-    timestamps: list[float]
-    """Seconds, one per image (videos: the frames' times in the scan's stream)."""
+    timestamps: list[float] | None
+    """Seconds, one per image (videos: the frames' times in the scan's stream); None when the scan's frames
+    layout does not record when frames were taken (a ``posed_images`` subsample)."""
     image_width: int
     image_height: int
     """Size of the stored images (pixel coordinates of localization answers refer to it)."""

@@ -14,13 +14,16 @@ class LabelEntry:
     category: str
     nyu40_id: int
     nyu40_class: str
+    in_table: bool = True
+    """False for a raw label the table does not list (e.g. ``trashcan`` in early annotations)."""
 
 
 UNKNOWN_NYU40 = (0, "unknown")
 
 
 class LabelTable:
-    """Lookup from raw label to :class:`LabelEntry`; unknown labels keep their raw text as category."""
+    """Lookup from raw label to :class:`LabelEntry`; a label the table lacks keeps its raw text as category,
+    NYU40 class ``unknown`` and ``in_table=False``."""
 
     def __init__(self, entries: dict[str, LabelEntry], path: Path | None = None) -> None:
         self.entries = entries
@@ -49,5 +52,7 @@ class LabelTable:
     def lookup(self, raw_label: str) -> LabelEntry:
         found = self.entries.get(raw_label)
         if found is None:
-            return LabelEntry(category=raw_label, nyu40_id=UNKNOWN_NYU40[0], nyu40_class=UNKNOWN_NYU40[1])
+            return LabelEntry(
+                category=raw_label, nyu40_id=UNKNOWN_NYU40[0], nyu40_class=UNKNOWN_NYU40[1], in_table=False
+            )
         return found

@@ -24,6 +24,7 @@ from ladderdata.tasks.base import (
     Rejections,
     TaskConfig,
     TaskGenerator,
+    UnknownLabels,
     get_task,
     register_task,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "Shown",
     "TaskConfig",
     "TaskGenerator",
+    "UnknownLabels",
     "get_task",
     "obj_appearance_order",
     "object_abs_distance",

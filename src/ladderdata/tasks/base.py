@@ -16,7 +16,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ladderdata.tasks.context import SceneContext, Shown
+from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ class Draft(BaseModel):
         return {o.category for o in self.objects}
 
 
+class UnknownLabels(StrEnum):
+    """What questions do with objects whose raw label the label table lacks (they always occlude)."""
+
+    DROP = "drop"
+    """Never name them in a question."""
+    KEEP = "keep"
+    """Name them by their raw label."""
+
+
 class FilterConfig(BaseModel):
     """Filters every task shares (paper B.1)."""
 
@@ -85,19 +94,15 @@ class FilterConfig(BaseModel):
         0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness, counts)"
     )
     noisy_categories: list[str] = Field(
-        default_factory=lambda: [
-            "wall",
-            "floor",
-            "ceiling",
-            "object",
-            "objects",
-            "door frame",
-            "otherstructure",
-            "otherfurniture",
-            "otherprop",
-            "unknown",
-        ],
-        description="categories never asked about",
+        default_factory=lambda: ["wall", "floor", "ceiling", "object", "objects", "doorframe", "door frame"],
+        description="values of the label table's `category` column never asked about",
+    )
+    noisy_nyu40_classes: list[str] = Field(
+        default_factory=lambda: ["wall", "floor", "ceiling", "otherstructure", "otherfurniture", "otherprop"],
+        description="values of the label table's `nyu40class` column never asked about (NYU40's catch-all classes)",
+    )
+    unknown_labels: UnknownLabels = Field(
+        UnknownLabels.DROP, description="objects whose raw label the label table lacks: drop from questions or keep"
     )
 
 
@@ -139,6 +144,8 @@ class TaskGenerator(ABC):
     margins: ClassVar[tuple[str, ...]]
     """Names of the margins this task stores (the union over tasks becomes the ``margins`` column)."""
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    temporal: ClassVar[bool] = False
+    """Whether answers depend on when frames were taken (such tasks skip scans whose frame times are unknown)."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -188,11 +195,23 @@ class TaskGenerator(ABC):
 
     # ----------------------------------------------------------------------------------- shared filters
 
+    def unaskable(self, obj: ObjectFacts) -> str | None:
+        """Why ``obj`` may never be named in a question (the rejection name), or None when it may."""
+        f = self.filters
+        if obj.category in f.noisy_categories or obj.nyu40_class in f.noisy_nyu40_classes:
+            return "noisy_category"
+        if not obj.in_label_table and f.unknown_labels is UnknownLabels.DROP:
+            return "unknown_label"
+        return None
+
     def referable(self, ctx: SceneContext, shown: Shown, object_id: int, rejections: Rejections) -> bool:
-        """Not a noisy category, visible enough in the views shown, and the only instance of its category there."""
-        obj = ctx.objects[object_id]
-        if not rejections.check("noisy_category", obj.category not in self.filters.noisy_categories):
+        """Askable (:meth:`unaskable`), visible enough in the views shown, and the only instance of its category
+        there."""
+        reason = self.unaskable(ctx.objects[object_id])
+        if reason is not None:
+            rejections.counts[reason] += 1
             return False
+        obj = ctx.objects[object_id]
         if not rejections.check("visibility", shown.visibility(object_id) >= self.filters.min_visibility):
             return False
         rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]

@@ -4,7 +4,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.metadata.config import ViewRecord
-from ladderdata.tasks.base import Modality
+from ladderdata.tasks.base import Modality, TaskGenerator
 from ladderdata.tasks.context import Shown
 from ladderdata.typed import BoolArray, FloatArray, Matrix4, Poses
 
@@ -23,14 +23,15 @@ class ModalityConfig(BaseModel):
     coverage_visibility: float = Field(
         0.4, ge=0, le=1, description="multi-view: an object counts as covered above this"
     )
-    video_frames: int = Field(16, ge=2, description="frames per video, evenly spaced in time over the scan")
+    video_frames: int = Field(16, ge=2, description="frames per video, evenly spaced over the scan's measured views")
 
 
 def viewpoint_distances(poses: Poses, ref: Matrix4) -> FloatArray:
     """(N,) distance from each of (N, 4, 4) camera-to-world poses to ``ref``: angle between optical axes
     (in units of pi) plus distance between camera centres (in units of 2 m)."""
     cos = np.clip(poses[:, :3, 2] @ ref[:3, 2], -1.0, 1.0)
-    return np.arccos(cos) / np.pi + np.linalg.norm(poses[:, :3, 3] - ref[:3, 3], axis=1) / 2.0
+    distances: FloatArray = np.arccos(cos) / np.pi + np.linalg.norm(poses[:, :3, 3] - ref[:3, 3], axis=1) / 2.0
+    return distances
 
 
 def select_single_images(
@@ -95,9 +96,14 @@ def select_video(views: list[ViewRecord], config: ModalityConfig) -> list[list[V
     """One video per scan: ``video_frames`` views evenly spaced over the trajectory (all views if fewer)."""
     if len(views) < 2:
         return []
-    ordered = sorted(views, key=lambda v: v.timestamp_us)
+    ordered = sorted(views, key=lambda v: v.frame_id)
     idx = np.unique(np.round(np.linspace(0, len(ordered) - 1, min(config.video_frames, len(ordered)))).astype(int))
     return [[ordered[i] for i in idx]]
+
+
+def needs_time(task: TaskGenerator, modality: Modality) -> bool:
+    """Videos and temporal tasks are about when things are seen: scans whose frame times are unknown skip them."""
+    return modality is Modality.VIDEO or task.temporal
 
 
 def image_sets(
