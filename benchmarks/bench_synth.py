@@ -1,4 +1,5 @@
-"""Time `ladder synth` on the demo configuration: prints seconds per scan and frames per second."""
+"""Time `ladder synth` (the demo configuration by default; --frames/--objects/--mesh-vertices for ScanNet-sized
+scans): prints seconds per scan and frames per second."""
 
 import argparse
 import tempfile
@@ -14,16 +15,28 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--objects", type=int, default=None, help="furniture objects per scan, at least")
+    parser.add_argument("--mesh-vertices", type=int, default=None, help="mesh vertices per scan, about")
     parser.add_argument("--layout", action="append", type=FramesLayout, default=None)
     args = parser.parse_args()
     layouts = args.layout or [FramesLayout.SENS]
     with tempfile.TemporaryDirectory() as tmp:
-        config = SynthConfig(scenes=args.scenes, frames=args.frames, workers=args.workers, layouts=layouts)
+        config = SynthConfig(
+            scenes=args.scenes,
+            frames=args.frames,
+            objects=args.objects,
+            mesh_vertices=args.mesh_vertices,
+            workers=args.workers,
+            layouts=layouts,
+        )
         start = time.perf_counter()
         synthesize_root(Path(tmp), config)
         elapsed = time.perf_counter() - start
     frames = args.scenes * args.frames
-    print(f"scenes={args.scenes} frames/scan={args.frames} workers={args.workers} layouts={','.join(layouts)}")
+    print(
+        f"scenes={args.scenes} frames/scan={args.frames} objects={args.objects} mesh_vertices={args.mesh_vertices} "
+        f"workers={args.workers} layouts={','.join(layouts)}"
+    )
     print(f"total {elapsed:.1f} s | {elapsed / args.scenes:.2f} s/scan | {frames / elapsed:.1f} frames/s")
 
 

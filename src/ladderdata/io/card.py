@@ -29,11 +29,12 @@ SHORT_NAMES = {
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view / video),
-`scene_id`, `frame_ids`, `timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded JPEG), `image_width`/`image_height` (stored
-size; boxes are in these pixels), `question`, `options` (`"A. chair"`), `answer` (letter, number, or JSON boxes),
-`answer_type` (mcq / numeric / boxes), `objects` (id, category, role, best visibility, visible 2D box for single
-images), `margins` (every quantity a filter compared with a threshold: re-threshold with `dataset.filter`), and
-`messages` (system / user / assistant turns with image placeholders, the prompts of the SpatialLadder paper, B.2)."""
+`scene_id`, `frame_ids`, `timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded
+JPEG), `image_width`/`image_height` (stored size; boxes are in these pixels), `question`, `options`
+(`"A. chair"`), `answer` (letter, number, or JSON boxes), `answer_type` (mcq / numeric / boxes), `objects` (id,
+category, role, best visibility, visible 2D box for single images), `margins` (every quantity a filter compared
+with a threshold: re-threshold with `dataset.filter`), and `messages` (system / user / assistant turns with
+image placeholders, the prompts of the SpatialLadder paper, B.2)."""
 BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `scene_name`,
 `question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
