@@ -1,8 +1,8 @@
 """Per-view metadata speed on ScanNet-scale synthetic scans, single-threaded.
 
-Builds (or reuses, under --cache) a scan with 40+ objects, 1296x968 colour and 640x480 depth frames in a
-.sens file, in two mesh sizes like ScanNet's `_vh_clean_2` (~300k triangles) and hi-res `_vh_clean`
-(~2.5M triangles, ~1.25M vertices), then prints ms per view split into decode, ray cast, per-object
+Builds (or reuses, under --cache) a scan with 48 objects, 1296x968 colour and 640x480 depth frames in a
+.sens file, in two mesh sizes like ScanNet's `_vh_clean_2` (~180k vertices) and hi-res `_vh_clean`
+(~1.37M vertices, ~2.6M triangles), then prints ms per view split into decode, ray cast, per-object
 statistics and write, plus views/s/core and peak memory.
 """
 
@@ -21,19 +21,26 @@ from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import extract_views, write_views
 from ladderdata.metadata.views import Timings
 from ladderdata.sources.base import open_source, source_config
-from ladderdata.sources.synthetic import LABEL_TABLE_COLUMNS, generate_scene, label_table_rows, write_scene
+from ladderdata.sources.synthetic import (
+    LABEL_TABLE_COLUMNS,
+    edge_for_vertices,
+    generate_scene,
+    label_table_rows,
+    write_scene,
+)
 
-MESHES = {"vh_clean_2 (~300k tris)": 0.034, "vh_clean (~2.5M tris)": 0.0118}
+MESHES = {"vh_clean_2 (~180k vertices)": 180_000, "vh_clean (~1.37M vertices)": 1_370_000}
 
 
-def build(root: Path, max_edge: float, frames: int) -> None:
+def build(root: Path, vertices: int, frames: int) -> None:
     if (root / "scans").is_dir():
         return
     rows = label_table_rows()
     lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
     write_text_atomic(root / LABEL_TABLE, "\n".join(lines) + "\n")
-    scene = generate_scene(2, seed=0, frames=frames, invalid_poses=0, extra_objects=30)
-    write_scene(root, scene, [FramesLayout.SENS], max_edge=max_edge, structural_edge=max_edge)
+    scene = generate_scene(2, seed=0, frames=frames, invalid_poses=0, min_objects=48)
+    edge = edge_for_vertices(scene, vertices)
+    write_scene(root, scene, [FramesLayout.SENS], max_edge=edge, structural_edge=edge)
 
 
 def main() -> None:
@@ -45,9 +52,9 @@ def main() -> None:
     base = args.cache or Path(tempfile.mkdtemp())
     config = MetadataConfig(frame_stride=1, render_width=args.render_width)
     print(f"render {config.render_width} px wide, {config.samples_per_object} samples/object, 1 thread")
-    for name, edge in MESHES.items():
+    for name, vertices in MESHES.items():
         root = base / name.split()[0]
-        build(root, edge, args.frames)
+        build(root, vertices, args.frames)
         scan = open_source(source_config("scannet", root=root)).load("scene0002_00")
         timings = Timings()
         start = time.perf_counter()

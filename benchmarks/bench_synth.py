@@ -1,4 +1,5 @@
-"""Time `ladder synth` on the demo configuration: prints seconds per scan and frames per second."""
+"""Time `ladder synth` (the demo configuration by default; --frames/--objects/--mesh-vertices for ScanNet-sized
+scans): prints seconds per scan and frames per second."""
 
 import argparse
 import tempfile
@@ -16,6 +17,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--executor", type=ExecutorKind, default=ExecutorKind.LOCAL)
+    parser.add_argument("--objects", type=int, default=None, help="furniture objects per scan, at least")
+    parser.add_argument("--mesh-vertices", type=int, default=None, help="mesh vertices per scan, about")
     parser.add_argument("--layout", action="append", type=FramesLayout, default=None)
     args = parser.parse_args()
     layouts = args.layout or [FramesLayout.SENS]
@@ -23,12 +26,21 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         open_executor(ExecutorConfig(kind=args.executor, workers=args.workers)) as runner,
     ):
-        config = SynthConfig(scenes=args.scenes, frames=args.frames, layouts=layouts)
+        config = SynthConfig(
+            scenes=args.scenes,
+            frames=args.frames,
+            objects=args.objects,
+            mesh_vertices=args.mesh_vertices,
+            layouts=layouts,
+        )
         start = time.perf_counter()  # worker start-up included: it is part of what a user waits for
         synthesize_root(Path(tmp), config, runner)
         elapsed = time.perf_counter() - start
     frames = args.scenes * args.frames
-    print(f"scenes={args.scenes} frames/scan={args.frames} workers={args.workers} layouts={','.join(layouts)}")
+    print(
+        f"scenes={args.scenes} frames/scan={args.frames} objects={args.objects} mesh_vertices={args.mesh_vertices} "
+        f"workers={args.workers} layouts={','.join(layouts)}"
+    )
     print(f"total {elapsed:.1f} s | {elapsed / args.scenes:.2f} s/scan | {frames / elapsed:.1f} frames/s")
 
 

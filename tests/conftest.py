@@ -10,7 +10,10 @@ from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.layout import FramesLayout
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# the shared folder sits beside the main checkout (../shared) or, for worktrees, further up
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "scannet-meta").is_dir()), None
+)
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +26,9 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def scannet_meta() -> Path:
     """The real ScanNet label table and split lists (../shared/scannet-meta), for tests only."""
-    path = SHARED / "scannet-meta"
-    if not path.is_dir():
-        pytest.skip("../shared/scannet-meta not present")
-    return path
+    if SHARED is None:
+        pytest.skip("shared/scannet-meta not present")
+    return SHARED / "scannet-meta"
 
 
 @pytest.fixture(scope="session")

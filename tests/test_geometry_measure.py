@@ -4,7 +4,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.factories import box_mesh
-from ladderdata.geometry.measure import ObjectSurface, floor_area, object_size_cm, sample_surface, surface_distance
+from ladderdata.geometry.measure import (
+    ObjectSurface,
+    SizeBox,
+    floor_area,
+    object_size_cm,
+    sample_surface,
+    surface_distance,
+    triangle_areas,
+    vertex_region,
+)
 
 
 def rotate_z(points: np.ndarray, yaw: float, shift: np.ndarray | None = None) -> np.ndarray:
@@ -61,8 +70,21 @@ def test_surface_distance_rotation_and_translation_invariant(yaw: float, tx: flo
 @settings(max_examples=25, deadline=None)
 @given(st.floats(0.1, 2.0), st.floats(0.1, 2.0), st.floats(0.1, 2.0), st.floats(0, 2 * np.pi))
 def test_object_size_is_longest_side_whatever_the_yaw(w: float, d: float, h: float, yaw: float) -> None:
-    s = surface((0, 0, 0), (w, d, h), yaw)
-    assert object_size_cm(s) == pytest.approx(100 * max(w, d, h), abs=0.1)  # 1 mm
+    v, _ = box_mesh((0, 0, 0), (w, d, h))
+    for box in SizeBox:
+        assert object_size_cm(rotate_z(v, yaw), box) == pytest.approx(100 * max(w, d, h), abs=0.1)  # 1 mm
+
+
+def test_sizes_of_a_tilted_box_differ_by_definition() -> None:
+    """A 1.0 x 0.2 x 0.2 m plank leaning at 30 degrees: the gravity-aligned box measures its footprint and
+    height; the minimal 3D box (VSI-Bench) measures the plank itself."""
+    v, _ = box_mesh((-0.5, -0.1, -0.1), (0.5, 0.1, 0.1))
+    tilt = np.radians(30)
+    R = np.array([[np.cos(tilt), 0, -np.sin(tilt)], [0, 1, 0], [np.sin(tilt), 0, np.cos(tilt)]])
+    leaning = v @ R.T
+    footprint = np.cos(tilt) * 1.0 + np.sin(tilt) * 0.2
+    assert object_size_cm(leaning, SizeBox.GRAVITY) == pytest.approx(100 * footprint, abs=0.01)
+    assert object_size_cm(leaning, SizeBox.MINIMAL_3D) == pytest.approx(100.0, abs=0.01)
 
 
 def polygon_mesh(rects: list[tuple[float, float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,3 +115,44 @@ def test_floor_area_closes_unscanned_gaps_but_not_the_l_notch() -> None:
 def test_floor_area_counts_overlapping_triangles_once() -> None:
     v, f = polygon_mesh([(0, 0, 3, 3), (1, 1, 4, 4)])
     assert floor_area(v, f, close_gaps=0.0) == pytest.approx(18 - 4, rel=0.01)
+
+
+def grid(n: int, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """A flat (n + 1) x (n + 1) vertex grid of spacing h in z = 0, each cell split along the same diagonal."""
+    ij = np.stack(np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"), axis=-1).reshape(-1, 2)
+    vertices = np.column_stack([ij * h, np.zeros(len(ij))])
+    idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    return vertices, np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+
+
+def test_vertex_regions_partition_the_surface_with_analytic_areas() -> None:
+    """On a regular grid every interior vertex's cell (a third of its six triangles) has area h^2, so a rug of
+    k interior vertices has area k h^2; rug and floor share their border, so they touch; together they are the
+    whole mesh."""
+    h, n = 0.1, 20
+    vertices, faces = grid(n, h)
+    ij = np.round(vertices[:, :2] / h).astype(int)
+    rug = (ij[:, 0] >= 5) & (ij[:, 0] <= 11) & (ij[:, 1] >= 8) & (ij[:, 1] <= 10)  # 7 x 3 vertices
+    rug_v, rug_f = vertex_region(vertices, faces, rug)
+    floor_v, floor_f = vertex_region(vertices, faces, ~rug)
+    rug_area = triangle_areas(rug_v, rug_f).sum()
+    assert rug_area == pytest.approx(21 * h * h, rel=1e-9)
+    assert rug_area + triangle_areas(floor_v, floor_f).sum() == pytest.approx((n * h) ** 2, rel=1e-9)
+    assert surface_distance(ObjectSurface(rug_v, rug_f), ObjectSurface(floor_v, floor_f)) == pytest.approx(0, abs=1e-6)
+    # beyond its vertices the rug reaches the centroids of its border triangles: 2/3 of a cell, no further
+    lo, hi = rug_v[:, :2].min(axis=0), rug_v[:, :2].max(axis=0)
+    np.testing.assert_allclose(lo, [0.5 - 2 * h / 3, 0.8 - 2 * h / 3], atol=1e-12)
+    np.testing.assert_allclose(hi, [1.1 + 2 * h / 3, 1.0 + 2 * h / 3], atol=1e-12)
+
+
+def test_vertex_region_keeps_whole_triangles_and_winding() -> None:
+    vertices, faces = grid(4, 0.5)
+    everything, faces_out = vertex_region(vertices, faces, np.ones(len(vertices), dtype=bool))
+    assert len(faces_out) == len(faces) and triangle_areas(everything, faces_out).sum() == pytest.approx(4.0)
+    one = np.zeros(len(vertices), dtype=bool)
+    one[12] = True  # the centre vertex (2, 2): six triangles, none whole
+    v, f = vertex_region(vertices, faces, one)
+    assert triangle_areas(v, f).sum() == pytest.approx(0.25)
+    normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    assert (normals[:, 2] > 0).all()  # wound like the grid's triangles (counter-clockwise from above)

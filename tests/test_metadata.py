@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.spatial import ConvexHull
 
-from fixtures.factories import analytic_scan, copy_root, scan_paths
+from fixtures.factories import analytic_scan, copy_root, load_ground_truth, scan_paths
 from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.executor import LocalExecutor
 from ladderdata.geometry.camera import CameraIntrinsics, project, world_to_camera
@@ -106,11 +106,23 @@ def test_synthetic_views_agree_with_sensor_depth(synthetic_root: Path) -> None:
             assert 0 <= x1 <= x2 <= 1296 and 0 <= y1 <= y2 <= 968
 
 
-def test_frame_selection_skips_invalid_poses(synthetic_root: Path) -> None:
-    scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
-    picked = select_frames(scan, MetadataConfig(frame_stride=2))
-    assert scan.valid_poses[picked].all()
-    assert picked.tolist() == np.flatnonzero(scan.valid_poses)[::2].tolist()
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_frame_stride_keeps_frame_numbers_that_are_multiples(synthetic_root: Path, tmp_path: Path, stride: int) -> None:
+    """``frame_stride`` k keeps the frames whose number is a multiple of k among those with a valid pose: an
+    export with missing frames keeps the same frame numbers as the full stream, minus the missing ones."""
+    gt = load_ground_truth(synthetic_root, "scene0000_00")
+    root = copy_root(synthetic_root, tmp_path / "root")
+    paths = scan_paths(root, "scene0000_00")
+    missing = [3, 6, 7]  # a gappy SensReader export: these frames were never exported
+    for frame in missing:
+        paths.export_pose(frame).unlink()
+    config = MetadataConfig(frame_stride=stride)
+    full = ScanNetSource(ScanNetSourceConfig(root=root, frames_layout=FramesLayout.SENS)).load("scene0000_00")
+    gappy = ScanNetSource(ScanNetSourceConfig(root=root, frames_layout=FramesLayout.EXPORT)).load("scene0000_00")
+    expected = [f for f in range(10) if f % stride == 0 and f not in gt.invalid_frames]
+    assert full.frames is not None and gappy.frames is not None
+    assert full.frames.frame_ids[select_frames(full, config)].tolist() == expected
+    assert gappy.frames.frame_ids[select_frames(gappy, config)].tolist() == [f for f in expected if f not in missing]
 
 
 def test_blur_filter_drops_frames_below_threshold(synthetic_root: Path) -> None:
@@ -143,7 +155,7 @@ def test_cache_reuse_invalidation_and_failures(synthetic_root: Path, tmp_path: P
     assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
     views = read_views(metadata_path(out, "scene0000_00"))  # last computed with stride 4
     scan = ScanNetSource(src).load("scene0000_00")
-    assert [v.frame_id for v in views] == np.flatnonzero(scan.valid_poses)[::4].tolist()
+    assert [v.frame_id for v in views] == [f for f in np.flatnonzero(scan.valid_poses).tolist() if f % 4 == 0]
     assert pq.read_schema(metadata_path(out, "scene0000_00")).metadata[b"ladder.scan_id"] == b"scene0000_00"
 
 

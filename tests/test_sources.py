@@ -79,10 +79,10 @@ def test_reader_geometry_matches_ground_truth(synthetic_root: Path, scan_id: str
     for g in gt.objects:
         o = objs[g.object_id]
         assert o.info.label == g.label
-        np.testing.assert_allclose(o.surface.aabb.minimum, g.aabb_min, atol=1e-5)
-        np.testing.assert_allclose(o.surface.aabb.maximum, g.aabb_max, atol=1e-5)
+        np.testing.assert_allclose(o.aabb.minimum, g.aabb_min, atol=1e-5)
+        np.testing.assert_allclose(o.aabb.maximum, g.aabb_max, atol=1e-5)
         if g.size_cm is not None:
-            assert object_size_cm(o.surface) == pytest.approx(g.size_cm, abs=0.1)  # 1 mm
+            assert object_size_cm(o.points) == pytest.approx(g.size_cm, abs=0.1)  # 1 mm
     for d in gt.distances:
         assert surface_distance(objs[d.a].surface, objs[d.b].surface) == pytest.approx(d.distance, abs=1e-3)
     floor = next(o for o in scan.objects if o.info.label == "floor")

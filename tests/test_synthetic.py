@@ -3,12 +3,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from fixtures.factories import load_ground_truth, make_synthetic_root
+from fixtures.factories import load_ground_truth, make_synthetic_root, scan_paths
 from ladderdata.executor import LocalExecutor
+from ladderdata.geometry.measure import object_size_cm
 from ladderdata.layout import FramesLayout
+from ladderdata.sources.ply import read_ply
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
-from ladderdata.sources.synthetic import CATALOGUE, GTBox, generate_scene
+from ladderdata.sources.sens import read_sens_index
+from ladderdata.sources.synthetic import (
+    CATALOGUE,
+    GTBox,
+    SynthConfig,
+    build_mesh,
+    edge_for_vertices,
+    generate_scene,
+    synthesize_root,
+)
 from ladderdata.sources.synthetic_shapes import Cuboid, cuboid_distance, segment_distances
 
 
@@ -127,3 +139,57 @@ def test_some_objects_occlude_others(synthetic_root: Path) -> None:
                 if a != b and ((depth < entry - 0.05) & on_a).sum() >= 20:
                     hidden_pairs.add((a, b))
     assert hidden_pairs, "no object hides part of another"
+
+
+def test_scale_options_do_what_they_say(tmp_path: Path) -> None:
+    """``objects``, ``frames``, ``mesh_vertices`` and ``posed_max_images`` at a small size; the truth stays exact."""
+    config = SynthConfig(
+        scenes=1,
+        frames=12,
+        objects=40,
+        mesh_vertices=60_000,
+        posed_max_images=5,
+        layouts=[FramesLayout.SENS, FramesLayout.POSED],
+    )
+    synthesize_root(tmp_path, config)
+    gt = load_ground_truth(tmp_path, "scene0000_00")
+    paths = scan_paths(tmp_path, "scene0000_00")
+    furniture = [o for o in gt.objects if not o.structural]
+    assert len(furniture) >= 40
+    assert read_sens_index(paths.sens).header.num_frames == 12
+    assert abs(len(read_ply(paths.mesh).vertices) - 60_000) <= 0.03 * 60_000
+    assert sorted(p.name for p in paths.posed_dir.glob("*.jpg")) == [f"{i:05d}.jpg" for i in range(5)]
+    assert gt.posed_frames is not None and len(gt.posed_frames) == 5 and gt.posed_frames == sorted(set(gt.posed_frames))
+    scan = ScanNetSource(ScanNetSourceConfig(root=tmp_path)).load("scene0000_00")
+    objects = {o.info.object_id: o for o in scan.objects}
+    assert len(objects) == len(gt.objects)
+    for g in furniture:
+        assert g.size_cm is not None
+        assert object_size_cm(objects[g.object_id].points) == pytest.approx(g.size_cm, abs=0.1)
+        np.testing.assert_allclose(objects[g.object_id].aabb.minimum, g.aabb_min, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", [150_000, 1_300_000])
+def test_mesh_vertices_reach_scannet_mesh_sizes(target: int) -> None:
+    """``_vh_clean_2``-like and hi-res ``_vh_clean``-like meshes (built, not rendered)."""
+    scene = generate_scene(0, seed=0, frames=4, min_objects=50)
+    edge = edge_for_vertices(scene, target)
+    mesh = build_mesh(scene, np.random.default_rng(0), edge, edge).mesh
+    assert abs(len(mesh.vertices) - target) <= 0.02 * target
+    assert len([o for o in scene.objects if not o.structural]) >= 50
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"frames": 3},
+        {"frames": 20_001},
+        {"objects": 0},
+        {"objects": 61},
+        {"mesh_vertices": 999},
+        {"posed_max_images": 0},
+    ],
+)
+def test_synth_config_bounds(bad: dict[str, int]) -> None:
+    with pytest.raises(ValidationError):
+        SynthConfig.model_validate(bad)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ladderdata.geometry.boxes import OrientedBox
+from ladderdata.geometry.measure import object_size_cm
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.pipeline import DraftRecord
 from ladderdata.pipeline.render import Renderer
@@ -258,3 +259,20 @@ def test_localization_answer_is_json_once_in_stored_pixels() -> None:
     parsed = json.loads(answer)
     assert parsed == [{"label": "chair", "bbox_2d": [100, 50, 301, 400]}]
     assert isinstance(parsed, list)  # decoding once gives the list: never a JSON string inside JSON
+
+
+@pytest.mark.parametrize(("box", "expected"), [("gravity", "97"), ("minimal_3d", "100")])
+def test_size_box_is_a_recipe_option(box: str, expected: str) -> None:
+    """A 100 x 20 x 20 cm plank leaning at 30 degrees: the default measures its gravity-aligned box (footprint
+    cos 30 * 100 + sin 30 * 20 = 96.6 cm), VSI-Bench's minimal 3D box measures the plank (100 cm)."""
+    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.1, 0.1) for z in (-0.1, 0.1)])
+    t = np.radians(30)
+    plank = corners @ np.array([[np.cos(t), 0, -np.sin(t)], [0, 1, 0], [np.sin(t), 0, np.cos(t)]]).T + [0, 0, 3]
+    facts = {
+        1: ObjectFacts(
+            1, "plank", "plank", OrientedBox.from_points(plank), object_size_cm(plank), "table", vertices=plank
+        )
+    }
+    ctx = SceneContext("scene9999_00", None, facts, [], lambda a, b: 0.0, floor_area=None)
+    kept, _ = drafts("object_size_estimation", ctx, Shown([view({1: 1.0}, {1: "plank"})]), box=box)
+    assert [d.answer for d in kept] == [expected]

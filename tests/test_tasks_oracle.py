@@ -279,4 +279,4 @@ def test_stats_match_the_shards(built_dataset: BuiltDataset, samples: list[dict[
     assert "| Multi-View |" in (built_dataset.out / "stats.md").read_text()
     assert manifest["inputs"]["source"]["root"] == str(built_dataset.root.resolve())
     assert manifest["inputs"]["scan_ids"] == ["scene0000_00", "scene0001_00", "scene0002_00"]
-    assert stats["scans"] == {"built": 3, "failed": {}}
+    assert stats["scans"] == {"built": 3, "failed": {}, "unknown_labels": {}}

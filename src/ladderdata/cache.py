@@ -151,7 +151,7 @@ def remove_stale_temps(folder: Path) -> int:
 
 @contextmanager
 def claim_folder(folder: Path) -> Iterator[Path]:
-    """Hold ``folder``'s lock while the block runs (created if needed); stale temp files are removed first.
+    """Hold ``folder``'s lock while the block runs (created if needed); stale temp files are removed first and last.
 
     Raises :class:`FolderBusyError` when another live process holds it.
     """
@@ -169,7 +169,12 @@ def claim_folder(folder: Path) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         remove_stale_temps(folder)
-        yield folder
+        try:
+            yield folder
+        finally:
+            # workers killed mid-write (an interrupt, the OOM killer) leave temp files behind; while the lock is
+            # held they can only be this run's
+            remove_stale_temps(folder)
     finally:
         # the lock file stays: unlinking it would let a waiting process lock a file nobody else sees
         os.close(fd)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ladderdata.extensions import AnswerBackend
     from ladderdata.pipeline import BuildConfig
     from ladderdata.sources.base import ScanSourceConfig
+    from ladderdata.sources.synthetic import SynthConfig
 
 #: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
 SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
@@ -76,7 +77,9 @@ ExecutorOption = Annotated[ExecutorKind, typer.Option("--executor", help="local 
 RayAddress = Annotated[
     str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
 ]
-FrameStride = Annotated[int | None, typer.Option(min=1, help="override the recipe's metadata frame stride")]
+FrameStride = Annotated[
+    int | None, typer.Option(min=1, help="override the recipe's: keep frames whose number is a multiple of K")
+]
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -93,18 +96,19 @@ def scan_source(name: str, scans: Path, frames_layout: FramesLayout | None = Non
     return source_config(name, root=scans, frames_layout=frames_layout)
 
 
-def run_synth(
-    out: Path, scenes: int, seed: int, frames: int, layouts: list[FramesLayout], executor: "Executor"
-) -> list[str]:
-    from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
+    from ladderdata.sources.synthetic import synthesize_root
 
-    config = SynthConfig(scenes=scenes, seed=seed, frames=frames, layouts=layouts)
     start = time.perf_counter()
     with _progress() as progress:
-        task = progress.add_task("synthesising scans", total=scenes)
+        task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize_root(out, config, executor, progress=lambda _: progress.advance(task))
     log.info(
-        "wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), ", ".join(layouts), out, time.perf_counter() - start
+        "wrote %d synthetic scans (%s) to %s in %.1f s",
+        len(ids),
+        ", ".join(config.layouts),
+        out,
+        time.perf_counter() - start,
     )
     return ids
 
@@ -114,15 +118,38 @@ def synth(
     out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
     scenes: Annotated[int, typer.Option(min=1)] = 4,
     seed: int = 0,
-    frames: Annotated[int, typer.Option(min=4, help="frames per scan")] = 48,
+    frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
+    objects: Annotated[
+        int | None, typer.Option(min=1, max=60, help="furniture objects per scan, at least (default 10-30)")
+    ] = None,
+    mesh_vertices: Annotated[
+        int | None,
+        typer.Option(
+            min=1_000, max=3_000_000, help="mesh vertices per scan, about (_vh_clean_2: ~150000, _vh_clean: ~1300000)"
+        ),
+    ] = None,
+    posed_max_images: Annotated[
+        int | None, typer.Option(min=1, help="posed layout: a random subset of this many frames, as mmdetection3d")
+    ] = None,
     frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
     """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
+    from ladderdata.sources.synthetic import SynthConfig
+
+    config = SynthConfig(
+        scenes=scenes,
+        seed=seed,
+        frames=frames,
+        objects=objects,
+        mesh_vertices=mesh_vertices,
+        posed_max_images=posed_max_images,
+        layouts=frames_layout or [FramesLayout.SENS],
+    )
     with open_run_executor(executor, workers, ray_address) as runner:
-        run_synth(out, scenes, seed, frames, frames_layout or [FramesLayout.SENS], runner)
+        run_synth(out, config, runner)
 
 
 def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int:
@@ -203,7 +230,9 @@ def metadata(
     scans: Scans,
     out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files (the cache)")],
     split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
-    frame_stride: Annotated[int, typer.Option(min=1, help="every k-th valid frame")] = 10,
+    frame_stride: Annotated[
+        int, typer.Option(min=1, help="keep frames whose number is a multiple of K (and whose pose is valid)")
+    ] = 10,
     source: Source = "scannet",
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
@@ -461,11 +490,12 @@ def demo(
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
+    from ladderdata.sources.synthetic import SynthConfig
 
     root = out / "scannet"
     dataset = out / "dataset"
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
-        run_synth(root, 4, 0, 48, [FramesLayout.SENS], runner)
+        run_synth(root, SynthConfig(), runner)
         recipe = Recipe.load("spatialladder-26k").with_frame_stride(2)
         failed = run_build(
             BuildConfig(source=scan_source("scannet", root), out=dataset, split="all", recipe=recipe), runner

@@ -3,6 +3,7 @@
 from typing import Self
 
 import numpy as np
+import open3d as o3d
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import ConvexHull, QhullError
 
@@ -116,18 +117,19 @@ def min_area_rectangle(points_xy: Points2) -> tuple[tuple[float, float], tuple[f
     """Minimum-area enclosing rectangle of (N, 2) points: ((cx, cy), (long side, short side), yaw).
 
     ``yaw`` in [0, pi) is the direction of the long side. Exact: the optimum has a side collinear with a
-    hull edge, so every hull edge direction is tried.
+    hull edge, so every hull edge direction is tried (collinear points: the line through them).
     """
     pts = np.asarray(points_xy, dtype=np.float64)
     try:
         hull = pts[ConvexHull(pts).vertices]
-    except (QhullError, ValueError):
-        hull = pts  # degenerate (collinear or too few points): every point is on the "hull"
-    edges = np.roll(hull, -1, axis=0) - hull
-    angles = np.arctan2(edges[:, 1], edges[:, 0]) % (np.pi / 2)
-    angles = np.unique(np.concatenate([angles, [0.0]]))
+        edges = np.roll(hull, -1, axis=0) - hull
+    except (QhullError, ValueError):  # collinear or fewer than 3 distinct points
+        hull = pts
+        centred = pts - pts.mean(axis=0)
+        edges = np.linalg.svd(centred, full_matrices=False)[2][:1] if len(pts) > 1 else np.array([[1.0, 0.0]])
+    angles = np.unique(np.arctan2(edges[:, 1], edges[:, 0]) % (np.pi / 2))
     c, s = np.cos(angles), np.sin(angles)
-    # project onto each candidate frame: u along angle, v perpendicular
+    # project onto each candidate frame: u along the angle, v perpendicular to it
     u = hull[:, 0, None] * c + hull[:, 1, None] * s
     v = -hull[:, 0, None] * s + hull[:, 1, None] * c
     w = u.max(axis=0) - u.min(axis=0)
@@ -141,3 +143,19 @@ def min_area_rectangle(points_xy: Points2) -> tuple[tuple[float, float], tuple[f
     if short_side > long_side:
         long_side, short_side, yaw = short_side, long_side, a + np.pi / 2
     return (float(cx), float(cy)), (float(long_side), float(short_side)), float(yaw % np.pi)
+
+
+def minimal_box_sides(points: Points3) -> FloatArray:
+    """(3,) side lengths, longest first, of open3d's minimal-volume oriented box of (N, 3) points, rotated freely
+    in 3D (``create_from_points_minimal``, what VSI-Bench-style pipelines call
+    ``get_minimal_oriented_bounding_box``). Coplanar points (no 3D hull) are boxed in their own plane."""
+    pts = np.asarray(points, dtype=np.float64)
+    try:
+        box = o3d.geometry.OrientedBoundingBox.create_from_points_minimal(o3d.utility.Vector3dVector(pts))
+        sides = np.asarray(box.extent, dtype=np.float64)
+    except RuntimeError:  # qhull: the points span less than 3 dimensions
+        centred = pts - pts.mean(axis=0)
+        basis = np.linalg.svd(centred, full_matrices=False)[2]
+        _, (long_side, short_side), _ = min_area_rectangle(centred @ basis[:2].T)
+        sides = np.array([long_side, short_side, 0.0])
+    return np.sort(sides)[::-1]

@@ -10,22 +10,29 @@ Definitions (docs/geometry.md):
   ``min(min_{p in S_A} d(p, mesh_B), min_{q in S_B} d(q, mesh_A))`` with exact point-to-triangle distances
   (open3d), which is exact whenever a closest point lies at a sample (face-face, vertex-face contacts) and
   otherwise overestimates by at most the sample spacing's effect on an edge-edge pair.
-* Object size = longest side, in centimetres, of the object's minimal-footprint gravity-aligned box.
+* Object regions: an object is a set of mesh vertices (its segments'); its surface is every triangle whose
+  three vertices are in the set plus, of each triangle with one or two of them, the barycentric cells of those
+  vertices (the triangle split at its edge midpoints and centroid), so the objects of a mesh partition its
+  surface (:func:`vertex_region`).
+* Object size = longest side, in centimetres, of the object's minimal-footprint gravity-aligned box
+  (``SizeBox.GRAVITY``) or of its minimal oriented box in 3D (``SizeBox.MINIMAL_3D``, VSI-Bench's
+  definition); both are computed from the object's vertices.
 * Floor area = area of the xy footprint of the floor triangles, rasterised at ``resolution`` with
   sub-pixel edges and the rasteriser's half-cell outline bias removed; gaps narrower than ``close_gaps``
   (unscanned floor under furniture) are closed and enclosed holes filled.
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
-from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
+from ladderdata.geometry.boxes import OrientedBox, minimal_box_sides
 from ladderdata.geometry.raycast import TriangleScene
-from ladderdata.typed import Faces, FloatArray, IntArray, Points3
+from ladderdata.typed import BoolArray, Faces, FloatArray, IntArray, Points3
 
 
 @dataclass(frozen=True)
@@ -77,12 +84,58 @@ def sample_surface(vertices: Points3, faces: Faces, spacing: float) -> SurfaceSa
     return SurfaceSamples(np.concatenate(points), np.concatenate(face_ids), np.concatenate(weights))
 
 
+def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[Points3, Faces]:
+    """The part of a triangle mesh that belongs to the ``inside`` vertices: (V', 3) vertices and (F', 3) triangles.
+
+    A point of a triangle belongs to the vertex with the largest barycentric coordinate, i.e. each triangle is
+    split at its edge midpoints and centroid into three cells, one per corner. Triangles whose three vertices
+    are inside are kept whole; of a triangle with one or two inside vertices, those vertices' cells are kept
+    (two sub-triangles each, wound like the triangle). ``faces`` may be any subset of the mesh's triangles
+    (those touching the region suffice); ``inside`` is (V,) over ``vertices``.
+    """
+    count = inside[faces].sum(axis=1)
+    whole = faces[count == 3]
+    border = faces[(count > 0) & (count < 3)]
+    tri = vertices[border]  # (B, 3, 3)
+    centroid = tri.mean(axis=1)
+    pieces = []
+    for k in range(3):  # the cell of corner k: (corner, mid to next, centroid) and (corner, centroid, mid to prev)
+        keep = inside[border[:, k]]
+        corner, nxt, prv = tri[keep, k], tri[keep, (k + 1) % 3], tri[keep, (k + 2) % 3]
+        mid_next, mid_prev, g = (corner + nxt) / 2, (corner + prv) / 2, centroid[keep]
+        pieces += [np.stack([corner, mid_next, g], axis=1), np.stack([corner, g, mid_prev], axis=1)]
+    used = np.unique(whole)
+    remap = np.full(len(vertices), -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    split = np.concatenate(pieces).reshape(-1, 3) if pieces else np.zeros((0, 3))
+    out_vertices = np.concatenate([vertices[used], split])
+    split_faces = used.size + np.arange(len(split), dtype=np.int64).reshape(-1, 3)
+    return out_vertices, np.concatenate([remap[whole], split_faces]).astype(np.int64)
+
+
+class SizeBox(StrEnum):
+    """Which box an object's size (its longest side) is measured on."""
+
+    GRAVITY = "gravity"
+    """Gravity-aligned box of minimal footprint area (``OrientedBox``)."""
+    MINIMAL_3D = "minimal_3d"
+    """Minimal-volume box rotated freely in 3D (open3d), as VSI-Bench's metadata computes object sizes."""
+
+
+def object_size_cm(points: Points3, box: SizeBox = SizeBox.GRAVITY) -> float:
+    """Longest side, in centimetres, of the ``box`` of an object's (N, 3) vertices."""
+    if box is SizeBox.MINIMAL_3D:
+        return float(minimal_box_sides(points)[0]) * 100.0
+    return OrientedBox.from_points(points).longest_side * 100.0
+
+
 @dataclass
 class ObjectSurface:
-    """The triangles of one object, with lazily built samples, boxes and closest-point structure."""
+    """The surface of one object (see :func:`vertex_region`), with lazily built samples and closest-point
+    structure."""
 
     vertices: Points3
-    """(V, 3) vertices of the object's own triangles."""
+    """(V, 3) vertices of the object's triangles (mesh vertices and, at borders, edge midpoints and centroids)."""
     faces: Faces
     """(F, 3) triangles indexing ``vertices``."""
     spacing: float = 0.02
@@ -91,14 +144,6 @@ class ObjectSurface:
     @cached_property
     def samples(self) -> SurfaceSamples:
         return sample_surface(self.vertices, self.faces, self.spacing)
-
-    @cached_property
-    def aabb(self) -> AxisAlignedBox:
-        return AxisAlignedBox.from_points(self.vertices)
-
-    @cached_property
-    def oriented_box(self) -> OrientedBox:
-        return OrientedBox.from_points(self.vertices)
 
     @property
     def area(self) -> float:
@@ -116,11 +161,6 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
     d_ab = a.distances_from(b.samples.points).min()
     d_ba = b.distances_from(a.samples.points).min()
     return float(min(d_ab, d_ba))
-
-
-def object_size_cm(surface: ObjectSurface) -> float:
-    """Longest side of the object's minimal-footprint gravity-aligned box, centimetres."""
-    return surface.oriented_box.longest_side * 100.0
 
 
 def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_gaps: float = 0.3) -> float:

@@ -1,6 +1,6 @@
 """The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points)."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import open3d as o3d
@@ -16,6 +16,17 @@ def _tensor(array: NDArray[Any]) -> o3d.core.Tensor:
     return o3d.core.Tensor.from_numpy(np.ascontiguousarray(array))
 
 
+class Hits(NamedTuple):
+    """First hits of a grid of rays."""
+
+    t_hit: NDArray[np.float32]
+    """(...) hit range along each ray (inf on a miss)."""
+    triangle: NDArray[np.int64]
+    """(...) index of the triangle hit (-1 on a miss)."""
+    uv: NDArray[np.float32]
+    """(..., 2) barycentric weights of the triangle's 2nd and 3rd vertices at the hit (the 1st gets 1 - u - v)."""
+
+
 class TriangleScene:
     """A triangle mesh prepared for ray casting and distance queries (the BVH is built on first use)."""
 
@@ -27,13 +38,12 @@ class TriangleScene:
         """Build the BVH now (open3d builds it lazily on the first query: seconds for millions of triangles)."""
         self.cast(np.array([[0, 0, 0, 0, 0, 1]], dtype=np.float32))
 
-    def cast(self, rays: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """Cast (..., 6) rays; returns (...) hit range (inf on a miss) and (...) triangle index (-1 on a miss)."""
+    def cast(self, rays: NDArray[np.float32]) -> Hits:
+        """Cast (..., 6) rays (origin, direction)."""
         hit = self._scene.cast_rays(_tensor(rays))
-        t_hit = hit["t_hit"].numpy()
         prim = hit["primitive_ids"].numpy().astype(np.int64)
         prim[prim == NO_HIT] = -1
-        return t_hit, prim
+        return Hits(hit["t_hit"].numpy(), prim, hit["primitive_uvs"].numpy())
 
     def distance(self, points: Points3) -> FloatArray:
         """(N,) exact unsigned distance from (N, 3) points to the nearest triangle."""

@@ -29,11 +29,12 @@ SHORT_NAMES = {
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view / video),
-`scene_id`, `frame_ids`, `timestamps` (seconds), `images` (embedded JPEG), `image_width`/`image_height` (stored
-size; boxes are in these pixels), `question`, `options` (`"A. chair"`), `answer` (letter, number, or JSON boxes),
-`answer_type` (mcq / numeric / boxes), `objects` (id, category, role, best visibility, visible 2D box for single
-images), `margins` (every quantity a filter compared with a threshold: re-threshold with `dataset.filter`), and
-`messages` (system / user / assistant turns with image placeholders, the prompts of the SpatialLadder paper, B.2)."""
+`scene_id`, `frame_ids`, `timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded
+JPEG), `image_width`/`image_height` (stored size; boxes are in these pixels), `question`, `options`
+(`"A. chair"`), `answer` (letter, number, or JSON boxes), `answer_type` (mcq / numeric / boxes), `objects` (id,
+category, role, best visibility, visible 2D box for single images), `margins` (every quantity a filter compared
+with a threshold: re-threshold with `dataset.filter`), and `messages` (system / user / assistant turns with
+image placeholders, the prompts of the SpatialLadder paper, B.2)."""
 BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `scene_name`,
 `question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
@@ -113,6 +114,8 @@ class DatasetReport:
     """``"task/modality"`` -> drafts, over all scans."""
     rejections: dict[str, Counter[str]]
     """``"task/modality"`` -> filter name -> candidates rejected."""
+    unknown_labels: dict[str, dict[str, int]]
+    """Scan id -> raw labels the label table lacks -> objects carrying them (scans with none are absent)."""
     stages: dict[str, dict[str, Any]]
     """Stage name -> its counters and seconds."""
 
@@ -133,9 +136,9 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     spatial = [s for s in all_rows if s.answer_type is not AnswerType.BOXES]
     localization = [s for s in all_rows if s.answer_type is AnswerType.BOXES]
     answers = answer_distribution(all_rows)
-    rejections, drafted = report.rejections, report.drafted
+    rejections, drafted, unknown_labels = report.rejections, report.drafted, report.unknown_labels
     stats = {
-        "scans": {"built": len(report.scans), "failed": report.failed},
+        "scans": {"built": len(report.scans), "failed": report.failed, "unknown_labels": unknown_labels},
         "rows": {subset: len(rows) for subset, rows in report.subsets.items()},
         "counts": {subset: composition(rows) for subset, rows in report.subsets.items()},
         "drafted": dict(sorted(drafted.items())),
@@ -153,6 +156,9 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
+    if unknown_labels:
+        md += ["", "## Labels missing from the label table", "", "| scan | objects | labels |", "|---|---|---|"]
+        md += [f"| {s} | {sum(c.values())} | {', '.join(c)} |" for s, c in sorted(unknown_labels.items())]
     md += ["", "## Stages", "", "| stage | seconds | counters |", "|---|---|---|"]
     for name, stage in report.stages.items():
         counters = ", ".join(f"{k}: {v:,}" for k, v in stage["counters"].items())

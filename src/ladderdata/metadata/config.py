@@ -8,7 +8,9 @@ class MetadataConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    frame_stride: int = Field(10, ge=1, description="keep every k-th frame with a valid pose")
+    frame_stride: int = Field(
+        10, ge=1, description="keep the frames whose frame number is a multiple of k, among those with a valid pose"
+    )
     blur_threshold: float | None = Field(
         None, ge=0, description="drop frames whose colour variance of Laplacian is below this (None: keep all)"
     )
@@ -50,7 +52,9 @@ class ViewRecord(BaseModel):
     """One selected view of a scan."""
 
     frame_id: int
-    timestamp_us: int
+    """Frame number in the scan's stream (file number when the layout's time is unknown)."""
+    timestamp_us: int | None
+    """When the frame was taken, microseconds; None when the frames layout does not say (posed_images subsample)."""
     cam_to_world: list[float]
     """Aligned camera-to-world pose, 16 floats row-major."""
     image_width: int

@@ -21,7 +21,7 @@ from ladderdata.typed import IntArray
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of any stored quantity changes: old caches are then recomputed.
-METADATA_VERSION = "1"
+METADATA_VERSION = "2"
 CACHE_KEY = b"ladder.cache_key"
 
 OBJECT_TYPE = pa.struct(
@@ -89,8 +89,11 @@ def scan_metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, 
 
 
 def select_frames(scan: Scan, config: MetadataConfig) -> IntArray:
-    """Positions (into the frame arrays) of every ``frame_stride``-th frame with a valid pose."""
-    return np.flatnonzero(scan.valid_poses)[:: config.frame_stride]
+    """Positions (into the frame arrays) of the frames whose number is a multiple of ``frame_stride`` and whose
+    pose is valid (docs/metadata.md: the same frames whatever the layout, gaps and invalid poses included)."""
+    if scan.frames is None:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(scan.valid_poses & (scan.frames.frame_ids % config.frame_stride == 0))
 
 
 def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = None) -> list[ViewRecord]:
@@ -103,6 +106,7 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
     with timings.stage("setup"):
         measurer = ViewMeasurer(scan, config, image)
     records = []
+    times = frames.timestamps_us
     for pos in select_frames(scan, config):
         frame_id = int(frames.frame_ids[pos])
         sharp = None
@@ -122,7 +126,7 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
         records.append(
             ViewRecord(
                 frame_id=frame_id,
-                timestamp_us=int(frames.timestamps_us[pos]),
+                timestamp_us=None if times is None else int(times[pos]),
                 cam_to_world=pose.reshape(-1).tolist(),
                 image_width=image.width,
                 image_height=image.height,

@@ -41,6 +41,10 @@ class Timings:
             self.seconds[name] += time.perf_counter() - start
 
 
+#: ``ViewMeasurer.face_owner`` of a triangle whose corners belong to different objects (resolved per hit).
+MIXED = -2
+
+
 @dataclass(frozen=True)
 class ObjectSamples:
     """Samples of every object of a scan, concatenated."""
@@ -98,14 +102,26 @@ class ViewMeasurer:
         self.render_k = image.scaled_to(config.render_width, height)
         self.scene = TriangleScene(scan.mesh.vertices, scan.mesh.faces)
         self.scene.build()
-        self.face_owner = np.full(len(scan.mesh.faces) + 1, -1, dtype=np.int64)  # last entry: ray missed
+        # a hit point belongs to the object of the triangle's vertex with the largest barycentric weight, the
+        # rule that splits border triangles between objects (geometry.measure.vertex_region)
+        vertex_owner = np.full(len(scan.mesh.vertices), -1, dtype=np.int64)
         for i, obj in enumerate(scan.objects):
-            self.face_owner[obj.face_ids] = i
+            vertex_owner[obj.vertex_ids] = i
+        corner_owner = vertex_owner[scan.mesh.faces]
+        uniform = (corner_owner == corner_owner[:, :1]).all(axis=1)
+        self.corner_owner = np.vstack([corner_owner, [[-1, -1, -1]]])  # last row: ray missed
+        self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], MIXED), -1)
         self.samples = object_samples(scan, config.samples_per_object, config.sample_spacing)
 
     def render(self, pose: Matrix4) -> RenderedView:
-        t_hit, prim = self.scene.cast(pixel_rays(self.render_k, pose))
-        return RenderedView(t_hit * ray_z_factor(self.render_k), self.face_owner[prim])
+        hits = self.scene.cast(pixel_rays(self.render_k, pose))
+        owner = self.face_owner[hits.triangle]
+        mixed = owner == MIXED
+        if mixed.any():
+            u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
+            corner = np.argmax(np.stack([1.0 - u - v, u, v], axis=1), axis=1)
+            owner[mixed] = self.corner_owner[hits.triangle[mixed], corner]
+        return RenderedView(hits.t_hit * ray_z_factor(self.render_k), owner)
 
     def measure(self, pose: Matrix4, timings: Timings) -> tuple[list[ObjectInView], RenderedView]:
         with timings.stage("raycast"):

@@ -52,7 +52,8 @@ class DraftRecord(BaseModel):
     modality: Modality
     scene_id: str
     frame_ids: list[int]
-    timestamps: list[float]
+    timestamps: list[float] | None
+    """Seconds; None when the scan's frames layout does not say when frames were taken."""
     image_width: int
     image_height: int
     draft: Draft
@@ -67,3 +68,5 @@ class SceneDrafts(BaseModel):
     records: list[DraftRecord]
     rejections: dict[str, dict[str, int]]
     """``"task/modality"`` -> filter name -> candidates it rejected."""
+    unknown_labels: dict[str, int] = {}
+    """Raw labels of the scan that the label table lacks -> objects carrying them."""

@@ -25,12 +25,12 @@ from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
 from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
 from ladderdata.tasks import Modality, Rejections, SceneContext
-from ladderdata.tasks.modalities import image_sets
+from ladderdata.tasks.modalities import image_sets, needs_time
 
 log = logging.getLogger(__name__)
 
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
-DRAFTS_VERSION = "1"
+DRAFTS_VERSION = "2"
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
 DRAFTING_FIELDS = {
     "metadata",
@@ -49,8 +49,12 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
     records: list[DraftRecord] = []
     rejections: dict[str, dict[str, int]] = {}
     generators = recipe.generators()
+    timeless: set[str] = set()
     for modality in Modality:
         users = [g for g in generators if modality in g.modalities]
+        if not ctx.time_known:
+            timeless |= {f"{g.name}/{modality.value}" for g in users if needs_time(g, modality)}
+            users = [g for g in users if not needs_time(g, modality)]
         if not users:
             continue
         sets = image_sets(ctx.views, modality, recipe.modalities, rng_for(seed, ctx.scan_id, "views", modality), known)
@@ -71,6 +75,12 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
                     )
                 )
             rejections[f"{gen.name}/{modality.value}"] = dict(sorted(rej.counts.items()))
+    if timeless:
+        log.warning(
+            "%s: frame times unknown (posed_images subsample), so no %s questions",
+            ctx.scan_id,
+            ", ".join(sorted(timeless)),
+        )
     return records, rejections
 
 
@@ -146,7 +156,14 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
     records, rejections = draft_scene(
         SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
     )
-    result = SceneDrafts(scan_id=scan_id, key=key, views=len(views), records=records, rejections=rejections)
+    result = SceneDrafts(
+        scan_id=scan_id,
+        key=key,
+        views=len(views),
+        records=records,
+        rejections=rejections,
+        unknown_labels=scan.unknown_labels,
+    )
     write_text_atomic(path, result.model_dump_json())
     return ScanDrafts("drafted", result, metadata)
 

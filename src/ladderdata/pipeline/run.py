@@ -67,6 +67,7 @@ def build_dataset(
             shards=written.shards,
             drafted=drafts,
             rejections=rejections,
+            unknown_labels={s.scan_id: s.unknown_labels for s in drafted.scenes if s.unknown_labels},
             stages={name: stats.as_dict() for name, stats in ctx.stats.items()},
         )
         write_card_manifest_stats(config.out, report)

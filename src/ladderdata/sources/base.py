@@ -8,6 +8,7 @@ Everything downstream opens scans through :func:`open_source`.
 
 import logging
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,15 +21,17 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
 from ladderdata.errors import ConfigError
+from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.ply import TriangleMesh
-from ladderdata.typed import BoolArray, DepthMM, Faces, ImageRGB, IntArray, Matrix4, Poses
+from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
 
 log = logging.getLogger(__name__)
 
-#: ScanNet's colour stream runs at about 30 Hz; layouts without timestamps get frame_id / FPS.
+#: ScanNet's colour stream runs at about 30 Hz; layouts that keep frame numbers but no timestamps get
+#: frame_id / FPS.
 DEFAULT_FPS = 30.0
 
 
@@ -44,27 +47,41 @@ class ObjectInfo(BaseModel):
     category: str
     nyu40_id: int
     nyu40_class: str
+    in_label_table: bool = True
+    """False when the label table does not list ``label`` (category = raw label, NYU40 class ``unknown``)."""
+    label_count: int = 0
+    """Instances of the raw label in all of ScanNet (the label table's ``count`` column; 0 when unknown)."""
 
 
 @dataclass
 class ScanObject:
-    """An object instance: its record plus the mesh elements it owns."""
+    """An object instance: its record, its vertices and its surface (docs/geometry.md)."""
 
     info: ObjectInfo
     vertex_ids: IntArray
-    """(V_o,) indices into the scan mesh's vertices (union of the object's segments)."""
-    face_ids: IntArray
-    """(F_o,) indices of the scan mesh's triangles whose three vertices all belong to the object."""
+    """(V_o,) indices into the scan mesh's vertices: every vertex of the object's segments."""
+    points: Points3
+    """(V_o, 3) those vertices in the aligned world frame; boxes and sizes are computed from them."""
     surface: ObjectSurface
-    """The object's own triangles, in the scan's aligned world frame."""
+    """The object's part of the mesh surface (whole triangles plus its cells of border triangles), aligned frame."""
+
+    @cached_property
+    def aabb(self) -> AxisAlignedBox:
+        return AxisAlignedBox.from_points(self.points)
+
+    @cached_property
+    def oriented_box(self) -> OrientedBox:
+        return OrientedBox.from_points(self.points)
 
 
 class FrameSource(ABC):
     """Colour frames, depth frames and camera poses of one scan, in one storage layout.
 
-    ``frame_ids`` are the frame numbers of the original stream (sparse for layouts that keep every k-th
-    frame); every per-frame array is indexed by position, and ``position(frame_id)`` maps between them.
-    Poses are returned as stored, before axis alignment: :class:`Scan` applies the alignment.
+    ``frame_ids`` identify frames within the layout and increase with time. When ``time_known``, they are the
+    frame numbers of the original stream (sparse for layouts that keep every k-th frame) and ``timestamps_us``
+    says when each frame was taken; otherwise (a ``posed_images`` subsample) they are only file numbers and
+    ``timestamps_us`` is None. Every per-frame array is indexed by position, and ``position(frame_id)`` maps
+    between them. Poses are returned as stored, before axis alignment: :class:`Scan` applies the alignment.
     """
 
     layout: ClassVar[FramesLayout]
@@ -84,8 +101,13 @@ class FrameSource(ABC):
 
     @property
     @abstractmethod
-    def timestamps_us(self) -> IntArray:
-        """(T,) colour timestamps in microseconds."""
+    def timestamps_us(self) -> IntArray | None:
+        """(T,) colour timestamps in microseconds; None when the layout does not say when frames were taken."""
+
+    @property
+    def time_known(self) -> bool:
+        """Whether ``frame_ids`` are stream frame numbers and ``timestamps_us`` holds times."""
+        return self.timestamps_us is not None
 
     @property
     @abstractmethod
@@ -151,8 +173,10 @@ class Scan:
     def num_invalid_poses(self) -> int:
         return int((~self.valid_poses).sum())
 
-    def object_faces(self, obj: ScanObject) -> Faces:
-        return self.mesh.faces[obj.face_ids]
+    @property
+    def unknown_labels(self) -> dict[str, int]:
+        """Raw labels the label table does not list -> number of objects carrying them."""
+        return dict(sorted(Counter(o.info.label for o in self.objects if not o.info.in_label_table).items()))
 
 
 class ScanSourceConfig(BaseModel):

@@ -30,6 +30,18 @@ def read_matrix(scan_id: str, path: Path) -> FloatArray:
     return values.reshape(4, 4)
 
 
+def read_meta(scan_id: str, path: Path) -> dict[str, str]:
+    """The ``key = value`` lines of a scan's ``sceneXXXX_YY.txt``."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    values = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
 def read_image(scan_id: str, path: Path, flags: int) -> np.ndarray:
     if not path.is_file():
         raise MissingFileError(scan_id, path, "file not found")
@@ -163,7 +175,8 @@ class _FolderFrames(FrameSource):
         return self._poses
 
     @cached_property
-    def timestamps_us(self) -> IntArray:
+    def timestamps_us(self) -> IntArray | None:
+        """Frame number / 30 Hz: the file numbers of this layout are frame numbers of the stream."""
         return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64)
 
     def read_color(self, frame_id: int) -> ImageRGB:
@@ -216,9 +229,22 @@ class ExportFrames(_FolderFrames):
 
 class PosedFrames(_FolderFrames):
     """mmdetection3d ``posed_images/<scan>/``: ``NNNNN.jpg``, ``NNNNN.png``, ``NNNNN.txt``, ``intrinsic.txt``
-    (colour) and, when present, ``depth_intrinsic.txt``."""
+    (colour) and, when present, ``depth_intrinsic.txt``.
+
+    mmdetection3d's ``extract_posed_images.py`` keeps a random subset of the stream (300 frames by default,
+    ``--max-images-per-scene``), in stream order, and numbers the files 0, 1, 2, ... within that subset: the
+    numbers are not frame numbers. Only when every frame was exported (as many files, numbered 0..N-1, as the
+    scan's ``numColorFrames``) are they frame numbers; otherwise time is unknown (``timestamps_us`` is None).
+    """
 
     layout = FramesLayout.POSED
+
+    @cached_property
+    def timestamps_us(self) -> IntArray | None:
+        meta = read_meta(self.scan_id, self.paths.meta) if self.paths.meta.is_file() else {}
+        total = meta.get("numColorFrames", "")
+        every_frame = total.isdigit() and np.array_equal(self._ids, np.arange(int(total)))
+        return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64) if every_frame else None
 
     def _pose_dir(self) -> Path:
         return self.paths.posed_dir

@@ -14,13 +14,18 @@ class LabelEntry:
     category: str
     nyu40_id: int
     nyu40_class: str
+    in_table: bool = True
+    """False for a raw label the table does not list (e.g. ``trashcan`` in early annotations)."""
+    count: int = 0
+    """Instances of the raw label in ScanNet, the table's ``count`` column (0 when absent or not a number)."""
 
 
 UNKNOWN_NYU40 = (0, "unknown")
 
 
 class LabelTable:
-    """Lookup from raw label to :class:`LabelEntry`; unknown labels keep their raw text as category."""
+    """Lookup from raw label to :class:`LabelEntry`; a label the table lacks keeps its raw text as category,
+    NYU40 class ``unknown`` and ``in_table=False``."""
 
     def __init__(self, entries: dict[str, LabelEntry], path: Path | None = None) -> None:
         self.entries = entries
@@ -39,15 +44,19 @@ class LabelTable:
             entries = {}
             for row in reader:
                 nyu = row["nyu40id"].strip()
+                count = (row.get("count") or "").strip()
                 entries[row["raw_category"]] = LabelEntry(
                     category=row["category"],
                     nyu40_id=int(nyu) if nyu.isdigit() else UNKNOWN_NYU40[0],
                     nyu40_class=row["nyu40class"] or UNKNOWN_NYU40[1],
+                    count=int(count) if count.isdigit() else 0,
                 )
         return cls(entries, path)
 
     def lookup(self, raw_label: str) -> LabelEntry:
         found = self.entries.get(raw_label)
         if found is None:
-            return LabelEntry(category=raw_label, nyu40_id=UNKNOWN_NYU40[0], nyu40_class=UNKNOWN_NYU40[1])
+            return LabelEntry(
+                category=raw_label, nyu40_id=UNKNOWN_NYU40[0], nyu40_class=UNKNOWN_NYU40[1], in_table=False
+            )
         return found

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
-from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.geometry.measure import ObjectSurface, vertex_region
 from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
 from ladderdata.sources.base import (
     FrameSource,
@@ -21,7 +21,7 @@ from ladderdata.sources.base import (
     ScanSourceConfig,
     register_source,
 )
-from ladderdata.sources.frames import frame_files, open_frames
+from ladderdata.sources.frames import frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
 from ladderdata.typed import IntArray, Matrix4
@@ -60,13 +60,7 @@ class ScanNetSourceConfig(ScanSourceConfig):
 
 def read_axis_alignment(scan_id: str, path: Path) -> tuple[Matrix4, str | None]:
     """``axisAlignment`` (identity when absent, as for test scans) and ``sceneType`` from the meta file."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
-    values = {}
-    for line in path.read_text(errors="replace").splitlines():
-        if "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
+    values = read_meta(scan_id, path)
     alignment = np.eye(4)
     if "axisAlignment" in values:
         try:
@@ -110,7 +104,8 @@ def read_segments(scan_id: str, path: Path, num_vertices: int) -> IntArray:
 def build_objects(
     scan_id: str, path: Path, mesh: TriangleMesh, seg: IntArray, labels: LabelTable, spacing: float
 ) -> list[ScanObject]:
-    """Object instances from ``segGroups``: union of their segments' vertices, and the faces inside it."""
+    """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
+    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`)."""
     data = _read_json(scan_id, path)
     groups = data.get("segGroups")
     if not isinstance(groups, list):
@@ -130,9 +125,8 @@ def build_objects(
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
         in_object = np.isin(seg, segments)
-        vertex_ids = np.flatnonzero(in_object)
-        face_ids = np.flatnonzero(in_object[mesh.faces].all(axis=1))
-        if vertex_ids.size == 0 or face_ids.size == 0:
+        touching = mesh.faces[in_object[mesh.faces].any(axis=1)]
+        if touching.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) has no mesh triangles")
         entry = labels.lookup(label)
         info = ObjectInfo(
@@ -141,12 +135,19 @@ def build_objects(
             category=entry.category,
             nyu40_id=entry.nyu40_id,
             nyu40_class=entry.nyu40_class,
+            in_label_table=entry.in_table,
+            label_count=entry.count,
         )
-        used = np.unique(mesh.faces[face_ids])
-        remap = np.full(len(mesh.vertices), -1, dtype=np.int64)
-        remap[used] = np.arange(used.size)
-        surface = ObjectSurface(mesh.vertices[used], remap[mesh.faces[face_ids]], spacing=spacing)
-        objects.append(ScanObject(info=info, vertex_ids=vertex_ids, face_ids=face_ids, surface=surface))
+        vertex_ids = np.flatnonzero(in_object)
+        region_vertices, region_faces = vertex_region(mesh.vertices, touching, in_object)
+        objects.append(
+            ScanObject(
+                info=info,
+                vertex_ids=vertex_ids,
+                points=mesh.vertices[vertex_ids],
+                surface=ObjectSurface(region_vertices, region_faces, spacing=spacing),
+            )
+        )
     ids = [o.info.object_id for o in objects]
     if len(set(ids)) != len(ids):
         raise InconsistentScanError(scan_id, path, "duplicate objectId values")
@@ -254,6 +255,20 @@ class ScanNetSource(ScanSource):
         scan = Scan(
             scan_id=scan_id, mesh=mesh, objects=objects, frames=frames, axis_alignment=alignment, scene_type=scene_type
         )
+        if scan.unknown_labels:
+            log.warning(
+                "%s: %d objects have labels missing from the label table %s: %s",
+                scan_id,
+                sum(scan.unknown_labels.values()),
+                self.labels.path,
+                ", ".join(f"{label} ({n})" for label, n in scan.unknown_labels.items()),
+            )
+        if frames is not None and not frames.time_known:
+            log.info(
+                "%s: %s frames are numbered by file, not by frame: when they were taken is unknown",
+                scan_id,
+                frames.layout,
+            )
         if scan.num_invalid_poses:
             log.info(
                 "%s: %d of %d frames have invalid poses (masked)",

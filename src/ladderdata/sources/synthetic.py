@@ -12,6 +12,7 @@ declared box, so the declared box is the tight oriented box.
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
-from ladderdata.errors import LadderError
+from ladderdata.errors import ConfigError, LadderError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, look_at, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import TriangleScene
@@ -36,6 +37,10 @@ from ladderdata.typed import DepthMM, FloatArray, ImageRGB, Matrix4, Points2
 log = logging.getLogger(__name__)
 
 GROUND_TRUTH_DIR = "synthetic_gt"
+#: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
+MAX_OBJECTS = 60
+#: Grid edges (metres) of the demo meshes: furniture faces, walls/floor/ceiling. Coarse on purpose (fast).
+DEMO_EDGE, DEMO_STRUCTURAL_EDGE = 0.25, 0.5
 COLOR_K = CameraIntrinsics(fx=1169.6, fy=1167.1, cx=646.3, cy=489.9, width=1296, height=968)
 DEPTH_K = CameraIntrinsics(fx=577.6, fy=578.7, cx=318.9, cy=242.7, width=640, height=480)
 FPS = 30
@@ -279,6 +284,10 @@ SCENE_TYPES: dict[str, list[tuple[str, int, int]]] = {
 }
 
 
+SYNTHETIC_LABEL_COUNT = 1000
+"""``count`` of every synthetic label-table row: the synthetic categories are all common ScanNet ones."""
+
+
 def label_table_rows() -> list[dict[str, str]]:
     """Label-table rows (ScanNet's columns) for every label the synthetic scenes use."""
     rows = []
@@ -290,7 +299,7 @@ def label_table_rows() -> list[dict[str, str]]:
                 "id": str(i),
                 "raw_category": label,
                 "category": label,
-                "count": "1",
+                "count": str(SYNTHETIC_LABEL_COUNT),
                 "nyu40id": str(nid),
                 "nyu40class": ncls,
             }
@@ -322,13 +331,30 @@ LABEL_TABLE_COLUMNS = [
 
 
 class SynthConfig(BaseModel):
-    """How ``ladder synth`` builds synthetic ScanNet roots."""
+    """How ``ladder synth`` builds synthetic ScanNet roots. The defaults make small demo scans; ``frames``,
+    ``objects`` and ``mesh_vertices`` reach ScanNet's sizes (2,000-5,000 frames, 50+ objects, a
+    ``_vh_clean_2`` mesh of 100-300k vertices or a ``_vh_clean`` one of ~1.3M)."""
 
     model_config = ConfigDict(extra="forbid")
 
     scenes: int = Field(4, ge=1)
     seed: int = 0
-    frames: int = Field(48, ge=4, description="frames per scan")
+    frames: int = Field(48, ge=4, le=20_000, description="frames per scan")
+    objects: int | None = Field(
+        None, ge=1, le=MAX_OBJECTS, description="furniture objects per scan, at least (None: 10-30 by scene type)"
+    )
+    mesh_vertices: int | None = Field(
+        None,
+        ge=1_000,
+        le=3_000_000,
+        description="mesh vertices per scan, about (None: a coarse demo mesh; ScanNet: ~150k, hi-res ~1.3M)",
+    )
+    posed_max_images: int | None = Field(
+        None,
+        ge=1,
+        description="posed_images layout: keep this many frames, a random subset numbered 0..k-1 as mmdetection3d's "
+        "extract_posed_images writes them (None: every frame, numbered by frame)",
+    )
     layouts: list[FramesLayout] = Field(default_factory=lambda: [FramesLayout.SENS])
     invalid_poses: int = Field(2, ge=0, description="frames per scan whose pose is written as -inf")
     val_every: int = Field(4, ge=2, description="every n-th scene goes to the val split")
@@ -374,6 +400,8 @@ class SyntheticGroundTruth(BaseModel):
     distances: list[GTDistance]
     """Every pair of non-structural objects."""
     invalid_frames: list[int]
+    posed_frames: list[int] | None = None
+    """Frame numbers of the ``posed_images`` files 0, 1, 2, ... when they hold a subsample (None: every frame)."""
 
 
 # ----------------------------------------------------------------------------------------------- scene
@@ -593,12 +621,12 @@ CLUTTER = ("box", "chair", "trash can", "plant", "backpack", "pillow", "lamp", "
 
 
 def generate_scene(
-    index: int, seed: int, frames: int = 48, invalid_poses: int = 2, extra_objects: int = 0
+    index: int, seed: int, frames: int = 48, invalid_poses: int = 2, min_objects: int | None = None
 ) -> SyntheticScene:
     """Sample scene ``index`` of the root seeded with ``seed`` (independent of every other scene).
 
-    ``extra_objects`` adds that many attempts at placing clutter (boxes, chairs, pillows, ...), for
-    ScanNet-scale object counts.
+    ``min_objects`` adds clutter (boxes, chairs, pillows, ...) until the scene holds that many furniture
+    objects, for ScanNet-scale object counts.
     """
     rng = rng_for(seed, scan_id_for(index), "scene")
     scene_type = list(SCENE_TYPES)[index % len(SCENE_TYPES)]
@@ -611,10 +639,16 @@ def generate_scene(
             placed = _place(len(objects), CATALOGUE[label], rng, poly, height, objects, tall_limit=1.2)
             if placed is not None:
                 objects.append(placed)
-    for label in rng.choice(CLUTTER, size=extra_objects):
-        placed = _place(len(objects), CATALOGUE[str(label)], rng, poly, height, objects, tall_limit=1.2)
-        if placed is not None:
-            objects.append(placed)
+    if min_objects is not None:
+        for _ in range(20 * min_objects):
+            if len(objects) >= min_objects:
+                break
+            label = CLUTTER[int(rng.integers(len(CLUTTER)))]
+            placed = _place(len(objects), CATALOGUE[label], rng, poly, height, objects, tall_limit=1.2)
+            if placed is not None:
+                objects.append(placed)
+        if len(objects) < min_objects:
+            raise ConfigError(f"synthetic scene {index}: its room holds {len(objects)} objects, not {min_objects}")
     objects += _structure(len(objects), poly, height)
     poses = _trajectory(rng, poly, frames)
     invalid = sorted(rng.choice(np.arange(1, frames), size=min(invalid_poses, frames - 1), replace=False).tolist())
@@ -647,6 +681,30 @@ def _cuboid_quads(c: Cuboid) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
     return [(lo, ey, ex), (hi, -ex, -ey), (lo, ex, ez), (hi, -ez, -ex), (lo, ez, ey), (hi, -ey, -ez)]
 
 
+def _quads(scene: SyntheticScene) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+    return [q for obj in scene.objects for q in (obj.panels if obj.structural else _cuboid_quads_of(obj))]
+
+
+def _cuboid_quads_of(obj: SceneObject) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+    return [q for p in obj.parts for q in _cuboid_quads(p)]
+
+
+def edge_for_vertices(scene: SyntheticScene, vertices: int) -> float:
+    """The grid edge (metres, furniture and structure alike) whose mesh has the vertex count closest to
+    ``vertices`` (bisection: the count falls as the edge grows)."""
+    lengths = np.array([(np.linalg.norm(u), np.linalg.norm(v)) for _, u, v in _quads(scene)])
+
+    def count(edge: float) -> int:
+        cells = np.maximum(1, np.ceil(lengths / edge))
+        return int(((cells[:, 0] + 1) * (cells[:, 1] + 1)).sum())
+
+    lo, hi = 1e-3, 10.0  # count(lo) > any allowed target > count(hi)
+    for _ in range(60):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if count(mid) > vertices else (lo, mid)
+    return hi if abs(count(hi) - vertices) <= abs(count(lo) - vertices) else lo
+
+
 @dataclass
 class SceneMesh:
     mesh: TriangleMesh
@@ -658,7 +716,10 @@ class SceneMesh:
 
 
 def build_mesh(
-    scene: SyntheticScene, rng: np.random.Generator, max_edge: float = 0.25, structural_edge: float = 0.5
+    scene: SyntheticScene,
+    rng: np.random.Generator,
+    max_edge: float = DEMO_EDGE,
+    structural_edge: float = DEMO_STRUCTURAL_EDGE,
 ) -> SceneMesh:
     """Triangulate the scene: furniture faces gridded at ``max_edge``, walls/floor/ceiling at ``structural_edge``;
     every gridded face is one segment."""
@@ -666,7 +727,7 @@ def build_mesh(
     object_segments: dict[int, list[int]] = {}
     n_verts, seg_id = 0, 0
     for obj in scene.objects:
-        quads = obj.panels if obj.structural else [q for p in obj.parts for q in _cuboid_quads(p)]
+        quads = obj.panels if obj.structural else _cuboid_quads_of(obj)
         object_segments[obj.object_id] = []
         for origin, u, v in quads:
             vq, fq = _grid_quad(origin, u, v, structural_edge if obj.structural else max_edge)
@@ -706,7 +767,7 @@ class Renderer:
         """Colour frame at ``K``'s size, ray cast at ``cast_scale`` of it and upscaled (VLM processors
         downscale frames far below 1296x968, so full-resolution casting buys nothing but time)."""
         small = K.scaled_to(round(K.width * cast_scale), round(K.height * cast_scale))
-        t_hit, prim = self.scene.cast(pixel_rays(small, pose))
+        t_hit, prim, _ = self.scene.cast(pixel_rays(small, pose))
         prim[prim < 0] = len(self.face_rgb) - 1
         falloff = 1.0 / (1.0 + 0.03 * np.nan_to_num(t_hit, posinf=0.0))
         img = self.face_rgb[prim] * falloff[..., None]
@@ -716,7 +777,7 @@ class Renderer:
         return np.asarray(np.clip(img, 0, 255), dtype=np.uint8)
 
     def depth(self, K: CameraIntrinsics, pose: Matrix4) -> DepthMM:
-        t, _ = self.scene.cast(pixel_rays(K, pose))
+        t = self.scene.cast(pixel_rays(K, pose)).t_hit
         z = t * ray_z_factor(K)
         mm = np.where(np.isfinite(z), np.round(z * 1000.0), 0)
         return np.clip(mm, 0, 65535).astype(np.uint16)
@@ -800,10 +861,16 @@ def write_scene(
     layouts: list[FramesLayout],
     jpeg_quality: int = 90,
     seed: int = 0,
-    max_edge: float = 0.25,
-    structural_edge: float = 0.5,
+    max_edge: float = DEMO_EDGE,
+    structural_edge: float = DEMO_STRUCTURAL_EDGE,
+    posed_frames: list[int] | None = None,
 ) -> SyntheticGroundTruth:
-    """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth."""
+    """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth.
+
+    Frames are rendered once and streamed to every layout, so memory does not grow with the frame count.
+    ``posed_frames`` (increasing frame numbers) are the frames the posed layout keeps, numbered 0, 1, 2, ...
+    as mmdetection3d writes a subsample; None keeps every frame under its own number.
+    """
     paths = ScanPaths.at(root / "scans" / scene.scan_id, root=root)
     paths.scan_dir.mkdir(parents=True, exist_ok=True)
     rng = rng_for(seed, scene.scan_id, "mesh")
@@ -846,44 +913,43 @@ def write_scene(
     )
     raw_poses = np.einsum("ij,tjk->tik", to_raw, scene.poses)
     raw_poses[scene.invalid] = -np.inf
-    frames = list(_rendered_frames(scene, sm.mesh, jpeg_quality, seed))
-    n = len(frames)
-    if FramesLayout.SENS in layouts:
-        data = (
-            SensFrameData(raw_poses[i], round(i * 1e6 / FPS), c, encode_depth_zlib(d))
-            for i, (c, _, d) in enumerate(frames)
-        )
-        with atomic_path(paths.sens) as tmp:
-            write_sens(
-                tmp,
-                COLOR_K.matrix4,
-                DEPTH_K.matrix4,
-                (COLOR_K.width, COLOR_K.height),
-                (DEPTH_K.width, DEPTH_K.height),
-                data,
-                n,
-            )
     pose_txt = [_matrix_text(p) for p in raw_poses]
+    n = len(scene.poses)
     if FramesLayout.EXPORT in layouts:
         for d in (paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir, paths.export_intrinsic_dir):
             d.mkdir(parents=True, exist_ok=True)
-        for i, (c, png, _) in enumerate(frames):
-            write_bytes_atomic(paths.export_color(i), c)
-            write_bytes_atomic(paths.export_depth(i), png)
-            write_text_atomic(paths.export_pose(i), pose_txt[i])
         for name, K in (("intrinsic_color", COLOR_K), ("intrinsic_depth", DEPTH_K)):
             write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(K.matrix4))
         for name in ("extrinsic_color", "extrinsic_depth"):
             write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(np.eye(4)))
+    posed_number = {f: f for f in range(n)} if posed_frames is None else {f: j for j, f in enumerate(posed_frames)}
     if FramesLayout.POSED in layouts:
         paths.posed_dir.mkdir(parents=True, exist_ok=True)
-        for i, (c, png, _) in enumerate(frames):
-            write_bytes_atomic(paths.posed_color(i), c)
-            write_bytes_atomic(paths.posed_depth(i), png)
-            write_text_atomic(paths.posed_pose(i), pose_txt[i])
         write_text_atomic(paths.posed_intrinsic, _matrix_text(COLOR_K.matrix4))
         write_text_atomic(paths.posed_depth_intrinsic, _matrix_text(DEPTH_K.matrix4))
-    gt = ground_truth(scene)
+
+    def frames() -> Iterator[SensFrameData]:
+        """Each frame rendered once: written to the folder layouts, then handed on for the .sens stream."""
+        for i, (color, png, depth) in enumerate(_rendered_frames(scene, sm.mesh, jpeg_quality, seed)):
+            if FramesLayout.EXPORT in layouts:
+                write_bytes_atomic(paths.export_color(i), color)
+                write_bytes_atomic(paths.export_depth(i), png)
+                write_text_atomic(paths.export_pose(i), pose_txt[i])
+            if FramesLayout.POSED in layouts and i in posed_number:
+                j = posed_number[i]
+                write_bytes_atomic(paths.posed_color(j), color)
+                write_bytes_atomic(paths.posed_depth(j), png)
+                write_text_atomic(paths.posed_pose(j), pose_txt[i])
+            if FramesLayout.SENS in layouts:
+                yield SensFrameData(raw_poses[i], round(i * 1e6 / FPS), color, encode_depth_zlib(depth))
+
+    if FramesLayout.SENS in layouts:
+        size_c, size_d = (COLOR_K.width, COLOR_K.height), (DEPTH_K.width, DEPTH_K.height)
+        with atomic_path(paths.sens) as tmp:
+            write_sens(tmp, COLOR_K.matrix4, DEPTH_K.matrix4, size_c, size_d, frames(), n)
+    else:
+        deque(frames(), maxlen=0)  # render and write the folder layouts
+    gt = ground_truth(scene).model_copy(update={"posed_frames": posed_frames})
     write_text_atomic(root / GROUND_TRUTH_DIR / f"{scene.scan_id}.json", gt.model_dump_json(indent=1))
     return gt
 
@@ -894,8 +960,19 @@ def _matrix_text(m: Matrix4) -> str:
 
 def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
     """Write scene ``index`` of the root ``config`` describes; returns its scan id."""
-    scene = generate_scene(index, config.seed, config.frames, config.invalid_poses)
-    write_scene(root, scene, config.layouts, config.jpeg_quality, seed=config.seed)
+    scene = generate_scene(index, config.seed, config.frames, config.invalid_poses, config.objects)
+    posed = None
+    subsample = config.posed_max_images is not None and config.posed_max_images < config.frames
+    if FramesLayout.POSED in config.layouts and subsample:
+        # mmdetection3d's extract_posed_images: a random subset of the stream, kept in stream order
+        pick = rng_for(config.seed, scene.scan_id, "posed").choice(
+            config.frames, config.posed_max_images, replace=False
+        )
+        posed = sorted(int(f) for f in pick)
+    edge, structural_edge = DEMO_EDGE, DEMO_STRUCTURAL_EDGE
+    if config.mesh_vertices is not None:
+        edge = structural_edge = edge_for_vertices(scene, config.mesh_vertices)
+    write_scene(root, scene, config.layouts, config.jpeg_quality, config.seed, edge, structural_edge, posed)
     return scene.scan_id
 
 

@@ -26,6 +26,7 @@ from ladderdata.tasks.base import (
     Sample,
     TaskConfig,
     TaskGenerator,
+    UnknownLabels,
     get_task,
     register_task,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Shown",
     "TaskConfig",
     "TaskGenerator",
+    "UnknownLabels",
     "get_task",
     "obj_appearance_order",
     "object_abs_distance",

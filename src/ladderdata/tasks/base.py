@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
-from ladderdata.tasks.context import SceneContext, Shown
+from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ class Sample(BaseModel):
     source: str
     """Where the scan comes from, as VSI-Bench's ``dataset`` field names it (``scannet`` for ScanNet scans)."""
     frame_ids: list[int]
-    timestamps: list[float]
-    """Seconds, one per image (videos: the frames' times in the scan's stream)."""
+    timestamps: list[float] | None
+    """Seconds, one per image (videos: the frames' times in the scan's stream); None when the scan's frames
+    layout does not record when frames were taken (a ``posed_images`` subsample)."""
     image_width: int
     image_height: int
     """Size of the stored images (pixel coordinates of localization answers refer to it)."""
@@ -111,6 +112,15 @@ class Sample(BaseModel):
         return chat_messages(prompt, len(self.frame_ids), self.answer)
 
 
+class UnknownLabels(StrEnum):
+    """What questions do with objects whose raw label the label table lacks (they always occlude)."""
+
+    DROP = "drop"
+    """Never name them in a question."""
+    KEEP = "keep"
+    """Name them by their raw label."""
+
+
 class FilterConfig(BaseModel):
     """Filters every task shares (paper B.1)."""
 
@@ -123,19 +133,26 @@ class FilterConfig(BaseModel):
         0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness, counts)"
     )
     noisy_categories: list[str] = Field(
-        default_factory=lambda: [
-            "wall",
-            "floor",
-            "ceiling",
-            "object",
-            "objects",
-            "door frame",
-            "otherstructure",
-            "otherfurniture",
-            "otherprop",
-            "unknown",
-        ],
-        description="categories never asked about",
+        default_factory=lambda: ["wall", "floor", "ceiling", "object", "objects", "doorframe", "door frame"],
+        description="values of the label table's `category` column never asked about",
+    )
+    noisy_nyu40_classes: list[str] = Field(
+        default_factory=lambda: ["wall", "floor", "ceiling", "otherstructure"],
+        description="values of the label table's `nyu40class` column never asked about (room structure)",
+    )
+    catch_all_nyu40_classes: list[str] = Field(
+        default_factory=lambda: ["otherfurniture", "otherprop"],
+        description="NYU40's catch-all classes: their objects are asked about only when their raw label is common "
+        "in ScanNet (min_label_count)",
+    )
+    min_label_count: int = Field(
+        100,
+        ge=0,
+        description="a catch-all-class object is askable when the label table counts at least this many instances "
+        "of its raw label (`count` column): trash can 1,090 and monitor 765 are; tissue box 73 is not",
+    )
+    unknown_labels: UnknownLabels = Field(
+        UnknownLabels.DROP, description="objects whose raw label the label table lacks: drop from questions or keep"
     )
 
 
@@ -181,6 +198,8 @@ class TaskGenerator(ABC):
     """The dataset subset (Hugging Face config) this task's rows go to."""
     unit: ClassVar[str] = ""
     """Unit of a numeric answer, shown next to it in previews ("m", "cm", "m²", "count"); empty otherwise."""
+    temporal: ClassVar[bool] = False
+    """Whether answers depend on when frames were taken (such tasks skip scans whose frame times are unknown)."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -240,11 +259,25 @@ class TaskGenerator(ABC):
 
     # ----------------------------------------------------------------------------------- shared filters
 
+    def unaskable(self, obj: ObjectFacts) -> str | None:
+        """Why ``obj`` may never be named in a question (the rejection name), or None when it may."""
+        f = self.filters
+        if obj.category in f.noisy_categories or obj.nyu40_class in f.noisy_nyu40_classes:
+            return "noisy_category"
+        if obj.nyu40_class in f.catch_all_nyu40_classes and obj.label_count < f.min_label_count:
+            return "rare_label"
+        if not obj.in_label_table and f.unknown_labels is UnknownLabels.DROP:
+            return "unknown_label"
+        return None
+
     def referable(self, ctx: SceneContext, shown: Shown, object_id: int, rejections: Rejections) -> bool:
-        """Not a noisy category, visible enough in the views shown, and the only instance of its category there."""
-        obj = ctx.objects[object_id]
-        if not rejections.check("noisy_category", obj.category not in self.filters.noisy_categories):
+        """Askable (:meth:`unaskable`), visible enough in the views shown, and the only instance of its category
+        there."""
+        reason = self.unaskable(ctx.objects[object_id])
+        if reason is not None:
+            rejections.counts[reason] += 1
             return False
+        obj = ctx.objects[object_id]
         if not rejections.check("visibility", shown.visibility(object_id) >= self.filters.min_visibility):
             return False
         rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]

@@ -7,10 +7,10 @@ from functools import cached_property
 import numpy as np
 
 from ladderdata.geometry.boxes import OrientedBox
-from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
+from ladderdata.geometry.measure import SizeBox, floor_area, object_size_cm, surface_distance
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.sources.base import Scan
-from ladderdata.typed import FloatArray
+from ladderdata.typed import FloatArray, Points3
 
 FLOOR_CATEGORIES = ("floor",)
 
@@ -23,13 +23,26 @@ class ObjectFacts:
     label: str
     category: str
     box: OrientedBox
-    """Gravity-aligned box of minimal footprint; its centre is the object's position."""
+    """Gravity-aligned box of the object's vertices (docs/geometry.md); its centre is the object's position."""
     size_cm: float
     """Longest side of ``box``, centimetres."""
+    nyu40_class: str = ""
+    """NYU40 class from the label table (``unknown`` for a label it lacks)."""
+    in_label_table: bool = True
+    label_count: int = 0
+    """Instances of the raw label in all of ScanNet (label table ``count``)."""
+    vertices: Points3 | None = field(default=None, compare=False)
+    """(V, 3) the object's vertices, for sizes on other boxes (None: the object is its ``box``)."""
 
     @property
     def center(self) -> FloatArray:
         return np.asarray(self.box.center, dtype=np.float64)
+
+    def size_on(self, box: SizeBox) -> float:
+        """Longest side, centimetres, of the object's ``box`` (``size_cm`` for the gravity-aligned box)."""
+        if box is SizeBox.GRAVITY:
+            return self.size_cm
+        return object_size_cm(self.box.corners() if self.vertices is None else self.vertices, box)
 
 
 @dataclass
@@ -45,6 +58,11 @@ class SceneContext:
     floor_area: float | None
     """Floor area in m^2 (None when the scene has no floor annotation)."""
     _distances: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+
+    @property
+    def time_known(self) -> bool:
+        """Whether the views say when they were taken (not the case for a ``posed_images`` subsample)."""
+        return all(v.timestamp_us is not None for v in self.views)
 
     def distance(self, a: int, b: int) -> float:
         key = (a, b) if a < b else (b, a)
@@ -78,14 +96,21 @@ class SceneContext:
                 object_id=o.info.object_id,
                 label=o.info.label,
                 category=names.get(o.info.category, o.info.category),
-                box=o.surface.oriented_box,
-                size_cm=object_size_cm(o.surface),
+                box=o.oriented_box,
+                size_cm=object_size_cm(o.points),
+                nyu40_class=o.info.nyu40_class,
+                in_label_table=o.info.in_label_table,
+                label_count=o.info.label_count,
+                vertices=o.points,
             )
-        floor = [o for o in scan.objects if o.info.category in FLOOR_CATEGORIES and len(o.face_ids)]
+        floor = [o.surface for o in scan.objects if o.info.category in FLOOR_CATEGORIES and len(o.surface.faces)]
         area = None
         if floor:
-            faces = np.concatenate([scan.object_faces(o) for o in floor])
-            area = floor_area(scan.mesh.vertices, faces)
+            offsets = np.cumsum([0] + [len(f.vertices) for f in floor[:-1]])
+            area = floor_area(
+                np.concatenate([f.vertices for f in floor]),
+                np.concatenate([f.faces + k for f, k in zip(floor, offsets, strict=True)]),
+            )
         return cls(
             scan_id=scan.scan_id,
             scene_type=scan.scene_type,
@@ -97,10 +122,10 @@ class SceneContext:
 
 
 class Shown:
-    """The views one question shows (one image, an 8-view set or video frames), in time order."""
+    """The views one question shows (one image, an 8-view set or video frames), in stream order."""
 
     def __init__(self, views: list[ViewRecord], known: set[int] | None = None) -> None:
-        self.views = sorted(views, key=lambda v: v.timestamp_us)
+        self.views = sorted(views, key=lambda v: v.frame_id)
         per_object: dict[int, FloatArray] = {}
         self._seen: dict[int, ObjectInView] = {}
         self._category: dict[int, str] = {}
@@ -125,9 +150,10 @@ class Shown:
         return [v.frame_id for v in self.views]
 
     @property
-    def timestamps(self) -> list[float]:
-        """Seconds since the first frame of the scan's stream."""
-        return [v.timestamp_us / 1e6 for v in self.views]
+    def timestamps(self) -> list[float] | None:
+        """Seconds since the first frame of the scan's stream; None when the views' times are unknown."""
+        times = [v.timestamp_us for v in self.views]
+        return None if None in times else [t / 1e6 for t in times if t is not None]
 
     def visibility(self, object_id: int) -> float:
         """Best visibility of the object among the views shown (0 if never seen)."""

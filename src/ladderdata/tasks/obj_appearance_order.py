@@ -28,6 +28,7 @@ class ObjAppearanceOrder(TaskGenerator):
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
     config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig
+    temporal: ClassVar[bool] = True
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
@@ -43,6 +44,7 @@ class ObjAppearanceOrder(TaskGenerator):
         if len(ids) < cfg.objects:
             return
         times = shown.timestamps
+        assert times is not None  # temporal tasks only see scans whose frame times are known
         tried: set[tuple[int, ...]] = set()
         for _ in range(cfg.tries):
             subset = tuple(sorted(ids[int(k)] for k in rng.choice(len(ids), size=cfg.objects, replace=False)))

@@ -36,7 +36,10 @@ class ObjectCounting(TaskGenerator):
         categories = sorted({ctx.objects[i].category for i in shown.object_ids})
         for k in rng.permutation(len(categories)):
             category = categories[int(k)]
-            if not rejections.check("noisy_category", category not in f.noisy_categories):
+            members = [ctx.objects[i] for i in shown.object_ids if ctx.objects[i].category == category]
+            reason = next((r for r in map(self.unaskable, members) if r is not None), None)
+            if reason is not None:
+                rejections.counts[reason] += 1
                 continue
             instances = shown.present(category, f.presence_visibility)
             vis = [shown.visibility(i) for i in instances]

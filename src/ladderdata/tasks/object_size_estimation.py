@@ -1,4 +1,4 @@
-"""object_size_estimation: longest side of an object's gravity-aligned box, centimetres."""
+"""object_size_estimation: longest side of an object's box, centimetres (docs/geometry.md: which box)."""
 
 from collections.abc import Iterator
 from typing import ClassVar
@@ -6,6 +6,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from ladderdata.geometry.measure import SizeBox
 from ladderdata.tasks import answers
 from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
 from ladderdata.tasks.context import SceneContext, Shown
@@ -14,6 +15,10 @@ from ladderdata.tasks.context import SceneContext, Shown
 class SizeConfig(TaskConfig):
     min_size_cm: float = Field(10.0, ge=0, description="human-scale bounds (paper B.1)")
     max_size_cm: float = Field(300.0, gt=0)
+    box: SizeBox = Field(
+        SizeBox.GRAVITY,
+        description="gravity: gravity-aligned box (default); minimal_3d: minimal box rotated in 3D (VSI-Bench)",
+    )
 
 
 @register_task("object_size_estimation")
@@ -32,13 +37,14 @@ class ObjectSizeEstimation(TaskGenerator):
         cands = self.candidates(ctx, shown, rejections)
         for k in rng.permutation(len(cands)):
             obj = ctx.objects[cands[int(k)]]
-            if not rejections.check("size_range", cfg.min_size_cm <= obj.size_cm <= cfg.max_size_cm):
+            size_cm = obj.size_on(cfg.box)
+            if not rejections.check("size_range", cfg.min_size_cm <= size_cm <= cfg.max_size_cm):
                 continue
             ref = self.ref(ctx, shown, obj.object_id, "object")
             yield Draft(
                 template=self.name,
                 fields={"object": obj.category},
-                answer=answers.centimetres(obj.size_cm),
+                answer=answers.centimetres(size_cm),
                 objects=[ref],
                 margins={"visibility_min": ref.visibility},
             )
