@@ -8,6 +8,8 @@ each stage of one scan in a fresh process, so that its peak RSS is the stage's o
 * ``selection``: the image sets of every modality (single images, 8-view sets, the video) from those views;
 * ``build``: ``build-dataset`` with the recipe, reading that metadata cache: draft (load + drafting), select,
   render, write (shards with embedded images);
+* ``cold``: ``build-dataset`` from nothing (the draft stage computes the metadata of the scan it loaded): what
+  a first build costs per scan, the basis of the extrapolation;
 * ``resume``: the same build again, over the finished folder: what a rerun costs per cached scan.
 
 Every stage is also run at half the frame stride (twice the views) to show how it grows with the views.
@@ -39,7 +41,7 @@ from ladderdata.tasks.modalities import image_sets
 
 SCANNET_V2_SCANS = 1513
 SCAN_ID = "scene0000_00"
-STAGES = ("metadata", "selection", "build", "resume")
+STAGES = ("metadata", "selection", "build", "cold", "resume")
 
 
 def peak_rss_gib() -> float:
@@ -80,10 +82,11 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
             "views": len(views),
             "sets": {m: len(s) for m, s in sets.items()},
         }
-    out = work / "dataset"
-    if stage == "build":
+    out = work / ("cold" if stage == "cold" else "dataset")
+    if stage in ("build", "cold"):
         shutil.rmtree(out, ignore_errors=True)
-    config = BuildConfig(source=source, out=out, split="all", recipe=recipe, metadata_cache=metadata)
+    cache = None if stage == "cold" else metadata  # cold: the build's own cache inside its output folder
+    config = BuildConfig(source=source, out=out, split="all", recipe=recipe, metadata_cache=cache)
     start = time.perf_counter()
     summary = build_dataset(config)
     seconds = time.perf_counter() - start
@@ -119,7 +122,8 @@ def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
     print(f"\n{name}")
     print(
         f"{'stride':>6} {'views':>6} | {'metadata s':>10} {'selection s':>11} {'draft s':>8} {'select+render s':>15} "
-        f"{'write s':>8} {'rows':>5} | {'resume ms':>9} | peak RSS GiB: {'metadata':>8} {'build':>6}"
+        f"{'write s':>8} {'rows':>5} | {'cold s':>6} {'resume ms':>9} | "
+        f"peak RSS GiB: {'metadata':>8} {'build':>6} {'cold':>5}"
     )
     for stride in strides:
         r = results[stride]
@@ -128,7 +132,8 @@ def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
         print(
             f"{stride:>6} {m['views']:>6} | {m['seconds']:>10.1f} {sel['seconds']:>11.3f} "
             f"{b['draft']:>8.1f} {b['select'] + b['render']:>15.2f} {b['write']:>8.1f} {r['build']['rows']:>5} | "
-            f"{1000 * r['resume']['seconds']:>9.0f} | {m['rss_gib']:>21.2f} {r['build']['rss_gib']:>6.2f}"
+            f"{r['cold']['seconds']:>6.1f} {1000 * r['resume']['seconds']:>9.0f} | "
+            f"{m['rss_gib']:>21.2f} {r['build']['rss_gib']:>6.2f} {r['cold']['rss_gib']:>5.2f}"
         )
     if len(strides) > 1:
         more = results[strides[-1]]
@@ -141,11 +146,11 @@ def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
         )
     for r in results.values():
         assert r["build"]["draft"].get("metadata cached") == 1, "the build recomputed the metadata"
-    b = base["build"]["stages"]
-    per_scan = base["metadata"]["seconds"] + b["draft"] + b["write"]
+    cold = base["cold"]["stages"]
+    per_scan = sum(cold.values())
     core_hours = per_scan * SCANNET_V2_SCANS / 3600
     print(
-        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (metadata + draft + write); ScanNet v2 "
+        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (a cold build's stages); ScanNet v2 "
         f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
         f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
     )
