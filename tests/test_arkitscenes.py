@@ -33,7 +33,7 @@ CONFIG = SynthConfig(scenes=4, frames=10, seed=2)
 
 
 def source(root: Path, **kw: object) -> ARKitScenesSource:
-    return ARKitScenesSource(ARKitScenesSourceConfig(root=root, **kw))  # type: ignore[arg-type]
+    return ARKitScenesSource(ARKitScenesSourceConfig(root=root, **kw))
 
 
 def test_detected_folds_and_rooms(arkitscenes_root: Path) -> None:
@@ -129,7 +129,7 @@ def test_portrait_video_is_turned_upright(arkitscenes_root: Path) -> None:
     assert np.flatnonzero(~valid).tolist() == scene.invalid  # frames without a trajectory line
     np.testing.assert_allclose(frames.raw_poses[valid], scene.poses[valid], atol=1e-6)
     assert (frames.raw_poses[valid][:, 2, 1] < 0).all()  # image down (camera +y) points down in the world
-    stored = cv2.imread(str(sorted(VideoPaths(frames.paths.video_dir).color.glob("*.png"))[0]))
+    stored = np.asarray(cv2.imread(str(sorted(VideoPaths(frames.paths.video_dir).color.glob("*.png"))[0])))
     assert stored.shape == (192, 256, 3)  # the sensor image is landscape
     first = int(frames.frame_ids[0])
     assert frames.read_color(first).shape == (256, 192, 3)

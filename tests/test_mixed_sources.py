@@ -56,7 +56,9 @@ def test_rows_of_all_three_sources_load_with_datasets(mixed: Path, tmp_path: Pat
 
 def test_answers_match_the_ground_truth_of_each_root(mixed: Path, roots: dict[str, Path]) -> None:
     rows = read_samples(mixed)
-    checked = {"object_abs_distance": set(), "object_size_estimation": set(), "room_size_estimation": set()}
+    checked: dict[str, set[str]] = {
+        t: set() for t in ("object_abs_distance", "object_size_estimation", "room_size_estimation")
+    }
     for row in rows:
         task, gt = row["task"], None
         if task not in checked:
@@ -97,7 +99,7 @@ def test_leakage_compares_rooms_per_source(mixed: Path, tmp_path: Path, roots: d
 
 
 def test_scan_ids_must_be_unique_across_roots(synthetic_root: Path) -> None:
-    twice = MixedSourceConfig(parts=[source_config("scannet", root=synthetic_root)] * 2)
+    twice = MixedSourceConfig.model_validate({"parts": [source_config("scannet", root=synthetic_root)] * 2})
     with pytest.raises(ConfigError, match="scene0000_00 is under two roots"):
         MixedSource(twice).scan_ids()
 

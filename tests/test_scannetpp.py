@@ -17,11 +17,7 @@ from ladderdata.sources.synthetic_scannetpp import IPHONE_K, scene_id
 
 
 def source(root: Path, **kw: object) -> ScanNetPPSource:
-    return ScanNetPPSource(ScanNetPPSourceConfig(root=root, **kw))  # type: ignore[arg-type]
-
-
-def first(root: Path) -> str:
-    return scene_id(1, 0)
+    return ScanNetPPSource(ScanNetPPSourceConfig(root=root, **kw))
 
 
 def test_registered_and_detected(scannetpp_root: Path, synthetic_root: Path, tmp_path: Path) -> None:
@@ -128,7 +124,7 @@ def test_frames_from_the_video_when_not_extracted(scannetpp_root: Path, tmp_path
     writer = cv2.VideoWriter(str(paths.iphone_video), cv2.VideoWriter.fourcc(*"mp4v"), 60, (1920, 1440))
     if not writer.isOpened():
         pytest.skip("this OpenCV build writes no mp4")
-    stored = [cv2.imread(str(paths.iphone_frame(paths.iphone_rgb, n, ".jpg"))) for n in range(8)]
+    stored = [np.asarray(cv2.imread(str(paths.iphone_frame(paths.iphone_rgb, n, ".jpg")))) for n in range(8)]
     for image in stored:
         writer.write(image)
     writer.release()

@@ -293,8 +293,8 @@ class ARKitScenesSource(ScanSource):
         """video id -> (fold, folder)."""
         root = self.config.root
         found: dict[str, tuple[str | None, Path]] = {}
-        folds = [f for f in FOLDS.values() if (root / f).is_dir()]
-        for fold, parent in [(f, root / f) for f in folds] or [(None, root)]:
+        folds: list[tuple[str | None, Path]] = [(f, root / f) for f in FOLDS.values() if (root / f).is_dir()]
+        for fold, parent in folds or [(None, root)]:
             for d in sorted(parent.iterdir()):
                 if d.is_dir() and VIDEO_ID.match(d.name):
                     if d.name in found:
@@ -462,8 +462,8 @@ class LowresFrames(FrameSource):
         ids = np.round((times - times[0]) * STREAM_FPS).astype(np.int64)
         if (np.diff(ids) <= 0).any():
             raise InconsistentScanError(scan_id, paths.color, "two frames less than a 60 Hz frame apart")
-        self._ids = ids
-        self._times = np.round((times - times[0]) * 1e6).astype(np.int64)
+        self._ids: IntArray = ids
+        self._times: IntArray = np.round((times - times[0]) * 1e6).astype(np.int64)
         traj_times, traj_poses = read_trajectory(scan_id, paths.trajectory)
         nearest = np.abs(times[:, None] - traj_times[None, :]).argmin(axis=1)
         matched = np.abs(traj_times[nearest] - times) <= POSE_MATCH_S

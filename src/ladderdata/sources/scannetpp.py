@@ -294,7 +294,7 @@ class IPhoneFrames(_MaskedFrames):
             width, height = self._video_size()
         else:
             raise MissingFileError(scan_id, paths.iphone_rgb, f"no extracted rgb/ frames and no {paths.iphone_video}")
-        self._ids = np.array(ids, dtype=np.int64)
+        self._ids: IntArray = np.array(ids, dtype=np.int64)
         poses, ks, times = [], [], []
         for frame_id in ids:
             entry = entries[frame_id]
@@ -309,7 +309,7 @@ class IPhoneFrames(_MaskedFrames):
         t = np.array(times)
         if not np.isfinite(t).all() or (np.diff(t) <= 0).any():
             raise InconsistentScanError(scan_id, path, "frame timestamps are not finite and increasing")
-        self._times = np.round((t - t[0]) * 1e6).astype(np.int64)
+        self._times: IntArray = np.round((t - t[0]) * 1e6).astype(np.int64)
         self._depth: CameraIntrinsics | None = None
         depth_first = paths.iphone_frame(paths.iphone_depth, ids[0], ".png")
         if depth_first.is_file():
@@ -412,7 +412,7 @@ class DslrFrames(_MaskedFrames):
             mask = frame.get("mask_path")
             matrix = field(scan_id, path, frame, "transform_matrix", name)
             by_id[int(m.group(1))] = (name, None if mask is None else str(mask), matrix, bool(frame.get("is_bad")))
-        self._ids = np.array(sorted(by_id), dtype=np.int64)
+        self._ids: IntArray = np.array(sorted(by_id), dtype=np.int64)
         self._files = {i: by_id[i][0] for i in by_id}
         self._masks = {i: by_id[i][1] for i in by_id}
         raw = np.stack([numbers(scan_id, path, by_id[i][2], (4, 4), by_id[i][0]) for i in self._ids])
