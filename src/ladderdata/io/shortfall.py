@@ -1,7 +1,7 @@
 """Why a build has fewer questions than its recipe's targets: views per scan at the frame stride, what each
 modality needs, and which filters rejected how many candidates (the counts of ``stats.json``)."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,14 +35,20 @@ class Shortfall:
         return f"{name}: {wanted}; " + "; ".join(self.reasons)
 
 
+def _scans(n: int) -> str:
+    return f"{n} scan{'s' if n != 1 else ''}"
+
+
 def views_summary(views: Mapping[str, int], frame_stride: int) -> str:
-    """``"views per scan at frame stride 10: 3 to 5 (median 4, 2 scans)"``."""
+    """``"views per scan at frame stride 10: 3 to 5 (median 4; 2 scans)"``."""
     if not views:
         return "no scan could be read"
     counts = np.array(sorted(views.values()))
     low, high, median = int(counts[0]), int(counts[-1]), float(np.median(counts))
-    spread = f"{low}" if low == high else f"{low} to {high} (median {median:g})"
-    return f"views per scan at frame stride {frame_stride}: {spread}, {len(views)} scans"
+    spread = (
+        f"{low} ({_scans(len(views))})" if low == high else f"{low} to {high} (median {median:g}; {_scans(len(views))})"
+    )
+    return f"views per scan at frame stride {frame_stride}: {spread}"
 
 
 def find_shortfall(
@@ -71,19 +77,22 @@ def find_shortfall(
         return None
     reasons = [views_summary(views, recipe.metadata.frame_stride)]
     if failed:
-        reasons.append(f"{len(failed)} scans failed ({', '.join(sorted(failed)[:5])})")
+        reasons.append(f"{_scans(len(failed))} failed ({', '.join(sorted(failed)[:5])})")
     asked = {f"{g.name}/{m.value}" for g in recipe.generators() for m in g.modalities}
     groups = sorted(asked | set(wanted) | set(drafted))
     short = [key for key in groups if rows.get(key, 0) < wanted.get(key, 1)]
+    undrafted: dict[Modality, list[str]] = defaultdict(list)
     for key in short:
-        modality = Modality(key.rpartition("/")[2])
-        got = f"{rows.get(key, 0)} of {wanted[key]}" if key in wanted else f"{rows.get(key, 0)}"
+        task, _, modality = key.rpartition("/")
         if not drafted.get(key):
-            need = NEEDS[modality].format(multi_view_size=recipe.modalities.multi_view_size)
-            reasons.append(f"{key}: {got}, nothing drafted ({need})")
+            undrafted[Modality(modality)].append(task)
             continue
+        got = f"{rows.get(key, 0)} of {wanted[key]}" if key in wanted else f"{rows.get(key, 0)}"
         rejected = ", ".join(f"{name} {n}" for name, n in rejections.get(key, Counter()).most_common())
         reasons.append(f"{key}: {got} from {drafted[key]} drafts (candidates rejected: {rejected or 'none'})")
-    if recipe.metadata.frame_stride > 1 and any(not drafted.get(k) for k in short):
+    for modality, tasks in undrafted.items():
+        need = NEEDS[modality].format(multi_view_size=recipe.modalities.multi_view_size)
+        reasons.append(f"nothing drafted for {modality.value} ({', '.join(tasks)}): {need}")
+    if recipe.metadata.frame_stride > 1 and undrafted:
         reasons.append("a smaller --frame-stride measures more views per scan")
     return Shortfall(questions, target, reasons)
