@@ -138,6 +138,7 @@ def _guess_root(scan_dir: Path) -> Path:
 # ----------------------------------------------------------------------------------------------- datasets
 
 DATASET_WORK_DIR = ".ladder-work"
+LICENSE_FILE = "LICENSE.md"
 SHARD_KEY_DIGITS = 16
 
 
@@ -147,6 +148,7 @@ class DatasetLayout:
 
     OUT/
       README.md                                   # dataset card, one config per subset
+      LICENSE.md                                  # the terms of the scans' datasets, which bind this data
       manifest.json  stats.json  stats.md
       data/<subset>/<split>-00000-of-00003-<key>.parquet  # subsets: spatial, localization; <key>: content
       preview/*.png                               # contact sheets (ladder preview)
@@ -160,6 +162,10 @@ class DatasetLayout:
     @property
     def card(self) -> Path:
         return self.root / "README.md"
+
+    @property
+    def license(self) -> Path:
+        return self.root / LICENSE_FILE
 
     @property
     def manifest(self) -> Path:

@@ -17,9 +17,10 @@ from ladderdata.cache import write_text_atomic
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, resized_size, visual_tokens
 from ladderdata.io.hub_card import size_category
 from ladderdata.io.shortfall import Shortfall
-from ladderdata.layout import DatasetLayout
+from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
+from ladderdata.sources.base import DataTerms, get_source
 from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample
 
 SHORT_NAMES = {
@@ -33,22 +34,19 @@ SHORT_NAMES = {
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view /
-video), `scene_id`, `source` (the scans' source, `scannet`), `frame_ids`, `timestamps` (seconds; null when the
-scan's frames carry no times), `images` (embedded JPEG), `image_width`/`image_height` (stored size; boxes are in
-these pixels), `question`, `options` (`"A. chair"`), `answer` (letter, number, or JSON boxes), `answer_type` (mcq
-/ numeric / boxes), `objects` (id, category, role, best visibility, visible 2D box for single images), `margins`
-(every quantity a filter compared with a threshold: re-threshold with `dataset.filter`),
-`resized_width`/`resized_height` (the size Qwen2.5-VL's processor resizes the images to at the paper's pixel
-budget), and `messages` (system / user / assistant turns with image placeholders, the prompts of the SpatialLadder
-paper, B.2; boxes in the resized images' pixels)."""
+video), `scene_id`, `source` (the scan's dataset: `scannet`, `scannetpp` or `arkitscenes`), `frame_ids`,
+`timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded JPEG),
+`image_width`/`image_height` (stored size; boxes are in these pixels), `question`, `options` (`"A. chair"`),
+`answer` (letter, number, or JSON boxes), `answer_type` (mcq / numeric / boxes), `objects` (id, category, role,
+best visibility, visible 2D box for single images), `margins` (every quantity a filter compared with a threshold:
+re-threshold with `dataset.filter`), `resized_width`/`resized_height` (the size Qwen2.5-VL's processor resizes the
+images to at the paper's pixel budget), and `messages` (system / user / assistant turns with image placeholders,
+the prompts of the SpatialLadder paper, B.2; boxes in the resized images' pixels)."""
 BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `source`, `scene_name`,
 `question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
 visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
 `ladder eval --bench DIR --predictions FILE.jsonl`."""
-SCANNET_TERMS_URL = "http://kaldir.vc.in.tum.de/scannet/ScanNet_TOS.pdf"
-SCANNET_LICENSE = {"license": "other", "license_name": "scannet-terms-of-use", "license_link": SCANNET_TERMS_URL}
-"""Every card's licence metadata: the ScanNet Terms of Use bind data derived from ScanNet scans."""
 PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
 
 
@@ -116,8 +114,9 @@ class DatasetReport:
     split: str
     """Split name of the shards (``train``, ``validation``, ``test``)."""
     inputs: dict[str, Any]
-    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room``
-    keys, for leakage checks) and ``failed`` scans."""
+    """The manifest's ``inputs``: the source, the names of the ``sources`` it reads through (their terms bind the
+    data), the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room`` keys, for leakage checks) and
+    ``failed`` scans."""
     subsets: dict[str, list[Sample]]
     shards: list[dict[str, object]]
     drafted: Counter[str]
@@ -140,6 +139,10 @@ class DatasetReport:
     @property
     def failed(self) -> dict[str, str]:
         return dict(self.inputs["failed"])
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.inputs["sources"])
 
 
 def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
@@ -198,6 +201,7 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     }
     write_text_atomic(layout.manifest, json.dumps(manifest, indent=2) + "\n")
 
+    write_text_atomic(layout.license, license_file(report.sources))
     write_text_atomic(layout.card, dataset_card(out, report))
 
 
@@ -237,30 +241,62 @@ def data_configs(entries: list[tuple[str, int, list[str], str]], split: str) -> 
     return configs
 
 
-def front_matter(pretty_name: str, rows: int, video: bool, configs: list[dict[str, Any]], tags: list[str]) -> str:
+def front_matter(
+    pretty_name: str, rows: int, video: bool, configs: list[dict[str, Any]], sources: list[str], tags: list[str]
+) -> str:
     """A card's YAML metadata: the Hub's fields (:mod:`ladderdata.io.hub_card` checks them) and the configs."""
     meta: dict[str, Any] = {
         "pretty_name": pretty_name,
         "language": ["en"],
-        **SCANNET_LICENSE,
+        **license_metadata(sources),
         "task_categories": ["visual-question-answering", *(["video-text-to-text"] if video else [])],
         "task_ids": ["visual-question-answering"],
         "size_categories": [size_category(rows)],
-        "source_datasets": ["extended|other-scannet"],
+        "source_datasets": [f"extended|other-{name}" for name in sources],
         "annotations_creators": ["machine-generated"],
-        "tags": ["spatial-reasoning", "3d", "scannet", *tags],
+        "tags": ["spatial-reasoning", "3d", *sources, *tags],
     }
     if configs:
         meta["configs"] = configs
     return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
 
 
-def terms() -> str:
-    return Template(resource("card_terms.md")).substitute(url=SCANNET_TERMS_URL, project=project_reference())
+def _terms(sources: list[str]) -> list[tuple[str, DataTerms | None]]:
+    return [(name, get_source(name).terms) for name in sources]
 
 
-def _shard_files(shards: list[dict[str, object]], folder: str, prefix: str = "") -> list[str]:
-    return [prefix + str(s["path"]) for s in shards if str(s["path"]).startswith(folder + "/")]
+def license_metadata(sources: list[str]) -> dict[str, str]:
+    """A card's licence fields: the terms of the scans' datasets bind data derived from them, so ``other``, named
+    after those terms, linked to the ``LICENSE.md`` that quotes them (:func:`license_file`)."""
+    ids = [terms.license_id if terms else f"{name}-terms" for name, terms in _terms(sources)]
+    return {"license": "other", "license_name": "-and-".join(ids), "license_link": LICENSE_FILE}
+
+
+def license_file(sources: list[str]) -> str:
+    """``LICENSE.md``: the terms of use of every dataset the scans come from, linked."""
+    lines = [
+        "# Terms of use",
+        "",
+        f"This data is computed from scans of {', '.join(sources)}; the terms of those datasets bind it:",
+        "",
+    ]
+    for name, terms in _terms(sources):
+        if terms is None:
+            lines.append(f"- `{name}` scans: the terms of that dataset (its scan source declares none).")
+        else:
+            lines.append(f"- `{name}` scans: [{terms.title}]({terms.url})")
+    lines += ["", f"Generated with {project_reference()}; ladder's own Apache-2.0 licence covers its code only."]
+    return "\n".join(lines) + "\n"
+
+
+def terms_section(sources: list[str]) -> str:
+    """The card's "License and terms of use" section."""
+    listed = ", ".join(f"[{t.title}]({t.url})" if t else f"the terms of {name}" for name, t in _terms(sources))
+    return Template(resource("card_terms.md")).substitute(terms=listed, project=project_reference())
+
+
+def _shard_files(shards: list[dict[str, object]], folder: str) -> list[str]:
+    return [str(s["path"]) for s in shards if str(s["path"]).startswith(folder + "/")]
 
 
 def dataset_card(out: Path, report: DatasetReport) -> str:
@@ -285,15 +321,17 @@ def dataset_card(out: Path, report: DatasetReport) -> str:
         "localization": "object localization",
         recipe.name: recipe.description,
     }
-    names = {"load_path": out.name, "default_config": configs[0]["config_name"], "split_name": report.split}
+    default = configs[0]["config_name"] if configs else recipe.name
+    names = {"load_path": out.name, "default_config": default, "split_name": report.split}
     video = any(s.modality is Modality.VIDEO for s in all_rows)
     tags = ["benchmark"] if report.benchmark else []
     return Template(resource("dataset_card.md")).substitute(
         names,
-        front_matter=front_matter(recipe.name, len(all_rows), video, configs, tags),
+        front_matter=front_matter(recipe.name, len(all_rows), video, configs, report.sources, tags),
         name=recipe.name,
         project=project_reference(),
         scan_count=len(report.scans),
+        sources=", ".join(report.sources),
         split=report.inputs["split"],
         recipe=recipe.name,
         seed=report.seed,
@@ -306,7 +344,7 @@ def dataset_card(out: Path, report: DatasetReport) -> str:
         training="" if report.benchmark or not all_rows else _training(all_rows, names),
         table=composition_table(spatial),
         min_visibility=recipe.filters.min_visibility,
-        terms=terms(),
+        terms=terms_section(report.sources),
     )
 
 
@@ -366,9 +404,11 @@ def write_benchmarks_card(root: Path) -> None:
     table: list[str] = []
     empty: list[str] = []
     videos: list[str] = []
+    sources: set[str] = set()
     for folder in benchmark_folders(root):
         layout = DatasetLayout(folder)
         manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
+        sources.update(manifest["inputs"]["sources"])
         stats = json.loads(layout.stats_json.read_text(encoding="utf-8"))
         name = folder.name
         counts: dict[str, dict[str, int]] = stats["counts"].get(name, {})
@@ -394,8 +434,10 @@ def write_benchmarks_card(root: Path) -> None:
         "ladder export BENCH --format spatialladder --out exported   # for SpatialLadder's evaluator",
         *(f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer" for name in videos),
     ]
+    used = sorted(sources)
+    pretty = f"{root.name}: {', '.join(names)}"
     card = Template(resource("benchmarks_card.md")).substitute(
-        front_matter=front_matter(f"{root.name}: {', '.join(names)}", total, bool(videos), configs, ["benchmark"]),
+        front_matter=front_matter(pretty, total, bool(videos), configs, used, ["benchmark"]),
         name=root.name,
         project=project_reference(),
         benchmark_rows="\n".join(table),
@@ -403,6 +445,8 @@ def write_benchmarks_card(root: Path) -> None:
         load_path=root.name,
         default_config=configs[0]["config_name"] if configs else "",
         scoring_commands="\n".join(commands),
-        terms=terms(),
+        terms=terms_section(used),
     )
-    write_text_atomic(DatasetLayout(root).card, card)
+    layout = DatasetLayout(root)
+    write_text_atomic(layout.license, license_file(used))
+    write_text_atomic(layout.card, card)

@@ -4,9 +4,8 @@ The Hub validates a card's metadata when it is pushed and refuses (or flags) val
 here are the documented ones, so that ``ladder push`` and the tests catch a bad card before any upload:
 
 - ``license``: an identifier of https://huggingface.co/docs/hub/repositories-licenses (:data:`LICENSES`, the
-  list the Hub's own error message gave in 2026-05, huggingface/huggingface_hub#4218); ``other`` needs
-  ``license_name`` (an id such as ``my-license-1.0``) and ``license_link`` (a URL, or ``LICENSE``/``LICENSE.md``
-  in the repository) (hub-docs ``datasetcard.md``);
+  ids that page lists); ``other`` needs ``license_name`` (an id such as ``my-license-1.0``) and ``license_link``
+  (a URL, or ``LICENSE``/``LICENSE.md`` in the repository) (hub-docs ``datasetcard.md``);
 - ``task_categories``: the Hub's pipeline types (huggingface.js ``packages/tasks/src/pipelines.ts``,
   :data:`TASK_CATEGORIES`); ``task_ids``: their subtasks (:data:`TASK_IDS`);
 - ``size_categories``: one of huggingface_hub's ``DatasetCardData`` buckets (:data:`SIZE_CATEGORIES`);

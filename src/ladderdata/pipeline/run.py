@@ -67,6 +67,7 @@ def build_dataset(
             split=config.output_split,
             inputs={
                 "source": source.model_dump(mode="json"),
+                "sources": opened.source_names(),
                 "split": config.split,
                 "limit_scenes": config.limit_scenes,
                 "scan_ids": scans,
