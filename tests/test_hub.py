@@ -1,6 +1,7 @@
 """Hugging Face Hub: cards the Hub accepts, cache-safe file names, and ``ladder push`` (offline: a Hub client whose
 network calls are replaced, fed huggingface_hub's own commit operations)."""
 
+import doctest
 import hashlib
 import json
 import shutil
@@ -42,6 +43,15 @@ def hub_bucket(rows: int) -> str:
     if rows < 10_000:
         return "1K<n<10K"
     return "10K<n<100K" if rows < 100_000 else "100K<n<1M"
+
+
+def test_examples_in_docstrings() -> None:
+    from ladderdata.geometry import vision_grid
+    from ladderdata.io import hub_card
+
+    for module in (vision_grid, hub_card):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed
 
 
 def test_dataset_card_metadata_is_what_the_hub_accepts(built_dataset: BuiltDataset) -> None:
