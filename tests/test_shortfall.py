@@ -86,3 +86,13 @@ def test_empty_benchmark_warns_why_and_exits_3(bench_root: Path, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert sum(json.loads((out / "spbench-mv" / "stats.json").read_text())["rows"].values()) > 0
     assert "is empty" not in (out / "README.md").read_text()
+
+
+def test_empty_dataset_warns_why(bench_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    args = ["build-dataset", "--scans", str(bench_root), "--out", str(out), "--split", "val"]
+    result = CliRunner().invoke(app, [*args, "--recipe", "spbench-mv", "--frame-stride", "24"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output  # an empty training set is not an error, but says why
+    warning = next(line for line in result.output.splitlines() if "WARNING" in line)
+    assert "spbench-mv: 0 of " in warning and "views per scan at frame stride 24: 1 (1 scan)" in warning
+    assert "**This dataset is empty**" in (out / "README.md").read_text()

@@ -295,6 +295,8 @@ def run_build(config: "BuildConfig", executor: "Executor") -> int:
     Console().print(filtered)
     for scan_id, error in sorted(summary.failed.items()):
         log.error("failed scan %s: %s", scan_id, error)
+    if summary.shortfall is not None and summary.shortfall.empty:
+        log.warning("%s", summary.shortfall.message(config.recipe.name))
     log.info(
         "%d scans built, %d failed, %d shards in %.1f s (see %s)",
         len(summary.scans),
