@@ -15,6 +15,14 @@ from ladderdata.io.shortfall import find_shortfall
 from ladderdata.recipe import Recipe
 
 
+def logged(output: str, level: str) -> str:
+    """The first log record of ``level`` in a command's output, its wrapped lines joined."""
+    text = " ".join(output.split())
+    start = text.index(f" {level} ") + len(level) + 2
+    ends = [i for i in (text.find(f" {lv} ", start) for lv in ("INFO", "WARNING", "ERROR")) if i >= 0]
+    return text[start : min(ends, default=len(text))]
+
+
 def test_under_filled_build_names_views_drafts_and_filters() -> None:
     recipe = Recipe.load("spbench-si").with_frame_stride(10)
     wanted: dict[str, int] = {}
@@ -64,14 +72,13 @@ def test_nothing_drafted_points_at_the_stride() -> None:
 def test_empty_benchmark_warns_why_and_exits_3(bench_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["build-bench", "--scans", str(bench_root), "--out", str(out), "--benchmark", "spbench-mv"]
-    wide = {"COLUMNS": "1000"}  # log lines unwrapped
-    result = CliRunner().invoke(app, [*args, "--frame-stride", "24"], env=wide)  # 24 frames: one view per scan
+    result = CliRunner().invoke(app, [*args, "--frame-stride", "24"])  # 24 frames: one view per scan
     assert result.exit_code == EMPTY_BENCHMARK == 3, result.output
-    warning = next(line for line in result.output.splitlines() if "WARNING" in line and "spbench-mv: " in line)
+    warning = logged(result.output, "WARNING")
     assert "spbench-mv: 0 of " in warning
     assert "views per scan at frame stride 24: 1 (1 scan)" in warning
     assert "nothing drafted for multi_view" in warning and "multi-view sets need 8 views" in warning
-    assert "empty benchmarks: spbench-mv" in result.output
+    assert "empty benchmarks: spbench-mv" in logged(result.output, "ERROR")
     stats = json.loads((out / "spbench-mv" / "stats.json").read_text())
     assert stats["shortfall"]["questions"] == 0 and stats["scans"]["views"] == {"scene0003_00": 1}
     assert "**This benchmark is empty**" in (out / "spbench-mv" / "README.md").read_text()
@@ -91,8 +98,8 @@ def test_empty_benchmark_warns_why_and_exits_3(bench_root: Path, tmp_path: Path)
 def test_empty_dataset_warns_why(bench_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "ds"
     args = ["build-dataset", "--scans", str(bench_root), "--out", str(out), "--split", "val"]
-    result = CliRunner().invoke(app, [*args, "--recipe", "spbench-mv", "--frame-stride", "24"], env={"COLUMNS": "1000"})
+    result = CliRunner().invoke(app, [*args, "--recipe", "spbench-mv", "--frame-stride", "24"])
     assert result.exit_code == 0, result.output  # an empty training set is not an error, but says why
-    warning = next(line for line in result.output.splitlines() if "WARNING" in line)
+    warning = logged(result.output, "WARNING")
     assert "spbench-mv: 0 of " in warning and "views per scan at frame stride 24: 1 (1 scan)" in warning
     assert "**This dataset is empty**" in (out / "README.md").read_text()
