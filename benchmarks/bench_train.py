@@ -429,8 +429,8 @@ def projection(args: argparse.Namespace) -> dict[str, Any]:
     (default H100 SXM) at an ASSUMED MFU: the model FLOPs of every row (3B shape, built on the meta device, no
     weights) from the built-in recipe's composition, ScanNet's 1296x968 frames at the paper's pixel budget and
     ``--text-tokens`` prompt tokens per row, divided by MFU x peak. Nothing is measured here."""
+    from ladderdata.geometry.vision_grid import PATCH_FACTOR, resized_size
     from ladderdata.recipe import Recipe
-    from laddertrain.data import PATCH_FACTOR, resized_size
 
     model = build("3b", build_tokenizer(), "meta", "grouped")
     width, height = resized_size(1296, 968)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
 SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
+#: Exit code of build-bench when a requested benchmark ends up with no question.
+EMPTY_BENCHMARK = 3
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -293,6 +295,8 @@ def run_build(config: "BuildConfig", executor: "Executor") -> int:
     Console().print(filtered)
     for scan_id, error in sorted(summary.failed.items()):
         log.error("failed scan %s: %s", scan_id, error)
+    if summary.shortfall is not None and summary.shortfall.empty:
+        log.warning("%s", summary.shortfall.message(config.recipe.name))
     log.info(
         "%d scans built, %d failed, %d shards in %.1f s (see %s)",
         len(summary.scans),
@@ -359,7 +363,10 @@ def build_bench_command(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
+    """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
+
+    Warns when a benchmark gets fewer questions than its target, saying why; exits 3 when one gets none.
+    """
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
@@ -386,6 +393,10 @@ def build_bench_command(
             log.error("%s: failed scan %s: %s", name, scan_id, error)
     Console().print(table)
     log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
+    empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
+    if empty:
+        log.error("empty benchmarks: %s (the warnings above say why)", ", ".join(empty))
+        raise typer.Exit(EMPTY_BENCHMARK)
     raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
@@ -493,6 +504,33 @@ def export_command(
     for r in results:
         table.add_row(r.benchmark, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
     Console().print(table)
+
+
+@app.command()
+def push(
+    folder: Annotated[Path, typer.Argument(help="a dataset (build-dataset --out) or benchmarks (build-bench --out)")],
+    repo: Annotated[str, typer.Option(help="Hub dataset repository to push to: USER/NAME or ORG/NAME")],
+    private: Annotated[bool, typer.Option(help="create the repository private (an existing one is unchanged)")] = False,
+    dry_run: Annotated[bool, typer.Option(help="list the files and sizes that would be sent; send nothing")] = False,
+    revision: Annotated[str | None, typer.Option(help="branch to push to, created if needed (default: main)")] = None,
+) -> None:
+    """Upload shards, card, manifest, stats and previews to a Hugging Face dataset repository (one commit).
+
+    The card is checked against the Hub's metadata rules first; nothing under .ladder-work/ is ever sent.
+    """
+    from ladderdata.io.push import plan_push
+    from ladderdata.io.push import push as push_plan
+
+    plan = plan_push(folder, repo)
+    table = Table("file", "bytes", title=f"{'would send' if dry_run else 'sending'} to {repo} ({plan.kind})")
+    for f in plan.files:
+        table.add_row(f.repo_path, f"{f.size:,}")
+    table.add_row(f"{len(plan.files)} files", f"{plan.total_bytes:,}")
+    Console().print(table)
+    if dry_run:
+        return
+    url = push_plan(plan, private=private, revision=revision)
+    log.info("pushed %d files (%s bytes) to %s: %s", len(plan.files), f"{plan.total_bytes:,}", repo, url)
 
 
 @app.command()

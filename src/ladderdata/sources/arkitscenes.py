@@ -34,6 +34,7 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.camera import CameraIntrinsics, turn_camera, turn_image, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.sources.base import (
+    DataTerms,
     FrameSource,
     ObjectInfo,
     Scan,
@@ -278,6 +279,9 @@ class ARKitScenesSource(ScanSource):
     config: ARKitScenesSourceConfig
     config_class = ARKitScenesSourceConfig
     looks_for = "<video_id>/<video_id>_3dod_mesh.ply (in Training/, Validation/ or the root)"
+    terms = DataTerms(
+        "ARKitScenes license", "arkitscenes-license", "https://github.com/apple/ARKitScenes/blob/main/LICENSE"
+    )
 
     @classmethod
     def detect(cls, root: Path) -> bool:
