@@ -13,7 +13,8 @@ each stage of one scan in a fresh process, so that its peak RSS is the stage's o
 * ``resume``: the same build again, over the finished folder: what a rerun costs per cached scan.
 
 Every stage is also run at half the frame stride (twice the views) to show how it grows with the views.
-The extrapolation multiplies the per-scan core-seconds by 1,513 (ScanNet v2's train + val + test scans)::
+The extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's train + val + test
+scans)::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale              # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires      # plus the ~1.3M-vertex mesh
@@ -47,6 +48,13 @@ STAGES = ("metadata", "selection", "build", "cold", "resume")
 def peak_rss_gib() -> float:
     """This process's peak resident set size (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, every thread counted (open3d's ray casting is
+    multi-threaded): what a scan costs a machine, whatever else is running on it."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def root_for(cache: Path, vertices: int, frames: int, objects: int) -> Path:
@@ -146,11 +154,11 @@ def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
         )
     for r in results.values():
         assert r["build"]["draft"].get("metadata cached") == 1, "the build recomputed the metadata"
-    cold = base["cold"]["stages"]
-    per_scan = sum(cold.values())
+    per_scan = base["cold"]["cpu_s"]
     core_hours = per_scan * SCANNET_V2_SCANS / 3600
     print(
-        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (a cold build's stages); ScanNet v2 "
+        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (CPU seconds of a cold build, all threads; "
+        f"{base['cold']['seconds']:.1f} s wall); ScanNet v2 "
         f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
         f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
     )
@@ -172,8 +180,9 @@ def main() -> None:
     if args.stage:  # a child process: one stage, one JSON line
         if args.stride:
             recipe = recipe.with_frame_stride(args.stride)
+        before = cpu_seconds()
         result = run_stage(args.stage, args.root, args.work, recipe)
-        print(json.dumps({**result, "rss_gib": peak_rss_gib()}))
+        print(json.dumps({**result, "cpu_s": cpu_seconds() - before, "rss_gib": peak_rss_gib()}))
         return
     stride = args.stride or recipe.metadata.frame_stride
     print(
