@@ -3,16 +3,18 @@
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ladderdata.errors import LadderError, ScanError
+from ladderdata.cache import is_out_of_space
+from ladderdata.errors import LadderError, OutOfSpaceError, ScanError
 from ladderdata.executor.base import ExecutorKind
 from ladderdata.extensions import Extension, load_extensions
 from ladderdata.layout import FramesLayout
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
-#: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
-SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
+#: Exit codes (docs/reliability.md): some scans failed; bad configuration or input; no space left on the device;
+#: an internal error (a bug: one line, the traceback with --verbose); interrupted (Ctrl-C, as shells report SIGINT).
+SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 70, 130
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -553,14 +556,40 @@ def add_extension_commands() -> None:
 add_extension_commands()
 
 
+def _validation_text(error: ValidationError) -> str:
+    """A pydantic error in one line: each wrong field with its location and reason."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+
+
+def _fail(code: int, label: str, text: str) -> NoReturn:
+    console.print(f"[red]{label}:[/red] {escape(text)}", soft_wrap=True)
+    raise SystemExit(code) from None
+
+
 def entrypoint() -> None:
-    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted."""
+    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 70 on an
+    internal error, 130 when interrupted. Every failure is one line on stderr, never a traceback."""
     try:
         app()
+    except OutOfSpaceError as e:
+        _fail(OUT_OF_SPACE, "out of space", str(e))
     except LadderError as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
-        raise SystemExit(BAD_CONFIG) from None
+        _fail(BAD_CONFIG, "error", str(e))
+    except ValidationError as e:
+        _fail(BAD_CONFIG, "error", f"invalid settings: {_validation_text(e)}")
+    except OSError as e:
+        if is_out_of_space(e):
+            _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")
+        _fail(BAD_CONFIG, "error", str(e))
     except SystemExit as e:
         if e.code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
             console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
         raise
+    except Exception as e:
+        if log.isEnabledFor(logging.DEBUG):
+            log.exception("internal error")
+        _fail(
+            INTERNAL_ERROR,
+            "internal error",
+            f"{type(e).__name__}: {e} (a bug in ladder: please report it; --verbose shows the traceback)",
+        )

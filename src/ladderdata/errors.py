@@ -39,3 +39,12 @@ class InconsistentScanError(ScanError):
 
 class ConfigError(LadderError):
     """A configuration or command-line value is unusable."""
+
+
+class StopRunError(LadderError):
+    """An error no item of a run can avoid (the disk is full): executors stop the whole run instead of
+    reporting it as one item's failure."""
+
+
+class OutOfSpaceError(StopRunError):
+    """A write failed because the file system is full or the user's quota is used up (ENOSPC, EDQUOT)."""
