@@ -26,6 +26,7 @@ from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.ply import TriangleMesh
+from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,10 @@ class FrameSource(ABC):
     def read_depth(self, frame_id: int) -> DepthMM:
         """Decode one depth frame, (h, w) uint16 millimetres, 0 = invalid."""
 
+    @abstractmethod
+    def color_file(self, frame_id: int) -> Path:
+        """The file holding a colour frame (its own file, or the stream it is stored in), for errors."""
+
     def read_color_jpeg(self, frame_id: int) -> bytes:
         """One colour frame as JPEG bytes; layouts that store JPEG return the stored bytes untouched."""
         rgb = self.read_color(frame_id)
@@ -133,6 +138,13 @@ class FrameSource(ABC):
         if not ok:
             raise ValueError(f"[{self.scan_id}] frame {frame_id} does not encode as JPEG")
         return bytes(buf)
+
+    def checked_color_jpeg(self, frame_id: int, decode: bool = False) -> bytes:
+        """:meth:`read_color_jpeg`, verified (``ladderdata.sources.validate.checked_jpeg``): a complete JPEG of the
+        colour intrinsics' size; with ``decode``, decoding to its end. What datasets embed goes through here."""
+        K = self.color_intrinsics
+        data = self.read_color_jpeg(frame_id)
+        return checked_jpeg(self.scan_id, self.color_file(frame_id), data, (K.width, K.height), frame_id, decode)
 
     def position(self, frame_id: int) -> int:
         pos = int(np.searchsorted(self.frame_ids, frame_id))
@@ -179,6 +191,15 @@ class Scan:
         return dict(sorted(Counter(o.info.label for o in self.objects if not o.info.in_label_table).items()))
 
 
+def read_id_list(path: Path) -> list[str]:
+    """The ids of a split list (one per line, blank lines skipped); a binary file is a ``ConfigError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ConfigError(f"cannot read the list of scan ids {path}: {e}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class ScanSourceConfig(BaseModel):
     """Base config of a scan source: which registered source reads the scans, and where they live.
 
@@ -186,7 +207,7 @@ class ScanSourceConfig(BaseModel):
     serialised config says which source it belongs to and :func:`open_source` can open it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     source: str
     root: Path
@@ -224,6 +245,10 @@ class ScanSource(ABC):
         Caches key on these files' contents, so a file missing from this list is a stale-cache bug. A file the
         scan needs but that does not exist is a ``MissingFileError``.
         """
+
+    def check_shared_inputs(self) -> None:  # noqa: B027 (optional hook, nothing to check by default)
+        """Read and check what every scan shares (a label table, a calibration file) before any scan is read: a
+        ``ConfigError`` here stops a run at its start instead of failing every scan. Default: nothing shared."""
 
     def key_settings(self) -> str:
         """The config fields that change what the source returns, as JSON (paths are left out: caches key on
