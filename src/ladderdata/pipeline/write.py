@@ -17,7 +17,8 @@ from ladderdata.tasks import Sample
 
 
 class FrameReader:
-    """JPEG bytes of frames, opening each scan's frame source once."""
+    """JPEG bytes of frames, checked (``FrameSource.checked_color_jpeg``: a complete JPEG of the declared size;
+    drafting decoded each one already), opening each scan's frame source once."""
 
     def __init__(self, source: ScanSourceConfig) -> None:
         self.source = open_source(source)
@@ -29,7 +30,7 @@ class FrameReader:
             if frames is None:
                 raise MissingFileError(scene_id, self.source.location(scene_id), "no frames to read images from")
             self.frames[scene_id] = frames
-        return self.frames[scene_id].read_color_jpeg(frame_id)
+        return self.frames[scene_id].checked_color_jpeg(frame_id)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ShardJob:
     images: ImageConfig
     row_format: RowFormat
     dataset_name: str
+    scene_keys: dict[str, str]
+    """Scan id -> content key of its inputs: a shard's key covers the files its images come from."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,20 @@ class PlannedShard:
 
 def write_planned(job: ShardJob, shard: PlannedShard) -> None:
     write_shard(
-        shard.path, shard.rows, job.margins, FrameReader(job.source), job.images, job.row_format, job.dataset_name
+        shard.path,
+        shard.rows,
+        job.margins,
+        FrameReader(job.source),
+        job.images,
+        job.row_format,
+        job.dataset_name,
+        job.scene_keys,
     )
 
 
 def is_current(job: ShardJob, shard: PlannedShard) -> bool:
     """The file already holds exactly these rows, written with these settings."""
-    key = shard_key(shard.rows, job.margins, job.images, job.row_format, job.dataset_name)
+    key = shard_key(shard.rows, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys)
     return existing_key(shard.path) == key
 
 
@@ -89,7 +99,7 @@ class WriteStage(Stage[Rendered, Written]):
                     stats.counters["stale shards removed"] += 1
         margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, data.scene_keys)
 
         def done(outcome: Outcome[None]) -> None:
             stats.counters["written" if outcome.ok else "failed"] += 1
