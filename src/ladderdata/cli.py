@@ -71,8 +71,17 @@ class StageBars:
 
 
 # options shared by the commands that read scans and fan out work
-Scans = Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")]
-Source = Annotated[str, typer.Option(help="registered scan source that reads --scans")]
+Scans = Annotated[
+    list[Path],
+    typer.Option("--scans", help="root of scans (ScanNet, ScanNet++ or ARKitScenes); repeat to mix several roots"),
+]
+Source = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="scannet, scannetpp or arkitscenes (or a plugin's): once for every --scans root or once per root, in "
+        "order; default: detected from each root's layout"
+    ),
+]
 Workers = Annotated[
     int | None, typer.Option(min=1, help="local: worker processes (default 1); ray: tasks in flight (default all)")
 ]
@@ -93,32 +102,47 @@ def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str 
     return open_executor(ExecutorConfig(kind=kind, workers=workers, ray_address=ray_address))
 
 
-def scan_source(name: str, scans: Path, frames_layout: FramesLayout | None = None) -> "ScanSourceConfig":
-    from ladderdata.sources.base import source_config
+def scan_source(
+    names: list[str] | None, roots: list[Path], frames_layout: FramesLayout | None = None
+) -> "ScanSourceConfig":
+    """The source config of ``--scans`` roots: each root's ``--source`` (or the one detected from its layout),
+    several roots as one mixed source. ``--frames-layout`` applies to the ScanNet roots."""
+    from ladderdata.sources.base import detect_source, source_config
 
-    return source_config(name, root=scans, frames_layout=frames_layout)
+    if not roots:
+        raise LadderError("give --scans ROOT (repeatable)")
+    names = list(names or [])
+    if len(names) not in (0, 1, len(roots)):
+        raise LadderError(f"give --source once, or once per --scans root ({len(roots)}), not {len(names)} times")
+    chosen = [names[0] if len(names) == 1 else names[i] if names else detect_source(r) for i, r in enumerate(roots)]
+    if frames_layout is not None and "scannet" not in chosen:
+        raise LadderError("--frames-layout picks among ScanNet's frame layouts; no --scans root is read as scannet")
+    parts = [
+        source_config(name, root=root, frames_layout=frames_layout if name == "scannet" else None)
+        for name, root in zip(chosen, roots, strict=True)
+    ]
+    return parts[0] if len(parts) == 1 else source_config("mixed", parts=parts)
 
 
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import synthesize_root
+    from ladderdata.sources.synthetic import SynthFormat
+    from ladderdata.sources.synthetic_formats import synthesize
 
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("synthesising scans", total=config.scenes)
-        ids = synthesize_root(out, config, executor, progress=lambda _: progress.advance(task))
-    log.info(
-        "wrote %d synthetic scans (%s) to %s in %.1f s",
-        len(ids),
-        ", ".join(config.layouts),
-        out,
-        time.perf_counter() - start,
-    )
+        ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
+    layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
+    log.info("wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), layouts, out, time.perf_counter() - start)
     return ids
 
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
+    out: Annotated[Path, typer.Option(help="root folder to write")],
+    format: Annotated[
+        str, typer.Option("--format", help="layout to write: scannet, scannetpp or arkitscenes")
+    ] = "scannet",
     scenes: Annotated[int, typer.Option(min=1)] = 4,
     seed: int = 0,
     frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
@@ -139,10 +163,18 @@ def synth(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
-    from ladderdata.sources.synthetic import SynthConfig
+    """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
+    (synthetic_gt/<scan>.json)."""
+    from ladderdata.sources.synthetic import SynthConfig, SynthFormat
 
+    try:
+        chosen = SynthFormat(format)
+    except ValueError:
+        raise LadderError(f"--format must be one of {', '.join(SynthFormat)}, not {format!r}") from None
+    if chosen is not SynthFormat.SCANNET and (frames_layout or posed_max_images is not None):
+        raise LadderError("--frames-layout and --posed-max-images are ScanNet's: use them with --format scannet")
     config = SynthConfig(
+        format=chosen,
         scenes=scenes,
         seed=seed,
         frames=frames,
@@ -191,7 +223,7 @@ def scans(
     scans: Scans,
     split: Annotated[str | None, typer.Option(help="train, val or test (needs scannetv2_<split>.txt)")] = None,
     frames_layout: FramesLayout | None = None,
-    source: Source = "scannet",
+    source: Source = None,
 ) -> None:
     """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
     failed = summarise_scans(scan_source(source, scans, frames_layout), split)
@@ -236,7 +268,7 @@ def metadata(
     frame_stride: Annotated[
         int, typer.Option(min=1, help="keep frames whose number is a multiple of K (and whose pose is valid)")
     ] = 10,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -288,7 +320,7 @@ def build_dataset_command(
     exclude_bench: Annotated[
         list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
     ] = None,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -325,7 +357,7 @@ def build_bench_command(
     limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
     frame_stride: FrameStride = None,
     frames_layout: FramesLayout | None = None,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -501,7 +533,7 @@ def demo(
         run_synth(root, SynthConfig(), runner)
         recipe = Recipe.load("spatialladder-26k").with_frame_stride(2)
         failed = run_build(
-            BuildConfig(source=scan_source("scannet", root), out=dataset, split="all", recipe=recipe), runner
+            BuildConfig(source=scan_source(["scannet"], [root]), out=dataset, split="all", recipe=recipe), runner
         )
     for path in render_preview(dataset):
         log.info("preview: %s", path)

@@ -107,7 +107,8 @@ class DatasetReport:
     split: str
     """Split name of the shards (``train``, ``validation``, ``test``)."""
     inputs: dict[str, Any]
-    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used and ``failed`` scans."""
+    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room``
+    keys, for leakage checks) and ``failed`` scans."""
     subsets: dict[str, list[Sample]]
     shards: list[dict[str, object]]
     drafted: Counter[str]

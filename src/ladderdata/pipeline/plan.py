@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ladderdata.errors import ConfigError
-from ladderdata.io.rooms import dataset_rooms, room_of
+from ladderdata.io.rooms import dataset_rooms, scan_room
 from ladderdata.layout import check_name
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
@@ -46,11 +46,11 @@ class PlanStage(Stage[BuildConfig, Plan]):
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:
             banned = set().union(*(dataset_rooms(p) for p in data.exclude))
-            refused = [s for s in scan_ids if room_of(s) in banned]
+            refused = [s for s in scan_ids if scan_room(source, s) in banned]
             if refused:
                 log.warning("refusing %d scans whose rooms are in the given benchmarks: %s", len(refused), refused[:8])
             stats.counters["excluded (benchmark rooms)"] = len(refused)
-            scan_ids = [s for s in scan_ids if room_of(s) not in banned]
+            scan_ids = [s for s in scan_ids if s not in refused]
         if data.limit_scenes is not None:
             scan_ids = scan_ids[: data.limit_scenes]
         for scan_id in scan_ids:  # ids become file names (drafts, metadata)

@@ -14,6 +14,7 @@ from ladderdata.errors import CorruptFileError, InconsistentScanError, MissingFi
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.layout import FramesLayout, ScanPaths
 from ladderdata.sources.base import DEFAULT_FPS, FrameSource
+from ladderdata.sources.files import read_text
 from ladderdata.sources.sens import SensFormatError, decode_color, decode_depth, read_frame_bytes, read_sens_index
 from ladderdata.sources.validate import image_size, intrinsics_for, jpeg_size, same_size
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
@@ -21,10 +22,8 @@ from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
 
 def read_matrix(scan_id: str, path: Path) -> FloatArray:
     """A 4x4 matrix stored as text (whitespace separated); inf/nan tokens are kept, not fatal."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
     try:
-        values = np.array(path.read_text().split(), dtype=np.float64)
+        values = np.array(read_text(scan_id, path).split(), dtype=np.float64)
     except ValueError as e:
         raise CorruptFileError(scan_id, path, f"not a matrix of numbers ({e})") from None
     if values.size != 16:

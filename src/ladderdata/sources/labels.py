@@ -10,6 +10,20 @@ from ladderdata.errors import ConfigError
 REQUIRED_COLUMNS = ("raw_category", "category", "nyu40id", "nyu40class")
 
 
+def read_table_text(path: Path, what: str) -> str:
+    """The text of a table every scan shares (label table, class list, visits table); a missing, binary or
+    non-UTF-8 one is a ``ConfigError`` naming ``what`` and the file."""
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ConfigError(f"{what} {path} is not readable UTF-8 text ({type(e).__name__})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{what} {path} is binary, not text")
+    return text
+
+
 @dataclass(frozen=True)
 class LabelEntry:
     category: str
@@ -37,14 +51,7 @@ class LabelTable:
         """Parse the table; a missing, binary, short or empty table is a ``ConfigError`` naming the file (and
         the line): every scan shares it, so it stops the run before any scan is read."""
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"label table not found: {path}")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"label table {path} is not UTF-8 text") from None
-        if "\x00" in text:
-            raise ConfigError(f"label table {path} is binary, not tab-separated text")
+        text = read_table_text(path, "label table")
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -23,6 +23,7 @@ from ladderdata.sources.base import (
     read_id_list,
     register_source,
 )
+from ladderdata.sources.files import read_json_object
 from ladderdata.sources.frames import frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
@@ -76,21 +77,9 @@ def read_axis_alignment(scan_id: str, path: Path) -> tuple[Matrix4, str | None]:
     return alignment, values.get("sceneType")
 
 
-def _read_json(scan_id: str, path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
-    try:
-        data = json.loads(path.read_bytes())
-    except (ValueError, RecursionError) as e:  # bad JSON, bad UTF-8, numbers too long to parse, deep nesting
-        raise CorruptFileError(scan_id, path, f"invalid JSON ({str(e)[:120]})") from None
-    if not isinstance(data, dict):
-        raise CorruptFileError(scan_id, path, "top-level JSON value is not an object")
-    return data
-
-
 def read_segments(scan_id: str, path: Path, num_vertices: int) -> IntArray:
     """(V,) segment id of every mesh vertex."""
-    data = _read_json(scan_id, path)
+    data = read_json_object(scan_id, path)
     if "segIndices" not in data:
         raise CorruptFileError(scan_id, path, "no 'segIndices' key")
     seg = int_array(scan_id, path, data["segIndices"], "'segIndices'")
@@ -121,7 +110,7 @@ def build_objects(
     """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
     mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). Each segment
     belongs to one object at most: overlapping groups would count one surface twice."""
-    data = _read_json(scan_id, path)
+    data = read_json_object(scan_id, path)
     groups = data.get("segGroups")
     if not isinstance(groups, list):
         raise CorruptFileError(scan_id, path, "no 'segGroups' list")
@@ -182,6 +171,19 @@ class ScanNetSource(ScanSource):
 
     config: ScanNetSourceConfig
     config_class = ScanNetSourceConfig
+    looks_for = "scans/sceneXXXX_YY/ folders (or sceneXXXX_YY/ folders in the root)"
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        pattern = re.compile(SCAN_ID_PATTERN)
+        parent = root / SCAN_SUBDIRS[0] if (root / SCAN_SUBDIRS[0]).is_dir() else root
+        return any(d.is_dir() and pattern.match(d.name) for d in parent.iterdir())
+
+    @classmethod
+    def room_from_id(cls, scan_id: str) -> str:
+        """Rescans of one room share ``sceneXXXX``: ``scene0123_02`` -> ``scene0123``."""
+        m = re.match(r"^(scene\d{4})_\d{2}$", scan_id)
+        return m.group(1) if m else scan_id
 
     def __init__(self, config: ScanNetSourceConfig) -> None:
         super().__init__(config)

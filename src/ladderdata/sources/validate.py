@@ -7,10 +7,11 @@ images they describe, and every colour frame a dataset embeds must be a JPEG of 
 * :func:`bounded_count`: a count read from a header, within ``[low, high]``.
 * :func:`image_size`: a width and height read from a header or an image, within :data:`MAX_IMAGE_SIDE`.
 * :func:`finite`: no NaN or inf in an array (vertices, matrices).
-* :func:`rigid_transform`: a 4x4 rotation + translation (orthonormal, det +1, last row 0 0 0 1).
+* :func:`rotation` / :func:`rigid_transform`: a 3x3 rotation (orthonormal, det +1), a 4x4 rotation + translation
+  (last row 0 0 0 1).
 * :func:`intrinsics_for`: a camera matrix turned into :class:`CameraIntrinsics` for an image of a given size,
   refusing non-finite or non-positive focal lengths and a principal point off the image's centre (intrinsics
-  of another resolution).
+  of another resolution); :func:`pinhole` the same from focal lengths and principal point.
 * :func:`same_size`: an image's size against the size its camera declares.
 * :func:`int_array`: a JSON list of integers (no floats, booleans, nulls or numbers beyond int64).
 * :func:`jpeg_size` / :func:`checked_jpeg`: a colour frame's JPEG header read without decoding, and a frame
@@ -65,18 +66,29 @@ def finite(scan_id: str, path: Path, values: FloatArray, what: str) -> FloatArra
     return values
 
 
+def is_rotation(matrix: FloatArray) -> bool:
+    """Whether a 3x3 matrix is finite, orthonormal and of determinant +1 (within :data:`RIGID_TOLERANCE`)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape != (3, 3) or not np.isfinite(m).all():
+        return False
+    orthonormal = np.abs(m @ m.T - np.eye(3)).max() < RIGID_TOLERANCE
+    return bool(orthonormal and abs(np.linalg.det(m) - 1.0) < RIGID_TOLERANCE)
+
+
 def is_rigid(matrix: FloatArray) -> bool:
-    """Whether a 4x4 matrix is finite, its rotation orthonormal with determinant +1 and its last row 0 0 0 1."""
+    """Whether a 4x4 matrix is finite, its rotation a rotation (:func:`is_rotation`) and its last row 0 0 0 1."""
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape != (4, 4) or not np.isfinite(m).all():
         return False
-    rotation = m[:3, :3]
-    orthonormal = np.abs(rotation @ rotation.T - np.eye(3)).max() < RIGID_TOLERANCE
-    return bool(
-        orthonormal
-        and abs(np.linalg.det(rotation) - 1.0) < RIGID_TOLERANCE
-        and np.abs(m[3] - [0.0, 0.0, 0.0, 1.0]).max() < 1e-6
-    )
+    return is_rotation(m[:3, :3]) and bool(np.abs(m[3] - [0.0, 0.0, 0.0, 1.0]).max() < 1e-6)
+
+
+def rotation(scan_id: str, path: Path, matrix: FloatArray, what: str) -> FloatArray:
+    """``matrix`` when it is a 3x3 rotation (orthonormal, det +1): an axis system that is not would shear
+    every box built on it."""
+    if not is_rotation(matrix):
+        raise InconsistentScanError(scan_id, path, f"{what} is not a rotation matrix (orthonormal, determinant +1)")
+    return np.asarray(matrix, dtype=np.float64)
 
 
 def rigid_transform(scan_id: str, path: Path, matrix: FloatArray, what: str) -> Matrix4:
@@ -99,8 +111,15 @@ def intrinsics_for(scan_id: str, path: Path, matrix: FloatArray, width: int, hei
     K = np.asarray(matrix, dtype=np.float64)
     if K.shape not in ((3, 3), (4, 4)):
         raise InconsistentScanError(scan_id, path, f"intrinsic matrix must be 3x3 or 4x4, found shape {K.shape}")
-    image_size(scan_id, path, width, height, "image")
     fx, fy, cx, cy = (float(v) for v in (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    return pinhole(scan_id, path, fx, fy, cx, cy, width, height)
+
+
+def pinhole(
+    scan_id: str, path: Path, fx: float, fy: float, cx: float, cy: float, width: int, height: int
+) -> CameraIntrinsics:
+    """:class:`CameraIntrinsics` from focal lengths and principal point, checked as :func:`intrinsics_for` says."""
+    image_size(scan_id, path, width, height, "image")
     if not all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
         raise CorruptFileError(
             scan_id, path, f"focal lengths must be finite and positive (fx={fx}, fy={fy}, cx={cx}, cy={cy})"
