@@ -67,11 +67,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class FileHashes:
-    """sha256 of files, memoised by (absolute path, size, mtime_ns) in a JSON sidecar.
+#: A memo entry: size, mtime_ns, inode, ctime_ns, sha256.
+_ENTRY_LENGTH = 5
 
-    A file whose size and modification time are unchanged is not read again. :meth:`save` keeps only the
-    entries asked for since loading, so the sidecar never grows with files that are gone.
+
+class FileHashes:
+    """sha256 of files, memoised by (absolute path, size, mtime_ns, inode, ctime_ns) in a JSON sidecar.
+
+    A file whose stat is unchanged is not read again. The inode and the change time (which no tool can set back)
+    are part of the memo, so a file replaced by one of the same size with its old mtime restored (``cp -p``,
+    ``rsync -a``, ``touch -r``) is hashed again. :meth:`save` keeps only the entries asked for since loading, so
+    the sidecar never grows with files that are gone.
     """
 
     def __init__(self, sidecar: Path | None = None) -> None:
@@ -84,18 +90,19 @@ class FileHashes:
             except (ValueError, OSError):
                 loaded = {}
             if isinstance(loaded, dict):
-                self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == 3}
+                self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == _ENTRY_LENGTH}
 
     def sha256(self, path: Path) -> str:
         """The file's sha256 (raises ``FileNotFoundError`` when it does not exist)."""
         name = os.path.abspath(path)
         st = os.stat(name)
+        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
         entry = self._known.get(name)
-        if entry is None or entry[0] != st.st_size or entry[1] != st.st_mtime_ns:
-            entry = [st.st_size, st.st_mtime_ns, file_sha256(Path(name))]
+        if entry is None or entry[:-1] != stamp:
+            entry = [*stamp, file_sha256(Path(name))]
             self._known[name] = entry
         self._used[name] = entry
-        return str(entry[2])
+        return str(entry[-1])
 
     def save(self) -> None:
         """Write the sidecar (atomically) when it would change."""

@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ladderdata.cache import is_out_of_space
-from ladderdata.errors import LadderError, OutOfSpaceError, ScanError
-from ladderdata.executor.base import ExecutorKind
+from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
+from ladderdata.executor.base import ExecutorKind, describe_failure
 from ladderdata.extensions import Extension, load_extensions
 from ladderdata.layout import FramesLayout
 
@@ -192,6 +192,7 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
     from ladderdata.sources.base import open_source
 
     source = open_source(source_config)
+    source.check_shared_inputs()
     ids = source.scan_ids(split)
     table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
     failures: dict[str, str] = {}
@@ -199,9 +200,9 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
         for scan_id in progress.track(ids, description="reading scans"):
             try:
                 scan = source.load(scan_id)
-            except ScanError as e:
-                failures[scan_id] = str(e)
-                log.error("%s", e)
+            except Exception as e:  # one bad scan costs that scan only (as in every command that reads scans)
+                failures[scan_id] = describe_failure(scan_id, e)
+                log.error("%s", failures[scan_id])
                 continue
             n_frames = len(scan.valid_poses)
             table.add_row(
@@ -238,7 +239,9 @@ def run_metadata(
     from ladderdata.metadata.extract import process_scans
     from ladderdata.sources.base import open_source
 
-    scan_ids = open_source(source_config).scan_ids(split)
+    source = open_source(source_config)
+    source.check_shared_inputs()
+    scan_ids = source.scan_ids(split)
     config = MetadataConfig(frame_stride=frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
@@ -463,7 +466,7 @@ def eval_command(
     for mode, per_dataset in summaries.items():
         for dataset, s in per_dataset.items():
             log.info(
-                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors",
+                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors, %d without a prediction",
                 dataset,
                 mode,
                 s["avg"],
@@ -471,6 +474,7 @@ def eval_command(
                 s["mcq_avg"],
                 s["scored"],
                 len(s["errors"]),
+                s["missing_predictions"],
             )
     log.info("report: %s", report_dir / "report.md")
 
@@ -588,11 +592,6 @@ def add_extension_commands() -> None:
 add_extension_commands()
 
 
-def _validation_text(error: ValidationError) -> str:
-    """A pydantic error in one line: each wrong field with its location and reason."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-
-
 def _fail(code: int, label: str, text: str) -> NoReturn:
     console.print(f"[red]{label}:[/red] {escape(text)}", soft_wrap=True)
     raise SystemExit(code) from None
@@ -608,7 +607,7 @@ def entrypoint() -> None:
     except LadderError as e:
         _fail(BAD_CONFIG, "error", str(e))
     except ValidationError as e:
-        _fail(BAD_CONFIG, "error", f"invalid settings: {_validation_text(e)}")
+        _fail(BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}")
     except OSError as e:
         if is_out_of_space(e):
             _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")

@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, validation_text
 
 LETTERS = "ABCDEFGH"
 
@@ -87,7 +87,7 @@ def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what
     try:
         return model.model_validate(data or {})
     except ValidationError as e:
-        raise ConfigError(f"invalid {what} ({where}): {e}") from None
+        raise ConfigError(f"invalid {what} ({where}): {validation_text(e)}") from None
 
 
 def read_text_file(path: Path, what: str) -> str:

@@ -46,11 +46,11 @@ def build_benchmarks(
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>``; returns their summaries. The benchmarks share the executor and
     the per-view metadata cache (``out/.ladder-work/metadata``): a scan is measured once for all of them."""
+    recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
     chosen = bench_split(source, split, split_file)
     summaries = {}
     with claim_folder(out):
-        for name in benchmarks:
-            recipe = Recipe.load(name).with_frame_stride(frame_stride)
+        for recipe in recipes:
             config = BuildConfig(
                 source=source,
                 out=out / recipe.name,

@@ -124,9 +124,9 @@ def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
         for row in shard_rows:
             if not isinstance(row["id"], str) or not row["id"]:
                 raise ConfigError(f"{path}: a question without an id")
-            first = seen.setdefault(row["id"], path)
-            if first is not path:
-                raise ConfigError(f"{path}: question id {row['id']!r} appears twice (also in {first})")
+            if row["id"] in seen:
+                raise ConfigError(f"{path}: question id {row['id']!r} appears twice (also in {seen[row['id']]})")
+            seen[row["id"]] = path
         rows.extend(shard_rows)
     return rows
 
@@ -380,6 +380,13 @@ def evaluate(
     rows = load_bench(bench)
     read = read_predictions_file(predictions)
     unmatched = unmatched_predictions(rows, read.by_id)
+    if not read.lines:
+        raise ConfigError(f"{predictions} holds no predictions")
+    if len(unmatched) == read.lines:
+        raise ConfigError(
+            f"none of the {read.lines} predictions in {predictions} names a question of {bench} "
+            f"(e.g. {unmatched[0]!r}): predictions for another benchmark?"
+        )
     if unmatched:
         log.warning(
             "%d of %d predictions name no question of %s (not scored), e.g. %s",

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
@@ -322,7 +322,7 @@ def source_config(name: str, **fields: Any) -> ScanSourceConfig:
     try:
         return cls.model_validate({**values, "source": name})
     except ValidationError as e:
-        raise ConfigError(f"bad settings for scan source {name!r}: {e}") from None
+        raise ConfigError(f"bad settings for scan source {name!r}: {validation_text(e)}") from None
 
 
 def open_source(config: ScanSourceConfig) -> ScanSource:
