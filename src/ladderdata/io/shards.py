@@ -34,6 +34,9 @@ class RowFormat(StrEnum):
 #: benchmark column -> Sample field it comes from
 BENCH_RENAMES = {"scene_name": "scene_id", "question_type": "task", "ground_truth": "answer"}
 ROW_GROUP_ROWS = 64
+#: A row group is closed once its images reach this many bytes, so a writer holds at most about this much image
+#: data whatever the shard's size (video rows carry 16 frames or more).
+ROW_GROUP_BYTES = 32 * 2**20
 
 
 _TEXT = pa.string()
@@ -211,18 +214,21 @@ def write_shard(
 ) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
-    Rows are streamed to the Parquet writer one row group (:data:`ROW_GROUP_ROWS` rows) at a time, and only
-    that group's images are held in memory, so a worker's memory does not grow with ``rows_per_shard``. The
-    shard carries its :func:`shard_key`, so a rerun can tell an up-to-date shard (:func:`existing_key`)
-    without reading its rows.
+    Rows are streamed to the Parquet writer one row group at a time (:data:`ROW_GROUP_ROWS` rows, or fewer once
+    their images reach :data:`ROW_GROUP_BYTES`), and only that group's images are held in memory, so a writer's
+    memory does not grow with ``rows_per_shard``. The shard carries its :func:`shard_key`, so a rerun can tell an
+    up-to-date shard (:func:`existing_key`) without reading its rows.
     """
     key = shard_key(samples, margin_names, config, row_format, dataset_name, scene_keys)
     base = shard_schema(margin_names, row_format)
     schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for start in range(0, len(samples), ROW_GROUP_ROWS):
-            rows = [
-                shard_row(s, margin_names, image_bytes, config, row_format, dataset_name)
-                for s in samples[start : start + ROW_GROUP_ROWS]
-            ]
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP_ROWS)
+        group: list[dict[str, Any]] = []
+        group_bytes = 0
+        for i, sample in enumerate(samples):
+            row = shard_row(sample, margin_names, image_bytes, config, row_format, dataset_name)
+            group.append(row)
+            group_bytes += sum(len(image["bytes"]) for image in row["images"])
+            if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=ROW_GROUP_ROWS)
+                group, group_bytes = [], 0

@@ -17,12 +17,15 @@ from ladderdata.tasks import Sample
 
 
 class FrameReader:
-    """JPEG bytes of frames, checked (``FrameSource.checked_color_jpeg``: a complete JPEG of the declared size;
-    drafting decoded each one already), opening each scan's frame source once."""
+    """JPEG bytes of frames, opening each scan's frame source once. Every frame is checked
+    (``FrameSource.checked_color_jpeg``: a complete JPEG of its camera's size) and decoded once per reader (one
+    reader per shard): drafting decoded it already, but the file may have changed since, and a shard must never
+    embed an image that does not decode."""
 
     def __init__(self, source: ScanSourceConfig) -> None:
         self.source = open_source(source)
         self.frames: dict[str, FrameSource] = {}
+        self.decoded: set[tuple[str, int]] = set()
 
     def __call__(self, scene_id: str, frame_id: int) -> bytes:
         if scene_id not in self.frames:
@@ -30,7 +33,10 @@ class FrameReader:
             if frames is None:
                 raise MissingFileError(scene_id, self.source.location(scene_id), "no frames to read images from")
             self.frames[scene_id] = frames
-        return self.frames[scene_id].checked_color_jpeg(frame_id)
+        first = (scene_id, frame_id) not in self.decoded
+        data = self.frames[scene_id].checked_color_jpeg(frame_id, decode=first)
+        self.decoded.add((scene_id, frame_id))
+        return data
 
 
 @dataclass(frozen=True)
