@@ -827,6 +827,25 @@ def test_sigkill_mid_build_then_rerun_gives_the_same_bytes(synthetic_root: Path,
     assert not temp_files(out)
 
 
+def test_ctrl_c_during_a_build_stops_it_in_seconds_and_the_rerun_resumes(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    out = tmp_path / "dataset"
+    args = ["build-dataset", "--scans", str(root), "--out", str(out), "--split", "all", "--frame-stride", "1"]
+    proc = subprocess.Popen([*LADDER, *args, "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / ".ladder-work").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # a run that keeps drafting fails here
+    finally:
+        proc.kill()
+    assert proc.returncode == cli.INTERRUPTED == 130
+    assert "finished work is kept" in one_line_error(stderr, "interrupted")
+    assert not temp_files(out)
+    assert run_ladder(args).returncode == 0
+
+
 # ----------------------------------------------------------------------------------------------- 6. disk full
 
 
