@@ -532,6 +532,19 @@ def test_scan_folders_whose_names_are_not_scan_ids_are_ignored(
     assert "not a scan id" in caplog.text and repr(f"{SCAN}\n") in caplog.text
 
 
+@pytest.mark.parametrize("source", ["scannetpp", "arkitscenes"])
+def test_other_sources_ignore_folders_whose_names_are_not_ids(
+    scannetpp_root: Path, arkitscenes_root: Path, tmp_path: Path, source: str
+) -> None:
+    from ladderdata.sources.base import open_source, source_config
+
+    root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
+    scan_dir = _scannetpp_scene(root) if source == "scannetpp" else _arkit_video(root)
+    expected = open_source(source_config(source, root=root)).scan_ids()
+    shutil.copytree(scan_dir, scan_dir.with_name(f"{scan_dir.name}\n"))
+    assert open_source(source_config(source, root=root)).scan_ids() == expected
+
+
 # ScanNet++ and ARKitScenes: the same promises for the other readers
 def _nan_focal_lengths(poses: dict[str, Any]) -> None:
     for entry in poses.values():
@@ -725,13 +738,16 @@ def test_a_frame_broken_after_drafting_is_never_written(
     real_run = write_stage.WriteStage.run
 
     def break_then_write(self: write_stage.WriteStage, *args: Any) -> Any:
-        for i in range(10):
-            truncate(paths.export_color(i), 0.6)
+        for i in range(10):  # noise inside the entropy-coded data: header, size and end marker stay valid
+            data = bytearray(paths.export_color(i).read_bytes())
+            start = data.index(b"\xff\xda") + 2000
+            data[start : start + 2000] = np.random.default_rng(i).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+            paths.export_color(i).write_bytes(bytes(data))
         return real_run(self, *args)
 
     monkeypatch.setattr(write_stage.WriteStage, "run", break_then_write)
     out = tmp_path / "dataset"
-    with pytest.raises(LadderError, match=r"shards could not be written: .*scene0000_00.*color/\d+\.jpg"):
+    with pytest.raises(LadderError, match=r"shards could not be written: .*scene0000_00.*color/\d+\.jpg.*not decode"):
         build(root, out, FramesLayout.EXPORT)
     # shards of the other scan only, if any
     assert all(decodes(data) for data in {data for _, data in embedded_images(out)})

@@ -299,7 +299,7 @@ class ARKitScenesSource(ScanSource):
         folds: list[tuple[str | None, Path]] = [(f, root / f) for f in FOLDS.values() if (root / f).is_dir()]
         for fold, parent in folds or [(None, root)]:
             for d in sorted(parent.iterdir()):
-                if d.is_dir() and VIDEO_ID.match(d.name):
+                if d.is_dir() and VIDEO_ID.fullmatch(d.name):
                     if d.name in found:
                         raise ConfigError(f"video {d.name} is in both {found[d.name][1].parent} and {parent}")
                     found[d.name] = (fold, d)

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.layout import is_safe_name
 from ladderdata.sources.base import (
     FrameSource,
     Scan,
@@ -179,7 +180,15 @@ class ScanNetPPSource(ScanSource):
     def _scene_dirs(self) -> dict[str, Path]:
         root = self.config.root
         parent = root / DATA_DIR if (root / DATA_DIR).is_dir() else root
-        return {d.name: d for d in sorted(parent.iterdir()) if (d / "scans").is_dir()}
+        dirs = {}
+        for d in sorted(parent.iterdir()):
+            if not (d / "scans").is_dir():
+                continue
+            if is_safe_name(d.name):
+                dirs[d.name] = d
+            else:
+                log.warning("ignoring folder %r in %s: not a scene id", d.name, parent)
+        return dirs
 
     @cached_property
     def labels(self) -> LabelTable:
