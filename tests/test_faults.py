@@ -916,6 +916,20 @@ def test_a_full_disk_exits_3_keeps_what_was_there_and_the_rerun_completes(
     assert json.loads((out / "manifest.json").read_text())["shards"]
 
 
+def test_a_truncated_manifest_is_a_clear_error_for_check_leakage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, bench = tmp_path / "train", tmp_path / "bench"
+    for folder in (train, bench):
+        folder.mkdir()
+        (folder / "manifest.json").write_text(json.dumps({"inputs": {"scan_ids": [SCAN], "source": {}}}))
+    text = (train / "manifest.json").read_text()
+    (train / "manifest.json").write_text(text[: len(text) // 2])  # what an in-place write on a full disk left
+    code, stderr = run_cli(["check-leakage", str(train), str(bench)], monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG
+    assert "is not a readable ladder manifest" in one_line_error(stderr, "error")
+
+
 def _fill_disk(item: int) -> int:
     if item == 2:
         raise OutOfSpaceError("no space left on the device writing x")
