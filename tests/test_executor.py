@@ -26,6 +26,7 @@ from ladderdata.cache import (
     temp_name,
     write_text_atomic,
 )
+from ladderdata.errors import OutOfSpaceError
 from ladderdata.executor import Executor, ExecutorConfig, ExecutorKind, LocalExecutor, Outcome, open_executor
 from ladderdata.pipeline import BuildConfig, build_dataset
 
@@ -139,7 +140,7 @@ def test_file_hashes_are_memoised_and_follow_changes(tmp_path: Path) -> None:
 def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "manifest.json"
     write_text_atomic(target, "old")
-    with pytest.raises(OSError), atomic_path(target) as tmp:
+    with pytest.raises(OutOfSpaceError, match=r"manifest\.json"), atomic_path(target) as tmp:
         tmp.write_text("half of the new")
         raise OSError(28, "No space left on device")
     assert target.read_text() == "old"

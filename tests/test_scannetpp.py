@@ -180,5 +180,5 @@ def test_bad_pose_records_name_the_frame(scannetpp_root: Path, tmp_path: Path) -
     for entry in data.values():
         entry["intrinsic"] = [[1445.3, 0, 1400.0], [0, 1445.3, 2000.0], [0, 0, 1]]  # made for a portrait image
     path.write_text(json.dumps(data))
-    with pytest.raises(InconsistentScanError, match="outside the 1920x1440 image"):
+    with pytest.raises(InconsistentScanError, match="far from the centre of the 1920x1440 images"):
         source(root).load(scan_id)

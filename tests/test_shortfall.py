@@ -1,4 +1,4 @@
-"""Empty or under-filled builds say why (views per scan at the stride, drafts, filters); build-bench exits 3 when
+"""Empty or under-filled builds say why (views per scan at the stride, drafts, filters); build-bench exits 4 when
 a requested benchmark ends up empty."""
 
 import json
@@ -69,11 +69,11 @@ def test_nothing_drafted_points_at_the_stride() -> None:
     assert message.endswith("a smaller --frame-stride measures more views per scan")
 
 
-def test_empty_benchmark_warns_why_and_exits_3(bench_root: Path, tmp_path: Path) -> None:
+def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["build-bench", "--scans", str(bench_root), "--out", str(out), "--benchmark", "spbench-mv"]
     result = CliRunner().invoke(app, [*args, "--frame-stride", "24"])  # 24 frames: one view per scan
-    assert result.exit_code == EMPTY_BENCHMARK == 3, result.output
+    assert result.exit_code == EMPTY_BENCHMARK == 4, result.output
     warning = logged(result.output, "WARNING")
     assert "spbench-mv: 0 of " in warning
     assert "views per scan at frame stride 24: 1 (1 scan)" in warning

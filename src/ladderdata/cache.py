@@ -6,11 +6,13 @@
 * :func:`atomic_path` yields a temp path in the destination's folder and renames it into place only when the
   block succeeds; on any failure (exception, Ctrl-C, full disk) the temp file is removed. A kill (SIGKILL, OOM)
   can leave one behind: every temp name follows one pattern, and :func:`remove_stale_temps` deletes them.
+  A full disk or quota (ENOSPC, EDQUOT) becomes :class:`~ladderdata.errors.OutOfSpaceError`, which stops a run.
 * :func:`claim_folder` is how a run starts writing into a folder: it takes the folder's lock (a second
   concurrent run is refused, naming the holder's pid; a lock left by a dead process is taken over, since the
   lock is an ``flock`` the kernel releases when its holder dies) and then removes stale temp files.
 """
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -23,13 +25,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ladderdata.errors import LadderError
+from ladderdata.errors import LadderError, OutOfSpaceError
 
 log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".ladder-tmp"
-#: ``.<name>.<pid>-<8 hex>.ladder-tmp``: the only shape of temp file ladder writes.
-TEMP_PATTERN = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+#: ``.<name>.<pid>-<8 hex>.ladder-tmp`` (plus the destination's extension where a writer needs it, e.g. ``.mp4``):
+#: the only shape of temp file ladder writes.
+TEMP_PATTERN = re.compile(r"^\..+\.\d+-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?\Z")
 LOCK_NAME = ".ladder.lock"
 _CHUNK = 1 << 20
 
@@ -64,11 +67,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class FileHashes:
-    """sha256 of files, memoised by (absolute path, size, mtime_ns) in a JSON sidecar.
+#: A memo entry: size, mtime_ns, inode, ctime_ns, sha256.
+_ENTRY_LENGTH = 5
 
-    A file whose size and modification time are unchanged is not read again. :meth:`save` keeps only the
-    entries asked for since loading, so the sidecar never grows with files that are gone.
+
+class FileHashes:
+    """sha256 of files, memoised by (absolute path, size, mtime_ns, inode, ctime_ns) in a JSON sidecar.
+
+    A file whose stat is unchanged is not read again. The inode and the change time (which no tool can set back)
+    are part of the memo, so a file replaced by one of the same size with its old mtime restored (``cp -p``,
+    ``rsync -a``, ``touch -r``) is hashed again. :meth:`save` keeps only the entries asked for since loading, so
+    the sidecar never grows with files that are gone.
     """
 
     def __init__(self, sidecar: Path | None = None) -> None:
@@ -81,18 +90,19 @@ class FileHashes:
             except (ValueError, OSError):
                 loaded = {}
             if isinstance(loaded, dict):
-                self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == 3}
+                self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == _ENTRY_LENGTH}
 
     def sha256(self, path: Path) -> str:
         """The file's sha256 (raises ``FileNotFoundError`` when it does not exist)."""
         name = os.path.abspath(path)
         st = os.stat(name)
+        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
         entry = self._known.get(name)
-        if entry is None or entry[0] != st.st_size or entry[1] != st.st_mtime_ns:
-            entry = [st.st_size, st.st_mtime_ns, file_sha256(Path(name))]
+        if entry is None or entry[:-1] != stamp:
+            entry = [*stamp, file_sha256(Path(name))]
             self._known[name] = entry
         self._used[name] = entry
-        return str(entry[2])
+        return str(entry[-1])
 
     def save(self) -> None:
         """Write the sidecar (atomically) when it would change."""
@@ -110,21 +120,49 @@ class FileHashes:
 # ----------------------------------------------------------------------------------------------- writes
 
 
-def temp_name(name: str) -> str:
-    """The temp-file name for a file called ``name`` (see :data:`TEMP_PATTERN`)."""
-    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+def temp_name(name: str, keep_suffix: bool = False) -> str:
+    """The temp-file name for a file called ``name`` (see :data:`TEMP_PATTERN`); ``keep_suffix`` ends it with
+    ``name``'s extension too, for writers that choose the format by extension (video encoders)."""
+    suffix = Path(name).suffix if keep_suffix else ""
+    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}{suffix}"
+
+
+_OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_OUT_OF_SPACE_TEXT = tuple(os.strerror(code) for code in _OUT_OF_SPACE)
+
+
+def is_out_of_space(error: OSError) -> bool:
+    """Whether ``error`` says the disk is full or the quota is used up (also when a library kept only the text,
+    as pyarrow's I/O errors do)."""
+    return error.errno in _OUT_OF_SPACE or any(text in str(error) for text in _OUT_OF_SPACE_TEXT)
 
 
 @contextmanager
-def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``dest``; on success it replaces ``dest`` in one rename, else it is removed."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(temp_name(dest.name))
+def disk_full_as_error(path: Path) -> Iterator[None]:
+    """Turn a full disk or quota while writing ``path`` into :class:`OutOfSpaceError` (one line, its own exit code)."""
     try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        yield
+    except OSError as e:
+        if is_out_of_space(e):
+            raise OutOfSpaceError(
+                f"no space left on the device writing {path} ({e.strerror or e}); free some and rerun: "
+                "finished work is kept"
+            ) from None
+        raise
+
+
+@contextmanager
+def atomic_path(dest: Path, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside ``dest``; on success it replaces ``dest`` in one rename, else it is removed.
+    ``keep_suffix``: the temp path ends with ``dest``'s extension (see :func:`temp_name`)."""
+    with disk_full_as_error(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(temp_name(dest.name, keep_suffix))
+        try:
+            yield tmp
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(dest: Path, data: bytes) -> None:
@@ -140,7 +178,7 @@ def write_text_atomic(dest: Path, text: str) -> None:
 def remove_stale_temps(folder: Path) -> int:
     """Delete the temp files that killed runs left anywhere under ``folder``; returns how many."""
     removed = 0
-    for path in folder.rglob(f"*{TEMP_SUFFIX}"):
+    for path in folder.rglob(f"*{TEMP_SUFFIX}*"):
         if TEMP_PATTERN.match(path.name) and path.is_file():
             path.unlink(missing_ok=True)
             removed += 1
@@ -155,9 +193,10 @@ def claim_folder(folder: Path) -> Iterator[Path]:
 
     Raises :class:`FolderBusyError` when another live process holds it.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_NAME
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    with disk_full_as_error(lock):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -166,8 +205,9 @@ def claim_folder(folder: Path) -> Iterator[Path]:
             raise FolderBusyError(
                 f"{folder} is being written by another ladder run ({holder}); wait for it to finish or stop it"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        with disk_full_as_error(lock):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         remove_stale_temps(folder)
         try:
             yield folder

@@ -3,17 +3,19 @@
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ladderdata.errors import LadderError, ScanError
-from ladderdata.executor.base import ExecutorKind
+from ladderdata.cache import is_out_of_space
+from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
+from ladderdata.executor.base import ExecutorKind, describe_failure
 from ladderdata.extensions import Extension, load_extensions
 from ladderdata.layout import FramesLayout
 
@@ -24,10 +26,10 @@ if TYPE_CHECKING:
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
-#: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
-SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
-#: Exit code of build-bench when a requested benchmark ends up with no question.
-EMPTY_BENCHMARK = 3
+#: Exit codes (docs/reliability.md): some scans failed; bad configuration or input; no space left on the device;
+#: a requested benchmark ended up with no question (build-bench); an internal error (a bug: one line, the
+#: traceback with --verbose); interrupted (Ctrl-C, as shells report SIGINT).
+SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, EMPTY_BENCHMARK, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 4, 70, 130
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -191,6 +193,7 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
     from ladderdata.sources.base import open_source
 
     source = open_source(source_config)
+    source.check_shared_inputs()
     ids = source.scan_ids(split)
     table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
     failures: dict[str, str] = {}
@@ -198,9 +201,9 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
         for scan_id in progress.track(ids, description="reading scans"):
             try:
                 scan = source.load(scan_id)
-            except ScanError as e:
-                failures[scan_id] = str(e)
-                log.error("%s", e)
+            except Exception as e:  # one bad scan costs that scan only (as in every command that reads scans)
+                failures[scan_id] = describe_failure(scan_id, e)
+                log.error("%s", failures[scan_id])
                 continue
             n_frames = len(scan.valid_poses)
             table.add_row(
@@ -237,7 +240,9 @@ def run_metadata(
     from ladderdata.metadata.extract import process_scans
     from ladderdata.sources.base import open_source
 
-    scan_ids = open_source(source_config).scan_ids(split)
+    source = open_source(source_config)
+    source.check_shared_inputs()
+    scan_ids = source.scan_ids(split)
     config = MetadataConfig(frame_stride=frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
@@ -365,7 +370,7 @@ def build_bench_command(
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
-    Warns when a benchmark gets fewer questions than its target, saying why; exits 3 when one gets none.
+    Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
 
@@ -471,7 +476,7 @@ def eval_command(
     for mode, per_dataset in summaries.items():
         for dataset, s in per_dataset.items():
             log.info(
-                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors",
+                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors, %d without a prediction",
                 dataset,
                 mode,
                 s["avg"],
@@ -479,6 +484,7 @@ def eval_command(
                 s["mcq_avg"],
                 s["scored"],
                 len(s["errors"]),
+                s["missing_predictions"],
             )
     log.info("report: %s", report_dir / "report.md")
 
@@ -623,14 +629,35 @@ def add_extension_commands() -> None:
 add_extension_commands()
 
 
+def _fail(code: int, label: str, text: str) -> NoReturn:
+    console.print(f"[red]{label}:[/red] {escape(text)}", soft_wrap=True)
+    raise SystemExit(code) from None
+
+
 def entrypoint() -> None:
-    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted."""
+    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 70 on an
+    internal error, 130 when interrupted. Every failure is one line on stderr, never a traceback."""
     try:
         app()
+    except OutOfSpaceError as e:
+        _fail(OUT_OF_SPACE, "out of space", str(e))
     except LadderError as e:
-        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
-        raise SystemExit(BAD_CONFIG) from None
+        _fail(BAD_CONFIG, "error", str(e))
+    except ValidationError as e:
+        _fail(BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}")
+    except OSError as e:
+        if is_out_of_space(e):
+            _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")
+        _fail(BAD_CONFIG, "error", str(e))
     except SystemExit as e:
         if e.code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
             console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
         raise
+    except Exception as e:
+        if log.isEnabledFor(logging.DEBUG):
+            log.exception("internal error")
+        _fail(
+            INTERNAL_ERROR,
+            "internal error",
+            f"{type(e).__name__}: {e} (a bug in ladder: please report it; --verbose shows the traceback)",
+        )

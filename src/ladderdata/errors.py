@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 
 class LadderError(Exception):
     """Base class of every error ladder raises on purpose."""
@@ -39,3 +41,23 @@ class InconsistentScanError(ScanError):
 
 class ConfigError(LadderError):
     """A configuration or command-line value is unusable."""
+
+
+class StopRunError(LadderError):
+    """An error no item of a run can avoid (the disk is full): executors stop the whole run instead of
+    reporting it as one item's failure."""
+
+
+class OutOfSpaceError(StopRunError):
+    """A write failed because the file system is full or the user's quota is used up (ENOSPC, EDQUOT)."""
+
+
+def validation_text(error: ValidationError) -> str:
+    """A pydantic error in one line: each wrong field with its location, the reason and the value given."""
+    parts = []
+    for e in error.errors(include_url=False):
+        where = ".".join(map(str, e["loc"])) or "value"
+        given = e.get("input")
+        shown = f" (given {given!r:.60})" if isinstance(given, str | int | float | bool) or given is None else ""
+        parts.append(f"{where}: {e['msg']}{shown}")
+    return "; ".join(parts)

@@ -18,15 +18,39 @@ A ScanNet root::
 A folder of scan folders (no ``scans/``) is accepted as a root too.
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from ladderdata.errors import ConfigError
 
 LABEL_TABLE = "scannetv2-labels.combined.tsv"
 SPLIT_LIST = "scannetv2_{split}.txt"
 SCAN_SUBDIRS = ("scans", "scans_test")
 POSED_IMAGES_DIR = "posed_images"
 SCAN_ID_PATTERN = r"^scene\d{4}_\d{2}$"
+"""ScanNet scan ids (match with ``re.fullmatch``: ``$`` alone would accept a trailing newline)."""
+
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+"""The one rule for names that become file or folder names (recipe and benchmark names, subsets, scan ids):
+a letter or digit, then up to 99 letters, digits, ``.``, ``_`` or ``-``. No separator, no leading dot (so
+no ``..``), no whitespace: such a name stays inside the folder it is joined to."""
+
+
+def is_safe_name(value: object) -> bool:
+    """Whether ``value`` is a name that follows :data:`SAFE_NAME_PATTERN`."""
+    return isinstance(value, str) and re.fullmatch(SAFE_NAME_PATTERN, value) is not None
+
+
+def check_name(value: str, what: str) -> str:
+    """``value`` when it follows :data:`SAFE_NAME_PATTERN`, else a ``ConfigError`` naming ``what`` it is."""
+    if not is_safe_name(value):
+        raise ConfigError(
+            f"{what} {value!r} cannot be used as a file name: use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit, at most 100 characters)"
+        )
+    return value
 
 
 class FramesLayout(StrEnum):

@@ -8,13 +8,14 @@ from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from string import Formatter
 from typing import Any, TypeVar
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, validation_text
 
 LETTERS = "ABCDEFGH"
 
@@ -32,15 +33,46 @@ def builtin_yaml_names(folder: str) -> list[str]:
 
 _M = TypeVar("_M", bound=BaseModel)
 
+#: Limits of the YAML ladder reads (recipes, question templates): far above any real file, far below what
+#: would take memory or time to parse. Aliases are refused: a few nested ones expand to billions of nodes.
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000
+
+
+def read_yaml(text: str, where: str) -> Any:
+    """Parse YAML safely (``yaml.safe_load``: no Python tags) within :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_DEPTH`
+    nesting levels and :data:`MAX_YAML_NODES` nodes, without aliases; anything else is a ``ConfigError`` naming
+    ``where``. The limits are checked on the event stream first, in linear time."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where} is {len(text):,} characters; ladder reads YAML files of at most {MAX_YAML_BYTES:,}")
+    if "\x00" in text:
+        raise ConfigError(f"{where} is binary, not YAML text")
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ConfigError(f"{where}: YAML aliases (*name) are not accepted; write the values out")
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if depth > MAX_YAML_DEPTH or nodes > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"{where} nests deeper than {MAX_YAML_DEPTH} levels or holds more than {MAX_YAML_NODES:,} values"
+                )
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where} is not valid YAML: {e}") from None
+
 
 def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what: str) -> _M:
     """A built-in ``templates/<folder>/<name>.yaml`` or a YAML file, validated as ``model``; errors name the source."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"cannot read {what} {path}: {e}") from None
+        text = read_text_file(path, what)
         where = str(path)
     elif str(name_or_path) in builtin_yaml_names(folder):
         text = resource(f"{folder}/{name_or_path}.yaml")
@@ -49,10 +81,25 @@ def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what
         raise ConfigError(
             f"no {what} {name_or_path!r}: not a file, and the built-in ones are {builtin_yaml_names(folder)}"
         )
+    data = read_yaml(text, f"{what} {where}")
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"invalid {what} ({where}): expected a mapping of settings, found {type(data).__name__}")
     try:
-        return model.model_validate(yaml.safe_load(text) or {})
-    except (ValidationError, yaml.YAMLError) as e:
-        raise ConfigError(f"invalid {what} ({where}): {e}") from None
+        return model.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(f"invalid {what} ({where}): {validation_text(e)}") from None
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A UTF-8 text file ladder is given (a recipe, templates), at most :data:`MAX_YAML_BYTES`."""
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ConfigError(f"{what} {path} is larger than {MAX_YAML_BYTES:,} bytes")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
 
 
 class PromptStyle(StrEnum):
@@ -79,7 +126,7 @@ class Prompts(BaseModel):
 
 @cache
 def prompts() -> Prompts:
-    return Prompts.model_validate(yaml.safe_load(resource("prompts.yaml")))
+    return Prompts.model_validate(read_yaml(resource("prompts.yaml"), "built-in prompts.yaml"))
 
 
 def user_prompt(question: str, options: list[str], answer_type: str, style: PromptStyle) -> str:
@@ -121,20 +168,63 @@ def chat_messages(prompt: str, images: int, answer: str | None = None) -> list[d
     return turns
 
 
+def template_fields(text: str) -> set[str]:
+    """The names of the fields a question template fills. Only plain ``{name}`` fields are accepted: a stray
+    brace, a positional ``{0}`` or ``{}``, attribute or index access (``{category.__class__}``, ``{a[0]}``), a
+    conversion or a format spec raise ``ValueError`` (write ``{{`` and ``}}`` for literal braces).
+
+    >>> sorted(template_fields("Is the {object1} left of the {object2}? {{literal}}"))
+    ['object1', 'object2']
+    """
+    names: set[str] = set()
+    try:
+        parsed = list(Formatter().parse(text))
+    except ValueError as e:
+        raise ValueError(f"malformed braces ({e}); write {{{{ and }}}} for literal braces") from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or spec or conversion:
+            raise ValueError(
+                f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not a plain "
+                "{name} field (no positions, attributes, indices, conversions or format specs)"
+            )
+        names.add(field)
+    return names
+
+
+CHOICE_FIELDS = frozenset([*(f"choice_{letter.lower()}" for letter in LETTERS), "choices", "choices_or"])
+"""Fields every multiple-choice question offers its template (:func:`choice_fields`)."""
+
+
+def _variants(value: Any, where: str) -> list[str]:
+    """A template key's variants: a string or a non-empty list of strings, each with plain fields only."""
+    variants = [value] if isinstance(value, str) else value
+    if not isinstance(variants, list) or not variants or not all(isinstance(v, str) and v.strip() for v in variants):
+        raise ConfigError(f"{where}: a template is a non-empty string or a list of them, not {str(value)[:60]!r}")
+    for text in variants:
+        try:
+            template_fields(text)
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e} in {text[:80]!r}") from None
+    return variants
+
+
 class QuestionTemplates:
-    """Template variants per key: the built-in ``questions.yaml`` plus users' files (later files win)."""
+    """Template variants per key: the built-in ``questions.yaml`` plus users' files (later files win). Every
+    template is checked when read (:func:`template_fields`); ``files`` says which file each user key came from."""
 
     def __init__(self, extra_files: list[Path] | None = None) -> None:
         self.variants: dict[str, list[str]] = dict(_builtin_questions())
+        self.files: dict[str, Path] = {}
         for path in extra_files or []:
-            try:
-                data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as e:
-                raise ConfigError(f"cannot read question templates {path}: {e}") from None
+            path = Path(path)
+            data = read_yaml(read_text_file(path, "question templates"), f"question templates {path}")
             if not isinstance(data, dict):
                 raise ConfigError(f"{path}: expected a mapping of template key -> list of variants")
             for key, value in data.items():
-                self.variants[str(key)] = [value] if isinstance(value, str) else [str(v) for v in value]
+                self.variants[str(key)] = _variants(value, f"{path}, template {key!r}")
+                self.files[str(key)] = path
 
     def render(self, key: str, fields: dict[str, str], rng: np.random.Generator | None = None) -> str:
         """Fill variant 0 (or a variant drawn from ``rng``) of ``key`` with ``fields``."""
@@ -150,8 +240,14 @@ class QuestionTemplates:
 
 @cache
 def _builtin_questions() -> dict[str, list[str]]:
-    data = yaml.safe_load(resource("questions.yaml"))
-    return {str(k): [v] if isinstance(v, str) else list(v) for k, v in data.items()}
+    data = read_yaml(resource("questions.yaml"), "built-in questions.yaml")
+    return {str(k): _variants(v, f"built-in questions.yaml, template {k!r}") for k, v in data.items()}
+
+
+def builtin_template_fields(key: str) -> set[str] | None:
+    """The fields the built-in wording of ``key`` uses (what its task provides), None for a key it lacks."""
+    variants = _builtin_questions().get(key)
+    return set().union(*(template_fields(v) for v in variants)) if variants else None
 
 
 def choice_fields(choices: list[str]) -> dict[str, str]:

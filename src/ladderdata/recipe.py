@@ -6,22 +6,63 @@ Built-in recipes live in ``templates/recipes/``; ``Recipe.load("spatialladder-26
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ladderdata.errors import ConfigError
+from ladderdata.layout import SAFE_NAME_PATTERN
 from ladderdata.metadata.config import MetadataConfig
-from ladderdata.prompts import builtin_yaml_names, load_yaml_model, resource
-from ladderdata.tasks import LOCALIZATION_TASK, SPATIAL_TASKS, FilterConfig, Modality, TaskGenerator, get_task
+from ladderdata.prompts import (
+    CHOICE_FIELDS,
+    QuestionTemplates,
+    builtin_template_fields,
+    builtin_yaml_names,
+    load_yaml_model,
+    read_yaml,
+    resource,
+    template_fields,
+)
+from ladderdata.tasks import (
+    LOCALIZATION_TASK,
+    SPATIAL_TASKS,
+    AnswerType,
+    FilterConfig,
+    Modality,
+    TaskGenerator,
+    get_task,
+)
 from ladderdata.tasks.modalities import ModalityConfig
 
 
 @cache
 def category_vocabularies() -> dict[str, dict[str, str]]:
     """Built-in category renamings (``templates/category_names.yaml``): vocabulary -> {category: name}."""
-    data = yaml.safe_load(resource("category_names.yaml"))
+    data = read_yaml(resource("category_names.yaml"), "built-in category_names.yaml")
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
+
+
+def check_templates(templates: QuestionTemplates) -> None:
+    """Users' templates of built-in keys may use only the fields their task provides: the fields of the built-in
+    wording, plus the choice fields for multiple-choice tasks. (A key with no built-in wording belongs to a plugin
+    task: its fields were only checked to be plain names.)"""
+    for key, path in templates.files.items():
+        allowed = builtin_template_fields(key)
+        if allowed is None:
+            continue
+        try:
+            task = get_task(key.split(".")[0])
+        except KeyError:
+            task = None
+        if task is None or task.answer_type is AnswerType.MCQ:
+            allowed |= CHOICE_FIELDS
+        for text in templates.variants[key]:
+            extra = template_fields(text) - allowed
+            if extra:
+                raise ConfigError(
+                    f"{path}: template {key!r} uses {sorted(extra)}, which its task does not provide "
+                    f"(it provides {sorted(allowed)})"
+                )
 
 
 class LocalizationMode(StrEnum):
@@ -33,21 +74,34 @@ class LocalizationMode(StrEnum):
 
 
 class ImageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_side: int | None = Field(
-        None, ge=32, description="downscale images whose longer side exceeds this (None: store frames as they are)"
+        None,
+        ge=32,
+        le=16_384,
+        description="downscale images whose longer side exceeds this (None: store frames as they are)",
     )
     jpeg_quality: int = Field(90, ge=50, le=100, description="only for images that are re-encoded")
 
 
+#: A question target: how many questions of one task and modality to keep.
+Target = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
 class Recipe(BaseModel):
-    """What to generate and how much."""
+    """What to generate and how much. Everything is checked when the recipe is read, before any work starts:
+    bounded numbers, task settings, targets naming configured tasks, and question templates (files present,
+    plain ``{name}`` fields that their task provides)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = "custom"
-    description: str = ""
+    name: str = Field(
+        "custom",
+        pattern=SAFE_NAME_PATTERN,
+        description="names the benchmark's folder and subset: letters, digits, '.', '_' and '-'",
+    )
+    description: str = Field("", max_length=10_000)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     modalities: ModalityConfig = Field(default_factory=ModalityConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
@@ -57,11 +111,14 @@ class Recipe(BaseModel):
     )
     localization: LocalizationMode = LocalizationMode.PAIRED
     localization_config: dict[str, Any] = Field(default_factory=dict)
-    targets: dict[str, dict[Modality, int]] = Field(
+    targets: dict[str, dict[Modality, Target]] = Field(
         default_factory=dict, description="questions per task and modality; tasks without a target keep everything"
     )
     reference_scenes: int | None = Field(
-        None, ge=1, description="scenes the targets assume; fewer scenes scale the targets down proportionally"
+        None,
+        ge=1,
+        le=1_000_000,
+        description="scenes the targets assume; fewer scenes scale the targets down proportionally",
     )
     paraphrases: bool = Field(False, description="draw a wording variant per question instead of the paper's")
     deduplicate: bool = Field(
@@ -73,14 +130,27 @@ class Recipe(BaseModel):
         "of templates/category_names.yaml ('vsibench': VSI-Bench's names where ScanNet uses synonyms, "
         "e.g. couch -> sofa)",
     )
-    templates: list[Path] = Field(default_factory=list, description="extra question-template YAML files")
+    templates: list[Path] = Field(
+        default_factory=list, max_length=100, description="extra question-template YAML files"
+    )
     images: ImageConfig = Field(default_factory=ImageConfig)
-    rows_per_shard: int = Field(500, ge=1)
+    rows_per_shard: int = Field(500, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _check_tasks(self) -> "Recipe":
-        self.generators()  # unknown task names or bad task settings fail when the recipe is read
+        # unknown task names, bad task settings, targets of tasks the recipe lacks and bad templates fail when the
+        # recipe is read
+        generators = [*self.generators(), *self.derivers()]
+        localization = get_task(LOCALIZATION_TASK)
+        localization.config_class.model_validate(self.localization_config)  # checked in every mode
         self.category_map()
+        untargetable = sorted(set(self.targets) - {g.name for g in generators})
+        if untargetable:
+            raise ValueError(f"targets name tasks this recipe does not generate: {untargetable}")
+        try:
+            check_templates(QuestionTemplates(self.templates))
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
         return self
 
     def category_map(self) -> dict[str, str]:

@@ -52,11 +52,11 @@ def build_benchmarks(
     summaries, and warns about each benchmark with fewer questions than its target (``BuildSummary.shortfall``
     says why). The benchmarks share the executor and the per-view metadata cache (``out/.ladder-work/metadata``):
     a scan is measured once for all of them."""
+    recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
     chosen = bench_split(source, split, split_file)
     summaries = {}
     with claim_folder(out):
-        for name in benchmarks:
-            recipe = Recipe.load(name).with_frame_stride(frame_stride)
+        for recipe in recipes:
             config = BuildConfig(
                 source=source,
                 out=out / recipe.name,

@@ -16,7 +16,6 @@ a previous export left that the benchmark no longer has.
 import hashlib
 import io
 import logging
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -30,9 +29,11 @@ import pyarrow.parquet as pq
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from ladderdata.cache import atomic_path
 from ladderdata.errors import ConfigError
 from ladderdata.eval.official import DIRECTION_FORMS, MCA_TYPES, NA_TYPES, SPATIALLADDER_MCA_TYPES
 from ladderdata.eval.report import bench_files, load_bench
+from ladderdata.layout import check_name, is_safe_name
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,10 @@ class ExportedBenchmark(BaseModel):
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` then rename to ``path``: no partial file is ever left under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    """``write(tmp)`` then rename to ``path`` (:func:`ladderdata.cache.atomic_path`, keeping the extension the
+    video encoder picks its format by): no partial file is ever left under the final name."""
+    with atomic_path(path, keep_suffix=True) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _bytes_writer(data: bytes) -> Callable[[Path], None]:
@@ -235,7 +232,8 @@ class _Writer:
 
     def remove_stale(self) -> None:
         for rel in set(self.previous) - set(self.keys):
-            (self.root / rel).unlink(missing_ok=True)
+            if all(is_safe_name(part) for part in Path(rel).parts):  # never outside the export folder
+                (self.root / rel).unlink(missing_ok=True)
 
 
 def _previous(root: Path) -> ExportedBenchmark | None:
@@ -248,10 +246,11 @@ def _previous(root: Path) -> ExportedBenchmark | None:
 def _export_images(writer: _Writer, benchmark: str, row: dict[str, Any], contents: dict[str, str]) -> list[str]:
     """A row's frames as ``images/<scene_name>/<frame_id>.jpg`` (the stored JPEG bytes, unchanged)."""
     names = []
+    scene = check_name(row["scene_name"], f"{benchmark}: scene_name")
     for frame_id, image in zip(row["frame_ids"], row["images"], strict=True):
         data = _image_bytes(image)
         name = f"{frame_id:06d}.jpg"
-        rel = f"{IMAGES_DIR}/{row['scene_name']}/{name}"
+        rel = f"{IMAGES_DIR}/{scene}/{name}"
         key = _key(data)
         if contents.setdefault(rel, key) != key:
             raise ConfigError(f"{benchmark}: two different images for frame {frame_id} of {row['scene_name']}")
@@ -263,7 +262,7 @@ def _export_images(writer: _Writer, benchmark: str, row: dict[str, Any], content
 def _export_video(writer: _Writer, row: dict[str, Any], fps: float) -> ExportedVideo:
     """The scan's mp4 from the frames a video question shows, one video frame each."""
     data = [_image_bytes(image) for image in row["images"]]
-    rel = f"{row['source']}/{row['scene_name']}.mp4"
+    rel = f"{check_name(row['source'], 'source')}/{check_name(row['scene_name'], 'scene_name')}.mp4"
     first = _decode_rgb(data[0])
 
     def encode(tmp: Path) -> None:

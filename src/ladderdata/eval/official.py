@@ -67,7 +67,6 @@ _SL_WORDS = [
 ]
 _SL_VALUES = [*range(1, 21), 30, 40, 50, 60, 70, 80, 90, 0, 1, 1]
 _SL_NUMBER_WORDS = {w: str(v) for w, v in zip(_SL_WORDS, _SL_VALUES, strict=True)}
-_SL_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,11 @@ def spatialladder_answer_text(prediction: str, thinking: bool) -> str:
     """``vsibench_eval``: in thinking mode a response holding ``<answer>`` is cut to the first tag's content
     (``"None"`` when the tag is not closed); in direct mode the response is used as it is."""
     if thinking and "<answer>" in prediction:
-        m = _SL_ANSWER_TAG.search(prediction)
-        return m.group(1).strip() if m else "None"
+        # re.search(r"<answer>(.*?)</answer>", re.DOTALL), in linear time: the first tag's content ends at the
+        # first closing tag after it (the regex would rescan the text from every unclosed tag)
+        start = prediction.index("<answer>") + len("<answer>")
+        end = prediction.find("</answer>", start)
+        return prediction[start:end].strip() if end >= 0 else "None"
     return prediction
 
 

@@ -24,6 +24,7 @@ from ladderdata.eval.official import (
 )
 from ladderdata.eval.scoring import score
 from ladderdata.io.card import SHORT_NAMES
+from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
 from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS
 
@@ -106,17 +107,27 @@ def bench_files(bench: Path) -> list[Path]:
 
 
 def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
-    """Benchmark rows (without image bytes unless asked)."""
+    """Benchmark rows (without image bytes unless asked); a truncated or foreign shard, or two questions with one
+    id, is a ``ConfigError`` naming the file."""
     rows: list[dict[str, Any]] = []
+    seen: dict[str, Path] = {}
     for path in bench_files(bench):
-        names = pq.read_schema(path).names
-        missing = [f for f in BENCH_FIELDS if f not in names]
-        if missing:
-            raise ConfigError(
-                f"{path} is not a benchmark shard (no {', '.join(missing)}); build it with ladder build-bench"
-            )
-        columns = names if with_images else [c for c in names if c != "images"]
-        rows.extend(pq.read_table(path, columns=columns).to_pylist())
+        with reading_parquet(path):
+            names = pq.read_schema(path).names
+            missing = [f for f in BENCH_FIELDS if f not in names]
+            if missing:
+                raise ConfigError(
+                    f"{path} is not a benchmark shard (no {', '.join(missing)}); build it with ladder build-bench"
+                )
+            columns = names if with_images else [c for c in names if c != "images"]
+            shard_rows = pq.read_table(path, columns=columns).to_pylist()
+        for row in shard_rows:
+            if not isinstance(row["id"], str) or not row["id"]:
+                raise ConfigError(f"{path}: a question without an id")
+            if row["id"] in seen:
+                raise ConfigError(f"{path}: question id {row['id']!r} appears twice (also in {seen[row['id']]})")
+            seen[row["id"]] = path
+        rows.extend(shard_rows)
     return rows
 
 
@@ -142,23 +153,57 @@ def _prediction(line: str) -> tuple[str, str] | None:
     return str(sample.doc["id"]), response
 
 
-def read_predictions(path: Path) -> dict[str, str]:
+class Predictions(BaseModel):
+    """The responses of a predictions file by question id, and what the file held besides."""
+
+    by_id: dict[str, str]
+    lines: int
+    """Prediction lines read (blank lines are skipped)."""
+
+
+def read_predictions_file(path: Path) -> Predictions:
     """Responses by question id from JSON Lines: ours (``{"id", "prediction"}``), SpatialLadder's results
     (``{"id", "predicted_answer", ...}``) or lmms-eval's logged samples (``{"doc": {"id"}, "filtered_resps"}``).
-    A line in none of these formats is an error naming its number."""
+
+    A missing or binary file, a line in none of these formats, an empty id, or an id given twice (the score would
+    depend on which line wins) is a ``ConfigError`` naming the file and line. Ids that name no question of the
+    benchmark are counted by :func:`score_rows` and reported.
+    """
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            found = _prediction(line)
-            if found is None:
-                raise ConfigError(
-                    f'{path}:{number}: not a prediction line: expected {{"id", "prediction"}}, SpatialLadder\'s '
-                    '{"id", "predicted_answer"} or lmms-eval\'s {"doc": {"id"}, "filtered_resps"}'
-                )
-            out[found[0]] = found[1]
-    return out
+    where: dict[str, int] = {}
+    count = 0
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                found = _prediction(line)
+                if found is None:
+                    raise ConfigError(
+                        f'{path}:{number}: not a prediction line: expected {{"id", "prediction"}}, SpatialLadder\'s '
+                        '{"id", "predicted_answer"} or lmms-eval\'s {"doc": {"id"}, "filtered_resps"}'
+                    )
+                qid, text = found
+                if not qid.strip():
+                    raise ConfigError(f"{path}:{number}: empty question id")
+                if qid in where:
+                    raise ConfigError(
+                        f"{path}:{number}: question id {qid!r} was already given on line {where[qid]}; "
+                        "keep one prediction per question"
+                    )
+                where[qid] = number
+                out[qid] = text
+                count += 1
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (JSON Lines expected)") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read predictions {path}: {e.strerror or e}") from None
+    return Predictions(by_id=out, lines=count)
+
+
+def read_predictions(path: Path) -> dict[str, str]:
+    """:func:`read_predictions_file`'s responses by question id."""
+    return read_predictions_file(path).by_id
 
 
 def _score(mode: ScoringMode, text: str, row: dict[str, Any], thinking: bool) -> QuestionScore:
@@ -203,10 +248,12 @@ def score_rows(
                 errors=errors,
             )
         )
-    unknown = set(predictions) - {r["id"] for r in rows}
-    if unknown:
-        log.warning("%d predictions name no question of the benchmark, e.g. %s", len(unknown), sorted(unknown)[:3])
     return out
+
+
+def unmatched_predictions(rows: list[dict[str, Any]], predictions: dict[str, str]) -> list[str]:
+    """Ids of predictions that name no question of ``rows`` (another benchmark's, or a typo), sorted."""
+    return sorted(set(predictions) - {r["id"] for r in rows})
 
 
 def _task_order(tasks: set[str]) -> list[str]:
@@ -303,7 +350,11 @@ def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str 
             cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
             lines.append("| " + " | ".join(cells) + " |")
         first = next(iter(modes.values()))
-        lines += ["", f"{first['questions']} questions; {first['missing_predictions']} without a prediction."]
+        lines += [
+            "",
+            f"{first['questions']} questions; {first['missing_predictions']} without a prediction; "
+            f"{first.get('unmatched_predictions', 0)} predictions name no question of the benchmark (not scored).",
+        ]
         for mode, s in modes.items():
             if mode == ScoringMode.LADDER:
                 lines.append(f"- {mode}: a question without a prediction scores 0.")
@@ -326,8 +377,29 @@ def evaluate(
     """Score ``predictions`` on ``bench`` in each mode; writes ``out/report.json`` (mode -> benchmark ->
     summary), ``out/report.md`` and ``out/scores.jsonl`` (per question, every mode's score and error)."""
     modes = modes or [ScoringMode.LADDER]
-    scores = score_rows(load_bench(bench), read_predictions(predictions), modes, thinking)
+    rows = load_bench(bench)
+    read = read_predictions_file(predictions)
+    unmatched = unmatched_predictions(rows, read.by_id)
+    if not read.lines:
+        raise ConfigError(f"{predictions} holds no predictions")
+    if len(unmatched) == read.lines:
+        raise ConfigError(
+            f"none of the {read.lines} predictions in {predictions} names a question of {bench} "
+            f"(e.g. {unmatched[0]!r}): predictions for another benchmark?"
+        )
+    if unmatched:
+        log.warning(
+            "%d of %d predictions name no question of %s (not scored), e.g. %s",
+            len(unmatched),
+            read.lines,
+            bench,
+            ", ".join(unmatched[:3]),
+        )
+    scores = score_rows(rows, read.by_id, modes, thinking)
     summaries = {mode.value: summarize(scores, mode) for mode in modes}
+    for per_dataset in summaries.values():
+        for summary in per_dataset.values():
+            summary["unmatched_predictions"] = len(unmatched)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "report.json", json.dumps(summaries, indent=2) + "\n")
     write_text_atomic(out / "report.md", report_markdown(summaries, model))

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ladderdata.errors import LadderError
+from ladderdata.errors import LadderError, StopRunError
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,17 @@ class ExecutorKind(StrEnum):
 class ExecutorConfig(BaseModel):
     """Where per-item work (scans, shards) runs. Outputs never depend on it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: ExecutorKind = ExecutorKind.LOCAL
     workers: int | None = Field(
-        None, ge=1, description="local: worker processes (default 1, in-process); ray: tasks in flight (default all)"
+        None,
+        ge=1,
+        le=4096,
+        description="local: worker processes (default 1, in-process); ray: tasks in flight (default all)",
     )
     ray_address: str | None = Field(None, description="Ray cluster to join (``auto``, ``ray://host:10001``, ...)")
-    retries: int = Field(1, ge=0, description="times an item is retried after its worker process died")
+    retries: int = Field(1, ge=0, le=10, description="times an item is retried after its worker process died")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,25 @@ def describe_failure(item: str, error: BaseException | str) -> str:
     return text if item in text else f"[{item}] {text}"
 
 
+def call_item(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
+    """``(True, fn(item))``, or ``(False, error text)`` when ``fn`` raises; an :class:`StopRunError` comes back as the
+    exception itself (it pickles), for :func:`failed_outcome` to raise in the parent."""
+    try:
+        return True, fn(item)
+    except StopRunError as e:
+        return False, e
+    except Exception as e:
+        log.debug("%s failed", item, exc_info=True)
+        return False, exception_text(e)
+
+
+def failed_outcome(label: str, payload: Any) -> "Outcome[Any]":
+    """The outcome of an item whose function raised: its error, or the run stops (an :class:`StopRunError`)."""
+    if isinstance(payload, StopRunError):
+        raise payload
+    return Outcome(label, error=describe_failure(label, payload))
+
+
 class Executor(ABC):
     """Maps a function over items. Use as a context manager: worker processes or the cluster connection
     live until the block ends, so several stages (and several builds) share them."""
@@ -79,8 +101,9 @@ class Executor(ABC):
         """``fn(item)`` for every item; outcomes in input order, ``on_done`` called as each one finishes.
 
         ``fn`` and the items must pickle (module-level functions, ``functools.partial`` of them). An exception
-        in ``fn`` becomes that item's error; a worker process that dies is retried, then reported as the
-        item's error. ``names`` (default ``str(item)``) name the items in outcomes and messages.
+        in ``fn`` becomes that item's error, except an :class:`~ladderdata.errors.StopRunError` (the disk is full),
+        which stops the map and is raised; a worker process that dies is retried, then reported as the item's
+        error. ``names`` (default ``str(item)``) name the items in outcomes and messages.
         """
 
     @abstractmethod

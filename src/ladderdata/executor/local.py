@@ -22,7 +22,15 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from ladderdata.executor.base import Executor, ExecutorKind, Outcome, describe_failure, exception_text, item_names
+from ladderdata.executor.base import (
+    Executor,
+    ExecutorKind,
+    Outcome,
+    call_item,
+    describe_failure,
+    failed_outcome,
+    item_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +70,7 @@ def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
         if task is None:
             return
         index, fn, item = task
-        try:
-            reply: tuple[int, bool, Any] = (index, True, fn(item))
-        except Exception as e:
-            log.debug("item %d failed", index, exc_info=True)
-            reply = (index, False, exception_text(e))
+        reply: tuple[int, bool, Any] = (index, *call_item(fn, item))
         try:
             tasks.send(reply)
         except (EOFError, OSError):
@@ -157,11 +161,8 @@ class LocalExecutor(Executor):
     ) -> list[Outcome[R]]:
         out: list[Outcome[R]] = []
         for item, label in zip(items, labels, strict=True):
-            try:
-                outcome = Outcome[R](label, value=fn(item))
-            except Exception as e:
-                log.debug("%s failed", label, exc_info=True)
-                outcome = Outcome[R](label, error=describe_failure(label, e))
+            ok, payload = call_item(fn, item)
+            outcome: Outcome[R] = Outcome(label, value=payload) if ok else failed_outcome(label, payload)
             out.append(outcome)
             if on_done:
                 on_done(outcome)
@@ -219,12 +220,7 @@ class LocalExecutor(Executor):
                     self._idle.append(worker)
                     _, ok, payload = reply
                     label = labels[index]
-                    finish(
-                        index,
-                        Outcome[R](label, value=payload)
-                        if ok
-                        else Outcome[R](label, error=describe_failure(label, payload)),
-                    )
+                    finish(index, Outcome[R](label, value=payload) if ok else failed_outcome(label, payload))
                     continue
                 why = worker.death()
                 worker.stop(kill=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ladderdata.errors import ConfigError
-from ladderdata.executor.base import Executor, ExecutorKind, Outcome, describe_failure, exception_text, item_names
+from ladderdata.executor.base import Executor, ExecutorKind, Outcome, call_item, failed_outcome, item_names
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,7 @@ LOCAL_OBJECT_STORE_BYTES = 512 * 2**20
 
 def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
     """Runs inside a Ray worker."""
-    try:
-        return True, fn(item)
-    except Exception as e:
-        return False, exception_text(e)
+    return call_item(fn, item)
 
 
 def _last_line(error: BaseException) -> str:
@@ -86,11 +83,7 @@ class RayExecutor(Executor):
                     label = labels[index]
                     try:
                         ok, payload = ray.get(ref)
-                        outcome = (
-                            Outcome[R](label, value=payload)
-                            if ok
-                            else Outcome[R](label, error=describe_failure(label, payload))
-                        )
+                        outcome = Outcome[R](label, value=payload) if ok else failed_outcome(label, payload)
                     except ray.exceptions.RayError as e:  # worker died (after retries), node lost, out of memory
                         outcome = Outcome[R](label, error=f"[{label}] {type(e).__name__}: {_last_line(e)}")
                     outcomes[index] = outcome

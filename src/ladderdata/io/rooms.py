@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError
+from ladderdata.io.shards import reading_parquet
 from ladderdata.sources.base import SOURCES, ScanSource, load_source_plugins, room_key
 
 SCENE_COLUMNS = ("scene_id", "scene_name")
@@ -23,6 +25,25 @@ DEFAULT_SOURCE = "scannet"
 def scan_room(source: ScanSource, scan_id: str) -> str:
     """The room key of a scan its source can be asked about."""
     return room_key(source.source_of(scan_id), source.room(scan_id))
+
+
+class ManifestInputs(BaseModel):
+    """What leakage checks read from a dataset's ``manifest.json`` (``inputs``): the scans, their source and rooms."""
+
+    scan_ids: list[str]
+    source: str = DEFAULT_SOURCE
+    rooms: dict[str, str] = {}
+
+    @classmethod
+    def read(cls, manifest: Path) -> "ManifestInputs":
+        """The manifest's inputs; an unreadable, truncated or foreign manifest is a ``ConfigError`` naming it."""
+        try:
+            inputs = json.loads(manifest.read_bytes())["inputs"]
+            source = inputs.get("source", {}).get("source", DEFAULT_SOURCE)
+            return cls.model_validate({**inputs, "source": source})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # ValidationError is a ValueError
+            reason = str(e).splitlines()[0][:160]
+            raise ConfigError(f"{manifest} is not a readable ladder manifest ({type(e).__name__}: {reason})") from None
 
 
 def id_room(source: str, scan_id: str) -> str:
@@ -41,20 +62,20 @@ def dataset_rooms(path: Path) -> set[str]:
     recorded: dict[str, str] = {}
     rooms: set[str] = set()
     for manifest in path.rglob("manifest.json"):
-        inputs = json.loads(manifest.read_text(encoding="utf-8")).get("inputs", {})
-        recorded.update(inputs.get("rooms", {}))
-        source = str(inputs.get("source", {}).get("source", DEFAULT_SOURCE))
-        for scan_id in inputs.get("scan_ids", []):
-            rooms.add(recorded.get(scan_id) or id_room(source, scan_id))
+        inputs = ManifestInputs.read(manifest)
+        recorded.update(inputs.rooms)
+        for scan_id in inputs.scan_ids:
+            rooms.add(recorded.get(scan_id) or id_room(inputs.source, scan_id))
     for shard in path.rglob("*.parquet"):
         if any(part.startswith(".") for part in shard.relative_to(path).parts):
             continue  # caches
-        names = pq.read_schema(shard).names
-        column = next((c for c in SCENE_COLUMNS if c in names), None)
-        if column is None:
-            continue
-        columns = [column, "source"] if "source" in names else [column]
-        table = pq.read_table(shard, columns=columns).group_by(columns).aggregate([])
+        with reading_parquet(shard):
+            names = pq.read_schema(shard).names
+            column = next((c for c in SCENE_COLUMNS if c in names), None)
+            if column is None:
+                continue
+            columns = [column, "source"] if "source" in names else [column]
+            table = pq.read_table(shard, columns=columns).group_by(columns).aggregate([])
         scenes = table.column(column).to_pylist()
         sources = table.column("source").to_pylist() if "source" in names else [DEFAULT_SOURCE] * len(scenes)
         for scan_id, source in zip(scenes, sources, strict=True):

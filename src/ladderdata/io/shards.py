@@ -6,7 +6,8 @@ the ``huggingface`` key, which is where ``datasets`` looks for them; images are 
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from ladderdata.cache import atomic_path, content_key
+from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import resized_size
 from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import Sample
@@ -36,6 +38,9 @@ class RowFormat(StrEnum):
 #: benchmark column -> Sample field it comes from
 BENCH_RENAMES = {"scene_name": "scene_id", "question_type": "task", "ground_truth": "answer"}
 ROW_GROUP_ROWS = 64
+#: A row group is closed once its images reach this many bytes, so a writer holds at most about this much image
+#: data whatever the shard's size (video rows carry 16 frames or more).
+ROW_GROUP_BYTES = 32 * 2**20
 
 
 _TEXT = pa.string()
@@ -142,15 +147,33 @@ def shard_key(
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
+    scene_keys: Mapping[str, str] | None = None,
 ) -> str:
-    """Content key of a shard's rows and settings, stored in the shard: a shard holding it is reused on resume."""
+    """Content key of a shard's rows and settings, stored in the shard: a shard holding it is reused on resume.
+
+    ``scene_keys`` (scan id -> the content key of the scan's input files) cover the bytes the shard embeds: a
+    frame replaced in the source changes its scan's key, so every shard showing that scan is rewritten.
+    """
     parts = {
         "kind": "shard",
         "images": config.model_dump_json(),
         "format": f"{row_format}|{dataset_name}|{SHARD_FORMAT}",
         "margins": json.dumps(sorted(margin_names)),
     }
+    scenes = sorted({s.scene_id for s in samples})
+    keys = scene_keys or {}
+    parts |= {f"scene:{scene}": keys.get(scene, "") for scene in scenes}
     return content_key(parts | {f"row:{i}": s.model_dump_json() for i, s in enumerate(samples)})
+
+
+@contextmanager
+def reading_parquet(path: Path) -> Iterator[None]:
+    """Turn a Parquet file that cannot be read (truncated, not Parquet, unreadable) into a ``ConfigError`` naming
+    it, for every command that reads built datasets and benchmarks."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as e:
+        raise ConfigError(f"{path} cannot be read as Parquet ({e}); truncated or not ladder's? rebuild it") from None
 
 
 def existing_key(path: Path) -> str | None:
@@ -163,6 +186,29 @@ def existing_key(path: Path) -> str | None:
     return value.decode() if value else None
 
 
+def shard_row(
+    sample: Sample,
+    margin_names: list[str],
+    image_bytes: Callable[[str, int], bytes],
+    config: ImageConfig,
+    row_format: RowFormat,
+    dataset_name: str,
+) -> dict[str, Any]:
+    """One row of a shard, its images read (and resized if asked) now."""
+    row = sample.model_dump(mode="json")
+    row["images"] = [
+        {"bytes": encode_image(image_bytes(sample.scene_id, f), config), "path": None} for f in sample.frame_ids
+    ]
+    row["margins"] = {m: sample.margins.get(m) for m in sorted(margin_names)}
+    if row_format is RowFormat.BENCH:
+        row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
+        row["dataset"] = dataset_name
+    else:
+        row["resized_width"], row["resized_height"] = resized_size(sample.image_width, sample.image_height)
+        row["messages"] = sample.messages()
+    return row
+
+
 def write_shard(
     path: Path,
     samples: list[Sample],
@@ -171,27 +217,25 @@ def write_shard(
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
+    scene_keys: Mapping[str, str] | None = None,
 ) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
-    The shard carries its :func:`shard_key`, so a rerun can tell an up-to-date shard (:func:`existing_key`)
-    without reading its rows.
+    Rows are streamed to the Parquet writer one row group at a time (:data:`ROW_GROUP_ROWS` rows, or fewer once
+    their images reach :data:`ROW_GROUP_BYTES`), and only that group's images are held in memory, so a writer's
+    memory does not grow with ``rows_per_shard``. The shard carries its :func:`shard_key`, so a rerun can tell an
+    up-to-date shard (:func:`existing_key`) without reading its rows.
     """
-    key = shard_key(samples, margin_names, config, row_format, dataset_name)
-    schema = shard_schema(margin_names, row_format)
-    rows = []
-    for s in samples:
-        row = s.model_dump(mode="json")
-        row["images"] = [{"bytes": encode_image(image_bytes(s.scene_id, f), config), "path": None} for f in s.frame_ids]
-        row["margins"] = {m: s.margins.get(m) for m in sorted(margin_names)}
-        if row_format is RowFormat.BENCH:
-            row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
-            row["dataset"] = dataset_name
-        else:
-            row["resized_width"], row["resized_height"] = resized_size(s.image_width, s.image_height)
-            row["messages"] = s.messages()
-        rows.append(row)
-    table = pa.Table.from_pylist(rows, schema=schema)
-    table = table.replace_schema_metadata({**(schema.metadata or {}), SHARD_KEY: key.encode()})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+    key = shard_key(samples, margin_names, config, row_format, dataset_name, scene_keys)
+    base = shard_schema(margin_names, row_format)
+    schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        group: list[dict[str, Any]] = []
+        group_bytes = 0
+        for i, sample in enumerate(samples):
+            row = shard_row(sample, margin_names, image_bytes, config, row_format, dataset_name)
+            group.append(row)
+            group_bytes += sum(len(image["bytes"]) for image in row["images"])
+            if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=ROW_GROUP_ROWS)
+                group, group_bytes = [], 0

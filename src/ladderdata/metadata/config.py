@@ -6,24 +6,30 @@ from pydantic import BaseModel, ConfigDict, Field
 class MetadataConfig(BaseModel):
     """How views are selected, rendered and measured. Any change invalidates the per-scan cache."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     frame_stride: int = Field(
-        10, ge=1, description="keep the frames whose frame number is a multiple of k, among those with a valid pose"
+        10,
+        ge=1,
+        le=100_000,
+        description="keep the frames whose frame number is a multiple of k, among those with a valid pose",
     )
     blur_threshold: float | None = Field(
-        None, ge=0, description="drop frames whose colour variance of Laplacian is below this (None: keep all)"
+        None, ge=0, le=1e6, description="drop frames whose colour variance of Laplacian is below this (None: keep all)"
     )
-    render_width: int = Field(324, ge=16, description="ray-cast width; height follows the colour aspect ratio")
+    render_width: int = Field(324, ge=16, le=4096, description="ray-cast width; height follows the colour aspect ratio")
     depth_tolerance: float = Field(
         0.03,
         gt=0,
+        le=10,
         description="metres: a sample farther than the rendered surface "
         "by more than this (plus 1% of its depth) is occluded",
     )
-    samples_per_object: int = Field(3000, ge=16, description="area-weighted surface samples per object, at most")
-    sample_spacing: float = Field(0.03, gt=0, description="metres between visibility samples, at most")
-    near: float = Field(0.05, gt=0, description="near plane, metres")
+    samples_per_object: int = Field(
+        3000, ge=16, le=100_000, description="area-weighted surface samples per object, at most"
+    )
+    sample_spacing: float = Field(0.03, ge=0.001, le=10, description="metres between visibility samples, at most")
+    near: float = Field(0.05, gt=0, le=10, description="near plane, metres")
     sensor_depth: bool = Field(True, description="compare sensor depth (if present) with the rendered depth")
 
 

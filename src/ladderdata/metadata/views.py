@@ -62,7 +62,7 @@ class ObjectSamples:
 
 def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples:
     """Systematic area-weighted samples (equal area each) plus hull vertices for every object."""
-    points, owner, is_area, counts = [], [], [], []
+    points, owner, is_area, counts = [np.zeros((0, 3))], [np.zeros(0, np.int64)], [np.zeros(0, bool)], []
     for i, obj in enumerate(scan.objects):
         s = obj.surface.samples
         cum = np.cumsum(s.weights)

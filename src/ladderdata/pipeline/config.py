@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.layout import DatasetLayout
 from ladderdata.recipe import Recipe
@@ -13,7 +13,7 @@ from ladderdata.tasks import Draft, Modality
 class BuildConfig(BaseModel):
     """Inputs of one ``ladder build-dataset`` run (where the work runs is not part of it: see the executor)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     source: SourceConfigField
     """The scans: a registered source's config, e.g. ``{"source": "scannet", "root": "scannet/"}``."""
@@ -21,8 +21,8 @@ class BuildConfig(BaseModel):
     split: str = "train"
     """``train``, ``val``, ``test``, ``all``, or a file listing scan ids."""
     recipe: Recipe = Recipe()
-    seed: int = 0
-    limit_scenes: int | None = None
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    limit_scenes: int | None = Field(None, ge=1, le=10_000_000)
     exclude: list[Path] = []
     """Built benchmarks whose rooms must not be used (every rescan ``sceneXXXX_*`` of a room is excluded)."""
     benchmark: bool = False

@@ -23,7 +23,7 @@ from ladderdata.pipeline.plan import Plan
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
-from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
+from ladderdata.sources.base import FrameSource, ScanSource, ScanSourceConfig, open_source
 from ladderdata.tasks import Modality, Rejections, SceneContext
 from ladderdata.tasks.modalities import image_sets, needs_time
 
@@ -156,6 +156,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
     records, rejections = draft_scene(
         SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
     )
+    verify_frames(scan.frames, records)
     result = SceneDrafts(
         scan_id=scan_id,
         key=key,
@@ -168,12 +169,28 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
     return ScanDrafts("drafted", result, metadata)
 
 
+def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> int:
+    """Decode every colour frame the drafts show, once each (``FrameSource.checked_color_jpeg``): a frame that is
+    missing, not a complete JPEG of its camera's size or that does not decode fails this scan now, at drafting,
+    rather than every scan at shard writing. The result is cached with the drafts, whose key covers the frame
+    files' bytes. Returns the number of frames checked."""
+    used = sorted({f for r in records for f in r.frame_ids})
+    for frame_id in used:
+        frames.checked_color_jpeg(frame_id, decode=True)
+    return len(used)
+
+
 @dataclass
 class Drafted:
     scenes: list[SceneDrafts]
     """Scans drafted (or read from the cache), sorted by scan id."""
     failed: dict[str, str]
     """Scan id -> error naming the scan and the file at fault."""
+
+    @property
+    def scene_keys(self) -> dict[str, str]:
+        """Scan id -> its drafts key, which covers the contents of every input file (frames included)."""
+        return {s.scan_id: s.key for s in self.scenes}
 
 
 class DraftStage(Stage[Plan, Drafted]):

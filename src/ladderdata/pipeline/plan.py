@@ -6,9 +6,10 @@ from pathlib import Path
 
 from ladderdata.errors import ConfigError
 from ladderdata.io.rooms import dataset_rooms, scan_room
+from ladderdata.layout import check_name
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import ScanSource, open_source
+from ladderdata.sources.base import ScanSource, open_source, read_id_list
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     path = Path(split)
     if not path.is_file():
         raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
-    wanted = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    wanted = read_id_list(path)
     available = set(source.scan_ids(None))
     missing = [s for s in wanted if s not in available]
     if missing:
@@ -40,6 +41,7 @@ class PlanStage(Stage[BuildConfig, Plan]):
 
     def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
         source = open_source(data.source)
+        source.check_shared_inputs()
         scan_ids = resolve_scan_ids(source, data.split)
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:
@@ -51,6 +53,8 @@ class PlanStage(Stage[BuildConfig, Plan]):
             scan_ids = [s for s in scan_ids if s not in refused]
         if data.limit_scenes is not None:
             scan_ids = scan_ids[: data.limit_scenes]
+        for scan_id in scan_ids:  # ids become file names (drafts, metadata)
+            check_name(scan_id, f"scan id from {data.source.source} source")
         if not scan_ids:
             raise ConfigError(f"no scans to build from under {data.source.root} (split {data.split!r})")
         stats.counters["planned"] = len(scan_ids)

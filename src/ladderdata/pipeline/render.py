@@ -94,6 +94,8 @@ class Renderer:
 class Rendered:
     subsets: dict[str, list[Sample]]
     """Subset name -> its rows in their final (shuffled) order."""
+    scene_keys: dict[str, str]
+    """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
 
 
 def subset_names(recipe: Recipe, benchmark: bool) -> list[str]:
@@ -139,4 +141,4 @@ class RenderStage(Stage[Selection, Rendered]):
             stats.counters["duplicate ids dropped"] += len(rows) - len(kept)
             order = rng_for(config.seed, "shuffle", subset).permutation(len(kept))
             subsets[subset] = [kept[int(i)] for i in order]
-        return Rendered(subsets)
+        return Rendered(subsets, data.scene_keys)

@@ -48,6 +48,8 @@ def deduplicate(records: list[DraftRecord]) -> list[DraftRecord]:
 class Selection:
     groups: dict[tuple[str, Modality], list[DraftRecord]]
     """(task, modality) -> the selected records, groups in sorted order."""
+    scene_keys: dict[str, str]
+    """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
 
 
 class SelectStage(Stage[Drafted, Selection]):
@@ -69,4 +71,4 @@ class SelectStage(Stage[Drafted, Selection]):
             target = recipe.target(task, modality, len(data.scenes))
             chosen[(task, modality)] = select(records, target, rng_for(seed, "select", task, modality))
             stats.counters["selected"] += len(chosen[(task, modality)])
-        return Selection(chosen)
+        return Selection(chosen, data.scene_keys)

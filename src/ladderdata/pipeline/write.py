@@ -17,11 +17,15 @@ from ladderdata.tasks import Sample
 
 
 class FrameReader:
-    """JPEG bytes of frames, opening each scan's frame source once."""
+    """JPEG bytes of frames, opening each scan's frame source once. Every frame is checked
+    (``FrameSource.checked_color_jpeg``: a complete JPEG of its camera's size) and decoded once per reader (one
+    reader per shard): drafting decoded it already, but the file may have changed since, and a shard must never
+    embed an image that does not decode."""
 
     def __init__(self, source: ScanSourceConfig) -> None:
         self.source = open_source(source)
         self.frames: dict[str, FrameSource] = {}
+        self.decoded: set[tuple[str, int]] = set()
 
     def __call__(self, scene_id: str, frame_id: int) -> bytes:
         if scene_id not in self.frames:
@@ -29,7 +33,10 @@ class FrameReader:
             if frames is None:
                 raise MissingFileError(scene_id, self.source.location(scene_id), "no frames to read images from")
             self.frames[scene_id] = frames
-        return self.frames[scene_id].read_color_jpeg(frame_id)
+        first = (scene_id, frame_id) not in self.decoded
+        data = self.frames[scene_id].checked_color_jpeg(frame_id, decode=first)
+        self.decoded.add((scene_id, frame_id))
+        return data
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class ShardJob:
     images: ImageConfig
     row_format: RowFormat
     dataset_name: str
+    scene_keys: dict[str, str]
+    """Scan id -> content key of its inputs: a shard's key covers the files its images come from."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,14 @@ class PlannedShard:
 
 def write_planned(job: ShardJob, shard: PlannedShard) -> None:
     write_shard(
-        shard.path, shard.rows, job.margins, FrameReader(job.source), job.images, job.row_format, job.dataset_name
+        shard.path,
+        shard.rows,
+        job.margins,
+        FrameReader(job.source),
+        job.images,
+        job.row_format,
+        job.dataset_name,
+        job.scene_keys,
     )
 
 
@@ -78,14 +94,14 @@ class WriteStage(Stage[Rendered, Written]):
         recipe, split = config.recipe, config.output_split
         margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, data.scene_keys)
         plan: list[PlannedShard] = []
         for subset, rows in data.subsets.items():
             count = -(-len(rows) // recipe.rows_per_shard)
             planned = set()
             for i in range(count):
                 part = rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]
-                key = shard_key(part, job.margins, job.images, job.row_format, job.dataset_name)
+                key = shard_key(part, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys)
                 path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
                 plan.append(PlannedShard(path, part, key))

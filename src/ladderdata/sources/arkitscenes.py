@@ -20,6 +20,7 @@ decided per frame as ``rectify_im.py`` does).
 """
 
 import csv
+import io
 import logging
 import re
 from functools import cached_property
@@ -43,9 +44,11 @@ from ladderdata.sources.base import (
     ScanSourceConfig,
     register_source,
 )
-from ladderdata.sources.files import field, finite, numbers, pinhole, read_json_object, rotation
+from ladderdata.sources.files import field, numbers, read_json_object, read_text
 from ladderdata.sources.frames import read_image
+from ladderdata.sources.labels import read_table_text
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
+from ladderdata.sources.validate import finite, image_size, pinhole, rotation, same_size
 from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Points3, Poses
 
 log = logging.getLogger(__name__)
@@ -113,9 +116,9 @@ class ARKitScenesSourceConfig(ScanSourceConfig):
     visits: Path | None = None
     """Table with ``video_id`` and ``visit_id`` columns; default the first of ``root/3dod_train_val_splits.csv``,
     ``root/metadata.csv`` present. Videos of one visit are one room; without the table each video is its own."""
-    floor_tolerance: float = Field(0.05, gt=0)
+    floor_tolerance: float = Field(0.05, gt=0, le=10)
     """Upward-facing triangles within this many metres of the floor height are the floor."""
-    surface_spacing: float = 0.02
+    surface_spacing: float = Field(0.02, ge=0.001, le=1.0)
     """Spacing of object surface samples, metres."""
 
 
@@ -300,7 +303,7 @@ class ARKitScenesSource(ScanSource):
         folds: list[tuple[str | None, Path]] = [(f, root / f) for f in FOLDS.values() if (root / f).is_dir()]
         for fold, parent in folds or [(None, root)]:
             for d in sorted(parent.iterdir()):
-                if d.is_dir() and VIDEO_ID.match(d.name):
+                if d.is_dir() and VIDEO_ID.fullmatch(d.name):
                     if d.name in found:
                         raise ConfigError(f"video {d.name} is in both {found[d.name][1].parent} and {parent}")
                     found[d.name] = (fold, d)
@@ -316,12 +319,22 @@ class ARKitScenesSource(ScanSource):
             raise ConfigError(f"visits table {path} not found")
         if path is None:
             return {}
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not {"video_id", "visit_id"} <= set(reader.fieldnames or []):
-                raise ConfigError(f"visits table {path} lacks the video_id and visit_id columns")
-            rows = {row["video_id"].strip(): row["visit_id"].strip() for row in reader}
+        reader = csv.DictReader(io.StringIO(read_table_text(path, "visits table"), newline=""))
+        if not {"video_id", "visit_id"} <= set(reader.fieldnames or []):
+            raise ConfigError(f"visits table {path} lacks the video_id and visit_id columns")
+        rows = {}
+        try:
+            for row in reader:
+                video, visit = row["video_id"], row["visit_id"]
+                if video is None or visit is None:
+                    raise ConfigError(f"visits table {path} line {reader.line_num}: too few fields (truncated?)")
+                rows[video.strip()] = visit.strip()
+        except csv.Error as e:
+            raise ConfigError(f"visits table {path} line {reader.line_num}: {e}") from None
         return {video: visit for video, visit in rows.items() if visit and visit != "NA"}
+
+    def check_shared_inputs(self) -> None:
+        self.visits  # noqa: B018 (reads and checks the visits table)
 
     def room(self, scan_id: str) -> str:
         """Videos of one visit were shot in one venue: the visit is the room (``visit_<id>``)."""
@@ -389,27 +402,24 @@ class ARKitScenesSource(ScanSource):
 
 def read_pincam(scan_id: str, path: Path) -> tuple[int, int, float, float, float, float]:
     """``width height fx fy cx cy`` of a ``.pincam`` file."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
     try:
-        values = [float(v) for v in path.read_text().split()]
+        values = [float(v) for v in read_text(scan_id, path).split()]
     except ValueError:
         raise CorruptFileError(scan_id, path, "not six numbers (w h fx fy cx cy)") from None
     if len(values) != 6:
         raise CorruptFileError(scan_id, path, f"{len(values)} numbers, expected 6 (w h fx fy cx cy)")
     w, h, fx, fy, cx, cy = values
-    if w != int(w) or h != int(h) or w <= 0 or h <= 0:
-        raise InconsistentScanError(scan_id, path, f"image size {w} x {h} is not a positive whole number")
-    return int(w), int(h), fx, fy, cx, cy
+    if not (np.isfinite([w, h]).all() and w == round(w) and h == round(h)):
+        raise InconsistentScanError(scan_id, path, f"image size {w} x {h} is not a whole number of pixels")
+    width, height = image_size(scan_id, path, int(w), int(h), "intrinsics' image")
+    return width, height, fx, fy, cx, cy
 
 
 def read_trajectory(scan_id: str, path: Path) -> tuple[FloatArray, Poses]:
     """(N,) timestamps and (N, 4, 4) camera-to-world poses of ``lowres_wide.traj`` (each line: timestamp,
     axis-angle rotation and translation of the world-to-camera transform, as ``TrajStringToMatrix`` reads it)."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
     times, poses = [], []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(read_text(scan_id, path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -421,6 +431,8 @@ def read_trajectory(scan_id: str, path: Path) -> tuple[FloatArray, Poses]:
         world_to_camera = np.eye(4)
         world_to_camera[:3, :3] = cv2.Rodrigues(values[1:4])[0]
         world_to_camera[:3, 3] = values[4:7]
+        if not np.isfinite(values[0]):
+            raise CorruptFileError(scan_id, path, f"line {n} has timestamp {values[0]}")
         times.append(values[0])
         poses.append(np.linalg.inv(world_to_camera) if np.isfinite(values).all() else np.full((4, 4), np.nan))
     if not times:
@@ -456,9 +468,12 @@ class LowresFrames(FrameSource):
         for p in paths.color.glob("*.png"):
             stamp = p.stem[len(prefix) :] if p.stem.startswith(prefix) else ""
             try:
-                stamps[float(stamp)] = stamp
+                time = float(stamp)
             except ValueError:
-                raise CorruptFileError(scan_id, p, f"not named {prefix}<timestamp>.png") from None
+                time = np.nan
+            if not np.isfinite(time):
+                raise CorruptFileError(scan_id, p, f"not named {prefix}<timestamp>.png")
+            stamps[time] = stamp
         if not stamps:
             raise MissingFileError(scan_id, paths.color, "no frames")
         times = np.array(sorted(stamps))
@@ -478,16 +493,18 @@ class LowresFrames(FrameSource):
         w, h, fx, fy, cx, cy = read_pincam(scan_id, pincam)
         if (w, h) != (width, height):
             raise InconsistentScanError(scan_id, pincam, f"intrinsics for {w}x{h} images, frames are {width}x{height}")
-        pinhole(scan_id, pincam, fx, fy, cx, cy, width, height)
-        sensor_k = CameraIntrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=width, height=height)
+        sensor_k = pinhole(scan_id, pincam, fx, fy, cx, cy, width, height)
+        self._sensor_size = (width, height)
         self.turns = upright_turns(sensor_poses)
         self._color, _ = turn_camera(sensor_k, np.eye(4), self.turns)
         self._poses = np.stack([turn_camera(sensor_k, p, self.turns)[1] for p in sensor_poses])
         self._depth: CameraIntrinsics | None = None
         depth_first = paths.frame_file(paths.depth, self._stamps[0], ".png")
+        self._depth_size: tuple[int, int] | None = None
         if depth_first.is_file():
             depth = read_image(scan_id, depth_first, cv2.IMREAD_UNCHANGED)
-            self._depth, _ = turn_camera(sensor_k.scaled_to(depth.shape[1], depth.shape[0]), np.eye(4), self.turns)
+            self._depth_size = (depth.shape[1], depth.shape[0])
+            self._depth, _ = turn_camera(sensor_k.scaled_to(*self._depth_size), np.eye(4), self.turns)
 
     @property
     def frame_ids(self) -> IntArray:
@@ -509,9 +526,13 @@ class LowresFrames(FrameSource):
     def depth_intrinsics(self) -> CameraIntrinsics | None:
         return self._depth
 
+    def color_file(self, frame_id: int) -> Path:
+        return self.paths.frame_file(self.paths.color, self._stamps[self.position(frame_id)], ".png")
+
     def read_color(self, frame_id: int) -> ImageRGB:
-        stamp = self._stamps[self.position(frame_id)]
-        bgr = read_image(self.scan_id, self.paths.frame_file(self.paths.color, stamp, ".png"), cv2.IMREAD_COLOR)
+        path = self.color_file(frame_id)
+        bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
+        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), self._sensor_size, f"colour frame {frame_id}")
         return np.asarray(turn_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.turns), dtype=np.uint8)
 
     def read_depth(self, frame_id: int) -> DepthMM:
@@ -520,4 +541,6 @@ class LowresFrames(FrameSource):
         depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
         if depth.dtype != np.uint16 or depth.ndim != 2:
             raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
+        if self._depth_size is not None:
+            same_size(self.scan_id, path, (depth.shape[1], depth.shape[0]), self._depth_size, f"depth frame {frame_id}")
         return np.asarray(turn_image(depth, self.turns), dtype=np.uint16)

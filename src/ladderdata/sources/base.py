@@ -20,11 +20,12 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.sources.ply import TriangleMesh
+from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,10 @@ class FrameSource(ABC):
     def read_depth(self, frame_id: int) -> DepthMM:
         """Decode one depth frame, (h, w) uint16 millimetres, 0 = invalid."""
 
+    @abstractmethod
+    def color_file(self, frame_id: int) -> Path:
+        """The file holding a colour frame (its own file, or the stream it is stored in), for errors."""
+
     def read_color_jpeg(self, frame_id: int) -> bytes:
         """One colour frame as JPEG bytes; layouts that store JPEG return the stored bytes untouched."""
         rgb = self.read_color(frame_id)
@@ -135,6 +140,13 @@ class FrameSource(ABC):
         if not ok:
             raise ValueError(f"[{self.scan_id}] frame {frame_id} does not encode as JPEG")
         return bytes(buf)
+
+    def checked_color_jpeg(self, frame_id: int, decode: bool = False) -> bytes:
+        """:meth:`read_color_jpeg`, verified (``ladderdata.sources.validate.checked_jpeg``): a complete JPEG of the
+        colour intrinsics' size; with ``decode``, decoding to its end. What datasets embed goes through here."""
+        K = self.color_intrinsics
+        data = self.read_color_jpeg(frame_id)
+        return checked_jpeg(self.scan_id, self.color_file(frame_id), data, (K.width, K.height), frame_id, decode)
 
     def position(self, frame_id: int) -> int:
         pos = int(np.searchsorted(self.frame_ids, frame_id))
@@ -181,6 +193,15 @@ class Scan:
         return dict(sorted(Counter(o.info.label for o in self.objects if not o.info.in_label_table).items()))
 
 
+def read_id_list(path: Path) -> list[str]:
+    """The ids of a split list (one per line, blank lines skipped); a binary file is a ``ConfigError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ConfigError(f"cannot read the list of scan ids {path}: {e}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class ScanSourceConfig(BaseModel):
     """Base config of a scan source: which registered source reads the scans, and where they live.
 
@@ -188,7 +209,7 @@ class ScanSourceConfig(BaseModel):
     serialised config says which source it belongs to and :func:`open_source` can open it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     source: str
     root: Path
@@ -268,6 +289,10 @@ class ScanSource(ABC):
         """Names of the sources this one reads through (itself; a mixed source's parts)."""
         return [self.name]
 
+    def check_shared_inputs(self) -> None:  # noqa: B027 (optional hook, nothing to check by default)
+        """Read and check what every scan shares (a label table, a calibration file) before any scan is read: a
+        ``ConfigError`` here stops a run at its start instead of failing every scan. Default: nothing shared."""
+
     def key_settings(self) -> str:
         """The config fields that change what the source returns, as JSON (paths are left out: caches key on
         the contents of :meth:`input_files`, so moving the scans keeps them valid)."""
@@ -315,7 +340,7 @@ def source_config(name: str, **fields: Any) -> ScanSourceConfig:
     try:
         return cls.model_validate({**values, "source": name})
     except ValidationError as e:
-        raise ConfigError(f"bad settings for scan source {name!r}: {e}") from None
+        raise ConfigError(f"bad settings for scan source {name!r}: {validation_text(e)}") from None
 
 
 def open_source(config: ScanSourceConfig) -> ScanSource:

@@ -8,21 +8,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ladderdata.errors import CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.layout import FramesLayout, ScanPaths
 from ladderdata.sources.base import DEFAULT_FPS, FrameSource
+from ladderdata.sources.files import read_text
 from ladderdata.sources.sens import SensFormatError, decode_color, decode_depth, read_frame_bytes, read_sens_index
+from ladderdata.sources.validate import image_size, intrinsics_for, jpeg_size, same_size
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
 
 
 def read_matrix(scan_id: str, path: Path) -> FloatArray:
     """A 4x4 matrix stored as text (whitespace separated); inf/nan tokens are kept, not fatal."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
     try:
-        values = np.array(path.read_text().split(), dtype=np.float64)
+        values = np.array(read_text(scan_id, path).split(), dtype=np.float64)
     except ValueError as e:
         raise CorruptFileError(scan_id, path, f"not a matrix of numbers ({e})") from None
     if values.size != 16:
@@ -52,8 +53,15 @@ def read_image(scan_id: str, path: Path, flags: int) -> np.ndarray:
 
 
 def _image_size(scan_id: str, path: Path) -> tuple[int, int]:
-    img = read_image(scan_id, path, cv2.IMREAD_UNCHANGED)
-    return img.shape[1], img.shape[0]
+    """(width, height) of an image file from its header (nothing is decoded), checked plausible."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise CorruptFileError(scan_id, path, f"not a readable image ({e})") from None
+    return image_size(scan_id, path, width, height, "image")
 
 
 def _numbered_files(directory: Path, suffix: str) -> dict[int, Path]:
@@ -79,8 +87,16 @@ class SensFrames(FrameSource):
         except SensFormatError as e:
             raise CorruptFileError(scan_id, path, str(e)) from None
         h = self.index.header
-        self._color = CameraIntrinsics.from_matrix(h.intrinsic_color, h.color_width, h.color_height)
-        self._depth = CameraIntrinsics.from_matrix(h.intrinsic_depth, h.depth_width, h.depth_height)
+        if h.num_frames == 0:
+            raise InconsistentScanError(scan_id, path, "the stream holds no frames")
+        self._color = intrinsics_for(scan_id, path, h.intrinsic_color, h.color_width, h.color_height)
+        self._depth = intrinsics_for(scan_id, path, h.intrinsic_depth, h.depth_width, h.depth_height)
+        if h.color_compression == 2:  # the header's size must be the JPEGs' (one header read, nothing decoded)
+            first = int(self.frame_ids[0])
+            found = jpeg_size(self._stored_color(first))
+            if found is None:
+                raise CorruptFileError(scan_id, path, f"colour frame {first} is not a JPEG image")
+            same_size(scan_id, path, found, (h.color_width, h.color_height), f"colour frame {first}")
 
     @cached_property
     def frame_ids(self) -> IntArray:
@@ -102,9 +118,15 @@ class SensFrames(FrameSource):
     def depth_intrinsics(self) -> CameraIntrinsics:
         return self._depth
 
-    def read_color(self, frame_id: int) -> ImageRGB:
+    def color_file(self, frame_id: int) -> Path:
+        return self.path
+
+    def _stored_color(self, frame_id: int) -> bytes:
         i = self.position(frame_id)
-        data = read_frame_bytes(self.path, int(self.index.color_offsets[i]), int(self.index.color_sizes[i]))
+        return read_frame_bytes(self.path, int(self.index.color_offsets[i]), int(self.index.color_sizes[i]))
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        data = self._stored_color(frame_id)
         try:
             return decode_color(data, self.index.header)
         except (SensFormatError, ValueError) as e:
@@ -113,8 +135,7 @@ class SensFrames(FrameSource):
     def read_color_jpeg(self, frame_id: int) -> bytes:
         if self.index.header.color_compression != 2:
             return super().read_color_jpeg(frame_id)
-        i = self.position(frame_id)
-        return read_frame_bytes(self.path, int(self.index.color_offsets[i]), int(self.index.color_sizes[i]))
+        return self._stored_color(frame_id)
 
     def read_depth(self, frame_id: int) -> DepthMM:
         i = self.position(frame_id)
@@ -179,14 +200,19 @@ class _FolderFrames(FrameSource):
         """Frame number / 30 Hz: the file numbers of this layout are frame numbers of the stream."""
         return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64)
 
-    def read_color(self, frame_id: int) -> ImageRGB:
+    def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
-        bgr = read_image(self.scan_id, self._color_path(frame_id), cv2.IMREAD_COLOR)
+        return self._color_path(frame_id)
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        path = self.color_file(frame_id)
+        bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
+        K = self._color
+        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
-        self.position(frame_id)
-        path = self._color_path(frame_id)
+        path = self.color_file(frame_id)
         if not path.is_file():
             raise MissingFileError(self.scan_id, path, "file not found")
         return path.read_bytes()
@@ -197,12 +223,15 @@ class _FolderFrames(FrameSource):
         depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
         if depth.dtype != np.uint16 or depth.ndim != 2:
             raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
+        if self._depth is not None:
+            declared = (self._depth.width, self._depth.height)
+            same_size(self.scan_id, path, (depth.shape[1], depth.shape[0]), declared, f"depth frame {frame_id}")
         return depth
 
     def _intrinsics(self, matrix_path: Path, image_path: Path) -> CameraIntrinsics:
         K = read_matrix(self.scan_id, matrix_path)
         width, height = _image_size(self.scan_id, image_path)
-        return CameraIntrinsics.from_matrix(K, width, height)
+        return intrinsics_for(self.scan_id, matrix_path, K, width, height)
 
 
 class ExportFrames(_FolderFrames):

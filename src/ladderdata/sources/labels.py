@@ -1,12 +1,27 @@
 """ScanNet's ``scannetv2-labels.combined.tsv``: raw annotation label -> category and NYU40 class."""
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from ladderdata.errors import ConfigError
 
 REQUIRED_COLUMNS = ("raw_category", "category", "nyu40id", "nyu40class")
+
+
+def read_table_text(path: Path, what: str) -> str:
+    """The text of a table every scan shares (label table, class list, visits table); a missing, binary or
+    non-UTF-8 one is a ``ConfigError`` naming ``what`` and the file."""
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ConfigError(f"{what} {path} is not readable UTF-8 text ({type(e).__name__})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{what} {path} is binary, not text")
+    return text
 
 
 @dataclass(frozen=True)
@@ -33,24 +48,33 @@ class LabelTable:
 
     @classmethod
     def read(cls, path: Path) -> "LabelTable":
+        """Parse the table; a missing, binary, short or empty table is a ``ConfigError`` naming the file (and
+        the line): every scan shares it, so it stops the run before any scan is read."""
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"label table not found: {path}")
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f, delimiter="\t")
-            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise ConfigError(f"label table {path} lacks columns {missing}")
-            entries = {}
+        text = read_table_text(path, "label table")
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(f"label table {path} lacks columns {missing}")
+        entries = {}
+        try:
             for row in reader:
+                if any(row.get(c) is None for c in REQUIRED_COLUMNS) or not row["raw_category"]:
+                    raise ConfigError(
+                        f"label table {path} line {reader.line_num}: too few fields or no raw_category (truncated?)"
+                    )
                 nyu = row["nyu40id"].strip()
                 count = (row.get("count") or "").strip()
                 entries[row["raw_category"]] = LabelEntry(
-                    category=row["category"],
-                    nyu40_id=int(nyu) if nyu.isdigit() else UNKNOWN_NYU40[0],
+                    category=row["category"] or row["raw_category"],
+                    nyu40_id=int(nyu) if nyu.isdigit() and len(nyu) < 6 else UNKNOWN_NYU40[0],
                     nyu40_class=row["nyu40class"] or UNKNOWN_NYU40[1],
-                    count=int(count) if count.isdigit() else 0,
+                    count=int(count) if count.isdigit() and len(count) < 12 else 0,
                 )
+        except csv.Error as e:
+            raise ConfigError(f"label table {path} line {reader.line_num}: {e}") from None
+        if not entries:
+            raise ConfigError(f"label table {path} has no rows")
         return cls(entries, path)
 
     def lookup(self, raw_label: str) -> LabelEntry:

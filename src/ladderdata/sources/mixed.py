@@ -99,5 +99,9 @@ class MixedSource(ScanSource):
     def source_of(self, scan_id: str) -> str:
         return self.part(scan_id).source_of(scan_id)
 
+    def check_shared_inputs(self) -> None:
+        for part in self.parts:
+            part.check_shared_inputs()
+
     def key_settings(self) -> str:
         return "[" + ",".join(part.key_settings() for part in self.parts) + "]"

@@ -45,8 +45,33 @@ class TriangleMesh:
     """(V, 3) uint8 RGB."""
 
 
+#: Most vertices or faces a mesh may declare (hi-res ScanNet meshes: ~1.5M vertices, ~3M faces).
+MAX_ELEMENTS = 50_000_000
+
+
+def _header_elements(header: list[str]) -> list[tuple[str, int, list[list[str]]]]:
+    """(name, count, property token lists) of each element, every number and type checked."""
+    elements: list[tuple[str, int, list[list[str]]]] = []
+    for line in header:
+        tok = line.split()
+        if tok[:1] == ["element"]:
+            if len(tok) != 3 or not tok[2].isdigit():
+                raise PlyFormatError(f"malformed element line {line.strip()[:60]!r}")
+            count = int(tok[2])
+            if count > MAX_ELEMENTS:
+                raise PlyFormatError(f"element '{tok[1]}' declares {count:,} items (at most {MAX_ELEMENTS:,})")
+            elements.append((tok[1], count, []))
+        elif tok[:1] == ["property"] and elements:
+            types = tok[2:4] if tok[1:2] == ["list"] else tok[1:2]
+            if len(tok) != (5 if tok[1:2] == ["list"] else 3) or any(t not in _PLY_TYPES for t in types):
+                raise PlyFormatError(f"malformed property line {line.strip()[:60]!r}")
+            elements[-1][2].append(tok)
+    return elements
+
+
 def read_ply(path: Path) -> TriangleMesh:
-    """Read a binary little-endian triangle mesh; raises :class:`PlyFormatError` on anything malformed."""
+    """Read a binary little-endian triangle mesh; raises :class:`PlyFormatError` on anything malformed
+    (header numbers and types, truncated data, non-finite vertices, face indices out of range)."""
     data = Path(path).read_bytes()
     end = data.find(b"end_header\n")
     if not data.startswith(b"ply") or end < 0:
@@ -55,32 +80,27 @@ def read_ply(path: Path) -> TriangleMesh:
     body = memoryview(data)[end + len(b"end_header\n") :]
     if "format binary_little_endian 1.0" not in header:
         raise PlyFormatError("only 'binary_little_endian 1.0' PLY is supported")
-    elements: list[tuple[str, int, list[str]]] = []
-    for line in header:
-        tok = line.split()
-        if tok[:1] == ["element"]:
-            elements.append((tok[1], int(tok[2]), []))
-        elif tok[:1] == ["property"] and elements:
-            elements[-1][2].append(line)
     offset = 0
     vertices: np.ndarray | None = None
     faces: np.ndarray | None = None
-    for name, count, props in elements:
+    for name, count, props in _header_elements(header):
         if name == "vertex":
             fields = []
-            for p in props:
-                tok = p.split()
+            for tok in props:
                 if tok[1] == "list":
                     raise PlyFormatError("list properties on vertices are not supported")
                 fields.append((tok[2], "<" + _PLY_TYPES[tok[1]]))
-            dtype = np.dtype(fields)
+            try:
+                dtype = np.dtype(fields)
+            except (ValueError, TypeError) as e:
+                raise PlyFormatError(f"bad vertex properties ({e})") from None
             need = dtype.itemsize * count
             if len(body) - offset < need:
                 raise PlyFormatError(f"truncated vertex data: need {need} bytes, have {len(body) - offset}")
             vertices = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
             offset += need
         elif name == "face":
-            tok = props[0].split() if props else []
+            tok = props[0] if props else []
             if len(props) != 1 or tok[:2] != ["property", "list"]:
                 raise PlyFormatError("face element must have exactly one list property")
             count_t, index_t = "<" + _PLY_TYPES[tok[2]], "<" + _PLY_TYPES[tok[3]]
@@ -106,6 +126,9 @@ def read_ply(path: Path) -> TriangleMesh:
         if required not in names:
             raise PlyFormatError(f"vertex property '{required}' missing")
     xyz = np.stack([vertices["x"], vertices["y"], vertices["z"]], axis=1).astype(np.float64)
+    bad = ~np.isfinite(xyz).all(axis=1)
+    if bad.any():
+        raise PlyFormatError(f"{int(bad.sum())} vertices have NaN or infinite coordinates")
     if all(c in names for c in ("red", "green", "blue")):
         rgb = np.stack([vertices["red"], vertices["green"], vertices["blue"]], axis=1).astype(np.uint8)
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.measure import ObjectSurface, vertex_region
@@ -20,11 +21,14 @@ from ladderdata.sources.base import (
     ScanObject,
     ScanSource,
     ScanSourceConfig,
+    read_id_list,
     register_source,
 )
+from ladderdata.sources.files import read_json_object
 from ladderdata.sources.frames import frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
+from ladderdata.sources.validate import int_array, rigid_transform
 from ladderdata.typed import IntArray, Matrix4
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,7 @@ class ScanNetSourceConfig(ScanSourceConfig):
     """Frames layout to read; default the first present of sens, export, posed."""
     include_test: bool = False
     """Also list ``scans_test/`` scans (no annotations)."""
-    surface_spacing: float = 0.02
+    surface_spacing: float = Field(0.02, ge=0.001, le=1.0)
     """Spacing of object surface samples, metres."""
 
 
@@ -70,54 +74,61 @@ def read_axis_alignment(scan_id: str, path: Path) -> tuple[Matrix4, str | None]:
             raise CorruptFileError(scan_id, path, "axisAlignment is not a list of numbers") from None
         if numbers.size != 16:
             raise InconsistentScanError(scan_id, path, f"axisAlignment has {numbers.size} numbers, expected 16")
-        alignment = numbers.reshape(4, 4)
-        if not np.isfinite(alignment).all() or abs(np.linalg.det(alignment[:3, :3]) - 1) > 1e-3:
-            raise InconsistentScanError(scan_id, path, "axisAlignment is not a rigid transform")
+        alignment = rigid_transform(scan_id, path, numbers.reshape(4, 4), "axisAlignment")
     return alignment, values.get("sceneType")
-
-
-def _read_json(scan_id: str, path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CorruptFileError(scan_id, path, f"invalid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise CorruptFileError(scan_id, path, "top-level JSON value is not an object")
-    return data
 
 
 def read_segments(scan_id: str, path: Path, num_vertices: int) -> IntArray:
     """(V,) segment id of every mesh vertex."""
-    data = _read_json(scan_id, path)
+    data = read_json_object(scan_id, path)
     if "segIndices" not in data:
         raise CorruptFileError(scan_id, path, "no 'segIndices' key")
-    try:
-        seg = np.asarray(data["segIndices"], dtype=np.int64)
-    except (ValueError, TypeError):
-        raise CorruptFileError(scan_id, path, "'segIndices' is not a list of integers") from None
+    seg = int_array(scan_id, path, data["segIndices"], "'segIndices'")
     if seg.shape != (num_vertices,):
         raise InconsistentScanError(scan_id, path, f"{seg.size} segment indices for a mesh of {num_vertices} vertices")
     return seg
+
+
+#: ``objectId`` values are small non-negative integers (they become int64 columns and JSON everywhere).
+MAX_OBJECT_ID = 2**31 - 1
+
+
+def _seg_group(scan_id: str, path: Path, group: Any) -> tuple[int, str, IntArray]:
+    """(objectId, label, segment ids) of one ``segGroups`` entry, each of the right type."""
+    if not isinstance(group, dict) or not {"objectId", "label", "segments"} <= set(group):
+        raise CorruptFileError(scan_id, path, f"malformed segGroup {str(group)[:80]}")
+    object_id, label = group["objectId"], group["label"]
+    if type(object_id) is not int or not 0 <= object_id <= MAX_OBJECT_ID:
+        raise CorruptFileError(scan_id, path, f"objectId {str(object_id)[:40]} is not an integer in [0, 2^31)")
+    if not isinstance(label, str) or not label.strip():
+        raise CorruptFileError(scan_id, path, f"object {object_id} has label {json.dumps(label)[:40]}, not a name")
+    return object_id, label, int_array(scan_id, path, group["segments"], f"object {object_id}'s 'segments'")
 
 
 def build_objects(
     scan_id: str, path: Path, mesh: TriangleMesh, seg: IntArray, labels: LabelTable, spacing: float
 ) -> list[ScanObject]:
     """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
-    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`)."""
-    data = _read_json(scan_id, path)
+    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). Each segment
+    belongs to one object at most: overlapping groups would count one surface twice."""
+    data = read_json_object(scan_id, path)
     groups = data.get("segGroups")
     if not isinstance(groups, list):
         raise CorruptFileError(scan_id, path, "no 'segGroups' list")
+    if not groups:
+        raise InconsistentScanError(scan_id, path, "no objects ('segGroups' is empty)")
     known_segments = np.unique(seg)
+    parsed = [_seg_group(scan_id, path, g) for g in groups]
+    owners: dict[int, int] = {}
+    for object_id, _, segments in parsed:
+        for s in np.unique(segments).tolist():
+            other = owners.setdefault(s, object_id)
+            if other != object_id:
+                raise InconsistentScanError(
+                    scan_id, path, f"segment {s} belongs to objects {other} and {object_id}: segment groups overlap"
+                )
     objects = []
-    for g in groups:
-        try:
-            object_id, label, segments = int(g["objectId"]), str(g["label"]), np.asarray(g["segments"], np.int64)
-        except (KeyError, TypeError, ValueError):
-            raise CorruptFileError(scan_id, path, f"malformed segGroup {str(g)[:80]}") from None
+    for object_id, label, segments in parsed:
         unknown = np.setdiff1d(segments, known_segments)
         if unknown.size:
             raise InconsistentScanError(
@@ -193,8 +204,12 @@ class ScanNetSource(ScanSource):
         dirs = {}
         for parent in parents:
             for d in parent.iterdir():
-                if d.is_dir() and pattern.match(d.name):
+                if not d.is_dir():
+                    continue
+                if pattern.fullmatch(d.name):
                     dirs[d.name] = d
+                elif d.name.startswith("scene"):
+                    log.warning("ignoring folder %r in %s: not a scan id (sceneXXXX_YY)", d.name, parent)
         return dict(sorted(dirs.items()))
 
     @property
@@ -210,6 +225,10 @@ class ScanNetSource(ScanSource):
             )
         return LabelTable.read(path)
 
+    def check_shared_inputs(self) -> None:
+        if self.label_table_path.is_file():  # absent: the annotated scans report it (test scans need none)
+            self.labels  # noqa: B018 (reads and checks the table)
+
     def split_file(self, split: str) -> Path:
         return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
 
@@ -221,7 +240,7 @@ class ScanNetSource(ScanSource):
                 f"split list {path.name} not found in {path.parent}; pass the folder holding it (split_dir) "
                 "or an explicit list of scans"
             )
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        return read_id_list(path)
 
     def scan_ids(self, split: str | None = None) -> list[str]:
         ids = list(self._scan_dirs)

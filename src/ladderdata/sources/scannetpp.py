@@ -7,6 +7,7 @@ applied; annotations use ScanNet's ``segIndices``/``segGroups`` scheme and are r
 """
 
 import csv
+import io
 import logging
 import re
 from abc import abstractmethod
@@ -20,12 +21,22 @@ from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.sources.base import DataTerms, FrameSource, Scan, ScanSource, ScanSourceConfig, register_source
-from ladderdata.sources.files import field, numbers, pinhole, read_json_object
+from ladderdata.layout import is_safe_name
+from ladderdata.sources.base import (
+    DataTerms,
+    FrameSource,
+    Scan,
+    ScanSource,
+    ScanSourceConfig,
+    read_id_list,
+    register_source,
+)
+from ladderdata.sources.files import field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
-from ladderdata.sources.labels import LabelEntry, LabelTable
+from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
 from ladderdata.sources.ply import PlyFormatError, read_ply
 from ladderdata.sources.scannet import build_objects, read_segments
+from ladderdata.sources.validate import image_size, pinhole, same_size
 from ladderdata.typed import DepthMM, ImageRGB, IntArray, Poses
 
 log = logging.getLogger(__name__)
@@ -43,6 +54,14 @@ OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 FOCAL = ("fl_x", "fl_y", "cx", "cy")
 MASK_VALID = 255
 """Anonymisation masks: 255 where the image is unchanged, lower where people or faces were blurred."""
+
+
+def whole_number(scan_id: str, path: Path, value: Any, what: str) -> int:
+    """A JSON number that must be a whole number (an image size)."""
+    number = float(numbers(scan_id, path, value, (1,), what)[0])
+    if not np.isfinite(number) or number != round(number):
+        raise CorruptFileError(scan_id, path, f"{what} is {value!r}, not a whole number")
+    return int(number)
 
 
 class ScanNetPPPaths:
@@ -104,31 +123,39 @@ class ScanNetPPSourceConfig(ScanSourceConfig):
     max_masked_fraction: float = Field(0.05, ge=0, le=1)
     """Frames whose anonymisation mask blurs more than this fraction of the image are not used (their pose is
     masked like an invalid one)."""
-    surface_spacing: float = 0.02
+    surface_spacing: float = Field(0.02, ge=0.001, le=1.0)
     """Spacing of object surface samples, metres."""
 
 
 def read_label_table(classes_path: Path, map_path: Path | None) -> LabelTable:
     """ScanNet++'s vocabulary as a label table: every listed class names itself, and ``map_benchmark.csv`` maps
-    raw labels onto classes (``books`` -> ``book``). No NYU40 classes: the class list is the vocabulary."""
+    raw labels onto classes (``books`` -> ``book``). No NYU40 classes: the class list is the vocabulary. Both are
+    shared by every scene: a missing, binary or malformed one is a ``ConfigError`` (it stops the run at its start)."""
     if not classes_path.is_file():
         raise ConfigError(f"ScanNet++ class list not found at {classes_path}; pass its path (classes)")
-    classes = [line.strip() for line in classes_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = read_table_text(classes_path, "ScanNet++ class list")
+    classes = [line.strip() for line in text.splitlines() if line.strip()]
+    if not classes:
+        raise ConfigError(f"ScanNet++ class list {classes_path} lists no classes")
     counts: dict[str, int] = {}
     entries = {c: LabelEntry(category=c, nyu40_id=0, nyu40_class="") for c in classes}
     if map_path is not None and map_path.is_file():
-        with open(map_path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if "class" not in (reader.fieldnames or []):
-                raise ConfigError(f"label map {map_path} has no 'class' column")
+        reader = csv.DictReader(io.StringIO(read_table_text(map_path, "ScanNet++ label map"), newline=""))
+        if "class" not in (reader.fieldnames or []):
+            raise ConfigError(f"label map {map_path} has no 'class' column")
+        try:
             for row in reader:
                 raw = row["class"]
+                if not raw:
+                    raise ConfigError(f"label map {map_path} line {reader.line_num}: no class (truncated?)")
                 target = (row.get("semantic_map_to") or "").strip()
                 mapped = target if target and target != "None" else raw
                 count = (row.get("count") or "").strip()
-                counts[raw] = int(count) if count.isdigit() else 0
+                counts[raw] = int(count) if count.isdigit() and len(count) < 12 else 0
                 if mapped in classes:
                     entries[raw] = LabelEntry(category=mapped, nyu40_id=0, nyu40_class="", count=counts[raw])
+        except csv.Error as e:
+            raise ConfigError(f"label map {map_path} line {reader.line_num}: {e}") from None
     return LabelTable(entries, classes_path)
 
 
@@ -159,7 +186,15 @@ class ScanNetPPSource(ScanSource):
     def _scene_dirs(self) -> dict[str, Path]:
         root = self.config.root
         parent = root / DATA_DIR if (root / DATA_DIR).is_dir() else root
-        return {d.name: d for d in sorted(parent.iterdir()) if (d / "scans").is_dir()}
+        dirs = {}
+        for d in sorted(parent.iterdir()):
+            if not (d / "scans").is_dir():
+                continue
+            if is_safe_name(d.name):
+                dirs[d.name] = d
+            else:
+                log.warning("ignoring folder %r in %s: not a scene id", d.name, parent)
+        return dirs
 
     @cached_property
     def labels(self) -> LabelTable:
@@ -168,6 +203,9 @@ class ScanNetPPSource(ScanSource):
         if self.config.label_map is not None and not label_map.is_file():
             raise ConfigError(f"ScanNet++ label map {label_map} not found")
         return read_label_table(self.config.classes or root / CLASSES_FILE, label_map)
+
+    def check_shared_inputs(self) -> None:
+        self.labels  # noqa: B018 (reads and checks the class list and the label map)
 
     def split_file(self, split: str) -> Path:
         return (self.config.split_dir or self.config.root / SPLITS_DIR) / f"{SPLIT_FILES.get(split, split)}.txt"
@@ -182,7 +220,7 @@ class ScanNetPPSource(ScanSource):
                 f"split list {path.name} not found in {path.parent}; pass the folder holding it (split_dir) "
                 "or an explicit list of scans"
             )
-        wanted = {line.strip() for line in path.read_text().splitlines() if line.strip()}
+        wanted = set(read_id_list(path))
         return [i for i in ids if i in wanted]
 
     def paths(self, scan_id: str) -> ScanNetPPPaths:
@@ -309,8 +347,7 @@ class IPhoneFrames(_MaskedFrames):
             times.append(numbers(scan_id, path, field(scan_id, path, entry, "timestamp", where), (1,), where)[0])
         self._raw = np.stack(poses)
         K = np.median(np.stack(ks), axis=0)  # ARKit refines the focal length slightly from frame to frame
-        pinhole(scan_id, path, K[0, 0], K[1, 1], K[0, 2], K[1, 2], width, height)
-        self._color = CameraIntrinsics.from_matrix(K, width, height)
+        self._color = pinhole(scan_id, path, K[0, 0], K[1, 1], K[0, 2], K[1, 2], width, height)
         t = np.array(times)
         if not np.isfinite(t).all() or (np.diff(t) <= 0).any():
             raise InconsistentScanError(scan_id, path, "frame timestamps are not finite and increasing")
@@ -323,7 +360,8 @@ class IPhoneFrames(_MaskedFrames):
 
     def _video_size(self) -> tuple[int, int]:
         capture = self._capture()
-        return int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        return image_size(self.scan_id, self.paths.iphone_video, *size, "video frame")
 
     def _capture(self) -> cv2.VideoCapture:
         if self.video is None:
@@ -355,23 +393,30 @@ class IPhoneFrames(_MaskedFrames):
     def depth_intrinsics(self) -> CameraIntrinsics | None:
         return self._depth
 
-    def read_color(self, frame_id: int) -> ImageRGB:
+    def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
         if self.paths.iphone_rgb.is_dir():
-            bgr = read_image(self.scan_id, self.paths.iphone_frame(self.paths.iphone_rgb, frame_id, ".jpg"), 1)
+            return self.paths.iphone_frame(self.paths.iphone_rgb, frame_id, ".jpg")
+        return self.paths.iphone_video
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        path = self.color_file(frame_id)
+        if self.paths.iphone_rgb.is_dir():
+            bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
         else:
             capture = self._capture()
             capture.set(cv2.CAP_PROP_POS_FRAMES, frame_id)
             ok, bgr = capture.read()
             if not ok:
-                raise CorruptFileError(self.scan_id, self.paths.iphone_video, f"frame {frame_id} does not decode")
+                raise CorruptFileError(self.scan_id, path, f"frame {frame_id} does not decode")
+        K = self._color
+        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
         if not self.paths.iphone_rgb.is_dir():
             return super().read_color_jpeg(frame_id)
-        self.position(frame_id)
-        path = self.paths.iphone_frame(self.paths.iphone_rgb, frame_id, ".jpg")
+        path = self.color_file(frame_id)
         if not path.is_file():
             raise MissingFileError(self.scan_id, path, "file not found")
         return path.read_bytes()
@@ -382,6 +427,9 @@ class IPhoneFrames(_MaskedFrames):
         depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
         if depth.dtype != np.uint16 or depth.ndim != 2:
             raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
+        if self._depth is not None:
+            declared = (self._depth.width, self._depth.height)
+            same_size(self.scan_id, path, (depth.shape[1], depth.shape[0]), declared, f"depth frame {frame_id}")
         return depth
 
 
@@ -425,9 +473,8 @@ class DslrFrames(_MaskedFrames):
         raw[[by_id[int(i)][3] for i in self._ids]] = np.nan
         self._raw = raw
         fx, fy, cx, cy = (float(numbers(scan_id, path, field(scan_id, path, data, k), (1,), k)[0]) for k in FOCAL)
-        width, height = (int(numbers(scan_id, path, field(scan_id, path, data, k), (1,), k)[0]) for k in ("w", "h"))
-        pinhole(scan_id, path, fx, fy, cx, cy, width, height)
-        self._color = CameraIntrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=width, height=height)
+        width, height = (whole_number(scan_id, path, field(scan_id, path, data, k), k) for k in ("w", "h"))
+        self._color = pinhole(scan_id, path, fx, fy, cx, cy, width, height)
 
     def mask_path(self, frame_id: int) -> Path:
         mask = self._masks.get(frame_id)
@@ -453,16 +500,19 @@ class DslrFrames(_MaskedFrames):
     def depth_intrinsics(self) -> None:
         return None
 
-    def _image(self, frame_id: int) -> Path:
+    def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
         return self.paths.dslr_images / self._files[frame_id]
 
     def read_color(self, frame_id: int) -> ImageRGB:
-        bgr = read_image(self.scan_id, self._image(frame_id), cv2.IMREAD_COLOR)
+        path = self.color_file(frame_id)
+        bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
+        K = self._color
+        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
-        path = self._image(frame_id)
+        path = self.color_file(frame_id)
         if path.suffix.lower() not in (".jpg", ".jpeg"):
             return super().read_color_jpeg(frame_id)
         if not path.is_file():

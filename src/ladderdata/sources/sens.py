@@ -17,6 +17,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 
+from ladderdata.sources.validate import MAX_IMAGE_SIDE
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
 
 SENS_VERSION = 4
@@ -88,6 +89,14 @@ def read_sens_index(path: Path) -> SensIndex:
             raise SensFormatError(f"unsupported colour compression {cc}")
         if dc not in DEPTH_COMPRESSION:
             raise SensFormatError(f"unsupported depth compression {dc}")
+        for what, w, h in (("colour", cw, ch), ("depth", dw, dh)):
+            if not (1 <= w <= MAX_IMAGE_SIDE and 1 <= h <= MAX_IMAGE_SIDE):
+                raise SensFormatError(f"header's {what} size {w}x{h} is not a plausible image size")
+        if not (np.isfinite(shift) and shift > 0):
+            raise SensFormatError(f"header's depth shift {shift} is not a positive number")
+        room = (size - f.tell()) // _FRAME_HEADER.size
+        if n > room:  # checked before allocating anything per frame
+            raise SensFormatError(f"header says {n:,} frames but the file can hold at most {room:,}")
         m64 = mats.astype(np.float64)
         header = SensHeader(name, m64[0], m64[1], m64[2], m64[3], cc, dc, cw, ch, dw, dh, float(shift), n)
         poses = np.empty((n, 4, 4))
@@ -111,11 +120,17 @@ def read_sens_index(path: Path) -> SensIndex:
 
 
 def decode_color(data: bytes, header: SensHeader) -> ImageRGB:
+    """(H, W, 3) RGB of the header's colour size; anything else is a :class:`SensFormatError`."""
+    shape = (header.color_height, header.color_width, 3)
     if header.color_compression == 0:
-        return np.frombuffer(data, np.uint8).reshape(header.color_height, header.color_width, 3).copy()
+        if len(data) != np.prod(shape):
+            raise SensFormatError(f"raw colour frame has {len(data)} bytes, expected {int(np.prod(shape))}")
+        return np.frombuffer(data, np.uint8).reshape(shape).copy()
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SensFormatError("colour frame does not decode")
+    if bgr.shape != shape:
+        raise SensFormatError(f"colour frame is {bgr.shape[1]}x{bgr.shape[0]}, the header says {shape[1]}x{shape[0]}")
     return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 

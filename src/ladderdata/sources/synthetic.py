@@ -344,12 +344,12 @@ class SynthConfig(BaseModel):
     ``objects`` and ``mesh_vertices`` reach ScanNet's sizes (2,000-5,000 frames, 50+ objects, a
     ``_vh_clean_2`` mesh of 100-300k vertices or a ``_vh_clean`` one of ~1.3M)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     format: SynthFormat = SynthFormat.SCANNET
     """Which source's layout the scans are written in (``layouts`` and ``posed_max_images`` are ScanNet's)."""
-    scenes: int = Field(4, ge=1)
-    seed: int = 0
+    scenes: int = Field(4, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     frames: int = Field(48, ge=4, le=20_000, description="frames per scan")
     objects: int | None = Field(
         None, ge=1, le=MAX_OBJECTS, description="furniture objects per scan, at least (None: 10-30 by scene type)"
@@ -363,12 +363,13 @@ class SynthConfig(BaseModel):
     posed_max_images: int | None = Field(
         None,
         ge=1,
+        le=100_000,
         description="posed_images layout: keep this many frames, a random subset numbered 0..k-1 as mmdetection3d's "
         "extract_posed_images writes them (None: every frame, numbered by frame)",
     )
     layouts: list[FramesLayout] = Field(default_factory=lambda: [FramesLayout.SENS])
-    invalid_poses: int = Field(2, ge=0, description="frames per scan whose pose is written as -inf")
-    val_every: int = Field(4, ge=2, description="every n-th scene goes to the val split")
+    invalid_poses: int = Field(2, ge=0, le=100_000, description="frames per scan whose pose is written as -inf")
+    val_every: int = Field(4, ge=2, le=100_000, description="every n-th scene goes to the val split")
     jpeg_quality: int = Field(90, ge=50, le=100)
 
 

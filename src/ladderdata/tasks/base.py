@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.geometry.vision_grid import rescale_boxes
+from ladderdata.layout import check_name
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
@@ -130,7 +131,7 @@ class UnknownLabels(StrEnum):
 class FilterConfig(BaseModel):
     """Filters every task shares (paper B.1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     min_visibility: float = Field(
         0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown"
@@ -154,6 +155,7 @@ class FilterConfig(BaseModel):
     min_label_count: int = Field(
         100,
         ge=0,
+        le=10_000_000,
         description="a catch-all-class object is askable when the label table counts at least this many instances "
         "of its raw label (`count` column): trash can 1,090 and monitor 765 are; tissue box 73 is not",
     )
@@ -165,12 +167,14 @@ class FilterConfig(BaseModel):
 class TaskConfig(BaseModel):
     """Settings every task has; subclasses add their own thresholds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     modalities: list[Modality] | None = Field(None, description="None: every modality the task supports")
-    max_per_scene: int = Field(12, ge=0, description="questions per scene and modality")
-    max_per_category: int = Field(4, ge=1, description="questions per scene and modality naming one category")
-    max_per_context: int = Field(2, ge=1, description="questions per shown image set")
+    max_per_scene: int = Field(12, ge=0, le=10_000, description="questions per scene and modality")
+    max_per_category: int = Field(
+        4, ge=1, le=10_000, description="questions per scene and modality naming one category"
+    )
+    max_per_context: int = Field(2, ge=1, le=1000, description="questions per shown image set")
 
 
 class Rejections:
@@ -313,6 +317,7 @@ def register_task(name: str) -> Callable[[_T], _T]:
     def wrap(cls: _T) -> _T:
         if name in TASKS and TASKS[name] is not cls:
             raise ValueError(f"task {name!r} is already registered by {TASKS[name].__module__}")
+        check_name(cls.subset, f"subset of task {name!r}")  # subsets name folders of the dataset
         cls.name = name
         TASKS[name] = cls
         return cls

@@ -12,18 +12,20 @@ from ladderdata.typed import BoolArray, FloatArray, Matrix4, Poses
 class ModalityConfig(BaseModel):
     """How image sets are drawn from a scene's measured views."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    single_images: int = Field(40, ge=1, description="views per scene offered as single-image questions")
-    multi_view_size: int = Field(8, ge=2, description="views per multi-view set")
-    multi_view_sets: int = Field(6, ge=1, description="multi-view sets per scene")
+    single_images: int = Field(40, ge=1, le=10_000, description="views per scene offered as single-image questions")
+    multi_view_size: int = Field(8, ge=2, le=64, description="views per multi-view set")
+    multi_view_sets: int = Field(6, ge=1, le=1000, description="multi-view sets per scene")
     diversity_weight: float = Field(
-        2.0, ge=0, description="multi-view: weight of viewpoint novelty against newly covered objects"
+        2.0, ge=0, le=100, description="multi-view: weight of viewpoint novelty against newly covered objects"
     )
     coverage_visibility: float = Field(
         0.4, ge=0, le=1, description="multi-view: an object counts as covered above this"
     )
-    video_frames: int = Field(16, ge=2, description="frames per video, evenly spaced over the scan's measured views")
+    video_frames: int = Field(
+        16, ge=2, le=512, description="frames per video, evenly spaced over the scan's measured views"
+    )
 
 
 def viewpoint_distances(poses: Poses, ref: Matrix4) -> FloatArray:

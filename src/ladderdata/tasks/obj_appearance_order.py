@@ -18,8 +18,8 @@ from ladderdata.tasks.context import SceneContext, Shown
 class AppearanceOrderConfig(TaskConfig):
     objects: int = Field(4, ge=2, le=6, description="objects to order")
     choices: int = Field(4, ge=2, le=6)
-    min_gap_frames: int = Field(1, ge=1, description="shown frames between consecutive first appearances")
-    tries: int = Field(100, ge=1)
+    min_gap_frames: int = Field(1, ge=1, le=1000, description="shown frames between consecutive first appearances")
+    tries: int = Field(100, ge=1, le=100_000)
 
 
 @register_task("obj_appearance_order")

@@ -14,7 +14,7 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 class AbsDistanceConfig(TaskConfig):
     min_distance_over_size: float = Field(
-        1.0, gt=0, description="the distance must exceed this times the smaller object's size (paper B.1)"
+        1.0, gt=0, le=100, description="the distance must exceed this times the smaller object's size (paper B.1)"
     )
 
 

@@ -12,8 +12,8 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 
 class CountingConfig(TaskConfig):
-    min_count: int = Field(2, ge=1, description="smallest count asked (1 is trivially common)")
-    max_count: int = Field(20, ge=1)
+    min_count: int = Field(2, ge=1, le=1000, description="smallest count asked (1 is trivially common)")
+    max_count: int = Field(20, ge=1, le=1000)
 
 
 @register_task("object_counting")

@@ -30,8 +30,10 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 
 class LocalizationConfig(TaskConfig):
-    max_objects: int = Field(3, ge=1, description="standalone mode: objects named per question, at most")
-    min_box_side: float = Field(8.0, ge=0, description="pixels (original image): smaller boxes are not asked")
+    max_objects: int = Field(3, ge=1, le=20, description="standalone mode: objects named per question, at most")
+    min_box_side: float = Field(
+        8.0, ge=0, le=16_384, description="pixels (original image): smaller boxes are not asked"
+    )
 
 
 def boxes_answer(objects: list[ObjectRef]) -> str:

@@ -24,13 +24,19 @@ QUADRANTS = ("front-left", "front-right", "back-left", "back-right")
 
 
 class RelDirectionConfig(TaskConfig):
-    min_lateral_deg: float = Field(8.0, gt=0, description="single image: left/right needs this angular offset")
-    max_lateral_absent_deg: float = Field(2.0, ge=0, description="single image: below this, no left/right part")
-    min_depth_gap: float = Field(0.4, gt=0, description="single image, metres: front/back needs this depth gap")
-    max_depth_absent: float = Field(0.1, ge=0, description="single image, metres: below this, no front/back part")
-    min_angle_margin_deg: float = Field(15.0, ge=0, description="multi-view: angle to the nearest quadrant boundary")
-    min_separation: float = Field(0.5, gt=0, description="multi-view, metres: positioning to the other two objects")
-    tries: int = Field(200, ge=1, description="multi-view: random triples tried per image set")
+    min_lateral_deg: float = Field(8.0, gt=0, le=90, description="single image: left/right needs this angular offset")
+    max_lateral_absent_deg: float = Field(2.0, ge=0, le=90, description="single image: below this, no left/right part")
+    min_depth_gap: float = Field(0.4, gt=0, le=100, description="single image, metres: front/back needs this depth gap")
+    max_depth_absent: float = Field(
+        0.1, ge=0, le=100, description="single image, metres: below this, no front/back part"
+    )
+    min_angle_margin_deg: float = Field(
+        15.0, ge=0, le=45, description="multi-view: angle to the nearest quadrant boundary"
+    )
+    min_separation: float = Field(
+        0.5, gt=0, le=100, description="multi-view, metres: positioning to the other two objects"
+    )
+    tries: int = Field(200, ge=1, le=100_000, description="multi-view: random triples tried per image set")
 
 
 def camera_relation(lateral_deg: float, depth_gap: float, cfg: RelDirectionConfig) -> str | None:

@@ -40,9 +40,9 @@ MEDIUM_FORM = DirectionForm(("left", "right", "back"), side_or_back, lambda a: m
 
 
 class VSIDirectionConfig(TaskConfig):
-    min_angle_margin_deg: float = Field(15.0, ge=0, description="θ's distance to the nearest answer boundary")
-    min_separation: float = Field(0.5, gt=0, description="metres: positioning object to the other two objects")
-    tries: int = Field(200, ge=1, description="random triples tried per image set")
+    min_angle_margin_deg: float = Field(15.0, ge=0, le=45, description="θ's distance to the nearest answer boundary")
+    min_separation: float = Field(0.5, gt=0, le=100, description="metres: positioning object to the other two objects")
+    tries: int = Field(200, ge=1, le=100_000, description="random triples tried per image set")
 
 
 class VSIDirection(TaskGenerator):

@@ -15,8 +15,8 @@ MIN_DISTANCE = 0.01
 
 class RelDistanceConfig(TaskConfig):
     choices: int = Field(2, ge=2, le=4, description="candidate objects (paper Table 5: two)")
-    min_ratio: float = Field(2.0, gt=1, description="second-closest / closest distance (paper B.1: 2)")
-    tries_per_target: int = Field(8, ge=1)
+    min_ratio: float = Field(2.0, gt=1, le=1000, description="second-closest / closest distance (paper B.1: 2)")
+    tries_per_target: int = Field(8, ge=1, le=10_000)
 
 
 @register_task("object_rel_distance")

@@ -13,8 +13,8 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 
 class SizeConfig(TaskConfig):
-    min_size_cm: float = Field(10.0, ge=0, description="human-scale bounds (paper B.1)")
-    max_size_cm: float = Field(300.0, gt=0)
+    min_size_cm: float = Field(10.0, ge=0, le=10_000, description="human-scale bounds (paper B.1)")
+    max_size_cm: float = Field(300.0, gt=0, le=10_000)
     box: SizeBox = Field(
         SizeBox.GRAVITY,
         description="gravity: gravity-aligned box (default); minimal_3d: minimal box rotated in 3D (VSI-Bench)",

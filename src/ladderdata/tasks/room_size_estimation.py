@@ -12,8 +12,8 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 
 class RoomSizeConfig(TaskConfig):
-    min_area: float = Field(2.0, ge=0, description="m^2; smaller floors are annotation fragments")
-    max_per_scene: int = Field(1, ge=0)
+    min_area: float = Field(2.0, ge=0, le=100_000, description="m^2; smaller floors are annotation fragments")
+    max_per_scene: int = Field(1, ge=0, le=10_000)
 
 
 @register_task("room_size_estimation")

@@ -1,0 +1,1226 @@
+"""Fault injection: every class of bad input and fault of docs/reliability.md, on copies of synthetic scans.
+
+Each test breaks something the way a user, a disk or a kill would, then checks the promise: an error naming the
+scan and the file (other scans go on, exit code 1), a config error before any work (exit 2), out of space (exit
+3), never a traceback, never a partial file, never an image that does not decode, and a rerun that resumes.
+"""
+
+import errno
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from fixtures.factories import all_drafts_recipe, copy_root, scan_paths, scannet
+from ladderdata import cli
+from ladderdata.cache import TEMP_SUFFIX, FileHashes, temp_name
+from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
+from ladderdata.eval.official import spatialladder_answer_text
+from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.scoring import extract_answer
+from ladderdata.executor import LocalExecutor
+from ladderdata.io import shards
+from ladderdata.layout import FramesLayout, ScanPaths
+from ladderdata.metadata.config import MetadataConfig
+from ladderdata.metadata.extract import metadata_path, process_scans, read_views
+from ladderdata.pipeline import BuildConfig, BuildSummary, build_dataset
+from ladderdata.pipeline import write as write_stage
+from ladderdata.recipe import Recipe
+from ladderdata.sources.sens import read_sens_index
+
+SCAN, OTHER = "scene0000_00", "scene0001_00"
+LADDER = [sys.executable, "-c", "from ladderdata.cli import entrypoint; entrypoint()"]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def build(root: Path, out: Path, layout: FramesLayout = FramesLayout.SENS, **update: Any) -> BuildSummary:
+    """Every draft of every scan of ``root`` (frame stride 1) into ``out``."""
+    recipe = all_drafts_recipe(1).model_copy(update=update)
+    return build_dataset(BuildConfig(source=scannet(root, layout), out=out, split="all", recipe=recipe))
+
+
+def shard_files(out: Path) -> list[Path]:
+    return sorted((out / "data").rglob("*.parquet"))
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in shard_files(out)}
+
+
+def temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(f"*{TEMP_SUFFIX}*") if p.is_file()]
+
+
+def embedded_images(out: Path) -> Iterator[tuple[str, bytes]]:
+    """(scene id, JPEG bytes) of every image every shard embeds."""
+    for path in shard_files(out):
+        for row in pq.read_table(path, columns=["scene_id", "images"]).to_pylist():
+            for image in row["images"]:
+                yield row["scene_id"], image["bytes"]
+
+
+def decodes(data: bytes) -> bool:
+    """Whether JPEG bytes decode to their end with no warning (PIL raises on truncation; cv2 returns None)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+    except OSError:
+        return False
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``ladder ARGS`` in this process (so faults can be patched in): exit code and stderr."""
+    monkeypatch.setattr(sys, "argv", ["ladder", *args])
+    with pytest.raises(SystemExit) as info:
+        cli.entrypoint()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), capsys.readouterr().err
+
+
+def run_ladder(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LADDER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(stderr: str, label: str) -> str:
+    """The one failure line of a command's stderr (never a traceback)."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{label}:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def truncate(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def edit_json(path: Path, edit: Callable[[Any], Any]) -> None:
+    data = json.loads(path.read_text())
+    result = edit(data)
+    path.write_text(json.dumps(data if result is None else result))
+
+
+def edit_ply_header(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    end = data.index(b"end_header\n")
+    head = re.sub(old, new, data[:end], count=1)
+    path.write_bytes(head + data[end:])
+
+
+def nan_vertex(path: Path) -> None:
+    """The first vertex's x becomes NaN (vertices start right after the header, x first)."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"end_header\n") + len(b"end_header\n")
+    data[start : start + 4] = struct.pack("<f", float("nan"))
+    path.write_bytes(bytes(data))
+
+
+# .sens v4 header: version u32, name length u64, name, 4 float32 4x4 matrices (colour intrinsics, colour extrinsics,
+# depth intrinsics, depth extrinsics), colour and depth compression i32, colour w h, depth w h u32, depth shift f32,
+# frame count u64
+def sens_fields(path: Path) -> dict[str, int]:
+    (name_len,) = struct.unpack_from("<Q", path.read_bytes(), 4)
+    mats = 12 + name_len
+    return {"K_color": mats, "K_depth": mats + 128, "sizes": mats + 264, "shift": mats + 280, "frames": mats + 284}
+
+
+def patch_sens(path: Path, field: str, fmt: str, *values: float | int, at: int = 0) -> None:
+    data = bytearray(path.read_bytes())
+    struct.pack_into(fmt, data, sens_fields(path)[field] + at, *values)
+    path.write_bytes(bytes(data))
+
+
+def scale_sens_intrinsics(path: Path, factor: float) -> None:
+    """Multiply fx, fy, cx, cy of the colour intrinsics (row-major float32 4x4: entries 0, 5, 2, 6)."""
+    data = bytearray(path.read_bytes())
+    base = sens_fields(path)["K_color"]
+    for entry in (0, 5, 2, 6):
+        (value,) = struct.unpack_from("<f", data, base + 4 * entry)
+        struct.pack_into("<f", data, base + 4 * entry, value * factor)
+    path.write_bytes(bytes(data))
+
+
+def break_sens_colour(path: Path, how: str) -> None:
+    """Every colour frame but the first: its last bytes zeroed (``truncated``) or replaced by noise (``garbage``)."""
+    index = read_sens_index(path)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for offset, size in zip(index.color_offsets[1:], index.color_sizes[1:], strict=True):
+        start, end = int(offset), int(offset + size)
+        if how == "truncated":
+            data[max(start, end - 1024) : end] = bytes(min(1024, end - start))
+        else:
+            data[start:end] = rng.integers(0, 256, end - start, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def export_intrinsics_for_half_size(paths: ScanPaths) -> None:
+    path = paths.export_intrinsic_dir / "intrinsic_color.txt"
+    K = np.loadtxt(path)
+    K[:2, :3] /= 2
+    np.savetxt(path, K)
+
+
+def read_image(path: Path, flags: int) -> np.ndarray:
+    image = cv2.imread(str(path), flags)
+    assert image is not None, path
+    return image
+
+
+def halve_images(paths: Iterable[Path]) -> None:
+    """Images at half their width and height (same format, same depth)."""
+    for path in paths:
+        cv2.imwrite(str(path), read_image(path, cv2.IMREAD_UNCHANGED)[::2, ::2].copy())
+
+
+def truncate_all(paths: Iterable[Path]) -> None:
+    for path in paths:
+        truncate(path, 0.5)
+
+
+def remove_all(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink()
+
+
+def small_depth(paths: ScanPaths) -> None:
+    halve_images(paths.export_depth(i) for i in range(1, 10))  # frame 0 sets the size the camera declares
+
+
+def small_colour(paths: ScanPaths) -> None:
+    halve_images(paths.export_color(i) for i in range(1, 10))
+
+
+def halve_sens_colour_header(paths: ScanPaths) -> None:
+    """The header's colour size and intrinsics halved; the JPEGs stay full size."""
+    patch_sens(paths.sens, "sizes", "<2I", 648, 484)
+    scale_sens_intrinsics(paths.sens, 0.5)
+
+
+def overlap_groups(data: dict[str, Any]) -> None:
+    groups = data["segGroups"]
+    groups[1]["segments"] = [*groups[1]["segments"], groups[0]["segments"][0]]
+
+
+def shear(paths: ScanPaths) -> None:
+    paths.meta.write_text("axisAlignment = 1 0.3 0 0 0 1 0 0 0 0 1 0 0 0 0 1\nsceneType = Bedroom\n")
+
+
+# ----------------------------------------------------------------------------------------------- 1, 3. bad scans
+
+# (name, breakage, frames layout, file at fault (relative to the scan's paths), words of the reason)
+Breakage = tuple[str, Callable[[ScanPaths], object], FramesLayout, Callable[[ScanPaths], Path], str]
+BAD_SCANS: list[Breakage] = [
+    (
+        "ply element count not a number",
+        lambda p: edit_ply_header(p.mesh, rb"element vertex (\d+)", rb"element vertex \g<1>x"),
+        FramesLayout.SENS,
+        lambda p: p.mesh,
+        "malformed element line",
+    ),
+    (
+        "ply absurd element count",
+        lambda p: edit_ply_header(p.mesh, rb"element face \d+", b"element face 900000000000"),
+        FramesLayout.SENS,
+        lambda p: p.mesh,
+        "declares 900,000,000,000 items",
+    ),
+    (
+        "ply unknown property type",
+        lambda p: edit_ply_header(p.mesh, rb"property float x", b"property float128 x"),
+        FramesLayout.SENS,
+        lambda p: p.mesh,
+        "malformed property line",
+    ),
+    ("ply NaN vertex", lambda p: nan_vertex(p.mesh), FramesLayout.SENS, lambda p: p.mesh, "NaN or infinite"),
+    (
+        "segs huge integer",
+        lambda p: edit_json(p.segments, lambda d: d["segIndices"].__setitem__(0, 10**30)),
+        FramesLayout.SENS,
+        lambda p: p.segments,
+        "beyond 64 bits",
+    ),
+    (
+        "segs 5000-digit integer",
+        lambda p: p.segments.write_text('{"segIndices": [' + "9" * 5000 + "]}"),
+        FramesLayout.SENS,
+        lambda p: p.segments,
+        "invalid JSON",
+    ),
+    (
+        "segs nested 100000 deep",
+        lambda p: p.segments.write_text("[" * 100_000 + "]" * 100_000),
+        FramesLayout.SENS,
+        lambda p: p.segments,
+        "invalid JSON",
+    ),
+    (
+        "segs float index",
+        lambda p: edit_json(p.segments, lambda d: d["segIndices"].__setitem__(0, 1.5)),
+        FramesLayout.SENS,
+        lambda p: p.segments,
+        "not a list of integers",
+    ),
+    (
+        "aggregation without objects",
+        lambda p: edit_json(p.aggregation, lambda d: d.update(segGroups=[])),
+        FramesLayout.SENS,
+        lambda p: p.aggregation,
+        "no objects",
+    ),
+    (
+        "aggregation null label",
+        lambda p: edit_json(p.aggregation, lambda d: d["segGroups"][0].update(label=None)),
+        FramesLayout.SENS,
+        lambda p: p.aggregation,
+        "has label null",
+    ),
+    (
+        "aggregation huge objectId",
+        lambda p: edit_json(p.aggregation, lambda d: d["segGroups"][0].update(objectId=2**70)),
+        FramesLayout.SENS,
+        lambda p: p.aggregation,
+        "not an integer",
+    ),
+    (
+        "aggregation overlapping groups",
+        lambda p: edit_json(p.aggregation, overlap_groups),
+        FramesLayout.SENS,
+        lambda p: p.aggregation,
+        "segment groups overlap",
+    ),
+    ("axisAlignment sheared", shear, FramesLayout.SENS, lambda p: p.meta, "not a rigid transform"),
+    (
+        "axisAlignment scaled",
+        lambda p: p.meta.write_text("axisAlignment = 2 0 0 0 0 2 0 0 0 0 2 0 0 0 0 1\n"),
+        FramesLayout.SENS,
+        lambda p: p.meta,
+        "not a rigid transform",
+    ),
+    (
+        "axisAlignment NaN",
+        lambda p: p.meta.write_text("axisAlignment = nan 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1\n"),
+        FramesLayout.SENS,
+        lambda p: p.meta,
+        "not a rigid transform",
+    ),
+    (
+        "sens absurd frame count",
+        lambda p: patch_sens(p.sens, "frames", "<Q", 2**60),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "frames but the file can hold at most",
+    ),
+    (
+        "sens absurd image size",
+        lambda p: patch_sens(p.sens, "sizes", "<I", 1_000_000),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "not a plausible image size",
+    ),
+    (
+        "sens zero focal length",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 0.0),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "focal lengths must be finite and positive",
+    ),
+    (
+        "sens negative focal length",
+        lambda p: patch_sens(p.sens, "K_depth", "<f", -500.0, at=20),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "focal lengths must be finite and positive",
+    ),
+    (
+        "sens NaN focal length",
+        lambda p: patch_sens(p.sens, "K_color", "<f", float("nan")),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "focal lengths must be finite and positive",
+    ),
+    (
+        "sens infinite focal length",
+        lambda p: patch_sens(p.sens, "K_color", "<f", float("inf")),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "focal lengths must be finite and positive",
+    ),
+    (
+        "sens zero depth shift",
+        lambda p: patch_sens(p.sens, "shift", "<f", 0.0),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "depth shift",
+    ),
+    (
+        "sens with 0 frames",
+        lambda p: patch_sens(p.sens, "frames", "<Q", 0),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "holds no frames",
+    ),
+    (
+        "sens intrinsics for another resolution",
+        lambda p: scale_sens_intrinsics(p.sens, 2.0),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "intrinsics are for another image size",
+    ),
+    (
+        "sens header size disagrees with its JPEGs",
+        halve_sens_colour_header,
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "colour frame 0 is 1296x968 but its camera (intrinsics, header) says 648x484",
+    ),
+    (
+        "sens truncated JPEGs",
+        lambda p: break_sens_colour(p.sens, "truncated"),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "truncated (no JPEG end marker)",
+    ),
+    (
+        "sens garbage JPEGs",
+        lambda p: break_sens_colour(p.sens, "garbage"),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "is not a JPEG image",
+    ),
+    (
+        "export truncated JPEG",
+        lambda p: truncate_all(p.export_color(i) for i in range(1, 10)),
+        FramesLayout.EXPORT,
+        lambda p: p.export_color_dir,
+        "truncated",
+    ),
+    (
+        "export missing colour file",
+        lambda p: remove_all(p.export_color(i) for i in range(1, 10)),
+        FramesLayout.EXPORT,
+        lambda p: p.export_color_dir,
+        "file not found",
+    ),
+    (
+        "export intrinsics for half the size",
+        export_intrinsics_for_half_size,
+        FramesLayout.EXPORT,
+        lambda p: p.export_intrinsic_dir / "intrinsic_color.txt",
+        "intrinsics are for another image size",
+    ),
+    (
+        "export depth of the wrong size",
+        small_depth,
+        FramesLayout.EXPORT,
+        lambda p: p.export_depth_dir,
+        "but its camera (intrinsics, header) says 640x480",
+    ),
+    (
+        "export colour of the wrong size",
+        small_colour,
+        FramesLayout.EXPORT,
+        lambda p: p.export_color_dir,
+        "but its camera (intrinsics, header) says 1296x968",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "breakage", "layout", "culprit", "reason"), BAD_SCANS, ids=[b[0] for b in BAD_SCANS])
+def test_a_bad_scan_fails_alone_with_its_scan_file_and_reason(
+    synthetic_root: Path,
+    tmp_path: Path,
+    name: str,
+    breakage: Callable[[ScanPaths], object],
+    layout: FramesLayout,
+    culprit: Callable[[ScanPaths], Path],
+    reason: str,
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    breakage(paths)
+    out = tmp_path / "dataset"
+    summary = build(root, out, layout)
+    assert list(summary.failed) == [SCAN], summary.failed
+    error = summary.failed[SCAN]
+    assert error.startswith(f"[{SCAN}]") and str(culprit(paths)) in error and reason in error, error
+    assert "Traceback" not in error and len(error.splitlines()) == 1
+    # the other scan is built, and nothing of the bad one reached the shards
+    assert summary.scans == [OTHER] and summary.rows["spatial"] > 0
+    assert {scene for scene, _ in embedded_images(out)} == {OTHER}
+    assert not temp_files(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"]["failed"] == {SCAN: error}
+
+
+def test_cli_exit_code_1_names_the_failed_scan_and_builds_the_others(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    scan_paths(root, SCAN).segments.write_bytes(b"\x00\xff" * 100)  # binary
+    args = ["build-dataset", "--scans", str(root), "--out", str(tmp_path / "ds"), "--split", "all"]
+    code, stderr = run_cli([*args, "--frame-stride", "2", "--frames-layout", "sens"], monkeypatch, capsys)
+    assert code == cli.SCANS_FAILED == 1
+    assert "Traceback" not in stderr and f"failed scan {SCAN}" in stderr and "segs.json" in stderr
+    assert "1 scans built, 1 failed" in stderr
+
+
+def test_an_empty_scan_fails_alone_in_metadata_too(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    edit_json(scan_paths(root, SCAN).aggregation, lambda d: d.update(segGroups=[]))
+    out = tmp_path / "meta"
+    code, stderr = run_cli(["metadata", "--scans", str(root), "--out", str(out)], monkeypatch, capsys)
+    assert code == cli.SCANS_FAILED and "Traceback" not in stderr
+    assert "1 computed, 0 cached, 1 failed" in stderr and SCAN in stderr and "no objects" in stderr
+    assert metadata_path(out, OTHER).is_file() and not metadata_path(out, SCAN).exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\x00\x00\xff\xfe binary", "is not readable UTF-8 text"),
+        (b"id\traw_category\tcategory\tcount\tnyu40id\tnyu40class\n1\tchair\tch", "too few fields"),
+        (b"id\traw_category\n1\tchair\n", "lacks columns"),
+        (b"", "lacks columns"),
+    ],
+    ids=["binary", "truncated", "short", "empty"],
+)
+def test_a_bad_label_table_stops_the_run_before_any_scan(
+    synthetic_root: Path, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    table = root / "scannetv2-labels.combined.tsv"
+    table.write_bytes(content)
+    out = tmp_path / "dataset"
+    with pytest.raises(ConfigError, match=re.escape(reason)) as info:
+        build(root, out)
+    assert str(table) in str(info.value)
+    assert not (out / ".ladder-work" / "drafts").exists()  # no scan was drafted
+
+
+def test_scan_folders_whose_names_are_not_scan_ids_are_ignored(
+    synthetic_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    shutil.copytree(root / "scans" / SCAN, root / "scans" / f"{SCAN}\n")
+    shutil.copytree(root / "scans" / SCAN, root / "scans" / "scene0000_00 copy")
+    ids = ScanNetSource(ScanNetSourceConfig(root=root)).scan_ids()
+    assert ids == [SCAN, OTHER]
+    assert "not a scan id" in caplog.text and repr(f"{SCAN}\n") in caplog.text
+
+
+@pytest.mark.parametrize("source", ["scannetpp", "arkitscenes"])
+def test_other_sources_ignore_folders_whose_names_are_not_ids(
+    scannetpp_root: Path, arkitscenes_root: Path, tmp_path: Path, source: str
+) -> None:
+    from ladderdata.sources.base import open_source, source_config
+
+    root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
+    scan_dir = _scannetpp_scene(root) if source == "scannetpp" else _arkit_video(root)
+    expected = open_source(source_config(source, root=root)).scan_ids()
+    shutil.copytree(scan_dir, scan_dir.with_name(f"{scan_dir.name}\n"))
+    assert open_source(source_config(source, root=root)).scan_ids() == expected
+
+
+# ScanNet++ and ARKitScenes: the same promises for the other readers
+def _nan_focal_lengths(poses: dict[str, Any]) -> None:
+    for entry in poses.values():
+        entry["intrinsic"] = [[float("nan"), 0, 960], [0, 1, 720], [0, 0, 1]]
+
+
+def _scannetpp_scene(root: Path) -> Path:
+    return sorted((root / "data").iterdir())[0]
+
+
+def _arkit_video(root: Path) -> Path:
+    return sorted((root / "Training").iterdir())[0]
+
+
+OTHER_SOURCES: list[tuple[str, str, Callable[[Path], Path], Callable[[Path], object], str]] = [
+    (
+        "scannetpp truncated poses json",
+        "scannetpp",
+        lambda scene: scene / "iphone" / "pose_intrinsic_imu.json",
+        lambda path: truncate(path, 0.5),
+        "invalid JSON",
+    ),
+    (
+        "scannetpp huge number in poses",
+        "scannetpp",
+        lambda scene: scene / "iphone" / "pose_intrinsic_imu.json",
+        lambda path: edit_json(path, lambda d: next(iter(d.values())).update(timestamp=10**400)),
+        "not a list of numbers",
+    ),
+    (
+        "scannetpp NaN focal length",
+        "scannetpp",
+        lambda scene: scene / "iphone" / "pose_intrinsic_imu.json",
+        lambda path: edit_json(path, _nan_focal_lengths),
+        "focal lengths must be finite and positive",
+    ),
+    (
+        "scannetpp truncated JPEG",
+        "scannetpp",
+        lambda scene: scene / "iphone" / "rgb",
+        lambda folder: truncate_all(sorted(folder.glob("*.jpg"))[1:]),
+        "truncated",
+    ),
+    (
+        "scannetpp overlapping annotation",
+        "scannetpp",
+        lambda scene: scene / "scans" / "segments_anno.json",
+        lambda path: edit_json(path, overlap_groups),
+        "segment groups overlap",
+    ),
+    (
+        "arkitscenes NaN image size",
+        "arkitscenes",
+        lambda video: sorted((video / f"{video.name}_frames" / "lowres_wide_intrinsics").iterdir())[0],
+        lambda path: path.write_text("nan 192 200 200 128 96"),
+        "not a whole number of pixels",
+    ),
+    (
+        "arkitscenes binary trajectory",
+        "arkitscenes",
+        lambda video: video / f"{video.name}_frames" / "lowres_wide.traj",
+        lambda path: path.write_bytes(b"\xff\xfe\x00" * 50),
+        "not a text file",
+    ),
+    (
+        "arkitscenes sheared box axes",
+        "arkitscenes",
+        lambda video: video / f"{video.name}_3dod_annotation.json",
+        lambda path: edit_json(
+            path,
+            lambda d: d["data"][0]["segments"]["obbAligned"].update(normalizedAxes=[1, 0.5, 0, 0, 1, 0, 0, 0, 1]),
+        ),
+        "not a rotation matrix",
+    ),
+    (
+        "arkitscenes depth of the wrong size",
+        "arkitscenes",
+        lambda video: video / f"{video.name}_frames" / "lowres_depth",
+        lambda folder: halve_images(sorted(folder.glob("*.png"))[1:]),
+        "depth frame",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "culprit", "breakage", "reason"), OTHER_SOURCES, ids=[s[0] for s in OTHER_SOURCES]
+)
+def test_other_sources_fail_one_scan_alone(
+    scannetpp_root: Path,
+    arkitscenes_root: Path,
+    tmp_path: Path,
+    name: str,
+    source: str,
+    culprit: Callable[[Path], Path],
+    breakage: Callable[[Path], object],
+    reason: str,
+) -> None:
+    from ladderdata.sources.base import source_config
+
+    root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
+    scan_dir = _scannetpp_scene(root) if source == "scannetpp" else _arkit_video(root)
+    path = culprit(scan_dir)
+    breakage(path)
+    config = BuildConfig(
+        source=source_config(source, root=root), out=tmp_path / "ds", split="all", recipe=all_drafts_recipe(1)
+    )
+    summary = build_dataset(config)
+    assert list(summary.failed) == [scan_dir.name], summary.failed
+    error = summary.failed[scan_dir.name]
+    assert error.startswith(f"[{scan_dir.name}]") and str(path) in error and reason in error, error
+    assert summary.scans and scan_dir.name not in summary.scans
+
+
+@pytest.mark.parametrize("source", ["scannetpp", "arkitscenes"])
+def test_other_sources_shared_tables_are_checked_at_the_start(
+    scannetpp_root: Path, arkitscenes_root: Path, tmp_path: Path, source: str
+) -> None:
+    from ladderdata.sources.base import source_config
+
+    root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
+    if source == "scannetpp":
+        table = root / "metadata" / "semantic_benchmark" / "top100.txt"
+    else:
+        table = root / "3dod_train_val_splits.csv"
+        table.write_text("video_id,visit_id,fold\n41069025\n")  # a short row: truncated
+        with pytest.raises(ConfigError, match="too few fields"):
+            build_dataset(BuildConfig(source=source_config(source, root=root), out=tmp_path / "ds", split="all"))
+    table.write_bytes(b"\x00\xff\xfe" * 10)
+    with pytest.raises(ConfigError, match=re.escape(str(table))):
+        build_dataset(BuildConfig(source=source_config(source, root=root), out=tmp_path / "ds", split="all"))
+    assert not (tmp_path / "ds" / ".ladder-work" / "drafts").exists()
+
+
+# ----------------------------------------------------------------------------------------------- 2. images
+
+
+def test_shards_embed_only_images_that_decode_and_fixing_the_source_rewrites_them(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    good = {i: paths.export_color(i).read_bytes() for i in range(10)}
+    truncate(paths.export_color(4), 0.7)
+    paths.export_color(6).write_bytes(b"\xff\xd8\xff" + os.urandom(4000) + b"\xff\xd9")  # JPEG markers, no image
+    out = tmp_path / "dataset"
+    summary = build(root, out, FramesLayout.EXPORT)
+    assert list(summary.failed) == [SCAN] and "color/4.jpg" in summary.failed[SCAN]
+    images = list(embedded_images(out))
+    assert images and all(decodes(data) for data in {data for _, data in images})
+    # fixed (frame 4 only): the scan still fails, now on frame 6
+    paths.export_color(4).write_bytes(good[4])
+    summary = build(root, out, FramesLayout.EXPORT)
+    assert list(summary.failed) == [SCAN] and "color/6.jpg" in summary.failed[SCAN]
+    # fixed: the rerun drafts the scan again and rewrites every shard that shows it
+    paths.export_color(6).write_bytes(good[6])
+    summary = build(root, out, FramesLayout.EXPORT)
+    assert not summary.failed and summary.stages["draft"].counters["drafted"] == 1
+    assert {scene for scene, _ in embedded_images(out)} == {SCAN, OTHER}
+    assert all(decodes(data) for data in {data for _, data in embedded_images(out)})
+
+
+def test_a_replaced_frame_rewrites_the_shards_that_embed_it(synthetic_root: Path, tmp_path: Path) -> None:
+    """The shard key covers the bytes of the frames it embeds (through its scans' input keys)."""
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    out = tmp_path / "dataset"
+    build(root, out, FramesLayout.EXPORT, rows_per_shard=20)
+    used = {
+        frame
+        for path in shard_files(out)
+        for row in pq.read_table(path, columns=["scene_id", "frame_ids"]).to_pylist()
+        if row["scene_id"] == SCAN
+        for frame in row["frame_ids"]
+    }
+    frame = min(used)
+    jpg = scan_paths(root, SCAN).export_color(frame)
+    ok, encoded = cv2.imencode(".jpg", 255 - read_image(jpg, cv2.IMREAD_COLOR))  # another picture of the same size
+    assert ok
+    jpg.write_bytes(encoded.tobytes())
+    summary = build(root, out, FramesLayout.EXPORT, rows_per_shard=20)
+    assert summary.stages["write"].counters["written"] > 0
+    embedded = {data for scene, data in embedded_images(out) if scene == SCAN}
+    assert encoded.tobytes() in embedded
+
+
+def test_a_frame_broken_after_drafting_is_never_written(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drafting decoded every frame; the shard writer decodes them again (the file may change in between)."""
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    real_run = write_stage.WriteStage.run
+
+    def break_then_write(self: write_stage.WriteStage, *args: Any) -> Any:
+        for i in range(10):  # noise inside the entropy-coded data: header, size and end marker stay valid
+            data = bytearray(paths.export_color(i).read_bytes())
+            start = data.index(b"\xff\xda") + 2000
+            data[start : start + 2000] = np.random.default_rng(i).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+            paths.export_color(i).write_bytes(bytes(data))
+        return real_run(self, *args)
+
+    monkeypatch.setattr(write_stage.WriteStage, "run", break_then_write)
+    out = tmp_path / "dataset"
+    with pytest.raises(LadderError, match=r"shards could not be written: .*scene0000_00.*color/\d+\.jpg.*not decode"):
+        build(root, out, FramesLayout.EXPORT)
+    # shards of the other scan only, if any
+    assert all(decodes(data) for data in {data for _, data in embedded_images(out)})
+    assert not temp_files(out)
+
+
+def test_shard_rows_are_streamed_one_row_group_at_a_time(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer holds the images of one row group, not of the shard: memory does not grow with rows_per_shard."""
+    pending = {"rows": 0, "most": 0}
+    real_row, real_write = shards.shard_row, pq.ParquetWriter.write_table
+
+    def counted_row(*args: Any) -> dict[str, Any]:
+        pending["rows"] += 1
+        return real_row(*args)
+
+    def counted_write(self: pq.ParquetWriter, table: pa.Table, *args: Any, **kwargs: Any) -> None:
+        if "images" in table.column_names:  # a shard's row group (not the metadata cache)
+            assert table.num_rows == pending["rows"]  # every row built so far goes into this group
+            pending["most"] = max(pending["most"], pending["rows"])
+            pending["rows"] = 0
+        real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(shards, "shard_row", counted_row)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", counted_write)
+    out = tmp_path / "dataset"
+    summary = build(copy_root(synthetic_root, tmp_path / "scannet"), out, rows_per_shard=10_000)
+    assert not summary.failed
+    biggest = max(summary.rows.values())
+    assert biggest > shards.ROW_GROUP_ROWS and pending["most"] == shards.ROW_GROUP_ROWS
+    for path in shard_files(out):
+        meta = pq.ParquetFile(path).metadata
+        groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert len(groups) > 1 and max(groups) <= shards.ROW_GROUP_ROWS and sum(groups) == meta.num_rows
+    # a byte budget closes groups early (video rows carry many frames)
+    monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 1)
+    pending["most"] = 0
+    build(copy_root(synthetic_root, tmp_path / "scannet2"), tmp_path / "dataset2", rows_per_shard=10_000)
+    assert pending["most"] == 1
+
+
+# ----------------------------------------------------------------------------------------------- 4. found early
+
+
+def test_a_missing_template_file_fails_before_any_work(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"templates: [{tmp_path / 'nowhere.yaml'}]\n")
+    out = tmp_path / "dataset"
+    args = ["build-dataset", "--scans", str(synthetic_root), "--out", str(out), "--recipe", str(recipe)]
+    code, stderr = run_cli(args, monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG
+    assert "nowhere.yaml" in one_line_error(stderr, "error") and not out.exists()
+
+
+def test_a_missing_frame_fails_its_scan_at_drafting(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    for i in range(1, 10):
+        scan_paths(root, SCAN).export_color(i).unlink()
+    summary = build(root, tmp_path / "dataset", FramesLayout.EXPORT)
+    assert summary.stages["draft"].counters["failed"] == 1 and "file not found" in summary.failed[SCAN]
+    assert "failed" not in summary.stages["write"].counters
+
+
+# ----------------------------------------------------------------------------------------------- 5. processes
+
+
+def test_sigkill_mid_build_then_rerun_gives_the_same_bytes(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    args = ["build-dataset", "--scans", str(root), "--split", "all", "--frame-stride", "1", "--frames-layout", "sens"]
+    reference = tmp_path / "reference"
+    assert run_ladder([*args, "--out", str(reference)]).returncode == 0
+    out = tmp_path / "dataset"
+    drafts = out / ".ladder-work" / "drafts"
+    stages: list[Callable[[], bool]] = [lambda: drafts.is_dir() and any(drafts.iterdir()), (out / "data").is_dir]
+    for reached in stages:  # killed once a scan is drafted, then once shards are being written
+        proc = subprocess.Popen([*LADDER, *args, "--out", str(out)], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not reached() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # as the out-of-memory killer does: no cleanup runs
+        proc.wait(timeout=30)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    stale = out / "data" / temp_name("train-00000-of-00001.parquet")
+    stale.write_bytes(b"half a shard")  # what a kill inside a write leaves
+    rerun = run_ladder([*args, "--out", str(out)])
+    assert rerun.returncode == 0, rerun.stderr
+    assert shard_bytes(out) == shard_bytes(reference)
+    manifest, expected = (json.loads((p / "manifest.json").read_text()) for p in (out, reference))
+    assert manifest["shards"] == expected["shards"] and manifest["inputs"] == expected["inputs"]
+    assert not temp_files(out)
+
+
+def test_ctrl_c_during_a_build_stops_it_in_seconds_and_the_rerun_resumes(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    out = tmp_path / "dataset"
+    args = ["build-dataset", "--scans", str(root), "--out", str(out), "--split", "all", "--frame-stride", "1"]
+    proc = subprocess.Popen([*LADDER, *args, "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / ".ladder-work").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # a run that keeps drafting fails here
+    finally:
+        proc.kill()
+    assert proc.returncode == cli.INTERRUPTED == 130
+    assert "finished work is kept" in one_line_error(stderr, "interrupted")
+    assert not temp_files(out)
+    assert run_ladder(args).returncode == 0
+
+
+# ----------------------------------------------------------------------------------------------- 6. disk full
+
+
+def _enospc(*args: Any, **kwargs: Any) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("where", ["shard", "manifest", "arrow text only"])
+def test_a_full_disk_exits_3_keeps_what_was_there_and_the_rerun_completes(
+    synthetic_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    out = tmp_path / "dataset"
+    args = ["build-dataset", "--scans", str(root), "--out", str(out), "--split", "all", "--frames-layout", "sens"]
+    assert run_cli([*args, "--frame-stride", "2"], monkeypatch, capsys)[0] == 0
+    manifest = (out / "manifest.json").read_bytes()
+    before = shard_bytes(out)
+    with monkeypatch.context() as patched:
+        if where == "shard":
+            patched.setattr(pq.ParquetWriter, "write_table", _enospc)
+        elif where == "manifest":
+            real_write_text = Path.write_text
+
+            def half_then_full(self: Path, text: str, *a: Any, **k: Any) -> int:
+                if "manifest.json" in self.name:
+                    real_write_text(self, text[: len(text) // 2], *a, **k)
+                    _enospc()
+                return real_write_text(self, text, *a, **k)
+
+            patched.setattr(Path, "write_text", half_then_full)
+        else:
+
+            def arrow_error(*a: Any, **k: Any) -> None:
+                raise pa.ArrowIOError(
+                    "IOError: [Errno 28] Error writing bytes to file. Detail: No space left on device"
+                )
+
+            patched.setattr(pq.ParquetWriter, "write_table", arrow_error)
+        code, stderr = run_cli([*args, "--frame-stride", "1"], monkeypatch, capsys)
+    assert code == cli.OUT_OF_SPACE == 3
+    assert "no space left" in one_line_error(stderr, "out of space").lower()
+    assert (out / "manifest.json").read_bytes() == manifest  # the previous manifest, whole
+    assert not temp_files(out)
+    if where != "manifest":
+        assert shard_bytes(out) == before
+    code, stderr = run_cli([*args, "--frame-stride", "1"], monkeypatch, capsys)
+    assert code == 0, stderr
+    assert json.loads((out / "manifest.json").read_text())["shards"]
+
+
+def test_a_truncated_manifest_is_a_clear_error_for_check_leakage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, bench = tmp_path / "train", tmp_path / "bench"
+    for folder in (train, bench):
+        folder.mkdir()
+        (folder / "manifest.json").write_text(json.dumps({"inputs": {"scan_ids": [SCAN], "source": {}}}))
+    text = (train / "manifest.json").read_text()
+    (train / "manifest.json").write_text(text[: len(text) // 2])  # what an in-place write on a full disk left
+    code, stderr = run_cli(["check-leakage", str(train), str(bench)], monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG
+    assert "is not a readable ladder manifest" in one_line_error(stderr, "error")
+
+
+def _fill_disk(item: int) -> int:
+    if item == 2:
+        raise OutOfSpaceError("no space left on the device writing x")
+    return item
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_disk_stops_the_whole_map(workers: int) -> None:
+    with LocalExecutor(workers) as executor, pytest.raises(OutOfSpaceError):
+        executor.map(_fill_disk, [0, 1, 2, 3])
+
+
+def test_a_full_disk_in_metadata_and_eval_exits_3(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(pq, "write_table", _enospc)
+    code, stderr = run_cli(["metadata", "--scans", str(synthetic_root), "--out", str(tmp_path)], monkeypatch, capsys)
+    assert code == cli.OUT_OF_SPACE and "out of space" in one_line_error(stderr, "out of space")
+    assert not temp_files(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------- 7. paths
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/dir", "a/b", "", ".hidden", "x\n", "a" * 101])
+def test_names_that_become_paths_are_validated(tmp_path: Path, name: str) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({"name": name}))
+    with pytest.raises(ConfigError, match=r"recipe\.yaml.*name"):
+        Recipe.load(recipe)
+
+
+def test_a_benchmark_named_outside_out_writes_nothing_and_deletes_nothing(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "x" / "data" / "spbench" / "test-00000-of-00001.parquet"
+    victim.parent.mkdir(parents=True)
+    victim.write_bytes(b"someone else's shard")
+    recipe = tmp_path / "evil.yaml"
+    recipe.write_text("name: ../x\n")
+    out = tmp_path / "benches"
+    args = ["build-bench", "--scans", str(synthetic_root), "--out", str(out), "--benchmark", str(recipe)]
+    code, stderr = run_cli([*args, "--split-file", str(synthetic_root / "scannetv2_train.txt")], monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG and "'../x'" in one_line_error(stderr, "error")
+    assert victim.read_bytes() == b"someone else's shard" and not out.exists()
+
+
+def test_export_refuses_scene_names_that_leave_its_folder(benches: Path, tmp_path: Path) -> None:
+    from ladderdata.eval.export import ExportFormat, export_benchmark
+
+    bench = tmp_path / "bench"
+    shutil.copytree(benches / "spbench-si", bench)
+    shard = next(bench.rglob("*.parquet"))
+    table = pq.read_table(shard)
+    names = ["../../escaped"] * table.num_rows
+    table = table.set_column(table.schema.get_field_index("scene_name"), "scene_name", pa.array(names))
+    pq.write_table(table, shard)
+    with pytest.raises(ConfigError, match="escaped"):
+        export_benchmark(bench, tmp_path / "out", ExportFormat.SPATIALLADDER, 2.0)
+    assert not (tmp_path / "escaped").exists()
+
+
+# ----------------------------------------------------------------------------------------------- 8. configs
+
+
+BAD_RECIPES: list[tuple[str, bytes, str]] = [
+    ("binary", b"\x00\x01\xfe\xff name: x", "not UTF-8"),
+    ("deeply nested", b"filters: " + b"[" * 200 + b"]" * 200, "nests deeper"),
+    ("alias bomb", b"a: &a [1, 2]\nb: &b [*a, *a]\nc: [*b, *b]\n", "aliases"),
+    ("huge render width", b"metadata: {render_width: 2000000000}", "render_width"),
+    ("negative target", b"targets: {object_counting: {video: -5}}", "greater than or equal to 0"),
+    ("infinite threshold", b"filters: {min_visibility: .inf}", "min_visibility"),
+    ("NaN task setting", b"tasks: {object_abs_distance: {min_distance_over_size: .nan}}", "min_distance_over_size"),
+    ("unknown nested key", b"metadata: {render_widht: 100}", "render_widht"),
+    ("bad localization config", b"localization: standalone\nlocalization_config: {bogus: 1}", "bogus"),
+    (
+        "target of a missing task",
+        b"tasks: {object_counting: {}}\ntargets: {room_size_estimation: {video: 1}}",
+        "targets",
+    ),
+    ("rows per shard 0", b"rows_per_shard: 0", "rows_per_shard"),
+    ("not a mapping", b"- a\n- b\n", "expected a mapping"),
+    ("python tag", b"name: !!python/object/apply:os.system ['true']", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), BAD_RECIPES, ids=[r[0] for r in BAD_RECIPES])
+def test_bad_recipes_fail_when_read_naming_the_file(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        Recipe.load(recipe)
+    assert str(recipe) in str(info.value) and reason in str(info.value), str(info.value)
+
+
+BAD_TEMPLATES: list[tuple[str, Any, str]] = [
+    ("stray brace", "How many {category(s)?", "malformed braces"),
+    ("positional field", "How many {0}?", "not a plain {name} field"),
+    ("empty field", "How many {}?", "not a plain {name} field"),
+    ("attribute access", "How many {category.__class__}?", "not a plain {name} field"),
+    ("index access", "How many {category[0]}?", "not a plain {name} field"),
+    ("conversion", "How many {category!r}?", "not a plain {name} field"),
+    ("format spec", "How many {category:>99999}?", "not a plain {name} field"),
+    ("field the task lacks", "How many {password}?", "which its task does not provide"),
+    ("not a string", 123, "a template is a non-empty string"),
+    ("empty list", [], "a template is a non-empty string"),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "reason"), BAD_TEMPLATES, ids=[t[0] for t in BAD_TEMPLATES])
+def test_bad_templates_fail_when_the_recipe_is_read(tmp_path: Path, name: str, template: Any, reason: str) -> None:
+    templates = tmp_path / "questions.yaml"
+    templates.write_text(json.dumps({"object_counting": template}))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({"templates": [str(templates)]}))
+    with pytest.raises(ConfigError) as info:
+        Recipe.load(recipe)
+    assert "questions.yaml" in str(info.value) and reason in str(info.value), str(info.value)
+
+
+def test_good_user_templates_are_accepted_and_used(tmp_path: Path) -> None:
+    templates = tmp_path / "questions.yaml"
+    templates.write_text('object_counting: ["Count the {category}s: {{braces}} stay."]\n')
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(json.dumps({"templates": [str(templates)]}))
+    recipe = Recipe.load(recipe_file)
+    from ladderdata.prompts import QuestionTemplates
+
+    rendered = QuestionTemplates(recipe.templates).render("object_counting", {"category": "chair"})
+    assert rendered == "Count the chairs: {braces} stay."
+
+
+def test_config_errors_on_the_command_line_are_one_line_exit_2(synthetic_root: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("filters: {min_visibility: .inf}\n")
+    args = ["--scans", str(synthetic_root), "--out", str(tmp_path / "o"), "--recipe", str(recipe)]
+    result = run_ladder(["build-dataset", *args])
+    assert result.returncode == 2
+    assert "min_visibility" in one_line_error(result.stderr, "error")
+
+
+# ----------------------------------------------------------------------------------------------- 9. eval input
+
+
+def _predictions(path: Path, lines: list[object]) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def test_eval_refuses_ambiguous_or_foreign_predictions(benches: Path, tmp_path: Path) -> None:
+    bench = benches / "spbench-si"
+    ids = [row["id"] for row in load_bench(bench)]
+    out = tmp_path / "report"
+    cases: list[tuple[Path, str]] = [
+        (
+            _predictions(
+                tmp_path / "dup.jsonl", [{"id": ids[0], "prediction": "A"}, {"id": ids[0], "prediction": "B"}]
+            ),
+            r"dup\.jsonl:2: question id .* was already given on line 1",
+        ),
+        (_predictions(tmp_path / "empty.jsonl", []), "holds no predictions"),
+        (
+            _predictions(tmp_path / "foreign.jsonl", [{"id": "other-bench-1", "prediction": "A"}]),
+            "predictions for another benchmark",
+        ),
+        (_predictions(tmp_path / "blank-id.jsonl", [{"id": " ", "prediction": "A"}]), "empty question id"),
+        (_predictions(tmp_path / "garbage.jsonl", ["not json"]), r"garbage\.jsonl:1: not a prediction line"),
+        (tmp_path / "missing.jsonl", "cannot read predictions"),
+    ]
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    cases.append((binary, "is not UTF-8 text"))
+    for predictions, reason in cases:
+        with pytest.raises(ConfigError, match=reason):
+            evaluate(bench, predictions, out)
+    assert not out.exists()
+
+
+def test_eval_counts_extra_and_missing_predictions(
+    benches: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench = benches / "spbench-si"
+    ids = [row["id"] for row in load_bench(bench)]
+    lines: list[object] = [*({"id": i, "prediction": "A"} for i in ids[1:]), {"id": "stray-1", "prediction": "A"}]
+    summaries = evaluate(bench, _predictions(tmp_path / "p.jsonl", lines), tmp_path / "report")
+    (summary,) = summaries["ladder"].values()
+    assert summary["missing_predictions"] == 1 and summary["unmatched_predictions"] == 1
+    assert "1 of" in caplog.text and "stray-1" in caplog.text
+    assert "1 predictions name no question" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_truncated_or_foreign_bench_shards_are_clear_errors(
+    benches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = tmp_path / "bench"
+    shutil.copytree(benches / "spbench-si", bench)
+    shard = next(bench.rglob("*.parquet"))
+    predictions = _predictions(tmp_path / "p.jsonl", [{"id": "x", "prediction": "A"}])
+    truncate(shard, 0.5)
+    code, stderr = run_cli(["eval", "--bench", str(bench), "--predictions", str(predictions)], monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG and shard.name in one_line_error(stderr, "error")
+    pq.write_table(pa.table({"id": ["a", "a"]}), shard)
+    with pytest.raises(ConfigError, match="is not a benchmark shard"):
+        load_bench(bench)
+    # two questions with one id: the score would depend on which wins
+    shutil.rmtree(bench)
+    shutil.copytree(benches / "spbench-si", bench)
+    table = pq.read_table(shard)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), shard)
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_bench(bench)
+
+
+def _regex_last_answer(text: str) -> str:
+    """The original quadratic extraction, as the oracle of the linear one."""
+    tags = re.findall(r"<answer>(.*?)</answer>", text, re.S | re.I)
+    return (tags[-1] if tags else text).strip()
+
+
+def test_answer_extraction_matches_the_regex_and_is_linear() -> None:
+    rng = np.random.default_rng(0)
+    tokens = ["<answer>", "</answer>", "<ANSWER>", "</Answer>", "A", " 3.5 ", "\n", "<", ">", "answer"]
+    for _ in range(2000):
+        text = "".join(tokens[int(i)] for i in rng.integers(0, len(tokens), rng.integers(0, 12)))
+        assert extract_answer(text) == _regex_last_answer(text), text
+        first = re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
+        expected = (first.group(1).strip() if first else "None") if "<answer>" in text else text
+        assert spatialladder_answer_text(text, thinking=True) == expected, text
+    # the malformed answer of the issue (312 KB of unclosed tags): the regex took 56 s, this is one pass
+    malformed = "<answer>" * 40_000
+    assert extract_answer(malformed) == malformed and spatialladder_answer_text(malformed, True) == "None"
+
+
+# ----------------------------------------------------------------------------------------------- 10. caches
+
+
+def test_file_hashes_see_a_file_replaced_with_the_same_size_and_mtime(tmp_path: Path) -> None:
+    data = tmp_path / "depth.png"
+    data.write_bytes(b"a" * 100)
+    sidecar = tmp_path / "hashes.json"
+    first = FileHashes(sidecar)
+    old = first.sha256(data)
+    first.save()
+    stat = data.stat()
+    replacement = tmp_path / "new.png"
+    replacement.write_bytes(b"b" * 100)
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # cp -p / rsync -a keep the mtime
+    replacement.replace(data)
+    assert data.stat().st_size == stat.st_size and data.stat().st_mtime_ns == stat.st_mtime_ns
+    assert FileHashes(sidecar).sha256(data) != old
+
+
+def test_replacing_depth_frames_recomputes_the_metadata(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    source = scannet(root, FramesLayout.EXPORT)
+    config = MetadataConfig(frame_stride=1)
+    out = tmp_path / "meta"
+    first = process_scans(source, [SCAN, OTHER], config, out)
+    assert [r.status for r in first] == ["computed", "computed"]
+    before = {v.frame_id: v.depth_agreement for v in read_views(metadata_path(out, SCAN))}
+    for png in scan_paths(root, SCAN).export_depth_dir.glob("*.png"):
+        stat = png.stat()
+        cv2.imwrite(
+            str(png), (read_image(png, cv2.IMREAD_UNCHANGED) // 2).astype(np.uint16)
+        )  # every depth half what it was
+        os.utime(png, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = process_scans(source, [SCAN, OTHER], config, out)
+    assert [r.status for r in again] == ["computed", "cached"]
+    after = {v.frame_id: v.depth_agreement for v in read_views(metadata_path(out, SCAN))}
+    assert after != before
+
+
+# ----------------------------------------------------------------------------------------------- no tracebacks
+
+
+def test_an_internal_error_is_one_line_exit_70(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "summarise_scans", bug)
+    code, stderr = run_cli(["scans", "--scans", str(synthetic_root)], monkeypatch, capsys)
+    assert code == cli.INTERNAL_ERROR == 70
+    assert "RuntimeError: a bug" in one_line_error(stderr, "internal error")
+
+
+def test_synthesis_over_a_huge_config_is_refused(tmp_path: Path) -> None:
+    result = run_ladder(["synth", "--out", str(tmp_path / "s"), "--scenes", "0"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    from ladderdata.sources.synthetic import SynthConfig
+
+    with pytest.raises(ValueError, match="less than or equal to 100000"):
+        SynthConfig(scenes=10**9)
