@@ -56,3 +56,21 @@ def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_benchmarks(scannet(bench_root), out, BENCHMARKS, split="val", frame_stride=1)
 
     return shared_folder(tmp_path_factory, "benches", build)
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `ladder demo --out demo` writes (4 synthetic scans; SPBench-SI/MV from the val scan in bench/, training
+    data from the train scans in dataset/, their shared metadata/, preview sheets); its log is ``demo.log`` beside
+    it. Read-only: copy before changing (``linked_copy``)."""
+
+    def build(folder: Path) -> None:
+        from typer.testing import CliRunner
+
+        from ladderdata.cli import app
+
+        result = CliRunner().invoke(app, ["demo", "--out", str(folder / "demo"), "--workers", "1"])
+        (folder / "demo.log").write_text(result.output)
+        assert result.exit_code == 0, result.output
+
+    return shared_folder(tmp_path_factory, "demo", build) / "demo"

@@ -134,7 +134,7 @@ def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Pa
     root = tmp_path / "root"
     shutil.copytree(synthetic_root, root)
     (root / "scannetv2_val.txt").unlink()
-    with pytest.raises(ConfigError, match="--split-file"):
+    with pytest.raises(ConfigError, match=r"--split-dir DIR .*--split FILE"):
         build_benchmarks(scannet(root), tmp_path / "b", ["spbench-si"], split="val")
 
 

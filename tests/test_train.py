@@ -31,14 +31,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `ladder demo` writes (4 synthetic scans, a full build with the built-in recipe)."""
-    from ladderdata.cli import app
-
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out / "dataset"
+def demo_dataset(demo_out: Path) -> Path:
+    """The training data `ladder demo` writes (a full build of the train scans with the built-in recipe)."""
+    return demo_out / "dataset"
 
 
 def weights(folder: Path) -> dict[str, np.ndarray]:

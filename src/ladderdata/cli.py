@@ -2,6 +2,7 @@
 
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,15 +13,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ladderdata.errors import LadderError, ScanError
+from ladderdata.errors import ConfigError, LadderError, ScanError
+from ladderdata.eval.hints import Hint
 from ladderdata.executor.base import ExecutorKind
-from ladderdata.extensions import Extension, load_extensions
+from ladderdata.extensions import BackendName, Extension, examples, load_extensions
 from ladderdata.layout import FramesLayout
 
 if TYPE_CHECKING:
     from ladderdata.executor import Executor
     from ladderdata.extensions import AnswerBackend
-    from ladderdata.pipeline import BuildConfig
+    from ladderdata.pipeline import BuildConfig, BuildSummary
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
@@ -67,9 +69,27 @@ class StageBars:
         self.progress.advance(self.tasks[stage])
 
 
-# options shared by the commands that read scans and fan out work
-Scans = Annotated[Path, typer.Option("--scans", help="ScanNet root or folder of scan folders")]
+# options shared by the commands that read scans (SCANS in README's CLI table) and that fan out work (RUN)
+Scans = Annotated[
+    Path, typer.Option("--scans", help="ScanNet root (holding scans/) or a folder of sceneXXXX_YY scan folders")
+]
 Source = Annotated[str, typer.Option(help="registered scan source that reads --scans")]
+FramesLayoutOption = Annotated[
+    FramesLayout | None,
+    typer.Option(
+        "--frames-layout",
+        help="frames to read: sens (.sens), export (SensReader folders) or posed (mmdetection3d posed_images); "
+        "default the first present",
+    ),
+]
+LabelTable = Annotated[
+    Path | None,
+    typer.Option("--label-table", help="ScanNet's label table, a .tsv (default: the one in --scans)"),
+]
+SplitDir = Annotated[
+    Path | None,
+    typer.Option("--split-dir", help="folder holding the split lists scannetv2_<split>.txt (default: --scans)"),
+]
 Workers = Annotated[
     int | None, typer.Option(min=1, help="local: worker processes (default 1); ray: tasks in flight (default all)")
 ]
@@ -78,8 +98,20 @@ RayAddress = Annotated[
     str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
 ]
 FrameStride = Annotated[
-    int | None, typer.Option(min=1, help="override the recipe's: keep frames whose number is a multiple of K")
+    int | None,
+    typer.Option(min=1, help="keep frames whose number is a multiple of K (default: the recipe's, 10)"),
 ]
+MetadataCache = Annotated[
+    Path | None,
+    typer.Option(
+        "--metadata-cache",
+        help="per-view metadata folder to reuse and fill, e.g. ladder metadata's --out "
+        "(default OUT/.ladder-work/metadata)",
+    ),
+]
+SPLIT_HELP = "train, val, test, all, or a file of scan ids (one per line)"
+Seed = Annotated[int, typer.Option(help="seed of every random choice: same seed, same bytes")]
+LimitScenes = Annotated[int | None, typer.Option(min=1, help="use only the first K scans of the split")]
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -90,15 +122,32 @@ def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str 
     return open_executor(ExecutorConfig(kind=kind, workers=workers, ray_address=ray_address))
 
 
-def scan_source(name: str, scans: Path, frames_layout: FramesLayout | None = None) -> "ScanSourceConfig":
+def scan_source(
+    name: str,
+    scans: Path,
+    frames_layout: FramesLayout | None = None,
+    label_table: Path | None = None,
+    split_dir: Path | None = None,
+) -> "ScanSourceConfig":
     from ladderdata.sources.base import source_config
 
-    return source_config(name, root=scans, frames_layout=frames_layout)
+    return source_config(name, root=scans, frames_layout=frames_layout, label_table=label_table, split_dir=split_dir)
+
+
+def list_scans(config: "ScanSourceConfig", split: str) -> list[str]:
+    """The scans a command will read; wrong paths, a missing label table or split list fail here, before any
+    progress bar or worker starts."""
+    from ladderdata.pipeline.plan import list_scans as listed
+
+    return listed(config, split)
 
 
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import synthesize_root
+    from ladderdata.sources.synthetic import synthesize_root, synthesized
 
+    if synthesized(out, config):
+        log.info("%s already holds these %d synthetic scans: nothing to write", out, config.scenes)
+        return synthesize_root(out, config)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("synthesising scans", total=config.scenes)
@@ -113,11 +162,17 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
     return ids
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder synth --out demo/scannet",
+        "ladder synth --out big --scenes 1 --frames 2000 --objects 50 --mesh-vertices 150000 --workers 2",
+        "ladder synth --out mm --frames-layout sens --frames-layout posed --posed-max-images 300",
+    )
+)
 def synth(
     out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
-    scenes: Annotated[int, typer.Option(min=1)] = 4,
-    seed: int = 0,
+    scenes: Annotated[int, typer.Option(min=1, help="scans to write (every 4th goes to the val split)")] = 4,
+    seed: Annotated[int, typer.Option(help="which scenes: same seed, same bytes")] = 0,
     frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
     objects: Annotated[
         int | None, typer.Option(min=1, max=60, help="furniture objects per scan, at least (default 10-30)")
@@ -131,12 +186,16 @@ def synth(
     posed_max_images: Annotated[
         int | None, typer.Option(min=1, help="posed layout: a random subset of this many frames, as mmdetection3d")
     ] = None,
-    frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
+    frames_layout: Annotated[
+        list[FramesLayout] | None,
+        typer.Option(help="frames layouts to write: sens, export, posed (repeat for several; default sens)"),
+    ] = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json)."""
+    """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json). A root that already holds
+    the same scans is left as it is."""
     from ladderdata.sources.synthetic import SynthConfig
 
     config = SynthConfig(
@@ -152,12 +211,11 @@ def synth(
         run_synth(out, config, runner)
 
 
-def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int:
-    """Load every scan of a source and print a table; returns the number of scans that failed."""
+def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
+    """Load every scan of ``ids`` and print a table; returns the number of scans that failed."""
     from ladderdata.sources.base import open_source
 
     source = open_source(source_config)
-    ids = source.scan_ids(split)
     table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
     failures: dict[str, str] = {}
     with _progress() as progress:
@@ -183,28 +241,34 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
     return len(failures)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder scans --scans scannet --split val",
+        "ladder scans --scans my_scans --label-table scannet/scannetv2-labels.combined.tsv",
+    )
+)
 def scans(
     scans: Scans,
-    split: Annotated[str | None, typer.Option(help="train, val or test (needs scannetv2_<split>.txt)")] = None,
-    frames_layout: FramesLayout | None = None,
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "all",
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = "scannet",
 ) -> None:
     """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
-    failed = summarise_scans(scan_source(source, scans, frames_layout), split)
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    failed = summarise_scans(config, list_scans(config, split))
     raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
 def run_metadata(
-    source_config: "ScanSourceConfig", out: Path, split: str | None, frame_stride: int, executor: "Executor"
+    source_config: "ScanSourceConfig", scan_ids: list[str], out: Path, frame_stride: int | None, executor: "Executor"
 ) -> int:
     """Compute per-view metadata for every scan; returns the number of scans that failed."""
     from ladderdata.metadata.config import MetadataConfig
     from ladderdata.metadata.extract import process_scans
-    from ladderdata.sources.base import open_source
 
-    scan_ids = open_source(source_config).scan_ids(split)
-    config = MetadataConfig(frame_stride=frame_stride)
+    config = MetadataConfig() if frame_stride is None else MetadataConfig(frame_stride=frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("per-view metadata", total=len(scan_ids))
@@ -214,7 +278,8 @@ def run_metadata(
         if r.error:
             log.error("%s", r.error)
     log.info(
-        "metadata: %d computed, %d cached, %d failed; %d views in %.1f s -> %s",
+        "metadata (frame stride %d): %d computed, %d cached, %d failed; %d views in %.1f s -> %s",
+        config.frame_stride,
         counts["computed"],
         counts["cached"],
         counts["failed"],
@@ -225,27 +290,39 @@ def run_metadata(
     return counts["failed"]
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder metadata --scans scannet --out metadata --workers 8",
+        "ladder build-dataset --scans scannet --out dataset --metadata-cache metadata   # reuses it",
+    )
+)
 def metadata(
     scans: Scans,
-    out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files (the cache)")],
-    split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
+    out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files, the cache --metadata-cache reads")],
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "all",
     frame_stride: Annotated[
-        int, typer.Option(min=1, help="keep frames whose number is a multiple of K (and whose pose is valid)")
-    ] = 10,
+        int | None,
+        typer.Option(min=1, help="keep frames whose number is a multiple of K, among valid poses (default 10)"),
+    ] = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = "scannet",
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan."""
+    """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
+    finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    ids = list_scans(config, split)
     with open_run_executor(executor, workers, ray_address) as runner:
-        failed = run_metadata(scan_source(source, scans), out, split, frame_stride, runner)
+        failed = run_metadata(config, ids, out, frame_stride, runner)
     raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
-def run_build(config: "BuildConfig", executor: "Executor") -> int:
-    """Build a dataset with progress bars and a final summary; returns the number of scans that failed."""
+def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
+    """Build a dataset with progress bars and a final summary."""
     from ladderdata.pipeline import build_dataset
 
     start = time.perf_counter()
@@ -269,22 +346,41 @@ def run_build(config: "BuildConfig", executor: "Executor") -> int:
         time.perf_counter() - start,
         config.out / "stats.md",
     )
-    return len(summary.failed)
+    return summary
 
 
-@app.command("build-dataset")
+def check_benchmark_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"--exclude-bench {folder} is not a folder: pass the --out folder of ladder build-bench")
+
+
+@app.command(
+    "build-dataset",
+    epilog=examples(
+        "ladder build-dataset --scans scannet --out dataset --exclude-bench bench --workers 8",
+        "ladder build-dataset --scans demo/scannet --out small --split all --limit-scenes 2 --frame-stride 2",
+        "ladder build-dataset --scans scannet --out ds --split my_scans.txt --recipe my_recipe.yaml",
+    ),
+)
 def build_dataset_command(
     scans: Scans,
     out: Annotated[Path, typer.Option(help="dataset folder to write (shards, card, manifest, stats)")],
-    split: Annotated[str, typer.Option(help="train, val, test, all, or a file of scan ids")] = "train",
-    recipe: Annotated[str, typer.Option(help="built-in recipe name or YAML file")] = "spatialladder-26k",
-    seed: int = 0,
-    limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "train",
+    recipe: Annotated[str, typer.Option(help="built-in recipe (spatialladder-26k, ...) or YAML file")] = (
+        "spatialladder-26k"
+    ),
+    seed: Seed = 0,
+    limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
-    frames_layout: FramesLayout | None = None,
     exclude_bench: Annotated[
-        list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
+        list[Path] | None,
+        typer.Option(help="a build-bench --out folder: its rooms are not used (repeatable; check-leakage proves it)"),
     ] = None,
+    metadata_cache: MetadataCache = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = "scannet",
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
@@ -295,96 +391,171 @@ def build_dataset_command(
     from ladderdata.recipe import Recipe
 
     config = BuildConfig(
-        source=scan_source(source, scans, frames_layout),
+        source=scan_source(source, scans, frames_layout, label_table, split_dir),
         out=out,
         split=split,
         recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
         seed=seed,
         limit_scenes=limit_scenes,
         exclude=exclude_bench or [],
+        metadata_cache=metadata_cache,
     )
+    list_scans(config.source, config.split)
+    check_benchmark_folders(config.exclude)
     with open_run_executor(executor, workers, ray_address) as runner:
-        failed = run_build(config, runner)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+        summary = run_build(config, runner)
+    raise typer.Exit(SCANS_FAILED if summary.failed else 0)
 
 
-@app.command("build-bench")
+def run_bench(
+    source: "ScanSourceConfig",
+    out: Path,
+    names: list[str],
+    split: str,
+    seed: int,
+    limit_scenes: int | None,
+    frame_stride: int | None,
+    metadata_cache: Path | None,
+    executor: "Executor",
+) -> dict[str, "BuildSummary"]:
+    """Build benchmarks with progress bars and a table of what was written."""
+    from ladderdata.bench.build import build_benchmarks
+
+    start = time.perf_counter()
+    with _progress() as progress:
+        summaries = build_benchmarks(
+            source,
+            out,
+            names,
+            split,
+            None,
+            seed,
+            limit_scenes,
+            frame_stride,
+            executor,
+            StageBars(progress),
+            metadata_cache,
+        )
+    table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
+    for name, summary in summaries.items():
+        table.add_row(name, f"{sum(summary.rows.values()):,}", str(len(summary.scans)), str(len(summary.failed)))
+        for scan_id, error in sorted(summary.failed.items()):
+            log.error("%s: failed scan %s: %s", name, scan_id, error)
+    Console().print(table)
+    log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
+    return summaries
+
+
+@app.command(
+    "build-bench",
+    epilog=examples(
+        "ladder build-bench --scans scannet --out bench",
+        "ladder build-bench --scans scannet --out bench --video --metadata-cache metadata --workers 8",
+        "ladder build-bench --scans scannet --out bench --split my_val.txt --benchmark spbench-si",
+    ),
+)
 def build_bench_command(
     scans: Scans,
     out: Annotated[Path, typer.Option(help="folder for the benchmarks (one sub-folder each)")],
-    split: Annotated[str, typer.Option(help="split whose list (scannetv2_<split>.txt) names the scans")] = "val",
-    split_file: Annotated[Path | None, typer.Option(help="file of scan ids, instead of the root's split list")] = None,
+    split: Annotated[str, typer.Option(help="val (scannetv2_val.txt), another split, or a file of scan ids")] = "val",
     benchmark: Annotated[
-        list[str] | None, typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable)")
+        list[str] | None,
+        typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable; default spbench-si, -mv)"),
     ] = None,
     video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
-    seed: int = 0,
-    limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
+    seed: Seed = 0,
+    limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
-    frames_layout: FramesLayout | None = None,
+    metadata_cache: MetadataCache = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = "scannet",
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
-    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
+    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
-    start = time.perf_counter()
-    with open_run_executor(executor, workers, ray_address) as runner, _progress() as progress:
-        summaries = build_benchmarks(
-            scan_source(source, scans, frames_layout),
-            out,
-            names,
-            split,
-            split_file,
-            seed,
-            limit_scenes,
-            frame_stride,
-            runner,
-            StageBars(progress),
-        )
-    table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
-    failed = 0
-    for name, summary in summaries.items():
-        table.add_row(name, f"{sum(summary.rows.values()):,}", str(len(summary.scans)), str(len(summary.failed)))
-        failed += len(summary.failed)
-        for scan_id, error in sorted(summary.failed.items()):
-            log.error("%s: failed scan %s: %s", name, scan_id, error)
-    Console().print(table)
-    log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    list_scans(config, split)
+    with open_run_executor(executor, workers, ray_address) as runner:
+        summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
+    raise typer.Exit(SCANS_FAILED if any(s.failed for s in summaries.values()) else 0)
 
 
-@app.command("check-leakage")
-def check_leakage_command(
-    train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
-    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
-) -> None:
-    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room)."""
+def leakage_check(train: Path, bench: Path) -> bool:
+    """Log whether a room is in both a training dataset and a benchmark; True when none is."""
     from ladderdata.bench.leakage import check_leakage
 
     report = check_leakage(train, bench)
     if report.clean:
-        log.info("no overlap: %d training rooms, %d benchmark rooms", report.train_rooms, report.bench_rooms)
-        return
-    log.error("%d rooms in both: %s", len(report.overlap), ", ".join(report.overlap[:20]))
-    raise typer.Exit(1)
+        log.info(
+            "leakage check passed: none of the %d benchmark rooms of %s is among the %d training rooms of %s",
+            report.bench_rooms,
+            bench,
+            report.train_rooms,
+            train,
+        )
+        return True
+    log.error(
+        "%d rooms are in both %s and %s (%s): rebuild the training data with "
+        "`ladder build-dataset ... --exclude-bench %s`, which leaves them out",
+        len(report.overlap),
+        train,
+        bench,
+        ", ".join(report.overlap[:20]) + (", ..." if len(report.overlap) > 20 else ""),
+        bench,
+    )
+    return False
 
 
-@app.command("eval")
+@app.command(
+    "check-leakage",
+    epilog=examples("ladder check-leakage dataset bench", "ladder check-leakage demo/dataset demo/bench/spbench-si"),
+)
+def check_leakage_command(
+    train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
+    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+) -> None:
+    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room);
+    exit 1 when a room is in both."""
+    if not leakage_check(train, bench):
+        raise typer.Exit(1)
+
+
+class PromptChoice(StrEnum):
+    DIRECT = "direct"
+    THINK = "think"
+
+
+@app.command(
+    "eval",
+    epilog=examples(
+        "ladder eval --bench bench --predictions preds.jsonl",
+        "ladder eval --bench bench --predictions SPBench-SI_results.jsonl --scoring all",
+        "ladder eval --bench bench/spbench-si --model runs/stage3/final --prompt think --backend vllm",
+    ),
+)
 def eval_command(
     bench: Annotated[Path, typer.Option(help="a benchmark folder (or folder of benchmarks)")],
     predictions: Annotated[
         Path | None, typer.Option(help='JSON Lines of {"id", "prediction"}; written here when --model is given')
     ] = None,
     model: Annotated[Path | None, typer.Option(help="local Hugging Face VLM folder to answer the questions")] = None,
-    prompt: Annotated[str, typer.Option(help="direct (stage-2 prompt) or think (stage-3 prompt)")] = "direct",
-    backend: Annotated[str, typer.Option(help="transformers or vllm")] = "transformers",
-    hints: Annotated[str, typer.Option(help="none, boxes or arrows (paper Appendix A)")] = "none",
-    batch_size: Annotated[int, typer.Option(min=1)] = 4,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    prompt: Annotated[PromptChoice, typer.Option(help="direct (stage-2 prompt) or think (stage-3 prompt)")] = (
+        PromptChoice.DIRECT
+    ),
+    backend: Annotated[BackendName, typer.Option(help="what runs --model: transformers or vllm (GPU extra)")] = (
+        BackendName.TRANSFORMERS
+    ),
+    hints: Annotated[Hint, typer.Option(help="with --model: none, boxes or arrows drawn on images (paper App. A)")] = (
+        Hint.NONE
+    ),
+    batch_size: Annotated[int, typer.Option(min=1, help="with --model: questions answered at once")] = 4,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="with --model: tokens generated per answer, at most")] = 64,
     out: Annotated[
         Path | None, typer.Option(help="folder for report.md/json (default: beside predictions, or eval-<model>)")
     ] = None,
@@ -394,28 +565,23 @@ def eval_command(
     ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
-    from ladderdata.eval.hints import Hint
     from ladderdata.eval.report import evaluate, load_bench, scoring_modes
     from ladderdata.prompts import PromptStyle
 
     modes = scoring_modes(scoring or [])
     if predictions is None and model is None:
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
-    style = {"direct": PromptStyle.ANSWER, "think": PromptStyle.THINK}.get(prompt)
-    if style is None:
-        raise LadderError(f"--prompt must be direct or think, not {prompt!r}")
-    try:
-        hint = Hint(hints)
-    except ValueError:
-        raise LadderError(f"--hints must be none, boxes or arrows, not {hints!r}") from None
+    style = PromptStyle.THINK if prompt is PromptChoice.THINK else PromptStyle.ANSWER
     if model is not None:
         from ladderdata.eval.report import write_predictions
         from ladderdata.extensions import AnswerRequest
 
+        if not (model / "config.json").is_file():
+            raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
         answer = answer_backend(backend)
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
-        request = AnswerRequest(style=style, hint=hint, batch_size=batch_size, max_new_tokens=max_new_tokens)
+        request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
             answers = answer(rows, model, request, lambda n: progress.advance(task, n))
@@ -440,7 +606,13 @@ def eval_command(
     log.info("report: %s", report_dir / "report.md")
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=examples(
+        "ladder export bench --format spatialladder --out exported",
+        "ladder export bench/vsi-video --format vsibench --out exported --fps 2",
+    ),
+)
 def export_command(
     bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
     format: Annotated[str, typer.Option("--format", help="spatialladder or vsibench")],
@@ -463,7 +635,12 @@ def export_command(
     Console().print(table)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder preview demo/dataset --samples 16",
+        "ladder preview demo/bench --out /tmp/sheets --seed 1",
+    )
+)
 def preview(
     dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset, or build-bench's --out folder")],
     out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
@@ -471,41 +648,66 @@ def preview(
     seed: Annotated[int, typer.Option(help="which samples are drawn")] = 0,
 ) -> None:
     """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
-    single images, multi-view sets and video frames in grids, question, options and answer with its unit.
-
-    Example: ladder preview demo/dataset --samples 16
-    """
+    single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
     from ladderdata.preview import render_preview
 
     for path in render_preview(dataset, out, samples, seed):
         log.info("wrote %s", path)
 
 
-@app.command()
+#: The demo's synthetic scans have 48 frames (ScanNet's: 1,000-5,000): every 2nd keeps 24 views, enough for
+#: 16-frame videos and 8-view sets; ScanNet scans use the default 10 (docs/scannet.md).
+DEMO_FRAME_STRIDE = 2
+
+
+@app.command(epilog=examples("ladder demo", "ladder demo --out /tmp/demo --workers 1"))
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo scans and outputs")] = Path("demo"),
-    workers: Annotated[int, typer.Option(min=1)] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="local worker processes")] = 2,
 ) -> None:
-    """Synthesise 4 demo scans, build a dataset from them and render a preview sheet."""
+    """The good practice on 4 synthetic scans: SPBench-SI/MV from the val scan (OUT/bench), training data from
+    the train scans with the benchmark's rooms excluded (OUT/dataset), the leakage check, preview sheets.
+    Both builds share one per-view metadata cache (OUT/metadata); a rerun resumes in seconds."""
+    from ladderdata.bench.build import BENCHMARKS
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
     from ladderdata.sources.synthetic import SynthConfig
 
-    root = out / "scannet"
-    dataset = out / "dataset"
+    start = time.perf_counter()
+    root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"
+    source = scan_source("scannet", root)
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
         run_synth(root, SynthConfig(), runner)
-        recipe = Recipe.load("spatialladder-26k").with_frame_stride(2)
-        failed = run_build(
-            BuildConfig(source=scan_source("scannet", root), out=dataset, split="all", recipe=recipe), runner
+        benchmarks = run_bench(
+            source, bench, list(BENCHMARKS), "val", 0, None, DEMO_FRAME_STRIDE, metadata_cache, runner
         )
-    for path in render_preview(dataset):
-        log.info("preview: %s", path)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+        recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
+        config = BuildConfig(
+            source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
+        )
+        summary = run_build(config, runner)
+    clean = leakage_check(dataset, bench)
+    sheets = render_preview(dataset) + render_preview(bench)
+    failed = summary.failed or any(s.failed for s in benchmarks.values())
+    log.info(
+        "demo in %.0f s: training data %s (%s rows from train scans %s); benchmarks %s (%s questions from val scans "
+        "%s); leakage check %s; %d preview sheets, e.g. %s",
+        time.perf_counter() - start,
+        dataset,
+        " + ".join(f"{n} {subset}" for subset, n in summary.rows.items()),
+        ", ".join(summary.scans),
+        bench,
+        " + ".join(f"{sum(s.rows.values())} {name}" for name, s in benchmarks.items()),
+        ", ".join(sorted({scan for s in benchmarks.values() for scan in s.scans})),
+        "passed" if clean else "FAILED",
+        len(sheets),
+        sheets[0],
+    )
+    raise typer.Exit(SCANS_FAILED if failed or not clean else 0)
 
 
-@app.command()
+@app.command(epilog=examples("ladder schemas", "ladder schemas --out /tmp/schemas"))
 def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas")] = Path("schemas")) -> None:
     """Regenerate the JSON Schemas of every record and config."""
     from ladderdata.schemas import write_schemas
@@ -514,17 +716,17 @@ def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas"
         log.info("wrote %s", path)
 
 
-def answer_backend(name: str) -> "AnswerBackend":
+def answer_backend(name: BackendName) -> "AnswerBackend":
     """The ``--backend`` that answers with ``--model``, from the installed extensions."""
-    offered = [(ext, b) for ext in load_extensions() for b in ext.answer_backends.items()]
+    offered = {n: (ext, b) for ext in load_extensions() for n, b in ext.answer_backends.items()}
     if not offered:
         raise LadderError("ladder eval --model needs the train extra: pip install 'ladder[train]'")
-    for ext, (backend_name, backend) in offered:
-        if backend_name == name:
-            if ext.missing():
-                raise LadderError(f"ladder eval --model needs the {ext.extra} extra: {ext.install_hint}")
-            return backend
-    raise LadderError(f"--backend must be one of {', '.join(sorted(n for _, (n, _b) in offered))}, not {name!r}")
+    if name not in offered:
+        raise LadderError(f"no installed extension answers with --backend {name}: use {', '.join(sorted(offered))}")
+    ext, backend = offered[name]
+    if ext.missing():
+        raise LadderError(f"ladder eval --model needs the {ext.extra} extra: {ext.install_hint}")
+    return backend
 
 
 def needs_extra(name: str, extension: Extension) -> None:

@@ -148,8 +148,19 @@ def training_args(recipe: TrainRecipe, stage: StageConfig, out_dir: Path) -> dic
     }
 
 
-def _has_checkpoint(out_dir: Path) -> bool:
-    return out_dir.is_dir() and any(p.name.startswith("checkpoint-") for p in out_dir.iterdir())
+def resume_checkpoint(stage: str, out_dir: Path) -> str | None:
+    """The stage's last checkpoint (``OUTPUT/<stage>/checkpoint-N``, highest N) to resume from, said in the log;
+    None (a fresh start) when there is none."""
+    numbered = {
+        int(p.name.removeprefix("checkpoint-")): p
+        for p in (out_dir.glob("checkpoint-*") if out_dir.is_dir() else ())
+        if p.is_dir() and p.name.removeprefix("checkpoint-").isdigit()
+    }
+    if not numbered:
+        return None
+    checkpoint = numbered[max(numbered)]
+    log.info("%s: resuming from %s (delete %s to start the stage over)", stage, checkpoint, out_dir)
+    return str(checkpoint)
 
 
 def _limit(ds: Any, stage: StageConfig) -> Any:
@@ -207,7 +218,7 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     use_vision_attention(net, backend)
     trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
-    trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(stage, out_dir))
     return _save_final(trainer, processor, out_dir)
 
 
@@ -263,7 +274,7 @@ def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) 
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
     log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
-    trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
+    trainer.train(resume_from_checkpoint=resume_checkpoint("stage3", out_dir))
     return _save_final(trainer, processor, out_dir)
 
 

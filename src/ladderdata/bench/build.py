@@ -12,23 +12,22 @@ from ladderdata.errors import ConfigError
 from ladderdata.executor import Executor
 from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline import BuildConfig, BuildProgress, BuildSummary, build_dataset
+from ladderdata.pipeline.plan import list_scans
 from ladderdata.recipe import Recipe
-from ladderdata.sources.base import ScanSourceConfig, open_source
+from ladderdata.sources.base import ScanSourceConfig
 
 BENCHMARKS = ("spbench-si", "spbench-mv")
 VIDEO_BENCHMARK = "vsi-video"
 
 
 def bench_split(source: ScanSourceConfig, split: str, split_file: Path | None) -> str:
-    """The split argument for the build: ``split_file`` if given, else ``split`` when the source knows it."""
+    """The split argument for the build: ``split_file`` if given, else ``split`` (a split name or a file of scan
+    ids); checked (:func:`list_scans`) before anything is built."""
     if split_file is not None:
         if not split_file.is_file():
             raise ConfigError(f"--split-file {split_file} does not exist")
-        return str(split_file)
-    try:
-        open_source(source).scan_ids(split)
-    except ConfigError as e:
-        raise ConfigError(f"{e}; or pass --split-file FILE listing the {split} scan ids (one per line)") from None
+        split = str(split_file)
+    list_scans(source, split)
     return split
 
 
@@ -43,9 +42,11 @@ def build_benchmarks(
     frame_stride: int | None = None,
     executor: Executor | None = None,
     progress: BuildProgress | None = None,
+    metadata_cache: Path | None = None,
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>``; returns their summaries. The benchmarks share the executor and
-    the per-view metadata cache (``out/.ladder-work/metadata``): a scan is measured once for all of them."""
+    the per-view metadata cache (``metadata_cache``, default ``out/.ladder-work/metadata``): a scan is measured
+    once for all of them."""
     chosen = bench_split(source, split, split_file)
     summaries = {}
     with claim_folder(out):
@@ -59,7 +60,7 @@ def build_benchmarks(
                 seed=seed,
                 limit_scenes=limit_scenes,
                 benchmark=True,
-                metadata_cache=DatasetLayout(out).metadata_cache,
+                metadata_cache=metadata_cache or DatasetLayout(out).metadata_cache,
             )
             summaries[recipe.name] = build_dataset(config, executor, progress)
     return summaries

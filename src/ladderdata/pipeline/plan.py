@@ -8,7 +8,7 @@ from ladderdata.errors import ConfigError
 from ladderdata.io.rooms import dataset_rooms, room_of
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import ScanSource, open_source
+from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,25 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     return [s for s in wanted if s in available]
 
 
+def list_scans(config: ScanSourceConfig, split: str) -> list[str]:
+    """Scan ids of ``split`` (see :func:`resolve_scan_ids`) after the source's own checks (:meth:`ScanSource.check`):
+    what every command that reads scans validates before it starts any work. None is an error."""
+    source = open_source(config)
+    source.check()
+    scan_ids = resolve_scan_ids(source, split)
+    if not scan_ids:
+        raise ConfigError(
+            f"no scan under {config.root} is in split {split!r}: pass --split all (every scan there), another "
+            "split, or --split FILE listing scan ids that are there"
+        )
+    return scan_ids
+
+
 class PlanStage(Stage[BuildConfig, Plan]):
     name = "plan"
 
     def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
-        scan_ids = resolve_scan_ids(open_source(data.source), data.split)
+        scan_ids = list_scans(data.source, data.split)
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:
             banned = set().union(*(dataset_rooms(p) for p in data.exclude))

@@ -205,6 +205,12 @@ class ScanSource(ABC):
     def scan_ids(self, split: str | None = None) -> list[str]:
         """Sorted ids of the scans available (in ``split`` when given; an unknown split is a ``ConfigError``)."""
 
+    def check(self) -> None:
+        """Raise a ``ConfigError`` saying what to do when the scans cannot be read at all (an empty root, a missing
+        label table): what can be checked without loading a scan, before any work starts."""
+        if not self.scan_ids():
+            raise ConfigError(f"no {self.name} scans under {self.config.root}")
+
     @abstractmethod
     def load(self, scan_id: str) -> Scan:
         """Read one scan; raises a ``ScanError`` subclass naming the scan and file on bad input."""

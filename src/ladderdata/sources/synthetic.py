@@ -37,6 +37,8 @@ from ladderdata.typed import DepthMM, FloatArray, ImageRGB, Matrix4, Points2
 log = logging.getLogger(__name__)
 
 GROUND_TRUTH_DIR = "synthetic_gt"
+SYNTH_STAMP = "synth-config.json"
+"""In ``GROUND_TRUTH_DIR``: the config of a finished root (see :func:`synthesized`)."""
 #: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
 MAX_OBJECTS = 60
 #: Grid edges (metres) of the demo meshes: furniture faces, walls/floor/ceiling. Coarse on purpose (fast).
@@ -976,18 +978,34 @@ def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
     return scene.scan_id
 
 
+def synthesized(root: Path, config: SynthConfig) -> bool:
+    """Whether ``root`` already holds every scan ``config`` describes: its stamp (written last) records this very
+    config and every scan's ground truth is there."""
+    stamp = root / GROUND_TRUTH_DIR / SYNTH_STAMP
+    return (
+        stamp.is_file()
+        and stamp.read_text(encoding="utf-8") == config.model_dump_json()
+        and all((root / GROUND_TRUTH_DIR / f"{scan_id_for(i)}.json").is_file() for i in range(config.scenes))
+    )
+
+
 def synthesize_root(
     root: Path,
     config: SynthConfig,
     executor: Executor | None = None,
     progress: Callable[[Outcome[str]], None] | None = None,
 ) -> list[str]:
-    """Write a whole synthetic ScanNet root: scans, label table, split lists, ground truth."""
+    """Write a whole synthetic ScanNet root: scans, label table, split lists, ground truth. A root that already
+    holds them (:func:`synthesized`) is left untouched, so a rerun costs nothing."""
+    ids = [scan_id_for(i) for i in range(config.scenes)]
+    stamp = root / GROUND_TRUTH_DIR / SYNTH_STAMP
     with claim_folder(root):
+        if synthesized(root, config):
+            return ids
+        stamp.unlink(missing_ok=True)
         rows = label_table_rows()
         lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
         write_text_atomic(root / LABEL_TABLE, "\n".join(lines) + "\n")
-        ids = [scan_id_for(i) for i in range(config.scenes)]
         val = [s for i, s in enumerate(ids) if i % config.val_every == config.val_every - 1]
         train = [s for s in ids if s not in val]
         for split, listed in (("train", train), ("val", val), ("test", [])):
@@ -995,7 +1013,8 @@ def synthesize_root(
         outcomes = (executor or LocalExecutor()).map(
             partial(synthesize_scan, root, config), list(range(config.scenes)), names=ids, on_done=progress
         )
-    failed = [o.error for o in outcomes if not o.ok]
-    if failed:
-        raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
+        failed = [o.error for o in outcomes if not o.ok]
+        if failed:
+            raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
+        write_text_atomic(stamp, config.model_dump_json())
     return ids
