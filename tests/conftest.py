@@ -9,6 +9,9 @@ from fixtures.factories import BENCHMARKS, BuiltDataset, build_all_drafts, make_
 from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.layout import FramesLayout
+from ladderdata.sources.synthetic import SynthConfig
+from ladderdata.sources.synthetic_arkitscenes import synthesize_arkitscenes_root
+from ladderdata.sources.synthetic_scannetpp import synthesize_scannetpp_root
 
 # the shared folder sits beside the main checkout (../shared) or, for worktrees, further up
 SHARED = next(
@@ -56,6 +59,26 @@ def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_benchmarks(scannet(bench_root), out, BENCHMARKS, split="val", frame_stride=1)
 
     return shared_folder(tmp_path_factory, "benches", build)
+
+
+@pytest.fixture(scope="session")
+def scannetpp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic ScanNet++ scenes, 8 iPhone frames each (read-only: copy before breaking)."""
+
+    def build(folder: Path) -> None:
+        synthesize_scannetpp_root(folder / "scannetpp", SynthConfig(scenes=2, frames=8, seed=1))
+
+    return shared_folder(tmp_path_factory, "synth-scannetpp", build) / "scannetpp"
+
+
+@pytest.fixture(scope="session")
+def arkitscenes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic ARKitScenes videos (3 Training, 1 Validation; odd ones in portrait), 10 frames each."""
+
+    def build(folder: Path) -> None:
+        synthesize_arkitscenes_root(folder / "arkitscenes", SynthConfig(scenes=4, frames=10, seed=2))
+
+    return shared_folder(tmp_path_factory, "synth-arkitscenes", build) / "arkitscenes"
 
 
 @pytest.fixture(scope="session")

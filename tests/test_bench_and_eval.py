@@ -14,7 +14,7 @@ from ladderdata.bench.leakage import check_leakage
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate, load_bench
-from ladderdata.io.rooms import room_of
+from ladderdata.io.rooms import id_room
 
 BENCH_FIELDS = [
     "id",
@@ -101,14 +101,14 @@ def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, t
     listing = tmp_path / "planted.txt"
     listing.write_text("scene0001_00\n")
     planted = tmp_path / "planted"
-    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split_file=listing, frame_stride=2)
+    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split=str(listing), frame_stride=2)
     report = check_leakage(built_dataset.out, planted)
-    assert report.overlap == ["scene0001"]
+    assert report.overlap == ["scannet:scene0001"]
     rescan = tmp_path / "rescan"
     rescan.mkdir()
     (rescan / "manifest.json").write_text(json.dumps({"inputs": {"scan_ids": ["scene0002_01"]}}))
-    assert check_leakage(built_dataset.out, rescan).overlap == ["scene0002"]
-    assert room_of("scene0002_01") == room_of("scene0002_00")
+    assert check_leakage(built_dataset.out, rescan).overlap == ["scannet:scene0002"]
+    assert id_room("scannet", "scene0002_01") == id_room("scannet", "scene0002_00") == "scannet:scene0002"
     result = CliRunner().invoke(app, ["check-leakage", str(built_dataset.out), str(planted)])
     assert result.exit_code == 1
     # build-dataset refuses the benchmark's rooms

@@ -156,3 +156,26 @@ def test_vertex_region_keeps_whole_triangles_and_winding() -> None:
     assert triangle_areas(v, f).sum() == pytest.approx(0.25)
     normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     assert (normals[:, 2] > 0).all()  # wound like the grid's triangles (counter-clockwise from above)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.tuples(*[st.floats(-2.0, 2.0)] * 3),
+    st.tuples(*[st.floats(0.05, 1.5)] * 3),
+    st.tuples(*[st.floats(-2.0, 2.0)] * 3),
+    st.tuples(*[st.floats(0.05, 1.5)] * 3),
+    st.floats(0.0, np.pi),
+)
+def test_pruned_surface_distance_is_the_minimum_over_every_sample(
+    lo_a: tuple[float, float, float],
+    size_a: tuple[float, float, float],
+    lo_b: tuple[float, float, float],
+    size_b: tuple[float, float, float],
+    yaw: float,
+) -> None:
+    """The bound-and-prune search returns exactly what querying every sample of both sides returns, for
+    separate, touching and interpenetrating boxes."""
+    a = surface(lo_a, tuple(lo + s for lo, s in zip(lo_a, size_a, strict=True)))  # type: ignore[arg-type]
+    b = surface(lo_b, tuple(lo + s for lo, s in zip(lo_b, size_b, strict=True)), yaw)  # type: ignore[arg-type]
+    every = min(a.distances_from(b.samples.points).min(), b.distances_from(a.samples.points).min())
+    assert surface_distance(a, b) == float(every)

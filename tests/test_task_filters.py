@@ -241,7 +241,9 @@ def test_letters_are_balanced_exactly() -> None:
         )
         for k in range(10)
     ]
-    samples = Renderer(recipe, seed=3, source="scannet").render_group("object_rel_direction", Modality.VIDEO, records)
+    samples = Renderer(recipe, seed=3, source=lambda _: "scannet").render_group(
+        "object_rel_direction", Modality.VIDEO, records
+    )
     letters = [s.answer for s in samples]
     assert sorted(letters.count(x) for x in "ABCD") == [2, 2, 3, 3]
     for s in samples:

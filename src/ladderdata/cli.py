@@ -71,24 +71,41 @@ class StageBars:
 
 # options shared by the commands that read scans (SCANS in README's CLI table) and that fan out work (RUN)
 Scans = Annotated[
-    Path, typer.Option("--scans", help="ScanNet root (holding scans/) or a folder of sceneXXXX_YY scan folders")
+    list[Path],
+    typer.Option(
+        "--scans",
+        help="root of scans: ScanNet (holding scans/, or a folder of sceneXXXX_YY folders), ScanNet++ or "
+        "ARKitScenes; repeat to mix several roots",
+    ),
 ]
-Source = Annotated[str, typer.Option(help="registered scan source that reads --scans")]
+Source = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="scannet, scannetpp or arkitscenes (or a plugin's): once for every --scans root or once per root, in "
+        "order; default: detected from each root's layout"
+    ),
+]
 FramesLayoutOption = Annotated[
     FramesLayout | None,
     typer.Option(
         "--frames-layout",
-        help="frames to read: sens (.sens), export (SensReader folders) or posed (mmdetection3d posed_images); "
-        "default the first present",
+        help="ScanNet frames to read: sens (.sens), export (SensReader folders) or posed (mmdetection3d "
+        "posed_images); default the first present",
     ),
 ]
 LabelTable = Annotated[
     Path | None,
-    typer.Option("--label-table", help="ScanNet's label table, a .tsv (default: the one in --scans)"),
+    typer.Option(
+        "--label-table", help="ScanNet's scannetv2-labels.combined.tsv (default: the one in the --scans root)"
+    ),
 ]
 SplitDir = Annotated[
     Path | None,
-    typer.Option("--split-dir", help="folder holding the split lists scannetv2_<split>.txt (default: --scans)"),
+    typer.Option(
+        "--split-dir",
+        help="folder holding the split lists (ScanNet: scannetv2_<split>.txt, ScanNet++: <split>.txt; "
+        "default: in the --scans root)",
+    ),
 ]
 Workers = Annotated[
     int | None, typer.Option(min=1, help="local: worker processes (default 1); ray: tasks in flight (default all)")
@@ -123,42 +140,59 @@ def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str 
 
 
 def scan_source(
-    name: str,
-    scans: Path,
+    names: list[str] | None,
+    roots: list[Path],
     frames_layout: FramesLayout | None = None,
     label_table: Path | None = None,
     split_dir: Path | None = None,
 ) -> "ScanSourceConfig":
-    from ladderdata.sources.base import source_config
+    """The source config of ``--scans`` roots: each root's ``--source`` (or the one detected from its layout),
+    several roots as one mixed source. ``--frames-layout``, ``--label-table`` and ``--split-dir`` apply to the
+    roots whose source has that setting (a ``LadderError`` when none has)."""
+    from ladderdata.sources.base import detect_source, get_source, source_config
 
-    return source_config(name, root=scans, frames_layout=frames_layout, label_table=label_table, split_dir=split_dir)
+    if not roots:
+        raise LadderError("give --scans ROOT (repeatable)")
+    names = list(names or [])
+    if len(names) not in (0, 1, len(roots)):
+        raise LadderError(f"give --source once, or once per --scans root ({len(roots)}), not {len(names)} times")
+    chosen = [names[0] if len(names) == 1 else names[i] if names else detect_source(r) for i, r in enumerate(roots)]
+    given = {"frames_layout": frames_layout, "label_table": label_table, "split_dir": split_dir}
+    settings = [
+        {k: v for k, v in given.items() if v is not None and k in get_source(name).config_class.model_fields}
+        for name in chosen
+    ]
+    for field, value in given.items():
+        if value is not None and not any(field in s for s in settings):
+            option = "--" + field.replace("_", "-")
+            raise LadderError(f"{option} is not a setting of {' or '.join(sorted(set(chosen)))}: leave it out")
+    parts = [source_config(name, root=root, **s) for name, root, s in zip(chosen, roots, settings, strict=True)]
+    return parts[0] if len(parts) == 1 else source_config("mixed", parts=parts)
 
 
 def list_scans(config: "ScanSourceConfig", split: str) -> list[str]:
     """The scans a command will read; wrong paths, a missing label table or split list fail here, before any
     progress bar or worker starts."""
     from ladderdata.pipeline.plan import list_scans as listed
+    from ladderdata.sources.base import open_source
 
-    return listed(config, split)
+    return listed(open_source(config), split)
 
 
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import synthesize_root, synthesized
+    from ladderdata.sources.synthetic import SynthFormat, synthesized
+    from ladderdata.sources.synthetic_formats import synthesize
 
-    if synthesized(out, config):
-        log.info("%s already holds these %d synthetic scans: nothing to write", out, config.scenes)
-        return synthesize_root(out, config)
+    held = synthesized(out, config)
+    if held is not None:
+        log.info("%s already holds these %d synthetic scans: nothing to write", out, len(held))
+        return held
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("synthesising scans", total=config.scenes)
-        ids = synthesize_root(out, config, executor, progress=lambda _: progress.advance(task))
-    log.info(
-        "wrote %d synthetic scans (%s) to %s in %.1f s",
-        len(ids),
-        ", ".join(config.layouts),
-        out,
-        time.perf_counter() - start,
-    )
+        ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
+    layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
+    log.info("wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), layouts, out, time.perf_counter() - start)
     return ids
 
 
@@ -167,10 +201,14 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
         "ladder synth --out demo/scannet",
         "ladder synth --out big --scenes 1 --frames 2000 --objects 50 --mesh-vertices 150000 --workers 2",
         "ladder synth --out mm --frames-layout sens --frames-layout posed --posed-max-images 300",
+        "ladder synth --out synth-pp --format scannetpp",
     )
 )
 def synth(
-    out: Annotated[Path, typer.Option(help="root folder to write (ScanNet layout)")],
+    out: Annotated[Path, typer.Option(help="root folder to write")],
+    format: Annotated[
+        str, typer.Option("--format", help="layout to write: scannet, scannetpp or arkitscenes")
+    ] = "scannet",
     scenes: Annotated[int, typer.Option(min=1, help="scans to write (every 4th goes to the val split)")] = 4,
     seed: Annotated[int, typer.Option(help="which scenes: same seed, same bytes")] = 0,
     frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
@@ -194,11 +232,18 @@ def synth(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Write synthetic ScanNet scans with exact ground truth (synthetic_gt/<scan>.json). A root that already holds
-    the same scans is left as it is."""
-    from ladderdata.sources.synthetic import SynthConfig
+    """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
+    (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
+    from ladderdata.sources.synthetic import SynthConfig, SynthFormat
 
+    try:
+        chosen = SynthFormat(format)
+    except ValueError:
+        raise LadderError(f"--format must be one of {', '.join(SynthFormat)}, not {format!r}") from None
+    if chosen is not SynthFormat.SCANNET and (frames_layout or posed_max_images is not None):
+        raise LadderError("--frames-layout and --posed-max-images are ScanNet's: use them with --format scannet")
     config = SynthConfig(
+        format=chosen,
         scenes=scenes,
         seed=seed,
         frames=frames,
@@ -245,6 +290,7 @@ def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
     epilog=examples(
         "ladder scans --scans scannet --split val",
         "ladder scans --scans my_scans --label-table scannet/scannetv2-labels.combined.tsv",
+        "ladder scans --scans scannet --scans scannetpp --scans arkitscenes   # one mixed source",
     )
 )
 def scans(
@@ -253,7 +299,7 @@ def scans(
     frames_layout: FramesLayoutOption = None,
     label_table: LabelTable = None,
     split_dir: SplitDir = None,
-    source: Source = "scannet",
+    source: Source = None,
 ) -> None:
     """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
@@ -293,7 +339,7 @@ def run_metadata(
 @app.command(
     epilog=examples(
         "ladder metadata --scans scannet --out metadata --workers 8",
-        "ladder build-dataset --scans scannet --out dataset --metadata-cache metadata   # reuses it",
+        "ladder metadata --scans scannet --out metadata --split val --frame-stride 5",
     )
 )
 def metadata(
@@ -307,7 +353,7 @@ def metadata(
     frames_layout: FramesLayoutOption = None,
     label_table: LabelTable = None,
     split_dir: SplitDir = None,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -381,7 +427,7 @@ def build_dataset_command(
     frames_layout: FramesLayoutOption = None,
     label_table: LabelTable = None,
     split_dir: SplitDir = None,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -428,13 +474,12 @@ def run_bench(
             out,
             names,
             split,
-            None,
-            seed,
-            limit_scenes,
-            frame_stride,
-            executor,
-            StageBars(progress),
-            metadata_cache,
+            seed=seed,
+            limit_scenes=limit_scenes,
+            frame_stride=frame_stride,
+            executor=executor,
+            progress=StageBars(progress),
+            metadata_cache=metadata_cache,
         )
     table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
     for name, summary in summaries.items():
@@ -470,7 +515,7 @@ def build_bench_command(
     frames_layout: FramesLayoutOption = None,
     label_table: LabelTable = None,
     split_dir: SplitDir = None,
-    source: Source = "scannet",
+    source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
@@ -501,9 +546,10 @@ def leakage_check(train: Path, bench: Path) -> bool:
         )
         return True
     log.error(
-        "%d rooms are in both %s and %s (%s): rebuild the training data with "
+        "%d room%s in both %s and %s (%s): rebuild the training data with "
         "`ladder build-dataset ... --exclude-bench %s`, which leaves them out",
         len(report.overlap),
+        " is" if len(report.overlap) == 1 else "s are",
         train,
         bench,
         ", ".join(report.overlap[:20]) + (", ..." if len(report.overlap) > 20 else ""),
@@ -576,9 +622,9 @@ def eval_command(
         from ladderdata.eval.report import write_predictions
         from ladderdata.extensions import AnswerRequest
 
+        answer = answer_backend(backend)
         if not (model / "config.json").is_file():
             raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
-        answer = answer_backend(backend)
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
         request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
@@ -676,7 +722,7 @@ def demo(
 
     start = time.perf_counter()
     root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"
-    source = scan_source("scannet", root)
+    source = scan_source(["scannet"], [root])
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
         run_synth(root, SynthConfig(), runner)
         benchmarks = run_bench(
@@ -755,14 +801,33 @@ def add_extension_commands() -> None:
 add_extension_commands()
 
 
+def usage_error_line(error: typer.TyperException) -> str:
+    """A bad command line as one line: what is wrong, what the option takes, and where the examples are."""
+    line = error.format_message().replace("Value error, ", "").rstrip(".")
+    param, ctx = getattr(error, "param", None), getattr(error, "ctx", None)
+    opts, described = getattr(param, "opts", None), getattr(param, "help", None)
+    if opts and described:
+        line += f" ({opts[0]}: {described})"
+    if ctx is not None:
+        line += f"; `{ctx.command_path} --help` lists what it takes, with examples"
+    return line
+
+
 def entrypoint() -> None:
-    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted."""
+    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 130 when interrupted. Every
+    error is one line."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as e:  # a bad command line (typer's click exceptions)
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+            console.print(f"[red]error:[/red] {escape(usage_error_line(e))}", soft_wrap=True)
+        code = e.exit_code
+    except typer.Abort:
+        console.print("[yellow]aborted[/yellow]")
+        code = SCANS_FAILED
     except LadderError as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
-        raise SystemExit(BAD_CONFIG) from None
-    except SystemExit as e:
-        if e.code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
-            console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
-        raise
+        code = BAD_CONFIG
+    if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+        console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
+    raise SystemExit(code or 0)

@@ -65,8 +65,12 @@ def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path
 
 
 def _checked(data: Path) -> Path:
+    """``data`` once the installed packages are recent enough and it is a ladder dataset (in that order: an
+    old install is what to fix first)."""
     from laddertrain.data import check_dataset
+    from laddertrain.requirements import check_requirements
 
+    check_requirements()
     check_dataset(data)
     return data
 

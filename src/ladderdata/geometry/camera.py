@@ -6,7 +6,7 @@ are continuous with pixel centres at integer values, so pixel (col, row) covers 
 """
 
 from functools import lru_cache
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -166,3 +166,24 @@ def look_at(eye: FloatArray, target: FloatArray, up: FloatArray | None = None) -
     T = np.eye(4)
     T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
     return T
+
+
+#: Camera-frame change of one clockwise quarter turn of the image: ``p_old = QUARTER_TURN @ p_new``
+#: (the new x axis is the old -y, the new y axis the old x; the optical axis stays).
+QUARTER_TURN = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def turn_camera(intrinsics: CameraIntrinsics, cam_to_world: Matrix4, turns: int) -> tuple[CameraIntrinsics, Matrix4]:
+    """The camera whose image is this one's turned ``turns`` quarter turns clockwise (``cv2.rotate`` with
+    ``ROTATE_90_CLOCKWISE`` per turn): pixel (u, v) of a W x H image moves to (H - 1 - v, u), so fx and fy swap,
+    cx' = H - 1 - cy, cy' = cx, and the camera turns about its optical axis. Invalid (non-finite) poses stay so."""
+    K, pose = intrinsics, np.array(cam_to_world, dtype=np.float64)
+    for _ in range(turns % 4):
+        K = type(K)(fx=K.fy, fy=K.fx, cx=K.height - 1 - K.cy, cy=K.cx, width=K.height, height=K.width)
+        pose[:3, :3] = pose[:3, :3] @ QUARTER_TURN
+    return K, pose
+
+
+def turn_image(image: NDArray[Any], turns: int) -> NDArray[Any]:
+    """``image`` (H, W[, C]) turned ``turns`` quarter turns clockwise (see :func:`turn_camera`)."""
+    return np.ascontiguousarray(np.rot90(image, k=-(turns % 4), axes=(0, 1)))

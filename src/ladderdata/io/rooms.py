@@ -1,48 +1,64 @@
-"""Rooms of built datasets. Rescans of one room (``sceneXXXX_00``, ``sceneXXXX_01``, ...) are the same room:
-a benchmark is clean only if no room of it appears in training data (``ladder check-leakage``), and a build can
-refuse the rooms of given benchmarks (``build-dataset --exclude-bench``)."""
+"""Rooms of built datasets. A room is what its source says (``ScanSource.room``): rescans of a ScanNet room
+(``sceneXXXX_00``, ``sceneXXXX_01``, ...) are one room, the videos of one ARKitScenes visit are one room, and rooms
+of different sources never match (``scannet:scene0001``, ``arkitscenes:visit_421069``). A benchmark is clean only
+if no room of it appears in training data (``ladder check-leakage``), and a build can refuse the rooms of given
+benchmarks (``build-dataset --exclude-bench``).
+
+Builds record each scan's room in ``manifest.json`` (``inputs.rooms``); a scan known only by its id and source
+(older manifests, rows) gets the room its id alone tells (``ScanSource.room_from_id``)."""
 
 import json
-import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from ladderdata.errors import ConfigError
+from ladderdata.sources.base import SOURCES, ScanSource, load_source_plugins, room_key
 
 SCENE_COLUMNS = ("scene_id", "scene_name")
+#: The source of scans whose record names none (datasets built before sources were recorded).
+DEFAULT_SOURCE = "scannet"
 
 
-def room_of(scan_id: str) -> str:
-    """``scene0123_02`` -> ``scene0123`` (ids not in ScanNet's pattern are their own room).
-
-    >>> room_of("scene0123_02")
-    'scene0123'
-    """
-    m = re.match(r"^(scene\d{4})_\d{2}$", scan_id)
-    return m.group(1) if m else scan_id
+def scan_room(source: ScanSource, scan_id: str) -> str:
+    """The room key of a scan its source can be asked about."""
+    return room_key(source.source_of(scan_id), source.room(scan_id))
 
 
-def dataset_scenes(path: Path) -> set[str]:
-    """Scan ids a built dataset or benchmark used: its manifests' inputs plus every row's scene column."""
+def id_room(source: str, scan_id: str) -> str:
+    """The room key of a scan known only by its id and its source's name."""
+    if source not in SOURCES:
+        load_source_plugins()
+    cls = SOURCES.get(source)
+    return room_key(source, cls.room_from_id(scan_id) if cls is not None else scan_id)
+
+
+def dataset_rooms(path: Path) -> set[str]:
+    """Room keys a built dataset or benchmark used: its manifests' recorded rooms (or scan ids) plus the room
+    of every row's scene."""
     if not path.is_dir():
         raise ConfigError(f"{path} is not a built dataset folder")
-    scenes: set[str] = set()
+    recorded: dict[str, str] = {}
+    rooms: set[str] = set()
     for manifest in path.rglob("manifest.json"):
-        scenes.update(json.loads(manifest.read_text(encoding="utf-8")).get("inputs", {}).get("scan_ids", []))
+        inputs = json.loads(manifest.read_text(encoding="utf-8")).get("inputs", {})
+        recorded.update(inputs.get("rooms", {}))
+        source = str(inputs.get("source", {}).get("source", DEFAULT_SOURCE))
+        for scan_id in inputs.get("scan_ids", []):
+            rooms.add(recorded.get(scan_id) or id_room(source, scan_id))
     for shard in path.rglob("*.parquet"):
         if any(part.startswith(".") for part in shard.relative_to(path).parts):
             continue  # caches
         names = pq.read_schema(shard).names
-        for column in SCENE_COLUMNS:
-            if column in names:
-                scenes.update(
-                    str(v) for v in pq.read_table(shard, columns=[column]).column(column).unique().to_pylist()
-                )
-    if not scenes:
+        column = next((c for c in SCENE_COLUMNS if c in names), None)
+        if column is None:
+            continue
+        columns = [column, "source"] if "source" in names else [column]
+        table = pq.read_table(shard, columns=columns).group_by(columns).aggregate([])
+        scenes = table.column(column).to_pylist()
+        sources = table.column("source").to_pylist() if "source" in names else [DEFAULT_SOURCE] * len(scenes)
+        for scan_id, source in zip(scenes, sources, strict=True):
+            rooms.add(recorded.get(str(scan_id)) or id_room(str(source or DEFAULT_SOURCE), str(scan_id)))
+    if not rooms:
         raise ConfigError(f"{path} holds no manifest.json and no shards with a scene column")
-    return scenes
-
-
-def dataset_rooms(path: Path) -> set[str]:
-    return {room_of(s) for s in dataset_scenes(path)}
+    return rooms

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ladderdata.errors import ConfigError
-from ladderdata.io.rooms import dataset_rooms, room_of
+from ladderdata.io.rooms import dataset_rooms, scan_room
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
+from ladderdata.sources.base import ScanSource, open_source
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,14 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     return [s for s in wanted if s in available]
 
 
-def list_scans(config: ScanSourceConfig, split: str) -> list[str]:
+def list_scans(source: ScanSource, split: str) -> list[str]:
     """Scan ids of ``split`` (see :func:`resolve_scan_ids`) after the source's own checks (:meth:`ScanSource.check`):
     what every command that reads scans validates before it starts any work. None is an error."""
-    source = open_source(config)
     source.check()
     scan_ids = resolve_scan_ids(source, split)
     if not scan_ids:
         raise ConfigError(
-            f"no scan under {config.root} is in split {split!r}: pass --split all (every scan there), another "
+            f"no scan under {source.config.root} is in split {split!r}: pass --split all (every scan there), another "
             "split, or --split FILE listing scan ids that are there"
         )
     return scan_ids
@@ -53,15 +52,16 @@ class PlanStage(Stage[BuildConfig, Plan]):
     name = "plan"
 
     def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
-        scan_ids = list_scans(data.source, data.split)
+        source = open_source(data.source)
+        scan_ids = list_scans(source, data.split)
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:
             banned = set().union(*(dataset_rooms(p) for p in data.exclude))
-            refused = [s for s in scan_ids if room_of(s) in banned]
+            refused = [s for s in scan_ids if scan_room(source, s) in banned]
             if refused:
                 log.warning("refusing %d scans whose rooms are in the given benchmarks: %s", len(refused), refused[:8])
             stats.counters["excluded (benchmark rooms)"] = len(refused)
-            scan_ids = [s for s in scan_ids if room_of(s) not in banned]
+            scan_ids = [s for s in scan_ids if s not in refused]
         if data.limit_scenes is not None:
             scan_ids = scan_ids[: data.limit_scenes]
         if not scan_ids:

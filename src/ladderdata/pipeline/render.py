@@ -4,6 +4,7 @@ and shuffled in a seeded order."""
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.prompts import LETTERS, QuestionTemplates, choice_fields
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
+from ladderdata.sources.base import open_source
 from ladderdata.tasks import Modality, Sample, TaskGenerator
 
 
@@ -24,8 +26,8 @@ class Renderer:
 
     recipe: Recipe
     seed: int
-    source: str
-    """Name of the scan source (``scannet``): every sample's ``source``."""
+    source: Callable[[str], str]
+    """Scan id -> name of the source that read it (``scannet``): every sample's ``source``."""
     templates: QuestionTemplates = field(init=False)
     generators: dict[str, TaskGenerator] = field(init=False)
 
@@ -72,7 +74,7 @@ class Renderer:
                     task=task,
                     modality=modality,
                     scene_id=r.scene_id,
-                    source=self.source,
+                    source=self.source(r.scene_id),
                     frame_ids=r.frame_ids,
                     timestamps=r.timestamps,
                     image_width=width,
@@ -117,7 +119,7 @@ class RenderStage(Stage[Selection, Rendered]):
     def run(self, ctx: BuildContext, data: Selection, stats: StageStats) -> Rendered:
         config = ctx.config
         recipe = config.recipe
-        renderer = Renderer(recipe, config.seed, config.source.source)
+        renderer = Renderer(recipe, config.seed, open_source(config.source).source_of)
         derivers = recipe.derivers()
         subsets: dict[str, list[Sample]] = {s: [] for s in subset_names(recipe, config.benchmark)}
 

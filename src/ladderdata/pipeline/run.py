@@ -7,6 +7,7 @@ from pathlib import Path
 from ladderdata.cache import claim_folder
 from ladderdata.executor import Executor, LocalExecutor
 from ladderdata.io.card import DatasetReport, write_card_manifest_stats
+from ladderdata.io.rooms import scan_room
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.draft import DraftStage
 from ladderdata.pipeline.plan import PlanStage
@@ -14,6 +15,7 @@ from ladderdata.pipeline.render import RenderStage
 from ladderdata.pipeline.select import SelectStage
 from ladderdata.pipeline.stage import BuildContext, BuildProgress, StageStats
 from ladderdata.pipeline.write import WriteStage
+from ladderdata.sources.base import open_source
 
 
 @dataclass
@@ -50,6 +52,7 @@ def build_dataset(
                 rejections[key].update(counts)
             drafts.update(f"{r.task}/{r.modality.value}" for r in scene.records)
         scans = [s.scan_id for s in drafted.scenes]
+        opened = open_source(config.source)
         source = config.source.model_copy(update={"root": config.source.root.resolve()})
         report = DatasetReport(
             recipe=config.recipe,
@@ -61,6 +64,7 @@ def build_dataset(
                 "split": config.split,
                 "limit_scenes": config.limit_scenes,
                 "scan_ids": scans,
+                "rooms": {s: scan_room(opened, s) for s in scans},
                 "failed": drafted.failed,
             },
             subsets=written.subsets,

@@ -24,12 +24,13 @@ from ladderdata.errors import ConfigError
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
-from ladderdata.layout import FramesLayout
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
 
 log = logging.getLogger(__name__)
 
+#: What ``--scans`` takes, for messages about a wrong one.
+SCANS_HINT = "pass the folder of a ScanNet, ScanNet++ or ARKitScenes download (docs/scannet.md, docs/sources.md)"
 #: ScanNet's colour stream runs at about 30 Hz; layouts that keep frame numbers but no timestamps get
 #: frame_id / FPS.
 DEFAULT_FPS = 30.0
@@ -59,9 +60,11 @@ class ScanObject:
 
     info: ObjectInfo
     vertex_ids: IntArray
-    """(V_o,) indices into the scan mesh's vertices: every vertex of the object's segments."""
+    """(V_o,) indices into the scan mesh's vertices that belong to the object (its segments' vertices, or the
+    mesh vertices inside its annotated box for sources that annotate boxes): they own its rendered pixels."""
     points: Points3
-    """(V_o, 3) those vertices in the aligned world frame; boxes and sizes are computed from them."""
+    """(P, 3) the points boxes and sizes are computed from, aligned world frame: the ``vertex_ids`` vertices for
+    mesh-segment annotations, the annotated box's 8 corners for box annotations (ARKitScenes)."""
     surface: ObjectSurface
     """The object's part of the mesh surface (whole triangles plus its cells of border triangles), aligned frame."""
 
@@ -84,7 +87,8 @@ class FrameSource(ABC):
     between them. Poses are returned as stored, before axis alignment: :class:`Scan` applies the alignment.
     """
 
-    layout: ClassVar[FramesLayout]
+    layout: ClassVar[str]
+    """Name of the storage layout (ScanNet's ``FramesLayout`` values, ``iphone``, ``dslr``, ``lowres_wide``)."""
 
     def __init__(self, scan_id: str) -> None:
         self.scan_id = scan_id
@@ -231,6 +235,29 @@ class ScanSource(ABC):
         scan needs but that does not exist is a ``MissingFileError``.
         """
 
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """Whether ``root`` is laid out as this source expects (``--source`` auto-detection); False by default."""
+        return False
+
+    #: What :meth:`detect` looks for, in words (for the error when no source or several match a root).
+    looks_for: ClassVar[str] = ""
+
+    @classmethod
+    def room_from_id(cls, scan_id: str) -> str:
+        """The room of a scan known only by its id (datasets built before rooms were recorded): the scan itself
+        unless the id says more (ScanNet's ``sceneXXXX_YY`` rescans)."""
+        return scan_id
+
+    def room(self, scan_id: str) -> str:
+        """The room (venue) the scan was captured in: rescans and other videos of one room share it. Leakage
+        checks compare rooms per source (:func:`room_key`)."""
+        return self.room_from_id(scan_id)
+
+    def source_of(self, scan_id: str) -> str:
+        """Name of the source that reads ``scan_id`` (every row's ``source``); sources made of others override."""
+        return self.name
+
     def key_settings(self) -> str:
         """The config fields that change what the source returns, as JSON (paths are left out: caches key on
         the contents of :meth:`input_files`, so moving the scans keeps them valid)."""
@@ -265,11 +292,7 @@ def register_source(name: str) -> Callable[[_S], _S]:
 def get_source(name: str) -> type[ScanSource]:
     """The source registered as ``name``; third-party sources load from the ``ladderdata.sources`` entry points."""
     if name not in SOURCES:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                ep.load()
-            except Exception as e:  # a broken plugin must not break the built-in sources
-                log.error("could not load scan source plugin %s (%s): %s", ep.name, ep.value, e)
+        load_source_plugins()
     if name not in SOURCES:
         raise ConfigError(f"unknown scan source {name!r}; registered: {', '.join(sorted(SOURCES))}")
     return SOURCES[name]
@@ -288,6 +311,38 @@ def source_config(name: str, **fields: Any) -> ScanSourceConfig:
 def open_source(config: ScanSourceConfig) -> ScanSource:
     """The scan source ``config`` belongs to."""
     return get_source(config.source)(config)
+
+
+def room_key(source: str, room: str) -> str:
+    """A room as leakage checks compare it: rooms of different sources never match (``scannet:scene0001``)."""
+    return f"{source}:{room}"
+
+
+def load_source_plugins() -> None:
+    """Import the third-party sources of the ``ladderdata.sources`` entry-point group (once is enough)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plugin must not break the built-in sources
+            log.error("could not load scan source plugin %s (%s): %s", ep.name, ep.value, e)
+
+
+def detect_source(root: Path) -> str:
+    """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
+    for when none or several match."""
+    if not root.is_dir():
+        raise ConfigError(f"--scans {root} {'is not a folder' if root.exists() else 'does not exist'}: {SCANS_HINT}")
+    if not any(root.iterdir()):
+        raise ConfigError(f"--scans {root} is an empty folder: {SCANS_HINT}")
+    load_source_plugins()
+    candidates = {name: cls for name, cls in sorted(SOURCES.items()) if cls.looks_for}
+    matches = [name for name, cls in candidates.items() if cls.detect(root)]
+    if len(matches) == 1:
+        return matches[0]
+    looked = "; ".join(f"{name}: {cls.looks_for}" for name, cls in candidates.items())
+    if not matches:
+        raise ConfigError(f"cannot tell which scan source reads {root}: looked for {looked}; pass --source NAME")
+    raise ConfigError(f"{root} looks like several scan sources ({', '.join(matches)}); pass --source NAME")
 
 
 def _parse_source_config(value: Any) -> Any:

@@ -162,6 +162,19 @@ class ScanNetSource(ScanSource):
 
     config: ScanNetSourceConfig
     config_class = ScanNetSourceConfig
+    looks_for = "scans/sceneXXXX_YY/ folders (or sceneXXXX_YY/ folders in the root)"
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        pattern = re.compile(SCAN_ID_PATTERN)
+        parent = root / SCAN_SUBDIRS[0] if (root / SCAN_SUBDIRS[0]).is_dir() else root
+        return any(d.is_dir() and pattern.match(d.name) for d in parent.iterdir())
+
+    @classmethod
+    def room_from_id(cls, scan_id: str) -> str:
+        """Rescans of one room share ``sceneXXXX``: ``scene0123_02`` -> ``scene0123``."""
+        m = re.match(r"^(scene\d{4})_\d{2}$", scan_id)
+        return m.group(1) if m else scan_id
 
     def __init__(self, config: ScanNetSourceConfig) -> None:
         super().__init__(config)

@@ -15,12 +15,13 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.errors import ConfigError, LadderError
@@ -37,8 +38,8 @@ from ladderdata.typed import DepthMM, FloatArray, ImageRGB, Matrix4, Points2
 log = logging.getLogger(__name__)
 
 GROUND_TRUTH_DIR = "synthetic_gt"
-SYNTH_STAMP = "synth-config.json"
-"""In ``GROUND_TRUTH_DIR``: the config of a finished root (see :func:`synthesized`)."""
+SYNTH_STAMP = ".synth-stamp.json"
+"""In a synthetic root: the config and scans of a finished root (:class:`SynthStamp`)."""
 #: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
 MAX_OBJECTS = 60
 #: Grid edges (metres) of the demo meshes: furniture faces, walls/floor/ceiling. Coarse on purpose (fast).
@@ -332,6 +333,14 @@ LABEL_TABLE_COLUMNS = [
 # ----------------------------------------------------------------------------------------------- records
 
 
+class SynthFormat(StrEnum):
+    """The layout ``ladder synth`` writes its scans in: one scan source each."""
+
+    SCANNET = "scannet"
+    SCANNETPP = "scannetpp"
+    ARKITSCENES = "arkitscenes"
+
+
 class SynthConfig(BaseModel):
     """How ``ladder synth`` builds synthetic ScanNet roots. The defaults make small demo scans; ``frames``,
     ``objects`` and ``mesh_vertices`` reach ScanNet's sizes (2,000-5,000 frames, 50+ objects, a
@@ -339,6 +348,8 @@ class SynthConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    format: SynthFormat = SynthFormat.SCANNET
+    """Which source's layout the scans are written in (``layouts`` and ``posed_max_images`` are ScanNet's)."""
     scenes: int = Field(4, ge=1)
     seed: int = 0
     frames: int = Field(48, ge=4, le=20_000, description="frames per scan")
@@ -915,20 +926,20 @@ def write_scene(
     )
     raw_poses = np.einsum("ij,tjk->tik", to_raw, scene.poses)
     raw_poses[scene.invalid] = -np.inf
-    pose_txt = [_matrix_text(p) for p in raw_poses]
+    pose_txt = [matrix_text(p) for p in raw_poses]
     n = len(scene.poses)
     if FramesLayout.EXPORT in layouts:
         for d in (paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir, paths.export_intrinsic_dir):
             d.mkdir(parents=True, exist_ok=True)
         for name, K in (("intrinsic_color", COLOR_K), ("intrinsic_depth", DEPTH_K)):
-            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(K.matrix4))
+            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(K.matrix4))
         for name in ("extrinsic_color", "extrinsic_depth"):
-            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", _matrix_text(np.eye(4)))
+            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(np.eye(4)))
     posed_number = {f: f for f in range(n)} if posed_frames is None else {f: j for j, f in enumerate(posed_frames)}
     if FramesLayout.POSED in layouts:
         paths.posed_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(paths.posed_intrinsic, _matrix_text(COLOR_K.matrix4))
-        write_text_atomic(paths.posed_depth_intrinsic, _matrix_text(DEPTH_K.matrix4))
+        write_text_atomic(paths.posed_intrinsic, matrix_text(COLOR_K.matrix4))
+        write_text_atomic(paths.posed_depth_intrinsic, matrix_text(DEPTH_K.matrix4))
 
     def frames() -> Iterator[SensFrameData]:
         """Each frame rendered once: written to the folder layouts, then handed on for the .sens stream."""
@@ -956,13 +967,22 @@ def write_scene(
     return gt
 
 
-def _matrix_text(m: Matrix4) -> str:
+def matrix_text(m: Matrix4) -> str:
     return "\n".join(" ".join(f"{v:.9g}" for v in row) for row in np.asarray(m)) + "\n"
+
+
+def scene_and_edges(config: SynthConfig, index: int) -> tuple[SyntheticScene, float, float]:
+    """Scene ``index`` of the root ``config`` describes, with the grid edges of its furniture and its structure."""
+    scene = generate_scene(index, config.seed, config.frames, config.invalid_poses, config.objects)
+    edge, structural_edge = DEMO_EDGE, DEMO_STRUCTURAL_EDGE
+    if config.mesh_vertices is not None:
+        edge = structural_edge = edge_for_vertices(scene, config.mesh_vertices)
+    return scene, edge, structural_edge
 
 
 def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
     """Write scene ``index`` of the root ``config`` describes; returns its scan id."""
-    scene = generate_scene(index, config.seed, config.frames, config.invalid_poses, config.objects)
+    scene, edge, structural_edge = scene_and_edges(config, index)
     posed = None
     subsample = config.posed_max_images is not None and config.posed_max_images < config.frames
     if FramesLayout.POSED in config.layouts and subsample:
@@ -971,22 +991,27 @@ def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
             config.frames, config.posed_max_images, replace=False
         )
         posed = sorted(int(f) for f in pick)
-    edge, structural_edge = DEMO_EDGE, DEMO_STRUCTURAL_EDGE
-    if config.mesh_vertices is not None:
-        edge = structural_edge = edge_for_vertices(scene, config.mesh_vertices)
     write_scene(root, scene, config.layouts, config.jpeg_quality, config.seed, edge, structural_edge, posed)
     return scene.scan_id
 
 
-def synthesized(root: Path, config: SynthConfig) -> bool:
-    """Whether ``root`` already holds every scan ``config`` describes: its stamp (written last) records this very
-    config and every scan's ground truth is there."""
-    stamp = root / GROUND_TRUTH_DIR / SYNTH_STAMP
-    return (
-        stamp.is_file()
-        and stamp.read_text(encoding="utf-8") == config.model_dump_json()
-        and all((root / GROUND_TRUTH_DIR / f"{scan_id_for(i)}.json").is_file() for i in range(config.scenes))
-    )
+class SynthStamp(BaseModel):
+    """What a finished synthetic root holds: ``SYNTH_STAMP``, written after its last scan."""
+
+    config: SynthConfig
+    scans: list[str]
+
+
+def synthesized(root: Path, config: SynthConfig) -> list[str] | None:
+    """The scan ids of ``root`` when it already holds every scan ``config`` describes (its stamp records this very
+    config and every scan's ground truth is there); None when something is still to write."""
+    stamp = root / SYNTH_STAMP
+    try:
+        held = SynthStamp.model_validate_json(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValidationError):
+        return None
+    done = held.config == config and all((root / GROUND_TRUTH_DIR / f"{s}.json").is_file() for s in held.scans)
+    return held.scans if done else None
 
 
 def synthesize_root(
@@ -995,26 +1020,39 @@ def synthesize_root(
     executor: Executor | None = None,
     progress: Callable[[Outcome[str]], None] | None = None,
 ) -> list[str]:
-    """Write a whole synthetic ScanNet root: scans, label table, split lists, ground truth. A root that already
-    holds them (:func:`synthesized`) is left untouched, so a rerun costs nothing."""
-    ids = [scan_id_for(i) for i in range(config.scenes)]
-    stamp = root / GROUND_TRUTH_DIR / SYNTH_STAMP
+    """Write a whole synthetic ScanNet root: scans, label table, split lists, ground truth."""
     with claim_folder(root):
-        if synthesized(root, config):
-            return ids
-        stamp.unlink(missing_ok=True)
         rows = label_table_rows()
         lines = ["\t".join(LABEL_TABLE_COLUMNS)] + ["\t".join(r.get(c, "") for c in LABEL_TABLE_COLUMNS) for r in rows]
         write_text_atomic(root / LABEL_TABLE, "\n".join(lines) + "\n")
+        ids = [scan_id_for(i) for i in range(config.scenes)]
         val = [s for i, s in enumerate(ids) if i % config.val_every == config.val_every - 1]
         train = [s for s in ids if s not in val]
         for split, listed in (("train", train), ("val", val), ("test", [])):
             write_text_atomic(root / SPLIT_LIST.format(split=split), "".join(f"{s}\n" for s in listed))
-        outcomes = (executor or LocalExecutor()).map(
-            partial(synthesize_scan, root, config), list(range(config.scenes)), names=ids, on_done=progress
-        )
-        failed = [o.error for o in outcomes if not o.ok]
-        if failed:
-            raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
-        write_text_atomic(stamp, config.model_dump_json())
+        return write_scans(root, config, synthesize_scan, ids, executor, progress)
+
+
+def write_scans(
+    root: Path,
+    config: SynthConfig,
+    write_scan: Callable[[Path, SynthConfig, int], str],
+    ids: list[str],
+    executor: Executor | None = None,
+    progress: Callable[[Outcome[str]], None] | None = None,
+) -> list[str]:
+    """Write scenes 0..scenes-1 with ``write_scan(root, config, index)`` (one executor item each, named ``ids``);
+    a ``LadderError`` when any of them fails. A root that already holds them (:func:`synthesized`) keeps them:
+    a rerun writes no scan."""
+    if synthesized(root, config) == ids:
+        return ids
+    stamp = root / SYNTH_STAMP
+    stamp.unlink(missing_ok=True)
+    outcomes = (executor or LocalExecutor()).map(
+        partial(write_scan, root, config), list(range(config.scenes)), names=ids, on_done=progress
+    )
+    failed = [o.error for o in outcomes if not o.ok]
+    if failed:
+        raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
+    write_text_atomic(stamp, SynthStamp(config=config, scans=ids).model_dump_json())
     return ids

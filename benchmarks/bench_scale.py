@@ -1,0 +1,194 @@
+"""ScanNet-scale cost of every stage, per scan, and the extrapolation to ScanNet v2 (1,513 scans).
+
+Synthesises ScanNet-sized scans once into ``--cache`` (``--frames`` 2,000 in a ``.sens``, ``--objects`` 50, a
+``_vh_clean_2``-like mesh of ~150k vertices and, with ``--hires``, a ``_vh_clean``-like one of ~1.3M), then runs
+each stage of one scan in a fresh process, so that its peak RSS is the stage's own, as a worker's would be:
+
+* ``metadata``: per-view metadata at the recipe's frame stride (what ``ladder metadata`` does per scan);
+* ``selection``: the image sets of every modality (single images, 8-view sets, the video) from those views;
+* ``build``: ``build-dataset`` with the recipe, reading that metadata cache: draft (load + drafting), select,
+  render, write (shards with embedded images);
+* ``cold``: ``build-dataset`` from nothing (the draft stage computes the metadata of the scan it loaded): what
+  a first build costs per scan, the basis of the extrapolation;
+* ``resume``: the same build again, over the finished folder: what a rerun costs per cached scan.
+
+Every stage is also run at half the frame stride (twice the views) to show how it grows with the views.
+The extrapolation multiplies the per-scan core-seconds by 1,513 (ScanNet v2's train + val + test scans)::
+
+    python benchmarks/bench_scale.py --cache /tmp/benchscale              # ~150k-vertex mesh
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --hires      # plus the ~1.3M-vertex mesh
+"""
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ladderdata.layout import FramesLayout
+from ladderdata.metadata.extract import metadata_path, process_scans, read_views
+from ladderdata.pipeline import BuildConfig, build_dataset
+from ladderdata.recipe import Recipe
+from ladderdata.seeding import rng_for
+from ladderdata.sources.base import source_config
+from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.tasks import Modality
+from ladderdata.tasks.modalities import image_sets
+
+SCANNET_V2_SCANS = 1513
+SCAN_ID = "scene0000_00"
+STAGES = ("metadata", "selection", "build", "cold", "resume")
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident set size (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def root_for(cache: Path, vertices: int, frames: int, objects: int) -> Path:
+    root = cache / f"scannet-{vertices}v-{frames}f-{objects}o"
+    if not (root / "scans" / SCAN_ID).is_dir():
+        config = SynthConfig(
+            scenes=1, frames=frames, objects=objects, mesh_vertices=vertices, layouts=[FramesLayout.SENS]
+        )
+        start = time.perf_counter()
+        synthesize_root(root, config)
+        print(f"synthesised {root.name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return root
+
+
+def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, Any]:
+    """One stage of one scan in this process; seconds and figures."""
+    source = source_config("scannet", root=root)
+    metadata = work / "metadata"
+    if stage == "metadata":
+        shutil.rmtree(metadata, ignore_errors=True)
+        start = time.perf_counter()
+        (result,) = process_scans(source, [SCAN_ID], recipe.metadata, metadata)
+        seconds = time.perf_counter() - start
+        assert result.status == "computed", result.error
+        return {"seconds": seconds, "views": result.views}
+    if stage == "selection":
+        views = read_views(metadata_path(metadata, SCAN_ID))
+        known = {o.object_id for v in views for o in v.objects}
+        start = time.perf_counter()
+        sets = {m: image_sets(views, m, recipe.modalities, rng_for(0, SCAN_ID, "views", m), known) for m in Modality}
+        return {
+            "seconds": time.perf_counter() - start,
+            "views": len(views),
+            "sets": {m: len(s) for m, s in sets.items()},
+        }
+    out = work / ("cold" if stage == "cold" else "dataset")
+    if stage in ("build", "cold"):
+        shutil.rmtree(out, ignore_errors=True)
+    cache = None if stage == "cold" else metadata  # cold: the build's own cache inside its output folder
+    config = BuildConfig(source=source, out=out, split="all", recipe=recipe, metadata_cache=cache)
+    start = time.perf_counter()
+    summary = build_dataset(config)
+    seconds = time.perf_counter() - start
+    assert not summary.failed, summary.failed
+    return {
+        "seconds": seconds,
+        "rows": sum(summary.rows.values()),
+        "stages": {name: stats.seconds for name, stats in summary.stages.items()},
+        "draft": dict(summary.stages["draft"].counters),
+    }
+
+
+def in_fresh_process(stage: str, root: Path, work: Path, stride: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--stage", stage, "--root", str(root), "--work", str(work), "--stride", str(stride)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"stage {stage} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(root: Path, work: Path, stride: int) -> dict[str, dict[str, Any]]:
+    return {stage: in_fresh_process(stage, root, work / f"stride{stride}", stride) for stage in STAGES}
+
+
+def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
+    strides = sorted(results, reverse=True)
+    base = results[strides[0]]
+    print(f"\n{name}")
+    print(
+        f"{'stride':>6} {'views':>6} | {'metadata s':>10} {'selection s':>11} {'draft s':>8} {'select+render s':>15} "
+        f"{'write s':>8} {'rows':>5} | {'cold s':>6} {'resume ms':>9} | "
+        f"peak RSS GiB: {'metadata':>8} {'build':>6} {'cold':>5}"
+    )
+    for stride in strides:
+        r = results[stride]
+        b = r["build"]["stages"]
+        m, sel = r["metadata"], r["selection"]
+        print(
+            f"{stride:>6} {m['views']:>6} | {m['seconds']:>10.1f} {sel['seconds']:>11.3f} "
+            f"{b['draft']:>8.1f} {b['select'] + b['render']:>15.2f} {b['write']:>8.1f} {r['build']['rows']:>5} | "
+            f"{r['cold']['seconds']:>6.1f} {1000 * r['resume']['seconds']:>9.0f} | "
+            f"{m['rss_gib']:>21.2f} {r['build']['rss_gib']:>6.2f} {r['cold']['rss_gib']:>5.2f}"
+        )
+    if len(strides) > 1:
+        more = results[strides[-1]]
+        ratio_views = more["metadata"]["views"] / base["metadata"]["views"]
+        for stage, key in (("metadata", "metadata"), ("selection", "selection")):
+            print(f"  {stage}: {ratio_views:.1f}x the views cost {more[key]['seconds'] / base[key]['seconds']:.2f}x")
+        print(
+            f"  draft: {ratio_views:.1f}x the views cost "
+            f"{more['build']['stages']['draft'] / base['build']['stages']['draft']:.2f}x"
+        )
+    for r in results.values():
+        assert r["build"]["draft"].get("metadata cached") == 1, "the build recomputed the metadata"
+    cold = base["cold"]["stages"]
+    per_scan = sum(cold.values())
+    core_hours = per_scan * SCANNET_V2_SCANS / 3600
+    print(
+        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (a cold build's stages); ScanNet v2 "
+        f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
+        f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/benchscale"), help="keeps the synthetic scans")
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--objects", type=int, default=50)
+    parser.add_argument("--hires", action="store_true", help="also the ~1.3M-vertex (_vh_clean-like) mesh")
+    parser.add_argument("--recipe", default="spatialladder-26k")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stride", type=int, default=None, help="frame stride (default: the recipe's)")
+    args = parser.parse_args()
+    recipe = Recipe.load(args.recipe)
+    if args.stage:  # a child process: one stage, one JSON line
+        if args.stride:
+            recipe = recipe.with_frame_stride(args.stride)
+        result = run_stage(args.stage, args.root, args.work, recipe)
+        print(json.dumps({**result, "rss_gib": peak_rss_gib()}))
+        return
+    stride = args.stride or recipe.metadata.frame_stride
+    print(
+        f"recipe {recipe.name}, frame stride {stride} (and {max(1, stride // 2)}), {args.frames} frames, "
+        f">= {args.objects} objects, 1 scan per run, each stage in its own process"
+    )
+    meshes = {"_vh_clean_2-like (~150k vertices)": 150_000}
+    if args.hires:
+        meshes["_vh_clean-like (~1.3M vertices)"] = 1_300_000
+    for name, vertices in meshes.items():
+        root = root_for(args.cache, vertices, args.frames, args.objects)
+        work = args.cache / f"work-{vertices}"
+        results = {s: measure(root, work, s) for s in dict.fromkeys([stride, max(1, stride // 2)])}
+        report(name, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,520 @@
+"""ARKitScenes 3DOD reader: the ARKit mesh of a video, its oriented-box annotations and its low-resolution frames.
+
+File names and formats follow the official repository (apple/ARKitScenes: ``threedod/README.md``, ``DATA.md``,
+``threedod/benchmark_scripts/utils/tenFpsDataLoader.py``, ``box_utils.py``, ``rectify_im.py``); docs/sources.md
+cites each fact. The world frame is ARKit's gravity-aligned one with z up, metres, so no alignment is applied.
+
+Objects are oriented boxes, not mesh segments (docs/sources.md, "Objects from boxes"):
+
+* an object's **size and boxes** come from its annotated box (its 8 corners are the object's ``points``);
+* its **surface** is the scene-mesh triangles inside its box: a triangle belongs to a box when its centroid
+  lies inside it, except a triangle lying on one of the box's faces that faces into the box (a tabletop under a
+  monitor's box, the floor under a chair); a triangle inside several boxes goes to the smallest. Visibility,
+  occlusion, 2D boxes and closest-surface distances are measured on that surface, like ScanNet's;
+* the **floor** is the upward-facing mesh triangles within ``floor_tolerance`` of the floor height (the height
+  holding the most upward-facing area); it becomes a ``floor`` object, so room sizes work as for ScanNet.
+
+Frames are turned upright: a video shot in portrait (or upside down) has its images, intrinsics and poses turned
+by quarter turns so that the world's up is up in every image (the majority orientation of the video's poses,
+decided per frame as ``rectify_im.py`` does).
+"""
+
+import csv
+import logging
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
+from ladderdata.geometry.camera import CameraIntrinsics, turn_camera, turn_image, valid_pose_mask
+from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.sources.base import (
+    SCANS_HINT,
+    FrameSource,
+    ObjectInfo,
+    Scan,
+    ScanObject,
+    ScanSource,
+    ScanSourceConfig,
+    register_source,
+)
+from ladderdata.sources.files import field, finite, numbers, pinhole, read_json_object, rotation
+from ladderdata.sources.frames import read_image
+from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
+from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Points3, Poses
+
+log = logging.getLogger(__name__)
+
+#: ``--split`` names -> the fold folders of a 3DOD download.
+FOLDS = {"train": "Training", "val": "Validation"}
+#: Tables that list each video's visit (venue): the 3DOD split list and the raw dataset's metadata.
+VISIT_TABLES = ("3dod_train_val_splits.csv", "metadata.csv")
+VIDEO_ID = re.compile(r"^\d+$")
+#: ARKit's colour stream runs at 60 Hz (the raw README's "60FPS" assets): frame ids count its frames.
+STREAM_FPS = 60.0
+#: Poses are matched to frames by timestamp, within this many seconds (the 3DOD loader allows 5 ms).
+POSE_MATCH_S = 0.005
+#: The 17 classes of the 3DOD benchmark (``taxonomy.py``), with the category questions name them by.
+CATEGORIES = {
+    "cabinet": "cabinet",
+    "refrigerator": "refrigerator",
+    "shelf": "shelf",
+    "stove": "stove",
+    "bed": "bed",
+    "sink": "sink",
+    "washer": "washer",
+    "toilet": "toilet",
+    "bathtub": "bathtub",
+    "oven": "oven",
+    "dishwasher": "dishwasher",
+    "fireplace": "fireplace",
+    "stool": "stool",
+    "chair": "chair",
+    "table": "table",
+    "tv_monitor": "tv",
+    "sofa": "sofa",
+}
+#: Which way is up in a sensor image, by ``rectify_im.decide_pose`` index (upright, left, upside down, right),
+#: and the clockwise quarter turns that make it upright.
+UP_DIRECTIONS = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def normalise_label(label: str) -> str:
+    """The 3DOD loader's normalisation: spaces, dashes and slashes become underscores (``tv monitor``)."""
+    return re.sub(r"[ \-/]", "_", label.strip())
+
+
+class ARKitScenesSourceConfig(ScanSourceConfig):
+    """Where ARKitScenes 3DOD videos live. ``root`` is the download folder (``download_data.py 3dod``)::
+
+        root/
+          Training/<video_id>/                     # and Validation/<video_id>/
+            <video_id>_3dod_mesh.ply
+            <video_id>_3dod_annotation.json        # data[]: label, uid, segments.obbAligned{centroid,
+                                                   #   axesLengths, normalizedAxes}
+            <video_id>_frames/
+              lowres_wide/<video_id>_<timestamp>.png           # 256x192 RGB
+              lowres_depth/<video_id>_<timestamp>.png          # uint16 millimetres (optional)
+              lowres_wide_intrinsics/<video_id>_<timestamp>.pincam   # "w h fx fy cx cy"
+              lowres_wide.traj                     # "timestamp rx ry rz tx ty tz", world -> camera
+          3dod_train_val_splits.csv                # video_id, visit_id, fold (rooms; optional)
+
+    The frames may also sit directly in ``<video_id>/`` (the raw dataset's layout), and a folder of
+    ``<video_id>/`` folders (no fold folders) is accepted as a root.
+    """
+
+    source: Literal["arkitscenes"] = "arkitscenes"
+
+    visits: Path | None = None
+    """Table with ``video_id`` and ``visit_id`` columns; default the first of ``root/3dod_train_val_splits.csv``,
+    ``root/metadata.csv`` present. Videos of one visit are one room; without the table each video is its own."""
+    floor_tolerance: float = Field(0.05, gt=0)
+    """Upward-facing triangles within this many metres of the floor height are the floor."""
+    surface_spacing: float = 0.02
+    """Spacing of object surface samples, metres."""
+
+
+class VideoPaths:
+    """Every path of one 3DOD video."""
+
+    def __init__(self, video_dir: Path) -> None:
+        vid = video_dir.name
+        self.video_id = vid
+        self.video_dir = video_dir
+        self.mesh = video_dir / f"{vid}_3dod_mesh.ply"
+        self.annotation = video_dir / f"{vid}_3dod_annotation.json"
+        frames = video_dir / f"{vid}_frames"
+        self.frames = frames if frames.is_dir() else video_dir
+        self.color = self.frames / "lowres_wide"
+        self.depth = self.frames / "lowres_depth"
+        self.intrinsics = self.frames / "lowres_wide_intrinsics"
+        self.trajectory = self.frames / "lowres_wide.traj"
+
+    def frame_file(self, folder: Path, stamp: str, suffix: str) -> Path:
+        return folder / f"{self.video_id}_{stamp}{suffix}"
+
+
+class OrientedBoxAnnotation:
+    """One annotated box: ``center`` (3,), ``size`` (3,) along its axes, ``axes`` (3, 3) with one axis per row."""
+
+    def __init__(self, center: FloatArray, size: FloatArray, axes: FloatArray) -> None:
+        self.center, self.size, self.axes = center, size, axes
+
+    def corners(self) -> Points3:
+        """(8, 3) corners: centre plus every sign combination of the half sizes along the axes."""
+        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+        return np.asarray(self.center + (signs * self.size / 2) @ self.axes, dtype=np.float64)
+
+    def local(self, points: Points3) -> Points3:
+        """(N, 3) points in the box's frame (coordinates along its axes, from its centre)."""
+        return np.asarray((points - self.center) @ self.axes.T, dtype=np.float64)
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.size))
+
+
+def box_vector(scan_id: str, path: Path, obb: Any, key: str, shape: tuple[int, ...], where: str) -> FloatArray:
+    """A finite numeric field of an ``obbAligned`` record."""
+    what = f"{where} {key}"
+    return finite(scan_id, path, numbers(scan_id, path, field(scan_id, path, obb, key, where), shape, what), what)
+
+
+def read_annotation(scan_id: str, path: Path) -> list[tuple[str, str, OrientedBoxAnnotation]]:
+    """(label, uid, box) of every annotated object, in file order."""
+    data = read_json_object(scan_id, path)
+    entries = field(scan_id, path, data, "data")
+    if not isinstance(entries, list):
+        raise CorruptFileError(scan_id, path, "'data' is not a list")
+    out = []
+    for k, entry in enumerate(entries):
+        where = f"data[{k}]"
+        label = str(field(scan_id, path, entry, "label", where))
+        obb = field(scan_id, path, field(scan_id, path, entry, "segments", where), "obbAligned", where)
+
+        center, size, axes = (
+            box_vector(scan_id, path, obb, key, shape, f"{where} ({label})")
+            for key, shape in (("centroid", (3,)), ("axesLengths", (3,)), ("normalizedAxes", (3, 3)))
+        )
+        if (size <= 0).any():
+            raise InconsistentScanError(scan_id, path, f"{where} ({label}) axesLengths are not all positive")
+        rotation(scan_id, path, axes, f"{where} ({label}) normalizedAxes")
+        out.append((label, str(entry.get("uid", k)), OrientedBoxAnnotation(center, size, axes)))
+    return out
+
+
+def face_normals(vertices: Points3, faces: IntArray) -> tuple[FloatArray, FloatArray]:
+    """(F, 3) unit normals (zero for degenerate triangles) and (F,) areas."""
+    tri = vertices[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(cross, axis=1)
+    normals = np.divide(cross, norm[:, None], out=np.zeros_like(cross), where=norm[:, None] > 0)
+    return normals, norm / 2
+
+
+def floor_faces(mesh: TriangleMesh, tolerance: float, bin_size: float = 0.02) -> BoolArray:
+    """(F,) True for the upward-facing triangles (normal within ~18 degrees of +z) within ``tolerance`` of the
+    floor height: the height bin holding the most upward-facing area."""
+    normals, areas = face_normals(mesh.vertices, mesh.faces)
+    up = normals[:, 2] > 0.95
+    if not up.any():
+        return np.zeros(len(mesh.faces), dtype=bool)
+    heights = mesh.vertices[mesh.faces].mean(axis=1)[:, 2]
+    bins = np.floor(heights[up] / bin_size).astype(np.int64)
+    lowest = bins.min()
+    per_bin = np.bincount(bins - lowest, weights=areas[up])
+    floor_z = (int(np.argmax(per_bin)) + lowest + 0.5) * bin_size
+    return np.asarray(up & (np.abs(heights - floor_z) <= tolerance + bin_size / 2), dtype=bool)
+
+
+def box_faces(mesh: TriangleMesh, boxes: list[OrientedBoxAnnotation], taken: BoolArray, eps: float = 1e-3) -> IntArray:
+    """(F,) index of the box each triangle belongs to, -1 for none (see the module docstring). ``taken``
+    triangles (the floor) belong to no box."""
+    centroids = mesh.vertices[mesh.faces].mean(axis=1)
+    normals, _ = face_normals(mesh.vertices, mesh.faces)
+    owner = np.full(len(mesh.faces), -1, dtype=np.int64)
+    owner_volume = np.full(len(mesh.faces), np.inf)
+    for i, box in enumerate(boxes):
+        half = box.size / 2
+        local = box.local(centroids)
+        inside = (np.abs(local) <= half + eps).all(axis=1) & ~taken
+        # on a face of the box (within eps of its plane) and facing into the box: another surface's
+        n_local = normals @ box.axes.T
+        on_face = np.abs(np.abs(local) - half) <= eps
+        inward = (np.sign(local) * n_local < -0.5) & on_face
+        inside &= ~inward.any(axis=1)
+        better = inside & (box.volume < owner_volume)
+        owner[better] = i
+        owner_volume[better] = box.volume
+    return owner
+
+
+def surface_of(mesh: TriangleMesh, faces: IntArray, spacing: float) -> tuple[IntArray, ObjectSurface]:
+    """The mesh vertices and the surface (those whole triangles) of a set of triangles."""
+    vertex_ids = np.unique(faces)
+    remap = np.full(len(mesh.vertices), -1, dtype=np.int64)
+    remap[vertex_ids] = np.arange(len(vertex_ids))
+    return vertex_ids, ObjectSurface(mesh.vertices[vertex_ids], remap[faces], spacing=spacing)
+
+
+def build_box_objects(
+    scan_id: str,
+    path: Path,
+    mesh: TriangleMesh,
+    annotated: list[tuple[str, str, OrientedBoxAnnotation]],
+    floor_tolerance: float,
+    spacing: float,
+) -> list[ScanObject]:
+    """Objects from boxes plus the floor (object id = number of boxes)."""
+    floor = floor_faces(mesh, floor_tolerance)
+    owner = box_faces(mesh, [box for _, _, box in annotated], floor)
+    objects = []
+    for i, (label, _uid, box) in enumerate(annotated):
+        faces = mesh.faces[owner == i]
+        if len(faces) == 0:
+            raise InconsistentScanError(scan_id, path, f"object {i} ({label}) holds no mesh triangles in its box")
+        name = normalise_label(label)
+        category = CATEGORIES.get(name, name.replace("_", " "))
+        info = ObjectInfo(
+            object_id=i, label=label, category=category, nyu40_id=0, nyu40_class="", in_label_table=name in CATEGORIES
+        )
+        vertex_ids, surface = surface_of(mesh, faces, spacing)
+        objects.append(ScanObject(info=info, vertex_ids=vertex_ids, points=box.corners(), surface=surface))
+    if floor.any():
+        info = ObjectInfo(object_id=len(annotated), label="floor", category="floor", nyu40_id=2, nyu40_class="floor")
+        vertex_ids, surface = surface_of(mesh, mesh.faces[floor], spacing)
+        objects.append(ScanObject(info=info, vertex_ids=vertex_ids, points=mesh.vertices[vertex_ids], surface=surface))
+    return objects
+
+
+@register_source("arkitscenes")
+class ARKitScenesSource(ScanSource):
+    """Reads ARKitScenes 3DOD videos (and the synthetic ones ``ladder synth --format arkitscenes`` writes)."""
+
+    config: ARKitScenesSourceConfig
+    config_class = ARKitScenesSourceConfig
+    looks_for = "<video_id>/<video_id>_3dod_mesh.ply (in Training/, Validation/ or the root)"
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        return any(root.glob("*/*/*_3dod_mesh.ply")) or any(root.glob("*/*_3dod_mesh.ply"))
+
+    def __init__(self, config: ARKitScenesSourceConfig) -> None:
+        super().__init__(config)
+        if not config.root.is_dir():
+            raise ConfigError(f"--scans {config.root} is not a folder: {SCANS_HINT}")
+
+    @cached_property
+    def _video_dirs(self) -> dict[str, tuple[str | None, Path]]:
+        """video id -> (fold, folder)."""
+        root = self.config.root
+        found: dict[str, tuple[str | None, Path]] = {}
+        folds: list[tuple[str | None, Path]] = [(f, root / f) for f in FOLDS.values() if (root / f).is_dir()]
+        for fold, parent in folds or [(None, root)]:
+            for d in sorted(parent.iterdir()):
+                if d.is_dir() and VIDEO_ID.match(d.name):
+                    if d.name in found:
+                        raise ConfigError(f"video {d.name} is in both {found[d.name][1].parent} and {parent}")
+                    found[d.name] = (fold, d)
+        return dict(sorted(found.items()))
+
+    @cached_property
+    def visits(self) -> dict[str, str]:
+        """video id -> visit id, from the visits table (empty without one)."""
+        path = self.config.visits
+        if path is None:
+            path = next((self.config.root / n for n in VISIT_TABLES if (self.config.root / n).is_file()), None)
+        elif not path.is_file():
+            raise ConfigError(f"visits table {path} not found")
+        if path is None:
+            return {}
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not {"video_id", "visit_id"} <= set(reader.fieldnames or []):
+                raise ConfigError(f"visits table {path} lacks the video_id and visit_id columns")
+            rows = {row["video_id"].strip(): row["visit_id"].strip() for row in reader}
+        return {video: visit for video, visit in rows.items() if visit and visit != "NA"}
+
+    def room(self, scan_id: str) -> str:
+        """Videos of one visit were shot in one venue: the visit is the room (``visit_<id>``)."""
+        visit = self.visits.get(scan_id)
+        return f"visit_{visit}" if visit is not None else scan_id
+
+    def scan_ids(self, split: str | None = None) -> list[str]:
+        if split is None:
+            return list(self._video_dirs)
+        fold = FOLDS.get(split)
+        if fold is None or not (self.config.root / fold).is_dir():
+            raise ConfigError(
+                f"no {fold or split} folder under {self.config.root} (splits: train = Training/, val = Validation/); "
+                "pass an explicit list of scans"
+            )
+        return [v for v, (f, _) in self._video_dirs.items() if f == fold]
+
+    def paths(self, scan_id: str) -> VideoPaths:
+        if scan_id not in self._video_dirs:
+            raise ConfigError(f"no video '{scan_id}' under {self.config.root}")
+        return VideoPaths(self._video_dirs[scan_id][1])
+
+    def location(self, scan_id: str) -> Path:
+        return self.paths(scan_id).video_dir
+
+    def open_frames(self, scan_id: str) -> FrameSource:
+        return LowresFrames(scan_id, self.paths(scan_id))
+
+    def input_files(self, scan_id: str) -> list[Path]:
+        paths = self.paths(scan_id)
+        files = [paths.mesh, paths.annotation, paths.trajectory]
+        folders = [paths.color, paths.depth, paths.intrinsics]
+        return files + sorted(p for d in folders if d.is_dir() for p in d.iterdir() if p.is_file())
+
+    def key_settings(self) -> str:
+        # rooms are not measurements: the visits table changes no cached metadata
+        return self.config.model_dump_json(include={"source", "floor_tolerance", "surface_spacing"})
+
+    def load(self, scan_id: str) -> Scan:
+        paths = self.paths(scan_id)
+        if not paths.mesh.is_file():
+            raise MissingFileError(scan_id, paths.mesh, "file not found")
+        try:
+            mesh = read_ply(paths.mesh)
+        except PlyFormatError as e:
+            raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
+        annotated = read_annotation(scan_id, paths.annotation)
+        objects = build_box_objects(
+            scan_id, paths.annotation, mesh, annotated, self.config.floor_tolerance, self.config.surface_spacing
+        )
+        frames = self.open_frames(scan_id)
+        scan = Scan(scan_id=scan_id, mesh=mesh, objects=objects, frames=frames, axis_alignment=np.eye(4))
+        unknown = scan.unknown_labels
+        if unknown:
+            log.warning(
+                "%s: %d boxes have labels outside the 3DOD classes: %s",
+                scan_id,
+                sum(unknown.values()),
+                ", ".join(f"{label} ({n})" for label, n in unknown.items()),
+            )
+        if scan.num_invalid_poses:
+            log.info("%s: %d of %d frames have no usable pose", scan_id, scan.num_invalid_poses, len(scan.valid_poses))
+        return scan
+
+
+def read_pincam(scan_id: str, path: Path) -> tuple[int, int, float, float, float, float]:
+    """``width height fx fy cx cy`` of a ``.pincam`` file."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    try:
+        values = [float(v) for v in path.read_text().split()]
+    except ValueError:
+        raise CorruptFileError(scan_id, path, "not six numbers (w h fx fy cx cy)") from None
+    if len(values) != 6:
+        raise CorruptFileError(scan_id, path, f"{len(values)} numbers, expected 6 (w h fx fy cx cy)")
+    w, h, fx, fy, cx, cy = values
+    if w != int(w) or h != int(h) or w <= 0 or h <= 0:
+        raise InconsistentScanError(scan_id, path, f"image size {w} x {h} is not a positive whole number")
+    return int(w), int(h), fx, fy, cx, cy
+
+
+def read_trajectory(scan_id: str, path: Path) -> tuple[FloatArray, Poses]:
+    """(N,) timestamps and (N, 4, 4) camera-to-world poses of ``lowres_wide.traj`` (each line: timestamp,
+    axis-angle rotation and translation of the world-to-camera transform, as ``TrajStringToMatrix`` reads it)."""
+    if not path.is_file():
+        raise MissingFileError(scan_id, path, "file not found")
+    times, poses = [], []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values = np.array(line.split(), dtype=np.float64)
+        except ValueError:
+            raise CorruptFileError(scan_id, path, f"line {n} is not numbers") from None
+        if values.size != 7:
+            raise CorruptFileError(scan_id, path, f"line {n} has {values.size} numbers, expected 7")
+        world_to_camera = np.eye(4)
+        world_to_camera[:3, :3] = cv2.Rodrigues(values[1:4])[0]
+        world_to_camera[:3, 3] = values[4:7]
+        times.append(values[0])
+        poses.append(np.linalg.inv(world_to_camera) if np.isfinite(values).all() else np.full((4, 4), np.nan))
+    if not times:
+        raise CorruptFileError(scan_id, path, "no poses")
+    return np.array(times), np.stack(poses)
+
+
+def upright_turns(poses: Poses) -> int:
+    """Clockwise quarter turns that make a video's frames upright: per valid frame, the image direction the
+    world's +z points to most (``rectify_im.decide_pose``), the most common one over the video."""
+    valid = valid_pose_mask(poses)
+    if not valid.any():
+        return 0
+    up_in_camera = poses[valid][:, 2, :3]  # world +z in camera coordinates
+    votes = np.bincount(np.argmax(up_in_camera @ UP_DIRECTIONS.T, axis=1), minlength=4)
+    return int(np.argmax(votes))
+
+
+class LowresFrames(FrameSource):
+    """``lowres_wide`` frames of a video, turned upright. Frame ids count 60 Hz stream frames from the first
+    frame (``round((t - t0) * 60)``), so they are sparse where the 3DOD subset keeps fewer frames; times come
+    from the file names (seconds)."""
+
+    layout = "lowres_wide"
+
+    def __init__(self, scan_id: str, paths: VideoPaths) -> None:
+        super().__init__(scan_id)
+        self.paths = paths
+        if not paths.color.is_dir():
+            raise MissingFileError(scan_id, paths.color, "no lowres_wide frames folder")
+        prefix = f"{paths.video_id}_"
+        stamps = {}
+        for p in paths.color.glob("*.png"):
+            stamp = p.stem[len(prefix) :] if p.stem.startswith(prefix) else ""
+            try:
+                stamps[float(stamp)] = stamp
+            except ValueError:
+                raise CorruptFileError(scan_id, p, f"not named {prefix}<timestamp>.png") from None
+        if not stamps:
+            raise MissingFileError(scan_id, paths.color, "no frames")
+        times = np.array(sorted(stamps))
+        self._stamps = [stamps[t] for t in times]
+        ids = np.round((times - times[0]) * STREAM_FPS).astype(np.int64)
+        if (np.diff(ids) <= 0).any():
+            raise InconsistentScanError(scan_id, paths.color, "two frames less than a 60 Hz frame apart")
+        self._ids: IntArray = ids
+        self._times: IntArray = np.round((times - times[0]) * 1e6).astype(np.int64)
+        traj_times, traj_poses = read_trajectory(scan_id, paths.trajectory)
+        nearest = np.abs(times[:, None] - traj_times[None, :]).argmin(axis=1)
+        matched = np.abs(traj_times[nearest] - times) <= POSE_MATCH_S
+        sensor_poses = np.where(matched[:, None, None], traj_poses[nearest], np.nan)
+        first = read_image(scan_id, paths.frame_file(paths.color, self._stamps[0], ".png"), cv2.IMREAD_UNCHANGED)
+        height, width = first.shape[:2]
+        pincam = paths.frame_file(paths.intrinsics, self._stamps[0], ".pincam")
+        w, h, fx, fy, cx, cy = read_pincam(scan_id, pincam)
+        if (w, h) != (width, height):
+            raise InconsistentScanError(scan_id, pincam, f"intrinsics for {w}x{h} images, frames are {width}x{height}")
+        pinhole(scan_id, pincam, fx, fy, cx, cy, width, height)
+        sensor_k = CameraIntrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=width, height=height)
+        self.turns = upright_turns(sensor_poses)
+        self._color, _ = turn_camera(sensor_k, np.eye(4), self.turns)
+        self._poses = np.stack([turn_camera(sensor_k, p, self.turns)[1] for p in sensor_poses])
+        self._depth: CameraIntrinsics | None = None
+        depth_first = paths.frame_file(paths.depth, self._stamps[0], ".png")
+        if depth_first.is_file():
+            depth = read_image(scan_id, depth_first, cv2.IMREAD_UNCHANGED)
+            self._depth, _ = turn_camera(sensor_k.scaled_to(depth.shape[1], depth.shape[0]), np.eye(4), self.turns)
+
+    @property
+    def frame_ids(self) -> IntArray:
+        return self._ids
+
+    @property
+    def raw_poses(self) -> Poses:
+        return self._poses
+
+    @property
+    def timestamps_us(self) -> IntArray:
+        return self._times
+
+    @property
+    def color_intrinsics(self) -> CameraIntrinsics:
+        return self._color
+
+    @property
+    def depth_intrinsics(self) -> CameraIntrinsics | None:
+        return self._depth
+
+    def read_color(self, frame_id: int) -> ImageRGB:
+        stamp = self._stamps[self.position(frame_id)]
+        bgr = read_image(self.scan_id, self.paths.frame_file(self.paths.color, stamp, ".png"), cv2.IMREAD_COLOR)
+        return np.asarray(turn_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.turns), dtype=np.uint8)
+
+    def read_depth(self, frame_id: int) -> DepthMM:
+        stamp = self._stamps[self.position(frame_id)]
+        path = self.paths.frame_file(self.paths.depth, stamp, ".png")
+        depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
+        if depth.dtype != np.uint16 or depth.ndim != 2:
+            raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
+        return np.asarray(turn_image(depth, self.turns), dtype=np.uint16)
