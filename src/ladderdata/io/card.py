@@ -40,6 +40,9 @@ BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
 visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
 `ladder eval --bench DIR --predictions FILE.jsonl`."""
+#: Where the project lives, linked from every dataset card; pyproject.toml's ``[project.urls]`` Homepage says the
+#: same (a test compares them).
+PROJECT_URL = "https://github.com/ladder-project/ladder"
 PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
 
 
@@ -107,7 +110,8 @@ class DatasetReport:
     split: str
     """Split name of the shards (``train``, ``validation``, ``test``)."""
     inputs: dict[str, Any]
-    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used and ``failed`` scans."""
+    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room``
+    keys, for leakage checks) and ``failed`` scans."""
     subsets: dict[str, list[Sample]]
     shards: list[dict[str, object]]
     drafted: Counter[str]
@@ -202,6 +206,7 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
         front_matter=front,
         name=recipe.name,
         version=package_versions()["ladder"],
+        project_url=PROJECT_URL,
         scan_count=len(report.scans),
         split=report.inputs["split"],
         recipe=recipe.name,
