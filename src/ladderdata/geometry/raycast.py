@@ -1,26 +1,18 @@
-"""The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points).
+"""The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points)."""
 
-open3d is imported when a scene is first built, not with this module: importing it costs about a second, which
-every ``ladder`` command would otherwise pay at start-up, ray casting or not.
-"""
-
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import open3d as o3d
 from numpy.typing import NDArray
 
 from ladderdata.typed import Faces, FloatArray, Points3
-
-if TYPE_CHECKING:
-    import open3d as o3d
 
 #: open3d's ``primitive_ids`` value for a ray that hits nothing.
 NO_HIT = np.iinfo(np.uint32).max
 
 
-def _tensor(array: NDArray[Any]) -> "o3d.core.Tensor":
-    import open3d as o3d
-
+def _tensor(array: NDArray[Any]) -> o3d.core.Tensor:
     return o3d.core.Tensor.from_numpy(np.ascontiguousarray(array))
 
 
@@ -39,8 +31,6 @@ class TriangleScene:
     """A triangle mesh prepared for ray casting and distance queries (the BVH is built on first use)."""
 
     def __init__(self, vertices: Points3, faces: Faces) -> None:
-        import open3d as o3d
-
         self._scene = o3d.t.geometry.RaycastingScene()
         self._scene.add_triangles(_tensor(vertices.astype(np.float32)), _tensor(faces.astype(np.uint32)))
 
