@@ -105,7 +105,10 @@ def test_train_without_data_says_what_data_is(
     pytest.importorskip("laddertrain")
     line = one_line(["train", "stage1", "--model", str(tmp_path)], monkeypatch, capsys)
     assert "--data" in line and "ladder build-dataset" in line and "ladder train stage1 --help" in line
-    line = one_line(["train", "stage2", "--data", str(tmp_path)], monkeypatch, capsys)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")  # looks like a model folder; never loaded: the data check comes first
+    line = one_line(["train", "stage1", "--model", str(model), "--data", str(tmp_path)], monkeypatch, capsys)
     assert "not a ladder dataset" in line and "ladder demo" in line
 
 

@@ -47,10 +47,11 @@ def test_demo_reports_the_leakage_check_passing(demo_out: Path) -> None:
 def test_check_leakage_failure_says_to_exclude_the_benchmark(demo_out: Path) -> None:
     """Both benchmarks come from the val scan: as training data and benchmark they share its room."""
     train, bench = demo_out / "bench" / "spbench-si", demo_out / "bench" / "spbench-mv"
-    result = CliRunner().invoke(app, ["check-leakage", str(train), str(bench)], env={"COLUMNS": "400"})
+    result = CliRunner().invoke(app, ["check-leakage", str(train), str(bench)])
+    said = "".join(result.output.split())  # the log wraps long paths
     assert result.exit_code == 1
-    assert "1 room is in both" in result.output and "scene0003" in result.output
-    assert f"--exclude-bench {bench}" in result.output
+    assert "1roomisinboth" in said and "scannet:scene0003" in said
+    assert f"--exclude-bench{bench}`" in said
 
 
 def test_dataset_card_links_to_the_project(demo_out: Path) -> None:

@@ -64,17 +64,6 @@ def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path
     log.info("%s done: %s", stage, final)
 
 
-def _checked(data: Path) -> Path:
-    """``data`` once the installed packages are recent enough and it is a ladder dataset (in that order: an
-    old install is what to fix first)."""
-    from laddertrain.data import check_dataset
-    from laddertrain.requirements import check_requirements
-
-    check_requirements()
-    check_dataset(data)
-    return data
-
-
 @train_app.command(
     epilog=examples(
         "ladder train stage1 --model models/Qwen2.5-VL-3B-Instruct --data dataset --output runs",
@@ -84,14 +73,14 @@ def _checked(data: Path) -> Path:
 @one_line_errors
 def stage1(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
     """SFT on object localization (JSON boxes); writes OUTPUT/stage1/final."""
-    _stage("stage1", recipe, model, _checked(data), output)
+    _stage("stage1", recipe, model, data, output)
 
 
 @train_app.command(epilog=examples("ladder train stage2 --data dataset --output runs   # from runs/stage1/final"))
 @one_line_errors
 def stage2(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
     """SFT on spatial questions (direct answers); starts from OUTPUT/stage1/final unless --model says otherwise."""
-    _stage("stage2", recipe, model, _checked(data), output)
+    _stage("stage2", recipe, model, data, output)
 
 
 @train_app.command(
@@ -108,7 +97,7 @@ def coldstart_data(
     """Rejection-sample reasoning answers (paper Eq. 4) into OUTPUT/coldstart-data, the cold start's shard."""
     from laddertrain.runners import run_coldstart_data
 
-    log.info("wrote %s", run_coldstart_data(_recipe(recipe), generator, _checked(data), output))
+    log.info("wrote %s", run_coldstart_data(_recipe(recipe), generator, data, output))
 
 
 @train_app.command(epilog=examples("ladder train coldstart --output runs   # from runs/stage2/final"))
@@ -124,7 +113,7 @@ def coldstart(recipe: Recipe = "paper-3b", model: Model = None, output: Output =
 @one_line_errors
 def stage3(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
     """GRPO with format and accuracy rewards; starts from OUTPUT/coldstart/final unless --model says otherwise."""
-    _stage("stage3", recipe, model, _checked(data), output)
+    _stage("stage3", recipe, model, data, output)
 
 
 @train_app.command(
@@ -145,4 +134,4 @@ def all_stages(
     """stage 1 -> stage 2 -> cold-start data -> cold start -> stage 3; a rerun resumes each stage."""
     from laddertrain.runners import run_all
 
-    log.info("all stages done: %s", run_all(_recipe(recipe), model, _checked(data), output, generator))
+    log.info("all stages done: %s", run_all(_recipe(recipe), model, data, output, generator))
