@@ -243,7 +243,8 @@ def raw_stage(
     optim = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=args.optim == "adamw_torch_fused")
     clock, figures, shapes = Clock(device), StageFigures(), list[StepShape]()
     handles = instrument(model, clock, shapes)
-    model.gradient_checkpointing_enable()  # paper Table 7, as the TRL path does
+    if args.checkpointing:  # paper Table 7, as the TRL path does
+        model.gradient_checkpointing_enable()
     model.train()
     for i, rows in enumerate(batches):
         if i == 1 and device == "cuda":
@@ -298,7 +299,7 @@ def trl_recipe(args: argparse.Namespace) -> TrainRecipe:
             "dataloader_workers": args.workers,
             "optim": args.optim,
             "liger": args.liger,
-            "gradient_checkpointing": True,
+            "gradient_checkpointing": args.checkpointing,
             **{s: getattr(recipe, s).model_copy(update=sft) for s in STAGES},
             "stage3": recipe.stage3.model_copy(update=grpo),
         }
@@ -428,8 +429,8 @@ def projection(args: argparse.Namespace) -> dict[str, Any]:
     (default H100 SXM) at an ASSUMED MFU: the model FLOPs of every row (3B shape, built on the meta device, no
     weights) from the built-in recipe's composition, ScanNet's 1296x968 frames at the paper's pixel budget and
     ``--text-tokens`` prompt tokens per row, divided by MFU x peak. Nothing is measured here."""
+    from ladderdata.geometry.vision_grid import PATCH_FACTOR, resized_size
     from ladderdata.recipe import Recipe
-    from laddertrain.data import PATCH_FACTOR, resized_size
 
     model = build("3b", build_tokenizer(), "meta", "grouped")
     width, height = resized_size(1296, 968)
@@ -560,6 +561,12 @@ def main() -> None:
     parser.add_argument("--vision-attention", default="auto", choices=["auto", "loop", "grouped", "varlen", "flash"])
     parser.add_argument("--optim", default="adamw_torch_fused", choices=["adamw_torch_fused", "adamw_torch"])
     parser.add_argument("--workers", type=int, default=4, help="dataloader workers of the TRL path")
+    parser.add_argument(
+        "--no-checkpointing",
+        dest="checkpointing",
+        action="store_false",
+        help="keep activations instead of recomputing them in the backward pass (memory for speed)",
+    )
     parser.add_argument("--liger", action="store_true", help="Liger kernels in the TRL path (liger-kernel, CUDA)")
     parser.add_argument("--rollouts", default="hf", choices=["hf", "vllm"], help="GRPO rollout backend")
     parser.add_argument("--prompts", type=int, default=8)
@@ -621,7 +628,8 @@ def main() -> None:
                 subset, row_fn = STAGES[stage]
                 max_images = args.max_images if stage == "stage2" else None
                 ds = load_subset(args.data, subset, max_images)
-                train = adapt(ds.select(range(min(need, len(ds)))), row_fn)
+                # rows repeat when the dataset is smaller than the run: one epoch, no dataloader restarts
+                train = adapt(ds.select([i % len(ds) for i in range(need)]), row_fn)
                 if path == "raw":
                     rows = [train[i] for i in range(len(train))]
                     batches = [rows[i : i + args.batch] for i in range(0, len(rows) - args.batch + 1, args.batch)]

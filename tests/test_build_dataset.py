@@ -23,6 +23,7 @@ COLUMNS = [
     "task",
     "modality",
     "scene_id",
+    "source",
     "frame_ids",
     "timestamps",
     "images",
@@ -34,6 +35,8 @@ COLUMNS = [
     "answer_type",
     "objects",
     "margins",
+    "resized_width",
+    "resized_height",
     "messages",
 ]
 

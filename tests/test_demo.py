@@ -2,16 +2,12 @@
 the leakage check passing; and `check-leakage`'s failure says to rebuild with ``--exclude-bench``."""
 
 import json
-import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from ladderdata.cli import app
-from ladderdata.io.card import PROJECT_URL
-
-REPO = Path(__file__).resolve().parents[1]
 
 #: ``ladder synth`` puts every 4th scene in the val split: of the demo's 4 scenes, the last.
 VAL_SCAN = "scene0003_00"
@@ -52,17 +48,6 @@ def test_check_leakage_failure_says_to_exclude_the_benchmark(demo_out: Path) -> 
     assert result.exit_code == 1
     assert "1roomisinboth" in said and "scannet:scene0003" in said
     assert f"--exclude-bench{bench}`" in said
-
-
-def test_dataset_card_links_to_the_project(demo_out: Path) -> None:
-    import tomllib
-
-    homepage = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Homepage"]
-    assert re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+", homepage), "not an address of a project"
-    assert homepage == PROJECT_URL
-    for card in (demo_out / "dataset" / "README.md", demo_out / "bench" / "spbench-si" / "README.md"):
-        links = re.findall(r"\[ladder\]\(([^)]*)\)", card.read_text())
-        assert links == [homepage], card
 
 
 def test_builds_reuse_what_ladder_metadata_wrote(demo_out: Path, tmp_path: Path) -> None:

@@ -126,3 +126,20 @@ def test_synth_writes_each_format(tmp_path: Path, fmt: str) -> None:
     assert result.exit_code == 0, result.output
     assert scan_source(None, [out]).source == fmt
     assert len(list((out / "synthetic_gt").glob("*.json"))) == 1
+
+
+def test_card_names_the_terms_of_every_source(mixed: Path) -> None:
+    from ladderdata.io.hub_card import card_problems, read_card_metadata
+
+    meta = read_card_metadata((mixed / "README.md").read_text())
+    assert meta["license"] == "other" and meta["license_link"] == "LICENSE.md"
+    assert meta["license_name"] == "arkitscenes-license-and-scannet-terms-of-use-and-scannetpp-terms-of-use"
+    assert card_problems(meta, root=mixed) == []
+    terms = (mixed / "LICENSE.md").read_text()
+    for url in (
+        "http://kaldir.vc.in.tum.de/scannet/ScanNet_TOS.pdf",
+        "https://kaldir.vc.in.tum.de/scannetpp/static/scannetpp-terms-of-use.pdf",
+        "https://github.com/apple/ARKitScenes/blob/main/LICENSE",
+    ):
+        assert url in terms
+    assert {"scannet", "scannetpp", "arkitscenes"} <= set(meta["tags"])

@@ -279,4 +279,7 @@ def test_stats_match_the_shards(built_dataset: BuiltDataset, samples: list[dict[
     assert "| Multi-View |" in (built_dataset.out / "stats.md").read_text()
     assert manifest["inputs"]["source"]["root"] == str(built_dataset.root.resolve())
     assert manifest["inputs"]["scan_ids"] == ["scene0000_00", "scene0001_00", "scene0002_00"]
+    views = stats["scans"].pop("views")
     assert stats["scans"] == {"built": 3, "failed": {}, "unknown_labels": {}}
+    assert sorted(views) == manifest["inputs"]["scan_ids"]
+    assert all(0 < n <= 32 // 2 for n in views.values())  # 32 frames at stride 2, minus invalid poses

@@ -16,9 +16,10 @@ from fixtures.shared import shared_folder
 
 pytest.importorskip("trl")
 
+from ladderdata.geometry.vision_grid import resized_size
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.synthetic import COLOR_K
-from laddertrain.data import load_subset, resized_size, stage1_row
+from laddertrain.data import load_subset, stage1_row
 from laddertrain.recipe import TrainRecipe
 
 

@@ -2,9 +2,11 @@
 backends, the optional kernels. CPU, tiny offline Qwen2.5-VL."""
 
 import functools
+import importlib.metadata
 import importlib.util
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,36 @@ def test_liger_requested_but_absent_is_one_log_line(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.WARNING):
         assert use_liger(recipe.model_copy(update={"liger": True})) is False
     assert len(caplog.records) == 1 and "liger-kernel is not installed" in caplog.records[0].getMessage()
+
+
+def test_liger_that_cannot_patch_this_transformers_is_one_log_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Measured on an H100: liger-kernel 0.8.5 with transformers 5.23 fails inside TRL with an ImportError of
+    Liger's Qwen2.5-VL output class; the runner must see that before TRL does and train without Liger."""
+    import torch
+
+    from laddertrain.runners import use_liger
+
+    package = tmp_path / "liger_kernel" / "transformers" / "model"
+    package.mkdir(parents=True)
+    for folder in (package.parent.parent, package.parent, package):
+        (folder / "__init__.py").write_text("")
+    (package / "qwen2_5_vl.py").write_text("from .output_classes import LigerQwen2_5_VLCausalLMOutputWithPast\n")
+    (package / "output_classes.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.startswith("liger_kernel")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "0.8.5" if name == "liger-kernel" else real_version(name)
+    )
+    with caplog.at_level(logging.WARNING):
+        assert use_liger(TrainRecipe.load("tiny").model_copy(update={"liger": True})) is False
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "liger-kernel 0.8.5 cannot patch transformers" in message and "LigerQwen2_5_VL" in message
 
 
 def test_images_stay_as_stored_until_the_dataloader_decodes_them(built_dataset: BuiltDataset) -> None:

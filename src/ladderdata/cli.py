@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Exit codes: some scans failed; bad configuration or input; interrupted (Ctrl-C, as shells report SIGINT).
 SCANS_FAILED, BAD_CONFIG, INTERRUPTED = 1, 2, 130
+#: Exit code of build-bench when a requested benchmark ends up with no question.
+EMPTY_BENCHMARK = 3
 
 app = typer.Typer(
     help="ladder: spatial-reasoning data from 3D indoor scans.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -384,6 +386,8 @@ def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
     Console().print(filtered)
     for scan_id, error in sorted(summary.failed.items()):
         log.error("failed scan %s: %s", scan_id, error)
+    if summary.shortfall is not None and summary.shortfall.empty:
+        log.warning("%s", summary.shortfall.message(config.recipe.name))
     log.info(
         "%d scans built, %d failed, %d shards in %.1f s (see %s)",
         len(summary.scans),
@@ -520,7 +524,10 @@ def build_bench_command(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates)."""
+    """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
+
+    Warns when a benchmark gets fewer questions than its target, saying why; exits 3 when one gets none.
+    """
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
@@ -528,6 +535,10 @@ def build_bench_command(
     list_scans(config, split)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
+    empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
+    if empty:
+        log.error("empty benchmarks: %s (the warnings above say why)", ", ".join(empty))
+        raise typer.Exit(EMPTY_BENCHMARK)
     raise typer.Exit(SCANS_FAILED if any(s.failed for s in summaries.values()) else 0)
 
 
@@ -679,6 +690,38 @@ def export_command(
     for r in results:
         table.add_row(r.benchmark, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
     Console().print(table)
+
+
+@app.command(
+    epilog=examples(
+        "ladder push demo/dataset --repo USER/ladder-demo --dry-run",
+        "ladder push bench --repo ORG/spbench --private --revision v1",
+    )
+)
+def push(
+    folder: Annotated[Path, typer.Argument(help="a dataset (build-dataset --out) or benchmarks (build-bench --out)")],
+    repo: Annotated[str, typer.Option(help="Hub dataset repository to push to: USER/NAME or ORG/NAME")],
+    private: Annotated[bool, typer.Option(help="create the repository private (an existing one is unchanged)")] = False,
+    dry_run: Annotated[bool, typer.Option(help="list the files and sizes that would be sent; send nothing")] = False,
+    revision: Annotated[str | None, typer.Option(help="branch to push to, created if needed (default: main)")] = None,
+) -> None:
+    """Upload shards, card, manifest, stats and previews to a Hugging Face dataset repository (one commit).
+
+    The card is checked against the Hub's metadata rules first; nothing under .ladder-work/ is ever sent.
+    """
+    from ladderdata.io.push import plan_push
+    from ladderdata.io.push import push as push_plan
+
+    plan = plan_push(folder, repo)
+    table = Table("file", "bytes", title=f"{'would send' if dry_run else 'sending'} to {repo} ({plan.kind})")
+    for f in plan.files:
+        table.add_row(f.repo_path, f"{f.size:,}")
+    table.add_row(f"{len(plan.files)} files", f"{plan.total_bytes:,}")
+    Console().print(table)
+    if dry_run:
+        return
+    url = push_plan(plan, private=private, revision=revision)
+    log.info("pushed %d files (%s bytes) to %s: %s", len(plan.files), f"{plan.total_bytes:,}", repo, url)
 
 
 @app.command(

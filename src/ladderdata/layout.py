@@ -138,6 +138,8 @@ def _guess_root(scan_dir: Path) -> Path:
 # ----------------------------------------------------------------------------------------------- datasets
 
 DATASET_WORK_DIR = ".ladder-work"
+LICENSE_FILE = "LICENSE.md"
+SHARD_KEY_DIGITS = 16
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,9 @@ class DatasetLayout:
 
     OUT/
       README.md                                   # dataset card, one config per subset
+      LICENSE.md                                  # the terms of the scans' datasets, which bind this data
       manifest.json  stats.json  stats.md
-      data/<subset>/<split>-00000-of-00003.parquet  # subsets: spatial, localization
+      data/<subset>/<split>-00000-of-00003-<key>.parquet  # subsets: spatial, localization; <key>: content
       preview/*.png                               # contact sheets (ladder preview)
       .ladder-work/metadata/<scan>.parquet        # per-view metadata cache
       .ladder-work/drafts/<scan>.json             # per-scan drafts (resume)
@@ -159,6 +162,10 @@ class DatasetLayout:
     @property
     def card(self) -> Path:
         return self.root / "README.md"
+
+    @property
+    def license(self) -> Path:
+        return self.root / LICENSE_FILE
 
     @property
     def manifest(self) -> Path:
@@ -179,11 +186,15 @@ class DatasetLayout:
     def subset_dir(self, subset: str) -> Path:
         return self.root / "data" / subset
 
-    def shard(self, subset: str, split: str, index: int, count: int) -> Path:
-        return self.subset_dir(subset) / f"{split}-{index:05d}-of-{count:05d}.parquet"
+    def shard(self, subset: str, split: str, index: int, count: int, key: str) -> Path:
+        """A shard's file: Hugging Face's ``<split>-00000-of-00003`` naming plus the first 16 hex digits of the
+        shard's content key (its rows and settings). The card lists these names, and ``datasets`` caches a folder
+        under a hash of its card's ``data_files``: a rebuild that changes rows changes the names, so
+        ``load_dataset`` can never serve the rows of an earlier build, or of another folder with the same name."""
+        return self.subset_dir(subset) / f"{split}-{index:05d}-of-{count:05d}-{key[:SHARD_KEY_DIGITS]}.parquet"
 
     def shard_glob(self, subset: str, split: str) -> str:
-        """Relative pattern of a subset's shards, as the dataset card's ``data_files`` give it."""
+        """Relative pattern matching every shard of a subset (any key)."""
         return f"data/{subset}/{split}-*.parquet"
 
     @property

@@ -15,52 +15,13 @@ column, so every stage sees them as the model's visual input. Prompts come from 
 with ``ladder eval``).
 """
 
-import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ladderdata.errors import ConfigError
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
-from laddertrain.processing import MAX_PIXELS, MIN_PIXELS
-
-PATCH_FACTOR = 28
-"""Qwen2.5-VL: patch 14 x spatial merge 2; resized sides are multiples of this."""
-
-
-def resized_size(
-    width: int, height: int, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
-) -> tuple[int, int]:
-    """(width, height) the Qwen2-VL image processor resizes an image to: sides rounded to multiples of 28,
-    area brought within [min_pixels, max_pixels] keeping the aspect ratio (its ``smart_resize``; the tests
-    check this against the processor's own output).
-
-    >>> resized_size(1296, 968)
-    (364, 252)
-    """
-    f = PATCH_FACTOR
-    h, w = round(height / f) * f, round(width / f) * f
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h, w = max(f, math.floor(height / beta / f) * f), max(f, math.floor(width / beta / f) * f)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
-    return w, h
-
-
-def rescale_boxes(
-    answer: str, width: int, height: int, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS
-) -> str:
-    """A localization answer (JSON, stored-image pixels) in the resized image's pixels, as JSON (once)."""
-    new_w, new_h = resized_size(width, height, min_pixels, max_pixels)
-    sx, sy = new_w / width, new_h / height
-    boxes = json.loads(answer)
-    for box in boxes:
-        x1, y1, x2, y2 = box["bbox_2d"]
-        box["bbox_2d"] = [round(x1 * sx), round(y1 * sy), round(x2 * sx), round(y2 * sy)]
-    return json.dumps(boxes)
 
 
 def sft_row(row: dict[str, Any], style: PromptStyle, target: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from ladderdata.errors import ConfigError
 from ladderdata.eval.hints import Hint, hinted_images
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
-from laddertrain.processing import MAX_PIXELS, MIN_PIXELS
 from laddertrain.recipe import VisionAttention
 from laddertrain.requirements import check_requirements
 from laddertrain.vision_attention import attn_implementation, resolve_backend, use_vision_attention

@@ -4,12 +4,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
 
-MIN_PIXELS = 12_544
-"""Paper Tables 7-8: min_pixels (16 x 28 x 28)."""
-MAX_PIXELS = 100_352
-"""Paper Tables 7-8: max_pixels (128 x 28 x 28)."""
+log = logging.getLogger(__name__)
 
 
 def load_processor(path: str | Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> Any:

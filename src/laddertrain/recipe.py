@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ladderdata.errors import ConfigError
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
 from ladderdata.prompts import builtin_yaml_names, load_yaml_model
 
 VisionAttention = Literal["auto", "loop", "grouped", "varlen", "flash"]
@@ -156,8 +157,8 @@ class TrainRecipe(BaseModel):
     bf16: bool = True
     gradient_checkpointing: bool = True
     data_seed: int = 42
-    min_pixels: int = Field(12_544, ge=784)
-    max_pixels: int = Field(100_352, ge=784)
+    min_pixels: int = Field(MIN_PIXELS, ge=784)
+    max_pixels: int = Field(MAX_PIXELS, ge=784)
     vision_attention: VisionAttention = Field(
         "auto",
         description="vision-tower attention: auto (flash if flash-attn, else varlen on CUDA, else grouped), loop "

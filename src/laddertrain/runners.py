@@ -5,6 +5,7 @@ processor), and starts from the previous stage's ``final`` unless ``--model`` sa
 """
 
 import functools
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -91,6 +92,16 @@ def use_liger(recipe: TrainRecipe) -> bool:
         return False
     if not torch.cuda.is_available():
         log.warning("liger: true, but Liger's Triton kernels need a CUDA GPU: training without them")
+        return False
+    try:  # what TRL imports to patch a Qwen2.5-VL; liger-kernel releases lag transformers' model classes
+        importlib.import_module("liger_kernel.transformers.model.qwen2_5_vl")
+    except ImportError as error:
+        log.warning(
+            "liger: true, but liger-kernel %s cannot patch transformers %s (%s): training without it",
+            importlib.metadata.version("liger-kernel"),
+            importlib.metadata.version("transformers"),
+            error,
+        )
         return False
     return True
 

@@ -1,10 +1,11 @@
 """Dataset card (README.md), manifest.json and stats.json / stats.md of a built dataset."""
 
+import dataclasses
 import json
 import platform
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, metadata, version
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -13,9 +14,13 @@ import numpy as np
 import yaml
 
 from ladderdata.cache import write_text_atomic
-from ladderdata.layout import DatasetLayout
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, resized_size, visual_tokens
+from ladderdata.io.hub_card import size_category
+from ladderdata.io.shortfall import Shortfall
+from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
+from ladderdata.sources.base import DataTerms, get_source
 from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample
 
 SHORT_NAMES = {
@@ -28,21 +33,20 @@ SHORT_NAMES = {
     "obj_appearance_order": "Appr. Order",
 }
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
-TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view / video),
-`scene_id`, `frame_ids`, `timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded
-JPEG), `image_width`/`image_height` (stored size; boxes are in these pixels), `question`, `options`
-(`"A. chair"`), `answer` (letter, number, or JSON boxes), `answer_type` (mcq / numeric / boxes), `objects` (id,
-category, role, best visibility, visible 2D box for single images), `margins` (every quantity a filter compared
-with a threshold: re-threshold with `dataset.filter`), and `messages` (system / user / assistant turns with
-image placeholders, the prompts of the SpatialLadder paper, B.2)."""
-BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `scene_name`,
+TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view /
+video), `scene_id`, `source` (the scan's dataset: `scannet`, `scannetpp` or `arkitscenes`), `frame_ids`,
+`timestamps` (seconds; null when the scan's frames carry no times), `images` (embedded JPEG),
+`image_width`/`image_height` (stored size; boxes are in these pixels), `question`, `options` (`"A. chair"`),
+`answer` (letter, number, or JSON boxes), `answer_type` (mcq / numeric / boxes), `objects` (id, category, role,
+best visibility, visible 2D box for single images), `margins` (every quantity a filter compared with a threshold:
+re-threshold with `dataset.filter`), `resized_width`/`resized_height` (the size Qwen2.5-VL's processor resizes the
+images to at the paper's pixel budget), and `messages` (system / user / assistant turns with image placeholders,
+the prompts of the SpatialLadder paper, B.2; boxes in the resized images' pixels)."""
+BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `source`, `scene_name`,
 `question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
 visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
 `ladder eval --bench DIR --predictions FILE.jsonl`."""
-#: Where the project lives, linked from every dataset card; pyproject.toml's ``[project.urls]`` Homepage says the
-#: same (a test compares them).
-PROJECT_URL = "https://github.com/ladder-project/ladder"
 PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
 
 
@@ -110,8 +114,9 @@ class DatasetReport:
     split: str
     """Split name of the shards (``train``, ``validation``, ``test``)."""
     inputs: dict[str, Any]
-    """The manifest's ``inputs``: the source, the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room``
-    keys, for leakage checks) and ``failed`` scans."""
+    """The manifest's ``inputs``: the source, the names of the ``sources`` it reads through (their terms bind the
+    data), the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room`` keys, for leakage checks) and
+    ``failed`` scans."""
     subsets: dict[str, list[Sample]]
     shards: list[dict[str, object]]
     drafted: Counter[str]
@@ -122,6 +127,10 @@ class DatasetReport:
     """Scan id -> raw labels the label table lacks -> objects carrying them (scans with none are absent)."""
     stages: dict[str, dict[str, Any]]
     """Stage name -> its counters and seconds."""
+    views: dict[str, int]
+    """Scan id -> views measured at the recipe's frame stride."""
+    shortfall: Shortfall | None
+    """Why the build has fewer questions than its targets (or none); None when it met them."""
 
     @property
     def scans(self) -> list[str]:
@@ -130,6 +139,10 @@ class DatasetReport:
     @property
     def failed(self) -> dict[str, str]:
         return dict(self.inputs["failed"])
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.inputs["sources"])
 
 
 def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
@@ -142,13 +155,19 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     answers = answer_distribution(all_rows)
     rejections, drafted, unknown_labels = report.rejections, report.drafted, report.unknown_labels
     stats = {
-        "scans": {"built": len(report.scans), "failed": report.failed, "unknown_labels": unknown_labels},
+        "scans": {
+            "built": len(report.scans),
+            "failed": report.failed,
+            "unknown_labels": unknown_labels,
+            "views": report.views,
+        },
         "rows": {subset: len(rows) for subset, rows in report.subsets.items()},
         "counts": {subset: composition(rows) for subset, rows in report.subsets.items()},
         "drafted": dict(sorted(drafted.items())),
         "rejections": {k: dict(sorted(v.items())) for k, v in sorted(rejections.items())},
         "answers": answers,
         "stages": report.stages,
+        "shortfall": None if report.shortfall is None else dataclasses.asdict(report.shortfall),
     }
     write_text_atomic(layout.stats_json, json.dumps(stats, indent=2) + "\n")
 
@@ -175,51 +194,259 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
         "versions": package_versions(),
         "inputs": report.inputs,
         "seed": report.seed,
+        "benchmark": report.benchmark,
         "workers_do_not_change_output": True,
         "recipe": recipe.model_dump(mode="json"),
         "shards": report.shards,
     }
     write_text_atomic(layout.manifest, json.dumps(manifest, indent=2) + "\n")
 
-    configs: list[dict[str, Any]] = []
+    write_text_atomic(layout.license, license_file(report.sources))
+    write_text_atomic(layout.card, dataset_card(out, report))
+
+
+def project_reference() -> str:
+    """``[ladder](URL) 0.1.0`` with the homepage or repository URL the installed package declares in its metadata
+    (pyproject's ``[project.urls]``), else ``ladder 0.1.0``: a card never links to a guessed address."""
+    name = "ladder"
+    try:
+        meta = metadata(name)
+    except PackageNotFoundError:
+        return name
+    urls = dict(
+        (label.strip().lower(), url.strip())
+        for label, _, url in (entry.partition(",") for entry in meta.get_all("Project-URL") or [])
+    )
+    url = next((urls[k] for k in ("homepage", "repository", "source") if k in urls), None)
+    release = f"{name} {meta['Version']}"
+    return f"[{name}]({url}) {meta['Version']}" if url else release
+
+
+def data_configs(entries: list[tuple[str, int, list[str], str]], split: str) -> list[dict[str, Any]]:
+    """The card's ``configs``: one per ``(name, rows, files, glob)`` that has rows, listing its files by name (the
+    names carry content keys, see :meth:`DatasetLayout.shard`); the first is the default. With no rows anywhere,
+    every entry with its glob: ``load_dataset`` then says no data files were found, instead of reading
+    ``manifest.json`` and ``stats.json`` as rows."""
+    configs: list[dict[str, Any]] = [
+        {"config_name": name, "data_files": [{"split": split, "path": files}]}
+        for name, rows, files, _ in entries
+        if rows
+    ]
+    if not configs:
+        configs = [
+            {"config_name": name, "data_files": [{"split": split, "path": glob}]} for name, _, _, glob in entries
+        ]
+    if configs:
+        configs[0] = {"config_name": configs[0]["config_name"], "default": True, **configs[0]}
+    return configs
+
+
+def front_matter(
+    pretty_name: str, rows: int, video: bool, configs: list[dict[str, Any]], sources: list[str], tags: list[str]
+) -> str:
+    """A card's YAML metadata: the Hub's fields (:mod:`ladderdata.io.hub_card` checks them) and the configs."""
+    meta: dict[str, Any] = {
+        "pretty_name": pretty_name,
+        "language": ["en"],
+        **license_metadata(sources),
+        "task_categories": ["visual-question-answering", *(["video-text-to-text"] if video else [])],
+        "task_ids": ["visual-question-answering"],
+        "size_categories": [size_category(rows)],
+        "source_datasets": [f"extended|other-{name}" for name in sources],
+        "annotations_creators": ["machine-generated"],
+        "tags": ["spatial-reasoning", "3d", *sources, *tags],
+    }
+    if configs:
+        meta["configs"] = configs
+    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
+
+
+def _terms(sources: list[str]) -> list[tuple[str, DataTerms | None]]:
+    return [(name, get_source(name).terms) for name in sources]
+
+
+def license_metadata(sources: list[str]) -> dict[str, str]:
+    """A card's licence fields: the terms of the scans' datasets bind data derived from them, so ``other``, named
+    after those terms, linked to the ``LICENSE.md`` that quotes them (:func:`license_file`)."""
+    ids = [terms.license_id if terms else f"{name}-terms" for name, terms in _terms(sources)]
+    return {"license": "other", "license_name": "-and-".join(ids), "license_link": LICENSE_FILE}
+
+
+def license_file(sources: list[str]) -> str:
+    """``LICENSE.md``: the terms of use of every dataset the scans come from, linked."""
+    lines = [
+        "# Terms of use",
+        "",
+        f"This data is computed from scans of {', '.join(sources)}; the terms of those datasets bind it:",
+        "",
+    ]
+    for name, terms in _terms(sources):
+        if terms is None:
+            lines.append(f"- `{name}` scans: the terms of that dataset (its scan source declares none).")
+        else:
+            lines.append(f"- `{name}` scans: [{terms.title}]({terms.url})")
+    lines += ["", f"Generated with {project_reference()}; ladder's own Apache-2.0 licence covers its code only."]
+    return "\n".join(lines) + "\n"
+
+
+def terms_section(sources: list[str]) -> str:
+    """The card's "License and terms of use" section."""
+    listed = ", ".join(f"[{t.title}]({t.url})" if t else f"the terms of {name}" for name, t in _terms(sources))
+    return Template(resource("card_terms.md")).substitute(terms=listed, project=project_reference())
+
+
+def _shard_files(shards: list[dict[str, object]], folder: str) -> list[str]:
+    return [str(s["path"]) for s in shards if str(s["path"]).startswith(folder + "/")]
+
+
+def dataset_card(out: Path, report: DatasetReport) -> str:
+    """README.md of a built dataset or benchmark."""
+    layout, recipe = DatasetLayout(out), report.recipe
+    all_rows = [s for rows in report.subsets.values() for s in rows]
+    spatial = [s for s in all_rows if s.answer_type is not AnswerType.BOXES]
+    configs = data_configs(
+        [
+            (
+                subset,
+                len(rows),
+                _shard_files(report.shards, str(layout.subset_dir(subset).relative_to(out))),
+                layout.shard_glob(subset, report.split),
+            )
+            for subset, rows in report.subsets.items()
+        ],
+        report.split,
+    )
     descriptions = {
         "spatial": "spatial questions (seven VSI-Bench types)",
         "localization": "object localization",
         recipe.name: recipe.description,
     }
-    for subset, rows in report.subsets.items():
-        if rows:
-            entry: dict[str, Any] = {"config_name": subset}
-            if not configs:
-                entry["default"] = True
-            entry["data_files"] = [{"split": report.split, "path": layout.shard_glob(subset, report.split)}]
-            configs.append(entry)
-    front = yaml.safe_dump(
-        {
-            "configs": configs,
-            "task_categories": ["visual-question-answering"],
-            "tags": ["spatial-reasoning", "scannet"],
-        },
-        sort_keys=False,
-    ).strip()
-    card = Template(resource("dataset_card.md")).substitute(
-        front_matter=front,
+    default = configs[0]["config_name"] if configs else recipe.name
+    names = {"load_path": out.name, "default_config": default, "split_name": report.split}
+    video = any(s.modality is Modality.VIDEO for s in all_rows)
+    tags = ["benchmark"] if report.benchmark else []
+    return Template(resource("dataset_card.md")).substitute(
+        names,
+        front_matter=front_matter(recipe.name, len(all_rows), video, configs, report.sources, tags),
         name=recipe.name,
-        version=package_versions()["ladder"],
-        project_url=PROJECT_URL,
+        project=project_reference(),
         scan_count=len(report.scans),
+        sources=", ".join(report.sources),
         split=report.inputs["split"],
         recipe=recipe.name,
         seed=report.seed,
         description=recipe.description,
+        status=_status(report, len(all_rows)),
         subset_rows="\n".join(
             f"| {s} | {len(r):,} | {descriptions.get(s, s)} |" for s, r in report.subsets.items() if r
         ),
-        out_name=out.name,
-        split_name=report.split,
-        default_config=configs[0]["config_name"] if configs else "default",
         columns=BENCH_COLUMNS if report.benchmark else TRAIN_COLUMNS,
+        training="" if report.benchmark or not all_rows else _training(all_rows, names),
         table=composition_table(spatial),
         min_visibility=recipe.filters.min_visibility,
+        terms=terms_section(report.sources),
     )
+
+
+def _status(report: DatasetReport, rows: int) -> str:
+    shortfall = report.shortfall
+    if shortfall is None or not (shortfall.empty or report.benchmark):
+        return ""
+    why = "; ".join(shortfall.reasons)
+    if shortfall.empty:
+        return f"\n**This {'benchmark' if report.benchmark else 'dataset'} is empty**: {why}.\n"
+    return f"\n**Fewer questions than the recipe's target** ({rows:,} of {shortfall.target:,}): {why}.\n"
+
+
+def _training(rows: list[Sample], names: dict[str, str]) -> str:
+    """The card's TRL section, with the visual-token figures of these rows at the paper's pixel budget."""
+    sizes = Counter((s.image_width, s.image_height) for s in rows)
+    (width, height), _ = sizes.most_common(1)[0]
+    longest = max(rows, key=lambda s: len(s.frame_ids) * visual_tokens(s.image_width, s.image_height))
+    resized = resized_size(width, height)
+    return Template(resource("dataset_card_trl.md")).substitute(
+        names,
+        min_pixels=MIN_PIXELS,
+        max_pixels=MAX_PIXELS,
+        min_pixels_text=f"{MIN_PIXELS:,}",
+        max_pixels_text=f"{MAX_PIXELS:,}",
+        tokens_per_image=visual_tokens(width, height),
+        max_images=len(longest.frame_ids),
+        max_row_tokens=f"{len(longest.frame_ids) * visual_tokens(longest.image_width, longest.image_height):,}",
+        resized_size=f"{resized[0]} x {resized[1]}",
+    )
+
+
+def card_for_repo(card: str, folder: Path, repo: str) -> str:
+    """A card written for ``folder`` with its ``load_dataset`` calls pointed at the Hub repository ``repo``."""
+    return card.replace(f'load_dataset("{folder.name}"', f'load_dataset("{repo}"')
+
+
+# ------------------------------------------------------------------------------------------ benchmark roots
+
+
+def benchmark_folders(root: Path) -> list[Path]:
+    """The benchmarks (folders whose manifest says so) directly under ``root``, by name."""
+    found = []
+    for manifest in sorted(root.glob(f"*/{DatasetLayout(root).manifest.name}")):
+        try:
+            if json.loads(manifest.read_text(encoding="utf-8")).get("benchmark"):
+                found.append(manifest.parent)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def write_benchmarks_card(root: Path) -> None:
+    """README.md of a folder of benchmarks (what ``build-bench`` writes): every benchmark in it, its composition,
+    one config per non-empty benchmark, and how to score them."""
+    entries: list[tuple[str, int, list[str], str]] = []
+    table: list[str] = []
+    empty: list[str] = []
+    videos: list[str] = []
+    sources: set[str] = set()
+    for folder in benchmark_folders(root):
+        layout = DatasetLayout(folder)
+        manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
+        sources.update(manifest["inputs"]["sources"])
+        stats = json.loads(layout.stats_json.read_text(encoding="utf-8"))
+        name = folder.name
+        counts: dict[str, dict[str, int]] = stats["counts"].get(name, {})
+        rows = sum(n for per_modality in counts.values() for n in per_modality.values())
+        modalities = sorted({m for per_modality in counts.values() for m in per_modality})
+        if Modality.VIDEO.value in modalities:
+            videos.append(name)
+        files = [f"{name}/{s['path']}" for s in manifest["shards"]]
+        entries.append((name, rows, files, f"{name}/{layout.shard_glob(name, 'test')}"))
+        types = ", ".join(f"{task} {sum(m.values())}" for task, m in counts.items())
+        table.append(
+            f"| {name} | {rows:,} | {len(manifest['inputs']['scan_ids'])} | {', '.join(modalities) or '-'} "
+            f"| {types or '-'} |"
+        )
+        if not rows:
+            reasons = (stats.get("shortfall") or {}).get("reasons", [])
+            empty.append(f"- `{name}` is empty: {'; '.join(reasons) or 'see its stats.md'}.")
+    configs = data_configs(entries, "test")
+    total = sum(rows for _, rows, _, _ in entries)
+    names = [name for name, *_ in entries]
+    commands = [
+        'ladder eval --bench BENCH --predictions predictions.jsonl --scoring all   # {"id", "prediction"} lines',
+        "ladder export BENCH --format spatialladder --out exported   # for SpatialLadder's evaluator",
+        *(f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer" for name in videos),
+    ]
+    used = sorted(sources)
+    pretty = f"{root.name}: {', '.join(names)}"
+    card = Template(resource("benchmarks_card.md")).substitute(
+        front_matter=front_matter(pretty, total, bool(videos), configs, used, ["benchmark"]),
+        name=root.name,
+        project=project_reference(),
+        benchmark_rows="\n".join(table),
+        empty="\n" + "\n".join(empty) + "\n" if empty else "",
+        load_path=root.name,
+        default_config=configs[0]["config_name"] if configs else "",
+        scoring_commands="\n".join(commands),
+        terms=terms_section(used),
+    )
+    layout = DatasetLayout(root)
+    write_text_atomic(layout.license, license_file(used))
     write_text_atomic(layout.card, card)

@@ -16,10 +16,14 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from ladderdata.cache import atomic_path, content_key
+from ladderdata.geometry.vision_grid import resized_size
 from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import Sample
 
 SHARD_KEY = b"ladder.shard_key"
+SHARD_FORMAT = 2
+"""Version of what a shard holds besides its samples' fields (columns, ``messages``); part of the shard key, so
+shards written by an older version are rewritten on resume. 2: boxes in ``messages`` on Qwen2.5-VL's grid."""
 
 
 class RowFormat(StrEnum):
@@ -91,6 +95,8 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
             ("answer_type", _TEXT),
             objects,
             margins,
+            ("resized_width", pa.int64()),
+            ("resized_height", pa.int64()),
             ("messages", MESSAGES_TYPE),
         ]
     schema = pa.schema(fields)
@@ -141,7 +147,7 @@ def shard_key(
     parts = {
         "kind": "shard",
         "images": config.model_dump_json(),
-        "format": f"{row_format}|{dataset_name}",
+        "format": f"{row_format}|{dataset_name}|{SHARD_FORMAT}",
         "margins": json.dumps(sorted(margin_names)),
     }
     return content_key(parts | {f"row:{i}": s.model_dump_json() for i, s in enumerate(samples)})
@@ -182,6 +188,7 @@ def write_shard(
             row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
             row["dataset"] = dataset_name
         else:
+            row["resized_width"], row["resized_height"] = resized_size(s.image_width, s.image_height)
             row["messages"] = s.messages()
         rows.append(row)
     table = pa.Table.from_pylist(rows, schema=schema)

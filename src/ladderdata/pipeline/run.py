@@ -8,6 +8,7 @@ from ladderdata.cache import claim_folder
 from ladderdata.executor import Executor, LocalExecutor
 from ladderdata.io.card import DatasetReport, write_card_manifest_stats
 from ladderdata.io.rooms import scan_room
+from ladderdata.io.shortfall import Shortfall, find_shortfall
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.draft import DraftStage
 from ladderdata.pipeline.plan import PlanStage
@@ -30,6 +31,8 @@ class BuildSummary:
     shards: list[dict[str, object]]
     stages: dict[str, StageStats]
     """Stage name -> its counters and time (also in ``stats.json`` / ``stats.md``)."""
+    shortfall: Shortfall | None
+    """Why the build has fewer questions than its recipe's targets, or none; None when it met them."""
 
 
 def build_dataset(
@@ -52,6 +55,9 @@ def build_dataset(
                 rejections[key].update(counts)
             drafts.update(f"{r.task}/{r.modality.value}" for r in scene.records)
         scans = [s.scan_id for s in drafted.scenes]
+        views = {s.scan_id: s.views for s in drafted.scenes}
+        questions = Counter(f"{s.task}/{s.modality.value}" for subset in written.subsets.values() for s in subset)
+        shortfall = find_shortfall(config.recipe, questions, views, drafts, rejections, drafted.failed)
         opened = open_source(config.source)
         source = config.source.model_copy(update={"root": config.source.root.resolve()})
         report = DatasetReport(
@@ -61,6 +67,7 @@ def build_dataset(
             split=config.output_split,
             inputs={
                 "source": source.model_dump(mode="json"),
+                "sources": opened.source_names(),
                 "split": config.split,
                 "limit_scenes": config.limit_scenes,
                 "scan_ids": scans,
@@ -73,6 +80,8 @@ def build_dataset(
             rejections=rejections,
             unknown_labels={s.scan_id: s.unknown_labels for s in drafted.scenes if s.unknown_labels},
             stages={name: stats.as_dict() for name, stats in ctx.stats.items()},
+            views=views,
+            shortfall=shortfall,
         )
         write_card_manifest_stats(config.out, report)
     return BuildSummary(
@@ -83,4 +92,5 @@ def build_dataset(
         rejections=sum(rejections.values(), Counter()),
         shards=written.shards,
         stages=ctx.stats,
+        shortfall=shortfall,
     )

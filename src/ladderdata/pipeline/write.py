@@ -46,7 +46,10 @@ class ShardJob:
 @dataclass(frozen=True)
 class PlannedShard:
     path: Path
+    """Named after ``key`` (:meth:`DatasetLayout.shard`)."""
     rows: list[Sample]
+    key: str
+    """:func:`shard_key` of the rows and the job's settings."""
 
 
 def write_planned(job: ShardJob, shard: PlannedShard) -> None:
@@ -55,10 +58,9 @@ def write_planned(job: ShardJob, shard: PlannedShard) -> None:
     )
 
 
-def is_current(job: ShardJob, shard: PlannedShard) -> bool:
+def is_current(shard: PlannedShard) -> bool:
     """The file already holds exactly these rows, written with these settings."""
-    key = shard_key(shard.rows, job.margins, job.images, job.row_format, job.dataset_name)
-    return existing_key(shard.path) == key
+    return existing_key(shard.path) == shard.key
 
 
 @dataclass
@@ -74,22 +76,24 @@ class WriteStage(Stage[Rendered, Written]):
     def run(self, ctx: BuildContext, data: Rendered, stats: StageStats) -> Written:
         config, layout = ctx.config, ctx.layout
         recipe, split = config.recipe, config.output_split
+        margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
+        row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
         plan: list[PlannedShard] = []
         for subset, rows in data.subsets.items():
-            count = max(1, -(-len(rows) // recipe.rows_per_shard)) if rows else 0
+            count = -(-len(rows) // recipe.rows_per_shard)
             planned = set()
             for i in range(count):
-                path = layout.shard(subset, split, i, count)
+                part = rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]
+                key = shard_key(part, job.margins, job.images, job.row_format, job.dataset_name)
+                path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
-                plan.append(PlannedShard(path, rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]))
+                plan.append(PlannedShard(path, part, key))
             folder = layout.subset_dir(subset)
             for stale in folder.glob(f"{split}-*.parquet") if folder.is_dir() else []:
                 if stale not in planned:
                     stale.unlink()
                     stats.counters["stale shards removed"] += 1
-        margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
-        row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name)
 
         def done(outcome: Outcome[None]) -> None:
             stats.counters["written" if outcome.ok else "failed"] += 1
@@ -98,7 +102,7 @@ class WriteStage(Stage[Rendered, Written]):
         ctx.start(self.name, len(plan))
         todo = []
         for shard in plan:  # up-to-date shards are recognised here: a rerun starts no worker for them
-            if is_current(job, shard):
+            if is_current(shard):
                 stats.counters["reused"] += 1
                 ctx.advance(self.name)
             else:

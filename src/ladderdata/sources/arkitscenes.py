@@ -35,6 +35,7 @@ from ladderdata.geometry.camera import CameraIntrinsics, turn_camera, turn_image
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.sources.base import (
     SCANS_HINT,
+    DataTerms,
     FrameSource,
     ObjectInfo,
     Scan,
@@ -279,6 +280,9 @@ class ARKitScenesSource(ScanSource):
     config: ARKitScenesSourceConfig
     config_class = ARKitScenesSourceConfig
     looks_for = "<video_id>/<video_id>_3dod_mesh.ply (in Training/, Validation/ or the root)"
+    terms = DataTerms(
+        "ARKitScenes license", "arkitscenes-license", "https://github.com/apple/ARKitScenes/blob/main/LICENSE"
+    )
 
     @classmethod
     def detect(cls, root: Path) -> bool:

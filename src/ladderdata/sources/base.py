@@ -196,11 +196,25 @@ class ScanSourceConfig(BaseModel):
     root: Path
 
 
+@dataclass(frozen=True)
+class DataTerms:
+    """The terms of use or licence that bind data derived from a source's scans (quoted by dataset cards)."""
+
+    title: str
+    """``ScanNet Terms of Use``."""
+    license_id: str
+    """A Hub ``license_name``: lower case, digits and dashes (``scannet-terms-of-use``)."""
+    url: str
+
+
 class ScanSource(ABC):
     """Lists the scans under a root and loads them one at a time."""
 
     name: ClassVar[str]
     config_class: ClassVar[type[ScanSourceConfig]]
+    #: The terms that bind data derived from this source's scans; None when unknown (a third-party source that
+    #: declares none: cards then say so).
+    terms: ClassVar[DataTerms | None] = None
 
     def __init__(self, config: ScanSourceConfig) -> None:
         self.config = config
@@ -257,6 +271,10 @@ class ScanSource(ABC):
     def source_of(self, scan_id: str) -> str:
         """Name of the source that reads ``scan_id`` (every row's ``source``); sources made of others override."""
         return self.name
+
+    def source_names(self) -> list[str]:
+        """Names of the sources this one reads through (itself; a mixed source's parts)."""
+        return [self.name]
 
     def key_settings(self) -> str:
         """The config fields that change what the source returns, as JSON (paths are left out: caches key on

@@ -75,6 +75,9 @@ class MixedSource(ScanSource):
             raise ConfigError(f"no scan '{scan_id}' under {', '.join(str(p.config.root) for p in self.parts)}")
         return self._all[scan_id]
 
+    def source_names(self) -> list[str]:
+        return sorted({name for part in self.parts for name in part.source_names()})
+
     def scan_ids(self, split: str | None = None) -> list[str]:
         return sorted(self._owners(split)) if split is not None else sorted(self._all)
 

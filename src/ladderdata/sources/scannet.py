@@ -13,6 +13,7 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.measure import ObjectSurface, vertex_region
 from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
 from ladderdata.sources.base import (
+    DataTerms,
     FrameSource,
     ObjectInfo,
     Scan,
@@ -163,6 +164,9 @@ class ScanNetSource(ScanSource):
     config: ScanNetSourceConfig
     config_class = ScanNetSourceConfig
     looks_for = "scans/sceneXXXX_YY/ folders (or sceneXXXX_YY/ folders in the root)"
+    terms = DataTerms(
+        "ScanNet Terms of Use", "scannet-terms-of-use", "http://kaldir.vc.in.tum.de/scannet/ScanNet_TOS.pdf"
+    )
 
     @classmethod
     def detect(cls, root: Path) -> bool:

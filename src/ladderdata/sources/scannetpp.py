@@ -20,7 +20,15 @@ from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.sources.base import SCANS_HINT, FrameSource, Scan, ScanSource, ScanSourceConfig, register_source
+from ladderdata.sources.base import (
+    SCANS_HINT,
+    DataTerms,
+    FrameSource,
+    Scan,
+    ScanSource,
+    ScanSourceConfig,
+    register_source,
+)
 from ladderdata.sources.files import field, numbers, pinhole, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable
@@ -139,6 +147,11 @@ class ScanNetPPSource(ScanSource):
     config: ScanNetPPSourceConfig
     config_class = ScanNetPPSourceConfig
     looks_for = "data/<scene_id>/scans/ folders"
+    terms = DataTerms(
+        "ScanNet++ Terms of Use",
+        "scannetpp-terms-of-use",
+        "https://kaldir.vc.in.tum.de/scannetpp/static/scannetpp-terms-of-use.pdf",
+    )
 
     @classmethod
     def detect(cls, root: Path) -> bool:

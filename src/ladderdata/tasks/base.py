@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
@@ -107,9 +108,14 @@ class Sample(BaseModel):
         return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
 
     def messages(self) -> list[dict[str, Any]]:
-        """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer."""
+        """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer; boxes are in
+        the pixels of the image as Qwen2.5-VL's processor resizes it at the paper's pixel budget
+        (:func:`ladderdata.geometry.vision_grid.resized_size`), which is where the model answers."""
         prompt = user_prompt(self.question, self.options, self.answer_type.value, self.prompt_style)
-        return chat_messages(prompt, len(self.frame_ids), self.answer)
+        target = self.answer
+        if self.answer_type is AnswerType.BOXES:
+            target = rescale_boxes(self.answer, self.image_width, self.image_height)
+        return chat_messages(prompt, len(self.frame_ids), target)
 
 
 class UnknownLabels(StrEnum):

@@ -1,0 +1,181 @@
+"""``ladder push``: a built dataset or a folder of benchmarks to a Hugging Face Hub dataset repository.
+
+Only what a reader needs is sent: the card, ``LICENSE.md``, ``manifest.json``, ``stats.json``, ``stats.md``, the
+shards the manifest lists and the preview sheets; never ``.ladder-work/``, the folder's lock, temp files or
+anything else in the folder. The card is checked against the Hub's metadata rules first
+(:mod:`ladderdata.io.hub_card`; the Hub checks it again on commit), and the one sent has its ``load_dataset``
+lines pointed at the repository. Everything goes in one commit.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from ladderdata.cache import claim_folder
+from ladderdata.errors import ConfigError, LadderError
+from ladderdata.io.card import benchmark_folders, card_for_repo
+from ladderdata.io.hub_card import card_problems, read_card_metadata
+from ladderdata.layout import DatasetLayout
+
+log = logging.getLogger(__name__)
+
+REQUIRED_METADATA = ("license", "task_categories", "size_categories", "configs")
+CARD = "README.md"
+
+
+class FolderKind(StrEnum):
+    DATASET = "dataset"
+    """A folder written by ``build-dataset`` (or one benchmark of ``build-bench``)."""
+    BENCHMARKS = "benchmarks"
+    """A ``build-bench --out`` folder: a card listing its benchmarks, one folder each."""
+
+
+@dataclass(frozen=True)
+class PushFile:
+    source: Path
+    repo_path: str
+    """Path in the repository (``/``-separated, relative to its root)."""
+    size: int
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """Exactly what ``ladder push`` sends: the files (the card as rewritten for the repository) and where."""
+
+    folder: Path
+    repo: str
+    kind: FolderKind
+    files: list[PushFile]
+    card: str
+    """README.md as sent: the folder's card with its ``load_dataset`` lines naming ``repo``."""
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def replaced_patterns(self) -> list[str]:
+        """Remote files an upload replaces, deleting those it does not send again: the shards and previews of an
+        earlier push (their names change with their content). Other remote files are left alone."""
+        prefix = "" if self.kind is FolderKind.DATASET else "*/"
+        return [f"{prefix}data/*", f"{prefix}preview/*"]
+
+
+def _dataset_files(folder: Path) -> list[Path]:
+    """The files of one built dataset that a reader needs; raises when its manifest lists a missing shard."""
+    layout = DatasetLayout(folder)
+    manifest = _read_json(layout.manifest)
+    shards = [folder / str(s["path"]) for s in manifest.get("shards", [])]
+    missing = [str(p.relative_to(folder)) for p in shards if not p.is_file()]
+    if missing:
+        raise ConfigError(f"{folder}: shards in its manifest.json are missing ({', '.join(missing[:3])}); rebuild it")
+    described = [layout.card, layout.license, layout.manifest, layout.stats_json, layout.stats_md]
+    absent = [p.name for p in described if not p.is_file()]
+    if absent:
+        raise ConfigError(f"{folder}: {', '.join(absent)} missing; rebuild it")
+    previews = sorted(layout.preview_dir.glob("*.png")) if layout.preview_dir.is_dir() else []
+    return [*described, *shards, *previews]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a ladder manifest")
+    return data
+
+
+def plan_push(folder: Path, repo: str) -> PushPlan:
+    """What pushing ``folder`` to ``repo`` sends; raises ``ConfigError`` for a folder that is not a built dataset
+    or benchmark folder, has no rows, or whose card the Hub would refuse."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils._validators import validate_repo_id  # huggingface_hub.utils exports it lazily
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as e:
+        raise ConfigError(f"--repo {repo!r} is not a Hub repository id (USER/NAME): {e}") from None
+    if "/" not in repo:
+        raise ConfigError(f"--repo {repo!r}: give USER/NAME (or ORG/NAME)")
+    layout = DatasetLayout(folder)
+    sources: list[tuple[Path, str]]
+    if layout.manifest.is_file():
+        kind = FolderKind.DATASET
+        if not _read_json(layout.manifest).get("shards"):
+            raise ConfigError(f"{folder} has no rows to push (its README.md and stats.md say why)")
+        sources = [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(folder)]
+    elif benchmarks := benchmark_folders(folder):
+        kind = FolderKind.BENCHMARKS
+        absent = [p.name for p in (layout.card, layout.license) if not p.is_file()]
+        if absent:
+            raise ConfigError(f"{folder}: {', '.join(absent)} missing; rerun ladder build-bench to write them")
+        sources = [(layout.card, CARD), (layout.license, layout.license.name)]
+        for bench in benchmarks:
+            if not _read_json(DatasetLayout(bench).manifest).get("shards"):
+                log.warning("%s is empty: not pushed (its README.md says why)", bench.name)
+                continue
+            sources += [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(bench)]
+        if len(sources) == 2:
+            raise ConfigError(f"every benchmark in {folder} is empty: nothing to push (its README.md says why)")
+    else:
+        raise ConfigError(f"{folder} is neither a dataset (build-dataset --out) nor benchmarks (build-bench --out)")
+    card = card_for_repo(layout.card.read_text(encoding="utf-8"), folder, repo)
+    try:
+        meta = read_card_metadata(card)
+    except ValueError as e:
+        raise ConfigError(f"{layout.card}: its metadata is not YAML the Hub reads: {e}") from None
+    problems = card_problems(meta, root=folder, required=REQUIRED_METADATA)
+    if problems:
+        raise ConfigError(f"{layout.card} would fail the Hub's metadata checks: " + "; ".join(problems))
+    files = [
+        PushFile(path, name, len(card.encode()) if name == CARD else path.stat().st_size) for path, name in sources
+    ]
+    return PushPlan(folder, repo, kind, files, card)
+
+
+def push(plan: PushPlan, private: bool = False, revision: str | None = None, api: Any = None) -> str:
+    """Send ``plan`` in one commit and return the commit's URL: creates the repository (and the branch
+    ``revision``) if needed, and deletes the remote shards and previews this upload does not send again (their
+    names change with their content), so the repository holds exactly what the card lists. ``api``: an ``HfApi``
+    (default: one with the saved token)."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
+
+    if api is None:
+        if get_token() is None:
+            raise LadderError("no Hugging Face token: run `hf auth login` or set HF_TOKEN, then push again")
+        api = HfApi()
+    sent = {f.repo_path for f in plan.files}
+    with claim_folder(plan.folder):  # no build rewrites the files while they are read
+        try:
+            api.create_repo(plan.repo, repo_type="dataset", private=private, exist_ok=True)
+            if revision is not None:
+                api.create_branch(plan.repo, branch=revision, repo_type="dataset", exist_ok=True)
+            remote = api.list_repo_files(plan.repo, repo_type="dataset", revision=revision)
+            operations: list[Any] = [
+                CommitOperationDelete(path_in_repo=path)
+                for path in remote
+                if path not in sent and any(fnmatch(path, pattern) for pattern in plan.replaced_patterns)
+            ]
+            operations += [
+                CommitOperationAdd(
+                    path_in_repo=f.repo_path,
+                    path_or_fileobj=plan.card.encode() if f.repo_path == CARD else f.source,
+                )
+                for f in plan.files
+            ]
+            commit = api.create_commit(
+                plan.repo,
+                operations,
+                commit_message=f"ladder push: {plan.folder.name} ({len(plan.files)} files)",
+                repo_type="dataset",
+                revision=revision,
+            )
+        except Exception as e:  # the Hub client raises its own, httpx's and OS errors: each is one line here
+            raise LadderError(f"pushing {plan.folder} to {plan.repo} failed: {type(e).__name__}: {e}") from None
+    return str(commit.commit_url)
