@@ -14,7 +14,8 @@ each stage of one scan in a fresh process, so that its peak RSS is the stage's o
 
 Every stage is also run at half the frame stride (twice the views) to show how it grows with the views.
 The extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's train + val + test
-scans)::
+scans); disk and time per 100 scans are the per-scan figures times 100 (the scan's input files, its metadata
+cache entry, the shards and the build's own caches under ``.ladder-work``)::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale              # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires      # plus the ~1.3M-vertex mesh
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ladderdata.layout import FramesLayout
+from ladderdata.layout import DatasetLayout, FramesLayout
 from ladderdata.metadata.extract import metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
@@ -57,6 +58,10 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
 def root_for(cache: Path, vertices: int, frames: int, objects: int) -> Path:
     root = cache / f"scannet-{vertices}v-{frames}f-{objects}o"
     if not (root / "scans" / SCAN_ID).is_dir():
@@ -79,7 +84,7 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
         (result,) = process_scans(source, [SCAN_ID], recipe.metadata, metadata)
         seconds = time.perf_counter() - start
         assert result.status == "computed", result.error
-        return {"seconds": seconds, "views": result.views}
+        return {"seconds": seconds, "views": result.views, "bytes": folder_bytes(metadata)}
     if stage == "selection":
         views = read_views(metadata_path(metadata, SCAN_ID))
         known = {o.object_id for v in views for o in v.objects}
@@ -104,6 +109,8 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
         "rows": sum(summary.rows.values()),
         "stages": {name: stats.seconds for name, stats in summary.stages.items()},
         "draft": dict(summary.stages["draft"].counters),
+        "shard_bytes": folder_bytes(out / "data"),
+        "work_bytes": folder_bytes(DatasetLayout(out).work),
     }
 
 
@@ -124,7 +131,7 @@ def measure(root: Path, work: Path, stride: int) -> dict[str, dict[str, Any]]:
     return {stage: in_fresh_process(stage, root, work / f"stride{stride}", stride) for stage in STAGES}
 
 
-def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
+def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
     strides = sorted(results, reverse=True)
     base = results[strides[0]]
     print(f"\n{name}")
@@ -162,6 +169,13 @@ def report(name: str, results: dict[int, dict[str, dict[str, Any]]]) -> None:
         f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
         f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
     )
+    gb = 100 / 1e9  # per 100 scans, in GB
+    print(
+        f"  per 100 scans at stride {strides[0]}: {scan_bytes * gb:.2f} GB of scans read; written: metadata cache "
+        f"{base['metadata']['bytes'] * gb:.3f} GB, shards {base['cold']['shard_bytes'] * gb:.3f} GB, build caches "
+        f"{base['cold']['work_bytes'] * gb:.3f} GB (metadata included); a cold build {100 * per_scan / 3600:.2f} "
+        f"core-hours ({100 * per_scan / 60 / 16:.1f} min on 16 cores)"
+    )
 
 
 def main() -> None:
@@ -196,7 +210,7 @@ def main() -> None:
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
         results = {s: measure(root, work, s) for s in dict.fromkeys([stride, max(1, stride // 2)])}
-        report(name, results)
+        report(name, folder_bytes(root / "scans" / SCAN_ID), results)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,21 @@ def arkitscenes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         synthesize_arkitscenes_root(folder / "arkitscenes", SynthConfig(scenes=4, frames=10, seed=2))
 
     return shared_folder(tmp_path_factory, "synth-arkitscenes", build) / "arkitscenes"
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `ladder demo --out demo` writes (4 synthetic scans; SPBench-SI/MV from the val scan in bench/, training
+    data from the train scans in dataset/, their shared metadata/, preview sheets); its log is ``demo.log`` beside
+    it. Read-only: copy before changing (``linked_copy``)."""
+
+    def build(folder: Path) -> None:
+        from typer.testing import CliRunner
+
+        from ladderdata.cli import app
+
+        result = CliRunner().invoke(app, ["demo", "--out", str(folder / "demo"), "--workers", "1"])
+        (folder / "demo.log").write_text(result.output)
+        assert result.exit_code == 0, result.output
+
+    return shared_folder(tmp_path_factory, "demo", build) / "demo"

@@ -23,7 +23,7 @@ LAYERS: list[list[str]] = [
     ["ladderdata.pipeline"],
     ["ladderdata.bench", "ladderdata.eval"],
     ["ladderdata.extensions", "ladderdata.schemas"],
-    ["ladderdata.cli", "ladderdata"],
+    ["ladderdata.cli", "ladderdata.__main__", "ladderdata"],
     ["laddertrain"],
 ]
 #: Names that place only themselves, not the modules under them (the package's own ``__init__``).

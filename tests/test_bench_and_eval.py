@@ -101,7 +101,7 @@ def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, t
     listing = tmp_path / "planted.txt"
     listing.write_text("scene0001_00\n")
     planted = tmp_path / "planted"
-    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split_file=listing, frame_stride=2)
+    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split=str(listing), frame_stride=2)
     report = check_leakage(built_dataset.out, planted)
     assert report.overlap == ["scannet:scene0001"]
     rescan = tmp_path / "rescan"
@@ -134,7 +134,7 @@ def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Pa
     root = tmp_path / "root"
     shutil.copytree(synthetic_root, root)
     (root / "scannetv2_val.txt").unlink()
-    with pytest.raises(ConfigError, match="--split-file"):
+    with pytest.raises(ConfigError, match=r"--split-dir DIR .*--split FILE"):
         build_benchmarks(scannet(root), tmp_path / "b", ["spbench-si"], split="val")
 
 

@@ -114,6 +114,7 @@ def test_cli_detects_each_root_and_checks_source_counts(roots: dict[str, Path], 
     args = ["scans", "--scans", str(roots["scannetpp"]), "--scans", str(roots["arkitscenes"])]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    (tmp_path / "notes.txt").write_text("not a scan")
     result = CliRunner().invoke(app, ["scans", "--scans", str(tmp_path)])
     assert isinstance(result.exception, ConfigError) and "looked for" in str(result.exception)
 

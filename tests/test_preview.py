@@ -67,7 +67,7 @@ def test_benchmark_folder_preview_writes_a_sheet_per_benchmark(synthetic_root: P
     split.write_text("scene0000_00\n")
     bench = tmp_path / "bench"
     build_benchmarks(
-        scannet(synthetic_root), bench, ["spbench-si", "spbench-mv", "vsi-video"], split_file=split, frame_stride=1
+        scannet(synthetic_root), bench, ["spbench-si", "spbench-mv", "vsi-video"], split=str(split), frame_stride=1
     )
     result = runner.invoke(app, ["preview", str(bench), "--samples", "4"])
     assert result.exit_code == 0, result.output

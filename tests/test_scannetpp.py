@@ -24,6 +24,7 @@ def test_registered_and_detected(scannetpp_root: Path, synthetic_root: Path, tmp
     assert SOURCES["scannetpp"] is ScanNetPPSource
     assert detect_source(scannetpp_root) == "scannetpp"
     assert detect_source(synthetic_root) == "scannet"
+    (tmp_path / "notes.txt").write_text("not a scan")
     with pytest.raises(ConfigError, match=r"looked for .*scannetpp: data/<scene_id>/scans/"):
         detect_source(tmp_path)
 

@@ -32,14 +32,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `ladder demo` writes (4 synthetic scans, a full build with the built-in recipe)."""
-    from ladderdata.cli import app
-
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out / "dataset"
+def demo_dataset(demo_out: Path) -> Path:
+    """The training data `ladder demo` writes (a full build of the train scans with the built-in recipe)."""
+    return demo_out / "dataset"
 
 
 def weights(folder: Path) -> dict[str, np.ndarray]:
@@ -132,6 +127,27 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
         previous = final
     shard = runs / "coldstart-data" / "data" / "coldstart" / "train-00000-of-00001.parquet"
     assert pq.read_metadata(shard).num_rows > 0
+    before = weights(runs / "stage2" / "final")
+    args = ["train", "stage2", "--recipe", "tiny", "--data", str(demo_dataset), "--output", str(runs)]
+    rerun = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert rerun.exit_code == 0, (rerun.output, rerun.exception)
+    said = "".join(rerun.output.split())  # the log wraps long paths
+    assert "".join(f"stage2: resuming from {runs / 'stage2' / 'checkpoint-2'}".split()) in said
+    after = weights(runs / "stage2" / "final")
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_resume_checkpoint_is_the_highest_numbered_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from laddertrain.runners import resume_checkpoint
+
+    assert resume_checkpoint("stage1", tmp_path / "absent") is None
+    assert resume_checkpoint("stage1", tmp_path) is None
+    for name in ("checkpoint-9", "checkpoint-40", "checkpoint-final", "final"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "checkpoint-100").write_text("a file, not a checkpoint")
+    with caplog.at_level("INFO", logger="laddertrain"):
+        assert resume_checkpoint("stage1", tmp_path) == str(tmp_path / "checkpoint-40")
+    assert f"stage1: resuming from {tmp_path / 'checkpoint-40'}" in caplog.text
 
 
 def test_grpo_keeps_video_frames_in_every_forward_pass(

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -14,15 +15,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ladderdata.cache import is_out_of_space
-from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
+from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError, validation_text
+from ladderdata.eval.hints import Hint
 from ladderdata.executor.base import ExecutorKind, describe_failure
-from ladderdata.extensions import Extension, load_extensions
+from ladderdata.extensions import BackendName, Extension, examples, load_extensions
 from ladderdata.layout import FramesLayout
 
 if TYPE_CHECKING:
     from ladderdata.executor import Executor
     from ladderdata.extensions import AnswerBackend
-    from ladderdata.pipeline import BuildConfig
+    from ladderdata.pipeline import BuildConfig, BuildSummary
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
@@ -71,16 +73,42 @@ class StageBars:
         self.progress.advance(self.tasks[stage])
 
 
-# options shared by the commands that read scans and fan out work
+# options shared by the commands that read scans (SCANS in README's CLI table) and that fan out work (RUN)
 Scans = Annotated[
     list[Path],
-    typer.Option("--scans", help="root of scans (ScanNet, ScanNet++ or ARKitScenes); repeat to mix several roots"),
+    typer.Option(
+        "--scans",
+        help="root of scans: ScanNet (holding scans/, or a folder of sceneXXXX_YY folders), ScanNet++ or "
+        "ARKitScenes; repeat to mix several roots",
+    ),
 ]
 Source = Annotated[
     list[str] | None,
     typer.Option(
         help="scannet, scannetpp or arkitscenes (or a plugin's): once for every --scans root or once per root, in "
         "order; default: detected from each root's layout"
+    ),
+]
+FramesLayoutOption = Annotated[
+    FramesLayout | None,
+    typer.Option(
+        "--frames-layout",
+        help="ScanNet frames to read: sens (.sens), export (SensReader folders) or posed (mmdetection3d "
+        "posed_images); default the first present",
+    ),
+]
+LabelTable = Annotated[
+    Path | None,
+    typer.Option(
+        "--label-table", help="ScanNet's scannetv2-labels.combined.tsv (default: the one in the --scans root)"
+    ),
+]
+SplitDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--split-dir",
+        help="folder holding the split lists (ScanNet: scannetv2_<split>.txt, ScanNet++: <split>.txt; "
+        "default: in the --scans root)",
     ),
 ]
 Workers = Annotated[
@@ -91,8 +119,20 @@ RayAddress = Annotated[
     str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
 ]
 FrameStride = Annotated[
-    int | None, typer.Option(min=1, help="override the recipe's: keep frames whose number is a multiple of K")
+    int | None,
+    typer.Option(min=1, help="keep frames whose number is a multiple of K (default: the recipe's, 10)"),
 ]
+MetadataCache = Annotated[
+    Path | None,
+    typer.Option(
+        "--metadata-cache",
+        help="per-view metadata folder to reuse and fill, e.g. ladder metadata's --out "
+        "(default OUT/.ladder-work/metadata)",
+    ),
+]
+SPLIT_HELP = "train, val, test, all, or a file of scan ids (one per line)"
+Seed = Annotated[int, typer.Option(help="seed of every random choice: same seed, same bytes")]
+LimitScenes = Annotated[int | None, typer.Option(min=1, help="use only the first K scans of the split")]
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -104,11 +144,16 @@ def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str 
 
 
 def scan_source(
-    names: list[str] | None, roots: list[Path], frames_layout: FramesLayout | None = None
+    names: list[str] | None,
+    roots: list[Path],
+    frames_layout: FramesLayout | None = None,
+    label_table: Path | None = None,
+    split_dir: Path | None = None,
 ) -> "ScanSourceConfig":
     """The source config of ``--scans`` roots: each root's ``--source`` (or the one detected from its layout),
-    several roots as one mixed source. ``--frames-layout`` applies to the ScanNet roots."""
-    from ladderdata.sources.base import detect_source, source_config
+    several roots as one mixed source. ``--frames-layout``, ``--label-table`` and ``--split-dir`` apply to the
+    roots whose source has that setting (a ``LadderError`` when none has)."""
+    from ladderdata.sources.base import detect_source, get_source, source_config
 
     if not roots:
         raise LadderError("give --scans ROOT (repeatable)")
@@ -116,19 +161,36 @@ def scan_source(
     if len(names) not in (0, 1, len(roots)):
         raise LadderError(f"give --source once, or once per --scans root ({len(roots)}), not {len(names)} times")
     chosen = [names[0] if len(names) == 1 else names[i] if names else detect_source(r) for i, r in enumerate(roots)]
-    if frames_layout is not None and "scannet" not in chosen:
-        raise LadderError("--frames-layout picks among ScanNet's frame layouts; no --scans root is read as scannet")
-    parts = [
-        source_config(name, root=root, frames_layout=frames_layout if name == "scannet" else None)
-        for name, root in zip(chosen, roots, strict=True)
+    given = {"frames_layout": frames_layout, "label_table": label_table, "split_dir": split_dir}
+    settings = [
+        {k: v for k, v in given.items() if v is not None and k in get_source(name).config_class.model_fields}
+        for name in chosen
     ]
+    for field, value in given.items():
+        if value is not None and not any(field in s for s in settings):
+            option = "--" + field.replace("_", "-")
+            raise LadderError(f"{option} is not a setting of {' or '.join(sorted(set(chosen)))}: leave it out")
+    parts = [source_config(name, root=root, **s) for name, root, s in zip(chosen, roots, settings, strict=True)]
     return parts[0] if len(parts) == 1 else source_config("mixed", parts=parts)
 
 
+def list_scans(config: "ScanSourceConfig", split: str) -> list[str]:
+    """The scans a command will read; wrong paths, a missing label table or split list fail here, before any
+    progress bar or worker starts."""
+    from ladderdata.pipeline.plan import list_scans as listed
+    from ladderdata.sources.base import open_source
+
+    return listed(open_source(config), split)
+
+
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import SynthFormat
+    from ladderdata.sources.synthetic import SynthFormat, synthesized
     from ladderdata.sources.synthetic_formats import synthesize
 
+    held = synthesized(out, config)
+    if held is not None:
+        log.info("%s already holds these %d synthetic scans: nothing to write", out, len(held))
+        return held
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("synthesising scans", total=config.scenes)
@@ -138,14 +200,21 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
     return ids
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder synth --out demo/scannet",
+        "ladder synth --out big --scenes 1 --frames 2000 --objects 50 --mesh-vertices 150000 --workers 2",
+        "ladder synth --out mm --frames-layout sens --frames-layout posed --posed-max-images 300",
+        "ladder synth --out synth-pp --format scannetpp",
+    )
+)
 def synth(
     out: Annotated[Path, typer.Option(help="root folder to write")],
     format: Annotated[
         str, typer.Option("--format", help="layout to write: scannet, scannetpp or arkitscenes")
     ] = "scannet",
-    scenes: Annotated[int, typer.Option(min=1)] = 4,
-    seed: int = 0,
+    scenes: Annotated[int, typer.Option(min=1, help="scans to write (every 4th goes to the val split)")] = 4,
+    seed: Annotated[int, typer.Option(help="which scenes: same seed, same bytes")] = 0,
     frames: Annotated[int, typer.Option(min=4, max=20_000, help="frames per scan (ScanNet: 1,000-5,000)")] = 48,
     objects: Annotated[
         int | None, typer.Option(min=1, max=60, help="furniture objects per scan, at least (default 10-30)")
@@ -159,13 +228,16 @@ def synth(
     posed_max_images: Annotated[
         int | None, typer.Option(min=1, help="posed layout: a random subset of this many frames, as mmdetection3d")
     ] = None,
-    frames_layout: Annotated[list[FramesLayout] | None, typer.Option(help="repeat for several")] = None,
+    frames_layout: Annotated[
+        list[FramesLayout] | None,
+        typer.Option(help="frames layouts to write: sens, export, posed (repeat for several; default sens)"),
+    ] = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
-    (synthetic_gt/<scan>.json)."""
+    (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
     from ladderdata.sources.synthetic import SynthConfig, SynthFormat
 
     try:
@@ -188,13 +260,11 @@ def synth(
         run_synth(out, config, runner)
 
 
-def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int:
-    """Load every scan of a source and print a table; returns the number of scans that failed."""
+def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
+    """Load every scan of ``ids`` and print a table; returns the number of scans that failed."""
     from ladderdata.sources.base import open_source
 
     source = open_source(source_config)
-    source.check_shared_inputs()
-    ids = source.scan_ids(split)
     table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
     failures: dict[str, str] = {}
     with _progress() as progress:
@@ -220,30 +290,35 @@ def summarise_scans(source_config: "ScanSourceConfig", split: str | None) -> int
     return len(failures)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder scans --scans scannet --split val",
+        "ladder scans --scans my_scans --label-table scannet/scannetv2-labels.combined.tsv",
+        "ladder scans --scans scannet --scans scannetpp --scans arkitscenes   # one mixed source",
+    )
+)
 def scans(
     scans: Scans,
-    split: Annotated[str | None, typer.Option(help="train, val or test (needs scannetv2_<split>.txt)")] = None,
-    frames_layout: FramesLayout | None = None,
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "all",
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = None,
 ) -> None:
     """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
-    failed = summarise_scans(scan_source(source, scans, frames_layout), split)
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    failed = summarise_scans(config, list_scans(config, split))
     raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
 def run_metadata(
-    source_config: "ScanSourceConfig", out: Path, split: str | None, frame_stride: int, executor: "Executor"
+    source_config: "ScanSourceConfig", scan_ids: list[str], out: Path, frame_stride: int | None, executor: "Executor"
 ) -> int:
     """Compute per-view metadata for every scan; returns the number of scans that failed."""
     from ladderdata.metadata.config import MetadataConfig
     from ladderdata.metadata.extract import process_scans
-    from ladderdata.sources.base import open_source
 
-    source = open_source(source_config)
-    source.check_shared_inputs()
-    scan_ids = source.scan_ids(split)
-    config = MetadataConfig(frame_stride=frame_stride)
+    config = MetadataConfig() if frame_stride is None else MetadataConfig(frame_stride=frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("per-view metadata", total=len(scan_ids))
@@ -253,7 +328,8 @@ def run_metadata(
         if r.error:
             log.error("%s", r.error)
     log.info(
-        "metadata: %d computed, %d cached, %d failed; %d views in %.1f s -> %s",
+        "metadata (frame stride %d): %d computed, %d cached, %d failed; %d views in %.1f s -> %s",
+        config.frame_stride,
         counts["computed"],
         counts["cached"],
         counts["failed"],
@@ -264,27 +340,39 @@ def run_metadata(
     return counts["failed"]
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder metadata --scans scannet --out metadata --workers 8",
+        "ladder metadata --scans scannet --out metadata --split val --frame-stride 5",
+    )
+)
 def metadata(
     scans: Scans,
-    out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files (the cache)")],
-    split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
+    out: Annotated[Path, typer.Option(help="folder for <scan>.parquet files, the cache --metadata-cache reads")],
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "all",
     frame_stride: Annotated[
-        int, typer.Option(min=1, help="keep frames whose number is a multiple of K (and whose pose is valid)")
-    ] = 10,
+        int | None,
+        typer.Option(min=1, help="keep frames whose number is a multiple of K, among valid poses (default 10)"),
+    ] = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
 ) -> None:
-    """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan."""
+    """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
+    finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    ids = list_scans(config, split)
     with open_run_executor(executor, workers, ray_address) as runner:
-        failed = run_metadata(scan_source(source, scans), out, split, frame_stride, runner)
+        failed = run_metadata(config, ids, out, frame_stride, runner)
     raise typer.Exit(SCANS_FAILED if failed else 0)
 
 
-def run_build(config: "BuildConfig", executor: "Executor") -> int:
-    """Build a dataset with progress bars and a final summary; returns the number of scans that failed."""
+def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
+    """Build a dataset with progress bars and a final summary."""
     from ladderdata.pipeline import build_dataset
 
     start = time.perf_counter()
@@ -310,22 +398,41 @@ def run_build(config: "BuildConfig", executor: "Executor") -> int:
         time.perf_counter() - start,
         config.out / "stats.md",
     )
-    return len(summary.failed)
+    return summary
 
 
-@app.command("build-dataset")
+def check_benchmark_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"--exclude-bench {folder} is not a folder: pass the --out folder of ladder build-bench")
+
+
+@app.command(
+    "build-dataset",
+    epilog=examples(
+        "ladder build-dataset --scans scannet --out dataset --exclude-bench bench --workers 8",
+        "ladder build-dataset --scans demo/scannet --out small --split all --limit-scenes 2 --frame-stride 2",
+        "ladder build-dataset --scans scannet --out ds --split my_scans.txt --recipe my_recipe.yaml",
+    ),
+)
 def build_dataset_command(
     scans: Scans,
     out: Annotated[Path, typer.Option(help="dataset folder to write (shards, card, manifest, stats)")],
-    split: Annotated[str, typer.Option(help="train, val, test, all, or a file of scan ids")] = "train",
-    recipe: Annotated[str, typer.Option(help="built-in recipe name or YAML file")] = "spatialladder-26k",
-    seed: int = 0,
-    limit_scenes: Annotated[int | None, typer.Option(min=1, help="use only the first K scans")] = None,
+    split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "train",
+    recipe: Annotated[str, typer.Option(help="built-in recipe (spatialladder-26k, ...) or YAML file")] = (
+        "spatialladder-26k"
+    ),
+    seed: Seed = 0,
+    limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
-    frames_layout: FramesLayout | None = None,
     exclude_bench: Annotated[
-        list[Path] | None, typer.Option(help="built benchmark whose rooms must not be used (repeatable)")
+        list[Path] | None,
+        typer.Option(help="a build-bench --out folder: its rooms are not used (repeatable; check-leakage proves it)"),
     ] = None,
+    metadata_cache: MetadataCache = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
@@ -336,33 +443,84 @@ def build_dataset_command(
     from ladderdata.recipe import Recipe
 
     config = BuildConfig(
-        source=scan_source(source, scans, frames_layout),
+        source=scan_source(source, scans, frames_layout, label_table, split_dir),
         out=out,
         split=split,
         recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
         seed=seed,
         limit_scenes=limit_scenes,
         exclude=exclude_bench or [],
+        metadata_cache=metadata_cache,
     )
+    list_scans(config.source, config.split)
+    check_benchmark_folders(config.exclude)
     with open_run_executor(executor, workers, ray_address) as runner:
-        failed = run_build(config, runner)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+        summary = run_build(config, runner)
+    raise typer.Exit(SCANS_FAILED if summary.failed else 0)
 
 
-@app.command("build-bench")
+def run_bench(
+    source: "ScanSourceConfig",
+    out: Path,
+    names: list[str],
+    split: str,
+    seed: int,
+    limit_scenes: int | None,
+    frame_stride: int | None,
+    metadata_cache: Path | None,
+    executor: "Executor",
+) -> dict[str, "BuildSummary"]:
+    """Build benchmarks with progress bars and a table of what was written."""
+    from ladderdata.bench.build import build_benchmarks
+
+    start = time.perf_counter()
+    with _progress() as progress:
+        summaries = build_benchmarks(
+            source,
+            out,
+            names,
+            split,
+            seed=seed,
+            limit_scenes=limit_scenes,
+            frame_stride=frame_stride,
+            executor=executor,
+            progress=StageBars(progress),
+            metadata_cache=metadata_cache,
+        )
+    table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
+    for name, summary in summaries.items():
+        table.add_row(name, f"{sum(summary.rows.values()):,}", str(len(summary.scans)), str(len(summary.failed)))
+        for scan_id, error in sorted(summary.failed.items()):
+            log.error("%s: failed scan %s: %s", name, scan_id, error)
+    Console().print(table)
+    log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
+    return summaries
+
+
+@app.command(
+    "build-bench",
+    epilog=examples(
+        "ladder build-bench --scans scannet --out bench",
+        "ladder build-bench --scans scannet --out bench --video --metadata-cache metadata --workers 8",
+        "ladder build-bench --scans scannet --out bench --split my_val.txt --benchmark spbench-si",
+    ),
+)
 def build_bench_command(
     scans: Scans,
     out: Annotated[Path, typer.Option(help="folder for the benchmarks (one sub-folder each)")],
-    split: Annotated[str, typer.Option(help="split whose list (scannetv2_<split>.txt) names the scans")] = "val",
-    split_file: Annotated[Path | None, typer.Option(help="file of scan ids, instead of the root's split list")] = None,
+    split: Annotated[str, typer.Option(help="val (scannetv2_val.txt), another split, or a file of scan ids")] = "val",
     benchmark: Annotated[
-        list[str] | None, typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable)")
+        list[str] | None,
+        typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable; default spbench-si, -mv)"),
     ] = None,
     video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
-    seed: int = 0,
-    limit_scenes: Annotated[int | None, typer.Option(min=1)] = None,
+    seed: Seed = 0,
+    limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
-    frames_layout: FramesLayout | None = None,
+    metadata_cache: MetadataCache = None,
+    frames_layout: FramesLayoutOption = None,
+    label_table: LabelTable = None,
+    split_dir: SplitDir = None,
     source: Source = None,
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
@@ -372,67 +530,91 @@ def build_bench_command(
 
     Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
-    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK, build_benchmarks
+    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
-    start = time.perf_counter()
-    with open_run_executor(executor, workers, ray_address) as runner, _progress() as progress:
-        summaries = build_benchmarks(
-            scan_source(source, scans, frames_layout),
-            out,
-            names,
-            split,
-            split_file,
-            seed,
-            limit_scenes,
-            frame_stride,
-            runner,
-            StageBars(progress),
-        )
-    table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
-    failed = 0
-    for name, summary in summaries.items():
-        table.add_row(name, f"{sum(summary.rows.values()):,}", str(len(summary.scans)), str(len(summary.failed)))
-        failed += len(summary.failed)
-        for scan_id, error in sorted(summary.failed.items()):
-            log.error("%s: failed scan %s: %s", name, scan_id, error)
-    Console().print(table)
-    log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)
+    list_scans(config, split)
+    with open_run_executor(executor, workers, ray_address) as runner:
+        summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
     if empty:
         log.error("empty benchmarks: %s (the warnings above say why)", ", ".join(empty))
         raise typer.Exit(EMPTY_BENCHMARK)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+    raise typer.Exit(SCANS_FAILED if any(s.failed for s in summaries.values()) else 0)
 
 
-@app.command("check-leakage")
-def check_leakage_command(
-    train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
-    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
-) -> None:
-    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room)."""
+def leakage_check(train: Path, bench: Path) -> bool:
+    """Log whether a room is in both a training dataset and a benchmark; True when none is."""
     from ladderdata.bench.leakage import check_leakage
 
     report = check_leakage(train, bench)
     if report.clean:
-        log.info("no overlap: %d training rooms, %d benchmark rooms", report.train_rooms, report.bench_rooms)
-        return
-    log.error("%d rooms in both: %s", len(report.overlap), ", ".join(report.overlap[:20]))
-    raise typer.Exit(1)
+        log.info(
+            "leakage check passed: none of the %d benchmark rooms of %s is among the %d training rooms of %s",
+            report.bench_rooms,
+            bench,
+            report.train_rooms,
+            train,
+        )
+        return True
+    log.error(
+        "%d room%s in both %s and %s (%s): rebuild the training data with "
+        "`ladder build-dataset ... --exclude-bench %s`, which leaves them out",
+        len(report.overlap),
+        " is" if len(report.overlap) == 1 else "s are",
+        train,
+        bench,
+        ", ".join(report.overlap[:20]) + (", ..." if len(report.overlap) > 20 else ""),
+        bench,
+    )
+    return False
 
 
-@app.command("eval")
+@app.command(
+    "check-leakage",
+    epilog=examples("ladder check-leakage dataset bench", "ladder check-leakage demo/dataset demo/bench/spbench-si"),
+)
+def check_leakage_command(
+    train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
+    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+) -> None:
+    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room);
+    exit 1 when a room is in both."""
+    if not leakage_check(train, bench):
+        raise typer.Exit(1)
+
+
+class PromptChoice(StrEnum):
+    DIRECT = "direct"
+    THINK = "think"
+
+
+@app.command(
+    "eval",
+    epilog=examples(
+        "ladder eval --bench bench --predictions preds.jsonl",
+        "ladder eval --bench bench --predictions SPBench-SI_results.jsonl --scoring all",
+        "ladder eval --bench bench/spbench-si --model runs/stage3/final --prompt think --backend vllm",
+    ),
+)
 def eval_command(
     bench: Annotated[Path, typer.Option(help="a benchmark folder (or folder of benchmarks)")],
     predictions: Annotated[
         Path | None, typer.Option(help='JSON Lines of {"id", "prediction"}; written here when --model is given')
     ] = None,
     model: Annotated[Path | None, typer.Option(help="local Hugging Face VLM folder to answer the questions")] = None,
-    prompt: Annotated[str, typer.Option(help="direct (stage-2 prompt) or think (stage-3 prompt)")] = "direct",
-    backend: Annotated[str, typer.Option(help="transformers or vllm")] = "transformers",
-    hints: Annotated[str, typer.Option(help="none, boxes or arrows (paper Appendix A)")] = "none",
-    batch_size: Annotated[int, typer.Option(min=1)] = 4,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    prompt: Annotated[PromptChoice, typer.Option(help="direct (stage-2 prompt) or think (stage-3 prompt)")] = (
+        PromptChoice.DIRECT
+    ),
+    backend: Annotated[BackendName, typer.Option(help="what runs --model: transformers or vllm (GPU extra)")] = (
+        BackendName.TRANSFORMERS
+    ),
+    hints: Annotated[Hint, typer.Option(help="with --model: none, boxes or arrows drawn on images (paper App. A)")] = (
+        Hint.NONE
+    ),
+    batch_size: Annotated[int, typer.Option(min=1, help="with --model: questions answered at once")] = 4,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="with --model: tokens generated per answer, at most")] = 64,
     out: Annotated[
         Path | None, typer.Option(help="folder for report.md/json (default: beside predictions, or eval-<model>)")
     ] = None,
@@ -442,28 +624,23 @@ def eval_command(
     ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
-    from ladderdata.eval.hints import Hint
     from ladderdata.eval.report import evaluate, load_bench, scoring_modes
     from ladderdata.prompts import PromptStyle
 
     modes = scoring_modes(scoring or [])
     if predictions is None and model is None:
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
-    style = {"direct": PromptStyle.ANSWER, "think": PromptStyle.THINK}.get(prompt)
-    if style is None:
-        raise LadderError(f"--prompt must be direct or think, not {prompt!r}")
-    try:
-        hint = Hint(hints)
-    except ValueError:
-        raise LadderError(f"--hints must be none, boxes or arrows, not {hints!r}") from None
+    style = PromptStyle.THINK if prompt is PromptChoice.THINK else PromptStyle.ANSWER
     if model is not None:
         from ladderdata.eval.report import write_predictions
         from ladderdata.extensions import AnswerRequest
 
         answer = answer_backend(backend)
+        if not (model / "config.json").is_file():
+            raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
-        request = AnswerRequest(style=style, hint=hint, batch_size=batch_size, max_new_tokens=max_new_tokens)
+        request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
             answers = answer(rows, model, request, lambda n: progress.advance(task, n))
@@ -489,7 +666,13 @@ def eval_command(
     log.info("report: %s", report_dir / "report.md")
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=examples(
+        "ladder export bench --format spatialladder --out exported",
+        "ladder export bench/vsi-video --format vsibench --out exported --fps 2",
+    ),
+)
 def export_command(
     bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
     format: Annotated[str, typer.Option("--format", help="spatialladder or vsibench")],
@@ -512,7 +695,12 @@ def export_command(
     Console().print(table)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder push demo/dataset --repo USER/ladder-demo --dry-run",
+        "ladder push bench --repo ORG/spbench --private --revision v1",
+    )
+)
 def push(
     folder: Annotated[Path, typer.Argument(help="a dataset (build-dataset --out) or benchmarks (build-bench --out)")],
     repo: Annotated[str, typer.Option(help="Hub dataset repository to push to: USER/NAME or ORG/NAME")],
@@ -539,7 +727,12 @@ def push(
     log.info("pushed %d files (%s bytes) to %s: %s", len(plan.files), f"{plan.total_bytes:,}", repo, url)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "ladder preview demo/dataset --samples 16",
+        "ladder preview demo/bench --out /tmp/sheets --seed 1",
+    )
+)
 def preview(
     dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset, or build-bench's --out folder")],
     out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
@@ -547,41 +740,66 @@ def preview(
     seed: Annotated[int, typer.Option(help="which samples are drawn")] = 0,
 ) -> None:
     """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
-    single images, multi-view sets and video frames in grids, question, options and answer with its unit.
-
-    Example: ladder preview demo/dataset --samples 16
-    """
+    single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
     from ladderdata.preview import render_preview
 
     for path in render_preview(dataset, out, samples, seed):
         log.info("wrote %s", path)
 
 
-@app.command()
+#: The demo's synthetic scans have 48 frames (ScanNet's: 1,000-5,000): every 2nd keeps 24 views, enough for
+#: 16-frame videos and 8-view sets; ScanNet scans use the default 10 (docs/scannet.md).
+DEMO_FRAME_STRIDE = 2
+
+
+@app.command(epilog=examples("ladder demo", "ladder demo --out /tmp/demo --workers 1"))
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo scans and outputs")] = Path("demo"),
-    workers: Annotated[int, typer.Option(min=1)] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="local worker processes")] = 2,
 ) -> None:
-    """Synthesise 4 demo scans, build a dataset from them and render a preview sheet."""
+    """The good practice on 4 synthetic scans: SPBench-SI/MV from the val scan (OUT/bench), training data from
+    the train scans with the benchmark's rooms excluded (OUT/dataset), the leakage check, preview sheets.
+    Both builds share one per-view metadata cache (OUT/metadata); a rerun resumes in seconds."""
+    from ladderdata.bench.build import BENCHMARKS
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
     from ladderdata.sources.synthetic import SynthConfig
 
-    root = out / "scannet"
-    dataset = out / "dataset"
+    start = time.perf_counter()
+    root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"
+    source = scan_source(["scannet"], [root])
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
         run_synth(root, SynthConfig(), runner)
-        recipe = Recipe.load("spatialladder-26k").with_frame_stride(2)
-        failed = run_build(
-            BuildConfig(source=scan_source(["scannet"], [root]), out=dataset, split="all", recipe=recipe), runner
+        benchmarks = run_bench(
+            source, bench, list(BENCHMARKS), "val", 0, None, DEMO_FRAME_STRIDE, metadata_cache, runner
         )
-    for path in render_preview(dataset):
-        log.info("preview: %s", path)
-    raise typer.Exit(SCANS_FAILED if failed else 0)
+        recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
+        config = BuildConfig(
+            source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
+        )
+        summary = run_build(config, runner)
+    clean = leakage_check(dataset, bench)
+    sheets = render_preview(dataset) + render_preview(bench)
+    failed = summary.failed or any(s.failed for s in benchmarks.values())
+    log.info(
+        "demo in %.0f s: training data %s (%s rows from train scans %s); benchmarks %s (%s questions from val scans "
+        "%s); leakage check %s; %d preview sheets, e.g. %s",
+        time.perf_counter() - start,
+        dataset,
+        " + ".join(f"{n} {subset}" for subset, n in summary.rows.items()),
+        ", ".join(summary.scans),
+        bench,
+        " + ".join(f"{sum(s.rows.values())} {name}" for name, s in benchmarks.items()),
+        ", ".join(sorted({scan for s in benchmarks.values() for scan in s.scans})),
+        "passed" if clean else "FAILED",
+        len(sheets),
+        sheets[0],
+    )
+    raise typer.Exit(SCANS_FAILED if failed or not clean else 0)
 
 
-@app.command()
+@app.command(epilog=examples("ladder schemas", "ladder schemas --out /tmp/schemas"))
 def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas")] = Path("schemas")) -> None:
     """Regenerate the JSON Schemas of every record and config."""
     from ladderdata.schemas import write_schemas
@@ -590,17 +808,17 @@ def schemas(out: Annotated[Path, typer.Option(help="folder for the JSON Schemas"
         log.info("wrote %s", path)
 
 
-def answer_backend(name: str) -> "AnswerBackend":
+def answer_backend(name: BackendName) -> "AnswerBackend":
     """The ``--backend`` that answers with ``--model``, from the installed extensions."""
-    offered = [(ext, b) for ext in load_extensions() for b in ext.answer_backends.items()]
+    offered = {n: (ext, b) for ext in load_extensions() for n, b in ext.answer_backends.items()}
     if not offered:
         raise LadderError("ladder eval --model needs the train extra: pip install 'ladder[train]'")
-    for ext, (backend_name, backend) in offered:
-        if backend_name == name:
-            if ext.missing():
-                raise LadderError(f"ladder eval --model needs the {ext.extra} extra: {ext.install_hint}")
-            return backend
-    raise LadderError(f"--backend must be one of {', '.join(sorted(n for _, (n, _b) in offered))}, not {name!r}")
+    if name not in offered:
+        raise LadderError(f"no installed extension answers with --backend {name}: use {', '.join(sorted(offered))}")
+    ext, backend = offered[name]
+    if ext.missing():
+        raise LadderError(f"ladder eval --model needs the {ext.extra} extra: {ext.install_hint}")
+    return backend
 
 
 def needs_extra(name: str, extension: Extension) -> None:
@@ -634,11 +852,31 @@ def _fail(code: int, label: str, text: str) -> NoReturn:
     raise SystemExit(code) from None
 
 
+def usage_error_line(error: typer.TyperException) -> str:
+    """A bad command line as one line: what is wrong, what the option takes, and where the examples are."""
+    line = error.format_message().replace("Value error, ", "").rstrip(".")
+    param, ctx = getattr(error, "param", None), getattr(error, "ctx", None)
+    opts, described = getattr(param, "opts", None), getattr(param, "help", None)
+    if opts and described:
+        line += f" ({opts[0]}: {described})"
+    if ctx is not None:
+        line += f"; `{ctx.command_path} --help` lists what it takes, with examples"
+    return line
+
+
 def entrypoint() -> None:
-    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 70 on an
-    internal error, 130 when interrupted. Every failure is one line on stderr, never a traceback."""
+    """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 4 when a
+    requested benchmark is empty, 70 on an internal error, 130 when interrupted. Every failure is one line on
+    stderr, never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as e:  # a bad command line (typer's click exceptions)
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+            console.print(f"[red]error:[/red] {escape(usage_error_line(e))}", soft_wrap=True)
+        code = e.exit_code
+    except typer.Abort:
+        console.print("[yellow]aborted[/yellow]")
+        code = SCANS_FAILED
     except OutOfSpaceError as e:
         _fail(OUT_OF_SPACE, "out of space", str(e))
     except LadderError as e:
@@ -650,9 +888,7 @@ def entrypoint() -> None:
             _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")
         _fail(BAD_CONFIG, "error", str(e))
     except SystemExit as e:
-        if e.code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
-            console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
-        raise
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else BAD_CONFIG)
     except Exception as e:
         if log.isEnabledFor(logging.DEBUG):
             log.exception("internal error")
@@ -661,3 +897,6 @@ def entrypoint() -> None:
             "internal error",
             f"{type(e).__name__}: {e} (a bug in ladder: please report it; --verbose shows the traceback)",
         )
+    if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+        console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
+    raise SystemExit(code or 0)

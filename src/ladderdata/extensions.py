@@ -10,6 +10,7 @@ import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -24,6 +25,18 @@ from ladderdata.prompts import PromptStyle
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ladder.extensions"
+
+
+class BackendName(StrEnum):
+    """The answer backends ``ladder eval --model --backend NAME`` accepts; an extension registers them by name."""
+
+    TRANSFORMERS = "transformers"
+    VLLM = "vllm"
+
+
+def examples(*commands: str) -> str:
+    """The epilog of a command's ``--help``: its examples, one per paragraph (the help keeps paragraphs)."""
+    return "Examples:\n\n" + "\n\n".join(commands)
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,7 @@ class Extension:
     """Top-level modules the extension's commands and backends import when they run."""
     commands: Mapping[str, typer.Typer] = field(default_factory=dict)
     """``ladder <name> ...`` command groups."""
-    answer_backends: Mapping[str, AnswerBackend] = field(default_factory=dict)
+    answer_backends: Mapping[BackendName, AnswerBackend] = field(default_factory=dict)
     """``ladder eval --model --backend <name>``."""
     schema_models: tuple[type[BaseModel], ...] = ()
     """Configs and records written to ``schemas/`` by ``ladder schemas``."""

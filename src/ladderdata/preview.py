@@ -390,7 +390,9 @@ def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int 
             title = f"{name}: {len(picked)} of {total} samples (seed {seed})"
             path = target / f"{subset_dir.name}.png"
             with atomic_path(path) as tmp:
-                render_sheet(title, picked, images).save(tmp, format="PNG")
+                # sheets are looked at, not archived: zlib level 1 encodes 3x faster than the default 6 (the
+                # slowest step of a preview) for files about 25% larger
+                render_sheet(title, picked, images).save(tmp, format="PNG", compress_level=1)
             written.append(path)
     if not written:
         raise LadderError(f"nothing to preview in {dataset_dir}: its shards hold no rows")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 
@@ -57,16 +58,24 @@ def adapt(ds: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
     )
 
 
+def check_dataset(data: Path) -> None:
+    """Fail with what to do unless ``data`` is a folder written by ``ladder build-dataset``."""
+    if not (data / "data").is_dir():
+        raise ConfigError(
+            f"--data {data} is not a ladder dataset (no data/ folder in it): pass the --out folder of "
+            "`ladder build-dataset` (`ladder demo` writes demo/dataset)"
+        )
+
+
 def load_subset(data: Path, subset: str, max_images: int | None = None) -> Any:
     """A subset of a ladder dataset as a ``datasets.Dataset`` (images decoded), optionally without rows
     showing more than ``max_images`` images."""
     import datasets
 
+    check_dataset(data)
     files = sorted(str(p) for p in (data / "data" / subset).glob("*.parquet"))
     if not files:
-        raise FileNotFoundError(
-            f"no {subset} shards under {data / 'data' / subset} (build them with ladder build-dataset)"
-        )
+        raise ConfigError(f"no {subset} shards under {data / 'data' / subset}: build them with `ladder build-dataset`")
     ds = datasets.load_dataset("parquet", data_files=files, split="train")
     if max_images is not None:
         ds = ds.filter(lambda ids: len(ids) <= max_images, input_columns="frame_ids")

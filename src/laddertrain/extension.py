@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ladderdata.extensions import AnswerRequest, Extension
+from ladderdata.extensions import AnswerRequest, BackendName, Extension
 
 
 def answer_with_transformers(
@@ -37,6 +37,6 @@ def extension() -> Extension:
         extra="train",
         requires=("torch", "transformers", "trl", "accelerate", "peft", "datasets"),
         commands={"train": train_app},
-        answer_backends={"transformers": answer_with_transformers, "vllm": answer_with_vllm},
+        answer_backends={BackendName.TRANSFORMERS: answer_with_transformers, BackendName.VLLM: answer_with_vllm},
         schema_models=(ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe),
     )

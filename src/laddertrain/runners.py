@@ -4,6 +4,7 @@ Each stage writes ``OUTPUT/<stage>/`` (checkpoints, resumable) and ``OUTPUT/<sta
 processor), and starts from the previous stage's ``final`` unless ``--model`` says otherwise.
 """
 
+import functools
 import importlib.metadata
 import importlib.util
 import logging
@@ -159,8 +160,40 @@ def training_args(recipe: TrainRecipe, stage: StageConfig, out_dir: Path) -> dic
     }
 
 
-def _has_checkpoint(out_dir: Path) -> bool:
-    return out_dir.is_dir() and any(p.name.startswith("checkpoint-") for p in out_dir.iterdir())
+def resume_checkpoint(stage: str, out_dir: Path) -> str | None:
+    """The stage's last checkpoint (``OUTPUT/<stage>/checkpoint-N``, highest N) to resume from, said in the log;
+    None (a fresh start) when there is none."""
+    numbered = {
+        int(p.name.removeprefix("checkpoint-")): p
+        for p in (out_dir.glob("checkpoint-*") if out_dir.is_dir() else ())
+        if p.is_dir() and p.name.removeprefix("checkpoint-").isdigit()
+    }
+    if not numbered:
+        return None
+    checkpoint = numbered[max(numbered)]
+    log.info("%s: resuming from %s (delete %s to start the stage over)", stage, checkpoint, out_dir)
+    return str(checkpoint)
+
+
+def load_checkpoint_weights(trainer: Any, checkpoint: str, model: Any = None) -> None:
+    """Put a checkpoint's weights into the trainer's model, names translated as ``from_pretrained`` does.
+
+    transformers' ``Trainer`` restores them with a raw ``load_state_dict``, but Qwen2.5-VL checkpoints are saved
+    under the original names (``visual.*``, ``model.layers.*``) while the model holds ``model.visual.*`` and
+    ``model.language_model.*``: nothing would load, and the stage would go on from its starting weights with the
+    checkpoint's optimizer state and step (transformers >= 4.52; the same report: modelscope/ms-swift#7947).
+    """
+    target = trainer.model if model is None else model
+    loaded = type(target).from_pretrained(checkpoint, dtype=target.dtype)
+    target.load_state_dict(loaded.state_dict())
+
+
+def train_resuming(trainer: Any, stage: str, out_dir: Path) -> None:
+    """``trainer.train()``, from the stage's last checkpoint when there is one (:func:`resume_checkpoint`)."""
+    checkpoint = resume_checkpoint(stage, out_dir)
+    if checkpoint is not None:
+        trainer._load_from_checkpoint = functools.partial(load_checkpoint_weights, trainer)
+    trainer.train(resume_from_checkpoint=checkpoint)
 
 
 def _limit(ds: Any, stage: StageConfig) -> Any:
@@ -218,7 +251,7 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     use_vision_attention(net, backend)
     trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
-    trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
+    train_resuming(trainer, stage, out_dir)
     return _save_final(trainer, processor, out_dir)
 
 
@@ -274,7 +307,7 @@ def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) 
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
     log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
-    trainer.train(resume_from_checkpoint=True if _has_checkpoint(out_dir) else None)
+    train_resuming(trainer, "stage3", out_dir)
     return _save_final(trainer, processor, out_dir)
 
 

@@ -9,11 +9,11 @@ import logging
 from pathlib import Path
 
 from ladderdata.cache import claim_folder
-from ladderdata.errors import ConfigError
 from ladderdata.executor import Executor
 from ladderdata.io.card import write_benchmarks_card
 from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline import BuildConfig, BuildProgress, BuildSummary, build_dataset
+from ladderdata.pipeline.plan import list_scans
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import ScanSourceConfig, open_source
 
@@ -23,49 +23,37 @@ BENCHMARKS = ("spbench-si", "spbench-mv")
 VIDEO_BENCHMARK = "vsi-video"
 
 
-def bench_split(source: ScanSourceConfig, split: str, split_file: Path | None) -> str:
-    """The split argument for the build: ``split_file`` if given, else ``split`` when the source knows it."""
-    if split_file is not None:
-        if not split_file.is_file():
-            raise ConfigError(f"--split-file {split_file} does not exist")
-        return str(split_file)
-    try:
-        open_source(source).scan_ids(split)
-    except ConfigError as e:
-        raise ConfigError(f"{e}; or pass --split-file FILE listing the {split} scan ids (one per line)") from None
-    return split
-
-
 def build_benchmarks(
     source: ScanSourceConfig,
     out: Path,
     benchmarks: list[str],
     split: str = "val",
-    split_file: Path | None = None,
     seed: int = 0,
     limit_scenes: int | None = None,
     frame_stride: int | None = None,
     executor: Executor | None = None,
     progress: BuildProgress | None = None,
+    metadata_cache: Path | None = None,
 ) -> dict[str, BuildSummary]:
-    """Build each benchmark into ``out/<name>``, then ``out/README.md`` (every benchmark in ``out``); returns their
+    """Build each benchmark into ``out/<name>`` from the scans of ``split`` (a split name or a file of scan ids,
+    checked before anything is built), then ``out/README.md`` (every benchmark in ``out``); returns their
     summaries, and warns about each benchmark with fewer questions than its target (``BuildSummary.shortfall``
-    says why). The benchmarks share the executor and the per-view metadata cache (``out/.ladder-work/metadata``):
-    a scan is measured once for all of them."""
+    says why). The benchmarks share the executor and the per-view metadata cache (``metadata_cache``, default
+    ``out/.ladder-work/metadata``): a scan is measured once for all of them."""
     recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
-    chosen = bench_split(source, split, split_file)
+    list_scans(open_source(source), split)
     summaries = {}
     with claim_folder(out):
         for recipe in recipes:
             config = BuildConfig(
                 source=source,
                 out=out / recipe.name,
-                split=chosen,
+                split=split,
                 recipe=recipe,
                 seed=seed,
                 limit_scenes=limit_scenes,
                 benchmark=True,
-                metadata_cache=DatasetLayout(out).metadata_cache,
+                metadata_cache=metadata_cache or DatasetLayout(out).metadata_cache,
             )
             summaries[recipe.name] = summary = build_dataset(config, executor, progress)
             if summary.shortfall is not None:

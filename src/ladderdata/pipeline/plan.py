@@ -36,13 +36,25 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     return [s for s in wanted if s in available]
 
 
+def list_scans(source: ScanSource, split: str) -> list[str]:
+    """Scan ids of ``split`` (see :func:`resolve_scan_ids`) after the source's own checks (:meth:`ScanSource.check`):
+    what every command that reads scans validates before it starts any work. None is an error."""
+    source.check()
+    scan_ids = resolve_scan_ids(source, split)
+    if not scan_ids:
+        raise ConfigError(
+            f"no scan under {source.config.root} is in split {split!r}: pass --split all (every scan there), another "
+            "split, or --split FILE listing scan ids that are there"
+        )
+    return scan_ids
+
+
 class PlanStage(Stage[BuildConfig, Plan]):
     name = "plan"
 
     def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
         source = open_source(data.source)
-        source.check_shared_inputs()
-        scan_ids = resolve_scan_ids(source, data.split)
+        scan_ids = list_scans(source, data.split)
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:
             banned = set().union(*(dataset_rooms(p) for p in data.exclude))

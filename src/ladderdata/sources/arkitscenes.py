@@ -35,6 +35,7 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.camera import CameraIntrinsics, turn_camera, turn_image, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.sources.base import (
+    SCANS_HINT,
     DataTerms,
     FrameSource,
     ObjectInfo,
@@ -293,7 +294,7 @@ class ARKitScenesSource(ScanSource):
     def __init__(self, config: ARKitScenesSourceConfig) -> None:
         super().__init__(config)
         if not config.root.is_dir():
-            raise ConfigError(f"scans root {config.root} is not a folder")
+            raise ConfigError(f"--scans {config.root} is not a folder: {SCANS_HINT}")
 
     @cached_property
     def _video_dirs(self) -> dict[str, tuple[str | None, Path]]:
@@ -333,7 +334,8 @@ class ARKitScenesSource(ScanSource):
             raise ConfigError(f"visits table {path} line {reader.line_num}: {e}") from None
         return {video: visit for video, visit in rows.items() if visit and visit != "NA"}
 
-    def check_shared_inputs(self) -> None:
+    def check(self) -> None:
+        super().check()
         self.visits  # noqa: B018 (reads and checks the visits table)
 
     def room(self, scan_id: str) -> str:

@@ -30,6 +30,8 @@ from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Po
 
 log = logging.getLogger(__name__)
 
+#: What ``--scans`` takes, for messages about a wrong one.
+SCANS_HINT = "pass the folder of a ScanNet, ScanNet++ or ARKitScenes download (docs/scannet.md, docs/sources.md)"
 #: ScanNet's colour stream runs at about 30 Hz; layouts that keep frame numbers but no timestamps get
 #: frame_id / FPS.
 DEFAULT_FPS = 30.0
@@ -242,6 +244,13 @@ class ScanSource(ABC):
     def scan_ids(self, split: str | None = None) -> list[str]:
         """Sorted ids of the scans available (in ``split`` when given; an unknown split is a ``ConfigError``)."""
 
+    def check(self) -> None:
+        """Raise a ``ConfigError`` saying what to do when the scans cannot be read at all (an empty root, a missing
+        or broken label table, any other table every scan shares): what can be checked without loading a scan,
+        before any work starts, instead of failing every scan. Sources that share tables extend it."""
+        if not self.scan_ids():
+            raise ConfigError(f"no {self.name} scans under {self.config.root}")
+
     @abstractmethod
     def load(self, scan_id: str) -> Scan:
         """Read one scan; raises a ``ScanError`` subclass naming the scan and file on bad input."""
@@ -288,10 +297,6 @@ class ScanSource(ABC):
     def source_names(self) -> list[str]:
         """Names of the sources this one reads through (itself; a mixed source's parts)."""
         return [self.name]
-
-    def check_shared_inputs(self) -> None:  # noqa: B027 (optional hook, nothing to check by default)
-        """Read and check what every scan shares (a label table, a calibration file) before any scan is read: a
-        ``ConfigError`` here stops a run at its start instead of failing every scan. Default: nothing shared."""
 
     def key_settings(self) -> str:
         """The config fields that change what the source returns, as JSON (paths are left out: caches key on
@@ -366,7 +371,9 @@ def detect_source(root: Path) -> str:
     """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
     for when none or several match."""
     if not root.is_dir():
-        raise ConfigError(f"scans root {root} is not a folder")
+        raise ConfigError(f"--scans {root} {'is not a folder' if root.exists() else 'does not exist'}: {SCANS_HINT}")
+    if not any(root.iterdir()):
+        raise ConfigError(f"--scans {root} is an empty folder: {SCANS_HINT}")
     load_source_plugins()
     candidates = {name: cls for name, cls in sorted(SOURCES.items()) if cls.looks_for}
     matches = [name for name, cls in candidates.items() if cls.detect(root)]

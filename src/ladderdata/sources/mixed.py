@@ -81,6 +81,10 @@ class MixedSource(ScanSource):
     def scan_ids(self, split: str | None = None) -> list[str]:
         return sorted(self._owners(split)) if split is not None else sorted(self._all)
 
+    def check(self) -> None:
+        for part in self.parts:
+            part.check()
+
     def load(self, scan_id: str) -> Scan:
         return self.part(scan_id).load(scan_id)
 
@@ -98,10 +102,6 @@ class MixedSource(ScanSource):
 
     def source_of(self, scan_id: str) -> str:
         return self.part(scan_id).source_of(scan_id)
-
-    def check_shared_inputs(self) -> None:
-        for part in self.parts:
-            part.check_shared_inputs()
 
     def key_settings(self) -> str:
         return "[" + ",".join(part.key_settings() for part in self.parts) + "]"

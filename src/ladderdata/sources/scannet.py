@@ -33,6 +33,8 @@ from ladderdata.typed import IntArray, Matrix4
 
 log = logging.getLogger(__name__)
 
+SCANS_HINT = "--scans takes a ScanNet root (holding scans/sceneXXXX_YY/) or a folder of sceneXXXX_YY scan folders"
+
 
 class ScanNetSourceConfig(ScanSourceConfig):
     """Where ScanNet scans live and how to read them.
@@ -192,7 +194,7 @@ class ScanNetSource(ScanSource):
     def __init__(self, config: ScanNetSourceConfig) -> None:
         super().__init__(config)
         if not config.root.is_dir():
-            raise ConfigError(f"scans root {config.root} is not a folder")
+            raise ConfigError(f"--scans {config.root} is not a folder: {SCANS_HINT}")
 
     @cached_property
     def _scan_dirs(self) -> dict[str, Path]:
@@ -219,15 +221,19 @@ class ScanNetSource(ScanSource):
     @cached_property
     def labels(self) -> LabelTable:
         path = self.label_table_path
+        if self.config.label_table is not None and not path.is_file():
+            raise ConfigError(f"--label-table {path} does not exist: pass ScanNet's {LABEL_TABLE}")
         if not path.is_file():
             raise ConfigError(
-                f"label table {LABEL_TABLE} not found at {path}; put it in the scans root or pass its path"
+                f"label table {LABEL_TABLE} not found in {path.parent}: copy ScanNet's {LABEL_TABLE} there "
+                "or pass --label-table FILE (docs/scannet.md)"
             )
         return LabelTable.read(path)
 
-    def check_shared_inputs(self) -> None:
-        if self.label_table_path.is_file():  # absent: the annotated scans report it (test scans need none)
-            self.labels  # noqa: B018 (reads and checks the table)
+    def check(self) -> None:
+        if not self._scan_dirs:
+            raise ConfigError(f"no scan folders (sceneXXXX_YY) in {self.config.root}: {SCANS_HINT}")
+        _ = self.labels  # every annotated scan needs it: fail once now, not once per scan
 
     def split_file(self, split: str) -> Path:
         return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
@@ -237,8 +243,8 @@ class ScanNetSource(ScanSource):
         path = self.split_file(split)
         if not path.is_file():
             raise ConfigError(
-                f"split list {path.name} not found in {path.parent}; pass the folder holding it (split_dir) "
-                "or an explicit list of scans"
+                f"split list {path.name} not found in {path.parent}: copy ScanNet's {path.name} there, pass "
+                "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
         return read_id_list(path)
 

@@ -23,6 +23,7 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.layout import is_safe_name
 from ladderdata.sources.base import (
+    SCANS_HINT,
     DataTerms,
     FrameSource,
     Scan,
@@ -180,7 +181,7 @@ class ScanNetPPSource(ScanSource):
     def __init__(self, config: ScanNetPPSourceConfig) -> None:
         super().__init__(config)
         if not config.root.is_dir():
-            raise ConfigError(f"scans root {config.root} is not a folder")
+            raise ConfigError(f"--scans {config.root} is not a folder: {SCANS_HINT}")
 
     @cached_property
     def _scene_dirs(self) -> dict[str, Path]:
@@ -204,7 +205,8 @@ class ScanNetPPSource(ScanSource):
             raise ConfigError(f"ScanNet++ label map {label_map} not found")
         return read_label_table(self.config.classes or root / CLASSES_FILE, label_map)
 
-    def check_shared_inputs(self) -> None:
+    def check(self) -> None:
+        super().check()
         self.labels  # noqa: B018 (reads and checks the class list and the label map)
 
     def split_file(self, split: str) -> Path:

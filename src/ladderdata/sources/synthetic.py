@@ -21,7 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.errors import ConfigError, LadderError
@@ -38,6 +38,8 @@ from ladderdata.typed import DepthMM, FloatArray, ImageRGB, Matrix4, Points2
 log = logging.getLogger(__name__)
 
 GROUND_TRUTH_DIR = "synthetic_gt"
+SYNTH_STAMP = ".synth-stamp.json"
+"""In a synthetic root: the config and scans of a finished root (:class:`SynthStamp`)."""
 #: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
 MAX_OBJECTS = 60
 #: Grid edges (metres) of the demo meshes: furniture faces, walls/floor/ceiling. Coarse on purpose (fast).
@@ -994,6 +996,25 @@ def synthesize_scan(root: Path, config: SynthConfig, index: int) -> str:
     return scene.scan_id
 
 
+class SynthStamp(BaseModel):
+    """What a finished synthetic root holds: ``SYNTH_STAMP``, written after its last scan."""
+
+    config: SynthConfig
+    scans: list[str]
+
+
+def synthesized(root: Path, config: SynthConfig) -> list[str] | None:
+    """The scan ids of ``root`` when it already holds every scan ``config`` describes (its stamp records this very
+    config and every scan's ground truth is there); None when something is still to write."""
+    stamp = root / SYNTH_STAMP
+    try:
+        held = SynthStamp.model_validate_json(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValidationError):
+        return None
+    done = held.config == config and all((root / GROUND_TRUTH_DIR / f"{s}.json").is_file() for s in held.scans)
+    return held.scans if done else None
+
+
 def synthesize_root(
     root: Path,
     config: SynthConfig,
@@ -1022,11 +1043,17 @@ def write_scans(
     progress: Callable[[Outcome[str]], None] | None = None,
 ) -> list[str]:
     """Write scenes 0..scenes-1 with ``write_scan(root, config, index)`` (one executor item each, named ``ids``);
-    a ``LadderError`` when any of them fails."""
+    a ``LadderError`` when any of them fails. A root that already holds them (:func:`synthesized`) keeps them:
+    a rerun writes no scan."""
+    if synthesized(root, config) == ids:
+        return ids
+    stamp = root / SYNTH_STAMP
+    stamp.unlink(missing_ok=True)
     outcomes = (executor or LocalExecutor()).map(
         partial(write_scan, root, config), list(range(config.scenes)), names=ids, on_done=progress
     )
     failed = [o.error for o in outcomes if not o.ok]
     if failed:
         raise LadderError(f"{len(failed)} synthetic scans could not be written: {'; '.join(map(str, failed[:3]))}")
+    write_text_atomic(stamp, SynthStamp(config=config, scans=ids).model_dump_json())
     return ids
