@@ -2,8 +2,10 @@
 
 A document's blocks run in order, each in a fresh shell or interpreter, in one fresh folder per document laid
 out like a clone in which `ladder demo` was run: the repository's folders (linked), ``demo/`` (the outputs of
-`ladder demo`, built once and shared with the other tests) and ``scannet/`` (the demo's synthetic ScanNet
-root, standing in for a real download: docs/scannet.md). ``ladder`` and ``python`` are this interpreter's
+`ladder demo`, built once and shared with the other tests) and ``scannet/``, standing in for a real download
+(docs/scannet.md): the demo's synthetic scans as a SensReader export that kept every 5th frame of the recording
+(:func:`sparse_export`), so that ScanNet's frame stride, 10, keeps 24 views per scan as on a real scan, not the 5
+it keeps of the demo's 48-frame ``.sens`` files. ``ladder`` and ``python`` are this interpreter's
 (``python -m ladderdata``): nothing is installed. A block that cannot run here (a GPU, the network, a real
 ScanNet download, model weights) says why in an HTML comment on the line before its fence,
 ``<!-- no-run: why -->``; each such block is listed as a skipped test with its reason (``pytest -rs``).
@@ -16,9 +18,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import pytest
 
 from fixtures.factories import linked_copy
+from fixtures.shared import shared_folder
+from ladderdata.layout import ScanPaths
+from ladderdata.sources.base import open_source, source_config
+from ladderdata.sources.synthetic import matrix_text
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -78,15 +85,52 @@ def test_blocks_are_found() -> None:
     names = {b.name.split(":")[0] for b in BLOCKS}
     assert {"README.md", "docs/scannet.md", "docs/training.md", "docs/benchmarks.md"} <= names
     assert any(b.lang == "python" and b.no_run is None for b in BLOCKS)
-    assert sum(b.no_run is None for b in BLOCKS) >= 7
+    assert sum(b.no_run is None for b in BLOCKS) >= 10
 
 
-def clone_with_demo(folder: Path, demo_out: Path) -> Path:
+#: The stand-in export keeps frames 0, 5, 10, ...: frame numbers of a recording whose every 5th frame was exported.
+EXPORT_STEP = 5
+
+
+def sparse_export(root: Path, out: Path) -> None:
+    """``root`` (synthetic ScanNet scans with ``.sens`` files) as ``out``, every scan's frames written as a
+    SensReader export (``color/N.jpg``, ``depth/N.png``, ``pose/N.txt``, ``intrinsic/``) numbered N = 5 x its
+    position; every other file linked as it is."""
+    linked_copy(root, out)
+    source = open_source(source_config("scannet", root=root))
+    for scan_id in source.scan_ids():
+        frames = source.open_frames(scan_id)
+        assert frames is not None
+        paths = ScanPaths.at(out / "scans" / scan_id, root=out)
+        paths.sens.unlink()
+        for folder in (paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir):
+            folder.mkdir()
+        paths.export_intrinsic_dir.mkdir()
+        for name, camera in (("color", frames.color_intrinsics), ("depth", frames.depth_intrinsics)):
+            assert camera is not None
+            (paths.export_intrinsic_dir / f"intrinsic_{name}.txt").write_text(matrix_text(camera.matrix4))
+        for position, frame in enumerate(frames.frame_ids.tolist()):
+            number = EXPORT_STEP * position
+            paths.export_color(number).write_bytes(frames.read_color_jpeg(frame))
+            ok, png = cv2.imencode(".png", frames.read_depth(frame))
+            assert ok
+            paths.export_depth(number).write_bytes(png.tobytes())
+            paths.export_pose(number).write_text(matrix_text(frames.raw_poses[position]))
+
+
+@pytest.fixture(scope="session")
+def docs_scannet(demo_out: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = shared_folder(
+        tmp_path_factory, "docs-scannet", lambda f: sparse_export(demo_out / "scannet", f / "scannet")
+    )
+    return folder / "scannet"
+
+
+def clone_with_demo(folder: Path, demo_out: Path, scannet: Path) -> Path:
     for name in CLONE:
         (folder / name).symlink_to(REPO / name)
     linked_copy(demo_out, folder / "demo")
-    linked_copy(demo_out / "scannet", folder / "scannet")
-    linked_copy(demo_out / "bench", folder / "bench")  # what the docs' build-bench blocks write on real ScanNet
+    linked_copy(scannet, folder / "scannet")
     bin_dir = folder / ".bin"
     bin_dir.mkdir()
     for command, args in (("ladder", "-m ladderdata "), ("python", "")):
@@ -97,8 +141,8 @@ def clone_with_demo(folder: Path, demo_out: Path) -> Path:
 
 
 @pytest.mark.parametrize("doc", RUN_DOCS, ids=lambda d: str(d.relative_to(REPO)))
-def test_code_blocks_run_as_written(doc: Path, demo_out: Path, tmp_path: Path) -> None:
-    bin_dir = clone_with_demo(tmp_path, demo_out)
+def test_code_blocks_run_as_written(doc: Path, demo_out: Path, docs_scannet: Path, tmp_path: Path) -> None:
+    bin_dir = clone_with_demo(tmp_path, demo_out, docs_scannet)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "120"}
     for block in code_blocks(doc):
         if block.no_run is not None:
