@@ -100,6 +100,24 @@ def test_no_retry_when_retries_is_zero(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("3.*"))) == 1
 
 
+def test_a_ctrl_c_while_a_worker_starts_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent's Ctrl-C lands exactly while a worker process is being started (where a build's first scan
+    is handed out): the map stops with KeyboardInterrupt and no worker is left running."""
+    from multiprocessing.process import BaseProcess
+
+    real_start = BaseProcess.start
+    before = children(os.getpid())
+
+    def interrupted_start(self: BaseProcess) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real_start(self)
+
+    monkeypatch.setattr(BaseProcess, "start", interrupted_start)
+    with pytest.raises(KeyboardInterrupt), LocalExecutor(workers=2) as executor:
+        executor.map(partial(square_or_die, tmp_path), [0, 1, 2, 4])
+    assert wait_for(lambda: children(os.getpid()) <= before, timeout=15), "a worker outlived the interrupted map"
+
+
 def test_ray_is_refused_with_a_clear_error_without_ray(monkeypatch: pytest.MonkeyPatch) -> None:
     from ladderdata.errors import ConfigError
 

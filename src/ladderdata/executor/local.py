@@ -61,6 +61,8 @@ def _die_with_parent(parent: int, lifeline: Connection) -> None:
 
 
 def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent, lifeline)
     while True:
         try:
@@ -86,14 +88,14 @@ class _Worker:
         self.process: BaseProcess = context.Process(
             target=_worker_main, args=(child_tasks, lifeline_child, os.getpid()), name="ladder-worker", daemon=True
         )
-        # a worker started with SIGINT ignored keeps ignoring it: Ctrl-C reaches the parent only, which stops it
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        # SIGINT is blocked, not ignored, while the worker starts: the child inherits the mask and ignores Ctrl-C
+        # before unblocking it (the parent stops it), and a Ctrl-C reaching the parent meanwhile stays pending
+        # and is delivered once the mask is restored, instead of being lost
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.process.start()
         finally:
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child_tasks.close()
         lifeline_child.close()
 
