@@ -1,15 +1,21 @@
 """``ladder export``: each official evaluator's reading rules, reimplemented here, read what we write.
 
 The readers below do what the evaluators' code does (docs/benchmarks.md cites it): SpatialLadder's
-``evaluate_spbench`` (``NAME.parquet``, images under ``image_dir/<scene_name>/``) and ``evaluate_vsibench``
-(``<video_dir>/<dataset>/<scene_name>.mp4`` decoded with decord, 32 frames by ``np.linspace``), and lmms-eval's
-``vsibench`` task (``datasets.load_dataset``, ``doc_to_visual``, ``doc_to_text``).
+``prepare_data`` (fixed paths under ``/datasets``), ``evaluate_spbench`` (``NAME.parquet``, images under
+``image_dir/<scene_name>/``) and ``evaluate_vsibench`` (``<video_dir>/<dataset>/<scene_name>.mp4`` decoded with
+decord, 32 frames by ``np.linspace``), and lmms-eval's ``vsibench`` task (``datasets.load_dataset`` of config
+``full``, ``doc_to_visual``, ``doc_to_text``). What they read is then answered and scored with the official rules
+(``ladder eval --scoring spatialladder|vsibench`` on the evaluator's own results file).
 """
 
+import functools
 import io
 import json
 import os
+import re
 import shutil
+from collections import Counter
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export import ExportFormat, encode_mp4, export_benchmark, write_atomic
 from ladderdata.eval.report import ScoringMode, evaluate, load_bench
+from ladderdata.layout import SHARD_KEY_DIGITS
 
 MCA = {
     "object_rel_direction_easy",
@@ -55,6 +62,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 # ----------------------------------------------------------------------------------- the evaluators' readers
 
 
+def prepare_data(datasets_root: Path, task: str) -> tuple[Path, Path]:
+    """SpatialLadder's ``prepare_data``: the data file and media folder of a task, its ``/datasets`` being
+    ``datasets_root``."""
+    if "VSI-Bench" in task:
+        return datasets_root / "VSI-Bench" / "test-00000-of-00001.parquet", datasets_root / "VSI-Bench"
+    if task in ("SPBench-SI", "SPBench-MV"):
+        return datasets_root / task / f"{task}.parquet", datasets_root / task / "images"
+    raise ValueError(f"Task {task} not recognized for data preparation.")
+
+
 def read_spbench(image_dir: Path, parquet: Path) -> list[dict[str, Any]]:
     """SpatialLadder's evaluate_spbench up to the model call: the prompt and images of every row, and the
     fields its results line copies."""
@@ -72,6 +89,7 @@ def read_spbench(image_dir: Path, parquet: Path) -> list[dict[str, Any]]:
         images = [Image.open(p).convert("RGB") for p in image_paths]
         out.append(
             {
+                "options": options,
                 "id": row["id"],
                 "dataset": row["dataset"],
                 "scene_name": row["scene_name"],
@@ -103,12 +121,17 @@ def read_vsibench_spatialladder(video_dir: Path, parquet: Path, num_frames: int 
     return out
 
 
-def read_lmms_eval(dataset_path: Path, cache_dir: Path, hf_cache: Path) -> list[tuple[dict[str, Any], list[str], str]]:
-    """lmms-eval's vsibench task: the dataset loaded with ``datasets``, then doc_to_visual (videos under
-    ``cache_dir``) and doc_to_text."""
+def load_with_datasets(folder: Path, config: str | None) -> Any:
+    """``datasets.load_dataset`` as lmms-eval calls it (``dataset_name``, reusing the cache), in datasets'
+    default cache (which the ``shared_hf_cache`` fixture points at one folder for the test)."""
     datasets = pytest.importorskip("datasets")
-    # lmms-eval's call, with a private cache (the shared one can serve another folder of the same name)
-    docs = datasets.load_dataset(str(dataset_path), split="test", cache_dir=str(hf_cache))
+    return datasets.load_dataset(str(folder), config, download_mode="reuse_dataset_if_exists")["test"]
+
+
+def read_lmms_eval(dataset_path: Path, cache_dir: Path) -> list[tuple[dict[str, Any], list[str], str]]:
+    """lmms-eval's vsibench task: the dataset's config ``full`` (``dataset_name: full``) loaded with ``datasets``,
+    then doc_to_visual (videos under ``cache_dir``) and doc_to_text."""
+    docs = load_with_datasets(dataset_path, "full")
     out = []
     for doc in docs:
         video_path = os.path.join(cache_dir, doc["dataset"] + "/" + doc["scene_name"] + ".mp4")
@@ -129,7 +152,79 @@ def read_lmms_eval(dataset_path: Path, cache_dir: Path, hf_cache: Path) -> list[
     return out
 
 
+# ------------------------------------------------------------------------ scoring what the readers read
+
+
+def spatialladder_results(rows: list[dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:
+    """SpatialLadder's ``<task>_results.jsonl``: the fields it copies from each row it read, and the answer."""
+    fields = ("id", "dataset", "scene_name", "question", "ground_truth", "question_type")
+    return [{**{k: row[k] for k in fields}, "predicted_answer": answers[row["id"]]} for row in rows]
+
+
+def lmms_eval_samples(docs: list[dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:
+    """lmms-eval's ``--log_samples`` lines: each doc it loaded, its target and the (filtered) response."""
+    return [
+        {"doc_id": k, "doc": doc, "target": doc["ground_truth"], "resps": [[answers[doc["id"]]]]}
+        | {"filtered_resps": [answers[doc["id"]]]}
+        for k, doc in enumerate(docs)
+    ]
+
+
+def wrong(row: dict[str, Any]) -> str:
+    """A wrong response: another option's letter, or 0 for a positive number (a 100% error fails every θ)."""
+    options = row["options"]
+    if options is not None and len(options) > 0:
+        return next(str(o)[0] for o in options if str(o)[0] != row["ground_truth"])
+    return "0"
+
+
+def official_summary(bench: Path, lines: list[dict[str, Any]], mode: ScoringMode, out: Path) -> dict[str, Any]:
+    """``ladder eval --scoring MODE`` of the evaluator's results lines: the benchmark's summary."""
+    out.mkdir(parents=True)
+    results = out / "results.jsonl"
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (summary,) = evaluate(bench, results, out, modes=[mode])[mode.value].values()
+    return summary
+
+
+def assert_scored_end_to_end(
+    bench: Path,
+    rows: list[dict[str, Any]],
+    lines_of: Callable[[dict[str, str]], list[Any]],
+    mode: ScoringMode,
+    out: Path,
+) -> None:
+    """The ground truths a reader read back, answered in its evaluator's results format, score 100 with the official
+    rules; one wrong answer in a multiple-choice type and one in a numeric type of n questions each score
+    (n - 1) / n of them."""
+    truth = {str(r["id"]): str(r["ground_truth"]) for r in rows}
+    perfect = official_summary(bench, lines_of(truth), mode, out / "perfect")
+    assert perfect["avg"] == 100.0 and set(perfect["tasks"].values()) == {100.0}, perfect
+    assert perfect["scored"] == len(rows) == perfect["questions"] and not perfect["errors"]
+    counts = Counter(r["question_type"] for r in rows)
+    mcq = next(r for r in rows if r["question_type"] in {"object_rel_distance", "obj_appearance_order"})
+    numeric = next(r for r in rows if r["question_type"] in NA and float(r["ground_truth"]) > 0)
+    partial = official_summary(
+        bench, lines_of(truth | {mcq["id"]: wrong(mcq), numeric["id"]: wrong(numeric)}), mode, out / "partial"
+    )
+    for row in (mcq, numeric):
+        n = counts[row["question_type"]]
+        assert partial["tasks"][row["question_type"]] == pytest.approx(100 * (n - 1) / n, abs=0.005)
+    others = set(partial["tasks"]) - {mcq["question_type"], numeric["question_type"]}
+    assert {partial["tasks"][t] for t in others} == {100.0} and partial["avg"] < 100.0
+
+
 # ----------------------------------------------------------------------------------------------- tests
+
+
+@pytest.fixture
+def shared_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``datasets``' default cache, one folder that every load of the test shares (as a user's ~/.cache does)."""
+    datasets = pytest.importorskip("datasets")
+    cache = tmp_path / "hf-datasets"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)  # datasets reads the variable on import
+    return cache
 
 
 @pytest.fixture(scope="module")
@@ -140,12 +235,20 @@ def exported(benches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_spatialladder_reads_the_image_benchmarks(exported: Path, benches: Path, tmp_path: Path) -> None:
+def test_spatialladder_layout_is_what_its_evaluator_opens(exported: Path) -> None:
+    """``--out`` is SpatialLadder's ``/datasets``: the folders and files its prepare_data names, nothing to link."""
+    assert sorted(p.name for p in exported.iterdir()) == ["SPBench-MV", "SPBench-SI", "VSI-Bench"]
+    for task in ("SPBench-SI", "SPBench-MV", "VSI-Bench"):
+        data_file, media_dir = prepare_data(exported, task)
+        assert data_file.is_file() and media_dir.is_dir()
+
+
+def test_spatialladder_reads_and_scores_the_image_benchmarks(exported: Path, benches: Path, tmp_path: Path) -> None:
     originals = bench_images(benches)
     bench_rows = {r["id"]: r for r in load_bench(benches)}
-    for name, official in (("spbench-si", "SPBench-SI"), ("spbench-mv", "SPBench-MV")):
-        folder = exported / name
-        rows = read_spbench(folder / "images", folder / f"{official}.parquet")
+    for name, task in (("spbench-si", "SPBench-SI"), ("spbench-mv", "SPBench-MV")):
+        data_file, image_dir = prepare_data(exported, task)
+        rows = read_spbench(image_dir, data_file)
         assert {r["id"] for r in rows} == {i for i, r in bench_rows.items() if r["dataset"] == name}
         for r in rows:
             source = bench_rows[r["id"]]
@@ -156,45 +259,42 @@ def test_spatialladder_reads_the_image_benchmarks(exported: Path, benches: Path,
             assert [im.size for im in r["images"]] == [(source["image_width"], source["image_height"])] * len(
                 source["frame_ids"]
             )
-        # their results file, answered perfectly, scores 100 with their rules
-        results = tmp_path / f"{official}_results.jsonl"
-        lines = [
-            {
-                **{k: r[k] for k in ("id", "dataset", "scene_name", "question", "ground_truth", "question_type")},
-                "predicted_answer": r["ground_truth"],
-                "prompt": r["prompt"],
-            }
-            for r in rows
-        ]
-        results.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        summary = evaluate(benches / name, results, tmp_path / name, modes=[ScoringMode.SPATIALLADDER])
-        assert summary["spatialladder"][name]["avg"] == 100.0
-        assert not summary["spatialladder"][name]["errors"]
+        lines = functools.partial(spatialladder_results, rows)
+        assert_scored_end_to_end(benches / name, rows, lines, ScoringMode.SPATIALLADDER, tmp_path / name)
 
 
-def test_spatialladder_reads_the_video_benchmark(exported: Path, benches: Path) -> None:
-    folder = exported / "vsi-video"
-    manifest = json.loads((folder / "export.json").read_text())
+def test_spatialladder_reads_and_scores_the_video_benchmark(exported: Path, benches: Path, tmp_path: Path) -> None:
+    data_file, video_dir = prepare_data(exported, "VSI-Bench")
+    manifest = json.loads((video_dir / "export.json").read_text())
     originals = bench_images(benches)
-    read = read_vsibench_spatialladder(folder, folder / "test-00000-of-00001.parquet")
+    read = read_vsibench_spatialladder(video_dir, data_file)
     assert read
+    compared: set[tuple[str, int]] = set()
     for item in read:
         frames = originals[item["row"]["id"]]
         video = next(v for v in manifest["videos"] if v["path"] == f"scannet/{item['row']['scene_name']}.mp4")
         assert video["frame_ids"] == list(item["row"]["frame_ids"]) and len(frames) == len(video["frame_ids"])
         for k, index in enumerate(item["indices"]):
+            if (video["path"], index) in compared:  # every question of a scan reads its one video
+                continue
+            compared.add((video["path"], index))
             assert (
                 psnr(item["frames"][k].astype(np.float64), rgb(frames[index])[: video["height"], : video["width"]]) > 30
             )
         assert item["timestamps"] == [int(i / manifest["fps"]) for i in item["indices"]]
+    rows = [item["row"].to_dict() for item in read]
+    lines = functools.partial(spatialladder_results, rows)
+    assert_scored_end_to_end(benches / "vsi-video", rows, lines, ScoringMode.SPATIALLADDER, tmp_path)
 
 
-def test_vsibench_format_reads_in_lmms_eval(benches: Path, tmp_path: Path) -> None:
+def test_vsibench_format_reads_and_scores_in_lmms_eval(benches: Path, tmp_path: Path, shared_hf_cache: Path) -> None:
     av = pytest.importorskip("av")
     out = tmp_path / "vsi"
     (result,) = export_benchmark(benches / "vsi-video", out, ExportFormat.VSIBENCH, fps=3.0)
     folder = out / "vsi-video"
-    read = read_lmms_eval(folder, folder, tmp_path / "hf")  # videos where lmms-eval's cache_dir holds them
+    assert (result.folder, result.config) == ("vsi-video", "full")  # VSI-Bench's config, lmms-eval asks for it
+    assert re.fullmatch(rf"test-00000-of-00001-[0-9a-f]{{{SHARD_KEY_DIGITS}}}\.parquet", result.parquet)
+    read = read_lmms_eval(folder, folder)  # videos where lmms-eval's cache_dir holds them
     bench_rows = {r["id"]: r for r in load_bench(benches / "vsi-video")}
     assert {doc["id"] for doc, _, _ in read} == set(bench_rows)
     for doc, (video_path,), text in read:
@@ -210,6 +310,55 @@ def test_vsibench_format_reads_in_lmms_eval(benches: Path, tmp_path: Path) -> No
         assert video.scan_timestamps == pytest.approx(source["timestamps"])
         assert (stream.codec_context.width, stream.codec_context.height) == (video.width, video.height)
     assert result.fps == 3.0 and set(result.question_types) <= MCA | NA
+    docs = [doc for doc, _, _ in read]
+    lines = functools.partial(lmms_eval_samples, docs)
+    assert_scored_end_to_end(benches / "vsi-video", docs, lines, ScoringMode.VSIBENCH, tmp_path / "scores")
+    assert any(shared_hf_cache.iterdir())  # the loads went through the shared default cache
+
+
+def _fewer_questions(benches: Path, name: str, folder: Path, dropped: int) -> Path:
+    """A copy of a benchmark without its first ``dropped`` questions (other rows: other content)."""
+    shutil.copytree(benches / name, folder, ignore=shutil.ignore_patterns(".ladder-work"))
+    (shard,) = folder.rglob("test-*.parquet")
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(dropped), shard)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "folder"),
+    [
+        (ExportFormat.VSIBENCH, "vsi-video", "vsi-video"),
+        (ExportFormat.SPATIALLADDER, "vsi-video", "VSI-Bench"),
+        (ExportFormat.SPATIALLADDER, "spbench-si", "SPBench-SI"),
+    ],
+)
+def test_exports_never_serve_stale_or_foreign_rows(
+    benches: Path, tmp_path: Path, shared_hf_cache: Path, fmt: ExportFormat, name: str, folder: str
+) -> None:
+    """``datasets`` caches a local folder by its name, config and card's file names: a re-export in place with
+    other rows, and another folder of the same name, must load their own rows through one default cache."""
+
+    def questions(path: Path) -> list[tuple[str, str]]:
+        return sorted((r["id"], r["ground_truth"]) for r in load_with_datasets(path, None))
+
+    def on_disk(bench: Path) -> list[tuple[str, str]]:
+        return sorted((r["id"], r["ground_truth"]) for r in load_bench(bench))
+
+    whole, fewer, other = (
+        _fewer_questions(benches, name, tmp_path / label / name, dropped)
+        for label, dropped in (("whole", 0), ("fewer", 1), ("other", 2))
+    )
+    out = tmp_path / "a"
+    export_benchmark(whole, out, fmt)
+    assert questions(out / folder) == on_disk(whole)
+    (result,) = export_benchmark(fewer, out, fmt)  # in place, other rows
+    assert questions(out / folder) == on_disk(fewer) != on_disk(whole)
+    assert [p.name for p in (out / folder).glob("*.parquet")] == [result.parquet]  # the previous one is gone
+    export_benchmark(other, tmp_path / "b", fmt)  # another folder of the same name
+    assert questions(tmp_path / "b" / folder) == on_disk(other) != on_disk(fewer)
+    assert questions(out / folder) == on_disk(fewer)
+    assert any(shared_hf_cache.iterdir())
 
 
 def test_formats_refuse_what_their_readers_cannot_read(benches: Path, tmp_path: Path) -> None:
@@ -230,6 +379,18 @@ def test_formats_refuse_what_their_readers_cannot_read(benches: Path, tmp_path: 
     export_benchmark(bench, tmp_path / "c", ExportFormat.SPATIALLADDER)
     result = CliRunner().invoke(app, ["export", str(bench), "--format", "lmms", "--out", str(tmp_path / "d")])
     assert result.exit_code != 0
+    # two video benchmarks: SpatialLadder reads one VSI-Bench
+    two = tmp_path / "two"
+    shutil.copytree(benches / "vsi-video", two / "vsi-video", ignore=shutil.ignore_patterns(".ladder-work"))
+    (shard,) = _fewer_questions(benches, "vsi-video", two / "vsi-video-b", 0).rglob("test-*.parquet")
+    table = pq.read_table(shard)
+    for column in ("id", "dataset"):
+        values = [f"{v}-b" for v in table.column(column).to_pylist()]
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array(values))
+    pq.write_table(table, shard)
+    with pytest.raises(ConfigError, match=r"vsi-video, vsi-video-b would all be written to VSI-Bench/"):
+        export_benchmark(two, tmp_path / "e", ExportFormat.SPATIALLADDER)
+    assert not (tmp_path / "e").exists()
 
 
 def test_rerun_is_idempotent_and_removes_stale_files(benches: Path, tmp_path: Path) -> None:
@@ -252,8 +413,8 @@ def test_rerun_is_idempotent_and_removes_stale_files(benches: Path, tmp_path: Pa
     export_benchmark(bench, out, ExportFormat.SPATIALLADDER)
     kept = {f for r in table.slice(1).to_pylist() for f in r["frame_ids"] if r["scene_name"] == dropped["scene_name"]}
     for frame in dropped["frame_ids"]:
-        assert (out / "spbench-si" / "images" / dropped["scene_name"] / f"{frame:06d}.jpg").exists() == (frame in kept)
-    assert len(pd.read_parquet(out / "spbench-si" / "SPBench-SI.parquet")) == table.num_rows - 1
+        assert (out / "SPBench-SI" / "images" / dropped["scene_name"] / f"{frame:06d}.jpg").exists() == (frame in kept)
+    assert len(pd.read_parquet(out / "SPBench-SI" / "SPBench-SI.parquet")) == table.num_rows - 1
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
-from ladderdata.eval.official import spatialladder_aggregate, vsibench_aggregate
+from ladderdata.eval.official import spatialladder_aggregate, spatialladder_number, vsibench_aggregate
 from ladderdata.eval.report import ScoringMode, evaluate, read_predictions, scoring_modes
 
 GOLDEN = Path(__file__).parent / "data" / "golden_predictions.yaml"
@@ -186,3 +186,22 @@ def test_spatialladder_aggregation_quirks() -> None:
         ("object_rel_direction_hard", 0.5),
     ]
     assert spatialladder_aggregate(forms).metrics == {"object_rel_direction_accuracy": pytest.approx(0.5)}
+
+
+@pytest.mark.parametrize(
+    ("response", "number"),
+    [
+        ("three", 3.0),
+        ("two or one", 1.0),  # its list is searched in order: "one" before "two", whatever the text's order
+        ("twenty-one", 1.0),  # "one" is a whole word after the hyphen, and comes first in the list
+        ("ninety", 90.0),
+        ("zero or ten", 10.0),  # zero is searched after every other number word
+        ("an apple and 3", 1.0),  # the articles mean 1 and come before any digit
+        ("eleven point 5", 11.0),
+        ("4.5 meters", 4.5),
+        ("none", None),
+    ],
+)
+def test_spatialladder_number_words_follow_its_list_order(response: str, number: float | None) -> None:
+    """SpatialLadder's fuzzy_matching_num: one .. twenty, thirty .. ninety, zero, a, an, then digits."""
+    assert spatialladder_number(response) == number

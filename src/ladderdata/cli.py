@@ -669,14 +669,20 @@ def eval_command(
 @app.command(
     "export",
     epilog=examples(
-        "ladder export bench --format spatialladder --out exported",
+        "ladder export bench --format spatialladder --out /datasets   # SpatialLadder's eval_spld reads /datasets",
         "ladder export bench/vsi-video --format vsibench --out exported --fps 2",
     ),
 )
 def export_command(
     bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
     format: Annotated[str, typer.Option("--format", help="spatialladder or vsibench")],
-    out: Annotated[Path, typer.Option(help="folder for the exported benchmarks (one sub-folder each)")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="folder for the exported benchmarks, one sub-folder each: spatialladder writes SPBench-SI, "
+            "SPBench-MV and VSI-Bench (its evaluator's /datasets), vsibench the benchmark's name"
+        ),
+    ],
     fps: Annotated[
         float, typer.Option(help="frame rate of exported videos (one video frame per benchmark frame)")
     ] = 2.0,
@@ -689,9 +695,9 @@ def export_command(
     except ValueError:
         raise LadderError(f"--format must be spatialladder or vsibench, not {format!r}") from None
     results = export_benchmark(bench, out, chosen, fps)
-    table = Table("benchmark", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
+    table = Table("benchmark", "folder", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
     for r in results:
-        table.add_row(r.benchmark, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
+        table.add_row(r.benchmark, r.folder, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
     Console().print(table)
 
 

@@ -166,6 +166,14 @@ LICENSE_FILE = "LICENSE.md"
 SHARD_KEY_DIGITS = 16
 
 
+def shard_name(split: str, index: int, count: int, key: str) -> str:
+    """A Parquet file's name: Hugging Face's ``<split>-00000-of-00003`` plus the first 16 hex digits of the
+    content key of what it holds. ``datasets`` caches a local folder under its name, its card's config name and
+    the card's ``data_files`` (names, not contents): a card listing these names can never serve the rows of an
+    earlier write, or of another folder with the same name."""
+    return f"{split}-{index:05d}-of-{count:05d}-{key[:SHARD_KEY_DIGITS]}.parquet"
+
+
 @dataclass(frozen=True)
 class DatasetLayout:
     """Files of a built dataset (what ``ladder build-dataset`` writes)::
@@ -211,11 +219,9 @@ class DatasetLayout:
         return self.root / "data" / subset
 
     def shard(self, subset: str, split: str, index: int, count: int, key: str) -> Path:
-        """A shard's file: Hugging Face's ``<split>-00000-of-00003`` naming plus the first 16 hex digits of the
-        shard's content key (its rows and settings). The card lists these names, and ``datasets`` caches a folder
-        under a hash of its card's ``data_files``: a rebuild that changes rows changes the names, so
-        ``load_dataset`` can never serve the rows of an earlier build, or of another folder with the same name."""
-        return self.subset_dir(subset) / f"{split}-{index:05d}-of-{count:05d}-{key[:SHARD_KEY_DIGITS]}.parquet"
+        """A shard's file, named by :func:`shard_name` from the shard's content key (its rows and settings); the
+        card lists these names, so a rebuild that changes rows changes them."""
+        return self.subset_dir(subset) / shard_name(split, index, count, key)
 
     def shard_glob(self, subset: str, split: str) -> str:
         """Relative pattern matching every shard of a subset (any key)."""

@@ -1,11 +1,21 @@
 """``ladder export``: a built benchmark in the layout, file names, fields and media the official evaluators read.
 
-* ``spatialladder`` (SpatialLadder's ``eval_spld``): an image benchmark becomes ``<NAME>.parquet`` whose
-  ``images`` column lists file names under ``images/<scene_name>/`` (``SPBench-SI.parquet``, ``SPBench-MV.parquet``
-  for ours); a video benchmark becomes VSI-Bench's layout, which it reads for VSI-Bench.
-* ``vsibench`` (VSI-Bench on the Hub, read by lmms-eval's ``vsibench`` task and by SpatialLadder): video
-  benchmarks only, ``test-00000-of-00001.parquet`` plus one mp4 per scan at ``<dataset>/<scene_name>.mp4``, with
-  ``dataset`` the scan's source (``scannet``), and only VSI-Bench's question types.
+* ``spatialladder`` (SpatialLadder's ``eval_spld``, whose ``prepare_data`` opens fixed paths under
+  ``/datasets``): ``spbench-si`` and ``spbench-mv`` become ``SPBench-SI/SPBench-SI.parquet`` and
+  ``SPBench-MV/SPBench-MV.parquet`` whose ``images`` column lists file names under ``<task>/images/<scene_name>/``
+  (another image benchmark: ``<name>/<name>.parquet``); the video benchmark becomes
+  ``VSI-Bench/test-00000-of-00001.parquet`` with its videos under ``VSI-Bench/``. ``--out /datasets`` is what it
+  reads.
+* ``vsibench`` (VSI-Bench's card, read by lmms-eval's ``vsibench`` task): video benchmarks only,
+  ``<name>/test-00000-of-00001-<key>.parquet`` (config ``full``, as VSI-Bench's) plus one mp4 per scan at
+  ``<dataset>/<scene_name>.mp4``, with ``dataset`` the scan's source (``scannet``), and only VSI-Bench's question
+  types.
+
+``datasets`` caches a local folder under its name, its card's config name and the card's ``data_files`` (names,
+never contents), so every card carries the content key of its parquet (:func:`ladderdata.cache.content_key`): in
+the file name (:func:`ladderdata.layout.shard_name`, as ``build-dataset``'s shards) where the reader leaves the
+name free, in the config name where SpatialLadder fixes the file names. A re-export with other rows, or another
+folder of the same name, is then another cache entry: ``load_dataset`` never serves stale or foreign rows.
 
 Videos hold a benchmark's frames of the scan, one video frame each, at ``fps`` (frame k at k / fps seconds);
 ``export.json`` states the fps and, per video, the frame ids with their times in the scan and in the video.
@@ -13,7 +23,6 @@ Every file is written under a temporary name and renamed; a rerun rewrites only 
 a previous export left that the benchmark no longer has.
 """
 
-import hashlib
 import io
 import logging
 from collections import Counter, defaultdict
@@ -26,21 +35,28 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ladderdata.cache import atomic_path
+from ladderdata.cache import atomic_path, content_key
 from ladderdata.errors import ConfigError
 from ladderdata.eval.official import DIRECTION_FORMS, MCA_TYPES, NA_TYPES, SPATIALLADDER_MCA_TYPES
 from ladderdata.eval.report import bench_files, load_bench
-from ladderdata.layout import check_name, is_safe_name
+from ladderdata.io.card import data_configs
+from ladderdata.layout import SHARD_KEY_DIGITS, check_name, is_safe_name, shard_name
 
 log = logging.getLogger(__name__)
 
-SPATIALLADDER_NAMES = {"spbench-si": "SPBench-SI", "spbench-mv": "SPBench-MV"}
-"""Benchmark -> the name SpatialLadder's evaluator gives its parquet (``<NAME>.parquet``)."""
-VIDEO_PARQUET = "test-00000-of-00001.parquet"
-"""VSI-Bench's file name, read by lmms-eval (through ``datasets``) and SpatialLadder."""
+SPATIALLADDER_IMAGE_TASKS = {"spbench-si": "SPBench-SI", "spbench-mv": "SPBench-MV"}
+"""Benchmark -> SpatialLadder's task, read from ``<task>/<task>.parquet`` with images under ``<task>/images``."""
+SPATIALLADDER_VIDEO_TASK = "VSI-Bench"
+"""SpatialLadder's video task: ``VSI-Bench/test-00000-of-00001.parquet``, videos under ``VSI-Bench/``."""
+SPATIALLADDER_VIDEO_PARQUET = "test-00000-of-00001.parquet"
+VSIBENCH_CONFIG = "full"
+"""VSI-Bench's card names its benchmark config ``full`` (the default); lmms-eval's ``vsibench`` task asks for it
+(``dataset_name: full``; older versions load the default)."""
+SPLIT = "test"
 IMAGES_DIR = "images"
 MANIFEST = "export.json"
 VIDEO_FOURCC = "mp4v"
@@ -93,7 +109,12 @@ class ExportedBenchmark(BaseModel):
 
     format: ExportFormat
     benchmark: str
+    folder: str
+    """Relative to the export's ``--out``: the folder the evaluator opens (``SPBench-SI``, ``VSI-Bench``, ...)."""
     parquet: str
+    """The questions, in ``folder``."""
+    config: str
+    """The config of ``folder``'s card (``load_dataset(folder)`` reads it: it is the default)."""
     rows: int
     question_types: dict[str, int]
     fps: float | None
@@ -206,13 +227,6 @@ def _table(rows: list[dict[str, Any]], images: list[list[str]] | None) -> pa.Tab
     return pa.Table.from_pylist(out, schema=pa.schema(fields))
 
 
-def _key(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(hashlib.sha256(p).digest())
-    return h.hexdigest()
-
-
 class _Writer:
     """Writes files under ``root`` unless ``export.json`` says the same content is already there."""
 
@@ -251,7 +265,7 @@ def _export_images(writer: _Writer, benchmark: str, row: dict[str, Any], content
         data = _image_bytes(image)
         name = f"{frame_id:06d}.jpg"
         rel = f"{IMAGES_DIR}/{scene}/{name}"
-        key = _key(data)
+        key = content_key({"image": data})
         if contents.setdefault(rel, key) != key:
             raise ConfigError(f"{benchmark}: two different images for frame {frame_id} of {row['scene_name']}")
         writer.write(rel, key, _bytes_writer(data))
@@ -268,7 +282,9 @@ def _export_video(writer: _Writer, row: dict[str, Any], fps: float) -> ExportedV
     def encode(tmp: Path) -> None:
         encode_mp4(tmp, [_decode_rgb(d) for d in data], fps)
 
-    writer.write(rel, _key(*data, repr(fps).encode(), VIDEO_FOURCC.encode()), encode)
+    parts: dict[str, str | bytes] = {"fps": repr(fps), "codec": VIDEO_FOURCC}
+    parts.update((f"frame:{k}", d) for k, d in enumerate(data))
+    writer.write(rel, content_key(parts), encode)
     return ExportedVideo(
         path=rel,
         fps=fps,
@@ -280,12 +296,35 @@ def _export_video(writer: _Writer, row: dict[str, Any], fps: float) -> ExportedV
     )
 
 
-def _card(benchmark: str, parquet: str, fmt: ExportFormat) -> str:
-    """A README whose ``configs`` point ``datasets.load_dataset(folder)`` at the parquet only (not the videos)."""
+def _folder(benchmark: str, is_video: bool, fmt: ExportFormat) -> str:
+    """The folder (under ``--out``) the format's evaluator opens for ``benchmark``."""
+    if fmt is ExportFormat.VSIBENCH:
+        return benchmark
+    return SPATIALLADDER_VIDEO_TASK if is_video else SPATIALLADDER_IMAGE_TASKS.get(benchmark, benchmark)
+
+
+def _parquet_and_config(folder: str, is_video: bool, fmt: ExportFormat, key: str) -> tuple[str, str]:
+    """The parquet's file name and the card's config name; one of them carries the parquet's content ``key``."""
+    if fmt is ExportFormat.VSIBENCH:
+        return shard_name(SPLIT, 0, 1, key), VSIBENCH_CONFIG
+    parquet = SPATIALLADDER_VIDEO_PARQUET if is_video else f"{folder}.parquet"
+    return parquet, f"{folder}-{key[:SHARD_KEY_DIGITS]}"
+
+
+def _card(result: ExportedBenchmark) -> str:
+    """A README whose default config points ``datasets.load_dataset(folder)`` at the parquet only (not the media)."""
+    configs = data_configs([(result.config, result.rows, [result.parquet], result.parquet)], SPLIT)
+    front = yaml.safe_dump({"configs": configs}, sort_keys=False).strip()
+    fmt = result.format.value
+    keyed = (
+        "The parquet's name ends with its content key"
+        if result.format is ExportFormat.VSIBENCH
+        else "The config's name ends with the parquet's content key (SpatialLadder opens the parquet by its fixed name)"
+    )
     return (
-        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: test\n"
-        f"    path: {parquet}\n---\n\n# {benchmark} ({fmt.value} layout)\n\n"
-        f"Exported by `ladder export --format {fmt.value}`; `{MANIFEST}` states the videos' fps and frame times.\n"
+        f"---\n{front}\n---\n\n# {result.folder}: `{result.benchmark}` in the {fmt} layout\n\n"
+        f"Exported by `ladder export --format {fmt}`; `{MANIFEST}` states the videos' fps and frame times. "
+        f"{keyed}: `datasets` caches a folder by its name, config and file names, so other rows are another entry.\n"
     )
 
 
@@ -313,10 +352,28 @@ def _check(benchmark: str, rows: list[dict[str, Any]], fmt: ExportFormat) -> boo
     return is_video
 
 
+def _folders(video_of: dict[str, bool], fmt: ExportFormat) -> dict[str, str]:
+    """Benchmark -> its folder under ``--out``; raises when two benchmarks would share one."""
+    folder_of = {
+        name: check_name(_folder(name, is_video, fmt), "benchmark name") for name, is_video in video_of.items()
+    }
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for name, folder in folder_of.items():
+        by_folder[folder.lower()].append(name)  # case-insensitive file systems would merge them too
+    for names in by_folder.values():
+        if len(names) > 1:
+            raise ConfigError(
+                f"benchmarks {', '.join(names)} would all be written to {folder_of[names[0]]}/ "
+                f"({fmt.value} reads one benchmark there): export them one at a time, each to its own --out"
+            )
+    return folder_of
+
+
 def export_benchmark(
     bench: Path, out: Path, fmt: ExportFormat, fps: float = 2.0, on_benchmark: Callable[[], None] | None = None
 ) -> list[ExportedBenchmark]:
-    """Export one benchmark folder, or every benchmark under a folder, to ``out/<benchmark>/``.
+    """Export one benchmark folder, or every benchmark under a folder, to ``out/<folder>/`` (:func:`_folder`: the
+    name the format's evaluator opens).
 
     Every benchmark is checked before anything is written.
     """
@@ -326,11 +383,12 @@ def export_benchmark(
     all_rows = load_bench(bench)
     rows_of = {name: [r for r in all_rows if r["dataset"] == name] for name in shards_of}
     video_of = {name: _check(name, rows, fmt) for name, rows in rows_of.items()}
+    folder_of = _folders(video_of, fmt)
     results = []
     for benchmark, shards in shards_of.items():
-        root = out / benchmark
+        folder, is_video = folder_of[benchmark], video_of[benchmark]
+        root = out / folder
         writer = _Writer(root, _previous(root))
-        is_video = video_of[benchmark]
         rows: list[dict[str, Any]] = []
         names: list[list[str]] = []
         videos: dict[str, ExportedVideo] = {}
@@ -342,25 +400,29 @@ def export_benchmark(
             else:
                 names.append(_export_images(writer, benchmark, row, contents))
             rows.append({k: v for k, v in row.items() if k != "images"})
-        parquet = VIDEO_PARQUET if is_video else f"{SPATIALLADDER_NAMES.get(benchmark, benchmark)}.parquet"
         sink = pa.BufferOutputStream()
         pq.write_table(_table(rows, None if is_video else names), sink)
         data = sink.getvalue().to_pybytes()
-        writer.write(parquet, _key(data), _bytes_writer(data))
-        card = _card(benchmark, parquet, fmt).encode()
-        writer.write("README.md", _key(card), _bytes_writer(card))
-        writer.remove_stale()
+        key = content_key({"parquet": data})
+        parquet, config = _parquet_and_config(folder, is_video, fmt, key)
+        writer.write(parquet, key, _bytes_writer(data))
         result = ExportedBenchmark(
             format=fmt,
             benchmark=benchmark,
+            folder=folder,
             parquet=parquet,
+            config=config,
             rows=len(rows),
             question_types=dict(sorted(Counter(r["question_type"] for r in rows).items())),
             fps=fps if is_video else None,
             images=sorted(contents),
             videos=list(videos.values()),
-            keys=writer.keys,
         )
+        # the card after the parquet it names, the stale files (the previous parquet) after the card
+        card = _card(result).encode()
+        writer.write("README.md", content_key({"card": card}), _bytes_writer(card))
+        writer.remove_stale()
+        result.keys = writer.keys
         write_atomic(root / MANIFEST, _bytes_writer((result.model_dump_json(indent=2) + "\n").encode()))
         log.info("%s: %d questions, %d files written to %s", benchmark, len(rows), writer.written, root)
         if on_benchmark:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ladderdata.eval.scoring import NUMBER_WORDS
+
 MCA_TYPES = (
     "object_rel_direction_easy",
     "object_rel_direction_medium",
@@ -32,41 +34,14 @@ ACCURACY = "accuracy"
 MRA = "MRA:.5:.95:.05"
 """The metric names the scorers key their output with (``<question_type>_<metric>``)."""
 
-# SpatialLadder's fuzzy_matching_num: words in this order are searched before any digit ("a"/"an" mean 1)
-_SL_WORDS = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "zero",
-    "a",
-    "an",
-]
-_SL_VALUES = [*range(1, 21), 30, 40, 50, 60, 70, 80, 90, 0, 1, 1]
-_SL_NUMBER_WORDS = {w: str(v) for w, v in zip(_SL_WORDS, _SL_VALUES, strict=True)}
+_SL_NUMBER_WORDS = {
+    **{word: value for word, value in sorted(NUMBER_WORDS.items(), key=lambda item: item[1]) if value},
+    "zero": NUMBER_WORDS["zero"],
+    "a": 1,
+    "an": 1,
+}
+"""SpatialLadder's ``fuzzy_matching_num`` list, searched in this order before any digit: one .. twenty, thirty ..
+ninety, zero, then the articles ``a`` and ``an`` (= 1)."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +112,9 @@ def spatialladder_number(prediction: str) -> float | None:
     """``fuzzy_matching_num`` then ``to_float``: the first number word of its list (in list order, ``a`` = 1),
     else the first unsigned decimal ``\\d+(\\.\\d+)?``."""
     text = prediction.strip().lower()
-    for word, digits in _SL_NUMBER_WORDS.items():
+    for word, value in _SL_NUMBER_WORDS.items():
         if re.search(rf"\b{word}\b", text):
-            return float(digits)
+            return float(value)
     m = re.search(r"(\d+(\.\d+)?)", text)
     return float(m.group(1)) if m else None
 

@@ -43,7 +43,8 @@ _ONES = [
 ]
 _TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 NUMBER_WORDS = {**{w: i for i, w in enumerate(_ONES)}, **{w: 20 + 10 * i for i, w in enumerate(_TENS)}}
-"""Number words ladder scoring reads when an answer has no digits (compounds like ``twenty-one`` too)."""
+"""The number-word table: ladder scoring reads these when an answer has no digits (compounds like ``twenty-one``
+too); :mod:`ladderdata.eval.official` orders them as SpatialLadder's scorer searches them."""
 _NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(_TENS)})[\s-]+({'|'.join(_ONES[1:10])})|({'|'.join(NUMBER_WORDS)}))\b")
 
 

@@ -431,7 +431,7 @@ def write_benchmarks_card(root: Path) -> None:
     names = [name for name, *_ in entries]
     commands = [
         'ladder eval --bench BENCH --predictions predictions.jsonl --scoring all   # {"id", "prediction"} lines',
-        "ladder export BENCH --format spatialladder --out exported   # for SpatialLadder's evaluator",
+        "ladder export BENCH --format spatialladder --out /datasets   # the folders SpatialLadder's evaluator opens",
         *(f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer" for name in videos),
     ]
     used = sorted(sources)
