@@ -56,11 +56,12 @@ def main() -> None:
         root = base / name.split()[0]
         build(root, vertices, args.frames)
         scan = open_source(source_config("scannet", root=root)).load("scene0002_00")
+        assert scan.frames is not None
         timings = Timings()
         start = time.perf_counter()
         views = extract_views(scan, config, timings)
         with timings.stage("write"):
-            write_views(root / "meta.parquet", views, "bench", scan.scan_id, config)
+            write_views(root / "meta.parquet", views, "bench", scan.scan_id, config, scan.frames.time_basis)
         total = time.perf_counter() - start
         n = len(views)
         per_view = {k: 1000 * v / n for k, v in timings.seconds.items() if k != "setup"}

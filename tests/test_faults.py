@@ -8,6 +8,7 @@ scan and the file (other scans go on, exit code 1), a config error before any wo
 import errno
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -173,6 +174,14 @@ def break_sens_colour(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
+def huge_frame_size(path: Path) -> None:
+    """Frame 3's colour size (the third u64 after its pose) set to the largest u64, beyond int64."""
+    index = read_sens_index(path)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<Q", data, int(index.color_offsets[3]) - 16, 2**64 - 1)
+    path.write_bytes(bytes(data))
+
+
 def export_intrinsics_for_half_size(paths: ScanPaths) -> None:
     path = paths.export_intrinsic_dir / "intrinsic_color.txt"
     K = np.loadtxt(path)
@@ -216,9 +225,10 @@ def halve_sens_colour_header(paths: ScanPaths) -> None:
     scale_sens_intrinsics(paths.sens, 0.5)
 
 
-def overlap_groups(data: dict[str, Any]) -> None:
+def same_id_twice(data: dict[str, Any]) -> None:
+    """Two different objects under one objectId."""
     groups = data["segGroups"]
-    groups[1]["segments"] = [*groups[1]["segments"], groups[0]["segments"][0]]
+    groups[1]["objectId"] = groups[0]["objectId"]
 
 
 def shear(paths: ScanPaths) -> None:
@@ -302,11 +312,11 @@ BAD_SCANS: list[Breakage] = [
         "not an integer",
     ),
     (
-        "aggregation overlapping groups",
-        lambda p: edit_json(p.aggregation, overlap_groups),
+        "aggregation objectId of two objects",
+        lambda p: edit_json(p.aggregation, same_id_twice),
         FramesLayout.SENS,
         lambda p: p.aggregation,
-        "segment groups overlap",
+        "objectId 0 is given to two different objects",
     ),
     ("axisAlignment sheared", shear, FramesLayout.SENS, lambda p: p.meta, "not a rigid transform"),
     (
@@ -392,6 +402,13 @@ BAD_SCANS: list[Breakage] = [
         FramesLayout.SENS,
         lambda p: p.sens,
         "colour frame 0 is 1296x968 but its camera (intrinsics, header) says 648x484",
+    ),
+    (
+        "sens frame size beyond int64",
+        lambda p: huge_frame_size(p.sens),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "file ends inside the image data of frame 3 of 10",
     ),
     (
         "sens truncated JPEGs",
@@ -590,11 +607,11 @@ OTHER_SOURCES: list[tuple[str, str, Callable[[Path], Path], Callable[[Path], obj
         "truncated",
     ),
     (
-        "scannetpp overlapping annotation",
+        "scannetpp objectId of two objects",
         "scannetpp",
         lambda scene: scene / "scans" / "segments_anno.json",
-        lambda path: edit_json(path, overlap_groups),
-        "segment groups overlap",
+        lambda path: edit_json(path, same_id_twice),
+        "is given to two different objects",
     ),
     (
         "arkitscenes NaN image size",
@@ -657,6 +674,48 @@ def test_other_sources_fail_one_scan_alone(
     error = summary.failed[scan_dir.name]
     assert error.startswith(f"[{scan_dir.name}]") and str(path) in error and reason in error, error
     assert summary.scans and scan_dir.name not in summary.scans
+
+
+@pytest.mark.parametrize("source", ["scannet", "scannetpp"])
+def test_overlapping_and_repeated_groups_are_resolved_not_failed(
+    synthetic_root: Path, scannetpp_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str
+) -> None:
+    """Not a fault: a repeated object is dropped and a segment two objects list goes to one of them: the later
+    group in ScanNet (mmdetection3d's ``export``), the smaller object in ScanNet++ (its toolkit's single-label
+    data). The segment is moved from a smaller object to a larger one listed after it, where the rules differ."""
+    from ladderdata.sources.base import open_source, source_config
+
+    root = copy_root(synthetic_root if source == "scannet" else scannetpp_root, tmp_path / source)
+    if source == "scannet":
+        paths = scan_paths(root, SCAN)
+        scan_id, annotation, segments = SCAN, paths.aggregation, paths.segments
+    else:
+        scans = _scannetpp_scene(root) / "scans"
+        scan_id, annotation, segments = scans.parent.name, scans / "segments_anno.json", scans / "segments.json"
+    seg = np.array(json.loads(segments.read_text())["segIndices"])
+    groups = json.loads(annotation.read_text())["segGroups"]
+    sizes = [int(np.isin(seg, g["segments"]).sum()) for g in groups]
+    small, large = next((a, b) for a in range(len(groups)) for b in range(a + 1, len(groups)) if sizes[a] < sizes[b])
+    small_id, large_id, repeated_id = groups[small]["objectId"], groups[large]["objectId"], groups[0]["objectId"]
+    shared = np.flatnonzero(seg == groups[small]["segments"][0])
+    opened = open_source(source_config(source, root=root))
+    before = {o.info.object_id: o.vertex_ids for o in opened.load(scan_id).objects}
+
+    def overlap(data: dict[str, Any]) -> None:
+        listed = data["segGroups"]
+        listed[large]["segments"] = [*listed[large]["segments"], listed[small]["segments"][0]]
+        listed.append({**listed[0], "id": 10_000, "objectId": 10_000})
+
+    edit_json(annotation, overlap)
+    with caplog.at_level(logging.WARNING, logger="ladderdata"):
+        after = {o.info.object_id: o.vertex_ids for o in opened.load(scan_id).objects}
+    winner, loser = (large_id, small_id) if source == "scannet" else (small_id, large_id)
+    assert sorted(after) == sorted(before)  # object 10,000 repeats the first object
+    np.testing.assert_array_equal(after[winner], np.union1d(before[winner], shared))
+    np.testing.assert_array_equal(after[loser], np.setdiff1d(before[loser], shared))
+    messages = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{scan_id}: ")]
+    assert any(f"dropped the repeats: 10000 (= {repeated_id})" in m for m in messages), messages
+    assert any(f"1 of object {loser} to object {winner}" in m for m in messages), messages
 
 
 @pytest.mark.parametrize("source", ["scannetpp", "arkitscenes"])

@@ -2,7 +2,9 @@
 cut triangles (as in real scans, unlike the synthetic scans, whose objects share no triangle)."""
 
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,32 +31,44 @@ def grid() -> tuple[np.ndarray, np.ndarray]:
     return vertices, np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One frameless scan: a floor whose segment 0 surrounds a rug made of segments 1 (a block) and 2 (STRAY)."""
-    root = tmp_path_factory.mktemp("rug")
+def write_scan(root: Path, seg: np.ndarray, groups: list[dict[str, object]]) -> None:
+    """One frameless scan ``scene0000_00`` of the grid floor with vertex segments ``seg`` and ``groups``."""
     paths = ScanPaths.at(root / "scans" / "scene0000_00", root=root)
     paths.scan_dir.mkdir(parents=True)
     vertices, faces = grid()
     write_ply(paths.mesh, TriangleMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8)))
-    seg = np.zeros(len(vertices), dtype=np.int64)
-    for i, j in RUG:
-        seg[i * (N + 1) + j] = 1
-    seg[STRAY[0] * (N + 1) + STRAY[1]] = 2
     paths.segments.write_text(json.dumps({"segIndices": seg.tolist()}))
-    groups = [
-        {"id": 0, "objectId": 0, "segments": [0], "label": "floor"},
-        {"id": 1, "objectId": 1, "segments": [1, 2], "label": "rug"},
-    ]
     paths.aggregation.write_text(json.dumps({"segGroups": groups}))
     paths.meta.write_text("sceneType = Living room / Lounge\n")
-    rows = [["1", "floor", "floor", "1", "2"], ["2", "rug", "rug", "1", "20"]]
+    rows = [["1", "floor", "floor", "1", "2"], ["2", "rug", "rug", "1", "20"], ["3", "towel", "towel", "1", "40"]]
     lines = ["\t".join(LABEL_TABLE_COLUMNS)]
     for row in rows:
         values = dict(zip(["id", "raw_category", "category", "count", "nyu40id"], row, strict=True))
-        values["nyu40class"] = "floor mat" if row[1] == "rug" else "floor"
+        values["nyu40class"] = {"rug": "floor mat", "towel": "towel"}.get(row[1], "floor")
         lines.append("\t".join(values.get(c, "") for c in LABEL_TABLE_COLUMNS))
     (root / LABEL_TABLE).write_text("\n".join(lines) + "\n")
+
+
+def rug_segments() -> np.ndarray:
+    """Segment 0 everywhere but the rug: segment 1 (a block) and segment 2 (STRAY)."""
+    seg = np.zeros((N + 1) ** 2, dtype=np.int64)
+    for i, j in RUG:
+        seg[i * (N + 1) + j] = 1
+    seg[STRAY[0] * (N + 1) + STRAY[1]] = 2
+    return seg
+
+
+FLOOR_AND_RUG: list[dict[str, Any]] = [
+    {"id": 0, "objectId": 0, "segments": [0], "label": "floor"},
+    {"id": 1, "objectId": 1, "segments": [1, 2], "label": "rug"},
+]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One frameless scan: a floor whose segment 0 surrounds a rug made of segments 1 (a block) and 2 (STRAY)."""
+    root = tmp_path_factory.mktemp("rug")
+    write_scan(root, rug_segments(), FLOOR_AND_RUG)
     return root
 
 
@@ -98,3 +112,84 @@ def test_rendered_mask_splits_border_triangles_like_the_surfaces(root: Path) -> 
     assert rug.visibility == pytest.approx(1.0)
     hit = np.isfinite(view.depth)
     assert hit.any() and (view.instance[hit] >= 0).all()  # no pixel of a border triangle is left without an owner
+
+
+# ----------------------------------------------------------------------------------------------- overlapping groups
+
+
+def load_objects(root: Path) -> dict[int, tuple[str, np.ndarray, tuple[float, ...], tuple[float, ...]]]:
+    """object id -> (label, vertex ids, box min, box max) as the ScanNet reader builds them."""
+    scan = ScanNetSource(ScanNetSourceConfig(root=root)).load("scene0000_00")
+    return {o.info.object_id: (o.info.label, o.vertex_ids, o.aabb.minimum, o.aabb.maximum) for o in scan.objects}
+
+
+def later_group_wins(seg: np.ndarray, groups: list[dict[str, Any]]) -> dict[int, np.ndarray]:
+    """The oracle: mmdetection3d's ``export`` loop, one segment at a time, later groups overwriting earlier ones;
+    object id -> its vertex ids (objects left without a vertex are absent)."""
+    instance = np.full(len(seg), -1)
+    for group in groups:
+        for segment in group["segments"]:
+            instance[seg == segment] = group["objectId"]
+    return {int(i): np.flatnonzero(instance == i) for i in np.unique(instance) if i >= 0}
+
+
+def test_a_scan_listing_its_objects_twice_has_each_object_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ScanNet's scene0217_00 repeats every object under new ids (ScanNet/ScanNet#51): the repeats are dropped,
+    leaving the objects and boxes of the scan without them."""
+    write_scan(tmp_path / "once", rug_segments(), FLOOR_AND_RUG)
+    repeated = FLOOR_AND_RUG + [{**g, "id": g["objectId"] + 2, "objectId": g["objectId"] + 2} for g in FLOOR_AND_RUG]
+    write_scan(tmp_path / "twice", rug_segments(), [*repeated, {**FLOOR_AND_RUG[1], "segments": [2, 1, 2]}])
+    with caplog.at_level(logging.WARNING, logger="ladderdata"):
+        twice = load_objects(tmp_path / "twice")
+    once = load_objects(tmp_path / "once")
+    assert list(twice) == list(once) == [0, 1]
+    for object_id, (label, vertex_ids, lo, hi) in once.items():
+        assert twice[object_id][0] == label
+        np.testing.assert_array_equal(twice[object_id][1], vertex_ids)
+        np.testing.assert_array_equal(twice[object_id][2], lo)
+        np.testing.assert_array_equal(twice[object_id][3], hi)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "scene0000_00" in warning and "3 objects twice" in warning and "2 (= 0), 3 (= 1), 1 (= 1)" in warning
+
+
+@pytest.mark.parametrize("mat_last", [True, False], ids=["mat listed last", "mat listed first"])
+def test_a_shared_segment_goes_to_the_later_group(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mat_last: bool
+) -> None:
+    """A mat (segment 3, a block of floor, plus the rug's STRAY segment) listed with the segments of floor and rug:
+    each shared segment's vertices belong to whichever group comes later, and every box is the box of those
+    vertices. A group whose every segment a later one takes (a towel on the stray vertex) is dropped."""
+    seg = rug_segments()
+    mat = [(i, j) for i in range(14, 17) for j in range(2, 5)]
+    for i, j in mat:
+        seg[i * (N + 1) + j] = 3
+    groups: list[dict[str, Any]] = [
+        {"objectId": 0, "segments": [0, 3], "label": "floor"},
+        {"objectId": 1, "segments": [1, 2], "label": "rug"},
+    ]
+    mat_group = {"objectId": 2, "segments": [3, 2], "label": "rug"}
+    groups = [*groups, mat_group] if mat_last else [mat_group, *groups]
+    groups.insert(0, {"objectId": 5, "segments": [2], "label": "towel"})
+    write_scan(tmp_path, seg, groups)
+    with caplog.at_level(logging.WARNING, logger="ladderdata"):
+        objects = load_objects(tmp_path)
+    expected = later_group_wins(seg, groups)
+    assert sorted(objects) == sorted(expected) == ([0, 1, 2] if mat_last else [0, 1])  # no towel
+    vertices, _ = grid()
+    for object_id, vertex_ids in expected.items():
+        _, found, lo, hi = objects[object_id]
+        np.testing.assert_array_equal(found, vertex_ids)
+        np.testing.assert_allclose(lo, vertices[vertex_ids].min(axis=0), atol=1e-6)
+        np.testing.assert_allclose(hi, vertices[vertex_ids].max(axis=0), atol=1e-6)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("scene0000_00" in m and "goes to the later one" in m for m in messages), messages
+    (dropped,) = [m for m in messages if "left without segments" in m]
+    if mat_last:  # the mat took segment 3 from the floor and the stray vertex from the rug
+        np.testing.assert_allclose([objects[2][2], objects[2][3]], [(1.2, 0.2, 0), (1.6, 1.1, 0)], atol=1e-6)
+        np.testing.assert_allclose(objects[1][3], (1.1, 1.0, 0), atol=1e-6)
+        assert "scene0000_00" in dropped and dropped.endswith(": 5 (towel)")
+    else:  # the mat lost both its segments to the floor and the rug listed after it
+        np.testing.assert_allclose(objects[1][3], (1.2, 1.1, 0), atol=1e-6)
+        assert "scene0000_00" in dropped and dropped.endswith(": 5 (towel), 2 (rug)")

@@ -15,14 +15,15 @@ from ladderdata.errors import MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
-from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, open_source
+from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, TimeBasis, open_source
 from ladderdata.typed import IntArray
 
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of any stored quantity changes: old caches are then recomputed.
-METADATA_VERSION = "2"
+METADATA_VERSION = "3"
 CACHE_KEY = b"ladder.cache_key"
+TIME_BASIS_KEY = b"ladder.time_basis"
 
 OBJECT_TYPE = pa.struct(
     [
@@ -138,14 +139,18 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
     return records
 
 
-def write_views(path: Path, records: list[ViewRecord], key: str, scan_id: str, config: MetadataConfig) -> None:
-    """Write atomically: a temp file in the same folder, renamed into place."""
+def write_views(
+    path: Path, records: list[ViewRecord], key: str, scan_id: str, config: MetadataConfig, time_basis: TimeBasis | None
+) -> None:
+    """Write atomically: a temp file in the same folder, renamed into place. ``time_basis`` (where the views'
+    timestamps come from, ``unknown`` when they have none) is kept in the file's metadata."""
     table = pa.Table.from_pylist([r.model_dump() for r in records], schema=VIEW_SCHEMA)
     table = table.replace_schema_metadata(
         {
             CACHE_KEY: key.encode(),
             b"ladder.scan_id": scan_id.encode(),
             b"ladder.config": config.model_dump_json().encode(),
+            TIME_BASIS_KEY: (time_basis or "unknown").encode(),
         }
     )
     with atomic_path(path) as tmp:
@@ -183,8 +188,9 @@ def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path,
     if stored_key(out) == key:
         return "cached"
     records = extract_views(scan, config, timings)
+    time_basis = None if scan.frames is None else scan.frames.time_basis
     with timings.stage("write"):
-        write_views(out, records, key, scan.scan_id, config)
+        write_views(out, records, key, scan.scan_id, config, time_basis)
     return "computed"
 
 

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -32,9 +33,18 @@ log = logging.getLogger(__name__)
 
 #: What ``--scans`` takes, for messages about a wrong one.
 SCANS_HINT = "pass the folder of a ScanNet, ScanNet++ or ARKitScenes download (docs/scannet.md, docs/sources.md)"
-#: ScanNet's colour stream runs at about 30 Hz; layouts that keep frame numbers but no timestamps get
-#: frame_id / FPS.
+#: ScanNet's capture app runs colour and depth at 30 Hz; frames whose layout keeps frame numbers but no usable
+#: timestamps are timed frame_id / FPS (docs/metadata.md#frame-times).
 DEFAULT_FPS = 30.0
+
+
+class TimeBasis(StrEnum):
+    """Where a frame source's ``timestamps_us`` come from."""
+
+    STORED = "stored"
+    """The layout's own per-frame timestamps, counted from the first frame."""
+    FRAME_NUMBER = "frame_number"
+    """Frame number / :data:`DEFAULT_FPS`: the layout keeps frame numbers of a 30 Hz stream but no usable times."""
 
 
 class ObjectInfo(BaseModel):
@@ -113,6 +123,12 @@ class FrameSource(ABC):
     def time_known(self) -> bool:
         """Whether ``frame_ids`` are stream frame numbers and ``timestamps_us`` holds times."""
         return self.timestamps_us is not None
+
+    @property
+    def time_basis(self) -> TimeBasis | None:
+        """Where ``timestamps_us`` come from; None when time is unknown. Layouts that time frames by their number
+        say so; the others store per-frame times."""
+        return TimeBasis.STORED if self.time_known else None
 
     @property
     @abstractmethod

@@ -13,10 +13,10 @@ from PIL import Image, UnidentifiedImageError
 from ladderdata.errors import CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.layout import FramesLayout, ScanPaths
-from ladderdata.sources.base import DEFAULT_FPS, FrameSource
+from ladderdata.sources.base import DEFAULT_FPS, FrameSource, TimeBasis
 from ladderdata.sources.files import read_text
 from ladderdata.sources.sens import SensFormatError, decode_color, decode_depth, read_frame_bytes, read_sens_index
-from ladderdata.sources.validate import image_size, intrinsics_for, jpeg_size, same_size
+from ladderdata.sources.validate import frame_clock_problem, image_size, intrinsics_for, jpeg_size, same_size
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
 
 
@@ -64,6 +64,12 @@ def _image_size(scan_id: str, path: Path) -> tuple[int, int]:
     return image_size(scan_id, path, width, height, "image")
 
 
+def frame_number_times(frame_ids: IntArray) -> IntArray:
+    """Frame number / 30 Hz, microseconds: when each frame of a ScanNet stream was captured (the capture app runs
+    colour and depth in sync at 30 Hz and the stream keeps its frames in order; docs/metadata.md#frame-times)."""
+    return np.round(frame_ids * 1e6 / DEFAULT_FPS).astype(np.int64)
+
+
 def _numbered_files(directory: Path, suffix: str) -> dict[int, Path]:
     found = {}
     for p in directory.glob(f"*{suffix}"):
@@ -73,7 +79,13 @@ def _numbered_files(directory: Path, suffix: str) -> dict[int, Path]:
 
 
 class SensFrames(FrameSource):
-    """Frames streamed from ``sceneXXXX_YY.sens``: the index is read once, images decoded on request."""
+    """Frames streamed from ``sceneXXXX_YY.sens``: the index is read once, images decoded on request.
+
+    The stream holds every frame the capture app recorded, in order, so frame numbers are positions in it.
+    Its colour timestamps are used only when they are a plausible 30 Hz clock (``validate.frame_clock_problem``);
+    in most ScanNet scans they are all 0 or scattered, and frames are then timed by their number
+    (``stored_times_problem`` says why).
+    """
 
     layout = FramesLayout.SENS
 
@@ -97,6 +109,8 @@ class SensFrames(FrameSource):
             if found is None:
                 raise CorruptFileError(scan_id, path, f"colour frame {first} is not a JPEG image")
             same_size(scan_id, path, found, (h.color_width, h.color_height), f"colour frame {first}")
+        self.stored_times_problem = frame_clock_problem(self.index.timestamps_color, DEFAULT_FPS)
+        """Why the stream's colour timestamps are not used (``"all 0"``, ...); None when they are."""
 
     @cached_property
     def frame_ids(self) -> IntArray:
@@ -107,8 +121,17 @@ class SensFrames(FrameSource):
         return self.index.poses
 
     @property
+    def time_basis(self) -> TimeBasis:
+        return TimeBasis.STORED if self.stored_times_problem is None else TimeBasis.FRAME_NUMBER
+
+    @cached_property
     def timestamps_us(self) -> IntArray:
-        return self.index.timestamps_color
+        """The stored colour timestamps counted from the first frame, or frame number / 30 Hz (``time_basis``)."""
+        if self.stored_times_problem is not None:
+            return frame_number_times(self.frame_ids)
+        stored = self.index.timestamps_color
+        since_first: IntArray = (stored - stored[0]).astype(np.int64)
+        return since_first
 
     @property
     def color_intrinsics(self) -> CameraIntrinsics:
@@ -197,8 +220,13 @@ class _FolderFrames(FrameSource):
 
     @cached_property
     def timestamps_us(self) -> IntArray | None:
-        """Frame number / 30 Hz: the file numbers of this layout are frame numbers of the stream."""
-        return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64)
+        """Frame number / 30 Hz: the file numbers of this layout are frame numbers of the stream (SensReader writes
+        no timestamps)."""
+        return frame_number_times(self._ids)
+
+    @property
+    def time_basis(self) -> TimeBasis | None:
+        return TimeBasis.FRAME_NUMBER if self.time_known else None
 
     def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
@@ -273,7 +301,7 @@ class PosedFrames(_FolderFrames):
         meta = read_meta(self.scan_id, self.paths.meta) if self.paths.meta.is_file() else {}
         total = meta.get("numColorFrames", "")
         every_frame = total.isdigit() and np.array_equal(self._ids, np.arange(int(total)))
-        return np.round(self._ids * 1e6 / DEFAULT_FPS).astype(np.int64) if every_frame else None
+        return frame_number_times(self._ids) if every_frame else None
 
     def _pose_dir(self) -> Path:
         return self.paths.posed_dir

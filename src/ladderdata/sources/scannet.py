@@ -3,6 +3,8 @@
 import json
 import logging
 import re
+from collections import Counter
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +16,7 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.measure import ObjectSurface, vertex_region
 from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
 from ladderdata.sources.base import (
+    DEFAULT_FPS,
     DataTerms,
     FrameSource,
     ObjectInfo,
@@ -25,7 +28,7 @@ from ladderdata.sources.base import (
     register_source,
 )
 from ladderdata.sources.files import read_json_object
-from ladderdata.sources.frames import frame_files, open_frames, read_meta
+from ladderdata.sources.frames import SensFrames, frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
 from ladderdata.sources.validate import int_array, rigid_transform
@@ -107,38 +110,110 @@ def _seg_group(scan_id: str, path: Path, group: Any) -> tuple[int, str, IntArray
     return object_id, label, int_array(scan_id, path, group["segments"], f"object {object_id}'s 'segments'")
 
 
+class SharedSegments(StrEnum):
+    """Which object gets a segment that two segment groups list (both annotation tools let that happen)."""
+
+    LATER = "later"
+    """The group listed later. ScanNet's ``export_train_mesh_for_evaluation.py`` and mmdetection3d's
+    ``load_scannet_data.py`` (``export``) assign per-vertex instance ids in a loop over the groups, each group
+    overwriting its vertices, so the last group listing a segment owns it."""
+    SMALLEST = "smallest"
+    """The object with the fewest vertices (ties: the group listed first): ScanNet++'s single-label training data
+    (``semantic/transforms/mesh.py``, ``GetLabelsOnVertices``) keeps the smallest instance of a vertex."""
+
+
+Group = tuple[int, str, IntArray]
+"""(objectId, label, sorted distinct segment ids) of one ``segGroups`` entry."""
+
+
+def _distinct_groups(scan_id: str, path: Path, parsed: list[Group]) -> list[Group]:
+    """``parsed`` without repeats: a group with the label and segments of an earlier one is the same object listed
+    twice (ScanNet's scene0217_00 lists all its objects twice, ScanNet/ScanNet#51) and is dropped with a warning.
+    One objectId given to two different objects is a contradiction and fails."""
+    kept: list[Group] = []
+    first_with: dict[tuple[str, bytes], int] = {}
+    content_of: dict[int, tuple[str, bytes]] = {}
+    repeats: list[str] = []
+    for object_id, label, segments in parsed:
+        content = (label, segments.tobytes())
+        if content_of.get(object_id, content) != content:
+            raise InconsistentScanError(scan_id, path, f"objectId {object_id} is given to two different objects")
+        if content in first_with:
+            repeats.append(f"{object_id} (= {first_with[content]})")
+            continue
+        first_with[content] = object_id
+        content_of[object_id] = content
+        kept.append((object_id, label, segments))
+    if repeats:
+        log.warning(
+            "%s: %s lists %d objects twice (same label and segments); dropped the repeats: %s",
+            scan_id,
+            path,
+            len(repeats),
+            ", ".join(repeats),
+        )
+    return kept
+
+
+def _segment_owners(known: IntArray, seg_sizes: IntArray, groups: list[Group], shared: SharedSegments) -> IntArray:
+    """(S,) index into ``groups`` of the object owning each of the ``known`` segment ids (-1: none)."""
+    slots = [np.searchsorted(known, segments) for _, _, segments in groups]
+    order = list(range(len(groups)))
+    if shared is SharedSegments.SMALLEST:  # written largest first, so the smallest (then the first listed) stays
+        sizes = [int(seg_sizes[s].sum()) for s in slots]
+        order.sort(key=lambda k: (-sizes[k], -k))
+    owner = np.full(len(known), -1, dtype=np.int64)
+    for k in order:
+        owner[slots[k]] = k
+    return owner
+
+
 def build_objects(
-    scan_id: str, path: Path, mesh: TriangleMesh, seg: IntArray, labels: LabelTable, spacing: float
+    scan_id: str,
+    path: Path,
+    mesh: TriangleMesh,
+    seg: IntArray,
+    labels: LabelTable,
+    spacing: float,
+    shared: SharedSegments,
 ) -> list[ScanObject]:
     """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
-    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). Each segment
-    belongs to one object at most: overlapping groups would count one surface twice."""
+    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). A vertex belongs
+    to one object: repeated groups are dropped, a segment two groups list goes to one of them (``shared``) and
+    an object left without segments is dropped, each with a warning (docs/geometry.md)."""
     data = read_json_object(scan_id, path)
     groups = data.get("segGroups")
     if not isinstance(groups, list):
         raise CorruptFileError(scan_id, path, "no 'segGroups' list")
     if not groups:
         raise InconsistentScanError(scan_id, path, "no objects ('segGroups' is empty)")
-    known_segments = np.unique(seg)
-    parsed = [_seg_group(scan_id, path, g) for g in groups]
-    owners: dict[int, int] = {}
-    for object_id, _, segments in parsed:
-        for s in np.unique(segments).tolist():
-            other = owners.setdefault(s, object_id)
-            if other != object_id:
-                raise InconsistentScanError(
-                    scan_id, path, f"segment {s} belongs to objects {other} and {object_id}: segment groups overlap"
-                )
-    objects = []
-    for object_id, label, segments in parsed:
-        unknown = np.setdiff1d(segments, known_segments)
+    known, vertex_segment, seg_sizes = np.unique(seg, return_inverse=True, return_counts=True)
+    parsed = []
+    for group in groups:
+        object_id, label, segments = _seg_group(scan_id, path, group)
+        if segments.size == 0:
+            raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) lists no segments")
+        unknown = np.setdiff1d(segments, known)
         if unknown.size:
             raise InconsistentScanError(
                 scan_id,
                 path,
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
-        in_object = np.isin(seg, segments)
+        parsed.append((object_id, label, np.unique(segments)))
+    distinct = _distinct_groups(scan_id, path, parsed)
+    owner = _segment_owners(known, seg_sizes, distinct, shared)
+    vertex_owner = owner[vertex_segment]
+    moved: Counter[tuple[int, int]] = Counter()
+    emptied = []
+    objects = []
+    for k, (object_id, label, segments) in enumerate(distinct):
+        owners = owner[np.searchsorted(known, segments)]
+        moved.update((object_id, distinct[o][0]) for o in owners[owners != k].tolist())
+        in_object = vertex_owner == k
+        if not in_object.any():
+            emptied.append(f"{object_id} ({label})")
+            continue
         touching = mesh.faces[in_object[mesh.faces].any(axis=1)]
         if touching.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) has no mesh triangles")
@@ -162,9 +237,16 @@ def build_objects(
                 surface=ObjectSurface(region_vertices, region_faces, spacing=spacing),
             )
         )
-    ids = [o.info.object_id for o in objects]
-    if len(set(ids)) != len(ids):
-        raise InconsistentScanError(scan_id, path, "duplicate objectId values")
+    if moved:
+        log.warning(
+            "%s: %s lists segments in two objects; each goes to the %s one (docs/geometry.md): %s",
+            scan_id,
+            path,
+            "later" if shared is SharedSegments.LATER else "smaller",
+            ", ".join(f"{n} of object {a} to object {b}" for (a, b), n in sorted(moved.items())),
+        )
+    if emptied:
+        log.warning("%s: %s: objects left without segments, dropped: %s", scan_id, path, ", ".join(emptied))
     return sorted(objects, key=lambda o: o.info.object_id)
 
 
@@ -292,7 +374,9 @@ class ScanNetSource(ScanSource):
         objects: list[ScanObject] = []
         if self._annotated(paths):
             seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
-            objects = build_objects(scan_id, paths.aggregation, mesh, seg, self.labels, self.config.surface_spacing)
+            objects = build_objects(
+                scan_id, paths.aggregation, mesh, seg, self.labels, self.config.surface_spacing, SharedSegments.LATER
+            )
         frames = open_frames(scan_id, paths, self.config.frames_layout)
         scan = Scan(
             scan_id=scan_id, mesh=mesh, objects=objects, frames=frames, axis_alignment=alignment, scene_type=scene_type
@@ -304,6 +388,14 @@ class ScanNetSource(ScanSource):
                 sum(scan.unknown_labels.values()),
                 self.labels.path,
                 ", ".join(f"{label} ({n})" for label, n in scan.unknown_labels.items()),
+            )
+        if isinstance(frames, SensFrames) and frames.stored_times_problem is not None:
+            log.warning(
+                "%s: the colour timestamps of %s are %s: frames are timed by frame number / %g Hz instead",
+                scan_id,
+                paths.sens,
+                frames.stored_times_problem,
+                DEFAULT_FPS,
             )
         if frames is not None and not frames.time_known:
             log.info(

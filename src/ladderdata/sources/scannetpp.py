@@ -36,7 +36,7 @@ from ladderdata.sources.files import field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
 from ladderdata.sources.ply import PlyFormatError, read_ply
-from ladderdata.sources.scannet import build_objects, read_segments
+from ladderdata.sources.scannet import SharedSegments, build_objects, read_segments
 from ladderdata.sources.validate import image_size, pinhole, same_size
 from ladderdata.typed import DepthMM, ImageRGB, IntArray, Poses
 
@@ -264,7 +264,9 @@ class ScanNetPPSource(ScanSource):
         except PlyFormatError as e:
             raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
         seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
-        objects = build_objects(scan_id, paths.annotation, mesh, seg, self.labels, self.config.surface_spacing)
+        objects = build_objects(
+            scan_id, paths.annotation, mesh, seg, self.labels, self.config.surface_spacing, SharedSegments.SMALLEST
+        )
         frames = self.open_frames(scan_id)
         scan = Scan(scan_id=scan_id, mesh=mesh, objects=objects, frames=frames, axis_alignment=np.eye(4))
         if scan.num_invalid_poses:

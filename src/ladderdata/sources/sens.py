@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from ladderdata.sources.validate import MAX_IMAGE_SIDE
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
@@ -54,8 +55,9 @@ class SensIndex:
     header: SensHeader
     poses: Poses
     """(T, 4, 4) camera-to-world, as stored (not axis-aligned)."""
-    timestamps_color: IntArray
-    """(T,) microseconds."""
+    timestamps_color: NDArray[np.uint64]
+    """(T,) uint64 colour timestamps as stored, microseconds. Often meaningless in ScanNet (all 0, or a few random
+    values): ``SensFrames`` checks them before using them (docs/metadata.md#frame-times)."""
     color_offsets: IntArray
     color_sizes: IntArray
     depth_offsets: IntArray
@@ -100,7 +102,7 @@ def read_sens_index(path: Path) -> SensIndex:
         m64 = mats.astype(np.float64)
         header = SensHeader(name, m64[0], m64[1], m64[2], m64[3], cc, dc, cw, ch, dw, dh, float(shift), n)
         poses = np.empty((n, 4, 4))
-        ts = np.empty(n, dtype=np.int64)
+        ts = np.empty(n, dtype=np.uint64)
         co, cs, do, ds = (np.empty(n, dtype=np.int64) for _ in range(4))
         pos = f.tell()
         for i in range(n):
@@ -110,12 +112,14 @@ def read_sens_index(path: Path) -> SensIndex:
                 raise SensFormatError(f"file ends inside the header of frame {i} of {n}")
             vals = _FRAME_HEADER.unpack(raw)
             poses[i] = np.array(vals[:16], dtype=np.float64).reshape(4, 4)
-            ts[i], _, cs[i], ds[i] = vals[16:]
+            ts[i], _, color_size, depth_size = vals[16:]
+            end = pos + _FRAME_HEADER.size + color_size + depth_size  # Python ints: a garbage u64 cannot overflow
+            if end > size:
+                raise SensFormatError(f"file ends inside the image data of frame {i} of {n}")
+            cs[i], ds[i] = color_size, depth_size
             co[i] = pos + _FRAME_HEADER.size
             do[i] = co[i] + cs[i]
-            pos = do[i] + ds[i]
-            if pos > size:
-                raise SensFormatError(f"file ends inside the image data of frame {i} of {n}")
+            pos = end
     return SensIndex(header, poses, ts, co, cs, do, ds)
 
 

@@ -16,6 +16,8 @@ images they describe, and every colour frame a dataset embeds must be a JPEG of 
 * :func:`int_array`: a JSON list of integers (no floats, booleans, nulls or numbers beyond int64).
 * :func:`jpeg_size` / :func:`checked_jpeg`: a colour frame's JPEG header read without decoding, and a frame
   verified: JPEG, the declared size, complete, and (``decode=True``) decoding to the end.
+* :func:`frame_clock_problem`: why stored frame timestamps are not the clock of a stream of known rate (not an
+  error: the reader then times frames by their number, docs/metadata.md#frame-times).
 """
 
 import io
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from ladderdata.errors import CorruptFileError, InconsistentScanError
@@ -37,6 +40,11 @@ MAX_IMAGE_SIDE = 16_384
 MAX_PRINCIPAL_OFFSET = 0.2
 #: Rotation tolerance of a rigid transform (orthonormality and determinant), as for camera poses.
 RIGID_TOLERANCE = 1e-3
+#: Stored frame timestamps are trusted when their median interval is within this factor of the nominal one
+#: (30 Hz: 26.7 to 41.7 ms) ...
+CLOCK_RATE_TOLERANCE = 1.25
+#: ... and their mean interval at most this many nominal intervals (at most half the frames of the stream lost).
+CLOCK_MAX_MEAN_INTERVALS = 2.0
 _JPEG_END = b"\xff\xd9"
 #: A complete JPEG ends with its end-of-image marker, in the last bytes (some writers pad after it).
 _JPEG_END_WITHIN = 1024
@@ -184,3 +192,28 @@ def checked_jpeg(
         except (OSError, ValueError, SyntaxError) as e:
             raise CorruptFileError(scan_id, path, f"colour frame {frame_id} does not decode ({e})") from None
     return data
+
+
+def frame_clock_problem(timestamps_us: NDArray[np.uint64], fps: float) -> str | None:
+    """Why per-frame timestamps (microseconds, in stream order) are not the clock of a stream captured at ``fps``,
+    or None when they are: strictly increasing, a median interval within :data:`CLOCK_RATE_TOLERANCE` of
+    ``1 / fps`` (the rate), a mean interval at most :data:`CLOCK_MAX_MEAN_INTERVALS` nominal ones (no jump that
+    would leave most of the stream's frames missing). Fewer than two timestamps have nothing to contradict."""
+    t = timestamps_us
+    if t.size < 2:
+        return None
+    if not t.any():
+        return "all 0"
+    back = np.flatnonzero(t[1:] <= t[:-1])
+    if back.size:
+        i = int(back[0]) + 1
+        return f"not increasing (frame {i} at {int(t[i])} us, frame {i - 1} at {int(t[i - 1])} us)"
+    steps = (t[1:] - t[:-1]).astype(np.float64)
+    nominal = 1e6 / fps
+    median = float(np.median(steps))
+    if not nominal / CLOCK_RATE_TOLERANCE <= median <= nominal * CLOCK_RATE_TOLERANCE:
+        return f"{1e6 / median:.3g} frames per second (median interval), not about {fps:g}"
+    mean = float(t[-1] - t[0]) / (t.size - 1)
+    if mean > CLOCK_MAX_MEAN_INTERVALS * nominal:
+        return f"{float(t[-1] - t[0]) / 1e6:.6g} s long for {t.size} frames at {fps:g} per second"
+    return None
