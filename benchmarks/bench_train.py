@@ -8,7 +8,10 @@ Sections (``--sections``):
   dataloader workers, vision attention, fused AdamW, Liger) for a few optimizer steps per stage;
 * ``rollouts``: new tokens/s generating ``--prompts`` x ``--generations`` x ``--completion-tokens`` in one call;
 * ``grpo``: one optimizer step of laddertrain's ``grpo_trainer`` (TRL's ``GRPOTrainer``, beta 0.01, reference
-  model) on ``--prompts`` x ``--generations`` completions, with its generation time.
+  model) on ``--prompts`` x ``--generations`` completions, with its generation time;
+* ``padding`` (alone: no model, any machine): the language model's padded tokens per stage when SFT batches
+  are drawn at random and with the recipe's ``length_grouping`` (transformers' ``LengthGroupedSampler`` over
+  optimizer steps of ``--batch`` x ``--accumulation`` rows) over one epoch of SpatialLadder-26k's composition.
 
 Per stage it prints samples/s, tokens/s (text + vision tokens through the language model), MFU (model FLOPs of
 :mod:`laddertrain.throughput`, vision tower included, over the GPU's dense bf16 peak), peak GiB and the split of a
@@ -21,6 +24,7 @@ stage warms up and is not counted. ``--out`` writes the figures as JSON.
     python benchmarks/bench_train.py --data demo/dataset --batch 8 --vision-attention loop   # one lever
     python benchmarks/bench_train.py --data demo/dataset --shape tiny --device cpu --steps 1 \\
         --prompts 2 --generations 2 --completion-tokens 4                              # CPU smoke run
+    python benchmarks/bench_train.py --data demo/dataset --sections padding            # CPU, seconds
 """
 
 import argparse
@@ -39,7 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fixtures.tiny_qwen import build_model, build_processor, build_tokenizer
-from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row
+from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import TrainRecipe
 from laddertrain.throughput import StepShape, peak_bf16_flops, step_shape, training_flops
 from laddertrain.vision_attention import Backend, attn_implementation, resolve_backend, use_vision_attention
@@ -424,23 +428,66 @@ def grpo_step(
     }
 
 
+def spatialladder_26k_rows() -> dict[str, int]:
+    """Rows per modality of the built-in ``spatialladder-26k`` recipe (paper Table 6)."""
+    from ladderdata.recipe import Recipe
+
+    rows: dict[str, int] = {}
+    for per_modality in Recipe.load("spatialladder-26k").targets.values():
+        for modality, count in per_modality.items():
+            rows[modality] = rows.get(modality, 0) + count
+    return rows
+
+
+def padding(processor: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Real and padded language-model tokens of every per-device batch of one epoch of SpatialLadder-26k's
+    composition (``--data``'s rows of each modality repeated to the recipe's count: stage 1 one localization row
+    per single-image question, stage 2 every modality), drawn at random and in the length-grouped order the SFT
+    runner uses (both from the same seeded generator)."""
+    from torch.utils.data import RandomSampler
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    low, high = PIXELS[args.shape]
+    counts = spatialladder_26k_rows()
+    result: dict[str, Any] = {}
+    for stage in args.stages.split(","):
+        subset, row_fn = STAGES[stage]
+        rows = load_subset(args.data, subset)
+        distinct = token_lengths(adapt(rows, row_fn), processor, low, high)
+        by_modality: dict[str, list[int]] = {}
+        for modality, length in zip(rows["modality"], distinct, strict=True):
+            by_modality.setdefault(modality, []).append(length)
+        wanted = {"single_image": counts["single_image"]} if stage == "stage1" else counts
+        lengths = [by_modality[m][i % len(by_modality[m])] for m, n in wanted.items() for i in range(n)]
+        orders = {
+            "random": RandomSampler(lengths, generator=torch.Generator().manual_seed(0)),
+            "grouped": LengthGroupedSampler(
+                args.batch * args.accumulation, lengths=lengths, generator=torch.Generator().manual_seed(0)
+            ),
+        }
+        result[stage] = {"rows": len(lengths), "distinct_rows": len(distinct)}
+        for name, sampler in orders.items():
+            order = list(sampler)
+            batches = [order[i : i + args.batch] for i in range(0, len(order), args.batch)]
+            padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+            real = sum(lengths)
+            result[stage][name] = {"real_tokens": real, "padded_tokens": padded, "padding_share": 1 - real / padded}
+    return result
+
+
 def projection(args: argparse.Namespace) -> dict[str, Any]:
     """PROJECTED hours for one epoch of SpatialLadder-26k's stage 1 and stage 2 on one GPU of peak ``--peak-tflops``
     (default H100 SXM) at an ASSUMED MFU: the model FLOPs of every row (3B shape, built on the meta device, no
     weights) from the built-in recipe's composition, ScanNet's 1296x968 frames at the paper's pixel budget and
     ``--text-tokens`` prompt tokens per row, divided by MFU x peak. Nothing is measured here."""
     from ladderdata.geometry.vision_grid import PATCH_FACTOR, resized_size
-    from ladderdata.recipe import Recipe
 
     model = build("3b", build_tokenizer(), "meta", "grouped")
     width, height = resized_size(1296, 968)
     frame = (1, height // (PATCH_FACTOR // 2), width // (PATCH_FACTOR // 2))
     tokens_per_frame = frame[1] * frame[2] // 4
     frames = {"single_image": 1, "multi_view": 8, "video": 16}  # spatialladder-26k's modalities
-    rows: dict[str, int] = {}
-    for per_modality in Recipe.load("spatialladder-26k").targets.values():
-        for modality, count in per_modality.items():
-            rows[modality] = rows.get(modality, 0) + count
+    rows = spatialladder_26k_rows()
 
     def flops(n_frames: int, answer_tokens: int) -> float:
         shape = StepShape([n_frames * tokens_per_frame + args.text_tokens], answer_tokens, [frame] * n_frames)
@@ -552,11 +599,13 @@ def main() -> None:
         "--sections",
         default="raw,trl,rollouts,grpo",
         help="comma-separated: raw, trl, rollouts, grpo, profile (attention calls, processor cost), "
-        "projection (alone: projected hours for SpatialLadder-26k, arithmetic only)",
+        "projection (alone: projected hours for SpatialLadder-26k, arithmetic only), "
+        "padding (alone: padded tokens with random and length-grouped batches, no model)",
     )
     parser.add_argument("--stages", default="stage1,stage2")
     parser.add_argument("--batch", type=int, default=8, help="per-device SFT batch (rows)")
     parser.add_argument("--steps", type=int, default=5, help="measured optimizer steps per stage (after 1 warm-up)")
+    parser.add_argument("--accumulation", type=int, default=4, help="padding: per-device batches per optimizer step")
     parser.add_argument("--max-images", type=int, default=8, help="drop stage-2 rows with more images")
     parser.add_argument("--vision-attention", default="auto", choices=["auto", "loop", "grouped", "varlen", "flash"])
     parser.add_argument("--optim", default="adamw_torch_fused", choices=["adamw_torch_fused", "adamw_torch"])
@@ -599,6 +648,21 @@ def main() -> None:
     processor = build_processor(tokenizer)
     low, high = PIXELS[args.shape]
     processor.image_processor.size = {"shortest_edge": low, "longest_edge": high}
+    if sections == {"padding"}:  # token counts only: no model
+        result = padding(processor, args)
+        for stage, figures in result.items():
+            print(
+                f"{stage}: {figures['rows']:,} rows ({figures['distinct_rows']} distinct) in batches of {args.batch}, "
+                f"steps of {args.batch * args.accumulation}: padding "
+                + ", ".join(
+                    f"{name} {100 * figures[name]['padding_share']:.1f}% "
+                    f"({figures[name]['padded_tokens'] / 1e6:.2f} M LM tokens)"
+                    for name in ("random", "grouped")
+                )
+            )
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=2))
+        return
     model = build(args.shape, tokenizer, device, backend)
     if args.save_model:
         model.save_pretrained(args.save_model)

@@ -15,12 +15,15 @@ column, so every stage sees them as the model's visual input. Prompts come from 
 with ``ladder eval``).
 """
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from ladderdata.errors import ConfigError
-from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes
+from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes, visual_tokens
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 
 
@@ -56,6 +59,26 @@ def adapt(ds: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
     return ds.map(
         lambda *values: fn(dict(zip(columns, values, strict=True))), input_columns=columns, remove_columns=columns
     )
+
+
+def token_lengths(ds: Any, processor: Any, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> list[int]:
+    """Per SFT row (``messages`` + ``images``), the tokens the language model sees: the chat template's text
+    tokens with each image placeholder expanded to that image's visual tokens at the pixel budget, which is the
+    length of the row TRL's collator builds (tested). Images are read as stored, their sizes from the headers:
+    nothing is decoded or rewritten.
+    """
+    lengths: list[int] = []
+    stored = ds.select_columns(["messages", "images"]).with_format("arrow")
+    for batch in stored.iter(batch_size=256):
+        texts = processor.apply_chat_template(batch["messages"].to_pylist(), tokenize=False)
+        ids = processor.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        for text_ids, images in zip(ids, batch["images"].to_pylist(), strict=True):
+            tokens = len(text_ids)
+            for image in images:
+                with Image.open(io.BytesIO(image["bytes"]) if image["bytes"] is not None else image["path"]) as header:
+                    tokens += visual_tokens(*header.size, min_pixels, max_pixels) - 1  # minus the placeholder
+            lengths.append(tokens)
+    return lengths
 
 
 def check_dataset(data: Path) -> None:

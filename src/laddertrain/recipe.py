@@ -7,16 +7,40 @@ paper's four 48 GB GPUs take the same optimizer steps.
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
+from ladderdata.layout import SAFE_NAME_PATTERN
 from ladderdata.prompts import builtin_yaml_names, load_yaml_model
+from laddertrain.rewards import REWARDS
 
 VisionAttention = Literal["auto", "loop", "grouped", "varlen", "flash"]
 """How the vision tower attends within windows and images (:mod:`laddertrain.vision_attention`)."""
+
+Scheduler = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "cosine_with_min_lr",
+    "warmup_stable_decay",
+]
+"""transformers' learning-rate schedules that need no extra arguments (``lr_scheduler_type``)."""
+
+GRPOLoss = Literal["grpo", "dr_grpo", "dapo", "bnpo"]
+"""TRL's GRPO loss aggregations (``loss_type``; paper: grpo)."""
+
+MAX_PIXELS_LIMIT = 16_384 * 28 * 28
+"""Qwen2.5-VL's own largest pixel budget per image (its processor's default ``max_pixels``)."""
+
+MAX_TOKENS = 131_072
+"""Above any context a Qwen2.5-VL-class model trains or generates with."""
 
 Rollouts = Literal["hf", "vllm"]
 """Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM."""
@@ -31,31 +55,34 @@ PAGED_ROLLOUTS_UNSUPPORTED = (
 class StageConfig(BaseModel):
     """One supervised or RL stage's optimisation settings (TRL / transformers names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    learning_rate: float = Field(1e-5, gt=0)
-    num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="> 0 overrides epochs")
-    per_device_train_batch_size: int = Field(1, ge=1, description="rows per forward pass on each GPU")
+    learning_rate: float = Field(1e-5, gt=0, le=1)
+    num_train_epochs: float = Field(1.0, gt=0, le=1000)
+    max_steps: int = Field(-1, ge=-1, le=100_000_000, description="> 0 overrides epochs; -1: run the epochs")
+    per_device_train_batch_size: int = Field(1, ge=1, le=4096, description="rows per forward pass on each GPU")
     effective_batch_size: int | None = Field(
         None,
         ge=1,
+        le=1_000_000,
         description="rows per optimizer step over all processes; the gradient accumulation is derived from it "
         "(set this or gradient_accumulation_steps, not both)",
     )
     gradient_accumulation_steps: int | None = Field(
-        None, ge=1, description="explicit accumulation (default 1) when effective_batch_size is not set"
+        None, ge=1, le=100_000, description="explicit accumulation (default 1) when effective_batch_size is not set"
     )
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="fraction of the steps spent warming up")
-    lr_scheduler_type: str = "cosine"
-    save_steps: int = Field(200, ge=1, description="checkpoint every this many steps (resumable)")
-    max_samples: int | None = Field(None, ge=1, description="use only the first N rows")
-    max_images: int | None = Field(None, ge=1, description="drop rows showing more images than this")
+    lr_scheduler_type: Scheduler = "cosine"
+    save_steps: int = Field(200, ge=1, le=100_000_000, description="checkpoint every this many steps (resumable)")
+    max_samples: int | None = Field(None, ge=1, le=1_000_000_000, description="use only the first N rows")
+    max_images: int | None = Field(None, ge=1, le=1024, description="drop rows showing more images than this")
 
     @model_validator(mode="after")
     def _one_batch_rule(self) -> "StageConfig":
         if self.effective_batch_size is not None and self.gradient_accumulation_steps is not None:
             raise ValueError("set effective_batch_size or gradient_accumulation_steps, not both")
+        if self.max_steps == 0:
+            raise ValueError("max_steps 0 trains nothing: give a positive number of steps, or -1 to run the epochs")
         return self
 
     def accumulation(self, world_size: int) -> int:
@@ -78,18 +105,22 @@ class StageConfig(BaseModel):
 class GRPOStageConfig(StageConfig):
     """Stage 3 (paper Table 8). Batches count completions (TRL's convention): 8 generations of 4 prompts are 32."""
 
-    learning_rate: float = Field(1e-6, gt=0)
-    per_device_train_batch_size: int = Field(8, ge=1, description="completions per forward pass on each GPU")
-    num_generations: int = Field(8, ge=2)
-    beta: float = Field(0.01, ge=0, description="KL weight")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts")
-    max_completion_length: int = Field(1024, ge=1)
-    loss_type: str = "grpo"
-    reward_weights: dict[str, float] = Field(default_factory=lambda: {"format": 1.0, "accuracy": 1.0})
+    learning_rate: float = Field(1e-6, gt=0, le=1)
+    per_device_train_batch_size: int = Field(8, ge=1, le=4096, description="completions per forward pass on each GPU")
+    num_generations: int = Field(8, ge=2, le=1024)
+    beta: float = Field(0.01, ge=0, le=100, description="KL weight")
+    temperature: float = Field(1.0, gt=0, le=100, description="sampling temperature of the rollouts")
+    max_completion_length: int = Field(1024, ge=1, le=MAX_TOKENS)
+    loss_type: GRPOLoss = "grpo"
+    reward_weights: dict[str, Annotated[float, Field(ge=-1000, le=1000)]] = Field(
+        default_factory=lambda: {"format": 1.0, "accuracy": 1.0},
+        description="weight of each reward of laddertrain.rewards (format, accuracy) in the total reward",
+    )
     rollouts: Rollouts = Field("hf", description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra)")
     prompts_per_generation: int | None = Field(
         None,
         ge=1,
+        le=100_000,
         description="prompts whose rollouts are generated together; default: one optimizer step's worth (on-policy). "
         "More than that reuses rollouts for several optimizer steps (TRL clips the importance ratio)",
     )
@@ -103,6 +134,17 @@ class GRPOStageConfig(StageConfig):
         if isinstance(data, dict) and data.get("rollouts") == "paged":
             raise ValueError(PAGED_ROLLOUTS_UNSUPPORTED)
         return data
+
+    @model_validator(mode="after")
+    def _known_rewards(self) -> "GRPOStageConfig":
+        unknown = sorted(set(self.reward_weights) - set(REWARDS))
+        if unknown:
+            raise ValueError(
+                f"unknown reward {', '.join(unknown)} in reward_weights (the rewards: {', '.join(REWARDS)})"
+            )
+        if not self.reward_weights or not any(self.reward_weights.values()):
+            raise ValueError("reward_weights gives every reward weight 0: GRPO would learn nothing")
+        return self
 
     @model_validator(mode="after")
     def _whole_groups(self) -> "GRPOStageConfig":
@@ -139,26 +181,28 @@ class GRPOStageConfig(StageConfig):
 class ColdStartDataConfig(BaseModel):
     """Rejection sampling of reasoning answers (paper Eq. 4): keep a sample when format + accuracy > 1 + λ."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    samples_per_question: int = Field(4, ge=1)
-    temperature: float = Field(1.0, gt=0)
-    max_new_tokens: int = Field(1024, ge=1)
-    threshold: float = Field(0.5, description="λ of Eq. 4")
-    max_questions: int | None = Field(None, ge=1)
-    max_images: int | None = Field(None, ge=1)
-    batch_size: int = Field(4, ge=1)
+    samples_per_question: int = Field(4, ge=1, le=1024)
+    temperature: float = Field(1.0, gt=0, le=100)
+    max_new_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
+    threshold: float = Field(
+        0.5, ge=-2, lt=1, description="λ of Eq. 4; format + accuracy is at most 2, so λ >= 1 would keep nothing"
+    )
+    max_questions: int | None = Field(None, ge=1, le=1_000_000_000)
+    max_images: int | None = Field(None, ge=1, le=1024)
+    batch_size: int = Field(4, ge=1, le=4096)
 
 
 class TrainRecipe(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = "custom"
+    name: str = Field("custom", pattern=SAFE_NAME_PATTERN)
     bf16: bool = True
     gradient_checkpointing: bool = True
-    data_seed: int = 42
-    min_pixels: int = Field(MIN_PIXELS, ge=784)
-    max_pixels: int = Field(MAX_PIXELS, ge=784)
+    data_seed: int = Field(42, ge=0, le=2**32 - 1)
+    min_pixels: int = Field(MIN_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="smallest image area (pixels)")
+    max_pixels: int = Field(MAX_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="largest image area (pixels)")
     vision_attention: VisionAttention = Field(
         "auto",
         description="vision-tower attention: auto (flash if flash-attn, else varlen on CUDA, else grouped), loop "
@@ -166,7 +210,7 @@ class TrainRecipe(BaseModel):
         "varlen_attn, CUDA), flash (flash-attn)",
     )
     dataloader_workers: int = Field(
-        4, ge=0, description="processes that decode and preprocess images while the GPU trains (0: in the loop)"
+        4, ge=0, le=256, description="processes that decode and preprocess images while the GPU trains (0: in the loop)"
     )
     optim: Literal["adamw_torch_fused", "adamw_torch"] = Field(
         "adamw_torch_fused", description="AdamW implementation (transformers' optimizer name)"
@@ -174,11 +218,23 @@ class TrainRecipe(BaseModel):
     liger: bool = Field(
         False, description="Liger's Triton kernels for RMSNorm, SwiGLU and RoPE when liger-kernel is installed"
     )
+    length_grouping: bool = Field(
+        True,
+        description="SFT stages: each optimizer step's rows come from a shuffled pool of 50 steps' worth and are "
+        "sorted by token length before being cut into per-device batches (transformers' LengthGroupedSampler), so "
+        "a batch pads to rows of similar length",
+    )
     stage1: StageConfig = Field(default_factory=StageConfig)
     stage2: StageConfig = Field(default_factory=StageConfig)
     coldstart_data: ColdStartDataConfig = Field(default_factory=ColdStartDataConfig)
     coldstart: StageConfig = Field(default_factory=StageConfig)
     stage3: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
+
+    @model_validator(mode="after")
+    def _pixel_budget(self) -> "TrainRecipe":
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        return self
 
     @classmethod
     def builtin_names(cls) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from ladderdata.cache import atomic_path
 from ladderdata.errors import ConfigError, LadderError
 from ladderdata.prompts import PromptStyle
-from laddertrain.data import adapt, coldstart_row, grpo_row, load_subset, stage1_row, stage2_row
+from laddertrain.data import adapt, coldstart_row, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import StageConfig, TrainRecipe
 from laddertrain.requirements import check_requirements
 from laddertrain.rewards import REWARDS, accuracy_reward, format_reward
@@ -226,12 +226,26 @@ def _save_final(trainer: Any, processor: Any, out_dir: Path) -> Path:
     return final
 
 
+LENGTH_COLUMN = "length"
+
+
 def sft_trainer(stage: str, recipe: TrainRecipe, net: Any, processor: Any, train: Any, out_dir: Path) -> Any:
-    """TRL's ``SFTTrainer`` for stage 1, stage 2 or the cold start (assistant-only loss) on a loaded model."""
+    """TRL's ``SFTTrainer`` for stage 1, stage 2 or the cold start (assistant-only loss) on a loaded model; with
+    ``length_grouping``, batches of rows of similar token length (:func:`laddertrain.data.token_lengths`)."""
     from trl import SFTConfig, SFTTrainer
 
+    sampling: dict[str, Any] = {}
+    if recipe.length_grouping:
+        lengths = token_lengths(train, processor, recipe.min_pixels, recipe.max_pixels)
+        train = train.add_column(LENGTH_COLUMN, lengths)
+        # TRL keeps only the columns its collator reads; the sampler needs the lengths, the collator ignores them
+        sampling = {
+            "train_sampling_strategy": "group_by_length",
+            "length_column_name": LENGTH_COLUMN,
+            "remove_unused_columns": False,
+        }
     args = SFTConfig(
-        **training_args(recipe, getattr(recipe, stage), out_dir), assistant_only_loss=True, max_length=None
+        **training_args(recipe, getattr(recipe, stage), out_dir), **sampling, assistant_only_loss=True, max_length=None
     )
     return SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
 
