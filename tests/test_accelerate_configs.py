@@ -1,8 +1,8 @@
 """The shipped accelerate configs leave the GPU count to the command line (docs/training.md, "N GPUs")."""
 
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,19 +24,19 @@ def test_config_sets_no_process_count(config: Path) -> None:
 
 
 def test_launch_needs_the_process_count_and_runs_with_it() -> None:
-    accelerate = shutil.which("accelerate")
-    if accelerate is None:
-        pytest.skip("accelerate (the train extra) is not installed")
+    pytest.importorskip("accelerate", reason="accelerate (the train extra) is not installed")
+    # this interpreter's accelerate, whether or not its environment's bin/ is on PATH
+    launch = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch"]
     config = str(CONFIGS[0])
     missing = subprocess.run(
-        [accelerate, "launch", "--config_file", config, "-m", "laddertrain", "--help"],
+        [*launch, "--config_file", config, "-m", "laddertrain", "--help"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert missing.returncode != 0 and "manually pass in `--num_processes`" in missing.stderr
     given = subprocess.run(
-        [accelerate, "launch", "--config_file", config, "--num_processes", "1", "-m", "laddertrain", "--help"],
+        [*launch, "--config_file", config, "--num_processes", "1", "-m", "laddertrain", "--help"],
         capture_output=True,
         text=True,
         timeout=300,
