@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fixtures.factories import box_mesh, copy_root, load_ground_truth
-from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics, look_at, project, turn_camera, turn_image, world_to_camera
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.metadata.config import MetadataConfig
@@ -150,9 +150,10 @@ def test_frame_ids_count_60hz_stream_frames(arkitscenes_root: Path) -> None:
     np.testing.assert_array_equal(frames.timestamps_us, np.arange(10) * 100_000)
 
 
-def analytic_video(root: Path, turns: int) -> ARKitScenesSource:
-    """A floor, an annotated chair box 4 m ahead and an unannotated panel hiding its left half (x < 0), seen by a
-    camera at the origin looking down +y; the sensor is turned ``turns`` quarter turns."""
+def analytic_video(root: Path, turns: int, zoom: float = 1.0) -> ARKitScenesSource:
+    """A floor, an annotated chair box 4 m ahead and an unannotated panel hiding its left half (x < 0), seen twice
+    by a camera at the origin looking down +y; the sensor is turned ``turns`` quarter turns, and its focal length
+    is ``zoom`` times longer in the second frame."""
     floor_v = np.array([[-5.0, -1, 0], [5, -1, 0], [5, 8, 0], [-5, 8, 0]])
     floor_f = np.array([[0, 1, 2], [0, 2, 3]])
     chair_v, chair_f = box_mesh((-0.5, 3.5, 0.0), (0.5, 4.5, 1.0))
@@ -162,8 +163,10 @@ def analytic_video(root: Path, turns: int) -> ARKitScenesSource:
     mesh = TriangleMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8))
     chair = Cuboid(np.array([0.0, 4.0, 0.5]), np.array([1.0, 1.0, 1.0]), 0.0)
     upright = turn_camera(LANDSCAPE_K, np.eye(4), turns)[0]
+    zoomed = upright.model_copy(update={"fx": upright.fx * zoom, "fy": upright.fy * zoom})
     pose = look_at(np.array([0.0, 0.0, 0.5]), np.array([0.0, 4.0, 0.5]))
-    write_video(root / "Training" / "41000001", mesh, [("chair", chair)], upright, np.stack([pose, pose]), turns, [], 0)
+    poses = np.stack([pose, pose])
+    write_video(root / "Training" / "41000001", mesh, [("chair", chair)], [upright, zoomed], poses, turns, [], 0)
     return source(root)
 
 
@@ -179,6 +182,60 @@ def test_half_hidden_box_has_visibility_one_half(tmp_path: Path, turns: int) -> 
     # the visible half starts at the image's vertical centre line (the panel's edge, x = 0)
     assert chair.bbox_2d is not None
     assert chair.bbox_2d[0] == pytest.approx(scan.frames.color_intrinsics.cx + 0.5, abs=2)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("turns", [0, 1])
+def test_each_frame_is_measured_with_its_own_intrinsics(tmp_path: Path, turns: int) -> None:
+    """The second frame's focal length is 1.5 times the first's: its chair spans 1.5 times as many pixels right
+    of the centre line (the visible half: x from 0 to 0.5 m at 3.5 m, so fx * 0.5 / 3.5 pixels), and its sensor
+    depth agrees with the render only through its own depth intrinsics."""
+    scan = analytic_video(tmp_path, turns, zoom=1.5).load("41000001")
+    frames = scan.frames
+    assert frames is not None
+    views = extract_views(scan, MetadataConfig(frame_stride=1))
+    assert len(views) == 2
+    for view, zoom in zip(views, (1.0, 1.5), strict=True):
+        k = frames.frame_color_intrinsics(view.frame_id)
+        assert k.fx == pytest.approx(turn_camera(LANDSCAPE_K, np.eye(4), turns)[0].fx * zoom)
+        chair = next(o for o in view.objects if o.category == "chair")
+        assert chair.bbox_2d is not None
+        assert chair.bbox_2d[0] == pytest.approx(k.cx + 0.5, abs=2)
+        assert chair.bbox_2d[2] == pytest.approx(k.cx + 0.5 + k.fx * 0.5 / 3.5, abs=2)
+        assert view.depth_agreement is not None and view.depth_agreement > 0.99
+        depth_k = frames.frame_depth_intrinsics(view.frame_id)
+        assert depth_k is not None and depth_k.fx == pytest.approx(k.fx)  # depth frames are as large here
+    boxes = [next(o.bbox_2d for o in v.objects if o.category == "chair") for v in views]
+    widths = [box[2] - box[0] for box in boxes if box is not None]
+    assert widths[1] / widths[0] == pytest.approx(1.5, rel=0.1)
+
+
+def test_pincam_files_named_one_ms_apart_are_found(arkitscenes_root: Path, tmp_path: Path) -> None:
+    """tenFpsDataLoader looks for a frame's .pincam at its timestamp, then 1 ms earlier, then 1 ms later."""
+    root = copy_root(arkitscenes_root, tmp_path / "root")
+    vid = video_id(2, 0)
+    before = source(root).open_frames(vid)
+    expected = [before.frame_color_intrinsics(int(f)) for f in before.frame_ids]
+    paths = source(root).paths(vid)
+    pincams = sorted(paths.intrinsics.glob("*.pincam"))
+    for k, pincam in enumerate(pincams):
+        stamp = float(pincam.stem.split("_")[1])
+        moved = f"{stamp + (0.001 if k % 2 else -0.001):.3f}"
+        pincam.rename(paths.frame_file(paths.intrinsics, moved, ".pincam"))
+    after = source(root).open_frames(vid)
+    assert [after.frame_color_intrinsics(int(f)) for f in after.frame_ids] == expected
+    assert len(set(expected)) == 3  # the focal length drifts: each frame's own file was read
+
+
+def test_a_frame_without_intrinsics_is_a_clear_error(arkitscenes_root: Path, tmp_path: Path) -> None:
+    root = copy_root(arkitscenes_root, tmp_path / "root")
+    vid = video_id(2, 0)
+    paths = source(root).paths(vid)
+    pincam = sorted(paths.intrinsics.glob("*.pincam"))[4]
+    stamp = pincam.stem.split("_")[1]
+    pincam.unlink()
+    with pytest.raises(MissingFileError, match=rf"no intrinsics for frame {stamp}") as caught:
+        source(root).load(vid)
+    assert str(caught.value).startswith(f"[{vid}]") and pincam.name in str(caught.value)
 
 
 def edit_json(path: Path, change: object) -> None:

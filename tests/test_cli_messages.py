@@ -10,6 +10,8 @@ import pytest
 from fixtures.factories import linked_copy
 from ladderdata.cli import entrypoint
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST
+from ladderdata.sources.base import SOURCES
+from ladderdata.sources.synthetic_scannetpp import scene_id
 
 
 def ladder(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -127,3 +129,59 @@ def test_label_table_on_a_source_without_one_is_refused(
 ) -> None:
     line = one_line(["scans", "--scans", str(arkitscenes_root), "--label-table", "x.tsv"], monkeypatch, capsys)
     assert "--label-table is not a setting of arkitscenes" in line
+
+
+@pytest.fixture
+def scannetpp(scannetpp_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the synthetic ScanNet++ root (2 scenes, both in the train split)."""
+    return linked_copy(scannetpp_root, tmp_path / "scannetpp")
+
+
+def test_scannetpp_split_without_its_list_names_split_dir_and_split_dir_works(
+    scannetpp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lists = tmp_path / "lists"
+    shutil.move(scannetpp / "splits", lists)
+    line = one_line(["scans", "--scans", str(scannetpp), "--split", "train"], monkeypatch, capsys)
+    assert "nvs_sem_train.txt" in line and "--split-dir DIR" in line and "--split FILE" in line
+    assert "split_dir" not in line
+    code, printed = ladder(
+        ["scans", "--scans", str(scannetpp), "--split", "train", "--split-dir", str(lists)], monkeypatch, capsys
+    )
+    assert code == 0, printed
+    assert all(scene_id(1, i) in printed for i in (0, 1))
+
+
+def test_scannetpp_class_list_is_given_with_label_table(
+    scannetpp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    classes = tmp_path / "classes.txt"
+    shutil.move(scannetpp / "metadata" / "semantic_benchmark" / "top100.txt", classes)
+    line = one_line(["scans", "--scans", str(scannetpp)], monkeypatch, capsys)
+    assert "top100.txt" in line and "--label-table FILE" in line and "(classes)" not in line
+    missing = tmp_path / "no.txt"
+    line = one_line(["scans", "--scans", str(scannetpp), "--label-table", str(missing)], monkeypatch, capsys)
+    assert "--label-table" in line and "does not exist" in line
+    code, printed = ladder(["scans", "--scans", str(scannetpp), "--label-table", str(classes)], monkeypatch, capsys)
+    assert code == 0, printed
+    assert all(scene_id(1, i) in printed for i in (0, 1))
+
+
+@pytest.mark.parametrize(("given", "detected"), [("arkitscenes", "scannet"), ("scannetpp", "scannet")])
+def test_a_root_given_the_wrong_source_says_what_it_looks_like(
+    given: str,
+    detected: str,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = one_line(["scans", "--scans", str(root), "--source", given], monkeypatch, capsys)
+    assert f"no {given} scans under {root}" in line and f"{given} looks for {SOURCES[given].looks_for}" in line
+    assert f"looks like a {detected} root: pass --source {detected}" in line
+
+
+def test_a_scannetpp_root_given_as_scannet_says_it_looks_like_scannetpp(
+    scannetpp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_line(["scans", "--scans", str(scannetpp), "--source", "scannet"], monkeypatch, capsys)
+    assert "scannet looks for scans/sceneXXXX_YY/" in line and "pass --source scannetpp" in line

@@ -589,7 +589,7 @@ OTHER_SOURCES: list[tuple[str, str, Callable[[Path], Path], Callable[[Path], obj
         "scannetpp huge number in poses",
         "scannetpp",
         lambda scene: scene / "iphone" / "pose_intrinsic_imu.json",
-        lambda path: edit_json(path, lambda d: next(iter(d.values())).update(timestamp=10**400)),
+        lambda path: edit_json(path, lambda d: next(iter(d.values())).update(aligned_pose=[[10**400] * 4] * 4)),
         "not a list of numbers",
     ),
     (

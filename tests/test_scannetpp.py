@@ -12,8 +12,20 @@ from fixtures.factories import copy_root, load_ground_truth
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.sources.base import SOURCES, detect_source
+from ladderdata.sources.colmap import ColmapImage, camera_to_world
 from ladderdata.sources.scannetpp import OPENGL_TO_OPENCV, ScanNetPPPaths, ScanNetPPSource, ScanNetPPSourceConfig
-from ladderdata.sources.synthetic_scannetpp import IPHONE_K, scene_id
+from ladderdata.sources.synthetic import SynthConfig, scene_and_edges
+from ladderdata.sources.synthetic_scannetpp import (
+    DSLR_CAMERAS,
+    IPHONE_K,
+    dslr_frames,
+    dslr_photo_name,
+    scene_id,
+    synthesize_scannetpp_root,
+)
+
+#: The config of the ``scannetpp_root`` fixture (tests/conftest.py).
+CONFIG = SynthConfig(scenes=2, frames=8, seed=1)
 
 
 def source(root: Path, **kw: object) -> ScanNetPPSource:
@@ -114,28 +126,132 @@ def test_dslr_frames_from_undistorted_transforms(scannetpp_root: Path, tmp_path:
     for pos, n in enumerate((1, 3)):
         np.testing.assert_allclose(scan.poses[pos], iphone[f"frame_{n:06d}"]["aligned_pose"], atol=1e-9)
     assert scan.frames.read_color_jpeg(3) == paths.iphone_frame(paths.iphone_rgb, 3, ".jpg").read_bytes()
+    # ScanNet++'s own DSLR model is fisheye: without the undistorted transforms, the reader says how to get them
     paths.dslr_transforms.rename(paths.dslr_fisheye_transforms)
-    with pytest.raises(MissingFileError, match=r"dslr/undistort\.py"):
+    fisheye = "1 OPENCV_FISHEYE 1200 800 980.0 975.0 601.8 398.7 -0.03 0.004 -0.001 0.0002\n"
+    paths.dslr_colmap_cameras.write_text(fisheye)
+    with pytest.raises(InconsistentScanError, match=r"OPENCV_FISHEYE, not a pinhole model.*dslr\.undistort") as caught:
+        source(root, camera="dslr").load(scan_id)
+    assert "transforms_undistorted.json" in str(caught.value) and "cameras.txt" in str(caught.value)
+    shutil.rmtree(paths.dslr_colmap_cameras.parent)
+    with pytest.raises(MissingFileError, match=r"fisheye: .*dslr\.undistort"):
         source(root, camera="dslr").load(scan_id)
 
 
-def test_frames_from_the_video_when_not_extracted(scannetpp_root: Path, tmp_path: Path) -> None:
+def test_dslr_poses_from_colmap_equal_the_ground_truth(scannetpp_root: Path) -> None:
+    """The synthetic DSLR photos' COLMAP model (world-to-camera quaternions, two cameras, COLMAP's half-pixel
+    principal point) reads back as the poses the photos were rendered from and each photo's own camera."""
+    scan_id = scene_id(1, 0)
+    scene = scene_and_edges(CONFIG, 0)[0]
+    scan = source(scannetpp_root, camera="dslr").load(scan_id)
+    frames = scan.frames
+    assert frames is not None and frames.layout == "dslr" and not frames.time_known
+    assert frames.frame_ids.tolist() == dslr_frames(scene) and len(dslr_frames(scene)) == 3
+    assert scan.valid_poses.all()
+    for pos, frame in enumerate(dslr_frames(scene)):
+        np.testing.assert_allclose(scan.poses[pos], scene.poses[frame], atol=1e-9)
+        assert frames.frame_color_intrinsics(frame) == DSLR_CAMERAS[pos % 2]
+        assert frames.read_color(frame).shape == (800, 1200, 3)
+        assert frames.color_file(frame).name == dslr_photo_name(frame)
+    assert frames.color_intrinsics == DSLR_CAMERAS[0]
+    # COLMAP's principal point is half a pixel right and down of ladder's (pixel centres at 0.5, not 0)
+    lines = ScanNetPPPaths(scannetpp_root / "data" / scan_id).dslr_colmap_cameras.read_text().splitlines()
+    assert "1 PINHOLE 1200 800 980.0 975.0 601.8 398.7" in lines
+    assert "2 SIMPLE_PINHOLE 1200 800 1150.0 600.0 400.0" in lines
+
+
+def test_colmap_pose_is_the_inverse_of_the_world_to_camera_transform() -> None:
+    """Hand-worked: q = (cos 45deg, 0, 0, sin 45deg) turns 90 degrees about z, so world-to-camera R maps x to y;
+    with t = (1, 2, 3) the camera centre is -R^T t = (-2, 1, -3)."""
+    half = np.sqrt(0.5)
+    image = ColmapImage(1, np.array([half, 0.0, 0.0, half]), np.array([1.0, 2.0, 3.0]), 1, "DSC00001.JPG")
+    pose = camera_to_world(image)
+    np.testing.assert_allclose(pose[:3, :3], [[0, 1, 0], [-1, 0, 0], [0, 0, 1]], atol=1e-12)
+    np.testing.assert_allclose(pose[:3, 3], [-2.0, 1.0, -3.0], atol=1e-12)
+    np.testing.assert_allclose(pose[3], [0, 0, 0, 1])
+
+
+@pytest.mark.parametrize(
+    ("line", "accepted"),
+    [
+        ("1 OPENCV 1200 800 980.0 975.0 601.8 398.7 0 0 0 0", True),
+        ("1 OPENCV 1200 800 980.0 975.0 601.8 398.7 0.01 0 0 0", False),
+        ("1 SIMPLE_RADIAL 1200 800 980.0 601.8 398.7 0.01", False),
+    ],
+)
+def test_only_pinhole_colmap_cameras_are_read(scannetpp_root: Path, tmp_path: Path, line: str, accepted: bool) -> None:
     root = copy_root(scannetpp_root, tmp_path / "root")
-    paths = ScanNetPPPaths(root / "data" / scene_id(1, 0))
-    writer = cv2.VideoWriter(str(paths.iphone_video), cv2.VideoWriter.fourcc(*"mp4v"), 60, (1920, 1440))
-    if not writer.isOpened():
-        pytest.skip("this OpenCV build writes no mp4")
-    stored = [np.asarray(cv2.imread(str(paths.iphone_frame(paths.iphone_rgb, n, ".jpg")))) for n in range(8)]
-    for image in stored:
-        writer.write(image)
-    writer.release()
-    shutil.rmtree(paths.iphone_rgb)
-    frames = source(root).open_frames(scene_id(1, 0))
-    assert frames.frame_ids.tolist() == list(range(8))
-    for n in (5, 2):  # out of order: the reader seeks
+    scan_id = scene_id(1, 0)
+    cameras = ScanNetPPPaths(root / "data" / scan_id).dslr_colmap_cameras
+    cameras.write_text(cameras.read_text().replace("1 PINHOLE 1200 800 980.0 975.0 601.8 398.7", line))
+    if accepted:
+        frames = source(root, camera="dslr").open_frames(scan_id)
+        assert frames.color_intrinsics == DSLR_CAMERAS[0]
+    else:
+        with pytest.raises(InconsistentScanError, match=r"camera 1 is .*distorted images.*undistort") as caught:
+            source(root, camera="dslr").open_frames(scan_id)
+        assert str(caught.value).startswith(f"[{scan_id}]") and "cameras.txt" in str(caught.value)
+
+
+@pytest.fixture(scope="module", params=["mkv", "mp4"])
+def video_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Scene 0 of the ``scannetpp_root`` fixture written with its iPhone colour and masks as videos: ``rgb.mkv``
+    (ScanNet++ v2) or ``rgb.mp4`` (earlier releases), and ``rgb_mask.mkv``."""
+    ext = str(request.param)
+    root = tmp_path_factory.mktemp(f"scannetpp-{ext}") / "root"
+    synthesize_scannetpp_root(root, CONFIG.model_copy(update={"scenes": 1, "iphone_video": ext}))
+    return ext, root
+
+
+def test_frames_and_masks_from_the_videos_of_either_release(video_root: tuple[str, Path], scannetpp_root: Path) -> None:
+    """No extracted rgb/ or rgb_masks/: frames are decoded from rgb.mkv or rgb.mp4 by seeking, and the anonymised
+    frames from rgb_mask.mkv (never silently taken as unmasked), as from the extracted folders."""
+    ext, root = video_root
+    scan_id = scene_id(1, 0)
+    paths = ScanNetPPPaths(root / "data" / scan_id)
+    assert paths.iphone_video == paths.iphone / f"rgb.{ext}" and not paths.iphone_rgb.exists()
+    assert paths.iphone_mask_video.is_file() and not paths.iphone_masks.exists()
+    src = source(root)
+    scan = src.load(scan_id)
+    frames = scan.frames
+    assert frames is not None and frames.frame_ids.tolist() == list(range(8))
+    gt = load_ground_truth(root, scan_id)
+    assert np.flatnonzero(~scan.valid_poses).tolist() == gt.invalid_frames
+    assert gt.invalid_frames == load_ground_truth(scannetpp_root, scan_id).invalid_frames
+    extracted = ScanNetPPPaths(scannetpp_root / "data" / scan_id)
+    stored = [np.asarray(cv2.imread(str(extracted.iphone_frame(extracted.iphone_rgb, n, ".jpg")))) for n in range(8)]
+    for n in (5, 2, 7):  # out of order: the reader seeks
         decoded = cv2.cvtColor(frames.read_color(n), cv2.COLOR_RGB2BGR).astype(np.float64)
         errors = [np.abs(decoded - s).mean() for s in stored]
         assert int(np.argmin(errors)) == n and errors[n] < 6
+    assert frames.color_file(3) == paths.iphone_video
+    assert {paths.iphone_video, paths.iphone_mask_video} <= set(src.input_files(scan_id))
+
+
+def test_a_mask_video_that_does_not_decode_stops_the_scan(video_root: tuple[str, Path], tmp_path: Path) -> None:
+    _, shared = video_root
+    root = copy_root(shared, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    paths = ScanNetPPPaths(root / "data" / scan_id)
+    writer = cv2.VideoWriter(str(paths.iphone_mask_video), cv2.VideoWriter.fourcc(*"FFV1"), 60, (1920, 1440))
+    for _ in range(3):  # three frames where the poses list eight
+        writer.write(np.full((1440, 1920, 3), 255, np.uint8))
+    writer.release()
+    with pytest.raises(CorruptFileError, match=r"mask frame 3 does not decode.*prepare_iphone_data") as caught:
+        source(root).load(scan_id)
+    assert str(caught.value).startswith(f"[{scan_id}]") and "rgb_mask.mkv" in str(caught.value)
+    paths.iphone_mask_video.write_bytes(b"not a video" * 100)
+    with pytest.raises(CorruptFileError, match=r"rgb_mask\.mkv.*does not open"):
+        source(root).load(scan_id)
+
+
+def test_a_frame_missing_from_the_masks_folder_is_an_error(scannetpp_root: Path, tmp_path: Path) -> None:
+    root = copy_root(scannetpp_root, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    paths = ScanNetPPPaths(root / "data" / scan_id)
+    paths.iphone_frame(paths.iphone_masks, 4, ".png").unlink()
+    with pytest.raises(MissingFileError, match=r"frame_000004\.png"):
+        source(root).load(scan_id)
 
 
 def break_file(root: Path, scan_id: str, name: str, edit: object) -> ScanNetPPSource:

@@ -100,7 +100,9 @@ FramesLayoutOption = Annotated[
 LabelTable = Annotated[
     Path | None,
     typer.Option(
-        "--label-table", help="ScanNet's scannetv2-labels.combined.tsv (default: the one in the --scans root)"
+        "--label-table",
+        help="ScanNet's scannetv2-labels.combined.tsv, or ScanNet++'s class list (one class a line, like "
+        "top100.txt); default: the one in the --scans root",
     ),
 ]
 SplitDir = Annotated[

@@ -117,13 +117,14 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
             if sharp < config.blur_threshold:
                 continue
         pose = scan.poses[pos]
-        objects, view = measurer.measure(pose, timings)
+        objects, view = measurer.measure(pose, timings, frames.frame_color_intrinsics(frame_id))
         agreement = None
-        if config.sensor_depth and frames.depth_intrinsics is not None:
+        depth_k = frames.frame_depth_intrinsics(frame_id)
+        if config.sensor_depth and depth_k is not None:
             with timings.stage("decode"):
                 sensor = frames.read_depth(frame_id)
             with timings.stage("objects"):
-                agreement = depth_agreement(sensor, frames.depth_intrinsics, view, measurer.render_k)
+                agreement = depth_agreement(sensor, depth_k, view)
         records.append(
             ViewRecord(
                 frame_id=frame_id,

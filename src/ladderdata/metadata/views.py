@@ -89,17 +89,19 @@ class RenderedView:
     """(h, w) optical-axis depth, metres; inf where nothing is hit."""
     instance: IntArray
     """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss)."""
+    intrinsics: CameraIntrinsics
+    """The camera the view was rendered with (the view's colour camera at the render resolution)."""
 
 
 class ViewMeasurer:
-    """Everything per scan that views share: the ray-casting scene, triangle owners, object samples."""
+    """Everything per scan that views share: the ray-casting scene, triangle owners, object samples. ``image`` is
+    the scan's colour camera; a view whose frame has its own camera (of the same size) is measured with it."""
 
     def __init__(self, scan: Scan, config: MetadataConfig, image: CameraIntrinsics) -> None:
         self.scan = scan
         self.config = config
         self.image = image
-        height = max(1, round(config.render_width * image.height / image.width))
-        self.render_k = image.scaled_to(config.render_width, height)
+        self.render_k = self.render_camera(image)
         self.scene = TriangleScene(scan.mesh.vertices, scan.mesh.faces)
         self.scene.build()
         # a hit point belongs to the object of the triangle's vertex with the largest barycentric weight, the
@@ -113,25 +115,37 @@ class ViewMeasurer:
         self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], MIXED), -1)
         self.samples = object_samples(scan, config.samples_per_object, config.sample_spacing)
 
-    def render(self, pose: Matrix4) -> RenderedView:
-        hits = self.scene.cast(pixel_rays(self.render_k, pose))
+    def render_camera(self, image: CameraIntrinsics) -> CameraIntrinsics:
+        """The colour camera ``image`` sampled ``render_width`` pixels across (the resolution views are cast at)."""
+        height = max(1, round(self.config.render_width * image.height / image.width))
+        return image.scaled_to(self.config.render_width, height)
+
+    def render(self, pose: Matrix4, image: CameraIntrinsics | None = None) -> RenderedView:
+        """Depth and object seen at every render pixel of the view from ``pose`` through colour camera ``image``
+        (default: the scan's)."""
+        render_k = self.render_k if image is None else self.render_camera(image)
+        hits = self.scene.cast(pixel_rays(render_k, pose))
         owner = self.face_owner[hits.triangle]
         mixed = owner == MIXED
         if mixed.any():
             u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
             corner = np.argmax(np.stack([1.0 - u - v, u, v], axis=1), axis=1)
             owner[mixed] = self.corner_owner[hits.triangle[mixed], corner]
-        return RenderedView(hits.t_hit * ray_z_factor(self.render_k), owner)
+        return RenderedView(hits.t_hit * ray_z_factor(render_k), owner, render_k)
 
-    def measure(self, pose: Matrix4, timings: Timings) -> tuple[list[ObjectInView], RenderedView]:
+    def measure(
+        self, pose: Matrix4, timings: Timings, image: CameraIntrinsics | None = None
+    ) -> tuple[list[ObjectInView], RenderedView]:
+        """Every visible object of the view from ``pose`` through colour camera ``image`` (default: the scan's)."""
+        image = self.image if image is None else image
         with timings.stage("raycast"):
-            view = self.render(pose)
+            view = self.render(pose, image)
         with timings.stage("objects"):
-            objects = self._object_stats(pose, view)
+            objects = self._object_stats(pose, view, image)
         return objects, view
 
-    def _object_stats(self, pose: Matrix4, view: RenderedView) -> list[ObjectInView]:
-        cfg, K, S = self.config, self.render_k, self.samples
+    def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
+        cfg, K, S = self.config, view.intrinsics, self.samples
         R, t = pose[:3, :3], pose[:3, 3]
         pc = (S.points - t) @ R  # (S, 3) camera frame
         z = pc[:, 2]
@@ -157,7 +171,7 @@ class ViewMeasurer:
         mask_boxes = ndimage.find_objects(view.instance + 1, max_label=n)
 
         # visible samples (area and hull) in colour-image pixel-edge coordinates
-        scale = self.image.width / K.width
+        scale = image.width / K.width
         ue, ve = (u[visible] + 0.5) * scale, (v[visible] + 0.5) * scale
         own = S.owner[visible]
         lo_u, hi_u = np.full(n, np.inf), np.full(n, -np.inf)
@@ -184,10 +198,10 @@ class ViewMeasurer:
                 # seen in the outermost pixel row/column: the visible part runs on to the image border
                 x1 = 0.0 if cols.start == 0 else x1
                 y1 = 0.0 if rows.start == 0 else y1
-                x2 = float(self.image.width) if cols.stop == K.width else x2
-                y2 = float(self.image.height) if rows.stop == K.height else y2
-            x1, x2 = np.clip([x1, x2], 0, self.image.width)
-            y1, y2 = np.clip([y1, y2], 0, self.image.height)
+                x2 = float(image.width) if cols.stop == K.width else x2
+                y2 = float(image.height) if rows.stop == K.height else y2
+            x1, x2 = np.clip([x1, x2], 0, image.width)
+            y1, y2 = np.clip([y1, y2], 0, image.height)
             k, first = int(vis_count[i]), int(starts[j])
             obj = self.scan.objects[i].info
             out.append(
@@ -217,14 +231,14 @@ def depth_agreement(
     sensor: DepthMM,
     depth_k: CameraIntrinsics,
     view: RenderedView,
-    render_k: CameraIntrinsics,
     depth_shift: float = 1000.0,
     step: int = 4,
 ) -> float | None:
     """Fraction of valid sensor-depth pixels (every ``step``-th) within 5 cm + 2% of the rendered depth.
 
     Sensor and colour cameras share the pose (ScanNet registers them); each sensor pixel is back-projected
-    with the depth intrinsics and looked up in the rendered view. None when no pixel can be compared.
+    with the depth intrinsics and looked up in the rendered view (through the camera it was rendered with). None
+    when no pixel can be compared.
     """
     rows, cols = np.mgrid[0 : sensor.shape[0] : step, 0 : sensor.shape[1] : step]
     d = sensor[rows, cols].astype(np.float64).ravel() / depth_shift
@@ -233,6 +247,7 @@ def depth_agreement(
         return None
     px = np.stack([cols.ravel()[ok], rows.ravel()[ok]], axis=1).astype(np.float64)
     pts: FloatArray = backproject(px, d[ok], depth_k)
+    render_k = view.intrinsics
     u = np.rint(render_k.fx * pts[:, 0] / pts[:, 2] + render_k.cx).astype(np.int64)
     v = np.rint(render_k.fy * pts[:, 1] / pts[:, 2] + render_k.cy).astype(np.int64)
     inside = (u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height)

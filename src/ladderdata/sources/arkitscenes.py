@@ -456,7 +456,8 @@ def upright_turns(poses: Poses) -> int:
 class LowresFrames(FrameSource):
     """``lowres_wide`` frames of a video, turned upright. Frame ids count 60 Hz stream frames from the first
     frame (``round((t - t0) * 60)``), so they are sparse where the 3DOD subset keeps fewer frames; times come
-    from the file names (seconds)."""
+    from the file names (seconds). Every frame has its own intrinsics (its ``.pincam``: ARKit refines the focal
+    length frame by frame)."""
 
     layout = "lowres_wide"
 
@@ -491,22 +492,45 @@ class LowresFrames(FrameSource):
         sensor_poses = np.where(matched[:, None, None], traj_poses[nearest], np.nan)
         first = read_image(scan_id, paths.frame_file(paths.color, self._stamps[0], ".png"), cv2.IMREAD_UNCHANGED)
         height, width = first.shape[:2]
-        pincam = paths.frame_file(paths.intrinsics, self._stamps[0], ".pincam")
-        w, h, fx, fy, cx, cy = read_pincam(scan_id, pincam)
-        if (w, h) != (width, height):
-            raise InconsistentScanError(scan_id, pincam, f"intrinsics for {w}x{h} images, frames are {width}x{height}")
-        sensor_k = pinhole(scan_id, pincam, fx, fy, cx, cy, width, height)
         self._sensor_size = (width, height)
+        sensor_ks = [self._sensor_camera(stamp) for stamp in self._stamps]
         self.turns = upright_turns(sensor_poses)
-        self._color, _ = turn_camera(sensor_k, np.eye(4), self.turns)
-        self._poses = np.stack([turn_camera(sensor_k, p, self.turns)[1] for p in sensor_poses])
-        self._depth: CameraIntrinsics | None = None
+        # a quarter turn moves the camera about its optical axis whatever its intrinsics: one K turns every pose
+        self._poses = np.stack([turn_camera(sensor_ks[0], p, self.turns)[1] for p in sensor_poses])
+        self._colors = [turn_camera(k, np.eye(4), self.turns)[0] for k in sensor_ks]
+        self._depths: list[CameraIntrinsics] | None = None
         depth_first = paths.frame_file(paths.depth, self._stamps[0], ".png")
         self._depth_size: tuple[int, int] | None = None
         if depth_first.is_file():
             depth = read_image(scan_id, depth_first, cv2.IMREAD_UNCHANGED)
             self._depth_size = (depth.shape[1], depth.shape[0])
-            self._depth, _ = turn_camera(sensor_k.scaled_to(*self._depth_size), np.eye(4), self.turns)
+            self._depths = [turn_camera(k.scaled_to(*self._depth_size), np.eye(4), self.turns)[0] for k in sensor_ks]
+
+    def pincam_file(self, stamp: str) -> Path:
+        """The intrinsics of the frame taken at ``stamp``: ``<video_id>_<stamp>.pincam``, or the file named 1 ms
+        earlier or later when there is none (``tenFpsDataLoader`` looks for ``t - 0.001`` then ``t + 0.001``)."""
+        paths = self.paths
+        time = float(stamp)
+        names = (stamp, f"{time - 0.001:.3f}", f"{time + 0.001:.3f}")
+        for name in names:
+            path = paths.frame_file(paths.intrinsics, name, ".pincam")
+            if path.is_file():
+                return path
+        expected = paths.frame_file(paths.intrinsics, stamp, ".pincam")
+        raise MissingFileError(
+            self.scan_id, expected, f"no intrinsics for frame {stamp} (nor named {names[1]} or {names[2]}, 1 ms apart)"
+        )
+
+    def _sensor_camera(self, stamp: str) -> CameraIntrinsics:
+        """The sensor (not yet upright) camera of the frame taken at ``stamp``, from its ``.pincam``."""
+        pincam = self.pincam_file(stamp)
+        w, h, fx, fy, cx, cy = read_pincam(self.scan_id, pincam)
+        width, height = self._sensor_size
+        if (w, h) != (width, height):
+            raise InconsistentScanError(
+                self.scan_id, pincam, f"intrinsics for {w}x{h} images, frames are {width}x{height}"
+            )
+        return pinhole(self.scan_id, pincam, fx, fy, cx, cy, width, height)
 
     @property
     def frame_ids(self) -> IntArray:
@@ -522,11 +546,17 @@ class LowresFrames(FrameSource):
 
     @property
     def color_intrinsics(self) -> CameraIntrinsics:
-        return self._color
+        return self._colors[0]
 
     @property
     def depth_intrinsics(self) -> CameraIntrinsics | None:
-        return self._depth
+        return None if self._depths is None else self._depths[0]
+
+    def frame_color_intrinsics(self, frame_id: int) -> CameraIntrinsics:
+        return self._colors[self.position(frame_id)]
+
+    def frame_depth_intrinsics(self, frame_id: int) -> CameraIntrinsics | None:
+        return None if self._depths is None else self._depths[self.position(frame_id)]
 
     def color_file(self, frame_id: int) -> Path:
         return self.paths.frame_file(self.paths.color, self._stamps[self.position(frame_id)], ".png")

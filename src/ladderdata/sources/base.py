@@ -44,7 +44,8 @@ class TimeBasis(StrEnum):
     STORED = "stored"
     """The layout's own per-frame timestamps, counted from the first frame."""
     FRAME_NUMBER = "frame_number"
-    """Frame number / :data:`DEFAULT_FPS`: the layout keeps frame numbers of a 30 Hz stream but no usable times."""
+    """Frame number / the stream's frame rate (:data:`DEFAULT_FPS` for ScanNet, 60 Hz for ScanNet++'s iPhone
+    video): the layout keeps the frame numbers of a fixed-rate stream but no usable times."""
 
 
 class ObjectInfo(BaseModel):
@@ -138,6 +139,18 @@ class FrameSource(ABC):
     @abstractmethod
     def depth_intrinsics(self) -> CameraIntrinsics | None:
         """None when the layout holds no depth frames."""
+
+    def frame_color_intrinsics(self, frame_id: int) -> CameraIntrinsics:
+        """The colour camera of one frame. Layouts whose frames carry their own intrinsics (ARKit refines the
+        focal length frame by frame) override this; their size is always ``color_intrinsics``'s, which is the
+        first frame's camera."""
+        self.position(frame_id)
+        return self.color_intrinsics
+
+    def frame_depth_intrinsics(self, frame_id: int) -> CameraIntrinsics | None:
+        """The depth camera of one frame (see :meth:`frame_color_intrinsics`); None without depth frames."""
+        self.position(frame_id)
+        return self.depth_intrinsics
 
     @abstractmethod
     def read_color(self, frame_id: int) -> ImageRGB:
@@ -265,7 +278,20 @@ class ScanSource(ABC):
         or broken label table, any other table every scan shares): what can be checked without loading a scan,
         before any work starts, instead of failing every scan. Sources that share tables extend it."""
         if not self.scan_ids():
-            raise ConfigError(f"no {self.name} scans under {self.config.root}")
+            raise self.no_scans_error()
+
+    def no_scans_error(self) -> ConfigError:
+        """The error for a root holding none of this source's scans: what this source looks for, and which source
+        the root looks like when another one's layout matches (a root given with the wrong ``--source``)."""
+        root = self.config.root
+        message = f"no {self.name} scans under {root}"
+        if self.looks_for:
+            message += f" ({self.name} looks for {self.looks_for})"
+        others = [name for name in looks_like(root) if name != self.name]
+        if others:
+            passes = " or ".join(f"--source {name}" for name in others)
+            return ConfigError(f"{message}; {root} looks like a {' or '.join(others)} root: pass {passes}")
+        return ConfigError(f"{message}: {SCANS_HINT}")
 
     @abstractmethod
     def load(self, scan_id: str) -> Scan:
@@ -383,6 +409,14 @@ def load_source_plugins() -> None:
             log.error("could not load scan source plugin %s (%s): %s", ep.name, ep.value, e)
 
 
+def looks_like(root: Path) -> list[str]:
+    """Names of the registered sources whose layout the folder ``root`` has (:meth:`ScanSource.detect`)."""
+    load_source_plugins()
+    if not root.is_dir():
+        return []
+    return [name for name, cls in sorted(SOURCES.items()) if cls.looks_for and cls.detect(root)]
+
+
 def detect_source(root: Path) -> str:
     """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
     for when none or several match."""
@@ -390,12 +424,10 @@ def detect_source(root: Path) -> str:
         raise ConfigError(f"--scans {root} {'is not a folder' if root.exists() else 'does not exist'}: {SCANS_HINT}")
     if not any(root.iterdir()):
         raise ConfigError(f"--scans {root} is an empty folder: {SCANS_HINT}")
-    load_source_plugins()
-    candidates = {name: cls for name, cls in sorted(SOURCES.items()) if cls.looks_for}
-    matches = [name for name, cls in candidates.items() if cls.detect(root)]
+    matches = looks_like(root)
     if len(matches) == 1:
         return matches[0]
-    looked = "; ".join(f"{name}: {cls.looks_for}" for name, cls in candidates.items())
+    looked = "; ".join(f"{name}: {cls.looks_for}" for name, cls in sorted(SOURCES.items()) if cls.looks_for)
     if not matches:
         raise ConfigError(f"cannot tell which scan source reads {root}: looked for {looked}; pass --source NAME")
     raise ConfigError(f"{root} looks like several scan sources ({', '.join(matches)}); pass --source NAME")

@@ -314,7 +314,7 @@ class ScanNetSource(ScanSource):
 
     def check(self) -> None:
         if not self._scan_dirs:
-            raise ConfigError(f"no scan folders (sceneXXXX_YY) in {self.config.root}: {SCANS_HINT}")
+            raise self.no_scans_error()
         _ = self.labels  # every annotated scan needs it: fail once now, not once per scan
 
     def split_file(self, split: str) -> Path:

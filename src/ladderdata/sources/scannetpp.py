@@ -1,9 +1,10 @@
-"""ScanNet++ reader: the laser-scan mesh with its instance annotation, and iPhone (or undistorted DSLR) frames.
+"""ScanNet++ reader: the laser-scan mesh with its instance annotation, and iPhone (or pinhole DSLR) frames.
 
 File names and formats follow the official toolkit (scannetpp/scannetpp: ``common/scene_release.py``,
-``iphone/prepare_iphone_data.py``, ``dslr/undistort.py``, ``semantic/transforms/mesh.py``); docs/sources.md
-cites each fact. The mesh is already in ScanNet++'s gravity-aligned frame (z up, metres), so no alignment is
-applied; annotations use ScanNet's ``segIndices``/``segGroups`` scheme and are read by the ScanNet code.
+``iphone/prepare_iphone_data.py``, ``dslr/undistort.py``, ``semantic/transforms/mesh.py``) and COLMAP's text
+model format (:mod:`ladderdata.sources.colmap`); docs/sources.md cites each fact. The mesh is already in
+ScanNet++'s gravity-aligned frame (z up, metres), so no alignment is applied; annotations use ScanNet's
+``segIndices``/``segGroups`` scheme and are read by the ScanNet code.
 """
 
 import csv
@@ -11,6 +12,7 @@ import io
 import logging
 import re
 from abc import abstractmethod
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -29,16 +31,18 @@ from ladderdata.sources.base import (
     Scan,
     ScanSource,
     ScanSourceConfig,
+    TimeBasis,
     read_id_list,
     register_source,
 )
+from ladderdata.sources.colmap import camera_to_world, pinhole_camera, read_cameras_text, read_images_text
 from ladderdata.sources.files import field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
 from ladderdata.sources.ply import PlyFormatError, read_ply
 from ladderdata.sources.scannet import SharedSegments, build_objects, read_segments
 from ladderdata.sources.validate import image_size, pinhole, same_size
-from ladderdata.typed import DepthMM, ImageRGB, IntArray, Poses
+from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +57,22 @@ DSLR_NAME = re.compile(r"(\d+)")
 #: nerfstudio poses are OpenGL cameras (y up, z backwards): flip y and z to get OpenCV's.
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 FOCAL = ("fl_x", "fl_y", "cx", "cy")
-MASK_VALID = 255
-"""Anonymisation masks: 255 where the image is unchanged, lower where people or faces were blurred."""
+#: The iPhone video's frame rate (``prepare_iphone_data.py``: "6 digit frame id = 277 minute video at 60 fps"):
+#: frame ``n`` of the video was taken ``n / 60`` s after its first.
+IPHONE_FPS = 60.0
+MASK_BLURRED_BELOW = 128
+"""Anonymisation masks are 255 where the image is unchanged and 0 where people or faces were blurred; a pixel
+counts as blurred below half way, so that a lossy-coded mask video's near-255 pixels stay untouched."""
+#: What to run when the DSLR photos are fisheye (the toolkit's README, "Undistortion").
+UNDISTORT_HINT = (
+    "read the undistorted photos instead: run the ScanNet++ toolkit's `python -m dslr.undistort "
+    "dslr/configs/undistort.yml` (writes dslr/undistorted_images/ and dslr/nerfstudio/transforms_undistorted.json)"
+)
+#: What to run when only the mask video is there and it cannot be decoded.
+EXTRACT_MASKS_HINT = (
+    "extract the masks with the ScanNet++ toolkit's `python -m iphone.prepare_iphone_data "
+    "iphone/configs/prepare_iphone_data.yml` (extract_masks: writes iphone/rgb_masks/)"
+)
 
 
 def whole_number(scan_id: str, path: Path, value: Any, what: str) -> int:
@@ -76,8 +94,10 @@ class ScanNetPPPaths:
         self.annotation = scans / "segments_anno.json"
         iphone = scene_dir / "iphone"
         self.iphone = iphone
-        self.iphone_video = iphone / "rgb.mp4"
+        #: The colour video: ``rgb.mkv`` in ScanNet++ v2 releases, ``rgb.mp4`` before.
+        self.iphone_videos = (iphone / "rgb.mkv", iphone / "rgb.mp4")
         self.iphone_rgb = iphone / "rgb"
+        self.iphone_mask_video = iphone / "rgb_mask.mkv"
         self.iphone_masks = iphone / "rgb_masks"
         self.iphone_depth = iphone / "depth"
         self.iphone_poses = iphone / "pose_intrinsic_imu.json"
@@ -87,6 +107,15 @@ class ScanNetPPPaths:
         self.dslr_masks = dslr / "undistorted_anon_masks"
         self.dslr_transforms = dslr / "nerfstudio" / "transforms_undistorted.json"
         self.dslr_fisheye_transforms = dslr / "nerfstudio" / "transforms.json"
+        self.dslr_colmap_cameras = dslr / "colmap" / "cameras.txt"
+        self.dslr_colmap_images = dslr / "colmap" / "images.txt"
+        self.dslr_resized_images = dslr / "resized_images"
+        self.dslr_resized_masks = dslr / "resized_anon_masks"
+
+    @property
+    def iphone_video(self) -> Path | None:
+        """The colour video present (``rgb.mkv`` first), None when there is none."""
+        return next((p for p in self.iphone_videos if p.is_file()), None)
 
     def iphone_frame(self, folder: Path, frame_id: int, suffix: str) -> Path:
         return folder / f"frame_{frame_id:06d}{suffix}"
@@ -98,11 +127,12 @@ class ScanNetPPSourceConfig(ScanSourceConfig):
         root/
           data/<scene_id>/                       # 10 hex characters, e.g. 355e5e32db
             scans/mesh_aligned_0.05.ply  segments.json  segments_anno.json
-            iphone/pose_intrinsic_imu.json       # per frame: aligned_pose, intrinsic, timestamp
-            iphone/rgb/frame_000000.jpg ...      # extracted by iphone/prepare_iphone_data.py (or rgb.mp4)
-            iphone/rgb_masks/frame_000000.png    # anonymisation masks (optional)
+            iphone/pose_intrinsic_imu.json       # per frame: aligned_pose, intrinsic
+            iphone/rgb/frame_000000.jpg ...      # extracted by iphone/prepare_iphone_data.py (or rgb.mkv / rgb.mp4)
+            iphone/rgb_masks/frame_000000.png    # anonymisation masks (or rgb_mask.mkv; optional)
             iphone/depth/frame_000000.png        # uint16 mm, 256x192 (optional)
             dslr/undistorted_images/ dslr/undistorted_anon_masks/ dslr/nerfstudio/transforms_undistorted.json
+            dslr/colmap/cameras.txt images.txt   # or a pinhole COLMAP model of dslr/resized_images/
           splits/nvs_sem_train.txt nvs_sem_val.txt sem_test.txt
           metadata/semantic_benchmark/top100.txt map_benchmark.csv
 
@@ -112,15 +142,16 @@ class ScanNetPPSourceConfig(ScanSourceConfig):
     source: Literal["scannetpp"] = "scannetpp"
 
     camera: Literal["iphone", "dslr"] = "iphone"
-    """iPhone video frames (timed, with depth) or undistorted DSLR photos (untimed, no depth)."""
-    classes: Path | None = None
-    """Label vocabulary, one class a line; default ``root/metadata/semantic_benchmark/top100.txt``. Objects whose
-    (mapped) label is not listed are measured and occlude but are not asked about unless the recipe keeps them."""
+    """iPhone video frames (timed, with depth) or pinhole DSLR photos (untimed, no depth)."""
+    label_table: Path | None = None
+    """The class list (``--label-table``): one class a line, like ``top100.txt``; default
+    ``root/metadata/semantic_benchmark/top100.txt``. Objects whose (mapped) label is not listed are measured and
+    occlude but are not asked about unless the recipe keeps them."""
     label_map: Path | None = None
     """Raw label -> class (``class``, ``semantic_map_to``, ``count`` columns); default
     ``root/metadata/semantic_benchmark/map_benchmark.csv`` when present."""
     split_dir: Path | None = None
-    """Folder of the split lists; default ``root/splits``."""
+    """Folder of the split lists (``--split-dir``); default ``root/splits``."""
     max_masked_fraction: float = Field(0.05, ge=0, le=1)
     """Frames whose anonymisation mask blurs more than this fraction of the image are not used (their pose is
     masked like an invalid one)."""
@@ -131,9 +162,7 @@ class ScanNetPPSourceConfig(ScanSourceConfig):
 def read_label_table(classes_path: Path, map_path: Path | None) -> LabelTable:
     """ScanNet++'s vocabulary as a label table: every listed class names itself, and ``map_benchmark.csv`` maps
     raw labels onto classes (``books`` -> ``book``). No NYU40 classes: the class list is the vocabulary. Both are
-    shared by every scene: a missing, binary or malformed one is a ``ConfigError`` (it stops the run at its start)."""
-    if not classes_path.is_file():
-        raise ConfigError(f"ScanNet++ class list not found at {classes_path}; pass its path (classes)")
+    shared by every scene: a binary or malformed one is a ``ConfigError`` (it stops the run at its start)."""
     text = read_table_text(classes_path, "ScanNet++ class list")
     classes = [line.strip() for line in text.splitlines() if line.strip()]
     if not classes:
@@ -203,7 +232,17 @@ class ScanNetPPSource(ScanSource):
         label_map = self.config.label_map or root / LABEL_MAP_FILE
         if self.config.label_map is not None and not label_map.is_file():
             raise ConfigError(f"ScanNet++ label map {label_map} not found")
-        return read_label_table(self.config.classes or root / CLASSES_FILE, label_map)
+        classes = self.config.label_table or root / CLASSES_FILE
+        if self.config.label_table is not None and not classes.is_file():
+            raise ConfigError(
+                f"--label-table {classes} does not exist: pass ScanNet++'s {CLASSES_FILE} (one class a line)"
+            )
+        if not classes.is_file():
+            raise ConfigError(
+                f"ScanNet++ class list {CLASSES_FILE.name} not found in {classes.parent}: copy ScanNet++'s "
+                f"{CLASSES_FILE.parent}/ there or pass --label-table FILE (one class a line, like {CLASSES_FILE.name})"
+            )
+        return read_label_table(classes, label_map)
 
     def check(self) -> None:
         super().check()
@@ -219,8 +258,8 @@ class ScanNetPPSource(ScanSource):
         path = self.split_file(split)
         if not path.is_file():
             raise ConfigError(
-                f"split list {path.name} not found in {path.parent}; pass the folder holding it (split_dir) "
-                "or an explicit list of scans"
+                f"split list {path.name} not found in {path.parent}: copy ScanNet++'s {SPLITS_DIR}/ there, pass "
+                "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
         wanted = set(read_id_list(path))
         return [i for i in ids if i in wanted]
@@ -246,13 +285,17 @@ class ScanNetPPSource(ScanSource):
         if label_map.is_file():
             files.append(label_map)
         if self.config.camera == "dslr":
-            folders = [paths.dslr_images, paths.dslr_masks]
-            files.append(paths.dslr_transforms)
+            model = dslr_model(paths)
+            files += model.files
+            folders = [model.image_dir, model.mask_dir]
         else:
             folders = [paths.iphone_rgb, paths.iphone_masks, paths.iphone_depth]
             files.append(paths.iphone_poses)
+            video = paths.iphone_video
             if not paths.iphone_rgb.is_dir():
-                files.append(paths.iphone_video)
+                files.append(video or paths.iphone_videos[0])
+            if not paths.iphone_masks.is_dir() and paths.iphone_mask_video.is_file():
+                files.append(paths.iphone_mask_video)
         return files + sorted(p for d in folders if d.is_dir() for p in d.iterdir() if p.is_file())
 
     def load(self, scan_id: str) -> Scan:
@@ -280,8 +323,14 @@ class ScanNetPPSource(ScanSource):
         return scan
 
 
+def masked_fraction(mask: np.ndarray) -> float:
+    """Fraction of an anonymisation mask's pixels that were blurred (see :data:`MASK_BLURRED_BELOW`)."""
+    return float((mask < MASK_BLURRED_BELOW).mean())
+
+
 class _MaskedFrames(FrameSource):
-    """Frames whose anonymisation masks (255 = untouched) may rule them out."""
+    """Frames whose anonymisation masks may rule them out. When the scan has a masks folder, every frame's mask
+    must be in it."""
 
     def __init__(self, scan_id: str, mask_dir: Path, max_masked_fraction: float) -> None:
         super().__init__(scan_id)
@@ -291,29 +340,41 @@ class _MaskedFrames(FrameSource):
     @abstractmethod
     def mask_path(self, frame_id: int) -> Path: ...
 
-    @cached_property
-    def anonymised(self) -> np.ndarray:
-        """(T,) True where the frame's mask blurs more than ``max_masked_fraction`` of it (no masks: none)."""
-        flags = np.zeros(len(self.frame_ids), dtype=bool)
+    def masked_fractions(self) -> FloatArray:
+        """(T,) fraction of each frame its mask blurs: from the masks folder, zeros when there is none."""
         if not self.mask_dir.is_dir():
-            return flags
-        for i, frame_id in enumerate(self.frame_ids):
-            path = self.mask_path(int(frame_id))
-            if path.is_file():
-                mask = read_image(self.scan_id, path, cv2.IMREAD_GRAYSCALE)
-                flags[i] = float((mask < MASK_VALID).mean()) > self.max_masked_fraction
-        return flags
+            return np.zeros(len(self.frame_ids))
+        return np.array(
+            [
+                masked_fraction(read_image(self.scan_id, self.mask_path(int(f)), cv2.IMREAD_GRAYSCALE))
+                for f in self.frame_ids
+            ]
+        )
+
+    @cached_property
+    def anonymised(self) -> BoolArray:
+        """(T,) True where the frame's mask blurs more than ``max_masked_fraction`` of it."""
+        return np.asarray(self.masked_fractions() > self.max_masked_fraction, dtype=np.bool_)
 
     def _masked(self, poses: Poses) -> Poses:
         out = poses.copy()
         out[self.anonymised] = np.nan
         return out
 
+    def _read_bgr(self, frame_id: int) -> np.ndarray:
+        """A colour frame's file's pixels (BGR), checked to be of the colour camera's size."""
+        path = self.color_file(frame_id)
+        bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
+        K = self.color_intrinsics
+        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
+        return bgr
+
 
 class IPhoneFrames(_MaskedFrames):
-    """iPhone frames: ``rgb/frame_NNNNNN.jpg`` (or the ``rgb.mp4`` video), poses, intrinsics and timestamps from
-    ``pose_intrinsic_imu.json`` (``aligned_pose``: camera-to-world in the mesh frame, OpenCV axes), depth from
-    ``depth/frame_NNNNNN.png`` when extracted. Frame ids are the video's frame numbers."""
+    """iPhone frames: ``rgb/frame_NNNNNN.jpg`` (or the ``rgb.mkv`` / ``rgb.mp4`` video), poses and per-frame
+    intrinsics from ``pose_intrinsic_imu.json`` (``aligned_pose``: camera-to-world in the mesh frame, OpenCV axes),
+    depth from ``depth/frame_NNNNNN.png`` when extracted, masks from ``rgb_masks/`` or, when they were not
+    extracted, decoded from ``rgb_mask.mkv``. Frame ids are the video's frame numbers, times frame / 60 Hz."""
 
     layout = "iphone"
 
@@ -329,6 +390,7 @@ class IPhoneFrames(_MaskedFrames):
                 raise CorruptFileError(scan_id, path, f"key {key!r} is not a frame name (frame_NNNNNN)")
             entries[int(m.group(1))] = value
         self.video: cv2.VideoCapture | None = None
+        self.video_path = paths.iphone_video
         if paths.iphone_rgb.is_dir():
             stored = {int(p.stem[6:]) for p in paths.iphone_rgb.glob("frame_*.jpg") if p.stem[6:].isdigit()}
             ids = sorted(set(entries) & stored)
@@ -336,46 +398,82 @@ class IPhoneFrames(_MaskedFrames):
                 raise MissingFileError(scan_id, paths.iphone_rgb, f"no frame_NNNNNN.jpg listed in {path.name}")
             first = read_image(scan_id, paths.iphone_frame(paths.iphone_rgb, ids[0], ".jpg"), cv2.IMREAD_COLOR)
             height, width = first.shape[:2]
-        elif paths.iphone_video.is_file():
+        elif self.video_path is not None:
             ids = sorted(entries)
+            if not ids:
+                raise CorruptFileError(scan_id, path, "lists no frames")
             width, height = self._video_size()
         else:
-            raise MissingFileError(scan_id, paths.iphone_rgb, f"no extracted rgb/ frames and no {paths.iphone_video}")
+            videos = " or ".join(p.name for p in paths.iphone_videos)
+            raise MissingFileError(scan_id, paths.iphone_rgb, f"no extracted rgb/ frames and no {videos} video")
         self._ids: IntArray = np.array(ids, dtype=np.int64)
-        poses, ks, times = [], [], []
+        poses, colors = [], []
         for frame_id in ids:
             entry = entries[frame_id]
             where = f"frame_{frame_id:06d}"
             poses.append(numbers(scan_id, path, field(scan_id, path, entry, "aligned_pose", where), (4, 4), where))
-            ks.append(numbers(scan_id, path, field(scan_id, path, entry, "intrinsic", where), (3, 3), where))
-            times.append(numbers(scan_id, path, field(scan_id, path, entry, "timestamp", where), (1,), where)[0])
+            K = numbers(scan_id, path, field(scan_id, path, entry, "intrinsic", where), (3, 3), where)
+            colors.append(pinhole(scan_id, path, K[0, 0], K[1, 1], K[0, 2], K[1, 2], width, height))
         self._raw = np.stack(poses)
-        K = np.median(np.stack(ks), axis=0)  # ARKit refines the focal length slightly from frame to frame
-        self._color = pinhole(scan_id, path, K[0, 0], K[1, 1], K[0, 2], K[1, 2], width, height)
-        t = np.array(times)
-        if not np.isfinite(t).all() or (np.diff(t) <= 0).any():
-            raise InconsistentScanError(scan_id, path, "frame timestamps are not finite and increasing")
-        self._times: IntArray = np.round((t - t[0]) * 1e6).astype(np.int64)
-        self._depth: CameraIntrinsics | None = None
+        self._colors = colors  # ARKit refines the focal length slightly from frame to frame
+        self._times: IntArray = np.round(self._ids * 1e6 / IPHONE_FPS).astype(np.int64)
+        self._depths: list[CameraIntrinsics] | None = None
         depth_first = paths.iphone_frame(paths.iphone_depth, ids[0], ".png")
         if depth_first.is_file():
             depth = read_image(scan_id, depth_first, cv2.IMREAD_UNCHANGED)
-            self._depth = self._color.scaled_to(depth.shape[1], depth.shape[0])
+            self._depths = [k.scaled_to(depth.shape[1], depth.shape[0]) for k in colors]
 
     def _video_size(self) -> tuple[int, int]:
         capture = self._capture()
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        return image_size(self.scan_id, self.paths.iphone_video, *size, "video frame")
+        return image_size(self.scan_id, self._video(), *size, "video frame")
+
+    def _video(self) -> Path:
+        if self.video_path is None:
+            raise MissingFileError(self.scan_id, self.paths.iphone_videos[0], "file not found")
+        return self.video_path
 
     def _capture(self) -> cv2.VideoCapture:
         if self.video is None:
-            self.video = cv2.VideoCapture(str(self.paths.iphone_video))
+            self.video = cv2.VideoCapture(str(self._video()))
             if not self.video.isOpened():
-                raise CorruptFileError(self.scan_id, self.paths.iphone_video, "video does not open")
+                raise CorruptFileError(self.scan_id, self._video(), "video does not open")
         return self.video
 
     def mask_path(self, frame_id: int) -> Path:
         return self.paths.iphone_frame(self.paths.iphone_masks, frame_id, ".png")
+
+    def masked_fractions(self) -> FloatArray:
+        """From ``rgb_masks/`` when extracted; else decoded from ``rgb_mask.mkv`` (never ignored: its frames are
+        the anonymised ones); zeros when the scan has neither."""
+        path = self.paths.iphone_mask_video
+        if self.mask_dir.is_dir() or not path.is_file():
+            return super().masked_fractions()
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise CorruptFileError(self.scan_id, path, f"mask video does not open: {EXTRACT_MASKS_HINT}")
+        wanted = {int(f): i for i, f in enumerate(self.frame_ids)}
+        fractions = np.zeros(len(self.frame_ids))
+        K = self.color_intrinsics
+        try:
+            for n in range(int(self.frame_ids[-1]) + 1):
+                if n not in wanted:
+                    ok = capture.grab()
+                else:
+                    ok, bgr = capture.read()
+                    if ok:
+                        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"mask {n}")
+                        fractions[wanted[n]] = masked_fraction(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+                if not ok:
+                    raise CorruptFileError(
+                        self.scan_id,
+                        path,
+                        f"mask frame {n} does not decode ({self.paths.iphone_poses.name} lists frames up to "
+                        f"{int(self.frame_ids[-1])}): {EXTRACT_MASKS_HINT}",
+                    )
+        finally:
+            capture.release()
+        return fractions
 
     @property
     def frame_ids(self) -> IntArray:
@@ -390,31 +488,41 @@ class IPhoneFrames(_MaskedFrames):
         return self._times
 
     @property
+    def time_basis(self) -> TimeBasis:
+        return TimeBasis.FRAME_NUMBER
+
+    @property
     def color_intrinsics(self) -> CameraIntrinsics:
-        return self._color
+        return self._colors[0]
 
     @property
     def depth_intrinsics(self) -> CameraIntrinsics | None:
-        return self._depth
+        return None if self._depths is None else self._depths[0]
+
+    def frame_color_intrinsics(self, frame_id: int) -> CameraIntrinsics:
+        return self._colors[self.position(frame_id)]
+
+    def frame_depth_intrinsics(self, frame_id: int) -> CameraIntrinsics | None:
+        return None if self._depths is None else self._depths[self.position(frame_id)]
 
     def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
         if self.paths.iphone_rgb.is_dir():
             return self.paths.iphone_frame(self.paths.iphone_rgb, frame_id, ".jpg")
-        return self.paths.iphone_video
+        return self._video()
 
     def read_color(self, frame_id: int) -> ImageRGB:
-        path = self.color_file(frame_id)
         if self.paths.iphone_rgb.is_dir():
-            bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
+            bgr = self._read_bgr(frame_id)
         else:
+            path = self.color_file(frame_id)
             capture = self._capture()
             capture.set(cv2.CAP_PROP_POS_FRAMES, frame_id)
             ok, bgr = capture.read()
             if not ok:
                 raise CorruptFileError(self.scan_id, path, f"frame {frame_id} does not decode")
-        K = self._color
-        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
+            K = self.color_intrinsics
+            same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"frame {frame_id}")
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
@@ -431,28 +539,82 @@ class IPhoneFrames(_MaskedFrames):
         depth = read_image(self.scan_id, path, cv2.IMREAD_UNCHANGED)
         if depth.dtype != np.uint16 or depth.ndim != 2:
             raise CorruptFileError(self.scan_id, path, f"depth must be single-channel uint16, got {depth.dtype}")
-        if self._depth is not None:
-            declared = (self._depth.width, self._depth.height)
+        if self._depths is not None:
+            declared = (self._depths[0].width, self._depths[0].height)
             same_size(self.scan_id, path, (depth.shape[1], depth.shape[0]), declared, f"depth frame {frame_id}")
         return depth
 
 
+#: One DSLR photo: its file name, its mask's file name (None: ``<stem>.png``), its OpenCV camera-to-world pose
+#: (NaN when unusable) and its camera.
+DslrRecord = tuple[str, str | None, Matrix4, CameraIntrinsics]
+
+
+@dataclass(frozen=True)
+class DslrModel:
+    """Where a scene's pinhole DSLR photos are described: the files read, the photos' and masks' folders."""
+
+    files: list[Path]
+    image_dir: Path
+    mask_dir: Path
+    colmap: bool
+    """True for a COLMAP model, False for ``transforms_undistorted.json``."""
+
+
+def dslr_model(paths: ScanNetPPPaths) -> DslrModel:
+    """The undistorted photos with ``nerfstudio/transforms_undistorted.json`` when present, else the COLMAP model
+    ``colmap/cameras.txt`` + ``images.txt`` of ``resized_images/`` (which must be pinhole: see :class:`DslrFrames`)."""
+    if paths.dslr_transforms.is_file() or not paths.dslr_colmap_cameras.is_file():
+        return DslrModel([paths.dslr_transforms], paths.dslr_images, paths.dslr_masks, colmap=False)
+    files = [paths.dslr_colmap_cameras, paths.dslr_colmap_images]
+    return DslrModel(files, paths.dslr_resized_images, paths.dslr_resized_masks, colmap=True)
+
+
 class DslrFrames(_MaskedFrames):
-    """Undistorted DSLR photos (``dslr/undistort.py`` of the toolkit): ``nerfstudio/transforms_undistorted.json``
-    (PINHOLE intrinsics, OpenGL camera-to-world ``transform_matrix`` per frame, ``is_bad`` flags), images in
-    ``undistorted_images/``, masks in ``undistorted_anon_masks/``. Photos have no timestamps: time is unknown.
-    Frame ids are the numbers in the file names (``DSC01234.JPG`` -> 1234)."""
+    """Pinhole DSLR photos. Read from the first of:
+
+    * the undistorted photos of ``dslr/undistort.py``: ``nerfstudio/transforms_undistorted.json`` (PINHOLE
+      intrinsics, OpenGL camera-to-world ``transform_matrix`` per frame, ``is_bad`` flags), images in
+      ``undistorted_images/``, masks in ``undistorted_anon_masks/``;
+    * a COLMAP text model ``colmap/cameras.txt`` + ``images.txt`` (world-to-camera poses; per-image cameras) of
+      the photos in ``resized_images/``, masks in ``resized_anon_masks/<stem>.png``. ScanNet++'s own model is
+      ``OPENCV_FISHEYE`` (distorted): it is refused, saying how to undistort. A pinhole model (``PINHOLE``,
+      ``SIMPLE_PINHOLE``, ``OPENCV`` with zero distortion) is read.
+
+    Photos have no timestamps: time is unknown. Frame ids are the numbers in the file names (``DSC01234.JPG`` ->
+    1234)."""
 
     layout = "dslr"
 
     def __init__(self, scan_id: str, paths: ScanNetPPPaths, max_masked_fraction: float) -> None:
-        super().__init__(scan_id, paths.dslr_masks, max_masked_fraction)
+        model = dslr_model(paths)
+        super().__init__(scan_id, model.mask_dir, max_masked_fraction)
         self.paths = paths
+        self.image_dir = model.image_dir
+        records = self._from_colmap() if model.colmap else self._from_transforms()
+        by_id: dict[int, DslrRecord] = {}
+        for name, mask, pose, camera in records:
+            m = DSLR_NAME.search(Path(name).stem)
+            if m is None:
+                raise CorruptFileError(scan_id, model.files[-1], f"frame file {name!r} has no number")
+            frame_id = int(m.group(1))
+            if frame_id in by_id:
+                raise CorruptFileError(scan_id, model.files[-1], f"frames {by_id[frame_id][0]} and {name}: one number")
+            by_id[frame_id] = (name, mask, pose, camera)
+        self._ids: IntArray = np.array(sorted(by_id), dtype=np.int64)
+        self._files = {i: by_id[i][0] for i in by_id}
+        self._masks = {i: by_id[i][1] for i in by_id}
+        self._raw = np.stack([by_id[int(i)][2] for i in self._ids])
+        self._colors = [by_id[int(i)][3] for i in self._ids]
+        sizes = {(k.width, k.height) for k in self._colors}
+        if len(sizes) > 1:
+            raise InconsistentScanError(scan_id, model.files[0], f"photos of several sizes {sorted(sizes)}")
+
+    def _from_transforms(self) -> list[DslrRecord]:
+        scan_id, paths = self.scan_id, self.paths
         path = paths.dslr_transforms
         if not path.is_file() and paths.dslr_fisheye_transforms.is_file():
-            raise MissingFileError(
-                scan_id, path, "DSLR photos are fisheye: run the ScanNet++ toolkit's dslr/undistort.py first"
-            )
+            raise MissingFileError(scan_id, path, f"DSLR photos are fisheye: {UNDISTORT_HINT}")
         data = read_json_object(scan_id, path)
         model = data.get("camera_model", "PINHOLE")
         if model != "PINHOLE":
@@ -460,29 +622,40 @@ class DslrFrames(_MaskedFrames):
         frames = field(scan_id, path, data, "frames")
         if not isinstance(frames, list) or not frames:
             raise CorruptFileError(scan_id, path, "'frames' is not a non-empty list")
-        by_id: dict[int, tuple[str, str | None, Any, bool]] = {}
-        for frame in frames:
-            name = str(field(scan_id, path, frame, "file_path", "a frame"))
-            m = DSLR_NAME.search(Path(name).stem)
-            if m is None:
-                raise CorruptFileError(scan_id, path, f"frame file {name!r} has no number")
-            mask = frame.get("mask_path")
-            matrix = field(scan_id, path, frame, "transform_matrix", name)
-            by_id[int(m.group(1))] = (name, None if mask is None else str(mask), matrix, bool(frame.get("is_bad")))
-        self._ids: IntArray = np.array(sorted(by_id), dtype=np.int64)
-        self._files = {i: by_id[i][0] for i in by_id}
-        self._masks = {i: by_id[i][1] for i in by_id}
-        raw = np.stack([numbers(scan_id, path, by_id[i][2], (4, 4), by_id[i][0]) for i in self._ids])
-        raw = raw @ OPENGL_TO_OPENCV
-        raw[[by_id[int(i)][3] for i in self._ids]] = np.nan
-        self._raw = raw
         fx, fy, cx, cy = (float(numbers(scan_id, path, field(scan_id, path, data, k), (1,), k)[0]) for k in FOCAL)
         width, height = (whole_number(scan_id, path, field(scan_id, path, data, k), k) for k in ("w", "h"))
-        self._color = pinhole(scan_id, path, fx, fy, cx, cy, width, height)
+        camera = pinhole(scan_id, path, fx, fy, cx, cy, width, height)
+        records: list[DslrRecord] = []
+        for frame in frames:
+            name = str(field(scan_id, path, frame, "file_path", "a frame"))
+            mask = frame.get("mask_path")
+            pose = numbers(scan_id, path, field(scan_id, path, frame, "transform_matrix", name), (4, 4), name)
+            pose = pose @ OPENGL_TO_OPENCV
+            if frame.get("is_bad"):
+                pose = np.full((4, 4), np.nan)
+            records.append((name, None if mask is None else str(mask), pose, camera))
+        return records
+
+    def _from_colmap(self) -> list[DslrRecord]:
+        scan_id, paths = self.scan_id, self.paths
+        cameras_path, images_path = paths.dslr_colmap_cameras, paths.dslr_colmap_images
+        cameras = read_cameras_text(scan_id, cameras_path)
+        pinholes: dict[int, CameraIntrinsics] = {}
+        records: list[DslrRecord] = []
+        for image in read_images_text(scan_id, images_path):
+            if image.camera_id not in cameras:
+                raise InconsistentScanError(scan_id, images_path, f"{image.name}: no camera {image.camera_id}")
+            if image.camera_id not in pinholes:
+                pinholes[image.camera_id] = pinhole_camera(
+                    scan_id, cameras_path, cameras[image.camera_id], UNDISTORT_HINT
+                )
+            name = Path(image.name).name
+            records.append((name, f"{Path(name).stem}.png", camera_to_world(image), pinholes[image.camera_id]))
+        return records
 
     def mask_path(self, frame_id: int) -> Path:
         mask = self._masks.get(frame_id)
-        return self.paths.dslr_masks / (mask or f"{Path(self._files[frame_id]).stem}.png")
+        return self.mask_dir / (mask or f"{Path(self._files[frame_id]).stem}.png")
 
     @property
     def frame_ids(self) -> IntArray:
@@ -498,21 +671,21 @@ class DslrFrames(_MaskedFrames):
 
     @property
     def color_intrinsics(self) -> CameraIntrinsics:
-        return self._color
+        return self._colors[0]
 
     @property
     def depth_intrinsics(self) -> None:
         return None
 
+    def frame_color_intrinsics(self, frame_id: int) -> CameraIntrinsics:
+        return self._colors[self.position(frame_id)]
+
     def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
-        return self.paths.dslr_images / self._files[frame_id]
+        return self.image_dir / self._files[frame_id]
 
     def read_color(self, frame_id: int) -> ImageRGB:
-        path = self.color_file(frame_id)
-        bgr = read_image(self.scan_id, path, cv2.IMREAD_COLOR)
-        K = self._color
-        same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"colour frame {frame_id}")
+        bgr = self._read_bgr(frame_id)
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:

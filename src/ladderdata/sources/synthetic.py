@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -349,7 +350,8 @@ class SynthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     format: SynthFormat = SynthFormat.SCANNET
-    """Which source's layout the scans are written in (``layouts`` and ``posed_max_images`` are ScanNet's)."""
+    """Which source's layout the scans are written in (``layouts`` and ``posed_max_images`` are ScanNet's,
+    ``iphone_video`` ScanNet++'s)."""
     scenes: int = Field(4, ge=1, le=100_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
     frames: int = Field(48, ge=4, le=20_000, description="frames per scan")
@@ -370,6 +372,10 @@ class SynthConfig(BaseModel):
         "extract_posed_images writes them (None: every frame, numbered by frame)",
     )
     layouts: list[FramesLayout] = Field(default_factory=lambda: [FramesLayout.SENS])
+    iphone_video: Literal["mkv", "mp4"] | None = None
+    """ScanNet++ layout: write the iPhone colour frames and anonymisation masks as a download holds them, the
+    videos ``iphone/rgb.<ext>`` (``mkv``: ScanNet++ v2 releases, ``mp4``: earlier ones) and ``rgb_mask.mkv``;
+    None: as the folders the toolkit extracts from them (``rgb/``, ``rgb_masks/``)."""
     invalid_poses: int = Field(2, ge=0, le=100_000, description="frames per scan whose pose is written as -inf")
     val_every: int = Field(4, ge=2, le=100_000, description="every n-th scene goes to the val split")
     jpeg_quality: int = Field(90, ge=50, le=100)

@@ -3,10 +3,11 @@
 
 The whole scene is the ARKit mesh; only furniture of the 3DOD classes is annotated, with its declared box (the
 tight box of its parts) as ``obbAligned``. Frames are 256x192 ``lowres_wide`` PNGs at 10 Hz with depth, one
-``.pincam`` per frame and ``lowres_wide.traj`` (world-to-camera, axis-angle); the invalid frames of the scene
-have no trajectory line. Odd-numbered scenes are shot in portrait: their sensor images show the room turned a
-quarter turn (the reader turns them upright). The ground truth lists the annotated objects, numbered in
-annotation order, then the floor, as the reader numbers them.
+``.pincam`` per frame (the focal length varies by up to 0.4% from frame to frame, as ARKit refines it) and
+``lowres_wide.traj`` (world-to-camera, axis-angle); the invalid frames of the scene have no trajectory line.
+Odd-numbered scenes are shot in portrait: their sensor images show the room turned a quarter turn (the reader
+turns them upright). The ground truth lists the annotated objects, numbered in annotation order, then the
+floor, as the reader numbers them.
 """
 
 import hashlib
@@ -39,6 +40,8 @@ from ladderdata.typed import FloatArray, Poses
 #: Upright intrinsics of a landscape ``lowres_wide`` frame (256x192).
 LANDSCAPE_K = CameraIntrinsics(fx=212.4, fy=212.4, cx=127.6, cy=95.8, width=256, height=192)
 FRAME_INTERVAL_S = 0.1
+#: Relative focal-length change of frame ``i``: ``FOCAL_DRIFT * (i % 3)``.
+FOCAL_DRIFT = 0.002
 FIRST_TIMESTAMP_S = 6845.707
 #: Synthetic labels -> the 3DOD class they are annotated as (other objects stay unannotated mesh).
 ARKIT_LABELS = {
@@ -96,19 +99,27 @@ def trajectory_line(t: float, cam_to_world: FloatArray) -> str:
     return f"{t:.6f} " + " ".join(f"{v:.9g}" for v in values)
 
 
+def drifting_focal_length(k: CameraIntrinsics, frames: int) -> list[CameraIntrinsics]:
+    """``k`` for each of ``frames`` frames, its focal lengths scaled by ``1 + FOCAL_DRIFT * (i % 3)``."""
+    return [
+        k.model_copy(update={"fx": k.fx * (1 + FOCAL_DRIFT * (i % 3)), "fy": k.fy * (1 + FOCAL_DRIFT * (i % 3))})
+        for i in range(frames)
+    ]
+
+
 def write_video(
     video_dir: Path,
     mesh: TriangleMesh,
     boxes: list[tuple[str, Cuboid]],
-    upright_k: CameraIntrinsics,
+    upright_ks: list[CameraIntrinsics],
     upright_poses: Poses,
     turns: int,
     missing_poses: list[int],
     seed: int,
 ) -> None:
     """Write one video: mesh, annotation, and frames shot by a sensor turned ``turns`` quarter turns
-    counter-clockwise from ``upright_k``/``upright_poses`` (the reader turns them back). ``missing_poses``
-    frames get no trajectory line."""
+    counter-clockwise from the upright camera ``upright_ks[i]`` at ``upright_poses[i]`` (the reader turns them
+    back). ``missing_poses`` frames get no trajectory line."""
     frames = video_dir / f"{video_dir.name}_frames"
     for folder in ("lowres_wide", "lowres_depth", "lowres_wide_intrinsics"):
         (frames / folder).mkdir(parents=True, exist_ok=True)
@@ -118,7 +129,7 @@ def write_video(
     write_text_atomic(paths.annotation, json.dumps(annotation(boxes)))
     renderer = Renderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
     lines = []
-    for i, pose in enumerate(upright_poses):
+    for i, (upright_k, pose) in enumerate(zip(upright_ks, upright_poses, strict=True)):
         sensor_k, sensor_pose = turn_camera(upright_k, pose, -turns)
         t = FIRST_TIMESTAMP_S + i * FRAME_INTERVAL_S
         stamp = f"{t:.3f}"
@@ -149,7 +160,8 @@ def write_arkitscenes_scan(root: Path, config: SynthConfig, index: int) -> str:
     if is_portrait(index):
         upright_k, turns = turn_camera(LANDSCAPE_K, np.eye(4), 1)[0], 1
     fold = FOLDS["val"] if index % config.val_every == config.val_every - 1 else FOLDS["train"]
-    write_video(root / fold / vid, sm.mesh, boxes, upright_k, scene.poses, turns, scene.invalid, config.seed)
+    upright_ks = drifting_focal_length(upright_k, len(scene.poses))
+    write_video(root / fold / vid, sm.mesh, boxes, upright_ks, scene.poses, turns, scene.invalid, config.seed)
     floor = next(o for o in scene.objects if o.label == "floor")
     renumbered = [replace(o, object_id=k, label=ARKIT_LABELS[o.label]) for k, o in enumerate(annotated)]
     truth_scene = replace(scene, objects=[*renumbered, replace(floor, object_id=len(annotated))])
