@@ -134,10 +134,14 @@ def read_lmms_eval(dataset_path: Path, cache_dir: Path, hf_cache: Path) -> list[
 
 @pytest.fixture(scope="module")
 def exported(benches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export")
-    result = CliRunner().invoke(app, ["export", str(benches), "--format", "spatialladder", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+    """``benches`` exported in SpatialLadder's layout, once per test run; read-only."""
+    from fixtures.shared import shared_folder
+
+    def export(out: Path) -> None:
+        result = CliRunner().invoke(app, ["export", str(benches), "--format", "spatialladder", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+
+    return shared_folder(tmp_path_factory, "exported-spatialladder", export)
 
 
 def test_spatialladder_reads_the_image_benchmarks(exported: Path, benches: Path, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ the ground truth's alignment is the identity), ``segments.json`` / ``segments_an
 invalid frames in the ground truth) and one over 1% (kept); invalid poses are written as zero matrices.
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,7 +19,7 @@ import numpy as np
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.executor import Executor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.seeding import rng_for
+from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.ply import write_ply
 from ladderdata.sources.scannetpp import CLASSES_FILE, DATA_DIR, LABEL_MAP_FILE, SPLIT_FILES, SPLITS_DIR, ScanNetPPPaths
 from ladderdata.sources.sens import encode_color_jpeg
@@ -48,7 +47,7 @@ ANONYMISED = (0.3, 0.01)
 
 def scene_id(seed: int, index: int) -> str:
     """A ScanNet++-style id (10 hex characters) for scene ``index`` of the root seeded with ``seed``."""
-    return hashlib.sha256(f"scannetpp:{seed}:{index}".encode()).hexdigest()[:10]
+    return f"{stable_seed(seed, 'scannetpp', index):016x}"[:10]
 
 
 def vocabulary() -> tuple[list[str], list[dict[str, str]]]:
