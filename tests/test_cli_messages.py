@@ -4,7 +4,6 @@
 import shutil
 import sys
 from pathlib import Path
-from typing import cast
 
 import pytest
 
@@ -32,7 +31,7 @@ def ladder(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     printed = capsys.readouterr()
     code = done.value.code
     assert code in STATUSES, f"ladder exited with {code!r}, none of its statuses:\n{printed.out}{printed.err}"
-    return cast(int, code), printed.out + printed.err
+    return code, printed.out + printed.err
 
 
 def one_line(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:

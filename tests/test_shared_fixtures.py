@@ -76,5 +76,9 @@ def test_xdist_workers_share_the_parent_of_their_base_temp(tmp_path: Path, monke
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
         base = tmp_path / f"popen-{worker}"
         base.mkdir()
-        folders.append(shared_folder(factory(base), "model", lambda f, w=worker: builds.append(w)))
+
+        def build(folder: Path, worker: str = worker) -> None:
+            builds.append(worker)
+
+        folders.append(shared_folder(factory(base), "model", build))
     assert folders == [tmp_path / "shared" / "model"] * 2 and builds == ["gw0"]
