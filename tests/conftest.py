@@ -1,11 +1,19 @@
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.factories import BENCHMARKS, BuiltDataset, build_all_drafts, make_synthetic_root, scannet
+from fixtures.factories import (
+    BENCHMARKS,
+    BuiltDataset,
+    all_drafts_recipe,
+    build_all_drafts,
+    make_synthetic_root,
+    scannet,
+)
 from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.layout import FramesLayout
@@ -24,6 +32,27 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic scans written in all three frame layouts (read-only: copy before breaking)."""
     folder = shared_folder(tmp_path_factory, "synth", lambda f: make_synthetic_root(f / "scannet", scenes=2, frames=10))
     return folder / "scannet"
+
+
+@pytest.fixture(scope="session")
+def built_alone(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, FramesLayout], Path]:
+    """``built_alone(scan_id, layout)``: the dataset a build of that one scan of ``synthetic_root`` writes (every
+    draft, frame stride 1), which is what a build of both scans must write when the other one fails; made once
+    per (scan, layout) and test run, read-only."""
+    from ladderdata.pipeline import BuildConfig, build_dataset
+
+    def built(scan_id: str, layout: FramesLayout) -> Path:
+        def build(folder: Path) -> None:
+            (folder / "split.txt").write_text(scan_id + "\n")
+            source = scannet(synthetic_root, layout)
+            config = BuildConfig(
+                source=source, out=folder / "dataset", split=str(folder / "split.txt"), recipe=all_drafts_recipe(1)
+            )
+            build_dataset(config)
+
+        return shared_folder(tmp_path_factory, f"alone-{scan_id}-{layout.value}", build) / "dataset"
+
+    return built
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +108,15 @@ def arkitscenes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         synthesize_arkitscenes_root(folder / "arkitscenes", SynthConfig(scenes=4, frames=10, seed=2))
 
     return shared_folder(tmp_path_factory, "synth-arkitscenes", build) / "arkitscenes"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2.5-VL folder (the train extra's packages), made once per test run; read-only (training
+    writes elsewhere)."""
+    from fixtures.tiny_qwen import save_tiny_qwen
+
+    return shared_folder(tmp_path_factory, "tiny-qwen", lambda f: save_tiny_qwen(f / "model")) / "model"
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,15 @@
 
 import json
 import shutil
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root, scannet
+from fixtures.factories import BuiltDataset, all_drafts_recipe, copy_root, make_synthetic_root, read_samples, scannet
 from fixtures.shared import shared_folder
 from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.cli import app
@@ -17,6 +19,7 @@ from ladderdata.io import shards
 from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.pipeline import write as write_stage
+from ladderdata.tasks import Modality
 
 COLUMNS = [
     "id",
@@ -87,7 +90,20 @@ def test_card_manifest_stats(built_dataset: BuiltDataset) -> None:
 
         assert hashlib.sha256((built_dataset.out / shard["path"]).read_bytes()).hexdigest() == shard["sha256"]
     stats = json.loads((built_dataset.out / "stats.json").read_text())
-    assert stats["rejections"]["object_rel_distance/single_image"]["distance_ratio"] > 0
+    # the filter counts are the sums of what each scan's drafting recorded (.ladder-work/drafts/<scan>.json)
+    per_scan: dict[str, Counter[str]] = {}
+    for path in sorted((built_dataset.out / ".ladder-work" / "drafts").glob("*.json")):
+        for group, counts in json.loads(path.read_text())["rejections"].items():
+            per_scan.setdefault(group, Counter()).update(counts)
+    assert len(list((built_dataset.out / ".ladder-work" / "drafts").glob("*.json"))) == 3
+    assert stats["rejections"] == {group: dict(counts) for group, counts in per_scan.items()}
+    assert "distance_ratio" in stats["rejections"]["object_rel_distance/single_image"]
+    # and what the filter let through holds: every relative-distance row's stored ratio is at least the
+    # recipe's 2 (second-closest over closest candidate, paper B.1)
+    rows = read_samples(built_dataset.out)
+    ratios = [r["margins"]["distance_ratio"] for r in rows if r["task"] == "object_rel_distance"]
+    assert len(ratios) == sum(stats["counts"]["spatial"]["object_rel_distance"].values())
+    assert min(ratios) >= 2.0
     stages = stats["stages"]
     assert list(stages) == ["plan", "draft", "select", "render", "write"]
     assert stages["draft"]["counters"]["drafts"] == sum(stats["drafted"].values())
@@ -184,7 +200,9 @@ def test_finished_scans_are_recognised_without_loading_them(
     assert summary.stages["draft"].counters["cached"] == 3 and not summary.failed
 
 
-def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_path: Path) -> None:
+def test_bad_scan_is_reported_and_costs_nothing_else(
+    synthetic_root: Path, built_alone: Callable[[str, FramesLayout], Path], tmp_path: Path
+) -> None:
     root = copy_root(synthetic_root, tmp_path / "scannet")
     bad = root / "scans" / "scene0001_00" / "scene0001_00.aggregation.json"
     bad.write_text("{ not json")
@@ -194,7 +212,9 @@ def test_bad_scan_is_reported_and_costs_nothing_else(synthetic_root: Path, tmp_p
     )
     assert list(summary.failed) == ["scene0001_00"]
     assert "scene0001_00" in summary.failed["scene0001_00"] and "aggregation.json" in summary.failed["scene0001_00"]
-    assert summary.scans == ["scene0000_00"] and summary.rows["spatial"] > 0
+    assert summary.scans == ["scene0000_00"]
+    # the good scan's rows are exactly those of a build of it alone: the bad one changed nothing else
+    assert shard_bytes(out) == shard_bytes(built_alone("scene0000_00", FramesLayout.SENS))
     assert not temp_files(out)
     assert "scene0001_00" in (out / "stats.md").read_text()
 
@@ -235,9 +255,14 @@ def test_recipes_fail_early_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no recipe"):
         Recipe.load("missing-recipe")
     recipe = Recipe.load("spatialladder-26k")
-    assert recipe.target("object_rel_direction", "video", 1201) == 3061  # type: ignore[arg-type]
-    assert recipe.target("room_size_estimation", "video", 4) == 1  # type: ignore[arg-type]
-    assert recipe.target("object_abs_distance", "single_image", 120) == round(1127 * 120 / 1201)  # type: ignore[arg-type]
+    # the paper's counts (Table 6: 3,061 video relative-direction questions) are for its 1,201 scenes
+    assert recipe.target("object_rel_direction", Modality.VIDEO, 1201) == 3061
+    assert recipe.target("object_rel_direction", Modality.VIDEO, 5000) == 3061  # more scenes: still the paper's
+    # fewer scenes scale them: 1,127 single-image distances x 120 / 1,201 scenes = 112.6 by hand, so 113
+    assert recipe.target("object_abs_distance", Modality.SINGLE_IMAGE, 120) == 113
+    # 150 room sizes x 4 / 1,201 = 0.5, yet a type the recipe asks for gets at least one question
+    assert recipe.target("room_size_estimation", Modality.VIDEO, 4) == 1
+    assert recipe.target("room_size_estimation", Modality.SINGLE_IMAGE, 120) is None  # not a target: no cap
 
 
 def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:

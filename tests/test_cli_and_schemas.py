@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Literal
 
 from typer.testing import CliRunner
 
@@ -17,6 +18,28 @@ def test_schemas_are_up_to_date() -> None:
         path = REPO / "schemas" / name
         assert path.is_file(), f"missing schema {name}"
         assert json.loads(path.read_text()) == json.loads(text), f"schema {name} is stale"
+    assert {"ScanNetSourceConfig.json", "ScanNetPPSourceConfig.json", "ARKitScenesSourceConfig.json"} <= set(
+        render_schemas()
+    )
+
+
+def test_a_registered_source_gets_its_schema_with_no_second_registration() -> None:
+    from ladderdata.sources.base import SOURCES, ScanSource, ScanSourceConfig, register_source
+
+    class ToySourceConfig(ScanSourceConfig):
+        source: Literal["toy"] = "toy"
+        rooms_per_scan: int = 1
+
+    class ToySource(ScanSource):
+        config_class = ToySourceConfig
+
+    assert "ToySourceConfig.json" not in render_schemas()
+    register_source("toy")(ToySource)
+    try:
+        schema = json.loads(render_schemas()["ToySourceConfig.json"])
+    finally:
+        del SOURCES["toy"]
+    assert schema["properties"]["source"]["const"] == "toy" and "rooms_per_scan" in schema["properties"]
 
 
 def test_synth_then_scans(tmp_path: Path) -> None:

@@ -8,10 +8,21 @@ from pathlib import Path
 import pytest
 
 from fixtures.factories import linked_copy
-from ladderdata.cli import entrypoint
+from ladderdata.cli import (
+    BAD_CONFIG,
+    EMPTY_BENCHMARK,
+    INTERNAL_ERROR,
+    INTERRUPTED,
+    OUT_OF_SPACE,
+    SCANS_FAILED,
+    entrypoint,
+)
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST
 from ladderdata.sources.base import SOURCES
 from ladderdata.sources.synthetic_scannetpp import scene_id
+
+#: What ``ladder`` exits with (its entry point's docstring): 0, or why it stopped.
+STATUSES = {0, SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, EMPTY_BENCHMARK, INTERNAL_ERROR, INTERRUPTED}
 
 
 def ladder(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -20,8 +31,9 @@ def ladder(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     with pytest.raises(SystemExit) as done:
         entrypoint()
     printed = capsys.readouterr()
-    assert isinstance(done.value.code, int)
-    return done.value.code, printed.out + printed.err
+    code = done.value.code
+    assert code in STATUSES, f"ladder exited with {code!r}, none of its statuses:\n{printed.out}{printed.err}"
+    return code, printed.out + printed.err
 
 
 def one_line(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:

@@ -1,6 +1,7 @@
 """The executor, the cache module and the process promises: dead workers cost one item, killed parents leave
 no workers, Ctrl-C stops a run with exit code 130, one run at a time per output folder, no temp files left."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -9,11 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fixtures.factories import all_drafts_recipe, scannet
 from fixtures.workers import square_or_die
+from ladderdata.bench.build import build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
     TEMP_SUFFIX,
@@ -27,8 +30,21 @@ from ladderdata.cache import (
     write_text_atomic,
 )
 from ladderdata.errors import OutOfSpaceError
-from ladderdata.executor import Executor, ExecutorConfig, ExecutorKind, LocalExecutor, Outcome, open_executor
+from ladderdata.executor import (
+    Executor,
+    ExecutorConfig,
+    ExecutorKind,
+    LocalExecutor,
+    Outcome,
+    RayExecutor,
+    open_executor,
+)
+from ladderdata.layout import FramesLayout
+from ladderdata.metadata.config import MetadataConfig
+from ladderdata.metadata.extract import process_scans
 from ladderdata.pipeline import BuildConfig, build_dataset
+from ladderdata.sources.synthetic import SynthConfig
+from ladderdata.sources.synthetic_formats import synthesize
 
 LADDER = [sys.executable, "-c", "from ladderdata.cli import entrypoint; entrypoint()"]
 
@@ -133,12 +149,14 @@ def test_content_keys_are_unambiguous() -> None:
     assert content_key({"a": "bc"}) != content_key({"ab": "c"})
     assert content_key({"a": "b", "c": "d"}) != content_key({"c": "d", "a": "b"})  # order is part of the key
     assert content_key({"a": "1"}) == content_key({"a": b"1"})
-    assert len(content_key({})) == 64
+    # no parts: sha256 of nothing, the well-known e3b0c442...b855
+    assert content_key({}) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    # the documented framing, by hand: name, 0x1f, byte length in decimal, 0x1e, the bytes (UTF-8 for text)
+    framed = b"a\x1f2\x1ebc" + "é\x1f2\x1e".encode() + b"\xc3\xa9"
+    assert content_key({"a": "bc", "é": "é"}) == hashlib.sha256(framed).hexdigest()
 
 
 def test_file_hashes_are_memoised_and_follow_changes(tmp_path: Path) -> None:
-    import hashlib
-
     data = tmp_path / "big.bin"
     data.write_bytes(b"x" * 1000)
     sidecar = tmp_path / "hashes.json"
@@ -290,6 +308,96 @@ def test_ray_gives_the_same_bytes_as_local(ray_executor: Executor, synthetic_roo
         shards = {p.relative_to(out): p.read_bytes() for p in (out / "data").rglob("*.parquet")}
         outputs[name] = (shards, (out / "manifest.json").read_text().replace(str(out), "OUT"))
     assert outputs["local"] == outputs["ray"]
+
+
+@pytest.fixture(scope="module")
+def two_local_workers() -> Iterator[Executor]:
+    """One pool of two local worker processes for the tests below that compare local and Ray outputs."""
+    with LocalExecutor(workers=2) as executor:
+        yield executor
+
+
+def files_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path, but folder locks (they name the process that wrote)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != LOCK_NAME
+    }
+
+
+def three_executors(ray_executor: Executor, two_local_workers: Executor) -> list[tuple[str, Executor]]:
+    return [("local-1", LocalExecutor()), ("local-2", two_local_workers), ("ray", ray_executor)]
+
+
+def test_synth_gives_the_same_bytes_local_and_ray(
+    ray_executor: Executor, two_local_workers: Executor, tmp_path: Path
+) -> None:
+    config = SynthConfig(scenes=2, frames=4, seed=5, layouts=[FramesLayout.SENS])
+    trees = {}
+    for name, executor in three_executors(ray_executor, two_local_workers):
+        assert synthesize(tmp_path / name, config, executor) == ["scene0000_00", "scene0001_00"]
+        trees[name] = files_bytes(tmp_path / name)
+    assert {Path(f).parts[:2] for f in trees["ray"] if f.startswith("scans/")} == {
+        ("scans", "scene0000_00"),
+        ("scans", "scene0001_00"),
+    }
+    assert trees["local-1"] == trees["local-2"] == trees["ray"]
+
+
+def test_metadata_gives_the_same_bytes_local_and_ray(
+    ray_executor: Executor, two_local_workers: Executor, synthetic_root: Path, tmp_path: Path
+) -> None:
+    scans = ["scene0000_00", "scene0001_00"]
+    config = MetadataConfig(frame_stride=3)  # frames 0, 3, 6 and 9 of the 10
+    outputs = {}
+    for name, executor in three_executors(ray_executor, two_local_workers):
+        results = process_scans(scannet(synthetic_root, FramesLayout.SENS), scans, config, tmp_path / name, executor)
+        assert [(r.scan_id, r.status, r.views) for r in results] == [(s, "computed", 4) for s in scans]
+        outputs[name] = {p.name: p.read_bytes() for p in (tmp_path / name).glob("*.parquet")}
+    assert sorted(outputs["ray"]) == ["scene0000_00.parquet", "scene0001_00.parquet"]
+    assert outputs["local-1"] == outputs["local-2"] == outputs["ray"]
+
+
+def test_build_bench_with_executor_ray_on_the_cli_gives_the_same_bytes_as_local(
+    ray_executor: Executor,
+    two_local_workers: Executor,
+    synthetic_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ladder build-bench --executor ray`` joins the running cluster (the fixture's) and writes what local
+    builds with one and two workers write."""
+    from typer.testing import CliRunner
+
+    from ladderdata.cli import app
+
+    split = tmp_path / "scans.txt"
+    split.write_text("scene0000_00\nscene0001_00\n")
+    for name, executor in three_executors(ray_executor, two_local_workers)[:2]:
+        source = scannet(synthetic_root, FramesLayout.SENS)
+        build_benchmarks(source, tmp_path / name, ["spbench-si"], str(split), frame_stride=3, executor=executor)
+    mapped: list[int] = []
+    ray_map = RayExecutor.map
+
+    def counted(self: RayExecutor, fn: Any, items: Any, **kwargs: Any) -> Any:
+        mapped.append(len(items))
+        return ray_map(self, fn, items, **kwargs)
+
+    monkeypatch.setattr(RayExecutor, "map", counted)
+    args = ["build-bench", "--scans", str(synthetic_root), "--frames-layout", "sens", "--out", str(tmp_path / "ray")]
+    args += ["--split", str(split), "--benchmark", "spbench-si", "--frame-stride", "3", "--executor", "ray"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert mapped and mapped[0] == 2  # the draft stage: one Ray task per scan
+    outputs = {}
+    for name in ("local-1", "local-2", "ray"):
+        bench = tmp_path / name / "spbench-si"
+        files = files_bytes(bench / "data") | {"README.md": (bench / "README.md").read_bytes()}
+        files["manifest.json"] = (bench / "manifest.json").read_text().replace(str(tmp_path / name), "OUT").encode()
+        outputs[name] = files
+    assert any(f.endswith(".parquet") for f in outputs["ray"])
+    assert outputs["local-1"] == outputs["local-2"] == outputs["ray"]
 
 
 def test_ray_reports_a_killed_worker_by_item(ray_executor: Executor, tmp_path: Path) -> None:

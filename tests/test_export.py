@@ -229,10 +229,14 @@ def shared_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(benches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export")
-    result = CliRunner().invoke(app, ["export", str(benches), "--format", "spatialladder", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+    """``benches`` exported in SpatialLadder's layout, once per test run; read-only."""
+    from fixtures.shared import shared_folder
+
+    def export(out: Path) -> None:
+        result = CliRunner().invoke(app, ["export", str(benches), "--format", "spatialladder", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+
+    return shared_folder(tmp_path_factory, "exported-spatialladder", export)
 
 
 def test_spatialladder_layout_is_what_its_evaluator_opens(exported: Path) -> None:

@@ -465,6 +465,7 @@ BAD_SCANS: list[Breakage] = [
 @pytest.mark.parametrize(("name", "breakage", "layout", "culprit", "reason"), BAD_SCANS, ids=[b[0] for b in BAD_SCANS])
 def test_a_bad_scan_fails_alone_with_its_scan_file_and_reason(
     synthetic_root: Path,
+    built_alone: Callable[[str, FramesLayout], Path],
     tmp_path: Path,
     name: str,
     breakage: Callable[[ScanPaths], object],
@@ -481,8 +482,9 @@ def test_a_bad_scan_fails_alone_with_its_scan_file_and_reason(
     error = summary.failed[SCAN]
     assert error.startswith(f"[{SCAN}]") and str(culprit(paths)) in error and reason in error, error
     assert "Traceback" not in error and len(error.splitlines()) == 1
-    # the other scan is built, and nothing of the bad one reached the shards
-    assert summary.scans == [OTHER] and summary.rows["spatial"] > 0
+    # the other scan is built, exactly as a build of it alone, and nothing of the bad one reached the shards
+    assert summary.scans == [OTHER]
+    assert shard_bytes(out) == shard_bytes(built_alone(OTHER, layout))
     assert {scene for scene, _ in embedded_images(out)} == {OTHER}
     assert not temp_files(out)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -779,12 +781,16 @@ def test_a_replaced_frame_rewrites_the_shards_that_embed_it(synthetic_root: Path
         for frame in row["frame_ids"]
     }
     frame = min(used)
+    shards = shard_files(out)
+    with_scan = [p for p in shards if SCAN in pq.read_table(p, columns=["scene_id"]).column("scene_id").to_pylist()]
     jpg = scan_paths(root, SCAN).export_color(frame)
     ok, encoded = cv2.imencode(".jpg", 255 - read_image(jpg, cv2.IMREAD_COLOR))  # another picture of the same size
     assert ok
     jpg.write_bytes(encoded.tobytes())
     summary = build(root, out, FramesLayout.EXPORT, rows_per_shard=20)
-    assert summary.stages["write"].counters["written"] > 0
+    # the shards holding rows of the changed scan are written again, the others are kept
+    written = summary.stages["write"].counters
+    assert (written["written"], written.get("reused", 0)) == (len(with_scan), len(shards) - len(with_scan))
     embedded = {data for scene, data in embedded_images(out) if scene == SCAN}
     assert encoded.tobytes() in embedded
 

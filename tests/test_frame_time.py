@@ -27,11 +27,12 @@ SCENES = ["scene0000_00", "scene0001_00"]
 
 @pytest.fixture(scope="module")
 def posed_subsample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two scans of 20 frames whose posed_images hold a random 14 of them, numbered 0..13 (and the .sens)."""
-    root = tmp_path_factory.mktemp("posed") / "scannet"
+    """Two scans of 20 frames whose posed_images hold a random 14 of them, numbered 0..13 (and the .sens);
+    made once per test run, read-only."""
+    from fixtures.shared import shared_folder
+
     config = SynthConfig(scenes=2, frames=20, posed_max_images=14, layouts=[FramesLayout.SENS, FramesLayout.POSED])
-    synthesize_root(root, config)
-    return root
+    return shared_folder(tmp_path_factory, "posed", lambda f: synthesize_root(f / "scannet", config)) / "scannet"
 
 
 def load(root: Path, layout: FramesLayout, scan_id: str = "scene0000_00") -> ScanNetSource:

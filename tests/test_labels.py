@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.factories import all_drafts_recipe, make_synthetic_root, read_samples, scan_paths, scannet
+from fixtures.shared import shared_folder
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig
@@ -124,15 +125,18 @@ def test_synthetic_scan_with_the_real_table(synthetic_root: Path, scannet_meta: 
 
 @pytest.fixture(scope="module")
 def unknown_label_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One synthetic scan whose chairs are annotated ``chiar``, a label the table lacks."""
-    root = make_synthetic_root(tmp_path_factory.mktemp("unknown") / "scannet", 1, 16, layouts=[FramesLayout.SENS])
-    agg = scan_paths(root, "scene0000_00").aggregation
-    data = json.loads(agg.read_text())
-    for group in data["segGroups"]:
-        if group["label"] == "chair":
-            group["label"] = "chiar"
-    agg.write_text(json.dumps(data))
-    return root
+    """One synthetic scan whose chairs are annotated ``chiar``, a label the table lacks; read-only."""
+
+    def build(folder: Path) -> None:
+        root = make_synthetic_root(folder / "scannet", 1, 16, layouts=[FramesLayout.SENS])
+        agg = scan_paths(root, "scene0000_00").aggregation
+        data = json.loads(agg.read_text())
+        for group in data["segGroups"]:
+            if group["label"] == "chair":
+                group["label"] = "chiar"
+        agg.write_text(json.dumps(data))
+
+    return shared_folder(tmp_path_factory, "unknown-label", build) / "scannet"
 
 
 def test_unknown_labels_are_reported_when_a_scan_is_read(

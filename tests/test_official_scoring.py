@@ -82,7 +82,9 @@ def write_predictions(path: Path, questions: list[dict[str, Any]], style: str) -
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_bench(tmp_path_factory.mktemp("golden"), golden()["questions"])
+    from fixtures.shared import shared_folder
+
+    return shared_folder(tmp_path_factory, "golden-bench", lambda f: write_bench(f, golden()["questions"])) / "golden"
 
 
 def expected_value(q: dict[str, Any], column: str) -> float | str | None:

@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from fixtures.factories import BuiltDataset, read_samples, scannet
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
-from ladderdata.preview import BOX_COLORS, PreviewSample, answer_text, caption, font, render_preview, wrap
+from ladderdata.preview import (
+    ANSWER_COLOR,
+    BOX_COLORS,
+    CARD_WIDTH,
+    GAP,
+    SHEET_BACKGROUND,
+    TEXT_COLOR,
+    PreviewSample,
+    answer_text,
+    caption,
+    font,
+    render_preview,
+    wrap,
+)
 
 runner = CliRunner()
 
@@ -51,15 +65,63 @@ def row(**changes: Any) -> dict[str, Any]:
     return base | changes
 
 
+@dataclass
+class Card:
+    """A card found on a sheet: its bounding box (left, top, right, bottom) and pixels."""
+
+    box: tuple[int, int, int, int]
+    pixels: np.ndarray
+
+    def shows(self, colour: tuple[int, int, int]) -> bool:
+        return bool((self.pixels == colour).all(axis=2).any())
+
+
+def read_sheet(path: Path) -> tuple[np.ndarray, list[Card]]:
+    """A sheet's pixels and its cards: the regions of more than 200x200 pixels that are not the grey background
+    (title glyphs are far smaller), in reading order."""
+    from scipy import ndimage
+
+    sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    labels, _ = ndimage.label((sheet != SHEET_BACKGROUND).any(axis=2))
+    cards = []
+    for rows, cols in ndimage.find_objects(labels):
+        if rows.stop - rows.start > 200 and cols.stop - cols.start > 200:
+            cards.append(Card((cols.start, rows.start, cols.stop, rows.stop), sheet[rows, cols]))
+    return sheet, sorted(cards, key=lambda c: (c.box[1], c.box[0]))
+
+
+def shows_title(sheet: np.ndarray, cards: list[Card], title: str) -> bool:
+    """Whether the strip above the first card is exactly ``title`` drawn in the sheet's title font."""
+    top = cards[0].box[1]
+    expected = Image.new("RGB", (sheet.shape[1], top), SHEET_BACKGROUND)
+    ImageDraw.Draw(expected).text((GAP, GAP), title, font=font(24, bold=True), fill=TEXT_COLOR)
+    return bool((np.asarray(expected).astype(int) == sheet[:top]).all())
+
+
+def check_cards(cards: list[Card]) -> None:
+    """Every card has its answer line (the answer colour); single-image cards (one column wide) their boxes."""
+    assert all(card.shows(ANSWER_COLOR) for card in cards)
+    singles = [card for card in cards if card.box[2] - card.box[0] == CARD_WIDTH]
+    assert all(card.shows(BOX_COLORS[0]) for card in singles)
+
+
 def test_dataset_preview_writes_one_sheet_per_subset(built_dataset: BuiltDataset, tmp_path: Path) -> None:
     written = render_preview(built_dataset.out, tmp_path / "a", samples=6)
     assert sorted(p.name for p in written) == ["localization.png", "spatial.png"]
-    for path in written:
-        with Image.open(path) as sheet:
-            assert sheet.format == "PNG" and sheet.width > 1000 and sheet.height > 500
     assert not [p for p in (tmp_path / "a").iterdir() if p.suffix != ".png"]  # no temporary file left behind
-    again = render_preview(built_dataset.out, tmp_path / "b", samples=6)
-    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]  # same seed, same sheets
+    rows = json.loads((built_dataset.out / "stats.json").read_text())["rows"]
+    for path in written:
+        subset = path.stem
+        sheet, cards = read_sheet(path)
+        assert len(cards) == 6  # one card per sample asked for
+        assert shows_title(sheet, cards, f"dataset / {subset}: 6 of {rows[subset]} samples (seed 0)")
+        assert not shows_title(sheet, cards, f"dataset / {subset}: 6 of {rows[subset] + 1} samples (seed 0)")
+        check_cards(cards)
+        # the localization subset is single images only: every card is one column wide, with its boxes
+        if subset == "localization":
+            assert {card.box[2] - card.box[0] for card in cards} == {CARD_WIDTH}
+    other = render_preview(built_dataset.out, tmp_path / "b", samples=6, seed=1)
+    assert [p.read_bytes() for p in other] != [p.read_bytes() for p in written]  # another seed, other samples
 
 
 def test_benchmark_folder_preview_writes_a_sheet_per_benchmark(synthetic_root: Path, tmp_path: Path) -> None:
@@ -72,8 +134,14 @@ def test_benchmark_folder_preview_writes_a_sheet_per_benchmark(synthetic_root: P
     result = runner.invoke(app, ["preview", str(bench), "--samples", "4"])
     assert result.exit_code == 0, result.output
     for name in ("spbench-si", "spbench-mv", "vsi-video"):
-        with Image.open(bench / name / "preview" / f"{name}.png") as sheet:
-            assert sheet.height > 300
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in (bench / name / "data").rglob("*.parquet"))
+        sheet, cards = read_sheet(bench / name / "preview" / f"{name}.png")
+        assert len(cards) == min(4, total)
+        assert shows_title(sheet, cards, f"{name}: {min(4, total)} of {total} samples (seed 0)")
+        check_cards(cards)
+        # spbench-si is single images, the other two multi-view sets and videos, which span the sheet
+        widths = {card.box[2] - card.box[0] for card in cards}
+        assert widths == ({CARD_WIDTH} if name == "spbench-si" else {2 * CARD_WIDTH + GAP})
 
 
 def write_one_row_dataset(root: Path, image: Image.Image, fields: dict[str, Any]) -> None:

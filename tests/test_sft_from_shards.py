@@ -1,5 +1,6 @@
 """One TRL SFT step on a batch read straight from the shards (tiny offline Qwen2.5-VL, CPU)."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,16 @@ def test_one_sft_step_on_shards(built_dataset: BuiltDataset, tmp_path: Path, sub
     trainer = SFTTrainer(model=model, args=config, train_dataset=ds, processing_class=processor)
     batch = next(iter(trainer.get_train_dataloader()))
     assert "pixel_values" in batch and "image_grid_thw" in batch
+    # every stored image is 1296x968; by hand, the tiny processor (at most 28*28*16 pixels) shrinks it by
+    # sqrt(1296*968/12544) = 10.0 and floors each side to a multiple of 28: 84x112, a 6x8 patch grid,
+    # 3x4 = 12 tokens after the 2x2 merge
+    images = len(batch["image_grid_thw"])
+    assert images >= 2 and batch["image_grid_thw"].tolist() == [[1, 6, 8]] * images
     image_tokens = (batch["input_ids"] == tokenizer.convert_tokens_to_ids("<|image_pad|>")).sum().item()
-    assert image_tokens > 0
+    assert image_tokens == 12 * images
     supervised = batch["labels"] != -100
     assert 0 < supervised.sum() < batch["attention_mask"].sum()  # assistant-only loss
     result = trainer.train()
-    assert result.training_loss > 0
+    # an untrained model's next-token guess is close to uniform: its cross-entropy is about ln(vocabulary)
+    assert result.training_loss == pytest.approx(math.log(len(tokenizer)), abs=0.2)
     assert any((p != before[n]).any() for n, p in model.named_parameters())

@@ -69,7 +69,7 @@ def test_nothing_drafted_points_at_the_stride() -> None:
     assert message.endswith("a smaller --frame-stride measures more views per scan")
 
 
-def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, tmp_path: Path) -> None:
+def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, benches: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["build-bench", "--scans", str(bench_root), "--out", str(out), "--benchmark", "spbench-mv"]
     result = CliRunner().invoke(app, [*args, "--frame-stride", "24"])  # 24 frames: one view per scan
@@ -88,10 +88,12 @@ def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, tmp_path: Path)
         datasets.load_dataset(str(out), "spbench-mv", split="test", cache_dir=str(tmp_path / "hf"))
     with pytest.raises(ConfigError, match=r"every benchmark .* is empty"):
         plan_push(out, "someone/bench")
-    # the same benchmark with views enough is built, and the run exits 0
+    # the same benchmark with views enough is built, and the run exits 0: the questions are those of the
+    # `benches` fixture's spbench-mv (the same scans, seed and stride 1)
     result = CliRunner().invoke(app, [*args, "--frame-stride", "1"])
     assert result.exit_code == 0, result.output
-    assert sum(json.loads((out / "spbench-mv" / "stats.json").read_text())["rows"].values()) > 0
+    shards = {p.name: p.read_bytes() for p in (out / "spbench-mv" / "data").rglob("*.parquet")}
+    assert shards and shards == {p.name: p.read_bytes() for p in (benches / "spbench-mv" / "data").rglob("*.parquet")}
     assert "is empty" not in (out / "README.md").read_text()
 
 

@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from fixtures.factories import BuiltDataset, load_ground_truth, project_aabb
-from fixtures.shared import shared_folder
 
 pytest.importorskip("trl")
 
@@ -21,14 +20,6 @@ from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.synthetic import COLOR_K
 from laddertrain.data import load_subset, stage1_row
 from laddertrain.recipe import TrainRecipe
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Qwen2.5-VL folder, made once per test run; read-only (training writes elsewhere)."""
-    from fixtures.tiny_qwen import save_tiny_qwen
-
-    return shared_folder(tmp_path_factory, "tiny-qwen", lambda f: save_tiny_qwen(f / "model")) / "model"
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,6 @@ PAPER_SFT_BATCH = 1 * 8 * PAPER_GPUS
 PAPER_GRPO_BATCH = 2 * 4 * PAPER_GPUS
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fixtures.tiny_qwen import save_tiny_qwen
-
-    return save_tiny_qwen(tmp_path_factory.mktemp("tiny") / "model")
-
-
 def recipe_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "recipe.yaml"
     path.write_text(text)

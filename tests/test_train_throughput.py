@@ -73,7 +73,7 @@ def test_bench_train_smoke_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Pat
             str(ROOT / "benchmarks" / "bench_train.py"),
             *("--data", str(built_dataset.out), "--shape", "tiny", "--device", "cpu"),
             *("--steps", "1", "--batch", "2", "--workers", "1", "--sections", "raw,trl,rollouts,grpo,profile"),
-            *("--prompts", "2", "--generations", "2", "--completion-tokens", "4"),
+            *("--prompts", "2", "--generations", "2", "--completion-tokens", "4", "--vision-attention", "grouped"),
             *("--out", str(tmp_path / "bench.json")),
         ],
         capture_output=True,
@@ -87,13 +87,25 @@ def test_bench_train_smoke_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Pat
     for path in ("raw", "trl"):
         for stage in ("stage1", "stage2"):
             row = report[path][stage]
-            assert row["samples_per_s"] > 0 and row["tokens_per_s"] > 0, (path, stage, row)
+            # one measured step of --batch 2 rows: rows per second times seconds per step is 2
+            assert row["samples_per_s"] * row["step_s"] == pytest.approx(2), (path, stage, row)
             split = row["split_s"]
             assert set(split) == {"preprocess", "vision", "language", "optimizer"}
             assert min(split.values()) >= 0 and split["vision"] > 0 and split["language"] > 0, (path, stage, split)
-    assert report["rollouts"]["new_tokens"] == 2 * 2 * 4 and report["rollouts"]["new_tokens_per_s"] > 0
-    assert report["grpo"]["step_s"] > report["grpo"]["generation_s"] > 0
-    assert report["profile"]["sdpa_calls"] > 0 and set(report["profile"]["window_attention_ms"]) == {"loop", "grouped"}
+            # vision, language and optimizer are disjoint spans of the step, from the forward pass's start to the
+            # optimizer's end: together no longer than the step
+            assert split["vision"] + split["language"] + split["optimizer"] <= row["step_s"], (path, stage, split)
+    rollouts = report["rollouts"]
+    assert (rollouts["completions"], rollouts["new_tokens"]) == (2 * 2, 2 * 2 * 4)  # prompts x generations x tokens
+    assert rollouts["new_tokens_per_s"] * rollouts["seconds"] == pytest.approx(16)
+    assert (report["grpo"]["completions"], report["grpo"]["mean_completion_tokens"]) == (4, 4.0)
+    assert report["grpo"]["step_s"] > report["grpo"]["generation_s"] > 0  # generation is part of the step
+    # the tiny tower (2 layers: windows of 2x2 merged patches, then full attention) on 1296x968 images resized to
+    # 84x112 pixels, a 3x4 grid of merged patches: windows of 2x2 and 1x2 in layer 1, whole images in layer 2;
+    # grouped attention makes one call per distinct sequence length in a layer: 2 + 1
+    profile = report["profile"]
+    assert (profile["rows"], profile["vision_layers"], profile["sdpa_calls"]) == (2, 2, 3)
+    assert set(profile["window_attention_ms"]) == {"loop", "grouped"}
     assert "samples/s" in done.stdout and "MFU" in done.stdout
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fixtures.factories import BuiltDataset, all_drafts_recipe, load_ground_truth, read_samples, scannet
+from fixtures.shared import shared_folder
 from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
@@ -36,17 +37,20 @@ MIN_MARGIN = 10.0
 @pytest.fixture(scope="module")
 def vsi_build(built_dataset: BuiltDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three forms (plus counting and sizes, which name single objects) on the conftest scans, with
-    VSI-Bench's category names; the per-view metadata cache is reused from the conftest build."""
-    out = tmp_path_factory.mktemp("vsi") / "dataset"
-    shutil.copytree(DatasetLayout(built_dataset.out).metadata_cache, DatasetLayout(out).metadata_cache)
-    base = all_drafts_recipe()
-    tasks: dict[str, dict[str, Any]] = {t: {"min_angle_margin_deg": MIN_MARGIN} for t in FORMS}
-    tasks |= {"object_counting": {}, "object_size_estimation": {"modalities": ["video"]}}
-    recipe = Recipe.model_validate(
-        base.model_dump() | {"tasks": tasks, "category_names": "vsibench", "localization": "off"}
-    )
-    build_dataset(BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=recipe))
-    return out
+    VSI-Bench's category names; the per-view metadata cache is reused from the conftest build. Read-only."""
+
+    def build(folder: Path) -> None:
+        out = folder / "dataset"
+        shutil.copytree(DatasetLayout(built_dataset.out).metadata_cache, DatasetLayout(out).metadata_cache)
+        base = all_drafts_recipe()
+        tasks: dict[str, dict[str, Any]] = {t: {"min_angle_margin_deg": MIN_MARGIN} for t in FORMS}
+        tasks |= {"object_counting": {}, "object_size_estimation": {"modalities": ["video"]}}
+        recipe = Recipe.model_validate(
+            base.model_dump() | {"tasks": tasks, "category_names": "vsibench", "localization": "off"}
+        )
+        build_dataset(BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=recipe))
+
+    return shared_folder(tmp_path_factory, "vsi-build", build) / "dataset"
 
 
 def frame_coordinates(gt: SyntheticGroundTruth, p: int, o: int, q: int) -> tuple[float, float]:

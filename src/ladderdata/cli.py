@@ -320,7 +320,7 @@ def run_metadata(
     from ladderdata.metadata.config import MetadataConfig
     from ladderdata.metadata.extract import process_scans
 
-    config = MetadataConfig() if frame_stride is None else MetadataConfig(frame_stride=frame_stride)
+    config = MetadataConfig().with_frame_stride(frame_stride)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("per-view metadata", total=len(scan_ids))

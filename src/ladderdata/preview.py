@@ -29,6 +29,7 @@ from ladderdata.cache import atomic_path
 from ladderdata.errors import LadderError
 from ladderdata.io.shards import BENCH_RENAMES
 from ladderdata.layout import DatasetLayout
+from ladderdata.seeding import rng_for
 from ladderdata.tasks import LOCALIZATION_TASK, AnswerType, Modality, ObjectRef, get_task
 
 log = logging.getLogger(__name__)
@@ -336,14 +337,17 @@ def find_datasets(path: Path) -> list[Path]:
     return found
 
 
-def _read_picks(files: list[Path], seed: int, samples: int) -> tuple[list[PreviewSample], list[list[bytes]], int]:
-    """``samples`` random rows of a subset (one seed, one choice) and their image bytes, reading only the row
-    groups that hold them; also the subset's row count."""
+def _read_picks(
+    files: list[Path], subset: str, seed: int, samples: int
+) -> tuple[list[PreviewSample], list[list[bytes]], int]:
+    """``samples`` random rows of the subset called ``subset`` (drawn by ``rng_for(seed, "preview", subset)``:
+    one seed, one choice) and their image bytes, reading only the row groups that hold them; also the subset's
+    row count."""
     counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
     total = sum(counts)
     if total == 0:
         return [], [], 0
-    rng = np.random.default_rng(seed)
+    rng = rng_for(seed, "preview", subset)
     picks = sorted(int(i) for i in rng.choice(total, size=min(samples, total), replace=False))
     starts = np.cumsum([0, *counts])
     out: list[PreviewSample] = []
@@ -382,7 +386,7 @@ def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int 
             target = out_dir / ds.name if len(datasets) > 1 else out_dir
         for subset_dir in sorted(p for p in (ds / "data").iterdir() if p.is_dir()):
             files = sorted(subset_dir.glob("*.parquet"))
-            picked, images, total = _read_picks(files, seed, samples)
+            picked, images, total = _read_picks(files, subset_dir.name, seed, samples)
             if not picked:
                 log.warning("%s has no rows; no sheet for it", subset_dir)
                 continue

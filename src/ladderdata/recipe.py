@@ -189,9 +189,7 @@ class Recipe(BaseModel):
 
     def with_frame_stride(self, frame_stride: int | None) -> "Recipe":
         """This recipe with its metadata's frame stride overridden (``--frame-stride``); unchanged for None."""
-        if frame_stride is None:
-            return self
-        return self.model_copy(update={"metadata": self.metadata.model_copy(update={"frame_stride": frame_stride})})
+        return self.model_copy(update={"metadata": self.metadata.with_frame_stride(frame_stride)})
 
     def target(self, task: str, modality: Modality, scenes: int) -> int | None:
         """How many questions to keep for ``task`` x ``modality`` from ``scenes`` scenes (None: all)."""

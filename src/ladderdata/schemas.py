@@ -15,8 +15,7 @@ from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
 from ladderdata.prompts import Prompts
 from ladderdata.recipe import ImageConfig, Recipe
-from ladderdata.sources.base import ObjectInfo
-from ladderdata.sources.scannet import ScanNetSourceConfig
+from ladderdata.sources.base import SOURCES, ObjectInfo, load_source_plugins  # the package registers the built-ins
 from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
 from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef, Sample
 from ladderdata.tasks.modalities import ModalityConfig
@@ -41,7 +40,6 @@ MODELS: list[type[BaseModel]] = [
     Prompts,
     Recipe,
     Sample,
-    ScanNetSourceConfig,
     SceneDrafts,
     SynthConfig,
     SyntheticGroundTruth,
@@ -51,9 +49,17 @@ MODELS: list[type[BaseModel]] = [
 ]
 
 
+def source_config_models() -> list[type[BaseModel]]:
+    """The config of every registered scan source (built in, and third party through the ``ladderdata.sources``
+    entry points): registering a source is all it takes for its schema to be written."""
+    load_source_plugins()
+    return sorted({cls.config_class for cls in SOURCES.values()}, key=lambda c: c.__name__)
+
+
 def all_models() -> list[type[BaseModel]]:
-    """:data:`MODELS` plus the models of every installed extension (laddertrain's training recipes)."""
-    return [*MODELS, *(m for ext in load_extensions() for m in ext.schema_models)]
+    """:data:`MODELS`, every scan source's config and the models of every installed extension (laddertrain's
+    training recipes)."""
+    return [*MODELS, *source_config_models(), *(m for ext in load_extensions() for m in ext.schema_models)]
 
 
 def render_schemas() -> dict[str, str]:

@@ -9,12 +9,15 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from ladderdata.errors import LadderError
 from ladderdata.extensions import examples
+
+if TYPE_CHECKING:
+    from laddertrain.recipe import TrainRecipe
 
 log = logging.getLogger("laddertrain")
 
@@ -51,7 +54,7 @@ Generator = Annotated[
 ]
 
 
-def _recipe(name: str):  # type: ignore[no-untyped-def]
+def _recipe(name: str) -> "TrainRecipe":
     from laddertrain.recipe import TrainRecipe
 
     return TrainRecipe.load(name)

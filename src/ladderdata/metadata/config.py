@@ -32,6 +32,12 @@ class MetadataConfig(BaseModel):
     near: float = Field(0.05, gt=0, le=10, description="near plane, metres")
     sensor_depth: bool = Field(True, description="compare sensor depth (if present) with the rendered depth")
 
+    def with_frame_stride(self, frame_stride: int | None) -> "MetadataConfig":
+        """This config with its frame stride overridden (``--frame-stride``; validated); unchanged for None."""
+        if frame_stride is None:
+            return self
+        return self.model_validate(self.model_dump() | {"frame_stride": frame_stride})
+
 
 class ObjectInView(BaseModel):
     """One object as seen in one view. Pixel quantities are in colour-image pixels (pixel centres at integers)."""

@@ -2,13 +2,13 @@
 pixels, rows derived by the recipe's deriving tasks (paired localization), then each subset de-duplicated by id
 and shuffled in a seeded order."""
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ladderdata.cache import content_key
 from ladderdata.io.shards import stored_size
 from ladderdata.pipeline.config import DraftRecord
 from ladderdata.pipeline.select import Selection
@@ -67,7 +67,7 @@ class Renderer:
             ]
             if not d.choices:
                 answer = gen.final_answer(d, objects)
-            digest = hashlib.sha1(f"{r.frame_ids}|{question}|{answer}".encode()).hexdigest()[:12]
+            digest = content_key({"frames": str(r.frame_ids), "question": question, "answer": answer})[:12]
             out.append(
                 Sample(
                     id=f"{r.scene_id}-{task}-{modality.value}-{digest}",

@@ -10,7 +10,6 @@ turns them upright). The ground truth lists the annotated objects, numbered in a
 floor, as the reader numbers them.
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,7 +21,7 @@ import numpy as np
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.executor import Executor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, turn_camera
-from ladderdata.seeding import rng_for
+from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.arkitscenes import FOLDS, VISIT_TABLES, VideoPaths
 from ladderdata.sources.ply import TriangleMesh, write_ply
 from ladderdata.sources.synthetic import (
@@ -64,7 +63,7 @@ ARKIT_LABELS = {
 
 def video_id(seed: int, index: int) -> str:
     """An ARKitScenes-style video id (8 digits) for scene ``index`` of the root seeded with ``seed``."""
-    return str(40_000_000 + int(hashlib.sha256(f"arkitscenes:{seed}:{index}".encode()).hexdigest(), 16) % 10_000_000)
+    return str(40_000_000 + stable_seed(seed, "arkitscenes", index) % 10_000_000)
 
 
 def is_portrait(index: int) -> bool:

@@ -14,7 +14,6 @@ DSLR photos: the usable frames :func:`dslr_frames` picks are also photographed b
 (world-to-camera quaternions computed with scipy, principal points in COLMAP's pixel convention).
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,7 +26,7 @@ from scipy.spatial.transform import Rotation
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.executor import Executor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose
-from ladderdata.seeding import rng_for
+from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.colmap import PIXEL_CENTRE
 from ladderdata.sources.ply import write_ply
 from ladderdata.sources.scannetpp import (
@@ -74,7 +73,7 @@ ANONYMISED = (0.3, 0.01)
 
 def scene_id(seed: int, index: int) -> str:
     """A ScanNet++-style id (10 hex characters) for scene ``index`` of the root seeded with ``seed``."""
-    return hashlib.sha256(f"scannetpp:{seed}:{index}".encode()).hexdigest()[:10]
+    return f"{stable_seed(seed, 'scannetpp', index):016x}"[:10]
 
 
 def vocabulary() -> tuple[list[str], list[dict[str, str]]]:
