@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from fixtures.shared import shared_folder
-
 pytest.importorskip("trl")
 
 from laddertrain.data import adapt, load_subset, stage1_row, stage2_row, token_lengths
@@ -15,13 +13,6 @@ from laddertrain.recipe import TrainRecipe
 
 PAPER_BUDGET = (12_544, 100_352)
 TINY_BUDGET = (3_136, 12_544)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fixtures.tiny_qwen import save_tiny_qwen
-
-    return shared_folder(tmp_path_factory, "tiny-qwen", lambda f: save_tiny_qwen(f / "model")) / "model"
 
 
 def stage_rows(data: Path, subset: str, budget: tuple[int, int]) -> Any:
