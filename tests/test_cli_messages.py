@@ -197,3 +197,30 @@ def test_a_scannetpp_root_given_as_scannet_says_it_looks_like_scannetpp(
 ) -> None:
     line = one_line(["scans", "--scans", str(scannetpp), "--source", "scannet"], monkeypatch, capsys)
     assert "scannet looks for scans/sceneXXXX_YY/" in line and "pass --source scannetpp" in line
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "command"),
+    [
+        (
+            '{"dir_info": {"editable": true}, "url": "file:///home/me/my%20ladder"}',
+            "pip install -e '/home/me/my ladder[train]'",
+        ),
+        ('{"dir_info": {}, "url": "file:///tmp/ladder-0.1.0-py3-none-any.whl"}', "pip install 'ladder[train]'"),
+        (None, "pip install 'ladder[train]'"),  # installed from an index: no direct_url.json
+    ],
+    ids=["editable clone", "wheel file", "index"],
+)
+def test_the_extra_hint_is_the_command_for_this_install(
+    monkeypatch: pytest.MonkeyPatch, direct_url: str | None, command: str
+) -> None:
+    """A clone installed editable (the quickstart) is told to install the extra from the clone: ``ladder[train]``
+    alone would look for ladder on the package index."""
+    import ladderdata.errors as errors
+
+    class Dist:
+        def read_text(self, name: str) -> str | None:
+            return direct_url if name == "direct_url.json" else None
+
+    monkeypatch.setattr(errors, "distribution", lambda name: Dist())
+    assert errors.install_command("train") == command

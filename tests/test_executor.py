@@ -29,7 +29,7 @@ from ladderdata.cache import (
     temp_name,
     write_text_atomic,
 )
-from ladderdata.errors import OutOfSpaceError
+from ladderdata.errors import OutOfSpaceError, install_command
 from ladderdata.executor import (
     Executor,
     ExecutorConfig,
@@ -279,7 +279,7 @@ def test_ladder_train_without_the_train_extra_says_which_extra(tmp_path: Path) -
         result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2, result.stderr
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and "pip install 'ladder[train]'" in lines[0], result.stderr
+        assert len(lines) == 1 and install_command("train") in lines[0], result.stderr
 
 
 # ----------------------------------------------------------------------------------------------- ray

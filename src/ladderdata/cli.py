@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ladderdata.cache import is_out_of_space
-from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError, validation_text
+from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError, install_command, validation_text
 from ladderdata.eval.hints import Hint
 from ladderdata.executor.base import ExecutorKind, describe_failure
 from ladderdata.extensions import BackendName, Extension, examples, load_extensions
@@ -820,7 +820,7 @@ def answer_backend(name: BackendName) -> "AnswerBackend":
     """The ``--backend`` that answers with ``--model``, from the installed extensions."""
     offered = {n: (ext, b) for ext in load_extensions() for n, b in ext.answer_backends.items()}
     if not offered:
-        raise LadderError("ladder eval --model needs the train extra: pip install 'ladder[train]'")
+        raise LadderError(f"ladder eval --model needs the train extra: {install_command('train')}")
     if name not in offered:
         raise LadderError(f"no installed extension answers with --backend {name}: use {', '.join(sorted(offered))}")
     ext, backend = offered[name]

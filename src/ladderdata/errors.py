@@ -1,6 +1,9 @@
 """Errors raised on bad input. Every message names the scan and the file at fault."""
 
+import json
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pydantic import ValidationError
 
@@ -61,3 +64,17 @@ def validation_text(error: ValidationError) -> str:
         shown = f" (given {given!r:.60})" if isinstance(given, str | int | float | bool) or given is None else ""
         parts.append(f"{where}: {e['msg']}{shown}")
     return "; ".join(parts)
+
+
+def install_command(extra: str) -> str:
+    """The pip command that adds ``extra`` to this ladder: ``pip install -e 'CLONE[extra]'`` for an editable
+    install from a clone (the way the quickstart installs it; ``ladder[extra]`` would look on the package index),
+    else ``pip install 'ladder[extra]'``."""
+    try:
+        origin = json.loads(distribution("ladder").read_text("direct_url.json") or "{}")
+    except (PackageNotFoundError, ValueError):
+        origin = {}
+    url = urlparse(str(origin.get("url", "")))
+    if origin.get("dir_info", {}).get("editable") and url.scheme == "file":
+        return f"pip install -e '{unquote(url.path)}[{extra}]'"
+    return f"pip install 'ladder[{extra}]'"

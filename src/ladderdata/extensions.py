@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import typer
 from pydantic import BaseModel
 
+from ladderdata.errors import install_command
 from ladderdata.eval.hints import Hint
 from ladderdata.prompts import PromptStyle
 
@@ -62,7 +63,7 @@ class AnswerBackend(Protocol):
 class Extension:
     name: str
     extra: str
-    """The pip extra that installs what the extension needs (``pip install 'ladder[<extra>]'``)."""
+    """The pip extra that installs what the extension needs (:func:`ladderdata.errors.install_command`)."""
     requires: tuple[str, ...] = ()
     """Top-level modules the extension's commands and backends import when they run."""
     commands: Mapping[str, typer.Typer] = field(default_factory=dict)
@@ -77,7 +78,7 @@ class Extension:
 
     @property
     def install_hint(self) -> str:
-        return f"pip install 'ladder[{self.extra}]'"
+        return install_command(self.extra)
 
 
 def _importable(module: str) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, install_command
 from ladderdata.eval.hints import Hint, hinted_images
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
@@ -113,7 +113,7 @@ def predict_vllm(
     try:
         from vllm import LLM, SamplingParams
     except ImportError:
-        raise ConfigError("--backend vllm needs vLLM: pip install 'ladder[gpu]' on a CUDA machine") from None
+        raise ConfigError(f"--backend vllm needs vLLM: {install_command('gpu')} on a CUDA machine") from None
     from laddertrain.processing import load_processor
 
     processor = load_processor(model_path)

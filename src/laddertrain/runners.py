@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ladderdata.cache import atomic_path
-from ladderdata.errors import ConfigError, LadderError
+from ladderdata.errors import ConfigError, LadderError, install_command
 from ladderdata.prompts import PromptStyle
 from laddertrain.data import adapt, coldstart_row, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import StageConfig, TrainRecipe
@@ -74,7 +74,7 @@ def preflight(stage: str, recipe: TrainRecipe) -> Backend:
         recipe.stage3.generation_batch_size(world_size())
         if recipe.stage3.rollouts == "vllm" and not vllm_installed():
             raise ConfigError(
-                "stage3.rollouts: vllm needs vLLM, which is not installed: pip install 'ladder[gpu]' on a CUDA "
+                f"stage3.rollouts: vllm needs vLLM, which is not installed: {install_command('gpu')} on a CUDA "
                 "machine, or use rollouts: hf"
             )
     return backend
@@ -88,7 +88,9 @@ def use_liger(recipe: TrainRecipe) -> bool:
     import torch
 
     if importlib.util.find_spec("liger_kernel") is None:
-        log.warning("liger: true, but liger-kernel is not installed (pip install 'ladder[liger]'): training without it")
+        log.warning(
+            "liger: true, but liger-kernel is not installed (%s): training without it", install_command("liger")
+        )
         return False
     if not torch.cuda.is_available():
         log.warning("liger: true, but Liger's Triton kernels need a CUDA GPU: training without them")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, install_command
 from ladderdata.executor.base import Executor, ExecutorKind, Outcome, call_item, failed_outcome, item_names
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class RayExecutor(Executor):
         try:
             import ray
         except ImportError:
-            raise ConfigError("--executor ray needs Ray: pip install 'ladder[ray]'") from None
+            raise ConfigError(f"--executor ray needs Ray: {install_command('ray')}") from None
         self.workers = workers
         self.retries = retries
         self._owns_cluster = not ray.is_initialized()
