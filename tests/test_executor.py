@@ -62,6 +62,13 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -116,22 +123,41 @@ def test_no_retry_when_retries_is_zero(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("3.*"))) == 1
 
 
-def test_a_ctrl_c_while_a_worker_starts_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parent's Ctrl-C lands exactly while a worker process is being started (where a build's first scan
-    is handed out): the map stops with KeyboardInterrupt and no worker is left running."""
-    from multiprocessing.process import BaseProcess
+@pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
+def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], other_thread: bool
+) -> None:
+    """The parent's Ctrl-C lands while a worker process is being started (where a build's first scan is handed
+    out), just after the child exists and before it has its start data: the map stops with KeyboardInterrupt, no
+    worker is left running and none prints a traceback. With a second thread (as rich's progress refresh), the
+    kernel hands the signal to that thread."""
+    import multiprocessing.util
+    import threading
 
-    real_start = BaseProcess.start
+    real_spawn = multiprocessing.util.spawnv_passfds
     before = children(os.getpid())
+    idle = threading.Event()
+    if other_thread:
+        threading.Thread(target=idle.wait, daemon=True).start()
 
-    def interrupted_start(self: BaseProcess) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        real_start(self)
+    def interrupted_spawn(path: str, args: list[str], fds: Any) -> int:
+        pid = real_spawn(path, args, fds)
+        if "--multiprocessing-fork" in args:  # a worker, not multiprocessing's resource tracker
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
 
-    monkeypatch.setattr(BaseProcess, "start", interrupted_start)
-    with pytest.raises(KeyboardInterrupt), LocalExecutor(workers=2) as executor:
-        executor.map(partial(square_or_die, tmp_path), [0, 1, 2, 4])
-    assert wait_for(lambda: children(os.getpid()) <= before, timeout=15), "a worker outlived the interrupted map"
+    def workers() -> set[int]:  # not multiprocessing's resource tracker, which serves this process until it exits
+        return {p for p in children(os.getpid()) - before if b"resource_tracker" not in command_line(p)}
+
+    monkeypatch.setattr(multiprocessing.util, "spawnv_passfds", interrupted_spawn)
+    try:
+        with pytest.raises(KeyboardInterrupt), LocalExecutor(workers=2) as executor:
+            executor.map(partial(square_or_die, tmp_path), [0, 1, 2, 4])
+    finally:
+        idle.set()
+    assert wait_for(lambda: not workers(), timeout=15), "a worker outlived the interrupted map"
+    time.sleep(1.0)  # a child left without its start data would print its traceback by now
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_ray_is_refused_with_a_clear_error_without_ray(monkeypatch: pytest.MonkeyPatch) -> None:

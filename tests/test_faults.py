@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from PIL import Image
 
 from fixtures.factories import all_drafts_recipe, copy_root, scan_paths, scannet
 from ladderdata import cli
-from ladderdata.cache import TEMP_SUFFIX, FileHashes, temp_name
+from ladderdata.cache import LOCK_NAME, TEMP_SUFFIX, FileHashes, FolderBusyError, claim_folder, temp_name
 from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
 from ladderdata.eval.official import spatialladder_answer_text
 from ladderdata.eval.report import evaluate, load_bench
@@ -233,6 +234,63 @@ def same_id_twice(data: dict[str, Any]) -> None:
 
 def shear(paths: ScanPaths) -> None:
     paths.meta.write_text("axisAlignment = 1 0.3 0 0 0 1 0 0 0 0 1 0 0 0 0 1\nsceneType = Bedroom\n")
+
+
+def ply_vertices(path: Path) -> tuple[bytearray, np.ndarray]:
+    """The file's bytes and a writable (V, 3) float32 view of its vertex positions (synthetic meshes: x y z float,
+    then 4 uchar colours, 16 bytes a vertex)."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"end_header\n") + len(b"end_header\n")
+    count = int(re.search(rb"element vertex ([0-9]+)", data[:start]).group(1))  # type: ignore[union-attr]
+    records = np.frombuffer(data, dtype=[("xyz", "<f4", 3), ("rgba", "u1", 4)], count=count, offset=start)
+    return data, records["xyz"]
+
+
+def scale_mesh(path: Path, factor: float) -> None:
+    data, xyz = ply_vertices(path)
+    xyz *= factor
+    path.write_bytes(bytes(data))
+
+
+def object_vertex(paths: ScanPaths) -> int:
+    """A vertex of the first annotated object (the first vertex of its first segment)."""
+    segments = json.loads(paths.segments.read_text())["segIndices"]
+    first = json.loads(paths.aggregation.read_text())["segGroups"][0]["segments"][0]
+    return int(segments.index(first))
+
+
+def move_vertex(paths: ScanPaths, vertex: int, metres: float) -> None:
+    """Vertex ``vertex`` moved ``metres`` along x (a stray vertex of a reconstruction, a corrupted coordinate)."""
+    data, xyz = ply_vertices(paths.mesh)
+    xyz[vertex, 0] += metres
+    paths.mesh.write_bytes(bytes(data))
+
+
+def invalidate_sens_poses(paths: ScanPaths) -> None:
+    """Every frame's pose -inf (as ScanNet stores a pose its tracking lost)."""
+    index = read_sens_index(paths.sens)
+    data = bytearray(paths.sens.read_bytes())
+    for offset in index.color_offsets:
+        pose_at = int(offset) - 96  # frame header: 16 float32 pose, 4 uint64, then the colour bytes
+        data[pose_at : pose_at + 64] = np.full(16, -np.inf, dtype="<f4").tobytes()
+    paths.sens.write_bytes(bytes(data))
+
+
+def recolour_export(paths: ScanPaths, mode: str) -> None:
+    """Colour frames 1..9 re-saved as ``mode`` JPEGs of the same size (a greyscale or CMYK conversion)."""
+    for i in range(1, 10):
+        with Image.open(paths.export_color(i)) as img:
+            converted = img.convert(mode)
+        converted.save(paths.export_color(i), format="JPEG")
+
+
+def absurd_frame_count(paths: ScanPaths) -> None:
+    paths.meta.write_text(re.sub(r"numColorFrames = [0-9]+", "numColorFrames = 99999999999999", paths.meta.read_text()))
+
+
+# the first frame's header follows the frame count: pose (64 bytes), colour and depth timestamps, colour and depth sizes
+FRAME0 = 8
+FRAME0_TIMESTAMP, FRAME0_COLOUR_SIZE = FRAME0 + 64, FRAME0 + 64 + 16
 
 
 # ----------------------------------------------------------------------------------------------- 1, 3. bad scans
@@ -459,6 +517,112 @@ BAD_SCANS: list[Breakage] = [
         lambda p: p.export_color_dir,
         "but its camera (intrinsics, header) says 1296x968",
     ),
+    (
+        "ply element count in superscript digits",
+        lambda p: edit_ply_header(p.mesh, rb"element vertex [0-9]+", "element vertex ²³".encode()),
+        FramesLayout.SENS,
+        lambda p: p.mesh,
+        "malformed element line",
+    ),
+    (
+        "mesh in the wrong units (40 times a room)",
+        lambda p: scale_mesh(p.mesh, 40.0),
+        FramesLayout.SENS,
+        lambda p: p.mesh,
+        "no room is over 100 m",
+    ),
+    (
+        "sens timestamp beyond 64 bits",
+        lambda p: patch_sens(p.sens, "frames", "<Q", 2**64 - 1, at=FRAME0_TIMESTAMP),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "beyond 64-bit microseconds or larger than the file",
+    ),
+    (
+        "sens colour size beyond the file",
+        lambda p: patch_sens(p.sens, "frames", "<Q", 2**63 + 5, at=FRAME0_COLOUR_SIZE),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "beyond 64-bit microseconds or larger than the file",
+    ),
+    (
+        "sens huge depth shift",
+        lambda p: patch_sens(p.sens, "shift", "<f", 3e38),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "is not a depth unit",
+    ),
+    (
+        "sens subnormal depth shift",
+        lambda p: patch_sens(p.sens, "shift", "<f", 1e-40),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "is not a depth unit",
+    ),
+    (
+        "sens focal length 1e30",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 1e30),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "horizontal field of view",
+    ),
+    (
+        "sens focal length 1e-30",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 1e-30),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "horizontal field of view",
+    ),
+    (
+        "sens depth fy 1e-6",
+        lambda p: patch_sens(p.sens, "K_depth", "<f", 1e-6, at=20),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "vertical field of view",
+    ),
+    (
+        "sens fy under half fx",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 500.0, at=20),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "differ by more than 2x",
+    ),
+    (
+        "sens skewed intrinsics",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 1e6, at=4),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "is not a pinhole camera's",
+    ),
+    (
+        "sens intrinsics third row not 0 0 1",
+        lambda p: patch_sens(p.sens, "K_color", "<f", 5.0, at=40),
+        FramesLayout.SENS,
+        lambda p: p.sens,
+        "is not a pinhole camera's",
+    ),
+    ("sens with no valid pose", invalidate_sens_poses, FramesLayout.SENS, lambda p: p.sens, "no usable view"),
+    (
+        "export greyscale JPEGs",
+        lambda p: recolour_export(p, "L"),
+        FramesLayout.EXPORT,
+        lambda p: p.export_color_dir,
+        "is a L JPEG (1-channel), not a 3-channel RGB one",
+    ),
+    (
+        "export CMYK JPEGs",
+        lambda p: recolour_export(p, "CMYK"),
+        FramesLayout.EXPORT,
+        lambda p: p.export_color_dir,
+        "is a CMYK JPEG (4-channel), not a 3-channel RGB one",
+    ),
+    (
+        "posed absurd numColorFrames",
+        absurd_frame_count,
+        FramesLayout.POSED,
+        lambda p: p.meta,
+        "numColorFrames is '99999999999999', not a frame count",
+    ),
 ]
 
 
@@ -516,6 +680,99 @@ def test_an_empty_scan_fails_alone_in_metadata_too(
     assert metadata_path(out, OTHER).is_file() and not metadata_path(out, SCAN).exists()
 
 
+def _fail_for(path: Path, error: OSError, real: Callable[..., Any]) -> Callable[..., Any]:
+    """``real``, except that it raises ``error`` when called with ``path``."""
+
+    def wrapper(target: Path, *args: Any, **kwargs: Any) -> Any:
+        if Path(target) == path:
+            raise error
+        return real(target, *args, **kwargs)
+
+    return wrapper
+
+
+def _folder_for_mesh(paths: ScanPaths, monkeypatch: pytest.MonkeyPatch) -> Path:
+    paths.mesh.unlink()
+    paths.mesh.mkdir()
+    return paths.mesh
+
+
+def _fifo_for_aggregation(paths: ScanPaths, monkeypatch: pytest.MonkeyPatch) -> Path:
+    paths.aggregation.unlink()
+    os.mkfifo(paths.aggregation)  # opening it to read would block until someone writes
+    return paths.aggregation
+
+
+def _io_error_hashing_the_sens(paths: ScanPaths, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from ladderdata import cache
+
+    error = OSError(errno.EIO, os.strerror(errno.EIO), str(paths.sens))
+    monkeypatch.setattr(cache, "file_sha256", _fail_for(paths.sens, error, cache.file_sha256))
+    return paths.sens
+
+
+def _no_permission_reading_the_mesh(paths: ScanPaths, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from ladderdata.sources import ply, validate
+
+    error = PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(paths.mesh))
+    monkeypatch.setattr(validate, "read_ply", _fail_for(paths.mesh, error, ply.read_ply))
+    return paths.mesh
+
+
+FILE_FAULTS: list[tuple[str, Callable[[ScanPaths, pytest.MonkeyPatch], Path], str]] = [
+    ("a folder in the mesh's place", _folder_for_mesh, "a folder, not a regular file"),
+    ("a FIFO in the aggregation's place", _fifo_for_aggregation, "a FIFO (named pipe), not a regular file"),
+    ("an I/O error hashing the sens", _io_error_hashing_the_sens, os.strerror(errno.EIO)),
+    ("no permission to read the mesh", _no_permission_reading_the_mesh, os.strerror(errno.EACCES)),
+]
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail (instead of hanging the test run) when the block takes longer than ``seconds``."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(("name", "fault", "reason"), FILE_FAULTS, ids=[f[0] for f in FILE_FAULTS])
+def test_a_file_that_cannot_be_read_fails_its_scan_alone(
+    synthetic_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    fault: Callable[[ScanPaths, pytest.MonkeyPatch], Path],
+    reason: str,
+) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    culprit = fault(scan_paths(root, SCAN), monkeypatch)
+    with deadline(240):
+        summary = build(root, tmp_path / "dataset")
+        metadata = process_scans(scannet(root), [SCAN, OTHER], MetadataConfig(), tmp_path / "meta")
+    error = summary.failed[SCAN]
+    assert list(summary.failed) == [SCAN] and summary.scans == [OTHER], summary.failed
+    assert error.startswith(f"[{SCAN}] inaccessible file in {culprit}: ") and reason in error, error
+    # `ladder metadata` too: the scan fails alone, the other is measured
+    assert [r.status for r in metadata] == ["failed", "computed"] and metadata[0].error == error
+
+
+def test_a_fifo_in_a_scan_fails_it_in_a_real_process_without_hanging(synthetic_root: Path, tmp_path: Path) -> None:
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    culprit = _fifo_for_aggregation(scan_paths(root, SCAN), pytest.MonkeyPatch())
+    result = run_ladder(["metadata", "--scans", str(root), "--out", str(tmp_path / "meta")], timeout=240)
+    assert result.returncode == cli.SCANS_FAILED and "Traceback" not in result.stderr, result.stderr
+    squeezed = re.sub(r"\s+", "", result.stderr)  # the log wraps long lines, paths included
+    assert f"inaccessiblefilein{culprit}:aFIFO" in squeezed, result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
@@ -547,9 +804,86 @@ def test_scan_folders_whose_names_are_not_scan_ids_are_ignored(
     root = copy_root(synthetic_root, tmp_path / "scannet")
     shutil.copytree(root / "scans" / SCAN, root / "scans" / f"{SCAN}\n")
     shutil.copytree(root / "scans" / SCAN, root / "scans" / "scene0000_00 copy")
+    shutil.copytree(root / "scans" / SCAN, root / "scans" / "scene١٢٣٤_٠٠")  # digits, but not ASCII ones
     ids = ScanNetSource(ScanNetSourceConfig(root=root)).scan_ids()
     assert ids == [SCAN, OTHER]
     assert "not a scan id" in caplog.text and repr(f"{SCAN}\n") in caplog.text
+    assert repr("scene١٢٣٤_٠٠") in caplog.text
+
+
+def test_numbers_are_ascii_digits_only(synthetic_root: Path, tmp_path: Path) -> None:
+    from ladderdata.sources.files import ascii_int
+    from ladderdata.sources.frames import open_frames
+    from ladderdata.sources.labels import LabelTable
+
+    assert [ascii_int(t) for t in ["0", "0042", "²", "١٢", "12a", "", " 1", "9" * 18, "9" * 19]] == [
+        0,
+        42,
+        None,
+        None,
+        None,
+        None,
+        None,
+        10**18 - 1,
+        None,
+    ]
+    # frame files numbered in other digits are not frames (int("١٢") is 12, int("²") raises)
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    before = open_frames(SCAN, paths, FramesLayout.EXPORT)
+    assert before is not None
+    for name in ("²³", "١٢"):
+        shutil.copy(paths.export_pose_dir / "0.txt", paths.export_pose_dir / f"{name}.txt")
+    after = open_frames(SCAN, paths, FramesLayout.EXPORT)
+    assert after is not None and after.frame_ids.tolist() == before.frame_ids.tolist()
+    # a label table with superscript numbers reads them as unknown, as any other non-number
+    table = tmp_path / "labels.tsv"
+    table.write_text("raw_category\tcategory\tcount\tnyu40id\tnyu40class\nchair\tchair\t²³\t⁵\tchair\n")
+    entry = LabelTable.read(table).lookup("chair")
+    assert (entry.count, entry.nyu40_id, entry.nyu40_class) == (0, 0, "chair")
+
+
+@pytest.mark.parametrize("metres", [300.0, 1e4])
+def test_a_vertex_far_outside_the_room_is_dropped_not_measured(
+    synthetic_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, metres: float
+) -> None:
+    from ladderdata.sources.base import open_source
+
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    vertex = object_vertex(paths)
+    good = open_source(scannet(root)).load(SCAN)
+    assert any(vertex in o.vertex_ids for o in good.objects)
+    move_vertex(paths, vertex, metres)
+    scan = open_source(scannet(root)).load(SCAN)
+    assert f"1 vertices of {paths.mesh} lie more than 10 m outside the room" in caplog.text
+    # every object is its vertices but the stray one: boxes, sizes and surfaces as if it had never been there
+    assert len(scan.mesh.vertices) == len(good.mesh.vertices) - 1
+    for broken, intact in zip(scan.objects, good.objects, strict=True):
+        kept = intact.vertex_ids != vertex
+        renumbered = intact.vertex_ids[kept] - (intact.vertex_ids[kept] > vertex)  # the mesh lost one vertex
+        assert np.array_equal(broken.vertex_ids, renumbered)
+        assert np.array_equal(broken.points, intact.points[kept])
+    # and the build goes on: the scan is not failed
+    summary = build(root, tmp_path / "dataset")
+    assert not summary.failed and summary.scans == [SCAN, OTHER]
+
+
+def test_surface_sampling_and_floor_rasters_are_bounded_whatever_the_size() -> None:
+    from ladderdata.geometry.measure import MAX_SUBDIVISIONS, floor_area, sample_surface
+
+    # a 10 km triangle: at most (k+1)(k+2)/2 samples for k = MAX_SUBDIVISIONS, still covering its area
+    vertices = np.array([[0.0, 0.0, 0.0], [1e4, 0.0, 0.0], [0.0, 1e4, 0.0]])
+    faces = np.array([[0, 1, 2]])
+    samples = sample_surface(vertices, faces, 0.02)
+    assert len(samples.points) == (MAX_SUBDIVISIONS + 1) * (MAX_SUBDIVISIONS + 2) // 2 == 2145
+    assert samples.weights.sum() == pytest.approx(0.5e8)
+    assert {tuple(v) for v in vertices} <= {tuple(p) for p in samples.points}
+    # small triangles keep the full density: a longest edge of 7.07 cm at 2 cm spacing has k = 4 (15 samples)
+    assert len(sample_surface(vertices * 5e-6, faces, 0.02).points) == 15
+    # a 1 km x 1 km floor (two triangles) is measured on a coarser raster instead of 10^10 cells
+    square = np.array([[0.0, 0.0, 0.0], [1e3, 0.0, 0.0], [1e3, 1e3, 0.0], [0.0, 1e3, 0.0]])
+    assert floor_area(square, np.array([[0, 1, 2], [0, 2, 3]])) == pytest.approx(1e6, rel=1e-3)
 
 
 @pytest.mark.parametrize("source", ["scannetpp", "arkitscenes"])
@@ -740,6 +1074,38 @@ def test_other_sources_shared_tables_are_checked_at_the_start(
     assert not (tmp_path / "ds" / ".ladder-work" / "drafts").exists()
 
 
+def test_the_sens_depth_shift_is_the_unit_of_its_depth_frames(synthetic_root: Path, tmp_path: Path) -> None:
+    """A stream storing depth in half millimetres (values doubled, depth_shift 2000) measures exactly as the same
+    stream in millimetres: the header's unit is used, not an assumed 1000."""
+    from ladderdata.sources.sens import SensFrameData, decode_depth, encode_depth_zlib, read_frame_bytes, write_sens
+
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    sens = scan_paths(root, SCAN).sens
+    config = MetadataConfig(frame_stride=2)
+    process_scans(scannet(root, FramesLayout.SENS), [SCAN], config, tmp_path / "mm")
+    index = read_sens_index(sens)
+    h = index.header
+
+    def frames() -> Iterator[SensFrameData]:
+        for i in range(h.num_frames):
+            colour = read_frame_bytes(sens, int(index.color_offsets[i]), int(index.color_sizes[i]))
+            depth = decode_depth(read_frame_bytes(sens, int(index.depth_offsets[i]), int(index.depth_sizes[i])), h)
+            assert int(depth.max()) < 2**15  # doubling fits uint16
+            pose = index.poses[i]
+            yield SensFrameData(pose, int(index.timestamps_color[i]), colour, encode_depth_zlib(depth * 2))
+
+    halves = tmp_path / "half-mm.sens"
+    size = (h.color_width, h.color_height), (h.depth_width, h.depth_height)
+    write_sens(halves, h.intrinsic_color, h.intrinsic_depth, *size, frames(), h.num_frames, depth_shift=2000.0)
+    halves.replace(sens)
+    process_scans(scannet(root, FramesLayout.SENS), [SCAN], config, tmp_path / "half-mm")
+    mm = read_views(metadata_path(tmp_path / "mm", SCAN))
+    half_mm = read_views(metadata_path(tmp_path / "half-mm", SCAN))
+    agreement = [v.depth_agreement for v in mm]
+    assert agreement and all(a is not None and a > 0.5 for a in agreement)
+    assert [v.depth_agreement for v in half_mm] == agreement
+
+
 # ----------------------------------------------------------------------------------------------- 2. images
 
 
@@ -928,6 +1294,40 @@ def test_ctrl_c_during_a_build_stops_it_in_seconds_and_the_rerun_resumes(synthet
     assert run_ladder(args).returncode == 0
 
 
+def test_a_build_refuses_a_metadata_cache_that_another_run_writes(synthetic_root: Path, tmp_path: Path) -> None:
+    meta = tmp_path / "meta"
+    config = BuildConfig(
+        source=scannet(synthetic_root),
+        out=tmp_path / "ds",
+        split="all",
+        recipe=all_drafts_recipe(1),
+        metadata_cache=meta,
+    )
+    with claim_folder(meta):  # as `ladder metadata --out meta` (or another build into the same cache) holds it
+        with pytest.raises(FolderBusyError, match=f"{meta.resolve()} is being written by another ladder run"):
+            build_dataset(config)
+        # and the other way round: `ladder metadata` refuses the cache a build holds
+        result = run_ladder(["metadata", "--scans", str(synthetic_root), "--out", str(meta)], timeout=120)
+    assert result.returncode == cli.BAD_CONFIG and "being written by another ladder run" in result.stderr
+    assert not (tmp_path / "ds" / "manifest.json").exists()
+
+
+def test_cleaning_a_folder_leaves_the_temp_files_of_folders_locked_inside_it(tmp_path: Path) -> None:
+    """A run cleans the temp files killed runs left in its folder, but not inside a folder with a lock of its own
+    (another output folder, a shared metadata cache): another run may be writing those right now."""
+    out, cache = tmp_path / "out", tmp_path / "out" / "shared-cache"
+    cache.mkdir(parents=True)
+    (cache / LOCK_NAME).touch()
+    left = out / temp_name("stats.json")
+    in_flight = cache / temp_name("scene0000_00.parquet")
+    for path in (left, in_flight):
+        path.write_text("partial")
+    with claim_folder(out):
+        assert not left.exists() and in_flight.exists()
+    with claim_folder(cache):  # the folder's own claim cleans it
+        assert not in_flight.exists()
+
+
 # ----------------------------------------------------------------------------------------------- 6. disk full
 
 
@@ -1058,6 +1458,36 @@ def test_export_refuses_scene_names_that_leave_its_folder(benches: Path, tmp_pat
     assert not (tmp_path / "escaped").exists()
 
 
+def test_a_rebuild_removes_only_the_shards_ladder_wrote(synthetic_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    build(synthetic_root, out, rows_per_shard=7)
+    folder = out / "data" / "spatial"
+    first = set((out / "data").rglob("train-*.parquet"))
+    user = folder / "train-00000-of-00003-userdata.parquet"
+    user.write_bytes(b"the user's own file")
+    lookalike = folder / "train-00000-of-00001-0123456789abcdef.parquet"  # ladder's name, another key inside
+    shutil.copy(sorted(first)[0], lookalike)
+    summary = build(synthetic_root, out, rows_per_shard=11)
+    now = set((out / "data").rglob("train-*.parquet"))
+    listed = {out / str(shard["path"]) for shard in summary.shards}
+    assert now == listed | {user, lookalike}  # every stale ladder shard is gone, the user's files stay
+    assert user.read_bytes() == b"the user's own file"
+    assert summary.stages["write"].counters["stale shards removed"] == len(first - listed) > 0
+
+
+def test_scan_ids_listed_twice_in_a_split_file_are_built_once(
+    synthetic_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    split = tmp_path / "split.txt"
+    split.write_text(f"{OTHER}\n{SCAN}\n{OTHER}\n")
+    out = tmp_path / "dataset"
+    config = BuildConfig(source=scannet(synthetic_root), out=out, split=str(split), recipe=all_drafts_recipe(1))
+    summary = build_dataset(config)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert summary.scans == manifest["inputs"]["scan_ids"] == [SCAN, OTHER]
+    assert f"{split} lists 1 scan ids more than once" in caplog.text
+
+
 # ----------------------------------------------------------------------------------------------- 8. configs
 
 
@@ -1079,6 +1509,42 @@ BAD_RECIPES: list[tuple[str, bytes, str]] = [
     ("rows per shard 0", b"rows_per_shard: 0", "rows_per_shard"),
     ("not a mapping", b"- a\n- b\n", "expected a mapping"),
     ("python tag", b"name: !!python/object/apply:os.system ['true']", "not valid YAML"),
+    ("key given twice", b"rows_per_shard: 10\nname: x\nrows_per_shard: 20\n", "key 'rows_per_shard' appears twice"),
+    ("nested key given twice", b"metadata: {frame_stride: 5, frame_stride: 10}", "key 'frame_stride' appears twice"),
+    ("empty category name", b"category_names: {chair: ''}", "'' is not a category name"),
+    ("blank category name", b"category_names: {chair: '   '}", "'   ' is not a category name"),
+    ("braces in a category name", b"category_names: {chair: 'a {b}'}", "'a {b}' is not a category name"),
+    ("newline in a category name", b'category_names: {chair: "a\\nb"}', "is not a category name"),
+    (
+        "min count above max count",
+        b"tasks: {object_counting: {min_count: 9, max_count: 3}}",
+        "min_count (9) is above max_count (3)",
+    ),
+    (
+        "min size above max size",
+        b"tasks: {object_size_estimation: {min_size_cm: 500}}",
+        "min_size_cm (500.0) is above max_size_cm (300.0)",
+    ),
+    (
+        "absent threshold above named one",
+        b"tasks: {object_rel_direction: {max_depth_absent: 1.0}}",
+        "max_depth_absent (1.0) is above min_depth_gap (0.4)",
+    ),
+    (
+        "a modality the task does not generate",
+        b"tasks: {object_counting: {modalities: [single_image]}}",
+        "object_counting does not generate modalities ['single_image']",
+    ),
+    (
+        "a target of a modality the task does not generate",
+        b"tasks: {object_counting: {}}\ntargets: {object_counting: {single_image: 5}}",
+        "targets of object_counting name modalities it does not generate: ['single_image']",
+    ),
+    (
+        "more choices than orders",
+        b"tasks: {obj_appearance_order: {objects: 2, choices: 4}}",
+        "there are only 2 orders",
+    ),
 ]
 
 
@@ -1114,6 +1580,67 @@ def test_bad_templates_fail_when_the_recipe_is_read(tmp_path: Path, name: str, t
     with pytest.raises(ConfigError) as info:
         Recipe.load(recipe)
     assert "questions.yaml" in str(info.value) and reason in str(info.value), str(info.value)
+
+
+BAD_TEMPLATE_KEYS: list[tuple[str, str, str, str]] = [
+    ("misspelt key", "object_countng", "How many {category}(s)?", "no task uses template key 'object_countng'"),
+    (
+        "misspelt suffix",
+        "object_rel_direction.camra",
+        "Is the {object1} {choices_or} of the {object2}?",
+        "no task uses template key 'object_rel_direction.camra'",
+    ),
+    (
+        "a third option of a two-option question",
+        "object_rel_distance",
+        "Which is closer to the {category}: {choice_a}, {choice_b} or {choice_c}?",
+        "uses ['choice_c'], which its task does not provide",
+    ),
+    (
+        "a fifth option of a four-option question",
+        "object_rel_direction.camera",
+        "Is the {object1} {choice_e} of the {object2}?",
+        "uses ['choice_e'], which its task does not provide",
+    ),
+    (
+        "options of a numeric question",
+        "object_counting",
+        "How many {category}(s): {choice_a} or {choice_b}?",
+        "uses ['choice_a', 'choice_b'], which its task does not provide",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "template", "reason"), BAD_TEMPLATE_KEYS, ids=[t[0] for t in BAD_TEMPLATE_KEYS]
+)
+def test_template_keys_and_options_are_checked_against_the_tasks(
+    tmp_path: Path, name: str, key: str, template: str, reason: str
+) -> None:
+    templates = tmp_path / "questions.yaml"
+    templates.write_text(json.dumps({key: [template]}))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({"templates": [str(templates)]}))
+    with pytest.raises(ConfigError) as info:
+        Recipe.load(recipe)
+    assert "questions.yaml" in str(info.value) and reason in str(info.value), str(info.value)
+    if "misspelt" in name:  # the error lists the keys there are
+        assert "object_counting" in str(info.value) and "object_rel_direction.camera" in str(info.value)
+
+
+def test_options_a_recipe_adds_may_be_used_by_its_templates(tmp_path: Path) -> None:
+    from ladderdata.prompts import QuestionTemplates, choice_fields
+
+    templates = tmp_path / "questions.yaml"
+    templates.write_text('object_rel_distance: ["Closest to the {category}: {choice_a}, {choice_b}, {choice_c}?"]\n')
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(
+        json.dumps({"templates": [str(templates)], "tasks": {"object_rel_distance": {"choices": 3}}})
+    )
+    recipe = Recipe.load(recipe_file)
+    fields = {"category": "bed", **choice_fields(["lamp", "desk", "door"])}
+    rendered = QuestionTemplates(recipe.templates).render("object_rel_distance", fields)
+    assert rendered == "Closest to the bed: lamp, desk, door?"
 
 
 def test_good_user_templates_are_accepted_and_used(tmp_path: Path) -> None:
@@ -1207,6 +1734,69 @@ def test_truncated_or_foreign_bench_shards_are_clear_errors(
     pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), shard)
     with pytest.raises(ConfigError, match="appears twice"):
         load_bench(bench)
+
+
+def _break_a_row(shard: Path, answer_type: str, change: dict[str, Any]) -> tuple[int, str]:
+    """The first row of ``answer_type`` given ``change``; returns its (1-based) row number and id."""
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    number = next(i for i, row in enumerate(rows) if row["answer_type"] == answer_type)
+    rows[number].update(change)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    return number + 1, str(rows[number]["id"])
+
+
+BAD_BENCH_ROWS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("numeric ground truth in words", "numeric", {"ground_truth": "about 3"}, "is not a finite number"),
+    ("infinite ground truth", "numeric", {"ground_truth": "inf"}, "is not a finite number"),
+    ("unknown answer type", "mcq", {"answer_type": "free"}, "answer_type 'free' is not one of mcq, numeric, boxes"),
+    ("options null", "mcq", {"options": None}, "options is None, not a list of strings"),
+    ("letter beyond the options", "mcq", {"ground_truth": "H"}, "is not the letter of one of its"),
+    ("empty question type", "mcq", {"question_type": ""}, "question_type is '', not a non-empty string"),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "change", "reason"), BAD_BENCH_ROWS, ids=[r[0] for r in BAD_BENCH_ROWS])
+def test_bench_rows_the_scorers_cannot_use_are_one_line_errors(
+    benches: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    kind: str,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    bench = tmp_path / "bench"
+    shutil.copytree(benches / "spbench-si", bench)
+    shard = next(bench.rglob("*.parquet"))
+    number, qid = _break_a_row(shard, kind, change)
+    predictions = _predictions(tmp_path / "p.jsonl", [{"id": qid, "prediction": "A"}])
+    code, stderr = run_cli(["eval", "--bench", str(bench), "--predictions", str(predictions)], monkeypatch, capsys)
+    line = one_line_error(stderr, "error")
+    assert code == cli.BAD_CONFIG and f"{shard} row {number} (question {qid!r}): " in line and reason in line, line
+
+
+def test_box_parsing_is_bounded_on_any_response() -> None:
+    from ladderdata.eval.scoring import boxes_score, parse_boxes, score
+
+    truth = '[{"label": "chair", "bbox_2d": [0, 0, 10, 10]}]'
+    hostile = [
+        "[" * 100_000,  # the JSON parser's recursion limit (RecursionError, not JSONDecodeError)
+        "[" * 9 + "]" * 9,
+        '[{"label": "chair", "bbox_2d": [' + "9" * 5000 + ", 0, 1, 1]}]",  # int too long to convert (ValueError)
+        '[{"label": "chair", "bbox_2d": [NaN, 0, Infinity, 1]}]',
+        '[{"label": "chair", "bbox_2d": [' + "1" + "0" * 400 + ", 0, 1, 1]}]",  # beyond float range
+        "[" + '{"label": "chair", "bbox_2d": [0, 0, 1, 1]},' * 10_000 + "]",  # longer than MAX_BOXES_JSON
+    ]
+    started = time.perf_counter()
+    for text in hostile:
+        assert not parse_boxes(text), text[:40]
+        assert boxes_score(text, truth) == score(text, truth, "boxes") == 0.0
+    assert time.perf_counter() - started < 5.0
+    assert parse_boxes('```json\n[{"label": "chair", "bbox_2d": [0, 0, 10, 10]}]\n```') == [
+        {"label": "chair", "bbox_2d": [0.0, 0.0, 10.0, 10.0]}
+    ]
 
 
 def _regex_last_answer(text: str) -> str:

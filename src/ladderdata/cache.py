@@ -9,7 +9,11 @@
   A full disk or quota (ENOSPC, EDQUOT) becomes :class:`~ladderdata.errors.OutOfSpaceError`, which stops a run.
 * :func:`claim_folder` is how a run starts writing into a folder: it takes the folder's lock (a second
   concurrent run is refused, naming the holder's pid; a lock left by a dead process is taken over, since the
-  lock is an ``flock`` the kernel releases when its holder dies) and then removes stale temp files.
+  lock is an ``flock`` the kernel releases when its holder dies) and then removes stale temp files, except in
+  the folders inside it that have a lock of their own (another run may be writing there: their own claims
+  clean them).
+* :func:`regular_file_stat` is how an input file is looked at before it is opened: anything but a regular file
+  (a folder, a FIFO, a device) is refused, since opening a FIFO blocks forever.
 """
 
 import errno
@@ -21,6 +25,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +44,30 @@ _CHUNK = 1 << 20
 
 class FolderBusyError(LadderError):
     """Another live ladder run holds the output folder's lock."""
+
+
+class NotRegularFileError(OSError):
+    """An input path is a folder, a FIFO, a socket or a device where ladder needs a regular file."""
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def regular_file_stat(path: Path | str) -> os.stat_result:
+    """``os.stat`` of an input file (symlinks followed) that must be a regular file: anything else raises
+    :class:`NotRegularFileError` before the file is opened (reading a FIFO would block forever, a folder raises
+    ``IsADirectoryError`` deep inside a library). A missing file raises ``FileNotFoundError``."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _FILE_KINDS if test(st.st_mode)), "not a regular file")
+        raise NotRegularFileError(errno.EINVAL, f"{kind}, not a regular file", str(path))
+    return st
 
 
 # ----------------------------------------------------------------------------------------------- keys
@@ -93,9 +122,10 @@ class FileHashes:
                 self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == _ENTRY_LENGTH}
 
     def sha256(self, path: Path) -> str:
-        """The file's sha256 (raises ``FileNotFoundError`` when it does not exist)."""
+        """The file's sha256 (raises ``FileNotFoundError`` when it does not exist, :class:`NotRegularFileError`
+        when it is not a regular file, without opening it)."""
         name = os.path.abspath(path)
-        st = os.stat(name)
+        st = regular_file_stat(name)
         stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
         entry = self._known.get(name)
         if entry is None or entry[:-1] != stamp:
@@ -144,11 +174,16 @@ def disk_full_as_error(path: Path) -> Iterator[None]:
         yield
     except OSError as e:
         if is_out_of_space(e):
-            raise OutOfSpaceError(
-                f"no space left on the device writing {path} ({e.strerror or e}); free some and rerun: "
-                "finished work is kept"
-            ) from None
+            raise out_of_space(path, e) from None
         raise
+
+
+def out_of_space(path: Path, error: OSError) -> OutOfSpaceError:
+    """The :class:`OutOfSpaceError` of a full disk or quota met writing ``path``."""
+    return OutOfSpaceError(
+        f"no space left on the device writing {path} ({error.strerror or error}); free some and rerun: "
+        "finished work is kept"
+    )
 
 
 @contextmanager
@@ -176,12 +211,18 @@ def write_text_atomic(dest: Path, text: str) -> None:
 
 
 def remove_stale_temps(folder: Path) -> int:
-    """Delete the temp files that killed runs left anywhere under ``folder``; returns how many."""
+    """Delete the temp files that killed runs left under ``folder``; returns how many. Folders inside it that
+    hold a lock file of their own (another output folder, a shared metadata cache) are left alone: another run
+    may be writing there right now, and whoever claims such a folder cleans it."""
     removed = 0
-    for path in folder.rglob(f"*{TEMP_SUFFIX}*"):
-        if TEMP_PATTERN.match(path.name) and path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
+    for current, dirs, files in os.walk(folder):
+        here = Path(current)
+        dirs[:] = [d for d in dirs if not (here / d / LOCK_NAME).exists()]
+        for name in files:
+            path = here / name
+            if TEMP_PATTERN.match(name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
     if removed:
         log.info("removed %d temp files left in %s by an interrupted run", removed, folder)
     return removed

@@ -42,6 +42,13 @@ class InconsistentScanError(ScanError):
     kind = "inconsistent scan"
 
 
+class InaccessibleFileError(ScanError):
+    """A file of the scan is there but cannot be read as a file: a folder or a FIFO in its place, no permission,
+    an I/O error of the disk."""
+
+    kind = "inaccessible file"
+
+
 class ConfigError(LadderError):
     """A configuration or command-line value is unusable."""
 

@@ -29,8 +29,9 @@ LABEL_TABLE = "scannetv2-labels.combined.tsv"
 SPLIT_LIST = "scannetv2_{split}.txt"
 SCAN_SUBDIRS = ("scans", "scans_test")
 POSED_IMAGES_DIR = "posed_images"
-SCAN_ID_PATTERN = r"^scene\d{4}_\d{2}$"
-"""ScanNet scan ids (match with ``re.fullmatch``: ``$`` alone would accept a trailing newline)."""
+SCAN_ID_PATTERN = r"^scene[0-9]{4}_[0-9]{2}$"
+"""ScanNet scan ids (match with ``re.fullmatch``: ``$`` alone would accept a trailing newline). ASCII digits
+only: ``\\d`` also matches other scripts' digits (``scene١٢٣٤_٠٠``)."""
 
 SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 """The one rule for names that become file or folder names (recipe and benchmark names, subsets, scan ids):
@@ -222,6 +223,13 @@ class DatasetLayout:
         """A shard's file, named by :func:`shard_name` from the shard's content key (its rows and settings); the
         card lists these names, so a rebuild that changes rows changes them."""
         return self.subset_dir(subset) / shard_name(split, index, count, key)
+
+    def shard_key_digits(self, path: Path, split: str) -> str | None:
+        """The content-key digits in the name of a shard of ``split`` as :meth:`shard` names it, None when ``path``
+        is not named like one (a user's ``train-00000-of-00003-mine.parquet``)."""
+        pattern = rf"{re.escape(split)}-[0-9]{{5}}-of-[0-9]{{5}}-([0-9a-f]{{{SHARD_KEY_DIGITS}}})\.parquet"
+        m = re.fullmatch(pattern, path.name)
+        return m.group(1) if m else None
 
     def shard_glob(self, subset: str, split: str) -> str:
         """Relative pattern matching every shard of a subset (any key)."""

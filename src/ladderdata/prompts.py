@@ -4,6 +4,7 @@ One module renders every prompt, for dataset messages, training and evaluation a
 and the options layout can never differ between them.
 """
 
+from collections.abc import Hashable
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
@@ -40,10 +41,27 @@ MAX_YAML_DEPTH = 32
 MAX_YAML_NODES = 100_000
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (the safe loader keeps the last value: a
+    setting written twice would silently lose one of them)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(text: str, where: str) -> Any:
-    """Parse YAML safely (``yaml.safe_load``: no Python tags) within :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_DEPTH`
-    nesting levels and :data:`MAX_YAML_NODES` nodes, without aliases; anything else is a ``ConfigError`` naming
-    ``where``. The limits are checked on the event stream first, in linear time."""
+    """Parse YAML safely (a ``yaml.SafeLoader``: no Python tags) within :data:`MAX_YAML_BYTES`,
+    :data:`MAX_YAML_DEPTH` nesting levels and :data:`MAX_YAML_NODES` nodes, without aliases or keys given twice
+    in one mapping; anything else is a ``ConfigError`` naming ``where``. The limits are checked on the event
+    stream first, in linear time."""
     if len(text) > MAX_YAML_BYTES:
         raise ConfigError(f"{where} is {len(text):,} characters; ladder reads YAML files of at most {MAX_YAML_BYTES:,}")
     if "\x00" in text:
@@ -63,9 +81,18 @@ def read_yaml(text: str, where: str) -> Any:
                 raise ConfigError(
                     f"{where} nests deeper than {MAX_YAML_DEPTH} levels or holds more than {MAX_YAML_NODES:,} values"
                 )
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python tags
     except yaml.YAMLError as e:
-        raise ConfigError(f"{where} is not valid YAML: {e}") from None
+        raise ConfigError(f"{where} is not valid YAML: {_yaml_problem(e)}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(error).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else str(problem)
 
 
 def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what: str) -> _M:
@@ -193,8 +220,13 @@ def template_fields(text: str) -> set[str]:
     return names
 
 
-CHOICE_FIELDS = frozenset([*(f"choice_{letter.lower()}" for letter in LETTERS), "choices", "choices_or"])
-"""Fields every multiple-choice question offers its template (:func:`choice_fields`)."""
+def choice_field_names(options: int) -> set[str]:
+    """The fields a multiple-choice question of ``options`` options offers its template (:func:`choice_fields`).
+
+    >>> sorted(choice_field_names(2))
+    ['choice_a', 'choice_b', 'choices', 'choices_or']
+    """
+    return {*(f"choice_{letter.lower()}" for letter in LETTERS[:options]), "choices", "choices_or"}
 
 
 def _variants(value: Any, where: str) -> list[str]:
@@ -242,6 +274,11 @@ class QuestionTemplates:
 def _builtin_questions() -> dict[str, list[str]]:
     data = read_yaml(resource("questions.yaml"), "built-in questions.yaml")
     return {str(k): _variants(v, f"built-in questions.yaml, template {k!r}") for k, v in data.items()}
+
+
+def builtin_template_keys() -> list[str]:
+    """The keys of the built-in ``questions.yaml``, sorted."""
+    return sorted(_builtin_questions())
 
 
 def builtin_template_fields(key: str) -> set[str] | None:

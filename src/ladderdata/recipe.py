@@ -14,10 +14,11 @@ from ladderdata.errors import ConfigError
 from ladderdata.layout import SAFE_NAME_PATTERN
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.prompts import (
-    CHOICE_FIELDS,
     QuestionTemplates,
     builtin_template_fields,
+    builtin_template_keys,
     builtin_yaml_names,
+    choice_field_names,
     load_yaml_model,
     read_yaml,
     resource,
@@ -42,20 +43,29 @@ def category_vocabularies() -> dict[str, dict[str, str]]:
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
 
 
-def check_templates(templates: QuestionTemplates) -> None:
-    """Users' templates of built-in keys may use only the fields their task provides: the fields of the built-in
-    wording, plus the choice fields for multiple-choice tasks. (A key with no built-in wording belongs to a plugin
-    task: its fields were only checked to be plain names.)"""
+def check_templates(templates: QuestionTemplates, generators: list[TaskGenerator]) -> None:
+    """Users' template keys must be keys some task uses, and their templates may use only the fields that task
+    provides: the fields of the built-in wording, plus, for multiple-choice tasks, ``{choices}``, ``{choices_or}``
+    and one ``{choice_a}``, ``{choice_b}``, ... per option its drafts offer with the recipe's settings
+    (``generators``; a task the recipe does not configure counts with its defaults). A key with no built-in
+    wording must start with the name of a task that has none either (a plugin task's key): its fields were only
+    checked to be plain names."""
+    builtin = builtin_template_keys()
+    options = {key: n for g in generators for key, n in g.template_choices().items()}
     for key, path in templates.files.items():
         allowed = builtin_template_fields(key)
+        task_name = key.split(".")[0]
         if allowed is None:
-            continue
-        try:
-            task = get_task(key.split(".")[0])
-        except KeyError:
-            task = None
-        if task is None or task.answer_type is AnswerType.MCQ:
-            allowed |= CHOICE_FIELDS
+            if _plugin_task(task_name, builtin):
+                continue
+            raise ConfigError(
+                f"{path}: no task uses template key {key!r}; the keys are {', '.join(builtin)} "
+                "(or a plugin task's name, then '.' and its own suffix)"
+            )
+        task = get_task(task_name)
+        if task.answer_type is AnswerType.MCQ:
+            count = options.get(key, task().template_choices().get(key, 0))
+            allowed |= choice_field_names(count)
         for text in templates.variants[key]:
             extra = template_fields(text) - allowed
             if extra:
@@ -63,6 +73,33 @@ def check_templates(templates: QuestionTemplates) -> None:
                     f"{path}: template {key!r} uses {sorted(extra)}, which its task does not provide "
                     f"(it provides {sorted(allowed)})"
                 )
+
+
+def _plugin_task(name: str, builtin: list[str]) -> bool:
+    """Whether ``name`` is a registered task without built-in wording (its template keys are its own)."""
+    try:
+        get_task(name)
+    except KeyError:
+        return False
+    return not any(key == name or key.startswith(f"{name}.") for key in builtin)
+
+
+#: Longest name a question may give a category (``category_names`` values).
+MAX_CATEGORY_NAME = 100
+
+
+def check_category_names(names: dict[str, str]) -> dict[str, str]:
+    """``names`` when every key and value is a name a question can show: non-empty, no leading or trailing
+    whitespace, no braces, no control characters (a newline would break the question), at most
+    :data:`MAX_CATEGORY_NAME` characters."""
+    for text in (*names, *names.values()):
+        bad = not text or text != text.strip() or len(text) > MAX_CATEGORY_NAME or any(c in "{}" for c in text)
+        if bad or not text.isprintable():
+            raise ValueError(
+                f"category_names: {text[:60]!r} is not a category name (non-empty, printable, no braces, no "
+                f"surrounding whitespace, at most {MAX_CATEGORY_NAME} characters)"
+            )
+    return names
 
 
 class LocalizationMode(StrEnum):
@@ -147,8 +184,19 @@ class Recipe(BaseModel):
         untargetable = sorted(set(self.targets) - {g.name for g in generators})
         if untargetable:
             raise ValueError(f"targets name tasks this recipe does not generate: {untargetable}")
+        for g in generators:  # modalities a task cannot generate would give no question, silently
+            supported = [m.value for m in g.supported]
+            unsupported = sorted({m.value for m in g.config.modalities or []} - set(supported))
+            if unsupported:
+                raise ValueError(f"{g.name} does not generate modalities {unsupported} (it supports {supported})")
+            missing = sorted({m.value for m in self.targets.get(g.name, {})} - {m.value for m in g.modalities})
+            if missing:
+                raise ValueError(
+                    f"targets of {g.name} name modalities it does not generate: {missing} "
+                    f"(it generates {[m.value for m in g.modalities]})"
+                )
         try:
-            check_templates(QuestionTemplates(self.templates))
+            check_templates(QuestionTemplates(self.templates), generators)
         except ConfigError as e:
             raise ValueError(str(e)) from None
         return self
@@ -156,7 +204,7 @@ class Recipe(BaseModel):
     def category_map(self) -> dict[str, str]:
         """Category -> the name questions use (categories not listed keep their name)."""
         if isinstance(self.category_names, dict):
-            return dict(self.category_names)
+            return check_category_names(dict(self.category_names))
         vocabularies = category_vocabularies()
         if self.category_names not in vocabularies:
             raise ValueError(

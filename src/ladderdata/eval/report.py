@@ -3,6 +3,7 @@ of the paper's Tables 11 and 12), with ladder's scoring and/or the official scor
 
 import json
 import logging
+import math
 from collections import Counter, defaultdict
 from enum import StrEnum
 from pathlib import Path
@@ -22,11 +23,11 @@ from ladderdata.eval.official import (
     vsibench_aggregate,
     vsibench_score,
 )
-from ladderdata.eval.scoring import score
+from ladderdata.eval.scoring import parse_boxes, score
 from ladderdata.io.card import SHORT_NAMES
 from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS
+from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS, AnswerType
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,39 @@ def bench_files(bench: Path) -> list[Path]:
     return files
 
 
+def bench_row_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong with a benchmark row's values (the scorers rely on them), None when nothing is: text fields
+    that are non-empty strings, options a list of strings, a known answer type, and a ground truth of that type
+    (an option's letter, a finite number, a list of boxes)."""
+    for name in ("dataset", "question_type", "question", "ground_truth", "answer_type"):
+        if not isinstance(row[name], str) or not row[name].strip():
+            return f"{name} is {row[name]!r:.60}, not a non-empty string"
+    options, kind, truth = row["options"], row["answer_type"], row["ground_truth"]
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        return f"options is {options!r:.60}, not a list of strings"
+    if kind == AnswerType.MCQ:
+        letters = LETTERS[: len(options)]
+        if not 1 <= len(options) <= len(LETTERS) or truth.strip().upper() not in letters:
+            return f"ground_truth {truth!r:.40} is not the letter of one of its {len(options)} options"
+    elif kind == AnswerType.NUMERIC:
+        try:
+            value = float(truth)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            return f"ground_truth {truth!r:.40} of a numeric question is not a finite number"
+    elif kind == AnswerType.BOXES:
+        if not parse_boxes(truth):
+            return f"ground_truth {truth!r:.40} of a boxes question is not a JSON list of boxes"
+    else:
+        return f"answer_type {kind!r:.40} is not one of {', '.join(t.value for t in AnswerType)}"
+    return None
+
+
 def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
-    """Benchmark rows (without image bytes unless asked); a truncated or foreign shard, or two questions with one
-    id, is a ``ConfigError`` naming the file."""
+    """Benchmark rows (without image bytes unless asked); a truncated or foreign shard, two questions with one
+    id, or a row whose values the scorers cannot use (:func:`bench_row_problem`) is a ``ConfigError`` naming the
+    file (and the row)."""
     rows: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
     for path in bench_files(bench):
@@ -121,11 +152,14 @@ def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
                 )
             columns = names if with_images else [c for c in names if c != "images"]
             shard_rows = pq.read_table(path, columns=columns).to_pylist()
-        for row in shard_rows:
+        for number, row in enumerate(shard_rows, start=1):
             if not isinstance(row["id"], str) or not row["id"]:
                 raise ConfigError(f"{path}: a question without an id")
             if row["id"] in seen:
                 raise ConfigError(f"{path}: question id {row['id']!r} appears twice (also in {seen[row['id']]})")
+            problem = bench_row_problem(row)
+            if problem is not None:
+                raise ConfigError(f"{path} row {number} (question {row['id']!r:.80}): {problem}")
             seen[row["id"]] = path
         rows.extend(shard_rows)
     return rows

@@ -153,27 +153,57 @@ def box_iou(a: list[float], b: list[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+#: Longest JSON list of boxes :func:`parse_boxes` reads, characters (a few boxes take a few hundred), and its
+#: deepest nesting (boxes are 3 levels deep): bounds the parser's time and stack on any response.
+MAX_BOXES_JSON = 100_000
+MAX_BOXES_DEPTH = 8
+
+
 def parse_boxes(text: str) -> list[dict[str, object]] | None:
-    """The JSON list of ``{"label", "bbox_2d"}`` in a response (code fences and <answer> tags allowed)."""
+    """The JSON list of ``{"label", "bbox_2d"}`` in a response (code fences and <answer> tags allowed); None when
+    there is none, or when it is longer than :data:`MAX_BOXES_JSON` or nests deeper than :data:`MAX_BOXES_DEPTH`.
+    Boxes whose four values are not finite numbers are left out."""
     body = extract_answer(text)
     fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
     if fenced:
         body = fenced.group(1)
     start, end = body.find("["), body.rfind("]")
-    if start < 0 or end < start:
+    if start < 0 or end < start or end - start >= MAX_BOXES_JSON:
+        return None
+    span = body[start : end + 1]
+    if _nesting(span) > MAX_BOXES_DEPTH:
         return None
     try:
-        data = json.loads(body[start : end + 1])
-    except json.JSONDecodeError:
+        data = json.loads(span)
+    except (ValueError, RecursionError):  # bad JSON, integers too long to convert, nesting inside strings
         return None
     if not isinstance(data, list):
         return None
     boxes: list[dict[str, object]] = []
     for item in data:
         box = item.get("bbox_2d") if isinstance(item, dict) else None
-        if isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
+        if isinstance(box, list) and len(box) == 4 and all(_finite_number(v) for v in box):
             boxes.append({"label": str(item.get("label", "")), "bbox_2d": [float(v) for v in box]})
     return boxes
+
+
+def _nesting(text: str) -> int:
+    """Deepest bracket nesting of JSON text (brackets inside strings count too: an over-estimate, in linear time)."""
+    depth = deepest = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _finite_number(value: object) -> bool:
+    """A JSON number that is a finite float (not a boolean, NaN, infinity or an integer beyond float range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def boxes_score(prediction: str, truth: str) -> float:

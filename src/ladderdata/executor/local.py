@@ -88,16 +88,27 @@ class _Worker:
         self.process: BaseProcess = context.Process(
             target=_worker_main, args=(child_tasks, lifeline_child, os.getpid()), name="ladder-worker", daemon=True
         )
-        # SIGINT is blocked, not ignored, while the worker starts: the child inherits the mask and ignores Ctrl-C
-        # before unblocking it (the parent stops it), and a Ctrl-C reaching the parent meanwhile stays pending
-        # and is delivered once the mask is restored, instead of being lost
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # A Ctrl-C must neither be lost nor cut the start short (a child whose start data never arrives dies with
+        # a traceback). The child inherits this thread's mask with SIGINT blocked, and ignores Ctrl-C before
+        # unblocking it (the parent stops it). In the parent, a SIGINT taken by another thread (rich's refresh
+        # thread) runs Python's handler in this thread: while starting, that handler only notes it, and the
+        # interrupt is raised once the worker is started.
+        interrupted: list[int] = []
+        in_main = threading.current_thread() is threading.main_thread()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        handler = signal.signal(signal.SIGINT, lambda signum, _: interrupted.append(signum)) if in_main else None
         try:
             self.process.start()
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            if in_main:
+                signal.signal(signal.SIGINT, handler)
         child_tasks.close()
         lifeline_child.close()
+        if interrupted:
+            self.stop(kill=True)
+            if callable(handler):
+                handler(signal.SIGINT, None)
 
     def stop(self, kill: bool) -> None:
         if kill:

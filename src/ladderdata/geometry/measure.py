@@ -3,9 +3,12 @@
 Definitions (docs/geometry.md):
 
 * Surface samples: every triangle carries a barycentric grid of ``(k+1)(k+2)/2`` points, with
-  ``k = ceil(longest edge / spacing)``. The grid includes the triangle's vertices and edge points, so
-  corners and edges (where closest points between objects usually lie) are always sampled. Each sample
-  is weighted by ``triangle area / samples in the triangle``, so weighted fractions are area fractions.
+  ``k = min(ceil(longest edge / spacing), MAX_SUBDIVISIONS)``. The grid includes the triangle's vertices and
+  edge points, so corners and edges (where closest points between objects usually lie) are always sampled.
+  Each sample is weighted by ``triangle area / samples in the triangle``, so weighted fractions are area
+  fractions. Grid neighbours are at most ``spacing`` apart on every triangle whose longest edge is at most
+  ``MAX_SUBDIVISIONS * spacing`` (1.28 m at the 2 cm default; scan meshes' triangles are centimetres); a longer
+  one gets ``MAX_SUBDIVISIONS`` subdivisions, so no triangle costs more than 2,145 samples whatever its size.
 * Distance between two objects = minimum distance between their surfaces. Computed as
   ``min(min_{p in S_A} d(p, mesh_B), min_{q in S_B} d(q, mesh_A))`` with exact point-to-triangle distances
   (open3d), which is exact whenever a closest point lies at a sample (face-face, vertex-face contacts) and
@@ -53,13 +56,22 @@ def triangle_areas(vertices: Points3, faces: Faces) -> FloatArray:
     return np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
 
 
+#: Most subdivisions of a triangle's edges in :func:`sample_surface`: (64+1)(64+2)/2 = 2,145 samples at most.
+MAX_SUBDIVISIONS = 64
+#: Most raster cells of :func:`floor_area`: a floor of up to 50 m x 50 m is rasterised at the requested
+#: resolution; a larger one at the resolution that fits (100 MB at most, whatever a vertex's coordinates).
+MAX_FLOOR_CELLS = 25_000_000
+
+
 def sample_surface(vertices: Points3, faces: Faces, spacing: float) -> SurfaceSamples:
-    """Deterministic barycentric-grid samples with at most ``spacing`` metres between grid neighbours."""
+    """Deterministic barycentric-grid samples with at most ``spacing`` metres between grid neighbours on
+    triangles up to ``MAX_SUBDIVISIONS * spacing`` long (``MAX_SUBDIVISIONS`` subdivisions on longer ones)."""
     if spacing <= 0:
         raise ValueError("spacing must be positive")
     tri = vertices[faces]  # (F, 3, 3)
     edges = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)
-    k_per_face = np.maximum(1, np.ceil(edges.max(axis=1) / spacing)).astype(np.int64)
+    subdivisions = np.clip(np.ceil(edges.max(axis=1) / spacing), 1, MAX_SUBDIVISIONS)
+    k_per_face = subdivisions.astype(np.int64)
     areas = triangle_areas(vertices, faces)
     points, face_ids, weights = [], [], []
     for k in np.unique(k_per_face):
@@ -194,12 +206,15 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
 
 
 def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_gaps: float = 0.3) -> float:
-    """Area (m^2) of the xy footprint of floor triangles; see the module docstring."""
+    """Area (m^2) of the xy footprint of floor triangles; see the module docstring. The raster has at most
+    :data:`MAX_FLOOR_CELLS` cells: a footprint too large for ``resolution`` is rasterised at a coarser one."""
     if len(faces) == 0:
         return 0.0
     xy = vertices[:, :2]
-    lo = xy[faces.reshape(-1)].min(axis=0) - close_gaps - resolution
-    hi = xy[faces.reshape(-1)].max(axis=0) + close_gaps + resolution
+    lo = xy[faces.reshape(-1)].min(axis=0) - close_gaps
+    hi = xy[faces.reshape(-1)].max(axis=0) + close_gaps
+    resolution = max(resolution, float(np.sqrt(np.prod(hi - lo + 2 * resolution) / MAX_FLOOR_CELLS)))
+    lo, hi = lo - resolution, hi + resolution
     shape = np.ceil((hi - lo) / resolution).astype(int) + 1
     shift = 8  # sub-pixel precision bits for the rasteriser
     grid = (xy - lo) / resolution

@@ -11,17 +11,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ladderdata.cache import FileHashes, atomic_path, claim_folder, content_key
-from ladderdata.errors import MissingFileError, ScanError
+from ladderdata.errors import InaccessibleFileError, InconsistentScanError, MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
 from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, TimeBasis, open_source
+from ladderdata.sources.files import scan_file_errors
 from ladderdata.typed import IntArray
 
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of any stored quantity changes: old caches are then recomputed.
-METADATA_VERSION = "3"
+METADATA_VERSION = "3"  # 3: stray mesh vertices dropped, .sens depth_shift used, frame times checked, per-frame cameras
 CACHE_KEY = b"ladder.cache_key"
 TIME_BASIS_KEY = b"ladder.time_basis"
 
@@ -72,11 +73,15 @@ def metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, hashe
         "source": source.key_settings(),
     }
     root = source.config.root
-    for path in source.input_files(scan_id):
+    with scan_file_errors(scan_id, source.location(scan_id)):  # a folder listing that fails, say
+        files = source.input_files(scan_id)
+    for path in files:
         try:
             digest = hashes.sha256(path)
         except FileNotFoundError:
             raise MissingFileError(scan_id, path, "file not found") from None
+        except OSError as e:  # a folder or a FIFO in a file's place (never opened), no permission, an I/O error
+            raise InaccessibleFileError(scan_id, path, e.strerror or str(e)) from None
         parts[f"file:{path.relative_to(root) if path.is_relative_to(root) else path.name}"] = digest
     return content_key(parts)
 
@@ -106,9 +111,18 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
     image = frames.color_intrinsics
     with timings.stage("setup"):
         measurer = ViewMeasurer(scan, config, image)
+    selected = select_frames(scan, config)
+    if selected.size == 0:
+        raise InconsistentScanError(
+            scan.scan_id,
+            frames.poses_file,
+            f"no usable view: none of the {len(frames.frame_ids)} frames has both a valid pose "
+            f"({scan.num_invalid_poses} invalid) and a frame number that is a multiple of the frame stride "
+            f"{config.frame_stride}",
+        )
     records = []
     times = frames.timestamps_us
-    for pos in select_frames(scan, config):
+    for pos in selected:
         frame_id = int(frames.frame_ids[pos])
         sharp = None
         if config.blur_threshold is not None:
@@ -124,7 +138,7 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
             with timings.stage("decode"):
                 sensor = frames.read_depth(frame_id)
             with timings.stage("objects"):
-                agreement = depth_agreement(sensor, depth_k, view)
+                agreement = depth_agreement(sensor, depth_k, view, depth_shift=frames.depth_shift)
         records.append(
             ViewRecord(
                 frame_id=frame_id,
@@ -136,6 +150,13 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
                 depth_agreement=agreement,
                 objects=objects,
             )
+        )
+    if not records:
+        raise InconsistentScanError(
+            scan.scan_id,
+            frames.color_file(int(frames.frame_ids[selected[0]])),
+            f"no usable view: all {selected.size} selected frames are blurrier than blur_threshold "
+            f"{config.blur_threshold}",
         )
     return records
 
@@ -210,16 +231,17 @@ def process_scan(source_config: ScanSourceConfig, config: MetadataConfig, out_di
     timings = Timings()
     try:
         source = open_source(source_config)
-        with timings.stage("key"):
-            key = scan_metadata_key(source, scan_id, config, out_dir)
-        status = "cached"
-        if stored_key(metadata_path(out_dir, scan_id)) != key:
-            with timings.stage("load"):
-                scan = source.load(scan_id)
-            if scan.frames is None:
-                return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {source.location(scan_id)}")
-            status = ensure_metadata(scan, key, config, out_dir, timings)
-        views = pq.read_metadata(metadata_path(out_dir, scan_id)).num_rows
+        with scan_file_errors(scan_id, source.location(scan_id)):
+            with timings.stage("key"):
+                key = scan_metadata_key(source, scan_id, config, out_dir)
+            status = "cached"
+            if stored_key(metadata_path(out_dir, scan_id)) != key:
+                with timings.stage("load"):
+                    scan = source.load(scan_id)
+                if scan.frames is None:
+                    return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {source.location(scan_id)}")
+                status = ensure_metadata(scan, key, config, out_dir, timings)
+            views = pq.read_metadata(metadata_path(out_dir, scan_id)).num_rows
         return ScanResult(scan_id, status, views=views, timings=dict(timings.seconds))
     except ScanError as e:
         return ScanResult(scan_id, "failed", error=str(e))

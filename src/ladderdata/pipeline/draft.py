@@ -24,6 +24,7 @@ from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
 from ladderdata.sources.base import FrameSource, ScanSource, ScanSourceConfig, open_source
+from ladderdata.sources.files import scan_file_errors
 from ladderdata.tasks import Modality, Rejections, SceneContext
 from ladderdata.tasks.modalities import image_sets, needs_time
 
@@ -121,7 +122,7 @@ def cached_drafts(path: Path, key: str) -> SceneDrafts | None:
         return None
     try:
         cached = SceneDrafts.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError:
+    except (ValueError, OSError):
         log.warning("unreadable drafts cache %s, recomputing", path)
         return None
     return cached if cached.key == key else None
@@ -146,17 +147,18 @@ def drafts_cache_hit(source: ScanSource, job: DraftJob, scan_id: str) -> SceneDr
 def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
     """Metadata (reusing its cache) and drafts of one scan; bad input raises a ``ScanError``."""
     source = open_source(job.source)
-    meta_key, key = scan_keys(source, job, scan_id)
+    with scan_file_errors(scan_id, source.location(scan_id)):
+        meta_key, key = scan_keys(source, job, scan_id)
+        scan = source.load(scan_id)
+        if scan.frames is None:
+            raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
+        metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
+        views = read_views(metadata_path(job.metadata_cache, scan_id))
+        records, rejections = draft_scene(
+            SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
+        )
+        verify_frames(scan.frames, records)
     path = DatasetLayout(job.out).drafts(scan_id)
-    scan = source.load(scan_id)
-    if scan.frames is None:
-        raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
-    metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
-    views = read_views(metadata_path(job.metadata_cache, scan_id))
-    records, rejections = draft_scene(
-        SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
-    )
-    verify_frames(scan.frames, records)
     result = SceneDrafts(
         scan_id=scan_id,
         key=key,

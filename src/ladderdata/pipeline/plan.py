@@ -1,6 +1,7 @@
 """Plan: which scans the build uses (the split, minus rooms of excluded benchmarks, up to ``limit_scenes``)."""
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     path = Path(split)
     if not path.is_file():
         raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
-    wanted = read_id_list(path)
+    listed = read_id_list(path)
+    wanted = list(dict.fromkeys(listed))  # a scan listed twice is built (and listed in the manifest) once
+    if len(wanted) < len(listed):
+        repeated = sorted(s for s, n in Counter(listed).items() if n > 1)
+        log.warning("%s lists %d scan ids more than once, each used once: %s", path, len(repeated), repeated[:5])
     available = set(source.scan_ids(None))
     missing = [s for s in wanted if s not in available]
     if missing:

@@ -1,6 +1,7 @@
 """``build_dataset``: the stages in order, inside the output folder's lock, then the card, manifest and stats."""
 
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,11 @@ def build_dataset(
     config: BuildConfig, executor: Executor | None = None, progress: BuildProgress | None = None
 ) -> BuildSummary:
     """plan -> draft -> select -> render -> write, per-scan and per-shard work mapped with ``executor``
-    (default: in this process). Refuses to start while another run writes into ``config.out``."""
-    with claim_folder(config.out):
+    (default: in this process). Refuses to start while another run writes into ``config.out`` or into its
+    metadata cache (``config.metadata_dir``: ``ladder metadata --out`` or another build may share it)."""
+    with ExitStack() as held:
+        for folder in dict.fromkeys(p.resolve() for p in (config.out, config.metadata_dir)):
+            held.enter_context(claim_folder(folder))
         ctx = BuildContext(config, executor or LocalExecutor(), progress)
         plan = PlanStage()(ctx, config)
         drafted = DraftStage()(ctx, plan)

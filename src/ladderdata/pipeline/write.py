@@ -1,6 +1,7 @@
 """Write: each subset cut into shards (one executor item each), written atomically and skipped when the file
 already holds the same rows; shards a previous run planned but this one does not are removed."""
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -9,11 +10,14 @@ from ladderdata.cache import FileHashes
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
 from ladderdata.io.shards import RowFormat, existing_key, shard_key, write_shard
+from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline.render import Rendered
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import ImageConfig
 from ladderdata.sources.base import FrameSource, ScanSourceConfig, open_source
 from ladderdata.tasks import Sample
+
+log = logging.getLogger(__name__)
 
 
 class FrameReader:
@@ -74,6 +78,17 @@ def write_planned(job: ShardJob, shard: PlannedShard) -> None:
     )
 
 
+def written_by_ladder(layout: DatasetLayout, path: Path, split: str) -> bool:
+    """Whether ``path`` is a shard ladder wrote: named as :meth:`DatasetLayout.shard` names them, with the content
+    key its footer stores matching its name. Only such files are removed as stale: a user's file in the folder
+    stays, whatever its name."""
+    digits = layout.shard_key_digits(path, split)
+    if digits is None:
+        return False
+    stored = existing_key(path)
+    return stored is not None and stored.startswith(digits)
+
+
 def is_current(shard: PlannedShard) -> bool:
     """The file already holds exactly these rows, written with these settings."""
     return existing_key(shard.path) == shard.key
@@ -107,9 +122,13 @@ class WriteStage(Stage[Rendered, Written]):
                 plan.append(PlannedShard(path, part, key))
             folder = layout.subset_dir(subset)
             for stale in folder.glob(f"{split}-*.parquet") if folder.is_dir() else []:
-                if stale not in planned:
+                if stale in planned:
+                    continue
+                if written_by_ladder(layout, stale, split):
                     stale.unlink()
                     stats.counters["stale shards removed"] += 1
+                else:
+                    log.warning("%s is not a shard ladder wrote: left in place (the card does not list it)", stale)
 
         def done(outcome: Outcome[None]) -> None:
             stats.counters["written" if outcome.ok else "failed"] += 1

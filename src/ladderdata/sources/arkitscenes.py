@@ -48,8 +48,8 @@ from ladderdata.sources.base import (
 from ladderdata.sources.files import field, numbers, read_json_object, read_text
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import read_table_text
-from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
-from ladderdata.sources.validate import finite, image_size, pinhole, rotation, same_size
+from ladderdata.sources.ply import TriangleMesh
+from ladderdata.sources.validate import drop_outliers, finite, image_size, pinhole, read_mesh, rotation, same_size
 from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Points3, Poses
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 FOLDS = {"train": "Training", "val": "Validation"}
 #: Tables that list each video's visit (venue): the 3DOD split list and the raw dataset's metadata.
 VISIT_TABLES = ("3dod_train_val_splits.csv", "metadata.csv")
-VIDEO_ID = re.compile(r"^\d+$")
+VIDEO_ID = re.compile(r"[0-9]{1,18}")
 #: ARKit's colour stream runs at 60 Hz (the raw README's "60FPS" assets): frame ids count its frames.
 STREAM_FPS = 60.0
 #: Poses are matched to frames by timestamp, within this many seconds (the 3DOD loader allows 5 ms).
@@ -377,12 +377,7 @@ class ARKitScenesSource(ScanSource):
 
     def load(self, scan_id: str) -> Scan:
         paths = self.paths(scan_id)
-        if not paths.mesh.is_file():
-            raise MissingFileError(scan_id, paths.mesh, "file not found")
-        try:
-            mesh = read_ply(paths.mesh)
-        except PlyFormatError as e:
-            raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
+        mesh, _ = drop_outliers(scan_id, paths.mesh, read_mesh(scan_id, paths.mesh))
         annotated = read_annotation(scan_id, paths.annotation)
         objects = build_box_objects(
             scan_id, paths.annotation, mesh, annotated, self.config.floor_tolerance, self.config.surface_spacing
@@ -560,6 +555,10 @@ class LowresFrames(FrameSource):
 
     def color_file(self, frame_id: int) -> Path:
         return self.paths.frame_file(self.paths.color, self._stamps[self.position(frame_id)], ".png")
+
+    @property
+    def poses_file(self) -> Path:
+        return self.paths.trajectory
 
     def read_color(self, frame_id: int) -> ImageRGB:
         path = self.color_file(frame_id)

@@ -158,11 +158,22 @@ class FrameSource(ABC):
 
     @abstractmethod
     def read_depth(self, frame_id: int) -> DepthMM:
-        """Decode one depth frame, (h, w) uint16 millimetres, 0 = invalid."""
+        """Decode one depth frame, (h, w) uint16 in units of 1 / :attr:`depth_shift` metres, 0 = invalid."""
+
+    @property
+    def depth_shift(self) -> float:
+        """Depth values per metre of :meth:`read_depth`: 1000 (millimetres) unless the layout stores another unit
+        (a ``.sens`` header's ``depth_shift``)."""
+        return 1000.0
 
     @abstractmethod
     def color_file(self, frame_id: int) -> Path:
         """The file holding a colour frame (its own file, or the stream it is stored in), for errors."""
+
+    @property
+    def poses_file(self) -> Path:
+        """The file (or folder) the poses are read from, for errors; layouts that keep them apart override it."""
+        return self.color_file(int(self.frame_ids[0]))
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
         """One colour frame as JPEG bytes; layouts that store JPEG return the stored bytes untouched."""

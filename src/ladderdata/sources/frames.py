@@ -14,7 +14,7 @@ from ladderdata.errors import CorruptFileError, InconsistentScanError, MissingFi
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.layout import FramesLayout, ScanPaths
 from ladderdata.sources.base import DEFAULT_FPS, FrameSource, TimeBasis
-from ladderdata.sources.files import read_text
+from ladderdata.sources.files import ascii_int, read_text, regular_file
 from ladderdata.sources.sens import SensFormatError, decode_color, decode_depth, read_frame_bytes, read_sens_index
 from ladderdata.sources.validate import frame_clock_problem, image_size, intrinsics_for, jpeg_size, same_size
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Poses
@@ -33,8 +33,7 @@ def read_matrix(scan_id: str, path: Path) -> FloatArray:
 
 def read_meta(scan_id: str, path: Path) -> dict[str, str]:
     """The ``key = value`` lines of a scan's ``sceneXXXX_YY.txt``."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
+    regular_file(scan_id, path)
     values = {}
     for line in path.read_text(errors="replace").splitlines():
         if "=" in line:
@@ -43,9 +42,26 @@ def read_meta(scan_id: str, path: Path) -> dict[str, str]:
     return values
 
 
+#: Most frames a scan's stream may declare (``numColorFrames``): over 90 hours at 30 Hz.
+MAX_FRAMES = 10_000_000
+
+
+def frame_count(scan_id: str, path: Path, meta: dict[str, str]) -> int | None:
+    """``numColorFrames`` of a meta file's values (None when absent); a value that is not a count of at most
+    :data:`MAX_FRAMES` frames is corrupt."""
+    text = meta.get("numColorFrames")
+    if text is None:
+        return None
+    count = ascii_int(text)
+    if count is None or count > MAX_FRAMES:
+        raise CorruptFileError(
+            scan_id, path, f"numColorFrames is {text[:40]!r}, not a frame count (0 to {MAX_FRAMES:,})"
+        )
+    return count
+
+
 def read_image(scan_id: str, path: Path, flags: int) -> np.ndarray:
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
+    regular_file(scan_id, path)
     img = cv2.imread(str(path), flags)
     if img is None:
         raise CorruptFileError(scan_id, path, "image does not decode")
@@ -54,8 +70,7 @@ def read_image(scan_id: str, path: Path, flags: int) -> np.ndarray:
 
 def _image_size(scan_id: str, path: Path) -> tuple[int, int]:
     """(width, height) of an image file from its header (nothing is decoded), checked plausible."""
-    if not path.is_file():
-        raise MissingFileError(scan_id, path, "file not found")
+    regular_file(scan_id, path)
     try:
         with Image.open(path) as img:
             width, height = img.size
@@ -73,8 +88,9 @@ def frame_number_times(frame_ids: IntArray) -> IntArray:
 def _numbered_files(directory: Path, suffix: str) -> dict[int, Path]:
     found = {}
     for p in directory.glob(f"*{suffix}"):
-        if p.stem.isdigit():
-            found[int(p.stem)] = p
+        number = ascii_int(p.stem)
+        if number is not None:
+            found[number] = p
     return found
 
 
@@ -91,9 +107,7 @@ class SensFrames(FrameSource):
 
     def __init__(self, scan_id: str, path: Path) -> None:
         super().__init__(scan_id)
-        self.path = path
-        if not path.is_file():
-            raise MissingFileError(scan_id, path, "file not found")
+        self.path = regular_file(scan_id, path)
         try:
             self.index = read_sens_index(path)
         except SensFormatError as e:
@@ -132,6 +146,10 @@ class SensFrames(FrameSource):
         stored = self.index.timestamps_color
         since_first: IntArray = (stored - stored[0]).astype(np.int64)
         return since_first
+
+    @property
+    def depth_shift(self) -> float:
+        return self.index.header.depth_shift
 
     @property
     def color_intrinsics(self) -> CameraIntrinsics:
@@ -211,6 +229,10 @@ class _FolderFrames(FrameSource):
         return self._depth
 
     @property
+    def poses_file(self) -> Path:
+        return self._pose_dir()
+
+    @property
     def frame_ids(self) -> IntArray:
         return self._ids
 
@@ -240,10 +262,7 @@ class _FolderFrames(FrameSource):
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
     def read_color_jpeg(self, frame_id: int) -> bytes:
-        path = self.color_file(frame_id)
-        if not path.is_file():
-            raise MissingFileError(self.scan_id, path, "file not found")
-        return path.read_bytes()
+        return regular_file(self.scan_id, self.color_file(frame_id)).read_bytes()
 
     def read_depth(self, frame_id: int) -> DepthMM:
         self.position(frame_id)
@@ -299,8 +318,8 @@ class PosedFrames(_FolderFrames):
     @cached_property
     def timestamps_us(self) -> IntArray | None:
         meta = read_meta(self.scan_id, self.paths.meta) if self.paths.meta.is_file() else {}
-        total = meta.get("numColorFrames", "")
-        every_frame = total.isdigit() and np.array_equal(self._ids, np.arange(int(total)))
+        # ids are sorted and unique: 0..N-1 exactly when there are N of them from 0 to N-1
+        every_frame = frame_count(self.scan_id, self.paths.meta, meta) == len(self._ids) == self._ids[-1] + 1
         return frame_number_times(self._ids) if every_frame else None
 
     def _pose_dir(self) -> Path:

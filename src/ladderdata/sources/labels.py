@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ladderdata.errors import ConfigError
+from ladderdata.sources.files import ascii_int
 
 REQUIRED_COLUMNS = ("raw_category", "category", "nyu40id", "nyu40class")
 
@@ -63,13 +64,12 @@ class LabelTable:
                     raise ConfigError(
                         f"label table {path} line {reader.line_num}: too few fields or no raw_category (truncated?)"
                     )
-                nyu = row["nyu40id"].strip()
-                count = (row.get("count") or "").strip()
+                nyu = ascii_int(row["nyu40id"].strip(), max_digits=5)
                 entries[row["raw_category"]] = LabelEntry(
                     category=row["category"] or row["raw_category"],
-                    nyu40_id=int(nyu) if nyu.isdigit() and len(nyu) < 6 else UNKNOWN_NYU40[0],
+                    nyu40_id=UNKNOWN_NYU40[0] if nyu is None else nyu,
                     nyu40_class=row["nyu40class"] or UNKNOWN_NYU40[1],
-                    count=int(count) if count.isdigit() and len(count) < 12 else 0,
+                    count=ascii_int((row.get("count") or "").strip(), max_digits=11) or 0,
                 )
         except csv.Error as e:
             raise ConfigError(f"label table {path} line {reader.line_num}: {e}") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ladderdata.sources.files import ascii_int
 from ladderdata.typed import Colors, Faces, Points3
 
 _PLY_TYPES = {
@@ -55,9 +56,9 @@ def _header_elements(header: list[str]) -> list[tuple[str, int, list[list[str]]]
     for line in header:
         tok = line.split()
         if tok[:1] == ["element"]:
-            if len(tok) != 3 or not tok[2].isdigit():
+            count = ascii_int(tok[2]) if len(tok) == 3 else None
+            if count is None:
                 raise PlyFormatError(f"malformed element line {line.strip()[:60]!r}")
-            count = int(tok[2])
             if count > MAX_ELEMENTS:
                 raise PlyFormatError(f"element '{tok[1]}' declares {count:,} items (at most {MAX_ELEMENTS:,})")
             elements.append((tok[1], count, []))

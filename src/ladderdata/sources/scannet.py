@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError
 from ladderdata.geometry.measure import ObjectSurface, vertex_region
 from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
 from ladderdata.sources.base import (
@@ -30,8 +30,8 @@ from ladderdata.sources.base import (
 from ladderdata.sources.files import read_json_object
 from ladderdata.sources.frames import SensFrames, frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
-from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
-from ladderdata.sources.validate import int_array, rigid_transform
+from ladderdata.sources.ply import TriangleMesh
+from ladderdata.sources.validate import drop_outliers, int_array, read_mesh, rigid_transform
 from ladderdata.typed import IntArray, Matrix4
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class ScanNetSource(ScanSource):
     @classmethod
     def room_from_id(cls, scan_id: str) -> str:
         """Rescans of one room share ``sceneXXXX``: ``scene0123_02`` -> ``scene0123``."""
-        m = re.match(r"^(scene\d{4})_\d{2}$", scan_id)
+        m = re.fullmatch(r"(scene[0-9]{4})_[0-9]{2}", scan_id)
         return m.group(1) if m else scan_id
 
     def __init__(self, config: ScanNetSourceConfig) -> None:
@@ -363,17 +363,14 @@ class ScanNetSource(ScanSource):
     def load(self, scan_id: str) -> Scan:
         paths = self.paths(scan_id)
         alignment, scene_type = read_axis_alignment(scan_id, paths.meta)
-        if not paths.mesh.is_file():
-            raise MissingFileError(scan_id, paths.mesh, "file not found")
-        try:
-            raw_mesh = read_ply(paths.mesh)
-        except PlyFormatError as e:
-            raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
+        raw_mesh = read_mesh(scan_id, paths.mesh)
         vertices = raw_mesh.vertices @ alignment[:3, :3].T + alignment[:3, 3]
-        mesh = TriangleMesh(vertices=vertices, faces=raw_mesh.faces, colors=raw_mesh.colors)
+        mesh, kept = drop_outliers(
+            scan_id, paths.mesh, TriangleMesh(vertices=vertices, faces=raw_mesh.faces, colors=raw_mesh.colors)
+        )
         objects: list[ScanObject] = []
         if self._annotated(paths):
-            seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
+            seg = read_segments(scan_id, paths.segments, len(raw_mesh.vertices))[kept]
             objects = build_objects(
                 scan_id, paths.aggregation, mesh, seg, self.labels, self.config.surface_spacing, SharedSegments.LATER
             )

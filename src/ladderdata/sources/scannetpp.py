@@ -36,12 +36,11 @@ from ladderdata.sources.base import (
     register_source,
 )
 from ladderdata.sources.colmap import camera_to_world, pinhole_camera, read_cameras_text, read_images_text
-from ladderdata.sources.files import field, numbers, read_json_object
+from ladderdata.sources.files import ascii_int, field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
-from ladderdata.sources.ply import PlyFormatError, read_ply
 from ladderdata.sources.scannet import SharedSegments, build_objects, read_segments
-from ladderdata.sources.validate import image_size, pinhole, same_size
+from ladderdata.sources.validate import drop_outliers, image_size, pinhole, read_mesh, same_size
 from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
 
 log = logging.getLogger(__name__)
@@ -52,8 +51,8 @@ SPLITS_DIR = "splits"
 SPLIT_FILES = {"train": "nvs_sem_train", "val": "nvs_sem_val", "test": "sem_test"}
 CLASSES_FILE = Path("metadata/semantic_benchmark/top100.txt")
 LABEL_MAP_FILE = Path("metadata/semantic_benchmark/map_benchmark.csv")
-FRAME_NAME = re.compile(r"^frame_(\d+)$")
-DSLR_NAME = re.compile(r"(\d+)")
+FRAME_NAME = re.compile(r"^frame_([0-9]{1,18})$")
+DSLR_NAME = re.compile(r"(?<![0-9])([0-9]{1,18})(?![0-9])")
 #: nerfstudio poses are OpenGL cameras (y up, z backwards): flip y and z to get OpenCV's.
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 FOCAL = ("fl_x", "fl_y", "cx", "cy")
@@ -180,8 +179,7 @@ def read_label_table(classes_path: Path, map_path: Path | None) -> LabelTable:
                     raise ConfigError(f"label map {map_path} line {reader.line_num}: no class (truncated?)")
                 target = (row.get("semantic_map_to") or "").strip()
                 mapped = target if target and target != "None" else raw
-                count = (row.get("count") or "").strip()
-                counts[raw] = int(count) if count.isdigit() and len(count) < 12 else 0
+                counts[raw] = ascii_int((row.get("count") or "").strip(), max_digits=11) or 0
                 if mapped in classes:
                     entries[raw] = LabelEntry(category=mapped, nyu40_id=0, nyu40_class="", count=counts[raw])
         except csv.Error as e:
@@ -300,13 +298,9 @@ class ScanNetPPSource(ScanSource):
 
     def load(self, scan_id: str) -> Scan:
         paths = self.paths(scan_id)
-        if not paths.mesh.is_file():
-            raise MissingFileError(scan_id, paths.mesh, "file not found")
-        try:
-            mesh = read_ply(paths.mesh)
-        except PlyFormatError as e:
-            raise CorruptFileError(scan_id, paths.mesh, str(e)) from None
-        seg = read_segments(scan_id, paths.segments, len(mesh.vertices))
+        raw_mesh = read_mesh(scan_id, paths.mesh)
+        mesh, kept = drop_outliers(scan_id, paths.mesh, raw_mesh)
+        seg = read_segments(scan_id, paths.segments, len(raw_mesh.vertices))[kept]
         objects = build_objects(
             scan_id, paths.annotation, mesh, seg, self.labels, self.config.surface_spacing, SharedSegments.SMALLEST
         )
@@ -392,7 +386,8 @@ class IPhoneFrames(_MaskedFrames):
         self.video: cv2.VideoCapture | None = None
         self.video_path = paths.iphone_video
         if paths.iphone_rgb.is_dir():
-            stored = {int(p.stem[6:]) for p in paths.iphone_rgb.glob("frame_*.jpg") if p.stem[6:].isdigit()}
+            found = (ascii_int(p.stem[6:]) for p in paths.iphone_rgb.glob("frame_*.jpg"))
+            stored = {n for n in found if n is not None}
             ids = sorted(set(entries) & stored)
             if not ids:
                 raise MissingFileError(scan_id, paths.iphone_rgb, f"no frame_NNNNNN.jpg listed in {path.name}")
@@ -504,6 +499,10 @@ class IPhoneFrames(_MaskedFrames):
 
     def frame_depth_intrinsics(self, frame_id: int) -> CameraIntrinsics | None:
         return None if self._depths is None else self._depths[self.position(frame_id)]
+
+    @property
+    def poses_file(self) -> Path:
+        return self.paths.iphone_poses
 
     def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
@@ -683,6 +682,10 @@ class DslrFrames(_MaskedFrames):
     def color_file(self, frame_id: int) -> Path:
         self.position(frame_id)
         return self.image_dir / self._files[frame_id]
+
+    @property
+    def poses_file(self) -> Path:
+        return self.paths.dslr_transforms
 
     def read_color(self, frame_id: int) -> ImageRGB:
         bgr = self._read_bgr(frame_id)

@@ -25,6 +25,8 @@ SENS_VERSION = 4
 COLOR_COMPRESSION = {0: "raw", 1: "png", 2: "jpeg"}
 DEPTH_COMPRESSION = {0: "raw", 1: "zlib_ushort"}
 _FRAME_HEADER = struct.Struct("<16f4Q")
+#: Depth values per metre a header may declare: from centimetres to 10 micrometres (ScanNet: 1000, millimetres).
+DEPTH_SHIFT_RANGE = (100.0, 100_000.0)
 
 
 class SensFormatError(ValueError):
@@ -94,8 +96,11 @@ def read_sens_index(path: Path) -> SensIndex:
         for what, w, h in (("colour", cw, ch), ("depth", dw, dh)):
             if not (1 <= w <= MAX_IMAGE_SIDE and 1 <= h <= MAX_IMAGE_SIDE):
                 raise SensFormatError(f"header's {what} size {w}x{h} is not a plausible image size")
-        if not (np.isfinite(shift) and shift > 0):
-            raise SensFormatError(f"header's depth shift {shift} is not a positive number")
+        if not (np.isfinite(shift) and DEPTH_SHIFT_RANGE[0] <= shift <= DEPTH_SHIFT_RANGE[1]):
+            raise SensFormatError(
+                f"header's depth shift {shift:g} is not a depth unit (depth values per metre, "
+                f"{DEPTH_SHIFT_RANGE[0]:g} to {DEPTH_SHIFT_RANGE[1]:g}; ScanNet: 1000)"
+            )
         room = (size - f.tell()) // _FRAME_HEADER.size
         if n > room:  # checked before allocating anything per frame
             raise SensFormatError(f"header says {n:,} frames but the file can hold at most {room:,}")
@@ -111,6 +116,11 @@ def read_sens_index(path: Path) -> SensIndex:
             if len(raw) != _FRAME_HEADER.size:
                 raise SensFormatError(f"file ends inside the header of frame {i} of {n}")
             vals = _FRAME_HEADER.unpack(raw)
+            if max(vals[18:]) > size or max(vals[16:18]) >= 2**63:  # before they meet an int64 array
+                raise SensFormatError(
+                    f"frame {i} of {n} declares timestamps {vals[16:18]} and image sizes {vals[18:]}: "
+                    "beyond 64-bit microseconds or larger than the file"
+                )
             poses[i] = np.array(vals[:16], dtype=np.float64).reshape(4, 4)
             ts[i], _, color_size, depth_size = vals[16:]
             end = pos + _FRAME_HEADER.size + color_size + depth_size  # Python ints: a garbage u64 cannot overflow

@@ -10,17 +10,23 @@ images they describe, and every colour frame a dataset embeds must be a JPEG of 
 * :func:`rotation` / :func:`rigid_transform`: a 3x3 rotation (orthonormal, det +1), a 4x4 rotation + translation
   (last row 0 0 0 1).
 * :func:`intrinsics_for`: a camera matrix turned into :class:`CameraIntrinsics` for an image of a given size,
-  refusing non-finite or non-positive focal lengths and a principal point off the image's centre (intrinsics
-  of another resolution); :func:`pinhole` the same from focal lengths and principal point.
+  refusing a matrix that is not a pinhole camera's (skew, a third row other than ``0 0 1``), non-finite or
+  non-positive focal lengths, a field of view no camera has (:data:`FIELD_OF_VIEW_DEG`), non-square pixels and
+  a principal point off the image's centre (intrinsics of another resolution); :func:`pinhole` the same from
+  focal lengths and principal point.
 * :func:`same_size`: an image's size against the size its camera declares.
 * :func:`int_array`: a JSON list of integers (no floats, booleans, nulls or numbers beyond int64).
 * :func:`jpeg_size` / :func:`checked_jpeg`: a colour frame's JPEG header read without decoding, and a frame
-  verified: JPEG, the declared size, complete, and (``decode=True``) decoding to the end.
+  verified: an RGB (3-channel) JPEG, the declared size, complete, and (``decode=True``) decoding to the end.
+* :func:`read_mesh` / :func:`drop_outliers`: a scan's PLY mesh, and the mesh without the vertices far outside
+  the room (:data:`OUTLIER_MARGIN`), whose extent must then be a room's (:data:`MAX_SCENE_EXTENT`).
 * :func:`frame_clock_problem`: why stored frame timestamps are not the clock of a stream of known rate (not an
   error: the reader then times frames by their number, docs/metadata.md#frame-times).
 """
 
 import io
+import logging
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,13 +37,26 @@ from PIL import Image, UnidentifiedImageError
 
 from ladderdata.errors import CorruptFileError, InconsistentScanError
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.typed import FloatArray, IntArray, Matrix4
+from ladderdata.sources.files import regular_file
+from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
+from ladderdata.typed import BoolArray, FloatArray, IntArray, Matrix4
+
+log = logging.getLogger(__name__)
 
 #: Longest image side a reader accepts (ScanNet: 1296; phone and DSLR scans: up to ~8,000).
 MAX_IMAGE_SIDE = 16_384
 #: The principal point may sit this fraction of the image size away from the image's centre. Calibrated
 #: cameras are within a few percent; intrinsics of another resolution (half, double) are at 25% or more.
 MAX_PRINCIPAL_OFFSET = 0.2
+#: Field of view, degrees, along either image axis, that a camera matrix may give (``2 atan(side / 2f)``). Every
+#: camera of ScanNet (colour and depth: 58° x 45°), ScanNet++ (iPhone ~60°, undistorted DSLR ~110°) and
+#: ARKitScenes (~60°) is well inside; a focal length off by orders of magnitude (1e30, 1e-6) is far outside.
+FIELD_OF_VIEW_DEG = (10.0, 170.0)
+#: Most a focal length ratio fy / fx (or its inverse) may be: pixels of RGB-D cameras are square (1.00).
+MAX_PIXEL_ASPECT = 2.0
+#: Skew (``K[0, 1]``, relative to fx) and deviation of the third row from ``0 0 1`` a camera matrix may have:
+#: the pinhole model ladder projects with has neither.
+MATRIX_TOLERANCE = 1e-3
 #: Rotation tolerance of a rigid transform (orthonormality and determinant), as for camera poses.
 RIGID_TOLERANCE = 1e-3
 #: Stored frame timestamps are trusted when their median interval is within this factor of the nominal one
@@ -45,6 +64,14 @@ RIGID_TOLERANCE = 1e-3
 CLOCK_RATE_TOLERANCE = 1.25
 #: ... and their mean interval at most this many nominal intervals (at most half the frames of the stream lost).
 CLOCK_MAX_MEAN_INTERVALS = 2.0
+#: A vertex farther than this (metres) outside the box of the middle 98% of the mesh's vertices (1st to 99th
+#: percentile per axis) is not part of the room: a stray vertex of a reconstruction, a corrupted coordinate. Such
+#: vertices and their triangles are dropped (with a warning), so one of them cannot stretch a box or a floor.
+OUTLIER_MARGIN = 10.0
+#: Longest side (metres) of a scan's mesh once outliers are dropped: ScanNet rooms are under ~30 m, ScanNet++ and
+#: ARKitScenes scenes too. A longer one is no room (wrong units, a corrupted file) and fails the scan; the bound
+#: also bounds the work of every measurement on it.
+MAX_SCENE_EXTENT = 100.0
 _JPEG_END = b"\xff\xd9"
 #: A complete JPEG ends with its end-of-image marker, in the last bytes (some writers pad after it).
 _JPEG_END_WITHIN = 1024
@@ -120,7 +147,16 @@ def intrinsics_for(scan_id: str, path: Path, matrix: FloatArray, width: int, hei
     if K.shape not in ((3, 3), (4, 4)):
         raise InconsistentScanError(scan_id, path, f"intrinsic matrix must be 3x3 or 4x4, found shape {K.shape}")
     fx, fy, cx, cy = (float(v) for v in (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
-    return pinhole(scan_id, path, fx, fy, cx, cy, width, height)
+    intrinsics = pinhole(scan_id, path, fx, fy, cx, cy, width, height)
+    zeros = np.array([K[1, 0], K[2, 0], K[2, 1], K[2, 2] - 1.0])
+    if not (np.abs(zeros) <= MATRIX_TOLERANCE).all() or not abs(K[0, 1]) <= MATRIX_TOLERANCE * fx:
+        raise CorruptFileError(
+            scan_id,
+            path,
+            "intrinsic matrix is not a pinhole camera's [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] "
+            f"(skew {K[0, 1]:.4g}, rows {np.round(K[1:3, :3], 4).tolist()})",
+        )
+    return intrinsics
 
 
 def pinhole(
@@ -131,6 +167,20 @@ def pinhole(
     if not all(np.isfinite([fx, fy, cx, cy])) or fx <= 0 or fy <= 0:
         raise CorruptFileError(
             scan_id, path, f"focal lengths must be finite and positive (fx={fx}, fy={fy}, cx={cx}, cy={cy})"
+        )
+    low, high = FIELD_OF_VIEW_DEG
+    for axis, side, focal in (("horizontal", width, fx), ("vertical", height, fy)):
+        fov = math.degrees(2 * math.atan(side / (2 * focal)))
+        if not low <= fov <= high:
+            raise CorruptFileError(
+                scan_id,
+                path,
+                f"{axis} field of view {fov:.3g}° (focal length {focal:.4g} for {side} pixels) is outside "
+                f"[{low:g}°, {high:g}°]: no camera has it",
+            )
+    if not 1 / MAX_PIXEL_ASPECT <= fy / fx <= MAX_PIXEL_ASPECT:
+        raise CorruptFileError(
+            scan_id, path, f"focal lengths fx={fx:.4g} and fy={fy:.4g} differ by more than {MAX_PIXEL_ASPECT:g}x"
         )
     off_x, off_y = abs(cx - (width - 1) / 2) / width, abs(cy - (height - 1) / 2) / height
     if max(off_x, off_y) > MAX_PRINCIPAL_OFFSET:
@@ -163,23 +213,39 @@ def int_array(scan_id: str, path: Path, value: Any, what: str) -> IntArray:
     return np.asarray(value, dtype=np.int64).reshape(len(value))
 
 
-def jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's header, without decoding it; None when ``data`` is not a JPEG."""
+def jpeg_header(data: bytes) -> tuple[int, int, str] | None:
+    """(width, height, PIL mode) from a JPEG's header, without decoding it; None when ``data`` is not a JPEG.
+    Colour JPEGs are mode ``RGB``; ``L`` is greyscale, ``CMYK`` four channels."""
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return (img.width, img.height) if img.format == "JPEG" else None
+            return (img.width, img.height, img.mode) if img.format == "JPEG" else None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's header, without decoding it; None when ``data`` is not a JPEG."""
+    header = jpeg_header(data)
+    return None if header is None else header[:2]
 
 
 def checked_jpeg(
     scan_id: str, path: Path, data: bytes, declared: tuple[int, int], frame_id: int, decode: bool = False
 ) -> bytes:
-    """``data`` when it is a complete JPEG of the declared (width, height); with ``decode``, it must also decode
-    to its end (at 1/8 scale: libjpeg still reads every coefficient, at a third of the cost)."""
-    size = jpeg_size(data)
-    if size is None:
+    """``data`` when it is a complete RGB JPEG of the declared (width, height); with ``decode``, it must also
+    decode to its end (at 1/8 scale: libjpeg still reads every coefficient, at a third of the cost).
+
+    A greyscale or CMYK JPEG fails too: a colour camera does not write one (a frame replaced by a converted copy),
+    models are shown RGB, and decoders disagree on CMYK's colours (Adobe's inverted CMYK among them)."""
+    header = jpeg_header(data)
+    if header is None:
         raise CorruptFileError(scan_id, path, f"colour frame {frame_id} is not a JPEG image")
+    width, height, mode = header
+    if mode != "RGB":
+        raise CorruptFileError(
+            scan_id, path, f"colour frame {frame_id} is a {mode} JPEG ({len(mode)}-channel), not a 3-channel RGB one"
+        )
+    size = (width, height)
     same_size(scan_id, path, size, declared, f"colour frame {frame_id}")
     if _JPEG_END not in data[-_JPEG_END_WITHIN:]:
         raise CorruptFileError(scan_id, path, f"colour frame {frame_id} is truncated (no JPEG end marker)")
@@ -217,3 +283,51 @@ def frame_clock_problem(timestamps_us: NDArray[np.uint64], fps: float) -> str | 
     if mean > CLOCK_MAX_MEAN_INTERVALS * nominal:
         return f"{float(t[-1] - t[0]) / 1e6:.6g} s long for {t.size} frames at {fps:g} per second"
     return None
+
+
+def read_mesh(scan_id: str, path: Path) -> TriangleMesh:
+    """A scan's mesh (a regular file that :func:`~ladderdata.sources.ply.read_ply` reads); its faults name it."""
+    regular_file(scan_id, path)
+    try:
+        return read_ply(path)
+    except PlyFormatError as e:
+        raise CorruptFileError(scan_id, path, str(e)) from None
+
+
+def drop_outliers(scan_id: str, path: Path, mesh: TriangleMesh) -> tuple[TriangleMesh, IntArray]:
+    """The mesh without the vertices more than :data:`OUTLIER_MARGIN` outside the box of its middle 98% (1st to
+    99th percentile per axis) and without the triangles that use them, and the (V',) indices of the vertices
+    kept (to filter per-vertex arrays such as segment ids). What is left must fit in :data:`MAX_SCENE_EXTENT`.
+
+    Robust on purpose: a real mesh may carry a few stray vertices, and one vertex 300 m away would otherwise
+    stretch its object's box and the floor, and make every sample of its triangles cost memory."""
+    vertices = mesh.vertices
+    lo, hi = np.percentile(vertices, [1.0, 99.0], axis=0) if len(vertices) else (np.zeros(3), np.zeros(3))
+    inside: BoolArray = np.all((vertices >= lo - OUTLIER_MARGIN) & (vertices <= hi + OUTLIER_MARGIN), axis=1)
+    kept = np.flatnonzero(inside)
+    if kept.size < len(vertices):
+        far = int(np.flatnonzero(~inside)[0])
+        log.warning(
+            "%s: %d vertices of %s lie more than %g m outside the room (e.g. vertex %d at %s): dropped with their "
+            "triangles",
+            scan_id,
+            len(vertices) - kept.size,
+            path,
+            OUTLIER_MARGIN,
+            far,
+            np.round(vertices[far], 2).tolist(),
+        )
+        remap = np.full(len(vertices), -1, dtype=np.int64)
+        remap[kept] = np.arange(kept.size)
+        faces = mesh.faces[inside[mesh.faces].all(axis=1)]
+        mesh = TriangleMesh(vertices=vertices[kept], faces=remap[faces], colors=mesh.colors[kept])
+    if len(mesh.vertices):
+        extent = mesh.vertices.max(axis=0) - mesh.vertices.min(axis=0)
+        if extent.max() > MAX_SCENE_EXTENT:
+            raise InconsistentScanError(
+                scan_id,
+                path,
+                f"the mesh spans {np.round(extent, 1).tolist()} m: no room is over {MAX_SCENE_EXTENT:g} m "
+                "(units other than metres? a corrupted file?)",
+            )
+    return mesh, kept

@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
@@ -176,6 +176,16 @@ class TaskConfig(BaseModel):
     )
     max_per_context: int = Field(2, ge=1, le=1000, description="questions per shown image set")
 
+    #: (low, high) pairs of fields where low must not exceed high (a range, or a threshold below another).
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Self:
+        for low, high in self.ordered_fields:
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} ({getattr(self, low)}) is above {high} ({getattr(self, high)})")
+        return self
+
 
 class Rejections:
     """Counts, per filter name, the candidates a filter rejected."""
@@ -256,6 +266,11 @@ class TaskGenerator(ABC):
             per_category.update(draft.categories)
             kept.append((shown, draft))
         return kept
+
+    def template_choices(self) -> dict[str, int]:
+        """Template key -> number of options of the multiple-choice drafts that use it, with this config (recipes
+        check users' templates against it: ``{choice_d}`` needs 4 options). Empty for other tasks."""
+        return {}
 
     def final_answer(self, draft: Draft, objects: list[ObjectRef]) -> str:
         """The stored answer of a draft without choices, once images are stored: ``objects`` carry their boxes

@@ -4,12 +4,13 @@ An object *appears* in the first frame where its visibility reaches ``min_visibi
 referenced object must pass anyway).
 """
 
+import math
 from collections.abc import Iterator
 from itertools import pairwise, permutations
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
 from ladderdata.tasks.context import SceneContext, Shown
@@ -21,6 +22,15 @@ class AppearanceOrderConfig(TaskConfig):
     min_gap_frames: int = Field(1, ge=1, le=1000, description="shown frames between consecutive first appearances")
     tries: int = Field(100, ge=1, le=100_000)
 
+    @model_validator(mode="after")
+    def _enough_orders(self) -> Self:
+        if self.choices > math.factorial(self.objects):
+            raise ValueError(
+                f"{self.choices} choices of orders of {self.objects} objects: there are only "
+                f"{math.factorial(self.objects)} orders"
+            )
+        return self
+
 
 @register_task("obj_appearance_order")
 class ObjAppearanceOrder(TaskGenerator):
@@ -29,6 +39,10 @@ class ObjAppearanceOrder(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
     config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig
     temporal: ClassVar[bool] = True
+
+    def template_choices(self) -> dict[str, int]:
+        assert isinstance(self.config, AppearanceOrderConfig)
+        return {self.name: self.config.choices}
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections

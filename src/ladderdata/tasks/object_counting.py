@@ -15,6 +15,8 @@ class CountingConfig(TaskConfig):
     min_count: int = Field(2, ge=1, le=1000, description="smallest count asked (1 is trivially common)")
     max_count: int = Field(20, ge=1, le=1000)
 
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = (("min_count", "max_count"),)
+
 
 @register_task("object_counting")
 class ObjectCounting(TaskGenerator):

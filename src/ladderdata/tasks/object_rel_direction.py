@@ -21,6 +21,8 @@ from ladderdata.tasks.context import SceneContext, Shown
 
 CAMERA_DIRECTIONS = ("left", "right", "front", "back", "left-front", "left-back", "right-front", "right-back")
 QUADRANTS = ("front-left", "front-right", "back-left", "back-right")
+#: Wrong directions offered with the right one in single-image questions.
+CAMERA_DISTRACTORS = 3
 
 
 class RelDirectionConfig(TaskConfig):
@@ -37,6 +39,12 @@ class RelDirectionConfig(TaskConfig):
         0.5, gt=0, le=100, description="multi-view, metres: positioning to the other two objects"
     )
     tries: int = Field(200, ge=1, le=100_000, description="multi-view: random triples tried per image set")
+
+    # below the "absent" thresholds a part is left out, at or above the "min" ones it is named
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("max_lateral_absent_deg", "min_lateral_deg"),
+        ("max_depth_absent", "min_depth_gap"),
+    )
 
 
 def camera_relation(lateral_deg: float, depth_gap: float, cfg: RelDirectionConfig) -> str | None:
@@ -76,6 +84,9 @@ class ObjectRelDirection(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "lateral_deg", "depth_gap", "angle_margin_deg")
     config_class: ClassVar[type[TaskConfig]] = RelDirectionConfig
 
+    def template_choices(self) -> dict[str, int]:
+        return {f"{self.name}.camera": 1 + CAMERA_DISTRACTORS, f"{self.name}.quadrant": len(QUADRANT_FORM.choices)}
+
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
@@ -104,7 +115,7 @@ class ObjectRelDirection(TaskGenerator):
             assert answer is not None
             parts = set(answer.split("-"))
             distractors = [d for d in CAMERA_DIRECTIONS if not parts & set(d.split("-"))]
-            picked = [distractors[int(i)] for i in rng.choice(len(distractors), size=3, replace=False)]
+            picked = [distractors[int(i)] for i in rng.choice(len(distractors), size=CAMERA_DISTRACTORS, replace=False)]
             refs = [self.ref(ctx, shown, a, "object1"), self.ref(ctx, shown, b, "object2")]
             yield Draft(
                 template=f"{self.name}.camera",

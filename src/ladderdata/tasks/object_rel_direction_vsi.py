@@ -54,6 +54,9 @@ class VSIDirection(TaskGenerator):
     config_class: ClassVar[type[TaskConfig]] = VSIDirectionConfig
     form: ClassVar[DirectionForm]
 
+    def template_choices(self) -> dict[str, int]:
+        return {self.name: len(self.form.choices)}
+
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:

@@ -26,6 +26,10 @@ class ObjectRelDistance(TaskGenerator):
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
     config_class: ClassVar[type[TaskConfig]] = RelDistanceConfig
 
+    def template_choices(self) -> dict[str, int]:
+        assert isinstance(self.config, RelDistanceConfig)
+        return {self.name: self.config.choices}
+
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:

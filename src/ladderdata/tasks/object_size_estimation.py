@@ -20,6 +20,8 @@ class SizeConfig(TaskConfig):
         description="gravity: gravity-aligned box (default); minimal_3d: minimal box rotated in 3D (VSI-Bench)",
     )
 
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = (("min_size_cm", "max_size_cm"),)
+
 
 @register_task("object_size_estimation")
 class ObjectSizeEstimation(TaskGenerator):
