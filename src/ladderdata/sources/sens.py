@@ -116,11 +116,6 @@ def read_sens_index(path: Path) -> SensIndex:
             if len(raw) != _FRAME_HEADER.size:
                 raise SensFormatError(f"file ends inside the header of frame {i} of {n}")
             vals = _FRAME_HEADER.unpack(raw)
-            if max(vals[18:]) > size or max(vals[16:18]) >= 2**63:  # before they meet an int64 array
-                raise SensFormatError(
-                    f"frame {i} of {n} declares timestamps {vals[16:18]} and image sizes {vals[18:]}: "
-                    "beyond 64-bit microseconds or larger than the file"
-                )
             poses[i] = np.array(vals[:16], dtype=np.float64).reshape(4, 4)
             ts[i], _, color_size, depth_size = vals[16:]
             end = pos + _FRAME_HEADER.size + color_size + depth_size  # Python ints: a garbage u64 cannot overflow
