@@ -309,3 +309,32 @@ def test_cli_push_dry_run_lists_and_sends_nothing(pushable: Path, monkeypatch: p
     assert result.exit_code == 0, result.output
     assert "would send" in result.output and "manifest.json" in result.output
     assert ".ladder-work" not in result.output and "notes.txt" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("urls", "reference"),
+    [
+        (
+            ["Documentation, https://example.org/docs", "Homepage, https://example.org/ladder"],
+            "[ladder](https://example.org/ladder) 0.1.0",
+        ),
+        (["Source, https://example.org/src"], "[ladder](https://example.org/src) 0.1.0"),
+        ([], "ladder 0.1.0"),
+    ],
+    ids=["homepage first", "source", "none declared"],
+)
+def test_cards_link_the_project_address_the_package_declares(
+    monkeypatch: pytest.MonkeyPatch, urls: list[str], reference: str
+) -> None:
+    """The address comes from the installed package's metadata (pyproject's ``[project.urls]``): a card never
+    links to a guessed or placeholder address."""
+    from email.message import Message
+
+    import ladderdata.io.card as card
+
+    meta = Message()
+    meta["Version"] = "0.1.0"
+    for url in urls:
+        meta["Project-URL"] = url
+    monkeypatch.setattr(card, "metadata", lambda name: meta)
+    assert card.project_reference() == reference
