@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.factories import all_drafts_recipe, scannet
-from fixtures.workers import square_or_die
+from fixtures.workers import environment_variable, square_or_die
 from ladderdata.cache import (
     LOCK_NAME,
     TEMP_SUFFIX,
@@ -28,6 +28,7 @@ from ladderdata.cache import (
 )
 from ladderdata.errors import OutOfSpaceError
 from ladderdata.executor import Executor, ExecutorConfig, ExecutorKind, LocalExecutor, Outcome, open_executor
+from ladderdata.executor.base import WORKER_THREADS_ENV
 from ladderdata.pipeline import BuildConfig, build_dataset
 
 LADDER = [sys.executable, "-c", "from ladderdata.cli import entrypoint; entrypoint()"]
@@ -98,6 +99,20 @@ def test_no_retry_when_retries_is_zero(tmp_path: Path) -> None:
         (outcome,) = executor.map(partial(square_or_die, tmp_path), [3])
     assert outcome.error is not None and "1 attempt" in outcome.error
     assert len(list(tmp_path.glob("3.*"))) == 1
+
+
+def test_workers_start_with_one_thread_per_numeric_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool's workers run one BLAS/OpenMP thread each (the workers are the parallelism), unless the environment
+    says otherwise; the parent's own environment is left as it was."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    names = ["OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"]
+    with LocalExecutor(workers=2) as executor:
+        outcomes = executor.map(environment_variable, names)
+    assert [o.value for o in outcomes] == ["1", "1", "3"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_a_ctrl_c_while_a_worker_starts_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,6 +305,12 @@ def test_ray_gives_the_same_bytes_as_local(ray_executor: Executor, synthetic_roo
         shards = {p.relative_to(out): p.read_bytes() for p in (out / "data").rglob("*.parquet")}
         outputs[name] = (shards, (out / "manifest.json").read_text().replace(str(out), "OUT"))
     assert outputs["local"] == outputs["ray"]
+
+
+def test_ray_tasks_start_with_one_thread_per_numeric_library(ray_executor: Executor) -> None:
+    names = list(WORKER_THREADS_ENV)
+    outcomes: list[Outcome[str | None]] = ray_executor.map(environment_variable, names)
+    assert [o.value for o in outcomes] == [os.environ.get(name, "1") for name in names]
 
 
 def test_ray_reports_a_killed_worker_by_item(ray_executor: Executor, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from ladderdata.layout import LABEL_TABLE, ScanPaths
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.views import Timings, ViewMeasurer
 from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig, faces_touching, vertex_groups
 from ladderdata.sources.synthetic import LABEL_TABLE_COLUMNS
 
 H, N = 0.1, 20  # a 2 m x 2 m floor, one vertex every 10 cm
@@ -56,6 +56,17 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         lines.append("\t".join(values.get(c, "") for c in LABEL_TABLE_COLUMNS))
     (root / LABEL_TABLE).write_text("\n".join(lines) + "\n")
     return root
+
+
+def test_objects_get_the_vertices_of_their_segments_and_every_triangle_they_touch() -> None:
+    """Hand-made: vertex 3's segment (77) is in no group, group 2 lists segment 20 twice, triangle 0 has a corner
+    in each of the three groups and triangle 1 a corner outside every group."""
+    seg = np.array([10, 20, 30, 77, 10, 20])
+    groups = [np.array([30]), np.array([10]), np.array([20, 20])]
+    vertex_group = vertex_groups(seg, groups)
+    assert vertex_group.tolist() == [1, 2, 0, -1, 1, 2]
+    faces = np.array([[0, 1, 2], [0, 4, 3], [3, 5, 1], [4, 0, 5]])
+    assert [f.tolist() for f in faces_touching(faces, vertex_group, 3)] == [[0], [0, 1, 3], [0, 2, 3]]
 
 
 def test_boxes_hold_every_vertex_of_the_segments(root: Path) -> None:

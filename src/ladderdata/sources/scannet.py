@@ -1,5 +1,6 @@
 """ScanNet v2 reader: mesh, segments, aggregation -> object instances; axis alignment; frames in any layout."""
 
+import itertools
 import json
 import logging
 import re
@@ -29,7 +30,7 @@ from ladderdata.sources.frames import frame_files, open_frames, read_meta
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import PlyFormatError, TriangleMesh, read_ply
 from ladderdata.sources.validate import int_array, rigid_transform
-from ladderdata.typed import IntArray, Matrix4
+from ladderdata.typed import Faces, IntArray, Matrix4
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,30 @@ def _seg_group(scan_id: str, path: Path, group: Any) -> tuple[int, str, IntArray
     return object_id, label, int_array(scan_id, path, group["segments"], f"object {object_id}'s 'segments'")
 
 
+def vertex_groups(seg: IntArray, groups: list[IntArray]) -> IntArray:
+    """(V,) index into ``groups`` of the group holding each vertex's segment, -1 for none (groups do not overlap)."""
+    segments = np.concatenate([np.zeros(0, np.int64), *groups])
+    group = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    order = np.argsort(segments)
+    at = np.searchsorted(segments[order], seg)
+    # a sentinel past the end, of group -1, for the vertices whose segment sorts after every grouped one
+    segments, group = np.append(segments[order], 0), np.append(group[order], -1)
+    return np.where(segments[at] == seg, group[at], -1)
+
+
+def faces_touching(faces: Faces, vertex_group: IntArray, groups: int) -> list[IntArray]:
+    """For each group, the indices (ascending) of the faces with at least one corner in it."""
+    corner = vertex_group[faces]
+    # each (group, face) pair once: a corner's group counts unless it is -1 or an earlier corner's
+    first = corner >= 0
+    first[:, 1] &= corner[:, 1] != corner[:, 0]
+    first[:, 2] &= (corner[:, 2] != corner[:, 0]) & (corner[:, 2] != corner[:, 1])
+    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)
+    keyed = np.sort(corner[first] * len(faces) + face[first])  # by group, then face
+    bounds = np.searchsorted(keyed // len(faces), np.arange(groups + 1))
+    return [keyed[a:b] % len(faces) for a, b in itertools.pairwise(bounds)]
+
+
 def build_objects(
     scan_id: str, path: Path, mesh: TriangleMesh, seg: IntArray, labels: LabelTable, spacing: float
 ) -> list[ScanObject]:
@@ -129,8 +154,10 @@ def build_objects(
                 raise InconsistentScanError(
                     scan_id, path, f"segment {s} belongs to objects {other} and {object_id}: segment groups overlap"
                 )
+    vertex_group = vertex_groups(seg, [segments for _, _, segments in parsed])
+    group_faces = faces_touching(mesh.faces, vertex_group, len(parsed))
     objects = []
-    for object_id, label, segments in parsed:
+    for group, (object_id, label, segments) in enumerate(parsed):
         unknown = np.setdiff1d(segments, known_segments)
         if unknown.size:
             raise InconsistentScanError(
@@ -138,8 +165,8 @@ def build_objects(
                 path,
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
-        in_object = np.isin(seg, segments)
-        touching = mesh.faces[in_object[mesh.faces].any(axis=1)]
+        in_object = vertex_group == group
+        touching = mesh.faces[group_faces[group]]
         if touching.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) has no mesh triangles")
         entry = labels.lookup(label)
