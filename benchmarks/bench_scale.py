@@ -12,17 +12,25 @@ each stage of one scan in a fresh process, so that its peak RSS is the stage's o
   a first build costs per scan, the basis of the extrapolation;
 * ``resume``: the same build again, over the finished folder: what a rerun costs per cached scan.
 
-Every stage is also run at half the frame stride (twice the views) to show how it grows with the views.
-The extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's train + val + test
-scans); disk and time per 100 scans are the per-scan figures times 100 (the scan's input files, its metadata
-cache entry, the shards and the build's own caches under ``.ladder-work``)::
+Every stage runs at the recipe's frame stride and at half of it (``--strides``); metadata, selection and build
+also at ``--growth-strides`` (default 2 and 1: 1,000 and 2,000 views of a 2,000-frame scan), to show how each
+grows with the views: it prints each stage's cost ratio to the first stride's and the cost of each added view,
+which stays the same when a stage is linear in views. Child processes get a worker's environment
+(``WORKER_THREADS_ENV``: one BLAS/OpenMP thread) and do first what a worker does once, on its first scan
+(pyarrow imports pandas, about half a CPU second), so their CPU seconds are those of one scan of many in a
+worker; that start-up is printed apart. Figures are CPU seconds (user + system, every thread): the
+machine may be shared. The extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513
+(ScanNet v2's train + val + test scans); disk and time per 100 scans are the per-scan figures times 100 (the
+scan's input files, its metadata cache entry, the shards and the build's own caches under ``.ladder-work``)::
 
-    python benchmarks/bench_scale.py --cache /tmp/benchscale              # ~150k-vertex mesh
-    python benchmarks/bench_scale.py --cache /tmp/benchscale --hires      # plus the ~1.3M-vertex mesh
+    python benchmarks/bench_scale.py --cache /tmp/benchscale                        # ~150k-vertex mesh
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --hires                # plus the ~1.3M-vertex mesh
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 10 and 5 only
 """
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -31,6 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from ladderdata.executor.base import WORKER_THREADS_ENV
 from ladderdata.layout import DatasetLayout, FramesLayout
 from ladderdata.metadata.extract import metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, build_dataset
@@ -44,6 +55,7 @@ from ladderdata.tasks.modalities import image_sets
 SCANNET_V2_SCANS = 1513
 SCAN_ID = "scene0000_00"
 STAGES = ("metadata", "selection", "build", "cold", "resume")
+GROWTH_STAGES = ("metadata", "selection", "build")
 
 
 def peak_rss_gib() -> float:
@@ -56,6 +68,13 @@ def cpu_seconds() -> float:
     multi-threaded): what a scan costs a machine, whatever else is running on it."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def warm_up() -> float:
+    """Do once what a worker does on its first scan only (pyarrow imports pandas on first use); CPU seconds."""
+    before = cpu_seconds()
+    pa.Table.from_pylist([{"warm": 1}])
+    return cpu_seconds() - before
 
 
 def folder_bytes(path: Path) -> int:
@@ -88,10 +107,11 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
     if stage == "selection":
         views = read_views(metadata_path(metadata, SCAN_ID))
         known = {o.object_id for v in views for o in v.objects}
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         sets = {m: image_sets(views, m, recipe.modalities, rng_for(0, SCAN_ID, "views", m), known) for m in Modality}
         return {
             "seconds": time.perf_counter() - start,
+            "cpu_s": cpu_seconds() - cpu,  # the selection alone, not reading the metadata file
             "views": len(views),
             "sets": {m: len(s) for m, s in sets.items()},
         }
@@ -120,6 +140,7 @@ def in_fresh_process(stage: str, root: Path, work: Path, stride: int) -> dict[st
         capture_output=True,
         text=True,
         check=False,
+        env={**WORKER_THREADS_ENV, **os.environ},
     )
     if done.returncode != 0:
         raise SystemExit(f"stage {stage} failed:\n{done.stderr[-3000:]}")
@@ -127,45 +148,49 @@ def in_fresh_process(stage: str, root: Path, work: Path, stride: int) -> dict[st
     return result
 
 
-def measure(root: Path, work: Path, stride: int) -> dict[str, dict[str, Any]]:
-    return {stage: in_fresh_process(stage, root, work / f"stride{stride}", stride) for stage in STAGES}
+def measure(root: Path, work: Path, stride: int, stages: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {stage: in_fresh_process(stage, root, work / f"stride{stride}", stride) for stage in stages}
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
-    strides = sorted(results, reverse=True)
+    strides = list(results)
     base = results[strides[0]]
-    print(f"\n{name}")
+    print(f"\n{name}: CPU seconds per scan (wall seconds of the build's stages in brackets)")
     print(
-        f"{'stride':>6} {'views':>6} | {'metadata s':>10} {'selection s':>11} {'draft s':>8} {'select+render s':>15} "
-        f"{'write s':>8} {'rows':>5} | {'cold s':>6} {'resume ms':>9} | "
-        f"peak RSS GiB: {'metadata':>8} {'build':>6} {'cold':>5}"
+        f"{'stride':>6} {'views':>5} | {'metadata':>8} {'ms/view':>7} | {'selection':>9} | "
+        f"{'build (draft, write)':>22} {'rows':>4} | {'cold':>5} {'resume ms':>9} | "
+        f"peak RSS GiB: metadata / build / cold"
     )
-    for stride in strides:
-        r = results[stride]
-        b = r["build"]["stages"]
-        m, sel = r["metadata"], r["selection"]
-        print(
-            f"{stride:>6} {m['views']:>6} | {m['seconds']:>10.1f} {sel['seconds']:>11.3f} "
-            f"{b['draft']:>8.1f} {b['select'] + b['render']:>15.2f} {b['write']:>8.1f} {r['build']['rows']:>5} | "
-            f"{r['cold']['seconds']:>6.1f} {1000 * r['resume']['seconds']:>9.0f} | "
-            f"{m['rss_gib']:>21.2f} {r['build']['rss_gib']:>6.2f} {r['cold']['rss_gib']:>5.2f}"
+    for stride, r in results.items():
+        m, sel, b = r["metadata"], r["selection"], r["build"]
+        cold = (
+            f"{r['cold']['cpu_s']:>5.1f} {1000 * r['resume']['seconds']:>9.0f}" if "cold" in r else f"{'-':>5} {'-':>9}"
         )
-    if len(strides) > 1:
-        more = results[strides[-1]]
-        ratio_views = more["metadata"]["views"] / base["metadata"]["views"]
-        for stage, key in (("metadata", "metadata"), ("selection", "selection")):
-            print(f"  {stage}: {ratio_views:.1f}x the views cost {more[key]['seconds'] / base[key]['seconds']:.2f}x")
+        rss = " / ".join(f"{r[s]['rss_gib']:.2f}" for s in ("metadata", "build", "cold") if s in r)
         print(
-            f"  draft: {ratio_views:.1f}x the views cost "
-            f"{more['build']['stages']['draft'] / base['build']['stages']['draft']:.2f}x"
+            f"{stride:>6} {m['views']:>5} | {m['cpu_s']:>8.1f} {1000 * m['cpu_s'] / m['views']:>7.1f} | "
+            f"{sel['cpu_s']:>9.3f} | {b['cpu_s']:>5.1f} ({b['stages']['draft']:>5.1f}, {b['stages']['write']:>4.1f} s) "
+            f"{b['rows']:>5} | {cold} | {rss}"
         )
+    # linear in views: cost = per scan + per view x views, so the cost of each added view stays the same
+    for stride in strides[1:]:
+        more = results[stride]
+        added = more["metadata"]["views"] - base["metadata"]["views"]
+        growth = ", ".join(
+            f"{stage} {more[stage]['cpu_s'] / base[stage]['cpu_s']:.2f}x "
+            f"({1000 * (more[stage]['cpu_s'] - base[stage]['cpu_s']) / added:+.2f} ms per added view)"
+            for stage in ("metadata", "selection", "build")
+        )
+        ratio = more["metadata"]["views"] / base["metadata"]["views"]
+        print(f"  stride {stride}: {ratio:.1f}x the views of stride {strides[0]} cost {growth}")
     for r in results.values():
         assert r["build"]["draft"].get("metadata cached") == 1, "the build recomputed the metadata"
     per_scan = base["cold"]["cpu_s"]
     core_hours = per_scan * SCANNET_V2_SCANS / 3600
+    start_up = max(r[s]["start_up_cpu_s"] for r in results.values() for s in r)
     print(
-        f"  per scan at stride {strides[0]}: {per_scan:.1f} core-s (CPU seconds of a cold build, all threads; "
-        f"{base['cold']['seconds']:.1f} s wall); ScanNet v2 "
+        f"  per scan at stride {strides[0]}: {per_scan:.2f} core-s (CPU seconds of a cold build, all threads; "
+        f"{base['cold']['seconds']:.1f} s wall; a worker's start-up once: {start_up:.1f} core-s); ScanNet v2 "
         f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
         f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
     )
@@ -185,23 +210,32 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=50)
     parser.add_argument("--hires", action="store_true", help="also the ~1.3M-vertex (_vh_clean-like) mesh")
     parser.add_argument("--recipe", default="spatialladder-26k")
+    parser.add_argument("--strides", type=int, nargs="+", help="every stage (default: the recipe's and half of it)")
+    parser.add_argument(
+        "--growth-strides", type=int, nargs="*", default=[2, 1], help="metadata, selection and build only"
+    )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--stride", type=int, default=None, help="frame stride (default: the recipe's)")
+    parser.add_argument("--stride", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     recipe = Recipe.load(args.recipe)
     if args.stage:  # a child process: one stage, one JSON line
-        if args.stride:
-            recipe = recipe.with_frame_stride(args.stride)
+        start_up = warm_up()
         before = cpu_seconds()
-        result = run_stage(args.stage, args.root, args.work, recipe)
-        print(json.dumps({**result, "cpu_s": cpu_seconds() - before, "rss_gib": peak_rss_gib()}))
+        result = run_stage(args.stage, args.root, args.work, recipe.with_frame_stride(args.stride))
+        print(
+            json.dumps(
+                {"cpu_s": cpu_seconds() - before, **result, "start_up_cpu_s": start_up, "rss_gib": peak_rss_gib()}
+            )
+        )
         return
-    stride = args.stride or recipe.metadata.frame_stride
+    stride = recipe.metadata.frame_stride
+    every = list(dict.fromkeys(args.strides or [stride, max(1, stride // 2)]))
+    growth = [s for s in dict.fromkeys(args.growth_strides) if s not in every]
     print(
-        f"recipe {recipe.name}, frame stride {stride} (and {max(1, stride // 2)}), {args.frames} frames, "
-        f">= {args.objects} objects, 1 scan per run, each stage in its own process"
+        f"recipe {recipe.name}, frame strides {every} (every stage) and {growth} (metadata, selection, build), "
+        f"{args.frames} frames, >= {args.objects} objects, 1 scan per run, each stage in its own process"
     )
     meshes = {"_vh_clean_2-like (~150k vertices)": 150_000}
     if args.hires:
@@ -209,7 +243,8 @@ def main() -> None:
     for name, vertices in meshes.items():
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
-        results = {s: measure(root, work, s) for s in dict.fromkeys([stride, max(1, stride // 2)])}
+        results = {s: measure(root, work, s, STAGES) for s in every}
+        results |= {s: measure(root, work, s, GROWTH_STAGES) for s in growth}
         report(name, folder_bytes(root / "scans" / SCAN_ID), results)
 
 

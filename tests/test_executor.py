@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fixtures.factories import all_drafts_recipe, scannet
-from fixtures.workers import square_or_die
+from fixtures.workers import environment_variable, square_or_die
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
@@ -40,6 +40,7 @@ from ladderdata.executor import (
     RayExecutor,
     open_executor,
 )
+from ladderdata.executor.base import WORKER_THREADS_ENV
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import process_scans
@@ -122,6 +123,20 @@ def test_no_retry_when_retries_is_zero(tmp_path: Path) -> None:
         (outcome,) = executor.map(partial(square_or_die, tmp_path), [3])
     assert outcome.error is not None and "1 attempt" in outcome.error
     assert len(list(tmp_path.glob("3.*"))) == 1
+
+
+def test_workers_start_with_one_thread_per_numeric_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool's workers run one BLAS/OpenMP thread each (the workers are the parallelism), unless the environment
+    says otherwise; the parent's own environment is left as it was."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    names = ["OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"]
+    with LocalExecutor(workers=2) as executor:
+        outcomes = executor.map(environment_variable, names)
+    assert [o.value for o in outcomes] == ["1", "1", "3"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 @pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
@@ -425,6 +440,12 @@ def test_build_bench_with_executor_ray_on_the_cli_gives_the_same_bytes_as_local(
         outputs[name] = files
     assert any(f.endswith(".parquet") for f in outputs["ray"])
     assert outputs["local-1"] == outputs["local-2"] == outputs["ray"]
+
+
+def test_ray_tasks_start_with_one_thread_per_numeric_library(ray_executor: Executor) -> None:
+    names = list(WORKER_THREADS_ENV)
+    outcomes: list[Outcome[str | None]] = ray_executor.map(environment_variable, names)
+    assert [o.value for o in outcomes] == [os.environ.get(name, "1") for name in names]
 
 
 def test_ray_reports_a_killed_worker_by_item(ray_executor: Executor, tmp_path: Path) -> None:

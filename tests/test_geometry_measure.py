@@ -14,6 +14,7 @@ from ladderdata.geometry.measure import (
     triangle_areas,
     vertex_region,
 )
+from ladderdata.geometry.raycast import query_threads
 
 
 def rotate_z(points: np.ndarray, yaw: float, shift: np.ndarray | None = None) -> np.ndarray:
@@ -179,3 +180,16 @@ def test_pruned_surface_distance_is_the_minimum_over_every_sample(
     b = surface(lo_b, tuple(lo + s for lo, s in zip(lo_b, size_b, strict=True)), yaw)  # type: ignore[arg-type]
     every = min(a.distances_from(b.samples.points).min(), b.distances_from(a.samples.points).min())
     assert surface_distance(a, b) == float(every)
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, 0), ("1", 1), ("4,2", 4), (" 3 ", 3), ("many", 0), ("", 0)])
+def test_ray_casts_run_on_the_threads_omp_num_threads_gives(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, threads: int
+) -> None:
+    """A worker's ``OMP_NUM_THREADS`` (its first level when nested) is the ray cast's thread count; 0, every
+    core, when it is unset or not a number."""
+    if value is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert query_threads() == threads

@@ -8,11 +8,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from scipy.spatial import ConvexHull
+from scipy.spatial.transform import Rotation
 
 from fixtures.factories import analytic_scan, copy_root, load_ground_truth, scan_paths
 from ladderdata.cache import TEMP_SUFFIX
 from ladderdata.executor import LocalExecutor
-from ladderdata.geometry.camera import CameraIntrinsics, project, world_to_camera
+from ladderdata.geometry.camera import CameraIntrinsics, in_frustum, project, world_to_camera
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
@@ -104,6 +105,33 @@ def test_synthetic_views_agree_with_sensor_depth(synthetic_root: Path) -> None:
             assert 0 < o.visibility <= o.in_frustum <= 1
             x1, y1, x2, y2 = o.bbox_2d
             assert 0 <= x1 <= x2 <= 1296 and 0 <= y1 <= y2 <= 968
+
+
+def test_objects_skipped_by_their_bounding_sphere_have_no_sample_in_the_image(synthetic_root: Path) -> None:
+    """The per-view statistics skip objects whose bounding sphere misses the view frustum; none of them has a
+    sample in the frustum (``camera.in_frustum``, its own projection), on the scan's poses and on random poses
+    inside and around the room, and some views do skip objects."""
+    scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
+    assert scan.frames is not None
+    measurer = ViewMeasurer(scan, CONFIG, scan.frames.color_intrinsics)
+    samples = measurer.samples
+    rng = np.random.default_rng(0)
+    lo, hi = samples.points.min(axis=0) - 1.0, samples.points.max(axis=0) + 1.0
+    poses = list(scan.poses[scan.valid_poses])
+    for rotation in Rotation.random(200, random_state=1).as_matrix():
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = rotation, rng.uniform(lo, hi)
+        poses.append(pose)
+    skipped_some = False
+    K = measurer.render_k
+    wide = K.model_copy(update={"fx": 0.5 * K.fx, "fy": 0.5 * K.fy})  # a frame with its own, wider camera
+    for pose in poses:
+        for camera in (K, wide):
+            seen = in_frustum(samples.points, pose, camera, CONFIG.near)
+            skipped = np.setdiff1d(np.arange(len(scan.objects)), measurer.in_view_objects(pose, camera))
+            assert not np.isin(samples.owner[seen], skipped).any()
+            skipped_some |= skipped.size > 0
+    assert skipped_some
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])

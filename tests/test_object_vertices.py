@@ -15,7 +15,7 @@ from ladderdata.layout import LABEL_TABLE, ScanPaths
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.views import Timings, ViewMeasurer
 from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
+from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig, faces_touching
 from ladderdata.sources.synthetic import LABEL_TABLE_COLUMNS
 
 H, N = 0.1, 20  # a 2 m x 2 m floor, one vertex every 10 cm
@@ -70,6 +70,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rug")
     write_scan(root, rug_segments(), FLOOR_AND_RUG)
     return root
+
+
+def test_objects_get_every_triangle_they_touch() -> None:
+    """Hand-made: the object of each vertex (vertex 3 in none), triangle 0 has a corner in each of the three
+    objects and triangle 1 a corner outside every object."""
+    vertex_group = np.array([1, 2, 0, -1, 1, 2])
+    faces = np.array([[0, 1, 2], [0, 4, 3], [3, 5, 1], [4, 0, 5]])
+    assert [f.tolist() for f in faces_touching(faces, vertex_group, 3)] == [[0], [0, 1, 3], [0, 2, 3]]
 
 
 def test_boxes_hold_every_vertex_of_the_segments(root: Path) -> None:

@@ -17,6 +17,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: The numeric libraries' thread pools in a worker process: one thread each. A run's parallelism is its workers;
+#: N workers each running a BLAS pool of N threads oversubscribe the cores, and numpy's small matrix products
+#: (the camera transform of every view's object samples) then spend most of their CPU time in spinning BLAS
+#: threads: the per-view object statistics cost about 3x (docs/performance.md#scale). The libraries read these
+#: variables when they load, so a worker is given them when it starts; a value the environment sets is kept.
+WORKER_THREADS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 class ExecutorKind(StrEnum):
     LOCAL = "local"

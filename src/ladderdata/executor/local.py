@@ -5,7 +5,7 @@ worker that dies (SIGKILL, out of memory, a crash in native code) costs exactly 
 once on a fresh worker and then reported; the other items go on and the map never hangs. Workers die with
 their parent (``prctl(PR_SET_PDEATHSIG)`` on Linux, plus a lifeline pipe everywhere), ignore Ctrl-C (the
 parent stops them, so an interrupt ends the run within seconds) and are started with the ``spawn`` method
-(no inherited threads or locks).
+(no inherited threads or locks) and one thread per numeric library (``WORKER_THREADS_ENV``).
 """
 
 import contextlib
@@ -17,12 +17,13 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from ladderdata.executor.base import (
+    WORKER_THREADS_ENV,
     Executor,
     ExecutorKind,
     Outcome,
@@ -81,6 +82,19 @@ def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
             tasks.send((index, False, f"result could not be sent back: {type(e).__name__}: {e}"))
 
 
+@contextlib.contextmanager
+def _worker_threads_env() -> Iterator[None]:
+    """While the block runs, ``os.environ`` also holds the ``WORKER_THREADS_ENV`` variables it lacks: a spawned
+    worker starts with the environment its parent has then."""
+    added = {key: value for key, value in WORKER_THREADS_ENV.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            del os.environ[key]
+
+
 class _Worker:
     def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
         self.tasks, child_tasks = context.Pipe()
@@ -98,7 +112,8 @@ class _Worker:
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, lambda signum, _: interrupted.append(signum)) if in_main else None
         try:
-            self.process.start()
+            with _worker_threads_env():
+                self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             if in_main:

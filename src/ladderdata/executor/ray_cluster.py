@@ -3,16 +3,26 @@
 Ray retries a task whose worker process died (``max_retries``) and reports it after that; exceptions raised by
 the function are caught inside the task and come back as that item's error, so they are never retried.
 Workers read the scans and write their outputs themselves, so on a multi-node cluster the scans and the output
-folder must be on storage every node sees at the same path (docs/scaling.md).
+folder must be on storage every node sees at the same path (docs/scaling.md). Tasks run in workers started with
+one thread per numeric library (``WORKER_THREADS_ENV``, or the driver's own value of each variable).
 """
 
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ladderdata.errors import ConfigError, install_command
-from ladderdata.executor.base import Executor, ExecutorKind, Outcome, call_item, failed_outcome, item_names
+from ladderdata.executor.base import (
+    WORKER_THREADS_ENV,
+    Executor,
+    ExecutorKind,
+    Outcome,
+    call_item,
+    failed_outcome,
+    item_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +65,8 @@ class RayExecutor(Executor):
                 ray.init(address=address, **options)
             except (ConnectionError, ValueError, RuntimeError) as e:
                 raise ConfigError(f"cannot start or join a Ray cluster (address {address!r}): {e}") from None
-        self._remote = ray.remote(num_cpus=1, max_retries=retries)(_call)
+        threads = {key: os.environ.get(key, value) for key, value in WORKER_THREADS_ENV.items()}
+        self._remote = ray.remote(num_cpus=1, max_retries=retries, runtime_env={"env_vars": threads})(_call)
 
     def map(
         self,

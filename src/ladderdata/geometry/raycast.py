@@ -1,5 +1,6 @@
 """The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points)."""
 
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -10,6 +11,15 @@ from ladderdata.typed import Faces, FloatArray, Points3
 
 #: open3d's ``primitive_ids`` value for a ray that hits nothing.
 NO_HIT = np.iinfo(np.uint32).max
+
+
+def query_threads() -> int:
+    """Threads of a ray cast or distance query: the first value of ``OMP_NUM_THREADS``, which sets a worker
+    process's threads (``ladderdata.executor.base.WORKER_THREADS_ENV``) but which open3d's ray-casting pool does
+    not read; 0 (every core) when it is unset or not a number. On one thread a ray cast costs about 10% less CPU
+    time than on two (docs/performance.md#scale)."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() else 0
 
 
 def _tensor(array: NDArray[Any]) -> o3d.core.Tensor:
@@ -40,11 +50,14 @@ class TriangleScene:
 
     def cast(self, rays: NDArray[np.float32]) -> Hits:
         """Cast (..., 6) rays (origin, direction)."""
-        hit = self._scene.cast_rays(_tensor(rays))
+        hit = self._scene.cast_rays(_tensor(rays), nthreads=query_threads())
         prim = hit["primitive_ids"].numpy().astype(np.int64)
         prim[prim == NO_HIT] = -1
         return Hits(hit["t_hit"].numpy(), prim, hit["primitive_uvs"].numpy())
 
     def distance(self, points: Points3) -> FloatArray:
         """(N,) exact unsigned distance from (N, 3) points to the nearest triangle."""
-        return np.asarray(self._scene.compute_distance(_tensor(points.astype(np.float32))).numpy(), dtype=np.float64)
+        return np.asarray(
+            self._scene.compute_distance(_tensor(points.astype(np.float32)), nthreads=query_threads()).numpy(),
+            dtype=np.float64,
+        )

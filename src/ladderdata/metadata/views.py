@@ -45,24 +45,36 @@ class Timings:
 MIXED = -2
 
 
+#: Metres added to each object's bounding-sphere radius, far above the rounding of the camera transform, so that
+#: culling by sphere never drops an object with a sample in the image.
+SPHERE_SLACK = 1e-6
+
+
 @dataclass(frozen=True)
 class ObjectSamples:
-    """Samples of every object of a scan, concatenated."""
+    """Samples of every object of a scan, concatenated in object order (each object's samples are one run)."""
 
     points: Points3
     """(S, 3) world positions."""
     owner: IntArray
-    """(S,) index of the owning object in ``Scan.objects``."""
+    """(S,) index of the owning object in ``Scan.objects`` (non-decreasing)."""
     is_area: NDArray[np.bool_]
     """(S,) True for area-weighted samples (they count towards fractions); False for convex-hull vertices,
     which only sharpen 2D boxes."""
     area_count: IntArray
     """(n_objects,) number of area samples per object."""
+    starts: IntArray
+    """(n_objects + 1,) where each object's samples begin, and their total."""
+    centres: Points3
+    """(n_objects, 3) centre of a sphere holding each object's samples."""
+    radii: FloatArray
+    """(n_objects,) its radius, plus :data:`SPHERE_SLACK`."""
 
 
 def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples:
     """Systematic area-weighted samples (equal area each) plus hull vertices for every object."""
-    points, owner, is_area, counts = [np.zeros((0, 3))], [np.zeros(0, np.int64)], [np.zeros(0, bool)], []
+    points, is_area, counts, sizes = [np.zeros((0, 3))], [np.zeros(0, bool)], [], []
+    centres, radii = np.zeros((len(scan.objects), 3)), np.zeros(len(scan.objects))
     for i, obj in enumerate(scan.objects):
         s = obj.surface.samples
         cum = np.cumsum(s.weights)
@@ -75,12 +87,35 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
         except (QhullError, ValueError):
             hull = obj.surface.vertices
         points += [area_pts, hull]
-        owner.append(np.full(m + len(hull), i))
         is_area += [np.ones(m, bool), np.zeros(len(hull), bool)]
         counts.append(m)
+        sizes.append(m + len(hull))
+        both = np.concatenate([area_pts, hull])
+        centres[i] = (both.min(axis=0) + both.max(axis=0)) / 2
+        radii[i] = np.linalg.norm(both - centres[i], axis=1).max() + SPHERE_SLACK
     return ObjectSamples(
-        np.concatenate(points), np.concatenate(owner), np.concatenate(is_area), np.array(counts, dtype=np.int64)
+        points=np.concatenate(points),
+        owner=np.repeat(np.arange(len(sizes)), sizes),
+        is_area=np.concatenate(is_area),
+        area_count=np.array(counts, dtype=np.int64),
+        starts=np.cumsum([0, *sizes]),
+        centres=centres,
+        radii=radii,
     )
+
+
+def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
+    """(4, 3) inward unit normals, camera frame, of the planes through the camera centre and the outer edges of
+    the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5)."""
+    edges = np.array(
+        [
+            [K.fx, 0.0, K.cx + 0.5],
+            [-K.fx, 0.0, K.width - 0.5 - K.cx],
+            [0.0, K.fy, K.cy + 0.5],
+            [0.0, -K.fy, K.height - 0.5 - K.cy],
+        ]
+    )
+    return edges / np.linalg.norm(edges, axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -144,10 +179,24 @@ class ViewMeasurer:
             objects = self._object_stats(pose, view, image)
         return objects, view
 
-    def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
-        cfg, K, S = self.config, view.intrinsics, self.samples
+    def in_view_objects(self, pose: Matrix4, K: CameraIntrinsics) -> IntArray:
+        """Indices of the objects whose bounding sphere reaches in front of the near plane and inside the four
+        planes through the camera centre and the image edges of the render camera ``K``: no sample of the others
+        can project onto the image, so they are never looked at."""
         R, t = pose[:3, :3], pose[:3, 3]
-        pc = (S.points - t) @ R  # (S, 3) camera frame
+        centres = (self.samples.centres - t) @ R
+        radii = self.samples.radii
+        inside_edges = (centres @ edge_normals(K).T > -radii[:, None]).all(1)
+        return np.flatnonzero((centres[:, 2] + radii > self.config.near) & inside_edges)
+
+    def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
+        cfg, K, S, n = self.config, view.intrinsics, self.samples, len(self.scan.objects)
+        runs = [slice(S.starts[i], S.starts[i + 1]) for i in self.in_view_objects(pose, K)]
+        if not runs:
+            return []
+        points, owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.points, S.owner, S.is_area))
+        R, t = pose[:3, :3], pose[:3, 3]
+        pc = (points - t) @ R  # camera frame
         z = pc[:, 2]
         front = z > cfg.near
         zs = np.where(front, z, 1.0)
@@ -158,35 +207,33 @@ class ViewMeasurer:
         row = np.clip(np.rint(v), 0, K.height - 1).astype(np.int64)
         seen_depth = view.depth[row, col]
         seen_owner = view.instance[row, col]
-        unblocked = (seen_owner == S.owner) | (z <= seen_depth + cfg.depth_tolerance + 0.01 * z)
+        unblocked = (seen_owner == owner) | (z <= seen_depth + cfg.depth_tolerance + 0.01 * z)
         visible = in_image & unblocked
-        n = len(self.scan.objects)
-        area_visible = visible & S.is_area
-        vis_count = np.bincount(S.owner[area_visible], minlength=n)
-        frustum_count = np.bincount(S.owner[in_image & S.is_area], minlength=n)
+        area_visible = visible & is_area
+        vis_count = np.bincount(owner[area_visible], minlength=n)
+        frustum_count = np.bincount(owner[in_image & is_area], minlength=n)
         listed = np.flatnonzero(vis_count > 0)
         if listed.size == 0:
             return []
         pixel_count = np.bincount(view.instance.ravel() + 1, minlength=n + 1)[1:]
         mask_boxes = ndimage.find_objects(view.instance + 1, max_label=n)
 
-        # visible samples (area and hull) in colour-image pixel-edge coordinates
+        # visible samples (area and hull) in colour-image pixel-edge coordinates; samples are grouped by object,
+        # so each object's visible samples are one run
         scale = image.width / K.width
         ue, ve = (u[visible] + 0.5) * scale, (v[visible] + 0.5) * scale
-        own = S.owner[visible]
+        own = owner[visible]
+        firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
         lo_u, hi_u = np.full(n, np.inf), np.full(n, -np.inf)
         lo_v, hi_v = np.full(n, np.inf), np.full(n, -np.inf)
-        np.minimum.at(lo_u, own, ue)
-        np.maximum.at(hi_u, own, ue)
-        np.minimum.at(lo_v, own, ve)
-        np.maximum.at(hi_v, own, ve)
+        lo_u[own[firsts]], hi_u[own[firsts]] = np.minimum.reduceat(ue, firsts), np.maximum.reduceat(ue, firsts)
+        lo_v[own[firsts]], hi_v[own[firsts]] = np.minimum.reduceat(ve, firsts), np.maximum.reduceat(ve, firsts)
 
-        az, aown, apc = z[area_visible], S.owner[area_visible], pc[area_visible]
-        order = np.lexsort((az, aown))
-        az_sorted, aown_sorted = az[order], aown[order]
-        starts = np.searchsorted(aown_sorted, listed, side="left")
+        az, aown, apc = z[area_visible], owner[area_visible], pc[area_visible]
+        starts = np.searchsorted(aown, listed, side="left")
         centroid_sum = np.stack([np.bincount(aown, weights=apc[:, k], minlength=n) for k in range(3)], axis=1)
 
+        width, height = float(image.width), float(image.height)
         out = []
         for j, i in enumerate(listed):
             x1, y1, x2, y2 = lo_u[i], lo_v[i], hi_u[i], hi_v[i]
@@ -198,11 +245,10 @@ class ViewMeasurer:
                 # seen in the outermost pixel row/column: the visible part runs on to the image border
                 x1 = 0.0 if cols.start == 0 else x1
                 y1 = 0.0 if rows.start == 0 else y1
-                x2 = float(image.width) if cols.stop == K.width else x2
-                y2 = float(image.height) if rows.stop == K.height else y2
-            x1, x2 = np.clip([x1, x2], 0, image.width)
-            y1, y2 = np.clip([y1, y2], 0, image.height)
+                x2 = width if cols.stop == K.width else x2
+                y2 = height if rows.stop == K.height else y2
             k, first = int(vis_count[i]), int(starts[j])
+            depths = az[first : first + k]
             obj = self.scan.objects[i].info
             out.append(
                 ObjectInView(
@@ -212,9 +258,14 @@ class ViewMeasurer:
                     visibility=k / int(S.area_count[i]),
                     in_frustum=int(frustum_count[i]) / int(S.area_count[i]),
                     pixel_fraction=int(pixel_count[i]) / (K.width * K.height),
-                    bbox_2d=[float(x1), float(y1), float(x2), float(y2)],
-                    depth_min=float(az_sorted[first]),
-                    depth_median=float(az_sorted[first + (k - 1) // 2]),
+                    bbox_2d=[
+                        float(min(max(x1, 0.0), width)),
+                        float(min(max(y1, 0.0), height)),
+                        float(min(max(x2, 0.0), width)),
+                        float(min(max(y2, 0.0), height)),
+                    ],
+                    depth_min=float(depths.min()),
+                    depth_median=float(np.partition(depths, (k - 1) // 2)[(k - 1) // 2]),
                     centroid_cam=(centroid_sum[i] / k).tolist(),
                 )
             )

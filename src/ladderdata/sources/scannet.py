@@ -1,5 +1,6 @@
 """ScanNet v2 reader: mesh, segments, aggregation -> object instances; axis alignment; frames in any layout."""
 
+import itertools
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ from ladderdata.sources.frames import SensFrames, frame_files, open_frames, read
 from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.validate import drop_outliers, int_array, read_mesh, rigid_transform
-from ladderdata.typed import IntArray, Matrix4
+from ladderdata.typed import Faces, IntArray, Matrix4
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,19 @@ def _segment_owners(known: IntArray, seg_sizes: IntArray, groups: list[Group], s
     return owner
 
 
+def faces_touching(faces: Faces, vertex_group: IntArray, groups: int) -> list[IntArray]:
+    """For each group, the indices (ascending) of the faces with at least one corner in it."""
+    corner = vertex_group[faces]
+    # each (group, face) pair once: a corner's group counts unless it is -1 or an earlier corner's
+    first = corner >= 0
+    first[:, 1] &= corner[:, 1] != corner[:, 0]
+    first[:, 2] &= (corner[:, 2] != corner[:, 0]) & (corner[:, 2] != corner[:, 1])
+    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)
+    keyed = np.sort(corner[first] * len(faces) + face[first])  # by group, then face
+    bounds = np.searchsorted(keyed // len(faces), np.arange(groups + 1))
+    return [keyed[a:b] % len(faces) for a, b in itertools.pairwise(bounds)]
+
+
 def build_objects(
     scan_id: str,
     path: Path,
@@ -204,6 +218,7 @@ def build_objects(
     distinct = _distinct_groups(scan_id, path, parsed)
     owner = _segment_owners(known, seg_sizes, distinct, shared)
     vertex_owner = owner[vertex_segment]
+    object_faces = faces_touching(mesh.faces, vertex_owner, len(distinct))
     moved: Counter[tuple[int, int]] = Counter()
     emptied = []
     objects = []
@@ -214,7 +229,7 @@ def build_objects(
         if not in_object.any():
             emptied.append(f"{object_id} ({label})")
             continue
-        touching = mesh.faces[in_object[mesh.faces].any(axis=1)]
+        touching = mesh.faces[object_faces[k]]
         if touching.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) has no mesh triangles")
         entry = labels.lookup(label)

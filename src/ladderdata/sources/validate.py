@@ -206,7 +206,7 @@ def same_size(scan_id: str, path: Path, found: tuple[int, int], declared: tuple[
 def int_array(scan_id: str, path: Path, value: Any, what: str) -> IntArray:
     """A JSON list of integers as a (N,) int64 array; floats, booleans, nulls, nesting and numbers beyond int64
     are refused (numpy would truncate or overflow them)."""
-    if not isinstance(value, list) or not all(type(v) is int for v in value):
+    if not isinstance(value, list) or not set(map(type, value)) <= {int}:
         raise CorruptFileError(scan_id, path, f"{what} is not a list of integers")
     if value and not (min(value) >= -(2**63) and max(value) < 2**63):
         raise CorruptFileError(scan_id, path, f"{what} holds integers beyond 64 bits")
