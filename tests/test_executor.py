@@ -156,7 +156,7 @@ def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
     if other_thread:
         threading.Thread(target=idle.wait, daemon=True).start()
 
-    def interrupted_spawn(path: str, args: list[str], fds: Any) -> int:
+    def interrupted_spawn(path: bytes, args: list[str], fds: Any) -> int:
         pid = real_spawn(path, args, fds)
         if "--multiprocessing-fork" in args:  # a worker, not multiprocessing's resource tracker
             os.kill(os.getpid(), signal.SIGINT)

@@ -107,7 +107,7 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
 def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
     """(4, 3) inward unit normals, camera frame, of the planes through the camera centre and the outer edges of
     the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5)."""
-    edges = np.array(
+    edges: NDArray[np.float64] = np.array(
         [
             [K.fx, 0.0, K.cx + 0.5],
             [-K.fx, 0.0, K.width - 0.5 - K.cx],
@@ -115,7 +115,8 @@ def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
             [0.0, -K.fy, K.height - 0.5 - K.cy],
         ]
     )
-    return edges / np.linalg.norm(edges, axis=1, keepdims=True)
+    normals: NDArray[np.float64] = edges / np.linalg.norm(edges, axis=1, keepdims=True)
+    return normals
 
 
 @dataclass(frozen=True)
