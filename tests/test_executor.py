@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xxhash
 
 from fixtures.factories import all_drafts_recipe, scannet
 from fixtures.workers import environment_variable, square_or_die
@@ -203,16 +204,18 @@ def test_file_hashes_are_memoised_and_follow_changes(tmp_path: Path) -> None:
     data.write_bytes(b"x" * 1000)
     sidecar = tmp_path / "hashes.json"
     hashes = FileHashes(sidecar)
-    assert hashes.sha256(data) == hashlib.sha256(b"x" * 1000).hexdigest()
+    assert hashes.digest(data) == hashlib.sha256(b"x" * 1000).hexdigest()
     hashes.save()
     # a planted wrong digest for the same (size, mtime) is believed: proof that the file is not read again
     text = sidecar.read_text()
     sidecar.write_text(text.replace(hashlib.sha256(b"x" * 1000).hexdigest(), "0" * 64))
-    assert FileHashes(sidecar).sha256(data) == "0" * 64
+    assert FileHashes(sidecar).digest(data) == "0" * 64
+    # the same file memoised with another algorithm is read again, with that one
+    assert FileHashes(sidecar, algorithm="xxh3_128").digest(data) == xxhash.xxh3_128(b"x" * 1000).hexdigest()
     data.write_bytes(b"y" * 1001)  # new size and mtime: read again
-    assert FileHashes(sidecar).sha256(data) == hashlib.sha256(b"y" * 1001).hexdigest()
+    assert FileHashes(sidecar).digest(data) == hashlib.sha256(b"y" * 1001).hexdigest()
     with pytest.raises(FileNotFoundError):
-        FileHashes(sidecar).sha256(tmp_path / "missing")
+        FileHashes(sidecar).digest(tmp_path / "missing")
 
 
 def test_atomic_writes_leave_the_old_file_or_the_new_one(tmp_path: Path) -> None:

@@ -700,7 +700,7 @@ def _io_error_hashing_the_sens(paths: ScanPaths, monkeypatch: pytest.MonkeyPatch
     from ladderdata import cache
 
     error = OSError(errno.EIO, os.strerror(errno.EIO), str(paths.sens))
-    monkeypatch.setattr(cache, "file_sha256", _fail_for(paths.sens, error, cache.file_sha256))
+    monkeypatch.setattr(cache, "file_digest", _fail_for(paths.sens, error, cache.file_digest))
     return paths.sens
 
 
@@ -1820,7 +1820,7 @@ def test_file_hashes_see_a_file_replaced_with_the_same_size_and_mtime(tmp_path: 
     data.write_bytes(b"a" * 100)
     sidecar = tmp_path / "hashes.json"
     first = FileHashes(sidecar)
-    old = first.sha256(data)
+    old = first.digest(data)
     first.save()
     stat = data.stat()
     replacement = tmp_path / "new.png"
@@ -1828,7 +1828,7 @@ def test_file_hashes_see_a_file_replaced_with_the_same_size_and_mtime(tmp_path: 
     os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # cp -p / rsync -a keep the mtime
     replacement.replace(data)
     assert data.stat().st_size == stat.st_size and data.stat().st_mtime_ns == stat.st_mtime_ns
-    assert FileHashes(sidecar).sha256(data) != old
+    assert FileHashes(sidecar).digest(data) != old
 
 
 def test_replacing_depth_frames_recomputes_the_metadata(synthetic_root: Path, tmp_path: Path) -> None:

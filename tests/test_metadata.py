@@ -237,12 +237,12 @@ def test_unchanged_input_files_are_not_read_again(
     cfg = MetadataConfig(frame_stride=5)
     assert process_scan(src, cfg, out, "scene0000_00").status == "computed"
     hashed: list[Path] = []
-    real = cache.file_sha256
+    real = cache.file_digest
 
-    def counting(path: Path) -> str:
+    def counting(path: Path, algorithm: cache.Digest = "sha256") -> str:
         hashed.append(path)
-        return real(path)
+        return real(path, algorithm)
 
-    monkeypatch.setattr(cache, "file_sha256", counting)
+    monkeypatch.setattr(cache, "file_digest", counting)
     assert process_scan(src, cfg, out, "scene0000_00").status == "cached"
     assert hashed == []

@@ -1,8 +1,9 @@
 """Content keys, file hashes, atomic writes and output-folder claims: the one module every writer uses.
 
 * :func:`content_key` is the sha256 of named parts: every cache (metadata, drafts, shards) keys on it.
-* :class:`FileHashes` hashes input files, memoised by (path, size, mtime_ns) in a small JSON sidecar, so a
-  resumed run never re-reads an unchanged multi-GB ``.sens`` while its keys stay content-based.
+* :class:`FileHashes` hashes files, memoised by (path, size, mtime_ns) in a small JSON sidecar, so a
+  resumed run never re-reads an unchanged multi-GB ``.sens`` while its keys stay content-based. Inputs are
+  fingerprinted with xxh3-128 (cache keys only), what ladder publishes with sha256 (:data:`DIGESTS`).
 * :func:`atomic_path` yields a temp path in the destination's folder and renames it into place only when the
   block succeeds; on any failure (exception, Ctrl-C, full disk) the temp file is removed. A kill (SIGKILL, OOM)
   can leave one behind: every temp name follows one pattern, and :func:`remove_stale_temps` deletes them.
@@ -29,6 +30,9 @@ import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Literal
+
+import xxhash
 
 from ladderdata.errors import LadderError, OutOfSpaceError
 
@@ -87,30 +91,40 @@ def content_key(parts: Mapping[str, str | bytes]) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
+Digest = Literal["sha256", "xxh3_128"]
+
+#: The digests :class:`FileHashes` computes. sha256 for what ladder publishes (the shards' checksums in the
+#: manifest, which users and the Hub verify); xxh3-128 for input fingerprints, which only key caches: it reads
+#: a ScanNet ``.sens`` of 0.8-2 GB at memory speed, 7x faster than sha256 with SHA-NI (docs/performance.md#scale).
+DIGESTS: dict[str, Any] = {"sha256": hashlib.sha256, "xxh3_128": xxhash.xxh3_128}
+
+
+def file_digest(path: Path, algorithm: Digest = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB chunks."""
+    h = DIGESTS[algorithm]()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
-    return h.hexdigest()
+    return str(h.hexdigest())
 
 
-#: A memo entry: size, mtime_ns, inode, ctime_ns, sha256.
-_ENTRY_LENGTH = 5
+#: A memo entry: size, mtime_ns, inode, ctime_ns, algorithm, digest.
+_ENTRY_LENGTH = 6
 
 
 class FileHashes:
-    """sha256 of files, memoised by (absolute path, size, mtime_ns, inode, ctime_ns) in a JSON sidecar.
+    """Digests of files (``algorithm``, :data:`DIGESTS`), memoised by (absolute path, size, mtime_ns, inode,
+    ctime_ns) in a JSON sidecar.
 
     A file whose stat is unchanged is not read again. The inode and the change time (which no tool can set back)
     are part of the memo, so a file replaced by one of the same size with its old mtime restored (``cp -p``,
-    ``rsync -a``, ``touch -r``) is hashed again. :meth:`save` keeps only the entries asked for since loading, so
-    the sidecar never grows with files that are gone.
+    ``rsync -a``, ``touch -r``) is hashed again; so is one memoised with another algorithm. :meth:`save` keeps
+    only the entries asked for since loading, so the sidecar never grows with files that are gone.
     """
 
-    def __init__(self, sidecar: Path | None = None) -> None:
+    def __init__(self, sidecar: Path | None = None, algorithm: Digest = "sha256") -> None:
         self.sidecar = sidecar
+        self.algorithm = algorithm
         self._known: dict[str, list[int | str]] = {}
         self._used: dict[str, list[int | str]] = {}
         if sidecar is not None and sidecar.is_file():
@@ -121,15 +135,15 @@ class FileHashes:
             if isinstance(loaded, dict):
                 self._known = {k: v for k, v in loaded.items() if isinstance(v, list) and len(v) == _ENTRY_LENGTH}
 
-    def sha256(self, path: Path) -> str:
-        """The file's sha256 (raises ``FileNotFoundError`` when it does not exist, :class:`NotRegularFileError`
+    def digest(self, path: Path) -> str:
+        """The file's digest (raises ``FileNotFoundError`` when it does not exist, :class:`NotRegularFileError`
         when it is not a regular file, without opening it)."""
         name = os.path.abspath(path)
         st = regular_file_stat(name)
-        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, self.algorithm]
         entry = self._known.get(name)
         if entry is None or entry[:-1] != stamp:
-            entry = [*stamp, file_sha256(Path(name))]
+            entry = [*stamp, file_digest(Path(name), self.algorithm)]
             self._known[name] = entry
         self._used[name] = entry
         return str(entry[-1])

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ladderdata.cache import FileHashes, atomic_path, claim_folder, content_key
+from ladderdata.cache import Digest, FileHashes, atomic_path, claim_folder, content_key
 from ladderdata.errors import InaccessibleFileError, InconsistentScanError, MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
@@ -22,6 +22,8 @@ from ladderdata.typed import IntArray
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of any stored quantity changes: old caches are then recomputed.
+#: How input files are fingerprinted for the metadata key (a cache key only: the fast one, ladderdata.cache.DIGESTS).
+INPUT_DIGEST: Digest = "xxh3_128"
 METADATA_VERSION = "3"  # 3: stray mesh vertices dropped, .sens depth_shift used, frame times checked, per-frame cameras
 CACHE_KEY = b"ladder.cache_key"
 TIME_BASIS_KEY = b"ladder.time_basis"
@@ -59,7 +61,7 @@ def metadata_path(out_dir: Path, scan_id: str) -> Path:
 
 
 def hashes_path(out_dir: Path, scan_id: str) -> Path:
-    """Sidecar memoising the sha256 of the scan's input files (see :class:`ladderdata.cache.FileHashes`)."""
+    """Sidecar memoising the fingerprints of the scan's input files (see :class:`ladderdata.cache.FileHashes`)."""
     return out_dir / ".file-hashes" / f"{scan_id}.json"
 
 
@@ -77,7 +79,7 @@ def metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, hashe
         files = source.input_files(scan_id)
     for path in files:
         try:
-            digest = hashes.sha256(path)
+            digest = hashes.digest(path)
         except FileNotFoundError:
             raise MissingFileError(scan_id, path, "file not found") from None
         except OSError as e:  # a folder or a FIFO in a file's place (never opened), no permission, an I/O error
@@ -88,7 +90,7 @@ def metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, hashe
 
 def scan_metadata_key(source: ScanSource, scan_id: str, config: MetadataConfig, out_dir: Path) -> str:
     """:func:`metadata_key` with the file hashes memoised beside the cache in ``out_dir``."""
-    hashes = FileHashes(hashes_path(out_dir, scan_id))
+    hashes = FileHashes(hashes_path(out_dir, scan_id), algorithm=INPUT_DIGEST)
     key = metadata_key(source, scan_id, config, hashes)
     hashes.save()
     return key

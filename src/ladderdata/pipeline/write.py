@@ -152,7 +152,7 @@ class WriteStage(Stage[Rendered, Written]):
         stats.counters["rows"] = sum(len(p.rows) for p in plan)
         hashes = FileHashes(layout.shard_hashes)
         shards: list[dict[str, object]] = [
-            {"path": str(p.path.relative_to(config.out)), "rows": len(p.rows), "sha256": hashes.sha256(p.path)}
+            {"path": str(p.path.relative_to(config.out)), "rows": len(p.rows), "sha256": hashes.digest(p.path)}
             for p in plan
         ]
         hashes.save()

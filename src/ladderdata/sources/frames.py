@@ -1,7 +1,6 @@
 """The three frame layouts met in the wild: ``.sens`` streams, SensReader exports, mmdetection3d
 ``posed_images``. Each one maps file-level problems to ``ScanError`` subclasses naming scan and file."""
 
-import zlib
 from abc import abstractmethod
 from functools import cached_property
 from pathlib import Path
@@ -183,7 +182,7 @@ class SensFrames(FrameSource):
         data = read_frame_bytes(self.path, int(self.index.depth_offsets[i]), int(self.index.depth_sizes[i]))
         try:
             return decode_depth(data, self.index.header)
-        except (SensFormatError, ValueError, zlib.error) as e:
+        except (SensFormatError, ValueError) as e:
             raise CorruptFileError(self.scan_id, self.path, f"frame {frame_id} depth: {e}") from None
 
 
