@@ -19,13 +19,15 @@ which stays the same when a stage is linear in views. Child processes get a work
 (``WORKER_THREADS_ENV``: one BLAS/OpenMP thread) and do first what a worker does once, on its first scan
 (pyarrow imports pandas, about half a CPU second), so their CPU seconds are those of one scan of many in a
 worker; that start-up is printed apart. Figures are CPU seconds (user + system, every thread): the
-machine may be shared. The extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513
-(ScanNet v2's train + val + test scans); disk and time per 100 scans are the per-scan figures times 100 (the
-scan's input files, its metadata cache entry, the shards and the build's own caches under ``.ladder-work``)::
+machine may be shared, and on a shared machine the same run varies by 10-20%, so every stage at ``--strides``
+runs ``--repeat`` times (default 3) and the median is reported, with the range. The extrapolation multiplies
+the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's train + val + test scans); disk and time per
+100 scans are the per-scan figures times 100 (the scan's input files, its metadata cache entry, the shards and
+the build's own caches under ``.ladder-work``)::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale                        # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires                # plus the ~1.3M-vertex mesh
-    python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 10 and 5 only
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 20 and 10 only
 """
 
 import argparse
@@ -148,8 +150,14 @@ def in_fresh_process(stage: str, root: Path, work: Path, stride: int) -> dict[st
     return result
 
 
-def measure(root: Path, work: Path, stride: int, stages: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    return {stage: in_fresh_process(stage, root, work / f"stride{stride}", stride) for stage in stages}
+def measure(root: Path, work: Path, stride: int, stages: tuple[str, ...], repeat: int) -> dict[str, dict[str, Any]]:
+    """Each stage ``repeat`` times, in order; per stage the run of median CPU time, with the range of all runs."""
+    results = {}
+    for stage in stages:
+        runs = [in_fresh_process(stage, root, work / f"stride{stride}", stride) for _ in range(repeat)]
+        runs.sort(key=lambda r: r["cpu_s"])
+        results[stage] = {**runs[len(runs) // 2], "cpu_s_range": [runs[0]["cpu_s"], runs[-1]["cpu_s"]], "runs": repeat}
+    return results
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
@@ -186,10 +194,12 @@ def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, An
     for r in results.values():
         assert r["build"]["draft"].get("metadata cached") == 1, "the build recomputed the metadata"
     per_scan = base["cold"]["cpu_s"]
+    low, high = base["cold"]["cpu_s_range"]
     core_hours = per_scan * SCANNET_V2_SCANS / 3600
     start_up = max(r[s]["start_up_cpu_s"] for r in results.values() for s in r)
     print(
-        f"  per scan at stride {strides[0]}: {per_scan:.2f} core-s (CPU seconds of a cold build, all threads; "
+        f"  per scan at stride {strides[0]}: {per_scan:.2f} core-s (CPU seconds of a cold build, all threads, the "
+        f"median of {base['cold']['runs']} runs: {low:.2f} to {high:.2f}; "
         f"{base['cold']['seconds']:.1f} s wall; a worker's start-up once: {start_up:.1f} core-s); ScanNet v2 "
         f"({SCANNET_V2_SCANS:,} scans): {core_hours:.2f} core-hours, {60 * core_hours / 16:.1f} min on 16 cores; "
         f"resume {1000 * base['resume']['seconds']:.0f} ms per cached scan (whole build, one scan)"
@@ -213,6 +223,9 @@ def main() -> None:
     parser.add_argument("--strides", type=int, nargs="+", help="every stage (default: the recipe's and half of it)")
     parser.add_argument(
         "--growth-strides", type=int, nargs="*", default=[2, 1], help="metadata, selection and build only"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each stage at --strides (the median is reported; growth: 1)"
     )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -243,8 +256,8 @@ def main() -> None:
     for name, vertices in meshes.items():
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
-        results = {s: measure(root, work, s, STAGES) for s in every}
-        results |= {s: measure(root, work, s, GROWTH_STAGES) for s in growth}
+        results = {s: measure(root, work, s, STAGES, args.repeat) for s in every}
+        results |= {s: measure(root, work, s, GROWTH_STAGES, 1) for s in growth}
         report(name, folder_bytes(root / "scans" / SCAN_ID), results)
 
 

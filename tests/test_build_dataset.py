@@ -79,6 +79,23 @@ def test_load_dataset_decodes_images_and_has_the_documented_columns(built_datase
     assert len(loc) == sum(1 for m in spatial["modality"] if m == "single_image")  # one twin per single-image question
 
 
+def test_shards_store_images_as_they_are_and_compress_the_rest(built_dataset: BuiltDataset) -> None:
+    """The JPEG bytes are stored uncompressed (they are compressed already); every other column is zstd."""
+    import pyarrow.parquet as pq
+
+    paths = sorted((built_dataset.out / "data").rglob("*.parquet"))
+    assert paths
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        for group in range(meta.num_row_groups):
+            codecs = {
+                meta.row_group(group).column(i).path_in_schema: meta.row_group(group).column(i).compression
+                for i in range(meta.num_columns)
+            }
+            assert codecs.pop("images.list.element.bytes") == "UNCOMPRESSED"
+            assert set(codecs.values()) == {"ZSTD"}, codecs
+
+
 def test_card_manifest_stats(built_dataset: BuiltDataset) -> None:
     card = (built_dataset.out / "README.md").read_text()
     assert "config_name: spatial" in card and "config_name: localization" in card

@@ -1179,6 +1179,36 @@ def test_a_frame_broken_after_drafting_is_never_written(
     assert not temp_files(out)
 
 
+def test_frames_that_decoded_at_drafting_are_not_decoded_again_when_written(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each frame is decoded once per build: drafting records the digest of the bytes that decoded, and the shard
+    writer decodes only bytes with another digest (the broken-after-drafting test above is the other half)."""
+    from ladderdata.sources import base as sources_base
+
+    decoded: list[tuple[str, int]] = []
+    real_check = sources_base.FrameSource.check_color_jpeg
+
+    def counting(self: sources_base.FrameSource, frame_id: int, data: bytes, decode: bool = False) -> bytes:
+        if decode:
+            decoded.append((self.scan_id, frame_id))
+        return real_check(self, frame_id, data, decode)
+
+    monkeypatch.setattr(sources_base.FrameSource, "check_color_jpeg", counting)
+    out = tmp_path / "dataset"
+    build(synthetic_root, out, rows_per_shard=20)
+    drafts = [json.loads(p.read_text()) for p in sorted((out / ".ladder-work" / "drafts").glob("*.json"))]
+    drafted = sorted((d["scan_id"], int(f)) for d in drafts for f in d["frame_digests"])
+    embedded = {
+        (row["scene_id"], f)
+        for path in shard_files(out)
+        for row in pq.read_table(path, columns=["scene_id", "frame_ids"]).to_pylist()
+        for f in row["frame_ids"]
+    }
+    assert embedded and embedded <= set(drafted)
+    assert sorted(decoded) == drafted  # once each, all of them at drafting
+
+
 def test_shard_rows_are_streamed_one_row_group_at_a_time(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -81,11 +81,10 @@ def sample_surface(vertices: Points3, faces: Faces, spacing: float) -> SurfaceSa
         bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
         b1, b2 = bary[:, 0], bary[:, 1]
         t = tri[ids]  # (n, 3, 3)
-        pts = (
-            t[:, None, 0]
-            + b1[None, :, None] * (t[:, None, 1] - t[:, None, 0])
-            + b2[None, :, None] * (t[:, None, 2] - t[:, None, 0])
-        )
+        # (n, P, 3) corner 0 + b1 (corner 1 - corner 0) + b2 (corner 2 - corner 0), in that order, in place
+        pts = np.multiply(b1[None, :, None], (t[:, 1] - t[:, 0])[:, None, :])
+        pts += t[:, None, 0]
+        pts += b2[None, :, None] * (t[:, 2] - t[:, 0])[:, None, :]
         n_pts = bary.shape[0]
         points.append(pts.reshape(-1, 3))
         face_ids.append(np.repeat(ids, n_pts))
@@ -176,7 +175,9 @@ class ObjectSurface:
         """(N,) whether each of (N, 3) points lies within ``radius`` of :attr:`bounds` (a point farther from the
         box is farther from every triangle)."""
         lo, hi = self.bounds
-        gap = np.maximum(np.maximum(lo - points, points - hi), 0.0)
+        gap = lo - points  # (N, 3) distance outside the box along each axis, in place
+        np.maximum(gap, points - hi, out=gap)
+        np.maximum(gap, 0.0, out=gap)
         return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
 
 

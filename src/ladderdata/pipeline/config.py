@@ -70,3 +70,6 @@ class SceneDrafts(BaseModel):
     """``"task/modality"`` -> filter name -> candidates it rejected."""
     unknown_labels: dict[str, int] = {}
     """Raw labels of the scan that the label table lacks -> objects carrying them."""
+    frame_digests: dict[int, str] = {}
+    """Frame number -> xxh3-64 of the JPEG bytes that decoded at drafting (``verify_frames``): the shard writer
+    decodes a frame again only when its bytes differ."""

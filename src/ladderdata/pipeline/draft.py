@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import xxhash
+
 from ladderdata.cache import content_key, write_text_atomic
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
@@ -157,7 +159,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         records, rejections = draft_scene(
             SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
         )
-        verify_frames(scan.frames, records)
+        digests = verify_frames(scan.frames, records)
     path = DatasetLayout(job.out).drafts(scan_id)
     result = SceneDrafts(
         scan_id=scan_id,
@@ -166,20 +168,27 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         records=records,
         rejections=rejections,
         unknown_labels=scan.unknown_labels,
+        frame_digests=digests,
     )
     write_text_atomic(path, result.model_dump_json())
     return ScanDrafts("drafted", result, metadata)
 
 
-def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> int:
+def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> dict[int, str]:
     """Decode every colour frame the drafts show, once each (``FrameSource.checked_color_jpeg``): a frame that is
     missing, not a complete JPEG of its camera's size or that does not decode fails this scan now, at drafting,
     rather than every scan at shard writing. The result is cached with the drafts, whose key covers the frame
-    files' bytes. Returns the number of frames checked."""
-    used = sorted({f for r in records for f in r.frame_ids})
-    for frame_id in used:
-        frames.checked_color_jpeg(frame_id, decode=True)
-    return len(used)
+    files' bytes. Returns the digest of each frame's bytes (:func:`frame_digest`), so that the shard writer
+    decodes again only bytes that differ from the ones that decoded here."""
+    return {
+        f: frame_digest(frames.checked_color_jpeg(f, decode=True))
+        for f in sorted({f for r in records for f in r.frame_ids})
+    }
+
+
+def frame_digest(data: bytes) -> str:
+    """xxh3-64 of a frame's JPEG bytes: which bytes were decoded (not a security check: the files are ours)."""
+    return xxhash.xxh3_64_hexdigest(data)
 
 
 @dataclass
@@ -193,6 +202,11 @@ class Drafted:
     def scene_keys(self) -> dict[str, str]:
         """Scan id -> its drafts key, which covers the contents of every input file (frames included)."""
         return {s.scan_id: s.key for s in self.scenes}
+
+    @property
+    def frame_digests(self) -> dict[str, dict[int, str]]:
+        """Scan id -> frame number -> digest of the bytes that decoded at drafting (``SceneDrafts.frame_digests``)."""
+        return {s.scan_id: s.frame_digests for s in self.scenes}
 
 
 class DraftStage(Stage[Plan, Drafted]):

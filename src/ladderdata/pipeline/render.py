@@ -96,6 +96,8 @@ class Rendered:
     """Subset name -> its rows in their final (shuffled) order."""
     scene_keys: dict[str, str]
     """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
+    frame_digests: dict[str, dict[int, str]]
+    """Scan id -> frame -> digest of the bytes that decoded at drafting (``Drafted.frame_digests``)."""
 
 
 def subset_names(recipe: Recipe, benchmark: bool) -> list[str]:
@@ -141,4 +143,4 @@ class RenderStage(Stage[Selection, Rendered]):
             stats.counters["duplicate ids dropped"] += len(rows) - len(kept)
             order = rng_for(config.seed, "shuffle", subset).permutation(len(kept))
             subsets[subset] = [kept[int(i)] for i in order]
-        return Rendered(subsets, data.scene_keys)
+        return Rendered(subsets, data.scene_keys, data.frame_digests)

@@ -50,6 +50,8 @@ class Selection:
     """(task, modality) -> the selected records, groups in sorted order."""
     scene_keys: dict[str, str]
     """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
+    frame_digests: dict[str, dict[int, str]]
+    """Scan id -> frame -> digest of the bytes that decoded at drafting (``Drafted.frame_digests``)."""
 
 
 class SelectStage(Stage[Drafted, Selection]):
@@ -71,4 +73,4 @@ class SelectStage(Stage[Drafted, Selection]):
             target = recipe.target(task, modality, len(data.scenes))
             chosen[(task, modality)] = select(records, target, rng_for(seed, "select", task, modality))
             stats.counters["selected"] += len(chosen[(task, modality)])
-        return Selection(chosen, data.scene_keys)
+        return Selection(chosen, data.scene_keys, data.frame_digests)

@@ -2,6 +2,7 @@
 already holds the same rows; shards a previous run planned but this one does not are removed."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -11,6 +12,7 @@ from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
 from ladderdata.io.shards import RowFormat, existing_key, shard_key, write_shard
 from ladderdata.layout import DatasetLayout
+from ladderdata.pipeline.draft import frame_digest
 from ladderdata.pipeline.render import Rendered
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import ImageConfig
@@ -22,14 +24,17 @@ log = logging.getLogger(__name__)
 
 class FrameReader:
     """JPEG bytes of frames, opening each scan's frame source once. Every frame is checked
-    (``FrameSource.checked_color_jpeg``: a complete JPEG of its camera's size) and decoded once per reader (one
-    reader per shard): drafting decoded it already, but the file may have changed since, and a shard must never
-    embed an image that does not decode."""
+    (``FrameSource.checked_color_jpeg``: a complete JPEG of its camera's size); a shard must never embed an image
+    that does not decode, so a frame whose bytes are not the ones that decoded at drafting (``verified``: scan id
+    -> frame -> :func:`~ladderdata.pipeline.draft.frame_digest`; the file may have changed since) is decoded
+    too, once per reader (one reader per shard)."""
 
-    def __init__(self, source: ScanSourceConfig) -> None:
+    def __init__(self, source: ScanSourceConfig, verified: Mapping[str, Mapping[int, str]]) -> None:
         self.source = open_source(source)
+        self.verified = verified
         self.frames: dict[str, FrameSource] = {}
-        self.decoded: set[tuple[str, int]] = set()
+        self.decoded: dict[tuple[str, int], set[str | None]] = {}
+        """(scan id, frame) -> digests of its bytes known to decode."""
 
     def __call__(self, scene_id: str, frame_id: int) -> bytes:
         if scene_id not in self.frames:
@@ -37,9 +42,12 @@ class FrameReader:
             if frames is None:
                 raise MissingFileError(scene_id, self.source.location(scene_id), "no frames to read images from")
             self.frames[scene_id] = frames
-        first = (scene_id, frame_id) not in self.decoded
-        data = self.frames[scene_id].checked_color_jpeg(frame_id, decode=first)
-        self.decoded.add((scene_id, frame_id))
+        frames = self.frames[scene_id]
+        data = frames.read_color_jpeg(frame_id)
+        digest = frame_digest(data)
+        known = self.decoded.setdefault((scene_id, frame_id), {self.verified.get(scene_id, {}).get(frame_id)})
+        frames.check_color_jpeg(frame_id, data, decode=digest not in known)
+        known.add(digest)
         return data
 
 
@@ -63,6 +71,8 @@ class PlannedShard:
     rows: list[Sample]
     key: str
     """:func:`shard_key` of the rows and the job's settings."""
+    verified: dict[str, dict[int, str]]
+    """Scan id -> frame -> digest of the bytes that decoded at drafting, for the frames of these rows."""
 
 
 def write_planned(job: ShardJob, shard: PlannedShard) -> None:
@@ -70,12 +80,21 @@ def write_planned(job: ShardJob, shard: PlannedShard) -> None:
         shard.path,
         shard.rows,
         job.margins,
-        FrameReader(job.source),
+        FrameReader(job.source, shard.verified),
         job.images,
         job.row_format,
         job.dataset_name,
         job.scene_keys,
     )
+
+
+def verified_frames(rows: list[Sample], digests: Mapping[str, Mapping[int, str]]) -> dict[str, dict[int, str]]:
+    """The digests (scan id -> frame -> digest) of the frames ``rows`` show, where drafting recorded one."""
+    out: dict[str, dict[int, str]] = {}
+    for row in rows:
+        known = digests.get(row.scene_id, {})
+        out.setdefault(row.scene_id, {}).update({f: known[f] for f in row.frame_ids if f in known})
+    return out
 
 
 def written_by_ladder(layout: DatasetLayout, path: Path, split: str) -> bool:
@@ -119,7 +138,7 @@ class WriteStage(Stage[Rendered, Written]):
                 key = shard_key(part, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys)
                 path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
-                plan.append(PlannedShard(path, part, key))
+                plan.append(PlannedShard(path, part, key, verified_frames(part, data.frame_digests)))
             folder = layout.subset_dir(subset)
             for stale in folder.glob(f"{split}-*.parquet") if folder.is_dir() else []:
                 if stale in planned:

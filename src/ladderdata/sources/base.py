@@ -184,10 +184,13 @@ class FrameSource(ABC):
         return bytes(buf)
 
     def checked_color_jpeg(self, frame_id: int, decode: bool = False) -> bytes:
-        """:meth:`read_color_jpeg`, verified (``ladderdata.sources.validate.checked_jpeg``): a complete JPEG of the
-        colour intrinsics' size; with ``decode``, decoding to its end. What datasets embed goes through here."""
+        """:meth:`read_color_jpeg`, verified (:meth:`check_color_jpeg`). What datasets embed goes through here."""
+        return self.check_color_jpeg(frame_id, self.read_color_jpeg(frame_id), decode)
+
+    def check_color_jpeg(self, frame_id: int, data: bytes, decode: bool = False) -> bytes:
+        """``data``, frame ``frame_id``'s bytes, when they are a complete JPEG of the colour intrinsics' size
+        (``ladderdata.sources.validate.checked_jpeg``); with ``decode``, decoding to its end."""
         K = self.color_intrinsics
-        data = self.read_color_jpeg(frame_id)
         return checked_jpeg(self.scan_id, self.color_file(frame_id), data, (K.width, K.height), frame_id, decode)
 
     def position(self, frame_id: int) -> int:

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import cv2
 import numpy as np
@@ -23,6 +23,8 @@ from ladderdata.sources.validate import MAX_IMAGE_SIDE
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
 
 SENS_VERSION = 4
+#: What ``isal_zlib.decompress`` raises on a bad stream (its stubs declare an instance, not the class).
+INFLATE_ERROR = cast(type[Exception], isal_zlib.IsalError)
 COLOR_COMPRESSION = {0: "raw", 1: "png", 2: "jpeg"}
 DEPTH_COMPRESSION = {0: "raw", 1: "zlib_ushort"}
 _FRAME_HEADER = struct.Struct("<16f4Q")
@@ -149,7 +151,7 @@ def decode_depth(data: bytes, header: SensHeader) -> DepthMM:
     docs/performance.md#scale)."""
     try:
         raw = isal_zlib.decompress(data) if header.depth_compression == 1 else data
-    except isal_zlib.error as e:
+    except INFLATE_ERROR as e:
         raise SensFormatError(f"depth frame does not inflate ({e})") from None
     expected = header.depth_width * header.depth_height * 2
     if len(raw) != expected:

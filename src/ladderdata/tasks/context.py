@@ -155,10 +155,14 @@ class Shown:
         times = [v.timestamp_us for v in self.views]
         return None if None in times else [t / 1e6 for t in times if t is not None]
 
+    @cached_property
+    def best_visibility(self) -> dict[int, float]:
+        """object id -> its best visibility among the views shown (asked thousands of times per scan)."""
+        return {object_id: float(row.max()) for object_id, row in self.per_view.items()}
+
     def visibility(self, object_id: int) -> float:
         """Best visibility of the object among the views shown (0 if never seen)."""
-        row = self.per_view.get(object_id)
-        return float(row.max()) if row is not None else 0.0
+        return self.best_visibility.get(object_id, 0.0)
 
     def present(self, category: str, above: float) -> list[int]:
         """Instances of ``category`` whose best visibility exceeds ``above``."""
