@@ -10,14 +10,17 @@ every metadata file (``.ladder-work/metadata/*.parquet``) and shard (``data/**/*
     python benchmarks/compare_outputs.py --base-src /tmp/base/src --work /tmp/compare \\
         --scans /tmp/benchscale/scannet-150000v-2000f-50o
 
-Files whose bytes differ are compared as tables too (rows, schema and footer metadata, ``pyarrow.Table.equals``):
-a change of Parquet codecs leaves the same rows in different bytes, which is reported as such. Exits 1 when a
-file's rows differ or it exists on one side only.
+Shards are matched by name without their content key (``train-00000-of-00001``), which changes with the cache
+keys. Files whose bytes differ are compared as tables too (``pyarrow.Table.equals``): the same rows and footer
+metadata in other bytes (a change of Parquet codecs), or the same rows with other footer metadata (the cache and
+shard keys, when the inputs are fingerprinted another way), are reported as such. Exits 1 when a file's rows
+differ or it exists on one side only.
 """
 
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,10 +44,27 @@ def build(src: Path, scans: Path, out: Path, stride: int, workers: int) -> None:
         raise SystemExit(f"build with {src} failed:\n{done.stderr[-3000:]}")
 
 
-def digests(out: Path) -> dict[str, str]:
-    """sha256 of every metadata file and shard, by path relative to ``out``."""
+KEY_SUFFIX = re.compile(r"-[0-9a-f]{8,}(?=\.parquet$)")
+
+
+def outputs(out: Path) -> dict[str, Path]:
+    """Every metadata file and shard, by path relative to ``out`` with a shard's content key left out."""
     files = [*out.glob(".ladder-work/metadata/*.parquet"), *out.glob("data/**/*.parquet")]
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
+    return {KEY_SUFFIX.sub("", str(p.relative_to(out))): p for p in sorted(files)}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def compare(base: Path, this: Path) -> str:
+    """``identical`` bytes, ``same rows`` (and footer metadata), ``same rows, other keys`` or ``differs``."""
+    if sha256(base) == sha256(this):
+        return "identical"
+    a, b = pq.read_table(base), pq.read_table(this)
+    if a.equals(b, check_metadata=True):
+        return "same rows"
+    return "same rows, other keys" if a.equals(b) else "differs"
 
 
 def main() -> None:
@@ -64,27 +84,21 @@ def main() -> None:
     found = {}
     for name, src in sides.items():
         build(src, scans, args.work / name, args.frame_stride, args.workers)
-        found[name] = digests(args.work / name)
+        found[name] = outputs(args.work / name)
     base, this = found["base"], found["this"]
-    other_bytes = sorted(p for p in base.keys() | this.keys() if base.get(p) != this.get(p))
-    same_rows = [p for p in other_bytes if p in base and p in this and same_table(args.work, p)]
-    differ = [p for p in other_bytes if p not in same_rows]
-    for path in same_rows:
-        print(f"same rows, other bytes: {path}")
-    for path in differ:
-        print(f"differs: {path} (base {base.get(path, 'missing')[:12]}, this {this.get(path, 'missing')[:12]})")
-    metadata = sum(p.startswith(".ladder-work") for p in this)
+    verdicts = {
+        name: compare(base[name], this[name]) if name in base and name in this else "on one side only"
+        for name in sorted(base.keys() | this.keys())
+    }
+    for name, verdict in verdicts.items():
+        print(f"{verdict}: {name}")
+    bad = [n for n, v in verdicts.items() if v in ("differs", "on one side only")]
+    metadata = sum(n.startswith(".ladder-work") for n in verdicts)
     print(
-        f"{len(this) - len(differ)} of {len(base.keys() | this.keys())} files with identical rows, "
-        f"{len(this) - len(other_bytes)} byte-identical ({metadata} metadata, {len(this) - metadata} shards)"
+        f"{len(verdicts) - len(bad)} of {len(verdicts)} files with identical rows ({metadata} metadata, "
+        f"{len(verdicts) - metadata} shards), {sum(v == 'identical' for v in verdicts.values())} byte-identical"
     )
-    sys.exit(1 if differ else 0)
-
-
-def same_table(work: Path, path: str) -> bool:
-    """Whether the two builds' ``path`` hold the same table: rows, schema and footer metadata."""
-    base, this = pq.read_table(work / "base" / path), pq.read_table(work / "this" / path)
-    return bool(base.equals(this, check_metadata=True))
+    sys.exit(1 if bad else 0)
 
 
 if __name__ == "__main__":

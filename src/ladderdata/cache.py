@@ -102,9 +102,11 @@ DIGESTS: dict[str, Any] = {"sha256": hashlib.sha256, "xxh3_128": xxhash.xxh3_128
 def file_digest(path: Path, algorithm: Digest = "sha256") -> str:
     """Hex digest of a file's bytes, read in 1 MiB chunks."""
     h = DIGESTS[algorithm]()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
+    buffer = bytearray(_CHUNK)  # one buffer for the whole file: no allocation per chunk
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while size := f.readinto(buffer):
+            h.update(view[:size])
     return str(h.hexdigest())
 
 

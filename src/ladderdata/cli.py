@@ -20,6 +20,7 @@ from ladderdata.eval.hints import Hint
 from ladderdata.executor.base import ExecutorKind, describe_failure
 from ladderdata.extensions import BackendName, Extension, examples, load_extensions
 from ladderdata.layout import FramesLayout
+from ladderdata.metadata.config import MetadataConfig
 
 if TYPE_CHECKING:
     from ladderdata.executor import Executor
@@ -120,9 +121,13 @@ ExecutorOption = Annotated[ExecutorKind, typer.Option("--executor", help="local 
 RayAddress = Annotated[
     str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
 ]
+#: ``MetadataConfig``'s frame stride, which every built-in recipe keeps (docs/scannet.md, "The frame stride").
+DEFAULT_FRAME_STRIDE: int = MetadataConfig.model_fields["frame_stride"].default
 FrameStride = Annotated[
     int | None,
-    typer.Option(min=1, help="keep frames whose number is a multiple of K (default: the recipe's, 10)"),
+    typer.Option(
+        min=1, help=f"keep frames whose number is a multiple of K (default: the recipe's, {DEFAULT_FRAME_STRIDE})"
+    ),
 ]
 MetadataCache = Annotated[
     Path | None,
@@ -317,7 +322,6 @@ def run_metadata(
     source_config: "ScanSourceConfig", scan_ids: list[str], out: Path, frame_stride: int | None, executor: "Executor"
 ) -> int:
     """Compute per-view metadata for every scan; returns the number of scans that failed."""
-    from ladderdata.metadata.config import MetadataConfig
     from ladderdata.metadata.extract import process_scans
 
     config = MetadataConfig().with_frame_stride(frame_stride)
@@ -354,7 +358,10 @@ def metadata(
     split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "all",
     frame_stride: Annotated[
         int | None,
-        typer.Option(min=1, help="keep frames whose number is a multiple of K, among valid poses (default 10)"),
+        typer.Option(
+            min=1,
+            help=f"keep frames whose number is a multiple of K, among valid poses (default {DEFAULT_FRAME_STRIDE})",
+        ),
     ] = None,
     frames_layout: FramesLayoutOption = None,
     label_table: LabelTable = None,
@@ -756,7 +763,7 @@ def preview(
 
 
 #: The demo's synthetic scans have 48 frames (ScanNet's: 1,000-5,000): every 2nd keeps 24 views, enough for
-#: 16-frame videos and 8-view sets; ScanNet scans use the default 10 (docs/scannet.md).
+#: 16-frame videos and 8-view sets; ScanNet scans use the default, ``DEFAULT_FRAME_STRIDE`` (docs/scannet.md).
 DEMO_FRAME_STRIDE = 2
 
 

@@ -295,19 +295,20 @@ def depth_agreement(
     with the depth intrinsics and looked up in the rendered view (through the camera it was rendered with). None
     when no pixel can be compared.
     """
-    rows, cols = np.mgrid[0 : sensor.shape[0] : step, 0 : sensor.shape[1] : step]
-    d = sensor[rows, cols].astype(np.float64).ravel() / depth_shift
-    ok = d > 0
-    if not ok.any():
+    grid = sensor[::step, ::step]  # every step-th pixel, row-major: a view, not a gather
+    d = grid.astype(np.float64).ravel() / depth_shift
+    ok = np.flatnonzero(d > 0)
+    if ok.size == 0:
         return None
-    px = np.stack([cols.ravel()[ok], rows.ravel()[ok]], axis=1).astype(np.float64)
-    pts: FloatArray = backproject(px, d[ok], depth_k)
+    rows, cols = np.divmod(ok, grid.shape[1])
+    px = np.stack([cols * step, rows * step], axis=1).astype(np.float64)
+    pts: FloatArray = backproject(px, d.take(ok), depth_k)
     render_k = view.intrinsics
     u = np.rint(render_k.fx * pts[:, 0] / pts[:, 2] + render_k.cx).astype(np.int64)
     v = np.rint(render_k.fy * pts[:, 1] / pts[:, 2] + render_k.cy).astype(np.int64)
-    inside = (u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height)
-    if not inside.any():
+    inside = np.flatnonzero((u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height))
+    if inside.size == 0:
         return None
-    rendered = view.depth[v[inside], u[inside]]
+    rendered = view.depth.ravel().take(v.take(inside) * render_k.width + u.take(inside))
     z = pts[inside, 2]
     return float(np.mean(np.abs(rendered - z) < 0.05 + 0.02 * z))
