@@ -21,13 +21,13 @@ which stays the same when a stage is linear in views. Child processes get a work
 worker; that start-up is printed apart. Figures are CPU seconds (user + system, every thread): the
 machine may be shared, and on a shared machine the same run varies by 10-20%, so every stage at ``--strides``
 runs ``--repeat`` times (default 3) and the median is reported, with the range. The extrapolation multiplies
-the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's train + val + test scans); disk and time per
-100 scans are the per-scan figures times 100 (the scan's input files, its metadata cache entry, the shards and
-the build's own caches under ``.ladder-work``)::
+the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's annotated scans: 1,201 train, 312 val); disk
+and time per 100 scans are the per-scan figures times 100 (the scan's input files, its metadata cache entry, the
+shards and the build's own caches under ``.ladder-work``)::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale                        # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires                # plus the ~1.3M-vertex mesh
-    python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 20 and 10 only
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 30 and 15 only
 """
 
 import argparse

@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--base-src", type=Path, required=True, help="the src/ folder of the checkout to compare with")
     parser.add_argument("--work", type=Path, default=Path("/tmp/compare"), help="synthetic scans and both builds")
     parser.add_argument("--scans", type=Path, default=None, help="scans to build (default: synthesised into --work)")
-    parser.add_argument("--frame-stride", type=int, default=20)
+    parser.add_argument("--frame-stride", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     scans = args.scans

@@ -3,8 +3,8 @@
 A document's blocks run in order, each in a fresh shell or interpreter, in one fresh folder per document laid
 out like a clone in which `ladder demo` was run: the repository's folders (linked), ``demo/`` (the outputs of
 `ladder demo`, built once and shared with the other tests) and ``scannet/``, standing in for a real download
-(docs/scannet.md): the demo's synthetic scans as a SensReader export that kept every 10th frame of the recording
-(:func:`sparse_export`), so that ScanNet's frame stride, 20, keeps 24 views per scan as on a real scan, not the 3
+(docs/scannet.md): the demo's synthetic scans as a SensReader export that kept every 15th frame of the recording
+(:func:`sparse_export`), so that ScanNet's frame stride, 30, keeps 24 views per scan as on a real scan, not the 2
 it keeps of the demo's 48-frame ``.sens`` files. ``ladder`` and ``python`` are this interpreter's
 (``python -m ladderdata``): nothing is installed. A block that cannot run here (a GPU, the network, a real
 ScanNet download, model weights) says why in an HTML comment on the line before its fence,
@@ -88,13 +88,13 @@ def test_blocks_are_found() -> None:
     assert sum(b.no_run is None for b in BLOCKS) >= 10
 
 
-#: The stand-in export keeps frames 0, 10, 20, ...: frame numbers of a recording whose every 10th frame was exported.
-EXPORT_STEP = 10
+#: The stand-in export keeps frames 0, 15, 30, ...: frame numbers of a recording whose every 15th frame was exported.
+EXPORT_STEP = 15
 
 
 def sparse_export(root: Path, out: Path) -> None:
     """``root`` (synthetic ScanNet scans with ``.sens`` files) as ``out``, every scan's frames written as a
-    SensReader export (``color/N.jpg``, ``depth/N.png``, ``pose/N.txt``, ``intrinsic/``) numbered N = 10 x its
+    SensReader export (``color/N.jpg``, ``depth/N.png``, ``pose/N.txt``, ``intrinsic/``) numbered N = 15 x its
     position; every other file linked as it is."""
     linked_copy(root, out)
     source = open_source(source_config("scannet", root=root))

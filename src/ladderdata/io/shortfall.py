@@ -40,7 +40,7 @@ def _scans(n: int) -> str:
 
 
 def views_summary(views: Mapping[str, int], frame_stride: int) -> str:
-    """``"views per scan at frame stride 20: 3 to 5 (median 4; 2 scans)"``."""
+    """``"views per scan at frame stride 30: 3 to 5 (median 4; 2 scans)"``."""
     if not views:
         return "no scan could be read"
     counts = np.array(sorted(views.values()))

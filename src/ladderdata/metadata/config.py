@@ -9,7 +9,7 @@ class MetadataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     frame_stride: int = Field(
-        20,
+        30,
         ge=1,
         le=100_000,
         description="keep the frames whose frame number is a multiple of k, among those with a valid pose",
