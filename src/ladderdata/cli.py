@@ -725,7 +725,12 @@ def export_command(
     )
 )
 def push(
-    folder: Annotated[Path, typer.Argument(help="a dataset (build-dataset --out) or benchmarks (build-bench --out)")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="a dataset (build-dataset --out), benchmarks (build-bench --out) or one exported folder (export --out)"
+        ),
+    ],
     repo: Annotated[str, typer.Option(help="Hub dataset repository to push to: USER/NAME or ORG/NAME")],
     private: Annotated[bool, typer.Option(help="create the repository private (an existing one is unchanged)")] = False,
     dry_run: Annotated[bool, typer.Option(help="list the files and sizes that would be sent; send nothing")] = False,
