@@ -2,6 +2,8 @@
 (tests/data), and the scoring-mode registry."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +184,22 @@ def test_scoring_modes_and_prediction_formats(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "prediction": "A"}\n{"id": "b", "answer": "B"}\n')
     with pytest.raises(ConfigError, match=r"p\.jsonl:2"):
         read_predictions(path)
+
+
+def test_inputs_that_are_not_regular_files_are_refused(bench: Path, tmp_path: Path) -> None:
+    """A FIFO would block a reader forever: predictions and benchmark shards that are not regular files are one
+    clear error each."""
+    fifo = tmp_path / "predictions.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"predictions\.jsonl: a FIFO \(named pipe\), not a regular file"):
+        read_predictions(fifo)
+    with pytest.raises(ConfigError, match="predictions"):
+        read_predictions(tmp_path)  # a folder
+    copy = tmp_path / "bench"
+    shutil.copytree(bench, copy)
+    os.mkfifo(copy / "data" / "golden" / "test-00000-of-00002.parquet")
+    with pytest.raises(ConfigError, match=r"test-00000-of-00002\.parquet: a FIFO .*must be a regular file"):
+        evaluate(copy, write_predictions(tmp_path / "p.jsonl", golden()["questions"], "ladder"), tmp_path / "out")
 
 
 def test_refusals_follow_each_tool() -> None:
