@@ -119,7 +119,11 @@ Workers = Annotated[
 ]
 ExecutorOption = Annotated[ExecutorKind, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster)")]
 RayAddress = Annotated[
-    str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
+    str | None,
+    typer.Option(
+        help="Ray cluster to join: its head's HOST:PORT (token: ~/.ray/auth_token or RAY_AUTH_TOKEN), auto, or "
+        "ray://HOST:10001; default: a local one for the run"
+    ),
 ]
 #: ``MetadataConfig``'s frame stride, which every built-in recipe keeps (docs/scannet.md, "The frame stride").
 DEFAULT_FRAME_STRIDE: int = MetadataConfig.model_fields["frame_stride"].default
