@@ -1,7 +1,7 @@
 """CPU time (user + system) of ``ladder`` commands that end before any work: ``--help`` and errors found in the
 command line, by source tree, in interleaved runs (median and range), each in a fresh process::
 
-    mkdir -p /tmp/base && git archive HEAD~1 src | tar -x -C /tmp/base     # the tree before a change
+    mkdir -p /tmp/base && git archive HEAD~1 | tar -x -C /tmp/base     # the tree before a change
     python benchmarks/bench_startup.py --base-src /tmp/base/src --repeat 5
 
 Each run is ``python -m ladderdata ARGS`` with ``PYTHONPATH`` set to the tree; CPU time is read from the child's
