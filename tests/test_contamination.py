@@ -3,6 +3,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -74,7 +75,7 @@ def test_near_duplicate_questions_are_reported(listed_root: Path, tmp_path: Path
     report = check_leakage(train, bench)
     assert report.overlap and report.near_duplicates
 
-    def rows(folder: Path) -> dict[str, dict[str, object]]:
+    def rows(folder: Path) -> dict[str, dict[str, Any]]:
         return {r["id"]: r for p in folder.rglob("train-*.parquet") for r in pq.read_table(p).to_pylist()}
 
     a, b = rows(train), rows(bench)
