@@ -33,7 +33,7 @@ from ladderdata.tasks.modalities import image_sets, needs_time
 log = logging.getLogger(__name__)
 
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
-DRAFTS_VERSION = "2"
+DRAFTS_VERSION = "3"
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
 DRAFTING_FIELDS = {
     "metadata",
