@@ -3,10 +3,10 @@ Cases are built on the threshold (just past it, inside the band) and clear of it
 
 import numpy as np
 import pytest
-from test_task_filters import drafts, scene, view
 
 from ladderdata.tasks import FilterConfig, Shown
 from ladderdata.tasks.base import GuardBands
+from test_task_filters import drafts, scene, view
 
 BANDS = FilterConfig()  # the defaults every recipe gets
 assert BANDS.guard_bands == GuardBands(visibility=0.03, ratio=0.05, angle_deg=1.0, depth=0.03)
@@ -39,13 +39,12 @@ def test_angle_band(angle: float, kept: bool) -> None:
     """Quadrant boundaries at 0 and 90 degrees: 15.5 and 74.5 are 15.5 from one, inside 15 + 1."""
     cats = {1: "bed", 2: "door", 3: "lamp"}
     a = np.radians(90 + angle)
-    ctx = scene(
-        {1: ("bed", (0, 0, 0.5), 0.3), 2: ("door", (0, 3, 0.5), 0.3), 3: ("lamp", (2 * np.cos(a), 2 * np.sin(a), 0.5), 0.3)},
-        [],
-    )
+    lamp = (2 * np.cos(a), 2 * np.sin(a), 0.5)
+    ctx = scene({1: ("bed", (0, 0, 0.5), 0.3), 2: ("door", (0, 3, 0.5), 0.3), 3: ("lamp", lamp, 0.3)}, [])
     views = [view({1: 1, 2: 1, 3: 1}, cats, k) for k in range(2)]
     out, rej = drafts("object_rel_direction", ctx, Shown(views), tries=500, filters=BANDS)
-    mine = [d for d in out if (d.fields["positioning"], d.fields["orienting"], d.fields["querying"]) == ("bed", "door", "lamp")]
+    triple = ("bed", "door", "lamp")
+    mine = [d for d in out if (d.fields["positioning"], d.fields["orienting"], d.fields["querying"]) == triple]
     assert bool(mine) is kept
     if not kept:
         assert rej.counts["guard_band:angle_margin"] >= 1

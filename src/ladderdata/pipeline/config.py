@@ -75,6 +75,9 @@ class SceneDrafts(BaseModel):
     """``"task/modality"`` -> filter name -> candidates it rejected."""
     unknown_labels: dict[str, int] = {}
     """Raw labels of the scan that the label table lacks -> objects carrying them."""
+    object_sizes: dict[int, tuple[str, float]] = {}
+    """Object id -> (category as questions name it, longest side in cm): the size priors of the select stage
+    (``ladderdata.tasks.plausibility``) are computed over every scan of the build."""
     frame_digests: dict[int, str] = {}
     """Frame number -> xxh3-64 of the JPEG bytes that decoded at drafting (``verify_frames``): the shard writer
     decodes a frame again only when its bytes differ."""

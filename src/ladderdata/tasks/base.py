@@ -20,6 +20,7 @@ from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
+from ladderdata.tasks.plausibility import PlausibilityConfig
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,11 @@ class FilterConfig(BaseModel):
         0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown"
     )
     presence_visibility: float = Field(
-        0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness; counting takes every "
-        "partly visible instance)"
+        0.0,
+        ge=0,
+        lt=1,
+        description="an instance whose visibility exceeds this counts as present (uniqueness; counting takes "
+        "every partly visible instance)",
     )
     noisy_categories: list[str] = Field(
         default_factory=lambda: ["wall", "floor", "ceiling", "object", "objects", "doorframe", "door frame"],
@@ -181,6 +185,9 @@ class FilterConfig(BaseModel):
         UnknownLabels.DROP, description="objects whose raw label the label table lacks: drop from questions or keep"
     )
     guard_bands: GuardBands = Field(default_factory=GuardBands, description="tolerances around every gate")
+    plausibility: PlausibilityConfig = Field(
+        default_factory=PlausibilityConfig, description="objects of implausible size for their category are not asked"
+    )
 
 
 class TaskConfig(BaseModel):
