@@ -84,6 +84,7 @@ def main() -> None:
     source = open_source(source_config("scannet", root=root))
     config = MetadataConfig(frame_stride=2)
     visibility: list[float] = []
+    worst: list[tuple[float, str, int, str, float, float]] = []
     near_gate = 0
     relative: list[float] = []
     angles: list[float] = []
@@ -93,10 +94,12 @@ def main() -> None:
         views = extract_views(scan, config)
         sampled = {(v.frame_id, o.object_id): o.visibility for v in views for o in v.objects}
         exact = exact_visibility(scan, config, args.dense)
-        for key in sampled.keys() | exact.keys():
+        labels = {o.info.object_id: o.info.label for o in scan.objects}
+        for key in sorted(sampled.keys() | exact.keys()):
             a, b = sampled.get(key, 0.0), exact.get(key, 0.0)
             visibility.append(a - b)
             near_gate += (a >= 0.4) != (b >= 0.4)
+            worst.append((abs(a - b), scan_id, key[0], labels[key[1]], a, b))
         truth = SyntheticGroundTruth.model_validate_json((root / "synthetic_gt" / f"{scan_id}.json").read_text())
         ctx = SceneContext.from_scan(scan, views)
         for d in truth.distances:
@@ -114,6 +117,8 @@ def main() -> None:
             measured = signed_angle_deg(ctx.objects[o].center[:2] - at_m, ctx.objects[q].center[:2] - at_m)
             angles.append(math.remainder(measured - true, 360.0))
     print(f"visibility, sampled - exact: {spread(visibility)}; pairs on different sides of 0.4: {near_gate}")
+    for gap, scan_id, frame, label, a, b in sorted(worst, reverse=True)[:5]:
+        print(f"  {scan_id} frame {frame} {label}: sampled {a:.3f}, exact {b:.3f}")
     print(f"closest-surface distance, relative error (truth > 10 cm): {spread(relative)}")
     print(f"allocentric angle error, degrees: {spread(angles)}")
 

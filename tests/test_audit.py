@@ -2,6 +2,7 @@
 name) is caught by the audit and fixed by the pruning; ``ladder eval`` shows the blind baselines."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ladderdata.audit.blind import folds, read_questions
-from ladderdata.audit.report import DebiasConfig, audit_questions, debias, run_audit
+import ladderdata.bench.build as bench_mod
+from fixtures.factories import scannet
+from ladderdata.audit.blind import AuditQuestion, folds, read_questions, require_sklearn
+from ladderdata.audit.report import DebiasConfig, DebiasResult, audit_questions, debias, run_audit
+from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
-from ladderdata.eval.report import evaluate
+from ladderdata.errors import ConfigError
+from ladderdata.eval.report import evaluate, load_bench
 
 pytest.importorskip("sklearn")
 
@@ -131,3 +136,44 @@ def test_eval_report_shows_blind_baselines(tmp_path: Path) -> None:
     assert "| Model | Scoring | Obj. Size | Rel. Dir. (easy) |" in md
     assert "| blind | chance | - | 50.0 | - | - | - |" in md  # numeric types have no chance level
     assert "| blind | text-only (k-fold) |" in md
+    # rebuilt since the audit (other questions): its baselines no longer describe the benchmark and are left out
+    pq.write_table(pa.Table.from_pylist(rows[1:]), bench / "test-00000-of-00001.parquet")
+    stale = evaluate(bench, predictions, tmp_path / "r3")
+    assert stale["ladder"]["planted"]["blind"]["object_rel_direction_easy"]["blind_model"] is None
+
+
+def test_build_bench_debias_rebuilds_without_the_pruned_questions(
+    bench_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plumbing of ``build-bench --debias``: the pruned ids leave the shards, ``debias.json`` lists them, the
+    card gets the before/after table and ``audit.json`` describes what is left. (Synthetic validation scans give
+    too few questions per type for the model, so the pruning is stubbed to remove two known ids.)"""
+    real = bench_mod.debias
+    chosen: list[str] = []
+
+    def two_ids(questions: list[AuditQuestion], config: DebiasConfig) -> DebiasResult:
+        result = real(questions, config)
+        chosen.extend(sorted(q.id for q in questions)[:2])
+        return result.model_copy(update={"removed": chosen})
+
+    monkeypatch.setattr(bench_mod, "debias", two_ids)
+    out = tmp_path / "bench"
+    build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1, debias=DebiasConfig())
+    folder = out / "spbench-si"
+    ids = {r["id"] for r in load_bench(folder)}
+    assert len(chosen) == 2 and not ids & set(chosen)
+    assert json.loads((folder / "debias.json").read_text())["removed"] == chosen
+    assert "## Blind-bias pruning (`--debias`)" in (folder / "README.md").read_text()
+    audited = {q["id"] for q in json.loads((folder / "audit.json").read_text())["questions"]}
+    assert audited == ids
+    counters = json.loads((folder / "stats.json").read_text())["stages"]["render"]["counters"]
+    assert counters["dropped by id (debias)"] == 2
+    # rebuilt without --debias: every question is back and the stale pruning record is gone
+    build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1)
+    assert set(chosen) <= {r["id"] for r in load_bench(folder)} and not (folder / "debias.json").exists()
+
+
+def test_without_scikit_learn_the_model_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # import fails as if scikit-learn were absent
+    with pytest.raises(ConfigError, match=r"need scikit-learn \(the audit extra\): pip install .*\[audit\]"):
+        require_sklearn()

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, install_command
 from ladderdata.eval.scoring import mean_relative_accuracy
 from ladderdata.io.shards import reading_parquet
 from ladderdata.seeding import rng_for
@@ -146,7 +146,7 @@ def require_sklearn() -> Any:
         from sklearn.linear_model import LogisticRegression, Ridge
     except ImportError:
         raise ConfigError(
-            "the blind text-only model needs scikit-learn: pip install 'ladder[audit]' (or scikit-learn)"
+            f"ladder audit and build-bench --debias need scikit-learn (the audit extra): {install_command('audit')}"
         ) from None
     return DictVectorizer, LogisticRegression, Ridge
 

@@ -97,9 +97,10 @@ def run_audit(folder: Path, out: Path | None = None, k: int = 5, seed: int = 0) 
     return report
 
 
-def find_audits(bench: Path) -> dict[tuple[str, str], TypeAudit]:
+def find_audits(bench: Path, questions: dict[str, set[str]]) -> dict[tuple[str, str], TypeAudit]:
     """(benchmark, question type) -> its audit, from the ``audit.json`` files of ``bench``, of its benchmark folders
-    and of the folder holding it (``ladder eval`` shows them beside the model's scores)."""
+    and of the folder holding it (``ladder eval`` shows them beside the model's scores). ``questions``: benchmark ->
+    ids of its questions now; an audit of other questions (the benchmark was rebuilt since) is left out."""
     found: dict[tuple[str, str], TypeAudit] = {}
     for path in [bench.parent / AUDIT_JSON, bench / AUDIT_JSON, *sorted(bench.glob(f"*/{AUDIT_JSON}"))]:
         if path.is_file():
@@ -107,7 +108,11 @@ def find_audits(bench: Path) -> dict[tuple[str, str], TypeAudit]:
                 report = AuditReport.model_validate_json(path.read_text(encoding="utf-8"))
             except ValueError:
                 continue  # not ours, or from another version: eval computes what it can without it
-            found.update({(t.benchmark, t.question_type): t for t in report.types})
+            audited: dict[str, set[str]] = {}
+            for q in report.questions:
+                audited.setdefault(q.benchmark, set()).add(q.id)
+            current = {b for b, ids in audited.items() if questions.get(b) == ids}
+            found.update({(t.benchmark, t.question_type): t for t in report.types if t.benchmark in current})
     return found
 
 

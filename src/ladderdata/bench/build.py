@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from ladderdata.audit.blind import read_questions
-from ladderdata.audit.report import DebiasConfig, audit_questions, debias, write_audit, write_debias
+from ladderdata.audit.report import DEBIAS_JSON, DebiasConfig, audit_questions, debias, write_audit, write_debias
 from ladderdata.cache import claim_folder
 from ladderdata.executor import Executor
 from ladderdata.io.card import write_benchmarks_card
@@ -66,6 +66,8 @@ def build_benchmarks(
             summaries[recipe.name] = summary = build_dataset(config, executor, progress)
             if debias is not None and sum(summary.rows.values()) > 0:
                 summaries[recipe.name] = summary = debias_benchmark(config, debias, executor, progress)
+            else:
+                (config.out / DEBIAS_JSON).unlink(missing_ok=True)  # a pruning this build did not do
             if summary.shortfall is not None:
                 log.warning("%s", summary.shortfall.message(recipe.name))
         write_benchmarks_card(out)

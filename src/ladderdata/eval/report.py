@@ -421,10 +421,13 @@ def blind_baselines(bench: Path, rows: list[dict[str, Any]]) -> dict[str, dict[s
     """benchmark -> question type -> blind baselines in percent: the ``audit.json`` of the benchmark when there is
     one (``ladder audit``, ``build-bench --debias``: with the text-only model), else chance and the most frequent /
     median answer computed here."""
-    audits = find_audits(bench)
-    if not audits:
-        questions = [q for r in rows if (q := audit_question(r, r["dataset"])) is not None]
-        for group in by_type(questions).values():
+    questions = [q for r in rows if (q := audit_question(r, r["dataset"])) is not None]
+    ids: dict[str, set[str]] = {}
+    for q in questions:
+        ids.setdefault(q.benchmark, set()).add(q.id)
+    audits = find_audits(bench, ids)
+    for (benchmark, _), group in by_type(questions).items():
+        if not any(key[0] == benchmark for key in audits):  # not audited (or audited before a rebuild)
             audit, _ = audit_type(group, k=5, seed=0, with_model=False)
             audits[(audit.benchmark, audit.question_type)] = audit
     return blind_summary(audits)
