@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import ladderdata.bench.build as bench_mod
 from fixtures.factories import scannet
-from ladderdata.audit.blind import AuditQuestion, folds, read_questions, require_sklearn
+from ladderdata.audit.blind import AuditQuestion, audit_type, folds, read_questions, require_sklearn
 from ladderdata.audit.report import DebiasConfig, DebiasResult, audit_questions, debias, run_audit
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
@@ -176,3 +176,30 @@ def test_without_scikit_learn_the_model_says_how_to_install_it(monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # import fails as if scikit-learn were absent
     with pytest.raises(ConfigError, match=r"need scikit-learn \(the audit extra\): pip install .*\[audit\]"):
         require_sklearn()
+
+
+def test_distractors_built_to_avoid_the_answers_words_are_caught() -> None:
+    """The single-image direction rule (distractors share no direction word with the answer) lets the answer be the
+    one option sharing no word with the others: the audit's model sees how many options share a word with each."""
+    directions = ("left", "right", "front", "back", "left-front", "left-back", "right-front", "right-back")
+    rng = np.random.default_rng(1)
+    questions = []
+    for i in range(60):
+        answer = directions[int(rng.integers(len(directions)))]
+        pool = [d for d in directions if not set(d.split("-")) & set(answer.split("-"))]
+        options = [answer, *(pool[int(k)] for k in rng.choice(len(pool), size=3, replace=False))]
+        order = rng.permutation(4)
+        questions.append(
+            AuditQuestion(
+                id=f"q{i:02d}",
+                benchmark="b",
+                question_type="object_rel_direction",
+                answer_type="mcq",
+                question=f"Where is the object {i} relative to the other?",
+                options=tuple(options[int(k)] for k in order),
+                truth=answer,
+                scene="s",
+            )
+        )
+    audit, _ = audit_type(questions, k=5, seed=0)
+    assert audit.chance == pytest.approx(0.25) and audit.blind_model is not None and audit.blind_model >= 0.8

@@ -3,12 +3,12 @@
 Per benchmark and question type: chance (MCQ: the mean of 1 / options), the most frequent answer (MCQ: the
 option whose text was most often right in the other folds) or the median answer (numeric), and a text-only model
 trained k-fold on the questions themselves (VSI-Bench-Debiased's "test-set stress test", arXiv 2511.04655):
-features are the question's words, the option texts, their letters and every (question word, option word) pair
-(binary, the vocabulary of the training folds); MCQ: a logistic regression scores each (question, option) pair and
-answers the option it scores highest; numeric: a ridge regression predicts the log of the answer from the
-question's words and word pairs. Every question gets the score the model trained without its fold gives it: the
-probability it puts on the right option (MCQ) or the mean relative accuracy of its guess (numeric), its
-*blind-answerability*.
+features are the question's words, the option texts, their letters, every (question word, option word) pair and
+how many other options share a word with the option (binary, the vocabulary of the training folds); MCQ: a
+logistic regression scores each (question, option) pair and answers the option it scores highest; numeric: a
+ridge regression predicts the log of the answer from the question's words and word pairs. Every question gets the
+score the model trained without its fold gives it: the probability it puts on the right option (MCQ) or the mean
+relative accuracy of its guess (numeric), its *blind-answerability*.
 
 scikit-learn is the ``audit`` extra: ``pip install 'ladder[audit]'``.
 """
@@ -123,12 +123,15 @@ def words(text: str) -> list[str]:
 
 def option_features(q: AuditQuestion, j: int) -> list[str]:
     """Feature names of (question, option ``j``): question words, option words, the option's text and
-    letter, and each (question word, option word) pair (a category name that predicts a direction)."""
+    letter, each (question word, option word) pair (a category name that predicts a direction), and how many
+    other options share a word with it (distractors built to differ from the answer give it away)."""
     qw = sorted(set(words(q.question)))
     ow = sorted(set(words(q.options[j])))
+    shared = sum(1 for k, other in enumerate(q.options) if k != j and set(words(other)) & set(ow))
     return [
         f"letter={chr(65 + j)}",
         f"option={q.options[j]}",
+        f"options_sharing_a_word={shared}",
         *(f"o={w}" for w in ow),
         *(f"q={w}|o={o}" for w in qw for o in ow),
     ]
