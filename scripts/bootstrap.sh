@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TORCH_VERSION=2.13.0
 TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
-TEST_EXTRAS=train,dev,ray
+TEST_EXTRAS=train,dev,ray,audit
 # open3d's libOpen3D.so links libusb, libGL and libEGL (import fails without them); OpenMP for the CPU kernels
 SYSTEM_PACKAGES=(libusb-1.0-0 libgl1 libegl1 libgomp1)
 VENV=.venv

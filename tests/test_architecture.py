@@ -21,7 +21,7 @@ LAYERS: list[list[str]] = [
     ["ladderdata.recipe"],
     ["ladderdata.io", "ladderdata.preview"],
     ["ladderdata.pipeline"],
-    ["ladderdata.bench", "ladderdata.eval"],
+    ["ladderdata.bench", "ladderdata.eval", "ladderdata.audit"],
     ["ladderdata.extensions", "ladderdata.schemas"],
     ["ladderdata.cli", "ladderdata.__main__", "ladderdata"],
     ["laddertrain"],

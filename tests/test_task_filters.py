@@ -11,7 +11,8 @@ from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.pipeline import DraftRecord
 from ladderdata.pipeline.render import Renderer
 from ladderdata.recipe import Recipe
-from ladderdata.tasks import Draft, Modality, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.tasks import Draft, FilterConfig, Modality, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.tasks.base import GuardBands
 from ladderdata.tasks.object_rel_direction import RelDirectionConfig, camera_relation, quadrant
 
 CAMERA_AT_ORIGIN = np.eye(4)  # OpenCV camera at the world origin looking along +z (x right, y down)
@@ -62,11 +63,15 @@ def view(
     )
 
 
+#: The thresholds alone: these tests put values just past them (tests/test_guard_bands.py checks the bands).
+NO_GUARD_BANDS = FilterConfig(guard_bands=GuardBands(visibility=0, ratio=0, angle_deg=0, depth=0))
+
+
 def drafts(
-    task: str, ctx: SceneContext, shown: Shown, seed: int = 0, **config: object
+    task: str, ctx: SceneContext, shown: Shown, seed: int = 0, filters: FilterConfig = NO_GUARD_BANDS, **config: object
 ) -> tuple[list[Draft], Rejections]:
     cls = get_task(task)
-    gen = cls(cls.config_class.model_validate(config))
+    gen = cls(cls.config_class.model_validate(config), filters)
     rej = Rejections()
     return list(gen.drafts(ctx, shown, np.random.default_rng(seed), rej)), rej
 

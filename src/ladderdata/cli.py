@@ -23,6 +23,7 @@ from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig
 
 if TYPE_CHECKING:
+    from ladderdata.audit.report import DebiasConfig
     from ladderdata.executor import Executor
     from ladderdata.extensions import AnswerBackend
     from ladderdata.pipeline import BuildConfig, BuildSummary
@@ -454,9 +455,14 @@ def build_dataset_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    exclude_public: Annotated[
+        str | None,
+        typer.Option(help="public benchmarks whose scenes' rooms are not used: vsibench,spbench,spacer (shipped)"),
+    ] = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     source_config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the pipeline's imports
+    from ladderdata.io.public_scenes import public_names
     from ladderdata.pipeline import BuildConfig
     from ladderdata.recipe import Recipe
 
@@ -468,6 +474,7 @@ def build_dataset_command(
         seed=seed,
         limit_scenes=limit_scenes,
         exclude=exclude_bench or [],
+        exclude_public=public_names(exclude_public or ""),
         metadata_cache=metadata_cache,
     )
     list_scans(config.source, config.split)
@@ -487,6 +494,7 @@ def run_bench(
     frame_stride: int | None,
     metadata_cache: Path | None,
     executor: "Executor",
+    debias: "DebiasConfig | None" = None,
 ) -> dict[str, "BuildSummary"]:
     """Build benchmarks with progress bars and a table of what was written."""
     from ladderdata.bench.build import build_benchmarks
@@ -504,6 +512,7 @@ def run_bench(
             executor=executor,
             progress=StageBars(progress),
             metadata_cache=metadata_cache,
+            debias=debias,
         )
     table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
     for name, summary in summaries.items():
@@ -543,18 +552,35 @@ def build_bench_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    debias: Annotated[
+        bool, typer.Option(help="prune the questions a k-fold text-only model answers (needs the audit extra)")
+    ] = False,
+    debias_margin: Annotated[
+        float, typer.Option(min=0, max=1, help="--debias: stop within this of chance (0.05 = 5 points)")
+    ] = 0.05,
+    debias_budget: Annotated[
+        float, typer.Option(min=0, max=1, help="--debias: remove at most this fraction of each question type")
+    ] = 0.3,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
     Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
     config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the benchmarks' imports
+    from ladderdata.audit.report import DebiasConfig
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
     list_scans(config, split)
+    pruning = DebiasConfig(margin=debias_margin, max_removed=debias_budget, seed=seed) if debias else None
+    if pruning is not None:
+        from ladderdata.audit.blind import require_sklearn
+
+        require_sklearn()  # before any scan is built
     with open_run_executor(executor, workers, ray_address) as runner:
-        summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
+        summaries = run_bench(
+            config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner, pruning
+        )
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
     if empty:
         log.error("empty benchmarks: %s (the warnings above say why)", ", ".join(empty))
@@ -563,7 +589,8 @@ def build_bench_command(
 
 
 def leakage_check(train: Path, bench: Path) -> bool:
-    """Log whether a room is in both a training dataset and a benchmark; True when none is."""
+    """Log whether a room is in both a training dataset and a benchmark (and near-duplicate questions); True when
+    no room is."""
     from ladderdata.bench.leakage import check_leakage
 
     report = check_leakage(train, bench)
@@ -586,21 +613,91 @@ def leakage_check(train: Path, bench: Path) -> bool:
         ", ".join(report.overlap[:20]) + (", ..." if len(report.overlap) > 20 else ""),
         bench,
     )
+    if report.near_duplicates:
+        log.error(
+            "%d training questions repeat a benchmark question (same room, question type and objects), e.g. %s",
+            len(report.near_duplicates),
+            ", ".join(f"{a} ~ {b}" for a, b in report.near_duplicates[:5]),
+        )
     return False
+
+
+def public_leakage_check(train: Path, names: list[str]) -> bool:
+    """Log the rooms of ``train`` that the shipped scene lists of public benchmarks use; True when none is."""
+    from ladderdata.io.public_scenes import public_overlap
+
+    clean = True
+    for name in names:
+        overlap = public_overlap(train, name)
+        if overlap:
+            clean = False
+            log.error(
+                "%d room%s of %s %s used by %s (%s): rebuild with `ladder build-dataset ... --exclude-public %s`",
+                len(overlap),
+                "" if len(overlap) == 1 else "s",
+                train,
+                "is" if len(overlap) == 1 else "are",
+                name,
+                ", ".join(overlap[:20]) + (", ..." if len(overlap) > 20 else ""),
+                name,
+            )
+        else:
+            log.info("no room of %s is used by %s (shipped scene list)", train, name)
+    return clean
 
 
 @app.command(
     "check-leakage",
-    epilog=examples("ladder check-leakage dataset bench", "ladder check-leakage demo/dataset demo/bench/spbench-si"),
+    epilog=examples(
+        "ladder check-leakage dataset bench",
+        "ladder check-leakage demo/dataset demo/bench/spbench-si",
+        "ladder check-leakage dataset --against vsibench,spbench",
+    ),
 )
 def check_leakage_command(
     train: Annotated[Path, typer.Argument(help="a dataset written by build-dataset")],
-    bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
+    bench: Annotated[
+        Path | None, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")
+    ] = None,
+    against: Annotated[
+        str | None, typer.Option(help="public benchmarks to compare with: vsibench,spbench,spacer (shipped lists)")
+    ] = None,
 ) -> None:
-    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room);
-    exit 1 when a room is in both."""
-    if not leakage_check(train, bench):
+    """Prove zero room overlap between training data and a benchmark (rescans of a room count as the room) and/or
+    the public benchmarks' scene lists; exit 1 when a room is in both."""
+    from ladderdata.io.public_scenes import public_names
+
+    names = public_names(against or "")
+    if bench is None and not names:
+        raise ConfigError("give a benchmark folder, --against vsibench,..., or both")
+    clean = leakage_check(train, bench) if bench is not None else True
+    if names:
+        clean = public_leakage_check(train, names) and clean
+    if not clean:
         raise typer.Exit(1)
+
+
+@app.command(
+    "audit",
+    epilog=examples("ladder audit bench", "ladder audit bench/spbench-si --folds 10 --out audit-si"),
+)
+def audit_command(
+    folder: Annotated[Path, typer.Argument(help="a benchmark, a folder of benchmarks, or a dataset")],
+    out: Annotated[Path | None, typer.Option(help="folder for audit.json and audit.md (default: FOLDER)")] = None,
+    folds: Annotated[int, typer.Option(min=2, max=50, help="k of the k-fold text-only model")] = 5,
+    seed: Seed = 0,
+) -> None:
+    """Blind baselines per question type: chance, most frequent / median answer and a k-fold text-only model (the
+    audit extra: scikit-learn), with every question's blind-answerability."""
+    from ladderdata.audit.report import run_audit
+
+    report = run_audit(folder, out, folds, seed)
+    table = Table("benchmark", "type", "metric", "n", "chance", "frequent/median", "text-only", title="blind audit")
+    for t in report.types:
+        cells = ["-" if v is None else f"{100 * v:.1f}" for v in (t.chance, t.frequent, t.blind_model)]
+        table.add_row(t.benchmark, t.question_type, t.metric, str(t.questions), *cells)
+    Console().print(table)
+    log.info("audit: %s", (out or folder) / "audit.md")
 
 
 class PromptChoice(StrEnum):

@@ -8,6 +8,8 @@ balanced, written as ``OUT/<benchmark>/`` with evaluator field names (``question
 import logging
 from pathlib import Path
 
+from ladderdata.audit.blind import read_questions
+from ladderdata.audit.report import DEBIAS_JSON, DebiasConfig, audit_questions, debias, write_audit, write_debias
 from ladderdata.cache import claim_folder
 from ladderdata.executor import Executor
 from ladderdata.io.card import write_benchmarks_card
@@ -34,12 +36,18 @@ def build_benchmarks(
     executor: Executor | None = None,
     progress: BuildProgress | None = None,
     metadata_cache: Path | None = None,
+    debias: DebiasConfig | None = None,
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>`` from the scans of ``split`` (a split name or a file of scan ids,
     checked before anything is built), then ``out/README.md`` (every benchmark in ``out``); returns their
     summaries, and warns about each benchmark with fewer questions than its target (``BuildSummary.shortfall``
     says why). The benchmarks share the executor and the per-view metadata cache (``metadata_cache``, default
-    ``out/.ladder-work/metadata``): a scan is measured once for all of them."""
+    ``out/.ladder-work/metadata``): a scan is measured once for all of them.
+
+    ``debias``: after each build, prune the questions a k-fold text-only model answers best
+    (:func:`~ladderdata.audit.report.debias`), rebuild without them (drafts and metadata come from the caches),
+    write ``debias.json`` and the before/after table into the benchmark folder and its card, and the final
+    ``audit.json`` / ``audit.md`` (``ladder eval`` shows those baselines beside a model's scores)."""
     recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
     list_scans(open_source(source), split)
     summaries = {}
@@ -56,7 +64,26 @@ def build_benchmarks(
                 metadata_cache=metadata_cache or DatasetLayout(out).metadata_cache,
             )
             summaries[recipe.name] = summary = build_dataset(config, executor, progress)
+            if debias is not None and sum(summary.rows.values()) > 0:
+                summaries[recipe.name] = summary = debias_benchmark(config, debias, executor, progress)
+            else:
+                (config.out / DEBIAS_JSON).unlink(missing_ok=True)  # a pruning this build did not do
             if summary.shortfall is not None:
                 log.warning("%s", summary.shortfall.message(recipe.name))
         write_benchmarks_card(out)
     return summaries
+
+
+def debias_benchmark(
+    config: BuildConfig, settings: DebiasConfig, executor: Executor | None, progress: BuildProgress | None
+) -> BuildSummary:
+    """Prune the built benchmark ``config.out`` of its most blind-answerable questions (see :func:`build_benchmarks`)
+    and return the summary of the rebuild."""
+    questions = read_questions(config.out)
+    result = debias(questions, settings)
+    summary = build_dataset(config.model_copy(update={"drop_ids": result.removed}), executor, progress)
+    kept = [q for q in questions if q.id not in set(result.removed)]
+    write_audit(audit_questions(kept, str(config.out), settings.folds, settings.seed), config.out)
+    write_debias(result, config.out)
+    log.info("%s: debiasing removed %d of %d questions", config.out.name, len(result.removed), len(questions))
+    return summary

@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ladderdata.audit.blind import audit_question, audit_type, by_type
+from ladderdata.audit.report import blind_summary, find_audits
 from ladderdata.cache import regular_file_stat, write_text_atomic
 from ladderdata.errors import ConfigError
 from ladderdata.eval.scorers import SampleScore, Scorer, get_scorer, scoring_modes
@@ -350,6 +352,7 @@ def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str 
                 cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
                 lines.append("| " + " | ".join(cells) + " |")
             first = next(iter(modes.values()))
+            lines += blind_rows(first.get("blind", {}), tasks, len(header) - len(tasks) - 2)
             lines += [
                 "",
                 f"{first['questions']} questions; {first['missing_predictions']} without a prediction; "
@@ -370,6 +373,36 @@ def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str 
             lines += [f"- {mode}: error on `{e['id']}` ({e['question_type']}): {e['error']}" for e in errors]
         lines.append("")
     return "\n".join(lines)
+
+
+BLIND_ROWS = (("chance", "chance"), ("frequent", "most frequent / median"), ("blind_model", "text-only (k-fold)"))
+
+
+def blind_rows(blind: dict[str, dict[str, float | None]], tasks: list[str], tail: int) -> list[str]:
+    """Table rows of the blind baselines (``ladder audit``) under the model's: a score near them was earned without
+    looking."""
+    out = []
+    for key, label in BLIND_ROWS:
+        values = [blind.get(t, {}).get(key) for t in tasks]
+        if any(v is not None for v in values):
+            out.append("| " + " | ".join(["blind", label, *(_cell(v) for v in values), *["-"] * tail]) + " |")
+    return out
+
+
+def blind_baselines(bench: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """benchmark -> question type -> blind baselines in percent: the ``audit.json`` of the benchmark when there is
+    one (``ladder audit``, ``build-bench --debias``: with the text-only model), else chance and the most frequent /
+    median answer computed here."""
+    questions = [q for r in rows if (q := audit_question(r, r["dataset"])) is not None]
+    ids: dict[str, set[str]] = {}
+    for q in questions:
+        ids.setdefault(q.benchmark, set()).add(q.id)
+    audits = find_audits(bench, ids)
+    for (benchmark, _), group in by_type(questions).items():
+        if not any(key[0] == benchmark for key in audits):  # not audited (or audited before a rebuild)
+            audit, _ = audit_type(group, k=5, seed=0, with_model=False)
+            audits[(audit.benchmark, audit.question_type)] = audit
+    return blind_summary(audits)
 
 
 def evaluate(
@@ -414,9 +447,11 @@ def evaluate(
         )
     scores = score_rows(rows, by_id, modes, thinking)
     summaries = {mode.name: summarize(scores, mode) for mode in modes}
+    blind = blind_baselines(bench, rows)
     for per_dataset in summaries.values():
-        for summary in per_dataset.values():
+        for dataset, summary in per_dataset.items():
             summary["unmatched_predictions"] = len(unmatched)
+            summary["blind"] = blind.get(dataset, {})
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "report.json", json.dumps(summaries, indent=2) + "\n")
     write_text_atomic(out / "report.md", report_markdown(summaries, model))

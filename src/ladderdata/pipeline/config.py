@@ -25,6 +25,11 @@ class BuildConfig(BaseModel):
     limit_scenes: int | None = Field(None, ge=1, le=10_000_000)
     exclude: list[Path] = []
     """Built benchmarks whose rooms must not be used (every rescan ``sceneXXXX_*`` of a room is excluded)."""
+    exclude_public: list[str] = []
+    """Public benchmarks (``vsibench``, ``spbench``, ``spacer``) whose shipped scene lists' rooms must not be used
+    (``ladderdata.io.public_scenes``)."""
+    drop_ids: list[str] = []
+    """Question ids left out after rendering (``build-bench --debias`` rebuilds with the ids it pruned)."""
     benchmark: bool = False
     """Write a benchmark: one subset named after the recipe, split ``test``, evaluator field names."""
     metadata_cache: Path | None = None
@@ -70,6 +75,9 @@ class SceneDrafts(BaseModel):
     """``"task/modality"`` -> filter name -> candidates it rejected."""
     unknown_labels: dict[str, int] = {}
     """Raw labels of the scan that the label table lacks -> objects carrying them."""
+    object_sizes: dict[int, tuple[str, float]] = {}
+    """Object id -> (category as questions name it, longest side in cm): the size priors of the select stage
+    (``ladderdata.tasks.plausibility``) are computed over every scan of the build."""
     frame_digests: dict[int, str] = {}
     """Frame number -> xxh3-64 of the JPEG bytes that decoded at drafting (``verify_frames``): the shard writer
     decodes a frame again only when its bytes differ."""

@@ -33,7 +33,7 @@ from ladderdata.tasks.modalities import image_sets, needs_time
 log = logging.getLogger(__name__)
 
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
-DRAFTS_VERSION = "2"
+DRAFTS_VERSION = "3"
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
 DRAFTING_FIELDS = {
     "metadata",
@@ -156,9 +156,8 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
             raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
         metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
         views = read_views(metadata_path(job.metadata_cache, scan_id))
-        records, rejections = draft_scene(
-            SceneContext.from_scan(scan, views, job.recipe.category_map()), job.recipe, job.seed
-        )
+        ctx = SceneContext.from_scan(scan, views, job.recipe.category_map())
+        records, rejections = draft_scene(ctx, job.recipe, job.seed)
         digests = verify_frames(scan.frames, records)
     path = DatasetLayout(job.out).drafts(scan_id)
     result = SceneDrafts(
@@ -168,6 +167,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         records=records,
         rejections=rejections,
         unknown_labels=scan.unknown_labels,
+        object_sizes={i: (o.category, o.size_cm) for i, o in ctx.objects.items()},
         frame_digests=digests,
     )
     write_text_atomic(path, result.model_dump_json())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ladderdata.errors import ConfigError
+from ladderdata.io.public_scenes import excluded_scans, public_names
 from ladderdata.io.rooms import dataset_rooms, scan_room
 from ladderdata.layout import check_name
 from ladderdata.pipeline.config import BuildConfig
@@ -68,6 +69,16 @@ class PlanStage(Stage[BuildConfig, Plan]):
                 log.warning("refusing %d scans whose rooms are in the given benchmarks: %s", len(refused), refused[:8])
             stats.counters["excluded (benchmark rooms)"] = len(refused)
             scan_ids = [s for s in scan_ids if s not in refused]
+        if data.exclude_public:
+            public = excluded_scans(source, scan_ids, public_names(data.exclude_public))
+            if public:
+                log.warning(
+                    "leaving out %d scans whose rooms public benchmarks use: %s",
+                    len(public),
+                    ", ".join(f"{s} ({name})" for s, name in list(public.items())[:8]),
+                )
+            stats.counters["excluded (public benchmark rooms)"] = len(public)
+            scan_ids = [s for s in scan_ids if s not in public]
         if data.limit_scenes is not None:
             scan_ids = scan_ids[: data.limit_scenes]
         for scan_id in scan_ids:  # ids become file names (drafts, metadata)

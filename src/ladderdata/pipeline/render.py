@@ -138,7 +138,12 @@ class RenderStage(Stage[Selection, Rendered]):
                 derived = [row for s in samples if (row := deriver.derive(s)) is not None]
                 subsets[subset_of(deriver)].extend(derived)
                 stats.counters[f"derived ({deriver.name})"] += len(derived)
+        dropped = set(config.drop_ids)
         for subset, rows in subsets.items():
+            if dropped:
+                pruned = [r for r in rows if r.id not in dropped]
+                stats.counters["dropped by id (debias)"] += len(rows) - len(pruned)
+                rows = pruned
             kept = unique_ids(rows)
             stats.counters["duplicate ids dropped"] += len(rows) - len(kept)
             order = rng_for(config.seed, "shuffle", subset).permutation(len(kept))

@@ -20,6 +20,7 @@ from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
+from ladderdata.tasks.plausibility import PlausibilityConfig
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,23 @@ class UnknownLabels(StrEnum):
     """Name them by their raw label."""
 
 
+class GuardBands(BaseModel):
+    """How far clear of its threshold each gated quantity must be for a question to be kept, so that a small change
+    in sampling never flips a kept question (docs/benchmarks.md#guard-bands says how each was chosen). The measured
+    values stay in the ``margins`` column; candidates inside a band are counted as ``guard_band:<quantity>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    visibility: float = Field(
+        0.03, ge=0, le=1, description="visibility fractions (min_visibility, counting, first sightings), absolute"
+    )
+    ratio: float = Field(
+        0.05, ge=0, le=10, description="distance ratios (far/near, distance/size): relative, threshold x (1 + this)"
+    )
+    angle_deg: float = Field(1.0, ge=0, le=45, description="direction angles and lateral offsets, degrees")
+    depth: float = Field(0.03, ge=0, le=10, description="single-image depth gaps, metres")
+
+
 class FilterConfig(BaseModel):
     """Filters every task shares (paper B.1)."""
 
@@ -137,7 +155,11 @@ class FilterConfig(BaseModel):
         0.4, ge=0, le=1, description="a referenced object's best visibility in the views shown"
     )
     presence_visibility: float = Field(
-        0.0, ge=0, lt=1, description="an instance whose visibility exceeds this counts as present (uniqueness, counts)"
+        0.0,
+        ge=0,
+        lt=1,
+        description="an instance whose visibility exceeds this counts as present (uniqueness; counting takes "
+        "every partly visible instance)",
     )
     noisy_categories: list[str] = Field(
         default_factory=lambda: ["wall", "floor", "ceiling", "object", "objects", "doorframe", "door frame"],
@@ -161,6 +183,10 @@ class FilterConfig(BaseModel):
     )
     unknown_labels: UnknownLabels = Field(
         UnknownLabels.DROP, description="objects whose raw label the label table lacks: drop from questions or keep"
+    )
+    guard_bands: GuardBands = Field(default_factory=GuardBands, description="tolerances around every gate")
+    plausibility: PlausibilityConfig = Field(
+        default_factory=PlausibilityConfig, description="objects of implausible size for their category are not asked"
     )
 
 
@@ -303,10 +329,19 @@ class TaskGenerator(ABC):
             rejections.counts[reason] += 1
             return False
         obj = ctx.objects[object_id]
-        if not rejections.check("visibility", shown.visibility(object_id) >= self.filters.min_visibility):
+        visibility, threshold = shown.visibility(object_id), self.filters.min_visibility
+        if not rejections.check("visibility", visibility >= threshold):
+            return False
+        if not self.clear("visibility", visibility, threshold, self.filters.guard_bands.visibility, rejections):
             return False
         rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]
         return rejections.check("not_unique", not rivals)
+
+    @staticmethod
+    def clear(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:
+        """Whether ``value``, which passed ``threshold``, is also clear of it by ``band`` (else counted as
+        ``guard_band:<name>``)."""
+        return rejections.check(f"guard_band:{name}", abs(value - threshold) >= band - 1e-9)  # 0.43 - 0.4 < 0.03
 
     def ref(self, ctx: SceneContext, shown: Shown, object_id: int, role: str) -> ObjectRef:
         obj = ctx.objects[object_id]

@@ -50,9 +50,15 @@ class ObjAppearanceOrder(TaskGenerator):
         cfg = self.config
         assert isinstance(cfg, AppearanceOrderConfig)
         first = {}
+        threshold, band = self.filters.min_visibility, self.filters.guard_bands.visibility
         for i in self.candidates(ctx, shown, rejections):
-            seen = shown.first_seen(i, self.filters.min_visibility)
+            seen = shown.first_seen(i, threshold)
             assert seen is not None  # referable objects reach min_visibility in some frame
+            # the first sighting must not move with sampling: clear above the threshold there, clear below before
+            row = shown.per_view[i]
+            closest = min(abs(float(v) - threshold) for v in row[: seen + 1])
+            if not rejections.check("guard_band:first_seen", closest >= band):
+                continue
             first[i] = seen
         ids = sorted(first)
         if len(ids) < cfg.objects:

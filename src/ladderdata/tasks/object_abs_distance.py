@@ -41,6 +41,9 @@ class ObjectAbsDistance(TaskGenerator):
             ratio = distance / smaller
             if not rejections.check("distance_over_size", ratio > cfg.min_distance_over_size):
                 continue
+            band = cfg.min_distance_over_size * self.filters.guard_bands.ratio
+            if not self.clear("distance_over_size", ratio, cfg.min_distance_over_size, band, rejections):
+                continue
             refs = [self.ref(ctx, shown, a, "object1"), self.ref(ctx, shown, b, "object2")]
             yield Draft(
                 template=self.name,

@@ -20,12 +20,15 @@ class CountingConfig(TaskConfig):
 
 @register_task("object_counting")
 class ObjectCounting(TaskGenerator):
-    """Counts instances whose best visibility reaches ``min_visibility``. A category is rejected when one of
-    its instances is present but less visible than that (``partial_instance``): whether it counts is ambiguous."""
+    """Counts the instances of a category seen in the frames shown (the salience rule of SIMS-V-style counting): a
+    category is asked about only when every instance with any visible part there reaches ``min_visibility`` plus
+    the visibility guard band, so every counted instance is visible enough and no uncounted instance is partly
+    visible (``partial_instance``: whether it counts is ambiguous; ``guard_band:count_visibility``: too close to
+    call). The threshold used is stored as the ``count_visibility_threshold`` margin."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
-    margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
+    margins: ClassVar[tuple[str, ...]] = ("visibility_min", "count_visibility_threshold")
     config_class: ClassVar[type[TaskConfig]] = CountingConfig
     unit: ClassVar[str] = "count"
 
@@ -43,9 +46,11 @@ class ObjectCounting(TaskGenerator):
             if reason is not None:
                 rejections.counts[reason] += 1
                 continue
-            instances = shown.present(category, f.presence_visibility)
+            instances = shown.present(category, 0.0)  # every instance with a visible part in the frames shown
             vis = [shown.visibility(i) for i in instances]
             if not rejections.check("partial_instance", min(vis) >= f.min_visibility):
+                continue
+            if not self.clear("count_visibility", min(vis), f.min_visibility, f.guard_bands.visibility, rejections):
                 continue
             if not rejections.check("count_range", cfg.min_count <= len(instances) <= cfg.max_count):
                 continue
@@ -54,5 +59,8 @@ class ObjectCounting(TaskGenerator):
                 fields={"category": category},
                 answer=answers.count(len(instances)),
                 objects=[self.ref(ctx, shown, i, "counted") for i in sorted(instances)],
-                margins={"visibility_min": min(vis)},
+                margins={
+                    "visibility_min": min(vis),
+                    "count_visibility_threshold": f.min_visibility + f.guard_bands.visibility,
+                },
             )

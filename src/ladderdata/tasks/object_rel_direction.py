@@ -113,6 +113,14 @@ class ObjectRelDirection(TaskGenerator):
             if not rejections.check("direction_margin", answer is not None):
                 continue
             assert answer is not None
+            guard = self.filters.guard_bands
+            lateral_edge = min((cfg.max_lateral_absent_deg, cfg.min_lateral_deg), key=lambda b: abs(abs(lateral) - b))
+            depth_edge = min((cfg.max_depth_absent, cfg.min_depth_gap), key=lambda b: abs(abs(gap) - b))
+            if not (
+                self.clear("lateral_deg", abs(lateral), lateral_edge, guard.angle_deg, rejections)
+                and self.clear("depth_gap", abs(gap), depth_edge, guard.depth, rejections)
+            ):
+                continue
             parts = set(answer.split("-"))
             distractors = [d for d in CAMERA_DIRECTIONS if not parts & set(d.split("-"))]
             picked = [distractors[int(i)] for i in rng.choice(len(distractors), size=CAMERA_DISTRACTORS, replace=False)]
@@ -190,6 +198,8 @@ def allocentric_drafts(
         angle = signed_angle_deg(facing, towards)
         margin = form.boundary_distance(angle)
         if not rejections.check("angle_margin", margin >= min_angle_margin_deg):
+            continue
+        if not task.clear("angle_margin", margin, min_angle_margin_deg, task.filters.guard_bands.angle_deg, rejections):
             continue
         answer = form.answer(angle)
         refs = [

@@ -48,6 +48,9 @@ class ObjectRelDistance(TaskGenerator):
                 ratio = dist[ordered[1]] / dist[ordered[0]]
                 if not rejections.check("distance_ratio", ratio >= cfg.min_ratio):
                     continue
+                band = cfg.min_ratio * self.filters.guard_bands.ratio
+                if not self.clear("distance_ratio", ratio, cfg.min_ratio, band, rejections):
+                    continue
                 refs = [self.ref(ctx, shown, target, "target")]
                 refs += [self.ref(ctx, shown, c, "candidate") for c in picked]
                 yield Draft(
