@@ -451,7 +451,8 @@ def evaluate(
     for per_dataset in summaries.values():
         for dataset, summary in per_dataset.items():
             summary["unmatched_predictions"] = len(unmatched)
-            summary["blind"] = blind.get(dataset, {})
+            if "refused" not in summary:
+                summary["blind"] = blind.get(dataset, {})
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "report.json", json.dumps(summaries, indent=2) + "\n")
     write_text_atomic(out / "report.md", report_markdown(summaries, model))
