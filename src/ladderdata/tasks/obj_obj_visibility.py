@@ -2,7 +2,8 @@
 visible in one shown frame?
 
 Visibility is ladder's per-view measure (docs/metadata.md): the area fraction of the object's surface inside the
-image and not hidden by other objects, from ray casting the scan's mesh. Both objects must be seen there
+image and not hidden by another object, from ray casting the scan's mesh (its own back faces do not count
+against it: an unoccluded object fully in frame has visibility 1). Both objects must be seen there
 (``min_visible``) and unique there; the answer must be clear both relatively and absolutely: the stored
 ``visibility_ratio`` (more / less visible) and ``visibility_gap`` (their difference) must reach ``min_ratio``
 and ``min_gap``.
