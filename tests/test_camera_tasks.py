@@ -5,6 +5,7 @@ camera trajectory and the solid parts ``generate_scene`` made, the ground-truth 
 helpers; and every filter is shown to reject a hand-made case built to be ambiguous.
 """
 
+import json
 import math
 import re
 from pathlib import Path
@@ -15,6 +16,9 @@ import pytest
 
 from fixtures.factories import load_ground_truth, make_synthetic_root, read_samples, scannet
 from fixtures.shared import shared_folder
+from ladderdata.bench.build import build_benchmarks
+from ladderdata.eval.official import vstibench_score
+from ladderdata.eval.report import ScoringMode, evaluate, load_bench
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.geometry.camera import look_at
 from ladderdata.layout import FramesLayout
@@ -519,3 +523,32 @@ def test_visibility_comparison_filters() -> None:
     views = [make_view({1: 0.05, 2: 0.9}, cats, pose)]
     kept, rej = run("obj_obj_visibility", cube_scene(objects, views), Shown(views))
     assert kept == [] and rej.counts["visibility"] == 1
+
+
+# ----------------------------------------------------------------------------------------- benchmark, scoring
+
+
+def test_vsti_video_benchmark_scores_its_ground_truth_100(
+    vsti_build: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    root, _ = vsti_build
+    summaries = build_benchmarks(scannet(root), tmp_path / "bench", ["vsti-video"], split="all", frame_stride=1)
+    assert sum(summaries["vsti-video"].rows.values())
+    rows = load_bench(tmp_path / "bench")
+    assert {r["question_type"] for r in rows} == set(NEW_TYPES)
+    predictions = tmp_path / "truth.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows))
+    modes = [ScoringMode.LADDER, ScoringMode.VSTIBENCH, ScoringMode.VSIBENCH]
+    report = evaluate(tmp_path / "bench", predictions, tmp_path / "eval", modes=modes)
+    ladder, vsti = report["ladder"]["vsti-video"], report["vstibench"]["vsti-video"]
+    assert set(ladder["tasks"]) == set(NEW_TYPES) and set(ladder["tasks"].values()) == {100.0}
+    # VSTI-Bench's scorer knows every type but ladder's visibility comparison, which it reports as unknown
+    assert set(vsti["tasks"]) == set(NEW_TYPES) - {"obj_obj_visibility"} and set(vsti["tasks"].values()) == {100.0}
+    assert vsti["avg"] == 100.0 and {e["question_type"] for e in vsti["errors"]} == {"obj_obj_visibility"}
+    assert report["vsibench"] == {}  # VSI-Bench's scorer knows none of them
+    markdown = (tmp_path / "eval" / "report.md").read_text()
+    assert "Cam. Disp." in markdown and "Rel. Pos. (up/down)" in markdown
+    # a wrong letter scores 0 in both
+    wrong = next(r for r in rows if r["question_type"] == "camera_movement_direction")
+    other = next(o[0] for o in wrong["options"] if o[0] != wrong["ground_truth"])
+    assert vstibench_score(other, wrong["ground_truth"], "camera_movement_direction").value == 0.0

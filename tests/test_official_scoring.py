@@ -92,6 +92,10 @@ def expected_value(q: dict[str, Any], column: str) -> float | str | None:
     return value if value in (None, "error") else float(value)
 
 
+GOLDEN_MODES = [ScoringMode.LADDER, ScoringMode.SPATIALLADDER, ScoringMode.VSIBENCH]
+"""The modes the golden file scores by hand (VSTI-Bench's scorer knows none of its VSI-Bench question types)."""
+
+
 @pytest.mark.parametrize("style", ["ladder", "spatialladder", "lmms-eval"])
 @pytest.mark.parametrize("thinking", [False, True])
 def test_golden_scores_per_question(bench: Path, tmp_path: Path, style: str, thinking: bool) -> None:
@@ -103,7 +107,12 @@ def test_golden_scores_per_question(bench: Path, tmp_path: Path, style: str, thi
     }
     assert set(got) == {q["id"] for q in questions}
     for q in questions:
-        for mode in ScoringMode:
+        assert got[q["id"]]["scores"]["vstibench"] is None
+        assert got[q["id"]]["errors"].get("vstibench") in (
+            None,
+            f"ValueError: Unknown question type: {q['question_type']}",
+        )
+        for mode in GOLDEN_MODES:
             column = "spatialladder_think" if mode is ScoringMode.SPATIALLADDER and thinking else mode.value
             expected = expected_value(q, column)
             score, error = got[q["id"]]["scores"][mode.value], got[q["id"]]["errors"].get(mode.value)
@@ -120,7 +129,8 @@ def test_golden_summaries(bench: Path, tmp_path: Path, thinking: bool) -> None:
     predictions = write_predictions(tmp_path / "p.jsonl", data["questions"], "spatialladder")
     summaries = evaluate(bench, predictions, tmp_path / "out", modes=list(ScoringMode), thinking=thinking)
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == summaries
-    for mode in ScoringMode:
+    assert summaries[ScoringMode.VSTIBENCH.value] == {}  # no question type it knows: left out, no error list
+    for mode in GOLDEN_MODES:
         key = "spatialladder_think" if mode is ScoringMode.SPATIALLADDER and thinking else mode.value
         expected, got = data["summaries"][key], summaries[mode.value]["golden"]
         assert list(got["tasks"]) == list(expected["tasks"])
@@ -145,14 +155,19 @@ def test_cli_scoring_modes_side_by_side(bench: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--scoring", "all", "--prompt", "think"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert list(report) == ["ladder", "spatialladder", "vsibench"]
+    assert list(report) == ["ladder", "spatialladder", "vsibench", "vstibench"]
     assert report["spatialladder"]["golden"]["tasks"]["object_rel_distance"] == pytest.approx(58.33, abs=0.01)
     assert runner.invoke(app, [*args, "--scoring", "lenient"]).exit_code != 0
 
 
 def test_scoring_modes_and_prediction_formats(tmp_path: Path) -> None:
     assert scoring_modes([]) == [ScoringMode.LADDER]
-    assert scoring_modes(["vsibench", "all"]) == [ScoringMode.VSIBENCH, ScoringMode.LADDER, ScoringMode.SPATIALLADDER]
+    assert scoring_modes(["vsibench", "all"]) == [
+        ScoringMode.VSIBENCH,
+        ScoringMode.LADDER,
+        ScoringMode.SPATIALLADDER,
+        ScoringMode.VSTIBENCH,
+    ]
     with pytest.raises(ConfigError, match="--scoring"):
         scoring_modes(["strict"])
     path = tmp_path / "p.jsonl"

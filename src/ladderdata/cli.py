@@ -520,9 +520,13 @@ def build_bench_command(
     split: Annotated[str, typer.Option(help="val (scannetv2_val.txt), another split, or a file of scan ids")] = "val",
     benchmark: Annotated[
         list[str] | None,
-        typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable; default spbench-si, -mv)"),
+        typer.Option(
+            help="spbench-si, spbench-mv, vsi-video, vsti-video or a recipe file (repeatable; default spbench-si, -mv)"
+        ),
     ] = None,
-    video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
+    video: Annotated[
+        bool, typer.Option(help="also build vsi-video (VSI-Bench's types) and vsti-video (VSTI-Bench's) on videos")
+    ] = False,
     seed: Seed = 0,
     limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
@@ -539,9 +543,9 @@ def build_bench_command(
 
     Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
-    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
+    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARKS
 
-    names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
+    names = list(benchmark or BENCHMARKS) + (list(VIDEO_BENCHMARKS) if video else [])
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     list_scans(config, split)
     with open_run_executor(executor, workers, ray_address) as runner:

@@ -155,6 +155,21 @@ def vsibench_score(prediction: str, truth: str, question_type: str) -> QuestionS
     return _unknown(question_type)
 
 
+# ----------------------------------------------------------------------------------------------- VSTI-Bench
+
+
+def vstibench_score(prediction: str, truth: str, question_type: str) -> QuestionScore:
+    """``vsibench_process_results`` of VLM-3R's ``thinking-in-space/lmms_eval/tasks/vstibench/utils.py`` for one
+    question: VSI-Bench's first-token matching and MRA over VSTI-Bench's own type lists; multiple choice compares
+    the token with ``mc_answer``, the option letter (a ladder benchmark's ground truth)."""
+    token = vsibench_token(prediction)
+    if question_type in mca_types(OfficialScorer.VSTIBENCH):
+        return QuestionScore(float(token.lower() == truth.lower()))
+    if question_type in na_types(OfficialScorer.VSTIBENCH):
+        return _numeric(_to_float(token), _to_float(truth))
+    return _unknown(question_type)
+
+
 # ----------------------------------------------------------------------------------------------- aggregation
 
 
@@ -209,6 +224,15 @@ def vsibench_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
     mca = [v for k, v in metrics.items() if k.endswith(f"_{ACCURACY}")]
     na = [v for k, v in metrics.items() if k.endswith(f"_{MRA}")]
     return OfficialSummary(metrics, _mean(values), _mean(mca), _mean(na), notes)
+
+
+def vstibench_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
+    """VLM-3R's ``vsibench_aggregate_results`` (its ``vstibench`` task): the mean per question type, ``overall`` the
+    mean of those; it reports no multiple-choice / numeric averages, which are given here over the same types."""
+    metrics = _per_type(scores, mca_types(OfficialScorer.VSTIBENCH))
+    mca = [v for k, v in metrics.items() if k.endswith(f"_{ACCURACY}")]
+    na = [v for k, v in metrics.items() if k.endswith(f"_{MRA}")]
+    return OfficialSummary(metrics, _mean(list(metrics.values())), _mean(mca), _mean(na), [])
 
 
 def spatialladder_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:

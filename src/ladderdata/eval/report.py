@@ -22,11 +22,13 @@ from ladderdata.eval.official import (
     spatialladder_score,
     vsibench_aggregate,
     vsibench_score,
+    vstibench_aggregate,
+    vstibench_score,
 )
 from ladderdata.eval.scoring import parse_boxes, score
 from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, column_name, forms_of
+from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, OfficialScorer, column_name, forms_of
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class ScoringMode(StrEnum):
     """SpatialLadder's evaluator (SPBench-SI/-MV, VSI-Bench in the paper)."""
     VSIBENCH = "vsibench"
     """VSI-Bench's scorer (lmms-eval's ``vsibench`` task)."""
+    VSTIBENCH = "vstibench"
+    """VSTI-Bench's scorer (VLM-3R's lmms-eval ``vstibench`` task): camera and in-view question types."""
 
 
 def scoring_modes(names: list[str]) -> list[ScoringMode]:
@@ -237,6 +241,8 @@ def _score(mode: ScoringMode, text: str, row: dict[str, Any], thinking: bool) ->
         return spatialladder_score(text, row["ground_truth"], row["question_type"], thinking)
     if mode is ScoringMode.VSIBENCH:
         return vsibench_score(text, row["ground_truth"], row["question_type"])
+    if mode is ScoringMode.VSTIBENCH:
+        return vstibench_score(text, row["ground_truth"], row["question_type"])
     letters = LETTERS[: max(len(row["options"]), 1)]
     return QuestionScore(score(text, row["ground_truth"], row["answer_type"], letters))
 
@@ -322,7 +328,11 @@ def _ladder_summary(rows: list[SampleScore]) -> dict[str, Any]:
 
 def _official_summary(rows: list[SampleScore], mode: ScoringMode) -> dict[str, Any]:
     scored = [(s.question_type, value) for s in rows if (value := s.scores[mode.value]) is not None]
-    aggregate = spatialladder_aggregate if mode is ScoringMode.SPATIALLADDER else vsibench_aggregate
+    aggregate = {
+        ScoringMode.SPATIALLADDER: spatialladder_aggregate,
+        ScoringMode.VSIBENCH: vsibench_aggregate,
+        ScoringMode.VSTIBENCH: vstibench_aggregate,
+    }[mode]
     result: OfficialSummary = aggregate(scored)
     counts = Counter(t for t, _ in scored)
     tasks = {}
@@ -352,11 +362,16 @@ def summarize(scores: list[SampleScore], mode: ScoringMode = ScoringMode.LADDER)
     """Per dataset: score per task (percent), NQ and MCQ averages, overall, as ``mode`` computes them.
 
     Official modes score what their code scores: the questions with a prediction and without an error (the
-    official code would stop at an error; the errors are listed instead).
+    official code would stop at an error; the errors are listed instead). A benchmark none of whose question
+    types an official scorer knows (VSTI-Bench's scorer on a VSI-Bench benchmark) is left out of that mode.
     """
     by_dataset: dict[str, list[SampleScore]] = defaultdict(list)
     for s in scores:
         by_dataset[s.dataset].append(s)
+    if mode is not ScoringMode.LADDER:
+        scorer = OfficialScorer(mode.value)
+        known = {t for t, cls in TASKS.items() if scorer in cls.official}
+        by_dataset = {d: rows for d, rows in by_dataset.items() if any(s.question_type in known for s in rows)}
     return {
         dataset: _ladder_summary(rows) if mode is ScoringMode.LADDER else _official_summary(rows, mode)
         for dataset, rows in sorted(by_dataset.items())
