@@ -532,23 +532,30 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
     vsti_build: tuple[Path, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     root, _ = vsti_build
-    summaries = build_benchmarks(scannet(root), tmp_path / "bench", ["vsti-video"], split="all", frame_stride=1)
+    bench = tmp_path / "bench"
+    summaries = build_benchmarks(scannet(root), bench, ["vsi-video", "vsti-video"], split="all", frame_stride=1)
     assert sum(summaries["vsti-video"].rows.values())
-    rows = load_bench(tmp_path / "bench")
-    assert {r["question_type"] for r in rows} == set(NEW_TYPES)
+    rows = load_bench(bench)
+    assert {r["question_type"] for r in rows if r["dataset"] == "vsti-video"} == set(NEW_TYPES)
     predictions = tmp_path / "truth.jsonl"
     predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows))
     modes = [ScoringMode.LADDER, ScoringMode.VSTIBENCH, ScoringMode.VSIBENCH]
-    report = evaluate(tmp_path / "bench", predictions, tmp_path / "eval", modes=modes)
+    report = evaluate(bench, predictions, tmp_path / "eval", modes=modes)
     ladder, vsti = report["ladder"]["vsti-video"], report["vstibench"]["vsti-video"]
     assert set(ladder["tasks"]) == set(NEW_TYPES) and set(ladder["tasks"].values()) == {100.0}
     # VSTI-Bench's scorer knows every type but ladder's visibility comparison, which it reports as unknown
     assert set(vsti["tasks"]) == set(NEW_TYPES) - {"obj_obj_visibility"} and set(vsti["tasks"].values()) == {100.0}
     assert vsti["avg"] == 100.0 and {e["question_type"] for e in vsti["errors"]} == {"obj_obj_visibility"}
-    assert report["vsibench"] == {}  # VSI-Bench's scorer knows none of them
+    # each official scorer reports only the benchmark whose types it knows
+    assert set(report["vsibench"]) == {"vsi-video"} and set(report["vstibench"]) == {"vsti-video"}
     markdown = (tmp_path / "eval" / "report.md").read_text()
     assert "Cam. Disp." in markdown and "Rel. Pos. (up/down)" in markdown
-    # a wrong letter scores 0 in both
+    # the card suggests exports only of what each evaluator can read (ladder export refuses the rest)
+    card = (bench / "README.md").read_text()
+    assert "ladder export BENCH/vsi-video --format spatialladder" in card
+    assert "ladder export BENCH/vsi-video --format vsibench" in card
+    assert "vsti-video --format" not in card and "ladder export BENCH --format" not in card
+    # a wrong letter scores 0
     wrong = next(r for r in rows if r["question_type"] == "camera_movement_direction")
     other = next(o[0] for o in wrong["options"] if o[0] != wrong["ground_truth"])
     assert vstibench_score(other, wrong["ground_truth"], "camera_movement_direction").value == 0.0

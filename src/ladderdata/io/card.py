@@ -21,7 +21,7 @@ from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import DataTerms, get_source
-from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample, column_name
+from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, Modality, OfficialScorer, Sample, column_name
 
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view /
@@ -388,6 +388,11 @@ def benchmark_folders(root: Path) -> list[Path]:
     return found
 
 
+def _knows(scorer: OfficialScorer, task: str) -> bool:
+    """Whether ``scorer``'s question-type lists name ``task`` (its task's ``official``)."""
+    return task in TASKS and scorer in TASKS[task].official
+
+
 def write_benchmarks_card(root: Path) -> None:
     """README.md of a folder of benchmarks (what ``build-bench`` writes): every benchmark in it, its composition,
     one config per non-empty benchmark, and how to score them."""
@@ -395,6 +400,7 @@ def write_benchmarks_card(root: Path) -> None:
     table: list[str] = []
     empty: list[str] = []
     videos: list[str] = []
+    readers: dict[str, set[OfficialScorer]] = {}  # benchmark -> evaluators that know every question type in it
     sources: set[str] = set()
     for folder in benchmark_folders(root):
         layout = DatasetLayout(folder)
@@ -407,6 +413,7 @@ def write_benchmarks_card(root: Path) -> None:
         modalities = sorted({m for per_modality in counts.values() for m in per_modality})
         if Modality.VIDEO.value in modalities:
             videos.append(name)
+        readers[name] = {scorer for scorer in OfficialScorer if all(_knows(scorer, task) for task in counts)}
         files = [f"{name}/{s['path']}" for s in manifest["shards"]]
         entries.append((name, rows, files, f"{name}/{layout.shard_glob(name, 'test')}"))
         types = ", ".join(f"{task} {sum(m.values())}" for task, m in counts.items())
@@ -420,10 +427,21 @@ def write_benchmarks_card(root: Path) -> None:
     configs = data_configs(entries, "test")
     total = sum(rows for _, rows, _, _ in entries)
     names = [name for name, *_ in entries]
+    # ladder export refuses question types the format's evaluator does not know: name only what it can read
+    spatialladder = [name for name in names if OfficialScorer.SPATIALLADDER in readers[name]]
+    spatialladder_targets = ["BENCH"] if spatialladder == names else [f"BENCH/{name}" for name in spatialladder]
     commands = [
         'ladder eval --bench BENCH --predictions predictions.jsonl --scoring all   # {"id", "prediction"} lines',
-        "ladder export BENCH --format spatialladder --out /datasets   # the folders SpatialLadder's evaluator opens",
-        *(f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer" for name in videos),
+        *(
+            f"ladder export {target} --format spatialladder --out /datasets   # the folders SpatialLadder's evaluator "
+            "opens"
+            for target in spatialladder_targets
+        ),
+        *(
+            f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer"
+            for name in videos
+            if OfficialScorer.VSIBENCH in readers[name]
+        ),
     ]
     used = sorted(sources)
     pretty = f"{root.name}: {', '.join(names)}"
