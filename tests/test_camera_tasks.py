@@ -17,8 +17,9 @@ import pytest
 from fixtures.factories import load_ground_truth, make_synthetic_root, read_samples, scannet
 from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
-from ladderdata.eval.official import vstibench_score
-from ladderdata.eval.report import ScoringMode, evaluate, load_bench
+from ladderdata.errors import ConfigError
+from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.scorers import SCORERS, scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.geometry.camera import look_at
 from ladderdata.layout import FramesLayout
@@ -536,18 +537,23 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
     summaries = build_benchmarks(scannet(root), bench, ["vsi-video", "vsti-video"], split="all", frame_stride=1)
     assert sum(summaries["vsti-video"].rows.values())
     rows = load_bench(bench)
-    assert {r["question_type"] for r in rows if r["dataset"] == "vsti-video"} == set(NEW_TYPES)
+    vsti_types = set(NEW_TYPES) - {"obj_obj_visibility"}  # VSTI-Bench's own types: its scorer stops at others
+    assert {r["question_type"] for r in rows if r["dataset"] == "vsti-video"} == vsti_types
     predictions = tmp_path / "truth.jsonl"
     predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows))
-    modes = [ScoringMode.LADDER, ScoringMode.VSTIBENCH, ScoringMode.VSIBENCH]
-    report = evaluate(bench, predictions, tmp_path / "eval", modes=modes)
+    modes = scoring_modes(["ladder", "vstibench", "vsibench"])
+    report = evaluate(bench, predictions, tmp_path / "eval", modes=modes, skip_refused=True)
     ladder, vsti = report["ladder"]["vsti-video"], report["vstibench"]["vsti-video"]
-    assert set(ladder["tasks"]) == set(NEW_TYPES) and set(ladder["tasks"].values()) == {100.0}
-    # VSTI-Bench's scorer knows every type but ladder's visibility comparison, which it reports as unknown
-    assert set(vsti["tasks"]) == set(NEW_TYPES) - {"obj_obj_visibility"} and set(vsti["tasks"].values()) == {100.0}
-    assert vsti["avg"] == 100.0 and {e["question_type"] for e in vsti["errors"]} == {"obj_obj_visibility"}
-    # each official scorer reports only the benchmark whose types it knows
-    assert set(report["vsibench"]) == {"vsi-video"} and set(report["vstibench"]) == {"vsti-video"}
+    assert set(ladder["tasks"]) == vsti_types and set(ladder["tasks"].values()) == {100.0}
+    assert set(vsti["tasks"]) == vsti_types and set(vsti["tasks"].values()) == {100.0}
+    assert vsti["avg"] == 100.0 and vsti["errors"] == []
+    # each official scorer scores only the benchmark whose types it knows and says why it refuses the other
+    assert "avg" in report["thinking-in-space"]["vsi-video"] and "avg" in report["vstibench"]["vsti-video"]
+    assert "camera_displacement" in report["thinking-in-space"]["vsti-video"]["refused"]
+    assert "object_rel_direction_easy" in report["vstibench"]["vsi-video"]["refused"]
+    # named alone on a benchmark it refuses: an error naming both
+    with pytest.raises(ConfigError, match="--scoring vstibench refuses vsi-video: "):
+        evaluate(bench, predictions, tmp_path / "eval", modes=scoring_modes(["vstibench"]))
     markdown = (tmp_path / "eval" / "report.md").read_text()
     assert "Cam. Disp." in markdown and "Rel. Pos. (up/down)" in markdown
     # the card suggests exports only of what each evaluator can read (ladder export refuses the rest)
@@ -558,4 +564,4 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
     # a wrong letter scores 0
     wrong = next(r for r in rows if r["question_type"] == "camera_movement_direction")
     other = next(o[0] for o in wrong["options"] if o[0] != wrong["ground_truth"])
-    assert vstibench_score(other, wrong["ground_truth"], "camera_movement_direction").value == 0.0
+    assert SCORERS["vstibench"].score(other, wrong, thinking=False).value == 0.0

@@ -5,15 +5,22 @@ The readers below do what the evaluators' code does (docs/benchmarks.md cites it
 ``image_dir/<scene_name>/``) and ``evaluate_vsibench`` (``<video_dir>/<dataset>/<scene_name>.mp4`` decoded with
 decord, 32 frames by ``np.linspace``), and lmms-eval's ``vsibench`` task (``datasets.load_dataset`` of config
 ``full``, ``doc_to_visual``, ``doc_to_text``). What they read is then answered and scored with the official rules
-(``ladder eval --scoring spatialladder|vsibench`` on the evaluator's own results file).
+(``ladder eval --scoring spatialladder|thinking-in-space|lmms-eval`` on the evaluator's own results file, and
+lmms-eval's logged samples in today's layout). Every export is a Hub repository as it stands: a card the Hub's
+metadata rules accept, ``LICENSE.md``, a stable config, and for ``vsibench`` the archives lmms-eval unpacks.
 """
 
 import functools
+import hashlib
+import importlib.util
 import io
 import json
 import os
 import re
 import shutil
+import sys
+import types
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from fractions import Fraction
@@ -31,7 +38,12 @@ from typer.testing import CliRunner
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export import ExportFormat, encode_mp4, export_benchmark, write_atomic
-from ladderdata.eval.report import ScoringMode, evaluate, load_bench
+from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.scorers import Scorer, get_scorer
+from ladderdata.eval.scorers.lmms_eval import strip_reasoning_tags
+from ladderdata.io.card import license_file
+from ladderdata.io.hub_card import card_problems, read_card_metadata
+from ladderdata.io.push import REQUIRED_METADATA
 from ladderdata.layout import SHARD_KEY_DIGITS
 
 MCA = {
@@ -162,12 +174,60 @@ def spatialladder_results(rows: list[dict[str, Any]], answers: dict[str, str]) -
 
 
 def lmms_eval_samples(docs: list[dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:
-    """lmms-eval's ``--log_samples`` lines: each doc it loaded, its target and the (filtered) response."""
+    """lmms-eval's ``--log_samples`` lines before 0.4 (thinking-in-space's copy): each doc it loaded, its target
+    and the (filtered) response."""
     return [
         {"doc_id": k, "doc": doc, "target": doc["ground_truth"], "resps": [[answers[doc["id"]]]]}
         | {"filtered_resps": [answers[doc["id"]]]}
         for k, doc in enumerate(docs)
     ]
+
+
+VSIBENCH_METRICS = (
+    "vsibench_overall",
+    "obj_appearance_order_accuracy",
+    "object_abs_distance_mra",
+    "object_counting_mra",
+    "object_rel_distance_accuracy",
+    "object_size_estimation_mra",
+    "room_size_estimation_mra",
+    "route_planning_accuracy",
+    "object_rel_direction_accuracy",
+)
+"""The metric names ``vsibench_process_results`` returns, each mapped to the processed doc (lmms-eval @75571cf,
+lmms_eval/tasks/vsibench/utils.py)."""
+
+
+def lmms_eval_logged_samples(
+    docs: list[dict[str, Any]], answers: dict[str, str], rows_in_metrics: bool = True
+) -> list[dict[str, Any]]:
+    """lmms-eval's ``--log_samples`` lines as EvolvingLMMs-Lab/lmms-eval@75571cf writes them for the vsibench task.
+
+    ``lmms_eval/evaluator.py`` (``evaluate``, the scoring loop): the default ``--reasoning_tags`` strip each
+    filtered response (the raw one kept for ``resps``), ``process_results`` gets the stripped one, and the line is
+    ``{"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "token_counts", "doc_hash"}`` updated
+    with the metrics. ``lmms_eval/loggers/evaluation_tracker.py`` (``save_results_samples``): ``input`` =
+    ``arguments[0]``, the one-request lists flattened (``filtered_resps`` a plain string), ``resps`` dropped when
+    equal to it, ``target`` as text, ``arguments`` and ``doc`` dropped. ``rows_in_metrics=False``: a task whose
+    metrics are plain numbers, so that only ``doc_id`` names the row.
+    """
+    lines = []
+    for k, doc in enumerate(docs):
+        raw = answers[str(doc["id"])]
+        filtered = strip_reasoning_tags(raw)
+        processed = {**doc, "prediction": filtered}
+        line: dict[str, Any] = {"doc_id": k, "target": str(doc["ground_truth"])}
+        if raw != filtered:
+            line["resps"] = raw
+        line |= {
+            "filtered_resps": filtered,
+            "token_counts": [None],
+            "doc_hash": hashlib.sha256(json.dumps(doc, indent=2, ensure_ascii=False).encode()).hexdigest(),
+        }
+        line |= {metric: processed if rows_in_metrics else 0.0 for metric in VSIBENCH_METRICS}
+        line["input"] = f"These are frames of a video.\n{doc['question']}"
+        lines.append(line)
+    return lines
 
 
 def wrong(row: dict[str, Any]) -> str:
@@ -178,12 +238,12 @@ def wrong(row: dict[str, Any]) -> str:
     return "0"
 
 
-def official_summary(bench: Path, lines: list[dict[str, Any]], mode: ScoringMode, out: Path) -> dict[str, Any]:
+def official_summary(bench: Path, lines: list[dict[str, Any]], mode: Scorer, out: Path) -> dict[str, Any]:
     """``ladder eval --scoring MODE`` of the evaluator's results lines: the benchmark's summary."""
     out.mkdir(parents=True)
     results = out / "results.jsonl"
     results.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    (summary,) = evaluate(bench, results, out, modes=[mode])[mode.value].values()
+    (summary,) = evaluate(bench, results, out, modes=[mode])[mode.name].values()
     return summary
 
 
@@ -191,7 +251,7 @@ def assert_scored_end_to_end(
     bench: Path,
     rows: list[dict[str, Any]],
     lines_of: Callable[[dict[str, str]], list[Any]],
-    mode: ScoringMode,
+    mode: Scorer,
     out: Path,
 ) -> None:
     """The ground truths a reader read back, answered in its evaluator's results format, score 100 with the official
@@ -264,7 +324,7 @@ def test_spatialladder_reads_and_scores_the_image_benchmarks(exported: Path, ben
                 source["frame_ids"]
             )
         lines = functools.partial(spatialladder_results, rows)
-        assert_scored_end_to_end(benches / name, rows, lines, ScoringMode.SPATIALLADDER, tmp_path / name)
+        assert_scored_end_to_end(benches / name, rows, lines, get_scorer("spatialladder"), tmp_path / name)
 
 
 def test_spatialladder_reads_and_scores_the_video_benchmark(exported: Path, benches: Path, tmp_path: Path) -> None:
@@ -288,7 +348,7 @@ def test_spatialladder_reads_and_scores_the_video_benchmark(exported: Path, benc
         assert item["timestamps"] == [int(i / manifest["fps"]) for i in item["indices"]]
     rows = [item["row"].to_dict() for item in read]
     lines = functools.partial(spatialladder_results, rows)
-    assert_scored_end_to_end(benches / "vsi-video", rows, lines, ScoringMode.SPATIALLADDER, tmp_path)
+    assert_scored_end_to_end(benches / "vsi-video", rows, lines, get_scorer("spatialladder"), tmp_path)
 
 
 def test_vsibench_format_reads_and_scores_in_lmms_eval(benches: Path, tmp_path: Path, shared_hf_cache: Path) -> None:
@@ -316,7 +376,14 @@ def test_vsibench_format_reads_and_scores_in_lmms_eval(benches: Path, tmp_path: 
     assert result.fps == 3.0 and set(result.question_types) <= MCA | NA
     docs = [doc for doc, _, _ in read]
     lines = functools.partial(lmms_eval_samples, docs)
-    assert_scored_end_to_end(benches / "vsi-video", docs, lines, ScoringMode.VSIBENCH, tmp_path / "scores")
+    bench = benches / "vsi-video"
+    assert_scored_end_to_end(bench, docs, lines, get_scorer("thinking-in-space"), tmp_path / "scores")
+    # today's lmms-eval logs: the row inside the metric fields, or only its doc_id (the index in this order)
+    current = functools.partial(lmms_eval_logged_samples, docs)
+    assert_scored_end_to_end(bench, docs, current, get_scorer("lmms-eval"), tmp_path / "current")
+    by_index = functools.partial(lmms_eval_logged_samples, docs, rows_in_metrics=False)
+    assert_scored_end_to_end(bench, docs, by_index, get_scorer("lmms-eval"), tmp_path / "by-index")
+    assert [doc["id"] for doc in docs] == pq.read_table(folder / result.parquet).column("id").to_pylist()
     assert any(shared_hf_cache.iterdir())  # the loads went through the shared default cache
 
 
@@ -359,6 +426,8 @@ def test_exports_never_serve_stale_or_foreign_rows(
     (result,) = export_benchmark(fewer, out, fmt)  # in place, other rows
     assert questions(out / folder) == on_disk(fewer) != on_disk(whole)
     assert [p.name for p in (out / folder).glob("*.parquet")] == [result.parquet]  # the previous one is gone
+    keyed = sorted(p.relative_to(out / folder).as_posix() for p in (out / folder).rglob("*.parquet"))
+    assert keyed == sorted({result.parquet, result.data_file})
     export_benchmark(other, tmp_path / "b", fmt)  # another folder of the same name
     assert questions(tmp_path / "b" / folder) == on_disk(other) != on_disk(fewer)
     assert questions(out / folder) == on_disk(fewer)
@@ -461,3 +530,126 @@ def test_mp4_round_trip_in_every_reader(tmp_path: Path) -> None:
     assert times == pytest.approx([k / 4.0 for k in range(7)])
     # odd sizes are cropped to even ones
     assert encode_mp4(tmp_path / "odd.mp4", [np.zeros((47, 65, 3), np.uint8)] * 2, 2.0) == (64, 46)
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_exports_are_hub_ready(benches: Path, tmp_path: Path, shared_hf_cache: Path, fmt: ExportFormat) -> None:
+    """Every export folder is a Hub repository: a card huggingface_hub parses and the Hub's metadata rules accept
+    (licence, task and size categories, language, configs naming files that exist), ``LICENSE.md`` as
+    build-dataset writes it, one config under a stable name that ``load_dataset(folder, name)`` reads."""
+    datasets = pytest.importorskip("datasets")
+    bench = benches if fmt is ExportFormat.SPATIALLADDER else benches / "vsi-video"
+    results = export_benchmark(bench, tmp_path / "out", fmt)
+    assert {r.config for r in results} == ({"full"} if fmt is ExportFormat.VSIBENCH else {r.folder for r in results})
+    for result in results:
+        folder = tmp_path / "out" / result.folder
+        meta = read_card_metadata((folder / "README.md").read_text())
+        assert card_problems(meta, root=folder, required=(*REQUIRED_METADATA, "language")) == []
+        assert meta["license"] == "other" and meta["license_link"] == "LICENSE.md" and meta["language"] == ["en"]
+        assert meta["size_categories"] == ["n<1K"] and "visual-question-answering" in meta["task_categories"]
+        assert (folder / "LICENSE.md").read_text() == license_file(result.sources) and result.sources == ["scannet"]
+        (config,) = meta["configs"]
+        assert config["config_name"] == result.config and config["default"] is True
+        assert config["data_files"] == [{"split": "test", "path": [result.data_file]}]
+        assert re.search(rf"-[0-9a-f]{{{SHARD_KEY_DIGITS}}}\.parquet$", result.data_file)  # keyed for the cache
+        rows = datasets.load_dataset(str(folder), result.config, split="test")
+        assert sorted(rows["id"]) == sorted(pd.read_parquet(folder / result.parquet)["id"])
+        card = (folder / "README.md").read_text()
+        assert f'load_dataset("{result.folder}", "{result.config}", split="test")' in card
+        if result.videos:
+            frames = len(result.videos[0].frame_ids)
+            assert f"holds the benchmark's {frames} frames" in card and f"--num_frames {frames}" in card
+
+
+def test_vsibench_export_holds_the_archives_lmms_eval_unpacks(benches: Path, tmp_path: Path) -> None:
+    """lmms-eval's ``ConfigurableTask.download`` (lmms_eval/api/task.py @75571cf, ``video: True``): after
+    ``snapshot_download`` of ``dataset_path`` it extracts every ``**/*.zip`` into ``$HF_HOME/<cache_dir>``, where
+    ``vsibench_doc_to_visual`` opens ``<dataset>/<scene_name>.mp4``. Rerun: the same bytes."""
+    (result,) = export_benchmark(benches / "vsi-video", tmp_path / "out", ExportFormat.VSIBENCH)
+    folder = tmp_path / "out" / "vsi-video"
+    assert result.archives == ["scannet.zip"]
+    hf_home = tmp_path / "hf_home" / "vsibench"
+    with zipfile.ZipFile(folder / "scannet.zip") as archive:
+        assert archive.namelist() == sorted(v.path for v in result.videos)
+        for info in archive.infolist():  # as unzip_video_data extracts them
+            archive.extract(info, hf_home)
+    for row in pd.read_parquet(folder / result.parquet).itertuples():
+        video = hf_home / row.dataset / f"{row.scene_name}.mp4"
+        assert video.read_bytes() == (folder / row.dataset / f"{row.scene_name}.mp4").read_bytes()
+    before = (folder / "scannet.zip").read_bytes()
+    (folder / "scannet.zip").unlink()
+    export_benchmark(benches / "vsi-video", tmp_path / "out", ExportFormat.VSIBENCH)
+    assert (folder / "scannet.zip").read_bytes() == before
+
+
+def _predictions_like_the_issue(rows: list[dict[str, Any]], variant: int) -> dict[str, str]:
+    """Responses in the styles that separate the scorers (``(3)``, ``The answer is 122``, number words, think
+    and answer tags, signs, units), each row in the style ``variant`` picks for it."""
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+    out = {}
+    for k, row in enumerate(rows):
+        truth = str(row["ground_truth"])
+        if row["options"] is not None and len(row["options"]) > 0:
+            other = wrong(row)
+            styles = [truth, f"({truth})", f"{truth}. yes", f" {truth}", f"<think>{other}?</think>{truth}"]
+            styles += [f"<answer>{truth}</answer>", f"Answer: {truth}", f"{truth.lower()}.", other]
+        else:
+            value = float(truth)
+            near = f"{value * 1.15:.2f}"
+            styles = [truth, f"({truth})", f"The answer is {near}", f"{near} m", f"-{truth}", "none"]
+            styles += [f"<think>maybe 7</think><answer>{near}</answer>", f"<think>2 or 3</think> {truth}"]
+            if value.is_integer() and value < len(words):
+                styles += [words[int(value)], f"{words[int(value)]} chairs, room 2"]
+        out[str(row["id"])] = styles[(k + variant) % len(styles)]
+    return out
+
+
+def _lmms_eval_package() -> Path | None:
+    spec = importlib.util.find_spec("lmms_eval")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+@pytest.mark.skipif(_lmms_eval_package() is None, reason="lmms-eval is not installed (it needs torch)")
+def test_lmms_eval_scores_equal_its_own_code(benches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lmms-eval's own ``vsibench`` scorer functions (its ``tasks/vsibench/utils.py`` and ``api/reasoning.py``,
+    run as they are; only loguru is replaced when it is missing) on the export's rows equal ``ladder eval
+    --scoring lmms-eval`` on every row and in every per-type score, for several prediction sets."""
+    package = _lmms_eval_package()
+    assert package is not None
+    if importlib.util.find_spec("loguru") is None:
+        import logging
+
+        monkeypatch.setitem(sys.modules, "loguru", types.SimpleNamespace(logger=logging.getLogger("loguru")))
+    spec = importlib.util.spec_from_file_location("lmms_vsibench_utils", package / "tasks/vsibench/utils.py")
+    assert spec is not None and spec.loader is not None
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    from lmms_eval.api.reasoning import strip_reasoning_tags as their_strip
+
+    tags = [["<think>", "</think>"], ["<analysis>", "</analysis>"]]  # lmms_eval/__main__.py's default
+    (result,) = export_benchmark(benches / "vsi-video", tmp_path / "out", ExportFormat.VSIBENCH)
+    docs = pq.read_table(tmp_path / "out" / "vsi-video" / result.parquet).to_pylist()
+    differ = 0  # rows where the old rule scores otherwise: the sets do tell the rules apart
+    for variant in range(10):
+        answers = _predictions_like_the_issue(docs, variant)
+        theirs = [utils.vsibench_process_results(dict(doc), [their_strip(answers[doc["id"]], tags)]) for doc in docs]
+        processed = [metrics["vsibench_overall"] for metrics in theirs]
+        out = tmp_path / f"set{variant}"
+        log = out / "samples_vsibench.jsonl"
+        out.mkdir()
+        log.write_text("".join(json.dumps(line) + "\n" for line in lmms_eval_logged_samples(docs, answers)))
+        modes = [get_scorer("lmms-eval"), get_scorer("thinking-in-space")]
+        report = evaluate(benches / "vsi-video", log, out, modes=modes)["lmms-eval"]["vsi-video"]
+        scores = [json.loads(line)["scores"] for line in (out / "scores.jsonl").read_text().splitlines()]
+        ours = dict(zip((doc["id"] for doc in docs), scores, strict=True))  # scores.jsonl keeps the rows' order
+        for doc in processed:
+            metric = "accuracy" if doc["question_type"] in utils.MCA_QUESTION_TYPES else "MRA:.5:.95:.05"
+            assert ours[doc["id"]]["lmms-eval"] == pytest.approx(doc[metric]), (variant, doc["id"], answers[doc["id"]])
+            differ += ours[doc["id"]]["lmms-eval"] != ours[doc["id"]]["thinking-in-space"]
+        subscores = utils._compute_all_subscores(processed)
+        assert report["avg"] == pytest.approx(100 * utils.vsibench_aggregate_overall(processed), abs=0.005)
+        for key, value in subscores.items():
+            task = key.removesuffix("_accuracy").removesuffix("_MRA:.5:.95:.05")
+            if task != "overall":
+                assert report["tasks"][task] == pytest.approx(100 * value, abs=0.005), (variant, task)
+    assert differ >= len(docs)

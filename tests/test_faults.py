@@ -33,8 +33,8 @@ from fixtures.factories import all_drafts_recipe, copy_root, scan_paths, scannet
 from ladderdata import cli
 from ladderdata.cache import LOCK_NAME, TEMP_SUFFIX, FileHashes, FolderBusyError, claim_folder, temp_name
 from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
-from ladderdata.eval.official import spatialladder_answer_text
 from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.scorers.spatialladder import spatialladder_answer_text
 from ladderdata.eval.scoring import extract_answer
 from ladderdata.executor import LocalExecutor
 from ladderdata.io import shards

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from fixtures.factories import BuiltDataset, scannet
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError, LadderError
+from ladderdata.eval.export import ExportFormat, export_benchmark
 from ladderdata.io.hub_card import card_problems, read_card_metadata
 from ladderdata.io.push import FolderKind, plan_push, push
 from ladderdata.pipeline import BuildConfig, build_dataset
@@ -123,6 +124,8 @@ def test_benchmark_root_has_a_card_that_loads_each_benchmark(benches: Path, tmp_
     assert meta["license_name"] == "scannet-terms-of-use" and (benches / "LICENSE.md").is_file()
     assert card_problems(meta, root=benches, required=("license", "configs", "size_categories")) == []
     assert meta["size_categories"] == [hub_bucket(rows_on_disk(benches))]
+    # the default is SPBench-SI, the paper's first benchmark, chosen by name, not by how the names sort
+    assert [c["config_name"] for c in meta["configs"] if c.get("default")] == ["spbench-si"]
     names = sorted(c["config_name"] for c in meta["configs"])
     assert names == sorted(p.parent.name for p in benches.glob("*/manifest.json") if rows_on_disk(p.parent))
     for name in names:
@@ -338,3 +341,35 @@ def test_cards_link_the_project_address_the_package_declares(
         meta["Project-URL"] = url
     monkeypatch.setattr(card, "metadata", lambda name: meta)
     assert card.project_reference() == reference
+
+
+def test_push_export_folders(benches: Path, tmp_path: Path) -> None:
+    """``ladder push`` takes one ``ladder export`` folder: its card (with lmms-eval's ``dataset_path`` pointed at
+    the repository), ``LICENSE.md``, ``export.json`` and the files it lists; for ``vsibench`` the archives
+    lmms-eval unpacks, not the loose videos they hold."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    (vsi,) = export_benchmark(benches / "vsi-video", tmp_path / "vsi", ExportFormat.VSIBENCH)
+    plan = plan_push(tmp_path / "vsi" / "vsi-video", "someone/vsi")
+    assert plan.kind is FolderKind.EXPORT
+    sent = {f.repo_path for f in plan.files}
+    assert sent == {"README.md", "LICENSE.md", "export.json", vsi.parquet, "scannet.zip"}
+    assert "`dataset_path: someone/vsi`" in plan.card and 'load_dataset("someone/vsi", "full"' in plan.card
+    old = "test-00000-of-00001-0123456789abcdef.parquet"
+    hub = OfflineHub(remote=["README.md", old, "scannet/scene0000_00.mp4", "notes.txt"])
+    push(plan, api=hub)
+    deleted = {op.path_in_repo for op in hub.operations if isinstance(op, CommitOperationDelete)}
+    assert deleted == {old, "scannet/scene0000_00.mp4"}  # an earlier push's files; other remote files stay
+    assert {op.path_in_repo for op in hub.operations if isinstance(op, CommitOperationAdd)} == sent
+    # SpatialLadder's layout: every file it reads (parquet, images, videos) and the keyed copy the card names
+    results = export_benchmark(benches, tmp_path / "datasets", ExportFormat.SPATIALLADDER)
+    for result in results:
+        plan = plan_push(tmp_path / "datasets" / result.folder, f"someone/{result.folder}")
+        sent = {f.repo_path for f in plan.files}
+        media = [*result.images, *(v.path for v in result.videos)]
+        assert sent == {"README.md", "LICENSE.md", "export.json", result.parquet, result.data_file, *media}
+    with pytest.raises(ConfigError, match=r"push each export folder on its own \(SPBench-MV, SPBench-SI, VSI-Bench\)"):
+        plan_push(tmp_path / "datasets", "someone/all")
+    (tmp_path / "vsi" / "vsi-video" / "scannet.zip").unlink()
+    with pytest.raises(ConfigError, match=r"scannet\.zip missing"):
+        plan_push(tmp_path / "vsi" / "vsi-video", "someone/vsi")

@@ -633,11 +633,15 @@ def eval_command(
     ] = None,
     scoring: Annotated[
         list[str] | None,
-        typer.Option(help="ladder, spatialladder, vsibench or all (repeatable: the modes side by side)"),
+        typer.Option(
+            help="ladder, spatialladder, thinking-in-space (alias vsibench), lmms-eval, vstibench or all (repeatable: "
+            "the modes side by side; all leaves out, and reports, a mode whose tool refuses a benchmark)"
+        ),
     ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
-    from ladderdata.eval.report import evaluate, load_bench, scoring_modes
+    from ladderdata.eval.report import evaluate, load_bench
+    from ladderdata.eval.scorers import scoring_modes
     from ladderdata.prompts import PromptStyle
 
     modes = scoring_modes(scoring or [])
@@ -662,9 +666,13 @@ def eval_command(
     assert predictions is not None
     report_dir = out or predictions.parent
     name = model.name if model else predictions.stem
-    summaries = evaluate(bench, predictions, report_dir, name, modes, thinking=style is PromptStyle.THINK)
+    thinking = style is PromptStyle.THINK
+    summaries = evaluate(bench, predictions, report_dir, name, modes, thinking, skip_refused="all" in (scoring or []))
     for mode, per_dataset in summaries.items():
         for dataset, s in per_dataset.items():
+            if "refused" in s:
+                log.warning("%s, %s scoring: not scored: %s", dataset, mode, s["refused"])
+                continue
             log.info(
                 "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors, %d without a prediction",
                 dataset,
@@ -721,7 +729,12 @@ def export_command(
     )
 )
 def push(
-    folder: Annotated[Path, typer.Argument(help="a dataset (build-dataset --out) or benchmarks (build-bench --out)")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="a dataset (build-dataset --out), benchmarks (build-bench --out) or one exported folder (export --out)"
+        ),
+    ],
     repo: Annotated[str, typer.Option(help="Hub dataset repository to push to: USER/NAME or ORG/NAME")],
     private: Annotated[bool, typer.Option(help="create the repository private (an existing one is unchanged)")] = False,
     dry_run: Annotated[bool, typer.Option(help="list the files and sizes that would be sent; send nothing")] = False,

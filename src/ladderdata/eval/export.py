@@ -11,11 +11,17 @@
   ``<dataset>/<scene_name>.mp4``, with ``dataset`` the scan's source (``scannet``), and only VSI-Bench's question
   types.
 
-``datasets`` caches a local folder under its name, its card's config name and the card's ``data_files`` (names,
-never contents), so every card carries the content key of its parquet (:func:`ladderdata.cache.content_key`): in
-the file name (:func:`ladderdata.layout.shard_name`, as ``build-dataset``'s shards) where the reader leaves the
-name free, in the config name where SpatialLadder fixes the file names. A re-export with other rows, or another
-folder of the same name, is then another cache entry: ``load_dataset`` never serves stale or foreign rows.
+Every folder is a Hub dataset repository as it stands (``ladder push``): a card with the Hub's metadata
+(licence ``other`` after the scans' terms, with ``LICENSE.md`` beside it, task and size categories, language) and
+one config named after the folder's benchmark, ``full`` for ``vsibench`` (VSI-Bench's), the folder name for
+``spatialladder`` (``SPBench-SI``). ``datasets`` caches a local folder under its name, config name and the card's
+``data_files`` (names, never contents), so the file the card names carries the parquet's content key
+(:func:`ladderdata.cache.content_key`, in :func:`ladderdata.layout.shard_name`): the parquet itself for
+``vsibench``, whose reader leaves the name free, and a keyed copy under ``data/`` for ``spatialladder``, whose
+evaluator opens its parquet by a fixed name. A re-export with other rows, or another folder of the same name, is
+then another cache entry: ``load_dataset`` never serves stale or foreign rows. ``vsibench`` folders also hold one
+``<dataset>.zip`` per scan source (``scannet.zip``: ``scannet/<scene_name>.mp4``), the archives lmms-eval unpacks
+into ``$HF_HOME/vsibench`` after downloading a Hub repository, as VSI-Bench's own repository holds them.
 
 Videos hold a benchmark's frames of the scan, one video frame each, at ``fps`` (frame k at k / fps seconds);
 ``export.json`` states the fps and, per video, the frame ids with their times in the scan and in the video.
@@ -25,26 +31,28 @@ a previous export left that the benchmark no longer has.
 
 import io
 import logging
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ladderdata.cache import atomic_path, content_key
+from ladderdata.cache import atomic_path, content_key, regular_file_stat
 from ladderdata.errors import ConfigError
 from ladderdata.eval.official import direction_forms, mca_types, na_types
 from ladderdata.eval.report import bench_files, load_bench
-from ladderdata.io.card import data_configs
-from ladderdata.layout import SHARD_KEY_DIGITS, check_name, is_safe_name, shard_name
+from ladderdata.io.card import data_configs, front_matter, license_file, project_reference, terms_section
+from ladderdata.layout import LICENSE_FILE, check_name, is_safe_name, shard_name
+from ladderdata.prompts import resource
 from ladderdata.tasks import OfficialScorer
 
 log = logging.getLogger(__name__)
@@ -59,7 +67,14 @@ VSIBENCH_CONFIG = "full"
 (``dataset_name: full``; older versions load the default)."""
 SPLIT = "test"
 IMAGES_DIR = "images"
+DATA_DIR = "data"
+"""Where a ``spatialladder`` folder keeps the keyed copy of its parquet that its card names."""
 MANIFEST = "export.json"
+SPATIALLADDER_NUM_FRAMES = 32
+"""SpatialLadder's ``evaluator.py --num_frames`` default: frames it samples from each video by
+``np.linspace(0, total - 1, num_frames, dtype=int)``."""
+ARCHIVE_TIME = (1980, 1, 1, 0, 0, 0)
+"""Every archive member's time stamp (zip's earliest): the same videos make the same archive bytes."""
 VIDEO_FOURCC = "mp4v"
 """MPEG-4 Part 2: the mp4 encoder opencv-python-headless ships; FFmpeg-based readers (decord, PyAV) decode it."""
 
@@ -113,15 +128,24 @@ class ExportedBenchmark(BaseModel):
     folder: str
     """Relative to the export's ``--out``: the folder the evaluator opens (``SPBench-SI``, ``VSI-Bench``, ...)."""
     parquet: str
-    """The questions, in ``folder``."""
+    """The questions, in ``folder``, under the name the evaluator opens."""
+    data_file: str
+    """The file ``folder``'s card names: ``parquet`` when its name carries the content key (``vsibench``), else
+    a copy under ``data/`` whose name does (``spatialladder``)."""
     config: str
-    """The config of ``folder``'s card (``load_dataset(folder)`` reads it: it is the default)."""
+    """The config of ``folder``'s card (``load_dataset(folder)`` reads it: it is the default); stable across
+    exports (``full``, or the folder name)."""
+    sources: list[str] = Field(default_factory=list)
+    """The scans' datasets (their terms bind the export: the card's licence and ``LICENSE.md``)."""
     rows: int
     question_types: dict[str, int]
     fps: float | None
     """Videos' frame rate (None when the benchmark has no videos)."""
     images: list[str] = Field(default_factory=list)
     videos: list[ExportedVideo] = Field(default_factory=list)
+    archives: list[str] = Field(default_factory=list)
+    """``vsibench``: ``<dataset>.zip`` per scan source, holding ``<dataset>/<scene_name>.mp4`` (lmms-eval's Hub
+    layout)."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Relative path -> sha256 of what the file was written from."""
 
@@ -253,7 +277,10 @@ class _Writer:
 
 
 def _previous(root: Path) -> ExportedBenchmark | None:
+    """The previous export's manifest; None when there is none or it is unreadable (then every file is
+    rewritten), and when it is not a regular file (a FIFO would block the read)."""
     try:
+        regular_file_stat(root / MANIFEST)
         return ExportedBenchmark.model_validate_json((root / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
@@ -305,28 +332,92 @@ def _folder(benchmark: str, is_video: bool, fmt: ExportFormat) -> str:
     return SPATIALLADDER_VIDEO_TASK if is_video else SPATIALLADDER_IMAGE_TASKS.get(benchmark, benchmark)
 
 
-def _parquet_and_config(folder: str, is_video: bool, fmt: ExportFormat, key: str) -> tuple[str, str]:
-    """The parquet's file name and the card's config name; one of them carries the parquet's content ``key``."""
+def _parquet_names(folder: str, is_video: bool, fmt: ExportFormat, key: str) -> tuple[str, str, str]:
+    """The parquet's file name, the file the card names (carrying the parquet's content ``key``) and the
+    card's config name (stable)."""
     if fmt is ExportFormat.VSIBENCH:
-        return shard_name(SPLIT, 0, 1, key), VSIBENCH_CONFIG
+        keyed = shard_name(SPLIT, 0, 1, key)
+        return keyed, keyed, VSIBENCH_CONFIG
     parquet = SPATIALLADDER_VIDEO_PARQUET if is_video else f"{folder}.parquet"
-    return parquet, f"{folder}-{key[:SHARD_KEY_DIGITS]}"
+    return parquet, f"{DATA_DIR}/{shard_name(SPLIT, 0, 1, key)}", folder
 
 
-def _card(result: ExportedBenchmark) -> str:
-    """A README whose default config points ``datasets.load_dataset(folder)`` at the parquet only (not the media)."""
-    configs = data_configs([(result.config, result.rows, [result.parquet], result.parquet)], SPLIT)
-    front = yaml.safe_dump({"configs": configs}, sort_keys=False).strip()
-    fmt = result.format.value
-    keyed = (
-        "The parquet's name ends with its content key"
-        if result.format is ExportFormat.VSIBENCH
-        else "The config's name ends with the parquet's content key (SpatialLadder opens the parquet by its fixed name)"
-    )
+def _write_archives(writer: _Writer, videos: list[ExportedVideo]) -> list[str]:
+    """One stored (uncompressed: mp4 is) zip per scan source, members ``<dataset>/<scene_name>.mp4`` in name
+    order with a fixed time stamp, keyed by the members' keys."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for video in videos:
+        by_source[video.path.split("/")[0]].append(video.path)
+    names = []
+    for source, members in sorted(by_source.items()):
+        members.sort()
+
+        def write(tmp: Path, members: list[str] = members) -> None:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+                for member in members:
+                    archive.writestr(zipfile.ZipInfo(member, ARCHIVE_TIME), (writer.root / member).read_bytes())
+
+        writer.write(f"{source}.zip", content_key({m: writer.keys[m] for m in members}), write)
+        names.append(f"{source}.zip")
+    return names
+
+
+def _usage(result: ExportedBenchmark) -> str:
+    """The card's paragraph on how the format's evaluator reads the folder."""
+    if result.format is ExportFormat.VSIBENCH:
+        archives = ", ".join(f"`{a}`" for a in result.archives)
+        return (
+            f"**lmms-eval** (`vsibench` task): in a copy of its task yaml, `dataset_path: {result.folder}` and "
+            f"`dataset_name: {VSIBENCH_CONFIG}`. The videos are `<dataset>/<scene_name>.mp4`; {archives} hold them "
+            "as VSI-Bench's repository does: after `ladder push` of this folder to `USER/NAME`, "
+            "`dataset_path: USER/NAME` makes lmms-eval download the repository and unpack them into "
+            "`$HF_HOME/vsibench/` (its `cache_dir`). From this local folder, copy the `<dataset>` folders there "
+            "instead. The parquet's name carries its content key, so `datasets` never serves an earlier export's "
+            "rows from its cache."
+        )
+    media = "`images/<scene_name>/`" if result.images else "`<dataset>/<scene_name>.mp4`"
     return (
-        f"---\n{front}\n---\n\n# {result.folder}: `{result.benchmark}` in the {fmt} layout\n\n"
-        f"Exported by `ladder export --format {fmt}`; `{MANIFEST}` states the videos' fps and frame times. "
-        f"{keyed}: `datasets` caches a folder by its name, config and file names, so other rows are another entry.\n"
+        f"**SpatialLadder's evaluator** (`eval_spld`) opens `/datasets/{result.folder}/{result.parquet}` and "
+        f"{media} beside it by fixed names: export with `--out /datasets`. The card's config `{result.config}` "
+        f"names `{result.data_file}`, a copy of the parquet whose name carries its content key, so `datasets` "
+        "never serves an earlier export's rows from its cache."
+    )
+
+
+def _frames(result: ExportedBenchmark, frames: int) -> str:
+    """The card's paragraph on how many frames the evaluators read of what the export holds."""
+    if not result.videos:
+        return f"Each question shows up to {frames} stored frames (`images`: the benchmark's JPEGs, unchanged)."
+    text = (
+        f"Each video holds the benchmark's {frames} frames of its scan, one video frame each at {result.fps:g} fps. "
+        f"SpatialLadder's evaluator samples `--num_frames` frames (default {SPATIALLADDER_NUM_FRAMES}) by "
+        "`np.linspace(0, total - 1, num_frames)`"
+    )
+    if frames < SPATIALLADDER_NUM_FRAMES:
+        text += f": pass `--num_frames {frames}` to read each frame once (the default reads frames twice)"
+    return text + ". lmms-eval hands each video to the model, whose own sampler picks the frames it reads."
+
+
+def _card(result: ExportedBenchmark, frames: int) -> str:
+    """A Hub card (:mod:`ladderdata.io.hub_card`'s rules) whose one config points ``load_dataset(folder)`` at
+    the keyed parquet only (not the media)."""
+    configs = data_configs([(result.config, result.rows, [result.data_file], result.data_file)], SPLIT)
+    pretty = f"{result.benchmark} ({result.format.value} layout)"
+    reader = "lmms-eval's vsibench task" if result.format is ExportFormat.VSIBENCH else "SpatialLadder's evaluator"
+    return Template(resource("export_card.md")).substitute(
+        front_matter=front_matter(pretty, result.rows, bool(result.videos), configs, result.sources, ["benchmark"]),
+        folder=result.folder,
+        benchmark=result.benchmark,
+        format=result.format.value,
+        rows=f"{result.rows:,}",
+        question_types=", ".join(f"{t} {n}" for t, n in result.question_types.items()),
+        sources=", ".join(result.sources),
+        project=project_reference(),
+        reader=reader,
+        config=result.config,
+        usage=_usage(result),
+        frames=_frames(result, frames),
+        terms=terms_section(result.sources),
     )
 
 
@@ -406,22 +497,40 @@ def export_benchmark(
         pq.write_table(_table(rows, None if is_video else names), sink)
         data = sink.getvalue().to_pybytes()
         key = content_key({"parquet": data})
-        parquet, config = _parquet_and_config(folder, is_video, fmt, key)
-        writer.write(parquet, key, _bytes_writer(data))
+        parquet, data_file, config = _parquet_names(folder, is_video, fmt, key)
+        for name in dict.fromkeys([parquet, data_file]):
+            writer.write(name, key, _bytes_writer(data))
+        sources = sorted({str(r["source"]) for r in rows})
         result = ExportedBenchmark(
             format=fmt,
             benchmark=benchmark,
             folder=folder,
             parquet=parquet,
+            data_file=data_file,
             config=config,
+            sources=sources,
             rows=len(rows),
             question_types=dict(sorted(Counter(r["question_type"] for r in rows).items())),
             fps=fps if is_video else None,
             images=sorted(contents),
             videos=list(videos.values()),
         )
+        if fmt is ExportFormat.VSIBENCH:
+            result.archives = _write_archives(writer, result.videos)
+        frames = max(len(r["frame_ids"]) for r in rows)
+        if is_video and fmt is ExportFormat.SPATIALLADDER and frames < SPATIALLADDER_NUM_FRAMES:
+            log.warning(
+                "%s: %d frames per video; SpatialLadder's evaluator samples %d by default (frames twice): "
+                "run it with --num_frames %d",
+                benchmark,
+                frames,
+                SPATIALLADDER_NUM_FRAMES,
+                frames,
+            )
+        license_text = license_file(sources).encode()
+        writer.write(LICENSE_FILE, content_key({"license": license_text}), _bytes_writer(license_text))
         # the card after the parquet it names, the stale files (the previous parquet) after the card
-        card = _card(result).encode()
+        card = _card(result, frames).encode()
         writer.write("README.md", content_key({"card": card}), _bytes_writer(card))
         writer.remove_stale()
         result.keys = writer.keys

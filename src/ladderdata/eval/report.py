@@ -1,96 +1,28 @@
 """Score a predictions file against a benchmark and report per task, NQ / MCQ averages and overall (the layout
-of the paper's Tables 11 and 12), with ladder's scoring and/or the official scorers' rules side by side."""
+of the paper's Tables 11 and 12), in the scoring modes asked for (:mod:`ladderdata.eval.scorers`) side by side."""
 
 import json
 import logging
 import math
-from collections import Counter, defaultdict
-from enum import StrEnum
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ladderdata.cache import write_text_atomic
+from ladderdata.cache import regular_file_stat, write_text_atomic
 from ladderdata.errors import ConfigError
-from ladderdata.eval.official import (
-    DIRECTION_TYPE,
-    OfficialSummary,
-    QuestionScore,
-    spatialladder_aggregate,
-    spatialladder_score,
-    vsibench_aggregate,
-    vsibench_score,
-    vstibench_aggregate,
-    vstibench_score,
-)
-from ladderdata.eval.scoring import parse_boxes, score
+from ladderdata.eval.scorers import SampleScore, Scorer, get_scorer, scoring_modes
+from ladderdata.eval.scorers.base import task_order
+from ladderdata.eval.scoring import parse_boxes
 from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, OfficialScorer, column_name, forms_of
+from ladderdata.tasks import AnswerType, column_name
 
 log = logging.getLogger(__name__)
 
 BENCH_FIELDS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
-
-
-class ScoringMode(StrEnum):
-    LADDER = "ladder"
-    """Lenient extraction (docs/benchmarks.md), the same functions as laddertrain's rewards."""
-    SPATIALLADDER = "spatialladder"
-    """SpatialLadder's evaluator (SPBench-SI/-MV, VSI-Bench in the paper)."""
-    VSIBENCH = "vsibench"
-    """VSI-Bench's scorer (lmms-eval's ``vsibench`` task)."""
-    VSTIBENCH = "vstibench"
-    """VSTI-Bench's scorer (VLM-3R's lmms-eval ``vstibench`` task): camera and in-view question types."""
-
-
-def scoring_modes(names: list[str]) -> list[ScoringMode]:
-    """``--scoring`` values (repeatable; ``all`` = every mode), in the order given, without repeats."""
-    modes: list[ScoringMode] = []
-    for name in names:
-        try:
-            chosen = list(ScoringMode) if name == "all" else [ScoringMode(name)]
-        except ValueError:
-            raise ConfigError(
-                f"--scoring must be {', '.join(m.value for m in ScoringMode)} or all, not {name!r}"
-            ) from None
-        modes += [m for m in chosen if m not in modes]
-    return modes or [ScoringMode.LADDER]
-
-
-class Prediction(BaseModel):
-    """One line of our predictions file (JSON Lines)."""
-
-    id: str
-    prediction: str
-
-
-class OfficialResult(BaseModel):
-    """One line of SpatialLadder's ``<task>_results.jsonl`` (other fields are ignored)."""
-
-    id: str | int
-    predicted_answer: str
-
-
-class LmmsSample(BaseModel):
-    """One line of lmms-eval's ``--log_samples`` file: the benchmark row and the filtered response."""
-
-    doc: dict[str, Any]
-    filtered_resps: list[Any]
-
-
-class SampleScore(BaseModel):
-    """One question's scores, one per scoring mode (None where that scorer gives an error instead)."""
-
-    id: str
-    dataset: str
-    question_type: str
-    answer_type: str
-    missing: bool
-    scores: dict[str, float | None]
-    errors: dict[str, str]
 
 
 def bench_files(bench: Path) -> list[Path]:
@@ -139,6 +71,10 @@ def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
     for path in bench_files(bench):
+        try:
+            regular_file_stat(path)  # a FIFO named *.parquet would block the reader forever
+        except OSError as e:
+            raise ConfigError(f"{path}: {e.strerror or e}; a benchmark shard must be a regular file") from None
         with reading_parquet(path):
             names = pq.read_schema(path).names
             missing = [f for f in BENCH_FIELDS if f not in names]
@@ -161,8 +97,56 @@ def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def _prediction(line: str) -> tuple[str, str] | None:
-    """(id, response) of a line in any accepted format, None if it is in none of them."""
+class Prediction(BaseModel):
+    """One line of our predictions file (JSON Lines)."""
+
+    id: str
+    prediction: str
+
+
+class OfficialResult(BaseModel):
+    """One line of SpatialLadder's ``<task>_results.jsonl`` (other fields are ignored)."""
+
+    id: str | int
+    predicted_answer: str
+
+
+class LmmsSample(BaseModel):
+    """One line of lmms-eval's ``--log_samples`` file (``<date>_samples_<task>.jsonl``).
+
+    Before 0.4 it held the benchmark row (``doc``) and ``filtered_resps`` as a list. Since then
+    ``EvaluationTracker.save_results_samples`` (lmms_eval/loggers/evaluation_tracker.py) drops ``doc`` and, since
+    2026-03, writes a single response as a plain string; the row survives inside each metric field (the dict
+    ``process_results`` returned, e.g. ``vsibench_overall``), and ``doc_id`` is the row's index in the task's
+    dataset. Other fields (``target``, ``resps``, ``doc_hash``, ``input``, ``token_counts``, metrics) are ignored.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    doc_id: int | None = None
+    doc: dict[str, Any] | None = None
+    filtered_resps: str | list[Any]
+
+    def response(self) -> str | None:
+        """The filtered response lmms-eval scored (the first one of a list)."""
+        if isinstance(self.filtered_resps, str):
+            return self.filtered_resps
+        first = self.filtered_resps[0] if self.filtered_resps else None
+        return first if isinstance(first, str) else None
+
+    def question_id(self) -> str | None:
+        """``doc.id``, else the ``id`` of the row inside a metric field (``vsibench_overall.id``), else None."""
+        if self.doc is not None:
+            return None if self.doc.get("id") is None else str(self.doc["id"])
+        for value in (self.model_extra or {}).values():
+            if isinstance(value, dict) and value.get("id") is not None:
+                return str(value["id"])
+        return None
+
+
+def _prediction(line: str) -> tuple[str | int, str] | None:
+    """(id, response) of a line in any accepted format, with the row index (an ``int``) instead of the id for an
+    lmms-eval line that names its row only by ``doc_id``; None if the line is in none of them."""
     try:
         ours = Prediction.model_validate_json(line)
         return ours.id, ours.prediction
@@ -177,32 +161,40 @@ def _prediction(line: str) -> tuple[str, str] | None:
         sample = LmmsSample.model_validate_json(line)
     except ValidationError:
         return None
-    response = sample.filtered_resps[0] if sample.filtered_resps else None
-    if "id" not in sample.doc or not isinstance(response, str):
+    response, qid = sample.response(), sample.question_id()
+    if response is None:
         return None
-    return str(sample.doc["id"]), response
+    if qid is not None:
+        return qid, response
+    return (sample.doc_id, response) if sample.doc is None and sample.doc_id is not None else None
 
 
 class Predictions(BaseModel):
     """The responses of a predictions file by question id, and what the file held besides."""
 
     by_id: dict[str, str]
+    by_index: dict[int, str] = {}
+    """Responses of lmms-eval lines that name their row only by ``doc_id`` (its index in the exported order)."""
     lines: int
     """Prediction lines read (blank lines are skipped)."""
 
 
 def read_predictions_file(path: Path) -> Predictions:
     """Responses by question id from JSON Lines: ours (``{"id", "prediction"}``), SpatialLadder's results
-    (``{"id", "predicted_answer", ...}``) or lmms-eval's logged samples (``{"doc": {"id"}, "filtered_resps"}``).
+    (``{"id", "predicted_answer", ...}``) or lmms-eval's logged samples, old (``{"doc": {"id"},
+    "filtered_resps": [...]}``) or current (``{"doc_id", "filtered_resps": "...", "vsibench_overall": {"id",
+    ...}}``; :class:`LmmsSample`).
 
-    A missing or binary file, a line in none of these formats, an empty id, or an id given twice (the score would
-    depend on which line wins) is a ``ConfigError`` naming the file and line. Ids that name no question of the
-    benchmark are counted by :func:`score_rows` and reported.
+    A missing, binary or non-regular file (a FIFO would block forever), a line in none of these formats, an empty
+    id, or an id or ``doc_id`` given twice (the score would depend on which line wins) is a ``ConfigError`` naming
+    the file and line. Ids that name no question of the benchmark are counted by :func:`evaluate` and reported.
     """
-    out: dict[str, str] = {}
-    where: dict[str, int] = {}
+    by_id: dict[str, str] = {}
+    by_index: dict[int, str] = {}
+    where: dict[str | int, int] = {}
     count = 0
     try:
+        regular_file_stat(path)
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, start=1):
                 if not line.strip():
@@ -211,64 +203,87 @@ def read_predictions_file(path: Path) -> Predictions:
                 if found is None:
                     raise ConfigError(
                         f'{path}:{number}: not a prediction line: expected {{"id", "prediction"}}, SpatialLadder\'s '
-                        '{"id", "predicted_answer"} or lmms-eval\'s {"doc": {"id"}, "filtered_resps"}'
+                        '{"id", "predicted_answer"} or lmms-eval\'s logged sample ({"doc_id", "filtered_resps"} '
+                        'with the row in a metric field, or {"doc": {"id"}, "filtered_resps"})'
                     )
-                qid, text = found
-                if not qid.strip():
+                key, text = found
+                if isinstance(key, str) and not key.strip():
                     raise ConfigError(f"{path}:{number}: empty question id")
-                if qid in where:
+                if key in where:
+                    what = f"question id {key!r}" if isinstance(key, str) else f"doc_id {key}"
                     raise ConfigError(
-                        f"{path}:{number}: question id {qid!r} was already given on line {where[qid]}; "
+                        f"{path}:{number}: {what} was already given on line {where[key]}; "
                         "keep one prediction per question"
                     )
-                where[qid] = number
-                out[qid] = text
+                where[key] = number
+                if isinstance(key, str):
+                    by_id[key] = text
+                else:
+                    by_index[key] = text
                 count += 1
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text (JSON Lines expected)") from None
     except OSError as e:
         raise ConfigError(f"cannot read predictions {path}: {e.strerror or e}") from None
-    return Predictions(by_id=out, lines=count)
+    return Predictions(by_id=by_id, by_index=by_index, lines=count)
 
 
 def read_predictions(path: Path) -> dict[str, str]:
-    """:func:`read_predictions_file`'s responses by question id."""
+    """:func:`read_predictions_file`'s responses by question id (lines naming only a ``doc_id`` left out)."""
     return read_predictions_file(path).by_id
 
 
-def _score(mode: ScoringMode, text: str, row: dict[str, Any], thinking: bool) -> QuestionScore:
-    if mode is ScoringMode.SPATIALLADDER:
-        return spatialladder_score(text, row["ground_truth"], row["question_type"], thinking)
-    if mode is ScoringMode.VSIBENCH:
-        return vsibench_score(text, row["ground_truth"], row["question_type"])
-    if mode is ScoringMode.VSTIBENCH:
-        return vstibench_score(text, row["ground_truth"], row["question_type"])
-    letters = LETTERS[: max(len(row["options"]), 1)]
-    return QuestionScore(score(text, row["ground_truth"], row["answer_type"], letters))
+def resolve_predictions(rows: list[dict[str, Any]], read: Predictions, path: Path) -> dict[str, str]:
+    """Responses by question id, ``doc_id`` lines matched to the row at that index: lmms-eval numbers the rows
+    of the dataset it loaded, which is one exported benchmark in the order ``load_bench`` reads it (the export
+    writes that order). Needs a benchmark folder holding that one benchmark; an index out of range, or an id
+    also given by another line, is a ``ConfigError``."""
+    if not read.by_index:
+        return read.by_id
+    benchmarks = sorted({r["dataset"] for r in rows})
+    if len(benchmarks) != 1:
+        raise ConfigError(
+            f"{path} names questions by lmms-eval's doc_id (the row index of one exported benchmark), but the "
+            f"benchmark folder holds {', '.join(benchmarks)}: pass --bench the benchmark it was run on"
+        )
+    out = dict(read.by_id)
+    for index, text in sorted(read.by_index.items()):
+        if not 0 <= index < len(rows):
+            raise ConfigError(f"{path}: doc_id {index} is not a row of {benchmarks[0]} ({len(rows)} questions)")
+        qid = rows[index]["id"]
+        if qid in out:
+            raise ConfigError(f"{path}: doc_id {index} is question {qid!r}, which another line already answers")
+        out[qid] = text
+    return out
 
 
 def score_rows(
     rows: list[dict[str, Any]],
     predictions: dict[str, str],
-    modes: list[ScoringMode] | None = None,
+    modes: list[Scorer] | None = None,
     thinking: bool = False,
 ) -> list[SampleScore]:
-    """Every row scored in every mode; ``thinking``: responses follow the think prompt (SpatialLadder's
-    evaluator then reads the ``<answer>`` tag). A row without a prediction scores 0 in ladder mode."""
-    modes = modes or [ScoringMode.LADDER]
+    """Every row scored in every mode that accepts its benchmark (:meth:`Scorer.refusal`; a refused mode's score
+    is None); ``thinking``: responses follow the think prompt (SpatialLadder's evaluator then reads the
+    ``<answer>`` tag). A row without a prediction scores 0 in modes that count it (``ladder``), None in others."""
+    modes = modes or scoring_modes([])
+    types: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        types[r["dataset"]].add(r["question_type"])
+    accepted = {(m.name, d) for m in modes for d, t in types.items() if m.refusal(t) is None}
     out = []
     for r in rows:
         text = predictions.get(r["id"])
         scores: dict[str, float | None] = {}
         errors: dict[str, str] = {}
         for mode in modes:
-            if text is None:
-                scores[mode.value] = 0.0 if mode is ScoringMode.LADDER else None
+            if (mode.name, r["dataset"]) not in accepted or text is None:
+                scores[mode.name] = 0.0 if mode.scores_missing and text is None else None
                 continue
-            result = _score(mode, text, r, thinking)
-            scores[mode.value] = result.value
+            result = mode.score(text, r, thinking)
+            scores[mode.name] = result.value
             if result.error:
-                errors[mode.value] = result.error
+                errors[mode.name] = result.error
         out.append(
             SampleScore(
                 id=r["id"],
@@ -288,94 +303,21 @@ def unmatched_predictions(rows: list[dict[str, Any]], predictions: dict[str, str
     return sorted(set(predictions) - {r["id"] for r in rows})
 
 
-def _task_order(tasks: set[str]) -> list[str]:
-    """SpatialLadder-26k's types in its table order, VSI-Bench's direction forms, then the others by name."""
-    first = (*SPATIAL_TASKS, *forms_of(DIRECTION_TYPE))
-    return [t for t in first if t in tasks] + sorted(tasks - set(first))
-
-
-def _numeric(task: str) -> bool:
-    """Whether a reported question type has numeric answers (its task's answer family)."""
-    return task in TASKS and TASKS[task].answer_type is AnswerType.NUMERIC
-
-
-def _pct(value: float | None) -> float | None:
-    return None if value is None else round(100 * value, 2)
-
-
-def _ladder_summary(rows: list[SampleScore]) -> dict[str, Any]:
-    by_task: dict[str, list[SampleScore]] = defaultdict(list)
-    for s in rows:
-        by_task[s.question_type].append(s)
-    order = _task_order(set(by_task))
-    tasks = {t: sum(s.scores["ladder"] or 0.0 for s in by_task[t]) / len(by_task[t]) for t in order}
-    kinds = {t: by_task[t][0].answer_type for t in order}
-    numeric = [v for t, v in tasks.items() if kinds[t] == "numeric"]
-    mcq = [v for t, v in tasks.items() if kinds[t] == "mcq"]
-    return {
-        "tasks": {t: _pct(v) for t, v in tasks.items()},
-        "counts": {t: len(by_task[t]) for t in order},
-        "nq_avg": _pct(sum(numeric) / len(numeric)) if numeric else None,
-        "mcq_avg": _pct(sum(mcq) / len(mcq)) if mcq else None,
-        "avg": _pct(sum(tasks.values()) / len(tasks)),
-        "questions": len(rows),
-        "scored": len(rows),
-        "missing_predictions": sum(s.missing for s in rows),
-        "errors": [],
-        "notes": [],
-    }
-
-
-def _official_summary(rows: list[SampleScore], mode: ScoringMode) -> dict[str, Any]:
-    scored = [(s.question_type, value) for s in rows if (value := s.scores[mode.value]) is not None]
-    aggregate = {
-        ScoringMode.SPATIALLADDER: spatialladder_aggregate,
-        ScoringMode.VSIBENCH: vsibench_aggregate,
-        ScoringMode.VSTIBENCH: vstibench_aggregate,
-    }[mode]
-    result: OfficialSummary = aggregate(scored)
-    counts = Counter(t for t, _ in scored)
-    tasks = {}
-    for key, value in result.metrics.items():
-        tasks[key.rsplit("_", 1)[0] if key.endswith("_accuracy") else key.removesuffix("_MRA:.5:.95:.05")] = value
-    task_counts = {t: counts[t] or sum(n for q, n in counts.items() if q.startswith(f"{t}_")) for t in tasks}
-    order = _task_order(set(tasks))
-    return {
-        "tasks": {t: _pct(tasks[t]) for t in order},
-        "counts": {t: task_counts[t] for t in order},
-        "nq_avg": _pct(result.na) if any(_numeric(t) for t in tasks) else None,
-        "mcq_avg": _pct(result.mca) if any(not _numeric(t) for t in tasks) else None,
-        "avg": _pct(result.overall),
-        "questions": len(rows),
-        "scored": len(scored),
-        "missing_predictions": sum(s.missing for s in rows),
-        "errors": [
-            {"id": s.id, "question_type": s.question_type, "error": s.errors[mode.value]}
-            for s in rows
-            if mode.value in s.errors
-        ],
-        "notes": result.notes,
-    }
-
-
-def summarize(scores: list[SampleScore], mode: ScoringMode = ScoringMode.LADDER) -> dict[str, dict[str, Any]]:
-    """Per dataset: score per task (percent), NQ and MCQ averages, overall, as ``mode`` computes them.
+def summarize(scores: list[SampleScore], mode: Scorer) -> dict[str, dict[str, Any]]:
+    """Per benchmark: score per task (percent), NQ and MCQ averages, overall, as ``mode`` computes them; or,
+    where the mode's tool refuses the benchmark, ``{"refused": why, "questions": n}`` and no score.
 
     Official modes score what their code scores: the questions with a prediction and without an error (the
-    official code would stop at an error; the errors are listed instead). A benchmark none of whose question
-    types an official scorer knows (VSTI-Bench's scorer on a VSI-Bench benchmark) is left out of that mode.
+    official code would stop at an error; the errors are listed instead).
     """
     by_dataset: dict[str, list[SampleScore]] = defaultdict(list)
     for s in scores:
         by_dataset[s.dataset].append(s)
-    if mode is not ScoringMode.LADDER:
-        scorer = OfficialScorer(mode.value)
-        known = {t for t, cls in TASKS.items() if scorer in cls.official}
-        by_dataset = {d: rows for d, rows in by_dataset.items() if any(s.question_type in known for s in rows)}
-    return {
-        dataset: _ladder_summary(rows) if mode is ScoringMode.LADDER else _official_summary(rows, mode)
-        for dataset, rows in sorted(by_dataset.items())
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for dataset, rows in sorted(by_dataset.items()):
+        refusal = mode.refusal({s.question_type for s in rows})
+        out[dataset] = {"refused": refusal, "questions": len(rows)} if refusal else mode.summary(rows)
+    return out
 
 
 def _cell(value: float | None) -> str:
@@ -383,33 +325,42 @@ def _cell(value: float | None) -> str:
 
 
 def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str = "model") -> str:
-    """One table per benchmark with a row per scoring mode, then each mode's notes and errors."""
+    """One table per benchmark with a row per scoring mode that scored it, then each mode's refusal, notes and
+    errors."""
     datasets = sorted({d for per_mode in summaries.values() for d in per_mode})
     lines = []
     for dataset in datasets:
-        modes = {m: s[dataset] for m, s in summaries.items() if dataset in s}
-        tasks = _task_order({t for s in modes.values() for t in s["tasks"]})
+        entries = {m: s[dataset] for m, s in summaries.items() if dataset in s}
+        modes = {m: s for m, s in entries.items() if "refused" not in s}
+        tasks = task_order({t for s in modes.values() for t in s["tasks"]})
         lines += [f"## {dataset}", ""]
-        header = ["Model", "Scoring", *(column_name(t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|---" * len(header) + "|")
-        for mode, s in modes.items():
-            cells = [model, mode, *(_cell(s["tasks"].get(t)) for t in tasks)]
-            cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
-            lines.append("| " + " | ".join(cells) + " |")
-        first = next(iter(modes.values()))
-        lines += [
-            "",
-            f"{first['questions']} questions; {first['missing_predictions']} without a prediction; "
-            f"{first.get('unmatched_predictions', 0)} predictions name no question of the benchmark (not scored).",
-        ]
-        for mode, s in modes.items():
-            if mode == ScoringMode.LADDER:
+        if modes:
+            header = ["Model", "Scoring", *(column_name(t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|---" * len(header) + "|")
+            for mode, s in modes.items():
+                cells = [model, mode, *(_cell(s["tasks"].get(t)) for t in tasks)]
+                cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
+                lines.append("| " + " | ".join(cells) + " |")
+            first = next(iter(modes.values()))
+            lines += [
+                "",
+                f"{first['questions']} questions; {first['missing_predictions']} without a prediction; "
+                f"{first.get('unmatched_predictions', 0)} predictions name no question of the benchmark "
+                "(not scored).",
+            ]
+        else:
+            lines.append("No scoring mode asked for scores this benchmark.")
+        for mode, s in entries.items():
+            if "refused" in s:
+                lines.append(f"- {mode}: not scored: {s['refused']}.")
+            elif get_scorer(mode).scores_missing:
                 lines.append(f"- {mode}: a question without a prediction scores 0.")
             else:
                 lines.append(f"- {mode}: {s['scored']} questions scored (those with a prediction and no error).")
-            lines += [f"- {mode}: {note}" for note in s["notes"]]
-            lines += [f"- {mode}: error on `{e['id']}` ({e['question_type']}): {e['error']}" for e in s["errors"]]
+            lines += [f"- {mode}: {note}" for note in s.get("notes", [])]
+            errors = s.get("errors", [])
+            lines += [f"- {mode}: error on `{e['id']}` ({e['question_type']}): {e['error']}" for e in errors]
         lines.append("")
     return "\n".join(lines)
 
@@ -419,17 +370,28 @@ def evaluate(
     predictions: Path,
     out: Path,
     model: str = "model",
-    modes: list[ScoringMode] | None = None,
+    modes: list[Scorer] | None = None,
     thinking: bool = False,
+    skip_refused: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Score ``predictions`` on ``bench`` in each mode; writes ``out/report.json`` (mode -> benchmark ->
-    summary), ``out/report.md`` and ``out/scores.jsonl`` (per question, every mode's score and error)."""
-    modes = modes or [ScoringMode.LADDER]
+    summary), ``out/report.md`` and ``out/scores.jsonl`` (per question, every mode's score and error).
+
+    A mode whose tool refuses a benchmark (a question type it stops at) gives it no score: with
+    ``skip_refused`` (``--scoring all``) the report says why, otherwise it is a ``ConfigError`` naming both."""
+    modes = modes or scoring_modes([])
     rows = load_bench(bench)
+    if not skip_refused:
+        for mode in modes:
+            for dataset in sorted({r["dataset"] for r in rows}):
+                reason = mode.refusal({r["question_type"] for r in rows if r["dataset"] == dataset})
+                if reason:
+                    raise ConfigError(f"--scoring {mode.name} refuses {dataset}: {reason}")
     read = read_predictions_file(predictions)
-    unmatched = unmatched_predictions(rows, read.by_id)
     if not read.lines:
         raise ConfigError(f"{predictions} holds no predictions")
+    by_id = resolve_predictions(rows, read, predictions)
+    unmatched = unmatched_predictions(rows, by_id)
     if len(unmatched) == read.lines:
         raise ConfigError(
             f"none of the {read.lines} predictions in {predictions} names a question of {bench} "
@@ -443,8 +405,8 @@ def evaluate(
             bench,
             ", ".join(unmatched[:3]),
         )
-    scores = score_rows(rows, read.by_id, modes, thinking)
-    summaries = {mode.value: summarize(scores, mode) for mode in modes}
+    scores = score_rows(rows, by_id, modes, thinking)
+    summaries = {mode.name: summarize(scores, mode) for mode in modes}
     for per_dataset in summaries.values():
         for summary in per_dataset.values():
             summary["unmatched_predictions"] = len(unmatched)

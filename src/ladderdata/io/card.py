@@ -38,6 +38,9 @@ BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
 visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
 `ladder eval --bench DIR --predictions FILE.jsonl`."""
+DEFAULT_BENCHMARKS = ("spbench-si", "spbench-mv", "vsi-video")
+"""A build-bench card's default config is the first of these it has rows for (SPBench-SI, the paper's first
+benchmark, when there), whatever the names sort as; other benchmarks follow by name."""
 PACKAGES = ("ladder", "numpy", "scipy", "open3d", "pyarrow", "pydantic", "pillow", "opencv-python-headless")
 
 
@@ -369,7 +372,9 @@ def _training(rows: list[Sample], names: dict[str, str]) -> str:
 
 
 def card_for_repo(card: str, folder: Path, repo: str) -> str:
-    """A card written for ``folder`` with its ``load_dataset`` calls pointed at the Hub repository ``repo``."""
+    """A card written for ``folder`` with its ``load_dataset`` calls (and an export card's lmms-eval
+    ``dataset_path``) pointed at the Hub repository ``repo``."""
+    card = card.replace(f"`dataset_path: {folder.name}`", f"`dataset_path: {repo}`")
     return card.replace(f'load_dataset("{folder.name}"', f'load_dataset("{repo}"')
 
 
@@ -424,6 +429,10 @@ def write_benchmarks_card(root: Path) -> None:
         if not rows:
             reasons = (stats.get("shortfall") or {}).get("reasons", [])
             empty.append(f"- `{name}` is empty: {'; '.join(reasons) or 'see its stats.md'}.")
+    # the default config: the first of the paper's benchmarks the folder holds, in its order, not the first name
+    entries.sort(
+        key=lambda e: DEFAULT_BENCHMARKS.index(e[0]) if e[0] in DEFAULT_BENCHMARKS else len(DEFAULT_BENCHMARKS)
+    )
     configs = data_configs(entries, "test")
     total = sum(rows for _, rows, _, _ in entries)
     names = [name for name, *_ in entries]

@@ -1,8 +1,10 @@
-"""``ladder push``: a built dataset or a folder of benchmarks to a Hugging Face Hub dataset repository.
+"""``ladder push``: a built dataset, a folder of benchmarks or an exported benchmark to a Hugging Face Hub dataset
+repository.
 
 Only what a reader needs is sent: the card, ``LICENSE.md``, ``manifest.json``, ``stats.json``, ``stats.md``, the
-shards the manifest lists and the preview sheets; never ``.ladder-work/``, the folder's lock, temp files or
-anything else in the folder. The card is checked against the Hub's metadata rules first
+shards the manifest lists and the preview sheets (an export: the files its ``export.json`` lists, the ``vsibench``
+videos as the archives lmms-eval unpacks); never ``.ladder-work/``, the folder's lock, temp files or anything else
+in the folder. The card is checked against the Hub's metadata rules first
 (:mod:`ladderdata.io.hub_card`; the Hub checks it again on commit), and the one sent has its ``load_dataset``
 lines pointed at the repository. Everything goes in one commit.
 """
@@ -15,7 +17,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from ladderdata.cache import claim_folder
+from ladderdata.cache import claim_folder, regular_file_stat
 from ladderdata.errors import ConfigError, LadderError
 from ladderdata.io.card import benchmark_folders, card_for_repo
 from ladderdata.io.hub_card import card_problems, read_card_metadata
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 REQUIRED_METADATA = ("license", "task_categories", "size_categories", "configs")
 CARD = "README.md"
+EXPORT_MANIFEST = "export.json"
+"""``ladderdata.eval.export.MANIFEST`` (that layer is above this one)."""
+EXPORT_IMAGES = "images"
 
 
 class FolderKind(StrEnum):
@@ -32,6 +37,8 @@ class FolderKind(StrEnum):
     """A folder written by ``build-dataset`` (or one benchmark of ``build-bench``)."""
     BENCHMARKS = "benchmarks"
     """A ``build-bench --out`` folder: a card listing its benchmarks, one folder each."""
+    EXPORT = "export"
+    """One folder of ``ladder export --out`` (``SPBench-SI``, ``vsi-video``...), described by its ``export.json``."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class PushPlan:
     def replaced_patterns(self) -> list[str]:
         """Remote files an upload replaces, deleting those it does not send again: the shards and previews of an
         earlier push (their names change with their content). Other remote files are left alone."""
+        if self.kind is FolderKind.EXPORT:  # the parquet's keyed name, media that are gone
+            return ["*.parquet", "*.zip", "*.mp4", f"{EXPORT_IMAGES}/*"]
         prefix = "" if self.kind is FolderKind.DATASET else "*/"
         return [f"{prefix}data/*", f"{prefix}preview/*"]
 
@@ -81,8 +90,24 @@ def _dataset_files(folder: Path) -> list[Path]:
     return [*described, *shards, *previews]
 
 
+def _export_files(folder: Path, manifest: dict[str, Any]) -> list[Path]:
+    """The files of an export folder a reader needs: those its ``export.json`` lists, but for ``vsibench`` the
+    archives instead of the loose videos they hold (lmms-eval unpacks the archives); raises when one is missing."""
+    listed = [str(name) for name in manifest.get("keys", {})]
+    if manifest.get("archives"):
+        loose = {str(v["path"]) for v in manifest.get("videos", [])}
+        listed = [name for name in listed if name not in loose]
+    files = [folder / name for name in sorted(listed) if name != CARD]
+    missing = [str(p.relative_to(folder)) for p in files if not p.is_file()]
+    if missing or not (folder / CARD).is_file():
+        absent = ", ".join((missing or [CARD])[:3])
+        raise ConfigError(f"{folder}: {absent} missing (listed in its {EXPORT_MANIFEST}); rerun ladder export")
+    return [folder / CARD, folder / EXPORT_MANIFEST, *files]
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
+        regular_file_stat(path)  # a FIFO would block the read
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
@@ -105,7 +130,12 @@ def plan_push(folder: Path, repo: str) -> PushPlan:
         raise ConfigError(f"--repo {repo!r}: give USER/NAME (or ORG/NAME)")
     layout = DatasetLayout(folder)
     sources: list[tuple[Path, str]]
-    if layout.manifest.is_file():
+    if (folder / EXPORT_MANIFEST).exists():
+        kind = FolderKind.EXPORT
+        sources = [
+            (p, p.relative_to(folder).as_posix()) for p in _export_files(folder, _read_json(folder / EXPORT_MANIFEST))
+        ]
+    elif layout.manifest.is_file():
         kind = FolderKind.DATASET
         if not _read_json(layout.manifest).get("shards"):
             raise ConfigError(f"{folder} has no rows to push (its README.md and stats.md say why)")
@@ -124,7 +154,16 @@ def plan_push(folder: Path, repo: str) -> PushPlan:
         if len(sources) == 2:
             raise ConfigError(f"every benchmark in {folder} is empty: nothing to push (its README.md says why)")
     else:
-        raise ConfigError(f"{folder} is neither a dataset (build-dataset --out) nor benchmarks (build-bench --out)")
+        exports = sorted(p.parent.name for p in folder.glob(f"*/{EXPORT_MANIFEST}"))
+        hint = f"; push each export folder on its own ({', '.join(exports)})" if exports else ""
+        raise ConfigError(
+            f"{folder} is neither a dataset (build-dataset --out), benchmarks (build-bench --out) nor an export "
+            f"folder (ladder export --out OUT writes OUT/<folder>){hint}"
+        )
+    try:
+        regular_file_stat(layout.card)
+    except OSError as e:
+        raise ConfigError(f"{layout.card}: {e.strerror or e}") from None
     card = card_for_repo(layout.card.read_text(encoding="utf-8"), folder, repo)
     try:
         meta = read_card_metadata(card)
