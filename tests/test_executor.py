@@ -309,6 +309,38 @@ def test_ctrl_c_stops_within_seconds_with_exit_code_130(tmp_path: Path, workers:
     assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
 
 
+def live_in_group(group: int) -> list[bytes]:
+    """Command lines of the live (non-zombie) processes of process group ``group``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(command_line(int(stat.parent.name)))
+    return found
+
+
+def test_no_process_of_a_run_outlives_its_command(tmp_path: Path) -> None:
+    """Right after ``ladder synth --workers 2`` exits, its process group (its own session) holds no live process:
+    the workers are stopped and so is multiprocessing's resource tracker, which would exit only after the command."""
+    args = ["synth", "--out", str(tmp_path / "root"), "--scenes", "2", "--frames", "8", "--workers", "2"]
+    proc = subprocess.Popen([*LADDER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        seen: set[int] = set()
+        while proc.poll() is None:
+            seen |= children(proc.pid)
+            time.sleep(0.05)
+        left = live_in_group(proc.pid)
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert len(seen) >= 2, "the run started no worker processes: the test proves nothing"
+    assert not left, left
+
+
 def test_ladder_train_without_the_train_extra_says_which_extra(tmp_path: Path) -> None:
     code = (
         "import sys\n"

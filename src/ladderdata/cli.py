@@ -119,7 +119,11 @@ Workers = Annotated[
 ]
 ExecutorOption = Annotated[ExecutorKind, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster)")]
 RayAddress = Annotated[
-    str | None, typer.Option(help="Ray cluster to join (auto, ray://HOST:10001); default: a local one for the run")
+    str | None,
+    typer.Option(
+        help="Ray cluster to join: its head's HOST:PORT (token: ~/.ray/auth_token or RAY_AUTH_TOKEN), auto, or "
+        "ray://HOST:10001; default: a local one for the run"
+    ),
 ]
 #: ``MetadataConfig``'s frame stride, which every built-in recipe keeps (docs/scannet.md, "The frame stride").
 DEFAULT_FRAME_STRIDE: int = MetadataConfig.model_fields["frame_stride"].default
@@ -160,11 +164,15 @@ def scan_source(
     """The source config of ``--scans`` roots: each root's ``--source`` (or the one detected from its layout),
     several roots as one mixed source. ``--frames-layout``, ``--label-table`` and ``--split-dir`` apply to the
     roots whose source has that setting (a ``LadderError`` when none has)."""
-    from ladderdata.sources.base import detect_source, get_source, source_config
+    from ladderdata.layout import check_scans_root
 
     if not roots:
         raise LadderError("give --scans ROOT (repeatable)")
     names = list(names or [])
+    for root in [] if names else roots:  # roots to detect a source in, before the sources' imports (seconds)
+        check_scans_root(root)
+    from ladderdata.sources.base import detect_source, get_source, source_config
+
     if len(names) not in (0, 1, len(roots)):
         raise LadderError(f"give --source once, or once per --scans root ({len(roots)}), not {len(names)} times")
     chosen = [names[0] if len(names) == 1 else names[i] if names else detect_source(r) for i, r in enumerate(roots)]
@@ -448,11 +456,12 @@ def build_dataset_command(
     ray_address: RayAddress = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
+    source_config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the pipeline's imports
     from ladderdata.pipeline import BuildConfig
     from ladderdata.recipe import Recipe
 
     config = BuildConfig(
-        source=scan_source(source, scans, frames_layout, label_table, split_dir),
+        source=source_config,
         out=out,
         split=split,
         recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
@@ -543,10 +552,10 @@ def build_bench_command(
 
     Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
+    config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the benchmarks' imports
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARKS
 
     names = list(benchmark or BENCHMARKS) + (list(VIDEO_BENCHMARKS) if video else [])
-    config = scan_source(source, scans, frames_layout, label_table, split_dir)
     list_scans(config, split)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)

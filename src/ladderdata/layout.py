@@ -39,6 +39,17 @@ a letter or digit, then up to 99 letters, digits, ``.``, ``_`` or ``-``. No sepa
 no ``..``), no whitespace: such a name stays inside the folder it is joined to."""
 
 
+#: What ``--scans`` takes, in messages about a root that is not one.
+SCANS_HINT = "pass the folder of a ScanNet, ScanNet++ or ARKitScenes download (docs/scannet.md, docs/sources.md)"
+
+
+def check_scans_root(root: Path) -> None:
+    """A ``ConfigError`` when ``root`` is not a folder. Light on purpose: the CLI checks ``--scans`` with it before
+    the scan sources (and their numeric stack) are imported, so a wrong path fails at once."""
+    if not root.is_dir():
+        raise ConfigError(f"--scans {root} {'is not a folder' if root.exists() else 'does not exist'}: {SCANS_HINT}")
+
+
 def is_safe_name(value: object) -> bool:
     """Whether ``value`` is a name that follows :data:`SAFE_NAME_PATTERN`."""
     return isinstance(value, str) and re.fullmatch(SAFE_NAME_PATTERN, value) is not None

@@ -10,13 +10,15 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from string import Formatter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ladderdata.errors import ConfigError, validation_text
+
+if TYPE_CHECKING:  # numpy is not imported by `ladder --help` (tests/test_startup.py)
+    import numpy as np
 
 LETTERS = "ABCDEFGH"
 
@@ -258,7 +260,7 @@ class QuestionTemplates:
                 self.variants[str(key)] = _variants(value, f"{path}, template {key!r}")
                 self.files[str(key)] = path
 
-    def render(self, key: str, fields: dict[str, str], rng: np.random.Generator | None = None) -> str:
+    def render(self, key: str, fields: dict[str, str], rng: "np.random.Generator | None" = None) -> str:
         """Fill variant 0 (or a variant drawn from ``rng``) of ``key`` with ``fields``."""
         if key not in self.variants:
             raise ConfigError(f"no question template {key!r}; known: {', '.join(sorted(self.variants))}")

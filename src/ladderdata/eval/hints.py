@@ -6,12 +6,15 @@ camera-centric direction questions; the first named object -> the others elsewhe
 relation being asked about. Hints need the objects' 2D boxes, which single-image questions carry.
 """
 
+from __future__ import annotations
+
 import io
 import math
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:  # PIL is imported where images are drawn: `ladder --help` imports Hint (tests/test_startup.py)
+    from PIL import Image, ImageDraw
 
 COLORS = [(230, 40, 40), (40, 160, 40), (40, 80, 230), (230, 150, 20)]
 
@@ -40,6 +43,8 @@ def draw_hints(image: Image.Image, objects: list[dict[str, Any]], hint: Hint) ->
     """A copy of ``image`` with the hints drawn (objects: the benchmark row's ``objects``)."""
     if hint is Hint.NONE:
         return image
+    from PIL import ImageDraw
+
     boxed = [o for o in objects if o.get("bbox_2d")]
     out = image.convert("RGB").copy()
     draw = ImageDraw.Draw(out)
@@ -60,6 +65,8 @@ def draw_hints(image: Image.Image, objects: list[dict[str, Any]], hint: Hint) ->
 
 def hinted_images(row: dict[str, Any], hint: Hint) -> list[Image.Image]:
     """The row's images (embedded bytes or decoded), with hints drawn on single images."""
+    from PIL import Image
+
     images = [
         img.convert("RGB") if isinstance(img, Image.Image) else Image.open(io.BytesIO(img["bytes"])).convert("RGB")
         for img in row["images"]

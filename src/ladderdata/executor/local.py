@@ -160,6 +160,7 @@ class LocalExecutor(Executor):
         self.retries = retries
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
+        self._started = False  # a worker process was started (and with it multiprocessing's resource tracker)
 
     def map(
         self,
@@ -216,6 +217,8 @@ class LocalExecutor(Executor):
 
         while queue or busy:
             while queue and len(busy) < self.workers:
+                if not self._idle:
+                    self._started = True
                 worker = self._idle.pop() if self._idle else _Worker(self._context)
                 index = queue.popleft()
                 try:
@@ -268,3 +271,16 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         self._stop_all(kill=False)
+        if self._started:
+            _stop_resource_tracker()
+
+
+def _stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker, which ``spawn`` starts with the first worker and which would
+    otherwise exit only after this process has (so no process of a run outlives its command; tracks nothing of
+    ladder's: the workers share pipes, not semaphores or shared memory). The next worker started restarts it."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if callable(stop):
+        stop()

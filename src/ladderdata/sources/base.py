@@ -25,6 +25,7 @@ from ladderdata.errors import ConfigError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.layout import SCANS_HINT, check_scans_root
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
@@ -32,7 +33,6 @@ from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Po
 log = logging.getLogger(__name__)
 
 #: What ``--scans`` takes, for messages about a wrong one.
-SCANS_HINT = "pass the folder of a ScanNet, ScanNet++ or ARKitScenes download (docs/scannet.md, docs/sources.md)"
 #: ScanNet's capture app runs colour and depth at 30 Hz; frames whose layout keeps frame numbers but no usable
 #: timestamps are timed frame_id / FPS (docs/metadata.md#frame-times).
 DEFAULT_FPS = 30.0
@@ -434,8 +434,7 @@ def looks_like(root: Path) -> list[str]:
 def detect_source(root: Path) -> str:
     """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
     for when none or several match."""
-    if not root.is_dir():
-        raise ConfigError(f"--scans {root} {'is not a folder' if root.exists() else 'does not exist'}: {SCANS_HINT}")
+    check_scans_root(root)
     if not any(root.iterdir()):
         raise ConfigError(f"--scans {root} is an empty folder: {SCANS_HINT}")
     matches = looks_like(root)

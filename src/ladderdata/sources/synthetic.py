@@ -863,16 +863,20 @@ def ground_truth(scene: SyntheticScene) -> SyntheticGroundTruth:
 
 
 def _rendered_frames(
-    scene: SyntheticScene, mesh: TriangleMesh, quality: int, seed: int
+    scene: SyntheticScene, mesh: TriangleMesh, quality: int, seed: int, png: bool
 ) -> Iterator[tuple[bytes, bytes, DepthMM]]:
+    """Each frame's JPEG colour, PNG depth (empty bytes unless ``png``: only the folder layouts store it) and depth."""
     renderer = Renderer(mesh, rng_for(seed, scene.scan_id, "sensor noise"))
     for pose in scene.poses:
         color = renderer.color(COLOR_K, pose)
         depth = renderer.depth(DEPTH_K, pose)
-        ok, png = cv2.imencode(".png", depth)
-        if not ok:
-            raise RuntimeError("PNG encoding of a depth frame failed")
-        yield encode_color_jpeg(color, quality), png.tobytes(), depth
+        encoded = b""
+        if png:
+            ok, buffer = cv2.imencode(".png", depth)
+            if not ok:
+                raise RuntimeError("PNG encoding of a depth frame failed")
+            encoded = buffer.tobytes()
+        yield encode_color_jpeg(color, quality), encoded, depth
 
 
 def write_scene(
@@ -950,7 +954,9 @@ def write_scene(
 
     def frames() -> Iterator[SensFrameData]:
         """Each frame rendered once: written to the folder layouts, then handed on for the .sens stream."""
-        for i, (color, png, depth) in enumerate(_rendered_frames(scene, sm.mesh, jpeg_quality, seed)):
+        with_png = FramesLayout.EXPORT in layouts or FramesLayout.POSED in layouts
+        rendered = _rendered_frames(scene, sm.mesh, jpeg_quality, seed, with_png)
+        for i, (color, png, depth) in enumerate(rendered):
             if FramesLayout.EXPORT in layouts:
                 write_bytes_atomic(paths.export_color(i), color)
                 write_bytes_atomic(paths.export_depth(i), png)

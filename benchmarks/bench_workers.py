@@ -1,0 +1,82 @@
+"""CPU time of a whole ``ladder build-dataset`` run, every process it starts included, with 1 and with N local
+workers (by source tree, interleaved runs, median and range): what starting worker processes costs::
+
+    mkdir -p /tmp/base && git archive HEAD~1 | tar -x -C /tmp/base     # the tree before a change
+    python benchmarks/bench_workers.py --work /tmp/benchworkers --base-src /tmp/base/src
+
+The scans (``--scenes`` synthetic scans of 10 frames) are written once into ``--work``. Each build runs in a child
+of this process made a child subreaper (``PR_SET_CHILD_SUBREAPER``), so processes that outlive their parent (a
+fork server, the resource tracker) are reparented here and their CPU time is counted too. "per worker" is
+(CPU with N workers - CPU with 1) / N: each worker's start-up and imports (the work itself is the same).
+"""
+
+import argparse
+import ctypes
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+THIS_SRC = Path(__file__).resolve().parents[1] / "src"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def all_cpu_seconds(command: list[str], env: dict[str, str]) -> float:
+    """CPU seconds of ``command`` and every process it started, once all of them have exited."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-2000:]}")
+    while True:  # reap the orphans reparented to this subreaper
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/benchworkers"))
+    parser.add_argument("--base-src", type=Path, help="a second source tree, measured interleaved with this one")
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit("prctl(PR_SET_CHILD_SUBREAPER) failed: Linux only")
+    scans = args.work / "scannet"
+    env = {**os.environ, "PYTHONPATH": str(THIS_SRC)}
+    if not scans.is_dir():
+        synth = [sys.executable, "-m", "ladderdata", "synth", "--out", str(scans), "--scenes", str(args.scenes)]
+        subprocess.run([*synth, "--frames", "10"], env=env, check=True, capture_output=True)
+    trees = {"this": THIS_SRC} | ({"base": args.base_src} if args.base_src else {})
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.repeat):
+        for workers in (1, args.workers):
+            for tree, src in trees.items():
+                out = args.work / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                command = [sys.executable, "-m", "ladderdata", "build-dataset", "--scans", str(scans)]
+                command += ["--out", str(out)]
+                command += ["--split", "all", "--frame-stride", "3", "--workers", str(workers)]
+                seconds = all_cpu_seconds(command, {**os.environ, "PYTHONPATH": str(src)})
+                times.setdefault((tree, workers), []).append(seconds)
+    for (tree, workers), values in sorted(times.items()):
+        print(
+            f"{tree:5s} --workers {workers}: CPU s median {statistics.median(values):.2f} "
+            f"(range {min(values):.2f}-{max(values):.2f}, {len(values)} runs)"
+        )
+    for tree in trees:
+        extra = statistics.median(times[(tree, args.workers)]) - statistics.median(times[(tree, 1)])
+        print(f"{tree:5s} per worker: {extra / args.workers:.2f} CPU s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""What ``ladder`` imports before a command does any work: ``--help`` and errors found in the command line or the
+``--scans`` paths import no numeric, image, Arrow, mesh or Ray stack and no pipeline (docs/performance.md, "Start-up"
+measures the CPU time; tests never time anything)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: Modules that cost a second or more to import between them and no work before a command starts needs.
+HEAVY = ("numpy", "PIL", "cv2", "pyarrow", "open3d", "trimesh", "scipy", "ray", "torch", "ladderdata.pipeline")
+
+PROBE = """
+import contextlib, io, json, sys
+sys.argv = ["ladder", *sys.argv[1:]]
+from ladderdata.cli import entrypoint
+code = None
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        entrypoint()
+    except SystemExit as e:
+        code = e.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported_by(*args: str) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["code"], set(result["modules"])
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith("ladderdata.pipeline"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["build-dataset", "--help"],
+        ["build-dataset", "--scans", "/nonexistent", "--out", "/tmp/never-written"],
+        ["build-bench", "--scans", "/nonexistent", "--out", "/tmp/never-written"],
+        ["metadata", "--scans", "/nonexistent", "--out", "/tmp/never-written"],
+        ["build-dataset", "--no-such-option"],
+    ],
+    ids=" ".join,
+)
+def test_help_and_early_errors_import_no_heavy_module(args: list[str]) -> None:
+    code, modules = imported_by(*args)
+    assert code == (0 if "--help" in args else 2)
+    assert "ladderdata.cli" in modules  # the probe ran the real command line
+    assert not heavy_in(modules), heavy_in(modules)
+
+
+def test_the_probe_sees_heavy_imports_where_a_command_needs_them(tmp_path: object) -> None:
+    """The same probe on a command that does work: the heavy modules show (else the test above proves nothing)."""
+    code, modules = imported_by("schemas", "--out", str(tmp_path))
+    assert code == 0 and "numpy" in modules
