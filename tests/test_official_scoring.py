@@ -1,5 +1,5 @@
-"""``ladder eval --scoring ladder|spatialladder|thinking-in-space|lmms-eval`` on the hand-scored golden file
-(tests/data), and the scoring-mode registry."""
+"""``ladder eval --scoring ladder|spatialladder|thinking-in-space|lmms-eval|vstibench`` on the hand-scored golden
+file (tests/data), and the scoring-mode registry."""
 
 import json
 import os
@@ -136,7 +136,7 @@ def test_golden_summaries(bench: Path, tmp_path: Path, thinking: bool) -> None:
             expected, got = per_mode[key], summaries[mode][benchmark]
             if expected == "refused":
                 assert set(got) == {"refused", "questions", "unmatched_predictions"}, (benchmark, mode)
-                assert "object_rel_direction" in got["refused"]
+                assert got["refused"].startswith(f"{SCORERS[mode].tool} stops at question type"), (benchmark, mode)
                 continue
             assert list(got["tasks"]) == list(expected["tasks"]), (benchmark, mode)
             for task, value in expected["tasks"].items():
@@ -162,7 +162,7 @@ def test_cli_scoring_modes_side_by_side(bench: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--scoring", "all", "--prompt", "think"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert list(report) == ["ladder", "lmms-eval", "spatialladder", "thinking-in-space"]
+    assert list(report) == ["ladder", "lmms-eval", "spatialladder", "thinking-in-space", "vstibench"]
     assert report["spatialladder"]["golden"]["tasks"]["object_rel_distance"] == pytest.approx(53.85, abs=0.01)
     assert "refused" in report["lmms-eval"]["golden-sp"] and "avg" in report["lmms-eval"]["golden"]
     # named alone, a mode that refuses a benchmark of --bench is an error naming both (vsibench: the old name)
@@ -174,7 +174,7 @@ def test_cli_scoring_modes_side_by_side(bench: Path, tmp_path: Path) -> None:
 
 def test_scoring_modes_and_prediction_formats(tmp_path: Path) -> None:
     names = [m.name for m in scoring_modes(["vsibench", "all"])]
-    assert names == ["thinking-in-space", "ladder", "lmms-eval", "spatialladder"]
+    assert names == ["thinking-in-space", "ladder", "lmms-eval", "spatialladder", "vstibench"]
     assert scoring_modes([]) == [SCORERS["ladder"]] and get_scorer("vsibench") is SCORERS["thinking-in-space"]
     with pytest.raises(ConfigError, match="--scoring"):
         scoring_modes(["strict"])
@@ -327,3 +327,63 @@ def test_every_mode_cites_the_commit_it_reproduces() -> None:
         for source in scorer.sources:
             assert len(source.commit) == 40 and "/" in source.repository and source.functions
     assert [s.commit[:7] for s in SCORERS["lmms-eval"].sources] == ["75571cf"] * 3
+    assert [(s.repository, s.commit[:8]) for s in SCORERS["vstibench"].sources] == [("VITA-Group/VLM-3R", "6dd1264c")]
+
+
+VSTI_QUESTIONS = [
+    # (id, question_type, answer_type, ground_truth, prediction, ladder, vstibench), each by hand from the rules
+    # named in tests/data/golden_predictions.yaml (L-*; vstibench = TIS-TOKEN and TIS-MRA on its own lists)
+    ("v1", "camera_movement_direction", "mcq", "B", "B", 1.0, 1.0),
+    ("v2", "camera_obj_rel_dist_v1", "mcq", "A", "A. the chair", 1.0, 1.0),  # L-MCQ "A."; token "A." -> "A"
+    ("v3", "obj_obj_relative_pos_lr", "mcq", "C", "(C)", 1.0, 0.0),  # L-MCQ "(C)"; token "(C)" != "c"
+    ("v4", "camera_displacement", "numeric", "2.0", "2.5m", 0.6, 0.0),  # error 0.25 -> 6/10; float("2.5m") fails
+    ("v5", "camera_obj_abs_dist", "numeric", "50", "40", 0.7, 0.6),  # error 10/50 = 0.2: as q21, 7/10 and 6/10
+]
+
+
+def test_vstibench_rules(tmp_path: Path) -> None:
+    """VLM-3R's vstibench scorer on its own types, hand-scored; the VSI-Bench modes refuse such a benchmark, and
+    vstibench refuses one holding a type outside its lists (ladder's obj_obj_visibility)."""
+    rows = [
+        {
+            "id": qid,
+            "dataset": "golden-vsti",
+            "question_type": question_type,
+            "question": f"question {qid}",
+            "options": [] if answer_type == "numeric" else ["A. w", "B. x", "C. y", "D. z"],
+            "ground_truth": truth,
+            "answer_type": answer_type,
+        }
+        for qid, question_type, answer_type, truth, *_ in VSTI_QUESTIONS
+    ]
+    path = tmp_path / "bench" / "data" / "test-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text("".join(json.dumps({"id": q[0], "prediction": q[4]}) + "\n" for q in VSTI_QUESTIONS))
+    summaries = evaluate(
+        tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["all"]), skip_refused=True
+    )
+    scores = {
+        s["id"]: s["scores"] for s in map(json.loads, (tmp_path / "out" / "scores.jsonl").read_text().splitlines())
+    }
+    for qid, *_, ladder, vsti in VSTI_QUESTIONS:
+        assert scores[qid]["ladder"] == pytest.approx(ladder) and scores[qid]["vstibench"] == pytest.approx(vsti)
+    got = summaries["vstibench"]["golden-vsti"]
+    # per type: the mean of its one question; overall: the mean of the 5 entries; MCQ / NQ over their types
+    assert got["tasks"] == {
+        "camera_displacement": 0.0,
+        "camera_movement_direction": 100.0,
+        "camera_obj_abs_dist": 60.0,
+        "camera_obj_rel_dist_v1": 100.0,
+        "obj_obj_relative_pos_lr": 0.0,
+    }
+    assert (got["avg"], got["mcq_avg"], got["nq_avg"]) == (52.0, pytest.approx(66.67), 30.0)
+    for mode in ("spatialladder", "thinking-in-space", "lmms-eval"):
+        assert summaries[mode]["golden-vsti"]["refused"].startswith(f"{SCORERS[mode].tool} stops at question type")
+    with pytest.raises(ConfigError, match="--scoring lmms-eval refuses golden-vsti: "):
+        evaluate(tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["lmms-eval"]))
+    rows[0]["question_type"] = "obj_obj_visibility"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    with pytest.raises(ConfigError, match=r"--scoring vstibench refuses golden-vsti: .*obj_obj_visibility"):
+        evaluate(tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["vstibench"]))

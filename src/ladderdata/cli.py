@@ -538,9 +538,13 @@ def build_bench_command(
     split: Annotated[str, typer.Option(help="val (scannetv2_val.txt), another split, or a file of scan ids")] = "val",
     benchmark: Annotated[
         list[str] | None,
-        typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable; default spbench-si, -mv)"),
+        typer.Option(
+            help="spbench-si, spbench-mv, vsi-video, vsti-video or a recipe file (repeatable; default spbench-si, -mv)"
+        ),
     ] = None,
-    video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
+    video: Annotated[
+        bool, typer.Option(help="also build vsi-video (VSI-Bench's types) and vsti-video (VSTI-Bench's) on videos")
+    ] = False,
     seed: Seed = 0,
     limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
@@ -568,9 +572,9 @@ def build_bench_command(
     """
     config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the benchmarks' imports
     from ladderdata.audit.report import DebiasConfig
-    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
+    from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARKS
 
-    names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
+    names = list(benchmark or BENCHMARKS) + (list(VIDEO_BENCHMARKS) if video else [])
     list_scans(config, split)
     pruning = DebiasConfig(margin=debias_margin, max_removed=debias_budget, seed=seed) if debias else None
     if pruning is not None:
@@ -736,8 +740,8 @@ def eval_command(
     scoring: Annotated[
         list[str] | None,
         typer.Option(
-            help="ladder, spatialladder, thinking-in-space (alias vsibench), lmms-eval or all (repeatable: the "
-            "modes side by side; all leaves out, and reports, a mode whose tool refuses a benchmark)"
+            help="ladder, spatialladder, thinking-in-space (alias vsibench), lmms-eval, vstibench or all (repeatable: "
+            "the modes side by side; all leaves out, and reports, a mode whose tool refuses a benchmark)"
         ),
     ] = None,
 ) -> None:

@@ -1,7 +1,7 @@
 """``ladder build-bench``: SPBench-style benchmarks from validation scans only.
 
 Each benchmark is a built-in recipe (``templates/recipes/spbench-si.yaml``, ``spbench-mv.yaml``,
-``vsi-video.yaml``) with stricter filters than training, near-duplicates removed and answer letters
+``vsi-video.yaml``, ``vsti-video.yaml``) with stricter filters than training, near-duplicates removed and answer letters
 balanced, written as ``OUT/<benchmark>/`` with evaluator field names (``question_type``, ``ground_truth``...).
 """
 
@@ -22,7 +22,8 @@ from ladderdata.sources.base import ScanSourceConfig, open_source
 log = logging.getLogger(__name__)
 
 BENCHMARKS = ("spbench-si", "spbench-mv")
-VIDEO_BENCHMARK = "vsi-video"
+VIDEO_BENCHMARKS = ("vsi-video", "vsti-video")
+"""``build-bench --video``: VSI-Bench's question types and VSTI-Bench's (camera and in-view relations)."""
 
 
 def build_benchmarks(

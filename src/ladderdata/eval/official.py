@@ -1,4 +1,5 @@
-"""What the official scorers share, reimplemented to reproduce their numbers: VSI-Bench's question types, mean
+"""What the official scorers share, reimplemented to reproduce their numbers: their question-type lists (read from
+the task registry, each task's ``official``: a new question type is declared in its own module only), mean
 relative accuracy exactly as their code computes it, and the records a scoring mode returns.
 
 Each tool's own rules (answer extraction, aggregation, what it refuses) are one module each under
@@ -12,20 +13,10 @@ from enum import StrEnum
 
 import numpy as np
 
-MCA_TYPES = (
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
-    "object_rel_distance",
-    "route_planning",
-    "obj_appearance_order",
-)
-"""VSI-Bench's multiple-choice question types (``MCA_QUESTION_TYPES``)."""
-NA_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
-"""Numerical-answer types (``NA_QUESTION_TYPES``, the same list in every official scorer)."""
-SPATIALLADDER_MCA_TYPES = (*MCA_TYPES, "object_rel_direction")
-"""SpatialLadder adds SPBench's single ``object_rel_direction`` type to the multiple-choice list."""
-DIRECTION_FORMS = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
+from ladderdata.tasks import AnswerType, OfficialScorer, forms_of, official_types
+
+DIRECTION_TYPE = "object_rel_direction"
+"""The column VSI-Bench's aggregation averages its three relative-direction forms into."""
 ACCURACY = "accuracy"
 MRA = "MRA:.5:.95:.05"
 """The metric names the scorers key their output with (``<question_type>_<metric>``)."""
@@ -38,9 +29,27 @@ class AnswerKind(StrEnum):
     """Numerical answer, scored by mean relative accuracy (``MRA:.5:.95:.05``)."""
 
 
-def kinds_of(mca: tuple[str, ...], na: tuple[str, ...]) -> dict[str, AnswerKind]:
-    """A scorer's question-type table from its two lists."""
-    return {**{t: AnswerKind.MCA for t in mca}, **{t: AnswerKind.NA for t in na}}
+def mca_types(scorer: OfficialScorer) -> tuple[str, ...]:
+    """``scorer``'s multiple-choice question types (lmms-eval's ``MCA_QUESTION_TYPES``; SpatialLadder adds
+    SPBench's single ``object_rel_direction``), as the tasks declare them (:attr:`TaskGenerator.official`)."""
+    return official_types(scorer, AnswerType.MCQ)
+
+
+def na_types(scorer: OfficialScorer) -> tuple[str, ...]:
+    """``scorer``'s numerical-answer question types (``NA_QUESTION_TYPES``, the same in VSI-Bench's and
+    SpatialLadder's scorers)."""
+    return official_types(scorer, AnswerType.NUMERIC)
+
+
+def question_kinds(scorer: OfficialScorer) -> dict[str, AnswerKind]:
+    """``scorer``'s question-type table (type -> multiple choice or numeric), read from the task registry: a task
+    declaring ``scorer`` in its ``official`` is in it, and nothing else is."""
+    return {**{t: AnswerKind.MCA for t in mca_types(scorer)}, **{t: AnswerKind.NA for t in na_types(scorer)}}
+
+
+def direction_forms() -> tuple[str, ...]:
+    """VSI-Bench's relative-direction forms (easy, medium, hard), which its aggregation pops and averages."""
+    return forms_of(DIRECTION_TYPE)
 
 
 @dataclass(frozen=True)

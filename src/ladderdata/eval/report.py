@@ -18,20 +18,13 @@ from ladderdata.errors import ConfigError
 from ladderdata.eval.scorers import SampleScore, Scorer, get_scorer, scoring_modes
 from ladderdata.eval.scorers.base import task_order
 from ladderdata.eval.scoring import parse_boxes
-from ladderdata.io.card import SHORT_NAMES
 from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import AnswerType
+from ladderdata.tasks import AnswerType, column_name
 
 log = logging.getLogger(__name__)
 
 BENCH_FIELDS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
-COLUMN_NAMES = {
-    **SHORT_NAMES,
-    "object_rel_direction_easy": "Rel. Dir. (easy)",
-    "object_rel_direction_medium": "Rel. Dir. (medium)",
-    "object_rel_direction_hard": "Rel. Dir. (hard)",
-}
 
 
 def bench_files(bench: Path) -> list[Path]:
@@ -344,7 +337,7 @@ def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str 
         tasks = task_order({t for s in modes.values() for t in s["tasks"]})
         lines += [f"## {dataset}", ""]
         if modes:
-            header = ["Model", "Scoring", *(COLUMN_NAMES.get(t, t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
+            header = ["Model", "Scoring", *(column_name(t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|---" * len(header) + "|")
             for mode, s in modes.items():

@@ -21,17 +21,8 @@ from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import DataTerms, get_source
-from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample
+from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, Modality, OfficialScorer, Sample, column_name
 
-SHORT_NAMES = {
-    "object_counting": "Obj. Cnt.",
-    "object_abs_distance": "Abs. Dist.",
-    "object_size_estimation": "Obj. Size",
-    "room_size_estimation": "Room Size",
-    "object_rel_distance": "Rel. Dist.",
-    "object_rel_direction": "Rel. Dir.",
-    "obj_appearance_order": "Appr. Order",
-}
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view /
 video), `scene_id`, `source` (the scan's dataset: `scannet`, `scannetpp` or `arkitscenes`), `frame_ids`,
@@ -75,7 +66,7 @@ def composition_table(samples: list[Sample]) -> str:
     """Markdown in the shape of the paper's Table 6 (tasks in columns, modalities in rows)."""
     counts = Counter((s.task, s.modality) for s in samples)
     tasks = [t for t in SPATIAL_TASKS] + sorted({s.task for s in samples} - set(SPATIAL_TASKS))
-    header = "| Modality | " + " | ".join(SHORT_NAMES.get(t, t) for t in tasks) + " | Total |"
+    header = "| Modality | " + " | ".join(column_name(t) for t in tasks) + " | Total |"
     lines = [header, "|---" * (len(tasks) + 2) + "|"]
     for m in Modality:
         row = [counts[(t, m)] for t in tasks]
@@ -402,6 +393,11 @@ def benchmark_folders(root: Path) -> list[Path]:
     return found
 
 
+def _knows(scorer: OfficialScorer, task: str) -> bool:
+    """Whether ``scorer``'s question-type lists name ``task`` (its task's ``official``)."""
+    return task in TASKS and scorer in TASKS[task].official
+
+
 def write_benchmarks_card(root: Path) -> None:
     """README.md of a folder of benchmarks (what ``build-bench`` writes): every benchmark in it, its composition,
     one config per non-empty benchmark, and how to score them."""
@@ -409,6 +405,7 @@ def write_benchmarks_card(root: Path) -> None:
     table: list[str] = []
     empty: list[str] = []
     videos: list[str] = []
+    readers: dict[str, set[OfficialScorer]] = {}  # benchmark -> evaluators that know every question type in it
     sources: set[str] = set()
     for folder in benchmark_folders(root):
         layout = DatasetLayout(folder)
@@ -421,6 +418,7 @@ def write_benchmarks_card(root: Path) -> None:
         modalities = sorted({m for per_modality in counts.values() for m in per_modality})
         if Modality.VIDEO.value in modalities:
             videos.append(name)
+        readers[name] = {scorer for scorer in OfficialScorer if all(_knows(scorer, task) for task in counts)}
         files = [f"{name}/{s['path']}" for s in manifest["shards"]]
         entries.append((name, rows, files, f"{name}/{layout.shard_glob(name, 'test')}"))
         types = ", ".join(f"{task} {sum(m.values())}" for task, m in counts.items())
@@ -438,10 +436,21 @@ def write_benchmarks_card(root: Path) -> None:
     configs = data_configs(entries, "test")
     total = sum(rows for _, rows, _, _ in entries)
     names = [name for name, *_ in entries]
+    # ladder export refuses question types the format's evaluator does not know: name only what it can read
+    spatialladder = [name for name in names if OfficialScorer.SPATIALLADDER in readers[name]]
+    spatialladder_targets = ["BENCH"] if spatialladder == names else [f"BENCH/{name}" for name in spatialladder]
     commands = [
         'ladder eval --bench BENCH --predictions predictions.jsonl --scoring all   # {"id", "prediction"} lines',
-        "ladder export BENCH --format spatialladder --out /datasets   # the folders SpatialLadder's evaluator opens",
-        *(f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer" for name in videos),
+        *(
+            f"ladder export {target} --format spatialladder --out /datasets   # the folders SpatialLadder's evaluator "
+            "opens"
+            for target in spatialladder_targets
+        ),
+        *(
+            f"ladder export BENCH/{name} --format vsibench --out exported   # for VSI-Bench's scorer"
+            for name in videos
+            if OfficialScorer.VSIBENCH in readers[name]
+        ),
     ]
     used = sorted(sources)
     pretty = f"{root.name}: {', '.join(names)}"

@@ -58,6 +58,14 @@ class SceneContext:
     floor_area: float | None
     """Floor area in m^2 (None when the scene has no floor annotation)."""
     _distances: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+    point_distance_fn: Callable[[int, Points3], FloatArray] | None = field(default=None, repr=False)
+    """(N,) exact distance from (N, 3) world points to an object's surface, metres (camera-to-object questions)."""
+
+    def point_distance(self, object_id: int, point: FloatArray) -> float:
+        """Metres from a (3,) world point to the closest point of the object's surface."""
+        if self.point_distance_fn is None:
+            raise ValueError(f"{self.scan_id}: this scene context measures no point-to-surface distances")
+        return float(self.point_distance_fn(object_id, np.asarray(point, dtype=np.float64).reshape(1, 3))[0])
 
     @property
     def time_known(self) -> bool:
@@ -118,6 +126,7 @@ class SceneContext:
             views=views,
             distance_fn=lambda a, b: surface_distance(surfaces[a], surfaces[b]),
             floor_area=area,
+            point_distance_fn=lambda i, points: surfaces[i].distances_from(points),
         )
 
 

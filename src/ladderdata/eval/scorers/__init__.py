@@ -1,10 +1,10 @@
 """Scoring modes, one module each, registered by name (:mod:`ladderdata.eval.scorers.base`); importing this
 package registers the built-in ones, in the order ``--scoring all`` runs them."""
 
-from ladderdata.eval.scorers import ladder, lmms_eval, spatialladder, thinking_in_space
+from ladderdata.eval.scorers import ladder, lmms_eval, spatialladder, thinking_in_space, vstibench
 from ladderdata.eval.scorers.base import (
     SCORERS,
-    OfficialScorer,
+    OfficialMode,
     SampleScore,
     Scorer,
     Source,
@@ -15,7 +15,7 @@ from ladderdata.eval.scorers.base import (
 
 __all__ = [
     "SCORERS",
-    "OfficialScorer",
+    "OfficialMode",
     "SampleScore",
     "Scorer",
     "Source",
@@ -26,4 +26,5 @@ __all__ = [
     "scoring_modes",
     "spatialladder",
     "thinking_in_space",
+    "vstibench",
 ]

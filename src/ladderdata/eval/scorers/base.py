@@ -3,8 +3,9 @@
 
 A mode answers three things: whether it accepts a benchmark at all (:meth:`Scorer.refusal`: the official tools
 stop at question types they do not know, or at aggregation steps the benchmark cannot feed), one question's score
-(:meth:`Scorer.score`), and the per-type aggregation (:meth:`Scorer.aggregate`). Per-type rules live in each
-mode's ``question_kinds`` table, so a new question type is one entry there.
+(:meth:`Scorer.score`), and the per-type aggregation (:meth:`Scorer.aggregate`). Which question types a tool knows,
+and whether each is multiple choice or numeric, is read from the task registry (each task's ``official``), so a
+new question type is declared in its own module only.
 """
 
 from abc import ABC, abstractmethod
@@ -16,10 +17,17 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError
-from ladderdata.eval.official import ACCURACY, MRA, AnswerKind, OfficialSummary, QuestionScore
-from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS
+from ladderdata.eval.official import (
+    ACCURACY,
+    DIRECTION_TYPE,
+    MRA,
+    AnswerKind,
+    OfficialSummary,
+    QuestionScore,
+    question_kinds,
+)
+from ladderdata.tasks import SPATIAL_TASKS, OfficialScorer, forms_of
 
-TASK_ORDER = (*SPATIAL_TASKS, *VSI_DIRECTION_TASKS)
 ALL = "all"
 
 
@@ -52,8 +60,9 @@ class SampleScore(BaseModel):
 
 
 def task_order(tasks: Collection[str]) -> list[str]:
-    """The paper's column order, then other types by name."""
-    return [t for t in TASK_ORDER if t in tasks] + sorted(set(tasks) - set(TASK_ORDER))
+    """SpatialLadder-26k's types in the paper's column order, VSI-Bench's direction forms, then others by name."""
+    first = (*SPATIAL_TASKS, *forms_of(DIRECTION_TYPE))
+    return [t for t in first if t in tasks] + sorted(set(tasks) - set(first))
 
 
 def pct(value: float | None) -> float | None:
@@ -62,7 +71,7 @@ def pct(value: float | None) -> float | None:
 
 class Scorer(ABC):
     """One scoring mode. Subclasses set the class attributes and implement :meth:`score` and :meth:`summary`
-    (official tools: :class:`OfficialScorer`, whose :meth:`~OfficialScorer.aggregate` is the tool's)."""
+    (official tools: :class:`OfficialMode`, whose :meth:`~OfficialMode.aggregate` is the tool's)."""
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -71,17 +80,12 @@ class Scorer(ABC):
     tool: ClassVar[str]
     """What the mode reproduces, as the report names it."""
     sources: ClassVar[tuple[Source, ...]]
-    question_kinds: ClassVar[Mapping[str, AnswerKind]]
-    """The question types the tool scores, each as multiple choice or numeric; others make it refuse."""
     scores_missing: ClassVar[bool] = False
     """True: a question without a prediction scores 0 and counts; False (the official tools): it is not scored,
     as their loops score the result lines they are given."""
 
     def refusal(self, question_types: Collection[str]) -> str | None:
         """Why the tool would stop on a benchmark with these question types (None: it scores it)."""
-        unknown = sorted(set(question_types) - set(self.question_kinds))
-        if unknown:
-            return f"{self.tool} stops at question type {', '.join(unknown)} (ValueError: Unknown question type)"
         return None
 
     @abstractmethod
@@ -94,8 +98,23 @@ class Scorer(ABC):
         ``avg``, ``questions``, ``scored``, ``missing_predictions``, ``errors`` and ``notes``."""
 
 
-class OfficialScorer(Scorer):
+class OfficialMode(Scorer):
     """A mode reproducing an official tool: its aggregation gives the report's numbers."""
+
+    type_lists: ClassVar[OfficialScorer]
+    """Whose question-type lists the tool's code holds (``MCA_QUESTION_TYPES`` / ``NA_QUESTION_TYPES``): the tasks
+    declaring it in their ``official`` are the types it scores; others make it refuse the benchmark."""
+
+    @property
+    def question_kinds(self) -> dict[str, AnswerKind]:
+        """The question types the tool scores, each as multiple choice or numeric (from the task registry)."""
+        return question_kinds(self.type_lists)
+
+    def refusal(self, question_types: Collection[str]) -> str | None:
+        unknown = sorted(set(question_types) - set(self.question_kinds))
+        if unknown:
+            return f"{self.tool} stops at question type {', '.join(unknown)} (ValueError: Unknown question type)"
+        return None
 
     @abstractmethod
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
@@ -109,7 +128,8 @@ class OfficialScorer(Scorer):
         # a combined type (object_rel_direction from its three forms) counts its forms' questions
         task_counts = {t: counts[t] or sum(n for q, n in counts.items() if q.startswith(f"{t}_")) for t in tasks}
         order = task_order(tasks)
-        kinds = {t: self.question_kinds.get(t, AnswerKind.MCA) for t in tasks}
+        known = self.question_kinds
+        kinds = {t: known.get(t, AnswerKind.MCA) for t in tasks}
         return {
             "tasks": {t: pct(tasks[t]) for t in order},
             "counts": {t: task_counts[t] for t in order},

@@ -2,10 +2,10 @@
 scores every question type by its answer type, and a question without a prediction scores 0."""
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any
 
-from ladderdata.eval.official import AnswerKind, QuestionScore
+from ladderdata.eval.official import QuestionScore
 from ladderdata.eval.scorers.base import SampleScore, Scorer, pct, register_scorer, task_order
 from ladderdata.eval.scoring import score
 from ladderdata.prompts import LETTERS
@@ -17,11 +17,7 @@ class LadderScorer(Scorer):
     description = "lenient extraction, the same functions as laddertrain's rewards"
     tool = "ladder"
     sources = ()
-    question_kinds: ClassVar[Mapping[str, AnswerKind]] = {}
     scores_missing = True
-
-    def refusal(self, question_types: Collection[str]) -> str | None:
-        return None
 
     def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
         letters = LETTERS[: max(len(row["options"]), 1)]

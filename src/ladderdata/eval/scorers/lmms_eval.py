@@ -10,20 +10,20 @@ from typing import Any
 
 from ladderdata.eval.official import (
     ACCURACY,
-    DIRECTION_FORMS,
-    MCA_TYPES,
-    NA_TYPES,
+    DIRECTION_TYPE,
     AnswerKind,
     OfficialSummary,
     QuestionScore,
+    direction_forms,
     exact_match,
     first_token,
-    kinds_of,
     numeric_score,
+    question_kinds,
     to_float,
 )
-from ladderdata.eval.scorers.base import OfficialScorer, Source, per_type_means, register_scorer, summary_of
+from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
 from ladderdata.eval.scoring import NUMBER_WORDS
+from ladderdata.tasks import OfficialScorer
 
 REPOSITORY = "EvolvingLMMs-Lab/lmms-eval"
 COMMIT = "75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3"
@@ -104,13 +104,14 @@ def lmms_eval_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
     """Its ``_compute_all_subscores``: mean per type, the three direction forms popped into
     ``object_rel_direction_accuracy`` (a benchmark without one is refused, :meth:`LmmsEvalScorer.refusal`),
     ``overall`` = mean over the entries; each reported value rounded to 6 decimals."""
-    kinds = LmmsEvalScorer.question_kinds
+    kinds = question_kinds(LmmsEvalScorer.type_lists)
     metrics = per_type_means(scores, kinds)
     notes = []
-    forms = [metrics.pop(key) for form in DIRECTION_FORMS if (key := f"{form}_{ACCURACY}") in metrics]
-    if len(forms) < len(DIRECTION_FORMS):
+    all_forms = direction_forms()
+    forms = [metrics.pop(key) for form in all_forms if (key := f"{form}_{ACCURACY}") in metrics]
+    if len(forms) < len(all_forms):
         notes.append("a direction form has no scored question: lmms-eval's aggregation raises KeyError here")
-    metrics[f"object_rel_direction_{ACCURACY}"] = sum(forms) / 3.0
+    metrics[f"{DIRECTION_TYPE}_{ACCURACY}"] = sum(forms) / 3.0
     summary = summary_of(metrics, notes, kinds)
     summary.metrics = {key: round(value, 6) for key, value in metrics.items()}
     summary.overall = None if summary.overall is None else round(summary.overall, 6)
@@ -118,7 +119,7 @@ def lmms_eval_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
 
 
 @register_scorer
-class LmmsEvalScorer(OfficialScorer):
+class LmmsEvalScorer(OfficialMode):
     name = "lmms-eval"
     description = "current lmms-eval (extract_number: first number anywhere, number words, signs; think tags removed)"
     tool = "lmms-eval's vsibench task"
@@ -140,11 +141,11 @@ class LmmsEvalScorer(OfficialScorer):
         Source(REPOSITORY, "lmms_eval/api/reasoning.py", COMMIT, ("strip_reasoning_tags",)),
         Source(REPOSITORY, "lmms_eval/__main__.py", COMMIT, ("--reasoning_tags",)),
     )
-    question_kinds = kinds_of(MCA_TYPES, NA_TYPES)
+    type_lists = OfficialScorer.VSIBENCH
 
     def refusal(self, question_types: Collection[str]) -> str | None:
         reason = super().refusal(question_types)
-        missing = [form for form in DIRECTION_FORMS if form not in question_types]
+        missing = [form for form in direction_forms() if form not in question_types]
         if reason is None and missing:
             reason = f"{self.tool}'s aggregation pops every direction form: KeyError without {', '.join(missing)}"
         return reason

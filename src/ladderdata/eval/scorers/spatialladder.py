@@ -7,19 +7,19 @@ from typing import Any
 
 from ladderdata.eval.official import (
     ACCURACY,
-    DIRECTION_FORMS,
-    NA_TYPES,
-    SPATIALLADDER_MCA_TYPES,
+    DIRECTION_TYPE,
     AnswerKind,
     OfficialSummary,
     QuestionScore,
+    direction_forms,
     exact_match,
-    kinds_of,
     numeric_score,
+    question_kinds,
     to_float,
 )
-from ladderdata.eval.scorers.base import OfficialScorer, Source, per_type_means, register_scorer, summary_of
+from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
 from ladderdata.eval.scoring import NUMBER_WORDS
+from ladderdata.tasks import OfficialScorer
 
 REPOSITORY = "ZJU-REAL/SpatialLadder"
 COMMIT = "87320beab061023e44153e253062614d859d7544"
@@ -73,13 +73,13 @@ def spatialladder_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSumm
     inside a bare ``try``: if one is missing, the forms popped before the failure are dropped and the direction
     score is 0 (also when a benchmark asks no direction question at all), and the 0 counts in the overall.
     """
-    kinds = SpatialLadderScorer.question_kinds
+    kinds = question_kinds(SpatialLadderScorer.type_lists)
     metrics = per_type_means(scores, kinds)
     notes = []
-    combined = f"object_rel_direction_{ACCURACY}"
+    combined = f"{DIRECTION_TYPE}_{ACCURACY}"
     if combined not in metrics:
         popped: list[str] = []
-        for form in DIRECTION_FORMS:
+        for form in direction_forms():
             key = f"{form}_{ACCURACY}"
             if key not in metrics:
                 notes.append(
@@ -96,7 +96,7 @@ def spatialladder_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSumm
 
 
 @register_scorer
-class SpatialLadderScorer(OfficialScorer):
+class SpatialLadderScorer(OfficialMode):
     name = "spatialladder"
     description = "SpatialLadder's evaluator (the paper's SPBench-SI/-MV and VSI-Bench numbers)"
     tool = "SpatialLadder's evaluator"
@@ -120,7 +120,7 @@ class SpatialLadderScorer(OfficialScorer):
             ("vsibench_eval", "vsibench_aggregate_results"),
         ),
     )
-    question_kinds = kinds_of(SPATIALLADDER_MCA_TYPES, NA_TYPES)
+    type_lists = OfficialScorer.SPATIALLADDER
 
     def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
         text = spatialladder_answer_text(prediction, thinking)

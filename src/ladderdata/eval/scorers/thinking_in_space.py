@@ -7,19 +7,19 @@ from typing import Any
 
 from ladderdata.eval.official import (
     ACCURACY,
-    DIRECTION_FORMS,
-    MCA_TYPES,
-    NA_TYPES,
+    DIRECTION_TYPE,
     AnswerKind,
     OfficialSummary,
     QuestionScore,
+    direction_forms,
     exact_match,
     first_token,
-    kinds_of,
     numeric_score,
+    question_kinds,
     to_float,
 )
-from ladderdata.eval.scorers.base import OfficialScorer, Source, per_type_means, register_scorer, summary_of
+from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
+from ladderdata.tasks import OfficialScorer
 
 COMMIT = "51e089c3ae69b9435e9489058610f5b3964c56a8"
 
@@ -28,19 +28,20 @@ def thinking_in_space_aggregate(scores: Sequence[tuple[str, float]]) -> Official
     """Its ``vsibench_aggregate_results``: mean per type; when the easy form is there, the three forms are popped
     into ``object_rel_direction_accuracy`` (:meth:`ThinkingInSpaceScorer.refusal` refuses a benchmark with the
     easy form but not the others: the pop raises ``KeyError``); ``overall`` = mean over the entries."""
-    kinds = ThinkingInSpaceScorer.question_kinds
+    kinds = question_kinds(ThinkingInSpaceScorer.type_lists)
     metrics = per_type_means(scores, kinds)
     notes = []
-    if f"{DIRECTION_FORMS[0]}_{ACCURACY}" in metrics:
-        forms = [metrics.pop(key) for form in DIRECTION_FORMS if (key := f"{form}_{ACCURACY}") in metrics]
-        if len(forms) < len(DIRECTION_FORMS):
+    all_forms = direction_forms()
+    if f"{all_forms[0]}_{ACCURACY}" in metrics:
+        forms = [metrics.pop(key) for form in all_forms if (key := f"{form}_{ACCURACY}") in metrics]
+        if len(forms) < len(all_forms):
             notes.append("a direction form has no scored question: its aggregation raises KeyError here")
-        metrics[f"object_rel_direction_{ACCURACY}"] = sum(forms) / 3.0
+        metrics[f"{DIRECTION_TYPE}_{ACCURACY}"] = sum(forms) / 3.0
     return summary_of(metrics, notes, kinds)
 
 
 @register_scorer
-class ThinkingInSpaceScorer(OfficialScorer):
+class ThinkingInSpaceScorer(OfficialMode):
     name = "thinking-in-space"
     aliases = ("vsibench",)
     description = "VSI-Bench's own scorer (thinking-in-space): float() of the first token"
@@ -60,12 +61,13 @@ class ThinkingInSpaceScorer(OfficialScorer):
             ),
         ),
     )
-    question_kinds = kinds_of(MCA_TYPES, NA_TYPES)
+    type_lists = OfficialScorer.VSIBENCH
 
     def refusal(self, question_types: Collection[str]) -> str | None:
         reason = super().refusal(question_types)
-        missing = [form for form in DIRECTION_FORMS if form not in question_types]
-        if reason is None and DIRECTION_FORMS[0] in question_types and missing:
+        forms = direction_forms()
+        missing = [form for form in forms if form not in question_types]
+        if reason is None and forms[0] in question_types and missing:
             reason = f"{self.tool}'s aggregation pops every direction form: KeyError without {', '.join(missing)}"
         return reason
 
