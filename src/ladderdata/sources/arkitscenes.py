@@ -34,8 +34,8 @@ from pydantic import Field
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics, turn_camera, turn_image, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.layout import SCANS_HINT
 from ladderdata.sources.base import (
-    SCANS_HINT,
     DataTerms,
     FrameSource,
     ObjectInfo,

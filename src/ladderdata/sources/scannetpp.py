@@ -23,9 +23,8 @@ from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError, MissingFileError
 from ladderdata.geometry.camera import CameraIntrinsics
-from ladderdata.layout import is_safe_name
+from ladderdata.layout import SCANS_HINT, is_safe_name
 from ladderdata.sources.base import (
-    SCANS_HINT,
     DataTerms,
     FrameSource,
     Scan,
