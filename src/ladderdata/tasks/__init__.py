@@ -14,6 +14,7 @@ from ladderdata.tasks import (
     object_rel_distance,
     object_size_estimation,
     room_size_estimation,
+    route_planning,
 )
 from ladderdata.tasks.base import (
     TASKS,
@@ -74,4 +75,5 @@ __all__ = [
     "object_size_estimation",
     "register_task",
     "room_size_estimation",
+    "route_planning",
 ]

@@ -1,0 +1,351 @@
+"""route_planning: VSI-Bench's route-plan questions. Beginning at object A and facing object B, which turns
+take me to object C? The route is "go forward until the X" steps with the turns between them as blanks; the
+options are turn sequences ("Turn Left, Turn Back").
+
+The route is the shortest walk on the room's free-space grid (:mod:`ladderdata.geometry.free_space`): the floor
+minus the footprints of the objects that stand in the way, eroded by a body radius; it starts at the free cell
+nearest A's centre and ends at the one nearest C's. Pulled taut, it is a few straight legs; the first ends at
+B (the question says I face B and "go forward until the B"), each later one at the object the leg ends by, the
+last at C. The turn at each bend is the heading change seen from above (z up, counter-clockwise = left):
+``back`` from 135° on (VSI-Bench's "turn at least 135 degrees" of its relative-direction questions), else
+``left`` or ``right``. A question is kept only when it is unambiguous (docs/tasks.md#route_planning):
+
+* every landmark is a referable object (askable, visible in the views shown, the only one of its category
+  there) and the only object within ``reach`` of its bend, the next one ``min_landmark_gap`` farther;
+* every turn is ``min_angle_margin_deg`` from the answer boundaries (0° and ±135°), both on the path and on
+  the polyline through the landmarks' centres (what a reader of the question pictures), and they agree;
+* each leg heads for its landmark (within ``max_bearing_deg``) and is at least ``min_leg`` long;
+* no other route is nearly as short: the corridor of near-shortest paths encloses no obstacle up to a detour of
+  ``min_detour`` (:func:`ladderdata.geometry.free_space.detour_margin`).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise, product
+from typing import ClassVar, Self
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ladderdata.geometry.free_space import (
+    FloorGrid,
+    Planner,
+    detour_margin,
+    free_space,
+    nearest_free,
+    polygon_distance,
+    signed_turn_deg,
+    taut_vertices,
+)
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    FilterConfig,
+    Modality,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
+from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
+from ladderdata.typed import FloatArray, IntArray, Points2
+
+BACK_TURN_DEG = 135.0
+"""A turn of at least this many degrees is "turn back" (VSI-Bench's back threshold)."""
+TURNS = ("left", "right", "back")
+NOT_OBSTACLES = ("floor", "ceiling", "wall")
+"""Categories (and NYU40 classes) that never block the way: the floor raster already ends at the walls."""
+DETOUR_CAP = 0.5
+""":func:`detour_margin` looks for an alternative route up to 50 % longer (the stored margin saturates there)."""
+
+
+def turn_of(angle_deg: float) -> str:
+    """``back`` from 135° on, else ``left`` for a counter-clockwise turn (> 0), ``right`` otherwise."""
+    if abs(angle_deg) >= BACK_TURN_DEG:
+        return "back"
+    return "left" if angle_deg > 0 else "right"
+
+
+def turn_margin(angle_deg: float) -> float:
+    """Degrees from a heading change to the nearest answer boundary (0° and ±135°)."""
+    return min(abs(angle_deg), abs(abs(angle_deg) - BACK_TURN_DEG))
+
+
+def option_text(turns: tuple[str, ...]) -> str:
+    """A turn sequence as VSI-Bench's options write it: ``Turn Left, Turn Back``."""
+    return ", ".join(f"Turn {t.capitalize()}" for t in turns)
+
+
+def actions_text(landmarks: list[str]) -> str:
+    """The numbered steps, "go forward" to each landmark with a blank between two:
+    ``1. Go forward until the tv. 2. [please fill in] 3. Go forward until the door.``"""
+    steps = []
+    for k, name in enumerate(landmarks):
+        if k:
+            steps.append("[please fill in]")
+        steps.append(f"Go forward until the {name}.")
+    return " ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
+
+
+class RoutePlanningConfig(TaskConfig):
+    resolution: float = Field(0.05, gt=0.005, le=0.5, description="metres per free-space grid cell")
+    body_radius: float = Field(0.2, ge=0, le=2, description="metres kept between the walker's centre and anything")
+    obstacle_height: float = Field(
+        1.5, gt=0, le=10, description="metres: an object whose box starts below this height above the floor blocks"
+    )
+    reach: float = Field(
+        0.6, gt=0, le=5, description="metres from an object's footprint: where the route starts, ends, or turns by it"
+    )
+    min_landmark_gap: float = Field(
+        0.3, ge=0, le=5, description="metres: the next object is this much farther from a bend than its landmark"
+    )
+    min_angle_margin_deg: float = Field(
+        20.0, ge=0, le=67.5, description="a turn's distance to the answer boundaries 0° and ±135°"
+    )
+    max_bearing_deg: float = Field(
+        30.0, gt=0, le=90, description="angle between a leg and the direction to the landmark it ends at"
+    )
+    min_leg: float = Field(0.5, ge=0, le=20, description="metres: shortest leg")
+    min_detour: float = Field(
+        0.1, ge=0, le=DETOUR_CAP, description="another route around an obstacle is at least this fraction longer"
+    )
+    min_turns: int = Field(1, ge=1, le=6)
+    max_turns: int = Field(2, ge=1, le=6, description="VSI-Bench's routes take two to five movements")
+    choices: int = Field(4, ge=2, le=6, description="options (fewer when fewer turn sequences exist)")
+    tries: int = Field(60, ge=1, le=100_000, description="start-goal pairs tried per image set")
+
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = (("min_turns", "max_turns"),)
+
+    @model_validator(mode="after")
+    def _reach_beyond_body(self) -> Self:
+        if self.reach <= self.body_radius:
+            raise ValueError(
+                f"reach ({self.reach}) must exceed body_radius ({self.body_radius}): free cells lie "
+                "farther than body_radius from every object"
+            )
+        return self
+
+
+def footprint(obj: ObjectFacts) -> Points2:
+    """(4, 2) corners of an object's gravity-aligned box seen from above, counter-clockwise."""
+    box = obj.box
+    c, s = np.cos(box.yaw), np.sin(box.yaw)
+    half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64) * np.array(box.size[:2]) / 2
+    return np.asarray(half @ np.array([[c, s], [-s, c]]) + np.array(box.center[:2]), dtype=np.float64)
+
+
+@dataclass
+class RoomPlan:
+    """A scene's free-space grid, its obstacles and the distance fields computed so far."""
+
+    grid: FloorGrid
+    planner: Planner
+    obstacles: dict[int, Points2]
+    """Object id -> footprint, for every object that blocks the way (the landmarks are among them)."""
+    fields: dict[tuple[int, int], tuple[FloatArray, IntArray]] = field(default_factory=dict)
+
+    def field_from(self, cell: IntArray) -> tuple[FloatArray, IntArray]:
+        key = (int(cell[0]), int(cell[1]))
+        if key not in self.fields:
+            self.fields[key] = self.planner.field(cell[None])
+        return self.fields[key]
+
+
+def room_plan(ctx: SceneContext, cfg: RoutePlanningConfig) -> RoomPlan | None:
+    """The scene's :class:`RoomPlan`; None when it has no floor annotation."""
+    if ctx.floor_mesh is None:
+        return None
+    vertices, faces = ctx.floor_mesh
+    floor_z = float(np.median(vertices[:, 2]))
+    obstacles = {
+        i: footprint(o)
+        for i, o in sorted(ctx.objects.items())
+        if o.category not in NOT_OBSTACLES
+        and o.nyu40_class not in NOT_OBSTACLES
+        and o.box.center[2] - o.box.size[2] / 2 < floor_z + cfg.obstacle_height
+    }
+    grid = free_space(vertices, faces, list(obstacles.values()), cfg.body_radius, cfg.resolution)
+    return RoomPlan(grid, Planner(grid), obstacles)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A planned route: its bends' landmarks and turns, the taut path and the margins its filters compared."""
+
+    landmarks: list[int]
+    """Object ids of the bends, in order (the first is the faced object B)."""
+    turns: list[str]
+    path: Points2
+    """(M, 2) xy of the taut path: start, its bends (one or more per landmark), goal."""
+    margins: dict[str, float]
+
+
+def plan_route(ctx: SceneContext, plan: RoomPlan, start: int, goal: int, cfg: RoutePlanningConfig) -> Route | str:
+    """The route from object ``start`` to object ``goal``, or the name of the filter that rejects it. Landmarks
+    are not checked for referability here (the caller knows the views)."""
+    grid = plan.grid
+    a_xy, c_xy = ctx.objects[start].center[:2], ctx.objects[goal].center[:2]
+    s_cell = nearest_free(grid, a_xy, np.inf)
+    g_cell = nearest_free(grid, c_xy, np.inf)
+    if s_cell is None or g_cell is None:
+        return "no_free_space"
+    s_xy, g_xy = grid.centres(np.stack([s_cell, g_cell]))
+    if polygon_distance(plan.obstacles[start], s_xy[None])[0] > cfg.reach:
+        return "unreachable"
+    if polygon_distance(plan.obstacles[goal], g_xy[None])[0] > cfg.reach:
+        return "unreachable"
+    from_goal, pred = plan.field_from(g_cell)
+    from_start, _ = plan.field_from(s_cell)
+    length = float(from_start[plan.planner.node[g_cell[0], g_cell[1]]])
+    if not np.isfinite(length):
+        return "unreachable"
+    through = plan.planner.raster(from_start) + plan.planner.raster(from_goal)
+    detour = detour_margin(through, length, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
+    if detour < cfg.min_detour:
+        return "route_not_unique"
+    path = taut_vertices(grid, plan.planner.path(s_cell, pred))
+    if len(path) < 3:
+        return "too_few_turns"
+    # the landmark of each bend: the one object within reach, the next one min_landmark_gap farther
+    ids = list(plan.obstacles)
+    distances = np.stack([polygon_distance(plan.obstacles[i], path[1:-1]) for i in ids], axis=1)  # (bends, objects)
+    bend_landmarks, gaps = [], []
+    for row in distances:
+        order = np.argsort(row, kind="stable")
+        nearest = float(row[order[0]])
+        if nearest > cfg.reach:
+            return "no_landmark"
+        gap = float(row[order[1]] - nearest) if len(order) > 1 else np.inf
+        if gap < cfg.min_landmark_gap:
+            return "landmark_ambiguous"
+        bend_landmarks.append(ids[int(order[0])])
+        gaps.append(gap)
+    # consecutive bends by one landmark (around its corners) are one turn: path indices first..last of each
+    groups: list[tuple[int, int, int]] = []
+    for k, landmark in enumerate(bend_landmarks, start=1):
+        if groups and groups[-1][0] == landmark:
+            groups[-1] = (landmark, groups[-1][1], k)
+        else:
+            groups.append((landmark, k, k))
+    if len(groups) < cfg.min_turns:
+        return "too_few_turns"
+    if len(groups) > cfg.max_turns:
+        return "too_many_turns"
+    landmarks = [g[0] for g in groups]
+    if len({start, goal, *landmarks}) != len(landmarks) + 2:
+        return "landmark_repeated"
+    # the "go forward" legs: start -> first bend of the first landmark -> ... -> last bend of the last -> goal
+    leg_ends = [(0, groups[0][1])]
+    leg_ends += [(prev[2], nxt[1]) for prev, nxt in pairwise(groups)]
+    leg_ends.append((groups[-1][2], len(path) - 1))
+    leg_lengths = [float(np.linalg.norm(path[b] - path[a])) for a, b in leg_ends]
+    if min(leg_lengths) < cfg.min_leg:
+        return "short_leg"
+    # each leg heads for the object it ends at (the first for B, which the walker faces)
+    targets = np.array([ctx.objects[i].center[:2] for i in [*landmarks, goal]])
+    bearing = max(
+        abs(signed_turn_deg(path[a + 1] - path[a], t - path[a])) for (a, _), t in zip(leg_ends, targets, strict=True)
+    )
+    if bearing > cfg.max_bearing_deg:
+        return "bearing"
+    # each turn on the path (the bends' heading changes, summed) and on the polyline through the landmarks'
+    # centres (start and goal cells at its ends)
+    centres = np.vstack([s_xy, targets[:-1], g_xy])
+    turns, margin = [], np.inf
+    for k, (_, first, last) in enumerate(groups, start=1):
+        on_path = sum(signed_turn_deg(path[i] - path[i - 1], path[i + 1] - path[i]) for i in range(first, last + 1))
+        on_centres = signed_turn_deg(centres[k] - centres[k - 1], centres[k + 1] - centres[k])
+        if turn_of(on_path) != turn_of(on_centres):
+            return "turn_disagrees"
+        margin = min(margin, turn_margin(on_path), turn_margin(on_centres))
+        turns.append(turn_of(on_path))
+    if margin < cfg.min_angle_margin_deg:
+        return "angle_margin"
+    return Route(
+        landmarks=landmarks,
+        turns=turns,
+        path=path,
+        margins={
+            "angle_margin_deg": float(margin),
+            "landmark_gap": float(min(min(gaps), 100.0)),
+            "bearing_offset_deg": float(bearing),
+            "min_leg": min(leg_lengths),
+            "detour_margin": float(detour),
+            "route_length": length,
+        },
+    )
+
+
+@register_task("route_planning")
+class RoutePlanning(TaskGenerator):
+    answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO, Modality.MULTI_VIEW)
+    margins: ClassVar[tuple[str, ...]] = (
+        "visibility_min",
+        "angle_margin_deg",
+        "landmark_gap",
+        "bearing_offset_deg",
+        "min_leg",
+        "detour_margin",
+        "route_length",
+    )
+    config_class: ClassVar[type[TaskConfig]] = RoutePlanningConfig
+
+    def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
+        super().__init__(config, filters)
+        self._plan: tuple[str, RoomPlan | None] | None = None
+
+    def template_choices(self) -> dict[str, int]:
+        cfg = self.config
+        assert isinstance(cfg, RoutePlanningConfig)
+        return {self.name: min(cfg.choices, 3**cfg.min_turns)}
+
+    def room(self, ctx: SceneContext) -> RoomPlan | None:
+        """The scene's plan, kept for the scene's next image set (one scene at a time)."""
+        cfg = self.config
+        assert isinstance(cfg, RoutePlanningConfig)
+        if self._plan is None or self._plan[0] != ctx.scan_id:
+            self._plan = (ctx.scan_id, room_plan(ctx, cfg))
+        return self._plan[1]
+
+    def drafts(
+        self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
+    ) -> Iterator[Draft]:
+        cfg = self.config
+        assert isinstance(cfg, RoutePlanningConfig)
+        plan = self.room(ctx)
+        if not rejections.check("no_floor", plan is not None):
+            return
+        assert plan is not None
+        referable = {i for i in self.candidates(ctx, shown, rejections) if i in plan.obstacles}
+        ends = sorted(referable)
+        pairs = [(a, c) for a in ends for c in ends if a != c]
+        for k in rng.permutation(len(pairs))[: cfg.tries]:
+            a, c = pairs[int(k)]
+            route = plan_route(ctx, plan, a, c, cfg)
+            if isinstance(route, str):
+                rejections.counts[route] += 1
+                continue
+            if not rejections.check("landmark_not_referable", set(route.landmarks) <= referable):
+                continue
+            answer = tuple(route.turns)
+            others = [t for t in product(TURNS, repeat=len(answer)) if t != answer]
+            picked = rng.choice(len(others), size=min(cfg.choices - 1, len(others)), replace=False)
+            names = [ctx.objects[i].category for i in route.landmarks]
+            refs = [
+                self.ref(ctx, shown, a, "start"),
+                *(self.ref(ctx, shown, i, "landmark") for i in route.landmarks),
+                self.ref(ctx, shown, c, "goal"),
+            ]
+            yield Draft(
+                template=self.name,
+                fields={
+                    "start": ctx.objects[a].category,
+                    "facing": names[0],
+                    "goal": ctx.objects[c].category,
+                    "actions": actions_text([*names, ctx.objects[c].category]),
+                },
+                choices=[option_text(answer), *(option_text(others[int(i)]) for i in picked)],
+                objects=refs,
+                margins={"visibility_min": min(r.visibility for r in refs), **route.margins},
+            )
