@@ -9,9 +9,9 @@ Definitions (docs/tasks.md#route_planning):
 * Shortest path: Dijkstra on the free cells with 16 neighbours (the 8 adjacent cells and the 8 knight moves),
   each step as long as the distance between cell centres; a step may not cut a corner (every cell it crosses is
   free). On 16 neighbours a grid path is at most 2.7 % longer than the straight line it follows.
-* Straight segments: the path is pulled taut greedily (from each vertex, the farthest later path cell still in
-  straight line of sight, with one cell of tolerance: :attr:`FloorGrid.passable`), so turns lie where the path
-  bends around an obstacle.
+* Straight segments: the path is pulled taut through its own cells, legs in line of sight (with one cell of
+  tolerance: :attr:`FloorGrid.passable`), each bend at the path cell that makes its two legs shortest, so bends
+  lie where the path rounds an obstacle's corner (:func:`taut_vertices`).
 * Route uniqueness: the cells whose shortest path from start to goal through them is at most ``(1 + t)`` times
   the shortest length form a corridor; when two routes around an obstacle are nearly as short, that corridor
   encloses the obstacle. :func:`detour_margin` is the smallest ``t`` at which it does.
@@ -108,7 +108,8 @@ def free_space(
     if close_gaps > 0:
         k = max(1, round(close_gaps / resolution))
         floor = cv2.morphologyEx(floor.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8)).astype(bool)
-    floor = ndimage.binary_fill_holes(floor)
+    # the rasteriser fills every cell an edge touches: one cell less of floor leaves only cells inside it
+    floor = ndimage.binary_erosion(ndimage.binary_fill_holes(floor), np.ones((3, 3), dtype=bool))
     blocked = _polygon_mask((rows, cols), [to_cells(o) for o in obstacles])
     open_floor = floor & ~blocked
     # distance (cells) from each cell centre to the nearest blocked or off-floor cell's centre, less half a cell
@@ -241,16 +242,31 @@ def visible_from(grid: FloorGrid, a: FloatArray, targets: Points2) -> BoolArray:
     return np.asarray(np.bincount(owner, weights=blocked, minlength=len(targets)) == 0)
 
 
-def taut_vertices(grid: FloorGrid, path: IntArray) -> Points2:
-    """(M, 2) world xy of a grid path pulled taut: its first cell, then repeatedly the farthest later cell of the
-    path still in line of sight, up to its last cell."""
+def taut_vertices(grid: FloorGrid, path: IntArray, sweeps: int = 3) -> Points2:
+    """(M, 2) world xy of a grid path pulled taut into straight legs through path cells: first greedily (from
+    each vertex, the farthest later path cell in line of sight), then each bend is moved to the path cell
+    between its neighbours that shortens the two legs most while both stay in line of sight (``sweeps``
+    times), so that bends sit where the path rounds an obstacle's corner."""
     xy = grid.centres(path)
-    out = [0]
-    while out[-1] < len(xy) - 1:
-        i = out[-1]
+    keep = [0]
+    while keep[-1] < len(xy) - 1:
+        i = keep[-1]
         seen = np.flatnonzero(visible_from(grid, xy[i], xy[i + 1 :]))
-        out.append(i + 1 + int(seen[-1]) if len(seen) else i + 1)
-    return xy[out]
+        keep.append(i + 1 + int(seen[-1]) if len(seen) else i + 1)
+    for _ in range(sweeps):
+        moved = False
+        for n in range(1, len(keep) - 1):
+            lo, hi = keep[n - 1], keep[n + 1]
+            cand = np.arange(lo + 1, hi)
+            ok = visible_from(grid, xy[lo], xy[cand]) & visible_from(grid, xy[hi], xy[cand])
+            cost = np.linalg.norm(xy[cand] - xy[lo], axis=1) + np.linalg.norm(xy[cand] - xy[hi], axis=1)
+            cost[~ok] = np.inf
+            best = int(cand[int(np.argmin(cost))])
+            if np.isfinite(cost.min()) and best != keep[n]:
+                keep[n], moved = best, True
+        if not moved:
+            break
+    return xy[keep]
 
 
 def signed_turn_deg(before: FloatArray, after: FloatArray) -> float:

@@ -1,0 +1,304 @@
+"""route_planning on rooms laid out so that the shortest route and its turns are known by construction.
+
+Each room is built so that walls and furniture leave one way from the start object to the goal: the route must
+round a known corner of a known object. The expected turns are re-derived here from those corners with plain
+trigonometry (never with the generator's code), and each filter is shown to reject a room built to be ambiguous.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from ladderdata.geometry.boxes import OrientedBox
+from ladderdata.metadata.config import ObjectInView, ViewRecord
+from ladderdata.prompts import QuestionTemplates
+from ladderdata.tasks import Draft, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, plan_route, room_plan
+
+Rect = tuple[float, float, float, float]
+BODY = 0.2
+
+
+def facts(i: int, category: str, rect: Rect, height: float = 0.8) -> ObjectFacts:
+    x0, y0, x1, y1 = rect
+    w, d = x1 - x0, y1 - y0
+    size, yaw = ((w, d, height), 0.0) if w >= d else ((d, w, height), math.pi / 2)
+    box = OrientedBox(center=((x0 + x1) / 2, (y0 + y1) / 2, height / 2), size=size, yaw=yaw)
+    return ObjectFacts(i, category, category, box, 100 * max(w, d, height), nyu40_class=category)
+
+
+def floor_mesh(*rects: Rect) -> tuple[np.ndarray, np.ndarray]:
+    vertices: list[tuple[float, float, float]] = []
+    faces: list[tuple[int, int, int]] = []
+    for x0, y0, x1, y1 in rects:
+        k = len(vertices)
+        vertices += [(x0, y0, 0.0), (x1, y0, 0.0), (x1, y1, 0.0), (x0, y1, 0.0)]
+        faces += [(k, k + 1, k + 2), (k, k + 2, k + 3)]
+    return np.array(vertices, dtype=np.float64), np.array(faces, dtype=np.int64)
+
+
+def room(objects: dict[str, Rect], floor: tuple[Rect, ...]) -> SceneContext:
+    """Objects by category (ids in insertion order from 0); the floor as rectangles."""
+    table = {i: facts(i, cat, rect) for i, (cat, rect) in enumerate(objects.items())}
+    return SceneContext(
+        "scene9999_00", None, table, [], lambda a, b: 0.0, floor_area=None, floor_mesh=floor_mesh(*floor)
+    )
+
+
+def shown(ctx: SceneContext, visibility: dict[str, float] | None = None, extra: dict[int, str] | None = None) -> Shown:
+    """Two video frames in which every object is seen (visibility 0.9 unless ``visibility`` says otherwise)."""
+    seen = visibility or {}
+
+    def frame(k: int) -> ViewRecord:
+        objects = [
+            ObjectInView(
+                object_id=i,
+                label=o.category,
+                category=o.category,
+                visibility=seen.get(o.category, 0.9),
+                in_frustum=1.0,
+                pixel_fraction=0.05,
+                bbox_2d=[0.0, 0.0, 10.0, 10.0],
+                depth_min=1.0,
+                depth_median=2.0,
+                centroid_cam=[0.0, 0.0, 2.0],
+            )
+            for i, o in ctx.objects.items()
+        ]
+        return ViewRecord(
+            frame_id=k,
+            timestamp_us=k * 500_000,
+            cam_to_world=np.eye(4).reshape(-1).tolist(),
+            image_width=640,
+            image_height=480,
+            sharpness=None,
+            depth_agreement=None,
+            objects=objects,
+        )
+
+    return Shown([frame(0), frame(15)])
+
+
+def ids(ctx: SceneContext) -> dict[str, int]:
+    return {o.category: i for i, o in ctx.objects.items()}
+
+
+# ------------------------------------------------------------------------------------------------ oracle
+
+
+def heading_change(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+    """Degrees from heading a -> b to heading b -> c, counter-clockwise (left) positive, in [-180, 180).
+    Written apart from the generator: headings by atan2."""
+    change = math.degrees(math.atan2(c[1] - b[1], c[0] - b[0]) - math.atan2(b[1] - a[1], b[0] - a[0]))
+    return (change + 180.0) % 360.0 - 180.0
+
+
+def oracle_turn(points: list[tuple[float, float]]) -> list[str]:
+    """The turn at each inner point of a polyline: "back" from 135°, else left (counter-clockwise) or right."""
+    out = []
+    for p, q, r in zip(points, points[1:], points[2:], strict=False):
+        change = heading_change(p, q, r)
+        out.append("back" if abs(change) >= 135 else "left" if change > 0 else "right")
+    return out
+
+
+def centre(rect: Rect) -> tuple[float, float]:
+    return ((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2)
+
+
+def padded(x: float, y: float, dx: int, dy: int) -> tuple[float, float]:
+    """A box corner pushed out diagonally by the body radius (where a taut route rounds it)."""
+    step = BODY / math.sqrt(2)
+    return (x + dx * step, y + dy * step)
+
+
+# --- rooms ------------------------------------------------------------------------------------------------
+# R1, 8 m x 6 m: a bookshelf stands on the bottom wall up to y = 3.5 with the cabinet on top of it up to 4.5;
+# the only way from the chair (bottom left) to the trash can (right) is over the cabinet: up, then right-down.
+CHAIR = (0.8, 0.8, 1.3, 1.3)
+CABINET = (3.5, 3.5, 4.5, 4.5)
+BOOKSHELF = (3.5, 0.0, 4.5, 3.5)
+TRASH = (6.8, 3.3, 7.2, 3.7)
+R1 = {"chair": CHAIR, "cabinet": CABINET, "bookshelf": BOOKSHELF, "trash can": TRASH}
+RECT = ((0.0, 0.0, 8.0, 6.0),)
+# R2, 12 m x 6 m: R1's divider, then a second one hanging from the top wall (sofa) with a box at its lower end:
+# over the cabinet, under the box, up to the trash can.
+BOX = (8.5, 1.5, 9.5, 2.5)
+SOFA = (8.5, 2.5, 9.5, 6.0)
+TRASH2 = (10.8, 4.3, 11.2, 4.7)
+R2_FLOOR = ((0.0, 0.0, 12.0, 6.0),)
+R2 = {"chair": CHAIR, "cabinet": CABINET, "bookshelf": BOOKSHELF, "box": BOX, "sofa": SOFA, "trash can": TRASH2}
+# L, 6 m x 6 m with the top-right 3 m x 3 m cut away: from the chair at the east end of the bottom arm to the
+# trash can at the top of the left arm the route rounds the reflex corner (3, 3), by the plant.
+L_FLOOR = ((0.0, 0.0, 6.0, 3.0), (0.0, 3.0, 3.0, 6.0))
+L_CHAIR = (5.3, 2.2, 5.7, 2.6)
+PLANT = (2.1, 2.1, 2.5, 2.5)
+L_TRASH = (2.2, 5.3, 2.6, 5.7)
+L_ROOM = {"chair": L_CHAIR, "plant": PLANT, "trash can": L_TRASH}
+
+
+def plan(
+    objects: dict[str, Rect],
+    floor: tuple[Rect, ...] = RECT,
+    start: str = "chair",
+    goal: str = "trash can",
+    **config: float,
+) -> tuple[SceneContext, Route | str]:
+    ctx = room(objects, floor)
+    cfg = RoutePlanningConfig.model_validate(config)
+    rooms = room_plan(ctx, cfg)
+    assert rooms is not None
+    return ctx, plan_route(ctx, rooms, ids(ctx)[start], ids(ctx)[goal], cfg)
+
+
+def test_one_turn_over_the_divider() -> None:
+    ctx, route = plan(R1)
+    assert not isinstance(route, str), route
+    assert [ctx.objects[i].category for i in route.landmarks] == ["cabinet"]
+    # the route rounds the cabinet's two top corners: the turn is the heading change from the leg up to the first
+    # to the leg down from the second (the short leg along the top is part of rounding the cabinet)
+    start, goal = route.path[0], route.path[-1]
+    corners = [padded(3.5, 4.5, -1, 1), padded(4.5, 4.5, 1, 1)]
+    heading_in = math.atan2(corners[0][1] - start[1], corners[0][0] - start[0])
+    heading_out = math.atan2(goal[1] - corners[1][1], goal[0] - corners[1][0])
+    assert math.degrees(heading_out - heading_in) < -45
+    assert route.turns == ["right"] == oracle_turn([tuple(start), centre(CABINET), tuple(goal)])
+    # the path's bends lie at those corners, and its length between going through the bare and padded corners
+    for bend in route.path[1:-1]:  # within a cell of the body radius (the raster errs on the safe side)
+        assert min(math.dist(bend, c) for c in corners) < BODY + 0.05
+    bare = math.dist(start, (3.5, 4.5)) + 1.0 + math.dist((4.5, 4.5), goal)
+    taut = math.dist(start, corners[0]) + math.dist(*corners) + math.dist(corners[1], goal)
+    assert bare < route.margins["route_length"] < taut * 1.03
+
+
+def test_two_turns_over_and_under() -> None:
+    ctx, route = plan(R2, floor=R2_FLOOR)
+    assert not isinstance(route, str), route
+    assert [ctx.objects[i].category for i in route.landmarks] == ["cabinet", "box"]
+    start, goal = tuple(route.path[0]), tuple(route.path[-1])
+    # by construction: up over the cabinet (right turn down), then under the box (left turn up)
+    expected = oracle_turn([start, centre(CABINET), centre(BOX), goal])
+    assert expected == ["right", "left"]
+    assert route.turns == expected
+
+
+def test_l_shaped_room_turns_right_at_the_corner_plant() -> None:
+    ctx, route = plan(L_ROOM, floor=L_FLOOR)
+    assert not isinstance(route, str), route
+    assert [ctx.objects[i].category for i in route.landmarks] == ["plant"]
+    bend = padded(3.0, 3.0, -1, -1)  # the reflex corner of the L
+    assert min(math.dist(b, bend) for b in route.path[1:-1]) < BODY + 0.05
+    # walking west along the bottom arm, then north up the left arm: a right turn
+    assert route.turns == ["right"] == oracle_turn([tuple(route.path[0]), bend, tuple(route.path[-1])])
+
+
+def test_l_shaped_room_without_an_object_at_the_corner_has_no_landmark() -> None:
+    _, route = plan({"chair": L_CHAIR, "trash can": L_TRASH}, floor=L_FLOOR)
+    assert route == "no_landmark"
+
+
+def test_an_object_beside_the_landmark_makes_it_ambiguous() -> None:
+    _, route = plan({**R1, "lamp": (2.7, 5.0, 3.0, 5.3)})
+    assert route == "landmark_ambiguous"
+
+
+def test_a_turn_near_the_back_boundary_is_rejected() -> None:
+    # over the cabinet and steeply back down: rounding its corners turns about 133°, 2° short of "back"
+    trash_can = (6.3, 0.8, 6.7, 1.2)
+    _, loose = plan({**R1, "trash can": trash_can}, min_angle_margin_deg=0)
+    assert not isinstance(loose, str), loose
+    corners = [padded(3.5, 4.5, -1, 1), padded(4.5, 4.5, 1, 1)]
+    start, goal = tuple(loose.path[0]), tuple(loose.path[-1])
+    turn = heading_change(start, corners[0], corners[1]) + heading_change(corners[0], corners[1], goal)
+    assert turn == pytest.approx(-133.0, abs=4)
+    assert loose.turns == ["right"] and loose.margins["angle_margin_deg"] < 20
+    assert plan({**R1, "trash can": trash_can})[1] == "angle_margin"
+
+
+def test_nearly_straight_on_is_not_a_turn() -> None:
+    # the trash can beyond the cabinet, along the top wall: from the cabinet it lies nearly straight ahead
+    trash_can = (5.3, 5.3, 5.7, 5.7)
+    _, loose = plan({**R1, "trash can": trash_can}, min_angle_margin_deg=0)
+    assert not isinstance(loose, str), loose
+    start, goal = tuple(loose.path[0]), tuple(loose.path[-1])
+    assert abs(heading_change(start, centre(CABINET), goal)) < 20
+    assert plan({**R1, "trash can": trash_can})[1] == "angle_margin"
+
+
+def test_path_and_landmark_turns_must_agree() -> None:
+    # just right of the divider: rounding the corners turns "back" (about 140°), but from the cabinet's centre
+    # the trash can is a right turn of less than 135°
+    assert plan({**R1, "trash can": (5.3, 0.3, 5.7, 0.7)})[1] == "turn_disagrees"
+
+
+def test_two_equal_ways_round_an_island_are_rejected() -> None:
+    island = {"chair": (0.8, 2.75, 1.3, 3.25), "cabinet": (3.5, 2.5, 4.5, 3.5), "trash can": (6.8, 2.8, 7.2, 3.2)}
+    _, route = plan(island)
+    assert route == "route_not_unique"
+
+
+def drafts(ctx: SceneContext, view: Shown, seed: int = 0) -> tuple[list[Draft], Rejections]:
+    gen = get_task("route_planning")()
+    rejections = Rejections()
+    return list(gen.drafts(ctx, view, np.random.default_rng(seed), rejections)), rejections
+
+
+def test_question_options_and_answer_in_vsibench_form() -> None:
+    ctx = room(R2, R2_FLOOR)
+    kept, _ = drafts(ctx, shown(ctx))
+    draft = next(d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can"))
+    assert draft.fields["facing"] == "cabinet"
+    question = QuestionTemplates().render(draft.template, draft.fields)
+    assert question == (
+        "You are a robot beginning at the chair facing the cabinet. You want to navigate to the trash can. "
+        "You will perform the following actions (Note: for each [please fill in], choose either 'turn back,' "
+        "'turn left,' or 'turn right.'): 1. Go forward until the cabinet. 2. [please fill in] 3. Go forward until "
+        "the box. 4. [please fill in] 5. Go forward until the trash can. You have reached the final destination."
+    )
+    assert draft.choices[0] == "Turn Right, Turn Left"
+    assert len(draft.choices) == 4 and len(set(draft.choices)) == 4
+    assert all(
+        len(c.split(", ")) == 2 and set(c.split(", ")) <= {"Turn Left", "Turn Right", "Turn Back"}
+        for c in draft.choices
+    )
+    assert [o.role for o in draft.objects] == ["start", "landmark", "landmark", "goal"]
+    assert draft.margins["angle_margin_deg"] >= 20 and draft.margins["detour_margin"] >= 0.1
+
+
+def test_one_turn_has_the_three_turns_as_options() -> None:
+    ctx = room(R1, RECT)
+    kept, _ = drafts(ctx, shown(ctx))
+    draft = next(d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can"))
+    assert draft.choices[0] == "Turn Right"
+    assert sorted(draft.choices) == ["Turn Back", "Turn Left", "Turn Right"]
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("second cabinet", "landmark_not_referable"),
+        ("cabinet unseen", "landmark_not_referable"),
+    ],
+)
+def test_landmarks_must_be_unique_and_visible(case: str, reason: str) -> None:
+    objects = dict(R1)
+    visibility: dict[str, float] = {}
+    if case == "second cabinet":
+        ctx = room(objects, RECT)
+        rival = facts(len(ctx.objects), "cabinet", (6.8, 0.3, 7.2, 0.7))
+        ctx.objects[rival.object_id] = rival
+    else:
+        ctx = room(objects, RECT)
+        visibility = {"cabinet": 0.1}
+    kept, rejections = drafts(ctx, shown(ctx, visibility))
+    assert not [d for d in kept if d.fields["facing"] == "cabinet"]
+    assert not [d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can")]
+    assert rejections.counts[reason] >= 1
+
+
+def test_same_seed_same_drafts() -> None:
+    ctx = room(R2, R2_FLOOR)
+    first = [d.model_dump() for d in drafts(ctx, shown(ctx), seed=3)[0]]
+    again = [d.model_dump() for d in drafts(room(R2, R2_FLOOR), shown(ctx), seed=3)[0]]
+    assert first and first == again
