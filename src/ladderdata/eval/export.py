@@ -41,10 +41,11 @@ from pydantic import BaseModel, Field
 
 from ladderdata.cache import atomic_path, content_key
 from ladderdata.errors import ConfigError
-from ladderdata.eval.official import DIRECTION_FORMS, MCA_TYPES, NA_TYPES, SPATIALLADDER_MCA_TYPES
+from ladderdata.eval.official import direction_forms, mca_types, na_types
 from ladderdata.eval.report import bench_files, load_bench
 from ladderdata.io.card import data_configs
 from ladderdata.layout import SHARD_KEY_DIGITS, check_name, is_safe_name, shard_name
+from ladderdata.tasks import OfficialScorer
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,8 @@ def _rows_with_images(shards: list[Path], benchmark: str) -> Iterator[dict[str, 
 
 
 def _check_types(benchmark: str, rows: list[dict[str, Any]], fmt: ExportFormat) -> None:
-    known = (*SPATIALLADDER_MCA_TYPES, *NA_TYPES) if fmt is ExportFormat.SPATIALLADDER else (*MCA_TYPES, *NA_TYPES)
+    scorer = OfficialScorer.SPATIALLADDER if fmt is ExportFormat.SPATIALLADDER else OfficialScorer.VSIBENCH
+    known = (*mca_types(scorer), *na_types(scorer))
     unknown = sorted({r["question_type"] for r in rows} - set(known))
     if unknown:
         reader = "SpatialLadder's evaluator" if fmt is ExportFormat.SPATIALLADDER else "VSI-Bench's scorer"
@@ -346,7 +348,7 @@ def _check(benchmark: str, rows: list[dict[str, Any]], fmt: ExportFormat) -> boo
             raise ConfigError(
                 f"{benchmark}: questions about {r['scene_name']} show different frames, but a scan has one video"
             )
-    missing = sorted(set(DIRECTION_FORMS) - {r["question_type"] for r in rows})
+    missing = sorted(set(direction_forms()) - {r["question_type"] for r in rows})
     if is_video and fmt is ExportFormat.VSIBENCH and missing:
         log.warning("%s has no %s: lmms-eval's vsibench aggregation fails without them", benchmark, missing)
     return is_video

@@ -15,21 +15,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from ladderdata.eval.scoring import NUMBER_WORDS
+from ladderdata.tasks import AnswerType, OfficialScorer, forms_of, official_types
 
-MCA_TYPES = (
-    "object_rel_direction_easy",
-    "object_rel_direction_medium",
-    "object_rel_direction_hard",
-    "object_rel_distance",
-    "route_planning",
-    "obj_appearance_order",
-)
-"""VSI-Bench's multiple-choice question types (lmms-eval ``MCA_QUESTION_TYPES``)."""
-NA_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
-"""Numerical-answer types (``NA_QUESTION_TYPES``, the same list in both scorers)."""
-SPATIALLADDER_MCA_TYPES = (*MCA_TYPES, "object_rel_direction")
-"""SpatialLadder adds SPBench's single ``object_rel_direction`` type to the multiple-choice list."""
-DIRECTION_FORMS = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
+DIRECTION_TYPE = "object_rel_direction"
+"""The column VSI-Bench's aggregation averages its three relative-direction forms into."""
+
+
+def mca_types(scorer: OfficialScorer) -> tuple[str, ...]:
+    """``scorer``'s multiple-choice question types (lmms-eval's ``MCA_QUESTION_TYPES``; SpatialLadder adds
+    SPBench's single ``object_rel_direction``), as the tasks declare them (:attr:`TaskGenerator.official`)."""
+    return official_types(scorer, AnswerType.MCQ)
+
+
+def na_types(scorer: OfficialScorer) -> tuple[str, ...]:
+    """``scorer``'s numerical-answer question types (``NA_QUESTION_TYPES``, the same in VSI-Bench's and
+    SpatialLadder's scorers)."""
+    return official_types(scorer, AnswerType.NUMERIC)
+
+
+def direction_forms() -> tuple[str, ...]:
+    """VSI-Bench's relative-direction forms (easy, medium, hard), which its aggregation pops and averages."""
+    return forms_of(DIRECTION_TYPE)
+
+
 ACCURACY = "accuracy"
 MRA = "MRA:.5:.95:.05"
 """The metric names the scorers key their output with (``<question_type>_<metric>``)."""
@@ -122,9 +130,9 @@ def spatialladder_number(prediction: str) -> float | None:
 def spatialladder_score(prediction: str, truth: str, question_type: str, thinking: bool) -> QuestionScore:
     """``vsibench_process_results`` of SpatialLadder's ``data_utils/vsi_utils.py`` for one question."""
     text = spatialladder_answer_text(prediction, thinking)
-    if question_type in SPATIALLADDER_MCA_TYPES:
+    if question_type in mca_types(OfficialScorer.SPATIALLADDER):
         return QuestionScore(float(spatialladder_choice(text).lower() == truth.lower()))
-    if question_type in NA_TYPES:
+    if question_type in na_types(OfficialScorer.SPATIALLADDER):
         return _numeric(spatialladder_number(text), _to_float(truth))
     return _unknown(question_type)
 
@@ -140,9 +148,9 @@ def vsibench_token(prediction: str) -> str:
 def vsibench_score(prediction: str, truth: str, question_type: str) -> QuestionScore:
     """``vsibench_process_results`` of lmms-eval's ``tasks/vsibench/utils.py`` for one question."""
     token = vsibench_token(prediction)
-    if question_type in MCA_TYPES:
+    if question_type in mca_types(OfficialScorer.VSIBENCH):
         return QuestionScore(float(token.lower() == truth.lower()))
-    if question_type in NA_TYPES:
+    if question_type in na_types(OfficialScorer.VSIBENCH):
         return _numeric(_to_float(token), _to_float(truth))
     return _unknown(question_type)
 
@@ -185,18 +193,18 @@ def vsibench_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
     The three relative-direction forms are popped and averaged into ``object_rel_direction_accuracy``; lmms-eval
     raises ``KeyError`` when one is missing: we average the forms present and say so in ``notes``.
     """
-    metrics = _per_type(scores, MCA_TYPES)
+    metrics = _per_type(scores, mca_types(OfficialScorer.VSIBENCH))
     notes = []
-    forms = [f"{t}_{ACCURACY}" for t in DIRECTION_FORMS]
+    forms = [f"{t}_{ACCURACY}" for t in direction_forms()]
     present = [metrics.pop(k) for k in forms if k in metrics]
     if len(present) < len(forms):
-        missing = [t for t, k in zip(DIRECTION_FORMS, forms, strict=True) if k not in metrics]
+        missing = [t for t, k in zip(direction_forms(), forms, strict=True) if k not in metrics]
         notes.append(
             f"lmms-eval's aggregation raises KeyError without {', '.join(missing)}: "
             + ("object_rel_direction_accuracy averages the forms present" if present else "no direction score")
         )
     if present:
-        metrics[f"object_rel_direction_{ACCURACY}"] = sum(present) / len(present)
+        metrics[f"{DIRECTION_TYPE}_{ACCURACY}"] = sum(present) / len(present)
     values = list(metrics.values())
     mca = [v for k, v in metrics.items() if k.endswith(f"_{ACCURACY}")]
     na = [v for k, v in metrics.items() if k.endswith(f"_{MRA}")]
@@ -210,12 +218,13 @@ def spatialladder_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSumm
     inside a bare ``try``: if one is missing, the forms popped before the failure are dropped and the direction
     score is 0 (also when a benchmark asks no direction question at all), and the 0 counts in the overall.
     """
-    metrics = _per_type(scores, SPATIALLADDER_MCA_TYPES)
+    mca, na = mca_types(OfficialScorer.SPATIALLADDER), na_types(OfficialScorer.SPATIALLADDER)
+    metrics = _per_type(scores, mca)
     notes = []
-    combined = f"object_rel_direction_{ACCURACY}"
+    combined = f"{DIRECTION_TYPE}_{ACCURACY}"
     if combined not in metrics:
         popped: list[str] = []
-        for form in DIRECTION_FORMS:
+        for form in direction_forms():
             key = f"{form}_{ACCURACY}"
             if key not in metrics:
                 notes.append(
@@ -226,6 +235,8 @@ def spatialladder_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSumm
                 break
             popped.append(form)
             metrics[combined] = metrics.get(combined, 0.0) + metrics.pop(key) / 3.0
-    mca = [v for k, v in metrics.items() if _type_of(k) in SPATIALLADDER_MCA_TYPES]
-    na = [v for k, v in metrics.items() if _type_of(k) in NA_TYPES]
-    return OfficialSummary(metrics, _mean(list(metrics.values())), _mean(mca) or 0.0, _mean(na) or 0.0, notes)
+    mca_scores = [v for k, v in metrics.items() if _type_of(k) in mca]
+    na_scores = [v for k, v in metrics.items() if _type_of(k) in na]
+    return OfficialSummary(
+        metrics, _mean(list(metrics.values())), _mean(mca_scores) or 0.0, _mean(na_scores) or 0.0, notes
+    )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from ladderdata.cache import write_text_atomic
 from ladderdata.errors import ConfigError
 from ladderdata.eval.official import (
-    NA_TYPES,
+    DIRECTION_TYPE,
     OfficialSummary,
     QuestionScore,
     spatialladder_aggregate,
@@ -24,21 +24,13 @@ from ladderdata.eval.official import (
     vsibench_score,
 )
 from ladderdata.eval.scoring import parse_boxes, score
-from ladderdata.io.card import SHORT_NAMES
 from ladderdata.io.shards import reading_parquet
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import SPATIAL_TASKS, VSI_DIRECTION_TASKS, AnswerType
+from ladderdata.tasks import SPATIAL_TASKS, TASKS, AnswerType, column_name, forms_of
 
 log = logging.getLogger(__name__)
 
 BENCH_FIELDS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
-TASK_ORDER = (*SPATIAL_TASKS, *VSI_DIRECTION_TASKS)
-COLUMN_NAMES = {
-    **SHORT_NAMES,
-    "object_rel_direction_easy": "Rel. Dir. (easy)",
-    "object_rel_direction_medium": "Rel. Dir. (medium)",
-    "object_rel_direction_hard": "Rel. Dir. (hard)",
-}
 
 
 class ScoringMode(StrEnum):
@@ -291,7 +283,14 @@ def unmatched_predictions(rows: list[dict[str, Any]], predictions: dict[str, str
 
 
 def _task_order(tasks: set[str]) -> list[str]:
-    return [t for t in TASK_ORDER if t in tasks] + sorted(tasks - set(TASK_ORDER))
+    """SpatialLadder-26k's types in its table order, VSI-Bench's direction forms, then the others by name."""
+    first = (*SPATIAL_TASKS, *forms_of(DIRECTION_TYPE))
+    return [t for t in first if t in tasks] + sorted(tasks - set(first))
+
+
+def _numeric(task: str) -> bool:
+    """Whether a reported question type has numeric answers (its task's answer family)."""
+    return task in TASKS and TASKS[task].answer_type is AnswerType.NUMERIC
 
 
 def _pct(value: float | None) -> float | None:
@@ -334,8 +333,8 @@ def _official_summary(rows: list[SampleScore], mode: ScoringMode) -> dict[str, A
     return {
         "tasks": {t: _pct(tasks[t]) for t in order},
         "counts": {t: task_counts[t] for t in order},
-        "nq_avg": _pct(result.na) if any(t in NA_TYPES for t in tasks) else None,
-        "mcq_avg": _pct(result.mca) if any(t not in NA_TYPES for t in tasks) else None,
+        "nq_avg": _pct(result.na) if any(_numeric(t) for t in tasks) else None,
+        "mcq_avg": _pct(result.mca) if any(not _numeric(t) for t in tasks) else None,
         "avg": _pct(result.overall),
         "questions": len(rows),
         "scored": len(scored),
@@ -376,7 +375,7 @@ def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str 
         modes = {m: s[dataset] for m, s in summaries.items() if dataset in s}
         tasks = _task_order({t for s in modes.values() for t in s["tasks"]})
         lines += [f"## {dataset}", ""]
-        header = ["Model", "Scoring", *(COLUMN_NAMES.get(t, t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
+        header = ["Model", "Scoring", *(column_name(t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|---" * len(header) + "|")
         for mode, s in modes.items():

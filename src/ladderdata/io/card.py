@@ -21,17 +21,8 @@ from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import DataTerms, get_source
-from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample
+from ladderdata.tasks import SPATIAL_TASKS, AnswerType, Modality, Sample, column_name
 
-SHORT_NAMES = {
-    "object_counting": "Obj. Cnt.",
-    "object_abs_distance": "Abs. Dist.",
-    "object_size_estimation": "Obj. Size",
-    "room_size_estimation": "Room Size",
-    "object_rel_distance": "Rel. Dist.",
-    "object_rel_direction": "Rel. Dir.",
-    "obj_appearance_order": "Appr. Order",
-}
 MODALITY_NAMES = {Modality.SINGLE_IMAGE: "Single-Image", Modality.MULTI_VIEW: "Multi-View", Modality.VIDEO: "Video"}
 TRAIN_COLUMNS = """Columns: `id`, `task` (VSI-Bench `question_type`), `modality` (single_image / multi_view /
 video), `scene_id`, `source` (the scan's dataset: `scannet`, `scannetpp` or `arkitscenes`), `frame_ids`,
@@ -72,7 +63,7 @@ def composition_table(samples: list[Sample]) -> str:
     """Markdown in the shape of the paper's Table 6 (tasks in columns, modalities in rows)."""
     counts = Counter((s.task, s.modality) for s in samples)
     tasks = [t for t in SPATIAL_TASKS] + sorted({s.task for s in samples} - set(SPATIAL_TASKS))
-    header = "| Modality | " + " | ".join(SHORT_NAMES.get(t, t) for t in tasks) + " | Total |"
+    header = "| Modality | " + " | ".join(column_name(t) for t in tasks) + " | Total |"
     lines = [header, "|---" * (len(tasks) + 2) + "|"]
     for m in Modality:
         row = [counts[(t, m)] for t in tasks]

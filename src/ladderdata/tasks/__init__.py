@@ -23,17 +23,21 @@ from ladderdata.tasks.base import (
     FilterConfig,
     Modality,
     ObjectRef,
+    OfficialScorer,
     Rejections,
     Sample,
     TaskConfig,
     TaskGenerator,
     UnknownLabels,
+    column_name,
+    forms_of,
     get_task,
+    official_types,
     register_task,
 )
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
-SPATIAL_TASKS = (
+SPATIAL_TASKS = (  # SpatialLadder-26k's question types, in its Table 6 order (cards and reports list them first)
     "object_counting",
     "object_abs_distance",
     "object_size_estimation",
@@ -43,20 +47,18 @@ SPATIAL_TASKS = (
     "obj_appearance_order",
 )
 LOCALIZATION_TASK = "object_localization"
-VSI_DIRECTION_TASKS = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
-"""VSI-Bench's relative-direction question types (its benchmark splits ``object_rel_direction`` into three)."""
 
 __all__ = [
     "LOCALIZATION_TASK",
     "SPATIAL_TASKS",
     "TASKS",
-    "VSI_DIRECTION_TASKS",
     "AnswerType",
     "Draft",
     "FilterConfig",
     "Modality",
     "ObjectFacts",
     "ObjectRef",
+    "OfficialScorer",
     "Rejections",
     "Sample",
     "SceneContext",
@@ -64,6 +66,8 @@ __all__ = [
     "TaskConfig",
     "TaskGenerator",
     "UnknownLabels",
+    "column_name",
+    "forms_of",
     "get_task",
     "obj_appearance_order",
     "object_abs_distance",
@@ -73,6 +77,7 @@ __all__ = [
     "object_rel_direction_vsi",
     "object_rel_distance",
     "object_size_estimation",
+    "official_types",
     "register_task",
     "room_size_estimation",
     "route_planning",

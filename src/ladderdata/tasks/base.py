@@ -38,6 +38,17 @@ class AnswerType(StrEnum):
     BOXES = "boxes"
 
 
+class OfficialScorer(StrEnum):
+    """Evaluation code outside ladder whose question-type lists name ladder's tasks (``eval/official.py``)."""
+
+    VSIBENCH = "vsibench"
+    """lmms-eval's ``vsibench`` task (``MCA_QUESTION_TYPES`` / ``NA_QUESTION_TYPES``)."""
+    SPATIALLADDER = "spatialladder"
+    """SpatialLadder's evaluator ``eval_spld`` (VSI-Bench's lists plus SPBench's ``object_rel_direction``)."""
+    VSTIBENCH = "vstibench"
+    """VLM-3R's lmms-eval ``vstibench`` task (VSTI-Bench)."""
+
+
 class ObjectRef(BaseModel):
     """An object a question refers to."""
 
@@ -220,6 +231,13 @@ class TaskGenerator(ABC):
     """Unit of a numeric answer, shown next to it in previews ("m", "cm", "m²", "count"); empty otherwise."""
     temporal: ClassVar[bool] = False
     """Whether answers depend on when frames were taken (such tasks skip scans whose frame times are unknown)."""
+    short_name: ClassVar[str] = ""
+    """Column heading in cards and evaluation tables (the paper's abbreviations); empty: the task's name."""
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset()
+    """Official scorers that know this question type (their lists are built from these declarations)."""
+    scored_within: ClassVar[str] = ""
+    """Another question type whose official score averages this one in (VSI-Bench's three relative-direction
+    forms are reported as ``object_rel_direction``); empty: scored under its own name."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -338,6 +356,23 @@ def register_task(name: str) -> Callable[[_T], _T]:
         return cls
 
     return wrap
+
+
+def column_name(task: str) -> str:
+    """A task's column heading (:attr:`TaskGenerator.short_name`); unregistered names stand for themselves."""
+    cls = TASKS.get(task)
+    return (cls.short_name or task) if cls is not None else task
+
+
+def official_types(scorer: OfficialScorer, answer_type: AnswerType) -> tuple[str, ...]:
+    """The question types ``scorer`` scores as ``answer_type`` (multiple choice or numeric), in registration
+    order: the registry's counterpart of the official code's hand-kept lists."""
+    return tuple(n for n, cls in TASKS.items() if scorer in cls.official and cls.answer_type is answer_type)
+
+
+def forms_of(task: str) -> tuple[str, ...]:
+    """The question types scored within ``task`` (:attr:`TaskGenerator.scored_within`), in registration order."""
+    return tuple(n for n, cls in TASKS.items() if cls.scored_within == task)
 
 
 def load_plugins() -> None:

@@ -12,7 +12,16 @@ from typing import ClassVar, Self
 import numpy as np
 from pydantic import Field, model_validator
 
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -35,6 +44,8 @@ class AppearanceOrderConfig(TaskConfig):
 @register_task("obj_appearance_order")
 class ObjAppearanceOrder(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    short_name: ClassVar[str] = "Appr. Order"
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
     config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig

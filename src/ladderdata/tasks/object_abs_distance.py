@@ -8,7 +8,16 @@ import numpy as np
 from pydantic import Field
 
 from ladderdata.tasks import answers
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -21,6 +30,8 @@ class AbsDistanceConfig(TaskConfig):
 @register_task("object_abs_distance")
 class ObjectAbsDistance(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    short_name: ClassVar[str] = "Abs. Dist."
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_over_size")
     config_class: ClassVar[type[TaskConfig]] = AbsDistanceConfig

@@ -7,7 +7,16 @@ import numpy as np
 from pydantic import Field
 
 from ladderdata.tasks import answers
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -24,6 +33,8 @@ class ObjectCounting(TaskGenerator):
     its instances is present but less visible than that (``partial_instance``): whether it counts is ambiguous."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    short_name: ClassVar[str] = "Obj. Cnt."
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
     config_class: ClassVar[type[TaskConfig]] = CountingConfig

@@ -16,7 +16,16 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 CAMERA_DIRECTIONS = ("left", "right", "front", "back", "left-front", "left-back", "right-front", "right-back")
@@ -80,6 +89,8 @@ def signed_angle_deg(facing: np.ndarray, towards: np.ndarray) -> float:
 @register_task("object_rel_direction")
 class ObjectRelDirection(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    short_name: ClassVar[str] = "Rel. Dir."
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "lateral_deg", "depth_gap", "angle_margin_deg")
     config_class: ClassVar[type[TaskConfig]] = RelDirectionConfig

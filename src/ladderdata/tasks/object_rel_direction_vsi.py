@@ -17,7 +17,16 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 from ladderdata.tasks.object_rel_direction import QUADRANT_FORM, DirectionForm, allocentric_drafts
 
@@ -52,6 +61,8 @@ class VSIDirection(TaskGenerator):
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "angle_margin_deg")
     config_class: ClassVar[type[TaskConfig]] = VSIDirectionConfig
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
+    scored_within: ClassVar[str] = "object_rel_direction"
     form: ClassVar[DirectionForm]
 
     def template_choices(self) -> dict[str, int]:
@@ -78,14 +89,17 @@ class VSIDirection(TaskGenerator):
 
 @register_task("object_rel_direction_easy")
 class ObjectRelDirectionEasy(VSIDirection):
+    short_name: ClassVar[str] = "Rel. Dir. (easy)"
     form: ClassVar[DirectionForm] = EASY_FORM
 
 
 @register_task("object_rel_direction_medium")
 class ObjectRelDirectionMedium(VSIDirection):
+    short_name: ClassVar[str] = "Rel. Dir. (medium)"
     form: ClassVar[DirectionForm] = MEDIUM_FORM
 
 
 @register_task("object_rel_direction_hard")
 class ObjectRelDirectionHard(VSIDirection):
+    short_name: ClassVar[str] = "Rel. Dir. (hard)"
     form: ClassVar[DirectionForm] = QUADRANT_FORM

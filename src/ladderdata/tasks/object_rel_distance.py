@@ -6,7 +6,16 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 #: a touching pair counts as 1 cm apart, so the ratio stays finite
@@ -22,6 +31,8 @@ class RelDistanceConfig(TaskConfig):
 @register_task("object_rel_distance")
 class ObjectRelDistance(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    short_name: ClassVar[str] = "Rel. Dist."
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
     config_class: ClassVar[type[TaskConfig]] = RelDistanceConfig

@@ -8,7 +8,16 @@ from pydantic import Field
 
 from ladderdata.geometry.measure import SizeBox
 from ladderdata.tasks import answers
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -26,6 +35,8 @@ class SizeConfig(TaskConfig):
 @register_task("object_size_estimation")
 class ObjectSizeEstimation(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    short_name: ClassVar[str] = "Obj. Size"
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
     config_class: ClassVar[type[TaskConfig]] = SizeConfig

@@ -7,7 +7,16 @@ import numpy as np
 from pydantic import Field
 
 from ladderdata.tasks import answers
-from ladderdata.tasks.base import AnswerType, Draft, Modality, Rejections, TaskConfig, TaskGenerator, register_task
+from ladderdata.tasks.base import (
+    AnswerType,
+    Draft,
+    Modality,
+    OfficialScorer,
+    Rejections,
+    TaskConfig,
+    TaskGenerator,
+    register_task,
+)
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -19,6 +28,8 @@ class RoomSizeConfig(TaskConfig):
 @register_task("room_size_estimation")
 class RoomSizeEstimation(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
+    short_name: ClassVar[str] = "Room Size"
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ()
     config_class: ClassVar[type[TaskConfig]] = RoomSizeConfig
