@@ -107,9 +107,9 @@ def centre(rect: Rect) -> tuple[float, float]:
     return ((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2)
 
 
-def padded(x: float, y: float, dx: int, dy: int) -> tuple[float, float]:
-    """A box corner pushed out diagonally by the body radius (where a taut route rounds it)."""
-    step = BODY / math.sqrt(2)
+def padded(x: float, y: float, dx: int, dy: int, by: float = BODY) -> tuple[float, float]:
+    """A box corner pushed out diagonally by ``by`` (the body radius: where a taut route rounds it)."""
+    step = by / math.sqrt(2)
     return (x + dx * step, y + dy * step)
 
 
@@ -129,18 +129,20 @@ SOFA = (8.5, 2.5, 9.5, 6.0)
 TRASH2 = (10.8, 4.3, 11.2, 4.7)
 R2_FLOOR = ((0.0, 0.0, 12.0, 6.0),)
 R2 = {"chair": CHAIR, "cabinet": CABINET, "bookshelf": BOOKSHELF, "box": BOX, "sofa": SOFA, "trash can": TRASH2}
-# L, 6 m x 6 m with the top-right 3 m x 3 m cut away: from the chair at the east end of the bottom arm to the
-# trash can at the top of the left arm the route rounds the reflex corner (3, 3), by the plant.
+# L, 6 m x 6 m with the top-right 3 m x 3 m cut away: from the chair in the bottom arm, facing the box north of
+# it, to the trash can at the top of the left arm, the route rounds the reflex corner (3, 3), by the plant.
 L_FLOOR = ((0.0, 0.0, 6.0, 3.0), (0.0, 3.0, 3.0, 6.0))
-L_CHAIR = (5.3, 2.2, 5.7, 2.6)
+L_CHAIR = (4.3, 0.3, 4.7, 0.7)
+L_BOX = (4.3, 2.3, 4.7, 2.7)
 PLANT = (2.1, 2.1, 2.5, 2.5)
 L_TRASH = (2.2, 5.3, 2.6, 5.7)
-L_ROOM = {"chair": L_CHAIR, "plant": PLANT, "trash can": L_TRASH}
+L_ROOM = {"chair": L_CHAIR, "box": L_BOX, "plant": PLANT, "trash can": L_TRASH}
 
 
 def plan(
     objects: dict[str, Rect],
     floor: tuple[Rect, ...] = RECT,
+    facing: str = "cabinet",
     start: str = "chair",
     goal: str = "trash can",
     **config: float,
@@ -149,27 +151,32 @@ def plan(
     cfg = RoutePlanningConfig.model_validate(config)
     rooms = room_plan(ctx, cfg)
     assert rooms is not None
-    return ctx, plan_route(ctx, rooms, ids(ctx)[start], ids(ctx)[goal], cfg)
+    return ctx, plan_route(ctx, rooms, ids(ctx)[start], ids(ctx)[facing], ids(ctx)[goal], cfg)
 
 
 def test_one_turn_over_the_divider() -> None:
     ctx, route = plan(R1)
     assert not isinstance(route, str), route
     assert [ctx.objects[i].category for i in route.landmarks] == ["cabinet"]
-    # the route rounds the cabinet's two top corners: the turn is the heading change from the leg up to the first
-    # to the leg down from the second (the short leg along the top is part of rounding the cabinet)
-    start, goal = route.path[0], route.path[-1]
+    # straight to the cabinet, then over it: the turn is the heading change from the leg to the cabinet to the
+    # leg down from its top-right corner (going up its side and along its top is part of rounding it)
+    start, reached, goal = (tuple(p) for p in (route.path[0], route.path[1], route.path[-1]))
     corners = [padded(3.5, 4.5, -1, 1), padded(4.5, 4.5, 1, 1)]
-    heading_in = math.atan2(corners[0][1] - start[1], corners[0][0] - start[0])
-    heading_out = math.atan2(goal[1] - corners[1][1], goal[0] - corners[1][0])
-    assert math.degrees(heading_out - heading_in) < -45
-    assert route.turns == ["right"] == oracle_turn([tuple(start), centre(CABINET), tuple(goal)])
-    # the path's bends lie at those corners, and its length between going through the bare and padded corners
-    for bend in route.path[1:-1]:  # within a cell of the body radius (the raster errs on the safe side)
-        assert min(math.dist(bend, c) for c in corners) < BODY + 0.05
-    bare = math.dist(start, (3.5, 4.5)) + 1.0 + math.dist((4.5, 4.5), goal)
-    taut = math.dist(start, corners[0]) + math.dist(*corners) + math.dist(corners[1], goal)
-    assert bare < route.margins["route_length"] < taut * 1.03
+    assert math.dist(reached, centre(CABINET)) < 0.5 + BODY + 0.1  # in front of the cabinet's left side
+    turn = heading_change(start, reached, corners[0]) + heading_change(reached, corners[0], corners[1])
+    turn += heading_change(corners[0], corners[1], goal)
+    assert -135 < turn < -45
+    assert route.turns == ["right"] == oracle_turn([start, centre(CABINET), goal])
+    # the bends after the cabinet lie at its top corners, and the onward length is between going through the
+    # bare corners and corners padded by the radius plus the raster's safety (up to two cells) on a 16-neighbour
+    # grid (at most 2.7 % longer)
+    for bend in route.path[2:-1]:  # bends sit on path cells, which keep a cell or two more than the radius
+        assert min(math.dist(bend, c) for c in corners) < 0.3
+    bare = math.dist(reached, (3.5, 4.5)) + 1.0 + math.dist((4.5, 4.5), goal)
+    wide = [padded(3.5, 4.5, -1, 1, BODY + 0.1), padded(4.5, 4.5, 1, 1, BODY + 0.1)]
+    taut = math.dist(reached, wide[0]) + math.dist(*wide) + math.dist(wide[1], goal)
+    onward = route.margins["route_length"] - math.dist(start, reached)
+    assert bare < onward < taut * 1.03
 
 
 def test_two_turns_over_and_under() -> None:
@@ -181,44 +188,72 @@ def test_two_turns_over_and_under() -> None:
     expected = oracle_turn([start, centre(CABINET), centre(BOX), goal])
     assert expected == ["right", "left"]
     assert route.turns == expected
+    assert any(math.dist(b, padded(8.5, 1.5, -1, -1)) < 0.3 for b in route.path[2:-1])
 
 
-def test_l_shaped_room_turns_right_at_the_corner_plant() -> None:
-    ctx, route = plan(L_ROOM, floor=L_FLOOR)
+def test_l_shaped_room_turns_at_the_box_and_at_the_corner_plant() -> None:
+    ctx, route = plan(L_ROOM, floor=L_FLOOR, facing="box")
     assert not isinstance(route, str), route
-    assert [ctx.objects[i].category for i in route.landmarks] == ["plant"]
-    bend = padded(3.0, 3.0, -1, -1)  # the reflex corner of the L
-    assert min(math.dist(b, bend) for b in route.path[1:-1]) < BODY + 0.05
-    # walking west along the bottom arm, then north up the left arm: a right turn
-    assert route.turns == ["right"] == oracle_turn([tuple(route.path[0]), bend, tuple(route.path[-1])])
+    assert [ctx.objects[i].category for i in route.landmarks] == ["box", "plant"]
+    bend = padded(3.0, 3.0, -1, -1)  # the reflex corner of the L, where the plant stands
+    assert min(math.dist(b, bend) for b in route.path[2:-1]) < 0.3
+    # north to the box, west-north-west along the bottom arm (left), then north up the left arm (right)
+    start, goal = tuple(route.path[0]), tuple(route.path[-1])
+    assert oracle_turn([start, centre(L_BOX), bend, goal]) == ["left", "right"]
+    assert route.turns == ["left", "right"] == oracle_turn([start, centre(L_BOX), centre(PLANT), goal])
 
 
 def test_l_shaped_room_without_an_object_at_the_corner_has_no_landmark() -> None:
-    _, route = plan({"chair": L_CHAIR, "trash can": L_TRASH}, floor=L_FLOOR)
-    assert route == "no_landmark"
+    without_plant = {k: v for k, v in L_ROOM.items() if k != "plant"}
+    assert plan(without_plant, floor=L_FLOOR, facing="box")[1] == "no_landmark"
 
 
-def test_an_object_beside_the_landmark_makes_it_ambiguous() -> None:
-    _, route = plan({**R1, "lamp": (2.7, 5.0, 3.0, 5.3)})
-    assert route == "landmark_ambiguous"
+def test_the_faced_object_must_be_in_sight() -> None:
+    # from the bottom arm the trash can at the top of the left arm is behind the L's corner
+    assert plan(L_ROOM, floor=L_FLOOR, facing="trash can", goal="plant")[1] == "facing_blocked"
+
+
+def box_distance(rect: Rect, point: tuple[float, float]) -> float:
+    dx = max(rect[0] - point[0], 0.0, point[0] - rect[2])
+    dy = max(rect[1] - point[1], 0.0, point[1] - rect[3])
+    return math.hypot(dx, dy)
+
+
+def test_a_rival_object_near_a_bend_makes_its_landmark_ambiguous() -> None:
+    objects = {**R1, "lamp": (2.55, 3.85, 2.85, 4.15)}  # a lamp left of where the walker reaches the cabinet
+    _, route = plan(objects, min_landmark_gap=0.0)
+    assert not isinstance(route, str), route
+    landmark_of = {tuple(b): CABINET for b in route.path[1:-1]}  # every bend rounds the cabinet
+    gaps = {
+        bend: min(box_distance(r, bend) for r in objects.values() if r != rect) - box_distance(rect, bend)
+        for bend, rect in landmark_of.items()
+    }
+    first = tuple(route.path[1])
+    assert min(gaps, key=lambda b: gaps[b]) == first  # the lamp, beside the first bend, is the nearest rival
+    assert gaps[first] == pytest.approx(box_distance(objects["lamp"], first) - box_distance(CABINET, first))
+    assert route.margins["landmark_gap"] == pytest.approx(gaps[first])
+    assert not isinstance(plan(objects, min_landmark_gap=gaps[first] - 0.01)[1], str)
+    assert plan(objects, min_landmark_gap=gaps[first] + 0.01)[1] == "landmark_ambiguous"
 
 
 def test_a_turn_near_the_back_boundary_is_rejected() -> None:
-    # over the cabinet and steeply back down: rounding its corners turns about 133°, 2° short of "back"
-    trash_can = (6.3, 0.8, 6.7, 1.2)
+    # over the cabinet and steeply back down: about 118° from the leg to the cabinet, 17° short of "back"
+    trash_can = (6.8, 0.3, 7.2, 0.7)
     _, loose = plan({**R1, "trash can": trash_can}, min_angle_margin_deg=0)
     assert not isinstance(loose, str), loose
-    corners = [padded(3.5, 4.5, -1, 1), padded(4.5, 4.5, 1, 1)]
-    start, goal = tuple(loose.path[0]), tuple(loose.path[-1])
-    turn = heading_change(start, corners[0], corners[1]) + heading_change(corners[0], corners[1], goal)
-    assert turn == pytest.approx(-133.0, abs=4)
+    corner = padded(4.5, 4.5, 1, 1)
+    start, reached, goal = (tuple(p) for p in (loose.path[0], loose.path[1], loose.path[-1]))
+    turn = math.degrees(
+        math.atan2(goal[1] - corner[1], goal[0] - corner[0]) - math.atan2(reached[1] - start[1], reached[0] - start[0])
+    )
+    assert turn == pytest.approx(-118.0, abs=5)
     assert loose.turns == ["right"] and loose.margins["angle_margin_deg"] < 20
     assert plan({**R1, "trash can": trash_can})[1] == "angle_margin"
 
 
 def test_nearly_straight_on_is_not_a_turn() -> None:
-    # the trash can beyond the cabinet, along the top wall: from the cabinet it lies nearly straight ahead
-    trash_can = (5.3, 5.3, 5.7, 5.7)
+    # the trash can beyond the cabinet, near the top wall: from the cabinet it lies nearly straight ahead
+    trash_can = (6.3, 5.3, 6.7, 5.7)
     _, loose = plan({**R1, "trash can": trash_can}, min_angle_margin_deg=0)
     assert not isinstance(loose, str), loose
     start, goal = tuple(loose.path[0]), tuple(loose.path[-1])
@@ -227,15 +262,21 @@ def test_nearly_straight_on_is_not_a_turn() -> None:
 
 
 def test_path_and_landmark_turns_must_agree() -> None:
-    # just right of the divider: rounding the corners turns "back" (about 140°), but from the cabinet's centre
+    # just right of the divider: rounding the corners turns "back" (past 135°), but from the cabinet's centre
     # the trash can is a right turn of less than 135°
     assert plan({**R1, "trash can": (5.3, 0.3, 5.7, 0.7)})[1] == "turn_disagrees"
 
 
 def test_two_equal_ways_round_an_island_are_rejected() -> None:
-    island = {"chair": (0.8, 2.75, 1.3, 3.25), "cabinet": (3.5, 2.5, 4.5, 3.5), "trash can": (6.8, 2.8, 7.2, 3.2)}
-    _, route = plan(island)
-    assert route == "route_not_unique"
+    # from the box by the left wall to the trash can by the right one, straight through the cabinet: above and
+    # below it are equally long
+    island = {
+        "chair": (2.2, 0.3, 2.6, 0.7),
+        "box": (0.3, 2.8, 0.7, 3.2),
+        "cabinet": (3.5, 2.5, 4.5, 3.5),
+        "trash can": (6.8, 2.8, 7.2, 3.2),
+    }
+    assert plan(island, facing="box")[1] == "route_not_unique"
 
 
 def drafts(ctx: SceneContext, view: Shown, seed: int = 0) -> tuple[list[Draft], Rejections]:
@@ -247,8 +288,11 @@ def drafts(ctx: SceneContext, view: Shown, seed: int = 0) -> tuple[list[Draft], 
 def test_question_options_and_answer_in_vsibench_form() -> None:
     ctx = room(R2, R2_FLOOR)
     kept, _ = drafts(ctx, shown(ctx))
-    draft = next(d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can"))
-    assert draft.fields["facing"] == "cabinet"
+    draft = next(
+        d
+        for d in kept
+        if (d.fields["start"], d.fields["facing"], d.fields["goal"]) == ("chair", "cabinet", "trash can")
+    )
     question = QuestionTemplates().render(draft.template, draft.fields)
     assert question == (
         "You are a robot beginning at the chair facing the cabinet. You want to navigate to the trash can. "
@@ -269,7 +313,11 @@ def test_question_options_and_answer_in_vsibench_form() -> None:
 def test_one_turn_has_the_three_turns_as_options() -> None:
     ctx = room(R1, RECT)
     kept, _ = drafts(ctx, shown(ctx))
-    draft = next(d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can"))
+    draft = next(
+        d
+        for d in kept
+        if (d.fields["start"], d.fields["facing"], d.fields["goal"]) == ("chair", "cabinet", "trash can")
+    )
     assert draft.choices[0] == "Turn Right"
     assert sorted(draft.choices) == ["Turn Back", "Turn Left", "Turn Right"]
 
@@ -293,7 +341,7 @@ def test_landmarks_must_be_unique_and_visible(case: str, reason: str) -> None:
         visibility = {"cabinet": 0.1}
     kept, rejections = drafts(ctx, shown(ctx, visibility))
     assert not [d for d in kept if d.fields["facing"] == "cabinet"]
-    assert not [d for d in kept if (d.fields["start"], d.fields["goal"]) == ("chair", "trash can")]
+    assert not [d for d in kept if "cabinet" in {o.category for o in d.objects}]
     assert rejections.counts[reason] >= 1
 
 

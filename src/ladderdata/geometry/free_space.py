@@ -231,9 +231,9 @@ def polygon_distance(polygon: Points2, points: Points2) -> FloatArray:
 
 def visible_from(grid: FloorGrid, a: FloatArray, targets: Points2) -> BoolArray:
     """(N,) whether every point of the segment from world xy ``a`` to each of (N, 2) ``targets`` lies in a
-    :attr:`FloorGrid.passable` cell (sampled every quarter cell), in one pass."""
+    :attr:`FloorGrid.passable` cell (sampled every half cell), in one pass."""
     lengths = np.linalg.norm(targets - a, axis=1)
-    steps = np.maximum(2, np.ceil(lengths / (grid.resolution / 4)).astype(np.int64) + 1)
+    steps = np.maximum(2, np.ceil(lengths / (grid.resolution / 2)).astype(np.int64) + 1)
     owner = np.repeat(np.arange(len(targets)), steps)
     first = np.cumsum(steps) - steps
     t = (np.arange(int(steps.sum())) - first[owner]) / (steps[owner] - 1)
@@ -276,18 +276,18 @@ def signed_turn_deg(before: FloatArray, after: FloatArray) -> float:
     return math.degrees(math.atan2(cross, float(before @ after)))
 
 
-def detour_margin(through: FloatArray, length: float, cap: float, min_hole_cells: int, steps: int = 12) -> float:
+def detour_margin(through: FloatArray, length: float, cap: float, min_hole_cells: int, steps: int = 8) -> float:
     """Smallest ``t`` in (0, ``cap``] at which the corridor ``through <= (1 + t) * length`` encloses a hole of at
     least ``min_hole_cells`` cells (``through``: (H, W) length of the shortest start-goal path through each
     cell, inf off the free space), to a precision of ``cap / 2**steps``; ``cap`` when it encloses none."""
 
     def has_hole(t: float) -> bool:
-        corridor = through <= (1.0 + t) * length
-        holes = ndimage.binary_fill_holes(corridor) & ~corridor
-        if not holes.any():
-            return False
-        labels, n = ndimage.label(holes)
-        return bool(n and np.bincount(labels.ravel())[1:].max() >= min_hole_cells)
+        outside = ~(through <= (1.0 + t) * length)
+        labels, _ = ndimage.label(outside)
+        sizes = np.bincount(labels.ravel())
+        sizes[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = 0  # not enclosed
+        sizes[0] = 0
+        return bool(sizes.max() >= min_hole_cells)
 
     if not has_hole(cap):
         return cap

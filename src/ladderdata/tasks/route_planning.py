@@ -30,18 +30,20 @@ from pydantic import Field, model_validator
 from ladderdata.geometry.free_space import (
     FloorGrid,
     Planner,
+    cells_near_polygon,
     detour_margin,
     free_space,
-    nearest_free,
     polygon_distance,
     signed_turn_deg,
     taut_vertices,
+    visible_from,
 )
 from ladderdata.tasks.base import (
     AnswerType,
     Draft,
     FilterConfig,
     Modality,
+    OfficialScorer,
     Rejections,
     TaskConfig,
     TaskGenerator,
@@ -97,7 +99,10 @@ class RoutePlanningConfig(TaskConfig):
         0.6, gt=0, le=5, description="metres from an object's footprint: where the route starts, ends, or turns by it"
     )
     min_landmark_gap: float = Field(
-        0.3, ge=0, le=5, description="metres: the next object is this much farther from a bend than its landmark"
+        0.15, ge=0, le=5, description="metres: the next object is this much farther from a bend than its landmark"
+    )
+    straight_deg: float = Field(
+        10.0, ge=0, le=45, description="a bend of the path turning less than this is no turn (the leg goes on)"
     )
     min_angle_margin_deg: float = Field(
         20.0, ge=0, le=67.5, description="a turn's distance to the answer boundaries 0° and ±135°"
@@ -112,7 +117,7 @@ class RoutePlanningConfig(TaskConfig):
     min_turns: int = Field(1, ge=1, le=6)
     max_turns: int = Field(2, ge=1, le=6, description="VSI-Bench's routes take two to five movements")
     choices: int = Field(4, ge=2, le=6, description="options (fewer when fewer turn sequences exist)")
-    tries: int = Field(60, ge=1, le=100_000, description="start-goal pairs tried per image set")
+    tries: int = Field(100, ge=1, le=100_000, description="(start, faced, goal) triples tried per image set")
 
     ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = (("min_turns", "max_turns"),)
 
@@ -143,6 +148,35 @@ class RoomPlan:
     obstacles: dict[int, Points2]
     """Object id -> footprint, for every object that blocks the way (the landmarks are among them)."""
     fields: dict[tuple[int, int], tuple[FloatArray, IntArray]] = field(default_factory=dict)
+    _near: dict[int, IntArray] = field(default_factory=dict)
+    _stacked: dict[tuple[int, int], bool] = field(default_factory=dict)
+    """Distance fields from single cells (row, col)."""
+    rings: dict[int, tuple[FloatArray, IntArray]] = field(default_factory=dict)
+    """Distance fields from the cells within reach of an object (by its id)."""
+
+    def stacked(self, a: int, b: int) -> bool:
+        """Whether one object's footprint centre lies in the other's footprint (a lamp on a nightstand)."""
+        key = (a, b) if a < b else (b, a)
+        if key not in self._stacked:
+            fa, fb = self.obstacles[a], self.obstacles[b]
+            inside = (
+                polygon_distance(fa, fb.mean(axis=0)[None])[0] == 0
+                or polygon_distance(fb, fa.mean(axis=0)[None])[0] == 0
+            )
+            self._stacked[key] = bool(inside)
+        return self._stacked[key]
+
+    def near(self, object_id: int, reach: float) -> IntArray:
+        """(S, 2) free cells within ``reach`` of an object's footprint (one reach per plan: its config's)."""
+        if object_id not in self._near:
+            self._near[object_id] = cells_near_polygon(self.grid, self.obstacles[object_id], reach)
+        return self._near[object_id]
+
+    def field_to(self, object_id: int, cells: IntArray) -> tuple[FloatArray, IntArray]:
+        """The distance field from ``cells``, the free cells within reach of object ``object_id``."""
+        if object_id not in self.rings:
+            self.rings[object_id] = self.planner.field(cells)
+        return self.rings[object_id]
 
     def field_from(self, cell: IntArray) -> tuple[FloatArray, IntArray]:
         key = (int(cell[0]), int(cell[1]))
@@ -180,45 +214,80 @@ class Route:
     margins: dict[str, float]
 
 
-def plan_route(ctx: SceneContext, plan: RoomPlan, start: int, goal: int, cfg: RoutePlanningConfig) -> Route | str:
-    """The route from object ``start`` to object ``goal``, or the name of the filter that rejects it. Landmarks
-    are not checked for referability here (the caller knows the views)."""
-    grid = plan.grid
-    a_xy, c_xy = ctx.objects[start].center[:2], ctx.objects[goal].center[:2]
-    s_cell = nearest_free(grid, a_xy, np.inf)
-    g_cell = nearest_free(grid, c_xy, np.inf)
-    if s_cell is None or g_cell is None:
-        return "no_free_space"
-    s_xy, g_xy = grid.centres(np.stack([s_cell, g_cell]))
-    if polygon_distance(plan.obstacles[start], s_xy[None])[0] > cfg.reach:
+def straighten(path: Points2, straight_deg: float) -> Points2:
+    """(M', 2) ``path`` without the bends whose heading change is below ``straight_deg`` (smallest first, each
+    removal re-measuring its neighbours): a kink of a few degrees is no turn to a walker."""
+    points = list(path)
+    while len(points) > 2:
+        changes = [
+            abs(signed_turn_deg(points[k] - points[k - 1], points[k + 1] - points[k]))
+            for k in range(1, len(points) - 1)
+        ]
+        k = int(np.argmin(changes))
+        if changes[k] >= straight_deg:
+            break
+        del points[k + 1]
+    return np.asarray(points, dtype=np.float64)
+
+
+def plan_route(
+    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig
+) -> Route | str:
+    """The route from object ``start``, facing object ``facing``, to object ``goal``, or the name of the filter
+    that rejects it: straight to the faced object (VSI-Bench's first step is "go forward until" it), then the
+    shortest way on. Landmarks are not checked for referability here (the caller knows the views)."""
+    grid, node = plan.grid, plan.planner.node
+    near = {i: plan.near(i, cfg.reach) for i in (start, facing, goal)}
+    if any(not len(cells) for cells in near.values()):
         return "unreachable"
-    if polygon_distance(plan.obstacles[goal], g_xy[None])[0] > cfg.reach:
+    # begin where, within reach of A, B is nearest; walk straight to the cell nearest B's centre in sight
+    ring, ring_pred = plan.field_to(facing, near[facing])
+    to_facing = ring[node[near[start][:, 0], near[start][:, 1]]]
+    if not np.isfinite(to_facing.min()):
         return "unreachable"
+    s_cell = near[start][int(np.argmin(to_facing))]
+    s_xy = grid.centres(s_cell[None])[0]
+    if not visible_from(grid, s_xy, grid.centres(plan.planner.path(s_cell, ring_pred)[-1:]))[0]:
+        return "facing_blocked"  # the shortest way to B bends
+    b_xy = grid.centres(near[facing])
+    by_closeness = np.argsort(np.linalg.norm(b_xy - ctx.objects[facing].center[:2], axis=1), kind="stable")
+    b_cell = None
+    for chunk in np.array_split(by_closeness, max(1, len(by_closeness) // 32)):  # the closest cell in sight
+        in_sight = np.flatnonzero(visible_from(grid, s_xy, b_xy[chunk]))
+        if len(in_sight):
+            b_cell = near[facing][chunk[in_sight[0]]]
+            break
+    if b_cell is None:
+        return "facing_blocked"
+    from_b = plan.field_from(b_cell)[0]
+    on_goal = from_b[node[near[goal][:, 0], near[goal][:, 1]]]
+    if not np.isfinite(on_goal.min()):
+        return "unreachable"
+    g_cell = near[goal][int(np.argmin(on_goal))]
     from_goal, pred = plan.field_from(g_cell)
-    from_start, _ = plan.field_from(s_cell)
-    length = float(from_start[plan.planner.node[g_cell[0], g_cell[1]]])
-    if not np.isfinite(length):
-        return "unreachable"
-    through = plan.planner.raster(from_start) + plan.planner.raster(from_goal)
-    detour = detour_margin(through, length, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
+    onward = float(on_goal.min())
+    g_xy = grid.centres(g_cell[None])[0]
+    through = plan.planner.raster(from_b) + plan.planner.raster(from_goal)
+    detour = detour_margin(through, onward, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
     if detour < cfg.min_detour:
         return "route_not_unique"
-    path = taut_vertices(grid, plan.planner.path(s_cell, pred))
-    if len(path) < 3:
-        return "too_few_turns"
-    # the landmark of each bend: the one object within reach, the next one min_landmark_gap farther
+    path = np.vstack([s_xy, straighten(taut_vertices(grid, plan.planner.path(b_cell, pred)), cfg.straight_deg)])
+    # the landmark of each bend: the faced object at the first, else the one object within reach; the next
+    # object min_landmark_gap farther (objects standing on it or under it mark the same place and are no rivals)
     ids = list(plan.obstacles)
     distances = np.stack([polygon_distance(plan.obstacles[i], path[1:-1]) for i in ids], axis=1)  # (bends, objects)
     bend_landmarks, gaps = [], []
-    for row in distances:
+    for k, row in enumerate(distances):
         order = np.argsort(row, kind="stable")
-        nearest = float(row[order[0]])
-        if nearest > cfg.reach:
+        landmark = facing if k == 0 else ids[int(order[0])]
+        own = float(row[ids.index(landmark)])
+        if own > cfg.reach:
             return "no_landmark"
-        gap = float(row[order[1]] - nearest) if len(order) > 1 else np.inf
+        rivals = [float(row[m]) for m in order if ids[int(m)] != landmark and not plan.stacked(landmark, ids[int(m)])]
+        gap = rivals[0] - own if rivals else np.inf
         if gap < cfg.min_landmark_gap:
             return "landmark_ambiguous"
-        bend_landmarks.append(ids[int(order[0])])
+        bend_landmarks.append(landmark)
         gaps.append(gap)
     # consecutive bends by one landmark (around its corners) are one turn: path indices first..last of each
     groups: list[tuple[int, int, int]] = []
@@ -271,7 +340,7 @@ def plan_route(ctx: SceneContext, plan: RoomPlan, start: int, goal: int, cfg: Ro
             "bearing_offset_deg": float(bearing),
             "min_leg": min(leg_lengths),
             "detour_margin": float(detour),
-            "route_length": length,
+            "route_length": float(np.linalg.norm(path[1] - s_xy)) + onward,
         },
     )
 
@@ -279,6 +348,8 @@ def plan_route(ctx: SceneContext, plan: RoomPlan, start: int, goal: int, cfg: Ro
 @register_task("route_planning")
 class RoutePlanning(TaskGenerator):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
+    short_name: ClassVar[str] = "Route Plan."
+    official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO, Modality.MULTI_VIEW)
     margins: ClassVar[tuple[str, ...]] = (
         "visibility_min",
@@ -319,10 +390,10 @@ class RoutePlanning(TaskGenerator):
         assert plan is not None
         referable = {i for i in self.candidates(ctx, shown, rejections) if i in plan.obstacles}
         ends = sorted(referable)
-        pairs = [(a, c) for a in ends for c in ends if a != c]
-        for k in rng.permutation(len(pairs))[: cfg.tries]:
-            a, c = pairs[int(k)]
-            route = plan_route(ctx, plan, a, c, cfg)
+        triples = [(a, b, c) for a in ends for b in ends for c in ends if len({a, b, c}) == 3]
+        for k in rng.permutation(len(triples))[: cfg.tries]:
+            a, b, c = triples[int(k)]
+            route = plan_route(ctx, plan, a, b, c, cfg)
             if isinstance(route, str):
                 rejections.counts[route] += 1
                 continue
