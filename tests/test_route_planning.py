@@ -5,11 +5,18 @@ round a known corner of a known object. The expected turns are re-derived here f
 trigonometry (never with the generator's code), and each filter is shown to reject a room built to be ambiguous.
 """
 
+import json
 import math
+import re
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
+from ladderdata.eval.export import ExportFormat, export_benchmark
+from ladderdata.eval.report import ScoringMode, evaluate
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.prompts import QuestionTemplates
@@ -350,3 +357,91 @@ def test_same_seed_same_drafts() -> None:
     first = [d.model_dump() for d in drafts(ctx, shown(ctx), seed=3)[0]]
     again = [d.model_dump() for d in drafts(room(R2, R2_FLOOR), shown(ctx), seed=3)[0]]
     assert first and first == again
+
+
+# ------------------------------------------------------------------------------------------------ export
+# lmms-eval's VSI-Bench task as thinking-in-space ships it (vision-x-nyu/thinking-in-space, commit
+# 51e089c3ae69b9435e9489058610f5b3964c56a8, lmms_eval/tasks/vsibench/utils.py): route_planning is in
+# MCA_QUESTION_TYPES; vsibench_doc_to_text joins pre-prompt, question, "Options:\n" + the options and the post-prompt;
+# vsibench_process_results scores exact_match(fuzzy_matching(prediction), ground_truth), fuzzy_matching being
+# ``pred.split(' ')[0].rstrip('.').strip()``; vsibench_aggregate_results reports ``route_planning_accuracy``.
+LMMS_MCA_QUESTION_TYPES = (
+    "object_rel_direction_easy",
+    "object_rel_direction_medium",
+    "object_rel_direction_hard",
+    "object_rel_distance",
+    "route_planning",
+    "obj_appearance_order",
+)
+ROUTE_QUESTION = re.compile(
+    r"You are a robot beginning at the (?P<start>[^.]+?) facing the (?P<facing>[^.]+?)\. "
+    r"You want to navigate to the (?P<goal>[^.]+?)\. You will perform the following actions \(Note: for each "
+    r"\[please fill in\], choose either 'turn back,' 'turn left,' or 'turn right\.'\): (?P<steps>.+) "
+    r"You have reached the final destination\."
+)
+STEP = re.compile(r"(\d+)\. (Go forward until the ([^.]+)\.|\[please fill in\])")
+TURN_WORDS = {"Turn Left", "Turn Right", "Turn Back"}
+
+
+def lmms_eval_route_doc(doc: dict[str, Any]) -> str:
+    """What lmms-eval does with one route_planning row (doc_to_text), plus the form VSI-Bench's questions have:
+    numbered steps alternating "Go forward until the X." and "[please fill in]", starting at the faced object and
+    ending at the goal; options "A. Turn Left, Turn Back" with one turn per blank; the ground truth a letter."""
+    assert doc["question_type"] in LMMS_MCA_QUESTION_TYPES
+    text = "\n".join(
+        [
+            "These are frames of a video.",
+            doc["question"],
+            "Options:\n" + "\n".join(doc["options"]),
+            "Answer with the option's letter from the given choices directly.",
+        ]
+    )
+    found = ROUTE_QUESTION.fullmatch(doc["question"])
+    assert found, doc["question"]
+    steps = STEP.findall(found["steps"])
+    assert " ".join(f"{n}. {step}" for n, step, _ in steps) == found["steps"]
+    assert [int(n) for n, _, _ in steps] == list(range(1, len(steps) + 1)) and len(steps) % 2 == 1
+    forward = [name for _, step, name in steps[0::2]]
+    assert all(step == "[please fill in]" for _, step, _ in steps[1::2])
+    assert forward[0] == found["facing"] and forward[-1] == found["goal"]
+    blanks = len(steps) // 2
+    letters = [o.split(". ", 1)[0] for o in doc["options"]]
+    assert letters == [chr(ord("A") + k) for k in range(len(letters))] and doc["ground_truth"] in letters
+    for option in doc["options"]:
+        turns = option.split(". ", 1)[1].split(", ")
+        assert len(turns) == blanks and set(turns) <= TURN_WORDS
+    assert len({o.split(". ", 1)[1] for o in doc["options"]}) == len(doc["options"])
+    return text
+
+
+def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exported"
+    (result,) = export_benchmark(benches / "vsi-video", out, ExportFormat.VSIBENCH, fps=2.0)
+    assert result.question_types.get("route_planning", 0) >= 1
+    docs = pq.read_table(out / result.folder / result.parquet).to_pylist()
+    routes = [d for d in docs if d["question_type"] == "route_planning"]
+    for doc in routes:
+        text = lmms_eval_route_doc(doc)
+        assert doc["question"] in text
+        # the ground truth as the model's reply scores 1 with lmms-eval's own matching
+        assert doc["ground_truth"].split(" ")[0].rstrip(".").strip().lower() == doc["ground_truth"].lower()
+    # lmms-eval's --log_samples lines answering every question with its ground truth: 100 in every scoring mode
+    results = tmp_path / "samples.jsonl"
+    lines = [
+        {"doc_id": k, "doc": d, "target": d["ground_truth"], "filtered_resps": [d["ground_truth"]]}
+        for k, d in enumerate(docs)
+    ]
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for mode in ScoringMode:
+        (summary,) = evaluate(benches / "vsi-video", results, tmp_path / mode.value, modes=[mode])[mode.value].values()
+        assert summary["tasks"]["route_planning"] == 100.0, (mode, summary)
+        assert summary["avg"] == 100.0 and not summary["errors"]
+    # and a wrong letter on one route question costs that question only
+    wrong = routes[0]
+    other = next(o.split(". ", 1)[0] for o in wrong["options"] if o.split(". ", 1)[0] != wrong["ground_truth"])
+    lines = [line | {"filtered_resps": [other]} if line["doc"]["id"] == wrong["id"] else line for line in lines]
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (summary,) = evaluate(benches / "vsi-video", results, tmp_path / "wrong", modes=[ScoringMode.VSIBENCH])[
+        "vsibench"
+    ].values()
+    assert summary["tasks"]["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
