@@ -522,7 +522,7 @@ def build_bench_command(
         list[str] | None,
         typer.Option(help="spbench-si, spbench-mv, vsi-video or a recipe file (repeatable; default spbench-si, -mv)"),
     ] = None,
-    video: Annotated[bool, typer.Option(help="also build vsi-video (all seven types on videos)")] = False,
+    video: Annotated[bool, typer.Option(help="also build vsi-video (VSI-Bench's eight question types on videos)")] = False,
     seed: Seed = 0,
     limit_scenes: LimitScenes = None,
     frame_stride: FrameStride = None,
