@@ -19,9 +19,10 @@ from ladderdata.eval.export import ExportFormat, export_benchmark
 from ladderdata.eval.report import ScoringMode, evaluate
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.metadata.config import ObjectInView, ViewRecord
+from ladderdata.preview import route_points
 from ladderdata.prompts import QuestionTemplates
 from ladderdata.tasks import Draft, ObjectFacts, Rejections, SceneContext, Shown, get_task
-from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, plan_route, room_plan
+from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, actions_text, plan_route, room_plan
 
 Rect = tuple[float, float, float, float]
 BODY = 0.2
@@ -446,3 +447,16 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
         "vsibench"
     ].values()
     assert summary["tasks"]["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
+
+
+def test_preview_sketches_the_answers_turns_from_above() -> None:
+    question = QuestionTemplates().render(
+        "route_planning",
+        {"start": "chair", "facing": "cabinet", "goal": "door", "actions": actions_text(["cabinet", "box", "door"])},
+    )
+    names, points = route_points(question, "Turn Right, Turn Back") or ([], [])
+    assert names == ["cabinet", "box", "door"]
+    # up to the cabinet, right (east) to the box, back (west, a step aside) to the door
+    assert points[:3] == [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
+    assert points[3][0] == pytest.approx(0.0) and points[3][1] != 1.0
+    assert route_points(question, "Turn Right") is None  # one turn for two blanks: not this question's option
