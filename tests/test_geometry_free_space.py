@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from ladderdata.geometry.free_space import (
+    FloorGrid,
     Planner,
     detour_margin,
     free_space,
-    nearest_free,
     polygon_distance,
     signed_turn_deg,
     taut_vertices,
@@ -33,6 +33,13 @@ def floor(*rects: tuple[float, float, float, float]) -> tuple[Points3, Faces]:
 
 def square(x0: float, y0: float, x1: float, y1: float) -> Points2:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+def nearest_free(grid: FloorGrid, xy: np.ndarray, within: float) -> np.ndarray | None:
+    """The free cell whose centre is nearest to ``xy``, if within ``within`` metres."""
+    cells = np.argwhere(grid.free)
+    d = np.linalg.norm(grid.centres(cells) - xy, axis=1)
+    return cells[int(np.argmin(d))] if d.min() <= within else None
 
 
 def route(planner: Planner, a: tuple[float, float], c: tuple[float, float]) -> tuple[float, Points2]:

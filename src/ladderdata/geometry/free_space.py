@@ -197,17 +197,6 @@ class Planner:
         return self._cells[out]
 
 
-def nearest_free(grid: FloorGrid, xy: FloatArray, within: float) -> IntArray | None:
-    """The free cell whose centre is nearest to world point ``xy`` (ties: lowest row, then column), if one lies
-    within ``within`` metres."""
-    cells = np.argwhere(grid.free)
-    if not len(cells):
-        return None
-    d = np.linalg.norm(grid.centres(cells) - xy, axis=1)
-    k = int(np.argmin(d))  # argwhere is row-major, argmin takes the first minimum
-    return cells[k] if d[k] <= within else None
-
-
 def cells_near_polygon(grid: FloorGrid, polygon: Points2, within: float) -> IntArray:
     """(S, 2) free cells whose centres lie within ``within`` metres of a convex xy polygon (K, 2)."""
     cells = np.argwhere(grid.free)

@@ -2,16 +2,17 @@
 take me to object C? The route is "go forward until the X" steps with the turns between them as blanks; the
 options are turn sequences ("Turn Left, Turn Back").
 
-The route is the shortest walk on the room's free-space grid (:mod:`ladderdata.geometry.free_space`): the floor
-minus the footprints of the objects that stand in the way, eroded by a body radius; it starts at the free cell
-nearest A's centre and ends at the one nearest C's. Pulled taut, it is a few straight legs; the first ends at
-B (the question says I face B and "go forward until the B"), each later one at the object the leg ends by, the
-last at C. The turn at each bend is the heading change seen from above (z up, counter-clockwise = left):
-``back`` from 135° on (VSI-Bench's "turn at least 135 degrees" of its relative-direction questions), else
-``left`` or ``right``. A question is kept only when it is unambiguous (docs/tasks.md#route_planning):
+The route is planned on the room's free-space grid (:mod:`ladderdata.geometry.free_space`): the floor minus
+the footprints of the objects that stand in the way, eroded by a body radius. The walker begins within ``reach``
+of A, walks straight to B (VSI-Bench's routes begin "go forward until" the faced object), then takes the
+shortest way to C; pulled taut, that way is a few straight legs, each ending by an object (its landmark). The
+turn at each landmark is the heading change seen from above (z up, counter-clockwise = left): ``back`` from
+135° on (VSI-Bench's "turn at least 135 degrees" of its relative-direction questions), else ``left`` or
+``right``. A question is kept only when it is unambiguous (docs/tasks.md#route_planning):
 
-* every landmark is a referable object (askable, visible in the views shown, the only one of its category
-  there) and the only object within ``reach`` of its bend, the next one ``min_landmark_gap`` farther;
+* B is in sight from the start (``facing_blocked``); every landmark is a referable object (askable, visible in
+  the views shown, the only one of its category there) and the only object within ``reach`` of its bend, the
+  next one ``min_landmark_gap`` farther;
 * every turn is ``min_angle_margin_deg`` from the answer boundaries (0° and ±135°), both on the path and on
   the polyline through the landmarks' centres (what a reader of the question pictures), and they agree;
 * each leg heads for its landmark (within ``max_bearing_deg``) and is at least ``min_leg`` long;
