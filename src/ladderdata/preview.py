@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from functools import cache
@@ -246,9 +247,69 @@ def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.I
     return grid
 
 
+ROUTE_START = re.compile(r"beginning at the (.+?) facing the ")
+ROUTE_STEP = re.compile(r"Go forward until the ([^.]+)\.")
+TURN_DEGREES = {"Turn Left": 90.0, "Turn Right": -90.0, "Turn Back": 180.0}
+
+
+def route_points(question: str, chosen: str) -> tuple[list[str], list[tuple[float, float]]] | None:
+    """Landmark names and the points of a route-planning answer drawn from above: unit legs from (0, 0) heading
+    up (+y), turning at each landmark as ``chosen`` ("Turn Left, Turn Back") says: left and right a quarter turn,
+    back a half turn (then a step aside, so that the way back stays visible). None when the texts do not fit."""
+    names = ROUTE_STEP.findall(question)
+    turns = [TURN_DEGREES.get(t) for t in chosen.split(", ")]
+    if len(names) != len(turns) + 1 or None in turns:
+        return None
+    heading, x, y = 90.0, 0.0, 0.0
+    points = [(x, y)]
+    for k in range(len(names)):
+        if k:
+            turn = turns[k - 1]
+            assert turn is not None
+            heading += turn
+            if turn == 180.0:
+                x, y = x + 0.15 * math.sin(math.radians(heading)), y - 0.15 * math.cos(math.radians(heading))
+        x, y = x + math.cos(math.radians(heading)), y + math.sin(math.radians(heading))
+        points.append((round(x, 9), round(y, 9)))
+    return names, points
+
+
+def route_sketch(sample: PreviewSample, width: int) -> Image.Image | None:
+    """A route-planning answer drawn from above (:func:`route_points`), start and landmarks labelled: a sketch of
+    what the answer means, not a map (the row holds no geometry); None for other rows."""
+    if sample.task != "route_planning":
+        return None
+    found = route_points(sample.question, answer_text(sample).split(". ", 1)[-1])
+    if found is None:
+        return None
+    names, points = found
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    height = 180
+    scale = min((width - 200) / max(max(xs) - min(xs), 1.0), (height - 60) / max(max(ys) - min(ys), 1.0))
+    to_px = [(80 + (x - min(xs)) * scale, 25 + (max(ys) - y) * scale) for x, y in points]
+    image = Image.new("RGB", (width, height), (246, 246, 240))
+    draw = ImageDraw.Draw(image)
+    draw.line(to_px, fill=ANSWER_COLOR, width=4)
+    draw.ellipse((to_px[0][0] - 6, to_px[0][1] - 6, to_px[0][0] + 6, to_px[0][1] + 6), fill=(30, 30, 30))
+    start = ROUTE_START.search(sample.question)
+    _plate(draw, (to_px[0][0] + 8, to_px[0][1] - 8), start.group(1) if start else "start", (30, 30, 30))
+    for k, (name, xy) in enumerate(zip(names, to_px[1:], strict=True)):
+        _plate(draw, (xy[0] + 8, xy[1] - 8), name, BOX_COLORS[k % len(BOX_COLORS)])
+    note = "the answer's turns seen from above (a sketch, not to scale)"
+    draw.text((6, height - 22), note, font=font(14), fill=HEADER_COLOR)
+    return image
+
+
 def render_card(sample: PreviewSample, images: list[bytes], width: int) -> Image.Image:
-    """One sample: pictures on top, text below, the card as tall as both need."""
+    """One sample: pictures on top (a route-planning answer's sketch under them), text below, the card as tall
+    as both need."""
     pictures = _pictures(sample, images, width - 2 * PAD)
+    sketch = route_sketch(sample, width - 2 * PAD)
+    if sketch is not None:
+        stacked = Image.new("RGB", (pictures.width, pictures.height + 4 + sketch.height), "white")
+        stacked.paste(pictures, (0, 0))
+        stacked.paste(sketch, (0, pictures.height + 4))
+        pictures = stacked
     fonts = {
         Style.HEADER: font(15),
         Style.BODY: font(18),

@@ -20,6 +20,7 @@ from ladderdata.tasks import (
     object_rel_distance,
     object_size_estimation,
     room_size_estimation,
+    route_planning,
 )
 from ladderdata.tasks.base import (
     TASKS,
@@ -91,4 +92,5 @@ __all__ = [
     "official_types",
     "register_task",
     "room_size_estimation",
+    "route_planning",
 ]

@@ -10,7 +10,7 @@ from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.geometry.measure import SizeBox, floor_area, object_size_cm, surface_distance
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.sources.base import Scan
-from ladderdata.typed import FloatArray, Points3
+from ladderdata.typed import Faces, FloatArray, Points3
 
 FLOOR_CATEGORIES = ("floor",)
 
@@ -57,6 +57,8 @@ class SceneContext:
     """Closest-surface distance between two objects, metres."""
     floor_area: float | None
     """Floor area in m^2 (None when the scene has no floor annotation)."""
+    floor_mesh: tuple[Points3, Faces] | None = field(default=None, repr=False)
+    """(V, 3) vertices and (F, 3) triangles of the floor objects (None without a floor annotation)."""
     _distances: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
     point_distance_fn: Callable[[int, Points3], FloatArray] | None = field(default=None, repr=False)
     """(N,) exact distance from (N, 3) world points to an object's surface, metres (camera-to-object questions)."""
@@ -113,12 +115,14 @@ class SceneContext:
             )
         floor = [o.surface for o in scan.objects if o.info.category in FLOOR_CATEGORIES and len(o.surface.faces)]
         area = None
+        floor_mesh = None
         if floor:
             offsets = np.cumsum([0] + [len(f.vertices) for f in floor[:-1]])
-            area = floor_area(
+            floor_mesh = (
                 np.concatenate([f.vertices for f in floor]),
                 np.concatenate([f.faces + k for f, k in zip(floor, offsets, strict=True)]),
             )
+            area = floor_area(*floor_mesh)
         return cls(
             scan_id=scan.scan_id,
             scene_type=scan.scene_type,
@@ -127,6 +131,7 @@ class SceneContext:
             distance_fn=lambda a, b: surface_distance(surfaces[a], surfaces[b]),
             floor_area=area,
             point_distance_fn=lambda i, points: surfaces[i].distances_from(points),
+            floor_mesh=floor_mesh,
         )
 
 
