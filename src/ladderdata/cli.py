@@ -543,7 +543,7 @@ def build_bench_command(
         ),
     ] = None,
     video: Annotated[
-        bool, typer.Option(help="also build vsi-video (VSI-Bench's eight types) and vsti-video (VSTI-Bench's) on videos")
+        bool, typer.Option(help="also build vsi-video (VSI-Bench's 8 types) and vsti-video (VSTI-Bench's) on videos")
     ] = False,
     seed: Seed = 0,
     limit_scenes: LimitScenes = None,
