@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ladderdata.eval.export import ExportFormat, export_benchmark
-from ladderdata.eval.report import ScoringMode, evaluate
+from ladderdata.eval.report import evaluate
+from ladderdata.eval.scorers import scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.preview import route_points
@@ -434,8 +435,8 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
     ]
     results.write_text("".join(json.dumps(line) + "\n" for line in lines))
     # every scoring mode that scores VSI-Bench's question types
-    for mode in (ScoringMode.LADDER, ScoringMode.SPATIALLADDER, ScoringMode.VSIBENCH):
-        (summary,) = evaluate(benches / "vsi-video", results, tmp_path / mode.value, modes=[mode])[mode.value].values()
+    for mode in scoring_modes(["ladder", "spatialladder", "thinking-in-space", "lmms-eval"]):
+        (summary,) = evaluate(benches / "vsi-video", results, tmp_path / mode.name, modes=[mode])[mode.name].values()
         assert summary["tasks"]["route_planning"] == 100.0, (mode, summary)
         assert summary["avg"] == 100.0 and not summary["errors"]
     # and a wrong letter on one route question costs that question only
@@ -443,8 +444,8 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
     other = next(o.split(". ", 1)[0] for o in wrong["options"] if o.split(". ", 1)[0] != wrong["ground_truth"])
     lines = [line | {"filtered_resps": [other]} if line["doc"]["id"] == wrong["id"] else line for line in lines]
     results.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    (summary,) = evaluate(benches / "vsi-video", results, tmp_path / "wrong", modes=[ScoringMode.VSIBENCH])[
-        "vsibench"
+    (summary,) = evaluate(benches / "vsi-video", results, tmp_path / "wrong", modes=scoring_modes(["lmms-eval"]))[
+        "lmms-eval"
     ].values()
     assert summary["tasks"]["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
 
