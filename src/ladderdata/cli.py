@@ -140,6 +140,12 @@ MetadataCache = Annotated[
 SPLIT_HELP = "train, val, test, all, or a file of scan ids (one per line)"
 Seed = Annotated[int, typer.Option(help="seed of every random choice: same seed, same bytes")]
 LimitScenes = Annotated[int | None, typer.Option(min=1, help="use only the first K scans of the split")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        help="replace ladder's earlier output in --out made with other settings (never a folder ladder did not write)"
+    ),
+]
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -242,9 +248,11 @@ def synth(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
     (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
+    from ladderdata.outputs import claim_output
     from ladderdata.sources.synthetic import SynthConfig, SynthFormat
 
     try:
@@ -263,6 +271,7 @@ def synth(
         posed_max_images=posed_max_images,
         layouts=frames_layout or [FramesLayout.SENS],
     )
+    claim_output(out, "synthetic scans", {k: str(v) for k, v in config.model_dump().items()}, overwrite=overwrite)
     with open_run_executor(executor, workers, ray_address) as runner:
         run_synth(out, config, runner)
 
@@ -373,8 +382,11 @@ def metadata(
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
     finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
+    from ladderdata.outputs import claim_output
+
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     ids = list_scans(config, split)
+    claim_output(out, "metadata cache", inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         failed = run_metadata(config, ids, out, frame_stride, runner)
     raise typer.Exit(SCANS_FAILED if failed else 0)
@@ -408,6 +420,14 @@ def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
         config.out / "stats.md",
     )
     return summary
+
+
+def build_settings(config: "BuildConfig") -> dict[str, str | int]:
+    """What decides a build's contents besides its scans: a rerun with others replaces the dataset."""
+    from ladderdata.cache import content_key
+
+    recipe = config.recipe.model_dump_json()
+    return {"recipe": config.recipe.name, "recipe settings": content_key({"recipe": recipe})[:12], "seed": config.seed}
 
 
 def check_benchmark_folders(folders: list[Path]) -> None:
@@ -446,8 +466,10 @@ def build_dataset_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
+    from ladderdata.outputs import claim_output
     from ladderdata.pipeline import BuildConfig
     from ladderdata.recipe import Recipe
 
@@ -463,6 +485,7 @@ def build_dataset_command(
     )
     list_scans(config.source, config.split)
     check_benchmark_folders(config.exclude)
+    claim_output(out, "dataset", build_settings(config), overwrite=overwrite, inputs=[*scans, *config.exclude])
     with open_run_executor(executor, workers, ray_address) as runner:
         summary = run_build(config, runner)
     raise typer.Exit(SCANS_FAILED if summary.failed else 0)
@@ -534,16 +557,20 @@ def build_bench_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
     Warns when a benchmark gets fewer questions than its target, saying why; exits 4 when one gets none.
     """
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
+    from ladderdata.outputs import claim_output
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     list_scans(config, split)
+    stride = frame_stride or DEFAULT_FRAME_STRIDE
+    claim_output(out, "benchmarks", {"seed": seed, "frame stride": stride}, overwrite=overwrite, inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
@@ -636,9 +663,14 @@ def eval_command(
     from ladderdata.eval.report import evaluate, load_bench, scoring_modes
     from ladderdata.prompts import PromptStyle
 
+    from ladderdata.outputs import claim_files, refuse_inside_inputs
+
     modes = scoring_modes(scoring or [])
     if predictions is None and model is None:
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
+    report_dir = out or (predictions.parent if predictions is not None else Path(f"eval-{model.name if model else ''}"))
+    refuse_inside_inputs(report_dir, [bench])
+    claim_files(report_dir, ["report.md", "report.json", "scores.jsonl"], "eval report")
     style = PromptStyle.THINK if prompt is PromptChoice.THINK else PromptStyle.ANSWER
     if model is not None:
         from ladderdata.eval.report import write_predictions
@@ -695,6 +727,7 @@ def export_command(
     fps: Annotated[
         float, typer.Option(help="frame rate of exported videos (one video frame per benchmark frame)")
     ] = 2.0,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write a benchmark in the layout, file names, fields and media an official evaluator reads."""
     from ladderdata.eval.export import ExportFormat, export_benchmark
@@ -703,7 +736,7 @@ def export_command(
         chosen = ExportFormat(format)
     except ValueError:
         raise LadderError(f"--format must be spatialladder or vsibench, not {format!r}") from None
-    results = export_benchmark(bench, out, chosen, fps)
+    results = export_benchmark(bench, out, chosen, fps, overwrite=overwrite)
     table = Table("benchmark", "folder", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
     for r in results:
         table.add_row(r.benchmark, r.folder, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
@@ -756,8 +789,13 @@ def preview(
 ) -> None:
     """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
     single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
+    from ladderdata.outputs import claim_output, refuse_inside_inputs
     from ladderdata.preview import render_preview
 
+    if out is not None:  # the default, DATASET/preview, is ladder's; a folder inside the dataset is fine, not itself
+        if out.resolve() == dataset.resolve():
+            refuse_inside_inputs(out, [dataset])
+        claim_output(out, "preview sheets")
     for path in render_preview(dataset, out, samples, seed):
         log.info("wrote %s", path)
 
