@@ -111,7 +111,7 @@ def test_single_files_are_claimed_only_when_ladder_wrote_them(tmp_path: Path) ->
     (tmp_path / "report.md").write_text("ladder's")
     claim_files(tmp_path, ["report.md"], "eval report")  # a rerun replaces it
     (tmp_path / "report.json").write_text("the user's")
-    with pytest.raises(OutputFolderError, match="report.json exists and ladder did not write it"):
+    with pytest.raises(OutputFolderError, match=r"report.json exists and ladder did not write it"):
         claim_files(tmp_path, ["report.md", "report.json"], "eval report")
 
 

@@ -661,9 +661,8 @@ def eval_command(
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.report import evaluate, load_bench, scoring_modes
-    from ladderdata.prompts import PromptStyle
-
     from ladderdata.outputs import claim_files, refuse_inside_inputs
+    from ladderdata.prompts import PromptStyle
 
     modes = scoring_modes(scoring or [])
     if predictions is None and model is None:

@@ -25,6 +25,7 @@ from ladderdata.errors import ConfigError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
+from ladderdata.layout import is_safe_name
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
@@ -245,6 +246,27 @@ def read_id_list(path: Path) -> list[str]:
     except (UnicodeDecodeError, OSError) as e:
         raise ConfigError(f"cannot read the list of scan ids {path}: {e}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def listed_ids(path: Path, available: list[str], root: Path) -> list[str]:
+    """The ids a list of scan ids (a split list or ``--split FILE``) selects among ``available``, in the list's
+    order, each once. What it cannot select is said, not silently dropped: ids listed twice, entries that are no
+    scan id (``../scene0000_00``, ``x/../id``: a path, not a name), ids no scan under ``root`` has."""
+    listed = read_id_list(path)
+    wanted = list(dict.fromkeys(listed))  # a scan listed twice is built (and listed in the manifest) once
+    if len(wanted) < len(listed):
+        repeated = sorted(s for s, n in Counter(listed).items() if n > 1)
+        log.warning("%s lists %d scan ids more than once, each used once: %s", path, len(repeated), repeated[:5])
+    odd = [s for s in wanted if not is_safe_name(s)]
+    if odd:
+        log.warning(
+            "%s lists %d entries that are not scan ids, ignored: %s", path, len(odd), [repr(s) for s in odd[:5]]
+        )
+    present = set(available)
+    missing = [s for s in wanted if s not in present and is_safe_name(s)]
+    if missing:
+        log.warning("%d scans listed in %s are not under %s: %s", len(missing), path, root, missing[:5])
+    return [s for s in wanted if s in present]
 
 
 class ScanSourceConfig(BaseModel):

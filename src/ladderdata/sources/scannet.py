@@ -25,7 +25,7 @@ from ladderdata.sources.base import (
     ScanObject,
     ScanSource,
     ScanSourceConfig,
-    read_id_list,
+    listed_ids,
     register_source,
 )
 from ladderdata.sources.files import read_json_object
@@ -336,14 +336,14 @@ class ScanNetSource(ScanSource):
         return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
 
     def split_ids(self, split: str) -> list[str]:
-        """Scan ids listed in ``scannetv2_{split}.txt``."""
+        """Scan ids listed in ``scannetv2_{split}.txt`` that are under the root (``listed_ids`` warns of the rest)."""
         path = self.split_file(split)
         if not path.is_file():
             raise ConfigError(
                 f"split list {path.name} not found in {path.parent}: copy ScanNet's {path.name} there, pass "
                 "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
-        return read_id_list(path)
+        return listed_ids(path, list(self._scan_dirs), self.config.root)
 
     def scan_ids(self, split: str | None = None) -> list[str]:
         ids = list(self._scan_dirs)
