@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from fixtures.factories import BuiltDataset, read_samples, scannet
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
+from ladderdata.layout import FramesLayout
 from ladderdata.preview import (
     ANSWER_COLOR,
     BOX_COLORS,
@@ -245,6 +247,19 @@ def test_video_cards_show_evenly_spaced_frames_first_and_last_included() -> None
     shown = sample.shown_frames()
     gaps = np.diff(shown)
     assert len(shown) == 8 and shown[0] == 0 and shown[-1] == 15 and gaps.max() - gaps.min() <= 1
+
+
+@pytest.mark.parametrize("layout", list(FramesLayout))
+def test_every_frames_layouts_shards_are_previewed(
+    built_alone: Callable[[str, FramesLayout], Path], layout: FramesLayout, tmp_path: Path
+) -> None:
+    """Rows of every frames layout preview, posed_images ones included (their timestamps are null: the layout does
+    not say when its frames were taken); video cards then label frames by number."""
+    dataset = built_alone("scene0000_00", layout)
+    sheets = render_preview(dataset, tmp_path / "sheets", samples=4)
+    assert sheets and all(Image.open(p).size[0] > 0 for p in sheets)
+    rows = pq.read_table(next((dataset / "data").rglob("*.parquet")), columns=["timestamps"]).to_pylist()
+    assert any(r["timestamps"] is None for r in rows) == (layout is FramesLayout.POSED)
 
 
 def run_ladder(*args: str) -> subprocess.CompletedProcess[str]:

@@ -277,32 +277,36 @@ def synth(
 
 
 def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
-    """Load every scan of ``ids`` and print a table; returns the number of scans that failed."""
+    """Pre-flight every scan of ``ids`` (``sources.preflight``: files, load, poses, sample frames) and print a
+    table; returns the number of scans that failed (a build would fail them too)."""
     from ladderdata.sources.base import open_source
+    from ladderdata.sources.preflight import preflight
 
     source = open_source(source_config)
-    table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
+    table = Table()
+    table.add_column("scan", overflow="fold")  # full ids, wrapped rather than cut
+    for column in ("type", "objects", "categories", "frames", "invalid poses", "layout"):
+        table.add_column(column)
     failures: dict[str, str] = {}
     with _progress() as progress:
-        for scan_id in progress.track(ids, description="reading scans"):
+        for scan_id in progress.track(ids, description="checking scans"):
             try:
-                scan = source.load(scan_id)
+                check = preflight(source, scan_id)
             except Exception as e:  # one bad scan costs that scan only (as in every command that reads scans)
                 failures[scan_id] = describe_failure(scan_id, e)
                 log.error("%s", failures[scan_id])
                 continue
-            n_frames = len(scan.valid_poses)
             table.add_row(
                 scan_id,
-                scan.scene_type or "-",
-                str(len(scan.objects)),
-                str(len({o.info.category for o in scan.objects})),
-                str(n_frames),
-                str(scan.num_invalid_poses),
-                scan.frames.layout if scan.frames else "-",
+                check.scene_type or "-",
+                str(check.objects),
+                str(check.categories),
+                str(check.frames),
+                str(check.invalid_poses),
+                check.layout,
             )
     Console().print(table)
-    log.info("%d scans read, %d failed", len(ids) - len(failures), len(failures))
+    log.info("%d scans ready, %d would fail", len(ids) - len(failures), len(failures))
     return len(failures)
 
 
@@ -321,7 +325,8 @@ def scans(
     split_dir: SplitDir = None,
     source: Source = None,
 ) -> None:
-    """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
+    """Check every scan as a build would need it (files present, the scan loads, valid poses, sample frames
+    decode) and summarise it; exit 1 when a scan would fail (each named with its file and reason)."""
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     failed = summarise_scans(config, list_scans(config, split))
     raise typer.Exit(SCANS_FAILED if failed else 0)
