@@ -214,3 +214,39 @@ def test_scans_fails_the_scans_a_build_would_fail(
     jpeg.write_bytes(jpeg.read_bytes()[:300])
     with pytest.raises(CorruptFileError, match=jpeg.name):
         preflight(export, SCAN)
+
+
+# ------------------------------------------------------------------------------------- messages
+
+
+def test_messages_name_the_true_cause(synthetic_root: Path, tmp_path: Path) -> None:
+    from ladderdata.errors import ConfigError
+    from ladderdata.sources.base import detect_source
+    from ladderdata.sources.sens import SensFormatError, read_sens_index
+
+    for table, said in (("/dev/zero", "a character device, not a regular file"), (str(tmp_path), "a folder")):
+        config = scannet(synthetic_root).model_copy(update={"label_table": Path(table)})
+        with pytest.raises(ConfigError, match=f"label table {table} cannot be read: {said}"):
+            open_source(config).check()
+    with pytest.raises(ConfigError, match=r"is one scan, not a root of scans: pass the scannet root that holds it"):
+        detect_source(scan_paths(synthetic_root, SCAN).scan_dir)
+    sens = tmp_path / "x.sens"
+    data = bytearray(scan_paths(synthetic_root, SCAN).sens.read_bytes())
+    for length, said in ((3000, "sensor name length 3000 bytes"), (40, "the sensor name \\(40 bytes\\) is not text")):
+        data[4:12] = length.to_bytes(8, "little")  # u32 version, then the u64 name length
+        sens.write_bytes(bytes(data))
+        with pytest.raises(SensFormatError, match=f"{said}.*the header is corrupt"):
+            read_sens_index(sens)
+
+
+def test_labels_and_paths_are_echoed_on_one_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ladderdata.outputs import OneLineLogs
+
+    record = logging.LogRecord(
+        "ladderdata", logging.WARNING, "", 0, "labels %s in %s", ("chair\nx\x00", Path("a\nb")), None
+    )
+    assert OneLineLogs().filter(record) and record.getMessage() == "labels chair\\nx\\x00 in a\\nb"
+    code, stderr = run_cli(["scans", "--scans", "no\nsuch\x1broot"], monkeypatch, capsys)
+    assert code == cli.BAD_CONFIG and stderr.count("\n") == 1 and "no\\nsuch\\x1broot" in stderr

@@ -43,11 +43,12 @@ log = logging.getLogger("ladderdata")
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    from ladderdata.outputs import OneLineLogs
+
+    handler = RichHandler(console=console, show_path=False)
+    handler.addFilter(OneLineLogs())  # labels and paths from the user's files are echoed escaped
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-        force=True,
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True
     )
 
 
@@ -905,7 +906,9 @@ add_extension_commands()
 
 
 def _fail(code: int, label: str, text: str) -> NoReturn:
-    console.print(f"[red]{label}:[/red] {escape(text)}", soft_wrap=True)
+    from ladderdata.outputs import one_line
+
+    console.print(f"[red]{label}:[/red] {escape(one_line(text))}", soft_wrap=True)
     raise SystemExit(code) from None
 
 

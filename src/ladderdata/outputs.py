@@ -22,6 +22,7 @@ Refusals are :class:`OutputFolderError`, one line, exit code 2.
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,38 @@ class OutputFolderError(ConfigError):
     or ladder's own output made with other settings (without ``--overwrite``)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def shown(path: Path | str) -> str:
-    """A path (or label) as it may be echoed on one line: control characters (a newline, NUL) escaped.
+    """A path (or label) as it may be echoed on one line: quoted with control characters (a newline, NUL)
+    escaped when it has any, as it is otherwise.
 
     >>> shown("out\\nput"), shown("a b")
     ("'out\\\\nput'", 'a b')
     """
     text = os.fspath(path)
-    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
+    return repr(text) if _CONTROL.search(text) else text
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n``, ``\\x00``): a message that quotes a label or a
+    path from the user's files stays one line, and nothing in it moves the terminal's cursor.
+
+    >>> one_line("label 'chair\\nx' unknown")
+    "label 'chair\\\\nx' unknown"
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class OneLineLogs(logging.Filter):
+    """A log filter that escapes control characters in what records quote (their string and path arguments):
+    a scan's label with a newline or a NUL is echoed as ``'chair\\nx'``, never as two lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(one_line(os.fspath(a)) if isinstance(a, str | Path) else a for a in record.args)
+        return True
 
 
 def _read_marker(folder: Path) -> dict[str, Any] | None:

@@ -453,6 +453,23 @@ def looks_like(root: Path) -> list[str]:
     return [name for name, cls in sorted(SOURCES.items()) if cls.looks_for and cls.detect(root)]
 
 
+def root_holding(folder: Path, levels: int = 3) -> tuple[Path, str] | None:
+    """The root a user who gave one scan's folder as the root meant (``scans/scene0000_00`` of ScanNet,
+    ``data/<scene>`` of ScanNet++, ``Training/<video>`` of ARKitScenes), and its source: the nearest folder up to
+    ``levels`` above ``folder`` that one source recognises, or the one above it while that source still does
+    (ScanNet's ``scans/`` is a root, the folder holding it and the label table a better one)."""
+    found: tuple[Path, str] | None = None
+    for ancestor in list(folder.resolve().parents)[:levels]:
+        matches = looks_like(ancestor)
+        if found is None and len(matches) == 1:
+            found = (ancestor, matches[0])
+        elif found is not None and matches == [found[1]]:
+            found = (ancestor, found[1])
+        elif found is not None:
+            break
+    return found
+
+
 def detect_source(root: Path) -> str:
     """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
     for when none or several match."""
@@ -465,6 +482,11 @@ def detect_source(root: Path) -> str:
         return matches[0]
     looked = "; ".join(f"{name}: {cls.looks_for}" for name, cls in sorted(SOURCES.items()) if cls.looks_for)
     if not matches:
+        holder = root_holding(root)
+        if holder is not None:
+            raise ConfigError(
+                f"--scans {root} is one scan, not a root of scans: pass the {holder[1]} root that holds it, {holder[0]}"
+            )
         raise ConfigError(f"cannot tell which scan source reads {root}: looked for {looked}; pass --source NAME")
     raise ConfigError(f"{root} looks like several scan sources ({', '.join(matches)}); pass --source NAME")
 

@@ -318,9 +318,10 @@ class ScanNetSource(ScanSource):
     @cached_property
     def labels(self) -> LabelTable:
         path = self.label_table_path
-        if self.config.label_table is not None and not path.is_file():
+        # what is there but is no file (a folder, /dev/zero) is refused by LabelTable.read, saying what it is
+        if self.config.label_table is not None and not path.exists():
             raise ConfigError(f"--label-table {path} does not exist: pass ScanNet's {LABEL_TABLE}")
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(
                 f"label table {LABEL_TABLE} not found in {path.parent}: copy ScanNet's {LABEL_TABLE} there "
                 "or pass --label-table FILE (docs/scannet.md)"

@@ -232,11 +232,11 @@ class ScanNetPPSource(ScanSource):
         if self.config.label_map is not None and not label_map.is_file():
             raise ConfigError(f"ScanNet++ label map {label_map} not found")
         classes = self.config.label_table or root / CLASSES_FILE
-        if self.config.label_table is not None and not classes.is_file():
+        if self.config.label_table is not None and not classes.exists():
             raise ConfigError(
                 f"--label-table {classes} does not exist: pass ScanNet++'s {CLASSES_FILE} (one class a line)"
             )
-        if not classes.is_file():
+        if not classes.exists():
             raise ConfigError(
                 f"ScanNet++ class list {CLASSES_FILE.name} not found in {classes.parent}: copy ScanNet++'s "
                 f"{CLASSES_FILE.parent}/ there or pass --label-table FILE (one class a line, like {CLASSES_FILE.name})"
