@@ -250,3 +250,25 @@ def test_labels_and_paths_are_echoed_on_one_line(
     assert OneLineLogs().filter(record) and record.getMessage() == "labels chair\\nx\\x00 in a\\nb"
     code, stderr = run_cli(["scans", "--scans", "no\nsuch\x1broot"], monkeypatch, capsys)
     assert code == cli.BAD_CONFIG and stderr.count("\n") == 1 and "no\\nsuch\\x1broot" in stderr
+
+
+def test_inputs_that_are_no_regular_file_are_refused_unopened(tmp_path: Path) -> None:
+    """A FIFO given as a recipe, a list of scan ids or a shared table is refused by what it is (opening it would
+    block forever); so is a device (``/dev/zero`` reads forever)."""
+    import signal
+
+    from ladderdata.errors import ConfigError
+    from ladderdata.recipe import Recipe
+    from ladderdata.sources.base import read_id_list
+    from ladderdata.sources.labels import LabelTable
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    signal.alarm(20)  # a regression blocks in open(): fail instead of hanging the suite
+    try:
+        for read, what in ((Recipe.load, "recipe"), (read_id_list, "list of scan ids"), (LabelTable.read, "table")):
+            for path in (fifo, Path("/dev/zero")):
+                with pytest.raises(ConfigError, match=rf"{what} .*{path.name}.*(a FIFO|a character device)"):
+                    read(path)
+    finally:
+        signal.alarm(0)

@@ -26,7 +26,7 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     if split in ("train", "val", "test"):
         return source.scan_ids(split)
     path = Path(split)
-    if not path.is_file():
+    if not path.exists():  # a FIFO or a device is refused by listed_ids, saying what it is, without opening it
         raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
     return listed_ids(path, source.scan_ids(None), source.config.root)
 

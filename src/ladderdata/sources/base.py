@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
+from ladderdata.cache import regular_file_stat
 from ladderdata.errors import ConfigError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
@@ -242,9 +243,12 @@ class Scan:
 def read_id_list(path: Path) -> list[str]:
     """The ids of a split list (one per line, blank lines skipped); a binary file is a ``ConfigError``."""
     try:
+        regular_file_stat(path)  # a FIFO would block the read forever
         text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as e:
+    except UnicodeDecodeError as e:
         raise ConfigError(f"cannot read the list of scan ids {path}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the list of scan ids {path}: {e.strerror or e}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
