@@ -41,8 +41,8 @@ def shift_trajectory(root: Path) -> None:
 
 def depth_in_metres(root: Path) -> None:
     for png in root.rglob("iphone/depth/*.png"):
-        depth = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
-        cv2.imwrite(str(png), (depth // 1000).astype(np.uint16))
+        depth = np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED), dtype=np.uint16)
+        cv2.imwrite(str(png), depth // 1000)
 
 
 def degenerate_faces(root: Path) -> None:
@@ -74,7 +74,7 @@ def agreements(scan_root: Path, fmt: SynthFormat) -> tuple[list[float], str, str
     except ScanError as e:
         reader = "refuses: " + e.detail.split(":", 1)[0]
     check = arkitscenes.shifted_clock
-    arkitscenes.shifted_clock = lambda *args: None  # type: ignore[assignment]
+    arkitscenes.shifted_clock = lambda *args: None
     try:
         scan = source.load(scan_id)
     finally:

@@ -14,6 +14,7 @@ from ladderdata.bench.leakage import check_leakage
 from ladderdata.cache import LOCK_NAME
 from ladderdata.errors import ConfigError
 from ladderdata.outputs import MARKER, OutputFolderError, claim_files, claim_output, shown
+from ladderdata.pipeline import BuildConfig
 
 
 def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -145,8 +146,7 @@ def test_a_rebuild_with_another_seed_or_recipe_is_refused_before_any_work(
         assert code == cli.BAD_CONFIG and change in one_error_line(stderr) and "--overwrite" in stderr
 
 
-def _config(root: Path, out: Path, seed: int) -> "cli.BuildConfig":
-    from ladderdata.pipeline import BuildConfig
+def _config(root: Path, out: Path, seed: int) -> "BuildConfig":
     from ladderdata.recipe import Recipe
 
     source = cli.scan_source(None, [root])

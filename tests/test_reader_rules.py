@@ -74,8 +74,8 @@ def test_depth_in_the_wrong_unit_fails_naming_the_unit(scannetpp_root: Path, tmp
     source = ScanNetPPSource(ScanNetPPSourceConfig(root=root))
     scan_id = source.scan_ids()[0]
     for png in (root / "data" / scan_id / "iphone" / "depth").glob("*.png"):
-        depth = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
-        cv2.imwrite(str(png), (depth // 1000).astype(np.uint16))  # metres where millimetres belong
+        depth = np.asarray(cv2.imread(str(png), cv2.IMREAD_UNCHANGED), dtype=np.uint16)
+        cv2.imwrite(str(png), depth // 1000)  # metres where millimetres belong
     with pytest.raises(InconsistentScanError, match=r"depth frames in the wrong unit \(read as 1000 values per metre"):
         measure_scan(source.load(scan_id), MetadataConfig(frame_stride=1))
 

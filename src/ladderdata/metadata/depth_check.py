@@ -24,11 +24,13 @@ warning band sits between: real ScanNet/ARKitScenes/ScanNet++ figures remain to 
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ladderdata.errors import InconsistentScanError
-from ladderdata.typed import DepthMM, FloatArray
+from ladderdata.typed import DepthMM
 
 #: A view agreeing less than this is a disagreeing view.
 VIEW_FLOOR = 0.4
@@ -53,7 +55,9 @@ class ViewDepth:
     """Median sensor depth / median rendered depth (None when either has no valid pixel)."""
 
 
-def view_depth(agreement: float, sensor: DepthMM, depth_shift: float, rendered: FloatArray, step: int = 4) -> ViewDepth:
+def view_depth(
+    agreement: float, sensor: DepthMM, depth_shift: float, rendered: NDArray[np.floating[Any]], step: int = 4
+) -> ViewDepth:
     """The :class:`ViewDepth` of a view: ``sensor`` (h, w) depth in units of 1/``depth_shift`` m, ``rendered`` (H, W)
     metres, inf where no surface is hit (every ``step``-th pixel is looked at)."""
     seen = rendered[::step, ::step]
