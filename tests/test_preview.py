@@ -31,6 +31,7 @@ from ladderdata.preview import (
     answer_text,
     caption,
     font,
+    render_card,
     render_preview,
     wrap,
 )
@@ -253,13 +254,20 @@ def test_video_cards_show_evenly_spaced_frames_first_and_last_included() -> None
 def test_every_frames_layouts_shards_are_previewed(
     built_alone: Callable[[str, FramesLayout], Path], layout: FramesLayout, tmp_path: Path
 ) -> None:
-    """Rows of every frames layout preview, posed_images ones included (their timestamps are null: the layout does
-    not say when its frames were taken); video cards then label frames by number."""
     dataset = built_alone("scene0000_00", layout)
     sheets = render_preview(dataset, tmp_path / "sheets", samples=4)
     assert sheets and all(Image.open(p).size[0] > 0 for p in sheets)
-    rows = pq.read_table(next((dataset / "data").rglob("*.parquet")), columns=["timestamps"]).to_pylist()
-    assert any(r["timestamps"] is None for r in rows) == (layout is FramesLayout.POSED)
+
+
+def test_rows_without_timestamps_are_previewed_with_frame_numbers() -> None:
+    """``posed_images`` subsamples do not say when their frames were taken: their rows' timestamps are null (the
+    preview refused them as "bad: timestamps"); video cards then label frames by number."""
+    sample = PreviewSample.from_row(row(modality="video", frame_ids=[0, 30, 60], timestamps=None))
+    assert sample.timestamps is None
+    jpeg = io.BytesIO()
+    Image.new("RGB", (1296, 968), "grey").save(jpeg, format="JPEG")
+    card = render_card(sample, [jpeg.getvalue()] * 3, CARD_WIDTH)
+    assert card.size[0] == CARD_WIDTH
 
 
 def run_ladder(*args: str) -> subprocess.CompletedProcess[str]:

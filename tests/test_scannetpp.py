@@ -331,3 +331,16 @@ def test_bad_pose_records_name_the_frame(scannetpp_root: Path, tmp_path: Path) -
     path.write_text(json.dumps(data))
     with pytest.raises(InconsistentScanError, match="far from the centre of the 1920x1440 images"):
         source(root).load(scan_id)
+
+
+def test_poses_of_frames_the_video_does_not_hold_fail_the_scan(video_root: tuple[str, Path], tmp_path: Path) -> None:
+    """Poses are matched to video frames by number: a pose file listing frames past the video's end is another
+    recording's, whose poses would go to the wrong frames."""
+    _, shared = video_root
+    root = copy_root(shared, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    poses = ScanNetPPPaths(root / "data" / scan_id).iphone_poses
+    entries = json.loads(poses.read_text())
+    poses.write_text(json.dumps({f"frame_{int(k[6:]) * 4:06d}": v for k, v in entries.items()}))  # every 4th frame
+    with pytest.raises(InconsistentScanError, match=r"lists frames up to 28, but rgb\.\w+ holds 8"):
+        source(root).load(scan_id)

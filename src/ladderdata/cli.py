@@ -272,9 +272,14 @@ def synth(
         posed_max_images=posed_max_images,
         layouts=frames_layout or [FramesLayout.SENS],
     )
-    claim_output(out, "synthetic scans", {k: str(v) for k, v in config.model_dump().items()}, overwrite=overwrite)
+    claim_output(out, "synthetic scans", synth_settings(config), overwrite=overwrite)
     with open_run_executor(executor, workers, ray_address) as runner:
         run_synth(out, config, runner)
+
+
+def synth_settings(config: "SynthConfig") -> dict[str, str]:
+    """What decides a synthetic root's contents: a rerun with others replaces it."""
+    return {k: str(v) for k, v in config.model_dump().items()}
 
 
 def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
@@ -675,7 +680,10 @@ def eval_command(
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
     report_dir = out or (predictions.parent if predictions is not None else Path(f"eval-{model.name if model else ''}"))
     refuse_inside_inputs(report_dir, [bench])
-    claim_files(report_dir, ["report.md", "report.json", "scores.jsonl"], "eval report")
+
+    def claim_reports() -> None:  # before answering or scoring, after the checks that need nothing written
+        claim_files(report_dir, ["report.md", "report.json", "scores.jsonl"], "eval report")
+
     style = PromptStyle.THINK if prompt is PromptChoice.THINK else PromptStyle.ANSWER
     if model is not None:
         from ladderdata.eval.report import write_predictions
@@ -684,6 +692,7 @@ def eval_command(
         answer = answer_backend(backend)
         if not (model / "config.json").is_file():
             raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
+        claim_reports()
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
         request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
@@ -694,6 +703,8 @@ def eval_command(
         log.info("wrote %d predictions to %s", len(answers), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
+    if model is None:
+        claim_reports()
     name = model.name if model else predictions.stem
     summaries = evaluate(bench, predictions, report_dir, name, modes, thinking=style is PromptStyle.THINK)
     for mode, per_dataset in summaries.items():
@@ -819,6 +830,7 @@ def demo(
     the train scans with the benchmark's rooms excluded (OUT/dataset), the leakage check, preview sheets.
     Both builds share one per-view metadata cache (OUT/metadata); a rerun resumes in seconds."""
     from ladderdata.bench.build import BENCHMARKS
+    from ladderdata.outputs import claim_output
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
@@ -827,14 +839,19 @@ def demo(
     start = time.perf_counter()
     root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"
     source = scan_source(["scannet"], [root])
+    recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
+    config = BuildConfig(
+        source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
+    )
+    # each folder is claimed as its own command would claim it, before any work (docs/reliability.md)
+    claim_output(root, "synthetic scans", synth_settings(SynthConfig()))
+    claim_output(bench, "benchmarks", {"seed": 0, "frame stride": DEMO_FRAME_STRIDE})
+    claim_output(metadata_cache, "metadata cache")
+    claim_output(dataset, "dataset", build_settings(config))
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
         run_synth(root, SynthConfig(), runner)
         benchmarks = run_bench(
             source, bench, list(BENCHMARKS), "val", 0, None, DEMO_FRAME_STRIDE, metadata_cache, runner
-        )
-        recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
-        config = BuildConfig(
-            source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
         )
         summary = run_build(config, runner)
     clean = leakage_check(dataset, bench)

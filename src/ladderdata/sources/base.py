@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
 from ladderdata.cache import regular_file_stat
-from ladderdata.errors import ConfigError, validation_text
+from ladderdata.errors import ConfigError, LadderError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
@@ -465,13 +465,21 @@ def root_holding(folder: Path, levels: int = 3) -> tuple[Path, str] | None:
     found: tuple[Path, str] | None = None
     for ancestor in list(folder.resolve().parents)[:levels]:
         matches = looks_like(ancestor)
-        if found is None and len(matches) == 1:
+        if found is None and len(matches) == 1 and _holds(ancestor, matches[0], folder.name):
             found = (ancestor, matches[0])
         elif found is not None and matches == [found[1]]:
             found = (ancestor, found[1])
         elif found is not None:
             break
     return found
+
+
+def _holds(root: Path, source: str, scan_id: str) -> bool:
+    """Whether ``source`` reading ``root`` lists ``scan_id`` (a folder merely resembling a root does not)."""
+    try:
+        return scan_id in open_source(source_config(source, root=root)).scan_ids()
+    except (LadderError, OSError, ValidationError):
+        return False
 
 
 def detect_source(root: Path) -> str:

@@ -411,6 +411,7 @@ class IPhoneFrames(_MaskedFrames):
             if not ids:
                 raise CorruptFileError(scan_id, path, "lists no frames")
             width, height = self._video_size()
+            self._frames_in_video(path, ids[-1])
         else:
             videos = " or ".join(p.name for p in paths.iphone_videos)
             raise MissingFileError(scan_id, paths.iphone_rgb, f"no extracted rgb/ frames and no {videos} video")
@@ -435,6 +436,19 @@ class IPhoneFrames(_MaskedFrames):
         capture = self._capture()
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         return image_size(self.scan_id, self._video(), *size, "video frame")
+
+    def _frames_in_video(self, poses_file: Path, last: int) -> None:
+        """Poses are matched to the video's frames by number (``frame_NNNNNN``): a pose file listing frames the
+        video does not hold belongs to another recording (or another frame rate), and every frame would take
+        another frame's pose. The container's frame count is an estimate for some formats: one frame of slack,
+        and no check when it says nothing."""
+        count = int(self._capture().get(cv2.CAP_PROP_FRAME_COUNT))
+        if count > 0 and last > count:
+            raise InconsistentScanError(
+                self.scan_id,
+                poses_file,
+                f"lists frames up to {last}, but {self._video().name} holds {count}: the poses are not this video's",
+            )
 
     def _video(self) -> Path:
         if self.video_path is None:
@@ -470,7 +484,9 @@ class IPhoneFrames(_MaskedFrames):
         try:
             for n in range(int(self.frame_ids[-1]) + 1):
                 if n not in wanted:
-                    ok = capture.grab()
+                    with decoder_messages() as damage:  # decoded too: later frames are predicted from it
+                        ok = capture.grab()
+                    damaged(self.scan_id, path, f"mask frame {n}", damage)
                 else:
                     with decoder_messages() as damage:
                         ok, bgr = capture.read()
