@@ -576,10 +576,13 @@ def build_bench_command(
     """
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARK
     from ladderdata.outputs import claim_output
+    from ladderdata.recipe import Recipe
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     list_scans(config, split)
+    for name in names:  # every recipe is checked before the output folder is claimed (nothing written on bad input)
+        Recipe.load(name).with_frame_stride(frame_stride)
     stride = frame_stride or DEFAULT_FRAME_STRIDE
     claim_output(out, "benchmarks", {"seed": seed, "frame stride": stride}, overwrite=overwrite, inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
