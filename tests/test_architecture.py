@@ -13,7 +13,14 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Bottom to top. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[list[str]] = [
-    ["ladderdata.typed", "ladderdata.errors", "ladderdata.layout", "ladderdata.seeding", "ladderdata.cache"],
+    [
+        "ladderdata.typed",
+        "ladderdata.errors",
+        "ladderdata.layout",
+        "ladderdata.seeding",
+        "ladderdata.cache",
+        "ladderdata.outputs",
+    ],
     ["ladderdata.executor", "ladderdata.geometry"],
     ["ladderdata.prompts", "ladderdata.sources"],
     ["ladderdata.metadata"],

@@ -1393,7 +1393,7 @@ def test_a_full_disk_exits_3_keeps_what_was_there_and_the_rerun_completes(
                 )
 
             patched.setattr(pq.ParquetWriter, "write_table", arrow_error)
-        code, stderr = run_cli([*args, "--frame-stride", "1"], monkeypatch, capsys)
+        code, stderr = run_cli([*args, "--frame-stride", "1", "--overwrite"], monkeypatch, capsys)
     assert code == cli.OUT_OF_SPACE == 3
     assert "no space left" in one_line_error(stderr, "out of space").lower()
     assert (out / "manifest.json").read_bytes() == manifest  # the previous manifest, whole

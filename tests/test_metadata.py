@@ -221,9 +221,12 @@ def test_cache_key_covers_the_frames(synthetic_root: Path, tmp_path: Path, layou
         data[12] ^= 0x01  # u32 version, u64 name length, then the name
         paths.sens.write_bytes(bytes(data))
     again = process_scan(src, cfg, out, "scene0000_00")
-    assert again.status == "computed"
-    if layout is FramesLayout.EXPORT:
-        assert all((v.depth_agreement or 0) < 0.01 for v in read_views(metadata_path(out, "scene0000_00")))
+    if layout is FramesLayout.EXPORT:  # recomputed: every view now disagrees, and the depth gate fails the scan
+        assert again.status == "failed" and again.error is not None
+        assert "sensor depth disagrees with the mesh: median agreement 0.00" in again.error
+        assert "the poses do not match the frames" in again.error  # 1 m off is no unit: the gate cannot tell more
+    else:
+        assert again.status == "computed"
 
 
 def test_unchanged_input_files_are_not_read_again(

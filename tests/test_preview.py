@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from fixtures.factories import BuiltDataset, read_samples, scannet
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
+from ladderdata.layout import FramesLayout
 from ladderdata.preview import (
     ANSWER_COLOR,
     BOX_COLORS,
@@ -29,6 +31,7 @@ from ladderdata.preview import (
     answer_text,
     caption,
     font,
+    render_card,
     render_preview,
     wrap,
 )
@@ -245,6 +248,26 @@ def test_video_cards_show_evenly_spaced_frames_first_and_last_included() -> None
     shown = sample.shown_frames()
     gaps = np.diff(shown)
     assert len(shown) == 8 and shown[0] == 0 and shown[-1] == 15 and gaps.max() - gaps.min() <= 1
+
+
+@pytest.mark.parametrize("layout", list(FramesLayout))
+def test_every_frames_layouts_shards_are_previewed(
+    built_alone: Callable[[str, FramesLayout], Path], layout: FramesLayout, tmp_path: Path
+) -> None:
+    dataset = built_alone("scene0000_00", layout)
+    sheets = render_preview(dataset, tmp_path / "sheets", samples=4)
+    assert sheets and all(Image.open(p).size[0] > 0 for p in sheets)
+
+
+def test_rows_without_timestamps_are_previewed_with_frame_numbers() -> None:
+    """``posed_images`` subsamples do not say when their frames were taken: their rows' timestamps are null (the
+    preview refused them as "bad: timestamps"); video cards then label frames by number."""
+    sample = PreviewSample.from_row(row(modality="video", frame_ids=[0, 30, 60], timestamps=None))
+    assert sample.timestamps is None
+    jpeg = io.BytesIO()
+    Image.new("RGB", (1296, 968), "grey").save(jpeg, format="JPEG")
+    card = render_card(sample, [jpeg.getvalue()] * 3, CARD_WIDTH)
+    assert card.size[0] == CARD_WIDTH
 
 
 def run_ladder(*args: str) -> subprocess.CompletedProcess[str]:

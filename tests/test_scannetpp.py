@@ -245,6 +245,38 @@ def test_a_mask_video_that_does_not_decode_stops_the_scan(video_root: tuple[str,
         source(root).load(scan_id)
 
 
+def test_a_damaged_video_frame_fails_the_scan_and_the_decoder_stays_quiet(
+    video_root: tuple[str, Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Garbage inside the colour video decodes "successfully" to a wrong picture; the decoder's complaint makes it
+    an error naming the video and the frame, and none of its lines reaches the terminal."""
+    ext, shared = video_root
+    root = copy_root(shared, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    video = ScanNetPPPaths(root / "data" / scan_id).iphone / f"rgb.{ext}"
+    data = bytearray(video.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2048] = np.random.default_rng(0).integers(0, 256, 2048, dtype=np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    frames = source(root).load(scan_id).frames
+    assert frames is not None
+    with pytest.raises(CorruptFileError, match=r"frame \d+ (is damaged: the decoder says|does not decode)") as caught:
+        for n in frames.frame_ids:
+            frames.read_color(int(n))
+    assert str(caught.value).startswith(f"[{scan_id}]") and video.name in str(caught.value)
+    assert " @ 0x" not in capfd.readouterr().err
+
+
+def test_masks_of_another_size_than_their_frames_fail_the_scan(scannetpp_root: Path, tmp_path: Path) -> None:
+    root = copy_root(scannetpp_root, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    paths = ScanNetPPPaths(root / "data" / scan_id)
+    mask = paths.iphone_frame(paths.iphone_masks, 3, ".png")
+    cv2.imwrite(str(mask), np.full((10, 20), 255, np.uint8))
+    with pytest.raises(InconsistentScanError, match=r"mask 3 is 20x10 but its camera"):
+        source(root).load(scan_id)
+
+
 def test_a_frame_missing_from_the_masks_folder_is_an_error(scannetpp_root: Path, tmp_path: Path) -> None:
     root = copy_root(scannetpp_root, tmp_path / "root")
     scan_id = scene_id(1, 0)
@@ -298,4 +330,17 @@ def test_bad_pose_records_name_the_frame(scannetpp_root: Path, tmp_path: Path) -
         entry["intrinsic"] = [[1445.3, 0, 1400.0], [0, 1445.3, 2000.0], [0, 0, 1]]  # made for a portrait image
     path.write_text(json.dumps(data))
     with pytest.raises(InconsistentScanError, match="far from the centre of the 1920x1440 images"):
+        source(root).load(scan_id)
+
+
+def test_poses_of_frames_the_video_does_not_hold_fail_the_scan(video_root: tuple[str, Path], tmp_path: Path) -> None:
+    """Poses are matched to video frames by number: a pose file listing frames past the video's end is another
+    recording's, whose poses would go to the wrong frames."""
+    _, shared = video_root
+    root = copy_root(shared, tmp_path / "root")
+    scan_id = scene_id(1, 0)
+    poses = ScanNetPPPaths(root / "data" / scan_id).iphone_poses
+    entries = json.loads(poses.read_text())
+    poses.write_text(json.dumps({f"frame_{int(k[6:]) * 4:06d}": v for k, v in entries.items()}))  # every 4th frame
+    with pytest.raises(InconsistentScanError, match=r"lists frames up to 28, but rgb\.\w+ holds 8"):
         source(root).load(scan_id)

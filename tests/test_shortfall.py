@@ -90,7 +90,9 @@ def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, benches: Path, 
         plan_push(out, "someone/bench")
     # the same benchmark with views enough is built, and the run exits 0: the questions are those of the
     # `benches` fixture's spbench-mv (the same scans, seed and stride 1)
-    result = CliRunner().invoke(app, [*args, "--frame-stride", "1"])
+    result = CliRunner().invoke(app, [*args, "--frame-stride", "1"])  # another stride replaces only when asked
+    assert "(frame stride 24 -> 1): pass --overwrite" in str(result.exception)  # entrypoint makes it exit 2
+    result = CliRunner().invoke(app, [*args, "--frame-stride", "1", "--overwrite"])
     assert result.exit_code == 0, result.output
     shards = {p.name: p.read_bytes() for p in (out / "spbench-mv" / "data").rglob("*.parquet")}
     assert shards and shards == {p.name: p.read_bytes() for p in (benches / "spbench-mv" / "data").rglob("*.parquet")}

@@ -44,11 +44,12 @@ log = logging.getLogger("ladderdata")
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    from ladderdata.outputs import OneLineLogs
+
+    handler = RichHandler(console=console, show_path=False)
+    handler.addFilter(OneLineLogs())  # labels and paths from the user's files are echoed escaped
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-        force=True,
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True
     )
 
 
@@ -145,6 +146,12 @@ MetadataCache = Annotated[
 SPLIT_HELP = "train, val, test, all, or a file of scan ids (one per line)"
 Seed = Annotated[int, typer.Option(help="seed of every random choice: same seed, same bytes")]
 LimitScenes = Annotated[int | None, typer.Option(min=1, help="use only the first K scans of the split")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        help="replace ladder's earlier output in --out made with other settings (never a folder ladder did not write)"
+    ),
+]
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -251,9 +258,11 @@ def synth(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
     (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
+    from ladderdata.outputs import claim_output
     from ladderdata.sources.synthetic import SynthConfig, SynthFormat
 
     try:
@@ -272,37 +281,47 @@ def synth(
         posed_max_images=posed_max_images,
         layouts=frames_layout or [FramesLayout.SENS],
     )
+    claim_output(out, "synthetic scans", synth_settings(config), overwrite=overwrite)
     with open_run_executor(executor, workers, ray_address) as runner:
         run_synth(out, config, runner)
 
 
+def synth_settings(config: "SynthConfig") -> dict[str, str]:
+    """What decides a synthetic root's contents: a rerun with others replaces it."""
+    return {k: str(v) for k, v in config.model_dump().items()}
+
+
 def summarise_scans(source_config: "ScanSourceConfig", ids: list[str]) -> int:
-    """Load every scan of ``ids`` and print a table; returns the number of scans that failed."""
+    """Pre-flight every scan of ``ids`` (``sources.preflight``: files, load, poses, sample frames) and print a
+    table; returns the number of scans that failed (a build would fail them too)."""
     from ladderdata.sources.base import open_source
+    from ladderdata.sources.preflight import preflight
 
     source = open_source(source_config)
-    table = Table("scan", "type", "objects", "categories", "frames", "invalid poses", "layout")
+    table = Table()
+    table.add_column("scan", overflow="fold")  # full ids, wrapped rather than cut
+    for column in ("type", "objects", "categories", "frames", "invalid poses", "layout"):
+        table.add_column(column)
     failures: dict[str, str] = {}
     with _progress() as progress:
-        for scan_id in progress.track(ids, description="reading scans"):
+        for scan_id in progress.track(ids, description="checking scans"):
             try:
-                scan = source.load(scan_id)
+                check = preflight(source, scan_id)
             except Exception as e:  # one bad scan costs that scan only (as in every command that reads scans)
                 failures[scan_id] = describe_failure(scan_id, e)
                 log.error("%s", failures[scan_id])
                 continue
-            n_frames = len(scan.valid_poses)
             table.add_row(
                 scan_id,
-                scan.scene_type or "-",
-                str(len(scan.objects)),
-                str(len({o.info.category for o in scan.objects})),
-                str(n_frames),
-                str(scan.num_invalid_poses),
-                scan.frames.layout if scan.frames else "-",
+                check.scene_type or "-",
+                str(check.objects),
+                str(check.categories),
+                str(check.frames),
+                str(check.invalid_poses),
+                check.layout,
             )
     Console().print(table)
-    log.info("%d scans read, %d failed", len(ids) - len(failures), len(failures))
+    log.info("%d scans ready, %d would fail", len(ids) - len(failures), len(failures))
     return len(failures)
 
 
@@ -321,7 +340,8 @@ def scans(
     split_dir: SplitDir = None,
     source: Source = None,
 ) -> None:
-    """Read every scan and summarise it (objects, frames, invalid poses); bad scans are reported, not fatal."""
+    """Check every scan as a build would need it (files present, the scan loads, valid poses, sample frames
+    decode) and summarise it; exit 1 when a scan would fail (each named with its file and reason)."""
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     failed = summarise_scans(config, list_scans(config, split))
     raise typer.Exit(SCANS_FAILED if failed else 0)
@@ -382,8 +402,11 @@ def metadata(
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
     finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
+    from ladderdata.outputs import claim_output
+
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     ids = list_scans(config, split)
+    claim_output(out, "metadata cache", inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         failed = run_metadata(config, ids, out, frame_stride, runner)
     raise typer.Exit(SCANS_FAILED if failed else 0)
@@ -417,6 +440,14 @@ def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
         config.out / "stats.md",
     )
     return summary
+
+
+def build_settings(config: "BuildConfig") -> dict[str, str | int]:
+    """What decides a build's contents besides its scans: a rerun with others replaces the dataset."""
+    from ladderdata.cache import content_key
+
+    recipe = config.recipe.model_dump_json()
+    return {"recipe": config.recipe.name, "recipe settings": content_key({"recipe": recipe})[:12], "seed": config.seed}
 
 
 def check_benchmark_folders(folders: list[Path]) -> None:
@@ -459,10 +490,12 @@ def build_dataset_command(
         str | None,
         typer.Option(help="public benchmarks whose scenes' rooms are not used: vsibench,spbench,spacer (shipped)"),
     ] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     source_config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the pipeline's imports
     from ladderdata.io.public_scenes import public_names
+    from ladderdata.outputs import claim_output
     from ladderdata.pipeline import BuildConfig
     from ladderdata.recipe import Recipe
 
@@ -479,6 +512,7 @@ def build_dataset_command(
     )
     list_scans(config.source, config.split)
     check_benchmark_folders(config.exclude)
+    claim_output(out, "dataset", build_settings(config), overwrite=overwrite, inputs=[*scans, *config.exclude])
     with open_run_executor(executor, workers, ray_address) as runner:
         summary = run_build(config, runner)
     raise typer.Exit(SCANS_FAILED if summary.failed else 0)
@@ -565,6 +599,7 @@ def build_bench_command(
     debias_budget: Annotated[
         float, typer.Option(min=0, max=1, help="--debias: remove at most this fraction of each question type")
     ] = 0.3,
+    overwrite: Overwrite = False,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
@@ -573,6 +608,8 @@ def build_bench_command(
     config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the benchmarks' imports
     from ladderdata.audit.report import DebiasConfig
     from ladderdata.bench.build import BENCHMARKS, VIDEO_BENCHMARKS
+    from ladderdata.outputs import claim_output
+    from ladderdata.recipe import Recipe
 
     names = list(benchmark or BENCHMARKS) + (list(VIDEO_BENCHMARKS) if video else [])
     list_scans(config, split)
@@ -581,6 +618,10 @@ def build_bench_command(
         from ladderdata.audit.blind import require_sklearn
 
         require_sklearn()  # before any scan is built
+    for name in names:  # every recipe is checked before the output folder is claimed (nothing written on bad input)
+        Recipe.load(name).with_frame_stride(frame_stride)
+    stride = frame_stride or DEFAULT_FRAME_STRIDE
+    claim_output(out, "benchmarks", {"seed": seed, "frame stride": stride}, overwrite=overwrite, inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(
             config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner, pruning
@@ -748,11 +789,18 @@ def eval_command(
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.report import evaluate, load_bench
     from ladderdata.eval.scorers import scoring_modes
+    from ladderdata.outputs import claim_files, refuse_inside_inputs
     from ladderdata.prompts import PromptStyle
 
     modes = scoring_modes(scoring or [])
     if predictions is None and model is None:
         raise LadderError("give --predictions FILE, or --model PATH to produce them")
+    report_dir = out or (predictions.parent if predictions is not None else Path(f"eval-{model.name if model else ''}"))
+    refuse_inside_inputs(report_dir, [bench])
+
+    def claim_reports() -> None:  # before answering or scoring, after the checks that need nothing written
+        claim_files(report_dir, ["report.md", "report.json", "scores.jsonl"], "eval report")
+
     style = PromptStyle.THINK if prompt is PromptChoice.THINK else PromptStyle.ANSWER
     if model is not None:
         from ladderdata.eval.report import write_predictions
@@ -761,6 +809,7 @@ def eval_command(
         answer = answer_backend(backend)
         if not (model / "config.json").is_file():
             raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
+        claim_reports()
         rows = load_bench(bench, with_images=True)
         predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
         request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
@@ -771,6 +820,8 @@ def eval_command(
         log.info("wrote %d predictions to %s", len(answers), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
+    if model is None:
+        claim_reports()
     name = model.name if model else predictions.stem
     thinking = style is PromptStyle.THINK
     summaries = evaluate(bench, predictions, report_dir, name, modes, thinking, skip_refused="all" in (scoring or []))
@@ -813,6 +864,7 @@ def export_command(
     fps: Annotated[
         float, typer.Option(help="frame rate of exported videos (one video frame per benchmark frame)")
     ] = 2.0,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write a benchmark in the layout, file names, fields and media an official evaluator reads."""
     from ladderdata.eval.export import ExportFormat, export_benchmark
@@ -821,7 +873,7 @@ def export_command(
         chosen = ExportFormat(format)
     except ValueError:
         raise LadderError(f"--format must be spatialladder or vsibench, not {format!r}") from None
-    results = export_benchmark(bench, out, chosen, fps)
+    results = export_benchmark(bench, out, chosen, fps, overwrite=overwrite)
     table = Table("benchmark", "folder", "questions", "file", "images", "videos", title=f"{chosen} export in {out}")
     for r in results:
         table.add_row(r.benchmark, r.folder, f"{r.rows:,}", r.parquet, f"{len(r.images):,}", f"{len(r.videos):,}")
@@ -879,8 +931,13 @@ def preview(
 ) -> None:
     """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
     single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
+    from ladderdata.outputs import claim_output, refuse_inside_inputs
     from ladderdata.preview import render_preview
 
+    if out is not None:  # the default, DATASET/preview, is ladder's; a folder inside the dataset is fine, not itself
+        if out.resolve() == dataset.resolve():
+            refuse_inside_inputs(out, [dataset])
+        claim_output(out, "preview sheets")
     for path in render_preview(dataset, out, samples, seed):
         log.info("wrote %s", path)
 
@@ -899,6 +956,7 @@ def demo(
     the train scans with the benchmark's rooms excluded (OUT/dataset), the leakage check, preview sheets.
     Both builds share one per-view metadata cache (OUT/metadata); a rerun resumes in seconds."""
     from ladderdata.bench.build import BENCHMARKS
+    from ladderdata.outputs import claim_output
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
@@ -907,14 +965,19 @@ def demo(
     start = time.perf_counter()
     root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"
     source = scan_source(["scannet"], [root])
+    recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
+    config = BuildConfig(
+        source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
+    )
+    # each folder is claimed as its own command would claim it, before any work (docs/reliability.md)
+    claim_output(root, "synthetic scans", synth_settings(SynthConfig()))
+    claim_output(bench, "benchmarks", {"seed": 0, "frame stride": DEMO_FRAME_STRIDE})
+    claim_output(metadata_cache, "metadata cache")
+    claim_output(dataset, "dataset", build_settings(config))
     with open_run_executor(ExecutorKind.LOCAL, workers, None) as runner:
         run_synth(root, SynthConfig(), runner)
         benchmarks = run_bench(
             source, bench, list(BENCHMARKS), "val", 0, None, DEMO_FRAME_STRIDE, metadata_cache, runner
-        )
-        recipe = Recipe.load("spatialladder-26k").with_frame_stride(DEMO_FRAME_STRIDE)
-        config = BuildConfig(
-            source=source, out=dataset, split="train", recipe=recipe, exclude=[bench], metadata_cache=metadata_cache
         )
         summary = run_build(config, runner)
     clean = leakage_check(dataset, bench)
@@ -986,7 +1049,9 @@ add_extension_commands()
 
 
 def _fail(code: int, label: str, text: str) -> NoReturn:
-    console.print(f"[red]{label}:[/red] {escape(text)}", soft_wrap=True)
+    from ladderdata.outputs import one_line
+
+    console.print(f"[red]{label}:[/red] {escape(one_line(text))}", soft_wrap=True)
     raise SystemExit(code) from None
 
 

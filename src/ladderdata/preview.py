@@ -71,7 +71,8 @@ class PreviewSample(BaseModel):
     modality: Modality
     scene_id: str
     frame_ids: list[int]
-    timestamps: list[float]
+    timestamps: list[float] | None = None
+    """Seconds into the scan of each frame; None when the frames layout does not say (``posed_images``)."""
     image_width: int
     image_height: int
     question: str
@@ -239,8 +240,10 @@ def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.I
     for k, index in enumerate(shown):
         x, y = (k % cols) * (cell_w + 4), (k // cols) * (cell_h + 4)
         grid.paste(_decode(images[index], (cell_w, cell_h)), (x, y))
-        if sample.modality is Modality.VIDEO:
+        if sample.modality is Modality.VIDEO and sample.timestamps is not None:
             label = f"{sample.timestamps[index]:.2f} s"
+        elif sample.modality is Modality.VIDEO:
+            label = f"frame {sample.frame_ids[index]}"
         else:
             label = f"view {index + 1} · frame {sample.frame_ids[index]}"
         _plate(draw, (x + 4, y + 4), label, (30, 30, 30))

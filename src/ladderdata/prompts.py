@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ladderdata.cache import regular_file_stat
 from ladderdata.errors import ConfigError, validation_text
 
 if TYPE_CHECKING:  # numpy is not imported by `ladder --help` (tests/test_startup.py)
@@ -122,7 +123,7 @@ def load_yaml_model(model: type[_M], name_or_path: str | Path, folder: str, what
 def read_text_file(path: Path, what: str) -> str:
     """A UTF-8 text file ladder is given (a recipe, templates), at most :data:`MAX_YAML_BYTES`."""
     try:
-        if path.stat().st_size > MAX_YAML_BYTES:
+        if regular_file_stat(path).st_size > MAX_YAML_BYTES:  # a FIFO would block the read forever
             raise ConfigError(f"{what} {path} is larger than {MAX_YAML_BYTES:,} bytes")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -1,14 +1,17 @@
 """``ladder check-leakage``: room overlap between a training dataset and a benchmark, and near-duplicate
 questions across them (same room, question type and objects)."""
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ladderdata.errors import ConfigError
 from ladderdata.io.rooms import DEFAULT_SOURCE, dataset_rooms, id_room
 from ladderdata.io.shards import reading_parquet
+from ladderdata.outputs import shown
 
 #: (question type, scene, source, objects) columns in benchmark and training shards.
 QUESTION_COLUMNS = (("question_type", "task"), ("scene_name", "scene_id"))
@@ -50,8 +53,26 @@ def question_keys(path: Path) -> dict[tuple[str, str, tuple[str, ...]], list[str
     return out
 
 
+def benchmark_flags(path: Path) -> set[bool]:
+    """Whether each build under ``path`` is a benchmark, as its ``manifest.json`` says (``benchmark``)."""
+    flags = set()
+    for manifest in path.rglob("manifest.json"):
+        try:
+            flags.add(bool(json.loads(manifest.read_bytes()).get("benchmark")))
+        except (OSError, ValueError, AttributeError):
+            continue  # unreadable manifests are reported by dataset_rooms
+    return flags
+
+
 def check_leakage(train: Path, bench: Path) -> LeakageReport:
+    """Rooms of ``bench`` also in ``train``. Arguments given the other way round (a benchmark first, training data
+    second, as their manifests say) are refused: the advice to exclude the benchmark would name the training data."""
     a, b = dataset_rooms(train), dataset_rooms(bench)
+    if benchmark_flags(train) == {True} and benchmark_flags(bench) == {False}:
+        raise ConfigError(
+            f"the arguments are swapped: {shown(train)} is a benchmark (build-bench) and {shown(bench)} training "
+            f"data (build-dataset); give the training data first: ladder check-leakage {shown(bench)} {shown(train)}"
+        )
     overlap = sorted(a & b)
     duplicates: list[tuple[str, str]] = []
     if overlap:

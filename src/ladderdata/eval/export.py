@@ -52,6 +52,7 @@ from ladderdata.eval.official import direction_forms, mca_types, na_types
 from ladderdata.eval.report import bench_files, load_bench
 from ladderdata.io.card import data_configs, front_matter, license_file, project_reference, terms_section
 from ladderdata.layout import LICENSE_FILE, check_name, is_safe_name, shard_name
+from ladderdata.outputs import claim_output, refuse_inside_inputs
 from ladderdata.prompts import resource
 from ladderdata.tasks import OfficialScorer
 
@@ -463,20 +464,31 @@ def _folders(video_of: dict[str, bool], fmt: ExportFormat) -> dict[str, str]:
 
 
 def export_benchmark(
-    bench: Path, out: Path, fmt: ExportFormat, fps: float = 2.0, on_benchmark: Callable[[], None] | None = None
+    bench: Path,
+    out: Path,
+    fmt: ExportFormat,
+    fps: float = 2.0,
+    on_benchmark: Callable[[], None] | None = None,
+    overwrite: bool = False,
 ) -> list[ExportedBenchmark]:
     """Export one benchmark folder, or every benchmark under a folder, to ``out/<folder>/`` (:func:`_folder`: the
     name the format's evaluator opens).
 
-    Every benchmark is checked before anything is written.
+    Every benchmark is checked, and every ``out/<folder>`` claimed (``ladderdata.outputs``: empty, or this
+    format's earlier export at this frame rate unless ``overwrite``), before anything is written; ``out``
+    inside ``bench`` is refused.
     """
     if fps <= 0:
         raise ConfigError(f"--fps must be positive, not {fps}")
+    refuse_inside_inputs(out, [bench])
     shards_of = _benchmarks(bench)
     all_rows = load_bench(bench)
     rows_of = {name: [r for r in all_rows if r["dataset"] == name] for name in shards_of}
     video_of = {name: _check(name, rows, fmt) for name, rows in rows_of.items()}
     folder_of = _folders(video_of, fmt)
+    for folder in folder_of.values():
+        settings = {"format": fmt.value, "fps": fps}
+        claim_output(out / folder, "benchmark export", settings, overwrite=overwrite, signature=MANIFEST)
     results = []
     for benchmark, shards in shards_of.items():
         folder, is_video = folder_of[benchmark], video_of[benchmark]

@@ -14,6 +14,7 @@ from ladderdata.cache import Digest, FileHashes, atomic_path, claim_folder, cont
 from ladderdata.errors import InaccessibleFileError, InconsistentScanError, MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
+from ladderdata.metadata.depth_check import DepthVerdict, ViewDepth, check_depth, view_depth
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
 from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, TimeBasis, open_source
 from ladderdata.sources.files import scan_file_errors
@@ -24,8 +25,11 @@ log = logging.getLogger(__name__)
 #: Bump when the meaning of any stored quantity changes: old caches are then recomputed.
 #: How input files are fingerprinted for the metadata key (a cache key only: the fast one, ladderdata.cache.DIGESTS).
 INPUT_DIGEST: Digest = "xxh3_128"
-METADATA_VERSION = "3"  # 3: stray mesh vertices dropped, .sens depth_shift used, frame times checked, per-frame cameras
+# 3: stray mesh vertices dropped, .sens depth_shift used, frame times checked, per-frame cameras; 4: depth gate
+METADATA_VERSION = "4"
 CACHE_KEY = b"ladder.cache_key"
+#: The depth gate's warning (``depth_check``), kept with the views so every build that reads them repeats it.
+DEPTH_WARNING_KEY = b"ladder.depth_warning"
 TIME_BASIS_KEY = b"ladder.time_basis"
 
 OBJECT_TYPE = pa.struct(
@@ -105,7 +109,16 @@ def select_frames(scan: Scan, config: MetadataConfig) -> IntArray:
 
 
 def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = None) -> list[ViewRecord]:
-    """Measure every selected view of ``scan`` (which must have frames)."""
+    """Measure every selected view of ``scan`` (which must have frames); see :func:`measure_scan`."""
+    return measure_scan(scan, config, timings)[0]
+
+
+def measure_scan(
+    scan: Scan, config: MetadataConfig, timings: Timings | None = None
+) -> tuple[list[ViewRecord], DepthVerdict | None]:
+    """Measure every selected view of ``scan`` (which must have frames), and pass its views' sensor-depth
+    agreement through the gate (``depth_check.check_depth``: a scan whose depth disagrees with its mesh fails
+    here, naming the likely cause); returns the views and the gate's verdict (None without sensor depth)."""
     if scan.frames is None:
         raise ValueError(f"[{scan.scan_id}] has no frames")
     timings = timings or Timings()
@@ -123,6 +136,7 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
             f"{config.frame_stride}",
         )
     records = []
+    depths: list[ViewDepth] = []
     times = frames.timestamps_us
     for pos in selected:
         frame_id = int(frames.frame_ids[pos])
@@ -141,6 +155,8 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
                 sensor = frames.read_depth(frame_id)
             with timings.stage("objects"):
                 agreement = depth_agreement(sensor, depth_k, view, depth_shift=frames.depth_shift)
+                if agreement is not None:
+                    depths.append(view_depth(agreement, sensor, frames.depth_shift, view.depth))
         records.append(
             ViewRecord(
                 frame_id=frame_id,
@@ -160,14 +176,24 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
             f"no usable view: all {selected.size} selected frames are blurrier than blur_threshold "
             f"{config.blur_threshold}",
         )
-    return records
+    verdict = check_depth(scan.scan_id, frames.poses_file, depths, frames.depth_shift)
+    if verdict is not None and verdict.warning:
+        log.warning("%s", verdict.warning)
+    return records, verdict
 
 
 def write_views(
-    path: Path, records: list[ViewRecord], key: str, scan_id: str, config: MetadataConfig, time_basis: TimeBasis | None
+    path: Path,
+    records: list[ViewRecord],
+    key: str,
+    scan_id: str,
+    config: MetadataConfig,
+    time_basis: TimeBasis | None,
+    depth_warning: str | None = None,
 ) -> None:
     """Write atomically: a temp file in the same folder, renamed into place. ``time_basis`` (where the views'
-    timestamps come from, ``unknown`` when they have none) is kept in the file's metadata."""
+    timestamps come from, ``unknown`` when they have none) and the depth gate's warning are kept in the file's
+    metadata."""
     table = pa.Table.from_pylist([r.model_dump() for r in records], schema=VIEW_SCHEMA)
     table = table.replace_schema_metadata(
         {
@@ -176,9 +202,16 @@ def write_views(
             b"ladder.config": config.model_dump_json().encode(),
             TIME_BASIS_KEY: (time_basis or "unknown").encode(),
         }
+        | ({DEPTH_WARNING_KEY: depth_warning.encode()} if depth_warning else {})
     )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+def depth_warning(path: Path) -> str | None:
+    """The depth gate's warning stored with a scan's views, if any."""
+    value = (pq.read_schema(path).metadata or {}).get(DEPTH_WARNING_KEY)
+    return value.decode() if value else None
 
 
 def read_views(path: Path) -> list[ViewRecord]:
@@ -211,10 +244,10 @@ def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path,
     out = metadata_path(out_dir, scan.scan_id)
     if stored_key(out) == key:
         return "cached"
-    records = extract_views(scan, config, timings)
+    records, verdict = measure_scan(scan, config, timings)
     time_basis = None if scan.frames is None else scan.frames.time_basis
     with timings.stage("write"):
-        write_views(out, records, key, scan.scan_id, config, time_basis)
+        write_views(out, records, key, scan.scan_id, config, time_basis, verdict.warning if verdict else None)
     return "computed"
 
 

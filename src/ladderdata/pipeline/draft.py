@@ -18,7 +18,7 @@ from ladderdata.cache import content_key, write_text_atomic
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
 from ladderdata.layout import DatasetLayout
-from ladderdata.metadata.extract import ensure_metadata, metadata_path, read_views, scan_metadata_key
+from ladderdata.metadata.extract import depth_warning, ensure_metadata, metadata_path, read_views, scan_metadata_key
 from ladderdata.metadata.views import Timings
 from ladderdata.pipeline.config import DraftRecord, SceneDrafts
 from ladderdata.pipeline.plan import Plan
@@ -117,6 +117,8 @@ class ScanDrafts:
     drafts: SceneDrafts
     metadata: str | None = None
     """Drafted scans: "computed" or "cached" (the metadata of a scan whose drafts are cached is not looked at)."""
+    depth_warning: str | None = None
+    """Drafted scans: the depth gate's warning about the scan's views (``metadata.depth_check``), if any."""
 
 
 def cached_drafts(path: Path, key: str) -> SceneDrafts | None:
@@ -156,6 +158,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
             raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
         metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
         views = read_views(metadata_path(job.metadata_cache, scan_id))
+        warning = depth_warning(metadata_path(job.metadata_cache, scan_id))
         ctx = SceneContext.from_scan(scan, views, job.recipe.category_map())
         records, rejections = draft_scene(ctx, job.recipe, job.seed)
         digests = verify_frames(scan.frames, records)
@@ -171,7 +174,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         frame_digests=digests,
     )
     write_text_atomic(path, result.model_dump_json())
-    return ScanDrafts("drafted", result, metadata)
+    return ScanDrafts("drafted", result, metadata, warning)
 
 
 def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> dict[int, str]:
@@ -220,6 +223,9 @@ class DraftStage(Stage[Plan, Drafted]):
             stats.counters[outcome.value.status if outcome.value else "failed"] += 1
             if outcome.value and outcome.value.metadata:
                 stats.counters[f"metadata {outcome.value.metadata}"] += 1
+            if outcome.value and outcome.value.depth_warning:
+                stats.counters["depth agreement warnings"] += 1
+                log.warning("%s", outcome.value.depth_warning)
             ctx.advance(self.name)
 
         ctx.start(self.name, len(data.scan_ids))

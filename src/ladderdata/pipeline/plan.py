@@ -1,7 +1,6 @@
 """Plan: which scans the build uses (the split, minus rooms of excluded benchmarks, up to ``limit_scenes``)."""
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from ladderdata.io.rooms import dataset_rooms, scan_room
 from ladderdata.layout import check_name
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import ScanSource, open_source, read_id_list
+from ladderdata.sources.base import ScanSource, listed_ids, open_source
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +27,9 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     if split in ("train", "val", "test"):
         return source.scan_ids(split)
     path = Path(split)
-    if not path.is_file():
+    if not path.exists():  # a FIFO or a device is refused by listed_ids, saying what it is, without opening it
         raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
-    listed = read_id_list(path)
-    wanted = list(dict.fromkeys(listed))  # a scan listed twice is built (and listed in the manifest) once
-    if len(wanted) < len(listed):
-        repeated = sorted(s for s, n in Counter(listed).items() if n > 1)
-        log.warning("%s lists %d scan ids more than once, each used once: %s", path, len(repeated), repeated[:5])
-    available = set(source.scan_ids(None))
-    missing = [s for s in wanted if s not in available]
-    if missing:
-        log.warning("%d scans listed in %s are not under %s: %s", len(missing), path, source.config.root, missing[:5])
-    return [s for s in wanted if s in available]
+    return listed_ids(path, source.scan_ids(None), source.config.root)
 
 
 def list_scans(source: ScanSource, split: str) -> list[str]:

@@ -175,6 +175,8 @@ def read_annotation(scan_id: str, path: Path) -> list[tuple[str, str, OrientedBo
     entries = field(scan_id, path, data, "data")
     if not isinstance(entries, list):
         raise CorruptFileError(scan_id, path, "'data' is not a list")
+    if not entries:
+        raise InconsistentScanError(scan_id, path, "no annotated object: 'data' is empty")
     out = []
     for k, entry in enumerate(entries):
         where = f"data[{k}]"
@@ -437,6 +439,31 @@ def read_trajectory(scan_id: str, path: Path) -> tuple[FloatArray, Poses]:
     return np.array(times), np.stack(poses)
 
 
+#: A trajectory whose first and last timestamps are both this far (seconds) on the same side of the frames' and
+#: by about the same amount (:data:`SHIFT_AGREEMENT` of it) runs on a shifted clock.
+MIN_CLOCK_SHIFT_S, SHIFT_AGREEMENT = 0.5, 0.2
+
+
+def shifted_clock(scan_id: str, path: Path, frame_times: FloatArray, traj_times: FloatArray) -> None:
+    """Refuse a trajectory whose timestamps are the frames' shifted by a constant (an export that added an offset,
+    another clock): matched by time, every frame would take the pose of a frame a whole number of periods away,
+    which the pose matching cannot tell from a true match. Seen as both ends offset alike; a trajectory that
+    merely starts late or ends early (tracking began after recording) is not refused."""
+    start, end = traj_times[0] - frame_times[0], traj_times[-1] - frame_times[-1]
+    same_side = np.sign(start) == np.sign(end)
+    if (
+        same_side
+        and min(abs(start), abs(end)) >= MIN_CLOCK_SHIFT_S
+        and abs(start - end) <= SHIFT_AGREEMENT * abs(start)
+    ):
+        raise InconsistentScanError(
+            scan_id,
+            path,
+            f"the trajectory's timestamps run {start:+.3f} s from the frames' at the start and {end:+.3f} s at the "
+            "end: a shifted clock, which would give every frame another frame's pose",
+        )
+
+
 def upright_turns(poses: Poses) -> int:
     """Clockwise quarter turns that make a video's frames upright: per valid frame, the image direction the
     world's +z points to most (``rectify_im.decide_pose``), the most common one over the video."""
@@ -482,6 +509,7 @@ class LowresFrames(FrameSource):
         self._ids: IntArray = ids
         self._times: IntArray = np.round((times - times[0]) * 1e6).astype(np.int64)
         traj_times, traj_poses = read_trajectory(scan_id, paths.trajectory)
+        shifted_clock(scan_id, paths.trajectory, times, traj_times)
         nearest = np.abs(times[:, None] - traj_times[None, :]).argmin(axis=1)
         matched = np.abs(traj_times[nearest] - times) <= POSE_MATCH_S
         sensor_poses = np.where(matched[:, None, None], traj_poses[nearest], np.nan)

@@ -21,11 +21,12 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SerializeAsAny, ValidationError
 
-from ladderdata.errors import ConfigError, validation_text
+from ladderdata.cache import regular_file_stat
+from ladderdata.errors import ConfigError, LadderError, validation_text
 from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
-from ladderdata.layout import SCANS_HINT, check_scans_root
+from ladderdata.layout import SCANS_HINT, check_scans_root, is_safe_name
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
@@ -241,10 +242,34 @@ class Scan:
 def read_id_list(path: Path) -> list[str]:
     """The ids of a split list (one per line, blank lines skipped); a binary file is a ``ConfigError``."""
     try:
+        regular_file_stat(path)  # a FIFO would block the read forever
         text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as e:
+    except UnicodeDecodeError as e:
         raise ConfigError(f"cannot read the list of scan ids {path}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the list of scan ids {path}: {e.strerror or e}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def listed_ids(path: Path, available: list[str], root: Path) -> list[str]:
+    """The ids a list of scan ids (a split list or ``--split FILE``) selects among ``available``, in the list's
+    order, each once. What it cannot select is said, not silently dropped: ids listed twice, entries that are no
+    scan id (``../scene0000_00``, ``x/../id``: a path, not a name), ids no scan under ``root`` has."""
+    listed = read_id_list(path)
+    wanted = list(dict.fromkeys(listed))  # a scan listed twice is built (and listed in the manifest) once
+    if len(wanted) < len(listed):
+        repeated = sorted(s for s, n in Counter(listed).items() if n > 1)
+        log.warning("%s lists %d scan ids more than once, each used once: %s", path, len(repeated), repeated[:5])
+    odd = [s for s in wanted if not is_safe_name(s)]
+    if odd:
+        log.warning(
+            "%s lists %d entries that are not scan ids, ignored: %s", path, len(odd), [repr(s) for s in odd[:5]]
+        )
+    present = set(available)
+    missing = [s for s in wanted if s not in present and is_safe_name(s)]
+    if missing:
+        log.warning("%d scans listed in %s are not under %s: %s", len(missing), path, root, missing[:5])
+    return [s for s in wanted if s in present]
 
 
 class ScanSourceConfig(BaseModel):
@@ -431,6 +456,31 @@ def looks_like(root: Path) -> list[str]:
     return [name for name, cls in sorted(SOURCES.items()) if cls.looks_for and cls.detect(root)]
 
 
+def root_holding(folder: Path, levels: int = 3) -> tuple[Path, str] | None:
+    """The root a user who gave one scan's folder as the root meant (``scans/scene0000_00`` of ScanNet,
+    ``data/<scene>`` of ScanNet++, ``Training/<video>`` of ARKitScenes), and its source: the nearest folder up to
+    ``levels`` above ``folder`` that one source recognises, or the one above it while that source still does
+    (ScanNet's ``scans/`` is a root, the folder holding it and the label table a better one)."""
+    found: tuple[Path, str] | None = None
+    for ancestor in list(folder.resolve().parents)[:levels]:
+        matches = looks_like(ancestor)
+        if found is None and len(matches) == 1 and _holds(ancestor, matches[0], folder.name):
+            found = (ancestor, matches[0])
+        elif found is not None and matches == [found[1]]:
+            found = (ancestor, found[1])
+        elif found is not None:
+            break
+    return found
+
+
+def _holds(root: Path, source: str, scan_id: str) -> bool:
+    """Whether ``source`` reading ``root`` lists ``scan_id`` (a folder merely resembling a root does not)."""
+    try:
+        return scan_id in open_source(source_config(source, root=root)).scan_ids()
+    except (LadderError, OSError, ValidationError):
+        return False
+
+
 def detect_source(root: Path) -> str:
     """The one registered source whose layout ``root`` has; a ``ConfigError`` listing what each source looks
     for when none or several match."""
@@ -442,6 +492,11 @@ def detect_source(root: Path) -> str:
         return matches[0]
     looked = "; ".join(f"{name}: {cls.looks_for}" for name, cls in sorted(SOURCES.items()) if cls.looks_for)
     if not matches:
+        holder = root_holding(root)
+        if holder is not None:
+            raise ConfigError(
+                f"--scans {root} is one scan, not a root of scans: pass the {holder[1]} root that holds it, {holder[0]}"
+            )
         raise ConfigError(f"cannot tell which scan source reads {root}: looked for {looked}; pass --source NAME")
     raise ConfigError(f"{root} looks like several scan sources ({', '.join(matches)}); pass --source NAME")
 

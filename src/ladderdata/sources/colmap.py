@@ -107,10 +107,29 @@ def read_images_text(scan_id: str, path: Path) -> list[ColmapImage]:
         if abs(float(np.linalg.norm(values[:4])) - 1.0) > UNIT_TOLERANCE:
             raise InconsistentScanError(scan_id, path, f"line {n} ({name}): QW QX QY QZ is not a unit quaternion")
         images.append(ColmapImage(image_id, values[:4], values[4:], camera_id, name))
-        k += 1  # the image's POINTS2D line, empty or not
+        if k < len(lines):  # the image's POINTS2D line, empty or not; the last image's may be cut off with the file
+            points_line(scan_id, path, *lines[k], name)
+        k += 1
     if not images:
         raise CorruptFileError(scan_id, path, "no images")
     return images
+
+
+def points_line(scan_id: str, path: Path, n: int, line: str, image: str) -> None:
+    """Check the POINTS2D line of ``image`` (line ``n``): empty, or ``X Y POINT3D_ID`` triples. Anything else (the
+    next image's line, in an ``images.txt`` written without its points lines) is an error, never a photo skipped."""
+    fields = line.split()
+    try:
+        [float(v) for v in fields]
+    except ValueError:
+        fields = ["not numbers"]
+    if len(fields) % 3:
+        raise CorruptFileError(
+            scan_id,
+            path,
+            f"line {n} is not the POINTS2D line of {image} (empty, or X Y POINT3D_ID triples): images.txt holds two "
+            "lines per image, its pose then its points",
+        )
 
 
 def quaternion_rotation(q: FloatArray) -> Matrix3:

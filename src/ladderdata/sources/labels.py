@@ -5,6 +5,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from ladderdata.cache import regular_file_stat
 from ladderdata.errors import ConfigError
 from ladderdata.sources.files import ascii_int
 
@@ -14,8 +15,12 @@ REQUIRED_COLUMNS = ("raw_category", "category", "nyu40id", "nyu40class")
 def read_table_text(path: Path, what: str) -> str:
     """The text of a table every scan shares (label table, class list, visits table); a missing, binary or
     non-UTF-8 one is a ``ConfigError`` naming ``what`` and the file."""
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}")
+    try:
+        regular_file_stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as e:  # a folder, a FIFO or a device (/dev/zero) in its place, no permission
+        raise ConfigError(f"{what} {path} cannot be read: {e.strerror or e}") from None
     try:
         text = path.read_bytes().decode("utf-8")
     except (UnicodeDecodeError, OSError) as e:

@@ -25,7 +25,7 @@ from ladderdata.sources.base import (
     ScanObject,
     ScanSource,
     ScanSourceConfig,
-    read_id_list,
+    listed_ids,
     register_source,
 )
 from ladderdata.sources.files import read_json_object
@@ -318,9 +318,10 @@ class ScanNetSource(ScanSource):
     @cached_property
     def labels(self) -> LabelTable:
         path = self.label_table_path
-        if self.config.label_table is not None and not path.is_file():
+        # what is there but is no file (a folder, /dev/zero) is refused by LabelTable.read, saying what it is
+        if self.config.label_table is not None and not path.exists():
             raise ConfigError(f"--label-table {path} does not exist: pass ScanNet's {LABEL_TABLE}")
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(
                 f"label table {LABEL_TABLE} not found in {path.parent}: copy ScanNet's {LABEL_TABLE} there "
                 "or pass --label-table FILE (docs/scannet.md)"
@@ -336,14 +337,14 @@ class ScanNetSource(ScanSource):
         return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
 
     def split_ids(self, split: str) -> list[str]:
-        """Scan ids listed in ``scannetv2_{split}.txt``."""
+        """Scan ids listed in ``scannetv2_{split}.txt`` that are under the root (``listed_ids`` warns of the rest)."""
         path = self.split_file(split)
         if not path.is_file():
             raise ConfigError(
                 f"split list {path.name} not found in {path.parent}: copy ScanNet's {path.name} there, pass "
                 "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
-        return read_id_list(path)
+        return listed_ids(path, list(self._scan_dirs), self.config.root)
 
     def scan_ids(self, split: str | None = None) -> list[str]:
         ids = list(self._scan_dirs)

@@ -31,10 +31,11 @@ from ladderdata.sources.base import (
     ScanSource,
     ScanSourceConfig,
     TimeBasis,
-    read_id_list,
+    listed_ids,
     register_source,
 )
 from ladderdata.sources.colmap import camera_to_world, pinhole_camera, read_cameras_text, read_images_text
+from ladderdata.sources.decoder import decoder_messages
 from ladderdata.sources.files import ascii_int, field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
@@ -230,11 +231,11 @@ class ScanNetPPSource(ScanSource):
         if self.config.label_map is not None and not label_map.is_file():
             raise ConfigError(f"ScanNet++ label map {label_map} not found")
         classes = self.config.label_table or root / CLASSES_FILE
-        if self.config.label_table is not None and not classes.is_file():
+        if self.config.label_table is not None and not classes.exists():
             raise ConfigError(
                 f"--label-table {classes} does not exist: pass ScanNet++'s {CLASSES_FILE} (one class a line)"
             )
-        if not classes.is_file():
+        if not classes.exists():
             raise ConfigError(
                 f"ScanNet++ class list {CLASSES_FILE.name} not found in {classes.parent}: copy ScanNet++'s "
                 f"{CLASSES_FILE.parent}/ there or pass --label-table FILE (one class a line, like {CLASSES_FILE.name})"
@@ -258,7 +259,7 @@ class ScanNetPPSource(ScanSource):
                 f"split list {path.name} not found in {path.parent}: copy ScanNet++'s {SPLITS_DIR}/ there, pass "
                 "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
-        wanted = set(read_id_list(path))
+        wanted = set(listed_ids(path, ids, self.config.root))
         return [i for i in ids if i in wanted]
 
     def paths(self, scan_id: str) -> ScanNetPPPaths:
@@ -316,6 +317,14 @@ class ScanNetPPSource(ScanSource):
         return scan
 
 
+def damaged(scan_id: str, path: Path, what: str, messages: list[str]) -> None:
+    """A ``CorruptFileError`` when the video decoder reported damage while decoding ``what`` (``decoder_messages``):
+    the picture it returned is not the recorded one."""
+    if messages:
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        raise CorruptFileError(scan_id, path, f"{what} is damaged: the decoder says {messages[0]!r}{more}")
+
+
 def masked_fraction(mask: np.ndarray) -> float:
     """Fraction of an anonymisation mask's pixels that were blurred (see :data:`MASK_BLURRED_BELOW`)."""
     return float((mask < MASK_BLURRED_BELOW).mean())
@@ -337,12 +346,16 @@ class _MaskedFrames(FrameSource):
         """(T,) fraction of each frame its mask blurs: from the masks folder, zeros when there is none."""
         if not self.mask_dir.is_dir():
             return np.zeros(len(self.frame_ids))
-        return np.array(
-            [
-                masked_fraction(read_image(self.scan_id, self.mask_path(int(f)), cv2.IMREAD_GRAYSCALE))
-                for f in self.frame_ids
-            ]
-        )
+        return np.array([masked_fraction(self._mask(int(f))) for f in self.frame_ids])
+
+    def _mask(self, frame_id: int) -> np.ndarray:
+        """A frame's mask from the masks folder, checked to be of the frame's size (a mask of another size says
+        nothing about which of the frame's pixels were blurred)."""
+        path = self.mask_path(frame_id)
+        mask = read_image(self.scan_id, path, cv2.IMREAD_GRAYSCALE)
+        K = self.color_intrinsics
+        same_size(self.scan_id, path, (mask.shape[1], mask.shape[0]), (K.width, K.height), f"mask {frame_id}")
+        return mask
 
     @cached_property
     def anonymised(self) -> BoolArray:
@@ -397,6 +410,7 @@ class IPhoneFrames(_MaskedFrames):
             if not ids:
                 raise CorruptFileError(scan_id, path, "lists no frames")
             width, height = self._video_size()
+            self._frames_in_video(path, ids[-1])
         else:
             videos = " or ".join(p.name for p in paths.iphone_videos)
             raise MissingFileError(scan_id, paths.iphone_rgb, f"no extracted rgb/ frames and no {videos} video")
@@ -422,6 +436,19 @@ class IPhoneFrames(_MaskedFrames):
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         return image_size(self.scan_id, self._video(), *size, "video frame")
 
+    def _frames_in_video(self, poses_file: Path, last: int) -> None:
+        """Poses are matched to the video's frames by number (``frame_NNNNNN``): a pose file listing frames the
+        video does not hold belongs to another recording (or another frame rate), and every frame would take
+        another frame's pose. The container's frame count is an estimate for some formats: one frame of slack,
+        and no check when it says nothing."""
+        count = int(self._capture().get(cv2.CAP_PROP_FRAME_COUNT))
+        if count > 0 and last > count:
+            raise InconsistentScanError(
+                self.scan_id,
+                poses_file,
+                f"lists frames up to {last}, but {self._video().name} holds {count}: the poses are not this video's",
+            )
+
     def _video(self) -> Path:
         if self.video_path is None:
             raise MissingFileError(self.scan_id, self.paths.iphone_videos[0], "file not found")
@@ -429,7 +456,9 @@ class IPhoneFrames(_MaskedFrames):
 
     def _capture(self) -> cv2.VideoCapture:
         if self.video is None:
-            self.video = cv2.VideoCapture(str(self._video()))
+            with decoder_messages() as damage:
+                self.video = cv2.VideoCapture(str(self._video()))
+            damaged(self.scan_id, self._video(), "the video's header", damage)
             if not self.video.isOpened():
                 raise CorruptFileError(self.scan_id, self._video(), "video does not open")
         return self.video
@@ -443,7 +472,9 @@ class IPhoneFrames(_MaskedFrames):
         path = self.paths.iphone_mask_video
         if self.mask_dir.is_dir() or not path.is_file():
             return super().masked_fractions()
-        capture = cv2.VideoCapture(str(path))
+        with decoder_messages() as damage:
+            capture = cv2.VideoCapture(str(path))
+        damaged(self.scan_id, path, "the mask video's header", damage)
         if not capture.isOpened():
             raise CorruptFileError(self.scan_id, path, f"mask video does not open: {EXTRACT_MASKS_HINT}")
         wanted = {int(f): i for i, f in enumerate(self.frame_ids)}
@@ -452,9 +483,13 @@ class IPhoneFrames(_MaskedFrames):
         try:
             for n in range(int(self.frame_ids[-1]) + 1):
                 if n not in wanted:
-                    ok = capture.grab()
+                    with decoder_messages() as damage:  # decoded too: later frames are predicted from it
+                        ok = capture.grab()
+                    damaged(self.scan_id, path, f"mask frame {n}", damage)
                 else:
-                    ok, bgr = capture.read()
+                    with decoder_messages() as damage:
+                        ok, bgr = capture.read()
+                    damaged(self.scan_id, path, f"mask frame {n}", damage)
                     if ok:
                         same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"mask {n}")
                         fractions[wanted[n]] = masked_fraction(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
@@ -515,10 +550,12 @@ class IPhoneFrames(_MaskedFrames):
         else:
             path = self.color_file(frame_id)
             capture = self._capture()
-            capture.set(cv2.CAP_PROP_POS_FRAMES, frame_id)
-            ok, bgr = capture.read()
+            with decoder_messages() as damage:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, frame_id)
+                ok, bgr = capture.read()
             if not ok:
                 raise CorruptFileError(self.scan_id, path, f"frame {frame_id} does not decode")
+            damaged(self.scan_id, path, f"frame {frame_id}", damage)
             K = self.color_intrinsics
             same_size(self.scan_id, path, (bgr.shape[1], bgr.shape[0]), (K.width, K.height), f"frame {frame_id}")
         return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)

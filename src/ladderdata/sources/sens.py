@@ -23,6 +23,8 @@ from ladderdata.sources.validate import MAX_IMAGE_SIDE
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Poses
 
 SENS_VERSION = 4
+#: Longest sensor name a header may hold (ScanNet's: "StructureSensor"); beyond it the length field is garbage.
+MAX_NAME_BYTES = 256
 #: What ``isal_zlib.decompress`` raises on a bad stream (its stubs declare an instance, not the class).
 INFLATE_ERROR = cast(type[Exception], isal_zlib.IsalError)
 COLOR_COMPRESSION = {0: "raw", 1: "png", 2: "jpeg"}
@@ -84,9 +86,16 @@ def read_sens_index(path: Path) -> SensIndex:
         if version != SENS_VERSION:
             raise SensFormatError(f"version {version}, expected {SENS_VERSION}")
         (name_len,) = struct.unpack("<Q", _read_exact(f, 8, "sensor name length"))
-        if name_len > 4096:
-            raise SensFormatError(f"implausible sensor name length {name_len}")
+        if name_len > MAX_NAME_BYTES:
+            raise SensFormatError(
+                f"sensor name length {name_len} bytes (a sensor's name is a few words, at most {MAX_NAME_BYTES}): "
+                "the header is corrupt"
+            )
         name = _read_exact(f, name_len, "sensor name").decode("utf-8", errors="replace")
+        if not name.isprintable():  # the length is wrong, and every field after it would be read misaligned
+            raise SensFormatError(
+                f"the sensor name ({name_len} bytes) is not text: its length is wrong and the header is corrupt"
+            )
         mats = np.frombuffer(_read_exact(f, 4 * 64, "calibration"), dtype="<f4").reshape(4, 4, 4)
         cc, dc = struct.unpack("<ii", _read_exact(f, 8, "compression types"))
         cw, ch, dw, dh = struct.unpack("<4I", _read_exact(f, 16, "image sizes"))
