@@ -140,6 +140,28 @@ MetadataCache = Annotated[
 SPLIT_HELP = "train, val, test, all, or a file of scan ids (one per line)"
 Seed = Annotated[int, typer.Option(help="seed of every random choice: same seed, same bytes")]
 LimitScenes = Annotated[int | None, typer.Option(min=1, help="use only the first K scans of the split")]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="say what the run would do (scans, views at the stride, videos, targets) and its estimated CPU time "
+        "and disk, then exit without writing anything",
+    ),
+]
+#: Scans a real run looks at for its opening estimate (evenly spaced, scaled to all): --dry-run looks at every one.
+ESTIMATE_SAMPLE = 64
+
+
+def announce_plan(lines: list[str], dry_run: bool) -> None:
+    """Log a run's plan and estimate (``ladder.pipeline.estimate``); with --dry-run, stop there (exit 0)."""
+    for line in lines:
+        if line.startswith("warning: "):
+            log.warning("%s", line.removeprefix("warning: "))
+        else:
+            log.info("plan: %s", line)
+    if dry_run:
+        log.info("dry run: nothing written")
+        raise typer.Exit(0)
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -242,6 +264,7 @@ def synth(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
     (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
@@ -263,6 +286,9 @@ def synth(
         posed_max_images=posed_max_images,
         layouts=frames_layout or [FramesLayout.SENS],
     )
+    from ladderdata.pipeline.estimate import synth_lines
+
+    announce_plan(synth_lines(config), dry_run)
     with open_run_executor(executor, workers, ray_address) as runner:
         run_synth(out, config, runner)
 
@@ -370,11 +396,18 @@ def metadata(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
     finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     ids = list_scans(config, split)
+    from ladderdata.pipeline.estimate import metadata_estimate
+    from ladderdata.sources.base import open_source
+
+    stride = MetadataConfig().with_frame_stride(frame_stride).frame_stride
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    announce_plan(metadata_estimate(open_source(config), ids, stride, sample).lines(), dry_run)
     with open_run_executor(executor, workers, ray_address) as runner:
         failed = run_metadata(config, ids, out, frame_stride, runner)
     raise typer.Exit(SCANS_FAILED if failed else 0)
@@ -446,6 +479,7 @@ def build_dataset_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     from ladderdata.pipeline import BuildConfig
@@ -463,6 +497,12 @@ def build_dataset_command(
     )
     list_scans(config.source, config.split)
     check_benchmark_folders(config.exclude)
+    from ladderdata.pipeline.estimate import build_estimate, planned_scans
+    from ladderdata.sources.base import open_source
+
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    plan = build_estimate(open_source(config.source), planned_scans(config), config.recipe, sample)
+    announce_plan(plan.lines(), dry_run)
     with open_run_executor(executor, workers, ray_address) as runner:
         summary = run_build(config, runner)
     raise typer.Exit(SCANS_FAILED if summary.failed else 0)
@@ -534,6 +574,7 @@ def build_bench_command(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
@@ -543,7 +584,10 @@ def build_bench_command(
 
     names = list(benchmark or BENCHMARKS) + ([VIDEO_BENCHMARK] if video else [])
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
-    list_scans(config, split)
+    ids = list_scans(config, split)[:limit_scenes]
+    from ladderdata.pipeline.estimate import bench_lines
+
+    announce_plan(bench_lines(config, ids, names, frame_stride, None if dry_run else ESTIMATE_SAMPLE), dry_run)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
