@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ladderdata.executor import Executor
     from ladderdata.extensions import AnswerBackend
     from ladderdata.pipeline import BuildConfig, BuildSummary
+    from ladderdata.recipe import Recipe
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
@@ -148,6 +149,27 @@ DryRun = Annotated[
         "and disk, then exit without writing anything",
     ),
 ]
+TasksModule = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--tasks-module",
+        help="a .py file registering tasks of your own (@register_task), imported before the recipe is read; "
+        "repeatable; the recipe's tasks: then name them (docs/tasks.md)",
+    ),
+]
+
+
+def recipe_with_task_modules(name: str, modules: list[Path] | None) -> "Recipe":
+    """``--recipe`` with the tasks of ``--tasks-module`` files (imported first, so that the recipe may name and
+    configure them; tasks it does not name are added with their defaults); the recipe carries the files to the
+    workers."""
+    from ladderdata.recipe import Recipe
+    from ladderdata.tasks.modules import load_task_modules
+
+    registered = load_task_modules(modules or [])
+    return Recipe.load(name).with_task_modules(modules or []).with_tasks(registered)
+
+
 #: Scans a real run looks at for its opening estimate (evenly spaced, scaled to all): --dry-run looks at every one.
 ESTIMATE_SAMPLE = 64
 
@@ -480,16 +502,16 @@ def build_dataset_command(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
     dry_run: DryRun = False,
+    tasks_module: TasksModule = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     from ladderdata.pipeline import BuildConfig
-    from ladderdata.recipe import Recipe
 
     config = BuildConfig(
         source=scan_source(source, scans, frames_layout, label_table, split_dir),
         out=out,
         split=split,
-        recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
+        recipe=recipe_with_task_modules(recipe, tasks_module).with_frame_stride(frame_stride),
         seed=seed,
         limit_scenes=limit_scenes,
         exclude=exclude_bench or [],
@@ -518,6 +540,7 @@ def run_bench(
     frame_stride: int | None,
     metadata_cache: Path | None,
     executor: "Executor",
+    task_modules: list[Path] | None = None,
 ) -> dict[str, "BuildSummary"]:
     """Build benchmarks with progress bars and a table of what was written."""
     from ladderdata.bench.build import build_benchmarks
@@ -535,6 +558,7 @@ def run_bench(
             executor=executor,
             progress=StageBars(progress),
             metadata_cache=metadata_cache,
+            task_modules=task_modules,
         )
     table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
     for name, summary in summaries.items():
@@ -575,6 +599,7 @@ def build_bench_command(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
     dry_run: DryRun = False,
+    tasks_module: TasksModule = None,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
@@ -586,10 +611,15 @@ def build_bench_command(
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     ids = list_scans(config, split)[:limit_scenes]
     from ladderdata.pipeline.estimate import bench_lines
+    from ladderdata.tasks.modules import load_task_modules
 
-    announce_plan(bench_lines(config, ids, names, frame_stride, None if dry_run else ESTIMATE_SAMPLE), dry_run)
+    load_task_modules(tasks_module or [])
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    announce_plan(bench_lines(config, ids, names, frame_stride, sample, tasks_module or []), dry_run)
     with open_run_executor(executor, workers, ray_address) as runner:
-        summaries = run_bench(config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner)
+        summaries = run_bench(
+            config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner, tasks_module
+        )
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
     if empty:
         log.error("empty benchmarks: %s (the warnings above say why)", ", ".join(empty))

@@ -34,13 +34,17 @@ def build_benchmarks(
     executor: Executor | None = None,
     progress: BuildProgress | None = None,
     metadata_cache: Path | None = None,
+    task_modules: list[Path] | None = None,
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>`` from the scans of ``split`` (a split name or a file of scan ids,
     checked before anything is built), then ``out/README.md`` (every benchmark in ``out``); returns their
     summaries, and warns about each benchmark with fewer questions than its target (``BuildSummary.shortfall``
     says why). The benchmarks share the executor and the per-view metadata cache (``metadata_cache``, default
-    ``out/.ladder-work/metadata``): a scan is measured once for all of them."""
-    recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
+    ``out/.ladder-work/metadata``): a scan is measured once for all of them. ``task_modules`` (imported already)
+    are carried by every recipe to the workers."""
+    recipes = [  # all read before any work
+        Recipe.load(name).with_frame_stride(frame_stride).with_task_modules(task_modules or []) for name in benchmarks
+    ]
     list_scans(open_source(source), split)
     summaries = {}
     with claim_folder(out):

@@ -11,6 +11,7 @@ what ``ladder scans`` costs.
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -282,6 +283,7 @@ def bench_lines(
     benchmarks: list[str],
     frame_stride: int | None,
     sample: int | None,
+    task_modules: list[Path],
 ) -> list[str]:
     """The plan of ``ladder build-bench``: each benchmark's, then the total (per-view metadata is shared by the
     benchmarks of one frame stride, so it counts once per stride)."""
@@ -289,7 +291,7 @@ def bench_lines(
     lines: list[str] = []
     seconds, disk, strides = 0.0, 0, set()
     for name in benchmarks:
-        recipe = Recipe.load(name).with_frame_stride(frame_stride)
+        recipe = Recipe.load(name).with_frame_stride(frame_stride).with_task_modules(task_modules)
         estimate = build_estimate(opened, scan_ids, recipe, sample)
         shared = recipe.metadata.frame_stride in strides
         strides.add(recipe.metadata.frame_stride)
