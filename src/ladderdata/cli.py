@@ -174,6 +174,19 @@ def recipe_with_task_modules(name: str, modules: list[Path] | None) -> "Recipe":
 ESTIMATE_SAMPLE = 64
 
 
+def model_label(model: Path | None, predictions: Path | None) -> str:
+    """A model's name in eval reports: its folder's last two parts (``runs/stage2/final`` -> ``stage2/final``,
+    so that the stages' ``final`` folders tell apart), else the predictions file's name."""
+    if model is not None:
+        return "/".join(model.parts[-2:])
+    return predictions.stem if predictions is not None else "model"
+
+
+def counted(n: int, thing: str) -> str:
+    """``"1 prediction"``, ``"2 predictions"``."""
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
 def announce_plan(lines: list[str], dry_run: bool) -> None:
     """Log a run's plan and estimate (``ladder.pipeline.estimate``); with --dry-run, stop there (exit 0)."""
     for line in lines:
@@ -705,6 +718,13 @@ def eval_command(
         list[str] | None,
         typer.Option(help="ladder, spatialladder, vsibench or all (repeatable: the modes side by side)"),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="the model's name in the report (default: --model's last two path parts, runs/stage2/final -> "
+            "stage2/final; else the predictions file's name)"
+        ),
+    ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.report import evaluate, load_bench, scoring_modes
@@ -722,28 +742,30 @@ def eval_command(
         if not (model / "config.json").is_file():
             raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
         rows = load_bench(bench, with_images=True)
-        predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
+        predictions = predictions or (out or Path(f"eval-{model_label(model, None).replace('/', '-')}")) / (
+            "predictions.jsonl"
+        )
         request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
             answers = answer(rows, model, request, lambda n: progress.advance(task, n))
         write_predictions(answers, predictions)
-        log.info("wrote %d predictions to %s", len(answers), predictions)
+        log.info("wrote %s to %s", counted(len(answers), "prediction"), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
-    name = model.name if model else predictions.stem
+    name = name or model_label(model, predictions)
     summaries = evaluate(bench, predictions, report_dir, name, modes, thinking=style is PromptStyle.THINK)
     for mode, per_dataset in summaries.items():
         for dataset, s in per_dataset.items():
             log.info(
-                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors, %d without a prediction",
+                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %s, %s, %d without a prediction",
                 dataset,
                 mode,
                 s["avg"],
                 s["nq_avg"],
                 s["mcq_avg"],
-                s["scored"],
-                len(s["errors"]),
+                counted(s["scored"], "question"),
+                counted(len(s["errors"]), "error"),
                 s["missing_predictions"],
             )
     log.info("report: %s", report_dir / "report.md")
