@@ -842,19 +842,25 @@ def push(
     epilog=examples(
         "ladder preview demo/dataset --samples 16",
         "ladder preview demo/bench --out /tmp/sheets --seed 1",
+        "ladder preview demo/dataset --task object_counting --scene scene0000_00 --samples 4",
     )
 )
 def preview(
     dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset, or build-bench's --out folder")],
     out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
-    samples: Annotated[int, typer.Option(min=1, help="random samples per sheet")] = 12,
+    samples: Annotated[int, typer.Option(min=1, help="random samples per sheet (one sheet per task)")] = 12,
     seed: Annotated[int, typer.Option(help="which samples are drawn")] = 0,
+    task: Annotated[list[str] | None, typer.Option(help="only this task's sheet (repeatable)")] = None,
+    scene: Annotated[list[str] | None, typer.Option(help="only samples of this scan (repeatable)")] = None,
+    metadata_cache: MetadataCache = None,
 ) -> None:
-    """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
-    single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
+    """Render one PNG contact sheet per task of random samples: the question's objects boxed on single images and
+    on every frame of multi-view sets and videos (from the build's per-view metadata), question, options and
+    answer with its unit."""
     from ladderdata.preview import render_preview
 
-    for path in render_preview(dataset, out, samples, seed):
+    caches = [metadata_cache] if metadata_cache else None
+    for path in render_preview(dataset, out, samples, seed, task, scene, caches):
         log.info("wrote %s", path)
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from ladderdata.cache import write_text_atomic
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, resized_size, visual_tokens
+from ladderdata.io.funnel import COUNTS_NOTE, explain, funnel
 from ladderdata.io.hub_card import size_category
 from ladderdata.io.shortfall import Shortfall, views_summary
 from ladderdata.layout import LICENSE_FILE, DatasetLayout
@@ -176,9 +177,18 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     md += [f"Localization questions: {len(localization):,}", "", "## Answers", ""]
     md += ["| task/modality | distribution |", "|---|---|"]
     md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in answers.items()]
+    md += ["", "## Target and achieved", "", "| task/modality | target | achieved | drafted |", "|---|---|---|---|"]
+    rows_funnel = funnel(recipe, len(report.scans), all_rows, drafted, rejections)
+    for f in rows_funnel:
+        target = "all drafted" if f.target is None else f"{f.target:,}"
+        short = "" if f.met else " (short)"
+        md.append(f"| {f.key} | {target} | {f.kept:,}{short} | {f.drafted:,} |")
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
+    reasons = sorted({r for counts in rejections.values() for r in counts})
+    if reasons:
+        md += ["", COUNTS_NOTE, ""] + [f"- `{r}`: {explain(r)}" for r in reasons]
     if unknown_labels:
         md += ["", "## Labels missing from the label table", "", "| scan | objects | labels |", "|---|---|---|"]
         md += [f"| {s} | {sum(c.values())} | {', '.join(c)} |" for s, c in sorted(unknown_labels.items())]
