@@ -2,6 +2,8 @@
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -11,7 +13,15 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ladderdata.cache import is_out_of_space
@@ -54,8 +64,40 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
     )
+
+
+class ItemBars:
+    """A bar per item in progress (a scan's views cast, its frames written), shown under the stage's bar while the
+    item runs: the executor's ``item_progress``."""
+
+    def __init__(self, progress: Progress, unit: str) -> None:
+        self.progress, self.unit = progress, unit
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(f"  {name}: {self.unit}", total=total)
+        self.progress.update(self.tasks[name], completed=done, total=total)
+        if done >= total:
+            self.progress.remove_task(self.tasks.pop(name))
+
+
+@contextmanager
+def item_bars(executor: "Executor", progress: Progress, unit: str) -> Iterator[None]:
+    """While the block runs, ``executor``'s items show their own progress in ``progress``."""
+    executor.item_progress = ItemBars(progress, unit)
+    try:
+        yield
+    finally:
+        executor.item_progress = None
 
 
 STAGE_LABELS = {"draft": "drafting scans", "write": "writing shards"}
@@ -256,7 +298,7 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
         log.info("%s already holds these %d synthetic scans: nothing to write", out, len(held))
         return held
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "frames written"):
         task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
     layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
@@ -387,7 +429,7 @@ def run_metadata(
 
     config = MetadataConfig().with_frame_stride(frame_stride)
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         task = progress.add_task("per-view metadata", total=len(scan_ids))
         results = process_scans(source_config, scan_ids, config, out, executor, lambda _: progress.advance(task))
     counts = {status: sum(r.status == status for r in results) for status in ("computed", "cached", "failed")}
@@ -453,7 +495,7 @@ def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
     from ladderdata.pipeline import build_dataset
 
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         summary = build_dataset(config, executor, StageBars(progress))
     table = Table("subset", "rows", title=f"dataset written to {config.out}")
     for subset, rows in summary.rows.items():
@@ -559,7 +601,7 @@ def run_bench(
     from ladderdata.bench.build import build_benchmarks
 
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         summaries = build_benchmarks(
             source,
             out,

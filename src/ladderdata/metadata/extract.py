@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from ladderdata.cache import Digest, FileHashes, atomic_path, claim_folder, content_key
 from ladderdata.errors import InaccessibleFileError, InconsistentScanError, MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
+from ladderdata.executor.progress import report_progress
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
 from ladderdata.sources.base import Scan, ScanSource, ScanSourceConfig, TimeBasis, open_source
@@ -124,7 +125,8 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
         )
     records = []
     times = frames.timestamps_us
-    for pos in selected:
+    for k, pos in enumerate(selected):
+        report_progress(k, len(selected))
         frame_id = int(frames.frame_ids[pos])
         sharp = None
         if config.blur_threshold is not None:
@@ -153,6 +155,7 @@ def extract_views(scan: Scan, config: MetadataConfig, timings: Timings | None = 
                 objects=objects,
             )
         )
+    report_progress(len(selected), len(selected))
     if not records:
         raise InconsistentScanError(
             scan.scan_id,
