@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TORCH_VERSION=2.13.0
 TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
-TEST_EXTRAS=train,dev,ray
+TEST_EXTRAS=train,dev,ray,report
 # open3d's libOpen3D.so links libusb, libGL and libEGL (import fails without them); OpenMP for the CPU kernels
 SYSTEM_PACKAGES=(libusb-1.0-0 libgl1 libegl1 libgomp1)
 # `test` only: a real headless browser renders report.html (tests/test_report_html.py). Measured on the 2-core
@@ -120,8 +120,8 @@ if [ "$ready" = 0 ]; then
   fi
   rm -f "$demo_stamp" "$test_stamp"
   if [ "$job" = demo ]; then
-    say "installing ladderdata (no torch needed)"
-    pip install -q -e .
+    say "installing ladderdata and its report extra (no torch needed)"
+    pip install -q -e ".[report]"
     echo "$base_key" >"$demo_stamp"
   else
     install_torch
