@@ -52,11 +52,20 @@ def charts_available() -> bool:
 
 def _png(figure: Any) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=72)  # fixed margins: a tight box would draw the figure twice
     import matplotlib.pyplot as plt
 
     plt.close(figure)
     return _img(buffer.getvalue(), "image/png", "chart")
+
+
+def _bars_figure(plt: Any, labels: list[str], width: float = 9.0) -> tuple[Any, Any]:
+    """A figure for horizontal bars, one per label, with room on the left for the longest label."""
+    height = 0.28 * len(labels) + 0.9
+    figure, axis = plt.subplots(figsize=(width, height))
+    left = min(0.6, (0.075 * max(len(x) for x in labels) + 0.2) / width)
+    figure.subplots_adjust(left=left, right=0.97, top=1 - 0.25 / height, bottom=0.6 / height)
+    return figure, axis
 
 
 def _img(data: bytes, mime: str, alt: str) -> str:
@@ -75,7 +84,7 @@ def _pyplot() -> Any:
 def target_chart(rows: list[FunnelRow]) -> str:
     plt = _pyplot()
     shown = [r for r in rows if r.kept or r.target]
-    figure, axis = plt.subplots(figsize=(10, 0.32 * len(shown) + 1))
+    figure, axis = _bars_figure(plt, [r.key for r in shown])
     y = range(len(shown))
     axis.barh([i + 0.2 for i in y], [r.kept for r in shown], height=0.4, label="achieved", color="#1f77b4")
     axis.barh(
@@ -88,7 +97,7 @@ def target_chart(rows: list[FunnelRow]) -> str:
     axis.set_yticks(list(y), [r.key for r in shown])
     axis.invert_yaxis()
     axis.set_xlabel("questions")
-    axis.legend(loc="lower right")
+    axis.legend(loc="best")
     return _png(figure)
 
 
@@ -96,10 +105,10 @@ def answer_chart(key: str, rows: list[Sample]) -> str:
     """Letters of multiple choice, a histogram of numbers, boxes per answer for localization."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(3.6, 2.4))
+    figure.subplots_adjust(left=0.18, right=0.97, top=0.88, bottom=0.2)
     kind = rows[0].answer_type
     if kind is AnswerType.NUMERIC:
         axis.hist([float(s.answer) for s in rows], bins=min(20, max(5, len(rows) // 3)), color="#2ca02c")
-        axis.set_xlabel("answer")
     else:
         counts = (
             Counter(s.answer for s in rows)
@@ -108,30 +117,33 @@ def answer_chart(key: str, rows: list[Sample]) -> str:
         )
         labels = sorted(counts)
         axis.bar(labels, [counts[k] for k in labels], color="#ff7f0e")
-        axis.set_xlabel("letter" if kind is AnswerType.MCQ else "boxes per answer")
     axis.set_title(key, fontsize=9)
-    axis.set_ylabel("questions")
     return _png(figure)
 
 
-def funnel_chart(row: FunnelRow) -> str:
+def funnel_chart(rows: list[FunnelRow]) -> str:
+    """All tasks x modalities in one chart: candidates rejected (by every filter), drafted, kept; log scale, as
+    rejections outnumber questions by orders of magnitude."""
     plt = _pyplot()
-    reasons = sorted(row.rejected.items(), key=lambda kv: -kv[1])
-    labels = ["drafted", *(f"rejected: {r}" for r, _ in reasons), "kept"]
-    values = [row.drafted, *(n for _, n in reasons), row.kept]
-    figure, axis = plt.subplots(figsize=(6, 0.3 * len(labels) + 0.8))
-    colors = ["#1f77b4", *(["#d62728"] * len(reasons)), "#2ca02c"]
-    axis.barh(range(len(labels)), values, color=colors)
-    axis.set_yticks(range(len(labels)), labels)
+    shown = [r for r in rows if r.drafted or r.rejected]
+    figure, axis = _bars_figure(plt, [r.key for r in shown])
+    y = list(range(len(shown)))
+    for offset, values, label, color in (
+        (-0.27, [sum(r.rejected.values()) for r in shown], "candidates rejected", "#d62728"),
+        (0.0, [r.drafted for r in shown], "drafted", "#1f77b4"),
+        (0.27, [r.kept for r in shown], "kept", "#2ca02c"),
+    ):
+        axis.barh([i + offset for i in y], [max(v, 0.9) for v in values], height=0.27, label=label, color=color)
+    axis.set_xscale("log")
+    axis.set_yticks(y, [r.key for r in shown])
     axis.invert_yaxis()
-    axis.set_xscale("symlog")
-    axis.set_title(row.key, fontsize=9)
+    axis.legend(loc="best")
     return _png(figure)
 
 
 def scene_chart(per_scene: dict[str, int]) -> str:
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(10, 0.25 * len(per_scene) + 1))
+    figure, axis = _bars_figure(plt, list(per_scene))
     axis.barh(range(len(per_scene)), list(per_scene.values()), color="#9467bd")
     axis.set_yticks(range(len(per_scene)), list(per_scene))
     axis.invert_yaxis()
@@ -212,10 +224,11 @@ def report_html(out: Path, report: DatasetReport, caches: list[Path]) -> str:
 
     parts.append("<h2>Filter funnel</h2>")
     parts.append(f'<p class="note">{html.escape(COUNTS_NOTE)}</p>')
+    parts.append(chart(funnel_chart, rows_funnel))
     for r in rows_funnel:
         if not r.drafted and not r.rejected:
             continue
-        parts.append(f"<h3>{html.escape(r.key)}</h3>{chart(funnel_chart, r)}")
+        parts.append(f"<h3>{html.escape(r.key)}</h3>")
         reasons = [
             [f"<code>{html.escape(name)}</code>", f"{n:,}", html.escape(explain(name))]
             for name, n in sorted(r.rejected.items(), key=lambda kv: -kv[1])
