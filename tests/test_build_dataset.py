@@ -296,7 +296,7 @@ def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:
     # what the sheets show is checked in test_preview.py; here: the CLI wrote one decodable sheet per task
     from PIL import Image
 
-    tasks = {r["task"] for r in read_samples(out)}
+    tasks = {r["task"] for subset in ("spatial", "localization") for r in read_samples(out, subset)}
     assert {p.stem for p in (out / "preview").glob("*.png")} == tasks
     for task in tasks:
         with Image.open(out / "preview" / f"{task}.png") as sheet:
