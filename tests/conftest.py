@@ -27,6 +27,14 @@ SHARED = next(
 )
 
 
+@pytest.fixture(autouse=True)
+def _report_charts_only_where_looked_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """report.html's charts cost about 2 CPU s a build (benchmarks/bench_report.py); a test's own builds skip them
+    (the report keeps its tables), except in test_report_html.py. Session fixtures are built with charts."""
+    if request.module.__name__ != "test_report_html":
+        monkeypatch.setattr("ladderdata.report.html.charts_available", lambda: False)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic scans written in all three frame layouts (read-only: copy before breaking)."""

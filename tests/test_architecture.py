@@ -26,7 +26,7 @@ LAYERS: list[list[str]] = [
     ["ladderdata.metadata"],
     ["ladderdata.tasks"],
     ["ladderdata.recipe"],
-    ["ladderdata.io", "ladderdata.preview"],
+    ["ladderdata.io", "ladderdata.preview", "ladderdata.report"],
     ["ladderdata.pipeline"],
     ["ladderdata.bench", "ladderdata.eval", "ladderdata.audit"],
     ["ladderdata.extensions", "ladderdata.schemas"],

@@ -293,11 +293,13 @@ def test_cli_build_dataset_and_preview(tmp_path: Path) -> None:
     assert (out / "README.md").is_file() and list((out / "data" / "spatial").glob("train-*.parquet"))
     result = runner.invoke(app, ["preview", str(out), "--samples", "4"])
     assert result.exit_code == 0, result.output
-    # what the sheets show is checked in test_preview.py; here: the CLI wrote one decodable sheet per subset
+    # what the sheets show is checked in test_preview.py; here: the CLI wrote one decodable sheet per task
     from PIL import Image
 
-    for subset in ("spatial", "localization"):
-        with Image.open(out / "preview" / f"{subset}.png") as sheet:
+    tasks = {r["task"] for subset in ("spatial", "localization") for r in read_samples(out, subset)}
+    assert {p.stem for p in (out / "preview").glob("*.png")} == tasks
+    for task in tasks:
+        with Image.open(out / "preview" / f"{task}.png") as sheet:
             sheet.verify()
     result = runner.invoke(app, ["build-dataset", "--scans", str(root), "--out", str(out), "--recipe", "nope"])
     assert result.exit_code != 0

@@ -188,7 +188,15 @@ def pushable(built_dataset: BuiltDataset, tmp_path: Path) -> Path:
 def test_push_plan_sends_only_what_a_reader_needs(pushable: Path) -> None:
     plan = plan_push(pushable, "someone/spatial-qa")
     manifest = json.loads((pushable / "manifest.json").read_text())
-    expected = {"README.md", "LICENSE.md", "manifest.json", "stats.json", "stats.md", "preview/spatial.png"}
+    expected = {
+        "README.md",
+        "LICENSE.md",
+        "manifest.json",
+        "stats.json",
+        "stats.md",
+        "report.html",
+        "preview/spatial.png",
+    }
     expected |= {s["path"] for s in manifest["shards"]}
     assert {f.repo_path for f in plan.files} == expected
     assert plan.kind is FolderKind.DATASET

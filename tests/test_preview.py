@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from fixtures.factories import BuiltDataset, read_samples, scannet
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
+from ladderdata.errors import LadderError
 from ladderdata.layout import FramesLayout
 from ladderdata.preview import (
     ANSWER_COLOR,
@@ -108,43 +109,60 @@ def check_cards(cards: list[Card]) -> None:
     assert all(card.shows(BOX_COLORS[0]) for card in singles)
 
 
-def test_dataset_preview_writes_one_sheet_per_subset(built_dataset: BuiltDataset, tmp_path: Path) -> None:
+def test_dataset_preview_writes_one_sheet_per_task(built_dataset: BuiltDataset, tmp_path: Path) -> None:
     written = render_preview(built_dataset.out, tmp_path / "a", samples=6)
-    assert sorted(p.name for p in written) == ["localization.png", "spatial.png"]
+    counts = json.loads((built_dataset.out / "stats.json").read_text())["counts"]
+    per_task = {
+        (subset, task): sum(per_modality.values())
+        for subset, tasks in counts.items()
+        for task, per_modality in tasks.items()
+    }
+    assert sorted(p.stem for p in written) == sorted(task for _, task in per_task)
     assert not [p for p in (tmp_path / "a").iterdir() if p.suffix != ".png"]  # no temporary file left behind
-    rows = json.loads((built_dataset.out / "stats.json").read_text())["rows"]
-    for path in written:
-        subset = path.stem
-        sheet, cards = read_sheet(path)
-        assert len(cards) == 6  # one card per sample asked for
-        assert shows_title(sheet, cards, f"dataset / {subset}: 6 of {rows[subset]} samples (seed 0)")
-        assert not shows_title(sheet, cards, f"dataset / {subset}: 6 of {rows[subset] + 1} samples (seed 0)")
+    for (subset, task), total in per_task.items():
+        sheet, cards = read_sheet(tmp_path / "a" / f"{task}.png")
+        assert len(cards) == min(6, total)  # one card per sample asked for
+        title = f"dataset / {subset} / {task}: {min(6, total)} of {total} samples (seed 0)"
+        assert shows_title(sheet, cards, title)
+        assert not shows_title(sheet, cards, title.replace(f"of {total} ", f"of {total + 1} "))
         check_cards(cards)
-        # the localization subset is single images only: every card is one column wide, with its boxes
+        # localization is single images only: every card is one column wide, with its boxes
         if subset == "localization":
             assert {card.box[2] - card.box[0] for card in cards} == {CARD_WIDTH}
     other = render_preview(built_dataset.out, tmp_path / "b", samples=6, seed=1)
     assert [p.read_bytes() for p in other] != [p.read_bytes() for p in written]  # another seed, other samples
+    [only] = render_preview(built_dataset.out, tmp_path / "c", samples=2, tasks=["object_counting"])
+    assert only.name == "object_counting.png" and len(read_sheet(only)[1]) == 2
+    with pytest.raises(LadderError, match="no row of task object_counting and scene nowhere"):
+        render_preview(built_dataset.out, tmp_path / "d", tasks=["object_counting"], scenes=["nowhere"])
 
 
-def test_benchmark_folder_preview_writes_a_sheet_per_benchmark(synthetic_root: Path, tmp_path: Path) -> None:
+def test_benchmark_folder_preview_writes_a_sheet_per_task(synthetic_root: Path, tmp_path: Path) -> None:
     split = tmp_path / "val.txt"
     split.write_text("scene0000_00\n")
     bench = tmp_path / "bench"
     build_benchmarks(
         scannet(synthetic_root), bench, ["spbench-si", "spbench-mv", "vsi-video"], split=str(split), frame_stride=1
     )
-    result = runner.invoke(app, ["preview", str(bench), "--samples", "4"])
+    result = runner.invoke(app, ["preview", str(bench), "--samples", "4", "--task", "object_abs_distance"])
     assert result.exit_code == 0, result.output
     for name in ("spbench-si", "spbench-mv", "vsi-video"):
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in (bench / name / "data").rglob("*.parquet"))
-        sheet, cards = read_sheet(bench / name / "preview" / f"{name}.png")
+        files = sorted((bench / name / "data").rglob("*.parquet"))
+        tasks = [t for f in files for t in pq.read_table(f, columns=["question_type"]).column(0).to_pylist()]
+        total = tasks.count("object_abs_distance")
+        sheets = list((bench / name / "preview").glob("*.png"))
+        assert [p.name for p in sheets] == (["object_abs_distance.png"] if total else [])
+        if not total:
+            continue
+        sheet, cards = read_sheet(sheets[0])
         assert len(cards) == min(4, total)
-        assert shows_title(sheet, cards, f"{name}: {min(4, total)} of {total} samples (seed 0)")
+        assert shows_title(sheet, cards, f"{name} / object_abs_distance: {min(4, total)} of {total} samples (seed 0)")
         check_cards(cards)
         # spbench-si is single images, the other two multi-view sets and videos, which span the sheet
         widths = {card.box[2] - card.box[0] for card in cards}
         assert widths == ({CARD_WIDTH} if name == "spbench-si" else {2 * CARD_WIDTH + GAP})
+        if name != "spbench-si":  # the question's objects boxed on the frames (from the benchmarks' metadata cache)
+            assert any(card.shows(BOX_COLORS[0]) for card in cards)
 
 
 def write_one_row_dataset(root: Path, image: Image.Image, fields: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -11,7 +13,15 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ladderdata.cache import is_out_of_space
@@ -27,6 +37,7 @@ if TYPE_CHECKING:
     from ladderdata.executor import Executor
     from ladderdata.extensions import AnswerBackend
     from ladderdata.pipeline import BuildConfig, BuildSummary
+    from ladderdata.recipe import Recipe
     from ladderdata.sources.base import ScanSourceConfig
     from ladderdata.sources.synthetic import SynthConfig
 
@@ -55,8 +66,40 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
     )
+
+
+class ItemBars:
+    """A bar per item in progress (a scan's views cast, its frames written), shown under the stage's bar while the
+    item runs: the executor's ``item_progress``."""
+
+    def __init__(self, progress: Progress, unit: str) -> None:
+        self.progress, self.unit = progress, unit
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(f"  {name}: {self.unit}", total=total)
+        self.progress.update(self.tasks[name], completed=done, total=total)
+        if done >= total:
+            self.progress.remove_task(self.tasks.pop(name))
+
+
+@contextmanager
+def item_bars(executor: "Executor", progress: Progress, unit: str) -> Iterator[None]:
+    """While the block runs, ``executor``'s items show their own progress in ``progress``."""
+    executor.item_progress = ItemBars(progress, unit)
+    try:
+        yield
+    finally:
+        executor.item_progress = None
 
 
 STAGE_LABELS = {"draft": "drafting scans", "write": "writing shards"}
@@ -152,6 +195,62 @@ Overwrite = Annotated[
         help="replace ladder's earlier output in --out made with other settings (never a folder ladder did not write)"
     ),
 ]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="say what the run would do (scans, views at the stride, videos, targets) and its estimated CPU time "
+        "and disk, then exit without writing anything",
+    ),
+]
+TasksModule = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--tasks-module",
+        help="a .py file registering tasks of your own (@register_task), imported before the recipe is read; "
+        "repeatable; the recipe's tasks: then name them (docs/tasks.md)",
+    ),
+]
+
+
+def recipe_with_task_modules(name: str, modules: list[Path] | None) -> "Recipe":
+    """``--recipe`` with the tasks of ``--tasks-module`` files (imported first, so that the recipe may name and
+    configure them; tasks it does not name are added with their defaults); the recipe carries the files to the
+    workers."""
+    from ladderdata.recipe import Recipe
+    from ladderdata.tasks.modules import load_task_modules
+
+    registered = load_task_modules(modules or [])
+    return Recipe.load(name).with_task_modules(modules or []).with_tasks(registered)
+
+
+#: Scans a real run looks at for its opening estimate (evenly spaced, scaled to all): --dry-run looks at every one.
+ESTIMATE_SAMPLE = 64
+
+
+def model_label(model: Path | None, predictions: Path | None) -> str:
+    """A model's name in eval reports: its folder's last two parts (``runs/stage2/final`` -> ``stage2/final``,
+    so that the stages' ``final`` folders tell apart), else the predictions file's name."""
+    if model is not None:
+        return "/".join(model.parts[-2:])
+    return predictions.stem if predictions is not None else "model"
+
+
+def counted(n: int, thing: str) -> str:
+    """``"1 prediction"``, ``"2 predictions"``."""
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def announce_plan(lines: list[str], dry_run: bool) -> None:
+    """Log a run's plan and estimate (``ladder.pipeline.estimate``); with --dry-run, stop there (exit 0)."""
+    for line in lines:
+        if line.startswith("warning: "):
+            log.warning("%s", line.removeprefix("warning: "))
+        else:
+            log.info("plan: %s", line)
+    if dry_run:
+        log.info("dry run: nothing written")
+        raise typer.Exit(0)
 
 
 def open_run_executor(kind: ExecutorKind, workers: int | None, ray_address: str | None) -> "Executor":
@@ -215,7 +314,7 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
         log.info("%s already holds these %d synthetic scans: nothing to write", out, len(held))
         return held
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "frames written"):
         task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
     layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
@@ -259,6 +358,7 @@ def synth(
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
     overwrite: Overwrite = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
     (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
@@ -281,6 +381,10 @@ def synth(
         posed_max_images=posed_max_images,
         layouts=frames_layout or [FramesLayout.SENS],
     )
+    from ladderdata.pipeline.estimate import synth_lines
+
+    announce_plan(synth_lines(config), dry_run)
+
     claim_output(out, "synthetic scans", synth_settings(config), overwrite=overwrite)
     with open_run_executor(executor, workers, ray_address) as runner:
         run_synth(out, config, runner)
@@ -355,7 +459,7 @@ def run_metadata(
 
     config = MetadataConfig().with_frame_stride(frame_stride)
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         task = progress.add_task("per-view metadata", total=len(scan_ids))
         results = process_scans(source_config, scan_ids, config, out, executor, lambda _: progress.advance(task))
     counts = {status: sum(r.status == status for r in results) for status in ("computed", "cached", "failed")}
@@ -399,6 +503,7 @@ def metadata(
     workers: Workers = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     ray_address: RayAddress = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns skip
     finished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride)."""
@@ -406,6 +511,13 @@ def metadata(
 
     config = scan_source(source, scans, frames_layout, label_table, split_dir)
     ids = list_scans(config, split)
+    from ladderdata.pipeline.estimate import metadata_estimate
+    from ladderdata.sources.base import open_source
+
+    stride = MetadataConfig().with_frame_stride(frame_stride).frame_stride
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    announce_plan(metadata_estimate(open_source(config), ids, stride, sample).lines(), dry_run)
+
     claim_output(out, "metadata cache", inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         failed = run_metadata(config, ids, out, frame_stride, runner)
@@ -417,7 +529,7 @@ def run_build(config: "BuildConfig", executor: "Executor") -> "BuildSummary":
     from ladderdata.pipeline import build_dataset
 
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         summary = build_dataset(config, executor, StageBars(progress))
     table = Table("subset", "rows", title=f"dataset written to {config.out}")
     for subset, rows in summary.rows.items():
@@ -491,19 +603,20 @@ def build_dataset_command(
         typer.Option(help="public benchmarks whose scenes' rooms are not used: vsibench,spbench,spacer (shipped)"),
     ] = None,
     overwrite: Overwrite = False,
+    dry_run: DryRun = False,
+    tasks_module: TasksModule = None,
 ) -> None:
     """Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun."""
     source_config = scan_source(source, scans, frames_layout, label_table, split_dir)  # before the pipeline's imports
     from ladderdata.io.public_scenes import public_names
     from ladderdata.outputs import claim_output
     from ladderdata.pipeline import BuildConfig
-    from ladderdata.recipe import Recipe
 
     config = BuildConfig(
         source=source_config,
         out=out,
         split=split,
-        recipe=Recipe.load(recipe).with_frame_stride(frame_stride),
+        recipe=recipe_with_task_modules(recipe, tasks_module).with_frame_stride(frame_stride),
         seed=seed,
         limit_scenes=limit_scenes,
         exclude=exclude_bench or [],
@@ -512,6 +625,13 @@ def build_dataset_command(
     )
     list_scans(config.source, config.split)
     check_benchmark_folders(config.exclude)
+    from ladderdata.pipeline.estimate import build_estimate, planned_scans
+    from ladderdata.sources.base import open_source
+
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    plan = build_estimate(open_source(config.source), planned_scans(config), config.recipe, sample)
+    announce_plan(plan.lines(), dry_run)
+
     claim_output(out, "dataset", build_settings(config), overwrite=overwrite, inputs=[*scans, *config.exclude])
     with open_run_executor(executor, workers, ray_address) as runner:
         summary = run_build(config, runner)
@@ -529,12 +649,13 @@ def run_bench(
     metadata_cache: Path | None,
     executor: "Executor",
     debias: "DebiasConfig | None" = None,
+    task_modules: list[Path] | None = None,
 ) -> dict[str, "BuildSummary"]:
     """Build benchmarks with progress bars and a table of what was written."""
     from ladderdata.bench.build import build_benchmarks
 
     start = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, item_bars(executor, progress, "views cast"):
         summaries = build_benchmarks(
             source,
             out,
@@ -547,6 +668,7 @@ def run_bench(
             progress=StageBars(progress),
             metadata_cache=metadata_cache,
             debias=debias,
+            task_modules=task_modules,
         )
     table = Table("benchmark", "questions", "scans", "failed scans", title=f"benchmarks written to {out}")
     for name, summary in summaries.items():
@@ -600,6 +722,8 @@ def build_bench_command(
         float, typer.Option(min=0, max=1, help="--debias: remove at most this fraction of each question type")
     ] = 0.3,
     overwrite: Overwrite = False,
+    dry_run: DryRun = False,
+    tasks_module: TasksModule = None,
 ) -> None:
     """Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).
 
@@ -612,7 +736,11 @@ def build_bench_command(
     from ladderdata.recipe import Recipe
 
     names = list(benchmark or BENCHMARKS) + (list(VIDEO_BENCHMARKS) if video else [])
-    list_scans(config, split)
+    ids = list_scans(config, split)[:limit_scenes]
+    from ladderdata.pipeline.estimate import bench_lines
+    from ladderdata.tasks.modules import load_task_modules
+
+    load_task_modules(tasks_module or [])  # before the recipes, which may name its tasks
     pruning = DebiasConfig(margin=debias_margin, max_removed=debias_budget, seed=seed) if debias else None
     if pruning is not None:
         from ladderdata.audit.blind import require_sklearn
@@ -620,11 +748,13 @@ def build_bench_command(
         require_sklearn()  # before any scan is built
     for name in names:  # every recipe is checked before the output folder is claimed (nothing written on bad input)
         Recipe.load(name).with_frame_stride(frame_stride)
+    sample = None if dry_run else ESTIMATE_SAMPLE
+    announce_plan(bench_lines(config, ids, names, frame_stride, sample, tasks_module or []), dry_run)
     stride = frame_stride or DEFAULT_FRAME_STRIDE
     claim_output(out, "benchmarks", {"seed": seed, "frame stride": stride}, overwrite=overwrite, inputs=scans)
     with open_run_executor(executor, workers, ray_address) as runner:
         summaries = run_bench(
-            config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner, pruning
+            config, out, names, split, seed, limit_scenes, frame_stride, metadata_cache, runner, pruning, tasks_module
         )
     empty = [name for name, summary in summaries.items() if not sum(summary.rows.values())]
     if empty:
@@ -785,6 +915,13 @@ def eval_command(
             "the modes side by side; all leaves out, and reports, a mode whose tool refuses a benchmark)"
         ),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="the model's name in the report (default: --model's last two path parts, runs/stage2/final -> "
+            "stage2/final; else the predictions file's name)"
+        ),
+    ] = None,
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.report import evaluate, load_bench
@@ -811,18 +948,20 @@ def eval_command(
             raise LadderError(f"--model {model} is not a model folder (no config.json): pass a local HF model folder")
         claim_reports()
         rows = load_bench(bench, with_images=True)
-        predictions = predictions or (out or Path(f"eval-{model.name}")) / "predictions.jsonl"
+        predictions = predictions or (out or Path(f"eval-{model_label(model, None).replace('/', '-')}")) / (
+            "predictions.jsonl"
+        )
         request = AnswerRequest(style=style, hint=hints, batch_size=batch_size, max_new_tokens=max_new_tokens)
         with _progress() as progress:
             task = progress.add_task("answering", total=len(rows))
             answers = answer(rows, model, request, lambda n: progress.advance(task, n))
         write_predictions(answers, predictions)
-        log.info("wrote %d predictions to %s", len(answers), predictions)
+        log.info("wrote %s to %s", counted(len(answers), "prediction"), predictions)
     assert predictions is not None
     report_dir = out or predictions.parent
     if model is None:
         claim_reports()
-    name = model.name if model else predictions.stem
+    name = name or model_label(model, predictions)
     thinking = style is PromptStyle.THINK
     summaries = evaluate(bench, predictions, report_dir, name, modes, thinking, skip_refused="all" in (scoring or []))
     for mode, per_dataset in summaries.items():
@@ -831,14 +970,14 @@ def eval_command(
                 log.warning("%s, %s scoring: not scored: %s", dataset, mode, s["refused"])
                 continue
             log.info(
-                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %d questions, %d errors, %d without a prediction",
+                "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %s, %s, %d without a prediction",
                 dataset,
                 mode,
                 s["avg"],
                 s["nq_avg"],
                 s["mcq_avg"],
-                s["scored"],
-                len(s["errors"]),
+                counted(s["scored"], "question"),
+                counted(len(s["errors"]), "error"),
                 s["missing_predictions"],
             )
     log.info("report: %s", report_dir / "report.md")
@@ -921,16 +1060,21 @@ def push(
     epilog=examples(
         "ladder preview demo/dataset --samples 16",
         "ladder preview demo/bench --out /tmp/sheets --seed 1",
+        "ladder preview demo/dataset --task object_counting --scene scene0000_00 --samples 4",
     )
 )
 def preview(
     dataset: Annotated[Path, typer.Argument(help="a folder written by build-dataset, or build-bench's --out folder")],
     out: Annotated[Path | None, typer.Option(help="folder for the PNG sheets (default DATASET/preview)")] = None,
-    samples: Annotated[int, typer.Option(min=1, help="random samples per sheet")] = 12,
+    samples: Annotated[int, typer.Option(min=1, help="random samples per sheet (one sheet per task)")] = 12,
     seed: Annotated[int, typer.Option(help="which samples are drawn")] = 0,
+    task: Annotated[list[str] | None, typer.Option(help="only this task's sheet (repeatable)")] = None,
+    scene: Annotated[list[str] | None, typer.Option(help="only samples of this scan (repeatable)")] = None,
+    metadata_cache: MetadataCache = None,
 ) -> None:
-    """Render one PNG contact sheet per subset (or benchmark) of random samples: objects' boxes and labels on
-    single images, multi-view sets and video frames in grids, question, options and answer with its unit."""
+    """Render one PNG contact sheet per task of random samples: the question's objects boxed on single images and
+    on every frame of multi-view sets and videos (from the build's per-view metadata), question, options and
+    answer with its unit."""
     from ladderdata.outputs import claim_output, refuse_inside_inputs
     from ladderdata.preview import render_preview
 
@@ -938,7 +1082,9 @@ def preview(
         if out.resolve() == dataset.resolve():
             refuse_inside_inputs(out, [dataset])
         claim_output(out, "preview sheets")
-    for path in render_preview(dataset, out, samples, seed):
+
+    caches = [metadata_cache] if metadata_cache else None
+    for path in render_preview(dataset, out, samples, seed, task, scene, caches):
         log.info("wrote %s", path)
 
 

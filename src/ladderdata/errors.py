@@ -66,10 +66,13 @@ def validation_text(error: ValidationError) -> str:
     """A pydantic error in one line: each wrong field with its location, the reason and the value given."""
     parts = []
     for e in error.errors(include_url=False):
-        where = ".".join(map(str, e["loc"])) or "value"
+        message = e["msg"].removeprefix("Value error, ")
+        if not e["loc"]:  # a check of the whole model: its message says what is wrong
+            parts.append(message)
+            continue
         given = e.get("input")
         shown = f" (given {given!r:.60})" if isinstance(given, str | int | float | bool) or given is None else ""
-        parts.append(f"{where}: {e['msg']}{shown}")
+        parts.append(f"{'.'.join(map(str, e['loc']))}: {message}{shown}")
     return "; ".join(parts)
 
 

@@ -227,6 +227,11 @@ class DatasetLayout:
     def preview_dir(self) -> Path:
         return self.root / "preview"
 
+    @property
+    def report_html(self) -> Path:
+        """The visual report (``ladderdata.report.html``)."""
+        return self.root / "report.html"
+
     def subset_dir(self, subset: str) -> Path:
         return self.root / "data" / subset
 

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from functools import cache
 from importlib.util import find_spec
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,6 +31,7 @@ from ladderdata.cache import atomic_path
 from ladderdata.errors import LadderError
 from ladderdata.io.shards import BENCH_RENAMES
 from ladderdata.layout import DatasetLayout
+from ladderdata.report.boxes import frame_boxes, metadata_caches, needs_frame_boxes
 from ladderdata.seeding import rng_for
 from ladderdata.tasks import LOCALIZATION_TASK, AnswerType, Modality, ObjectRef, get_task
 
@@ -82,6 +84,9 @@ class PreviewSample(BaseModel):
     objects: list[ObjectRef]
     prompt: str | None = None
     """The user turn's text, when the row has ``messages`` (benchmarks do not)."""
+    frame_objects: list[list[ObjectRef]] | None = None
+    """Multi-view and video rows: per image, the question's objects with their visible box in that image (stored
+    pixels), from the per-view metadata (:func:`ladderdata.report.boxes.with_frame_boxes`); None when unknown."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "PreviewSample":
@@ -208,19 +213,39 @@ def draw_boxes(image: Image.Image, objects: list[ObjectRef], scale: float) -> No
     plate above the box (inside it when the box touches the top edge)."""
     draw = ImageDraw.Draw(image)
     plate_height = line_height(font(16, bold=True))
-    boxed = [o for o in objects if o.bbox_2d is not None]
-    for k, obj in enumerate(boxed):
+    # colours by position in ``objects``, so that an object keeps its colour on every frame of a set
+    boxed = [(k, o) for k, o in enumerate(objects) if o.bbox_2d is not None]
+    for k, obj in boxed:
         assert obj.bbox_2d is not None
         color = BOX_COLORS[k % len(BOX_COLORS)]
         x1, y1, x2, y2 = (v * scale for v in obj.bbox_2d)
-        # a box reaching the image's edge ends on its last pixel, so that the edge stays visible
-        draw.rectangle((x1, y1, min(x2, image.width - 1), min(y2, image.height - 1)), outline=color, width=3)
-    for k, obj in enumerate(boxed):  # plates last, so that no box crosses a label
+        # a box reaching the image's edge ends on its last pixel, so that the edge stays visible (a sliver on the
+        # edge, rounded past it, is a line there)
+        x2, y2 = min(x2, image.width - 1), min(y2, image.height - 1)
+        draw.rectangle((min(x1, x2), min(y1, y2), x2, y2), outline=color, width=3)
+    for k, obj in boxed:  # plates last, so that no box crosses a label
         assert obj.bbox_2d is not None
         x1, y1 = obj.bbox_2d[0] * scale, obj.bbox_2d[1] * scale
         top = y1 - plate_height if y1 >= plate_height else y1 + 3
         width = font(16, bold=True).getlength(obj.category) + 8
         _plate(draw, (min(max(x1, 0), image.width - width), top), obj.category, BOX_COLORS[k % len(BOX_COLORS)])
+
+
+#: Draws what a task needs beyond boxes (a route, arrows) on one image of a card: ``(image, sample, index into
+#: the row's images, scale from stored pixels to the drawn image)``.
+Overlay = Callable[[Image.Image, PreviewSample, int, float], None]
+#: Task name -> its overlay (:func:`register_overlay`); tasks without one get their objects' boxes only.
+OVERLAYS: dict[str, Overlay] = {}
+
+
+def register_overlay(task: str) -> Callable[[Overlay], Overlay]:
+    """Decorator: draw ``task``'s cards' extra marks (e.g. the route of a route-planning question) with this."""
+
+    def wrap(fn: Overlay) -> Overlay:
+        OVERLAYS[task] = fn
+        return fn
+
+    return wrap
 
 
 def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.Image:
@@ -230,6 +255,8 @@ def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.I
         size = (width, round(width * aspect))
         picture = _decode(images[0], size)
         draw_boxes(picture, sample.objects, width / sample.image_width)
+        if sample.task in OVERLAYS:
+            OVERLAYS[sample.task](picture, sample, 0, width / sample.image_width)
         return picture
     shown = sample.shown_frames()
     cols = min(GRID_COLUMNS, len(shown))
@@ -239,7 +266,12 @@ def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.I
     draw = ImageDraw.Draw(grid)
     for k, index in enumerate(shown):
         x, y = (k % cols) * (cell_w + 4), (k // cols) * (cell_h + 4)
-        grid.paste(_decode(images[index], (cell_w, cell_h)), (x, y))
+        cell = _decode(images[index], (cell_w, cell_h))
+        if sample.frame_objects is not None:  # the question's objects where this frame shows them
+            draw_boxes(cell, sample.frame_objects[index], cell_w / sample.image_width)
+        if sample.task in OVERLAYS:
+            OVERLAYS[sample.task](cell, sample, index, cell_w / sample.image_width)
+        grid.paste(cell, (x, y))
         if sample.modality is Modality.VIDEO and sample.timestamps is not None:
             label = f"{sample.timestamps[index]:.2f} s"
         elif sample.modality is Modality.VIDEO:
@@ -401,18 +433,51 @@ def find_datasets(path: Path) -> list[Path]:
     return found
 
 
-def _read_picks(
-    files: list[Path], subset: str, seed: int, samples: int
-) -> tuple[list[PreviewSample], list[list[bytes]], int]:
-    """``samples`` random rows of the subset called ``subset`` (drawn by ``rng_for(seed, "preview", subset)``:
-    one seed, one choice) and their image bytes, reading only the row groups that hold them; also the subset's
-    row count."""
+def _column(table: pa.Table, dataset_name: str) -> list[str]:
+    bench_name = next((b for b, d in BENCH_RENAMES.items() if d == dataset_name), dataset_name)
+    name = dataset_name if dataset_name in table.column_names else bench_name
+    return [str(v) for v in table.column(name).to_pylist()]
+
+
+def row_keys(files: list[Path]) -> list[tuple[str, str]]:
+    """(task, scene) of every row of ``files``, in order, reading only those two columns."""
+    keys: list[tuple[str, str]] = []
+    for f in files:
+        schema = pq.read_schema(f)
+        columns = [c for c in ("task", "question_type", "scene_id", "scene_name") if c in schema.names]
+        table = pq.read_table(f, columns=columns)
+        keys += zip(_column(table, "task"), _column(table, "scene_id"), strict=True)
+    return keys
+
+
+def pick_rows(
+    keys: list[tuple[str, str]],
+    subset: str,
+    seed: int,
+    samples: int,
+    tasks: list[str] | None = None,
+    scenes: list[str] | None = None,
+) -> dict[str, list[int]]:
+    """Task -> up to ``samples`` random row numbers of that task (among ``tasks`` and ``scenes`` when given),
+    sorted; drawn by ``rng_for(seed, "preview", subset, task)``: one seed, one choice."""
+    by_task: dict[str, list[int]] = {}
+    for i, (task, scene) in enumerate(keys):
+        if (tasks is None or task in tasks) and (scenes is None or scene in scenes):
+            by_task.setdefault(task, []).append(i)
+    picks = {}
+    for task, rows in sorted(by_task.items()):
+        rng = rng_for(seed, "preview", subset, task)
+        picks[task] = sorted(rows[int(i)] for i in rng.choice(len(rows), size=min(samples, len(rows)), replace=False))
+    return picks
+
+
+def read_rows(
+    files: list[Path], picks: list[int], caches: list[Path] | None = None
+) -> tuple[list[PreviewSample], list[list[bytes]]]:
+    """Rows ``picks`` (row numbers over ``files`` in order) and their image bytes, reading only the row groups
+    that hold them; multi-view and video rows get their objects' per-frame boxes from the per-view metadata
+    ``caches`` when one holds their frames."""
     counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
-    total = sum(counts)
-    if total == 0:
-        return [], [], 0
-    rng = rng_for(seed, "preview", subset)
-    picks = sorted(int(i) for i in rng.choice(total, size=min(samples, total), replace=False))
     starts = np.cumsum([0, *counts])
     out: list[PreviewSample] = []
     images: list[list[bytes]] = []
@@ -426,20 +491,35 @@ def _read_picks(
             group += 1
         row = parquet.read_row_group(group).slice(local, 1).to_pylist()[0]
         try:
-            out.append(PreviewSample.from_row(row))
+            sample = PreviewSample.from_row(row)
         except ValidationError as e:
             fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
             raise LadderError(f"{files[f]}: not a ladder dataset or benchmark shard (bad: {fields})") from None
+        if caches and needs_frame_boxes(sample.modality):
+            boxes = frame_boxes(sample.scene_id, sample.frame_ids, sample.objects, sample.image_width, caches)
+            sample = sample.model_copy(update={"frame_objects": boxes})
+        out.append(sample)
         images.append([im["bytes"] for im in row["images"]])
-    return out, images, total
+    return out, images
 
 
-def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int = 12, seed: int = 0) -> list[Path]:
-    """One PNG sheet per subset (per benchmark) with ``samples`` random rows; returns the files written.
+def render_preview(
+    dataset_dir: Path,
+    out_dir: Path | None = None,
+    samples: int = 12,
+    seed: int = 0,
+    tasks: list[str] | None = None,
+    scenes: list[str] | None = None,
+    metadata_cache: list[Path] | None = None,
+) -> list[Path]:
+    """One PNG sheet per task of each subset (per benchmark) with up to ``samples`` random rows of that task, of
+    ``tasks`` and ``scenes`` only when given; returns the files written (``<task>.png``).
 
     ``dataset_dir`` is a ``build-dataset`` folder or a ``build-bench`` output folder. Sheets go to each
     dataset's ``preview/`` folder, or to ``out_dir`` (one sub-folder per dataset when there are several).
-    Raises :class:`LadderError` when there is nothing to preview.
+    Multi-view and video cards draw the question's objects on every frame when the build's per-view metadata
+    is found (``metadata_cache``, else the dataset's own cache or its parent's). Raises :class:`LadderError`
+    when there is nothing to preview.
     """
     datasets = find_datasets(dataset_dir)
     written: list[Path] = []
@@ -448,20 +528,34 @@ def render_preview(dataset_dir: Path, out_dir: Path | None = None, samples: int 
             target = DatasetLayout(ds).preview_dir
         else:
             target = out_dir / ds.name if len(datasets) > 1 else out_dir
+        caches = metadata_caches(ds, metadata_cache)
         for subset_dir in sorted(p for p in (ds / "data").iterdir() if p.is_dir()):
             files = sorted(subset_dir.glob("*.parquet"))
-            picked, images, total = _read_picks(files, subset_dir.name, seed, samples)
-            if not picked:
+            keys = row_keys(files)
+            picks = pick_rows(keys, subset_dir.name, seed, samples, tasks, scenes)
+            if not keys:
                 log.warning("%s has no rows; no sheet for it", subset_dir)
-                continue
-            name = ds.name if subset_dir.name == ds.name else f"{ds.name} / {subset_dir.name}"
-            title = f"{name}: {len(picked)} of {total} samples (seed {seed})"
-            path = target / f"{subset_dir.name}.png"
-            with atomic_path(path) as tmp:
-                # sheets are looked at, not archived: zlib level 1 encodes 3x faster than the default 6 (the
-                # slowest step of a preview) for files about 25% larger
-                render_sheet(title, picked, images).save(tmp, format="PNG", compress_level=1)
-            written.append(path)
+            for task, rows in picks.items():
+                picked, images = read_rows(files, rows, caches)
+                total = sum(1 for t, _ in keys if t == task)
+                name = ds.name if subset_dir.name == ds.name else f"{ds.name} / {subset_dir.name}"
+                title = f"{name} / {task}: {len(picked)} of {total} samples (seed {seed})"
+                path = target / f"{task}.png"
+                with atomic_path(path) as tmp:
+                    # sheets are looked at, not archived: zlib level 1 encodes 3x faster than the default 6 (the
+                    # slowest step of a preview) for files about 25% larger
+                    render_sheet(title, picked, images).save(tmp, format="PNG", compress_level=1)
+                written.append(path)
     if not written:
-        raise LadderError(f"nothing to preview in {dataset_dir}: its shards hold no rows")
+        wanted = " and ".join(
+            part
+            for part in (
+                f"task {', '.join(tasks)}" if tasks else "",
+                f"scene {', '.join(scenes)}" if scenes else "",
+            )
+            if part
+        )
+        raise LadderError(
+            f"nothing to preview in {dataset_dir}: " + (f"no row of {wanted}" if wanted else "its shards hold no rows")
+        )
     return written

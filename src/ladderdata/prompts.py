@@ -249,8 +249,12 @@ class QuestionTemplates:
     """Template variants per key: the built-in ``questions.yaml`` plus users' files (later files win). Every
     template is checked when read (:func:`template_fields`); ``files`` says which file each user key came from."""
 
-    def __init__(self, extra_files: list[Path] | None = None) -> None:
+    def __init__(self, extra_files: list[Path] | None = None, task_wording: dict[str, list[str]] | None = None) -> None:
+        """``task_wording``: the wording plugin tasks declare (``TaskGenerator.questions``), which users' files
+        override like the built-in one."""
         self.variants: dict[str, list[str]] = dict(_builtin_questions())
+        for key, texts in (task_wording or {}).items():
+            self.variants[key] = _variants(texts, f"task wording, template {key!r}")
         self.files: dict[str, Path] = {}
         for path in extra_files or []:
             path = Path(path)

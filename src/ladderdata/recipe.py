@@ -34,6 +34,7 @@ from ladderdata.tasks import (
     get_task,
 )
 from ladderdata.tasks.modalities import ModalityConfig
+from ladderdata.tasks.modules import load_task_modules
 
 
 @cache
@@ -172,11 +173,21 @@ class Recipe(BaseModel):
     )
     images: ImageConfig = Field(default_factory=ImageConfig)
     rows_per_shard: int = Field(500, ge=1, le=100_000)
+    plugins: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="task modules to import before the tasks are looked up: .py files (paths from the working "
+        "directory) or module names; `--tasks-module FILE.py` adds to them (docs/tasks.md)",
+    )
 
     @model_validator(mode="after")
     def _check_tasks(self) -> "Recipe":
         # unknown task names, bad task settings, targets of tasks the recipe lacks and bad templates fail when the
         # recipe is read
+        try:
+            load_task_modules(self.plugins)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
         generators = [*self.generators(), *self.derivers()]
         localization = get_task(LOCALIZATION_TASK)
         localization.config_class.model_validate(self.localization_config)  # checked in every mode
@@ -214,6 +225,7 @@ class Recipe(BaseModel):
 
     def generators(self) -> list[TaskGenerator]:
         """The configured spatial generators (plus localization in standalone mode), in recipe order."""
+        load_task_modules(self.plugins)  # a worker process imports the recipe's task modules here
         names = list(self.tasks)
         configs = dict(self.tasks)
         if self.localization is LocalizationMode.STANDALONE:
@@ -234,6 +246,18 @@ class Recipe(BaseModel):
             return []
         cls = get_task(LOCALIZATION_TASK)
         return [cls(cls.config_class.model_validate(self.localization_config), self.filters)]
+
+    def with_task_modules(self, modules: list[Path]) -> "Recipe":
+        """This recipe with ``modules`` (``--tasks-module`` files, imported already) added to its plugins, as
+        absolute paths: worker processes import them again."""
+        added = [str(p.expanduser().resolve()) for p in modules]
+        return self.model_copy(update={"plugins": list(dict.fromkeys([*self.plugins, *added]))})
+
+    def with_tasks(self, names: list[str]) -> "Recipe":
+        """This recipe with the tasks ``names`` it does not configure added, with their default settings and no
+        target (every question they draft is kept); validated like any recipe."""
+        tasks = dict(self.tasks) | {name: {} for name in names if name not in self.tasks}
+        return self if tasks == self.tasks else self.model_validate(self.model_dump() | {"tasks": tasks})
 
     def with_frame_stride(self, frame_stride: int | None) -> "Recipe":
         """This recipe with its metadata's frame stride overridden (``--frame-stride``); unchanged for None."""

@@ -38,6 +38,7 @@ def build_benchmarks(
     progress: BuildProgress | None = None,
     metadata_cache: Path | None = None,
     debias: DebiasConfig | None = None,
+    task_modules: list[Path] | None = None,
 ) -> dict[str, BuildSummary]:
     """Build each benchmark into ``out/<name>`` from the scans of ``split`` (a split name or a file of scan ids,
     checked before anything is built), then ``out/README.md`` (every benchmark in ``out``); returns their
@@ -48,8 +49,12 @@ def build_benchmarks(
     ``debias``: after each build, prune the questions a k-fold text-only model answers best
     (:func:`~ladderdata.audit.report.debias`), rebuild without them (drafts and metadata come from the caches),
     write ``debias.json`` and the before/after table into the benchmark folder and its card, and the final
-    ``audit.json`` / ``audit.md`` (``ladder eval`` shows those baselines beside a model's scores)."""
-    recipes = [Recipe.load(name).with_frame_stride(frame_stride) for name in benchmarks]  # all read before any work
+    ``audit.json`` / ``audit.md`` (``ladder eval`` shows those baselines beside a model's scores).
+
+    ``task_modules`` (imported already) are carried by every recipe to the workers."""
+    recipes = [  # all read before any work
+        Recipe.load(name).with_frame_stride(frame_stride).with_task_modules(task_modules or []) for name in benchmarks
+    ]
     list_scans(open_source(source), split)
     summaries = {}
     with claim_folder(out):

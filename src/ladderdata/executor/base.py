@@ -11,6 +11,7 @@ from typing import Any, Generic, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ladderdata.errors import LadderError, StopRunError
+from ladderdata.executor.progress import ItemProgress
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ class Executor(ABC):
     live until the block ends, so several stages (and several builds) share them."""
 
     kind: ExecutorKind
+    item_progress: ItemProgress | None = None
+    """Called with ``(item name, done, total)`` as items report progress inside themselves
+    (:func:`~ladderdata.executor.progress.report_progress`: views cast, frames written); set it to show it.
+    The local executor reports from this process and from its workers; the Ray executor does not."""
 
     @abstractmethod
     def map(

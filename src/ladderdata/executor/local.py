@@ -32,6 +32,7 @@ from ladderdata.executor.base import (
     failed_outcome,
     item_names,
 )
+from ladderdata.executor.progress import ProgressMessage, reporting_to
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,14 @@ def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
             return
         if task is None:
             return
-        index, fn, item = task
-        reply: tuple[int, bool, Any] = (index, *call_item(fn, item))
+        index, fn, item, watched = task
+
+        def send(done: int, total: int, index: int = index) -> None:
+            with contextlib.suppress(EOFError, OSError):
+                tasks.send(ProgressMessage(index, done, total))
+
+        with reporting_to(send if watched else None):
+            reply: tuple[int, bool, Any] = (index, *call_item(fn, item))
         try:
             tasks.send(reply)
         except (EOFError, OSError):
@@ -190,12 +197,24 @@ class LocalExecutor(Executor):
     ) -> list[Outcome[R]]:
         out: list[Outcome[R]] = []
         for item, label in zip(items, labels, strict=True):
-            ok, payload = call_item(fn, item)
+            with reporting_to(self._reporter(label)):
+                ok, payload = call_item(fn, item)
             outcome: Outcome[R] = Outcome(label, value=payload) if ok else failed_outcome(label, payload)
             out.append(outcome)
             if on_done:
                 on_done(outcome)
         return out
+
+    def _reporter(self, label: str) -> Callable[[int, int], None] | None:
+        """Where an item run in this process reports its progress (``item_progress``, with its name)."""
+        watch = self.item_progress
+        if watch is None:
+            return None
+
+        def send(done: int, total: int) -> None:
+            watch(label, done, total)
+
+        return send
 
     def _map_pool(
         self,
@@ -222,7 +241,7 @@ class LocalExecutor(Executor):
                 worker = self._idle.pop() if self._idle else _Worker(self._context)
                 index = queue.popleft()
                 try:
-                    worker.tasks.send((index, fn, items[index]))
+                    worker.tasks.send((index, fn, items[index], self.item_progress is not None))
                 except (BrokenPipeError, EOFError, ConnectionError):
                     queue.appendleft(index)  # the idle worker had died: drop it, try another
                     worker.stop(kill=True)
@@ -247,6 +266,11 @@ class LocalExecutor(Executor):
                         reply = worker.tasks.recv()
                     except (EOFError, OSError):
                         reply = None
+                if isinstance(reply, ProgressMessage):  # the item goes on
+                    busy[worker] = index
+                    if self.item_progress is not None:
+                        self.item_progress(labels[index], reply.done, reply.total)
+                    continue
                 if reply is not None:
                     self._idle.append(worker)
                     _, ok, payload = reply

@@ -15,8 +15,9 @@ import yaml
 
 from ladderdata.cache import write_text_atomic
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, resized_size, visual_tokens
+from ladderdata.io.funnel import COUNTS_NOTE, explain, funnel
 from ladderdata.io.hub_card import size_category
-from ladderdata.io.shortfall import Shortfall
+from ladderdata.io.shortfall import Shortfall, views_summary
 from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
 from ladderdata.recipe import Recipe
@@ -170,9 +171,18 @@ def write_card_manifest_stats(out: Path, report: DatasetReport) -> None:
     md += [f"Localization questions: {len(localization):,}", "", "## Answers", ""]
     md += ["| task/modality | distribution |", "|---|---|"]
     md += [f"| {k} | {json.dumps({x: y for x, y in v.items() if x != 'type'})} |" for k, v in answers.items()]
+    md += ["", "## Target and achieved", "", "| task/modality | target | achieved | drafted |", "|---|---|---|---|"]
+    rows_funnel = funnel(recipe, len(report.scans), all_rows, drafted, rejections)
+    for f in rows_funnel:
+        target = "all drafted" if f.target is None else f"{f.target:,}"
+        short = "" if f.met else " (short)"
+        md.append(f"| {f.key} | {target} | {f.kept:,}{short} | {f.drafted:,} |")
     md += ["", "## Filters (candidates rejected)", "", "| task/modality | drafted | rejected by |", "|---|---|---|"]
     for key in sorted(set(rejections) | set(drafted)):
         md.append(f"| {key} | {drafted[key]} | {', '.join(f'{f}: {n}' for f, n in sorted(rejections[key].items()))} |")
+    reasons = sorted({r for counts in rejections.values() for r in counts})
+    if reasons:
+        md += ["", COUNTS_NOTE, ""] + [f"- `{r}`: {explain(r)}" for r in reasons]
     if unknown_labels:
         md += ["", "## Labels missing from the label table", "", "| scan | objects | labels |", "|---|---|---|"]
         md += [f"| {s} | {sum(c.values())} | {', '.join(c)} |" for s, c in sorted(unknown_labels.items())]
@@ -311,7 +321,7 @@ def dataset_card(out: Path, report: DatasetReport) -> str:
         report.split,
     )
     descriptions = {
-        "spatial": "spatial questions (seven VSI-Bench types)",
+        "spatial": spatial_description(report.subsets.get("spatial", [])),
         "localization": "object localization",
         recipe.name: recipe.description,
     }
@@ -338,7 +348,36 @@ def dataset_card(out: Path, report: DatasetReport) -> str:
         training="" if report.benchmark or not all_rows else _training(all_rows, names),
         table=composition_table(spatial),
         min_visibility=recipe.filters.min_visibility,
+        sampling=sampling_text(report, all_rows),
         terms=terms_section(report.sources),
+    )
+
+
+def spatial_description(rows: list[Sample]) -> str:
+    """The spatial subset's question types as built: the VSI-Bench types it holds, then any other (plugin) task."""
+    present = {s.task for s in rows}
+    vsi = [t for t in SPATIAL_TASKS if t in present]
+    others = sorted(present - set(SPATIAL_TASKS))
+    parts = [f"{len(vsi)} VSI-Bench type{'s' if len(vsi) != 1 else ''}"] if vsi else []
+    parts += [f"plugin task {t}" for t in others]
+    return f"spatial questions ({', '.join(parts) or 'none'})"
+
+
+def sampling_text(report: DatasetReport, rows: list[Sample]) -> str:
+    """Which frames the questions show: the frame stride, views per scan, multi-view set size and video length
+    (asked and as built)."""
+    stride, m = report.recipe.metadata.frame_stride, report.recipe.modalities
+    lengths = sorted(len(s.frame_ids) for s in rows if s.modality is Modality.VIDEO)
+    videos = (
+        f"videos of {m.video_frames} frames asked, {lengths[0]}-{lengths[-1]} built (a video has at most one frame "
+        "per view)"
+        if lengths
+        else f"videos of {m.video_frames} frames asked, none built"
+    )
+    return (
+        f"Frames: every frame whose number is a multiple of {stride} and whose pose is valid is a view; "
+        f"{views_summary(report.views, stride)}. Single images: up to {m.single_images} views per scan; "
+        f"multi-view sets of {m.multi_view_size} views ({m.multi_view_sets} per scan); {videos}."
     )
 
 

@@ -87,7 +87,8 @@ def _dataset_files(folder: Path) -> list[Path]:
     if absent:
         raise ConfigError(f"{folder}: {', '.join(absent)} missing; rebuild it")
     previews = sorted(layout.preview_dir.glob("*.png")) if layout.preview_dir.is_dir() else []
-    return [*described, *shards, *previews]
+    report = [layout.report_html] if layout.report_html.is_file() else []  # builds before report.html lack it
+    return [*described, *shards, *previews, *report]
 
 
 def _export_files(folder: Path, manifest: dict[str, Any]) -> list[Path]:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from ladderdata.cache import Digest, FileHashes, atomic_path, claim_folder, content_key
 from ladderdata.errors import InaccessibleFileError, InconsistentScanError, MissingFileError, ScanError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
+from ladderdata.executor.progress import report_progress
 from ladderdata.metadata.config import MetadataConfig, ViewRecord
 from ladderdata.metadata.depth_check import DepthVerdict, ViewDepth, check_depth, view_depth
 from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement, sharpness
@@ -138,7 +139,8 @@ def measure_scan(
     records = []
     depths: list[ViewDepth] = []
     times = frames.timestamps_us
-    for pos in selected:
+    for k, pos in enumerate(selected):
+        report_progress(k, len(selected))
         frame_id = int(frames.frame_ids[pos])
         sharp = None
         if config.blur_threshold is not None:
@@ -169,6 +171,7 @@ def measure_scan(
                 objects=objects,
             )
         )
+    report_progress(len(selected), len(selected))
     if not records:
         raise InconsistentScanError(
             scan.scan_id,

@@ -29,6 +29,7 @@ from ladderdata.sources.base import FrameSource, ScanSource, ScanSourceConfig, o
 from ladderdata.sources.files import scan_file_errors
 from ladderdata.tasks import Modality, Rejections, SceneContext
 from ladderdata.tasks.modalities import image_sets, needs_time
+from ladderdata.tasks.modules import task_modules_digest
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,16 @@ def draft_scene(ctx: SceneContext, recipe: Recipe, seed: int) -> tuple[list[Draf
 
 
 def drafts_key(metadata_key: str, recipe: Recipe, seed: int) -> str:
-    return content_key(
-        {
-            "kind": "drafts",
-            "version": DRAFTS_VERSION,
-            "metadata": metadata_key,
-            "seed": str(seed),
-            "recipe": recipe.model_dump_json(include=DRAFTING_FIELDS),
-        }
-    )
+    parts = {
+        "kind": "drafts",
+        "version": DRAFTS_VERSION,
+        "metadata": metadata_key,
+        "seed": str(seed),
+        "recipe": recipe.model_dump_json(include=DRAFTING_FIELDS),
+    }
+    if recipe.plugins:  # a user's task file, edited, redrafts
+        parts["task_modules"] = task_modules_digest(recipe.plugins)
+    return content_key(parts)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Plan: which scans the build uses (the split, minus rooms of excluded benchmarks, up to ``limit_scenes``)."""
 
+import difflib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,20 @@ class Plan:
     scan_ids: list[str]
 
 
+SPLIT_NAMES = ("train", "val", "test", "all")
+
+
+def nearest_split(given: str) -> str | None:
+    """The split name ``given`` most likely meant: one it starts with (``validation`` -> ``val``), else the
+    closest spelling (``trian`` -> ``train``); None when none is close."""
+    lowered = given.lower()
+    for name in SPLIT_NAMES:
+        if lowered.startswith(name) or (len(lowered) >= 2 and name.startswith(lowered)):
+            return name
+    close = difflib.get_close_matches(lowered, SPLIT_NAMES, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
     """Scan ids of ``split``: ``all``, a split the source knows (``train``, ``val``, ``test``), or a file of ids."""
     if split == "all":
@@ -28,7 +43,11 @@ def resolve_scan_ids(source: ScanSource, split: str) -> list[str]:
         return source.scan_ids(split)
     path = Path(split)
     if not path.exists():  # a FIFO or a device is refused by listed_ids, saying what it is, without opening it
-        raise ConfigError(f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them")
+        near = nearest_split(split)
+        hint = f": did you mean {near}?" if near else ""
+        raise ConfigError(
+            f"--split must be train, val, test, all or a file of scan ids; {split!r} is none of them{hint}"
+        )
     return listed_ids(path, source.scan_ids(None), source.config.root)
 
 

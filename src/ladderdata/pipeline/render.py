@@ -32,8 +32,9 @@ class Renderer:
     generators: dict[str, TaskGenerator] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.templates = QuestionTemplates(self.recipe.templates)
         self.generators = {g.name: g for g in self.recipe.generators()}
+        wording = {key: list(texts) for g in self.generators.values() for key, texts in g.questions.items()}
+        self.templates = QuestionTemplates(self.recipe.templates, wording)
 
     def render_group(self, task: str, modality: Modality, records: list[DraftRecord]) -> list[Sample]:
         gen = self.generators[task]

@@ -17,6 +17,7 @@ from ladderdata.pipeline.render import RenderStage
 from ladderdata.pipeline.select import SelectStage
 from ladderdata.pipeline.stage import BuildContext, BuildProgress, StageStats
 from ladderdata.pipeline.write import WriteStage
+from ladderdata.report.html import write_report
 from ladderdata.sources.base import open_source
 
 
@@ -88,6 +89,7 @@ def build_dataset(
             shortfall=shortfall,
         )
         write_card_manifest_stats(config.out, report)
+        write_report(config.out, report, [config.metadata_dir])
     return BuildSummary(
         out=config.out,
         scans=scans,

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ladderdata.cache import atomic_path, claim_folder, write_bytes_atomic, write_text_atomic
 from ladderdata.errors import ConfigError, LadderError
 from ladderdata.executor import Executor, LocalExecutor, Outcome
+from ladderdata.executor.progress import report_progress
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, look_at, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST, FramesLayout, ScanPaths
@@ -957,6 +958,7 @@ def write_scene(
         with_png = FramesLayout.EXPORT in layouts or FramesLayout.POSED in layouts
         rendered = _rendered_frames(scene, sm.mesh, jpeg_quality, seed, with_png)
         for i, (color, png, depth) in enumerate(rendered):
+            report_progress(i + 1, n)  # frames written (the .sens stream takes each as it is yielded)
             if FramesLayout.EXPORT in layouts:
                 write_bytes_atomic(paths.export_color(i), color)
                 write_bytes_atomic(paths.export_depth(i), png)

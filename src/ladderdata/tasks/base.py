@@ -264,6 +264,10 @@ class TaskGenerator(ABC):
     scored_within: ClassVar[str] = ""
     """Another question type whose official score averages this one in (VSI-Bench's three relative-direction
     forms are reported as ``object_rel_direction``); empty: scored under its own name."""
+    questions: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """A plugin task's own wording: template key (the task's name, or its name, ``.`` and a suffix) -> variants
+    (the first is the default). A recipe's ``templates`` files override it; built-in tasks' wording is
+    ``templates/questions.yaml``."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -369,7 +373,9 @@ class TaskGenerator(ABC):
         )
 
     def candidates(self, ctx: SceneContext, shown: Shown, rejections: Rejections) -> list[int]:
-        """Ids of the objects that may be named in questions about ``shown`` (see :meth:`referable`)."""
+        """Object ids (keys of ``ctx.objects``, not positions in any list) of the objects that may be named in
+        questions about ``shown`` (see :meth:`referable`), in the order ``shown`` lists them: draw from them with
+        ``rng.permutation(len(ids))`` and look each one up with ``ctx.objects[ids[k]]``."""
         return [i for i in shown.object_ids if self.referable(ctx, shown, i, rejections)]
 
 
@@ -419,9 +425,20 @@ def load_plugins() -> None:
             log.error("could not load task plugin %s (%s): %s", ep.name, ep.value, e)
 
 
+class UnknownTaskError(KeyError):
+    """A task name no built-in task, installed plugin or loaded task module registers."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def get_task(name: str) -> type[TaskGenerator]:
     if name not in TASKS:
         load_plugins()
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; registered: {', '.join(sorted(TASKS))}")
+        raise UnknownTaskError(
+            f"unknown task {name!r} (registered: {', '.join(sorted(TASKS))}); a task of your own comes in with "
+            f"--tasks-module FILE.py, a recipe's plugins: [FILE.py], or a package's {ENTRY_POINT_GROUP!r} entry "
+            "point (docs/tasks.md)"
+        )
     return TASKS[name]
