@@ -42,6 +42,10 @@ MAX_PIXELS_LIMIT = 16_384 * 28 * 28
 MAX_TOKENS = 131_072
 """Above any context a Qwen2.5-VL-class model trains or generates with."""
 
+Precision = Literal["auto", "bf16", "fp32"]
+"""How weights are stored and updated (:func:`laddertrain.runners.resolve_precision`): bf16 weights and compute with
+a stochastic-rounding AdamW (:mod:`laddertrain.optim`), or float32 throughout; auto is bf16 on CUDA, fp32 on CPU."""
+
 Rollouts = Literal["hf", "vllm"]
 """Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM."""
 
@@ -198,7 +202,12 @@ class TrainRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field("custom", pattern=SAFE_NAME_PATTERN)
-    bf16: bool = True
+    precision: Precision = Field(
+        "auto",
+        description="bf16: bf16 weights and compute, updates written with stochastic rounding so that none is lost "
+        "(8 bytes per parameter with AdamW); fp32: float32 throughout (16 bytes per parameter); auto: bf16 on CUDA, "
+        "fp32 on CPU",
+    )
     gradient_checkpointing: bool = True
     data_seed: int = Field(42, ge=0, le=2**32 - 1)
     min_pixels: int = Field(MIN_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="smallest image area (pixels)")
@@ -229,6 +238,13 @@ class TrainRecipe(BaseModel):
     coldstart_data: ColdStartDataConfig = Field(default_factory=ColdStartDataConfig)
     coldstart: StageConfig = Field(default_factory=StageConfig)
     stage3: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explain_bf16(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bf16" in data:
+            raise ValueError("bf16 is now precision: bf16 | fp32 | auto (bf16 keeps every update; docs/training.md)")
+        return data
 
     @model_validator(mode="after")
     def _pixel_budget(self) -> "TrainRecipe":

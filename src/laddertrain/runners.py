@@ -10,7 +10,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ladderdata.cache import atomic_path
 from ladderdata.errors import ConfigError, LadderError, install_command
@@ -108,21 +108,47 @@ def use_liger(recipe: TrainRecipe) -> bool:
     return True
 
 
+def resolve_precision(recipe: TrainRecipe) -> Literal["bf16", "fp32"]:
+    """The recipe's ``precision`` here: ``auto`` is bf16 on CUDA and fp32 on CPU; an explicit choice holds on any
+    device (CPU runs bf16 too)."""
+    if recipe.precision != "auto":
+        return recipe.precision
+    import torch
+
+    return "bf16" if torch.cuda.is_available() else "fp32"
+
+
 def _device_settings(recipe: TrainRecipe) -> dict[str, Any]:
     import torch
 
     cuda = torch.cuda.is_available()
-    return {"use_cpu": not cuda, "bf16": recipe.bf16 and cuda}
+    return {"use_cpu": not cuda, "bf16": resolve_precision(recipe) == "bf16" and cuda}
 
 
 def model_kwargs(recipe: TrainRecipe, backend: Backend) -> dict[str, Any]:
-    """``from_pretrained`` keyword arguments: bf16 on GPU when the recipe says so, the attention implementation."""
+    """``from_pretrained`` keyword arguments: the precision's weight dtype, the attention implementation."""
     import torch
 
     from laddertrain.vision_attention import attn_implementation
 
-    dtype = torch.bfloat16 if recipe.bf16 and torch.cuda.is_available() else torch.float32
+    dtype = torch.bfloat16 if resolve_precision(recipe) == "bf16" else torch.float32
     return {"dtype": dtype, "attn_implementation": attn_implementation(backend)}
+
+
+def optimizer_for(recipe: TrainRecipe, stage: StageConfig) -> tuple[type, dict[str, Any]] | None:
+    """The optimizer class and arguments a trainer must build (``Trainer.optimizer_cls_and_kwargs``): with bf16
+    weights, :class:`laddertrain.optim.StochasticRoundingAdamW`, since torch's AdamW would round most updates away;
+    None (the recipe's ``optim``) with fp32 weights."""
+    if resolve_precision(recipe) != "bf16":
+        return None
+    from laddertrain.optim import StochasticRoundingAdamW
+
+    return StochasticRoundingAdamW, {"lr": stage.learning_rate}
+
+
+def use_precision(trainer: Any, recipe: TrainRecipe, stage: StageConfig) -> None:
+    """Give ``trainer`` the optimizer the precision needs (:func:`optimizer_for`), built when training starts."""
+    trainer.optimizer_cls_and_kwargs = optimizer_for(recipe, stage)
 
 
 def _checkpointing_argument() -> str:
@@ -246,10 +272,11 @@ def sft_trainer(stage: str, recipe: TrainRecipe, net: Any, processor: Any, train
             "length_column_name": LENGTH_COLUMN,
             "remove_unused_columns": False,
         }
-    args = SFTConfig(
-        **training_args(recipe, getattr(recipe, stage), out_dir), **sampling, assistant_only_loss=True, max_length=None
-    )
-    return SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+    cfg: StageConfig = getattr(recipe, stage)
+    args = SFTConfig(**training_args(recipe, cfg, out_dir), **sampling, assistant_only_loss=True, max_length=None)
+    trainer = SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+    use_precision(trainer, recipe, cfg)
+    return trainer
 
 
 def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
@@ -309,6 +336,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     for net in (trainer.model, trainer.ref_model):
         if net is not None:
             use_vision_attention(net, backend)
+    use_precision(trainer, recipe, cfg)
     return trainer
 
 
