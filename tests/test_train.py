@@ -128,6 +128,32 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
 
 
+def test_a_finished_stage_trains_no_further_step_and_each_stage_ends_with_a_summary(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from laddertrain.runners import run_sft
+
+    tiny = TrainRecipe.load("tiny")
+    recipe = tiny.model_copy(update={"stage1": tiny.stage1.model_copy(update={"max_samples": 4})})
+    runs = tmp_path / "runs"
+    with caplog.at_level("INFO", logger="laddertrain"):
+        final = run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+    said = caplog.text
+    assert "stage1 done: 2 steps, loss " in said and f"model in {final}" in said
+    assert f"next: ladder train stage2 --recipe tiny --data {built_dataset.out} --output {runs}" in said
+    before = weights(final)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="laddertrain"):
+        run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+    assert f"stage1: already finished at step 2 ({runs / 'stage1' / 'checkpoint-2'}): no further step" in caplog.text
+    assert "stage1 done: 2 steps" in caplog.text
+    assert sorted(p.name for p in (runs / "stage1").glob("checkpoint-*")) == ["checkpoint-2"]
+    state = json.loads((runs / "stage1" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == state["max_steps"] == 2
+    after = weights(final)  # written again from the checkpoint: the same weights
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+
+
 def test_resume_checkpoint_is_the_highest_numbered_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from laddertrain.runners import resume_checkpoint
 

@@ -102,9 +102,9 @@ def run(
     original = runners.train_resuming
 
     @functools.wraps(original)
-    def recording(trainer: Any, stage: str, out_dir: Path) -> None:
+    def recording(trainer: Any, *args: Any) -> Any:
         trainers.append(trainer)
-        original(trainer, stage, out_dir)
+        return original(trainer, *args)
 
     with monkeypatch.context() as patch:
         patch.setattr(runners, "train_resuming", recording)

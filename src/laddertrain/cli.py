@@ -63,8 +63,7 @@ def _recipe(name: str) -> "TrainRecipe":
 def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path) -> None:
     from laddertrain.runners import run_stage
 
-    final = run_stage(stage, _recipe(recipe), model, data, output)
-    log.info("%s done: %s", stage, final)
+    run_stage(stage, _recipe(recipe), model, data, output)  # ends with the stage's summary in the log
 
 
 @train_app.command(

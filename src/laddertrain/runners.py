@@ -7,10 +7,12 @@ processor), and starts from the previous stage's ``final`` unless ``--model`` sa
 import functools
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
+import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ladderdata.cache import atomic_path
 from ladderdata.errors import ConfigError, LadderError, install_command
@@ -216,12 +218,85 @@ def load_checkpoint_weights(trainer: Any, checkpoint: str, model: Any = None) ->
     target.load_state_dict(loaded.state_dict())
 
 
-def train_resuming(trainer: Any, stage: str, out_dir: Path) -> None:
-    """``trainer.train()``, from the stage's last checkpoint when there is one (:func:`resume_checkpoint`)."""
+def checkpoint_state(checkpoint: str) -> dict[str, Any]:
+    """A checkpoint's ``trainer_state.json`` (step, total steps, log history)."""
+    state: dict[str, Any] = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return state
+
+
+def finished(state: dict[str, Any], stage: StageConfig) -> bool:
+    """Whether a checkpoint's state reached the stage's ``max_steps`` (or, for a schedule of epochs, the total
+    the run computed)."""
+    total = stage.max_steps if stage.max_steps > 0 else int(state.get("max_steps", 0))
+    return total > 0 and int(state.get("global_step", 0)) >= total
+
+
+def train_resuming(trainer: Any, stage: str, out_dir: Path, cfg: StageConfig) -> tuple[int, list[dict[str, Any]]]:
+    """``trainer.train()``, from the stage's last checkpoint when there is one (:func:`resume_checkpoint`); a
+    stage whose checkpoint finished it trains no further step: its weights are loaded and the stage ends there.
+    Returns the stage's optimizer steps and its log history (one entry per logged step)."""
     checkpoint = resume_checkpoint(stage, out_dir)
     if checkpoint is not None:
+        state = checkpoint_state(checkpoint)
+        if finished(state, cfg):
+            log.info("%s: already finished at step %d (%s): no further step", stage, state["global_step"], checkpoint)
+            load_checkpoint_weights(trainer, checkpoint)
+            return int(state["global_step"]), list(state.get("log_history", []))
         trainer._load_from_checkpoint = functools.partial(load_checkpoint_weights, trainer)
     trainer.train(resume_from_checkpoint=checkpoint)
+    return int(trainer.state.global_step), list(trainer.state.log_history)
+
+
+NEXT = {
+    "stage1": "ladder train stage2 --recipe {recipe} --data {data} --output {output}",
+    "stage2": "ladder train coldstart-data --recipe {recipe} --data {data} --output {output}",
+    "coldstart": "ladder train stage3 --recipe {recipe} --data DATASET --output {output}",
+    "stage3": "ladder eval --bench BENCH --model {output}/stage3/final --prompt think",
+}
+"""What to run after each stage."""
+
+
+class StageSummary(NamedTuple):
+    """What a stage did: optimizer steps, the first and last logged training loss, wall seconds, its model."""
+
+    stage: str
+    steps: int
+    first_loss: float | None
+    last_loss: float | None
+    seconds: float
+    final: Path
+    next_command: str
+
+    def lines(self) -> list[str]:
+        loss = "no loss logged"
+        if self.first_loss is not None and self.last_loss is not None:
+            loss = f"loss {self.first_loss:.4g} -> {self.last_loss:.4g}"
+        return [
+            f"{self.stage} done: {self.steps} steps, {loss}, {self.seconds:.1f} s; model in {self.final}",
+            f"next: {self.next_command}",
+        ]
+
+
+def summarize(
+    stage: str, recipe: TrainRecipe, run: tuple[int, list[dict[str, Any]]], seconds: float, data: Path, output: Path
+) -> StageSummary:
+    """The stage's :class:`StageSummary` from what :func:`train_resuming` returned, logged line by line."""
+    steps, history = run
+    losses = [float(entry["loss"]) for entry in history if "loss" in entry]
+    name = recipe.name if recipe.name in TrainRecipe.builtin_names() else "RECIPE.yaml"
+    command = NEXT[stage].format(recipe=name, data=data, output=output)
+    summary = StageSummary(
+        stage,
+        steps,
+        losses[0] if losses else None,
+        losses[-1] if losses else None,
+        seconds,
+        output / stage / "final",
+        command,
+    )
+    for line in summary.lines():
+        log.info("%s", line)
+    return summary
 
 
 def _limit(ds: Any, stage: StageConfig) -> Any:
@@ -294,8 +369,11 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     use_vision_attention(net, backend)
     trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
-    train_resuming(trainer, stage, out_dir)
-    return _save_final(trainer, processor, out_dir)
+    start = time.perf_counter()
+    run = train_resuming(trainer, stage, out_dir, getattr(recipe, stage))
+    final = _save_final(trainer, processor, out_dir)
+    summarize(stage, recipe, run, time.perf_counter() - start, data, output)
+    return final
 
 
 def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: Any, train: Any, out_dir: Path) -> Any:
@@ -351,8 +429,11 @@ def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) 
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
     log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
-    train_resuming(trainer, "stage3", out_dir)
-    return _save_final(trainer, processor, out_dir)
+    start = time.perf_counter()
+    run = train_resuming(trainer, "stage3", out_dir, recipe.stage3)
+    final = _save_final(trainer, processor, out_dir)
+    summarize("stage3", recipe, run, time.perf_counter() - start, data, output)
+    return final
 
 
 def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, output: Path) -> Path:
