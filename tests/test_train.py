@@ -154,6 +154,25 @@ def test_a_finished_stage_trains_no_further_step_and_each_stage_ends_with_a_summ
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
 
 
+def test_tiny_model_command_writes_a_loadable_model_once(tmp_path: Path) -> None:
+    from transformers import AutoModelForImageTextToText
+
+    from ladderdata.cli import app
+    from laddertrain.processing import load_processor
+
+    out = tmp_path / "tiny-model"
+    result = CliRunner().invoke(app, ["train", "tiny-model", "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    model = AutoModelForImageTextToText.from_pretrained(out)
+    assert model.config.model_type == "qwen2_5_vl" and sum(p.numel() for p in model.parameters()) < 1_000_000
+    assert load_processor(out).tokenizer.convert_tokens_to_ids("<|image_pad|>") == model.config.image_token_id
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-model"]  # no temporary folder left
+    again = CliRunner().invoke(app, ["train", "tiny-model", "--out", str(out)])
+    assert again.exit_code == 2 and again.output.startswith("error: ") and "not empty" in again.output
+    shown = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "Examples:" in shown.output and "ladder train tiny-model --out tiny-model" in shown.output
+
+
 def test_resume_checkpoint_is_the_highest_numbered_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from laddertrain.runners import resume_checkpoint
 

@@ -42,6 +42,11 @@ def one_line_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
 train_app = typer.Typer(
     help="Three-stage training on ladder shards (SFT -> SFT -> cold start -> GRPO); docs/training.md.",
+    epilog=examples(
+        "ladder train tiny-model --out tiny-model   # a tiny random Qwen2.5-VL, to try every stage on a CPU",
+        "ladder train stage1 --recipe tiny --model tiny-model --data demo/dataset --output /tmp/runs",
+        "ladder train all --model models/Qwen2.5-VL-3B-Instruct --data dataset --output runs",
+    ),
     no_args_is_help=True,
 )
 
@@ -137,3 +142,24 @@ def all_stages(
     from laddertrain.runners import run_all
 
     log.info("all stages done: %s", run_all(_recipe(recipe), model, data, output, generator))
+
+
+@train_app.command(
+    "tiny-model",
+    epilog=examples(
+        "ladder train tiny-model --out tiny-model   # then: ladder train stage1 --recipe tiny --model tiny-model ..."
+    ),
+)
+@one_line_errors
+def tiny_model(
+    out: Annotated[Path, typer.Option(help="folder to write the model, tokenizer and processor to (new or empty)")],
+) -> None:
+    """Write a tiny random Qwen2.5-VL (0.2M parameters, offline tokenizer; the tests' model): every stage runs on it
+    on a CPU in seconds. It learns nothing useful: it is for trying the commands, not for results."""
+    from laddertrain.tiny_model import save_tiny_qwen
+
+    log.info(
+        "wrote %s: train it with `ladder train stage1 --recipe tiny --model %s --data DATASET`",
+        save_tiny_qwen(out),
+        out,
+    )
