@@ -246,3 +246,62 @@ def test_hf_rollouts_generate_several_prompts_in_one_call(
     assert calls[0]["prompts"] == 2
     assert calls[0]["new_tokens"] > 0
     assert calls[0]["attention"].startswith("Grouped")  # the runner switched the vision attention
+
+
+def test_images_once_gives_the_processors_output_from_one_computation_per_image(tiny_model: Path) -> None:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from laddertrain.processing import images_processed_once, load_processor
+
+    processor = load_processor(tiny_model)
+    rng = np.random.default_rng(0)
+    first = Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    second = Image.fromarray(rng.integers(0, 255, (90, 200, 3), dtype=np.uint8))
+    images = [[first], [first.copy(), second], [second]]  # equal pixels, different objects: as TRL's copies are
+    texts = [
+        processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "image"}] * len(row) + [{"type": "text", "text": "how far?"}]}],
+            tokenize=False,
+        )
+        for row in images
+    ]
+    reference = processor(images=images, text=texts, padding=True, return_tensors="pt")
+    own = processor.image_processor
+    with images_processed_once(processor) as once:
+        assert once is not None
+        for _ in range(2):
+            out = processor(images=images, text=texts, padding=True, return_tensors="pt")
+            assert out.keys() == reference.keys()
+            assert all(torch.equal(out[k], reference[k]) for k in reference), [k for k in reference]
+        assert once.processed == 2  # two distinct images, five occurrences in two calls
+    assert processor.image_processor is own  # back as it was (it saves as before)
+
+
+def test_grpo_processes_each_prompts_images_once_per_step(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRL hands the processor each prompt num_generations times, twice per generation batch (tokenizing the
+    prompts, then the loss pass's pixel values); the images are processed once."""
+    from transformers.image_utils import make_flat_list_of_images
+
+    from laddertrain import processing
+    from laddertrain.runners import run_grpo
+
+    seen: list[tuple[int, int]] = []  # (images handed in, images processed) per call
+    original = processing.ImagesOnce.__call__
+
+    def counting(self: Any, images: Any = None, **kwargs: Any) -> Any:
+        before = self.processed
+        out = original(self, images, **kwargs)
+        seen.append((len(make_flat_list_of_images(images)), self.processed - before))
+        return out
+
+    monkeypatch.setattr(processing.ImagesOnce, "__call__", counting)
+    recipe = TrainRecipe.load("tiny")
+    stage3 = recipe.stage3.model_copy(update={"max_steps": 1, "max_images": 8})
+    run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    handed, processed = sum(h for h, _ in seen), sum(p for _, p in seen)
+    assert len(seen) == 2 and processed > 0  # one prompt per step in tiny: its frames
+    assert handed == 2 * stage3.num_generations * processed

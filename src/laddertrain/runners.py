@@ -421,7 +421,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
 def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
     """Stage 3: GRPO with the format and accuracy rewards."""
     backend = preflight("stage3", recipe)
-    from laddertrain.processing import load_processor
+    from laddertrain.processing import images_processed_once, load_processor
 
     base = input_model("stage3", model, output)
     out_dir = output / "stage3"
@@ -430,7 +430,8 @@ def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) 
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
     log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
     start = time.perf_counter()
-    run = train_resuming(trainer, "stage3", out_dir, recipe.stage3)
+    with images_processed_once(processor):  # TRL processes each prompt's images 2 x num_generations times a step
+        run = train_resuming(trainer, "stage3", out_dir, recipe.stage3)
     final = _save_final(trainer, processor, out_dir)
     summarize("stage3", recipe, run, time.perf_counter() - start, data, output)
     return final
