@@ -305,3 +305,25 @@ def test_grpo_processes_each_prompts_images_once_per_step(
     handed, processed = sum(h for h, _ in seen), sum(p for _, p in seen)
     assert len(seen) == 2 and processed > 0  # one prompt per step in tiny: its frames
     assert handed == 2 * stage3.num_generations * processed
+
+
+def test_rollouts_auto_is_colocated_vllm_on_cuda_when_installed_else_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    from laddertrain import runners
+
+    recipe = TrainRecipe.load("paper-3b")
+    assert recipe.stage3.rollouts == "auto"
+    cases = [(False, False, "hf", "needs a CUDA GPU"), (True, False, "hf", "not installed"), (True, True, "vllm", "")]
+    for cuda, vllm, expected, why in cases:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(runners, "vllm_installed", lambda vllm=vllm: vllm)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="laddertrain"):
+            assert runners.resolve_rollouts(recipe) == expected
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert line.startswith(f"stage3: rollouts auto: {expected}") and why in line
+    explicit = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"rollouts": "hf"})})
+    assert runners.resolve_rollouts(explicit) == "hf"  # on CUDA with vLLM installed: the recipe's choice holds

@@ -46,8 +46,9 @@ Precision = Literal["auto", "bf16", "fp32"]
 """How weights are stored and updated (:func:`laddertrain.runners.resolve_precision`): bf16 weights and compute with
 a stochastic-rounding AdamW (:mod:`laddertrain.optim`), or float32 throughout; auto is bf16 on CUDA, fp32 on CPU."""
 
-Rollouts = Literal["hf", "vllm"]
-"""Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM."""
+Rollouts = Literal["auto", "hf", "vllm"]
+"""Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM; auto: vLLM
+on CUDA when it is installed, else hf (:func:`laddertrain.runners.resolve_rollouts`)."""
 
 PAGED_ROLLOUTS_UNSUPPORTED = (
     "rollouts: paged (transformers continuous batching) is not available for vision-language models: it takes "
@@ -120,7 +121,11 @@ class GRPOStageConfig(StageConfig):
         default_factory=lambda: {"format": 1.0, "accuracy": 1.0},
         description="weight of each reward of laddertrain.rewards (format, accuracy) in the total reward",
     )
-    rollouts: Rollouts = Field("hf", description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra)")
+    rollouts: Rollouts = Field(
+        "auto",
+        description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra); auto: vllm on CUDA when "
+        "installed, else hf (one log line says which and why)",
+    )
     prompts_per_generation: int | None = Field(
         None,
         ge=1,

@@ -65,6 +65,24 @@ def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def resolve_rollouts(recipe: TrainRecipe) -> Literal["hf", "vllm"]:
+    """The rollout backend stage 3 uses: the recipe's, or for ``auto`` colocated vLLM on CUDA when it is
+    installed, else transformers' ``generate``; ``auto`` says which in one log line."""
+    requested = recipe.stage3.rollouts
+    if requested != "auto":
+        return requested
+    import torch
+
+    if not torch.cuda.is_available():
+        log.info("stage3: rollouts auto: hf (vLLM needs a CUDA GPU)")
+        return "hf"
+    if not vllm_installed():
+        log.info("stage3: rollouts auto: hf, as vLLM is not installed (%s for faster rollouts)", install_command("gpu"))
+        return "hf"
+    log.info("stage3: rollouts auto: vllm, colocated on the training GPU")
+    return "vllm"
+
+
 def preflight(stage: str, recipe: TrainRecipe) -> Backend:
     """Everything that can fail before a model or dataset is loaded: package floors, the vision attention the
     recipe asks for, the rollout backend and the batch arithmetic. Returns the vision attention backend."""
@@ -387,7 +405,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     # left-pad too, or mm_token_type_ids of prompts shorter than the longest no longer line up with the image tokens
     processor.tokenizer.padding_side = "left"
     rollouts: dict[str, Any] = {"generation_batch_size": cfg.generation_batch_size(world_size())}
-    if cfg.rollouts == "vllm":
+    if resolve_rollouts(recipe) == "vllm":
         rollouts |= {
             "use_vllm": True,
             "vllm_mode": "colocate",
@@ -428,7 +446,7 @@ def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) 
     train = stage_dataset("stage3", recipe, data, output)
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
-    log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
+    log.info("stage3: %d prompts from %s, model %s", len(train), data, base)
     start = time.perf_counter()
     with images_processed_once(processor):  # TRL processes each prompt's images 2 x num_generations times a step
         run = train_resuming(trainer, "stage3", out_dir, recipe.stage3)
