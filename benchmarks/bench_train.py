@@ -48,6 +48,7 @@ import torch
 
 from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import TrainRecipe
+from laddertrain.runners import layer_levers
 from laddertrain.throughput import StepShape, peak_bf16_flops, step_shape, training_flops
 from laddertrain.tiny_model import build_model, build_processor, build_tokenizer
 from laddertrain.vision_attention import Backend, attn_implementation, resolve_backend, use_vision_attention
@@ -115,6 +116,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "flash": {"vision_attention": "flash"},
     "no-checkpointing": {"checkpointing": False},
     "liger": {"liger": True},
+    "vision-no-checkpointing": {"checkpoint_vision": False},
+    "checkpoint-every-2": {"checkpoint_every": 2},
+    "compile": {"compile_blocks": True},  # compiles the shared model's blocks for good: measure it last
 }
 """Lever settings ``--variants`` measures, each one change from the flags given (``base``)."""
 
@@ -125,6 +129,9 @@ def levers(args: argparse.Namespace, backend: Backend) -> dict[str, Any]:
         "precision": args.precision,
         "vision_attention": backend,
         "checkpointing": args.checkpointing,
+        "checkpoint_vision": args.checkpoint_vision,
+        "checkpoint_every": args.checkpoint_every,
+        "compile_blocks": args.compile_blocks,
         "optim": args.optim,
         "liger": args.liger,
         "workers": args.workers,
@@ -287,6 +294,7 @@ def raw_stage(
         model.gradient_checkpointing_enable()
     else:
         model.gradient_checkpointing_disable()
+    layer_levers(model, trl_recipe(args))  # checkpointing granularity, regional compile: as the runner does
     model.train()
     for i, rows in enumerate(batches):
         if i == 1 and device == "cuda":
@@ -343,6 +351,9 @@ def trl_recipe(args: argparse.Namespace) -> TrainRecipe:
             "optim": args.optim,
             "liger": args.liger,
             "gradient_checkpointing": args.checkpointing,
+            "checkpoint_vision": args.checkpoint_vision,
+            "checkpoint_every": args.checkpoint_every,
+            "compile_blocks": args.compile_blocks,
             **{s: getattr(recipe, s).model_copy(update=sft) for s in STAGES},
             "stage3": recipe.stage3.model_copy(update=grpo),
         }
@@ -658,6 +669,14 @@ def main() -> None:
         help="keep activations instead of recomputing them in the backward pass (memory for speed)",
     )
     parser.add_argument("--liger", action="store_true", help="Liger kernels in the TRL path (liger-kernel, CUDA)")
+    parser.add_argument(
+        "--no-checkpoint-vision",
+        dest="checkpoint_vision",
+        action="store_false",
+        help="with checkpointing: keep the vision blocks' activations",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=1, help="with checkpointing: every n-th decoder layer")
+    parser.add_argument("--compile-blocks", action="store_true", help="regional torch.compile of every block")
     parser.add_argument("--rollouts", default="hf", choices=["hf", "vllm"], help="GRPO rollout backend")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--generations", type=int, default=8)

@@ -25,22 +25,25 @@ installed() { "$python" -c "import importlib.util, sys; sys.exit(importlib.util.
 
 if [[ "${1:-}" == "--dry" ]]; then
     size=(--shape tiny --device cpu --steps 1 --batch 2 --workers 0 --prompts 2 --generations 2 --completion-tokens 4)
-    variants="base,loop"
+    levers="loop,checkpoint-every-2"  # no compile: minutes of compilation on a CPU
     export OMP_NUM_THREADS=1  # tiny kernels: threads only add contention
 else
     size=(--shape 3b --steps 3 --batch 8 --workers 8 --prompts 8 --generations 8 --completion-tokens 256)
-    variants="base,grouped,no-checkpointing"
-    if installed liger_kernel; then variants="$variants,liger"; else echo "gpu_check: liger-kernel not installed: lever not measured"; fi
+    levers="grouped,no-checkpointing,vision-no-checkpointing,checkpoint-every-2"
+    if installed liger_kernel; then levers="$levers,liger"; else echo "gpu_check: liger-kernel not installed: lever not measured"; fi
+    levers="$levers,compile"  # last: it compiles the model's blocks for good
 fi
 bench=("$python" benchmarks/bench_train.py --data "$data" "${size[@]}")
 
-# the real runner per lever (stage 1 and 2), rollouts and one GRPO step with hf generate
-"${bench[@]}" --sections trl,rollouts,grpo --variants "$variants" --json "$work/1-trl.json"
+# the real runner on stages 1 and 2 with the recipe's levers, rollouts and one GRPO step with hf generate
+"${bench[@]}" --sections trl,rollouts,grpo --json "$work/1-base.json"
+# each lever on its own, stage 2 (the long stage)
+"${bench[@]}" --sections trl --stages stage2 --variants "$levers" --json "$work/2-levers.json"
 # the bare loop (processor, forward + backward, optimizer), for the runner's overhead; attention calls per layer
-"${bench[@]}" --sections raw,profile --json "$work/2-raw.json"
+"${bench[@]}" --sections raw,profile --json "$work/3-raw.json"
 if [[ "${1:-}" != "--dry" ]]; then
     if installed vllm; then
-        "${bench[@]}" --sections grpo --rollouts vllm --json "$work/3-vllm.json"
+        "${bench[@]}" --sections grpo --rollouts vllm --json "$work/4-vllm.json"
     else
         echo "gpu_check: vllm not installed: rollouts: vllm not measured"
     fi
@@ -69,7 +72,8 @@ print(f"| section | stage | variant | levers | samples/s | tokens/s | MFU % | pe
 print("|---|---|---|---|---|---|---|---|---|")
 for r in records:
     levers = r.get("levers", {})
-    shown = ", ".join(f"{k} {v}" for k, v in levers.items() if k in ("precision", "vision_attention", "checkpointing", "liger", "rollouts"))
+    keys = ("precision", "vision_attention", "checkpointing", "checkpoint_vision", "checkpoint_every", "compile_blocks", "liger", "rollouts")
+    shown = ", ".join(f"{k} {levers[k]}" for k in keys if k in levers)
     if r["section"] in ("raw", "trl"):
         print(f"| {r['section']} | {r['stage']} | {r['variant']} | {shown} | {number(r['samples_per_s'])} | "
               f"{number(r['tokens_per_s'], digits=0)} | {number(r['mfu'], 100, 1)} | {number(r['peak_gib'], digits=1)} | "

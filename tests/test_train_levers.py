@@ -327,3 +327,50 @@ def test_rollouts_auto_is_colocated_vllm_on_cuda_when_installed_else_one_line(
         assert line.startswith(f"stage3: rollouts auto: {expected}") and why in line
     explicit = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"rollouts": "hf"})})
     assert runners.resolve_rollouts(explicit) == "hf"  # on CUDA with vLLM installed: the recipe's choice holds
+
+
+def test_checkpointing_granularity_and_regional_compile_are_per_layer_and_change_no_gradient() -> None:
+    import torch
+
+    from laddertrain.runners import layer_levers
+    from laddertrain.tiny_model import build_model, build_tokenizer
+
+    tokenizer = build_tokenizer()
+    image = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    rows, grid = (
+        torch.randn(2 * 48, 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(0)),
+        torch.tensor([[1, 6, 8]] * 2),
+    )
+    ids = torch.tensor([[5] * 4 + [image] * 24 + [7] * 6])
+
+    def gradients(levers: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, int] | None]:
+        model = build_model(tokenizer).train()
+        applied = None
+        if levers is not None:
+            model.gradient_checkpointing_enable()  # what Trainer does before the levers apply
+            recipe = TrainRecipe.load("tiny").model_copy(update=levers)
+            applied = layer_levers(model, recipe)
+        model(input_ids=ids, pixel_values=rows, image_grid_thw=grid, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, applied
+
+    reference, _ = gradients(None)
+    tiny = build_model(tokenizer)
+    blocks, layers = len(tiny.model.visual.blocks), len(tiny.model.language_model.layers)
+    for levers, expected in (
+        ({}, {"vision_checkpointed": blocks, "language_checkpointed": layers, "compiled": 0}),
+        (
+            {"checkpoint_vision": False, "checkpoint_every": 2},
+            {"vision_checkpointed": 0, "language_checkpointed": 1, "compiled": 0},
+        ),
+    ):
+        grads, applied = gradients(levers)
+        assert applied == expected, levers
+        assert grads.keys() == reference.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, reference[name], rtol=1e-5, atol=1e-6, msg=name)
+    # regional compile: each block compiled on its own (compilation itself happens at the first call)
+    applied = layer_levers(tiny, TrainRecipe.load("tiny").model_copy(update={"compile_blocks": True}))
+    assert applied["compiled"] == blocks + layers
+    assert all(
+        b._compiled_call_impl is not None for b in [*tiny.model.visual.blocks, *tiny.model.language_model.layers]
+    )

@@ -83,11 +83,15 @@ def test_gpu_check_dry_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Path) -
     assert report["device"] == "cpu" and report["shape"] == "tiny"
     sft = {(r["path"], r["stage"], r["variant"]): r for r in report["records"] if r["section"] in ("raw", "trl")}
     assert set(sft) == {
-        *(("trl", stage, variant) for stage in ("stage1", "stage2") for variant in ("base", "loop")),
+        ("trl", "stage1", "base"),
+        ("trl", "stage2", "base"),
+        ("trl", "stage2", "loop"),
+        ("trl", "stage2", "checkpoint-every-2"),
         ("raw", "stage1", "base"),
         ("raw", "stage2", "base"),
     }
     assert sft[("trl", "stage2", "loop")]["levers"]["vision_attention"] == "loop"
+    assert sft[("trl", "stage2", "checkpoint-every-2")]["levers"]["checkpoint_every"] == 2
     assert sft[("trl", "stage2", "base")]["levers"]["vision_attention"] == "grouped"  # auto on CPU
     for key, row in sft.items():
         assert row["levers"]["precision"] == "fp32" and row["mfu"] is None and row["peak_gib"] is None  # CPU

@@ -99,7 +99,7 @@ class ImagesOnce:
         from transformers.image_utils import make_flat_list_of_images
 
         tensor_type = kwargs.pop("return_tensors", None)  # outputs are cached as numpy, converted at the end
-        flat = make_flat_list_of_images(images)
+        flat: list[Any] = make_flat_list_of_images(images)  # type: ignore[assignment]  # a list for a list input
         options = repr(sorted(kwargs.items()))
         parts = [self._one(image, options, kwargs) for image in flat]
         merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}

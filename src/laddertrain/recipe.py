@@ -214,6 +214,15 @@ class TrainRecipe(BaseModel):
         "fp32 on CPU",
     )
     gradient_checkpointing: bool = True
+    checkpoint_vision: bool = Field(
+        True, description="with gradient_checkpointing: recompute the vision tower's blocks too (false: keep them)"
+    )
+    checkpoint_every: int = Field(
+        1, ge=1, le=1024, description="with gradient_checkpointing: recompute every n-th decoder layer (1: all)"
+    )
+    compile_blocks: bool = Field(
+        False, description="regional torch.compile: each vision block and decoder layer compiled on its own"
+    )
     data_seed: int = Field(42, ge=0, le=2**32 - 1)
     min_pixels: int = Field(MIN_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="smallest image area (pixels)")
     max_pixels: int = Field(MAX_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="largest image area (pixels)")

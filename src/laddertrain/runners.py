@@ -171,6 +171,48 @@ def use_precision(trainer: Any, recipe: TrainRecipe, stage: StageConfig) -> None
     trainer.optimizer_cls_and_kwargs = optimizer_for(recipe, stage)
 
 
+def layer_levers(model: Any, recipe: TrainRecipe) -> dict[str, int]:
+    """Apply the per-layer levers to a Qwen2.5-VL ``...ForConditionalGeneration``: activation checkpointing kept
+    on for the vision blocks only with ``checkpoint_vision`` and for every ``checkpoint_every``-th decoder layer
+    (never switched on here: transformers' ``Trainer`` switches every layer on at the start of training, and this
+    runs after it), and regional ``torch.compile`` of each block (``compile_blocks``). Returns how many vision
+    blocks and decoder layers recompute their activations and how many blocks are compiled."""
+    inner = model.model
+    vision, language = list(inner.visual.blocks), list(inner.language_model.layers)
+    for block in vision:
+        block.gradient_checkpointing = block.gradient_checkpointing and recipe.checkpoint_vision
+    for index, layer in enumerate(language):
+        layer.gradient_checkpointing = layer.gradient_checkpointing and index % recipe.checkpoint_every == 0
+    compiled = 0
+    if recipe.compile_blocks:
+        for block in [*vision, *language]:
+            if getattr(block, "_compiled_call_impl", None) is None:
+                block.compile()
+            compiled += 1
+    return {
+        "vision_checkpointed": sum(b.gradient_checkpointing for b in vision),
+        "language_checkpointed": sum(layer.gradient_checkpointing for layer in language),
+        "compiled": compiled,
+    }
+
+
+def use_layer_levers(trainer: Any, recipe: TrainRecipe) -> None:
+    """:func:`layer_levers` on the trainer's model when training starts (after ``Trainer`` enabled checkpointing)."""
+    from transformers import TrainerCallback
+
+    class LayerLevers(TrainerCallback):
+        def on_train_begin(self, *_: Any, model: Any = None, **__: Any) -> None:
+            applied = layer_levers(model if model is not None else trainer.model, recipe)
+            log.info(
+                "layers: activations recomputed in %d vision blocks and %d decoder layers; %d blocks compiled",
+                applied["vision_checkpointed"],
+                applied["language_checkpointed"],
+                applied["compiled"],
+            )
+
+    trainer.add_callback(LayerLevers())
+
+
 def _checkpointing_argument() -> str:
     """transformers 5.23 renamed ``gradient_checkpointing`` (kept as a deprecated alias until v6)."""
     from transformers import TrainingArguments
@@ -369,6 +411,7 @@ def sft_trainer(stage: str, recipe: TrainRecipe, net: Any, processor: Any, train
     args = SFTConfig(**training_args(recipe, cfg, out_dir), **sampling, assistant_only_loss=True, max_length=None)
     trainer = SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
     use_precision(trainer, recipe, cfg)
+    use_layer_levers(trainer, recipe)
     return trainer
 
 
@@ -433,6 +476,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
         if net is not None:
             use_vision_attention(net, backend)
     use_precision(trainer, recipe, cfg)
+    use_layer_levers(trainer, recipe)
     return trainer
 
 
