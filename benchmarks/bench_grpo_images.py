@@ -35,7 +35,8 @@ def one_step(recipe: TrainRecipe, model: Path, data: Path, out: Path, once: bool
     original_train = runners.train_resuming
 
     def counting(self: Any, images: Any = None, **kwargs: Any) -> Any:
-        processed[0] += len(make_flat_list_of_images(images))
+        flat: list[Any] = make_flat_list_of_images(images)  # type: ignore[assignment]  # a list for a list
+        processed[0] += len(flat)
         return original_call(self, images, **kwargs)
 
     def timed(*args: Any) -> Any:
