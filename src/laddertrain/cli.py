@@ -154,8 +154,10 @@ def all_stages(
 def tiny_model(
     out: Annotated[Path, typer.Option(help="folder to write the model, tokenizer and processor to (new or empty)")],
 ) -> None:
-    """Write a tiny random Qwen2.5-VL (0.2M parameters, offline tokenizer; the tests' model): every stage runs on it
-    on a CPU in seconds. It learns nothing useful: it is for trying the commands, not for results."""
+    """Write a tiny random Qwen2.5-VL (the tests' model, built offline) to try every stage on a CPU in seconds.
+
+    0.2M parameters and a tokenizer trained on a few prompts: it learns nothing useful, it is for trying the commands.
+    """
     from laddertrain.tiny_model import save_tiny_qwen
 
     log.info(
