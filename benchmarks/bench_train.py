@@ -18,20 +18,26 @@ Per stage it prints samples/s, tokens/s (text + vision tokens through the langua
 step: preprocess (raw: the processor, serial; trl: time the step waited outside model and optimizer), vision
 tower and language model (forward + backward, from CUDA events recorded by hooks: the vision features' gradient
 marks the end of the language model's backward), optimizer (gradient clipping + AdamW). The first step of each
-stage warms up and is not counted. ``--out`` writes the figures as JSON.
+stage warms up and is not counted.
+
+``--variants`` measures the raw and trl paths once per lever setting on the same model (``base``: the flags as
+given; the others change one lever: ``loop``/``grouped``/``varlen``/``flash`` vision attention,
+``no-checkpointing``, ``liger``). ``--json PATH`` writes every figure as one record per measurement (device,
+section, stage, path, levers, samples/s, tokens/s, MFU, peak GiB, ...); ``benchmarks/gpu_check.sh`` runs this
+script and keeps the records under ``benchmarks/results/``.
 
     python benchmarks/bench_train.py --data demo/dataset                                # GPU, 3B shape, all
-    python benchmarks/bench_train.py --data demo/dataset --batch 8 --vision-attention loop   # one lever
+    python benchmarks/bench_train.py --data demo/dataset --batch 8 --variants base,loop,no-checkpointing
     python benchmarks/bench_train.py --data demo/dataset --shape tiny --device cpu --steps 1 \\
         --prompts 2 --generations 2 --completion-tokens 4                              # CPU smoke run
     python benchmarks/bench_train.py --data demo/dataset --sections padding            # CPU, seconds
 """
 
 import argparse
+import datetime
 import itertools
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,12 +46,11 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from fixtures.tiny_qwen import build_model, build_processor, build_tokenizer
 from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import TrainRecipe
+from laddertrain.runners import layer_levers
 from laddertrain.throughput import StepShape, peak_bf16_flops, step_shape, training_flops
+from laddertrain.tiny_model import build_model, build_processor, build_tokenizer
 from laddertrain.vision_attention import Backend, attn_implementation, resolve_backend, use_vision_attention
 
 VISION_3B = {
@@ -103,11 +108,43 @@ PIXELS = {"3b": (12_544, 100_352), "small": (12_544, 100_352), "tiny": (3_136, 1
 STAGES = {"stage1": ("localization", stage1_row), "stage2": ("spatial", stage2_row)}
 
 
-def build(shape: str, tokenizer: Any, device: str, backend: Backend) -> Any:
-    """A randomly initialised model of ``shape``, built on ``device`` (bf16 on CUDA)."""
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "loop": {"vision_attention": "loop"},
+    "grouped": {"vision_attention": "grouped"},
+    "varlen": {"vision_attention": "varlen"},
+    "flash": {"vision_attention": "flash"},
+    "no-checkpointing": {"checkpointing": False},
+    "liger": {"liger": True},
+    "vision-no-checkpointing": {"checkpoint_vision": False},
+    "checkpoint-every-2": {"checkpoint_every": 2},
+    "compile": {"compile_blocks": True},  # compiles the shared model's blocks for good: measure it last
+}
+"""Lever settings ``--variants`` measures, each one change from the flags given (``base``)."""
+
+
+def levers(args: argparse.Namespace, backend: Backend) -> dict[str, Any]:
+    """The lever settings of a measurement, as recorded with it."""
+    return {
+        "precision": args.precision,
+        "vision_attention": backend,
+        "checkpointing": args.checkpointing,
+        "checkpoint_vision": args.checkpoint_vision,
+        "checkpoint_every": args.checkpoint_every,
+        "compile_blocks": args.compile_blocks,
+        "optim": args.optim,
+        "liger": args.liger,
+        "workers": args.workers,
+        "batch": args.batch,
+        "rollouts": args.rollouts,
+    }
+
+
+def build(shape: str, tokenizer: Any, device: str, backend: Backend, precision: str = "bf16") -> Any:
+    """A randomly initialised model of ``shape``, built on ``device`` in the precision's weight dtype."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     torch.manual_seed(0)
     if shape == "tiny":
         model = build_model(tokenizer)
@@ -244,11 +281,20 @@ def raw_stage(
     model: Any, batches: list[list[dict[str, Any]]], processor: Any, args: argparse.Namespace
 ) -> StageFigures:
     device = args.device
-    optim = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=args.optim == "adamw_torch_fused")
+    from laddertrain.optim import StochasticRoundingAdamW
+
+    optim: torch.optim.Optimizer
+    if args.precision == "bf16":  # what the runners give bf16 weights (laddertrain.runners.optimizer_for)
+        optim = StochasticRoundingAdamW(model.parameters(), lr=1e-6)
+    else:
+        optim = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=args.optim == "adamw_torch_fused")
     clock, figures, shapes = Clock(device), StageFigures(), list[StepShape]()
     handles = instrument(model, clock, shapes)
     if args.checkpointing:  # paper Table 7, as the TRL path does
         model.gradient_checkpointing_enable()
+    else:
+        model.gradient_checkpointing_disable()
+    layer_levers(model, trl_recipe(args))  # checkpointing granularity, regional compile: as the runner does
     model.train()
     for i, rows in enumerate(batches):
         if i == 1 and device == "cuda":
@@ -297,6 +343,7 @@ def trl_recipe(args: argparse.Namespace) -> TrainRecipe:
     }
     return recipe.model_copy(
         update={
+            "precision": args.precision,
             "min_pixels": low,
             "max_pixels": high,
             "vision_attention": args.vision_attention,
@@ -304,6 +351,9 @@ def trl_recipe(args: argparse.Namespace) -> TrainRecipe:
             "optim": args.optim,
             "liger": args.liger,
             "gradient_checkpointing": args.checkpointing,
+            "checkpoint_vision": args.checkpoint_vision,
+            "checkpoint_every": args.checkpoint_every,
+            "compile_blocks": args.compile_blocks,
             **{s: getattr(recipe, s).model_copy(update=sft) for s in STAGES},
             "stage3": recipe.stage3.model_copy(update=grpo),
         }
@@ -342,6 +392,8 @@ def trl_stage(
     device = args.device
     clock, figures, shapes = Clock(device), StageFigures(), list[StepShape]()
     handles = instrument(model, clock, shapes)
+    if not args.checkpointing:  # an earlier variant's trainer may have switched it on
+        model.gradient_checkpointing_disable()
     trainer = sft_trainer(stage, recipe, model, processor, train, work / stage)
     trainer.args.save_strategy = "no"  # the runner saves at the last step (resumable runs); not measured here
 
@@ -617,6 +669,14 @@ def main() -> None:
         help="keep activations instead of recomputing them in the backward pass (memory for speed)",
     )
     parser.add_argument("--liger", action="store_true", help="Liger kernels in the TRL path (liger-kernel, CUDA)")
+    parser.add_argument(
+        "--no-checkpoint-vision",
+        dest="checkpoint_vision",
+        action="store_false",
+        help="with checkpointing: keep the vision blocks' activations",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=1, help="with checkpointing: every n-th decoder layer")
+    parser.add_argument("--compile-blocks", action="store_true", help="regional torch.compile of every block")
     parser.add_argument("--rollouts", default="hf", choices=["hf", "vllm"], help="GRPO rollout backend")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--generations", type=int, default=8)
@@ -625,7 +685,16 @@ def main() -> None:
         "--grpo-batch", type=int, default=None, help="GRPO per-device completions (default --generations)"
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="override the GPU's dense bf16 peak")
-    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
+    parser.add_argument("--json", type=Path, default=None, help="write every figure as JSON records")
+    parser.add_argument(
+        "--precision",
+        choices=["bf16", "fp32"],
+        default="bf16" if torch.cuda.is_available() else "fp32",
+        help="weights in bf16 with the stochastic-rounding AdamW (the CUDA default), or float32",
+    )
+    parser.add_argument(
+        "--variants", default="base", help=f"comma-separated lever settings to measure: {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--text-tokens", type=int, default=150, help="projection: prompt tokens per row (assumed)")
     parser.add_argument("--assume-mfu", type=float, default=0.25, help="projection: the MFU to project with")
     parser.add_argument(
@@ -639,8 +708,8 @@ def main() -> None:
     if sections == {"projection"}:  # arithmetic only: no data, no device
         result = projection(args)
         print(json.dumps(result, indent=2))
-        if args.out:
-            args.out.write_text(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
         return
     device = args.device
     backend = resolve_backend(args.vision_attention)
@@ -660,10 +729,10 @@ def main() -> None:
                     for name in ("random", "grouped")
                 )
             )
-        if args.out:
-            args.out.write_text(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
         return
-    model = build(args.shape, tokenizer, device, backend)
+    model = build(args.shape, tokenizer, device, backend, args.precision)
     if args.save_model:
         model.save_pretrained(args.save_model)
         processor.save_pretrained(args.save_model)
@@ -675,47 +744,69 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.shape} model ({params / 1e6:,.1f} M parameters) on {name}, vision attention {backend}")
     recipe = trl_recipe(args)
-    report: dict[str, Any] = {"device": name, "shape": args.shape, "vision_attention": backend, "batch": args.batch}
+    report: dict[str, Any] = {
+        "device": name,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "shape": args.shape,
+        "parameters": params,
+        "records": [],
+    }
+    records: list[dict[str, Any]] = report["records"]
     need = (args.steps + 1) * args.batch
     header = (
-        f"{'path':5} {'stage':7} {'samples/s':>9} {'tokens/s':>9} {'MFU %':>6} {'peak GiB':>8} | ms/step: "
-        f"{'preprocess':>10} {'vision':>7} {'language':>8} {'optimizer':>9}"
+        f"{'path':5} {'stage':7} {'variant':16} {'samples/s':>9} {'tokens/s':>9} {'MFU %':>6} {'peak GiB':>8} | "
+        f"ms/step: {'preprocess':>10} {'vision':>7} {'language':>8} {'optimizer':>9}"
     )
     rows_printed = False
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for path in ("raw", "trl"):
-            if path not in sections:
-                continue
-            report[path] = {}
-            for stage in args.stages.split(","):
-                subset, row_fn = STAGES[stage]
-                max_images = args.max_images if stage == "stage2" else None
-                ds = load_subset(args.data, subset, max_images)
-                # rows repeat when the dataset is smaller than the run: one epoch, no dataloader restarts
-                train = adapt(ds.select([i % len(ds) for i in range(need)]), row_fn)
-                if path == "raw":
-                    rows = [train[i] for i in range(len(train))]
-                    batches = [rows[i : i + args.batch] for i in range(0, len(rows) - args.batch + 1, args.batch)]
-                    figures = raw_stage(model, batches, processor, args)
-                else:
-                    figures = trl_stage(stage, model, processor, train, recipe, args, work)
-                summary = figures.summary(model, peak, device)
-                report[path][stage] = summary
-                if not rows_printed:
-                    print(header)
-                    rows_printed = True
-                mfu = f"{100 * summary['mfu']:6.1f}" if summary["mfu"] is not None else f"{'n/a':>6}"
-                gib = f"{summary['peak_gib']:8.1f}" if summary["peak_gib"] is not None else f"{'n/a':>8}"
-                split = summary["split_s"]
-                print(
-                    f"{path:5} {stage:7} {summary['samples_per_s']:9.2f} {summary['tokens_per_s']:9.0f} {mfu} {gib} |"
-                    f" {' ' * 9}{1e3 * split['preprocess']:10.0f} {1e3 * split['vision']:7.0f}"
-                    f" {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
-                )
+        for variant in args.variants.split(","):
+            vargs = argparse.Namespace(**{**vars(args), **VARIANTS[variant]})
+            vbackend = resolve_backend(vargs.vision_attention)
+            use_vision_attention(model, vbackend)
+            for path in ("raw", "trl"):
+                if path not in sections:
+                    continue
+                for stage in args.stages.split(","):
+                    subset, row_fn = STAGES[stage]
+                    max_images = args.max_images if stage == "stage2" else None
+                    ds = load_subset(args.data, subset, max_images)
+                    # rows repeat when the dataset is smaller than the run: one epoch, no dataloader restarts
+                    train = adapt(ds.select([i % len(ds) for i in range(need)]), row_fn)
+                    if device == "cuda":
+                        torch.cuda.reset_peak_memory_stats()
+                    if path == "raw":
+                        rows = [train[i] for i in range(len(train))]
+                        batches = [rows[i : i + args.batch] for i in range(0, len(rows) - args.batch + 1, args.batch)]
+                        figures = raw_stage(model, batches, processor, vargs)
+                    else:
+                        figures = trl_stage(stage, model, processor, train, trl_recipe(vargs), vargs, work / variant)
+                    summary = figures.summary(model, peak, device)
+                    records.append(
+                        {
+                            "section": path,
+                            "stage": stage,
+                            "path": path,
+                            "variant": variant,
+                            "levers": levers(vargs, vbackend),
+                            **summary,
+                        }
+                    )
+                    if not rows_printed:
+                        print(header)
+                        rows_printed = True
+                    mfu = f"{100 * summary['mfu']:6.1f}" if summary["mfu"] is not None else f"{'n/a':>6}"
+                    gib = f"{summary['peak_gib']:8.1f}" if summary["peak_gib"] is not None else f"{'n/a':>8}"
+                    split = summary["split_s"]
+                    print(
+                        f"{path:5} {stage:7} {variant:16} {summary['samples_per_s']:9.2f}"
+                        f" {summary['tokens_per_s']:9.0f} {mfu} {gib} | {' ' * 9}{1e3 * split['preprocess']:10.0f}"
+                        f" {1e3 * split['vision']:7.0f} {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
+                    )
+        use_vision_attention(model, backend)
         if "profile" in sections:
             result = profile_vision(model, processor, args)
-            report["profile"] = result
+            records.append({"section": "profile", **result})
             print(
                 f"profile: {result['rows']} stage-2 rows, {result['images']} images: processor "
                 f"{result['processor_ms_per_row']:.0f} ms/row; one vision forward made {result['sdpa_calls']} "
@@ -728,7 +819,7 @@ def main() -> None:
         if "rollouts" in sections:
             prompts = adapt(load_subset(args.data, "spatial", 8).select(range(args.prompts)), grpo_row)
             result = rollouts(model, processor, [prompts[i] for i in range(len(prompts))], args)
-            report["rollouts"] = result
+            records.append({"section": "rollouts", "path": "hf", "levers": levers(args, backend), **result})
             print(
                 f"rollouts (hf generate): {args.prompts} prompts x {args.generations} generations x "
                 f"{args.completion_tokens} tokens in {result['seconds']:.2f} s: "
@@ -736,14 +827,14 @@ def main() -> None:
             )
         if "grpo" in sections:
             result = grpo_step(model, processor, recipe, backend, args, work)
-            report["grpo"] = result
+            records.append({"section": "grpo", "path": "trl", "levers": levers(args, backend), **result})
             print(
                 f"GRPO optimizer step ({args.rollouts} rollouts, {result['completions']} completions, mean length "
                 f"{result['mean_completion_tokens']}): {result['step_s']:.2f} s, "
                 f"of which generation {result['generation_s']:.2f} s"
             )
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

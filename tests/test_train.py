@@ -128,6 +128,51 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
 
 
+def test_a_finished_stage_trains_no_further_step_and_each_stage_ends_with_a_summary(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from laddertrain.runners import run_sft
+
+    tiny = TrainRecipe.load("tiny")
+    recipe = tiny.model_copy(update={"stage1": tiny.stage1.model_copy(update={"max_samples": 4})})
+    runs = tmp_path / "runs"
+    with caplog.at_level("INFO", logger="laddertrain"):
+        final = run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+    said = caplog.text
+    assert "stage1 done: 2 steps, loss " in said and f"model in {final}" in said
+    assert f"next: ladder train stage2 --recipe tiny --data {built_dataset.out} --output {runs}" in said
+    before = weights(final)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="laddertrain"):
+        run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+    assert f"stage1: already finished at step 2 ({runs / 'stage1' / 'checkpoint-2'}): no further step" in caplog.text
+    assert "stage1 done: 2 steps" in caplog.text
+    assert sorted(p.name for p in (runs / "stage1").glob("checkpoint-*")) == ["checkpoint-2"]
+    state = json.loads((runs / "stage1" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == state["max_steps"] == 2
+    after = weights(final)  # written again from the checkpoint: the same weights
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_tiny_model_command_writes_a_loadable_model_once(tmp_path: Path) -> None:
+    from transformers import AutoModelForImageTextToText
+
+    from ladderdata.cli import app
+    from laddertrain.processing import load_processor
+
+    out = tmp_path / "tiny-model"
+    result = CliRunner().invoke(app, ["train", "tiny-model", "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    model = AutoModelForImageTextToText.from_pretrained(out)
+    assert model.config.model_type == "qwen2_5_vl" and sum(p.numel() for p in model.parameters()) < 1_000_000
+    assert load_processor(out).tokenizer.convert_tokens_to_ids("<|image_pad|>") == model.config.image_token_id
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-model"]  # no temporary folder left
+    again = CliRunner().invoke(app, ["train", "tiny-model", "--out", str(out)])
+    assert again.exit_code == 2 and again.output.startswith("error: ") and "not empty" in again.output
+    shown = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "Examples:" in shown.output and "ladder train tiny-model --out tiny-model" in shown.output
+
+
 def test_resume_checkpoint_is_the_highest_numbered_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from laddertrain.runners import resume_checkpoint
 

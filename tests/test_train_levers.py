@@ -246,3 +246,132 @@ def test_hf_rollouts_generate_several_prompts_in_one_call(
     assert calls[0]["prompts"] == 2
     assert calls[0]["new_tokens"] > 0
     assert calls[0]["attention"].startswith("Grouped")  # the runner switched the vision attention
+
+
+def test_images_once_gives_the_processors_output_from_one_computation_per_image(tiny_model: Path) -> None:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from laddertrain.processing import images_processed_once, load_processor
+
+    processor = load_processor(tiny_model)
+    rng = np.random.default_rng(0)
+    first = Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    second = Image.fromarray(rng.integers(0, 255, (90, 200, 3), dtype=np.uint8))
+    images = [[first], [first.copy(), second], [second]]  # equal pixels, different objects: as TRL's copies are
+    texts = [
+        processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "image"}] * len(row) + [{"type": "text", "text": "how far?"}]}],
+            tokenize=False,
+        )
+        for row in images
+    ]
+    reference = processor(images=images, text=texts, padding=True, return_tensors="pt")
+    own = processor.image_processor
+    with images_processed_once(processor) as once:
+        assert once is not None
+        for _ in range(2):
+            out = processor(images=images, text=texts, padding=True, return_tensors="pt")
+            assert out.keys() == reference.keys()
+            assert all(torch.equal(out[k], reference[k]) for k in reference), [k for k in reference]
+        assert once.processed == 2  # two distinct images, five occurrences in two calls
+    assert processor.image_processor is own  # back as it was (it saves as before)
+
+
+def test_grpo_processes_each_prompts_images_once_per_step(
+    built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRL hands the processor each prompt num_generations times, twice per generation batch (tokenizing the
+    prompts, then the loss pass's pixel values); the images are processed once."""
+    from transformers.image_utils import make_flat_list_of_images
+
+    from laddertrain import processing
+    from laddertrain.runners import run_grpo
+
+    seen: list[tuple[int, int]] = []  # (images handed in, images processed) per call
+    original = processing.ImagesOnce.__call__
+
+    def counting(self: Any, images: Any = None, **kwargs: Any) -> Any:
+        before = self.processed
+        out = original(self, images, **kwargs)
+        given: list[Any] = make_flat_list_of_images(images)  # type: ignore[assignment]  # a list for a list
+        seen.append((len(given), self.processed - before))
+        return out
+
+    monkeypatch.setattr(processing.ImagesOnce, "__call__", counting)
+    recipe = TrainRecipe.load("tiny")
+    stage3 = recipe.stage3.model_copy(update={"max_steps": 1, "max_images": 8})
+    run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    handed, processed = sum(h for h, _ in seen), sum(p for _, p in seen)
+    assert len(seen) == 2 and processed > 0  # one prompt per step in tiny: its frames
+    assert handed == 2 * stage3.num_generations * processed
+
+
+def test_rollouts_auto_is_colocated_vllm_on_cuda_when_installed_else_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    from laddertrain import runners
+
+    recipe = TrainRecipe.load("paper-3b")
+    assert recipe.stage3.rollouts == "auto"
+    cases = [(False, False, "hf", "needs a CUDA GPU"), (True, False, "hf", "not installed"), (True, True, "vllm", "")]
+    for cuda, vllm, expected, why in cases:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(runners, "vllm_installed", lambda vllm=vllm: vllm)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="laddertrain"):
+            assert runners.resolve_rollouts(recipe) == expected
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert line.startswith(f"stage3: rollouts auto: {expected}") and why in line
+    explicit = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"rollouts": "hf"})})
+    assert runners.resolve_rollouts(explicit) == "hf"  # on CUDA with vLLM installed: the recipe's choice holds
+
+
+def test_checkpointing_granularity_and_regional_compile_are_per_layer_and_change_no_gradient() -> None:
+    import torch
+
+    from laddertrain.runners import layer_levers
+    from laddertrain.tiny_model import build_model, build_tokenizer
+
+    tokenizer = build_tokenizer()
+    image = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    rows, grid = (
+        torch.randn(2 * 48, 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(0)),
+        torch.tensor([[1, 6, 8]] * 2),
+    )
+    ids = torch.tensor([[5] * 4 + [image] * 24 + [7] * 6])
+
+    def gradients(levers: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, int] | None]:
+        model = build_model(tokenizer).train()
+        applied = None
+        if levers is not None:
+            model.gradient_checkpointing_enable()  # what Trainer does before the levers apply
+            recipe = TrainRecipe.load("tiny").model_copy(update=levers)
+            applied = layer_levers(model, recipe)
+        model(input_ids=ids, pixel_values=rows, image_grid_thw=grid, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, applied
+
+    reference, _ = gradients(None)
+    tiny = build_model(tokenizer)
+    blocks, layers = len(tiny.model.visual.blocks), len(tiny.model.language_model.layers)
+    for levers, expected in (
+        ({}, {"vision_checkpointed": blocks, "language_checkpointed": layers, "compiled": 0}),
+        (
+            {"checkpoint_vision": False, "checkpoint_every": 2},
+            {"vision_checkpointed": 0, "language_checkpointed": 1, "compiled": 0},
+        ),
+    ):
+        grads, applied = gradients(levers)
+        assert applied == expected, levers
+        assert grads.keys() == reference.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, reference[name], rtol=1e-5, atol=1e-6, msg=name)
+    # regional compile: each block compiled on its own (compilation itself happens at the first call)
+    applied = layer_levers(tiny, TrainRecipe.load("tiny").model_copy(update={"compile_blocks": True}))
+    assert applied["compiled"] == blocks + layers
+    assert all(
+        b._compiled_call_impl is not None for b in [*tiny.model.visual.blocks, *tiny.model.language_model.layers]
+    )

@@ -65,55 +65,63 @@ def test_peaks_by_device_name() -> None:
     assert peak_bf16_flops("NVIDIA GeForce RTX 4090") is None
 
 
-def test_bench_train_smoke_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Path) -> None:
-    """Every section of benchmarks/bench_train.py on the tiny shape: raw loop, TRL runner path, rollouts, GRPO."""
+def test_gpu_check_dry_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Path) -> None:
+    """benchmarks/gpu_check.sh --dry: every section of benchmarks/bench_train.py the GPU check runs (the runner
+    per lever, the bare loop, rollouts, one GRPO step) on the tiny model, one table, one JSON file of records."""
     done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_train.py"),
-            *("--data", str(built_dataset.out), "--shape", "tiny", "--device", "cpu"),
-            *("--steps", "1", "--batch", "2", "--workers", "1", "--sections", "raw,trl,rollouts,grpo,profile"),
-            *("--prompts", "2", "--generations", "2", "--completion-tokens", "4", "--vision-attention", "grouped"),
-            *("--out", str(tmp_path / "bench.json")),
-        ],
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry"],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # tiny kernels: threads only add contention on a shared CPU
+        env={**os.environ, "DATA": str(built_dataset.out), "RESULTS": str(tmp_path), "PYTHON": sys.executable},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report: dict[str, Any] = json.loads((tmp_path / "bench.json").read_text())
-    for path in ("raw", "trl"):
-        for stage in ("stage1", "stage2"):
-            row = report[path][stage]
-            # one measured step of --batch 2 rows: rows per second times seconds per step is 2
-            assert row["samples_per_s"] * row["step_s"] == pytest.approx(2), (path, stage, row)
-            split = row["split_s"]
-            assert set(split) == {"preprocess", "vision", "language", "optimizer"}
-            assert min(split.values()) >= 0 and split["vision"] > 0 and split["language"] > 0, (path, stage, split)
-            # vision, language and optimizer are disjoint spans of the step, from the forward pass's start to the
-            # optimizer's end: together no longer than the step
-            assert split["vision"] + split["language"] + split["optimizer"] <= row["step_s"], (path, stage, split)
-    rollouts = report["rollouts"]
+    (written,) = tmp_path.glob("*-cpu.json")
+    assert f"wrote {written}" in done.stdout and "| section | stage | variant |" in done.stdout
+    report: dict[str, Any] = json.loads(written.read_text())
+    assert report["device"] == "cpu" and report["shape"] == "tiny"
+    sft = {(r["path"], r["stage"], r["variant"]): r for r in report["records"] if r["section"] in ("raw", "trl")}
+    assert set(sft) == {
+        ("trl", "stage1", "base"),
+        ("trl", "stage2", "base"),
+        ("trl", "stage2", "loop"),
+        ("trl", "stage2", "checkpoint-every-2"),
+        ("raw", "stage1", "base"),
+        ("raw", "stage2", "base"),
+    }
+    assert sft[("trl", "stage2", "loop")]["levers"]["vision_attention"] == "loop"
+    assert sft[("trl", "stage2", "checkpoint-every-2")]["levers"]["checkpoint_every"] == 2
+    assert sft[("trl", "stage2", "base")]["levers"]["vision_attention"] == "grouped"  # auto on CPU
+    for key, row in sft.items():
+        assert row["levers"]["precision"] == "fp32" and row["mfu"] is None and row["peak_gib"] is None  # CPU
+        # one measured step of --batch 2 rows: rows per second times seconds per step is 2
+        assert row["samples_per_s"] * row["step_s"] == pytest.approx(2), (key, row)
+        split = row["split_s"]
+        assert set(split) == {"preprocess", "vision", "language", "optimizer"}
+        assert min(split.values()) >= 0 and split["vision"] > 0 and split["language"] > 0, (key, split)
+        # vision, language and optimizer are disjoint spans of the step, from the forward pass's start to the
+        # optimizer's end: together no longer than the step
+        assert split["vision"] + split["language"] + split["optimizer"] <= row["step_s"], (key, split)
+    (rollouts,) = [r for r in report["records"] if r["section"] == "rollouts"]
     assert (rollouts["completions"], rollouts["new_tokens"]) == (2 * 2, 2 * 2 * 4)  # prompts x generations x tokens
     assert rollouts["new_tokens_per_s"] * rollouts["seconds"] == pytest.approx(16)
-    assert (report["grpo"]["completions"], report["grpo"]["mean_completion_tokens"]) == (4, 4.0)
-    assert report["grpo"]["step_s"] > report["grpo"]["generation_s"] > 0  # generation is part of the step
+    (grpo,) = [r for r in report["records"] if r["section"] == "grpo"]
+    assert (grpo["completions"], grpo["mean_completion_tokens"], grpo["levers"]["rollouts"]) == (4, 4.0, "hf")
+    assert grpo["step_s"] > grpo["generation_s"] > 0  # generation is part of the step
     # the tiny tower (2 layers: windows of 2x2 merged patches, then full attention) on 1296x968 images resized to
     # 84x112 pixels, a 3x4 grid of merged patches: windows of 2x2 and 1x2 in layer 1, whole images in layer 2;
     # grouped attention makes one call per distinct sequence length in a layer: 2 + 1
-    profile = report["profile"]
+    (profile,) = [r for r in report["records"] if r["section"] == "profile"]
     assert (profile["rows"], profile["vision_layers"], profile["sdpa_calls"]) == (2, 2, 3)
     assert set(profile["window_attention_ms"]) == {"loop", "grouped"}
-    assert "samples/s" in done.stdout and "MFU" in done.stdout
 
 
 def test_projection_is_the_recipes_rows_times_their_flops_over_the_assumed_rate(tmp_path: Path) -> None:
     """SpatialLadder-26k's composition (paper Table 6) and hours = FLOPs / (MFU x peak): arithmetic only."""
     out = tmp_path / "projection.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--sections", "projection", "--out", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--sections", "projection", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

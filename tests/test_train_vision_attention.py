@@ -205,6 +205,59 @@ def test_varlen_equals_the_loop_on_cuda() -> None:
     assert (out - reference).abs().max() <= 2e-2 * reference.abs().max()
 
 
+def test_varlen_never_hands_its_kernel_a_dtype_it_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's varlen kernel takes bf16/fp16 only: a float32 tower (precision fp32 on CUDA) is attended by the
+    grouped path, exactly; bf16 reaches the kernel (here a CPU stand-in that refuses what the kernel refuses)."""
+    import torch.nn.attention.varlen as varlen_module
+
+    kernel_dtypes: list[Any] = []
+
+    def kernel(query: Any, key: Any, value: Any, cu_q: Any, cu_k: Any, max_q: int, max_k: int, **_: Any) -> Any:
+        if query.dtype not in (torch.bfloat16, torch.float16):
+            raise RuntimeError(f"varlen_attn does not take {query.dtype}")
+        kernel_dtypes.append(query.dtype)
+        bounds = cu_q.tolist()
+        return torch.cat(
+            [
+                torch.nn.functional.scaled_dot_product_attention(
+                    *(t[a:b].transpose(0, 1) for t in (query, key, value))
+                ).transpose(0, 1)
+                for a, b in itertools.pairwise(bounds)
+            ]
+        )
+
+    monkeypatch.setattr(varlen_module, "varlen_attn", kernel)
+    for dtype, tolerance in ((torch.float32, 1e-5), (torch.bfloat16, 2e-2)):
+        tower = vision_tower().to(dtype)
+        rows, grid = pixels(GRIDS, dtype)
+        reference = merged(tower, rows, grid).float()
+        use_vision_attention(tower, "varlen")
+        out = merged(tower, rows, grid).float()
+        assert (out - reference).abs().max() <= tolerance * reference.abs().max(), dtype
+    assert kernel_dtypes == [torch.bfloat16] * 4  # the float32 tower never reached it; bf16: once per layer
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch's varlen_attn runs on CUDA only")
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_varlen_gradients_equal_the_loops_on_cuda(dtype: str) -> None:
+    """Backward through the real kernel (bf16) and through its float32 fallback, against transformers' loop."""
+    tower = vision_tower().to("cuda", getattr(torch, dtype))
+    rows, grid = pixels(GRIDS, getattr(torch, dtype))
+    rows, grid = rows.cuda(), grid.cuda()
+    reference = merged(tower, rows, grid).float()
+    reference.square().mean().backward()
+    reference_grads = {n: p.grad.float().clone() for n, p in tower.named_parameters()}
+    tower.zero_grad()
+    use_vision_attention(tower, "varlen")
+    out = merged(tower, rows, grid).float()
+    out.square().mean().backward()
+    tolerance = 2e-2 if dtype == "bfloat16" else 1e-4  # bf16: 2^-8 per rounding, a few roundings deep
+    assert (out - reference).abs().max() <= tolerance * reference.abs().max()
+    for name, p in tower.named_parameters():
+        grad, expected = p.grad.float(), reference_grads[name]
+        assert (grad - expected).abs().max() <= 2 * tolerance * expected.abs().max(), name
+
+
 def test_whole_model_with_grouped_vision_attention_matches(tmp_path: Any) -> None:
     """Through Qwen2_5_VLForConditionalGeneration (what the runners patch): same loss and logits."""
     from fixtures.tiny_qwen import build_model, build_tokenizer

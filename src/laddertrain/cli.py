@@ -42,6 +42,11 @@ def one_line_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
 train_app = typer.Typer(
     help="Three-stage training on ladder shards (SFT -> SFT -> cold start -> GRPO); docs/training.md.",
+    epilog=examples(
+        "ladder train tiny-model --out tiny-model   # a tiny random Qwen2.5-VL, to try every stage on a CPU",
+        "ladder train stage1 --recipe tiny --model tiny-model --data demo/dataset --output /tmp/runs",
+        "ladder train all --model models/Qwen2.5-VL-3B-Instruct --data dataset --output runs",
+    ),
     no_args_is_help=True,
 )
 
@@ -63,8 +68,7 @@ def _recipe(name: str) -> "TrainRecipe":
 def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path) -> None:
     from laddertrain.runners import run_stage
 
-    final = run_stage(stage, _recipe(recipe), model, data, output)
-    log.info("%s done: %s", stage, final)
+    run_stage(stage, _recipe(recipe), model, data, output)  # ends with the stage's summary in the log
 
 
 @train_app.command(
@@ -138,3 +142,26 @@ def all_stages(
     from laddertrain.runners import run_all
 
     log.info("all stages done: %s", run_all(_recipe(recipe), model, data, output, generator))
+
+
+@train_app.command(
+    "tiny-model",
+    epilog=examples(
+        "ladder train tiny-model --out tiny-model   # then: ladder train stage1 --recipe tiny --model tiny-model ..."
+    ),
+)
+@one_line_errors
+def tiny_model(
+    out: Annotated[Path, typer.Option(help="folder to write the model, tokenizer and processor to (new or empty)")],
+) -> None:
+    """Write a tiny random Qwen2.5-VL (the tests' model, built offline) to try every stage on a CPU in seconds.
+
+    0.2M parameters and a tokenizer trained on a few prompts: it learns nothing useful, it is for trying the commands.
+    """
+    from laddertrain.tiny_model import save_tiny_qwen
+
+    log.info(
+        "wrote %s: train it with `ladder train stage1 --recipe tiny --model %s --data DATASET`",
+        save_tiny_qwen(out),
+        out,
+    )

@@ -42,8 +42,13 @@ MAX_PIXELS_LIMIT = 16_384 * 28 * 28
 MAX_TOKENS = 131_072
 """Above any context a Qwen2.5-VL-class model trains or generates with."""
 
-Rollouts = Literal["hf", "vllm"]
-"""Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM."""
+Precision = Literal["auto", "bf16", "fp32"]
+"""How weights are stored and updated (:func:`laddertrain.runners.resolve_precision`): bf16 weights and compute with
+a stochastic-rounding AdamW (:mod:`laddertrain.optim`), or float32 throughout; auto is bf16 on CUDA, fp32 on CPU."""
+
+Rollouts = Literal["auto", "hf", "vllm"]
+"""Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM; auto: vLLM
+on CUDA when it is installed, else hf (:func:`laddertrain.runners.resolve_rollouts`)."""
 
 PAGED_ROLLOUTS_UNSUPPORTED = (
     "rollouts: paged (transformers continuous batching) is not available for vision-language models: it takes "
@@ -116,7 +121,11 @@ class GRPOStageConfig(StageConfig):
         default_factory=lambda: {"format": 1.0, "accuracy": 1.0},
         description="weight of each reward of laddertrain.rewards (format, accuracy) in the total reward",
     )
-    rollouts: Rollouts = Field("hf", description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra)")
+    rollouts: Rollouts = Field(
+        "auto",
+        description="hf: batched transformers generate; vllm: colocated vLLM (GPU extra); auto: vllm on CUDA when "
+        "installed, else hf (one log line says which and why)",
+    )
     prompts_per_generation: int | None = Field(
         None,
         ge=1,
@@ -198,8 +207,22 @@ class TrainRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field("custom", pattern=SAFE_NAME_PATTERN)
-    bf16: bool = True
+    precision: Precision = Field(
+        "auto",
+        description="bf16: bf16 weights and compute, updates written with stochastic rounding so that none is lost "
+        "(8 bytes per parameter with AdamW); fp32: float32 throughout (16 bytes per parameter); auto: bf16 on CUDA, "
+        "fp32 on CPU",
+    )
     gradient_checkpointing: bool = True
+    checkpoint_vision: bool = Field(
+        True, description="with gradient_checkpointing: recompute the vision tower's blocks too (false: keep them)"
+    )
+    checkpoint_every: int = Field(
+        1, ge=1, le=1024, description="with gradient_checkpointing: recompute every n-th decoder layer (1: all)"
+    )
+    compile_blocks: bool = Field(
+        False, description="regional torch.compile: each vision block and decoder layer compiled on its own"
+    )
     data_seed: int = Field(42, ge=0, le=2**32 - 1)
     min_pixels: int = Field(MIN_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="smallest image area (pixels)")
     max_pixels: int = Field(MAX_PIXELS, ge=784, le=MAX_PIXELS_LIMIT, description="largest image area (pixels)")
@@ -229,6 +252,13 @@ class TrainRecipe(BaseModel):
     coldstart_data: ColdStartDataConfig = Field(default_factory=ColdStartDataConfig)
     coldstart: StageConfig = Field(default_factory=StageConfig)
     stage3: GRPOStageConfig = Field(default_factory=GRPOStageConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explain_bf16(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bf16" in data:
+            raise ValueError("bf16 is now precision: bf16 | fp32 | auto (bf16 keeps every update; docs/training.md)")
+        return data
 
     @model_validator(mode="after")
     def _pixel_budget(self) -> "TrainRecipe":

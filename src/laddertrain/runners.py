@@ -7,10 +7,12 @@ processor), and starts from the previous stage's ``final`` unless ``--model`` sa
 import functools
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from ladderdata.cache import atomic_path
 from ladderdata.errors import ConfigError, LadderError, install_command
@@ -63,6 +65,24 @@ def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def resolve_rollouts(recipe: TrainRecipe) -> Literal["hf", "vllm"]:
+    """The rollout backend stage 3 uses: the recipe's, or for ``auto`` colocated vLLM on CUDA when it is
+    installed, else transformers' ``generate``; ``auto`` says which in one log line."""
+    requested = recipe.stage3.rollouts
+    if requested != "auto":
+        return requested
+    import torch
+
+    if not torch.cuda.is_available():
+        log.info("stage3: rollouts auto: hf (vLLM needs a CUDA GPU)")
+        return "hf"
+    if not vllm_installed():
+        log.info("stage3: rollouts auto: hf, as vLLM is not installed (%s for faster rollouts)", install_command("gpu"))
+        return "hf"
+    log.info("stage3: rollouts auto: vllm, colocated on the training GPU")
+    return "vllm"
+
+
 def preflight(stage: str, recipe: TrainRecipe) -> Backend:
     """Everything that can fail before a model or dataset is loaded: package floors, the vision attention the
     recipe asks for, the rollout backend and the batch arithmetic. Returns the vision attention backend."""
@@ -108,21 +128,89 @@ def use_liger(recipe: TrainRecipe) -> bool:
     return True
 
 
+def resolve_precision(recipe: TrainRecipe) -> Literal["bf16", "fp32"]:
+    """The recipe's ``precision`` here: ``auto`` is bf16 on CUDA and fp32 on CPU; an explicit choice holds on any
+    device (CPU runs bf16 too)."""
+    if recipe.precision != "auto":
+        return recipe.precision
+    import torch
+
+    return "bf16" if torch.cuda.is_available() else "fp32"
+
+
 def _device_settings(recipe: TrainRecipe) -> dict[str, Any]:
     import torch
 
     cuda = torch.cuda.is_available()
-    return {"use_cpu": not cuda, "bf16": recipe.bf16 and cuda}
+    return {"use_cpu": not cuda, "bf16": resolve_precision(recipe) == "bf16" and cuda}
 
 
 def model_kwargs(recipe: TrainRecipe, backend: Backend) -> dict[str, Any]:
-    """``from_pretrained`` keyword arguments: bf16 on GPU when the recipe says so, the attention implementation."""
+    """``from_pretrained`` keyword arguments: the precision's weight dtype, the attention implementation."""
     import torch
 
     from laddertrain.vision_attention import attn_implementation
 
-    dtype = torch.bfloat16 if recipe.bf16 and torch.cuda.is_available() else torch.float32
+    dtype = torch.bfloat16 if resolve_precision(recipe) == "bf16" else torch.float32
     return {"dtype": dtype, "attn_implementation": attn_implementation(backend)}
+
+
+def optimizer_for(recipe: TrainRecipe, stage: StageConfig) -> tuple[type, dict[str, Any]] | None:
+    """The optimizer class and arguments a trainer must build (``Trainer.optimizer_cls_and_kwargs``): with bf16
+    weights, :class:`laddertrain.optim.StochasticRoundingAdamW`, since torch's AdamW would round most updates away;
+    None (the recipe's ``optim``) with fp32 weights."""
+    if resolve_precision(recipe) != "bf16":
+        return None
+    from laddertrain.optim import StochasticRoundingAdamW
+
+    return StochasticRoundingAdamW, {"lr": stage.learning_rate}
+
+
+def use_precision(trainer: Any, recipe: TrainRecipe, stage: StageConfig) -> None:
+    """Give ``trainer`` the optimizer the precision needs (:func:`optimizer_for`), built when training starts."""
+    trainer.optimizer_cls_and_kwargs = optimizer_for(recipe, stage)
+
+
+def layer_levers(model: Any, recipe: TrainRecipe) -> dict[str, int]:
+    """Apply the per-layer levers to a Qwen2.5-VL ``...ForConditionalGeneration``: activation checkpointing kept
+    on for the vision blocks only with ``checkpoint_vision`` and for every ``checkpoint_every``-th decoder layer
+    (never switched on here: transformers' ``Trainer`` switches every layer on at the start of training, and this
+    runs after it), and regional ``torch.compile`` of each block (``compile_blocks``). Returns how many vision
+    blocks and decoder layers recompute their activations and how many blocks are compiled."""
+    inner = model.model
+    vision, language = list(inner.visual.blocks), list(inner.language_model.layers)
+    for block in vision:
+        block.gradient_checkpointing = block.gradient_checkpointing and recipe.checkpoint_vision
+    for index, layer in enumerate(language):
+        layer.gradient_checkpointing = layer.gradient_checkpointing and index % recipe.checkpoint_every == 0
+    compiled = 0
+    if recipe.compile_blocks:
+        for block in [*vision, *language]:
+            if getattr(block, "_compiled_call_impl", None) is None:
+                block.compile()
+            compiled += 1
+    return {
+        "vision_checkpointed": sum(b.gradient_checkpointing for b in vision),
+        "language_checkpointed": sum(layer.gradient_checkpointing for layer in language),
+        "compiled": compiled,
+    }
+
+
+def use_layer_levers(trainer: Any, recipe: TrainRecipe) -> None:
+    """:func:`layer_levers` on the trainer's model when training starts (after ``Trainer`` enabled checkpointing)."""
+    from transformers import TrainerCallback
+
+    class LayerLevers(TrainerCallback):
+        def on_train_begin(self, *_: Any, model: Any = None, **__: Any) -> None:
+            applied = layer_levers(model if model is not None else trainer.model, recipe)
+            log.info(
+                "layers: activations recomputed in %d vision blocks and %d decoder layers; %d blocks compiled",
+                applied["vision_checkpointed"],
+                applied["language_checkpointed"],
+                applied["compiled"],
+            )
+
+    trainer.add_callback(LayerLevers())
 
 
 def _checkpointing_argument() -> str:
@@ -190,12 +278,85 @@ def load_checkpoint_weights(trainer: Any, checkpoint: str, model: Any = None) ->
     target.load_state_dict(loaded.state_dict())
 
 
-def train_resuming(trainer: Any, stage: str, out_dir: Path) -> None:
-    """``trainer.train()``, from the stage's last checkpoint when there is one (:func:`resume_checkpoint`)."""
+def checkpoint_state(checkpoint: str) -> dict[str, Any]:
+    """A checkpoint's ``trainer_state.json`` (step, total steps, log history)."""
+    state: dict[str, Any] = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return state
+
+
+def finished(state: dict[str, Any], stage: StageConfig) -> bool:
+    """Whether a checkpoint's state reached the stage's ``max_steps`` (or, for a schedule of epochs, the total
+    the run computed)."""
+    total = stage.max_steps if stage.max_steps > 0 else int(state.get("max_steps", 0))
+    return total > 0 and int(state.get("global_step", 0)) >= total
+
+
+def train_resuming(trainer: Any, stage: str, out_dir: Path, cfg: StageConfig) -> tuple[int, list[dict[str, Any]]]:
+    """``trainer.train()``, from the stage's last checkpoint when there is one (:func:`resume_checkpoint`); a
+    stage whose checkpoint finished it trains no further step: its weights are loaded and the stage ends there.
+    Returns the stage's optimizer steps and its log history (one entry per logged step)."""
     checkpoint = resume_checkpoint(stage, out_dir)
     if checkpoint is not None:
+        state = checkpoint_state(checkpoint)
+        if finished(state, cfg):
+            log.info("%s: already finished at step %d (%s): no further step", stage, state["global_step"], checkpoint)
+            load_checkpoint_weights(trainer, checkpoint)
+            return int(state["global_step"]), list(state.get("log_history", []))
         trainer._load_from_checkpoint = functools.partial(load_checkpoint_weights, trainer)
     trainer.train(resume_from_checkpoint=checkpoint)
+    return int(trainer.state.global_step), list(trainer.state.log_history)
+
+
+NEXT = {
+    "stage1": "ladder train stage2 --recipe {recipe} --data {data} --output {output}",
+    "stage2": "ladder train coldstart-data --recipe {recipe} --data {data} --output {output}",
+    "coldstart": "ladder train stage3 --recipe {recipe} --data DATASET --output {output}",
+    "stage3": "ladder eval --bench BENCH --model {output}/stage3/final --prompt think",
+}
+"""What to run after each stage."""
+
+
+class StageSummary(NamedTuple):
+    """What a stage did: optimizer steps, the first and last logged training loss, wall seconds, its model."""
+
+    stage: str
+    steps: int
+    first_loss: float | None
+    last_loss: float | None
+    seconds: float
+    final: Path
+    next_command: str
+
+    def lines(self) -> list[str]:
+        loss = "no loss logged"
+        if self.first_loss is not None and self.last_loss is not None:
+            loss = f"loss {self.first_loss:.4g} -> {self.last_loss:.4g}"
+        return [
+            f"{self.stage} done: {self.steps} steps, {loss}, {self.seconds:.1f} s; model in {self.final}",
+            f"next: {self.next_command}",
+        ]
+
+
+def summarize(
+    stage: str, recipe: TrainRecipe, run: tuple[int, list[dict[str, Any]]], seconds: float, data: Path, output: Path
+) -> StageSummary:
+    """The stage's :class:`StageSummary` from what :func:`train_resuming` returned, logged line by line."""
+    steps, history = run
+    losses = [float(entry["loss"]) for entry in history if "loss" in entry]
+    name = recipe.name if recipe.name in TrainRecipe.builtin_names() else "RECIPE.yaml"
+    command = NEXT[stage].format(recipe=name, data=data, output=output)
+    summary = StageSummary(
+        stage,
+        steps,
+        losses[0] if losses else None,
+        losses[-1] if losses else None,
+        seconds,
+        output / stage / "final",
+        command,
+    )
+    for line in summary.lines():
+        log.info("%s", line)
+    return summary
 
 
 def _limit(ds: Any, stage: StageConfig) -> Any:
@@ -246,10 +407,12 @@ def sft_trainer(stage: str, recipe: TrainRecipe, net: Any, processor: Any, train
             "length_column_name": LENGTH_COLUMN,
             "remove_unused_columns": False,
         }
-    args = SFTConfig(
-        **training_args(recipe, getattr(recipe, stage), out_dir), **sampling, assistant_only_loss=True, max_length=None
-    )
-    return SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+    cfg: StageConfig = getattr(recipe, stage)
+    args = SFTConfig(**training_args(recipe, cfg, out_dir), **sampling, assistant_only_loss=True, max_length=None)
+    trainer = SFTTrainer(model=net, args=args, train_dataset=train, processing_class=processor)
+    use_precision(trainer, recipe, cfg)
+    use_layer_levers(trainer, recipe)
+    return trainer
 
 
 def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
@@ -267,8 +430,11 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     use_vision_attention(net, backend)
     trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
-    train_resuming(trainer, stage, out_dir)
-    return _save_final(trainer, processor, out_dir)
+    start = time.perf_counter()
+    run = train_resuming(trainer, stage, out_dir, getattr(recipe, stage))
+    final = _save_final(trainer, processor, out_dir)
+    summarize(stage, recipe, run, time.perf_counter() - start, data, output)
+    return final
 
 
 def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: Any, train: Any, out_dir: Path) -> Any:
@@ -282,7 +448,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     # left-pad too, or mm_token_type_ids of prompts shorter than the longest no longer line up with the image tokens
     processor.tokenizer.padding_side = "left"
     rollouts: dict[str, Any] = {"generation_batch_size": cfg.generation_batch_size(world_size())}
-    if cfg.rollouts == "vllm":
+    if resolve_rollouts(recipe) == "vllm":
         rollouts |= {
             "use_vllm": True,
             "vllm_mode": "colocate",
@@ -309,22 +475,28 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     for net in (trainer.model, trainer.ref_model):
         if net is not None:
             use_vision_attention(net, backend)
+    use_precision(trainer, recipe, cfg)
+    use_layer_levers(trainer, recipe)
     return trainer
 
 
 def run_grpo(recipe: TrainRecipe, model: Path | None, data: Path, output: Path) -> Path:
     """Stage 3: GRPO with the format and accuracy rewards."""
     backend = preflight("stage3", recipe)
-    from laddertrain.processing import load_processor
+    from laddertrain.processing import images_processed_once, load_processor
 
     base = input_model("stage3", model, output)
     out_dir = output / "stage3"
     train = stage_dataset("stage3", recipe, data, output)
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     trainer = grpo_trainer(recipe, backend, base, processor, train, out_dir)
-    log.info("stage3: %d prompts from %s, model %s, %s rollouts", len(train), data, base, recipe.stage3.rollouts)
-    train_resuming(trainer, "stage3", out_dir)
-    return _save_final(trainer, processor, out_dir)
+    log.info("stage3: %d prompts from %s, model %s", len(train), data, base)
+    start = time.perf_counter()
+    with images_processed_once(processor):  # TRL processes each prompt's images 2 x num_generations times a step
+        run = train_resuming(trainer, "stage3", out_dir, recipe.stage3)
+    final = _save_final(trainer, processor, out_dir)
+    summarize("stage3", recipe, run, time.perf_counter() - start, data, output)
+    return final
 
 
 def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, output: Path) -> Path:

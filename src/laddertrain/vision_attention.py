@@ -21,6 +21,7 @@ Segment bookkeeping (lengths, gather indices) needs the boundaries on the host; 
 ``cu_seqlens`` tensor and reused by every layer (the reference loop synchronises once per layer).
 """
 
+import functools
 import importlib.util
 import itertools
 import logging
@@ -167,14 +168,28 @@ def grouped_attention(
     return merged if plan.inverse is None else merged.index_select(0, plan.inverse)
 
 
+VARLEN_DTYPES = ("torch.bfloat16", "torch.float16")
+"""The dtypes torch's varlen (flash) kernel takes, by name (torch is imported lazily)."""
+
+
+@functools.cache
+def _say_grouped_instead(dtype: str) -> None:
+    log.info("vision attention: varlen takes bf16/fp16, not %s: grouped attention instead", dtype)
+
+
 def varlen_attention(
     query: "torch.Tensor", key: "torch.Tensor", value: "torch.Tensor", cu_seqlens: "torch.Tensor", scale: float
 ) -> "torch.Tensor":
     """The same with one ``torch.nn.attention.varlen.varlen_attn`` call (CUDA, bf16/fp16).
 
-    ``varlen_attn``'s default scale is ``1 / sqrt(D)``, which is the vision tower's; older torch releases take no
-    ``scale`` argument, so it is passed only when it differs.
+    The kernel refuses other dtypes: a float32 tower (``precision: fp32`` on CUDA) is attended by
+    :func:`grouped_attention` instead, which is exact in any dtype. ``varlen_attn``'s default scale is
+    ``1 / sqrt(D)``, which is the vision tower's; older torch releases take no ``scale`` argument, so it is passed
+    only when it differs.
     """
+    if str(query.dtype) not in VARLEN_DTYPES:
+        _say_grouped_instead(str(query.dtype))
+        return grouped_attention(query, key, value, cu_seqlens, scale)
     from torch.nn.attention.varlen import varlen_attn
 
     length = segment_plan(cu_seqlens).max_length
