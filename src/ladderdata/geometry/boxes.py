@@ -3,6 +3,7 @@
 from typing import Self
 
 import numpy as np
+import open3d as o3d
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import ConvexHull, QhullError
 
@@ -148,8 +149,6 @@ def minimal_box_sides(points: Points3) -> FloatArray:
     """(3,) side lengths, longest first, of open3d's minimal-volume oriented box of (N, 3) points, rotated freely
     in 3D (``create_from_points_minimal``, what VSI-Bench-style pipelines call
     ``get_minimal_oriented_bounding_box``). Coplanar points (no 3D hull) are boxed in their own plane."""
-    import open3d as o3d  # here, not at import: 1-2 CPU s, paid only by a process that boxes objects
-
     pts = np.asarray(points, dtype=np.float64)
     try:
         box = o3d.geometry.OrientedBoundingBox.create_from_points_minimal(o3d.utility.Vector3dVector(pts))

@@ -1,15 +1,13 @@
 """The one place ladder talks to open3d's ``RaycastingScene`` (BVH ray casting and closest points)."""
 
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import open3d as o3d
 from numpy.typing import NDArray
 
 from ladderdata.typed import Faces, FloatArray, Points3
-
-if TYPE_CHECKING:
-    import open3d as o3d
 
 #: open3d's ``primitive_ids`` value for a ray that hits nothing.
 NO_HIT = np.iinfo(np.uint32).max
@@ -24,9 +22,7 @@ def query_threads() -> int:
     return int(first) if first.isdigit() else 0
 
 
-def _tensor(array: NDArray[Any]) -> "o3d.core.Tensor":
-    import open3d as o3d
-
+def _tensor(array: NDArray[Any]) -> o3d.core.Tensor:
     return o3d.core.Tensor.from_numpy(np.ascontiguousarray(array))
 
 
@@ -45,8 +41,6 @@ class TriangleScene:
     """A triangle mesh prepared for ray casting and distance queries (the BVH is built on first use)."""
 
     def __init__(self, vertices: Points3, faces: Faces) -> None:
-        import open3d as o3d  # here, not at import: 1-2 CPU s (plotly, dash), paid only by a process that casts
-
         self._scene = o3d.t.geometry.RaycastingScene()
         self._scene.add_triangles(_tensor(vertices.astype(np.float32)), _tensor(faces.astype(np.uint32)))
 
