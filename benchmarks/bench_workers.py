@@ -47,6 +47,12 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--entry",
+        choices=["script", "module"],
+        default="script",
+        help="start ladder as its console script (as users do; spawn re-ran it in each worker) or python -m",
+    )
     args = parser.parse_args()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -63,7 +69,12 @@ def main() -> None:
             for tree, src in trees.items():
                 out = args.work / "out"
                 shutil.rmtree(out, ignore_errors=True)
-                command = [sys.executable, "-m", "ladderdata", "build-dataset", "--scans", str(scans)]
+                ladder = (
+                    [str(Path(sys.executable).parent / "ladder")]
+                    if args.entry == "script"
+                    else [sys.executable, "-m", "ladderdata"]
+                )
+                command = [*ladder, "build-dataset", "--scans", str(scans)]
                 command += ["--out", str(out)]
                 command += ["--split", "all", "--frame-stride", "3", "--workers", str(workers)]
                 seconds = all_cpu_seconds(command, {**os.environ, "PYTHONPATH": str(src)})

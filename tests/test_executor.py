@@ -140,6 +140,41 @@ def test_workers_start_with_one_thread_per_numeric_library(monkeypatch: pytest.M
     assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
+MAIN_SCRIPT = """
+import os, sys
+from pathlib import Path
+from fixtures.workers import environment_variable
+from ladderdata.executor import LocalExecutor
+
+Path(sys.argv[1], f"imported.{os.getpid()}").touch()  # every process that runs this file leaves a marker
+
+def here(name):
+    return environment_variable(name)
+
+if __name__ == "__main__":
+    fn = here if sys.argv[2] == "main" else environment_variable
+    with LocalExecutor(workers=2) as executor:
+        outcomes = executor.map(fn, ["OMP_NUM_THREADS", "MKL_NUM_THREADS"])
+    assert [o.value for o in outcomes] == ["1", "1"], outcomes
+"""
+
+
+@pytest.mark.parametrize("defined_in", ["a module", "main"])
+def test_workers_rerun_the_main_script_only_when_their_work_is_defined_there(tmp_path: Path, defined_in: str) -> None:
+    """Started from a script (as the ``ladder`` console script, whose imports are the whole CLI), workers do not
+    import it unless the function they run is defined in it; either way the work is done."""
+    script = tmp_path / "script.py"
+    script.write_text(MAIN_SCRIPT)
+    tests_dir = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")])}
+    env.pop("OMP_NUM_THREADS", None)
+    env.pop("MKL_NUM_THREADS", None)
+    arg = "main" if defined_in == "main" else "module"
+    subprocess.run([sys.executable, str(script), str(tmp_path), arg], env=env, check=True, timeout=120)
+    importers = {int(p.suffix[1:]) for p in tmp_path.glob("imported.*")}
+    assert len(importers) == (3 if defined_in == "main" else 1)  # the script's own process, plus each worker
+
+
 @pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
 def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], other_thread: bool

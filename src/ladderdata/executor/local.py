@@ -5,7 +5,9 @@ worker that dies (SIGKILL, out of memory, a crash in native code) costs exactly 
 once on a fresh worker and then reported; the other items go on and the map never hangs. Workers die with
 their parent (``prctl(PR_SET_PDEATHSIG)`` on Linux, plus a lifeline pipe everywhere), ignore Ctrl-C (the
 parent stops them, so an interrupt ends the run within seconds) and are started with the ``spawn`` method
-(no inherited threads or locks) and one thread per numeric library (``WORKER_THREADS_ENV``).
+(no inherited threads or locks) and one thread per numeric library (``WORKER_THREADS_ENV``). A worker does not
+re-run the parent's main module (``spawn`` would: for the ``ladder`` console script that is the CLI, typer, rich
+and the extensions) unless the function it runs is defined there: it imports only what its work unpickles.
 """
 
 import contextlib
@@ -13,9 +15,11 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
+import types
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
@@ -102,8 +106,34 @@ def _worker_threads_env() -> Iterator[None]:
             del os.environ[key]
 
 
+@contextlib.contextmanager
+def _main_module_hidden(hide: bool) -> Iterator[None]:
+    """While the block runs (a worker's start), ``sys.modules["__main__"]`` is a bare module if ``hide``: ``spawn``
+    tells the child to re-run the main module it finds there (by ``__spec__`` name or ``__file__``), and a bare
+    one has neither, so the child runs none."""
+    if not hide:
+        yield
+        return
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _needs_main(fn: Callable[..., Any], items: Sequence[Any]) -> bool:
+    """Whether unpickling ``fn`` or an item needs the main module (something in them is defined in ``__main__``);
+    what does not pickle counts as needing it (its own error is reported when it is sent)."""
+    try:
+        return b"__main__" in pickle.dumps((fn, list(items)))
+    except Exception:
+        return True
+
+
 class _Worker:
-    def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
+    def __init__(self, context: multiprocessing.context.SpawnContext, with_main: bool) -> None:
+        self.with_main = with_main
         self.tasks, child_tasks = context.Pipe()
         lifeline_child, self._lifeline = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(
@@ -119,7 +149,7 @@ class _Worker:
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, lambda signum, _: interrupted.append(signum)) if in_main else None
         try:
-            with _worker_threads_env():
+            with _worker_threads_env(), _main_module_hidden(not with_main):
                 self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -228,6 +258,11 @@ class LocalExecutor(Executor):
         outcomes: list[Outcome[R] | None] = [None] * len(items)
         attempts = [0] * len(items)
         queue = deque(range(len(items)))
+        with_main = _needs_main(fn, items)
+        if with_main:  # workers started without the main module cannot unpickle this map's work
+            for worker in [w for w in self._idle if not w.with_main]:
+                self._idle.remove(worker)
+                worker.stop(kill=False)
 
         def finish(index: int, outcome: Outcome[R]) -> None:
             outcomes[index] = outcome
@@ -238,7 +273,7 @@ class LocalExecutor(Executor):
             while queue and len(busy) < self.workers:
                 if not self._idle:
                     self._started = True
-                worker = self._idle.pop() if self._idle else _Worker(self._context)
+                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main)
                 index = queue.popleft()
                 try:
                     worker.tasks.send((index, fn, items[index], self.item_progress is not None))

@@ -234,21 +234,21 @@ def shard_row(
 def write_shard(
     path: Path,
     samples: list[Sample],
+    key: str,
     margin_names: list[str],
     image_bytes: Callable[[str, int], bytes],
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
-    scene_keys: Mapping[str, str] | None = None,
 ) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
     Rows are streamed to the Parquet writer one row group at a time (:data:`ROW_GROUP_ROWS` rows, or fewer once
     their images reach :data:`ROW_GROUP_BYTES`), and only that group's images are held in memory, so a writer's
-    memory does not grow with ``rows_per_shard``. The shard carries its :func:`shard_key`, so a rerun can tell an
-    up-to-date shard (:func:`existing_key`) without reading its rows.
+    memory does not grow with ``rows_per_shard``. The shard carries ``key``, its :func:`shard_key` (which the caller
+    has computed to name and plan it: computing it here again serialised every sample a second time), so a rerun can
+    tell an up-to-date shard (:func:`existing_key`) without reading its rows.
     """
-    key = shard_key(samples, margin_names, config, row_format, dataset_name, scene_keys)
     base = shard_schema(margin_names, row_format)
     schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=column_codecs(schema)) as writer:

@@ -79,12 +79,12 @@ def write_planned(job: ShardJob, shard: PlannedShard) -> None:
     write_shard(
         shard.path,
         shard.rows,
+        shard.key,
         job.margins,
         FrameReader(job.source, shard.verified),
         job.images,
         job.row_format,
         job.dataset_name,
-        job.scene_keys,
     )
 
 
