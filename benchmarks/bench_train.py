@@ -22,9 +22,10 @@ stage warms up and is not counted.
 
 ``--variants`` measures the raw and trl paths once per lever setting on the same model (``base``: the flags as
 given; the others change one lever: ``loop``/``grouped``/``varlen``/``flash`` vision attention,
-``no-checkpointing``, ``liger``). ``--json PATH`` writes every figure as one record per measurement (device,
-section, stage, path, levers, samples/s, tokens/s, MFU, peak GiB, ...); ``benchmarks/gpu_check.sh`` runs this
-script and keeps the records under ``benchmarks/results/``.
+``no-checkpointing``, ``liger``, ``fused-eager``/``fused-compiled``/``fused-liger`` (the recipe's ``fused_ops``)).
+``--json PATH`` writes every figure as one record per measurement (device, section, stage, path, levers, samples/s,
+tokens/s, MFU, peak GiB, ...); ``benchmarks/gpu_check.sh`` runs this script and keeps the records under
+``benchmarks/results/``.
 
     python benchmarks/bench_train.py --data demo/dataset                                # GPU, 3B shape, all
     python benchmarks/bench_train.py --data demo/dataset --batch 8 --variants base,loop,no-checkpointing
@@ -47,6 +48,7 @@ from typing import Any
 import torch
 
 from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
+from laddertrain.fused_ops import use_fused_ops
 from laddertrain.recipe import TrainRecipe
 from laddertrain.runners import layer_levers
 from laddertrain.throughput import StepShape, peak_bf16_flops, step_shape, training_flops
@@ -118,6 +120,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "liger": {"liger": True},
     "vision-no-checkpointing": {"checkpoint_vision": False},
     "checkpoint-every-2": {"checkpoint_every": 2},
+    "fused-eager": {"fused_ops": "eager"},
+    "fused-compiled": {"fused_ops": "compiled"},
+    "fused-liger": {"fused_ops": "liger"},
     "compile": {"compile_blocks": True},  # compiles the shared model's blocks for good: measure it last
 }
 """Lever settings ``--variants`` measures, each one change from the flags given (``base``)."""
@@ -134,6 +139,7 @@ def levers(args: argparse.Namespace, backend: Backend) -> dict[str, Any]:
         "compile_blocks": args.compile_blocks,
         "optim": args.optim,
         "liger": args.liger,
+        "fused_ops": args.fused_ops,
         "workers": args.workers,
         "batch": args.batch,
         "rollouts": args.rollouts,
@@ -350,6 +356,7 @@ def trl_recipe(args: argparse.Namespace) -> TrainRecipe:
             "dataloader_workers": args.workers,
             "optim": args.optim,
             "liger": args.liger,
+            "fused_ops": args.fused_ops,
             "gradient_checkpointing": args.checkpointing,
             "checkpoint_vision": args.checkpoint_vision,
             "checkpoint_every": args.checkpoint_every,
@@ -677,6 +684,12 @@ def main() -> None:
     )
     parser.add_argument("--checkpoint-every", type=int, default=1, help="with checkpointing: every n-th decoder layer")
     parser.add_argument("--compile-blocks", action="store_true", help="regional torch.compile of every block")
+    parser.add_argument(
+        "--fused-ops",
+        default="off",
+        choices=["off", "eager", "compiled", "liger"],
+        help="RMSNorm and SwiGLU through laddertrain.fused_ops (the recipe's fused_ops)",
+    )
     parser.add_argument("--rollouts", default="hf", choices=["hf", "vllm"], help="GRPO rollout backend")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--generations", type=int, default=8)
@@ -764,6 +777,7 @@ def main() -> None:
             vargs = argparse.Namespace(**{**vars(args), **VARIANTS[variant]})
             vbackend = resolve_backend(vargs.vision_attention)
             use_vision_attention(model, vbackend)
+            use_fused_ops(model, vargs.fused_ops)  # the shared model: each variant sets it (off gives it back)
             for path in ("raw", "trl"):
                 if path not in sections:
                     continue
@@ -804,6 +818,7 @@ def main() -> None:
                         f" {1e3 * split['vision']:7.0f} {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
                     )
         use_vision_attention(model, backend)
+        use_fused_ops(model, args.fused_ops)
         if "profile" in sections:
             result = profile_vision(model, processor, args)
             records.append({"section": "profile", **result})

@@ -25,12 +25,12 @@ installed() { "$python" -c "import importlib.util, sys; sys.exit(importlib.util.
 
 if [[ "${1:-}" == "--dry" ]]; then
     size=(--shape tiny --device cpu --steps 1 --batch 2 --workers 0 --prompts 2 --generations 2 --completion-tokens 4)
-    levers="loop,checkpoint-every-2"  # no compile: minutes of compilation on a CPU
+    levers="loop,checkpoint-every-2,fused-eager"  # no compile: minutes of compilation on a CPU
     export OMP_NUM_THREADS=1  # tiny kernels: threads only add contention
 else
     size=(--shape 3b --steps 3 --batch 8 --workers 8 --prompts 8 --generations 8 --completion-tokens 256)
-    levers="grouped,no-checkpointing,vision-no-checkpointing,checkpoint-every-2"
-    if installed liger_kernel; then levers="$levers,liger"; else echo "gpu_check: liger-kernel not installed: lever not measured"; fi
+    levers="grouped,no-checkpointing,vision-no-checkpointing,checkpoint-every-2,fused-eager,fused-compiled"
+    if installed liger_kernel; then levers="$levers,liger,fused-liger"; else echo "gpu_check: liger-kernel not installed: liger levers not measured"; fi
     levers="$levers,compile"  # last: it compiles the model's blocks for good
 fi
 bench=("$python" benchmarks/bench_train.py --data "$data" "${size[@]}")
@@ -72,7 +72,7 @@ print(f"| section | stage | variant | levers | samples/s | tokens/s | MFU % | pe
 print("|---|---|---|---|---|---|---|---|---|")
 for r in records:
     levers = r.get("levers", {})
-    keys = ("precision", "vision_attention", "checkpointing", "checkpoint_vision", "checkpoint_every", "compile_blocks", "liger", "rollouts")
+    keys = ("precision", "vision_attention", "checkpointing", "checkpoint_vision", "checkpoint_every", "compile_blocks", "liger", "fused_ops", "rollouts")
     shown = ", ".join(f"{k} {levers[k]}" for k in keys if k in levers)
     if r["section"] in ("raw", "trl"):
         print(f"| {r['section']} | {r['stage']} | {r['variant']} | {shown} | {number(r['samples_per_s'])} | "

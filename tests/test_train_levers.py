@@ -125,6 +125,83 @@ def test_rollout_settings_map_onto_trls_grpo_config(
     assert args.optim == "adamw_torch_fused"
 
 
+def grpo_args(recipe: TrainRecipe, built: BuiltDataset, model: Path, tmp_path: Path, monkeypatch: Any) -> Any:
+    """The GRPOConfig ``run_grpo`` hands TRL for ``recipe`` (the trainer replaced before it loads anything)."""
+    import trl
+
+    from laddertrain.runners import run_grpo
+
+    seen: dict[str, Any] = {}
+
+    class StopError(Exception):
+        pass
+
+    class Recorder:
+        def __init__(self, args: Any, **_: Any) -> None:
+            seen["args"] = args
+            raise StopError
+
+    monkeypatch.setattr(trl, "GRPOTrainer", Recorder)
+    stage3 = recipe.stage3.model_copy(update={"max_samples": 2, "rollouts": "hf"})
+    with pytest.raises(StopError):
+        run_grpo(recipe.model_copy(update={"stage3": stage3}), model, built.out, tmp_path)
+    return seen["args"]
+
+
+def test_grpo_generates_each_optimizer_steps_prompts_together_by_default(
+    built_dataset: BuiltDataset, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """paper-3b on one process: 4 completions per micro-batch x 8 accumulation = 32 completions (4 prompts x 8) per
+    optimizer step, all generated in one batch, once per step: on-policy, and the largest such batch. On a GPU too
+    small for that (rollout_fit), the step's prompts are generated in the fewest equal rounds that fit."""
+    from laddertrain import runners
+
+    recipe = TrainRecipe.load("paper-3b").model_copy(update={"precision": "fp32"})
+    args = grpo_args(recipe, built_dataset, tiny_model, tmp_path, monkeypatch)
+    assert args.gradient_accumulation_steps == 8 and args.per_device_train_batch_size == 4
+    assert args.generation_batch_size == 32 and args.steps_per_generation == args.gradient_accumulation_steps
+    assert args.num_iterations == 1  # each rollout trains one optimizer step: on-policy
+
+    monkeypatch.setattr(runners, "rollout_fit", lambda *_: 20)  # a GPU whose rollout share holds 20 completions
+    args = grpo_args(recipe, built_dataset, tiny_model, tmp_path / "small", monkeypatch)
+    assert args.generation_batch_size == 16 and args.steps_per_generation == 4  # 2 rounds of 2 prompts x 8
+    assert args.gradient_accumulation_steps % args.steps_per_generation == 0  # rounds within one optimizer step
+    monkeypatch.setattr(runners, "rollout_fit", lambda *_: 1)  # nothing fits: one micro-batch of 4 is the least
+    args = grpo_args(recipe, built_dataset, tiny_model, tmp_path / "tiny", monkeypatch)
+    assert args.generation_batch_size == 8 and args.steps_per_generation == 2  # whole groups of 8 generations
+
+
+def test_rollout_fit_is_the_kv_cache_of_one_completion_against_the_gpus_share(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    import torch
+
+    from laddertrain.runners import rollout_fit
+
+    config = {
+        "text_config": {
+            "num_hidden_layers": 36,
+            "hidden_size": 2048,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 2,
+        }
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))  # Qwen2.5-VL-3B's language model
+    recipe = TrainRecipe.load("paper-3b")
+    assert not torch.cuda.is_available() and rollout_fit(recipe, tmp_path) is None  # CPU: the whole step at once
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    gpu = type("Props", (), {"total_memory": 80 * 2**30})()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _: gpu)
+    per_token = 36 * 2 * 2 * 128 * 2  # layers x (key, value) x heads x head size x bf16 bytes: 36 KiB
+    tokens = 8 * (100_352 // 784) + 512 + 1024  # 8 images of 128 tokens, the prompt's text, the completion
+    fit = rollout_fit(recipe, tmp_path)
+    assert fit == int(0.3 * 80 * 2**30 // (per_token * tokens)) == 273
+    assert fit >= 32  # paper-3b's step of 32 completions: one batch on an H100
+
+
 def test_liger_requested_but_absent_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     from laddertrain.runners import use_liger
 

@@ -87,11 +87,14 @@ def test_gpu_check_dry_run_on_cpu(built_dataset: BuiltDataset, tmp_path: Path) -
         ("trl", "stage2", "base"),
         ("trl", "stage2", "loop"),
         ("trl", "stage2", "checkpoint-every-2"),
+        ("trl", "stage2", "fused-eager"),
         ("raw", "stage1", "base"),
         ("raw", "stage2", "base"),
     }
     assert sft[("trl", "stage2", "loop")]["levers"]["vision_attention"] == "loop"
     assert sft[("trl", "stage2", "checkpoint-every-2")]["levers"]["checkpoint_every"] == 2
+    assert sft[("trl", "stage2", "fused-eager")]["levers"]["fused_ops"] == "eager"
+    assert sft[("trl", "stage2", "base")]["levers"]["fused_ops"] == "off"
     assert sft[("trl", "stage2", "base")]["levers"]["vision_attention"] == "grouped"  # auto on CPU
     for key, row in sft.items():
         assert row["levers"]["precision"] == "fp32" and row["mfu"] is None and row["peak_gib"] is None  # CPU

@@ -46,6 +46,10 @@ Precision = Literal["auto", "bf16", "fp32"]
 """How weights are stored and updated (:func:`laddertrain.runners.resolve_precision`): bf16 weights and compute with
 a stochastic-rounding AdamW (:mod:`laddertrain.optim`), or float32 throughout; auto is bf16 on CUDA, fp32 on CPU."""
 
+FusedOps = Literal["off", "eager", "compiled", "liger"]
+"""Qwen2.5-VL's RMSNorm and SwiGLU through :mod:`laddertrain.fused_ops`: off (transformers' modules), eager
+(hand-written backward that keeps less), compiled (the same, fused by torch.compile), liger (Liger's Triton ops)."""
+
 Rollouts = Literal["auto", "hf", "vllm"]
 """Who generates GRPO rollouts: transformers' ``generate`` on the training model, or colocated vLLM; auto: vLLM
 on CUDA when it is installed, else hf (:func:`laddertrain.runners.resolve_rollouts`)."""
@@ -130,8 +134,16 @@ class GRPOStageConfig(StageConfig):
         None,
         ge=1,
         le=100_000,
-        description="prompts whose rollouts are generated together; default: one optimizer step's worth (on-policy). "
-        "More than that reuses rollouts for several optimizer steps (TRL clips the importance ratio)",
+        description="prompts whose rollouts are generated together; default: one optimizer step's worth (on-policy), "
+        "in fewer prompts per round on a GPU whose rollout_memory_share cannot hold them (rollouts: hf). More than a "
+        "step's worth reuses rollouts for several optimizer steps (off-policy; TRL clips the importance ratio)",
+    )
+    rollout_memory_share: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="rollouts: hf on CUDA: share of the GPU the rollouts' KV cache may take, which sizes the "
+        "generation batch (estimated for prompts of max_images images at max_pixels)",
     )
     vllm_gpu_memory_utilization: float = Field(
         0.3, gt=0, lt=1, description="share of the GPU colocated vLLM may take (rollouts: vllm)"
@@ -164,27 +176,48 @@ class GRPOStageConfig(StageConfig):
             )
         return self
 
-    def generation_batch_size(self, world_size: int) -> int | None:
-        """Completions generated together on all processes (None: TRL's default, one optimizer step's worth),
-        checked to hold whole groups of ``num_generations`` and whole micro-batches."""
+    def generation_batch_size(self, world_size: int, fits_per_process: int | None = None) -> int:
+        """Completions generated together on all processes (TRL's ``generation_batch_size``).
+
+        ``prompts_per_generation`` when set (whole micro-batches checked). By default all completions of one
+        optimizer step (``per_device_train_batch_size`` x accumulation x ``world_size``: on-policy, the largest
+        batch that is); when ``fits_per_process`` says fewer completions' rollouts fit one GPU
+        (:func:`laddertrain.runners.rollout_fit`), the step is generated in the fewest equal rounds that fit,
+        each of whole groups of ``num_generations`` and whole micro-batches: still on-policy, as the weights
+        change only after the step's last round.
+
+        >>> GRPOStageConfig(per_device_train_batch_size=4, effective_batch_size=32).generation_batch_size(1)
+        32
+        >>> GRPOStageConfig(per_device_train_batch_size=4, effective_batch_size=32).generation_batch_size(1, 20)
+        16
+        """
         per_step = self.per_device_train_batch_size * world_size
-        if self.prompts_per_generation is None:
-            step = per_step * self.accumulation(world_size)
-            if step % self.num_generations:
+        if self.prompts_per_generation is not None:
+            size = self.prompts_per_generation * self.num_generations
+            if size % per_step:
                 raise ConfigError(
-                    f"an optimizer step of {step} completions (per_device_train_batch_size x accumulation x "
-                    f"{world_size} processes) does not hold whole groups of num_generations {self.num_generations}: "
-                    "set effective_batch_size to a multiple of it"
+                    f"prompts_per_generation {self.prompts_per_generation} x num_generations {self.num_generations} "
+                    f"is not a multiple of per_device_train_batch_size {self.per_device_train_batch_size} x "
+                    f"{world_size} processes"
                 )
-            return None
-        size = self.prompts_per_generation * self.num_generations
-        if size % per_step:
+            return size
+        accumulation = self.accumulation(world_size)
+        step = per_step * accumulation
+        if step % self.num_generations:
             raise ConfigError(
-                f"prompts_per_generation {self.prompts_per_generation} x num_generations {self.num_generations} "
-                f"is not a multiple of per_device_train_batch_size {self.per_device_train_batch_size} x "
-                f"{world_size} processes"
+                f"an optimizer step of {step} completions (per_device_train_batch_size x accumulation x "
+                f"{world_size} processes) does not hold whole groups of num_generations {self.num_generations}: "
+                "set effective_batch_size to a multiple of it"
             )
-        return size
+        sizes = [
+            step // rounds
+            for rounds in range(1, accumulation + 1)
+            if accumulation % rounds == 0 and (step // rounds) % self.num_generations == 0
+        ]
+        if fits_per_process is None:
+            return sizes[0]
+        fitting = [size for size in sizes if size // world_size <= fits_per_process]
+        return fitting[0] if fitting else sizes[-1]
 
 
 class ColdStartDataConfig(BaseModel):
@@ -240,6 +273,11 @@ class TrainRecipe(BaseModel):
     )
     liger: bool = Field(
         False, description="Liger's Triton kernels for RMSNorm, SwiGLU and RoPE when liger-kernel is installed"
+    )
+    fused_ops: FusedOps = Field(
+        "off",
+        description="RMSNorm and SwiGLU MLP (vision and language) with a backward that keeps less: eager (op by op), "
+        "compiled (torch.compile fuses each into one kernel), liger (Liger's Triton ops, CUDA); off: transformers'",
     )
     length_grouping: bool = Field(
         True,

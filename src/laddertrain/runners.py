@@ -83,6 +83,33 @@ def resolve_rollouts(recipe: TrainRecipe) -> Literal["hf", "vllm"]:
     return "vllm"
 
 
+PROMPT_TEXT_TOKENS = 512
+"""Text tokens of a GRPO prompt (system prompt, question, options) allowed for in :func:`rollout_fit`."""
+IMAGES_PER_PROMPT = 8
+"""Images per prompt :func:`rollout_fit` allows for when ``stage3.max_images`` does not bound them."""
+
+
+def rollout_fit(recipe: TrainRecipe, base: Path) -> int | None:
+    """Completions whose hf rollouts fit one GPU at once: ``stage3.rollout_memory_share`` of its memory over the KV
+    cache of one completion (layers x 2 x key-value heads x head size x weight bytes per token; tokens: the
+    longest completion plus a prompt of ``max_images`` images at ``max_pixels`` and :data:`PROMPT_TEXT_TOKENS`).
+    None off CUDA: CPU runs generate each optimizer step in one batch."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    cfg = recipe.stage3
+    config = json.loads((base / "config.json").read_text())
+    text = config.get("text_config", config)
+    head = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
+    weight_bytes = 2 if resolve_precision(recipe) == "bf16" else 4
+    per_token = text["num_hidden_layers"] * 2 * text["num_key_value_heads"] * head * weight_bytes
+    image_tokens = recipe.max_pixels // (28 * 28)  # one token per merged 2 x 2 patch of 14 px
+    prompt = (cfg.max_images or IMAGES_PER_PROMPT) * image_tokens + PROMPT_TEXT_TOKENS
+    budget = cfg.rollout_memory_share * torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    return max(1, int(budget // (per_token * (prompt + cfg.max_completion_length))))
+
+
 def preflight(stage: str, recipe: TrainRecipe) -> Backend:
     """Everything that can fail before a model or dataset is loaded: package floors, the vision attention the
     recipe asks for, the rollout backend and the batch arithmetic. Returns the vision attention backend."""
@@ -126,6 +153,16 @@ def use_liger(recipe: TrainRecipe) -> bool:
         )
         return False
     return True
+
+
+def use_recipe_fused_ops(model: Any, recipe: TrainRecipe) -> None:
+    """The recipe's ``fused_ops`` on a loaded model (:func:`laddertrain.fused_ops.use_fused_ops`), said in the log."""
+    if recipe.fused_ops == "off":
+        return
+    from laddertrain.fused_ops import use_fused_ops
+
+    counts = use_fused_ops(model, recipe.fused_ops)
+    log.info("fused_ops %s: %d RMSNorms and %d MLPs fused", recipe.fused_ops, counts["norms"], counts["mlps"])
 
 
 def resolve_precision(recipe: TrainRecipe) -> Literal["bf16", "fp32"]:
@@ -428,6 +465,7 @@ def run_sft(stage: str, recipe: TrainRecipe, model: Path | None, data: Path, out
     processor = load_processor(base, recipe.min_pixels, recipe.max_pixels)
     net = AutoModelForImageTextToText.from_pretrained(base, **model_kwargs(recipe, backend))
     use_vision_attention(net, backend)
+    use_recipe_fused_ops(net, recipe)
     trainer = sft_trainer(stage, recipe, net, processor, train, out_dir)
     log.info("%s: %d rows from %s, model %s", stage, len(train), data, base)
     start = time.perf_counter()
@@ -447,8 +485,17 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     # TRL left-pads prompt ids and re-runs the processor on the prompts for the loss pass: the processor must
     # left-pad too, or mm_token_type_ids of prompts shorter than the longest no longer line up with the image tokens
     processor.tokenizer.padding_side = "left"
-    rollouts: dict[str, Any] = {"generation_batch_size": cfg.generation_batch_size(world_size())}
-    if resolve_rollouts(recipe) == "vllm":
+    backend_name = resolve_rollouts(recipe)
+    fits = rollout_fit(recipe, base) if backend_name == "hf" else None
+    size = cfg.generation_batch_size(world_size(), fits)
+    log.info(
+        "stage3: %d completions generated together (%d prompts; %d per optimizer step)",
+        size,
+        size // cfg.num_generations,
+        cfg.per_device_train_batch_size * world_size() * cfg.accumulation(world_size()),
+    )
+    rollouts: dict[str, Any] = {"generation_batch_size": size}
+    if backend_name == "vllm":
         rollouts |= {
             "use_vllm": True,
             "vllm_mode": "colocate",
@@ -475,6 +522,7 @@ def grpo_trainer(recipe: TrainRecipe, backend: Backend, base: Path, processor: A
     for net in (trainer.model, trainer.ref_model):
         if net is not None:
             use_vision_attention(net, backend)
+            use_recipe_fused_ops(net, recipe)
     use_precision(trainer, recipe, cfg)
     use_layer_levers(trainer, recipe)
     return trainer
