@@ -28,6 +28,7 @@ from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
 from ladderdata.sources.synthetic import COLOR_K, SyntheticScene, generate_scene
 from ladderdata.tasks import Draft, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from test_task_filters import NO_GUARD_BANDS
 
 FRAMES = 32
 SEED = 0
@@ -378,8 +379,9 @@ def make_view(visibility: dict[int, float], categories: dict[int, str], pose: np
 
 
 def run(task: str, ctx: SceneContext, shown: Shown, **config: object) -> tuple[list[Draft], Rejections]:
+    """Drafts with the thresholds alone: these cases sit on them (tests/test_guard_bands.py checks the bands)."""
     cls = get_task(task)
-    gen = cls(cls.config_class.model_validate(config))
+    gen = cls(cls.config_class.model_validate(config), NO_GUARD_BANDS)
     rejections = Rejections()
     return list(gen.drafts(ctx, shown, np.random.default_rng(0), rejections)), rejections
 

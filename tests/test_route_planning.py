@@ -22,11 +22,14 @@ from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.preview import route_points
 from ladderdata.prompts import QuestionTemplates
-from ladderdata.tasks import Draft, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.tasks import Draft, FilterConfig, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.tasks.base import GuardBands
 from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, actions_text, plan_route, room_plan
 
 Rect = tuple[float, float, float, float]
 BODY = 0.2
+BANDS = FilterConfig().guard_bands  # the defaults every recipe gets
+NO_BANDS = GuardBands(visibility=0, ratio=0, angle_deg=0, depth=0)  # the thresholds alone
 
 
 def facts(i: int, category: str, rect: Rect, height: float = 0.8) -> ObjectFacts:
@@ -154,13 +157,14 @@ def plan(
     facing: str = "cabinet",
     start: str = "chair",
     goal: str = "trash can",
+    bands: GuardBands = BANDS,
     **config: float,
 ) -> tuple[SceneContext, Route | str]:
     ctx = room(objects, floor)
     cfg = RoutePlanningConfig.model_validate(config)
     rooms = room_plan(ctx, cfg)
     assert rooms is not None
-    return ctx, plan_route(ctx, rooms, ids(ctx)[start], ids(ctx)[facing], ids(ctx)[goal], cfg)
+    return ctx, plan_route(ctx, rooms, ids(ctx)[start], ids(ctx)[facing], ids(ctx)[goal], cfg, bands)
 
 
 def test_one_turn_over_the_divider() -> None:
@@ -241,8 +245,8 @@ def test_a_rival_object_near_a_bend_makes_its_landmark_ambiguous() -> None:
     assert min(gaps, key=lambda b: gaps[b]) == first  # the lamp, beside the first bend, is the nearest rival
     assert gaps[first] == pytest.approx(box_distance(objects["lamp"], first) - box_distance(CABINET, first))
     assert route.margins["landmark_gap"] == pytest.approx(gaps[first])
-    assert not isinstance(plan(objects, min_landmark_gap=gaps[first] - 0.01)[1], str)
-    assert plan(objects, min_landmark_gap=gaps[first] + 0.01)[1] == "landmark_ambiguous"
+    assert not isinstance(plan(objects, bands=NO_BANDS, min_landmark_gap=gaps[first] - 0.01)[1], str)
+    assert plan(objects, bands=NO_BANDS, min_landmark_gap=gaps[first] + 0.01)[1] == "landmark_ambiguous"
 
 
 def test_a_turn_near_the_back_boundary_is_rejected() -> None:

@@ -236,6 +236,12 @@ class Rejections:
         return ok
 
 
+def clear_of(value: float, threshold: float, band: float) -> bool:
+    """Whether ``value`` lies at least ``band`` from ``threshold`` (either side; the gate itself is checked apart),
+    up to rounding: 0.43 is clear of 0.4 by 0.03 although 0.43 - 0.4 < 0.03 in floating point."""
+    return abs(value - threshold) >= band - 1e-9
+
+
 ConfigT = TypeVar("ConfigT", bound=TaskConfig)
 
 
@@ -361,9 +367,9 @@ class TaskGenerator(ABC):
 
     @staticmethod
     def clear(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:
-        """Whether ``value``, which passed ``threshold``, is also clear of it by ``band`` (else counted as
-        ``guard_band:<name>``)."""
-        return rejections.check(f"guard_band:{name}", abs(value - threshold) >= band - 1e-9)  # 0.43 - 0.4 < 0.03
+        """Whether ``value``, which passed ``threshold``, is also clear of it by ``band`` (:func:`clear_of`; else
+        counted as ``guard_band:<name>``)."""
+        return rejections.check(f"guard_band:{name}", clear_of(value, threshold, band))
 
     def ref(self, ctx: SceneContext, shown: Shown, object_id: int, role: str) -> ObjectRef:
         obj = ctx.objects[object_id]

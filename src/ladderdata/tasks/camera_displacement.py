@@ -3,7 +3,7 @@
 The answer is the straight-line distance between the two camera centres (the poses' translations), not the
 length of the path between them. A pair is asked about only when that distance is well above the poses' own
 error: ``displacement_over_noise`` = displacement / ``pose_noise_m`` is stored and must reach
-``min_displacement_over_noise``.
+``min_displacement_over_noise``, clear of it by the ratio guard band (docs/benchmarks.md#guard-bands).
 """
 
 from collections.abc import Iterator
@@ -59,6 +59,9 @@ class CameraDisplacement(TaskGenerator):
             displacement = float(np.linalg.norm(camera_centre(shown.views[end]) - camera_centre(shown.views[start])))
             ratio = displacement / cfg.pose_noise_m
             if not rejections.check("displacement_over_noise", ratio >= cfg.min_displacement_over_noise):
+                continue
+            band = cfg.min_displacement_over_noise * self.filters.guard_bands.ratio
+            if not self.clear("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
                 continue
             if not rejections.check("max_displacement", displacement <= cfg.max_displacement):
                 continue

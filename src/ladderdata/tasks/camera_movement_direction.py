@@ -5,7 +5,8 @@ The first frame's heading is its optical axis with the vertical part removed (th
 that heading turned 90° counter-clockwise. φ = signed angle from the heading to the camera's horizontal
 displacement (counter-clockwise positive): forward for |φ| < 45°, left for 45° < φ < 135°, right for
 -135° < φ < -45°, backward for |φ| > 135°. Stored: ``angle_margin_deg``, φ's distance to the nearest boundary
-(±45°, ±135°), and ``displacement_over_noise``, the horizontal displacement over ``pose_noise_m``.
+(±45°, ±135°), and ``displacement_over_noise``, the horizontal displacement over ``pose_noise_m``; each must
+clear its threshold by its guard band (angle, ratio; docs/benchmarks.md#guard-bands).
 """
 
 import math
@@ -73,12 +74,16 @@ class CameraMovementDirection(TaskGenerator):
     ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, MovementDirectionConfig)
+        guard = self.filters.guard_bands
         pairs = list(combinations(range(len(shown.views)), 2))
         for k in rng.permutation(len(pairs)):
             start, end = pairs[int(k)]
             moved = (camera_centre(shown.views[end]) - camera_centre(shown.views[start]))[:2]
             ratio = float(np.linalg.norm(moved)) / cfg.pose_noise_m
             if not rejections.check("displacement_over_noise", ratio >= cfg.min_displacement_over_noise):
+                continue
+            band = cfg.min_displacement_over_noise * guard.ratio
+            if not self.clear("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
                 continue
             try:
                 forward, left = heading(shown.views[start])
@@ -88,6 +93,8 @@ class CameraMovementDirection(TaskGenerator):
             angle = math.degrees(math.atan2(float(moved @ left), float(moved @ forward)))
             margin = boundary_distance(angle)
             if not rejections.check("angle_margin", margin >= cfg.min_angle_margin_deg):
+                continue
+            if not self.clear("angle_margin", margin, cfg.min_angle_margin_deg, guard.angle_deg, rejections):
                 continue
             answer = movement_direction(angle)
             yield Draft(

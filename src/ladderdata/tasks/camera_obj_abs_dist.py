@@ -2,8 +2,8 @@
 
 The distance runs from the camera centre to the closest point of the object's surface, exactly (point to
 triangle, the surface of docs/geometry.md), where VSTI-Bench takes the nearest of points sampled inside the
-object's 3D box. The object must be visible in that frame (``min_visibility``) and the only instance of its
-category there.
+object's 3D box. The object must be visible in that frame (``min_visibility``, clear of it by the visibility guard
+band) and the only instance of its category there.
 """
 
 from collections.abc import Iterator

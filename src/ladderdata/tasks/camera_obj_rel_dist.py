@@ -3,7 +3,8 @@ the camera at one shown frame (closest points of their surfaces, exactly)?
 
 Every option must be visible in that frame and unique there, at least ``min_distance`` from the camera, and the
 answer clearly closest: ``distance_ratio`` = the next-closest option's distance / the closest one's is stored and
-must reach ``min_ratio`` (VSTI-Bench asks its options' distances to differ by 0.15 m instead).
+must reach ``min_ratio`` (VSTI-Bench asks its options' distances to differ by 0.15 m instead); the ratio and every
+option's visibility must clear their thresholds by their guard bands (docs/benchmarks.md#guard-bands).
 """
 
 from collections.abc import Iterator
@@ -67,6 +68,9 @@ class CameraObjRelDist(TaskGenerator):
                 closest, runner_up = sorted(picked, key=distances.__getitem__)[:2]
                 ratio = distances[runner_up] / distances[closest]
                 if not rejections.check("distance_ratio", ratio >= cfg.min_ratio):
+                    continue
+                band = cfg.min_ratio * self.filters.guard_bands.ratio
+                if not self.clear("distance_ratio", ratio, cfg.min_ratio, band, rejections):
                     continue
                 others = [i for i in picked if i != closest]
                 refs = [view_ref(ctx, shown, int(index), i, "candidate") for i in (closest, *others)]

@@ -68,15 +68,18 @@ def referable_in_view(
     min_visibility: float | None = None,
 ) -> bool:
     """Whether a question about shown view ``index`` may name the object: askable (noisy, rare and unknown labels
-    never are), visible there at ``min_visibility`` (default: the filters') or more, and the only instance of its
-    category present in that view (another one with visibility above ``presence_visibility`` makes the name
-    ambiguous)."""
+    never are), visible there at ``min_visibility`` (default: the filters') or more and clear of it by the
+    visibility guard band (``guard_band:visibility``), and the only instance of its category present in that view
+    (another one with visibility above ``presence_visibility`` makes the name ambiguous)."""
     reason = task.unaskable(ctx.objects[object_id])
     if reason is not None:
         rejections.counts[reason] += 1
         return False
     least = task.filters.min_visibility if min_visibility is None else min_visibility
-    if not rejections.check("visibility", view_visibility(shown, index, object_id) >= least):
+    visibility = view_visibility(shown, index, object_id)
+    if not rejections.check("visibility", visibility >= least):
+        return False
+    if not task.clear("visibility", visibility, least, task.filters.guard_bands.visibility, rejections):
         return False
     category = ctx.objects[object_id].category
     rivals = [

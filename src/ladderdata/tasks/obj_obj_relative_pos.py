@@ -11,7 +11,9 @@ merely their centres (VSTI-Bench's rule: every corner of A beyond every corner o
   tilt), and in the image, the corners' vertical view angles atan2(-y, z) (``vertical_gap_deg``); both must agree.
 
 A negative gap means the boxes overlap along that axis (or lie the other way round for the second measure):
-the pair is ambiguous and rejected. Left/right and up/down need every corner in front of the camera.
+the pair is ambiguous and rejected. Each gap must clear its threshold by its guard band (angle band for the
+``_deg`` gaps, metre band for the others; ``guard_band:<gap>``, docs/benchmarks.md#guard-bands). Left/right and
+up/down need every corner in front of the camera.
 """
 
 from abc import abstractmethod
@@ -107,6 +109,7 @@ class RelativePos(TaskGenerator):
     ) -> Iterator[Draft]:
         cfg = self.config
         assert isinstance(cfg, RelativePosConfig)
+        guard = self.filters.guard_bands
         for index in rng.permutation(len(shown.views)):
             view = shown.views[int(index)]
             objects = candidates_in_view(self, ctx, shown, int(index), rejections)
@@ -120,6 +123,9 @@ class RelativePos(TaskGenerator):
                 found = self.separation(ctx, a, b, corners_a, corners_b)
                 limits = {name: cfg.min_gap_deg if name.endswith("_deg") else cfg.min_gap_m for name in found.gaps}
                 if not rejections.check("gap", all(found.gaps[n] >= limits[n] for n in found.gaps)):
+                    continue
+                bands = {name: guard.angle_deg if name.endswith("_deg") else guard.depth for name in found.gaps}
+                if not all(self.clear(n, found.gaps[n], limits[n], bands[n], rejections) for n in found.gaps):
                     continue
                 refs = [
                     view_ref(ctx, shown, int(index), a, "object_a"),

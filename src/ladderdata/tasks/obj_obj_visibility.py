@@ -6,7 +6,8 @@ image and not hidden by another object, from ray casting the scan's mesh (its ow
 against it: an unoccluded object fully in frame has visibility 1). Both objects must be seen there
 (``min_visible``) and unique there; the answer must be clear both relatively and absolutely: the stored
 ``visibility_ratio`` (more / less visible) and ``visibility_gap`` (their difference) must reach ``min_ratio``
-and ``min_gap``.
+and ``min_gap``, and still reach them with each visibility moved toward the other by the visibility guard band
+(``guard_band:visibility_ratio``, ``guard_band:visibility_gap``; docs/benchmarks.md#guard-bands).
 """
 
 from collections.abc import Iterator
@@ -60,6 +61,13 @@ class ObjObjVisibility(TaskGenerator):
                 if not rejections.check("visibility_ratio", high / low >= cfg.min_ratio):
                     continue
                 if not rejections.check("visibility_gap", high - low >= cfg.min_gap):
+                    continue
+                # both visibilities may be off by the visibility band: the gates must hold with them moved together
+                band = self.filters.guard_bands.visibility
+                worst_ratio = (high - band) / (low + band)
+                if not self.clear("visibility_ratio", high / low, cfg.min_ratio, high / low - worst_ratio, rejections):
+                    continue
+                if not self.clear("visibility_gap", high - low, cfg.min_gap, 2 * band, rejections):
                     continue
                 refs = [view_ref(ctx, shown, int(index), i, "candidate") for i in (more, less)]
                 yield Draft(

@@ -43,11 +43,13 @@ from ladderdata.tasks.base import (
     AnswerType,
     Draft,
     FilterConfig,
+    GuardBands,
     Modality,
     OfficialScorer,
     Rejections,
     TaskConfig,
     TaskGenerator,
+    clear_of,
     register_task,
 )
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
@@ -232,11 +234,12 @@ def straighten(path: Points2, straight_deg: float) -> Points2:
 
 
 def plan_route(
-    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig
+    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig, bands: GuardBands
 ) -> Route | str:
     """The route from object ``start``, facing object ``facing``, to object ``goal``, or the name of the filter
     that rejects it: straight to the faced object (VSI-Bench's first step is "go forward until" it), then the
-    shortest way on. Landmarks are not checked for referability here (the caller knows the views)."""
+    shortest way on. Every gated margin must clear its threshold by its guard band in ``bands``
+    (``guard_band:<margin>``). Landmarks are not checked for referability here (the caller knows the views)."""
     grid, node = plan.grid, plan.planner.node
     near = {i: plan.near(i, cfg.reach) for i in (start, facing, goal)}
     if any(not len(cells) for cells in near.values()):
@@ -272,6 +275,9 @@ def plan_route(
     detour = detour_margin(through, onward, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
     if detour < cfg.min_detour:
         return "route_not_unique"
+    # the detour is a ratio of route lengths, 1 + detour (at the cap no other route was found: nothing to band)
+    if detour < DETOUR_CAP and not clear_of(1 + detour, 1 + cfg.min_detour, (1 + cfg.min_detour) * bands.ratio):
+        return "guard_band:detour_margin"
     path = np.vstack([s_xy, straighten(taut_vertices(grid, plan.planner.path(b_cell, pred)), cfg.straight_deg)])
     # the landmark of each bend: the faced object at the first, else the one object within reach; the next
     # object min_landmark_gap farther (objects standing on it or under it mark the same place and are no rivals)
@@ -288,6 +294,8 @@ def plan_route(
         gap = rivals[0] - own if rivals else np.inf
         if gap < cfg.min_landmark_gap:
             return "landmark_ambiguous"
+        if not clear_of(gap, cfg.min_landmark_gap, bands.depth):
+            return "guard_band:landmark_gap"
         bend_landmarks.append(landmark)
         gaps.append(gap)
     # consecutive bends by one landmark (around its corners) are one turn: path indices first..last of each
@@ -311,6 +319,8 @@ def plan_route(
     leg_lengths = [float(np.linalg.norm(path[b] - path[a])) for a, b in leg_ends]
     if min(leg_lengths) < cfg.min_leg:
         return "short_leg"
+    if not clear_of(min(leg_lengths), cfg.min_leg, bands.depth):
+        return "guard_band:min_leg"
     # each leg heads for the object it ends at (the first for B, which the walker faces)
     targets = np.array([ctx.objects[i].center[:2] for i in [*landmarks, goal]])
     bearing = max(
@@ -318,6 +328,8 @@ def plan_route(
     )
     if bearing > cfg.max_bearing_deg:
         return "bearing"
+    if not clear_of(bearing, cfg.max_bearing_deg, bands.angle_deg):
+        return "guard_band:bearing_offset_deg"
     # each turn on the path (the bends' heading changes, summed) and on the polyline through the landmarks'
     # centres (start and goal cells at its ends)
     centres = np.vstack([s_xy, targets[:-1], g_xy])
@@ -331,6 +343,8 @@ def plan_route(
         turns.append(turn_of(on_path))
     if margin < cfg.min_angle_margin_deg:
         return "angle_margin"
+    if not clear_of(margin, cfg.min_angle_margin_deg, bands.angle_deg):
+        return "guard_band:angle_margin"
     return Route(
         landmarks=landmarks,
         turns=turns,
@@ -394,7 +408,7 @@ class RoutePlanning(TaskGenerator):
         triples = [(a, b, c) for a in ends for b in ends for c in ends if len({a, b, c}) == 3]
         for k in rng.permutation(len(triples))[: cfg.tries]:
             a, b, c = triples[int(k)]
-            route = plan_route(ctx, plan, a, b, c, cfg)
+            route = plan_route(ctx, plan, a, b, c, cfg, self.filters.guard_bands)
             if isinstance(route, str):
                 rejections.counts[route] += 1
                 continue
