@@ -34,7 +34,7 @@ from ladderdata.tasks.modules import task_modules_digest
 log = logging.getLogger(__name__)
 
 #: Bump when drafting changes meaning: cached drafts are then recomputed.
-DRAFTS_VERSION = "3"
+DRAFTS_VERSION = "4"  # 4: route_planning drafts carry their route map (extras)
 #: The recipe fields drafting depends on (targets, wording and image settings only matter later).
 DRAFTING_FIELDS = {
     "metadata",
