@@ -22,6 +22,7 @@ from ladderdata.eval.scorers import scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.io.shards import shard_schema
 from ladderdata.metadata.config import ObjectInView, ViewRecord
+from ladderdata.pipeline.draft import drafts_key
 from ladderdata.preview import (
     BOX_COLORS,
     CARD_WIDTH,
@@ -34,6 +35,7 @@ from ladderdata.preview import (
     route_map_view,
 )
 from ladderdata.prompts import QuestionTemplates
+from ladderdata.recipe import Recipe
 from ladderdata.tasks import Draft, Modality, ObjectFacts, Rejections, Sample, SceneContext, Shown, get_task
 from ladderdata.tasks.route_map import ROUTE_MAP_KEY, RouteMap
 from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, plan_route, room_plan
@@ -598,3 +600,14 @@ def test_bench_rows_carry_their_route_map_and_cards_draw_it(benches: Path) -> No
         drawn, expected = np.asarray(card)[:, PAD:-PAD], np.asarray(image)
         tops = [y for y in range(card.height - image.height) if np.array_equal(drawn[y], expected[0])]
         assert any(np.array_equal(drawn[y : y + image.height], expected) for y in tops)
+
+
+def test_only_recipes_with_route_planning_redraft_for_its_drafts_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bumping route_planning's ``drafts_version`` (its drafts gained the map) recomputes cached drafts of recipes
+    with the task; other recipes keep their drafts keys, which key their shards."""
+    with_routes, without = Recipe.load("vsi-video"), Recipe.load("spatialladder-26k")
+    assert "route_planning" in with_routes.tasks and "route_planning" not in without.tasks
+    before = {r.name: drafts_key("metadata", r, 0) for r in (with_routes, without)}
+    monkeypatch.setattr(get_task("route_planning"), "drafts_version", "next")
+    assert drafts_key("metadata", with_routes, 0) != before[with_routes.name]
+    assert drafts_key("metadata", without, 0) == before[without.name]

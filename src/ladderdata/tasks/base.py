@@ -270,6 +270,9 @@ class TaskGenerator(ABC):
     scored_within: ClassVar[str] = ""
     """Another question type whose official score averages this one in (VSI-Bench's three relative-direction
     forms are reported as ``object_rel_direction``); empty: scored under its own name."""
+    drafts_version: ClassVar[str] = ""
+    """Bump when this task's drafts change (what they hold or mean): cached drafts of recipes with the task are
+    recomputed, while other recipes keep theirs (and their shards' keys). Empty: the first version."""
     questions: ClassVar[dict[str, tuple[str, ...]]] = {}
     """A plugin task's own wording: template key (the task's name, or its name, ``.`` and a suffix) -> variants
     (the first is the default). A recipe's ``templates`` files override it; built-in tasks' wording is

@@ -363,6 +363,8 @@ class RoutePlanning(TaskGenerator):
         "route_length",
     )
     config_class: ClassVar[type[TaskConfig]] = RoutePlanningConfig
+    drafts_version: ClassVar[str] = "2"
+    """2: drafts carry the route's top-down map (``extras``)."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         super().__init__(config, filters)
