@@ -8,6 +8,7 @@ trigonometry (never with the generator's code), and each filter is shown to reje
 import json
 import math
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,36 @@ from ladderdata.eval.export import ExportFormat, export_benchmark
 from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
+from ladderdata.io.shards import shard_schema
 from ladderdata.metadata.config import ObjectInView, ViewRecord
-from ladderdata.preview import route_points
+from ladderdata.pipeline.draft import drafts_key
+from ladderdata.preview import (
+    BOX_COLORS,
+    CARD_WIDTH,
+    MAP_MARGIN,
+    PAD,
+    PATH_COLOR,
+    PreviewSample,
+    render_card,
+    route_map_image,
+    route_map_view,
+)
 from ladderdata.prompts import QuestionTemplates
-from ladderdata.tasks import Draft, FilterConfig, ObjectFacts, Rejections, SceneContext, Shown, get_task
+from ladderdata.recipe import Recipe
+from ladderdata.tasks import (
+    Draft,
+    FilterConfig,
+    Modality,
+    ObjectFacts,
+    Rejections,
+    Sample,
+    SceneContext,
+    Shown,
+    get_task,
+)
 from ladderdata.tasks.base import GuardBands
-from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, actions_text, plan_route, room_plan
+from ladderdata.tasks.route_map import ROUTE_MAP_KEY, RouteMap
+from ladderdata.tasks.route_planning import Route, RoutePlanningConfig, plan_route, room_plan
 
 Rect = tuple[float, float, float, float]
 BODY = 0.2
@@ -454,14 +479,149 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
     assert summary["tasks"]["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
 
 
-def test_preview_sketches_the_answers_turns_from_above() -> None:
-    question = QuestionTemplates().render(
-        "route_planning",
-        {"start": "chair", "facing": "cabinet", "goal": "door", "actions": actions_text(["cabinet", "box", "door"])},
+# ------------------------------------------------------------------------------------------------ the map
+
+
+def route_draft(ctx: SceneContext, facing: str = "cabinet") -> Draft:
+    kept, _ = drafts(ctx, shown(ctx))
+    return next(
+        d for d in kept if (d.fields["start"], d.fields["facing"], d.fields["goal"]) == ("chair", facing, "trash can")
     )
-    names, points = route_points(question, "Turn Right, Turn Back") or ([], [])
-    assert names == ["cabinet", "box", "door"]
-    # up to the cabinet, right (east) to the box, back (west, a step aside) to the door
-    assert points[:3] == [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
-    assert points[3][0] == pytest.approx(0.0) and points[3][1] != 1.0
-    assert route_points(question, "Turn Right") is None  # one turn for two blanks: not this question's option
+
+
+def rect_corners(rect: Rect) -> set[tuple[float, float]]:
+    x0, y0, x1, y1 = rect
+    return {(x0, y0), (x1, y0), (x1, y1), (x0, y1)}
+
+
+def test_a_rows_map_holds_the_planned_path_and_the_rooms_footprints() -> None:
+    ctx = room(R2, R2_FLOOR)
+    stored = RouteMap.model_validate(route_draft(ctx).extras[ROUTE_MAP_KEY])
+    _, route = plan(R2, floor=R2_FLOOR)
+    assert not isinstance(route, str), route
+    # the planner's path, to the millimetre it is stored at
+    assert len(stored.path) == len(route.path)
+    assert np.abs(np.array(stored.path) - route.path).max() <= 5e-4
+    # the question's objects in the row's order, each footprint the rectangle the room was built with
+    expected = [("chair", "start", CHAIR), ("cabinet", "landmark", CABINET), ("box", "landmark", BOX)]
+    expected.append(("trash can", "goal", TRASH2))
+    assert [(o.label, o.role) for o in stored.objects] == [(label, role) for label, role, _ in expected]
+    for obj, (_, _, rect) in zip(stored.objects, expected, strict=True):
+        assert {(round(x, 2), round(y, 2)) for x, y in obj.footprint} == rect_corners(rect)
+    # the other obstacles (bookshelf, sofa) unlabelled
+    assert sorted(map(tuple, (sorted(p) for p in stored.obstacles))) == sorted(
+        tuple(sorted(rect_corners(r))) for r in (BOOKSHELF, SOFA)
+    )
+    # one free region inside the floor, less the body radius (outlines run through boundary cell centres)
+    assert len(stored.free) == 1 and stored.holes
+    xy = np.array(stored.free[0])
+    assert xy[:, 0].min() >= BODY - 0.001 and xy[:, 0].max() <= 12.0 - BODY + 0.001
+    assert xy[:, 1].min() >= BODY - 0.001 and xy[:, 1].max() <= 6.0 - BODY + 0.001
+
+
+def rect_distance_px(corners: list[tuple[float, float]], point: tuple[float, float]) -> float:
+    """Distance from a pixel to an axis-aligned rectangle given by its corners in pixels."""
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    dx = max(min(xs) - point[0], 0.0, point[0] - max(xs))
+    dy = max(min(ys) - point[1], 0.0, point[1] - max(ys))
+    return math.hypot(dx, dy)
+
+
+def test_the_maps_drawn_path_follows_the_route_past_the_landmarks_in_order() -> None:
+    ctx = room(R2, R2_FLOOR)
+    stored = RouteMap.model_validate(route_draft(ctx).extras[ROUTE_MAP_KEY])
+    image, view = route_map_view(stored, 600)
+    pixels = np.asarray(image)
+    # each object's footprint is drawn in its box colour where the room has it (ties the view to the room)
+    for k, rect in enumerate((CHAIR, CABINET, BOX, TRASH2)):
+        ((x, y),) = view.px([centre(rect)])
+        assert tuple(pixels[round(y), round(x)]) == BOX_COLORS[k]
+    # every pixel in the path's colour lies on the stored polyline (within its arrow heads' size)
+    path = np.array(view.px(stored.path))
+    rows, cols = np.nonzero((pixels == PATH_COLOR).all(axis=2))
+    assert len(rows) > 100
+
+    def to_polyline(p: np.ndarray) -> float:
+        best = np.inf
+        for a, b in pairwise(path):
+            t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0, 1)
+            best = min(best, float(np.linalg.norm(p - (a + t * (b - a)))))
+        return best
+
+    assert max(to_polyline(np.array([c, r], dtype=float)) for r, c in zip(rows, cols, strict=True)) <= 16
+    # and the polyline is drawn: points along it (the room's own route, not the stored one) are in the path's
+    # colour, save where a label sits on it
+    samples = [a + t * (b - a) for a, b in pairwise(path) for t in np.linspace(0, 1, 60)]
+    drawn = [p for p in samples if tuple(pixels[round(p[1]), round(p[0])]) == PATH_COLOR]
+    assert len(drawn) >= 0.85 * len(samples)
+    # the drawn path passes the cabinet, then the box, each within reach (0.6 m) of its footprint
+    reach_px = 0.6 * view.scale
+    first_near = [
+        next(k for k, p in enumerate(drawn) if rect_distance_px(view.px(sorted(rect_corners(r))), p) <= reach_px)
+        for r in (CABINET, BOX)
+    ]
+    assert first_near[0] < first_near[1]
+    # the map is to scale: the 12 m floor spans the image's width less its margins
+    assert view.scale * 12.0 == pytest.approx(600 - 2 * MAP_MARGIN, rel=0.05)
+
+
+def test_rows_without_extras_serialise_as_before() -> None:
+    """Shards of datasets without route planning keep their bytes: no ``extras`` in a row's dump (which keys the
+    shard) and no ``extras`` column."""
+    ctx = room(R1, RECT)
+    draft = route_draft(ctx)
+    fields = {
+        "id": "x",
+        "task": "route_planning",
+        "modality": Modality.VIDEO,
+        "scene_id": ctx.scan_id,
+        "source": "scannet",
+        "frame_ids": [0],
+        "timestamps": None,
+        "image_width": 4,
+        "image_height": 4,
+        "question": "q",
+        "options": [],
+        "answer": "A",
+        "answer_type": "mcq",
+        "objects": draft.objects,
+        "margins": draft.margins,
+    }
+    assert "extras" not in Sample.model_validate(fields).model_dump_json()
+    assert "extras" in Sample.model_validate(fields | {"extras": draft.extras}).model_dump_json()
+    assert "extras" not in shard_schema(["visibility_min"]).names
+    assert shard_schema(["visibility_min"], extras=True).names[-1] == "extras"
+
+
+def test_bench_rows_carry_their_route_map_and_cards_draw_it(benches: Path) -> None:
+    files = sorted((benches / "vsi-video" / "data").rglob("*.parquet"))
+    table = pq.read_table(files[0])
+    rows = table.to_pylist()
+    routes = [r for r in rows if r["question_type"] == "route_planning"]
+    assert routes and all(r["extras"] is None for r in rows if r["question_type"] != "route_planning")
+    for row in routes:
+        sample = PreviewSample.from_row(row)
+        stored = RouteMap.model_validate(sample.extras[ROUTE_MAP_KEY])
+        assert [o.role for o in stored.objects] == [o.role for o in sample.objects]
+        assert [o.label for o in stored.objects] == [o.category for o in sample.objects]
+        # the card (as the preview and the report draw it) has the map under its frames
+        frames = [im["bytes"] for im in row["images"]]
+        image = route_map_image(sample, 2 * CARD_WIDTH - 2 * PAD)
+        assert image is not None and image.width == 2 * CARD_WIDTH - 2 * PAD
+        card = render_card(sample, frames, 2 * CARD_WIDTH)
+        without = render_card(sample.model_copy(update={"extras": {}}), frames, 2 * CARD_WIDTH)
+        assert card.height == without.height + 4 + image.height
+        drawn, expected = np.asarray(card)[:, PAD:-PAD], np.asarray(image)
+        tops = [y for y in range(card.height - image.height) if np.array_equal(drawn[y], expected[0])]
+        assert any(np.array_equal(drawn[y : y + image.height], expected) for y in tops)
+
+
+def test_only_recipes_with_route_planning_redraft_for_its_drafts_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bumping route_planning's ``drafts_version`` (its drafts gained the map) recomputes cached drafts of recipes
+    with the task; other recipes keep their drafts keys, which key their shards."""
+    with_routes, without = Recipe.load("vsi-video"), Recipe.load("spatialladder-26k")
+    assert "route_planning" in with_routes.tasks and "route_planning" not in without.tasks
+    before = {r.name: drafts_key("metadata", r, 0) for r in (with_routes, without)}
+    monkeypatch.setattr(get_task("route_planning"), "drafts_version", "next")
+    assert drafts_key("metadata", with_routes, 0) != before[with_routes.name]
+    assert drafts_key("metadata", without, 0) == before[without.name]

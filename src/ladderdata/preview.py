@@ -13,11 +13,11 @@ import io
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from functools import cache
 from importlib.util import find_spec
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from ladderdata.layout import DatasetLayout
 from ladderdata.report.boxes import frame_boxes, metadata_caches, needs_frame_boxes
 from ladderdata.seeding import rng_for
 from ladderdata.tasks import LOCALIZATION_TASK, AnswerType, Modality, ObjectRef, get_task
+from ladderdata.tasks.route_map import ROUTE_MAP_KEY, RouteMap
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class PreviewSample(BaseModel):
     frame_objects: list[list[ObjectRef]] | None = None
     """Multi-view and video rows: per image, the question's objects with their visible box in that image (stored
     pixels), from the per-view metadata (:func:`ladderdata.report.boxes.with_frame_boxes`); None when unknown."""
+    extras: dict[str, Any] = {}
+    """The row's ``extras`` (route_planning: its top-down map); empty when the row or its shard has none."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "PreviewSample":
@@ -97,6 +100,7 @@ class PreviewSample(BaseModel):
         user = [m for m in fields.get("messages") or [] if m["role"] == "user"]
         if user:
             fields["prompt"] = "\n".join(c["text"] for c in user[-1]["content"] if c["type"] == "text")
+        fields["extras"] = json.loads(fields.get("extras") or "{}")
         return cls.model_validate(fields)
 
     def shown_frames(self) -> list[int]:
@@ -282,68 +286,107 @@ def _pictures(sample: PreviewSample, images: list[bytes], width: int) -> Image.I
     return grid
 
 
-ROUTE_START = re.compile(r"beginning at the (.+?) facing the ")
-ROUTE_STEP = re.compile(r"Go forward until the ([^.]+)\.")
-TURN_DEGREES = {"Turn Left": 90.0, "Turn Right": -90.0, "Turn Back": 180.0}
+MAP_HEIGHT = 420
+"""Most pixels a route map is tall (a long, narrow room is drawn to the card's width, less tall)."""
+MAP_MARGIN = 16
+FREE_COLOR = (250, 250, 244)
+OUTSIDE_COLOR = (205, 205, 200)
+OBSTACLE_COLOR = (150, 150, 150)
+PATH_COLOR = ANSWER_COLOR
+"""The path is the answer's route; no other mark of the map has this colour (lines and polygons are not
+anti-aliased)."""
+PATH_WIDTH = 4
 
 
-def route_points(question: str, chosen: str) -> tuple[list[str], list[tuple[float, float]]] | None:
-    """Landmark names and the points of a route-planning answer drawn from above: unit legs from (0, 0) heading
-    up (+y), turning at each landmark as ``chosen`` ("Turn Left, Turn Back") says: left and right a quarter turn,
-    back a half turn (then a step aside, so that the way back stays visible). None when the texts do not fit."""
-    names = ROUTE_STEP.findall(question)
-    turns = [TURN_DEGREES.get(t) for t in chosen.split(", ")]
-    if len(names) != len(turns) + 1 or None in turns:
-        return None
-    heading, x, y = 90.0, 0.0, 0.0
-    points = [(x, y)]
-    for k in range(len(names)):
-        if k:
-            turn = turns[k - 1]
-            assert turn is not None
-            heading += turn
-            if turn == 180.0:
-                x, y = x + 0.15 * math.sin(math.radians(heading)), y - 0.15 * math.cos(math.radians(heading))
-        x, y = x + math.cos(math.radians(heading)), y + math.sin(math.radians(heading))
-        points.append((round(x, 9), round(y, 9)))
-    return names, points
+class MapView:
+    """The affine map from metres (x right, y up, seen from above) to the pixels of a route map image
+    ``width`` pixels wide, fitting ``bounds`` (x0, y0, x1, y1) with :data:`MAP_MARGIN` around it."""
+
+    def __init__(self, bounds: tuple[float, float, float, float], width: int) -> None:
+        x0, y0, x1, y1 = bounds
+        span_x, span_y = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
+        self.scale = min((width - 2 * MAP_MARGIN) / span_x, (MAP_HEIGHT - 2 * MAP_MARGIN) / span_y)
+        """Pixels per metre."""
+        self.size = (width, math.ceil(span_y * self.scale) + 2 * MAP_MARGIN)
+        self.left = (width - span_x * self.scale) / 2 - x0 * self.scale
+        self.top = MAP_MARGIN + y1 * self.scale
+
+    def px(self, points: list[tuple[float, float]] | list[list[float]]) -> list[tuple[float, float]]:
+        """Pixel (x, y) of each point (metres)."""
+        return [(self.left + x * self.scale, self.top - y * self.scale) for x, y in points]
 
 
-def route_sketch(sample: PreviewSample, width: int) -> Image.Image | None:
-    """A route-planning answer drawn from above (:func:`route_points`), start and landmarks labelled: a sketch of
-    what the answer means, not a map (the row holds no geometry); None for other rows."""
-    if sample.task != "route_planning":
-        return None
-    found = route_points(sample.question, answer_text(sample).split(". ", 1)[-1])
-    if found is None:
-        return None
-    names, points = found
+def _arrow(draw: ImageDraw.ImageDraw, tail: tuple[float, float], tip: tuple[float, float], size: float) -> None:
+    """A filled arrow head at ``tip``, pointing away from ``tail``."""
+    dx, dy = tip[0] - tail[0], tip[1] - tail[1]
+    length = math.hypot(dx, dy)
+    if length == 0:
+        return
+    ux, uy = dx / length, dy / length
+    back = (tip[0] - ux * size, tip[1] - uy * size)
+    wing = (-uy * size * 0.5, ux * size * 0.5)
+    draw.polygon([tip, (back[0] + wing[0], back[1] + wing[1]), (back[0] - wing[0], back[1] - wing[1])], fill=PATH_COLOR)
+
+
+def route_map_view(route: RouteMap, width: int) -> tuple[Image.Image, MapView]:
+    """A route-planning row's room from above, to scale: free space (light) in the unwalkable rest (grey), the
+    other obstacles' footprints, the question's objects' footprints in their box colours (the colours of the
+    row's ``objects`` on the frames) with their labels, the path with a dot at its start and an arrow head on
+    each leg and at its end, and a 1 m scale bar. Returns the image and its :class:`MapView`."""
+    points = [p for polygon in route.free for p in polygon] + list(route.path)
+    points += [p for o in route.objects for p in o.footprint]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    height = 180
-    scale = min((width - 200) / max(max(xs) - min(xs), 1.0), (height - 60) / max(max(ys) - min(ys), 1.0))
-    to_px = [(80 + (x - min(xs)) * scale, 25 + (max(ys) - y) * scale) for x, y in points]
-    image = Image.new("RGB", (width, height), (246, 246, 240))
+    view = MapView((min(xs), min(ys), max(xs), max(ys)), width)
+    image = Image.new("RGB", view.size, OUTSIDE_COLOR)
     draw = ImageDraw.Draw(image)
-    draw.line(to_px, fill=ANSWER_COLOR, width=4)
-    draw.ellipse((to_px[0][0] - 6, to_px[0][1] - 6, to_px[0][0] + 6, to_px[0][1] + 6), fill=(30, 30, 30))
-    start = ROUTE_START.search(sample.question)
-    _plate(draw, (to_px[0][0] + 8, to_px[0][1] - 8), start.group(1) if start else "start", (30, 30, 30))
-    for k, (name, xy) in enumerate(zip(names, to_px[1:], strict=True)):
-        _plate(draw, (xy[0] + 8, xy[1] - 8), name, BOX_COLORS[k % len(BOX_COLORS)])
-    note = "the answer's turns seen from above (a sketch, not to scale)"
-    draw.text((6, height - 22), note, font=font(14), fill=HEADER_COLOR)
-    return image
+    for polygon in route.free:
+        draw.polygon(view.px(polygon), fill=FREE_COLOR)
+    for polygon in route.holes:
+        draw.polygon(view.px(polygon), fill=OUTSIDE_COLOR)
+    for polygon in route.obstacles:
+        draw.polygon(view.px(polygon), fill=OBSTACLE_COLOR)
+    for k, obj in enumerate(route.objects):
+        draw.polygon(view.px(obj.footprint), fill=BOX_COLORS[k % len(BOX_COLORS)], outline=(0, 0, 0))
+    path = view.px(route.path)
+    draw.line(path, fill=PATH_COLOR, width=PATH_WIDTH, joint="curve")
+    for a, b in pairwise(path):
+        _arrow(draw, a, ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), 12)
+    _arrow(draw, path[-2], path[-1], 14)
+    draw.ellipse((path[0][0] - 7, path[0][1] - 7, path[0][0] + 7, path[0][1] + 7), fill=PATH_COLOR)
+    for k, obj in enumerate(route.objects):  # labels last, so that no path crosses them
+        corners = view.px(obj.footprint)
+        label = f"{obj.label} ({obj.role})"
+        plate_width = font(16, bold=True).getlength(label) + 8
+        right, left = max(c[0] for c in corners) + 4, min(c[0] for c in corners) - 4 - plate_width
+        x = right if right + plate_width <= image.width or left < 0 else left  # beside the footprint, not on it
+        y = min(max(min(c[1] for c in corners), 0), image.height - line_height(font(16, bold=True)))
+        _plate(draw, (x, y), label, BOX_COLORS[k % len(BOX_COLORS)])
+    bar = view.px([(0.0, 0.0), (1.0, 0.0)])
+    bar_length = bar[1][0] - bar[0][0]
+    y = image.height - 10
+    draw.line([(8, y), (8 + bar_length, y)], fill=TEXT_COLOR, width=3)
+    draw.text((12 + bar_length, y - 16), "1 m", font=font(14), fill=TEXT_COLOR)
+    return image, view
+
+
+def route_map_image(sample: PreviewSample, width: int) -> Image.Image | None:
+    """The top-down map of a route-planning row (:func:`route_map_view`); None for rows without one (other
+    tasks, shards written before rows stored their map)."""
+    stored = sample.extras.get(ROUTE_MAP_KEY)
+    if stored is None:
+        return None
+    return route_map_view(RouteMap.model_validate(stored), width)[0]
 
 
 def render_card(sample: PreviewSample, images: list[bytes], width: int) -> Image.Image:
-    """One sample: pictures on top (a route-planning answer's sketch under them), text below, the card as tall
-    as both need."""
+    """One sample: pictures on top (a route-planning row's top-down map under them), text below, the card as
+    tall as both need."""
     pictures = _pictures(sample, images, width - 2 * PAD)
-    sketch = route_sketch(sample, width - 2 * PAD)
-    if sketch is not None:
-        stacked = Image.new("RGB", (pictures.width, pictures.height + 4 + sketch.height), "white")
+    room_map = route_map_image(sample, width - 2 * PAD)
+    if room_map is not None:
+        stacked = Image.new("RGB", (pictures.width, pictures.height + 4 + room_map.height), "white")
         stacked.paste(pictures, (0, 0))
-        stacked.paste(sketch, (0, pictures.height + 4))
+        stacked.paste(room_map, (0, pictures.height + 4))
         pictures = stacked
     fonts = {
         Style.HEADER: font(15),

@@ -33,11 +33,13 @@ video), `scene_id`, `source` (the scan's dataset: `scannet`, `scannetpp` or `ark
 best visibility, visible 2D box for single images), `margins` (every quantity a filter compared with a threshold:
 re-threshold with `dataset.filter`), `resized_width`/`resized_height` (the size Qwen2.5-VL's processor resizes the
 images to at the paper's pixel budget), and `messages` (system / user / assistant turns with image placeholders,
-the prompts of the SpatialLadder paper, B.2; boxes in the resized images' pixels)."""
+the prompts of the SpatialLadder paper, B.2; boxes in the resized images' pixels). Datasets with route planning
+add `extras` (JSON; a route-planning row's top-down map of its route, null on other rows)."""
 BENCH_COLUMNS = """Columns (the names SPBench / VSI-Bench evaluators read): `id`, `dataset`, `source`, `scene_name`,
 `question_type`, `modality`, `frame_ids`, `timestamps`, `images` (embedded JPEG), `image_width`,
 `image_height`, `question`, `options`, `ground_truth` (letter or number), `answer_type`, `objects` (with
-visible 2D boxes for single images, used by `ladder eval --hints`), `margins`. Score predictions with
+visible 2D boxes for single images, used by `ladder eval --hints`), `margins`, and with route planning `extras`
+(JSON: each route's top-down map). Score predictions with
 `ladder eval --bench DIR --predictions FILE.jsonl`."""
 DEFAULT_BENCHMARKS = ("spbench-si", "spbench-mv", "vsi-video")
 """A build-bench card's default config is the first of these it has rows for (SPBench-SI, the paper's first

@@ -58,8 +58,10 @@ OBJECT_TYPE = pa.struct(
 )
 
 
-def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAIN) -> pa.Schema:
-    """Arrow schema of a shard; ``margins`` is a struct with one nullable float per known margin name."""
+def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAIN, extras: bool = False) -> pa.Schema:
+    """Arrow schema of a shard; ``margins`` is a struct with one nullable float per known margin name. With
+    ``extras`` (a row of the dataset has :attr:`Sample.extras`), a last ``extras`` column holds each row's
+    extras as a JSON object (null for rows without): datasets without extras keep their columns."""
     images = [
         ("frame_ids", pa.list_(pa.int64())),
         ("timestamps", pa.list_(pa.float64())),
@@ -104,6 +106,8 @@ def shard_schema(margin_names: list[str], row_format: RowFormat = RowFormat.TRAI
             ("resized_height", pa.int64()),
             ("messages", MESSAGES_TYPE),
         ]
+    if extras:
+        fields.append(("extras", _TEXT))
     schema = pa.schema(fields)
     features = {f.name: _feature(f.type, image=f.name == "images") for f in schema}
     return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": features}}).encode()})
@@ -148,6 +152,7 @@ def shard_key(
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
     scene_keys: Mapping[str, str] | None = None,
+    extras: bool = False,
 ) -> str:
     """Content key of a shard's rows and settings, stored in the shard: a shard holding it is reused on resume.
 
@@ -160,6 +165,8 @@ def shard_key(
         "format": f"{row_format}|{dataset_name}|{SHARD_FORMAT}",
         "margins": json.dumps(sorted(margin_names)),
     }
+    if extras:  # only then: shards without the column keep their keys
+        parts["extras"] = "column"
     scenes = sorted({s.scene_id for s in samples})
     keys = scene_keys or {}
     parts |= {f"scene:{scene}": keys.get(scene, "") for scene in scenes}
@@ -215,9 +222,13 @@ def shard_row(
     config: ImageConfig,
     row_format: RowFormat,
     dataset_name: str,
+    extras: bool = False,
 ) -> dict[str, Any]:
     """One row of a shard, its images read (and resized if asked) now."""
     row = sample.model_dump(mode="json")
+    row.pop("extras", None)
+    if extras:
+        row["extras"] = json.dumps(sample.extras, sort_keys=True, separators=(",", ":")) if sample.extras else None
     row["images"] = [
         {"bytes": encode_image(image_bytes(sample.scene_id, f), config), "path": None} for f in sample.frame_ids
     ]
@@ -240,6 +251,7 @@ def write_shard(
     config: ImageConfig,
     row_format: RowFormat = RowFormat.TRAIN,
     dataset_name: str = "",
+    extras: bool = False,
 ) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
@@ -249,13 +261,13 @@ def write_shard(
     has computed to name and plan it: computing it here again serialised every sample a second time), so a rerun can
     tell an up-to-date shard (:func:`existing_key`) without reading its rows.
     """
-    base = shard_schema(margin_names, row_format)
+    base = shard_schema(margin_names, row_format, extras)
     schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=column_codecs(schema)) as writer:
         group: list[dict[str, Any]] = []
         group_bytes = 0
         for i, sample in enumerate(samples):
-            row = shard_row(sample, margin_names, image_bytes, config, row_format, dataset_name)
+            row = shard_row(sample, margin_names, image_bytes, config, row_format, dataset_name, extras)
             group.append(row)
             group_bytes += sum(len(image["bytes"]) for image in row["images"])
             if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:

@@ -7,6 +7,7 @@ source's settings, the metadata config), the drafting recipe fields and the seed
 from the input files without loading the scan, so a rerun over finished scans reads no mesh.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -96,6 +97,9 @@ def drafts_key(metadata_key: str, recipe: Recipe, seed: int) -> str:
         "seed": str(seed),
         "recipe": recipe.model_dump_json(include=DRAFTING_FIELDS),
     }
+    versions = {g.name: g.drafts_version for g in recipe.generators() if g.drafts_version}
+    if versions:  # only then: recipes whose tasks never changed their drafts keep their keys
+        parts["task_versions"] = json.dumps(versions, sort_keys=True)
     if recipe.plugins:  # a user's task file, edited, redrafts
         parts["task_modules"] = task_modules_digest(recipe.plugins)
     return content_key(parts)

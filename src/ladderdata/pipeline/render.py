@@ -86,6 +86,7 @@ class Renderer:
                     answer_type=gen.answer_type,
                     objects=objects,
                     margins=d.margins,
+                    extras=d.extras,
                 )
             )
         return out

@@ -62,6 +62,8 @@ class ShardJob:
     dataset_name: str
     scene_keys: dict[str, str]
     """Scan id -> content key of its inputs: a shard's key covers the files its images come from."""
+    extras: bool = False
+    """Whether the shards have an ``extras`` column (a row of the dataset has extras)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def write_planned(job: ShardJob, shard: PlannedShard) -> None:
         job.images,
         job.row_format,
         job.dataset_name,
+        extras=job.extras,
     )
 
 
@@ -128,14 +131,17 @@ class WriteStage(Stage[Rendered, Written]):
         recipe, split = config.recipe, config.output_split
         margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, data.scene_keys)
+        extras = any(s.extras for rows in data.subsets.values() for s in rows)
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, data.scene_keys, extras)
         plan: list[PlannedShard] = []
         for subset, rows in data.subsets.items():
             count = -(-len(rows) // recipe.rows_per_shard)
             planned = set()
             for i in range(count):
                 part = rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]
-                key = shard_key(part, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys)
+                key = shard_key(
+                    part, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys, job.extras
+                )
                 path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
                 plan.append(PlannedShard(path, part, key, verified_frames(part, data.frame_digests)))

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
@@ -82,6 +82,9 @@ class Draft(BaseModel):
     objects: list[ObjectRef]
     margins: dict[str, float] = Field(default_factory=dict)
     """Every quantity a filter compared with a threshold, so users can re-threshold later."""
+    extras: dict[str, JsonValue] = Field(default_factory=dict)
+    """What a task stores beyond its question, by key (route_planning: the route's top-down map,
+    :mod:`ladderdata.tasks.route_map`); the row's ``extras`` column, as JSON."""
 
     @property
     def categories(self) -> set[str]:
@@ -115,6 +118,9 @@ class Sample(BaseModel):
     answer_type: AnswerType
     objects: list[ObjectRef]
     margins: dict[str, float]
+    extras: dict[str, JsonValue] = Field(default_factory=dict, exclude_if=lambda extras: not extras)
+    """The draft's :attr:`Draft.extras`; left out of a dump when empty, so rows without extras serialise (and
+    key their shards) as they did before the field existed."""
 
     @property
     def prompt_style(self) -> PromptStyle:
@@ -270,6 +276,9 @@ class TaskGenerator(ABC):
     scored_within: ClassVar[str] = ""
     """Another question type whose official score averages this one in (VSI-Bench's three relative-direction
     forms are reported as ``object_rel_direction``); empty: scored under its own name."""
+    drafts_version: ClassVar[str] = ""
+    """Bump when this task's drafts change (what they hold or mean): cached drafts of recipes with the task are
+    recomputed, while other recipes keep theirs (and their shards' keys). Empty: the first version."""
     questions: ClassVar[dict[str, tuple[str, ...]]] = {}
     """A plugin task's own wording: template key (the task's name, or its name, ``.`` and a suffix) -> variants
     (the first is the default). A recipe's ``templates`` files override it; built-in tasks' wording is

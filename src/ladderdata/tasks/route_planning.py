@@ -53,6 +53,7 @@ from ladderdata.tasks.base import (
     register_task,
 )
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
+from ladderdata.tasks.route_map import ROUTE_MAP_KEY, route_map
 from ladderdata.typed import FloatArray, IntArray, Points2
 
 BACK_TURN_DEG = 135.0
@@ -376,6 +377,8 @@ class RoutePlanning(TaskGenerator):
         "route_length",
     )
     config_class: ClassVar[type[TaskConfig]] = RoutePlanningConfig
+    drafts_version: ClassVar[str] = "2"
+    """2: drafts carry the route's top-down map (``extras``)."""
 
     def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
         super().__init__(config, filters)
@@ -434,4 +437,12 @@ class RoutePlanning(TaskGenerator):
                 choices=[option_text(answer), *(option_text(others[int(i)]) for i in picked)],
                 objects=refs,
                 margins={"visibility_min": min(r.visibility for r in refs), **route.margins},
+                extras={
+                    ROUTE_MAP_KEY: route_map(
+                        plan.grid,
+                        plan.obstacles,
+                        [(r.object_id, r.category, r.role) for r in refs],
+                        route.path,
+                    ).model_dump(mode="json")
+                },
             )
