@@ -43,4 +43,4 @@ def test_ladderdata_cli_and_the_demo_path_work_without_the_train_extra(tmp_path:
     ):
         result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
-    assert (out / "preview" / "spatial.png").is_file()
+    assert sorted((out / "preview").glob("*.png")), "no preview sheet written"  # one sheet per task

@@ -134,9 +134,12 @@ def test_joining_a_running_cluster_by_address_gives_the_bytes_of_a_local_build(
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2 and len(lines) == 1, result.stderr
-    return lines[0]
+    """The run's one error line (exit 2), after the plan every build logs first: no Ray noise, no traceback."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "InvalidAuthToken" not in result.stderr, result.stderr
+    assert result.stderr.rstrip().endswith(errors[0]), result.stderr  # nothing after it
+    return errors[0]
 
 
 def test_a_missing_or_wrong_token_is_one_line_naming_the_address(

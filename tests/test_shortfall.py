@@ -15,12 +15,17 @@ from ladderdata.io.shortfall import find_shortfall
 from ladderdata.recipe import Recipe
 
 
-def logged(output: str, level: str) -> str:
-    """The first log record of ``level`` in a command's output, its wrapped lines joined."""
+def logged(output: str, level: str, containing: str = "") -> str:
+    """The first log record of ``level`` in a command's output that holds ``containing``, its wrapped lines
+    joined (a run logs its plan and short-scan warnings before a shortfall's)."""
     text = " ".join(output.split())
-    start = text.index(f" {level} ") + len(level) + 2
-    ends = [i for i in (text.find(f" {lv} ", start) for lv in ("INFO", "WARNING", "ERROR")) if i >= 0]
-    return text[start : min(ends, default=len(text))]
+    start = 0
+    while True:
+        start = text.index(f" {level} ", start) + len(level) + 2
+        ends = [i for i in (text.find(f" {lv} ", start) for lv in ("INFO", "WARNING", "ERROR")) if i >= 0]
+        record = text[start : min(ends, default=len(text))]
+        if containing in record:
+            return record
 
 
 def test_under_filled_build_names_views_drafts_and_filters() -> None:
@@ -74,7 +79,7 @@ def test_empty_benchmark_warns_why_and_exits_4(bench_root: Path, benches: Path, 
     args = ["build-bench", "--scans", str(bench_root), "--out", str(out), "--benchmark", "spbench-mv"]
     result = CliRunner().invoke(app, [*args, "--frame-stride", "24"])  # 24 frames: one view per scan
     assert result.exit_code == EMPTY_BENCHMARK == 4, result.output
-    warning = logged(result.output, "WARNING")
+    warning = logged(result.output, "WARNING", "spbench-mv: 0 of ")
     assert "spbench-mv: 0 of " in warning
     assert "views per scan at frame stride 24: 1 (1 scan)" in warning
     assert "nothing drafted for multi_view" in warning and "multi-view sets need 8 views" in warning
@@ -104,6 +109,6 @@ def test_empty_dataset_warns_why(bench_root: Path, tmp_path: Path) -> None:
     args = ["build-dataset", "--scans", str(bench_root), "--out", str(out), "--split", "val"]
     result = CliRunner().invoke(app, [*args, "--recipe", "spbench-mv", "--frame-stride", "24"])
     assert result.exit_code == 0, result.output  # an empty training set is not an error, but says why
-    warning = logged(result.output, "WARNING")
+    warning = logged(result.output, "WARNING", "spbench-mv: 0 of ")
     assert "spbench-mv: 0 of " in warning and "views per scan at frame stride 24: 1 (1 scan)" in warning
     assert "**This dataset is empty**" in (out / "README.md").read_text()

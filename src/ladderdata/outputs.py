@@ -67,13 +67,30 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+class _OneLineArgument:
+    """A record's string or path argument as a message shows it: ``%s`` escaped by :func:`one_line`, ``%r`` its
+    plain ``repr`` (already one line; escaping it again would double its backslashes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return one_line(self.text)
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+    def __format__(self, spec: str) -> str:
+        return format(one_line(self.text), spec)
+
+
 class OneLineLogs(logging.Filter):
     """A log filter that escapes control characters in what records quote (their string and path arguments):
     a scan's label with a newline or a NUL is echoed as ``'chair\\nx'``, never as two lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(one_line(os.fspath(a)) if isinstance(a, str | Path) else a for a in record.args)
+            record.args = tuple(_OneLineArgument(os.fspath(a)) if isinstance(a, str | Path) else a for a in record.args)
         return True
 
 

@@ -157,13 +157,17 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def example_cards(out: Path, caches: list[Path]) -> dict[str, list[str]]:
-    """Task -> ``EXAMPLES_PER_TASK`` cards (inlined JPEGs) drawn from the written shards (seed 0)."""
+def example_cards(out: Path, shards: list[dict[str, object]], caches: list[Path]) -> dict[str, list[str]]:
+    """Task -> ``EXAMPLES_PER_TASK`` cards (inlined JPEGs) drawn from the shards the build wrote (seed 0): only
+    those, never another file a user keeps in the folder."""
     cards: dict[str, list[str]] = defaultdict(list)
-    data = out / "data"
-    for subset_dir in sorted(p for p in data.iterdir() if p.is_dir()) if data.is_dir() else []:
-        files = sorted(subset_dir.glob("*.parquet"))
-        for task, picks in pick_rows(row_keys(files), subset_dir.name, 0, EXAMPLES_PER_TASK).items():
+    by_subset: dict[str, list[Path]] = defaultdict(list)
+    for shard in shards:
+        path = out / str(shard["path"])
+        by_subset[path.parent.name].append(path)
+    for subset, written in sorted(by_subset.items()):
+        files = sorted(written)
+        for task, picks in pick_rows(row_keys(files), subset, 0, EXAMPLES_PER_TASK).items():
             samples, images = read_rows(files, picks, caches)
             for sample, frames in zip(samples, images, strict=True):
                 wide = sample.modality is not Modality.SINGLE_IMAGE
@@ -243,7 +247,7 @@ def report_html(out: Path, report: DatasetReport, caches: list[Path]) -> str:
     parts.append(_table(["scan", "views", "questions"], scene_rows))
 
     parts.append("<h2>Examples</h2>")
-    for task, cards in example_cards(out, caches).items():
+    for task, cards in example_cards(out, report.shards, caches).items():
         parts.append(f'<h3>{html.escape(task)}</h3><div class="cards">{"".join(cards)}</div>')
     body = "\n".join(p for p in parts if p)
     return (

@@ -15,7 +15,15 @@ from pydantic import Field
 
 from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError
 from ladderdata.geometry.measure import ObjectSurface, vertex_region
-from ladderdata.layout import LABEL_TABLE, SCAN_ID_PATTERN, SCAN_SUBDIRS, SPLIT_LIST, FramesLayout, ScanPaths
+from ladderdata.layout import (
+    LABEL_TABLE,
+    SCAN_ID_PATTERN,
+    SCAN_SUBDIRS,
+    SPLIT_LIST,
+    FramesLayout,
+    ScanPaths,
+    is_safe_name,
+)
 from ladderdata.sources.base import (
     DEFAULT_FPS,
     DataTerms,
@@ -26,6 +34,7 @@ from ladderdata.sources.base import (
     ScanSource,
     ScanSourceConfig,
     listed_ids,
+    read_id_list,
     register_source,
 )
 from ladderdata.sources.files import read_json_object
@@ -336,20 +345,24 @@ class ScanNetSource(ScanSource):
     def split_file(self, split: str) -> Path:
         return (self.config.split_dir or self.config.root) / SPLIT_LIST.format(split=split)
 
-    def split_ids(self, split: str) -> list[str]:
-        """Scan ids listed in ``scannetv2_{split}.txt`` that are under the root (``listed_ids`` warns of the rest)."""
+    def existing_split_file(self, split: str) -> Path:
+        """``scannetv2_{split}.txt``, or a ``ConfigError`` saying where it was looked for and what to pass."""
         path = self.split_file(split)
         if not path.is_file():
             raise ConfigError(
                 f"split list {path.name} not found in {path.parent}: copy ScanNet's {path.name} there, pass "
                 "--split-dir DIR (the folder holding it), or --split FILE (scan ids, one per line)"
             )
-        return listed_ids(path, list(self._scan_dirs), self.config.root)
+        return path
+
+    def split_ids(self, split: str) -> list[str]:
+        """Every scan id ``scannetv2_{split}.txt`` lists (each once, in its order), downloaded or not."""
+        return list(dict.fromkeys(s for s in read_id_list(self.existing_split_file(split)) if is_safe_name(s)))
 
     def scan_ids(self, split: str | None = None) -> list[str]:
         ids = list(self._scan_dirs)
-        if split is not None:
-            wanted = set(self.split_ids(split))
+        if split is not None:  # listed_ids warns of ids listed twice, odd entries and scans not under the root
+            wanted = set(listed_ids(self.existing_split_file(split), ids, self.config.root))
             ids = [i for i in ids if i in wanted]
         return ids
 
