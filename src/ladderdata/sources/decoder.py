@@ -15,6 +15,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
 
 #: A libav log line: ``[codec @ 0xADDRESS] message``.
 LIBAV_LINE = re.compile(r"^\[[\w:./-]+ @ (0x)?[0-9a-fA-F]+\] ")
@@ -43,3 +46,11 @@ def decoder_messages() -> Iterator[list[str]]:
             if other:
                 sys.stderr.write("".join(other))
                 sys.stderr.flush()
+
+
+def open_video(path: Path) -> cv2.VideoCapture:
+    """A video opened with FFmpeg decoding on one thread. With several (OpenCV's default), libav decodes frames
+    ahead on other threads and logs a damaged frame's lines whenever that thread gets to it, possibly after
+    :func:`decoder_messages` has put stderr back: the lines would reach the terminal and the damage go unnoticed.
+    On one thread a frame's lines are written while ``read``/``grab`` decodes it."""
+    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])

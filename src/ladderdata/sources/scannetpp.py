@@ -35,7 +35,7 @@ from ladderdata.sources.base import (
     register_source,
 )
 from ladderdata.sources.colmap import camera_to_world, pinhole_camera, read_cameras_text, read_images_text
-from ladderdata.sources.decoder import decoder_messages
+from ladderdata.sources.decoder import decoder_messages, open_video
 from ladderdata.sources.files import ascii_int, field, numbers, read_json_object
 from ladderdata.sources.frames import read_image
 from ladderdata.sources.labels import LabelEntry, LabelTable, read_table_text
@@ -457,7 +457,7 @@ class IPhoneFrames(_MaskedFrames):
     def _capture(self) -> cv2.VideoCapture:
         if self.video is None:
             with decoder_messages() as damage:
-                self.video = cv2.VideoCapture(str(self._video()))
+                self.video = open_video(self._video())
             damaged(self.scan_id, self._video(), "the video's header", damage)
             if not self.video.isOpened():
                 raise CorruptFileError(self.scan_id, self._video(), "video does not open")
@@ -473,7 +473,7 @@ class IPhoneFrames(_MaskedFrames):
         if self.mask_dir.is_dir() or not path.is_file():
             return super().masked_fractions()
         with decoder_messages() as damage:
-            capture = cv2.VideoCapture(str(path))
+            capture = open_video(path)
         damaged(self.scan_id, path, "the mask video's header", damage)
         if not capture.isOpened():
             raise CorruptFileError(self.scan_id, path, f"mask video does not open: {EXTRACT_MASKS_HINT}")
