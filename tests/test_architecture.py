@@ -20,6 +20,7 @@ LAYERS: list[list[str]] = [
         "ladderdata.seeding",
         "ladderdata.cache",
         "ladderdata.outputs",
+        "ladderdata.registry",
     ],
     ["ladderdata.executor", "ladderdata.geometry"],
     ["ladderdata.prompts", "ladderdata.sources"],

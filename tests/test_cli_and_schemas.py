@@ -38,7 +38,7 @@ def test_a_registered_source_gets_its_schema_with_no_second_registration() -> No
     try:
         schema = json.loads(render_schemas()["ToySourceConfig.json"])
     finally:
-        del SOURCES["toy"]
+        SOURCES.unregister("toy")
     assert schema["properties"]["source"]["const"] == "toy" and "rooms_per_scan" in schema["properties"]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fixtures.factories import load_ground_truth, read_samples
+from ladderdata import registry
 from ladderdata.tasks import base
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"
@@ -17,12 +18,12 @@ def test_worked_example_builds_a_dataset_with_the_new_task(synthetic_root: Path,
     code = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)[0]
     code = code.replace('Path("demo/scannet")', f"Path({str(synthetic_root)!r})")
     code = code.replace('Path("demo/', f'Path("{tmp_path}/')
-    base.TASKS.pop("object_height", None)
+    base.TASKS.unregister("object_height")
     try:
         exec(compile(code, str(DOC), "exec"), {"__name__": "docs_example"})
         rows = [r for r in read_samples(tmp_path / "height-dataset") if r["task"] == "object_height"]
     finally:
-        base.TASKS.pop("object_height", None)
+        base.TASKS.unregister("object_height")
     assert rows
     for r in rows:
         assert r["question"].startswith("How tall is the ")
@@ -49,10 +50,10 @@ def test_entry_point_plugins_are_loaded_on_demand(monkeypatch: pytest.MonkeyPatc
                 return iter(())
 
     fake = SimpleNamespace(name="plugin_task", value="x:y", load=load)
-    monkeypatch.setattr(base, "entry_points", lambda group: [fake] if group == base.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(registry, "entry_points", lambda group: [fake] if group == base.ENTRY_POINT_GROUP else [])
     try:
         assert base.get_task("plugin_task").name == "plugin_task" and loaded
         with pytest.raises(KeyError, match="unknown task"):
             base.get_task("no_such_task")
     finally:
-        base.TASKS.pop("plugin_task", None)
+        base.TASKS.unregister("plugin_task")

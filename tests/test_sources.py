@@ -158,7 +158,7 @@ def test_sources_are_chosen_through_the_registry(synthetic_root: Path, tmp_path:
     assert isinstance(config, ScanNetSourceConfig) and config.frames_layout is FramesLayout.POSED
     assert isinstance(open_source(config), ScanNetSource)
     with pytest.raises(
-        ConfigError, match=r"unknown scan source 'nope'; registered: arkitscenes, mixed, scannet, scannetpp"
+        ConfigError, match=r"unknown scan source 'nope' \(registered: arkitscenes, mixed, scannet, scannetpp"
     ):
         source_config("nope", root=synthetic_root)
     with pytest.raises(ConfigError, match="bad settings for scan source 'scannet'"):

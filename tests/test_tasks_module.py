@@ -31,7 +31,7 @@ def taller_file(tmp_path: Path) -> object:
     path = tmp_path / "object_taller.py"
     path.write_text(code)
     yield path
-    base.TASKS.pop("object_taller", None)
+    base.TASKS.unregister("object_taller")
 
 
 def check_taller_rows(root: Path, dataset: Path) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from ladderdata.errors import install_command
 from ladderdata.eval.hints import Hint
 from ladderdata.prompts import PromptStyle
+from ladderdata.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +89,20 @@ def _importable(module: str) -> bool:
         return False
 
 
+def _register_extension(entry_point: EntryPoint) -> None:
+    extension = entry_point.load()()
+    if not isinstance(extension, Extension):
+        raise TypeError(f"{entry_point.value} returned {type(extension).__name__}, not an Extension")
+    EXTENSIONS.add(entry_point.name, extension)
+
+
+EXTENSIONS: Registry[Extension] = Registry(
+    "ladder extension", entry_point_group=ENTRY_POINT_GROUP, load_entry_point=_register_extension
+)
+
+
 @cache
 def load_extensions() -> tuple[Extension, ...]:
     """Every extension of the entry-point group, in name order; a broken one is logged and skipped."""
-    found = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            extension = ep.load()()
-        except Exception as e:
-            log.error("could not load ladder extension %s (%s): %s", ep.name, ep.value, e)
-            continue
-        if isinstance(extension, Extension):
-            found.append(extension)
-        else:
-            log.error("ladder extension %s (%s) did not return an Extension", ep.name, ep.value)
-    return tuple(found)
+    EXTENSIONS.load_plugins()
+    return tuple(EXTENSIONS.values())

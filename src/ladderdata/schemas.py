@@ -15,7 +15,7 @@ from ladderdata.metadata.config import MetadataConfig, ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
 from ladderdata.prompts import Prompts
 from ladderdata.recipe import ImageConfig, Recipe
-from ladderdata.sources.base import SOURCES, ObjectInfo, load_source_plugins  # the package registers the built-ins
+from ladderdata.sources.base import SOURCES, ObjectInfo  # the package registers the built-ins
 from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
 from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef, Sample
 from ladderdata.tasks.modalities import ModalityConfig
@@ -52,7 +52,7 @@ MODELS: list[type[BaseModel]] = [
 def source_config_models() -> list[type[BaseModel]]:
     """The config of every registered scan source (built in, and third party through the ``ladderdata.sources``
     entry points): registering a source is all it takes for its schema to be written."""
-    load_source_plugins()
+    SOURCES.load_plugins()
     return sorted({cls.config_class for cls in SOURCES.values()}, key=lambda c: c.__name__)
 
 

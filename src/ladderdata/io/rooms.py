@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError
 from ladderdata.io.shards import reading_parquet
-from ladderdata.sources.base import SOURCES, ScanSource, load_source_plugins, room_key
+from ladderdata.sources.base import SOURCES, ScanSource, room_key
 
 SCENE_COLUMNS = ("scene_id", "scene_name")
 #: The source of scans whose record names none (datasets built before sources were recorded).
@@ -49,7 +49,7 @@ class ManifestInputs(BaseModel):
 def id_room(source: str, scan_id: str) -> str:
     """The room key of a scan known only by its id and its source's name."""
     if source not in SOURCES:
-        load_source_plugins()
+        SOURCES.load_plugins()
     cls = SOURCES.get(source)
     return room_key(source, cls.room_from_id(scan_id) if cls is not None else scan_id)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
@@ -27,6 +26,7 @@ from ladderdata.geometry.boxes import AxisAlignedBox, OrientedBox
 from ladderdata.geometry.camera import CameraIntrinsics, valid_pose_mask
 from ladderdata.geometry.measure import ObjectSurface
 from ladderdata.layout import SCANS_HINT, check_scans_root, is_safe_name
+from ladderdata.registry import Registry
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.validate import checked_jpeg
 from ladderdata.typed import BoolArray, DepthMM, ImageRGB, IntArray, Matrix4, Points3, Poses
@@ -390,7 +390,7 @@ class ScanSource(ABC):
 # ----------------------------------------------------------------------------------------------- registry
 
 ENTRY_POINT_GROUP = "ladderdata.sources"
-SOURCES: dict[str, type[ScanSource]] = {}
+SOURCES: Registry[type[ScanSource]] = Registry("scan source", entry_point_group=ENTRY_POINT_GROUP)
 
 _S = TypeVar("_S", bound=type[ScanSource])
 
@@ -399,12 +399,10 @@ def register_source(name: str) -> Callable[[_S], _S]:
     """Class decorator: make a :class:`ScanSource` available under ``name`` (its config's ``source`` value)."""
 
     def wrap(cls: _S) -> _S:
-        if name in SOURCES and SOURCES[name] is not cls:
-            raise ValueError(f"scan source {name!r} is already registered by {SOURCES[name].__module__}")
         if cls.config_class.model_fields["source"].default != name:
             raise ValueError(f"{cls.config_class.__name__}.source must default to {name!r}")
+        SOURCES.add(name, cls)
         cls.name = name
-        SOURCES[name] = cls
         return cls
 
     return wrap
@@ -412,11 +410,7 @@ def register_source(name: str) -> Callable[[_S], _S]:
 
 def get_source(name: str) -> type[ScanSource]:
     """The source registered as ``name``; third-party sources load from the ``ladderdata.sources`` entry points."""
-    if name not in SOURCES:
-        load_source_plugins()
-    if name not in SOURCES:
-        raise ConfigError(f"unknown scan source {name!r}; registered: {', '.join(sorted(SOURCES))}")
-    return SOURCES[name]
+    return SOURCES.get_entry(name)
 
 
 def source_config(name: str, **fields: Any) -> ScanSourceConfig:
@@ -439,18 +433,9 @@ def room_key(source: str, room: str) -> str:
     return f"{source}:{room}"
 
 
-def load_source_plugins() -> None:
-    """Import the third-party sources of the ``ladderdata.sources`` entry-point group (once is enough)."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as e:  # a broken plugin must not break the built-in sources
-            log.error("could not load scan source plugin %s (%s): %s", ep.name, ep.value, e)
-
-
 def looks_like(root: Path) -> list[str]:
     """Names of the registered sources whose layout the folder ``root`` has (:meth:`ScanSource.detect`)."""
-    load_source_plugins()
+    SOURCES.load_plugins()
     if not root.is_dir():
         return []
     return [name for name, cls in sorted(SOURCES.items()) if cls.looks_for and cls.detect(root)]

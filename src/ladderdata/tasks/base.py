@@ -10,7 +10,6 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from ladderdata.registry import Registry
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 from ladderdata.tasks.plausibility import PlausibilityConfig
 
@@ -396,7 +396,14 @@ class TaskGenerator(ABC):
 
 # ----------------------------------------------------------------------------------------------- registry
 
-TASKS: dict[str, type[TaskGenerator]] = {}
+TASKS: Registry[type[TaskGenerator]] = Registry(
+    "task",
+    entry_point_group=ENTRY_POINT_GROUP,
+    unknown_hint=(
+        f"; a task of your own comes in with --tasks-module FILE.py, a recipe's plugins: [FILE.py], or a "
+        f"package's {ENTRY_POINT_GROUP!r} entry point (docs/tasks.md)"
+    ),
+)
 _T = TypeVar("_T", bound=type[TaskGenerator])
 
 
@@ -404,11 +411,9 @@ def register_task(name: str) -> Callable[[_T], _T]:
     """Class decorator: make a generator available under ``name`` (its VSI-Bench ``question_type``)."""
 
     def wrap(cls: _T) -> _T:
-        if name in TASKS and TASKS[name] is not cls:
-            raise ValueError(f"task {name!r} is already registered by {TASKS[name].__module__}")
         check_name(cls.subset, f"subset of task {name!r}")  # subsets name folders of the dataset
+        TASKS.add(name, cls)
         cls.name = name
-        TASKS[name] = cls
         return cls
 
     return wrap
@@ -431,29 +436,6 @@ def forms_of(task: str) -> tuple[str, ...]:
     return tuple(n for n, cls in TASKS.items() if cls.scored_within == task)
 
 
-def load_plugins() -> None:
-    """Import every module of the ``ladderdata.tasks`` entry-point group (third-party tasks)."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as e:  # a broken plugin must not break the built-in tasks
-            log.error("could not load task plugin %s (%s): %s", ep.name, ep.value, e)
-
-
-class UnknownTaskError(KeyError):
-    """A task name no built-in task, installed plugin or loaded task module registers."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 def get_task(name: str) -> type[TaskGenerator]:
-    if name not in TASKS:
-        load_plugins()
-    if name not in TASKS:
-        raise UnknownTaskError(
-            f"unknown task {name!r} (registered: {', '.join(sorted(TASKS))}); a task of your own comes in with "
-            f"--tasks-module FILE.py, a recipe's plugins: [FILE.py], or a package's {ENTRY_POINT_GROUP!r} entry "
-            "point (docs/tasks.md)"
-        )
-    return TASKS[name]
+    """The task registered as ``name``; third-party tasks load from the ``ladderdata.tasks`` entry points."""
+    return TASKS.get_entry(name)

@@ -16,7 +16,6 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from ladderdata.errors import ConfigError
 from ladderdata.eval.official import (
     ACCURACY,
     DIRECTION_TYPE,
@@ -26,6 +25,7 @@ from ladderdata.eval.official import (
     QuestionScore,
     question_kinds,
 )
+from ladderdata.registry import Registry
 from ladderdata.tasks import SPATIAL_TASKS, OfficialScorer, forms_of
 
 ALL = "all"
@@ -174,29 +174,23 @@ def summary_of(metrics: dict[str, float], notes: list[str], kinds: Mapping[str, 
     return OfficialSummary(metrics, mean(list(metrics.values())), mean(mca), mean(na), notes)
 
 
-SCORERS: dict[str, Scorer] = {}
+SCORERS: Registry[Scorer] = Registry("--scoring mode", unknown_hint=f"; or {ALL} for every mode")
 """Mode name -> its scorer, in registration order (the order of ``--scoring all``)."""
-_ALIASES: dict[str, str] = {}
 
 _S = TypeVar("_S", bound=type[Scorer])
 
 
 def register_scorer(cls: _S) -> _S:
     """Class decorator: make a scoring mode available under its ``name`` and ``aliases``."""
-    for name in (cls.name, *cls.aliases):
-        if name == ALL or name in SCORERS or name in _ALIASES:
-            raise ValueError(f"scoring mode name {name!r} is already taken")
-    SCORERS[cls.name] = cls()
-    _ALIASES.update((alias, cls.name) for alias in cls.aliases)
+    if ALL in (cls.name, *cls.aliases):
+        raise ValueError(f"scoring mode name {ALL!r} is taken by --scoring {ALL}")
+    SCORERS.add(cls.name, cls(), aliases=cls.aliases)
     return cls
 
 
 def get_scorer(name: str) -> Scorer:
     """The mode named ``name`` (or one of its aliases); ``ConfigError`` listing the modes otherwise."""
-    scorer = SCORERS.get(_ALIASES.get(name, name))
-    if scorer is None:
-        raise ConfigError(f"--scoring must be {', '.join(SCORERS)} or {ALL}, not {name!r}")
-    return scorer
+    return SCORERS.get_entry(name)
 
 
 def scoring_modes(names: Sequence[str]) -> list[Scorer]:
