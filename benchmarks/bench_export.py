@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ladderdata.bench.build import build_benchmarks
-from ladderdata.eval.export import ExportFormat, export_benchmark
+from ladderdata.eval.export import export_benchmark
 from ladderdata.eval.report import load_bench
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import source_config
@@ -57,7 +57,7 @@ def main() -> None:
             split="val",
             frame_stride=2,
         )
-    for fmt, source in ((ExportFormat.SPATIALLADDER, bench), (ExportFormat.VSIBENCH, bench / "vsi-video")):
+    for fmt, source in (("spatialladder", bench), ("vsibench", bench / "vsi-video")):
         out = base / f"export-{fmt}"
         for run in ("cold", "rerun"):
             start = time.perf_counter()
@@ -66,7 +66,7 @@ def main() -> None:
             files = sum(len(r.images) + len(r.videos) + 1 for r in results)
             print(f"{fmt:14s} {run:6s} {seconds:6.2f} s  {len(results)} benchmarks, {files} files")
     rows = {r["id"]: r for r in load_bench(bench / "vsi-video", with_images=True)}
-    for video in sorted((base / f"export-{ExportFormat.VSIBENCH}" / "vsi-video").rglob("*.mp4")):
+    for video in sorted((base / "export-vsibench" / "vsi-video").rglob("*.mp4")):
         row = next(r for r in rows.values() if r["scene_name"] == video.stem)
         scores = video_fidelity(video, [i["bytes"] for i in row["images"]])
         print(

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from fixtures.factories import BuiltDataset, scannet
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError, LadderError
-from ladderdata.eval.export import ExportFormat, export_benchmark
+from ladderdata.eval.export import export_benchmark
 from ladderdata.io.hub_card import card_problems, read_card_metadata
 from ladderdata.io.push import FolderKind, plan_push, push
 from ladderdata.pipeline import BuildConfig, build_dataset
@@ -357,7 +357,7 @@ def test_push_export_folders(benches: Path, tmp_path: Path) -> None:
     lmms-eval unpacks, not the loose videos they hold."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-    (vsi,) = export_benchmark(benches / "vsi-video", tmp_path / "vsi", ExportFormat.VSIBENCH)
+    (vsi,) = export_benchmark(benches / "vsi-video", tmp_path / "vsi", "vsibench")
     plan = plan_push(tmp_path / "vsi" / "vsi-video", "someone/vsi")
     assert plan.kind is FolderKind.EXPORT
     sent = {f.repo_path for f in plan.files}
@@ -370,7 +370,7 @@ def test_push_export_folders(benches: Path, tmp_path: Path) -> None:
     assert deleted == {old, "scannet/scene0000_00.mp4"}  # an earlier push's files; other remote files stay
     assert {op.path_in_repo for op in hub.operations if isinstance(op, CommitOperationAdd)} == sent
     # SpatialLadder's layout: every file it reads (parquet, images, videos) and the keyed copy the card names
-    results = export_benchmark(benches, tmp_path / "datasets", ExportFormat.SPATIALLADDER)
+    results = export_benchmark(benches, tmp_path / "datasets", "spatialladder")
     for result in results:
         plan = plan_push(tmp_path / "datasets" / result.folder, f"someone/{result.folder}")
         sent = {f.repo_path for f in plan.files}

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ladderdata.eval.export import ExportFormat, export_benchmark
+from ladderdata.eval.export import export_benchmark
 from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
@@ -447,7 +447,7 @@ def lmms_eval_route_doc(doc: dict[str, Any]) -> str:
 
 def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches: Path, tmp_path: Path) -> None:
     out = tmp_path / "exported"
-    (result,) = export_benchmark(benches / "vsi-video", out, ExportFormat.VSIBENCH, fps=2.0)
+    (result,) = export_benchmark(benches / "vsi-video", out, "vsibench", fps=2.0)
     assert result.question_types.get("route_planning", 0) >= 1
     docs = pq.read_table(out / result.folder / result.parquet).to_pylist()
     routes = [d for d in docs if d["question_type"] == "route_planning"]
