@@ -194,10 +194,10 @@ def test_eval_runs_a_local_model(benches: Path, tmp_path: Path, hints: str) -> N
 def test_hints_draw_on_the_image() -> None:
     from PIL import Image
 
-    from ladderdata.eval.hints import Hint, draw_hints
+    from ladderdata.eval.hints import Hint, HintObject, draw_hints
 
     image = Image.new("RGB", (200, 100), "white")
-    objects = [
+    objects: list[HintObject] = [
         {"category": "lamp", "role": "object1", "bbox_2d": [10, 10, 60, 60]},
         {"category": "desk", "role": "object2", "bbox_2d": [120, 20, 180, 90]},
     ]

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:  # PIL is imported where images are drawn: `ladder --help` imports Hint (tests/test_startup.py)
     from PIL import Image, ImageDraw
 
 COLORS = [(230, 40, 40), (40, 160, 40), (40, 80, 230), (230, 150, 20)]
+
+
+class HintObject(TypedDict):
+    """What hints read of a benchmark row's object (its ``objects`` entries carry more)."""
+
+    category: str
+    role: str
+    """``object1``, ``object2``, ... as the question names them."""
+    bbox_2d: list[float] | None
+    """The visible 2D box (x0, y0, x1, y1) in the stored image's pixels; None when the row has none."""
 
 
 class Hint(StrEnum):
@@ -39,27 +50,27 @@ def _arrow(
         draw.line([end, tip], fill=color, width=4)
 
 
-def draw_hints(image: Image.Image, objects: list[dict[str, Any]], hint: Hint) -> Image.Image:
+def draw_hints(image: Image.Image, objects: Sequence[HintObject], hint: Hint) -> Image.Image:
     """A copy of ``image`` with the hints drawn (objects: the benchmark row's ``objects``)."""
     if hint is Hint.NONE:
         return image
     from PIL import ImageDraw
 
-    boxed = [o for o in objects if o.get("bbox_2d")]
+    boxed = [(o["category"], o["role"], box) for o in objects if (box := o.get("bbox_2d"))]
     out = image.convert("RGB").copy()
     draw = ImageDraw.Draw(out)
-    for k, obj in enumerate(boxed):
+    for k, (category, _, box) in enumerate(boxed):
         color = COLORS[k % len(COLORS)]
-        draw.rectangle(obj["bbox_2d"], outline=color, width=4)
-        draw.text((obj["bbox_2d"][0] + 4, obj["bbox_2d"][1] + 4), obj["category"], fill=color)
+        draw.rectangle(box, outline=color, width=4)
+        draw.text((box[0] + 4, box[1] + 4), category, fill=color)
     if hint is Hint.ARROWS and len(boxed) >= 2:
-        roles = {o["role"]: o for o in boxed}
-        if "object1" in roles and "object2" in roles:
-            pairs = [(roles["object2"], roles["object1"])]
+        box_of = {role: box for _, role, box in boxed}
+        if "object1" in box_of and "object2" in box_of:
+            pairs = [(box_of["object2"], box_of["object1"])]
         else:
-            pairs = [(boxed[0], other) for other in boxed[1:]]
+            pairs = [(boxed[0][2], other[2]) for other in boxed[1:]]
         for source, target in pairs:
-            _arrow(draw, _centre(source["bbox_2d"]), _centre(target["bbox_2d"]), (255, 220, 0))
+            _arrow(draw, _centre(source), _centre(target), (255, 220, 0))
     return out
 
 

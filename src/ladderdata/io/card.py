@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, metadata, version
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import yaml
+from pydantic import JsonValue
 
 from ladderdata.cache import write_text_atomic
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, resized_size, visual_tokens
 from ladderdata.io.funnel import COUNTS_NOTE, explain, funnel
-from ladderdata.io.hub_card import size_category
+from ladderdata.io.hub_card import CardConfig, FrontMatter, LicenseFields, size_category
 from ladderdata.io.shortfall import Shortfall, views_summary
 from ladderdata.layout import LICENSE_FILE, DatasetLayout
 from ladderdata.prompts import resource
@@ -81,24 +82,67 @@ def composition_table(samples: list[Sample]) -> str:
     return "\n".join(lines)
 
 
-def answer_distribution(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+class LetterCounts(TypedDict):
+    """Multiple-choice answers: how often each letter is the answer."""
+
+    type: Literal["mcq"]
+    letters: dict[str, int]
+
+
+class NumberQuantiles(TypedDict):
+    """Numeric answers: their quantiles (rounded to 4 decimals)."""
+
+    type: Literal["numeric"]
+    min: float
+    p25: float
+    median: float
+    p75: float
+    max: float
+
+
+class BoxCounts(TypedDict):
+    """Localization answers: how many answers hold each number of boxes."""
+
+    type: Literal["boxes"]
+    boxes_per_answer: dict[int, int]
+
+
+AnswerSummary = LetterCounts | NumberQuantiles | BoxCounts
+
+
+def answer_distribution(samples: list[Sample]) -> dict[str, AnswerSummary]:
     """Per task/modality: letter counts (multiple choice) or quantiles (numbers)."""
     groups: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
         groups[f"{s.task}/{s.modality.value}"].append(s)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, AnswerSummary] = {}
     for key, rows in sorted(groups.items()):
         kind = rows[0].answer_type
         if kind is AnswerType.MCQ:
             out[key] = {"type": "mcq", "letters": dict(sorted(Counter(s.answer for s in rows).items()))}
         elif kind is AnswerType.NUMERIC:
             values = np.array([float(s.answer) for s in rows])
-            q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
+            q = [round(float(v), 4) for v in np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])]
             out[key] = {"type": "numeric", "min": q[0], "p25": q[1], "median": q[2], "p75": q[3], "max": q[4]}
-            out[key] = {k: (round(float(v), 4) if not isinstance(v, str) else v) for k, v in out[key].items()}
         else:
             out[key] = {"type": "boxes", "boxes_per_answer": dict(Counter(len(json.loads(s.answer)) for s in rows))}
     return out
+
+
+class BuildInputs(TypedDict):
+    """A build's ``inputs`` (its manifest's): what it read."""
+
+    source: dict[str, JsonValue]
+    """The source's settings (its config model, as JSON), root resolved."""
+    sources: list[str]
+    """The scan sources it reads through (their terms bind the data)."""
+    split: str
+    limit_scenes: int | None
+    scan_ids: list[str]
+    rooms: dict[str, str]
+    """Scan id -> ``source:room`` key (leakage checks)."""
+    failed: dict[str, str]
+    """Scan id -> why it failed."""
 
 
 @dataclass
@@ -110,10 +154,8 @@ class DatasetReport:
     benchmark: bool
     split: str
     """Split name of the shards (``train``, ``validation``, ``test``)."""
-    inputs: dict[str, Any]
-    """The manifest's ``inputs``: the source, the names of the ``sources`` it reads through (their terms bind the
-    data), the split asked for, ``scan_ids`` used, their ``rooms`` (``source:room`` keys, for leakage checks) and
-    ``failed`` scans."""
+    inputs: BuildInputs
+    """The manifest's ``inputs``."""
     subsets: dict[str, list[Sample]]
     shards: list[dict[str, object]]
     drafted: Counter[str]
@@ -228,12 +270,12 @@ def project_reference() -> str:
     return f"[{name}]({url}) {meta['Version']}" if url else release
 
 
-def data_configs(entries: list[tuple[str, int, list[str], str]], split: str) -> list[dict[str, Any]]:
+def data_configs(entries: list[tuple[str, int, list[str], str]], split: str) -> list[CardConfig]:
     """The card's ``configs``: one per ``(name, rows, files, glob)`` that has rows, listing its files by name (the
     names carry content keys, see :meth:`DatasetLayout.shard`); the first is the default. With no rows anywhere,
     every entry with its glob: ``load_dataset`` then says no data files were found, instead of reading
     ``manifest.json`` and ``stats.json`` as rows."""
-    configs: list[dict[str, Any]] = [
+    configs: list[CardConfig] = [
         {"config_name": name, "data_files": [{"split": split, "path": files}]}
         for name, rows, files, _ in entries
         if rows
@@ -243,18 +285,22 @@ def data_configs(entries: list[tuple[str, int, list[str], str]], split: str) -> 
             {"config_name": name, "data_files": [{"split": split, "path": glob}]} for name, _, _, glob in entries
         ]
     if configs:
-        configs[0] = {"config_name": configs[0]["config_name"], "default": True, **configs[0]}
+        first = configs[0]
+        configs[0] = {"config_name": first["config_name"], "default": True, "data_files": first["data_files"]}
     return configs
 
 
 def front_matter(
-    pretty_name: str, rows: int, video: bool, configs: list[dict[str, Any]], sources: list[str], tags: list[str]
+    pretty_name: str, rows: int, video: bool, configs: list[CardConfig], sources: list[str], tags: list[str]
 ) -> str:
     """A card's YAML metadata: the Hub's fields (:mod:`ladderdata.io.hub_card` checks them) and the configs."""
-    meta: dict[str, Any] = {
+    licence = license_metadata(sources)
+    meta: FrontMatter = {
         "pretty_name": pretty_name,
         "language": ["en"],
-        **license_metadata(sources),
+        "license": licence["license"],
+        "license_name": licence["license_name"],
+        "license_link": licence["license_link"],
         "task_categories": ["visual-question-answering", *(["video-text-to-text"] if video else [])],
         "task_ids": ["visual-question-answering"],
         "size_categories": [size_category(rows)],
@@ -271,7 +317,7 @@ def _terms(sources: list[str]) -> list[tuple[str, DataTerms | None]]:
     return [(name, get_source(name).terms) for name in sources]
 
 
-def license_metadata(sources: list[str]) -> dict[str, str]:
+def license_metadata(sources: list[str]) -> LicenseFields:
     """A card's licence fields: the terms of the scans' datasets bind data derived from them, so ``other``, named
     after those terms, linked to the ``LICENSE.md`` that quotes them (:func:`license_file`)."""
     ids = [terms.license_id if terms else f"{name}-terms" for name, terms in _terms(sources)]

@@ -17,8 +17,9 @@ here are the documented ones, so that ``ladder push`` and the tests catch a bad 
 """
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 LICENSES = frozenset(
     [
@@ -212,6 +213,49 @@ def size_category(rows: int) -> str:
     return "n>1T"
 
 
+# ------------------------------------------------------------------------------------- the metadata ladder writes
+
+
+class DataFiles(TypedDict):
+    split: str
+    path: list[str] | str
+    """The files by name, or a glob."""
+
+
+class CardConfig(TypedDict):
+    """One entry of a card's ``configs`` (the Hub's dataset-card metadata)."""
+
+    config_name: str
+    default: NotRequired[bool]
+    data_files: list[DataFiles]
+
+
+class LicenseFields(TypedDict):
+    license: str
+    license_name: str
+    license_link: str
+
+
+class FrontMatter(LicenseFields):
+    """A card's YAML metadata, in the order it is written."""
+
+    pretty_name: str
+    language: list[str]
+    task_categories: list[str]
+    task_ids: list[str]
+    size_categories: list[str]
+    source_datasets: list[str]
+    annotations_creators: list[str]
+    tags: list[str]
+    configs: NotRequired[list[CardConfig]]
+
+
+# ------------------------------------------------------------------------------------------- checking a card
+
+CardMetadata = Mapping[str, object]
+"""A card's YAML metadata as parsed, unchecked: every value is narrowed (``isinstance``) before it is used."""
+
+
 def read_card_metadata(text: str) -> dict[str, Any]:
     """A card's YAML metadata as huggingface_hub parses it (empty when there is none); raises ``ValueError``
     when the block is not a YAML mapping."""
@@ -222,7 +266,7 @@ def read_card_metadata(text: str) -> dict[str, Any]:
     return data
 
 
-def _strings(meta: dict[str, Any], key: str) -> list[str] | None:
+def _strings(meta: CardMetadata, key: str) -> list[str] | None:
     """The field as a list of strings (a single string counts as one), None when absent; raises on other types."""
     value = meta.get(key)
     if value is None:
@@ -233,7 +277,7 @@ def _strings(meta: dict[str, Any], key: str) -> list[str] | None:
     return items
 
 
-def _check_list(meta: dict[str, Any], key: str, allowed: frozenset[str], problems: list[str]) -> None:
+def _check_list(meta: CardMetadata, key: str, allowed: frozenset[str], problems: list[str]) -> None:
     try:
         values = _strings(meta, key)
     except ValueError as e:
@@ -244,9 +288,10 @@ def _check_list(meta: dict[str, Any], key: str, allowed: frozenset[str], problem
             problems.append(f'"{key}" must be one of [{", ".join(sorted(allowed))}], not {v!r}')
 
 
-def _check_license(meta: dict[str, Any], problems: list[str]) -> None:
+def _check_license(meta: CardMetadata, problems: list[str]) -> None:
     _check_list(meta, "license", LICENSES, problems)
-    if "other" not in (meta.get("license") or []) and meta.get("license") != "other":
+    licence = meta.get("license")
+    if licence != "other" and not (isinstance(licence, list) and "other" in licence):
         return
     name, link = meta.get("license_name"), meta.get("license_link")
     if not isinstance(name, str) or not LICENSE_NAME.match(name):
@@ -255,7 +300,7 @@ def _check_license(meta: dict[str, Any], problems: list[str]) -> None:
         problems.append('"license: other" needs "license_link": a URL, or LICENSE / LICENSE.md in the repository')
 
 
-def _check_configs(meta: dict[str, Any], root: Path | None, problems: list[str]) -> None:
+def _check_configs(meta: CardMetadata, root: Path | None, problems: list[str]) -> None:
     configs = meta.get("configs")
     if configs is None:
         return
@@ -296,7 +341,7 @@ def _check_configs(meta: dict[str, Any], root: Path | None, problems: list[str])
         problems.append('at most one config may be "default: true"')
 
 
-def card_problems(meta: dict[str, Any], root: Path | None = None, required: tuple[str, ...] = ()) -> list[str]:
+def card_problems(meta: CardMetadata, root: Path | None = None, required: tuple[str, ...] = ()) -> list[str]:
     """Everything in a card's metadata the Hub would refuse or not understand; ``root``: the folder whose files
     ``configs`` must name; ``required``: fields that must be present."""
     problems = [f'"{key}" is missing' for key in required if key not in meta]

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from ladderdata.cache import claim_folder, regular_file_stat
 from ladderdata.errors import ConfigError, LadderError
 from ladderdata.io.card import benchmark_folders, card_for_repo
+from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark
 from ladderdata.io.hub_card import card_problems, read_card_metadata
 from ladderdata.layout import DatasetLayout
 
@@ -27,8 +30,6 @@ log = logging.getLogger(__name__)
 
 REQUIRED_METADATA = ("license", "task_categories", "size_categories", "configs")
 CARD = "README.md"
-EXPORT_MANIFEST = "export.json"
-"""``ladderdata.eval.export.MANIFEST`` (that layer is above this one)."""
 EXPORT_IMAGES = "images"
 
 
@@ -39,6 +40,20 @@ class FolderKind(StrEnum):
     """A ``build-bench --out`` folder: a card listing its benchmarks, one folder each."""
     EXPORT = "export"
     """One folder of ``ladder export --out`` (``SPBench-SI``, ``vsi-video``...), described by its ``export.json``."""
+
+
+class ShardEntry(BaseModel):
+    path: str
+    """Relative to the dataset folder."""
+
+
+class DatasetManifest(BaseModel):
+    """What ``ladder push`` reads of a built dataset's ``manifest.json`` (:mod:`ladderdata.io.card` writes it)."""
+
+    shards: list[ShardEntry] = []
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -77,8 +92,8 @@ class PushPlan:
 def _dataset_files(folder: Path) -> list[Path]:
     """The files of one built dataset that a reader needs; raises when its manifest lists a missing shard."""
     layout = DatasetLayout(folder)
-    manifest = _read_json(layout.manifest)
-    shards = [folder / str(s["path"]) for s in manifest.get("shards", [])]
+    manifest = _read_manifest(layout.manifest, DatasetManifest)
+    shards = [folder / s.path for s in manifest.shards]
     missing = [str(p.relative_to(folder)) for p in shards if not p.is_file()]
     if missing:
         raise ConfigError(f"{folder}: shards in its manifest.json are missing ({', '.join(missing[:3])}); rebuild it")
@@ -91,12 +106,12 @@ def _dataset_files(folder: Path) -> list[Path]:
     return [*described, *shards, *previews, *report]
 
 
-def _export_files(folder: Path, manifest: dict[str, Any]) -> list[Path]:
+def _export_files(folder: Path, manifest: ExportedBenchmark) -> list[Path]:
     """The files of an export folder a reader needs: those its ``export.json`` lists, but for ``vsibench`` the
     archives instead of the loose videos they hold (lmms-eval unpacks the archives); raises when one is missing."""
-    listed = [str(name) for name in manifest.get("keys", {})]
-    if manifest.get("archives"):
-        loose = {str(v["path"]) for v in manifest.get("videos", [])}
+    listed = list(manifest.keys)
+    if manifest.archives:
+        loose = {v.path for v in manifest.videos}
         listed = [name for name in listed if name not in loose]
     files = [folder / name for name in sorted(listed) if name != CARD]
     missing = [str(p.relative_to(folder)) for p in files if not p.is_file()]
@@ -106,15 +121,16 @@ def _export_files(folder: Path, manifest: dict[str, Any]) -> list[Path]:
     return [folder / CARD, folder / EXPORT_MANIFEST, *files]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_manifest(path: Path, model: type[_M]) -> _M:
     try:
         regular_file_stat(path)  # a FIFO would block the read
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a ladder manifest")
-    return data
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise ConfigError(f"{path} is not a ladder manifest") from None
 
 
 def plan_push(folder: Path, repo: str) -> PushPlan:
@@ -134,11 +150,12 @@ def plan_push(folder: Path, repo: str) -> PushPlan:
     if (folder / EXPORT_MANIFEST).exists():
         kind = FolderKind.EXPORT
         sources = [
-            (p, p.relative_to(folder).as_posix()) for p in _export_files(folder, _read_json(folder / EXPORT_MANIFEST))
+            (p, p.relative_to(folder).as_posix())
+            for p in _export_files(folder, _read_manifest(folder / EXPORT_MANIFEST, ExportedBenchmark))
         ]
     elif layout.manifest.is_file():
         kind = FolderKind.DATASET
-        if not _read_json(layout.manifest).get("shards"):
+        if not _read_manifest(layout.manifest, DatasetManifest).shards:
             raise ConfigError(f"{folder} has no rows to push (its README.md and stats.md say why)")
         sources = [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(folder)]
     elif benchmarks := benchmark_folders(folder):
@@ -148,7 +165,7 @@ def plan_push(folder: Path, repo: str) -> PushPlan:
             raise ConfigError(f"{folder}: {', '.join(absent)} missing; rerun ladder build-bench to write them")
         sources = [(layout.card, CARD), (layout.license, layout.license.name)]
         for bench in benchmarks:
-            if not _read_json(DatasetLayout(bench).manifest).get("shards"):
+            if not _read_manifest(DatasetLayout(bench).manifest, DatasetManifest).shards:
                 log.warning("%s is empty: not pushed (its README.md says why)", bench.name)
                 continue
             sources += [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(bench)]

@@ -15,13 +15,14 @@ from ladderdata.eval.export.base import (
     get_layout,
     register_layout,
 )
-from ladderdata.eval.export.files import MANIFEST, ExportWriter, encode_mp4, write_atomic
-from ladderdata.eval.export.records import BenchQuestion, ExportedBenchmark, ExportedVideo
+from ladderdata.eval.export.files import ExportWriter, encode_mp4, write_atomic
+from ladderdata.eval.export.records import BenchQuestion
 from ladderdata.eval.export.run import export_benchmark
+from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 
 __all__ = [
     "EXPORT_LAYOUTS",
-    "MANIFEST",
+    "EXPORT_MANIFEST",
     "BenchQuestion",
     "ExportLayout",
     "ExportOptions",

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import SPLIT, BenchQuestion, ExportedBenchmark
+from ladderdata.eval.export.records import SPLIT, BenchQuestion
 from ladderdata.eval.official import mca_types, na_types
+from ladderdata.io.exported import ExportedBenchmark
 from ladderdata.layout import shard_name
 from ladderdata.registry import Registry
 from ladderdata.tasks import OfficialScorer

@@ -6,7 +6,8 @@ copies VSI-Bench's), and how both sample a video's frames.
 
 import pyarrow as pa
 
-from ladderdata.eval.export.records import BenchQuestion, ExportedBenchmark
+from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.exported import ExportedBenchmark
 
 SPATIALLADDER_NUM_FRAMES = 32
 """SpatialLadder's ``evaluator.py --num_frames`` default: frames it samples from each video by

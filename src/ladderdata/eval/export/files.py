@@ -11,10 +11,10 @@ from PIL import Image
 
 from ladderdata.cache import atomic_path, content_key, regular_file_stat
 from ladderdata.errors import ConfigError
-from ladderdata.eval.export.records import BenchQuestion, ExportedBenchmark, ExportedVideo
+from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 from ladderdata.layout import check_name, is_safe_name
 
-MANIFEST = "export.json"
 IMAGES_DIR = "images"
 VIDEO_FOURCC = "mp4v"
 """MPEG-4 Part 2: the mp4 encoder opencv-python-headless ships; FFmpeg-based readers (decord, PyAV) decode it."""
@@ -84,8 +84,8 @@ def previous_export(root: Path) -> ExportedBenchmark | None:
     """The previous export's manifest; None when there is none or it is unreadable (then every file is
     rewritten), and when it is not a regular file (a FIFO would block the read)."""
     try:
-        regular_file_stat(root / MANIFEST)
-        return ExportedBenchmark.model_validate_json((root / MANIFEST).read_text(encoding="utf-8"))
+        regular_file_stat(root / EXPORT_MANIFEST)
+        return ExportedBenchmark.model_validate_json((root / EXPORT_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -28,7 +28,6 @@ from ladderdata.cache import content_key
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export.base import ExportLayout, ExportOptions, get_layout
 from ladderdata.eval.export.files import (
-    MANIFEST,
     ExportWriter,
     bytes_writer,
     export_images,
@@ -37,8 +36,9 @@ from ladderdata.eval.export.files import (
     write_atomic,
 )
 from ladderdata.eval.export.read import BenchSource
-from ladderdata.eval.export.records import SPLIT, BenchQuestion, ExportedBenchmark, ExportedVideo
+from ladderdata.eval.export.records import SPLIT, BenchQuestion
 from ladderdata.io.card import data_configs, front_matter, license_file, project_reference, terms_section
+from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 from ladderdata.layout import LICENSE_FILE, check_name
 from ladderdata.outputs import claim_output, refuse_inside_inputs
 from ladderdata.prompts import resource
@@ -154,7 +154,7 @@ def _export_one(
     writer.write("README.md", content_key({"card": card}), bytes_writer(card))
     writer.remove_stale()
     result.keys = writer.keys
-    write_atomic(root / MANIFEST, bytes_writer((result.model_dump_json(indent=2) + "\n").encode()))
+    write_atomic(root / EXPORT_MANIFEST, bytes_writer((result.model_dump_json(indent=2) + "\n").encode()))
     log.info("%s: %d questions, %d files written to %s", benchmark, len(questions), writer.written, root)
     return result
 
@@ -186,7 +186,7 @@ def export_benchmark(
     folder_of = _folders(layout, video_of)
     for folder in folder_of.values():
         settings = {"format": layout.name, **options.model_dump()}
-        claim_output(out / folder, "benchmark export", settings, overwrite=overwrite, signature=MANIFEST)
+        claim_output(out / folder, "benchmark export", settings, overwrite=overwrite, signature=EXPORT_MANIFEST)
     results = []
     for benchmark in source.shards:
         results.append(_export_one(layout, options, source, benchmark, out / folder_of[benchmark], video_of[benchmark]))

@@ -14,7 +14,8 @@ import pyarrow as pa
 from ladderdata.eval.export.base import DATA_DIR, ExportLayout, ParquetNames, keyed_parquet, register_layout
 from ladderdata.eval.export.fields import SPATIALLADDER_NUM_FRAMES, video_frames_note, vsibench_table
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import BenchQuestion, ExportedBenchmark
+from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.exported import ExportedBenchmark
 from ladderdata.tasks import OfficialScorer
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from ladderdata.errors import ConfigError
 from ladderdata.eval.export.base import ExportLayout, ParquetNames, keyed_parquet, register_layout
 from ladderdata.eval.export.fields import video_frames_note, vsibench_table
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import BenchQuestion, ExportedBenchmark, ExportedVideo
+from ladderdata.eval.export.records import BenchQuestion
 from ladderdata.eval.official import direction_forms
+from ladderdata.io.exported import ExportedBenchmark, ExportedVideo
 from ladderdata.tasks import OfficialScorer
 
 log = logging.getLogger(__name__)
