@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from ladderdata.cli import app
@@ -17,6 +18,7 @@ from ladderdata.eval.export import (
     BenchQuestion,
     ExportedBenchmark,
     ExportLayout,
+    ExportOptions,
     export_benchmark,
     get_layout,
     register_layout,
@@ -26,6 +28,11 @@ from ladderdata.eval.report import load_bench
 TOY = "toy-questions"
 
 
+class ToyOptions(ExportOptions):
+    truth_column: str = "truth"
+    """The name of the ground-truth column."""
+
+
 class ToyLayout(ExportLayout):
     """Every question type (no official scorer), ``<benchmark>-toy/<benchmark>-toy.parquet`` with its own field
     names, images under ``images/<scene>/``."""
@@ -33,18 +40,21 @@ class ToyLayout(ExportLayout):
     name = TOY
     description = "a test layout: the questions under their own field names"
     reader = "the toy reader"
+    options_model = ToyOptions
 
     def folder(self, benchmark: str, is_video: bool) -> str:
         return f"{benchmark}-toy"
 
     def table(self, questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+        assert isinstance(self.options, ToyOptions)
+        truth = self.options.truth_column
         return pa.Table.from_pylist(
             [
                 {
                     "qid": q.id,
                     "scene": q.scene_id,
                     "kind": q.task,
-                    "truth": q.answer,
+                    truth: q.answer,
                     "files": (images or [[]] * len(questions))[k],
                 }
                 for k, q in enumerate(questions)
@@ -99,6 +109,13 @@ def test_a_registered_layout_exports_through_the_cli(benches: Path, tmp_path: Pa
     assert json.loads((out / "spbench-si-toy" / "export.json").read_text())["rows"] == len(rows)
     (again,) = export_benchmark(bench, out, TOY)  # a rerun: the same files, under the same keys
     assert again.keys == manifest.keys
+    # the layout's own options: validated by its model, part of the folder's claim
+    with pytest.raises(ValidationError, match="colour"):
+        export_benchmark(bench, tmp_path / "other", TOY, settings={"colour": "red"})
+    with pytest.raises(ConfigError, match="--overwrite"):
+        export_benchmark(bench, out, TOY, settings={"truth_column": "answer"})
+    (renamed,) = export_benchmark(bench, out, TOY, settings={"truth_column": "answer"}, overwrite=True)
+    assert pq.read_table(folder / renamed.parquet).column("answer").to_pylist() == [r["truth"] for r in table]
 
 
 def test_the_unknown_format_line_lists_the_layouts(benches: Path, tmp_path: Path, toy_layout: None) -> None:

@@ -31,9 +31,9 @@ DATA_DIR = "data"
 
 
 class ExportOptions(BaseModel):
-    """The settings of an export (a layout with more subclasses this and names it :attr:`ExportLayout.options`).
-    Every field is part of the output folder's claim: a folder exported with other settings is refused unless
-    ``--overwrite``."""
+    """The settings of an export (a layout with more subclasses this and names it
+    :attr:`ExportLayout.options_model`). Every field is part of the output folder's claim: a folder exported with
+    other settings is refused unless ``--overwrite``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,8 +56,9 @@ def keyed_parquet(key: str) -> str:
 
 
 class ExportLayout(ABC):
-    """One evaluator's layout. Subclasses set the class attributes and implement :meth:`folder`, :meth:`table`
-    and :meth:`usage`; the other methods have the defaults most layouts want."""
+    """One evaluator's layout, made for one export with its :attr:`options`. Subclasses set the class attributes
+    and implement :meth:`folder`, :meth:`table` and :meth:`usage`; the other methods have the defaults most
+    layouts want."""
 
     name: ClassVar[str]
     """``ladder export --format NAME``."""
@@ -67,7 +68,11 @@ class ExportLayout(ABC):
     """The evaluator that reads it, in messages and on the card (``SpatialLadder's evaluator``)."""
     scorer: ClassVar[OfficialScorer | None] = None
     """Whose question-type lists bound what it holds (the tool stops at other types); None: any type."""
-    options: ClassVar[type[ExportOptions]] = ExportOptions
+    options_model: ClassVar[type[ExportOptions]] = ExportOptions
+    """The layout's settings (``fps`` and any of its own)."""
+
+    def __init__(self, options: ExportOptions) -> None:
+        self.options = options
 
     def question_types(self) -> Collection[str] | None:
         """The question types its evaluator reads (None: any)."""
@@ -123,7 +128,7 @@ class ExportLayout(ABC):
         )
 
 
-EXPORT_LAYOUTS: Registry[ExportLayout] = Registry("export format", entry_point_group="ladder.export_layouts")
+EXPORT_LAYOUTS: Registry[type[ExportLayout]] = Registry("export format", entry_point_group="ladder.export_layouts")
 """Layout name -> its layout, in registration order."""
 
 _L = TypeVar("_L", bound=type[ExportLayout])
@@ -131,10 +136,10 @@ _L = TypeVar("_L", bound=type[ExportLayout])
 
 def register_layout(cls: _L) -> _L:
     """Class decorator: make an export layout available as ``ladder export --format cls.name``."""
-    EXPORT_LAYOUTS.add(cls.name, cls())
+    EXPORT_LAYOUTS.add(cls.name, cls)
     return cls
 
 
-def get_layout(name: str) -> ExportLayout:
+def get_layout(name: str) -> type[ExportLayout]:
     """The layout named ``name``; ``ConfigError`` listing the layouts otherwise."""
     return EXPORT_LAYOUTS.get_entry(name)

@@ -17,7 +17,7 @@ a previous export left that the benchmark no longer has.
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from string import Template
 
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from ladderdata.cache import content_key
 from ladderdata.errors import ConfigError
-from ladderdata.eval.export.base import ExportLayout, ExportOptions, get_layout
+from ladderdata.eval.export.base import ExportLayout, get_layout
 from ladderdata.eval.export.files import (
     ExportWriter,
     bytes_writer,
@@ -103,7 +103,6 @@ def _folders(layout: ExportLayout, video_of: dict[str, bool]) -> dict[str, str]:
 
 def _export_one(
     layout: ExportLayout,
-    options: ExportOptions,
     source: BenchSource,
     benchmark: str,
     root: Path,
@@ -119,7 +118,7 @@ def _export_one(
     for question in source.with_images(benchmark):
         if is_video:
             if question.scene_id not in videos:
-                videos[question.scene_id] = export_video(writer, question, options.fps)
+                videos[question.scene_id] = export_video(writer, question, layout.options.fps)
         else:
             names.append(export_images(writer, question, contents))
         questions.append(question.model_copy(update={"images": []}))
@@ -141,7 +140,7 @@ def _export_one(
         sources=sources,
         rows=len(questions),
         question_types=dict(sorted(Counter(q.task for q in questions).items())),
-        fps=options.fps if is_video else None,
+        fps=layout.options.fps if is_video else None,
         images=sorted(contents),
         videos=list(videos.values()),
     )
@@ -166,6 +165,7 @@ def export_benchmark(
     fps: float = 2.0,
     on_benchmark: Callable[[], None] | None = None,
     overwrite: bool = False,
+    settings: Mapping[str, object] | None = None,
 ) -> list[ExportedBenchmark]:
     """Export one benchmark folder, or every benchmark under a folder, to ``out/<folder>/`` in the layout
     registered as ``fmt`` (:data:`~ladderdata.eval.export.base.EXPORT_LAYOUTS`; its :meth:`ExportLayout.folder`
@@ -173,23 +173,24 @@ def export_benchmark(
 
     Every benchmark is checked, and every ``out/<folder>`` claimed (``ladderdata.outputs``: empty, or this
     layout's earlier export with the same options unless ``overwrite``), before anything is written; ``out``
-    inside ``bench`` is refused.
+    inside ``bench`` is refused. ``settings``: the layout's own options besides ``fps`` (the fields of its
+    :attr:`~ExportLayout.options_model`).
     """
-    layout = get_layout(fmt)
+    layout_class = get_layout(fmt)
     if fps <= 0:
         raise ConfigError(f"--fps must be positive, not {fps}")
-    options = layout.options(fps=fps)
+    layout = layout_class(layout_class.options_model.model_validate({"fps": fps, **(settings or {})}))
     refuse_inside_inputs(out, [bench])
     source = BenchSource(bench)
     questions_of = source.questions()
     video_of = {name: _check(layout, name, questions) for name, questions in questions_of.items()}
     folder_of = _folders(layout, video_of)
     for folder in folder_of.values():
-        settings = {"format": layout.name, **options.model_dump()}
-        claim_output(out / folder, "benchmark export", settings, overwrite=overwrite, signature=EXPORT_MANIFEST)
+        claimed = {"format": layout.name, **layout.options.model_dump()}
+        claim_output(out / folder, "benchmark export", claimed, overwrite=overwrite, signature=EXPORT_MANIFEST)
     results = []
     for benchmark in source.shards:
-        results.append(_export_one(layout, options, source, benchmark, out / folder_of[benchmark], video_of[benchmark]))
+        results.append(_export_one(layout, source, benchmark, out / folder_of[benchmark], video_of[benchmark]))
         if on_benchmark:
             on_benchmark()
     return results
