@@ -39,20 +39,18 @@ class CameraDisplacementConfig(TaskConfig):
 
 
 @register_task("camera_displacement")
-class CameraDisplacement(TaskGenerator):
+class CameraDisplacement(TaskGenerator[CameraDisplacementConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Cam. Disp."
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("displacement_over_noise",)
-    config_class: ClassVar[type[TaskConfig]] = CameraDisplacementConfig
     unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraDisplacementConfig)
         pairs = list(combinations(range(len(shown.views)), 2))
         for k in rng.permutation(len(pairs)):
             start, end = pairs[int(k)]

@@ -58,13 +58,12 @@ class MovementDirectionConfig(TaskConfig):
 
 
 @register_task("camera_movement_direction")
-class CameraMovementDirection(TaskGenerator):
+class CameraMovementDirection(TaskGenerator[MovementDirectionConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Cam. Move"
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("angle_margin_deg", "displacement_over_noise")
-    config_class: ClassVar[type[TaskConfig]] = MovementDirectionConfig
 
     def template_choices(self) -> dict[str, int]:
         return {self.name: len(DIRECTIONS)}
@@ -73,7 +72,6 @@ class CameraMovementDirection(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, MovementDirectionConfig)
         guard = self.filters.guard_bands
         pairs = list(combinations(range(len(shown.views)), 2))
         for k in rng.permutation(len(pairs)):

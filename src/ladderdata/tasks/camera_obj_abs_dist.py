@@ -35,20 +35,18 @@ class CameraObjAbsDistConfig(TaskConfig):
 
 
 @register_task("camera_obj_abs_dist")
-class CameraObjAbsDist(TaskGenerator):
+class CameraObjAbsDist(TaskGenerator[CameraObjAbsDistConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Cam.-Obj. Dist."
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
-    config_class: ClassVar[type[TaskConfig]] = CameraObjAbsDistConfig
     unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraObjAbsDistConfig)
         for index in rng.permutation(len(shown.views)):
             view = shown.views[int(index)]
             objects = candidates_in_view(self, ctx, shown, int(index), rejections)

@@ -33,14 +33,13 @@ class CameraObjRelDistConfig(TaskConfig):
     tries: int = Field(50, ge=1, le=100_000, description="random option sets tried per frame")
 
 
-class CameraObjRelDist(TaskGenerator):
+class CameraObjRelDist(TaskGenerator[CameraObjRelDistConfig]):
     """Shared generator of the three forms; subclasses set ``choices``."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
-    config_class: ClassVar[type[TaskConfig]] = CameraObjRelDistConfig
     choices: ClassVar[int]
 
     def template_choices(self) -> dict[str, int]:
@@ -50,7 +49,6 @@ class CameraObjRelDist(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraObjRelDistConfig)
         for index in rng.permutation(len(shown.views)):
             view = shown.views[int(index)]
             objects = candidates_in_view(self, ctx, shown, int(index), rejections)

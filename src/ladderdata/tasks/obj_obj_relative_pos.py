@@ -86,13 +86,12 @@ def _oriented(
     )
 
 
-class RelativePos(TaskGenerator):
+class RelativePos(TaskGenerator[RelativePosConfig]):
     """Shared generator of the three relations; subclasses set the options and the separation."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
-    config_class: ClassVar[type[TaskConfig]] = RelativePosConfig
     options: ClassVar[tuple[str, str]]
     in_front: ClassVar[bool] = True
     """Whether every box corner must lie in front of the camera (view angles need it)."""
@@ -108,7 +107,6 @@ class RelativePos(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelativePosConfig)
         guard = self.filters.guard_bands
         for index in rng.permutation(len(shown.views)):
             view = shown.views[int(index)]

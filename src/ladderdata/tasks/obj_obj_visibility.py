@@ -37,12 +37,11 @@ class VisibilityConfig(TaskConfig):
 
 
 @register_task("obj_obj_visibility")
-class ObjObjVisibility(TaskGenerator):
+class ObjObjVisibility(TaskGenerator[VisibilityConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Visibility"
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "visibility_ratio", "visibility_gap")
-    config_class: ClassVar[type[TaskConfig]] = VisibilityConfig
 
     def template_choices(self) -> dict[str, int]:
         return {self.name: 2}
@@ -51,7 +50,6 @@ class ObjObjVisibility(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, VisibilityConfig)
         for index in rng.permutation(len(shown.views)):
             objects = candidates_in_view(self, ctx, shown, int(index), rejections, cfg.min_visible)
             pairs = list(combinations(objects, 2))

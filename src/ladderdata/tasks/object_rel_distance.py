@@ -29,23 +29,21 @@ class RelDistanceConfig(TaskConfig):
 
 
 @register_task("object_rel_distance")
-class ObjectRelDistance(TaskGenerator):
+class ObjectRelDistance(TaskGenerator[RelDistanceConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Rel. Dist."
+    spatialladder_rank: ClassVar[int | None] = 4
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
-    config_class: ClassVar[type[TaskConfig]] = RelDistanceConfig
 
     def template_choices(self) -> dict[str, int]:
-        assert isinstance(self.config, RelDistanceConfig)
         return {self.name: self.config.choices}
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelDistanceConfig)
         cands = self.candidates(ctx, shown, rejections)
         if len(cands) < cfg.choices + 1:
             return
