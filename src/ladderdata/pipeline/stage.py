@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from ladderdata.executor import Executor
 from ladderdata.layout import DatasetLayout
@@ -23,7 +23,7 @@ class StageStats:
     seconds: float = 0.0
     counters: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, float | dict[str, int]]:
         return {"seconds": round(self.seconds, 3), "counters": dict(sorted(self.counters.items()))}
 
 

@@ -127,7 +127,7 @@ class Sample(BaseModel):
     def prompt_style(self) -> PromptStyle:
         return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
 
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self) -> list[dict[str, JsonValue]]:
         """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer; boxes are in
         the pixels of the image as Qwen2.5-VL's processor resizes it at the paper's pixel budget
         (:func:`ladderdata.geometry.vision_grid.resized_size`), which is where the model answers."""
@@ -386,12 +386,18 @@ class TaskGenerator(ABC, Generic[ConfigT]):
             return False
         obj = ctx.objects[object_id]
         visibility, threshold = shown.visibility(object_id), self.filters.min_visibility
-        if not rejections.check("visibility", visibility >= threshold):
-            return False
-        if not self.clear("visibility", visibility, threshold, self.filters.guard_bands.visibility, rejections):
+        if not self.reaches("visibility", visibility, threshold, self.filters.guard_bands.visibility, rejections):
             return False
         rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]
         return rejections.check("not_unique", not rivals)
+
+    @staticmethod
+    def reaches(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:
+        """Whether ``value`` reaches ``threshold`` (else counted as ``name``) and is clear of it by ``band`` (else
+        counted as ``guard_band:<name>``): the two checks of every gate with a guard band, in order."""
+        return rejections.check(name, value >= threshold) and TaskGenerator.clear(
+            name, value, threshold, band, rejections
+        )
 
     @staticmethod
     def clear(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:

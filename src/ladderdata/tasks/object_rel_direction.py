@@ -206,9 +206,8 @@ def allocentric_drafts(
             continue
         angle = signed_angle_deg(facing, towards)
         margin = form.boundary_distance(angle)
-        if not rejections.check("angle_margin", margin >= min_angle_margin_deg):
-            continue
-        if not task.clear("angle_margin", margin, min_angle_margin_deg, task.filters.guard_bands.angle_deg, rejections):
+        band = task.filters.guard_bands.angle_deg
+        if not task.reaches("angle_margin", margin, min_angle_margin_deg, band, rejections):
             continue
         answer = form.answer(angle)
         refs = [

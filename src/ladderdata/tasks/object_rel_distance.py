@@ -55,10 +55,8 @@ class ObjectRelDistance(TaskGenerator[RelDistanceConfig]):
                 dist = {c: max(ctx.distance(target, c), MIN_DISTANCE) for c in picked}
                 ordered = sorted(picked, key=lambda c: dist[c])
                 ratio = dist[ordered[1]] / dist[ordered[0]]
-                if not rejections.check("distance_ratio", ratio >= cfg.min_ratio):
-                    continue
                 band = cfg.min_ratio * self.filters.guard_bands.ratio
-                if not self.clear("distance_ratio", ratio, cfg.min_ratio, band, rejections):
+                if not self.reaches("distance_ratio", ratio, cfg.min_ratio, band, rejections):
                     continue
                 refs = [self.ref(ctx, shown, target, "target")]
                 refs += [self.ref(ctx, shown, c, "candidate") for c in picked]
