@@ -34,10 +34,11 @@ THIS_SRC = Path(__file__).resolve().parents[1] / "src"
 SYNTH = ["--scenes", "2", "--frames", "200", "--objects", "50", "--mesh-vertices", "150000"]
 
 
-def build(src: Path, scans: Path, out: Path, stride: int, workers: int) -> None:
+def build(src: Path, scans: Path, out: Path, stride: int, workers: int, recipe: str | None) -> None:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "ladderdata", "build-dataset", "--scans", str(scans), "--out", str(out)]
     command += ["--split", "all", "--frame-stride", str(stride), "--workers", str(workers)]
+    command += ["--recipe", recipe] if recipe else []
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -74,6 +75,13 @@ def main() -> None:
     parser.add_argument("--scans", type=Path, default=None, help="scans to build (default: synthesised into --work)")
     parser.add_argument("--frame-stride", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        default=None,
+        help="recipe to build with (repeatable: each is built and compared; default: the default recipe); "
+        "vsti covers the camera and in-view tasks the default recipe leaves out",
+    )
     args = parser.parse_args()
     scans = args.scans
     if scans is None:
@@ -81,19 +89,23 @@ def main() -> None:
         command = [sys.executable, "-m", "ladderdata", "synth", "--out", str(scans), *SYNTH]
         subprocess.run(command, env={**os.environ, "PYTHONPATH": str(THIS_SRC)}, check=True, capture_output=True)
     sides = {"base": args.base_src.resolve(), "this": THIS_SRC}
-    found = {}
-    for name, src in sides.items():
-        build(src, scans, args.work / name, args.frame_stride, args.workers)
-        found[name] = outputs(args.work / name)
-    base, this = found["base"], found["this"]
-    verdicts = {
-        name: compare(base[name], this[name]) if name in base and name in this else "on one side only"
-        for name in sorted(base.keys() | this.keys())
-    }
+    verdicts: dict[str, str] = {}
+    for recipe in args.recipe or [None]:
+        found = {}
+        for name, src in sides.items():
+            out = args.work / (name if recipe is None else f"{name}-{Path(recipe).stem}")
+            build(src, scans, out, args.frame_stride, args.workers, recipe)
+            found[name] = outputs(out)
+        base, this = found["base"], found["this"]
+        prefix = "" if recipe is None else f"{Path(recipe).stem}: "
+        verdicts |= {
+            prefix + name: compare(base[name], this[name]) if name in base and name in this else "on one side only"
+            for name in sorted(base.keys() | this.keys())
+        }
     for name, verdict in verdicts.items():
         print(f"{verdict}: {name}")
     bad = [n for n, v in verdicts.items() if v in ("differs", "on one side only")]
-    metadata = sum(n.startswith(".ladder-work") for n in verdicts)
+    metadata = sum(".ladder-work" in n for n in verdicts)
     print(
         f"{len(verdicts) - len(bad)} of {len(verdicts)} files with identical rows ({metadata} metadata, "
         f"{len(verdicts) - metadata} shards), {sum(v == 'identical' for v in verdicts.values())} byte-identical"

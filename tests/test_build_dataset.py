@@ -201,7 +201,8 @@ def test_rerun_resumes(
 def test_finished_scans_are_recognised_without_loading_them(
     built_dataset: BuiltDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Resume keys come from the input files: a rerun over finished scans never loads a mesh."""
+    """Resume keys come from the input files: a rerun over finished scans never loads a mesh, and opens the scan
+    source once (the build context's: plan, draft, render and the report read it there)."""
     from ladderdata.sources.scannet import ScanNetSource
 
     out = tmp_path / "dataset"
@@ -210,11 +211,21 @@ def test_finished_scans_are_recognised_without_loading_them(
     def no_loading(self: ScanNetSource, scan_id: str) -> None:
         raise AssertionError(f"{scan_id} was loaded")
 
+    opened: list[ScanNetSource] = []
+    real_init = ScanNetSource.__init__
+
+    def counted_init(self: ScanNetSource, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
     monkeypatch.setattr(ScanNetSource, "load", no_loading)
+    monkeypatch.setattr(ScanNetSource, "__init__", counted_init)
     summary = build_dataset(
         BuildConfig(source=scannet(built_dataset.root), out=out, split="all", recipe=built_dataset.recipe)
     )
     assert summary.stages["draft"].counters["cached"] == 3 and not summary.failed
+    assert summary.stages["write"].counters["reused"] > 0 and "written" not in summary.stages["write"].counters
+    assert len(opened) == 1  # no worker ran (every scan and shard was current): only the context opened it
 
 
 def test_bad_scan_is_reported_and_costs_nothing_else(

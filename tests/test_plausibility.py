@@ -6,8 +6,7 @@ import pytest
 
 from ladderdata.executor import LocalExecutor
 from ladderdata.pipeline import BuildConfig, DraftRecord
-from ladderdata.pipeline.config import SceneDrafts
-from ladderdata.pipeline.draft import Drafted
+from ladderdata.pipeline.config import Drafted, SceneDrafts
 from ladderdata.pipeline.select import SelectStage
 from ladderdata.pipeline.stage import BuildContext, StageStats
 from ladderdata.recipe import Recipe

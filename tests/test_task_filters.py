@@ -283,3 +283,24 @@ def test_size_box_is_a_recipe_option(box: str, expected: str) -> None:
     ctx = SceneContext("scene9999_00", None, facts, [], lambda a, b: 0.0, floor_area=None)
     kept, _ = drafts("object_size_estimation", ctx, Shown([view({1: 1.0}, {1: "plank"})]), box=box)
     assert [d.answer for d in kept] == [expected]
+
+
+def test_a_gate_with_a_guard_band_counts_which_check_failed() -> None:
+    """``reaches``: below the threshold counts the gate's name, inside the band ``guard_band:<name>``."""
+    rejections = Rejections()
+    gen = get_task("object_rel_distance")()
+    assert not gen.reaches("ratio", 1.9, 2.0, 0.1, rejections)
+    assert not gen.reaches("ratio", 2.05, 2.0, 0.1, rejections)
+    assert gen.reaches("ratio", 2.1, 2.0, 0.1, rejections)  # exactly the band away is clear (up to rounding)
+    assert rejections.counts == {"ratio": 1, "guard_band:ratio": 1}
+
+
+def test_a_task_config_is_the_class_its_type_argument_names() -> None:
+    """``TaskGenerator[XConfig]`` sets ``config_class`` (what recipes validate with) and refuses another config."""
+    from ladderdata.tasks.object_rel_distance import ObjectRelDistance, RelDistanceConfig
+
+    assert ObjectRelDistance.config_class is RelDistanceConfig
+    assert ObjectRelDistance().config == RelDistanceConfig()
+    other = get_task("object_counting").config_class()
+    with pytest.raises(TypeError, match="ObjectRelDistance takes a RelDistanceConfig, not CountingConfig"):
+        ObjectRelDistance(other)  # type: ignore[arg-type]

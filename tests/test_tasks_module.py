@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.factories import load_ground_truth, read_samples
+from ladderdata import tasks
 from ladderdata.cli import console, entrypoint
+from ladderdata.pipeline import BuildConfig, build_dataset
+from ladderdata.recipe import Recipe
+from ladderdata.sources.base import source_config
 from ladderdata.tasks import base
 from ladderdata.tasks.modules import load_task_modules, task_modules_digest
 
@@ -85,6 +89,34 @@ def test_a_recipe_names_its_plugins(
     assert rows and {r["task"] for r in rows} == {"object_taller"}
     assert {r["modality"] for r in rows} == {"multi_view"}
     assert check_taller_rows(bench_root, out) == len(rows)
+
+
+def test_a_module_in_the_tasks_package_is_a_built_in_task_with_no_other_edit(
+    taller_file: Path, bench_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A built-in task is its module alone: placed among the tasks package's modules (here a second folder of the
+    package), importing the package registers it, a recipe builds it, and the card heads its column with the
+    short name the class declares; no list outside the module names it."""
+    folder = tmp_path / "more_tasks"
+    folder.mkdir()
+    (folder / "object_taller.py").write_text(taller_file.read_text() + '\nObjectTaller.short_name = "Taller"\n')
+    monkeypatch.setattr(tasks, "__path__", [*tasks.__path__, str(folder)])
+    monkeypatch.delitem(sys.modules, "ladderdata.tasks.object_taller", raising=False)
+    assert "object_taller" not in base.TASKS
+    tasks.import_builtin_tasks()
+    try:
+        assert base.get_task("object_taller").__module__ == "ladderdata.tasks.object_taller"
+        out = tmp_path / "ds"
+        recipe = Recipe(name="taller", tasks={"object_taller": {}, "object_counting": {}}, metadata={"frame_stride": 2})
+        scans = source_config("scannet", root=bench_root)
+        summary = build_dataset(BuildConfig(source=scans, out=out, split="all", recipe=recipe))
+    finally:
+        sys.modules.pop("ladderdata.tasks.object_taller", None)
+    assert check_taller_rows(bench_root, out) > 0
+    card = (out / "README.md").read_text()
+    assert "| Taller |" in card and "| Obj. Cnt. |" in card
+    assert "object_taller/multi_view" in (out / "stats.json").read_text()
+    assert summary.rejections  # the task's filters are counted with the others
 
 
 def test_an_unknown_task_names_the_ways_in(

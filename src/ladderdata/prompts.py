@@ -13,7 +13,7 @@ from string import Formatter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from ladderdata.cache import regular_file_stat
 from ladderdata.errors import ConfigError, validation_text
@@ -182,14 +182,14 @@ def user_prompt(question: str, options: list[str], answer_type: str, style: Prom
     return "\n".join(lines)
 
 
-def chat_messages(prompt: str, images: int, answer: str | None = None) -> list[dict[str, Any]]:
+def chat_messages(prompt: str, images: int, answer: str | None = None) -> list[dict[str, JsonValue]]:
     """Chat turns in the format TRL's vision trainers read: image placeholders first, then the prompt.
 
     Every content block has both keys (``text`` is None for images) so the column has one Arrow type.
     """
-    content = [{"type": "image", "text": None} for _ in range(images)]
+    content: list[JsonValue] = [{"type": "image", "text": None} for _ in range(images)]
     content.append({"type": "text", "text": prompt})
-    turns: list[dict[str, Any]] = [
+    turns: list[dict[str, JsonValue]] = [
         {"role": "system", "content": [{"type": "text", "text": prompts().system}]},
         {"role": "user", "content": content},
     ]

@@ -6,9 +6,9 @@ Built-in recipes live in ``templates/recipes/``; ``Recipe.load("spatialladder-26
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from ladderdata.errors import ConfigError
 from ladderdata.layout import SAFE_NAME_PATTERN
@@ -127,6 +127,10 @@ class ImageConfig(BaseModel):
 Target = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
+TaskSettings = dict[str, JsonValue]
+"""A task's settings as a recipe gives them (its config class validates them: ``TaskGenerator.config_class``)."""
+
+
 class Recipe(BaseModel):
     """What to generate and how much. Everything is checked when the recipe is read, before any work starts:
     bounded numbers, task settings, targets naming configured tasks, and question templates (files present,
@@ -143,12 +147,12 @@ class Recipe(BaseModel):
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     modalities: ModalityConfig = Field(default_factory=ModalityConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
-    tasks: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {t: dict[str, Any]() for t in SPATIAL_TASKS},
+    tasks: dict[str, TaskSettings] = Field(
+        default_factory=lambda: {t: TaskSettings() for t in SPATIAL_TASKS},
         description="task name -> that task's config (see its config class); order is generation order",
     )
     localization: LocalizationMode = LocalizationMode.PAIRED
-    localization_config: dict[str, Any] = Field(default_factory=dict)
+    localization_config: TaskSettings = Field(default_factory=dict)
     targets: dict[str, dict[Modality, Target]] = Field(
         default_factory=dict, description="questions per task and modality; tasks without a target keep everything"
     )

@@ -13,7 +13,8 @@ Every stage is a :class:`~ladderdata.pipeline.stage.Stage`: its counters and tim
 """
 
 from ladderdata.pipeline.config import BuildConfig, DraftRecord, SceneDrafts
-from ladderdata.pipeline.run import BuildSummary, build_dataset
+from ladderdata.pipeline.report import BuildSummary
+from ladderdata.pipeline.run import build_dataset
 from ladderdata.pipeline.stage import BuildProgress, StageStats
 
 __all__ = ["BuildConfig", "BuildProgress", "BuildSummary", "DraftRecord", "SceneDrafts", "StageStats", "build_dataset"]

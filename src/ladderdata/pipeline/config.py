@@ -1,5 +1,8 @@
-"""What a build is given (:class:`BuildConfig`) and the per-scan records it caches between runs."""
+"""What a build is given (:class:`BuildConfig`), the per-scan records it caches between runs and what drafting
+learned about every scan (:class:`Drafted`)."""
 
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,3 +84,52 @@ class SceneDrafts(BaseModel):
     frame_digests: dict[int, str] = {}
     """Frame number -> xxh3-64 of the JPEG bytes that decoded at drafting (``verify_frames``): the shard writer
     decodes a frame again only when its bytes differ."""
+
+
+@dataclass
+class Drafted:
+    """What drafting learned about every scan: the later stages and the build's report read it from the build's
+    context (``BuildContext.drafted``) instead of opening the scans again."""
+
+    scenes: list[SceneDrafts]
+    """Scans drafted (or read from the cache), sorted by scan id."""
+    failed: dict[str, str]
+    """Scan id -> error naming the scan and the file at fault."""
+
+    @property
+    def scene_keys(self) -> dict[str, str]:
+        """Scan id -> its drafts key, which covers the contents of every input file (frames included)."""
+        return {s.scan_id: s.key for s in self.scenes}
+
+    @property
+    def frame_digests(self) -> dict[str, dict[int, str]]:
+        """Scan id -> frame number -> digest of the bytes that decoded at drafting (``SceneDrafts.frame_digests``)."""
+        return {s.scan_id: s.frame_digests for s in self.scenes}
+
+    @property
+    def scan_ids(self) -> list[str]:
+        return [s.scan_id for s in self.scenes]
+
+    @property
+    def views(self) -> dict[str, int]:
+        """Scan id -> views measured at the recipe's frame stride."""
+        return {s.scan_id: s.views for s in self.scenes}
+
+    @property
+    def unknown_labels(self) -> dict[str, dict[str, int]]:
+        """Scan id -> raw labels the label table lacks -> objects carrying them (scans with none are absent)."""
+        return {s.scan_id: s.unknown_labels for s in self.scenes if s.unknown_labels}
+
+    @property
+    def drafts(self) -> Counter[str]:
+        """``"task/modality"`` -> drafts, over all scans."""
+        return Counter(f"{r.task}/{r.modality.value}" for s in self.scenes for r in s.records)
+
+    @property
+    def rejections(self) -> dict[str, Counter[str]]:
+        """``"task/modality"`` -> filter name -> candidates rejected, over all scans."""
+        merged: dict[str, Counter[str]] = defaultdict(Counter)
+        for scene in self.scenes:
+            for key, counts in scene.rejections.items():
+                merged[key].update(counts)
+        return merged

@@ -21,7 +21,7 @@ from ladderdata.executor import Outcome
 from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import depth_warning, ensure_metadata, metadata_path, read_views, scan_metadata_key
 from ladderdata.metadata.views import Timings
-from ladderdata.pipeline.config import DraftRecord, SceneDrafts
+from ladderdata.pipeline.config import Drafted, DraftRecord, SceneDrafts
 from ladderdata.pipeline.plan import Plan
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import Recipe
@@ -200,24 +200,6 @@ def frame_digest(data: bytes) -> str:
     return xxhash.xxh3_64_hexdigest(data)
 
 
-@dataclass
-class Drafted:
-    scenes: list[SceneDrafts]
-    """Scans drafted (or read from the cache), sorted by scan id."""
-    failed: dict[str, str]
-    """Scan id -> error naming the scan and the file at fault."""
-
-    @property
-    def scene_keys(self) -> dict[str, str]:
-        """Scan id -> its drafts key, which covers the contents of every input file (frames included)."""
-        return {s.scan_id: s.key for s in self.scenes}
-
-    @property
-    def frame_digests(self) -> dict[str, dict[int, str]]:
-        """Scan id -> frame number -> digest of the bytes that decoded at drafting (``SceneDrafts.frame_digests``)."""
-        return {s.scan_id: s.frame_digests for s in self.scenes}
-
-
 class DraftStage(Stage[Plan, Drafted]):
     name = "draft"
 
@@ -236,7 +218,7 @@ class DraftStage(Stage[Plan, Drafted]):
 
         ctx.start(self.name, len(data.scan_ids))
         # finished scans are recognised here, from their input files, so a rerun starts no worker for them
-        source = open_source(config.source)
+        source = ctx.source
         outcomes: dict[str, Outcome[ScanDrafts]] = {}
         for scan_id in data.scan_ids:
             hit = drafts_cache_hit(source, job, scan_id)
@@ -249,4 +231,5 @@ class DraftStage(Stage[Plan, Drafted]):
         ordered = [outcomes[s] for s in data.scan_ids]
         scenes = sorted((o.value.drafts for o in ordered if o.value is not None), key=lambda s: s.scan_id)
         stats.counters["drafts"] = sum(len(s.records) for s in scenes)
-        return Drafted(scenes, {o.item: o.error or "unknown error" for o in ordered if o.value is None})
+        ctx.drafted = Drafted(scenes, {o.item: o.error or "unknown error" for o in ordered if o.value is None})
+        return ctx.drafted

@@ -11,7 +11,7 @@ from ladderdata.io.rooms import dataset_rooms, scan_room
 from ladderdata.layout import check_name
 from ladderdata.pipeline.config import BuildConfig
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import ScanSource, listed_ids, open_source
+from ladderdata.sources.base import ScanSource, listed_ids
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class PlanStage(Stage[BuildConfig, Plan]):
     name = "plan"
 
     def run(self, ctx: BuildContext, data: BuildConfig, stats: StageStats) -> Plan:
-        source = open_source(data.source)
+        source = ctx.source
         scan_ids = list_scans(source, data.split)
         stats.counters["listed"] = len(scan_ids)
         if data.exclude:

@@ -16,7 +16,6 @@ from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.prompts import LETTERS, QuestionTemplates, choice_fields
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
-from ladderdata.sources.base import open_source
 from ladderdata.tasks import Modality, Sample, TaskGenerator
 
 
@@ -96,10 +95,6 @@ class Renderer:
 class Rendered:
     subsets: dict[str, list[Sample]]
     """Subset name -> its rows in their final (shuffled) order."""
-    scene_keys: dict[str, str]
-    """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
-    frame_digests: dict[str, dict[int, str]]
-    """Scan id -> frame -> digest of the bytes that decoded at drafting (``Drafted.frame_digests``)."""
 
 
 def subset_names(recipe: Recipe, benchmark: bool) -> list[str]:
@@ -125,7 +120,7 @@ class RenderStage(Stage[Selection, Rendered]):
     def run(self, ctx: BuildContext, data: Selection, stats: StageStats) -> Rendered:
         config = ctx.config
         recipe = config.recipe
-        renderer = Renderer(recipe, config.seed, open_source(config.source).source_of)
+        renderer = Renderer(recipe, config.seed, ctx.source.source_of)
         derivers = recipe.derivers()
         subsets: dict[str, list[Sample]] = {s: [] for s in subset_names(recipe, config.benchmark)}
 
@@ -150,4 +145,4 @@ class RenderStage(Stage[Selection, Rendered]):
             stats.counters["duplicate ids dropped"] += len(rows) - len(kept)
             order = rng_for(config.seed, "shuffle", subset).permutation(len(kept))
             subsets[subset] = [kept[int(i)] for i in order]
-        return Rendered(subsets, data.scene_keys, data.frame_digests)
+        return Rendered(subsets)

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ladderdata.pipeline.config import DraftRecord
-from ladderdata.pipeline.draft import Drafted
+from ladderdata.pipeline.config import Drafted, DraftRecord
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.seeding import rng_for
 from ladderdata.tasks import Modality
@@ -72,10 +71,6 @@ def implausible_objects(data: Drafted, config: PlausibilityConfig, stats: StageS
 class Selection:
     groups: dict[tuple[str, Modality], list[DraftRecord]]
     """(task, modality) -> the selected records, groups in sorted order."""
-    scene_keys: dict[str, str]
-    """Scan id -> content key of its inputs (``Drafted.scene_keys``), for the shards' keys."""
-    frame_digests: dict[str, dict[int, str]]
-    """Scan id -> frame -> digest of the bytes that decoded at drafting (``Drafted.frame_digests``)."""
 
 
 class SelectStage(Stage[Drafted, Selection]):
@@ -101,4 +96,4 @@ class SelectStage(Stage[Drafted, Selection]):
             target = recipe.target(task, modality, len(data.scenes))
             chosen[(task, modality)] = select(records, target, rng_for(seed, "select", task, modality))
             stats.counters["selected"] += len(chosen[(task, modality)])
-        return Selection(chosen, data.scene_keys, data.frame_digests)
+        return Selection(chosen)

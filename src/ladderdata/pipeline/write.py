@@ -132,7 +132,7 @@ class WriteStage(Stage[Rendered, Written]):
         margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
         extras = any(s.extras for rows in data.subsets.values() for s in rows)
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, data.scene_keys, extras)
+        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, ctx.drafted.scene_keys, extras)
         plan: list[PlannedShard] = []
         for subset, rows in data.subsets.items():
             count = -(-len(rows) // recipe.rows_per_shard)
@@ -144,7 +144,7 @@ class WriteStage(Stage[Rendered, Written]):
                 )
                 path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
-                plan.append(PlannedShard(path, part, key, verified_frames(part, data.frame_digests)))
+                plan.append(PlannedShard(path, part, key, verified_frames(part, ctx.drafted.frame_digests)))
             folder = layout.subset_dir(subset)
             for stale in folder.glob(f"{split}-*.parquet") if folder.is_dir() else []:
                 if stale in planned:

@@ -1,27 +1,13 @@
 """Question generators, one module per question type, registered under VSI-Bench ``question_type`` names.
 
-Importing this package registers the built-in tasks; third-party tasks register with
-:func:`register_task` or through the ``ladderdata.tasks`` entry-point group.
+Importing this package imports every module in it (:func:`import_builtin_tasks`), so the built-in tasks register
+themselves: a new question type is its module and its wording, with no list to extend. Third-party tasks
+register with :func:`register_task` or through the ``ladderdata.tasks`` entry-point group.
 """
 
-from ladderdata.tasks import (
-    camera_displacement,
-    camera_movement_direction,
-    camera_obj_abs_dist,
-    camera_obj_rel_dist,
-    obj_appearance_order,
-    obj_obj_relative_pos,
-    obj_obj_visibility,
-    object_abs_distance,
-    object_counting,
-    object_localization,
-    object_rel_direction,
-    object_rel_direction_vsi,
-    object_rel_distance,
-    object_size_estimation,
-    room_size_estimation,
-    route_planning,
-)
+import importlib
+import pkgutil
+
 from ladderdata.tasks.base import (
     TASKS,
     AnswerType,
@@ -40,19 +26,25 @@ from ladderdata.tasks.base import (
     get_task,
     official_types,
     register_task,
+    spatialladder_tasks,
 )
 from ladderdata.tasks.context import ObjectFacts, SceneContext, Shown
 
-SPATIAL_TASKS = (  # SpatialLadder-26k's question types, in its Table 6 order (cards and reports list them first)
-    "object_counting",
-    "object_abs_distance",
-    "object_size_estimation",
-    "room_size_estimation",
-    "object_rel_distance",
-    "object_rel_direction",
-    "obj_appearance_order",
-)
+
+def import_builtin_tasks() -> None:
+    """Import every module of this package (in name order, so tasks register in a fixed order): the task
+    modules among them register their tasks."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+import_builtin_tasks()
+
+SPATIAL_TASKS = spatialladder_tasks()
+"""SpatialLadder-26k's question types, in its Table 6 order (:attr:`TaskGenerator.spatialladder_rank`): the
+default recipe's tasks, listed first by cards and reports."""
 LOCALIZATION_TASK = "object_localization"
+"""The task the recipes' ``localization`` setting adds (paired boxes for the perception stage)."""
 
 __all__ = [
     "LOCALIZATION_TASK",
@@ -72,25 +64,11 @@ __all__ = [
     "TaskConfig",
     "TaskGenerator",
     "UnknownLabels",
-    "camera_displacement",
-    "camera_movement_direction",
-    "camera_obj_abs_dist",
-    "camera_obj_rel_dist",
     "column_name",
     "forms_of",
     "get_task",
-    "obj_appearance_order",
-    "obj_obj_relative_pos",
-    "obj_obj_visibility",
-    "object_abs_distance",
-    "object_counting",
-    "object_localization",
-    "object_rel_direction",
-    "object_rel_direction_vsi",
-    "object_rel_distance",
-    "object_size_estimation",
+    "import_builtin_tasks",
     "official_types",
     "register_task",
-    "room_size_estimation",
-    "route_planning",
+    "spatialladder_tasks",
 ]

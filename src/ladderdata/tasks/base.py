@@ -10,10 +10,11 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, cast, get_args, get_origin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from typing_extensions import TypeVar
 
 from ladderdata.geometry.vision_grid import rescale_boxes
 from ladderdata.layout import check_name
@@ -126,7 +127,7 @@ class Sample(BaseModel):
     def prompt_style(self) -> PromptStyle:
         return PromptStyle.LOCALIZATION if self.answer_type is AnswerType.BOXES else PromptStyle.ANSWER
 
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self) -> list[dict[str, JsonValue]]:
         """Chat turns for supervised training: the B.2 prompt of the sample's stage and the answer; boxes are in
         the pixels of the image as Qwen2.5-VL's processor resizes it at the paper's pixel budget
         (:func:`ladderdata.geometry.vision_grid.resized_size`), which is where the model answers."""
@@ -248,13 +249,16 @@ def clear_of(value: float, threshold: float, band: float) -> bool:
     return abs(value - threshold) >= band - 1e-9
 
 
-ConfigT = TypeVar("ConfigT", bound=TaskConfig)
+ConfigT = TypeVar("ConfigT", bound=TaskConfig, default=TaskConfig, covariant=True)
+"""A task's config class: ``class Counting(TaskGenerator[CountingConfig])`` makes ``self.config`` a
+``CountingConfig`` (and :attr:`TaskGenerator.config_class` that class). A bare ``TaskGenerator`` is any task."""
 
 
-class TaskGenerator(ABC):
+class TaskGenerator(ABC, Generic[ConfigT]):
     """Generates drafts for one question type from a scene and the views shown.
 
-    Subclasses set the class attributes and implement :meth:`drafts`; :meth:`generate` applies the caps.
+    Subclasses name their config class as the type argument (``TaskGenerator[CountingConfig]``), set the class
+    attributes and implement :meth:`drafts`; :meth:`generate` applies the caps.
     """
 
     name: ClassVar[str]
@@ -263,6 +267,8 @@ class TaskGenerator(ABC):
     margins: ClassVar[tuple[str, ...]]
     """Names of the margins this task stores (the union over tasks becomes the ``margins`` column)."""
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    """The class of :attr:`config` (recipes validate a task's settings with it): the type argument the task
+    subclasses ``TaskGenerator`` with."""
     subset: ClassVar[str] = "spatial"
     """The dataset subset (Hugging Face config) this task's rows go to."""
     unit: ClassVar[str] = ""
@@ -273,6 +279,9 @@ class TaskGenerator(ABC):
     """Column heading in cards and evaluation tables (the paper's abbreviations); empty: the task's name."""
     official: ClassVar[frozenset[OfficialScorer]] = frozenset()
     """Official scorers that know this question type (their lists are built from these declarations)."""
+    spatialladder_rank: ClassVar[int | None] = None
+    """Position among SpatialLadder-26k's question types in its Table 6 (0 first): these make the default recipe
+    and lead the columns of cards and reports (:func:`spatialladder_tasks`); None: not one of them."""
     scored_within: ClassVar[str] = ""
     """Another question type whose official score averages this one in (VSI-Bench's three relative-direction
     forms are reported as ``object_rel_direction``); empty: scored under its own name."""
@@ -284,8 +293,18 @@ class TaskGenerator(ABC):
     (the first is the default). A recipe's ``templates`` files override it; built-in tasks' wording is
     ``templates/questions.yaml``."""
 
-    def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
-        self.config = config if config is not None else self.config_class()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            args = get_args(base) if get_origin(base) is TaskGenerator else ()
+            if args and isinstance(args[0], type) and issubclass(args[0], TaskConfig):
+                cls.config_class = args[0]
+
+    def __init__(self, config: ConfigT | None = None, filters: FilterConfig | None = None) -> None:
+        chosen = config if config is not None else self.config_class()
+        if not isinstance(chosen, self.config_class):
+            raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, not {type(chosen).__name__}")
+        self.config: ConfigT = cast(ConfigT, chosen)  # checked just above: config_class is ConfigT's class
         self.filters = filters if filters is not None else FilterConfig()
 
     @property
@@ -367,12 +386,18 @@ class TaskGenerator(ABC):
             return False
         obj = ctx.objects[object_id]
         visibility, threshold = shown.visibility(object_id), self.filters.min_visibility
-        if not rejections.check("visibility", visibility >= threshold):
-            return False
-        if not self.clear("visibility", visibility, threshold, self.filters.guard_bands.visibility, rejections):
+        if not self.reaches("visibility", visibility, threshold, self.filters.guard_bands.visibility, rejections):
             return False
         rivals = [o for o in shown.present(obj.category, self.filters.presence_visibility) if o != object_id]
         return rejections.check("not_unique", not rivals)
+
+    @staticmethod
+    def reaches(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:
+        """Whether ``value`` reaches ``threshold`` (else counted as ``name``) and is clear of it by ``band`` (else
+        counted as ``guard_band:<name>``): the two checks of every gate with a guard band, in order."""
+        return rejections.check(name, value >= threshold) and TaskGenerator.clear(
+            name, value, threshold, band, rejections
+        )
 
     @staticmethod
     def clear(name: str, value: float, threshold: float, band: float, rejections: Rejections) -> bool:
@@ -429,6 +454,13 @@ def official_types(scorer: OfficialScorer, answer_type: AnswerType) -> tuple[str
     """The question types ``scorer`` scores as ``answer_type`` (multiple choice or numeric), in registration
     order: the registry's counterpart of the official code's hand-kept lists."""
     return tuple(n for n, cls in TASKS.items() if scorer in cls.official and cls.answer_type is answer_type)
+
+
+def spatialladder_tasks() -> tuple[str, ...]:
+    """SpatialLadder-26k's question types among the registered tasks, in its Table 6 order
+    (:attr:`TaskGenerator.spatialladder_rank`)."""
+    ranked = sorted((rank, n) for n, cls in TASKS.items() if (rank := cls.spatialladder_rank) is not None)
+    return tuple(n for _, n in ranked)
 
 
 def forms_of(task: str) -> tuple[str, ...]:

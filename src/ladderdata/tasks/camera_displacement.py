@@ -7,7 +7,6 @@ error: ``displacement_over_noise`` = displacement / ``pose_noise_m`` is stored a
 """
 
 from collections.abc import Iterator
-from itertools import combinations
 from typing import ClassVar
 
 import numpy as np
@@ -24,7 +23,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import camera_centre, frame_description
+from ladderdata.tasks.camera_views import frame_description, frame_pairs
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -39,29 +38,23 @@ class CameraDisplacementConfig(TaskConfig):
 
 
 @register_task("camera_displacement")
-class CameraDisplacement(TaskGenerator):
+class CameraDisplacement(TaskGenerator[CameraDisplacementConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Cam. Disp."
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("displacement_over_noise",)
-    config_class: ClassVar[type[TaskConfig]] = CameraDisplacementConfig
     unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraDisplacementConfig)
-        pairs = list(combinations(range(len(shown.views)), 2))
-        for k in rng.permutation(len(pairs)):
-            start, end = pairs[int(k)]
-            displacement = float(np.linalg.norm(camera_centre(shown.views[end]) - camera_centre(shown.views[start])))
+        band = cfg.min_displacement_over_noise * self.filters.guard_bands.ratio
+        for start, end, moved in frame_pairs(shown, rng):
+            displacement = float(np.linalg.norm(moved))
             ratio = displacement / cfg.pose_noise_m
-            if not rejections.check("displacement_over_noise", ratio >= cfg.min_displacement_over_noise):
-                continue
-            band = cfg.min_displacement_over_noise * self.filters.guard_bands.ratio
-            if not self.clear("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
+            if not self.reaches("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
                 continue
             if not rejections.check("max_displacement", displacement <= cfg.max_displacement):
                 continue

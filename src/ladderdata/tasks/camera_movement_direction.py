@@ -11,7 +11,6 @@ clear its threshold by its guard band (angle, ratio; docs/benchmarks.md#guard-ba
 
 import math
 from collections.abc import Iterator
-from itertools import combinations
 from typing import ClassVar
 
 import numpy as np
@@ -27,7 +26,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import camera_centre, frame_description, heading
+from ladderdata.tasks.camera_views import frame_description, frame_pairs, heading
 from ladderdata.tasks.context import SceneContext, Shown
 
 DIRECTIONS = ("Forward", "Backward", "Left", "Right")
@@ -58,13 +57,12 @@ class MovementDirectionConfig(TaskConfig):
 
 
 @register_task("camera_movement_direction")
-class CameraMovementDirection(TaskGenerator):
+class CameraMovementDirection(TaskGenerator[MovementDirectionConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Cam. Move"
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("angle_margin_deg", "displacement_over_noise")
-    config_class: ClassVar[type[TaskConfig]] = MovementDirectionConfig
 
     def template_choices(self) -> dict[str, int]:
         return {self.name: len(DIRECTIONS)}
@@ -73,17 +71,12 @@ class CameraMovementDirection(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, MovementDirectionConfig)
         guard = self.filters.guard_bands
-        pairs = list(combinations(range(len(shown.views)), 2))
-        for k in rng.permutation(len(pairs)):
-            start, end = pairs[int(k)]
-            moved = (camera_centre(shown.views[end]) - camera_centre(shown.views[start]))[:2]
+        band = cfg.min_displacement_over_noise * guard.ratio
+        for start, end, move in frame_pairs(shown, rng):
+            moved = move[:2]
             ratio = float(np.linalg.norm(moved)) / cfg.pose_noise_m
-            if not rejections.check("displacement_over_noise", ratio >= cfg.min_displacement_over_noise):
-                continue
-            band = cfg.min_displacement_over_noise * guard.ratio
-            if not self.clear("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
+            if not self.reaches("displacement_over_noise", ratio, cfg.min_displacement_over_noise, band, rejections):
                 continue
             try:
                 forward, left = heading(shown.views[start])
@@ -92,9 +85,7 @@ class CameraMovementDirection(TaskGenerator):
                 continue
             angle = math.degrees(math.atan2(float(moved @ left), float(moved @ forward)))
             margin = boundary_distance(angle)
-            if not rejections.check("angle_margin", margin >= cfg.min_angle_margin_deg):
-                continue
-            if not self.clear("angle_margin", margin, cfg.min_angle_margin_deg, guard.angle_deg, rejections):
+            if not self.reaches("angle_margin", margin, cfg.min_angle_margin_deg, guard.angle_deg, rejections):
                 continue
             answer = movement_direction(angle)
             yield Draft(

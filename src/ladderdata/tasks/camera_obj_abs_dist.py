@@ -23,7 +23,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import camera_distance, candidates_in_view, frame_description, view_ref
+from ladderdata.tasks.camera_views import camera_distance, frame_description, view_ref, views_with_candidates
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -35,34 +35,30 @@ class CameraObjAbsDistConfig(TaskConfig):
 
 
 @register_task("camera_obj_abs_dist")
-class CameraObjAbsDist(TaskGenerator):
+class CameraObjAbsDist(TaskGenerator[CameraObjAbsDistConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Cam.-Obj. Dist."
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
-    config_class: ClassVar[type[TaskConfig]] = CameraObjAbsDistConfig
     unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraObjAbsDistConfig)
-        for index in rng.permutation(len(shown.views)):
-            view = shown.views[int(index)]
-            objects = candidates_in_view(self, ctx, shown, int(index), rejections)
+        for index, objects in views_with_candidates(self, ctx, shown, rng, rejections):
             for k in rng.permutation(len(objects)):
                 object_id = objects[int(k)]
-                distance = camera_distance(ctx, object_id, view)
+                distance = camera_distance(ctx, object_id, shown.views[index])
                 if not rejections.check("distance_range", cfg.min_distance <= distance <= cfg.max_distance):
                     continue
-                ref = view_ref(ctx, shown, int(index), object_id, "object")
+                ref = view_ref(ctx, shown, index, object_id, "object")
                 yield Draft(
                     template=self.name,
                     fields={
                         "object_name": ctx.objects[object_id].category,
-                        "frame_description": frame_description(shown, int(index)),
+                        "frame_description": frame_description(shown, index),
                     },
                     answer=answers.metres(distance),
                     objects=[ref],

@@ -23,7 +23,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import camera_distance, candidates_in_view, frame_description, view_ref
+from ladderdata.tasks.camera_views import camera_distance, frame_description, view_ref, views_with_candidates
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -33,14 +33,13 @@ class CameraObjRelDistConfig(TaskConfig):
     tries: int = Field(50, ge=1, le=100_000, description="random option sets tried per frame")
 
 
-class CameraObjRelDist(TaskGenerator):
+class CameraObjRelDist(TaskGenerator[CameraObjRelDistConfig]):
     """Shared generator of the three forms; subclasses set ``choices``."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
-    config_class: ClassVar[type[TaskConfig]] = CameraObjRelDistConfig
     choices: ClassVar[int]
 
     def template_choices(self) -> dict[str, int]:
@@ -50,10 +49,9 @@ class CameraObjRelDist(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CameraObjRelDistConfig)
-        for index in rng.permutation(len(shown.views)):
-            view = shown.views[int(index)]
-            objects = candidates_in_view(self, ctx, shown, int(index), rejections)
+        band = cfg.min_ratio * self.filters.guard_bands.ratio
+        for index, objects in views_with_candidates(self, ctx, shown, rng, rejections):
+            view = shown.views[index]
             if not rejections.check("too_few_objects", len(objects) >= self.choices):
                 continue
             tried: set[tuple[int, ...]] = set()
@@ -67,16 +65,13 @@ class CameraObjRelDist(TaskGenerator):
                     continue
                 closest, runner_up = sorted(picked, key=distances.__getitem__)[:2]
                 ratio = distances[runner_up] / distances[closest]
-                if not rejections.check("distance_ratio", ratio >= cfg.min_ratio):
-                    continue
-                band = cfg.min_ratio * self.filters.guard_bands.ratio
-                if not self.clear("distance_ratio", ratio, cfg.min_ratio, band, rejections):
+                if not self.reaches("distance_ratio", ratio, cfg.min_ratio, band, rejections):
                     continue
                 others = [i for i in picked if i != closest]
-                refs = [view_ref(ctx, shown, int(index), i, "candidate") for i in (closest, *others)]
+                refs = [view_ref(ctx, shown, index, i, "candidate") for i in (closest, *others)]
                 yield Draft(
                     template=self.name,
-                    fields={"frame_description": frame_description(shown, int(index))},
+                    fields={"frame_description": frame_description(shown, index)},
                     choices=[ctx.objects[i].category for i in (closest, *others)],
                     objects=refs,
                     margins={"visibility_min": min(r.visibility for r in refs), "distance_ratio": ratio},

@@ -5,6 +5,9 @@ Camera frame: x right, y down, z forward (the optical axis), metres; poses are t
 camera-to-world matrices (z up). docs/tasks.md defines every quantity.
 """
 
+from collections.abc import Iterator
+from itertools import combinations
+
 import numpy as np
 
 from ladderdata.metadata.config import ViewRecord
@@ -77,9 +80,7 @@ def referable_in_view(
         return False
     least = task.filters.min_visibility if min_visibility is None else min_visibility
     visibility = view_visibility(shown, index, object_id)
-    if not rejections.check("visibility", visibility >= least):
-        return False
-    if not task.clear("visibility", visibility, least, task.filters.guard_bands.visibility, rejections):
+    if not task.reaches("visibility", visibility, least, task.filters.guard_bands.visibility, rejections):
         return False
     category = ctx.objects[object_id].category
     rivals = [
@@ -104,6 +105,29 @@ def candidates_in_view(
     """Ids of the objects a question about shown view ``index`` may name (:func:`referable_in_view`)."""
     seen = [i for i in shown.object_ids if i in ctx.objects and view_visibility(shown, index, i) > 0]
     return [i for i in seen if referable_in_view(task, ctx, shown, index, i, rejections, min_visibility)]
+
+
+def views_with_candidates(
+    task: TaskGenerator,
+    ctx: SceneContext,
+    shown: Shown,
+    rng: np.random.Generator,
+    rejections: Rejections,
+    min_visibility: float | None = None,
+) -> Iterator[tuple[int, list[int]]]:
+    """Each shown view's index, in an order drawn from ``rng``, with the ids of the objects a question about that
+    view may name (:func:`candidates_in_view`): the outer loop of the questions about one frame."""
+    for index in rng.permutation(len(shown.views)):
+        yield int(index), candidates_in_view(task, ctx, shown, int(index), rejections, min_visibility)
+
+
+def frame_pairs(shown: Shown, rng: np.random.Generator) -> Iterator[tuple[int, int, FloatArray]]:
+    """Every pair of shown views (start before end), in an order drawn from ``rng``, with the (3,) move of the
+    camera centre from start to end (world metres): the loop of the questions about camera motion."""
+    pairs = list(combinations(range(len(shown.views)), 2))
+    for k in rng.permutation(len(pairs)):
+        start, end = pairs[int(k)]
+        yield start, end, camera_centre(shown.views[end]) - camera_centre(shown.views[start])
 
 
 def view_ref(ctx: SceneContext, shown: Shown, index: int, object_id: int, role: str) -> ObjectRef:

@@ -42,24 +42,22 @@ class AppearanceOrderConfig(TaskConfig):
 
 
 @register_task("obj_appearance_order")
-class ObjAppearanceOrder(TaskGenerator):
+class ObjAppearanceOrder(TaskGenerator[AppearanceOrderConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Appr. Order"
+    spatialladder_rank: ClassVar[int | None] = 6
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "first_seen_gap_frames", "first_seen_gap_s")
-    config_class: ClassVar[type[TaskConfig]] = AppearanceOrderConfig
     temporal: ClassVar[bool] = True
 
     def template_choices(self) -> dict[str, int]:
-        assert isinstance(self.config, AppearanceOrderConfig)
         return {self.name: self.config.choices}
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, AppearanceOrderConfig)
         first = {}
         threshold, band = self.filters.min_visibility, self.filters.guard_bands.visibility
         for i in self.candidates(ctx, shown, rejections):

@@ -35,7 +35,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import NEAR_PLANE, box_in_camera, candidates_in_view, frame_description, view_ref
+from ladderdata.tasks.camera_views import NEAR_PLANE, box_in_camera, frame_description, view_ref, views_with_candidates
 from ladderdata.tasks.context import SceneContext, Shown
 from ladderdata.typed import FloatArray, Points3
 
@@ -86,13 +86,12 @@ def _oriented(
     )
 
 
-class RelativePos(TaskGenerator):
+class RelativePos(TaskGenerator[RelativePosConfig]):
     """Shared generator of the three relations; subclasses set the options and the separation."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSTIBENCH})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
-    config_class: ClassVar[type[TaskConfig]] = RelativePosConfig
     options: ClassVar[tuple[str, str]]
     in_front: ClassVar[bool] = True
     """Whether every box corner must lie in front of the camera (view angles need it)."""
@@ -108,11 +107,9 @@ class RelativePos(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelativePosConfig)
         guard = self.filters.guard_bands
-        for index in rng.permutation(len(shown.views)):
-            view = shown.views[int(index)]
-            objects = candidates_in_view(self, ctx, shown, int(index), rejections)
+        for index, objects in views_with_candidates(self, ctx, shown, rng, rejections):
+            view = shown.views[index]
             pairs = list(permutations(objects, 2))
             for k in rng.permutation(len(pairs)):
                 a, b = pairs[int(k)]
@@ -127,14 +124,11 @@ class RelativePos(TaskGenerator):
                 bands = {name: guard.angle_deg if name.endswith("_deg") else guard.depth for name in found.gaps}
                 if not all(self.clear(n, found.gaps[n], limits[n], bands[n], rejections) for n in found.gaps):
                     continue
-                refs = [
-                    view_ref(ctx, shown, int(index), a, "object_a"),
-                    view_ref(ctx, shown, int(index), b, "object_b"),
-                ]
+                refs = [view_ref(ctx, shown, index, a, "object_a"), view_ref(ctx, shown, index, b, "object_b")]
                 yield Draft(
                     template=self.name,
                     fields={
-                        "frame_description": frame_description(shown, int(index)),
+                        "frame_description": frame_description(shown, index),
                         "obj_A_name": ctx.objects[a].category,
                         "obj_B_name": ctx.objects[b].category,
                     },

@@ -26,7 +26,7 @@ from ladderdata.tasks.base import (
     TaskGenerator,
     register_task,
 )
-from ladderdata.tasks.camera_views import candidates_in_view, frame_description, view_ref, view_visibility
+from ladderdata.tasks.camera_views import frame_description, view_ref, view_visibility, views_with_candidates
 from ladderdata.tasks.context import SceneContext, Shown
 
 
@@ -37,12 +37,11 @@ class VisibilityConfig(TaskConfig):
 
 
 @register_task("obj_obj_visibility")
-class ObjObjVisibility(TaskGenerator):
+class ObjObjVisibility(TaskGenerator[VisibilityConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Visibility"
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "visibility_ratio", "visibility_gap")
-    config_class: ClassVar[type[TaskConfig]] = VisibilityConfig
 
     def template_choices(self) -> dict[str, int]:
         return {self.name: 2}
@@ -51,13 +50,11 @@ class ObjObjVisibility(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, VisibilityConfig)
-        for index in rng.permutation(len(shown.views)):
-            objects = candidates_in_view(self, ctx, shown, int(index), rejections, cfg.min_visible)
+        for index, objects in views_with_candidates(self, ctx, shown, rng, rejections, cfg.min_visible):
             pairs = list(combinations(objects, 2))
             for k in rng.permutation(len(pairs)):
-                more, less = sorted(pairs[int(k)], key=lambda i: -view_visibility(shown, int(index), i))
-                high, low = view_visibility(shown, int(index), more), view_visibility(shown, int(index), less)
+                more, less = sorted(pairs[int(k)], key=lambda i: -view_visibility(shown, index, i))
+                high, low = view_visibility(shown, index, more), view_visibility(shown, index, less)
                 if not rejections.check("visibility_ratio", high / low >= cfg.min_ratio):
                     continue
                 if not rejections.check("visibility_gap", high - low >= cfg.min_gap):
@@ -69,10 +66,10 @@ class ObjObjVisibility(TaskGenerator):
                     continue
                 if not self.clear("visibility_gap", high - low, cfg.min_gap, 2 * band, rejections):
                     continue
-                refs = [view_ref(ctx, shown, int(index), i, "candidate") for i in (more, less)]
+                refs = [view_ref(ctx, shown, index, i, "candidate") for i in (more, less)]
                 yield Draft(
                     template=self.name,
-                    fields={"frame_description": frame_description(shown, int(index))},
+                    fields={"frame_description": frame_description(shown, index)},
                     choices=[ctx.objects[more].category, ctx.objects[less].category],
                     objects=refs,
                     margins={"visibility_min": low, "visibility_ratio": high / low, "visibility_gap": high - low},

@@ -28,20 +28,19 @@ class AbsDistanceConfig(TaskConfig):
 
 
 @register_task("object_abs_distance")
-class ObjectAbsDistance(TaskGenerator):
+class ObjectAbsDistance(TaskGenerator[AbsDistanceConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Abs. Dist."
+    spatialladder_rank: ClassVar[int | None] = 1
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_over_size")
-    config_class: ClassVar[type[TaskConfig]] = AbsDistanceConfig
     unit: ClassVar[str] = "m"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, AbsDistanceConfig)
         pairs = list(combinations(self.candidates(ctx, shown, rejections), 2))
         for k in rng.permutation(len(pairs)):
             a, b = pairs[int(k)]

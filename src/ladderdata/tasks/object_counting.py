@@ -28,7 +28,7 @@ class CountingConfig(TaskConfig):
 
 
 @register_task("object_counting")
-class ObjectCounting(TaskGenerator):
+class ObjectCounting(TaskGenerator[CountingConfig]):
     """Counts the instances of a category seen in the frames shown (the salience rule of SIMS-V-style counting): a
     category is asked about only when every instance with any visible part there reaches ``min_visibility`` plus
     the visibility guard band, so every counted instance is visible enough and no uncounted instance is partly
@@ -37,17 +37,16 @@ class ObjectCounting(TaskGenerator):
 
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Obj. Cnt."
+    spatialladder_rank: ClassVar[int | None] = 0
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "count_visibility_threshold")
-    config_class: ClassVar[type[TaskConfig]] = CountingConfig
     unit: ClassVar[str] = "count"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, CountingConfig)
         f = self.filters
         categories = sorted({ctx.objects[i].category for i in shown.object_ids})
         for k in rng.permutation(len(categories)):

@@ -48,11 +48,10 @@ def boxes_answer(objects: list[ObjectRef]) -> str:
 
 
 @register_task("object_localization")
-class ObjectLocalization(TaskGenerator):
+class ObjectLocalization(TaskGenerator[LocalizationConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.BOXES
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE,)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
-    config_class: ClassVar[type[TaskConfig]] = LocalizationConfig
     subset: ClassVar[str] = "localization"
 
     def final_answer(self, draft: Draft, objects: list[ObjectRef]) -> str:
@@ -75,7 +74,6 @@ class ObjectLocalization(TaskGenerator):
 
     def boxed(self, shown: Shown, object_id: int, rejections: Rejections) -> bool:
         cfg = self.config
-        assert isinstance(cfg, LocalizationConfig)
         x1, y1, x2, y2 = shown.in_view(object_id).bbox_2d
         return rejections.check("small_box", min(x2 - x1, y2 - y1) >= cfg.min_box_side)
 
@@ -83,7 +81,6 @@ class ObjectLocalization(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, LocalizationConfig)
         cands = [i for i in self.candidates(ctx, shown, rejections) if self.boxed(shown, i, rejections)]
         order = [cands[int(k)] for k in rng.permutation(len(cands))]
         while order:

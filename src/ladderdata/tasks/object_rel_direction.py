@@ -87,13 +87,13 @@ def signed_angle_deg(facing: np.ndarray, towards: np.ndarray) -> float:
 
 
 @register_task("object_rel_direction")
-class ObjectRelDirection(TaskGenerator):
+class ObjectRelDirection(TaskGenerator[RelDirectionConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Rel. Dir."
+    spatialladder_rank: ClassVar[int | None] = 5
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "lateral_deg", "depth_gap", "angle_margin_deg")
-    config_class: ClassVar[type[TaskConfig]] = RelDirectionConfig
 
     def template_choices(self) -> dict[str, int]:
         return {f"{self.name}.camera": 1 + CAMERA_DISTRACTORS, f"{self.name}.quadrant": len(QUADRANT_FORM.choices)}
@@ -110,7 +110,6 @@ class ObjectRelDirection(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelDirectionConfig)
         cands = self.candidates(ctx, shown, rejections)
         pose = shown.pose
         cam = {i: pose[:3, :3].T @ (ctx.objects[i].center - pose[:3, 3]) for i in cands}
@@ -148,7 +147,6 @@ class ObjectRelDirection(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelDirectionConfig)
         yield from allocentric_drafts(
             self,
             ctx,
@@ -208,9 +206,8 @@ def allocentric_drafts(
             continue
         angle = signed_angle_deg(facing, towards)
         margin = form.boundary_distance(angle)
-        if not rejections.check("angle_margin", margin >= min_angle_margin_deg):
-            continue
-        if not task.clear("angle_margin", margin, min_angle_margin_deg, task.filters.guard_bands.angle_deg, rejections):
+        band = task.filters.guard_bands.angle_deg
+        if not task.reaches("angle_margin", margin, min_angle_margin_deg, band, rejections):
             continue
         answer = form.answer(angle)
         refs = [

@@ -54,13 +54,12 @@ class VSIDirectionConfig(TaskConfig):
     tries: int = Field(200, ge=1, le=100_000, description="random triples tried per image set")
 
 
-class VSIDirection(TaskGenerator):
+class VSIDirection(TaskGenerator[VSIDirectionConfig]):
     """Shared generator of the three forms; subclasses set ``form``."""
 
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     supported: ClassVar[tuple[Modality, ...]] = (Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "angle_margin_deg")
-    config_class: ClassVar[type[TaskConfig]] = VSIDirectionConfig
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     scored_within: ClassVar[str] = "object_rel_direction"
     form: ClassVar[DirectionForm]
@@ -72,7 +71,6 @@ class VSIDirection(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, VSIDirectionConfig)
         yield from allocentric_drafts(
             self,
             ctx,

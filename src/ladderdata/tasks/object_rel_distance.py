@@ -29,23 +29,21 @@ class RelDistanceConfig(TaskConfig):
 
 
 @register_task("object_rel_distance")
-class ObjectRelDistance(TaskGenerator):
+class ObjectRelDistance(TaskGenerator[RelDistanceConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Rel. Dist."
+    spatialladder_rank: ClassVar[int | None] = 4
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min", "distance_ratio")
-    config_class: ClassVar[type[TaskConfig]] = RelDistanceConfig
 
     def template_choices(self) -> dict[str, int]:
-        assert isinstance(self.config, RelDistanceConfig)
         return {self.name: self.config.choices}
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RelDistanceConfig)
         cands = self.candidates(ctx, shown, rejections)
         if len(cands) < cfg.choices + 1:
             return
@@ -57,10 +55,8 @@ class ObjectRelDistance(TaskGenerator):
                 dist = {c: max(ctx.distance(target, c), MIN_DISTANCE) for c in picked}
                 ordered = sorted(picked, key=lambda c: dist[c])
                 ratio = dist[ordered[1]] / dist[ordered[0]]
-                if not rejections.check("distance_ratio", ratio >= cfg.min_ratio):
-                    continue
                 band = cfg.min_ratio * self.filters.guard_bands.ratio
-                if not self.clear("distance_ratio", ratio, cfg.min_ratio, band, rejections):
+                if not self.reaches("distance_ratio", ratio, cfg.min_ratio, band, rejections):
                     continue
                 refs = [self.ref(ctx, shown, target, "target")]
                 refs += [self.ref(ctx, shown, c, "candidate") for c in picked]

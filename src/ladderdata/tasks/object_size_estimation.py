@@ -33,20 +33,19 @@ class SizeConfig(TaskConfig):
 
 
 @register_task("object_size_estimation")
-class ObjectSizeEstimation(TaskGenerator):
+class ObjectSizeEstimation(TaskGenerator[SizeConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Obj. Size"
+    spatialladder_rank: ClassVar[int | None] = 2
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.SINGLE_IMAGE, Modality.MULTI_VIEW, Modality.VIDEO)
     margins: ClassVar[tuple[str, ...]] = ("visibility_min",)
-    config_class: ClassVar[type[TaskConfig]] = SizeConfig
     unit: ClassVar[str] = "cm"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, SizeConfig)
         cands = self.candidates(ctx, shown, rejections)
         for k in rng.permutation(len(cands)):
             obj = ctx.objects[cands[int(k)]]

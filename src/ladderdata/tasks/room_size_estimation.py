@@ -26,20 +26,19 @@ class RoomSizeConfig(TaskConfig):
 
 
 @register_task("room_size_estimation")
-class RoomSizeEstimation(TaskGenerator):
+class RoomSizeEstimation(TaskGenerator[RoomSizeConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.NUMERIC
     short_name: ClassVar[str] = "Room Size"
+    spatialladder_rank: ClassVar[int | None] = 3
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
     supported: ClassVar[tuple[Modality, ...]] = (Modality.VIDEO,)
     margins: ClassVar[tuple[str, ...]] = ()
-    config_class: ClassVar[type[TaskConfig]] = RoomSizeConfig
     unit: ClassVar[str] = "m²"
 
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RoomSizeConfig)
         if not rejections.check("no_floor", ctx.floor_area is not None):
             return
         assert ctx.floor_area is not None

@@ -362,7 +362,7 @@ def plan_route(
 
 
 @register_task("route_planning")
-class RoutePlanning(TaskGenerator):
+class RoutePlanning(TaskGenerator[RoutePlanningConfig]):
     answer_type: ClassVar[AnswerType] = AnswerType.MCQ
     short_name: ClassVar[str] = "Route Plan."
     official: ClassVar[frozenset[OfficialScorer]] = frozenset({OfficialScorer.VSIBENCH, OfficialScorer.SPATIALLADDER})
@@ -376,23 +376,20 @@ class RoutePlanning(TaskGenerator):
         "detour_margin",
         "route_length",
     )
-    config_class: ClassVar[type[TaskConfig]] = RoutePlanningConfig
     drafts_version: ClassVar[str] = "2"
     """2: drafts carry the route's top-down map (``extras``)."""
 
-    def __init__(self, config: TaskConfig | None = None, filters: FilterConfig | None = None) -> None:
+    def __init__(self, config: RoutePlanningConfig | None = None, filters: FilterConfig | None = None) -> None:
         super().__init__(config, filters)
         self._plan: tuple[str, RoomPlan | None] | None = None
 
     def template_choices(self) -> dict[str, int]:
         cfg = self.config
-        assert isinstance(cfg, RoutePlanningConfig)
         return {self.name: min(cfg.choices, 3**cfg.min_turns)}
 
     def room(self, ctx: SceneContext) -> RoomPlan | None:
         """The scene's plan, kept for the scene's next image set (one scene at a time)."""
         cfg = self.config
-        assert isinstance(cfg, RoutePlanningConfig)
         if self._plan is None or self._plan[0] != ctx.scan_id:
             self._plan = (ctx.scan_id, room_plan(ctx, cfg))
         return self._plan[1]
@@ -401,7 +398,6 @@ class RoutePlanning(TaskGenerator):
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
         cfg = self.config
-        assert isinstance(cfg, RoutePlanningConfig)
         plan = self.room(ctx)
         if not rejections.check("no_floor", plan is not None):
             return
