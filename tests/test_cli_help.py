@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from ladderdata.cli import app
@@ -19,10 +20,11 @@ OPTION = re.compile(r"--[a-z][a-z0-9-]*")
 
 
 def leaf_commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from leaf_commands(sub, (*path, name))
+    """Every command under ``command``, as ``--help`` finds them (``ladder``'s own are loaded when listed)."""
+    if isinstance(command, TyperGroup):
+        context = typer.Context(command)
+        for name in command.list_commands(context):
+            yield from leaf_commands(command.get_command(context, name), (*path, name))
     else:
         yield path, command
 
