@@ -4,7 +4,7 @@ listed (``--help`` and errors found in the command line import nothing a command
 
 import importlib
 import logging
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -14,6 +14,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
+from ladderdata.registry import Registry
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -26,21 +27,23 @@ if TYPE_CHECKING:
 SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, EMPTY_BENCHMARK, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 4, 70, 130
 
 #: ``ladder COMMAND`` -> the module of ``ladderdata.cli`` whose ``commands`` defines it, in ``--help``'s order.
-COMMANDS: dict[str, str] = {
-    "synth": "synth",
-    "scans": "scans",
-    "metadata": "scans",
-    "build-dataset": "build",
-    "build-bench": "build",
-    "check-leakage": "quality",
-    "audit": "quality",
-    "eval": "evaluate",
-    "export": "evaluate",
-    "push": "evaluate",
-    "preview": "quality",
-    "demo": "demo",
-    "schemas": "demo",
-}
+COMMANDS: Registry[str] = Registry("ladder command")
+for _name, _module in [
+    ("synth", "synth"),
+    ("scans", "scans"),
+    ("metadata", "scans"),
+    ("build-dataset", "build"),
+    ("build-bench", "build"),
+    ("check-leakage", "quality"),
+    ("audit", "quality"),
+    ("eval", "evaluate"),
+    ("export", "evaluate"),
+    ("push", "evaluate"),
+    ("preview", "quality"),
+    ("demo", "demo"),
+    ("schemas", "demo"),
+]:
+    COMMANDS.add(_name, _module)
 
 console = Console(stderr=True)
 log = logging.getLogger("ladderdata")
@@ -103,16 +106,29 @@ app = typer.Typer(
 )
 
 
+class ConsoleLogs(logging.Handler):
+    """Log records on stderr through rich's handler, with the text they quote from the user's files escaped
+    (``OneLineLogs``); rich's handler is made at the first record, so a command stopped before it logs anything
+    (a bad option, a wrong path) never imports it."""
+
+    @cached_property
+    def rich(self) -> logging.Handler:
+        from rich.logging import RichHandler
+
+        from ladderdata.outputs import OneLineLogs
+
+        handler = RichHandler(console=console, show_path=False)
+        handler.addFilter(OneLineLogs())  # labels and paths from the user's files are echoed escaped
+        return handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.rich.handle(record)
+
+
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
-    from rich.logging import RichHandler
-
-    from ladderdata.outputs import OneLineLogs
-
-    handler = RichHandler(console=console, show_path=False)
-    handler.addFilter(OneLineLogs())  # labels and paths from the user's files are echoed escaped
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[ConsoleLogs()], force=True
     )
 
 
@@ -139,8 +155,6 @@ def entrypoint() -> None:
     """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 4 when a
     requested benchmark is empty, 70 on an internal error, 130 when interrupted. Every failure is one line on
     stderr, never a traceback."""
-    from ladderdata.cache import is_out_of_space
-
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as e:  # a bad command line (typer's click exceptions)
@@ -157,6 +171,8 @@ def entrypoint() -> None:
     except ValidationError as e:
         _fail(BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}")
     except OSError as e:
+        from ladderdata.cache import is_out_of_space
+
         if is_out_of_space(e):
             _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")
         _fail(BAD_CONFIG, "error", str(e))
