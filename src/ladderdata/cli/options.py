@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ladderdata.executor import Executor
     from ladderdata.sources.base import ScanSourceConfig
 
-P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -64,8 +63,9 @@ def with_options(command: Callable[..., R]) -> Callable[..., R]:
             given[name] = group(**{field: given.pop(field) for field in group.model_fields})
         return command(**given)
 
+    # a name taken twice (two groups, or a group and a parameter) is refused here, at import, by Signature
     spliced.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    spliced.__annotations__ = {p.name: p.annotation for p in parameters}
+    spliced.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": hints.get("return")}
     return spliced
 
 
