@@ -89,6 +89,14 @@ def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def scans_only(bench_root: Path) -> Path:
+    """Scans and nothing built from them, for command-line tests that only read scans: the root ``ladder synth
+    --out ROOT --frames 24`` writes (4 scans; scene0003_00 is the val split), which is ``bench_root``, so that a
+    test run writes it once whichever tests ask for it. Read-only: copy before changing (``linked_copy``)."""
+    return bench_root
+
+
+@pytest.fixture(scope="session")
 def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three built-in benchmarks of ``bench_root``'s validation split; read-only (copy before changing)."""
 

@@ -1,17 +1,21 @@
 """Every command's ``--help`` describes each option and shows examples that use only its options, and README's CLI
 table lists the same options as ``--help`` (its ``SCANS`` and ``RUN`` shorthands expanded)."""
 
+import inspect
 import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from ladderdata.cli import app
+from ladderdata.cli.options import OptionGroup, RunOptions, ScanOptions, choose, with_options
+from ladderdata.errors import LadderError
 
 REPO = Path(__file__).resolve().parents[1]
 CODE_CELL = re.compile(r"^\|\s*`(?P<code>[^`]+)`\s*\|(?:\s*`(?P<stands_for>[^`]+)`\s*\|)?")
@@ -19,10 +23,11 @@ OPTION = re.compile(r"--[a-z][a-z0-9-]*")
 
 
 def leaf_commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from leaf_commands(sub, (*path, name))
+    """Every command under ``command``, as ``--help`` finds them (``ladder``'s own are loaded when listed)."""
+    if isinstance(command, TyperGroup):
+        context = typer.Context(command)
+        for name in command.list_commands(context):
+            yield from leaf_commands(command.get_command(context, name), (*path, name))
     else:
         yield path, command
 
@@ -110,3 +115,51 @@ def test_readme_and_help_list_the_same_commands_and_options() -> None:
         assert readme == shown, (
             f"ladder {' '.join(path)}: only in README {sorted(readme - shown)}, only in --help {sorted(shown - readme)}"
         )
+
+
+class Colour(OptionGroup):
+    """A group for the tests below: two options, one required."""
+
+    hue: Annotated[str, typer.Option(help="the hue")]
+    shade: Annotated[int, typer.Option(min=0, help="how dark")] = 1
+
+
+def test_an_option_group_becomes_its_options_and_reaches_the_command_as_one_model() -> None:
+    seen: list[tuple[str, Colour]] = []
+    commands = typer.Typer()
+
+    @commands.command(epilog="Examples:\n\nladder paint --hue red")
+    @with_options
+    def paint(name: Annotated[str, typer.Option(help="what")] = "wall", *, colour: Colour) -> None:
+        """Paint."""
+        seen.append((name, colour))
+
+    assert [p.name for p in inspect.signature(paint).parameters.values()] == ["name", "hue", "shade"]
+    shown = CliRunner().invoke(commands, ["--help"], env={"COLUMNS": "200"})
+    assert "--hue" in shown.output and "how dark" in shown.output
+    assert CliRunner().invoke(commands, ["--hue", "red", "--shade", "3"]).exit_code == 0
+    assert seen == [("wall", Colour(hue="red", shade=3))]
+    refused = CliRunner().invoke(commands, ["--shade", "2"])
+    assert refused.exit_code == 2 and seen == [("wall", Colour(hue="red", shade=3))]  # --hue is required
+
+
+def test_the_scan_and_run_options_are_the_same_in_every_command_that_takes_them() -> None:
+    """Declared once: the same help text and default in every command that takes the group."""
+    for group, expected in (
+        (ScanOptions, {"scans", "metadata", "build-dataset", "build-bench"}),
+        (RunOptions, {"synth", "metadata", "build-dataset", "build-bench"}),
+    ):
+        names = {"--" + name.replace("_", "-") for name in group.model_fields}
+        taking = {path: c for path, c in COMMANDS.items() if names <= help_options(c)}
+        assert {" ".join(path) for path in taking} == expected
+        for option in names:
+            shown = {(p.help, p.default) for c in taking.values() for p in c.params if option in p.opts}
+            assert len(shown) == 1, f"{option} differs between commands: {shown}"
+
+
+def test_a_closed_choice_names_its_choices() -> None:
+    assert choose("--format", "scannet", {"scannet": 1, "arkitscenes": 2}) == 1
+    with pytest.raises(LadderError, match=r"--format must be a or b, not 'c'"):
+        choose("--format", "c", {"a": 1, "b": 2})
+    with pytest.raises(LadderError, match=r"--executor must be one of local, ray, x, not 'y'"):
+        choose("--executor", "y", {"local": 1, "ray": 2, "x": 3})

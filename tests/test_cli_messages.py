@@ -45,9 +45,9 @@ def one_line(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
 
 
 @pytest.fixture
-def root(demo_out: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo's ScanNet root (4 scans; scene0003_00 is the val split)."""
-    return linked_copy(demo_out / "scannet", tmp_path / "scannet")
+def root(scans_only: Path, tmp_path: Path) -> Path:
+    """A private copy of a synthetic ScanNet root (4 scans; scene0003_00 is the val split)."""
+    return linked_copy(scans_only, tmp_path / "scannet")
 
 
 def test_split_without_its_list_names_split_dir_and_split_dir_works(

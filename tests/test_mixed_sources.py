@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from fixtures.factories import all_drafts_recipe, load_ground_truth, read_samples
 from fixtures.shared import shared_folder
 from ladderdata.bench.leakage import check_leakage
-from ladderdata.cli import app, scan_source
+from ladderdata.cli import app
+from ladderdata.cli.options import scan_source
 from ladderdata.errors import ConfigError, LadderError
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.sources.base import source_config
@@ -110,7 +111,7 @@ def test_cli_detects_each_root_and_checks_source_counts(roots: dict[str, Path], 
     with pytest.raises(LadderError, match="once per --scans root"):
         scan_source(["scannet", "scannetpp"], list(roots.values()))
     with pytest.raises(LadderError, match="--frames-layout"):
-        scan_source(None, [roots["arkitscenes"]], frames_layout="sens")  # type: ignore[arg-type]
+        scan_source(None, [roots["arkitscenes"]], frames_layout="sens")
     args = ["scans", "--scans", str(roots["scannetpp"]), "--scans", str(roots["arkitscenes"])]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

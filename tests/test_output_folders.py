@@ -12,6 +12,8 @@ import pytest
 from ladderdata import cli
 from ladderdata.bench.leakage import check_leakage
 from ladderdata.cache import LOCK_NAME
+from ladderdata.cli.build import build_settings
+from ladderdata.cli.options import scan_source
 from ladderdata.errors import ConfigError
 from ladderdata.outputs import MARKER, OutputFolderError, claim_files, claim_output, shown
 from ladderdata.pipeline import BuildConfig
@@ -139,7 +141,7 @@ def test_a_rebuild_with_another_seed_or_recipe_is_refused_before_any_work(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "ds"
-    claim_output(out, "dataset", cli.build_settings(_config(synthetic_root, out, seed=0)))
+    claim_output(out, "dataset", build_settings(_config(synthetic_root, out, seed=0)))
     for extra, change in ((["--seed", "3"], "seed 0 -> 3"), (["--frame-stride", "7"], "recipe settings")):
         args = ["build-dataset", "--scans", str(synthetic_root), "--out", str(out), "--split", "all", *extra]
         code, stderr = run_cli(args, monkeypatch, capsys)
@@ -149,7 +151,7 @@ def test_a_rebuild_with_another_seed_or_recipe_is_refused_before_any_work(
 def _config(root: Path, out: Path, seed: int) -> "BuildConfig":
     from ladderdata.recipe import Recipe
 
-    source = cli.scan_source(None, [root])
+    source = scan_source(None, [root])
     return BuildConfig(source=source, out=out, split="all", recipe=Recipe.load("spatialladder-26k"), seed=seed)
 
 

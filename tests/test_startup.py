@@ -59,3 +59,20 @@ def test_the_probe_sees_heavy_imports_where_a_command_needs_them(tmp_path: objec
     """The same probe on a command that does work: the heavy modules show (else the test above proves nothing)."""
     code, modules = imported_by("schemas", "--out", str(tmp_path))
     assert code == 0 and "numpy" in modules
+
+
+def test_a_command_loads_only_its_own_family() -> None:
+    """``build-dataset`` stopped by a wrong path imports its own module of ``ladderdata.cli``, not the other
+    commands', not the extensions (laddertrain), not rich's help nor its log handler (nothing was logged)."""
+    code, modules = imported_by("build-dataset", "--scans", "/nonexistent", "--out", "/tmp/never-written")
+    assert code == 2
+    families = {m for m in modules if m.startswith("ladderdata.cli.")}
+    assert families == {
+        "ladderdata.cli.root",
+        "ladderdata.cli.render",
+        "ladderdata.cli.options",
+        "ladderdata.cli.build",
+    }
+    assert not {m for m in modules if m.split(".")[0] == "laddertrain" or m in ("typer.rich_utils", "rich.logging")}
+    _, listed = imported_by("--help")
+    assert "ladderdata.cli.evaluate" in listed and "laddertrain.cli" in listed  # the probe sees what --help loads

@@ -6,23 +6,28 @@ entry point names a function that returns an :class:`Extension` and imports noth
 extension's own dependencies are missing, ``ladder`` says which extra to install instead of failing.
 """
 
+from __future__ import annotations  # the types below are for annotations only: importing this module stays cheap
+
 import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
-from importlib.metadata import EntryPoint
-from pathlib import Path
-from typing import Any, Protocol
-
-import typer
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ladderdata.errors import install_command
-from ladderdata.eval.hints import Hint
-from ladderdata.prompts import PromptStyle
 from ladderdata.registry import Registry
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+    from pathlib import Path
+
+    import typer
+    from pydantic import BaseModel
+
+    from ladderdata.eval.hints import Hint
+    from ladderdata.prompts import PromptStyle
 
 log = logging.getLogger(__name__)
 
