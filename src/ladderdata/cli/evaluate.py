@@ -177,9 +177,7 @@ def eval_command(
 )
 def export_command(
     bench: Annotated[Path, typer.Argument(help="a benchmark (or folder of benchmarks) written by build-bench")],
-    format: Annotated[
-        str, typer.Option("--format", help="export layout: spatialladder or vsibench")
-    ],
+    format: Annotated[str, typer.Option("--format", help="export layout: spatialladder or vsibench")],
     out: Annotated[
         Path,
         typer.Option(
