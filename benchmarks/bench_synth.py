@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ladderdata.executor import ExecutorConfig, ExecutorKind, open_executor
 from ladderdata.layout import FramesLayout
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 
 def main() -> None:

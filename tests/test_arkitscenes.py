@@ -25,9 +25,10 @@ from ladderdata.sources.arkitscenes import (
 )
 from ladderdata.sources.base import detect_source
 from ladderdata.sources.ply import TriangleMesh
-from ladderdata.sources.synthetic import Renderer, SynthConfig, scene_and_edges
-from ladderdata.sources.synthetic_arkitscenes import LANDSCAPE_K, video_id, write_video
-from ladderdata.sources.synthetic_shapes import Cuboid
+from ladderdata.synth.arkitscenes import LANDSCAPE_K, video_id, write_video
+from ladderdata.synth.render import FrameRenderer as Renderer
+from ladderdata.synth.root import SynthConfig, scene_and_edges
+from ladderdata.synth.shapes import Cuboid
 
 CONFIG = SynthConfig(scenes=4, frames=10, seed=2)
 
@@ -135,7 +136,7 @@ def test_portrait_video_is_turned_upright(arkitscenes_root: Path) -> None:
     assert frames.read_color(first).shape == (256, 192, 3)
     np.testing.assert_array_equal(frames.read_color(first), cv2.rotate(stored[..., ::-1], cv2.ROTATE_90_CLOCKWISE))
     # depth of the upright camera rendered directly equals the stored sensor depth turned upright
-    from ladderdata.sources.synthetic import build_mesh
+    from ladderdata.synth.mesh import build_mesh
 
     mesh = build_mesh(scene, rng_for(2, vid, "mesh"), *scene_and_edges(CONFIG, 1)[1:]).mesh
     direct = Renderer(mesh, rng_for(0, "x")).depth(upright_k, scene.poses[0])

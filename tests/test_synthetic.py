@@ -13,20 +13,15 @@ from ladderdata.layout import FramesLayout
 from ladderdata.sources.ply import read_ply
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
-from ladderdata.sources.synthetic import (
-    CATALOGUE,
-    COLOR_K,
-    DEPTH_K,
-    GTBox,
-    Renderer,
-    SynthConfig,
-    build_mesh,
-    depth_mm,
-    edge_for_vertices,
-    generate_scene,
-    synthesize_root,
-)
-from ladderdata.sources.synthetic_shapes import Cuboid, cuboid_distance, segment_distances
+from ladderdata.synth.catalogue import CATALOGUE
+from ladderdata.synth.mesh import build_mesh, edge_for_vertices
+from ladderdata.synth.render import FrameRenderer as Renderer
+from ladderdata.synth.render import depth_mm
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
+from ladderdata.synth.scene import generate_scene
+from ladderdata.synth.shapes import Cuboid, cuboid_distance, segment_distances
+from ladderdata.synth.truth import GTBox
 
 
 def tree_digest(root: Path) -> dict[str, str]:

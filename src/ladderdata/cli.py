@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ladderdata.pipeline import BuildConfig, BuildSummary
     from ladderdata.recipe import Recipe
     from ladderdata.sources.base import ScanSourceConfig
-    from ladderdata.sources.synthetic import SynthConfig
+    from ladderdata.synth.root import SynthConfig
 
 #: Exit codes (docs/reliability.md): some scans failed; bad configuration or input; no space left on the device;
 #: a requested benchmark ended up with no question (build-bench); an internal error (a bug: one line, the
@@ -306,8 +306,7 @@ def list_scans(config: "ScanSourceConfig", split: str) -> list[str]:
 
 
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import SynthFormat, synthesized
-    from ladderdata.sources.synthetic_formats import synthesize
+    from ladderdata.synth.root import synthesize, synthesized
 
     held = synthesized(out, config)
     if held is not None:
@@ -317,7 +316,7 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
     with _progress() as progress, item_bars(executor, progress, "frames written"):
         task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
-    layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
+    layouts = ", ".join(config.layouts) if config.format == "scannet" else config.format
     log.info("wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), layouts, out, time.perf_counter() - start)
     return ids
 
@@ -363,13 +362,11 @@ def synth(
     """Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth
     (synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is."""
     from ladderdata.outputs import claim_output
-    from ladderdata.sources.synthetic import SynthConfig, SynthFormat
+    from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig
 
-    try:
-        chosen = SynthFormat(format)
-    except ValueError:
-        raise LadderError(f"--format must be one of {', '.join(SynthFormat)}, not {format!r}") from None
-    if chosen is not SynthFormat.SCANNET and (frames_layout or posed_max_images is not None):
+    chosen = SYNTH_WRITERS.canonical(format)
+    SYNTH_WRITERS.get_entry(chosen)  # an unknown name: a ConfigError listing the writers
+    if chosen != "scannet" and (frames_layout or posed_max_images is not None):
         raise LadderError("--frames-layout and --posed-max-images are ScanNet's: use them with --format scannet")
     config = SynthConfig(
         format=chosen,
@@ -1106,7 +1103,7 @@ def demo(
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
-    from ladderdata.sources.synthetic import SynthConfig
+    from ladderdata.synth.root import SynthConfig
 
     start = time.perf_counter()
     root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"

@@ -22,7 +22,7 @@ from ladderdata.pipeline.plan import PlanStage
 from ladderdata.pipeline.stage import BuildContext
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
-from ladderdata.sources.synthetic import SynthConfig
+from ladderdata.synth.root import SynthConfig
 from ladderdata.tasks import Modality
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ def synth_lines(config: SynthConfig) -> list[str]:
     """What ``ladder synth`` will write and about what it costs, as log lines."""
     seconds = config.scenes * (SYNTH_SECONDS_PER_SCAN + SYNTH_SECONDS_PER_FRAME * config.frames)
     disk = config.scenes * (SYNTH_BYTES_PER_SCAN + config.frames * SYNTH_BYTES_PER_FRAME * max(1, len(config.layouts)))
-    layouts = ", ".join(config.layouts) if config.format.value == "scannet" else config.format.value
+    layouts = ", ".join(config.layouts) if config.format == "scannet" else config.format
     return [
         f"{config.scenes} synthetic scans of {config.frames:,} frames ({layouts}), seed {config.seed}",
         f"estimated CPU time {_duration(seconds)}, disk {_size(disk)}",

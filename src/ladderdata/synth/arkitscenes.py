@@ -1,4 +1,4 @@
-"""Synthetic ARKitScenes videos: the scenes of :mod:`ladderdata.sources.synthetic` written in the 3DOD layout
+"""Synthetic ARKitScenes videos: the scenes of :mod:`ladderdata.synth.scene` written in the 3DOD layout
 (``ladder synth --format arkitscenes``), with exact ground truth.
 
 The whole scene is the ARKit mesh; only furniture of the 3DOD classes is annotated, with its declared box (the
@@ -24,16 +24,11 @@ from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, turn_camer
 from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.arkitscenes import FOLDS, VISIT_TABLES, VideoPaths
 from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.sources.synthetic import (
-    GROUND_TRUTH_DIR,
-    Renderer,
-    SynthConfig,
-    build_mesh,
-    ground_truth,
-    scene_and_edges,
-    write_scans,
-)
-from ladderdata.sources.synthetic_shapes import Cuboid
+from ladderdata.synth.mesh import build_mesh
+from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
+from ladderdata.synth.shapes import Cuboid
+from ladderdata.synth.truth import GROUND_TRUTH_DIR, ground_truth
 from ladderdata.typed import FloatArray, Poses
 
 #: Upright intrinsics of a landscape ``lowres_wide`` frame (256x192).
@@ -126,7 +121,7 @@ def write_video(
     with atomic_path(paths.mesh) as tmp:
         write_ply(tmp, mesh)
     write_text_atomic(paths.annotation, json.dumps(annotation(boxes)))
-    renderer = Renderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
+    renderer = FrameRenderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
     lines = []
     for i, (upright_k, pose) in enumerate(zip(upright_ks, upright_poses, strict=True)):
         sensor_k, sensor_pose = turn_camera(upright_k, pose, -turns)
@@ -180,6 +175,7 @@ def visits(config: SynthConfig) -> list[tuple[str, str, str]]:
     return rows
 
 
+@register_writer("arkitscenes")
 def synthesize_arkitscenes_root(
     root: Path,
     config: SynthConfig,
