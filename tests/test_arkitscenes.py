@@ -26,7 +26,8 @@ from ladderdata.sources.arkitscenes import (
 from ladderdata.sources.base import detect_source
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.synth.arkitscenes import LANDSCAPE_K, video_id, write_video
-from ladderdata.synth.render import FrameRenderer as Renderer
+from ladderdata.synth.mesh import SceneMesh
+from ladderdata.synth.render import FrameRenderer
 from ladderdata.synth.root import SynthConfig, scene_and_edges
 from ladderdata.synth.shapes import Cuboid
 
@@ -138,8 +139,8 @@ def test_portrait_video_is_turned_upright(arkitscenes_root: Path) -> None:
     # depth of the upright camera rendered directly equals the stored sensor depth turned upright
     from ladderdata.synth.mesh import build_mesh
 
-    mesh = build_mesh(scene, rng_for(2, vid, "mesh"), *scene_and_edges(CONFIG, 1)[1:]).mesh
-    direct = Renderer(mesh, rng_for(0, "x")).depth(upright_k, scene.poses[0])
+    mesh = build_mesh(scene, rng_for(2, vid, "mesh"), *scene_and_edges(CONFIG, 1)[1:])
+    direct = FrameRenderer(mesh, rng_for(0, "x")).depth(upright_k, scene.poses[0])
     read = frames.read_depth(first).astype(np.int64)
     assert np.mean(np.abs(read - direct) <= 1) > 0.999
 
@@ -167,7 +168,8 @@ def analytic_video(root: Path, turns: int, zoom: float = 1.0) -> ARKitScenesSour
     zoomed = upright.model_copy(update={"fx": upright.fx * zoom, "fy": upright.fy * zoom})
     pose = look_at(np.array([0.0, 0.0, 0.5]), np.array([0.0, 4.0, 0.5]))
     poses = np.stack([pose, pose])
-    write_video(root / "Training" / "41000001", mesh, [("chair", chair)], [upright, zoomed], poses, turns, [], 0)
+    scene = SceneMesh.of_triangles(mesh)
+    write_video(root / "Training" / "41000001", scene, [("chair", chair)], [upright, zoomed], poses, turns, [], 0)
     return source(root)
 
 

@@ -23,8 +23,8 @@ from ladderdata.executor import Executor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, turn_camera
 from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.arkitscenes import FOLDS, VISIT_TABLES, VideoPaths
-from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.synth.mesh import build_mesh
+from ladderdata.sources.ply import write_ply
+from ladderdata.synth.mesh import SceneMesh, build_mesh
 from ladderdata.synth.render import FrameRenderer
 from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
 from ladderdata.synth.shapes import Cuboid
@@ -103,7 +103,7 @@ def drifting_focal_length(k: CameraIntrinsics, frames: int) -> list[CameraIntrin
 
 def write_video(
     video_dir: Path,
-    mesh: TriangleMesh,
+    mesh: SceneMesh,
     boxes: list[tuple[str, Cuboid]],
     upright_ks: list[CameraIntrinsics],
     upright_poses: Poses,
@@ -119,7 +119,7 @@ def write_video(
         (frames / folder).mkdir(parents=True, exist_ok=True)
     paths = VideoPaths(video_dir)
     with atomic_path(paths.mesh) as tmp:
-        write_ply(tmp, mesh)
+        write_ply(tmp, mesh.mesh)
     write_text_atomic(paths.annotation, json.dumps(annotation(boxes)))
     renderer = FrameRenderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
     lines = []
@@ -155,7 +155,7 @@ def write_arkitscenes_scan(root: Path, config: SynthConfig, index: int) -> str:
         upright_k, turns = turn_camera(LANDSCAPE_K, np.eye(4), 1)[0], 1
     fold = FOLDS["val"] if index % config.val_every == config.val_every - 1 else FOLDS["train"]
     upright_ks = drifting_focal_length(upright_k, len(scene.poses))
-    write_video(root / fold / vid, sm.mesh, boxes, upright_ks, scene.poses, turns, scene.invalid, config.seed)
+    write_video(root / fold / vid, sm, boxes, upright_ks, scene.poses, turns, scene.invalid, config.seed)
     floor = next(o for o in scene.objects if o.label == "floor")
     renumbered = [replace(o, object_id=k, label=ARKIT_LABELS[o.label]) for k, o in enumerate(annotated)]
     truth_scene = replace(scene, objects=[*renumbered, replace(floor, object_id=len(annotated))])

@@ -4,6 +4,7 @@ segment per gridded face, coloured per object (a little shade per face)."""
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.synth.scene import SceneObject, SyntheticScene
@@ -60,12 +61,37 @@ def edge_for_vertices(scene: SyntheticScene, vertices: int) -> float:
 
 @dataclass
 class SceneMesh:
+    """A scene's mesh and the planar faces it grids: segment ``k`` of the mesh is exactly face ``k``."""
+
     mesh: TriangleMesh
     segments: np.ndarray
     """(V,) segment id per vertex."""
     object_segments: dict[int, list[int]]
     face_object: np.ndarray
     """(F,) object id per triangle."""
+    faces: FloatArray
+    """(S, 4, 3) corners of each segment's planar convex face in order around it (world, metres; a triangle
+    repeats its last corner); (c1 - c0) x (c3 - c0) is its normal."""
+    face_colors: NDArray[np.uint8]
+    """(S, 3) RGB colour of each segment's face."""
+    solid: NDArray[np.bool_]
+    """(S,) the face bounds a solid box and its normal points out of it (never seen from behind)."""
+
+    @classmethod
+    def of_triangles(cls, mesh: TriangleMesh) -> "SceneMesh":
+        """Any triangle mesh as one segment of one object whose faces are its triangles (each coloured as its first
+        vertex), to render scenes not built by :func:`build_mesh`."""
+        triangles = mesh.vertices[mesh.faces]
+        segments = np.zeros(len(mesh.vertices), dtype=np.int64)
+        return cls(
+            mesh,
+            segments,
+            {0: [0]},
+            np.zeros(len(mesh.faces), dtype=np.int64),
+            np.concatenate([triangles, triangles[:, 2:]], axis=1),
+            mesh.colors[mesh.faces[:, 0]],
+            np.zeros(len(mesh.faces), dtype=bool),
+        )
 
 
 def build_mesh(
@@ -76,7 +102,7 @@ def build_mesh(
 ) -> SceneMesh:
     """Triangulate the scene: furniture faces gridded at ``max_edge``, walls/floor/ceiling at ``structural_edge``;
     every gridded face is one segment."""
-    verts, faces, colors, segs, face_obj = [], [], [], [], []
+    verts, faces, colors, segs, face_obj, planar, solid = [], [], [], [], [], [], []
     object_segments: dict[int, list[int]] = {}
     n_verts, seg_id = 0, 0
     for obj in scene.objects:
@@ -87,11 +113,23 @@ def build_mesh(
             verts.append(vq)
             faces.append(fq + n_verts)
             shade = rng.integers(-8, 9)
-            colors.append(np.tile(np.clip(np.array(obj.color) + shade, 0, 255).astype(np.uint8), (len(vq), 1)))
+            colors.append(np.clip(np.array(obj.color) + shade, 0, 255).astype(np.uint8))
+            planar.append((origin, origin + u, origin + u + v, origin + v))
+            solid.append(not obj.structural)
             segs.append(np.full(len(vq), seg_id))
             face_obj.append(np.full(len(fq), obj.object_id))
             object_segments[obj.object_id].append(seg_id)
             n_verts += len(vq)
             seg_id += 1
-    mesh = TriangleMesh(np.concatenate(verts), np.concatenate(faces).astype(np.int64), np.concatenate(colors))
-    return SceneMesh(mesh, np.concatenate(segs), object_segments, np.concatenate(face_obj))
+    segments = np.concatenate(segs)
+    face_colors = np.array(colors, dtype=np.uint8)
+    mesh = TriangleMesh(np.concatenate(verts), np.concatenate(faces).astype(np.int64), face_colors[segments])
+    return SceneMesh(
+        mesh,
+        segments,
+        object_segments,
+        np.concatenate(face_obj),
+        np.array(planar, dtype=np.float64).reshape(-1, 4, 3),
+        face_colors,
+        np.array(solid, dtype=bool),
+    )

@@ -1,120 +1,185 @@
-"""Colour and depth frames of a synthetic scene's mesh, as its sensors see them."""
+"""Colour and depth frames of a synthetic scene, as its sensors see them.
+
+The scene is made of planar parallelograms (box faces, wall/floor/ceiling panels: the faces its mesh grids,
+:class:`~ladderdata.synth.mesh.SceneMesh`), so a frame is rasterised from them in closed form instead of ray
+casting the mesh: each face in view is clipped to the near plane and projected; per pixel row, the pixel
+centres inside its outline form one span; each covered pixel centre gets the face's inverse depth, linear in the
+pixel coordinates for a plane, and the nearest face wins (a z-buffer). Depth and face per pixel centre equal a
+ray cast of every pixel of the mesh (tests/test_synthetic.py checks this against open3d) at a fraction of its
+cost; colour is the face's shaded colour, drawn at the depth camera's size and resampled to the colour camera's.
+"""
+
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ladderdata.geometry.camera import CameraIntrinsics, pixel_directions, ray_z_factor
-from ladderdata.geometry.raycast import TriangleScene
-from ladderdata.sources.ply import TriangleMesh
-from ladderdata.typed import DepthMM, ImageRGB, Matrix4
+from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.synth.mesh import SceneMesh
+from ladderdata.typed import DepthMM, FloatArray, ImageRGB, Matrix4
+
+#: Faces are clipped this far (metres) in front of the camera centre before they are projected.
+NEAR_M = 1e-3
+#: Pixel centres this close (pixels) to a face's outline count as inside: neighbouring faces overlap by it rather
+#: than leave a crack, and the z-buffer picks the nearer one.
+OUTLINE_TOLERANCE_PX = 1e-6
+#: Direction of the light that shades the faces (unnormalised).
+LIGHT = np.array([0.3, 0.5, 0.81])
 
 
 class FrameRenderer:
-    """Colour and depth frames of a mesh, traced on a half-resolution ray grid refined at surface edges.
+    """Colour and depth frames of one scene by pinhole cameras ``K`` at camera-to-world poses (OpenCV axes)."""
 
-    A *surface* is the set of triangles on one plane with one colour (a gridded quad of the synthetic meshes). A
-    frame casts every other pixel of every other row; a pixel whose two or four enclosing samples hit the same
-    surface hits it too (a quad is convex; only something under 2 pixels wide between the samples could hide
-    it), so its range is the surface's plane intersected with its ray, in closed form; the other pixels (edges,
-    the last row and column) are cast. About a third of the rays of a full cast, same depths (to float rounding).
-    """
+    def __init__(self, mesh: SceneMesh, rng: np.random.Generator, noise_size: tuple[int, int] = (0, 0)) -> None:
+        self.corners = mesh.faces
+        """(S, 4, 3) corners of each face, in order around it."""
+        origin = mesh.faces[:, 0]
+        normals = np.cross(mesh.faces[:, 1] - origin, mesh.faces[:, 3] - origin)
+        self.normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+        """(S, 3) unit normal of each face (out of its box for solid faces)."""
+        self.offsets = (self.normals * origin).sum(axis=1)
+        """(S,) plane offset d of each face: normal . x = d."""
+        self.solid = mesh.solid
+        shade = 0.45 + 0.55 * np.abs(self.normals @ (LIGHT / np.linalg.norm(LIGHT)))
+        # (S + 1, 3): lit colour of each face, last row black for pixels that see nothing (face -1)
+        self.face_rgb = np.vstack([mesh.face_colors * shade[:, None], [[0.0, 0.0, 0.0]]]).astype(np.float32)
+        # a fixed sensor-noise pattern for colour frames of ``noise_size`` (width, height), added and subtracted as
+        # its positive and negative parts (saturating): JPEG gets texture to encode, at little per-frame cost
+        noise = np.round(rng.normal(0.0, 4.0, size=(noise_size[1], noise_size[0], 1))).repeat(3, axis=2)
+        self.noise_up = np.clip(noise, 0, 255).astype(np.uint8)
+        self.noise_down = np.clip(-noise, 0, 255).astype(np.uint8)
 
-    def __init__(self, mesh: TriangleMesh, rng: np.random.Generator, noise_size: tuple[int, int] = (0, 0)) -> None:
-        self.mesh = mesh
-        # a fixed sensor-noise pattern for colour frames of ``noise_size`` (width, height): JPEG gets texture to
-        # encode, at no per-frame cost
-        self.noise = rng.normal(0.0, 4.0, size=(noise_size[1], noise_size[0], 1)).astype(np.float32)
-        self.scene = TriangleScene(mesh.vertices, mesh.faces)
-        light = np.array([0.3, 0.5, 0.81])
-        tri = mesh.vertices[mesh.faces]
-        normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-        shade = 0.45 + 0.55 * np.abs(normals @ (light / np.linalg.norm(light)))
-        face_rgb = mesh.colors[mesh.faces[:, 0]] * shade[:, None]
-        # (F, 4) plane n . x = d of each triangle; triangles with the same plane and colour are one surface
-        planes = np.concatenate([normals, (normals * tri[:, 0]).sum(axis=1, keepdims=True)], axis=1)
-        keys = np.round(np.concatenate([planes * 1e5, face_rgb], axis=1)).astype(np.int64)
-        rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()  # one value per row: 5x faster
-        _, first, surface = np.unique(rows, return_index=True, return_inverse=True)
-        self.surface = surface.reshape(-1).astype(np.int64)
-        """(F,) surface of each triangle."""
-        self.surface_plane = planes[first]
-        """(S, 4) plane (unit normal, offset) of each surface."""
-        # (S + 1, 3): colour of each surface, last row black for rays that hit nothing (surface -1)
-        self.surface_rgb = np.vstack([face_rgb[first], [[0, 0, 0]]]).astype(np.float32)
-
-    def trace(self, K: CameraIntrinsics, pose: Matrix4) -> tuple[np.ndarray, NDArray[np.float32]]:
-        """(H, W) surface seen by each pixel of ``K`` (-1: nothing) and (H, W) range along its ray (inf: none)."""
-        dirs = pixel_directions(K)
-        rotation, origin = pose[:3, :3].astype(np.float32), pose[:3, 3].astype(np.float32)
-        samples = np.ascontiguousarray(dirs[::2, ::2])
-        rays = np.concatenate([np.broadcast_to(origin, samples.shape), samples @ rotation.T], axis=-1)
-        prim = self.scene.cast(rays).triangle
-        h, w = prim.shape
-        # the samples' surfaces, each repeated over 2x2 pixels, padded by two rows and columns that match nothing:
-        # pixel (y, x)'s enclosing samples are at (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1) of ``spread``
-        padded = np.full((h + 1, w + 1), -2, dtype=np.int32)
-        padded[:h, :w] = np.where(prim >= 0, self.surface[prim], -1)
-        spread = padded.repeat(2, axis=0).repeat(2, axis=1)
-        height, width = K.height, K.width
-        seen = spread[:height, :width]
-        inside = (
-            (seen >= 0)
-            & (spread[:height, 1 : width + 1] == seen)
-            & (spread[1 : height + 1, :width] == seen)
-            & (spread[1 : height + 1, 1 : width + 1] == seen)
+    def rasterise(self, K: CameraIntrinsics, pose: Matrix4) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(H, W) face seen by each pixel centre of ``K`` (-1: none) and (H, W) its depth along the optical axis
+        (metres; inf: none)."""
+        rotation, position = pose[:3, :3], pose[:3, 3]
+        camera = (self.corners - position) @ rotation  # (S, 4, 3) corners in the camera frame
+        normal = self.normals @ rotation
+        offset = self.offsets - self.normals @ position  # plane normal . p = offset, p in the camera frame
+        x, y, z = camera[..., 0], camera[..., 1], camera[..., 2]
+        # the image's edges (half a pixel beyond the outer pixel centres) as planes through the camera centre
+        left, right = (-0.5 - K.cx) / K.fx, (K.width - 0.5 - K.cx) / K.fx
+        top, bottom = (-0.5 - K.cy) / K.fy, (K.height - 0.5 - K.cy) / K.fy
+        out_of_view = (
+            (z < NEAR_M).all(1)
+            | (x < z * left).all(1)
+            | (x > z * right).all(1)
+            | (y < z * top).all(1)
+            | (y > z * bottom).all(1)
         )
-        # plane n . x = d in the camera frame: (R^T n) . x_cam = d - n . o; range t = that / ((R^T n) . dir)
-        plane = self.surface_plane
-        normal_cam = (plane[:, :3] @ pose[:3, :3]).astype(np.float32)
-        offset = (plane[:, 3] - plane[:, :3] @ pose[:3, 3]).astype(np.float32)
-        surface = np.where(inside, seen, -1)
-        with np.errstate(divide="ignore", invalid="ignore"):  # pixels not inside (surface -1) are cast below
-            t_hit = offset[surface] / np.einsum("hwi,hwi->hw", normal_cam[surface], dirs)
-        edge = ~inside
-        edge_dirs = dirs[edge]
-        edge_rays = np.concatenate([np.broadcast_to(origin, edge_dirs.shape), edge_dirs @ rotation.T], axis=-1)
-        hits = self.scene.cast(edge_rays)
-        t_hit[edge] = hits.t_hit
-        surface[edge] = np.where(hits.triangle >= 0, self.surface[hits.triangle], -1)
-        return surface, t_hit
+        # a solid face seen from behind is hidden by its box's other faces (the camera is never inside a box)
+        facing = ~self.solid | (offset < 0)
+        shown = np.flatnonzero(~out_of_view & facing & (np.abs(offset) > 1e-12))
+        outlines = _outlines(camera[shown])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            px = K.fx * outlines[..., 0] / outlines[..., 2] + K.cx
+            py = K.fy * outlines[..., 1] / outlines[..., 2] + K.cy
+        # inverse depth of a face at pixel (c, r): alpha * c + beta * r + gamma
+        n, d = normal[shown], offset[shown]
+        alpha, beta = n[:, 0] / (K.fx * d), n[:, 1] / (K.fy * d)
+        gamma = (n[:, 2] - n[:, 0] * K.cx / K.fx - n[:, 1] * K.cy / K.fy) / d
+        span_face, rows, first, last = _spans(px, py, K.width, K.height)
+        counts = np.maximum(last - first + 1, 0)
+        # candidate k of a span covers pixel (index) k + base; its inverse depth is slope * pixel + intercept
+        row_start = rows * K.width
+        base = row_start + first - (np.cumsum(counts) - counts)
+        slope = alpha[span_face]
+        intercept = beta[span_face] * rows + gamma[span_face] - slope * row_start
+        pixel = np.arange(counts.sum()) + np.repeat(base, counts)
+        inverse = np.repeat(slope, counts) * pixel + np.repeat(intercept, counts)
+        nearest = np.zeros(K.width * K.height)
+        np.maximum.at(nearest, pixel, inverse)
+        wins = inverse >= nearest[pixel]
+        face = np.full(K.width * K.height, -1, dtype=np.int64)
+        face[pixel[wins]] = np.repeat(shown[span_face], counts)[wins]
+        with np.errstate(divide="ignore"):
+            depth = np.where(nearest > 0, 1.0 / nearest, np.inf)
+        return face.reshape(K.height, K.width), depth.reshape(K.height, K.width)
 
-    def shaded(self, surface: np.ndarray, t_hit: NDArray[np.float32]) -> NDArray[np.float32]:
-        """(H, W, 3) float colour of a traced frame: surface colour, darker with range."""
-        falloff = 1.0 / (1.0 + 0.03 * np.where(np.isfinite(t_hit), t_hit, 0.0))
-        return np.asarray(self.surface_rgb[surface] * falloff[..., None], dtype=np.float32)
+    def shaded(self, face: NDArray[np.int64], depth: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
+        """(H, W, 3) RGB of a rasterised frame: each face's lit colour, darker with depth."""
+        falloff = (1.0 / (1.0 + 0.03 * np.where(np.isfinite(depth), depth, 0.0))).astype(np.float32)
+        rgb = np.take(self.face_rgb, face, axis=0)
+        rgb *= falloff[..., None]
+        return rgb.astype(np.uint8)
 
-    def colour_frame(self, shaded: NDArray[np.float32], traced: CameraIntrinsics, K: CameraIntrinsics) -> ImageRGB:
-        """The colour frame at ``K`` from a frame shaded at ``traced`` (same pose): resampled through both cameras'
+    def colour_frame(self, shaded: NDArray[np.uint8], drawn: CameraIntrinsics, K: CameraIntrinsics) -> ImageRGB:
+        """The colour frame at ``K`` from a frame shaded at ``drawn`` (same pose): resampled through both cameras'
         intrinsics (bilinear), sensor noise added where ``K`` has the noise pattern's size."""
-        sx, sy = traced.fx / K.fx, traced.fy / K.fy  # K's pixel -> traced's pixel
-        to_traced = np.array([[sx, 0.0, traced.cx - sx * K.cx], [0.0, sy, traced.cy - sy * K.cy]])
+        sx, sy = drawn.fx / K.fx, drawn.fy / K.fy  # K's pixel -> drawn's pixel
+        to_drawn = np.array([[sx, 0.0, drawn.cx - sx * K.cx], [0.0, sy, drawn.cy - sy * K.cy]])
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        warped = cv2.warpAffine(shaded, to_traced, (K.width, K.height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        img: NDArray[np.float32] = np.asarray(warped, dtype=np.float32)
-        if img.shape[:2] == self.noise.shape[:2]:
-            img += self.noise
-        return np.clip(img, 0, 255, out=img).astype(np.uint8)
+        image = cv2.warpAffine(shaded, to_drawn, (K.width, K.height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        if image.shape == self.noise_up.shape:
+            cv2.add(image, self.noise_up, dst=image)
+            cv2.subtract(image, self.noise_down, dst=image)
+        return np.asarray(image, dtype=np.uint8)
 
-    def color(self, K: CameraIntrinsics, pose: Matrix4, cast_scale: float = 0.5) -> ImageRGB:
-        """Colour frame at ``K``'s size, traced at ``cast_scale`` of it and upscaled (VLM processors
-        downscale frames far below 1296x968, so full-resolution tracing buys nothing but time)."""
-        small = K.scaled_to(round(K.width * cast_scale), round(K.height * cast_scale))
-        return self.colour_frame(self.shaded(*self.trace(small, pose)), small, K)
+    def color(self, K: CameraIntrinsics, pose: Matrix4, draw_scale: float = 0.5) -> ImageRGB:
+        """Colour frame at ``K``'s size, drawn at ``draw_scale`` of it and upscaled (VLM processors downscale
+        frames far below camera sizes, so drawing every pixel buys nothing but time)."""
+        small = K.scaled_to(round(K.width * draw_scale), round(K.height * draw_scale))
+        return self.colour_frame(self.shaded(*self.rasterise(small, pose)), small, K)
 
     def depth(self, K: CameraIntrinsics, pose: Matrix4) -> DepthMM:
-        return depth_mm(self.trace(K, pose)[1], K)
+        return depth_mm(self.rasterise(K, pose)[1])
 
     def frame(self, color_k: CameraIntrinsics, depth_k: CameraIntrinsics, pose: Matrix4) -> tuple[ImageRGB, DepthMM]:
-        """Colour and depth frames of one pose from one trace at the depth camera (ScanNet's two cameras see the
-        same field of view; the colour frame is that trace's shading resampled to ``color_k``)."""
-        surface, t_hit = self.trace(depth_k, pose)
-        return self.colour_frame(self.shaded(surface, t_hit), depth_k, color_k), depth_mm(t_hit, depth_k)
+        """Colour and depth frames of one pose from one rasterisation at the depth camera (ScanNet's two cameras
+        see the same field of view; the colour frame is its shading resampled to ``color_k``)."""
+        face, depth = self.rasterise(depth_k, pose)
+        return self.colour_frame(self.shaded(face, depth), depth_k, color_k), depth_mm(depth)
 
 
-def depth_mm(t_hit: NDArray[np.float32], K: CameraIntrinsics) -> DepthMM:
-    """(H, W) uint16 depth in millimetres (0: no return) of ranges ``t_hit`` along ``K``'s pixel rays."""
-    z = t_hit * ray_z_factor(K)
-    mm = np.where(np.isfinite(z), np.round(z * 1000.0), 0)
+def depth_mm(depth: NDArray[np.floating[Any]]) -> DepthMM:
+    """(H, W) uint16 depth in millimetres (0: no return) of (H, W) depths along the optical axis in metres."""
+    mm = np.where(np.isfinite(depth), np.round(depth * 1000.0), 0)
     return np.clip(mm, 0, 65535).astype(np.uint16)
+
+
+def _outlines(corners: FloatArray) -> FloatArray:
+    """(P, 5, 3) outline of each of (P, 4, 3) camera-frame parallelograms clipped to ``z >= NEAR_M``, in order
+    around it, its last vertex repeated to fill 5 (clipping a corner off adds one)."""
+    out = np.concatenate([corners, corners[:, -1:]], axis=1)
+    for k in np.flatnonzero((corners[..., 2] < NEAR_M).any(axis=1)):
+        kept: list[FloatArray] = []
+        for a, b in zip(corners[k], np.roll(corners[k], -1, axis=0), strict=True):
+            if a[2] >= NEAR_M:
+                kept.append(a)
+            if (a[2] >= NEAR_M) != (b[2] >= NEAR_M):
+                kept.append(a + (b - a) * (NEAR_M - a[2]) / (b[2] - a[2]))
+        out[k] = np.array(kept + [kept[-1]] * (5 - len(kept)))
+    return out
+
+
+def _spans(
+    px: FloatArray, py: FloatArray, width: int, height: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Per pixel row of each convex outline (P, V vertices at pixel coordinates ``px``, ``py``): the outline, the
+    row, and its first and last pixel column whose centre lies inside (last < first: none), clipped to the image."""
+    tol = OUTLINE_TOLERANCE_PX
+    top = np.maximum(np.ceil(py.min(axis=1) - tol), 0).astype(np.int64)
+    bottom = np.minimum(np.floor(py.max(axis=1) + tol), height - 1).astype(np.int64)
+    row_counts = np.maximum(bottom - top + 1, 0)
+    outline = np.repeat(np.arange(len(px)), row_counts)
+    rows = np.arange(row_counts.sum()) - np.repeat(np.cumsum(row_counts) - row_counts - top, row_counts)
+    # every edge (a -> b) against every row: where the row's line crosses it, clamped onto the edge
+    x0, y0 = px[outline], py[outline]
+    x1, y1 = np.roll(x0, -1, axis=1), np.roll(y0, -1, axis=1)
+    r = rows[:, None].astype(np.float64)
+    crosses = (np.minimum(y0, y1) - tol <= r) & (r <= np.maximum(y0, y1) + tol)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at = x0 + (r - y0) * (x1 - x0) / (y1 - y0)
+    at = np.clip(np.where(np.isfinite(at), at, x0), np.minimum(x0, x1), np.maximum(x0, x1))
+    flat = np.abs(y1 - y0) <= tol  # a row along an edge meets all of it
+    low = np.where(flat, np.minimum(x0, x1), at)
+    high = np.where(flat, np.maximum(x0, x1), at)
+    low = np.where(crosses, low, np.inf).min(axis=1)
+    high = np.where(crosses, high, -np.inf).max(axis=1)
+    first = np.maximum(np.ceil(low - tol), 0)
+    last = np.minimum(np.floor(high + tol), width - 1)
+    valid = np.isfinite(low) & np.isfinite(high)
+    first = np.where(valid, first, 1).astype(np.int64)
+    last = np.where(valid, last, 0).astype(np.int64)
+    return outline, rows, first, last

@@ -21,7 +21,7 @@ from ladderdata.seeding import rng_for
 from ladderdata.sources.ply import TriangleMesh, write_ply
 from ladderdata.sources.sens import SensFrameData, encode_color_jpeg, encode_depth_zlib, write_sens
 from ladderdata.synth.catalogue import CATALOGUE, STRUCTURE
-from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, build_mesh
+from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, SceneMesh, build_mesh
 from ladderdata.synth.render import FrameRenderer
 from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
 from ladderdata.synth.scene import SyntheticScene, scan_id_for
@@ -78,7 +78,7 @@ LABEL_TABLE_COLUMNS = [
 
 
 def _rendered_frames(
-    scene: SyntheticScene, mesh: TriangleMesh, quality: int, seed: int, png: bool
+    scene: SyntheticScene, mesh: SceneMesh, quality: int, seed: int, png: bool
 ) -> Iterator[tuple[bytes, bytes, DepthMM]]:
     """Each frame's JPEG colour, PNG depth (empty bytes unless ``png``: only the folder layouts store it) and depth."""
     renderer = FrameRenderer(mesh, rng_for(seed, scene.scan_id, "sensor noise"), (COLOR_K.width, COLOR_K.height))
@@ -169,7 +169,7 @@ def write_scene(
     def frames() -> Iterator[SensFrameData]:
         """Each frame rendered once: written to the folder layouts, then handed on for the .sens stream."""
         with_png = FramesLayout.EXPORT in layouts or FramesLayout.POSED in layouts
-        rendered = _rendered_frames(scene, sm.mesh, jpeg_quality, seed, with_png)
+        rendered = _rendered_frames(scene, sm, jpeg_quality, seed, with_png)
         for i, (color, png, depth) in enumerate(rendered):
             report_progress(i + 1, n)  # frames written (the .sens stream takes each as it is yielded)
             if FramesLayout.EXPORT in layouts:

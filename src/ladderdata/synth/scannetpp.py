@@ -175,7 +175,7 @@ def write_scannetpp_scan(root: Path, config: SynthConfig, index: int) -> str:
     picks = rng_for(config.seed, scene.scan_id, "anonymised").choice(usable, size=len(ANONYMISED), replace=False)
     masked = {int(f): fraction for f, fraction in zip(picks, ANONYMISED, strict=True)}
     depth_k = IPHONE_K.scaled_to(*DEPTH_SIZE)
-    renderer = FrameRenderer(sm.mesh, rng_for(config.seed, scene.scan_id, "sensor noise"))
+    renderer = FrameRenderer(sm, rng_for(config.seed, scene.scan_id, "sensor noise"))
     entries = {}
     colors: list[np.ndarray] = []  # BGR, as the video writer takes them
     masks: list[np.ndarray] = []
