@@ -127,12 +127,13 @@ def write_video(
         sensor_k, sensor_pose = turn_camera(upright_k, pose, -turns)
         t = FIRST_TIMESTAMP_S + i * FRAME_INTERVAL_S
         stamp = f"{t:.3f}"
-        ok, png = cv2.imencode(".png", cv2.cvtColor(renderer.color(sensor_k, sensor_pose, 1.0), cv2.COLOR_RGB2BGR))
-        ok_d, depth = cv2.imencode(".png", renderer.depth(sensor_k, sensor_pose))
+        colour, depth = renderer.frame(sensor_k, sensor_k, sensor_pose)  # one sensor: both images at its size
+        ok, png = cv2.imencode(".png", cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+        ok_d, depth_png = cv2.imencode(".png", depth)
         if not (ok and ok_d):
             raise RuntimeError("PNG encoding failed")
         write_bytes_atomic(paths.frame_file(paths.color, stamp, ".png"), png.tobytes())
-        write_bytes_atomic(paths.frame_file(paths.depth, stamp, ".png"), depth.tobytes())
+        write_bytes_atomic(paths.frame_file(paths.depth, stamp, ".png"), depth_png.tobytes())
         k = sensor_k
         pincam = f"{k.width} {k.height} {k.fx:.6f} {k.fy:.6f} {k.cx:.6f} {k.cy:.6f}\n"
         write_text_atomic(paths.frame_file(paths.intrinsics, stamp, ".pincam"), pincam)

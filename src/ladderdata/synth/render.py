@@ -42,15 +42,18 @@ class FrameRenderer:
         """(S,) plane offset d of each face: normal . x = d."""
         self.solid = mesh.solid
         shade = 0.45 + 0.55 * np.abs(self.normals @ (LIGHT / np.linalg.norm(LIGHT)))
-        # (S + 1, 3): lit colour of each face, last row black for pixels that see nothing (face -1)
-        self.face_rgb = np.vstack([mesh.face_colors * shade[:, None], [[0.0, 0.0, 0.0]]]).astype(np.float32)
+        # (S + 1,) lit RGB of each face packed as one RGBA word (one gather a frame), last for pixels that see
+        # nothing (face -1): black
+        lit = np.zeros((len(self.corners) + 1, 4), dtype=np.uint8)
+        lit[:-1, :3] = mesh.face_colors * shade[:, None]
+        self.face_rgba = lit.view(np.uint32).ravel()
         # a fixed sensor-noise pattern for colour frames of ``noise_size`` (width, height), added and subtracted as
         # its positive and negative parts (saturating): JPEG gets texture to encode, at little per-frame cost
-        noise = np.round(rng.normal(0.0, 4.0, size=(noise_size[1], noise_size[0], 1))).repeat(3, axis=2)
-        self.noise_up = np.clip(noise, 0, 255).astype(np.uint8)
-        self.noise_down = np.clip(-noise, 0, 255).astype(np.uint8)
+        noise = np.rint(rng.standard_normal((noise_size[1], noise_size[0], 1), dtype=np.float32) * 4.0)
+        self.noise_up = np.clip(noise, 0, 255).astype(np.uint8).repeat(3, axis=2)
+        self.noise_down = np.clip(-noise, 0, 255).astype(np.uint8).repeat(3, axis=2)
 
-    def rasterise(self, K: CameraIntrinsics, pose: Matrix4) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    def rasterise(self, K: CameraIntrinsics, pose: Matrix4) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(H, W) face seen by each pixel centre of ``K`` (-1: none) and (H, W) its depth along the optical axis
         (metres; inf: none)."""
         rotation, position = pose[:3, :3], pose[:3, 3]
@@ -87,22 +90,25 @@ class FrameRenderer:
         slope = alpha[span_face]
         intercept = beta[span_face] * rows + gamma[span_face] - slope * row_start
         pixel = np.arange(counts.sum()) + np.repeat(base, counts)
-        inverse = np.repeat(slope, counts) * pixel + np.repeat(intercept, counts)
-        nearest = np.zeros(K.width * K.height)
-        np.maximum.at(nearest, pixel, inverse)
-        wins = inverse >= nearest[pixel]
-        face = np.full(K.width * K.height, -1, dtype=np.int64)
-        face[pixel[wins]] = np.repeat(shown[span_face], counts)[wins]
+        inverse = (np.repeat(slope, counts) * pixel + np.repeat(intercept, counts)).astype(np.float32)
+        # z-buffer in one pass: a candidate's key is its inverse depth's bits (positive floats order as their bits)
+        # over its face; the greatest key of a pixel is its nearest face (0: none)
+        key = (inverse.view(np.int32).astype(np.int64) << 32) | np.repeat(shown[span_face], counts)
+        nearest = np.zeros(K.width * K.height, dtype=np.int64)
+        np.maximum.at(nearest, pixel, key)
+        face = np.where(nearest > 0, nearest & 0xFFFFFFFF, -1)
         with np.errstate(divide="ignore"):
-            depth = np.where(nearest > 0, 1.0 / nearest, np.inf)
+            depth = 1.0 / (nearest >> 32).astype(np.int32).view(np.float32)
         return face.reshape(K.height, K.width), depth.reshape(K.height, K.width)
 
     def shaded(self, face: NDArray[np.int64], depth: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
         """(H, W, 3) RGB of a rasterised frame: each face's lit colour, darker with depth."""
-        falloff = (1.0 / (1.0 + 0.03 * np.where(np.isfinite(depth), depth, 0.0))).astype(np.float32)
-        rgb = np.take(self.face_rgb, face, axis=0)
-        rgb *= falloff[..., None]
-        return rgb.astype(np.uint8)
+        falloff = (1.0 / (1.0 + 0.03 * depth)).astype(np.float32)  # 0 where nothing is seen (depth inf)
+        rgba = np.take(self.face_rgba, face).view(np.uint8).reshape(*face.shape, 4)
+        return np.asarray(
+            cv2.multiply(cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB), cv2.merge([falloff] * 3), dtype=cv2.CV_8U),
+            dtype=np.uint8,
+        )
 
     def colour_frame(self, shaded: NDArray[np.uint8], drawn: CameraIntrinsics, K: CameraIntrinsics) -> ImageRGB:
         """The colour frame at ``K`` from a frame shaded at ``drawn`` (same pose): resampled through both cameras'
@@ -134,8 +140,10 @@ class FrameRenderer:
 
 def depth_mm(depth: NDArray[np.floating[Any]]) -> DepthMM:
     """(H, W) uint16 depth in millimetres (0: no return) of (H, W) depths along the optical axis in metres."""
-    mm = np.where(np.isfinite(depth), np.round(depth * 1000.0), 0)
-    return np.clip(mm, 0, 65535).astype(np.uint16)
+    mm: NDArray[np.floating[Any]] = np.rint(depth * 1000.0)
+    mm[np.isinf(mm)] = 0  # no return
+    np.minimum(mm, 65535, out=mm)
+    return mm.astype(np.uint16)
 
 
 def _outlines(corners: FloatArray) -> FloatArray:

@@ -29,7 +29,7 @@ SYNTH_STAMP = ".synth-stamp.json"
 
 
 class SynthConfig(BaseModel):
-    """How ``ladder synth`` builds synthetic ScanNet roots. The defaults make small demo scans; ``frames``,
+    """How ``ladder synth`` builds synthetic roots. The defaults make small demo scans; ``frames``,
     ``objects`` and ``mesh_vertices`` reach ScanNet's sizes (2,000-5,000 frames, 50+ objects, a
     ``_vh_clean_2`` mesh of 100-300k vertices or a ``_vh_clean`` one of ~1.3M)."""
 
