@@ -165,29 +165,26 @@ def _spans(
     px: FloatArray, py: FloatArray, width: int, height: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Per pixel row of each convex outline (P, V vertices at pixel coordinates ``px``, ``py``): the outline, the
-    row, and its first and last pixel column whose centre lies inside (last < first: none), clipped to the image."""
+    row, and its first and last pixel column whose centre lies inside (last < first: none), clipped to the image.
+
+    Inside a convex outline, a row's pixel centres lie right of every edge that bounds the outline on the left and
+    left of every edge that bounds it on the right; an edge's bound at row ``r`` is where its line crosses it."""
     tol = OUTLINE_TOLERANCE_PX
     top = np.maximum(np.ceil(py.min(axis=1) - tol), 0).astype(np.int64)
     bottom = np.minimum(np.floor(py.max(axis=1) + tol), height - 1).astype(np.int64)
     row_counts = np.maximum(bottom - top + 1, 0)
     outline = np.repeat(np.arange(len(px)), row_counts)
     rows = np.arange(row_counts.sum()) - np.repeat(np.cumsum(row_counts) - row_counts - top, row_counts)
-    # every edge (a -> b) against every row: where the row's line crosses it, clamped onto the edge
-    x0, y0 = px[outline], py[outline]
-    x1, y1 = np.roll(x0, -1, axis=1), np.roll(y0, -1, axis=1)
-    r = rows[:, None].astype(np.float64)
-    crosses = (np.minimum(y0, y1) - tol <= r) & (r <= np.maximum(y0, y1) + tol)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at = x0 + (r - y0) * (x1 - x0) / (y1 - y0)
-    at = np.clip(np.where(np.isfinite(at), at, x0), np.minimum(x0, x1), np.maximum(x0, x1))
-    flat = np.abs(y1 - y0) <= tol  # a row along an edge meets all of it
-    low = np.where(flat, np.minimum(x0, x1), at)
-    high = np.where(flat, np.maximum(x0, x1), at)
-    low = np.where(crosses, low, np.inf).min(axis=1)
-    high = np.where(crosses, high, -np.inf).max(axis=1)
-    first = np.maximum(np.ceil(low - tol), 0)
-    last = np.minimum(np.floor(high + tol), width - 1)
-    valid = np.isfinite(low) & np.isfinite(high)
-    first = np.where(valid, first, 1).astype(np.int64)
-    last = np.where(valid, last, 0).astype(np.int64)
+    # per edge (a -> b): its line's x at row r is x_a + run * (r - y_a); which side of the outline it bounds
+    # follows from the outline's orientation (signed area); edges along a row bound nothing
+    dx, dy = np.roll(px, -1, axis=1) - px, np.roll(py, -1, axis=1) - py
+    orientation = np.sign((px * np.roll(py, -1, axis=1) - np.roll(px, -1, axis=1) * py).sum(axis=1, keepdims=True))
+    slanted = np.abs(dy) > 1e-9
+    run = np.where(slanted, dx / np.where(slanted, dy, 1.0), 0.0)
+    bound = np.where(slanted, orientation * dy, 0.0)  # > 0: bounds on the right, < 0: on the left
+    at = px[outline] + run[outline] * (rows[:, None] - py[outline])
+    first = np.ceil(np.where(bound[outline] < 0, at, -np.inf).max(axis=1) - tol)
+    last = np.floor(np.where(bound[outline] > 0, at, np.inf).min(axis=1) + tol)
+    first = np.maximum(first, 0).astype(np.int64)
+    last = np.minimum(last, width - 1).astype(np.int64)
     return outline, rows, first, last
