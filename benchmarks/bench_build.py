@@ -17,7 +17,8 @@ from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, BuildSummary, build_dataset
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 
 def run(config: BuildConfig, executor: ExecutorConfig) -> tuple[float, BuildSummary]:

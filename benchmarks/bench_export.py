@@ -20,7 +20,8 @@ from ladderdata.eval.export import export_benchmark
 from ladderdata.eval.report import load_bench
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

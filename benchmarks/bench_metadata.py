@@ -21,13 +21,9 @@ from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import extract_views, write_views
 from ladderdata.metadata.views import Timings
 from ladderdata.sources.base import open_source, source_config
-from ladderdata.sources.synthetic import (
-    LABEL_TABLE_COLUMNS,
-    edge_for_vertices,
-    generate_scene,
-    label_table_rows,
-    write_scene,
-)
+from ladderdata.synth.mesh import edge_for_vertices
+from ladderdata.synth.scannet import LABEL_TABLE_COLUMNS, label_table_rows, write_scene
+from ladderdata.synth.scene import generate_scene
 
 MESHES = {"vh_clean_2 (~180k vertices)": 180_000, "vh_clean (~1.37M vertices)": 1_370_000}
 

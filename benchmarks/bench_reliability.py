@@ -31,7 +31,8 @@ from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import open_source, source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 ROWS_PER_SHARD = (50, 200, 1000)
 

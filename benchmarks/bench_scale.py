@@ -50,7 +50,8 @@ from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
 from ladderdata.sources.base import source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 from ladderdata.tasks import Modality
 from ladderdata.tasks.modalities import image_sets
 

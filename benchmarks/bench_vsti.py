@@ -20,7 +20,8 @@ from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 
 def cpu_seconds() -> float:

@@ -26,8 +26,7 @@ from ladderdata.metadata.views import Timings, ViewMeasurer, depth_agreement
 from ladderdata.sources import arkitscenes
 from ladderdata.sources.base import open_source, source_config
 from ladderdata.sources.ply import read_ply, write_ply
-from ladderdata.sources.synthetic import SynthConfig, SynthFormat
-from ladderdata.sources.synthetic_formats import synthesize
+from ladderdata.synth.root import SynthConfig, synthesize
 
 
 def shift_trajectory(root: Path) -> None:
@@ -53,20 +52,20 @@ def degenerate_faces(root: Path) -> None:
         write_ply(ply, mesh)
 
 
-CASES: list[tuple[str, SynthFormat, Callable[[Path], None] | None]] = [
-    ("scannet intact", SynthFormat.SCANNET, None),
-    ("scannet all faces degenerate", SynthFormat.SCANNET, degenerate_faces),
-    ("scannetpp intact", SynthFormat.SCANNETPP, None),
-    ("scannetpp depth 1000x too small", SynthFormat.SCANNETPP, depth_in_metres),
-    ("arkitscenes intact", SynthFormat.ARKITSCENES, None),
-    ("arkitscenes trajectory shifted 1 s", SynthFormat.ARKITSCENES, shift_trajectory),
+CASES: list[tuple[str, str, Callable[[Path], None] | None]] = [
+    ("scannet intact", "scannet", None),
+    ("scannet all faces degenerate", "scannet", degenerate_faces),
+    ("scannetpp intact", "scannetpp", None),
+    ("scannetpp depth 1000x too small", "scannetpp", depth_in_metres),
+    ("arkitscenes intact", "arkitscenes", None),
+    ("arkitscenes trajectory shifted 1 s", "arkitscenes", shift_trajectory),
 ]
 
 
-def agreements(scan_root: Path, fmt: SynthFormat) -> tuple[list[float], str, str]:
+def agreements(scan_root: Path, fmt: str) -> tuple[list[float], str, str]:
     """The views' agreements, what the reader says and what the gate says (measured without the reader's checks
     of pose times, which would refuse the shifted trajectory first)."""
-    source = open_source(source_config(fmt.value, root=scan_root))
+    source = open_source(source_config(fmt, root=scan_root))
     scan_id = source.scan_ids()[0]
     try:
         source.load(scan_id)

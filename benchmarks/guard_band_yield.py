@@ -18,7 +18,8 @@ from ladderdata.metadata.extract import extract_views
 from ladderdata.pipeline.draft import draft_scene
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import open_source, source_config
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 from ladderdata.tasks import SceneContext
 from ladderdata.tasks.base import GuardBands
 

@@ -24,7 +24,9 @@ from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import extract_views
 from ladderdata.metadata.views import MIXED, ViewMeasurer, edge_normals, object_samples
 from ladderdata.sources.base import Scan, open_source, source_config
-from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth, synthesize_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
+from ladderdata.synth.truth import SyntheticGroundTruth
 from ladderdata.tasks.context import SceneContext
 from ladderdata.tasks.object_rel_direction import signed_angle_deg
 

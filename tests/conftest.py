@@ -17,9 +17,9 @@ from fixtures.factories import (
 from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.layout import FramesLayout
-from ladderdata.sources.synthetic import SynthConfig
-from ladderdata.sources.synthetic_arkitscenes import synthesize_arkitscenes_root
-from ladderdata.sources.synthetic_scannetpp import synthesize_scannetpp_root
+from ladderdata.synth.arkitscenes import synthesize_arkitscenes_root
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannetpp import synthesize_scannetpp_root
 
 # the shared folder sits beside the main checkout (../shared) or, for worktrees, further up
 SHARED = next(

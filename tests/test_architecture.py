@@ -24,6 +24,7 @@ LAYERS: list[list[str]] = [
     ],
     ["ladderdata.executor", "ladderdata.geometry"],
     ["ladderdata.prompts", "ladderdata.sources"],
+    ["ladderdata.synth"],
     ["ladderdata.metadata"],
     ["ladderdata.tasks"],
     ["ladderdata.recipe"],
@@ -153,7 +154,7 @@ def test_the_import_reader_sees_what_python_does(source: str, expected: set[str]
 
 def test_an_upward_import_is_caught() -> None:
     assert upward({"ladderdata.io.card": {"ladderdata.pipeline"}}) == [
-        "ladderdata.io.card (layer 6) imports ladderdata.pipeline (layer 7)"
+        "ladderdata.io.card (layer 7) imports ladderdata.pipeline (layer 8)"
     ]
     assert not upward({"ladderdata.bench.build": {"ladderdata.pipeline"}})
     assert layer("ladderdata.something_new") == -1  # unplaced: test_every_module_has_a_layer reports it

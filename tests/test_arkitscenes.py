@@ -25,9 +25,11 @@ from ladderdata.sources.arkitscenes import (
 )
 from ladderdata.sources.base import detect_source
 from ladderdata.sources.ply import TriangleMesh
-from ladderdata.sources.synthetic import Renderer, SynthConfig, scene_and_edges
-from ladderdata.sources.synthetic_arkitscenes import LANDSCAPE_K, video_id, write_video
-from ladderdata.sources.synthetic_shapes import Cuboid
+from ladderdata.synth.arkitscenes import LANDSCAPE_K, video_id, write_video
+from ladderdata.synth.mesh import SceneMesh
+from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.root import SynthConfig, scene_and_edges
+from ladderdata.synth.shapes import Cuboid
 
 CONFIG = SynthConfig(scenes=4, frames=10, seed=2)
 
@@ -135,10 +137,10 @@ def test_portrait_video_is_turned_upright(arkitscenes_root: Path) -> None:
     assert frames.read_color(first).shape == (256, 192, 3)
     np.testing.assert_array_equal(frames.read_color(first), cv2.rotate(stored[..., ::-1], cv2.ROTATE_90_CLOCKWISE))
     # depth of the upright camera rendered directly equals the stored sensor depth turned upright
-    from ladderdata.sources.synthetic import build_mesh
+    from ladderdata.synth.mesh import build_mesh
 
-    mesh = build_mesh(scene, rng_for(2, vid, "mesh"), *scene_and_edges(CONFIG, 1)[1:]).mesh
-    direct = Renderer(mesh, rng_for(0, "x")).depth(upright_k, scene.poses[0])
+    mesh = build_mesh(scene, rng_for(2, vid, "mesh"), *scene_and_edges(CONFIG, 1)[1:])
+    direct = FrameRenderer(mesh, rng_for(0, "x")).depth(upright_k, scene.poses[0])
     read = frames.read_depth(first).astype(np.int64)
     assert np.mean(np.abs(read - direct) <= 1) > 0.999
 
@@ -166,7 +168,8 @@ def analytic_video(root: Path, turns: int, zoom: float = 1.0) -> ARKitScenesSour
     zoomed = upright.model_copy(update={"fx": upright.fx * zoom, "fy": upright.fy * zoom})
     pose = look_at(np.array([0.0, 0.0, 0.5]), np.array([0.0, 4.0, 0.5]))
     poses = np.stack([pose, pose])
-    write_video(root / "Training" / "41000001", mesh, [("chair", chair)], [upright, zoomed], poses, turns, [], 0)
+    scene = SceneMesh.of_triangles(mesh)
+    write_video(root / "Training" / "41000001", scene, [("chair", chair)], [upright, zoomed], poses, turns, [], 0)
     return source(root)
 
 

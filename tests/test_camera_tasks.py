@@ -26,7 +26,8 @@ from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
-from ladderdata.sources.synthetic import COLOR_K, SyntheticScene, generate_scene
+from ladderdata.synth.scannet import COLOR_K
+from ladderdata.synth.scene import SyntheticScene, generate_scene
 from ladderdata.tasks import Draft, ObjectFacts, Rejections, SceneContext, Shown, get_task
 from test_task_filters import NO_GUARD_BANDS
 

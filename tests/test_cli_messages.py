@@ -19,7 +19,7 @@ from ladderdata.cli import (
 )
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST
 from ladderdata.sources.base import SOURCES
-from ladderdata.sources.synthetic_scannetpp import scene_id
+from ladderdata.synth.scannetpp import scene_id
 
 #: What ``ladder`` exits with (its entry point's docstring): 0, or why it stopped.
 STATUSES = {0, SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, EMPTY_BENCHMARK, INTERNAL_ERROR, INTERRUPTED}

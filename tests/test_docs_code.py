@@ -25,7 +25,7 @@ from fixtures.factories import linked_copy
 from fixtures.shared import shared_folder
 from ladderdata.layout import ScanPaths
 from ladderdata.sources.base import open_source, source_config
-from ladderdata.sources.synthetic import matrix_text
+from ladderdata.synth.scannet import matrix_text
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

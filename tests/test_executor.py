@@ -46,8 +46,7 @@ from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import process_scans
 from ladderdata.pipeline import BuildConfig, build_dataset
-from ladderdata.sources.synthetic import SynthConfig
-from ladderdata.sources.synthetic_formats import synthesize
+from ladderdata.synth.root import SynthConfig, synthesize
 
 LADDER = [sys.executable, "-c", "from ladderdata.cli import entrypoint; entrypoint()"]
 

@@ -1899,7 +1899,7 @@ def test_an_internal_error_is_one_line_exit_70(
 def test_synthesis_over_a_huge_config_is_refused(tmp_path: Path) -> None:
     result = run_ladder(["synth", "--out", str(tmp_path / "s"), "--scenes", "0"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    from ladderdata.sources.synthetic import SynthConfig
+    from ladderdata.synth.root import SynthConfig
 
     with pytest.raises(ValueError, match="less than or equal to 100000"):
         SynthConfig(scenes=10**9)

@@ -19,8 +19,9 @@ from ladderdata.recipe import LocalizationMode
 from ladderdata.sources.base import TimeBasis
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
-from ladderdata.sources.synthetic import SynthConfig, synthesize_root
 from ladderdata.sources.validate import frame_clock_problem
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.scannet import synthesize_root
 
 SCENES = ["scene0000_00", "scene0001_00"]
 

@@ -17,7 +17,7 @@ from ladderdata.errors import ConfigError, LadderError
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.sources.base import source_config
 from ladderdata.sources.mixed import MixedSource, MixedSourceConfig
-from ladderdata.sources.synthetic import SyntheticGroundTruth
+from ladderdata.synth.truth import SyntheticGroundTruth
 
 
 @pytest.fixture(scope="module")

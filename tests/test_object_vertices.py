@@ -16,7 +16,7 @@ from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.views import Timings, ViewMeasurer
 from ladderdata.sources.ply import TriangleMesh, write_ply
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig, faces_touching
-from ladderdata.sources.synthetic import LABEL_TABLE_COLUMNS
+from ladderdata.synth.scannet import LABEL_TABLE_COLUMNS
 
 H, N = 0.1, 20  # a 2 m x 2 m floor, one vertex every 10 cm
 RUG = [(i, j) for i in range(5, 12) for j in range(8, 11)]  # 7 x 3 vertices: x 0.5-1.1 m, y 0.8-1.0 m

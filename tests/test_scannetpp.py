@@ -14,8 +14,8 @@ from ladderdata.geometry.measure import floor_area, object_size_cm, surface_dist
 from ladderdata.sources.base import SOURCES, detect_source
 from ladderdata.sources.colmap import ColmapImage, camera_to_world
 from ladderdata.sources.scannetpp import OPENGL_TO_OPENCV, ScanNetPPPaths, ScanNetPPSource, ScanNetPPSourceConfig
-from ladderdata.sources.synthetic import SynthConfig, scene_and_edges
-from ladderdata.sources.synthetic_scannetpp import (
+from ladderdata.synth.root import SynthConfig, scene_and_edges
+from ladderdata.synth.scannetpp import (
     DSLR_CAMERAS,
     IPHONE_K,
     dslr_frames,

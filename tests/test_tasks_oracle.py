@@ -13,7 +13,8 @@ from fixtures.factories import BuiltDataset, load_ground_truth, project_aabb, re
 from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import metadata_path, read_views
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
-from ladderdata.sources.synthetic import COLOR_K, SyntheticGroundTruth
+from ladderdata.synth.scannet import COLOR_K
+from ladderdata.synth.truth import SyntheticGroundTruth
 
 ALL_TASKS = {
     "object_counting",

@@ -17,7 +17,7 @@ pytest.importorskip("trl")
 
 from ladderdata.geometry.vision_grid import resized_size
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
-from ladderdata.sources.synthetic import COLOR_K
+from ladderdata.synth.scannet import COLOR_K
 from laddertrain.data import load_subset, stage1_row
 from laddertrain.recipe import TrainRecipe
 

@@ -14,7 +14,7 @@ from fixtures.shared import shared_folder
 from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
-from ladderdata.sources.synthetic import SyntheticGroundTruth
+from ladderdata.synth.truth import SyntheticGroundTruth
 
 FORMS = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
 OPTIONS = {

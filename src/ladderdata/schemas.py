@@ -16,7 +16,8 @@ from ladderdata.pipeline import BuildConfig, DraftRecord, SceneDrafts
 from ladderdata.prompts import Prompts
 from ladderdata.recipe import ImageConfig, Recipe
 from ladderdata.sources.base import SOURCES, ObjectInfo  # the package registers the built-ins
-from ladderdata.sources.synthetic import SynthConfig, SyntheticGroundTruth
+from ladderdata.synth.root import SynthConfig
+from ladderdata.synth.truth import SyntheticGroundTruth
 from ladderdata.tasks import TASKS, Draft, FilterConfig, ObjectRef, Sample
 from ladderdata.tasks.modalities import ModalityConfig
 

@@ -35,7 +35,7 @@ def demo(
     from ladderdata.pipeline import BuildConfig
     from ladderdata.preview import render_preview
     from ladderdata.recipe import Recipe
-    from ladderdata.sources.synthetic import SynthConfig
+    from ladderdata.synth.root import SynthConfig
 
     start = time.perf_counter()
     root, dataset, bench, metadata_cache = out / "scannet", out / "dataset", out / "bench", out / "metadata"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ladderdata.cli.options import OptionGroup, RunOptions, WriteOptions, choose, with_options
+from ladderdata.cli.options import OptionGroup, RunOptions, WriteOptions, with_options
 from ladderdata.cli.render import announce_plan, item_bars, progress_bars
 from ladderdata.errors import LadderError
 from ladderdata.extensions import examples
@@ -15,14 +15,14 @@ from ladderdata.layout import FramesLayout
 
 if TYPE_CHECKING:
     from ladderdata.executor import Executor
-    from ladderdata.sources.synthetic import SynthConfig
+    from ladderdata.synth.root import SynthConfig
 
 log = logging.getLogger("ladderdata")
 commands = typer.Typer()
 
 
 class SynthOptions(OptionGroup):
-    """What ``ladder synth`` writes: :class:`ladderdata.sources.synthetic.SynthConfig` as options."""
+    """What ``ladder synth`` writes: :class:`ladderdata.synth.root.SynthConfig` as options."""
 
     format: Annotated[str, typer.Option("--format", help="layout to write: scannet, scannetpp or arkitscenes")] = (
         "scannet"
@@ -48,10 +48,11 @@ class SynthOptions(OptionGroup):
     ] = None
 
     def synth_config(self) -> "SynthConfig":
-        from ladderdata.sources.synthetic import SynthConfig, SynthFormat
+        from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig
 
-        chosen: SynthFormat = choose("--format", self.format, SynthFormat)
-        if chosen is not SynthFormat.SCANNET and (self.frames_layout or self.posed_max_images is not None):
+        chosen = SYNTH_WRITERS.canonical(self.format)
+        SYNTH_WRITERS.get_entry(chosen)  # an unknown name: a ConfigError listing the writers
+        if chosen != "scannet" and (self.frames_layout or self.posed_max_images is not None):
             raise LadderError("--frames-layout and --posed-max-images are ScanNet's: use them with --format scannet")
         return SynthConfig(
             format=chosen,
@@ -100,8 +101,7 @@ def synth_settings(config: "SynthConfig") -> dict[str, str]:
 
 
 def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[str]:
-    from ladderdata.sources.synthetic import SynthFormat, synthesized
-    from ladderdata.sources.synthetic_formats import synthesize
+    from ladderdata.synth.root import synthesize, synthesized
 
     held = synthesized(out, config)
     if held is not None:
@@ -111,6 +111,6 @@ def run_synth(out: Path, config: "SynthConfig", executor: "Executor") -> list[st
     with progress_bars() as progress, item_bars(executor, progress, "frames written"):
         task = progress.add_task("synthesising scans", total=config.scenes)
         ids = synthesize(out, config, executor, progress=lambda _: progress.advance(task))
-    layouts = ", ".join(config.layouts) if config.format is SynthFormat.SCANNET else config.format.value
+    layouts = ", ".join(config.layouts) if config.format == "scannet" else config.format
     log.info("wrote %d synthetic scans (%s) to %s in %.1f s", len(ids), layouts, out, time.perf_counter() - start)
     return ids

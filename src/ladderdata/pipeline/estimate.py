@@ -22,7 +22,7 @@ from ladderdata.pipeline.plan import PlanStage
 from ladderdata.pipeline.stage import BuildContext
 from ladderdata.recipe import Recipe
 from ladderdata.sources.base import ScanSource, ScanSourceConfig, open_source
-from ladderdata.sources.synthetic import SynthConfig
+from ladderdata.synth.root import SynthConfig
 from ladderdata.tasks import Modality
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,10 @@ BUILD_SECONDS_PER_SCAN = 1.5
 BUILD_SECONDS_PER_VIEW = 0.0006
 #: ``ladder synth``, CPU s per scan and per frame of a ScanNet-sized scan (46 objects, 150k vertices, .sens):
 #: ``/usr/bin/time python benchmarks/bench_synth.py --scenes 1 --frames 40|160 --objects 46 --mesh-vertices 150000``
-#: (10.2 and 26.7 CPU s, 2026-12-07; the demo's coarse mesh is cheaper, so this is an upper bound there).
-SYNTH_SECONDS_PER_SCAN = 4.7
-SYNTH_SECONDS_PER_FRAME = 0.14
+#: (3.24 and 5.67 CPU s with the rasterised frames, 2026-12-07; the demo's coarse mesh is cheaper, so this is an
+#: upper bound there).
+SYNTH_SECONDS_PER_SCAN = 2.4
+SYNTH_SECONDS_PER_FRAME = 0.02
 #: ``ladder synth`` disk per frame (.sens: JPEG colour + zlib depth, 1296x968 / 640x480) and per scan (mesh,
 #: annotations): ``ladder synth --out S --scenes 1 --frames 40 --objects 46 --mesh-vertices 150000; du -sb S``
 #: (22.8 MB, of which the .sens 15.9 MB).
@@ -265,7 +266,7 @@ def synth_lines(config: SynthConfig) -> list[str]:
     """What ``ladder synth`` will write and about what it costs, as log lines."""
     seconds = config.scenes * (SYNTH_SECONDS_PER_SCAN + SYNTH_SECONDS_PER_FRAME * config.frames)
     disk = config.scenes * (SYNTH_BYTES_PER_SCAN + config.frames * SYNTH_BYTES_PER_FRAME * max(1, len(config.layouts)))
-    layouts = ", ".join(config.layouts) if config.format.value == "scannet" else config.format.value
+    layouts = ", ".join(config.layouts) if config.format == "scannet" else config.format
     return [
         f"{config.scenes} synthetic scans of {config.frames:,} frames ({layouts}), seed {config.seed}",
         f"estimated CPU time {_duration(seconds)}, disk {_size(disk)}",

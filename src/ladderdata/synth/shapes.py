@@ -5,6 +5,7 @@ areas) is computed here in closed form, an independent path from the mesh-based 
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -22,14 +23,19 @@ class Cuboid:
     size: FloatArray
     yaw: float
 
-    @property
+    @cached_property
     def rotation(self) -> FloatArray:
+        """(3, 3) local -> world rotation (read-only: computed once, shared)."""
         c, s = np.cos(self.yaw), np.sin(self.yaw)
-        return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return _read_only(np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]))
+
+    @cached_property
+    def _corners(self) -> Points3:
+        return _read_only((_SIGNS * self.size / 2) @ self.rotation.T + self.center)
 
     def corners(self) -> Points3:
-        """(8, 3) corners."""
-        return (_SIGNS * self.size / 2) @ self.rotation.T + self.center
+        """(8, 3) corners (read-only: the placement and distance tests ask for them thousands of times)."""
+        return self._corners
 
     def footprint(self) -> Points2:
         """(4, 2) xy corners, counter-clockwise."""
@@ -47,6 +53,11 @@ class Cuboid:
         c = self.corners()
         idx = np.array(_EDGES)
         return c[idx[:, 0]], c[idx[:, 1]]
+
+
+def _read_only(array: FloatArray) -> FloatArray:
+    array.setflags(write=False)
+    return array
 
 
 def cuboids_overlap(a: Cuboid, b: Cuboid, eps: float = 1e-9) -> bool:

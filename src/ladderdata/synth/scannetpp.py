@@ -1,4 +1,4 @@
-"""Synthetic ScanNet++ scenes: the scenes of :mod:`ladderdata.sources.synthetic` written in ScanNet++'s layout
+"""Synthetic ScanNet++ scenes: the scenes of :mod:`ladderdata.synth.scene` written in ScanNet++'s layout
 (``ladder synth --format scannetpp``), with the same exact ground truth.
 
 Each scene gets a 10-hex-character id, its mesh in the gravity-aligned frame (ScanNet++ meshes are aligned, so
@@ -39,18 +39,12 @@ from ladderdata.sources.scannetpp import (
     ScanNetPPPaths,
 )
 from ladderdata.sources.sens import encode_color_jpeg
-from ladderdata.sources.synthetic import (
-    CATALOGUE,
-    GROUND_TRUTH_DIR,
-    STRUCTURE,
-    Renderer,
-    SynthConfig,
-    SyntheticScene,
-    build_mesh,
-    ground_truth,
-    scene_and_edges,
-    write_scans,
-)
+from ladderdata.synth.catalogue import CATALOGUE, STRUCTURE
+from ladderdata.synth.mesh import build_mesh
+from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
+from ladderdata.synth.scene import SyntheticScene
+from ladderdata.synth.truth import GROUND_TRUTH_DIR, ground_truth
 
 IPHONE_K = CameraIntrinsics(fx=1445.3, fy=1445.3, cx=961.7, cy=718.4, width=1920, height=1440)
 DEPTH_SIZE = (256, 192)
@@ -123,7 +117,7 @@ def colmap_image_lines(image_id: int, camera_id: int, cam_to_world: np.ndarray, 
     return [f"{image_id} {values} {camera_id} {name}", points]
 
 
-def write_dslr(paths: ScanNetPPPaths, renderer: Renderer, scene: SyntheticScene, jpeg_quality: int) -> None:
+def write_dslr(paths: ScanNetPPPaths, renderer: FrameRenderer, scene: SyntheticScene, jpeg_quality: int) -> None:
     """DSLR photos of :func:`dslr_frames`, their masks (untouched) and their COLMAP text model."""
     cameras = ["# Camera list with one line of data per camera:", "#   CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]"]
     cameras += [colmap_camera_line(n, k) for n, k in enumerate(DSLR_CAMERAS, start=1)]
@@ -181,7 +175,7 @@ def write_scannetpp_scan(root: Path, config: SynthConfig, index: int) -> str:
     picks = rng_for(config.seed, scene.scan_id, "anonymised").choice(usable, size=len(ANONYMISED), replace=False)
     masked = {int(f): fraction for f, fraction in zip(picks, ANONYMISED, strict=True)}
     depth_k = IPHONE_K.scaled_to(*DEPTH_SIZE)
-    renderer = Renderer(sm.mesh, rng_for(config.seed, scene.scan_id, "sensor noise"))
+    renderer = FrameRenderer(sm, rng_for(config.seed, scene.scan_id, "sensor noise"))
     entries = {}
     colors: list[np.ndarray] = []  # BGR, as the video writer takes them
     masks: list[np.ndarray] = []
@@ -223,6 +217,7 @@ def write_scannetpp_scan(root: Path, config: SynthConfig, index: int) -> str:
     return scene.scan_id
 
 
+@register_writer("scannetpp")
 def synthesize_scannetpp_root(
     root: Path,
     config: SynthConfig,

@@ -1,4 +1,4 @@
-"""Synthetic ARKitScenes videos: the scenes of :mod:`ladderdata.sources.synthetic` written in the 3DOD layout
+"""Synthetic ARKitScenes videos: the scenes of :mod:`ladderdata.synth.scene` written in the 3DOD layout
 (``ladder synth --format arkitscenes``), with exact ground truth.
 
 The whole scene is the ARKit mesh; only furniture of the 3DOD classes is annotated, with its declared box (the
@@ -23,17 +23,12 @@ from ladderdata.executor import Executor, Outcome
 from ladderdata.geometry.camera import CameraIntrinsics, invert_pose, turn_camera
 from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.arkitscenes import FOLDS, VISIT_TABLES, VideoPaths
-from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.sources.synthetic import (
-    GROUND_TRUTH_DIR,
-    Renderer,
-    SynthConfig,
-    build_mesh,
-    ground_truth,
-    scene_and_edges,
-    write_scans,
-)
-from ladderdata.sources.synthetic_shapes import Cuboid
+from ladderdata.sources.ply import write_ply
+from ladderdata.synth.mesh import SceneMesh, build_mesh
+from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
+from ladderdata.synth.shapes import Cuboid
+from ladderdata.synth.truth import GROUND_TRUTH_DIR, ground_truth
 from ladderdata.typed import FloatArray, Poses
 
 #: Upright intrinsics of a landscape ``lowres_wide`` frame (256x192).
@@ -108,7 +103,7 @@ def drifting_focal_length(k: CameraIntrinsics, frames: int) -> list[CameraIntrin
 
 def write_video(
     video_dir: Path,
-    mesh: TriangleMesh,
+    mesh: SceneMesh,
     boxes: list[tuple[str, Cuboid]],
     upright_ks: list[CameraIntrinsics],
     upright_poses: Poses,
@@ -124,20 +119,21 @@ def write_video(
         (frames / folder).mkdir(parents=True, exist_ok=True)
     paths = VideoPaths(video_dir)
     with atomic_path(paths.mesh) as tmp:
-        write_ply(tmp, mesh)
+        write_ply(tmp, mesh.mesh)
     write_text_atomic(paths.annotation, json.dumps(annotation(boxes)))
-    renderer = Renderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
+    renderer = FrameRenderer(mesh, rng_for(seed, video_dir.name, "sensor noise"))
     lines = []
     for i, (upright_k, pose) in enumerate(zip(upright_ks, upright_poses, strict=True)):
         sensor_k, sensor_pose = turn_camera(upright_k, pose, -turns)
         t = FIRST_TIMESTAMP_S + i * FRAME_INTERVAL_S
         stamp = f"{t:.3f}"
-        ok, png = cv2.imencode(".png", cv2.cvtColor(renderer.color(sensor_k, sensor_pose, 1.0), cv2.COLOR_RGB2BGR))
-        ok_d, depth = cv2.imencode(".png", renderer.depth(sensor_k, sensor_pose))
+        colour, depth = renderer.frame(sensor_k, sensor_k, sensor_pose)  # one sensor: both images at its size
+        ok, png = cv2.imencode(".png", cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+        ok_d, depth_png = cv2.imencode(".png", depth)
         if not (ok and ok_d):
             raise RuntimeError("PNG encoding failed")
         write_bytes_atomic(paths.frame_file(paths.color, stamp, ".png"), png.tobytes())
-        write_bytes_atomic(paths.frame_file(paths.depth, stamp, ".png"), depth.tobytes())
+        write_bytes_atomic(paths.frame_file(paths.depth, stamp, ".png"), depth_png.tobytes())
         k = sensor_k
         pincam = f"{k.width} {k.height} {k.fx:.6f} {k.fy:.6f} {k.cx:.6f} {k.cy:.6f}\n"
         write_text_atomic(paths.frame_file(paths.intrinsics, stamp, ".pincam"), pincam)
@@ -160,7 +156,7 @@ def write_arkitscenes_scan(root: Path, config: SynthConfig, index: int) -> str:
         upright_k, turns = turn_camera(LANDSCAPE_K, np.eye(4), 1)[0], 1
     fold = FOLDS["val"] if index % config.val_every == config.val_every - 1 else FOLDS["train"]
     upright_ks = drifting_focal_length(upright_k, len(scene.poses))
-    write_video(root / fold / vid, sm.mesh, boxes, upright_ks, scene.poses, turns, scene.invalid, config.seed)
+    write_video(root / fold / vid, sm, boxes, upright_ks, scene.poses, turns, scene.invalid, config.seed)
     floor = next(o for o in scene.objects if o.label == "floor")
     renumbered = [replace(o, object_id=k, label=ARKIT_LABELS[o.label]) for k, o in enumerate(annotated)]
     truth_scene = replace(scene, objects=[*renumbered, replace(floor, object_id=len(annotated))])
@@ -180,6 +176,7 @@ def visits(config: SynthConfig) -> list[tuple[str, str, str]]:
     return rows
 
 
+@register_writer("arkitscenes")
 def synthesize_arkitscenes_root(
     root: Path,
     config: SynthConfig,
