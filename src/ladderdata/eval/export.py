@@ -49,8 +49,8 @@ from pydantic import BaseModel, Field
 from ladderdata.cache import atomic_path, content_key, regular_file_stat
 from ladderdata.errors import ConfigError
 from ladderdata.eval.official import direction_forms, mca_types, na_types
-from ladderdata.eval.report import bench_files, load_bench
 from ladderdata.io.card import data_configs, front_matter, license_file, project_reference, terms_section
+from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import LICENSE_FILE, check_name, is_safe_name, shard_name
 from ladderdata.outputs import claim_output, refuse_inside_inputs
 from ladderdata.prompts import resource
@@ -198,7 +198,7 @@ def _decode_rgb(data: bytes) -> np.ndarray:
 def _benchmarks(bench: Path) -> dict[str, list[Path]]:
     """Benchmark name (each shard's ``dataset`` value) -> its shards, for one benchmark or a folder of them."""
     found: dict[str, list[Path]] = defaultdict(list)
-    for path in bench_files(bench):
+    for path in (shard.path for shard in BenchReader(bench).shards):
         names = pq.read_table(path, columns=["dataset"]).column("dataset").unique().to_pylist()
         for name in names:
             found[str(name)].append(path)
@@ -482,7 +482,7 @@ def export_benchmark(
         raise ConfigError(f"--fps must be positive, not {fps}")
     refuse_inside_inputs(out, [bench])
     shards_of = _benchmarks(bench)
-    all_rows = load_bench(bench)
+    all_rows = [row.stored_columns() for row in BenchReader(bench).rows()]
     rows_of = {name: [r for r in all_rows if r["dataset"] == name] for name in shards_of}
     video_of = {name: _check(name, rows, fmt) for name, rows in rows_of.items()}
     folder_of = _folders(video_of, fmt)

@@ -118,7 +118,7 @@ class BenchRow(StoredRow):
         """The row as its shard stores it, under the evaluators' column names (``scene_name``, ``question_type``,
         ``ground_truth``, ``dataset``; images as ``{"bytes", "path"}``): for exports and answer backends, which
         hand rows to tools that read those names."""
-        fields = self.model_dump(mode="python", exclude={"subset", "images", "extras"})
+        fields = self.model_dump(mode="json", exclude={"subset", "images", "extras"})
         out: dict[str, object] = {stored: fields.pop(name) for stored, name in STORED_BENCH_NAMES.items()}
         out |= fields
         if self.images is not None:
@@ -184,12 +184,10 @@ def read_manifest(folder: Path) -> BuildManifest:
 
 
 def find_builds(path: Path) -> list[Path]:
-    """Build folders at ``path``: ``path`` itself when it holds a ``manifest.json``, else every folder under it
-    that does (``build-bench`` writes one per benchmark), hidden folders (caches) skipped, sorted."""
+    """Build folders at ``path``: every folder holding a ``manifest.json``, ``path`` itself included
+    (``build-bench`` writes one per benchmark), hidden folders (caches) skipped, sorted."""
     if not path.is_dir():
         raise ConfigError(f"{path} is not a folder: give a folder written by ladder build-dataset or build-bench")
-    if (path / MANIFEST).exists():
-        return [path]
     found = sorted(
         m.parent for m in path.rglob(MANIFEST) if not any(p.startswith(".") for p in m.relative_to(path).parts)
     )
@@ -432,10 +430,12 @@ class BenchReader(ShardReader[BenchRow]):
     renames = STORED_BENCH_NAMES
     benchmark = True
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(find_builds(path))
+    def __init__(self, path: Path, allow_empty: bool = False, builds: Sequence[Path] | None = None) -> None:
+        """``allow_empty``: a benchmark whose manifests list no shard is read as no rows, not refused;
+        ``builds``: read these build folders only (default: every build under ``path``)."""
+        super().__init__(find_builds(path) if builds is None else builds)
         self.path = path
-        if not self.shards:
+        if not self.shards and not allow_empty:
             raise ConfigError(f"no benchmark shards under {path}: its manifests list none")
 
     def _row(self, shard: Shard, number: int, stored: Mapping[str, object]) -> BenchRow:
@@ -458,7 +458,7 @@ class BenchReader(ShardReader[BenchRow]):
 
 def open_build(folder: Path) -> DatasetReader | BenchReader:
     """The reader of the one build in ``folder``, by what its manifest says it is."""
-    return BenchReader(folder) if is_benchmark(folder) else DatasetReader(folder)
+    return BenchReader(folder, allow_empty=True, builds=[folder]) if is_benchmark(folder) else DatasetReader(folder)
 
 
 def open_builds(path: Path) -> list[DatasetReader | BenchReader]:
