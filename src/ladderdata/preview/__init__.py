@@ -32,13 +32,14 @@ from ladderdata.preview.draw import (
     BOX_COLORS,
     CARD_WIDTH,
     GAP,
+    PAD,
     SHEET_BACKGROUND,
     SHEET_COLUMNS,
     TEXT_COLOR,
     font,
     wrap,
 )
-from ladderdata.preview.route_map import MapView, route_map_view
+from ladderdata.preview.route_map import MAP_MARGIN, PATH_COLOR, MapView, route_map_view
 from ladderdata.report.boxes import frame_boxes, metadata_caches, needs_frame_boxes
 from ladderdata.seeding import rng_for
 
@@ -47,7 +48,10 @@ __all__ = [
     "BOX_COLORS",
     "CARD_WIDTH",
     "GAP",
+    "MAP_MARGIN",
     "OVERLAYS",
+    "PAD",
+    "PATH_COLOR",
     "SHEET_BACKGROUND",
     "SHEET_COLUMNS",
     "TEXT_COLOR",
