@@ -237,6 +237,7 @@ class ShardReader(Generic[R]):
     row_model: ClassVar[type[StoredRow]]
     kind: ClassVar[str]
     """What the builds are, in messages."""
+    shard_kind: ClassVar[str]
     required: ClassVar[tuple[str, ...]]
     renames: ClassVar[Mapping[str, str]] = {}
     benchmark: ClassVar[bool]
@@ -265,7 +266,7 @@ class ShardReader(Generic[R]):
             names = pq.read_schema(shard.path).names
         missing = [c for c in self.required if c not in names]
         if missing:
-            raise ConfigError(f"{shard.path} is not {self.kind} shard (no {', '.join(missing)}); rebuild it")
+            raise ConfigError(f"{shard.path} is not {self.shard_kind} (no {', '.join(missing)}); rebuild it")
         return names if with_images else [c for c in names if c != "images"]
 
     def _row(self, shard: Shard, number: int, stored: Mapping[str, object]) -> R:
@@ -366,6 +367,7 @@ class DatasetReader(ShardReader[Row]):
 
     row_model = Row
     kind = "a ladder dataset"
+    shard_kind = "a dataset shard"
     required = DATASET_COLUMNS
     benchmark = False
 
@@ -426,6 +428,7 @@ class BenchReader(ShardReader[BenchRow]):
 
     row_model = BenchRow
     kind = "a ladder benchmark"
+    shard_kind = "a benchmark shard"
     required = BENCH_COLUMNS
     renames = STORED_BENCH_NAMES
     benchmark = True
