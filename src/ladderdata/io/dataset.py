@@ -19,16 +19,18 @@ missing, a shard that is not Parquet or lacks the fields, a row whose values do 
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
 from ladderdata.cache import regular_file_stat
 from ladderdata.errors import ConfigError
-from ladderdata.io.shards import BENCH_RENAMES, reading_parquet
+from ladderdata.io.shards import BENCH_RENAMES
 from ladderdata.layout import DatasetLayout
 from ladderdata.prompts import LETTERS
 from ladderdata.tasks import AnswerType, Modality, ObjectRef
@@ -162,6 +164,16 @@ class Shard:
     path: Path
     subset: str
     rows: int
+
+
+@contextmanager
+def reading_parquet(path: Path) -> Iterator[None]:
+    """Turn a Parquet file that cannot be read (truncated, not Parquet, unreadable) into a ``ConfigError`` naming
+    it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as e:
+        raise ConfigError(f"{path} cannot be read as Parquet ({e}); truncated or not ladder's? rebuild it") from None
 
 
 def read_manifest(folder: Path) -> BuildManifest:
