@@ -38,9 +38,19 @@ from ladderdata.tasks import AnswerType, Modality, ObjectRef
 MANIFEST = "manifest.json"
 STORED_BENCH_NAMES: dict[str, str] = {**BENCH_RENAMES, "dataset": "benchmark"}
 """Benchmark shard column -> the field of :class:`BenchRow` it is read into."""
-BENCH_COLUMNS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
-"""Columns a benchmark shard must have (the scorers read them)."""
-DATASET_COLUMNS = ("id", "task", "scene_id", "question", "options", "answer", "answer_type")
+BENCH_COLUMNS = (
+    "id",
+    "dataset",
+    "source",
+    "scene_name",
+    "question_type",
+    "question",
+    "options",
+    "ground_truth",
+    "answer_type",
+)
+"""Columns a benchmark shard must have (the scorers and the leakage checks read them)."""
+DATASET_COLUMNS = ("id", "source", "scene_id", "task", "question", "options", "answer", "answer_type")
 """Columns a training shard must have."""
 BATCH_ROWS = 64
 """Rows decoded at a time while iterating (a shard's row group holds at most this many)."""
@@ -328,20 +338,31 @@ class ShardReader(Generic[R]):
             if wanted_tasks is None or row.task in wanted_tasks:
                 yield row
 
+    def _stored_columns(self, shard: Shard, fields: Sequence[str]) -> list[list[object]]:
+        """The stored values of ``fields`` (ladder's names) of every row of ``shard``, one list per field, reading
+        only those columns."""
+        stored = {name: column for column, name in self.renames.items()}
+        columns = [stored.get(field, field) for field in fields]
+        self._columns(shard, with_images=False)
+        with reading_parquet(shard.path):
+            table = pq.read_table(shard.path, columns=columns)
+        return [table.column(column).to_pylist() for column in columns]
+
     def keys(self, subset: str) -> list[RowKey]:
         """(task, scene) of every row of ``subset``, in order, reading only those two columns."""
-        task, scene = (next((s for s, n in self.renames.items() if n == name), name) for name in ("task", "scene_id"))
         out: list[RowKey] = []
         for shard in self.shards:
-            if shard.subset != subset:
-                continue
-            self._columns(shard, with_images=False)
-            with reading_parquet(shard.path):
-                table = pq.read_table(shard.path, columns=[task, scene])
-            out += [
-                RowKey(task=str(t), scene_id=str(s))
-                for t, s in zip(table.column(task).to_pylist(), table.column(scene).to_pylist(), strict=True)
-            ]
+            if shard.subset == subset:
+                tasks, scenes = self._stored_columns(shard, ["task", "scene_id"])
+                out += [RowKey(task=str(t), scene_id=str(s)) for t, s in zip(tasks, scenes, strict=True)]
+        return out
+
+    def scans(self) -> set[tuple[str, str]]:
+        """(source, scan id) of every row, reading only those two columns."""
+        out: set[tuple[str, str]] = set()
+        for shard in self.shards:
+            sources, scenes = self._stored_columns(shard, ["source", "scene_id"])
+            out |= {(str(source), str(scene)) for source, scene in zip(sources, scenes, strict=True)}
         return out
 
     def rows_at(self, subset: str, positions: Sequence[int], with_images: bool = True) -> list[R]:

@@ -94,7 +94,7 @@ def excluded_scans(source: ScanSource, scan_ids: list[str], names: list[str]) ->
 
 def dataset_scans(path: Path) -> set[tuple[str, str]]:
     """(source, scan id) of every row of the builds at ``path`` (a dataset, a benchmark, a folder of them)."""
-    return {(row.source, row.scene_id) for reader in open_builds(path) for row in reader.rows()}
+    return {scan for reader in open_builds(path) for scan in reader.scans()}
 
 
 def public_overlap(path: Path, name: str) -> list[str]:

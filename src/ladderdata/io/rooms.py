@@ -63,7 +63,7 @@ def dataset_rooms(path: Path) -> set[str]:
         for scan_id in inputs.scan_ids:
             rooms.add(recorded.get(scan_id) or id_room(inputs.source, scan_id))
     for reader in open_builds(path):
-        for source, scan_id in sorted({(row.source, row.scene_id) for row in reader.rows()}):
+        for source, scan_id in sorted(reader.scans()):
             rooms.add(recorded.get(scan_id) or id_room(source, scan_id))
     if not rooms:
         raise ConfigError(f"{path}: its manifests list no scans and its shards no rows")
