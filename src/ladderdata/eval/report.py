@@ -27,6 +27,7 @@ from ladderdata.tasks import column_name
 
 log = logging.getLogger(__name__)
 
+
 class Prediction(BaseModel):
     """One line of our predictions file (JSON Lines)."""
 
