@@ -17,7 +17,7 @@ from PIL import Image
 
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.eval.export import export_benchmark
-from ladderdata.eval.report import load_bench
+from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import source_config
 from ladderdata.synth.root import SynthConfig
@@ -66,12 +66,12 @@ def main() -> None:
             seconds = time.perf_counter() - start
             files = sum(len(r.images) + len(r.videos) + 1 for r in results)
             print(f"{fmt:14s} {run:6s} {seconds:6.2f} s  {len(results)} benchmarks, {files} files")
-    rows = {r["id"]: r for r in load_bench(bench / "vsi-video", with_images=True)}
+    rows = list(BenchReader(bench / "vsi-video").rows(with_images=True))
     for video in sorted((base / "export-vsibench" / "vsi-video").rglob("*.mp4")):
-        row = next(r for r in rows.values() if r["scene_name"] == video.stem)
-        scores = video_fidelity(video, [i["bytes"] for i in row["images"]])
+        row = next(r for r in rows if r.scene_id == video.stem)
+        scores = video_fidelity(video, row.images or [])
         print(
-            f"{video.name}: {len(scores)} frames {row['image_width']}x{row['image_height']}, "
+            f"{video.name}: {len(scores)} frames {row.image_width}x{row.image_height}, "
             f"{video.stat().st_size / 1e6:.2f} MB, PSNR min {min(scores):.1f} dB, mean {np.mean(scores):.1f} dB"
         )
 

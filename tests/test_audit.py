@@ -13,12 +13,15 @@ from typer.testing import CliRunner
 
 import ladderdata.bench.build as bench_mod
 from fixtures.factories import scannet
+from fixtures.listed import write_listed_shard
 from ladderdata.audit.blind import AuditQuestion, audit_type, folds, read_questions, require_sklearn
 from ladderdata.audit.report import DebiasConfig, DebiasResult, audit_questions, debias, run_audit
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
-from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.report import evaluate
+from ladderdata.eval.scorers import BenchmarkSummary, Summary
+from ladderdata.io.dataset import BenchReader
 
 pytest.importorskip("sklearn")
 
@@ -64,9 +67,13 @@ def planted_bench(out: Path, seed: int = 0) -> Path:
     for r in rows:
         r |= {"dataset": "planted", "source": "scannet", "scene_name": "scene0001_00", "modality": "video"}
     folder = out / "planted"
-    folder.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows), folder / "test-00000-of-00001.parquet")
+    write_listed_shard(folder, rows, "planted", benchmark=True)
     return folder
+
+
+def scored(summary: Summary) -> BenchmarkSummary:
+    assert isinstance(summary, BenchmarkSummary), summary
+    return summary
 
 
 def test_folds_partition_the_questions_and_depend_only_on_the_seed() -> None:
@@ -123,23 +130,24 @@ def test_debias_respects_its_budget(tmp_path: Path) -> None:
 
 def test_eval_report_shows_blind_baselines(tmp_path: Path) -> None:
     bench = planted_bench(tmp_path)
-    rows = pq.read_table(bench / "test-00000-of-00001.parquet").to_pylist()
+    shard = bench / "data" / "planted" / "test-00000-of-00001.parquet"
+    rows = pq.read_table(shard).to_pylist()
     predictions = tmp_path / "preds.jsonl"
     predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows))
     without_audit = evaluate(bench, predictions, tmp_path / "r1")
-    blind = without_audit["ladder"]["planted"]["blind"]["object_rel_direction_easy"]
+    blind = scored(without_audit["ladder"]["planted"]).blind["object_rel_direction_easy"]
     assert blind["chance"] == 50.0 and blind["blind_model"] is None  # no audit.json: no model, no scikit-learn
     run_audit(bench)
     with_audit = evaluate(bench, predictions, tmp_path / "r2")
-    assert with_audit["ladder"]["planted"]["blind"]["object_rel_direction_easy"]["blind_model"] >= 70
+    assert (scored(with_audit["ladder"]["planted"]).blind["object_rel_direction_easy"]["blind_model"] or 0) >= 70
     md = (tmp_path / "r2" / "report.md").read_text()
     assert "| Model | Scoring | Obj. Size | Rel. Dir. (easy) |" in md
     assert "| blind | chance | - | 50.0 | - | - | - |" in md  # numeric types have no chance level
     assert "| blind | text-only (k-fold) |" in md
     # rebuilt since the audit (other questions): its baselines no longer describe the benchmark and are left out
-    pq.write_table(pa.Table.from_pylist(rows[1:]), bench / "test-00000-of-00001.parquet")
+    pq.write_table(pa.Table.from_pylist(rows[1:]), shard)
     stale = evaluate(bench, predictions, tmp_path / "r3")
-    assert stale["ladder"]["planted"]["blind"]["object_rel_direction_easy"]["blind_model"] is None
+    assert scored(stale["ladder"]["planted"]).blind["object_rel_direction_easy"]["blind_model"] is None
 
 
 def test_build_bench_debias_rebuilds_without_the_pruned_questions(
@@ -159,7 +167,7 @@ def test_build_bench_debias_rebuilds_without_the_pruned_questions(
     out = tmp_path / "bench"
     build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1, debias=DebiasConfig())
     folder = out / "spbench-si"
-    ids = {r["id"] for r in load_bench(folder)}
+    ids = {r.id for r in BenchReader(folder).rows()}
     assert len(chosen) == 2 and not ids & set(chosen)
     assert json.loads((folder / "debias.json").read_text())["removed"] == chosen
     assert "## Blind-bias pruning (`--debias`)" in (folder / "README.md").read_text()
@@ -169,7 +177,7 @@ def test_build_bench_debias_rebuilds_without_the_pruned_questions(
     assert counters["dropped by id (debias)"] == 2
     # rebuilt without --debias: every question is back and the stale pruning record is gone
     build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1)
-    assert set(chosen) <= {r["id"] for r in load_bench(folder)} and not (folder / "debias.json").exists()
+    assert set(chosen) <= {r.id for r in BenchReader(folder).rows()} and not (folder / "debias.json").exists()
 
 
 def test_without_scikit_learn_the_model_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,9 @@ from ladderdata.bench.build import build_benchmarks
 from ladderdata.bench.leakage import check_leakage
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
-from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.report import evaluate
+from ladderdata.eval.scorers import BenchmarkSummary
+from ladderdata.io.dataset import BenchReader
 from ladderdata.io.rooms import id_room
 
 BENCH_FIELDS = [
@@ -51,12 +53,12 @@ def test_benchmarks_share_one_metadata_cache(benches: Path) -> None:
 def test_benchmarks_use_only_validation_scans(benches: Path, bench_root: Path) -> None:
     val = set((bench_root / "scannetv2_val.txt").read_text().split())
     assert val == {"scene0003_00"}
-    rows = load_bench(benches)
-    assert rows and {r["scene_name"] for r in rows} <= val
-    assert {r["dataset"] for r in rows} == {"spbench-si", "spbench-mv", "vsi-video"}
-    si = {r["question_type"] for r in rows if r["dataset"] == "spbench-si"}
+    rows = list(BenchReader(benches).rows())
+    assert rows and {r.scene_id for r in rows} <= val
+    assert {r.benchmark for r in rows} == {"spbench-si", "spbench-mv", "vsi-video"}
+    si = {r.task for r in rows if r.benchmark == "spbench-si"}
     assert si <= {"object_abs_distance", "object_size_estimation", "object_rel_distance", "object_rel_direction"}
-    assert {r["modality"] for r in rows if r["dataset"] == "spbench-mv"} == {"multi_view"}
+    assert {r.modality for r in rows if r.benchmark == "spbench-mv"} == {"multi_view"}
 
 
 def test_bench_parquet_has_exactly_the_documented_fields(benches: Path, tmp_path: Path) -> None:
@@ -72,24 +74,18 @@ def test_bench_parquet_has_exactly_the_documented_fields(benches: Path, tmp_path
 
 
 def test_bench_is_stricter_and_has_no_near_duplicates(benches: Path) -> None:
-    rows = load_bench(benches)
-    assert all(min(o["visibility"] for o in r["objects"]) >= 0.6 for r in rows if r["objects"])
+    rows = list(BenchReader(benches).rows())
+    assert all(min(o.visibility for o in r.objects) >= 0.6 for r in rows if r.objects)
     keys = Counter(
-        (
-            r["dataset"],
-            r["scene_name"],
-            r["question_type"],
-            r["modality"],
-            tuple(sorted(o["object_id"] for o in r["objects"])),
-        )
+        (r.benchmark, r.scene_id, r.task, r.modality, tuple(sorted(o.object_id for o in r.objects)))
         for r in rows
-        if r["question_type"] != "object_rel_direction" or r["modality"] != "single_image"
+        if r.task != "object_rel_direction" or r.modality != "single_image"
     )
     assert max(keys.values()) == 1
-    for dataset in {r["dataset"] for r in rows}:
-        for task in {r["question_type"] for r in rows if r["dataset"] == dataset and r["answer_type"] == "mcq"}:
-            letters = Counter(r["ground_truth"] for r in rows if (r["dataset"], r["question_type"]) == (dataset, task))
-            n = len(next(r["options"] for r in rows if (r["dataset"], r["question_type"]) == (dataset, task)))
+    for dataset in {r.benchmark for r in rows}:
+        for task in {r.task for r in rows if r.benchmark == dataset and r.answer_type == "mcq"}:
+            letters = Counter(r.answer for r in rows if (r.benchmark, r.task) == (dataset, task))
+            n = len(next(r.options for r in rows if (r.benchmark, r.task) == (dataset, task)))
             counts = [letters.get(chr(65 + i), 0) for i in range(n)]
             assert max(counts) - min(counts) <= 1
 
@@ -139,18 +135,20 @@ def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Pa
 
 
 def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:
-    rows = load_bench(benches)
+    rows = list(BenchReader(benches).rows())
     perfect = tmp_path / "perfect.jsonl"
     perfect.write_text(
-        "".join(json.dumps({"id": r["id"], "prediction": f"<answer>{r['ground_truth']}</answer>"}) + "\n" for r in rows)
+        "".join(json.dumps({"id": r.id, "prediction": f"<answer>{r.answer}</answer>"}) + "\n" for r in rows)
     )
     summary = evaluate(benches, perfect, tmp_path / "perfect")["ladder"]
-    assert all(s["avg"] == 100.0 and s["missing_predictions"] == 0 for s in summary.values())
+    scored = [s for s in summary.values() if isinstance(s, BenchmarkSummary)]
+    assert len(scored) == len(summary) and all(s.avg == 100.0 and s.missing_predictions == 0 for s in scored)
     half = tmp_path / "half.jsonl"
-    half.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows[::2]))
+    half.write_text("".join(json.dumps({"id": r.id, "prediction": r.answer}) + "\n" for r in rows[::2]))
     summary = evaluate(benches, half, tmp_path / "half")["ladder"]
-    assert sum(s["missing_predictions"] for s in summary.values()) == len(rows) - len(rows[::2])
-    assert all(s["avg"] < 100 for s in summary.values() if s["questions"] > 1)
+    scored = [s for s in summary.values() if isinstance(s, BenchmarkSummary)]
+    assert sum(s.missing_predictions for s in scored) == len(rows) - len(rows[::2])
+    assert all(s.avg is not None and s.avg < 100 for s in scored if s.questions > 1)
     report = (tmp_path / "half" / "report.md").read_text()
     assert "NQ Avg." in report and "MCQ Avg." in report and "## spbench-si" in report
     bad = tmp_path / "bad.jsonl"

@@ -18,10 +18,11 @@ from fixtures.factories import load_ground_truth, make_synthetic_root, read_samp
 from fixtures.shared import shared_folder
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.errors import ConfigError
-from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import SCORERS, scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
 from ladderdata.geometry.camera import look_at
+from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.pipeline import BuildConfig, build_dataset
@@ -539,13 +540,14 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
     bench = tmp_path / "bench"
     summaries = build_benchmarks(scannet(root), bench, ["vsi-video", "vsti-video"], split="all", frame_stride=1)
     assert sum(summaries["vsti-video"].rows.values())
-    rows = load_bench(bench)
+    rows = list(BenchReader(bench).rows())
     vsti_types = set(NEW_TYPES) - {"obj_obj_visibility"}  # VSTI-Bench's own types: its scorer stops at others
-    assert {r["question_type"] for r in rows if r["dataset"] == "vsti-video"} == vsti_types
+    assert {r.task for r in rows if r.benchmark == "vsti-video"} == vsti_types
     predictions = tmp_path / "truth.jsonl"
-    predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["ground_truth"]}) + "\n" for r in rows))
+    predictions.write_text("".join(json.dumps({"id": r.id, "prediction": r.answer}) + "\n" for r in rows))
     modes = scoring_modes(["ladder", "vstibench", "vsibench"])
-    report = evaluate(bench, predictions, tmp_path / "eval", modes=modes, skip_refused=True)
+    scored = evaluate(bench, predictions, tmp_path / "eval", modes=modes, skip_refused=True)
+    report = {mode: {name: s.model_dump(mode="json") for name, s in per.items()} for mode, per in scored.items()}
     ladder, vsti = report["ladder"]["vsti-video"], report["vstibench"]["vsti-video"]
     assert set(ladder["tasks"]) == vsti_types and set(ladder["tasks"].values()) == {100.0}
     assert set(vsti["tasks"]) == vsti_types and set(vsti["tasks"].values()) == {100.0}
@@ -565,6 +567,6 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
     assert "ladder export BENCH/vsi-video --format vsibench" in card
     assert "vsti-video --format" not in card and "ladder export BENCH --format" not in card
     # a wrong letter scores 0
-    wrong = next(r for r in rows if r["question_type"] == "camera_movement_direction")
-    other = next(o[0] for o in wrong["options"] if o[0] != wrong["ground_truth"])
+    wrong = next(r for r in rows if r.task == "camera_movement_direction")
+    other = next(o[0] for o in wrong.options if o[0] != wrong.answer)
     assert SCORERS["vstibench"].score(other, wrong, thinking=False).value == 0.0

@@ -38,10 +38,11 @@ from typer.testing import CliRunner
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export import encode_mp4, export_benchmark, write_atomic
-from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import Scorer, get_scorer
 from ladderdata.eval.scorers.lmms_eval import strip_reasoning_tags
 from ladderdata.io.card import license_file
+from ladderdata.io.dataset import BenchReader
 from ladderdata.io.hub_card import card_problems, read_card_metadata
 from ladderdata.io.push import REQUIRED_METADATA
 from ladderdata.layout import SHARD_KEY_DIGITS
@@ -58,9 +59,13 @@ NA = {"object_abs_distance", "object_counting", "object_size_estimation", "room_
 SPATIALLADDER_MCA = MCA | {"object_rel_direction"}
 
 
+def stored_rows(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
+    """The benchmark's rows under the column names its shards store (the evaluators' names, which exports keep)."""
+    return [row.stored_columns() for row in BenchReader(bench).rows(with_images=with_images)]
+
+
 def bench_images(benches: Path) -> dict[str, list[bytes]]:
-    rows = load_bench(benches, with_images=True)
-    return {r["id"]: [i["bytes"] for i in r["images"]] for r in rows}
+    return {row.id: row.images or [] for row in BenchReader(benches).rows(with_images=True)}
 
 
 def rgb(data: bytes) -> np.ndarray:
@@ -244,7 +249,7 @@ def official_summary(bench: Path, lines: list[dict[str, Any]], mode: Scorer, out
     results = out / "results.jsonl"
     results.write_text("".join(json.dumps(line) + "\n" for line in lines))
     (summary,) = evaluate(bench, results, out, modes=[mode])[mode.name].values()
-    return summary
+    return summary.model_dump(mode="json")
 
 
 def assert_scored_end_to_end(
@@ -309,7 +314,7 @@ def test_spatialladder_layout_is_what_its_evaluator_opens(exported: Path) -> Non
 
 def test_spatialladder_reads_and_scores_the_image_benchmarks(exported: Path, benches: Path, tmp_path: Path) -> None:
     originals = bench_images(benches)
-    bench_rows = {r["id"]: r for r in load_bench(benches)}
+    bench_rows = {r["id"]: r for r in stored_rows(benches)}
     for name, task in (("spbench-si", "SPBench-SI"), ("spbench-mv", "SPBench-MV")):
         data_file, image_dir = prepare_data(exported, task)
         rows = read_spbench(image_dir, data_file)
@@ -359,7 +364,7 @@ def test_vsibench_format_reads_and_scores_in_lmms_eval(benches: Path, tmp_path: 
     assert (result.folder, result.config) == ("vsi-video", "full")  # VSI-Bench's config, lmms-eval asks for it
     assert re.fullmatch(rf"test-00000-of-00001-[0-9a-f]{{{SHARD_KEY_DIGITS}}}\.parquet", result.parquet)
     read = read_lmms_eval(folder, folder)  # videos where lmms-eval's cache_dir holds them
-    bench_rows = {r["id"]: r for r in load_bench(benches / "vsi-video")}
+    bench_rows = {r["id"]: r for r in stored_rows(benches / "vsi-video")}
     assert {doc["id"] for doc, _, _ in read} == set(bench_rows)
     for doc, (video_path,), text in read:
         source = bench_rows[doc["id"]]
@@ -414,7 +419,7 @@ def test_exports_never_serve_stale_or_foreign_rows(
         return sorted((r["id"], r["ground_truth"]) for r in load_with_datasets(path, None))
 
     def on_disk(bench: Path) -> list[tuple[str, str]]:
-        return sorted((r["id"], r["ground_truth"]) for r in load_bench(bench))
+        return sorted((r["id"], r["ground_truth"]) for r in stored_rows(bench))
 
     whole, fewer, other = (
         _fewer_questions(benches, name, tmp_path / label / name, dropped)
@@ -639,7 +644,9 @@ def test_lmms_eval_scores_equal_its_own_code(benches: Path, tmp_path: Path, monk
         out.mkdir()
         log.write_text("".join(json.dumps(line) + "\n" for line in lmms_eval_logged_samples(docs, answers)))
         modes = [get_scorer("lmms-eval"), get_scorer("thinking-in-space")]
-        report = evaluate(benches / "vsi-video", log, out, modes=modes)["lmms-eval"]["vsi-video"]
+        report = evaluate(benches / "vsi-video", log, out, modes=modes)["lmms-eval"]["vsi-video"].model_dump(
+            mode="json"
+        )
         scores = [json.loads(line)["scores"] for line in (out / "scores.jsonl").read_text().splitlines()]
         ours = dict(zip((doc["id"] for doc in docs), scores, strict=True))  # scores.jsonl keeps the rows' order
         for doc in processed:

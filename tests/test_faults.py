@@ -33,11 +33,13 @@ from fixtures.factories import all_drafts_recipe, copy_root, scan_paths, scannet
 from ladderdata import cli
 from ladderdata.cache import LOCK_NAME, TEMP_SUFFIX, FileHashes, FolderBusyError, claim_folder, temp_name
 from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
-from ladderdata.eval.report import evaluate, load_bench
+from ladderdata.eval.report import evaluate
+from ladderdata.eval.scorers import BenchmarkSummary
 from ladderdata.eval.scorers.spatialladder import spatialladder_answer_text
 from ladderdata.eval.scoring import extract_answer
 from ladderdata.executor import LocalExecutor
 from ladderdata.io import shards
+from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import FramesLayout, ScanPaths
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import metadata_path, process_scans, read_views
@@ -1697,7 +1699,7 @@ def _predictions(path: Path, lines: list[object]) -> Path:
 
 def test_eval_refuses_ambiguous_or_foreign_predictions(benches: Path, tmp_path: Path) -> None:
     bench = benches / "spbench-si"
-    ids = [row["id"] for row in load_bench(bench)]
+    ids = [row.id for row in BenchReader(bench).rows()]
     out = tmp_path / "report"
     cases: list[tuple[Path, str]] = [
         (
@@ -1728,11 +1730,12 @@ def test_eval_counts_extra_and_missing_predictions(
     benches: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     bench = benches / "spbench-si"
-    ids = [row["id"] for row in load_bench(bench)]
+    ids = [row.id for row in BenchReader(bench).rows()]
     lines: list[object] = [*({"id": i, "prediction": "A"} for i in ids[1:]), {"id": "stray-1", "prediction": "A"}]
     summaries = evaluate(bench, _predictions(tmp_path / "p.jsonl", lines), tmp_path / "report")
     (summary,) = summaries["ladder"].values()
-    assert summary["missing_predictions"] == 1 and summary["unmatched_predictions"] == 1
+    assert isinstance(summary, BenchmarkSummary)
+    assert summary.missing_predictions == 1 and summary.unmatched_predictions == 1
     assert "1 of" in caplog.text and "stray-1" in caplog.text
     assert "1 predictions name no question" in (tmp_path / "report" / "report.md").read_text()
 
@@ -1749,14 +1752,14 @@ def test_truncated_or_foreign_bench_shards_are_clear_errors(
     assert code == cli.BAD_CONFIG and shard.name in one_line_error(stderr, "error")
     pq.write_table(pa.table({"id": ["a", "a"]}), shard)
     with pytest.raises(ConfigError, match="is not a benchmark shard"):
-        load_bench(bench)
+        list(BenchReader(bench).rows())
     # two questions with one id: the score would depend on which wins
     shutil.rmtree(bench)
     shutil.copytree(benches / "spbench-si", bench)
     table = pq.read_table(shard)
     pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), shard)
     with pytest.raises(ConfigError, match="appears twice"):
-        load_bench(bench)
+        list(BenchReader(bench).rows())
 
 
 def _break_a_row(shard: Path, answer_type: str, change: dict[str, Any]) -> tuple[int, str]:

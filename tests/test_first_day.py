@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ladderdata.cli import console, counted, entrypoint, model_label
-from ladderdata.eval.report import load_bench
+from ladderdata.io.dataset import BenchReader
 from ladderdata.pipeline.plan import nearest_split
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -32,14 +32,14 @@ def test_models_are_named_by_their_last_two_path_parts() -> None:
 def test_eval_name_option_reaches_the_report(
     benches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    row = load_bench(benches / "spbench-si")[0]
+    row = next(BenchReader(benches / "spbench-si").rows())
     predictions = tmp_path / "p.jsonl"
-    predictions.write_text(json.dumps({"id": row["id"], "prediction": row["ground_truth"]}) + "\n")
+    predictions.write_text(json.dumps({"id": row.id, "prediction": row.answer}) + "\n")
     args = ["eval", "--bench", str(benches / "spbench-si"), "--predictions", str(predictions), "--out", str(tmp_path)]
     code, printed = ladder([*args, "--name", "stage2/final"], monkeypatch, capsys)
     assert code == 0, printed
     assert "| stage2/final | ladder |" in (tmp_path / "report.md").read_text()
-    questions = len(load_bench(benches / "spbench-si"))
+    questions = BenchReader(benches / "spbench-si").row_count()
     assert f"over {counted(questions, 'question')}, 0 errors" in printed
 
 

@@ -7,15 +7,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from fixtures.listed import write_listed_shard
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
-from ladderdata.eval.report import evaluate, read_predictions
+from ladderdata.eval.report import Summaries, evaluate, read_predictions
 from ladderdata.eval.scorers import SCORERS, get_scorer, scoring_modes
 from ladderdata.eval.scorers.lmms_eval import lmms_eval_aggregate, lmms_eval_number, strip_reasoning_tags
 from ladderdata.eval.scorers.spatialladder import spatialladder_aggregate, spatialladder_number
@@ -34,6 +33,11 @@ def golden() -> dict[str, Any]:
     return data
 
 
+def as_json(summaries: Summaries) -> dict[str, dict[str, dict[str, Any]]]:
+    """The summaries as ``report.json`` holds them."""
+    return {mode: {name: s.model_dump(mode="json") for name, s in per.items()} for mode, per in summaries.items()}
+
+
 def write_bench(folder: Path, questions: list[dict[str, Any]]) -> Path:
     """A benchmark folder with the columns ``ladder eval`` reads."""
     rows = [
@@ -50,9 +54,7 @@ def write_bench(folder: Path, questions: list[dict[str, Any]]) -> Path:
         }
         for q in questions
     ]
-    path = folder / "golden" / "data" / "golden" / "test-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    write_listed_shard(folder / "golden", rows, "golden", benchmark=True)
     return folder / "golden"
 
 
@@ -126,8 +128,10 @@ def test_golden_scores_per_question(bench: Path, tmp_path: Path, style: str, thi
 def test_golden_summaries(bench: Path, tmp_path: Path, thinking: bool) -> None:
     data = golden()
     predictions = write_predictions(tmp_path / "p.jsonl", data["questions"], "spatialladder")
-    summaries = evaluate(
-        bench, predictions, tmp_path / "out", modes=scoring_modes(["all"]), thinking=thinking, skip_refused=True
+    summaries = as_json(
+        evaluate(
+            bench, predictions, tmp_path / "out", modes=scoring_modes(["all"]), thinking=thinking, skip_refused=True
+        )
     )
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == summaries
     for benchmark, per_mode in data["summaries"].items():
@@ -197,9 +201,14 @@ def test_inputs_that_are_not_regular_files_are_refused(bench: Path, tmp_path: Pa
         read_predictions(tmp_path)  # a folder
     copy = tmp_path / "bench"
     shutil.copytree(bench, copy)
-    os.mkfifo(copy / "data" / "golden" / "test-00000-of-00002.parquet")
-    with pytest.raises(ConfigError, match=r"test-00000-of-00002\.parquet: a FIFO .*must be a regular file"):
-        evaluate(copy, write_predictions(tmp_path / "p.jsonl", golden()["questions"], "ladder"), tmp_path / "out")
+    predictions = write_predictions(tmp_path / "p.jsonl", golden()["questions"], "ladder")
+    os.mkfifo(copy / "data" / "golden" / "test-00000-of-00002.parquet")  # not listed in the manifest: ignored
+    evaluate(copy, predictions, tmp_path / "out")
+    listed = copy / "data" / "golden" / "test-00000-of-00001.parquet"
+    listed.unlink()
+    os.mkfifo(listed)
+    with pytest.raises(ConfigError, match=r"test-00000-of-00001\.parquet: a FIFO .*must be a regular file"):
+        evaluate(copy, predictions, tmp_path / "out2")
 
 
 def test_refusals_follow_each_tool() -> None:
@@ -356,13 +365,11 @@ def test_vstibench_rules(tmp_path: Path) -> None:
         }
         for qid, question_type, answer_type, truth, *_ in VSTI_QUESTIONS
     ]
-    path = tmp_path / "bench" / "data" / "test-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    write_listed_shard(tmp_path / "bench", rows, "golden-vsti", benchmark=True)
     predictions = tmp_path / "p.jsonl"
     predictions.write_text("".join(json.dumps({"id": q[0], "prediction": q[4]}) + "\n" for q in VSTI_QUESTIONS))
-    summaries = evaluate(
-        tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["all"]), skip_refused=True
+    summaries = as_json(
+        evaluate(tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["all"]), skip_refused=True)
     )
     scores = {
         s["id"]: s["scores"] for s in map(json.loads, (tmp_path / "out" / "scores.jsonl").read_text().splitlines())
@@ -384,6 +391,6 @@ def test_vstibench_rules(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--scoring lmms-eval refuses golden-vsti: "):
         evaluate(tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["lmms-eval"]))
     rows[0]["question_type"] = "obj_obj_visibility"
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    write_listed_shard(tmp_path / "bench", rows, "golden-vsti", benchmark=True)
     with pytest.raises(ConfigError, match=r"--scoring vstibench refuses golden-vsti: .*obj_obj_visibility"):
         evaluate(tmp_path / "bench", predictions, tmp_path / "out", modes=scoring_modes(["vstibench"]))

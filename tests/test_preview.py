@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
-from fixtures.factories import BuiltDataset, read_samples, scannet
+from fixtures.factories import BuiltDataset, scannet
+from fixtures.listed import write_listed_shard
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cli import app
 from ladderdata.errors import LadderError
+from ladderdata.io.dataset import BenchRow, DatasetReader, Row
 from ladderdata.layout import FramesLayout
 from ladderdata.preview import (
     ANSWER_COLOR,
@@ -51,6 +52,8 @@ UNITS = {
 def row(**changes: Any) -> dict[str, Any]:
     """A dataset row as ``build-dataset`` writes it (without images), one referenced object."""
     base: dict[str, Any] = {
+        "id": "question-1",
+        "source": "scannet",
         "task": "object_size_estimation",
         "modality": "single_image",
         "scene_id": "scene0000_00",
@@ -67,6 +70,11 @@ def row(**changes: Any) -> dict[str, Any]:
         ],
     }
     return base | changes
+
+
+def sample_of(fields: dict[str, Any]) -> PreviewSample:
+    """The card of a dataset row with ``fields``, read as the preview reads rows."""
+    return PreviewSample.of(Row.model_validate(fields | {"subset": "spatial"}))
 
 
 @dataclass
@@ -169,8 +177,7 @@ def write_one_row_dataset(root: Path, image: Image.Image, fields: dict[str, Any]
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     record = fields | {"images": [{"bytes": buffer.getvalue(), "path": None}]}
-    (root / "data" / "spatial").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([record]), root / "data" / "spatial" / "train-00000-of-00001.parquet")
+    write_listed_shard(root, [record], "spatial", benchmark=False, name="train-00000-of-00001.parquet")
 
 
 def test_drawn_box_lies_where_bbox_2d_says(tmp_path: Path) -> None:
@@ -206,31 +213,27 @@ def test_numeric_answers_carry_their_unit() -> None:
         "object_counting": ("3", "3 (count)"),
     }
     for task, (answer, shown) in samples.items():
-        sample = PreviewSample.from_row(row(task=task, answer=answer))
+        sample = sample_of(row(task=task, answer=answer))
         assert answer_text(sample) == shown
         assert f"answer: {shown}" in [text for text, _ in caption(sample)]
 
 
 def test_every_numeric_row_of_a_dataset_shows_a_unit(built_dataset: BuiltDataset) -> None:
-    numeric = [PreviewSample.from_row(r) for r in read_samples(built_dataset.out) if r["answer_type"] == "numeric"]
+    rows = DatasetReader(built_dataset.out).rows(subsets=["spatial"])
+    numeric = [PreviewSample.of(r) for r in rows if r.answer_type == "numeric"]
     assert {s.task for s in numeric} == set(UNITS)
     for sample in numeric:
         assert answer_text(sample) == sample.answer + UNITS[sample.task]
 
 
 def test_choices_boxes_and_benchmark_rows_read_as_text() -> None:
-    mcq = PreviewSample.from_row(row(answer_type="mcq", options=["A. sofa", "B. chair"], answer="B"))
+    mcq = sample_of(row(answer_type="mcq", options=["A. sofa", "B. chair"], answer="B"))
     assert answer_text(mcq) == "B. chair"
     boxes = json.dumps([{"label": "chair", "bbox_2d": [0, 620, 456, 968]}, {"label": "table", "bbox_2d": [1, 2, 3, 4]}])
-    loc = PreviewSample.from_row(row(task="object_localization", answer_type="boxes", answer=boxes))
+    loc = sample_of(row(task="object_localization", answer_type="boxes", answer=boxes))
     assert answer_text(loc) == "chair [0, 620, 456, 968]; table [1, 2, 3, 4]"
-    bench = row()
-    bench["question_type"], bench["ground_truth"], bench["scene_name"] = (
-        bench.pop("task"),
-        bench.pop("answer"),
-        bench.pop("scene_id"),
-    )
-    assert answer_text(PreviewSample.from_row(bench)) == "89 cm"
+    bench = BenchRow.model_validate(row() | {"benchmark": "spbench-si", "subset": "spbench-si"})
+    assert answer_text(PreviewSample.of(bench)) == "89 cm"
 
 
 def test_localization_cards_show_the_prompt_the_model_reads() -> None:
@@ -243,7 +246,7 @@ def test_localization_cards_show_the_prompt_the_model_reads() -> None:
             "content": [{"type": "image", "text": None}, {"type": "text", "text": question + "\n" + instruction}],
         },
     ]
-    sample = PreviewSample.from_row(
+    sample = sample_of(
         row(task="object_localization", answer_type="boxes", question=question, messages=messages, answer="[]")
     )
     texts = [text for text, _ in caption(sample)]
@@ -260,9 +263,7 @@ def test_long_text_wraps_and_nothing_is_cut() -> None:
 
 
 def test_video_cards_show_evenly_spaced_frames_first_and_last_included() -> None:
-    sample = PreviewSample.from_row(
-        row(modality="video", frame_ids=list(range(0, 32, 2)), timestamps=[k / 15 for k in range(16)])
-    )
+    sample = sample_of(row(modality="video", frame_ids=list(range(0, 32, 2)), timestamps=[k / 15 for k in range(16)]))
     shown = sample.shown_frames()
     gaps = np.diff(shown)
     assert len(shown) == 8 and shown[0] == 0 and shown[-1] == 15 and gaps.max() - gaps.min() <= 1
@@ -280,7 +281,7 @@ def test_every_frames_layouts_shards_are_previewed(
 def test_rows_without_timestamps_are_previewed_with_frame_numbers() -> None:
     """``posed_images`` subsamples do not say when their frames were taken: their rows' timestamps are null (the
     preview refused them as "bad: timestamps"); video cards then label frames by number."""
-    sample = PreviewSample.from_row(row(modality="video", frame_ids=[0, 30, 60], timestamps=None))
+    sample = sample_of(row(modality="video", frame_ids=[0, 30, 60], timestamps=None))
     assert sample.timestamps is None
     jpeg = io.BytesIO()
     Image.new("RGB", (1296, 968), "grey").save(jpeg, format="JPEG")
@@ -296,9 +297,9 @@ def run_ladder(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("layout", ["empty", "no-rows"])
 def test_nothing_to_preview_is_a_clear_error(tmp_path: Path, layout: str) -> None:
-    if layout == "no-rows":
-        (tmp_path / "data" / "spatial").mkdir(parents=True)
+    if layout == "no-rows":  # a build whose manifest lists no shard
+        (tmp_path / "manifest.json").write_text(json.dumps({"benchmark": False, "shards": []}))
     result = run_ladder("preview", str(tmp_path))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert ("no dataset in" if layout == "empty" else "nothing to preview") in result.stderr
+    assert ("no ladder dataset or benchmark in" if layout == "empty" else "nothing to preview") in result.stderr

@@ -18,8 +18,9 @@ import pytest
 
 from ladderdata.eval.export import export_benchmark
 from ladderdata.eval.report import evaluate
-from ladderdata.eval.scorers import scoring_modes
+from ladderdata.eval.scorers import BenchmarkSummary, scoring_modes
 from ladderdata.geometry.boxes import OrientedBox
+from ladderdata.io.dataset import BenchReader
 from ladderdata.io.shards import shard_schema
 from ladderdata.metadata.config import ObjectInView, ViewRecord
 from ladderdata.pipeline.draft import drafts_key
@@ -466,8 +467,8 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
     # every scoring mode that scores VSI-Bench's question types
     for mode in scoring_modes(["ladder", "spatialladder", "thinking-in-space", "lmms-eval"]):
         (summary,) = evaluate(benches / "vsi-video", results, tmp_path / mode.name, modes=[mode])[mode.name].values()
-        assert summary["tasks"]["route_planning"] == 100.0, (mode, summary)
-        assert summary["avg"] == 100.0 and not summary["errors"]
+        assert isinstance(summary, BenchmarkSummary) and summary.tasks["route_planning"] == 100.0, (mode, summary)
+        assert summary.avg == 100.0 and not summary.errors
     # and a wrong letter on one route question costs that question only
     wrong = routes[0]
     other = next(o.split(". ", 1)[0] for o in wrong["options"] if o.split(". ", 1)[0] != wrong["ground_truth"])
@@ -476,7 +477,8 @@ def test_vsibench_export_reads_in_lmms_eval_and_scores_100_in_every_mode(benches
     (summary,) = evaluate(benches / "vsi-video", results, tmp_path / "wrong", modes=scoring_modes(["lmms-eval"]))[
         "lmms-eval"
     ].values()
-    assert summary["tasks"]["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
+    assert isinstance(summary, BenchmarkSummary)
+    assert summary.tasks["route_planning"] == pytest.approx(100 * (len(routes) - 1) / len(routes), abs=0.005)
 
 
 # ------------------------------------------------------------------------------------------------ the map
@@ -594,18 +596,16 @@ def test_rows_without_extras_serialise_as_before() -> None:
 
 
 def test_bench_rows_carry_their_route_map_and_cards_draw_it(benches: Path) -> None:
-    files = sorted((benches / "vsi-video" / "data").rglob("*.parquet"))
-    table = pq.read_table(files[0])
-    rows = table.to_pylist()
-    routes = [r for r in rows if r["question_type"] == "route_planning"]
-    assert routes and all(r["extras"] is None for r in rows if r["question_type"] != "route_planning")
+    rows = list(BenchReader(benches / "vsi-video").rows(with_images=True))
+    routes = [r for r in rows if r.task == "route_planning"]
+    assert routes and all(not r.extras for r in rows if r.task != "route_planning")
     for row in routes:
-        sample = PreviewSample.from_row(row)
+        sample = PreviewSample.of(row)
         stored = RouteMap.model_validate(sample.extras[ROUTE_MAP_KEY])
         assert [o.role for o in stored.objects] == [o.role for o in sample.objects]
         assert [o.label for o in stored.objects] == [o.category for o in sample.objects]
         # the card (as the preview and the report draw it) has the map under its frames
-        frames = [im["bytes"] for im in row["images"]]
+        frames = row.images or []
         image = route_map_image(sample, 2 * CARD_WIDTH - 2 * PAD)
         assert image is not None and image.width == 2 * CARD_WIDTH - 2 * PAD
         card = render_card(sample, frames, 2 * CARD_WIDTH)

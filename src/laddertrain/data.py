@@ -24,6 +24,7 @@ from PIL import Image
 
 from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes, visual_tokens
+from ladderdata.io.dataset import DatasetReader
 from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
 
 
@@ -81,13 +82,20 @@ def token_lengths(ds: Any, processor: Any, min_pixels: int = MIN_PIXELS, max_pix
     return lengths
 
 
-def check_dataset(data: Path) -> None:
-    """Fail with what to do unless ``data`` is a folder written by ``ladder build-dataset``."""
-    if not (data / "data").is_dir():
+def subset_files(data: Path, subset: str) -> list[str]:
+    """The shards of ``subset`` that the manifest of the dataset at ``data`` lists; a folder that is not a ladder
+    dataset, or a subset without shards, is a ``ConfigError`` saying what to do."""
+    try:
+        reader = DatasetReader(data)
+    except ConfigError as e:
         raise ConfigError(
-            f"--data {data} is not a ladder dataset (no data/ folder in it): pass the --out folder of "
-            "`ladder build-dataset` (`ladder demo` writes demo/dataset)"
-        )
+            f"--data {data} is not a ladder dataset ({e}): pass the --out folder of `ladder build-dataset` "
+            "(`ladder demo` writes demo/dataset)"
+        ) from None
+    files = [str(shard.path) for shard in reader.shards if shard.subset == subset]
+    if not files:
+        raise ConfigError(f"no {subset} shards under {data / 'data' / subset}: build them with `ladder build-dataset`")
+    return files
 
 
 def load_subset(data: Path, subset: str, max_images: int | None = None) -> Any:
@@ -95,11 +103,7 @@ def load_subset(data: Path, subset: str, max_images: int | None = None) -> Any:
     showing more than ``max_images`` images."""
     import datasets
 
-    check_dataset(data)
-    files = sorted(str(p) for p in (data / "data" / subset).glob("*.parquet"))
-    if not files:
-        raise ConfigError(f"no {subset} shards under {data / 'data' / subset}: build them with `ladder build-dataset`")
-    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    ds = datasets.load_dataset("parquet", data_files=subset_files(data, subset), split="train")
     if max_images is not None:
         ds = ds.filter(lambda ids: len(ids) <= max_images, input_columns="frame_ids")
     return ds

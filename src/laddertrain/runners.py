@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ladderdata.cache import atomic_path
+from ladderdata.cache import atomic_path, write_text_atomic
 from ladderdata.errors import ConfigError, LadderError, install_command
+from ladderdata.io.dataset import MANIFEST, BuildManifest, ManifestShard
 from ladderdata.prompts import PromptStyle
 from laddertrain.data import adapt, coldstart_row, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.recipe import StageConfig, TrainRecipe
@@ -603,6 +604,8 @@ def run_coldstart_data(recipe: TrainRecipe, generator: Path | None, data: Path, 
     target = output / COLDSTART_DATA / "data" / "coldstart" / "train-00000-of-00001.parquet"
     with atomic_path(target) as tmp:
         datasets.Dataset.from_list(kept, features=features).to_parquet(str(tmp))
+    listed = ManifestShard(path=str(target.relative_to(output / COLDSTART_DATA)), rows=len(kept))
+    write_text_atomic(output / COLDSTART_DATA / MANIFEST, BuildManifest(shards=[listed]).model_dump_json(indent=2))
     log.info("cold start: kept %d of %d sampled answers -> %s", len(kept), len(rows) * cfg.samples_per_question, target)
     return target
 

@@ -23,18 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError, install_command
 from ladderdata.eval.scoring import mean_relative_accuracy
-from ladderdata.io.shards import reading_parquet
+from ladderdata.io.dataset import BenchRow, StoredRow, open_builds
 from ladderdata.seeding import rng_for
 from ladderdata.typed import IntArray
 
-#: Column names of benchmark shards -> training shards' names for the same fields.
-FIELD_NAMES = {"question_type": "task", "ground_truth": "answer", "scene_name": "scene_id"}
-READ_FIELDS = ("id", "question_type", "question", "options", "ground_truth", "answer_type", "scene_name")
 _WORD = re.compile(r"[a-z0-9]+")
 _LETTER = re.compile(r"^\s*([A-Z])[.)]\s*")
 
@@ -64,54 +60,40 @@ def option_text(option: str) -> str:
     return _LETTER.sub("", option, count=1).strip()
 
 
-def audit_question(row: dict[str, Any], benchmark: str) -> AuditQuestion | None:
-    """The audited view of a benchmark row (or a training row, whose fields have other names); None for answers
-    neither MCQ nor numeric (boxes)."""
-    get = {name: row.get(name, row.get(FIELD_NAMES.get(name, name))) for name in READ_FIELDS}
-    kind = str(get["answer_type"])
-    options = tuple(option_text(o) for o in (get["options"] or []))
-    truth = str(get["ground_truth"]).strip()
-    if kind == "mcq":
+def audit_question(row: StoredRow) -> AuditQuestion | None:
+    """The audited view of a benchmark or dataset row, under its benchmark (a dataset row: its subset); None for
+    answers neither MCQ nor numeric (boxes)."""
+    options = tuple(option_text(o) for o in row.options)
+    truth = row.answer.strip()
+    if row.answer_type == "mcq":
         index = ord(truth.upper()[:1] or "?") - ord("A")
         if not 0 <= index < len(options):
-            raise ConfigError(f"question {get['id']!r}: answer {truth!r} is not the letter of one of its options")
+            raise ConfigError(f"question {row.id!r}: answer {truth!r} is not the letter of one of its options")
         truth = options[index]
-    elif kind == "numeric":
+    elif row.answer_type == "numeric":
         try:
             if not math.isfinite(float(truth)):
                 raise ValueError(truth)
         except ValueError:
-            raise ConfigError(f"question {get['id']!r}: numeric answer {truth!r} is not a finite number") from None
+            raise ConfigError(f"question {row.id!r}: numeric answer {truth!r} is not a finite number") from None
     else:
         return None
     return AuditQuestion(
-        id=str(get["id"]),
-        benchmark=str(row.get("dataset") or benchmark),
-        question_type=str(get["question_type"]),
-        answer_type=kind,
-        question=str(get["question"]),
+        id=row.id,
+        benchmark=row.benchmark if isinstance(row, BenchRow) else row.subset,
+        question_type=row.task,
+        answer_type=row.answer_type.value,
+        question=row.question,
         options=options,
         truth=truth,
-        scene=str(get["scene_name"]),
+        scene=row.scene_id,
     )
 
 
 def read_questions(folder: Path) -> list[AuditQuestion]:
-    """Questions of every shard under ``folder`` (a benchmark, a folder of benchmarks or a dataset; caches
-    skipped), in file order; localization (boxes) rows are left out."""
-    if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder: pass a benchmark or dataset folder")
-    shards = sorted(
-        p for p in folder.rglob("*.parquet") if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    out: list[AuditQuestion] = []
-    for path in shards:
-        with reading_parquet(path):
-            names = pq.read_schema(path).names
-            wanted = [c for c in (*READ_FIELDS, *FIELD_NAMES.values(), "dataset") if c in names]
-            rows = pq.read_table(path, columns=wanted).to_pylist()
-        benchmark = path.parent.name if path.parent != folder else folder.name
-        out += [q for row in rows if (q := audit_question(row, benchmark)) is not None]
+    """Questions of every build under ``folder`` (a benchmark, a folder of benchmarks or a dataset), in shard
+    order; localization (boxes) rows are left out."""
+    out = [q for reader in open_builds(folder) for row in reader.rows() if (q := audit_question(row)) is not None]
     if not out:
         raise ConfigError(f"no multiple-choice or numeric questions under {folder}")
     return out

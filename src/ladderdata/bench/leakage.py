@@ -1,20 +1,14 @@
 """``ladder check-leakage``: room overlap between a training dataset and a benchmark, and near-duplicate
 questions across them (same room, question type and objects)."""
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from ladderdata.errors import ConfigError
-from ladderdata.io.rooms import DEFAULT_SOURCE, dataset_rooms, id_room
-from ladderdata.io.shards import reading_parquet
+from ladderdata.io.dataset import find_builds, is_benchmark, open_builds
+from ladderdata.io.rooms import dataset_rooms, id_room
 from ladderdata.outputs import shown
-
-#: (question type, scene, source, objects) columns in benchmark and training shards.
-QUESTION_COLUMNS = (("question_type", "task"), ("scene_name", "scene_id"))
 
 
 @dataclass
@@ -33,35 +27,18 @@ class LeakageReport:
 
 
 def question_keys(path: Path) -> dict[tuple[str, str, tuple[str, ...]], list[str]]:
-    """(room, question type, sorted object categories) -> ids of the questions of the shards under ``path``."""
+    """(room, question type, sorted object categories) -> ids of the questions of the builds under ``path``."""
     out: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for shard in sorted(path.rglob("*.parquet")):
-        if any(part.startswith(".") for part in shard.relative_to(path).parts):
-            continue
-        with reading_parquet(shard):
-            names = pq.read_schema(shard).names
-            picked = [next((c for c in pair if c in names), None) for pair in QUESTION_COLUMNS]
-            if None in picked or "objects" not in names:
-                continue
-            qtype, scene = (c for c in picked if c is not None)
-            columns = ["id", qtype, scene, "objects", *(["source"] if "source" in names else [])]
-            rows = pq.read_table(shard, columns=columns).to_pylist()
-        for row in rows:
-            room = id_room(str(row.get("source") or DEFAULT_SOURCE), str(row[scene]))
-            objects = tuple(sorted(str(o["category"]) for o in row["objects"] or []))
-            out[(room, str(row[qtype]), objects)].append(str(row["id"]))
+    for reader in open_builds(path):
+        for row in reader.rows():
+            objects = tuple(sorted(o.category for o in row.objects))
+            out[(id_room(row.source, row.scene_id), row.task, objects)].append(row.id)
     return out
 
 
 def benchmark_flags(path: Path) -> set[bool]:
     """Whether each build under ``path`` is a benchmark, as its ``manifest.json`` says (``benchmark``)."""
-    flags = set()
-    for manifest in path.rglob("manifest.json"):
-        try:
-            flags.add(bool(json.loads(manifest.read_bytes()).get("benchmark")))
-        except (OSError, ValueError, AttributeError):
-            continue  # unreadable manifests are reported by dataset_rooms
-    return flags
+    return {is_benchmark(folder) for folder in find_builds(path)}
 
 
 def check_leakage(train: Path, bench: Path) -> LeakageReport:

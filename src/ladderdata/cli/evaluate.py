@@ -66,10 +66,11 @@ def answer_questions(
     answer: "AnswerBackend", bench: Path, model: Path, answering: ModelOptions, predictions: Path
 ) -> None:
     """Answer ``bench``'s questions with ``model`` and write them to ``predictions``."""
-    from ladderdata.eval.report import load_bench, write_predictions
+    from ladderdata.eval.report import write_predictions
     from ladderdata.extensions import AnswerRequest
+    from ladderdata.io.dataset import BenchReader
 
-    rows = load_bench(bench, with_images=True)
+    rows = [row.stored_columns() for row in BenchReader(bench).rows(with_images=True)]
     request = AnswerRequest(
         style=answering.style(),
         hint=answering.hints,
@@ -119,7 +120,7 @@ def eval_command(
 ) -> None:
     """Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a model."""
     from ladderdata.eval.report import evaluate
-    from ladderdata.eval.scorers import scoring_modes
+    from ladderdata.eval.scorers import RefusedSummary, scoring_modes
     from ladderdata.outputs import claim_files, refuse_inside_inputs
     from ladderdata.prompts import PromptStyle
 
@@ -151,19 +152,19 @@ def eval_command(
     summaries = evaluate(bench, predictions, report_dir, name, modes, thinking, skip_refused="all" in (scoring or []))
     for mode, per_dataset in summaries.items():
         for dataset, s in per_dataset.items():
-            if "refused" in s:
-                log.warning("%s, %s scoring: not scored: %s", dataset, mode, s["refused"])
+            if isinstance(s, RefusedSummary):
+                log.warning("%s, %s scoring: not scored: %s", dataset, mode, s.refused)
                 continue
             log.info(
                 "%s, %s scoring: avg %s (NQ %s, MCQ %s) over %s, %s, %d without a prediction",
                 dataset,
                 mode,
-                s["avg"],
-                s["nq_avg"],
-                s["mcq_avg"],
-                counted(s["scored"], "question"),
-                counted(len(s["errors"]), "error"),
-                s["missing_predictions"],
+                s.avg,
+                s.nq_avg,
+                s.mcq_avg,
+                counted(s.scored, "question"),
+                counted(len(s.errors), "error"),
+                s.missing_predictions,
             )
     log.info("report: %s", report_dir / "report.md")
 

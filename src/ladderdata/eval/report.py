@@ -3,100 +3,29 @@ of the paper's Tables 11 and 12), in the scoring modes asked for (:mod:`ladderda
 
 import json
 import logging
-import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
-import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from ladderdata.audit.blind import audit_question, audit_type, by_type
 from ladderdata.audit.report import blind_summary, find_audits
 from ladderdata.cache import regular_file_stat, write_text_atomic
 from ladderdata.errors import ConfigError
-from ladderdata.eval.scorers import SampleScore, Scorer, get_scorer, scoring_modes
+from ladderdata.eval.scorers import (
+    BenchmarkSummary,
+    RefusedSummary,
+    SampleScore,
+    Scorer,
+    Summary,
+    get_scorer,
+    scoring_modes,
+)
 from ladderdata.eval.scorers.base import task_order
-from ladderdata.eval.scoring import parse_boxes
-from ladderdata.io.shards import reading_parquet
-from ladderdata.prompts import LETTERS
-from ladderdata.tasks import AnswerType, column_name
+from ladderdata.io.dataset import BenchReader, BenchRow
+from ladderdata.tasks import column_name
 
 log = logging.getLogger(__name__)
-
-BENCH_FIELDS = ("id", "dataset", "question_type", "question", "options", "ground_truth", "answer_type")
-
-
-def bench_files(bench: Path) -> list[Path]:
-    """Shards of one benchmark folder or of every benchmark under a folder (caches skipped)."""
-    files = sorted(
-        p for p in bench.rglob("*.parquet") if not any(part.startswith(".") for part in p.relative_to(bench).parts)
-    )
-    if not files:
-        raise ConfigError(f"no benchmark shards under {bench}")
-    return files
-
-
-def bench_row_problem(row: dict[str, Any]) -> str | None:
-    """What is wrong with a benchmark row's values (the scorers rely on them), None when nothing is: text fields
-    that are non-empty strings, options a list of strings, a known answer type, and a ground truth of that type
-    (an option's letter, a finite number, a list of boxes)."""
-    for name in ("dataset", "question_type", "question", "ground_truth", "answer_type"):
-        if not isinstance(row[name], str) or not row[name].strip():
-            return f"{name} is {row[name]!r:.60}, not a non-empty string"
-    options, kind, truth = row["options"], row["answer_type"], row["ground_truth"]
-    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        return f"options is {options!r:.60}, not a list of strings"
-    if kind == AnswerType.MCQ:
-        letters = LETTERS[: len(options)]
-        if not 1 <= len(options) <= len(LETTERS) or truth.strip().upper() not in letters:
-            return f"ground_truth {truth!r:.40} is not the letter of one of its {len(options)} options"
-    elif kind == AnswerType.NUMERIC:
-        try:
-            value = float(truth)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            return f"ground_truth {truth!r:.40} of a numeric question is not a finite number"
-    elif kind == AnswerType.BOXES:
-        if not parse_boxes(truth):
-            return f"ground_truth {truth!r:.40} of a boxes question is not a JSON list of boxes"
-    else:
-        return f"answer_type {kind!r:.40} is not one of {', '.join(t.value for t in AnswerType)}"
-    return None
-
-
-def load_bench(bench: Path, with_images: bool = False) -> list[dict[str, Any]]:
-    """Benchmark rows (without image bytes unless asked); a truncated or foreign shard, two questions with one
-    id, or a row whose values the scorers cannot use (:func:`bench_row_problem`) is a ``ConfigError`` naming the
-    file (and the row)."""
-    rows: list[dict[str, Any]] = []
-    seen: dict[str, Path] = {}
-    for path in bench_files(bench):
-        try:
-            regular_file_stat(path)  # a FIFO named *.parquet would block the reader forever
-        except OSError as e:
-            raise ConfigError(f"{path}: {e.strerror or e}; a benchmark shard must be a regular file") from None
-        with reading_parquet(path):
-            names = pq.read_schema(path).names
-            missing = [f for f in BENCH_FIELDS if f not in names]
-            if missing:
-                raise ConfigError(
-                    f"{path} is not a benchmark shard (no {', '.join(missing)}); build it with ladder build-bench"
-                )
-            columns = names if with_images else [c for c in names if c != "images"]
-            shard_rows = pq.read_table(path, columns=columns).to_pylist()
-        for number, row in enumerate(shard_rows, start=1):
-            if not isinstance(row["id"], str) or not row["id"]:
-                raise ConfigError(f"{path}: a question without an id")
-            if row["id"] in seen:
-                raise ConfigError(f"{path}: question id {row['id']!r} appears twice (also in {seen[row['id']]})")
-            problem = bench_row_problem(row)
-            if problem is not None:
-                raise ConfigError(f"{path} row {number} (question {row['id']!r:.80}): {problem}")
-            seen[row["id"]] = path
-        rows.extend(shard_rows)
-    return rows
 
 
 class Prediction(BaseModel):
@@ -126,8 +55,8 @@ class LmmsSample(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     doc_id: int | None = None
-    doc: dict[str, Any] | None = None
-    filtered_resps: str | list[Any]
+    doc: dict[str, JsonValue] | None = None
+    filtered_resps: str | list[JsonValue]
 
     def response(self) -> str | None:
         """The filtered response lmms-eval scored (the first one of a list)."""
@@ -235,14 +164,14 @@ def read_predictions(path: Path) -> dict[str, str]:
     return read_predictions_file(path).by_id
 
 
-def resolve_predictions(rows: list[dict[str, Any]], read: Predictions, path: Path) -> dict[str, str]:
+def resolve_predictions(rows: list[BenchRow], read: Predictions, path: Path) -> dict[str, str]:
     """Responses by question id, ``doc_id`` lines matched to the row at that index: lmms-eval numbers the rows
-    of the dataset it loaded, which is one exported benchmark in the order ``load_bench`` reads it (the export
+    of the dataset it loaded, which is one exported benchmark in the order ``BenchReader`` reads it (the export
     writes that order). Needs a benchmark folder holding that one benchmark; an index out of range, or an id
     also given by another line, is a ``ConfigError``."""
     if not read.by_index:
         return read.by_id
-    benchmarks = sorted({r["dataset"] for r in rows})
+    benchmarks = sorted({r.benchmark for r in rows})
     if len(benchmarks) != 1:
         raise ConfigError(
             f"{path} names questions by lmms-eval's doc_id (the row index of one exported benchmark), but the "
@@ -252,7 +181,7 @@ def resolve_predictions(rows: list[dict[str, Any]], read: Predictions, path: Pat
     for index, text in sorted(read.by_index.items()):
         if not 0 <= index < len(rows):
             raise ConfigError(f"{path}: doc_id {index} is not a row of {benchmarks[0]} ({len(rows)} questions)")
-        qid = rows[index]["id"]
+        qid = rows[index].id
         if qid in out:
             raise ConfigError(f"{path}: doc_id {index} is question {qid!r}, which another line already answers")
         out[qid] = text
@@ -260,7 +189,7 @@ def resolve_predictions(rows: list[dict[str, Any]], read: Predictions, path: Pat
 
 
 def score_rows(
-    rows: list[dict[str, Any]],
+    rows: list[BenchRow],
     predictions: dict[str, str],
     modes: list[Scorer] | None = None,
     thinking: bool = False,
@@ -271,15 +200,15 @@ def score_rows(
     modes = modes or scoring_modes([])
     types: dict[str, set[str]] = defaultdict(set)
     for r in rows:
-        types[r["dataset"]].add(r["question_type"])
+        types[r.benchmark].add(r.task)
     accepted = {(m.name, d) for m in modes for d, t in types.items() if m.refusal(t) is None}
     out = []
     for r in rows:
-        text = predictions.get(r["id"])
+        text = predictions.get(r.id)
         scores: dict[str, float | None] = {}
         errors: dict[str, str] = {}
         for mode in modes:
-            if (mode.name, r["dataset"]) not in accepted or text is None:
+            if (mode.name, r.benchmark) not in accepted or text is None:
                 scores[mode.name] = 0.0 if mode.scores_missing and text is None else None
                 continue
             result = mode.score(text, r, thinking)
@@ -288,10 +217,10 @@ def score_rows(
                 errors[mode.name] = result.error
         out.append(
             SampleScore(
-                id=r["id"],
-                dataset=r["dataset"],
-                question_type=r["question_type"],
-                answer_type=r["answer_type"],
+                id=r.id,
+                dataset=r.benchmark,
+                question_type=r.task,
+                answer_type=r.answer_type,
                 missing=text is None,
                 scores=scores,
                 errors=errors,
@@ -300,14 +229,18 @@ def score_rows(
     return out
 
 
-def unmatched_predictions(rows: list[dict[str, Any]], predictions: dict[str, str]) -> list[str]:
+def unmatched_predictions(rows: list[BenchRow], predictions: dict[str, str]) -> list[str]:
     """Ids of predictions that name no question of ``rows`` (another benchmark's, or a typo), sorted."""
-    return sorted(set(predictions) - {r["id"] for r in rows})
+    return sorted(set(predictions) - {r.id for r in rows})
 
 
-def summarize(scores: list[SampleScore], mode: Scorer) -> dict[str, dict[str, Any]]:
+Summaries = dict[str, dict[str, Summary]]
+"""Scoring mode -> benchmark -> its summary (``report.json``)."""
+
+
+def summarize(scores: list[SampleScore], mode: Scorer) -> dict[str, Summary]:
     """Per benchmark: score per task (percent), NQ and MCQ averages, overall, as ``mode`` computes them; or,
-    where the mode's tool refuses the benchmark, ``{"refused": why, "questions": n}`` and no score.
+    where the mode's tool refuses the benchmark, why (:class:`RefusedSummary`) and no score.
 
     Official modes score what their code scores: the questions with a prediction and without an error (the
     official code would stop at an error; the errors are listed instead).
@@ -315,10 +248,10 @@ def summarize(scores: list[SampleScore], mode: Scorer) -> dict[str, dict[str, An
     by_dataset: dict[str, list[SampleScore]] = defaultdict(list)
     for s in scores:
         by_dataset[s.dataset].append(s)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Summary] = {}
     for dataset, rows in sorted(by_dataset.items()):
         refusal = mode.refusal({s.question_type for s in rows})
-        out[dataset] = {"refused": refusal, "questions": len(rows)} if refusal else mode.summary(rows)
+        out[dataset] = RefusedSummary(refused=refusal, questions=len(rows)) if refusal else mode.summary(rows)
     return out
 
 
@@ -326,44 +259,44 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def report_markdown(summaries: dict[str, dict[str, dict[str, Any]]], model: str = "model") -> str:
+def report_markdown(summaries: Summaries, model: str = "model") -> str:
     """One table per benchmark with a row per scoring mode that scored it, then each mode's refusal, notes and
     errors."""
     datasets = sorted({d for per_mode in summaries.values() for d in per_mode})
     lines = []
     for dataset in datasets:
         entries = {m: s[dataset] for m, s in summaries.items() if dataset in s}
-        modes = {m: s for m, s in entries.items() if "refused" not in s}
-        tasks = task_order({t for s in modes.values() for t in s["tasks"]})
+        modes = {m: s for m, s in entries.items() if isinstance(s, BenchmarkSummary)}
+        tasks = task_order({t for s in modes.values() for t in s.tasks})
         lines += [f"## {dataset}", ""]
         if modes:
             header = ["Model", "Scoring", *(column_name(t) for t in tasks), "NQ Avg.", "MCQ Avg.", "Avg."]
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|---" * len(header) + "|")
-            for mode, s in modes.items():
-                cells = [model, mode, *(_cell(s["tasks"].get(t)) for t in tasks)]
-                cells += [_cell(s["nq_avg"]), _cell(s["mcq_avg"]), _cell(s["avg"])]
+            for mode, scored in modes.items():
+                cells = [model, mode, *(_cell(scored.tasks.get(t)) for t in tasks)]
+                cells += [_cell(scored.nq_avg), _cell(scored.mcq_avg), _cell(scored.avg)]
                 lines.append("| " + " | ".join(cells) + " |")
             first = next(iter(modes.values()))
-            lines += blind_rows(first.get("blind", {}), tasks, len(header) - len(tasks) - 2)
+            lines += blind_rows(first.blind, tasks, len(header) - len(tasks) - 2)
             lines += [
                 "",
-                f"{first['questions']} questions; {first['missing_predictions']} without a prediction; "
-                f"{first.get('unmatched_predictions', 0)} predictions name no question of the benchmark "
+                f"{first.questions} questions; {first.missing_predictions} without a prediction; "
+                f"{first.unmatched_predictions} predictions name no question of the benchmark "
                 "(not scored).",
             ]
         else:
             lines.append("No scoring mode asked for scores this benchmark.")
         for mode, s in entries.items():
-            if "refused" in s:
-                lines.append(f"- {mode}: not scored: {s['refused']}.")
-            elif get_scorer(mode).scores_missing:
+            if isinstance(s, RefusedSummary):
+                lines.append(f"- {mode}: not scored: {s.refused}.")
+                continue
+            if get_scorer(mode).scores_missing:
                 lines.append(f"- {mode}: a question without a prediction scores 0.")
             else:
-                lines.append(f"- {mode}: {s['scored']} questions scored (those with a prediction and no error).")
-            lines += [f"- {mode}: {note}" for note in s.get("notes", [])]
-            errors = s.get("errors", [])
-            lines += [f"- {mode}: error on `{e['id']}` ({e['question_type']}): {e['error']}" for e in errors]
+                lines.append(f"- {mode}: {s.scored} questions scored (those with a prediction and no error).")
+            lines += [f"- {mode}: {note}" for note in s.notes]
+            lines += [f"- {mode}: error on `{e.id}` ({e.question_type}): {e.error}" for e in s.errors]
         lines.append("")
     return "\n".join(lines)
 
@@ -382,11 +315,11 @@ def blind_rows(blind: dict[str, dict[str, float | None]], tasks: list[str], tail
     return out
 
 
-def blind_baselines(bench: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+def blind_baselines(bench: Path, rows: list[BenchRow]) -> dict[str, dict[str, dict[str, float | None]]]:
     """benchmark -> question type -> blind baselines in percent: the ``audit.json`` of the benchmark when there is
     one (``ladder audit``, ``build-bench --debias``: with the text-only model), else chance and the most frequent /
     median answer computed here."""
-    questions = [q for r in rows if (q := audit_question(r, r["dataset"])) is not None]
+    questions = [q for r in rows if (q := audit_question(r)) is not None]
     ids: dict[str, set[str]] = {}
     for q in questions:
         ids.setdefault(q.benchmark, set()).add(q.id)
@@ -406,18 +339,18 @@ def evaluate(
     modes: list[Scorer] | None = None,
     thinking: bool = False,
     skip_refused: bool = False,
-) -> dict[str, dict[str, dict[str, Any]]]:
+) -> Summaries:
     """Score ``predictions`` on ``bench`` in each mode; writes ``out/report.json`` (mode -> benchmark ->
     summary), ``out/report.md`` and ``out/scores.jsonl`` (per question, every mode's score and error).
 
     A mode whose tool refuses a benchmark (a question type it stops at) gives it no score: with
     ``skip_refused`` (``--scoring all``) the report says why, otherwise it is a ``ConfigError`` naming both."""
     modes = modes or scoring_modes([])
-    rows = load_bench(bench)
+    rows = list(BenchReader(bench).rows())
     if not skip_refused:
         for mode in modes:
-            for dataset in sorted({r["dataset"] for r in rows}):
-                reason = mode.refusal({r["question_type"] for r in rows if r["dataset"] == dataset})
+            for dataset in sorted({r.benchmark for r in rows}):
+                reason = mode.refusal({r.task for r in rows if r.benchmark == dataset})
                 if reason:
                     raise ConfigError(f"--scoring {mode.name} refuses {dataset}: {reason}")
     read = read_predictions_file(predictions)
@@ -439,15 +372,19 @@ def evaluate(
             ", ".join(unmatched[:3]),
         )
     scores = score_rows(rows, by_id, modes, thinking)
-    summaries = {mode.name: summarize(scores, mode) for mode in modes}
     blind = blind_baselines(bench, rows)
-    for per_dataset in summaries.values():
-        for dataset, summary in per_dataset.items():
-            summary["unmatched_predictions"] = len(unmatched)
-            if "refused" not in summary:
-                summary["blind"] = blind.get(dataset, {})
+    summaries: Summaries = {}
+    for mode in modes:
+        summaries[mode.name] = {
+            dataset: summary.model_copy(
+                update={"unmatched_predictions": len(unmatched)}
+                | ({"blind": blind.get(dataset, {})} if isinstance(summary, BenchmarkSummary) else {})
+            )
+            for dataset, summary in summarize(scores, mode).items()
+        }
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "report.json", json.dumps(summaries, indent=2) + "\n")
+    dumped = {m: {d: s.model_dump(mode="json") for d, s in per.items()} for m, per in summaries.items()}
+    write_text_atomic(out / "report.json", json.dumps(dumped, indent=2) + "\n")
     write_text_atomic(out / "report.md", report_markdown(summaries, model))
     write_text_atomic(out / "scores.jsonl", "".join(s.model_dump_json() + "\n" for s in scores))
     return summaries

@@ -11,11 +11,9 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from ladderdata.errors import ConfigError
-from ladderdata.io.rooms import DEFAULT_SOURCE, SCENE_COLUMNS, dataset_rooms, id_room, scan_room
-from ladderdata.io.shards import reading_parquet
+from ladderdata.io.dataset import open_builds
+from ladderdata.io.rooms import dataset_rooms, id_room, scan_room
 from ladderdata.sources.base import ScanSource
 
 #: Benchmark name -> its list file under ``resources/public_scenes/``.
@@ -95,22 +93,8 @@ def excluded_scans(source: ScanSource, scan_ids: list[str], names: list[str]) ->
 
 
 def dataset_scans(path: Path) -> set[tuple[str, str]]:
-    """(source, scan id) of every row of a built dataset or benchmark (caches skipped)."""
-    out: set[tuple[str, str]] = set()
-    for shard in path.rglob("*.parquet"):
-        if any(part.startswith(".") for part in shard.relative_to(path).parts):
-            continue
-        with reading_parquet(shard):
-            names = pq.read_schema(shard).names
-            column = next((c for c in SCENE_COLUMNS if c in names), None)
-            if column is None:
-                continue
-            columns = [column, "source"] if "source" in names else [column]
-            table = pq.read_table(shard, columns=columns).group_by(columns).aggregate([])
-        scenes = table.column(column).to_pylist()
-        sources = table.column("source").to_pylist() if "source" in names else [DEFAULT_SOURCE] * len(scenes)
-        out |= {(str(src or DEFAULT_SOURCE), str(scan)) for scan, src in zip(scenes, sources, strict=True)}
-    return out
+    """(source, scan id) of every row of the builds at ``path`` (a dataset, a benchmark, a folder of them)."""
+    return {scan for reader in open_builds(path) for scan in reader.scans()}
 
 
 def public_overlap(path: Path, name: str) -> list[str]:

@@ -10,14 +10,12 @@ Builds record each scan's room in ``manifest.json`` (``inputs.rooms``); a scan k
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError
-from ladderdata.io.shards import reading_parquet
+from ladderdata.io.dataset import MANIFEST, find_builds, open_builds
 from ladderdata.sources.base import SOURCES, ScanSource, room_key
 
-SCENE_COLUMNS = ("scene_id", "scene_name")
 #: The source of scans whose record names none (datasets built before sources were recorded).
 DEFAULT_SOURCE = "scannet"
 
@@ -55,31 +53,18 @@ def id_room(source: str, scan_id: str) -> str:
 
 
 def dataset_rooms(path: Path) -> set[str]:
-    """Room keys a built dataset or benchmark used: its manifests' recorded rooms (or scan ids) plus the room
-    of every row's scene."""
-    if not path.is_dir():
-        raise ConfigError(f"{path} is not a built dataset folder")
+    """Room keys the builds at ``path`` (a dataset, a benchmark, a folder of benchmarks) used: their manifests'
+    recorded rooms (or scan ids) plus the room of every row's scene."""
     recorded: dict[str, str] = {}
     rooms: set[str] = set()
-    for manifest in path.rglob("manifest.json"):
-        inputs = ManifestInputs.read(manifest)
+    for folder in find_builds(path):
+        inputs = ManifestInputs.read(folder / MANIFEST)
         recorded.update(inputs.rooms)
         for scan_id in inputs.scan_ids:
             rooms.add(recorded.get(scan_id) or id_room(inputs.source, scan_id))
-    for shard in path.rglob("*.parquet"):
-        if any(part.startswith(".") for part in shard.relative_to(path).parts):
-            continue  # caches
-        with reading_parquet(shard):
-            names = pq.read_schema(shard).names
-            column = next((c for c in SCENE_COLUMNS if c in names), None)
-            if column is None:
-                continue
-            columns = [column, "source"] if "source" in names else [column]
-            table = pq.read_table(shard, columns=columns).group_by(columns).aggregate([])
-        scenes = table.column(column).to_pylist()
-        sources = table.column("source").to_pylist() if "source" in names else [DEFAULT_SOURCE] * len(scenes)
-        for scan_id, source in zip(scenes, sources, strict=True):
-            rooms.add(recorded.get(str(scan_id)) or id_room(str(source or DEFAULT_SOURCE), str(scan_id)))
+    for reader in open_builds(path):
+        for source, scan_id in sorted(reader.scans()):
+            rooms.add(recorded.get(scan_id) or id_room(source, scan_id))
     if not rooms:
-        raise ConfigError(f"{path} holds no manifest.json and no shards with a scene column")
+        raise ConfigError(f"{path}: its manifests list no scans and its shards no rows")
     return rooms

@@ -7,7 +7,6 @@ the ``huggingface`` key, which is where ``datasets`` looks for them; images are 
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from ladderdata.cache import atomic_path, content_key
-from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import resized_size
 from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import Sample
@@ -171,16 +169,6 @@ def shard_key(
     keys = scene_keys or {}
     parts |= {f"scene:{scene}": keys.get(scene, "") for scene in scenes}
     return content_key(parts | {f"row:{i}": s.model_dump_json() for i, s in enumerate(samples)})
-
-
-@contextmanager
-def reading_parquet(path: Path) -> Iterator[None]:
-    """Turn a Parquet file that cannot be read (truncated, not Parquet, unreadable) into a ``ConfigError`` naming
-    it, for every command that reads built datasets and benchmarks."""
-    try:
-        yield
-    except (pa.ArrowException, OSError) as e:
-        raise ConfigError(f"{path} cannot be read as Parquet ({e}); truncated or not ladder's? rebuild it") from None
 
 
 def existing_key(path: Path) -> str | None:

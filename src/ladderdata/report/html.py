@@ -24,10 +24,11 @@ from typing import Any
 from ladderdata.cache import write_text_atomic
 from ladderdata.errors import install_command
 from ladderdata.io.card import DatasetReport
+from ladderdata.io.dataset import open_build
 from ladderdata.io.funnel import COUNTS_NOTE, FunnelRow, explain, funnel
 from ladderdata.io.shortfall import views_summary
 from ladderdata.layout import DatasetLayout
-from ladderdata.preview import CARD_WIDTH, GAP, SHEET_COLUMNS, pick_rows, read_rows, render_card, row_keys
+from ladderdata.preview import CARD_WIDTH, GAP, SHEET_COLUMNS, pick_rows, read_cards, render_card
 from ladderdata.tasks import AnswerType, Modality, Sample
 
 log = logging.getLogger(__name__)
@@ -157,18 +158,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def example_cards(out: Path, shards: list[dict[str, object]], caches: list[Path]) -> dict[str, list[str]]:
-    """Task -> ``EXAMPLES_PER_TASK`` cards (inlined JPEGs) drawn from the shards the build wrote (seed 0): only
-    those, never another file a user keeps in the folder."""
+def example_cards(out: Path, caches: list[Path]) -> dict[str, list[str]]:
+    """Task -> ``EXAMPLES_PER_TASK`` cards (inlined JPEGs) drawn from the shards the build's manifest lists (seed
+    0): only those, never another file a user keeps in the folder."""
     cards: dict[str, list[str]] = defaultdict(list)
-    by_subset: dict[str, list[Path]] = defaultdict(list)
-    for shard in shards:
-        path = out / str(shard["path"])
-        by_subset[path.parent.name].append(path)
-    for subset, written in sorted(by_subset.items()):
-        files = sorted(written)
-        for task, picks in pick_rows(row_keys(files), subset, 0, EXAMPLES_PER_TASK).items():
-            samples, images = read_rows(files, picks, caches)
+    reader = open_build(out)
+    for subset in reader.subsets:
+        for task, picks in pick_rows(reader.keys(subset), subset, 0, EXAMPLES_PER_TASK).items():
+            samples, images = read_cards(reader, subset, picks, caches)
             for sample, frames in zip(samples, images, strict=True):
                 wide = sample.modality is not Modality.SINGLE_IMAGE
                 width = SHEET_COLUMNS * CARD_WIDTH + GAP if wide else CARD_WIDTH
@@ -247,7 +244,7 @@ def report_html(out: Path, report: DatasetReport, caches: list[Path]) -> str:
     parts.append(_table(["scan", "views", "questions"], scene_rows))
 
     parts.append("<h2>Examples</h2>")
-    for task, cards in example_cards(out, report.shards, caches).items():
+    for task, cards in example_cards(out, caches).items():
         parts.append(f'<h3>{html.escape(task)}</h3><div class="cards">{"".join(cards)}</div>')
     body = "\n".join(p for p in parts if p)
     return (

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import SPLIT, BenchQuestion
+from ladderdata.eval.export.records import SPLIT
 from ladderdata.eval.official import mca_types, na_types
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import ExportedBenchmark
 from ladderdata.layout import shard_name
 from ladderdata.registry import Registry
@@ -80,7 +81,7 @@ class ExportLayout(ABC):
             return None
         return (*mca_types(self.scorer), *na_types(self.scorer))
 
-    def check(self, benchmark: str, questions: list[BenchQuestion], is_video: bool) -> None:
+    def check(self, benchmark: str, questions: list[BenchRow], is_video: bool) -> None:
         """Raise ``ConfigError`` when the layout cannot hold the benchmark (checked for every benchmark before
         anything is written); log what its evaluator will make of it. Default: question types only."""
         known = self.question_types()
@@ -106,7 +107,7 @@ class ExportLayout(ABC):
         return ParquetNames(f"{folder}.parquet", f"{DATA_DIR}/{keyed_parquet(key)}", folder)
 
     @abstractmethod
-    def table(self, questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+    def table(self, questions: list[BenchRow], images: list[list[str]] | None) -> pa.Table:
         """The parquet's rows under the evaluator's field names; ``images``: per question the file names of its
         images (``images/<scene_id>/<name>``), None for video benchmarks."""
 

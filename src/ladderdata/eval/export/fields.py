@@ -6,7 +6,7 @@ copies VSI-Bench's), and how both sample a video's frames.
 
 import pyarrow as pa
 
-from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import ExportedBenchmark
 
 SPATIALLADDER_NUM_FRAMES = 32
@@ -33,7 +33,7 @@ EXTRA_FIELDS = [
 """Ours, after theirs (the evaluators ignore them)."""
 
 
-def vsibench_table(questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+def vsibench_table(questions: list[BenchRow], images: list[list[str]] | None) -> pa.Table:
     """The evaluators' fields, ``images`` (file names) for image benchmarks, then ours."""
     fields = list(COMMON_FIELDS)
     if images is not None:
@@ -52,8 +52,8 @@ def vsibench_table(questions: list[BenchQuestion], images: list[list[str]] | Non
                 "ground_truth": q.answer,
                 **({"images": images[k]} if images is not None else {}),
                 "benchmark": q.benchmark,
-                "modality": q.modality,
-                "answer_type": q.answer_type,
+                "modality": str(q.modality),
+                "answer_type": str(q.answer_type),
                 "frame_ids": q.frame_ids,
             }
         )

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ladderdata.cache import atomic_path, content_key, regular_file_stat
 from ladderdata.errors import ConfigError
-from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 from ladderdata.layout import check_name, is_safe_name
 
@@ -90,12 +90,12 @@ def previous_export(root: Path) -> ExportedBenchmark | None:
         return None
 
 
-def export_images(writer: ExportWriter, question: BenchQuestion, contents: dict[str, str]) -> list[str]:
+def export_images(writer: ExportWriter, question: BenchRow, contents: dict[str, str]) -> list[str]:
     """A question's frames as ``images/<scene_id>/<frame_id>.jpg`` (the stored JPEG bytes, unchanged); returns
     their file names."""
     names = []
     scene = check_name(question.scene_id, f"{question.benchmark}: scene_name")
-    for frame_id, data in zip(question.frame_ids, question.images, strict=True):
+    for frame_id, data in zip(question.frame_ids, question.images or [], strict=True):
         name = f"{frame_id:06d}.jpg"
         rel = f"{IMAGES_DIR}/{scene}/{name}"
         key = content_key({"image": data})
@@ -106,11 +106,11 @@ def export_images(writer: ExportWriter, question: BenchQuestion, contents: dict[
     return names
 
 
-def export_video(writer: ExportWriter, question: BenchQuestion, fps: float) -> ExportedVideo:
+def export_video(writer: ExportWriter, question: BenchRow, fps: float) -> ExportedVideo:
     """The scan's mp4 (``<dataset>/<scene_id>.mp4``) from the frames a video question shows, one video frame each."""
     if question.timestamps is None:
         raise ConfigError(f"{question.benchmark}: video question {question.id} has no frame times")
-    data = question.images
+    data = question.images or []
     rel = f"{check_name(question.source, 'source')}/{check_name(question.scene_id, 'scene_name')}.mp4"
     first = _decode_rgb(data[0])
 

@@ -36,8 +36,9 @@ from ladderdata.eval.export.files import (
     write_atomic,
 )
 from ladderdata.eval.export.read import BenchSource
-from ladderdata.eval.export.records import SPLIT, BenchQuestion
+from ladderdata.eval.export.records import SPLIT
 from ladderdata.io.card import data_configs, front_matter, license_file, project_reference, terms_section
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 from ladderdata.layout import LICENSE_FILE, check_name
 from ladderdata.outputs import claim_output, refuse_inside_inputs
@@ -68,7 +69,7 @@ def _card(layout: ExportLayout, result: ExportedBenchmark, frames: int) -> str:
     )
 
 
-def _check(layout: ExportLayout, benchmark: str, questions: list[BenchQuestion]) -> bool:
+def _check(layout: ExportLayout, benchmark: str, questions: list[BenchRow]) -> bool:
     """Whether the benchmark is a video one; raises when the layout cannot hold it."""
     kinds = {q.modality == "video" for q in questions}
     if len(kinds) > 1:
@@ -111,7 +112,7 @@ def _export_one(
     """Write one benchmark's folder: media, parquet (and its keyed copy), the layout's own files, ``LICENSE.md``,
     the card, then ``export.json``."""
     writer = ExportWriter(root, previous_export(root))
-    questions: list[BenchQuestion] = []
+    questions: list[BenchRow] = []
     names: list[list[str]] = []
     videos: dict[str, ExportedVideo] = {}
     contents: dict[str, str] = {}
@@ -189,7 +190,7 @@ def export_benchmark(
         claimed = {"format": layout.name, **layout.options.model_dump()}
         claim_output(out / folder, "benchmark export", claimed, overwrite=overwrite, signature=EXPORT_MANIFEST)
     results = []
-    for benchmark in source.shards:
+    for benchmark in source.benchmarks:
         results.append(_export_one(layout, source, benchmark, out / folder_of[benchmark], video_of[benchmark]))
         if on_benchmark:
             on_benchmark()

@@ -14,7 +14,7 @@ import pyarrow as pa
 from ladderdata.eval.export.base import DATA_DIR, ExportLayout, ParquetNames, keyed_parquet, register_layout
 from ladderdata.eval.export.fields import SPATIALLADDER_NUM_FRAMES, video_frames_note, vsibench_table
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import BenchQuestion
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import ExportedBenchmark
 from ladderdata.tasks import OfficialScorer
 
@@ -41,7 +41,7 @@ class SpatialLadderLayout(ExportLayout):
         parquet = VIDEO_PARQUET if is_video else f"{folder}.parquet"
         return ParquetNames(parquet, f"{DATA_DIR}/{keyed_parquet(key)}", folder)
 
-    def table(self, questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+    def table(self, questions: list[BenchRow], images: list[list[str]] | None) -> pa.Table:
         return vsibench_table(questions, images)
 
     def finish(self, result: ExportedBenchmark, writer: ExportWriter, frames: int) -> None:

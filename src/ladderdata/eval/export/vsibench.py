@@ -20,8 +20,8 @@ from ladderdata.errors import ConfigError
 from ladderdata.eval.export.base import ExportLayout, ParquetNames, keyed_parquet, register_layout
 from ladderdata.eval.export.fields import video_frames_note, vsibench_table
 from ladderdata.eval.export.files import ExportWriter
-from ladderdata.eval.export.records import BenchQuestion
 from ladderdata.eval.official import direction_forms
+from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import ExportedBenchmark, ExportedVideo
 from ladderdata.tasks import OfficialScorer
 
@@ -41,7 +41,7 @@ class VsiBenchLayout(ExportLayout):
     reader = "lmms-eval's vsibench task"
     scorer = OfficialScorer.VSIBENCH
 
-    def check(self, benchmark: str, questions: list[BenchQuestion], is_video: bool) -> None:
+    def check(self, benchmark: str, questions: list[BenchRow], is_video: bool) -> None:
         if not is_video:
             raise ConfigError(f"{benchmark} holds images: VSI-Bench's layout is for videos; use --format spatialladder")
         super().check(benchmark, questions, is_video)
@@ -61,7 +61,7 @@ class VsiBenchLayout(ExportLayout):
         keyed = keyed_parquet(key)
         return ParquetNames(keyed, keyed, CONFIG)
 
-    def table(self, questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+    def table(self, questions: list[BenchRow], images: list[list[str]] | None) -> pa.Table:
         return vsibench_table(questions, images)
 
     def finish(self, result: ExportedBenchmark, writer: ExportWriter, frames: int) -> None:

@@ -4,10 +4,13 @@ package registers the built-in ones, in the order ``--scoring all`` runs them.""
 from ladderdata.eval.scorers import ladder, lmms_eval, spatialladder, thinking_in_space, vstibench
 from ladderdata.eval.scorers.base import (
     SCORERS,
+    BenchmarkSummary,
     OfficialMode,
+    RefusedSummary,
     SampleScore,
     Scorer,
     Source,
+    Summary,
     get_scorer,
     register_scorer,
     scoring_modes,
@@ -15,10 +18,13 @@ from ladderdata.eval.scorers.base import (
 
 __all__ = [
     "SCORERS",
+    "BenchmarkSummary",
     "OfficialMode",
+    "RefusedSummary",
     "SampleScore",
     "Scorer",
     "Source",
+    "Summary",
     "get_scorer",
     "ladder",
     "lmms_eval",

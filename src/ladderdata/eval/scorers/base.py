@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,6 +25,7 @@ from ladderdata.eval.official import (
     QuestionScore,
     question_kinds,
 )
+from ladderdata.io.dataset import BenchRow
 from ladderdata.registry import Registry
 from ladderdata.tasks import SPATIAL_TASKS, OfficialScorer, forms_of
 
@@ -59,6 +60,46 @@ class SampleScore(BaseModel):
     errors: dict[str, str]
 
 
+class ScoreError(BaseModel):
+    """A question an official tool could not score, and why."""
+
+    id: str
+    question_type: str
+    error: str
+
+
+class BenchmarkSummary(BaseModel):
+    """One scoring mode's report on one benchmark (``report.json``'s entries; the fields in the file's order)."""
+
+    tasks: dict[str, float | None]
+    """Score per task, percent."""
+    counts: dict[str, int]
+    """Questions per task."""
+    nq_avg: float | None
+    mcq_avg: float | None
+    avg: float | None
+    questions: int
+    scored: int
+    missing_predictions: int
+    errors: list[ScoreError]
+    notes: list[str]
+    unmatched_predictions: int = 0
+    """Predictions naming no question of the benchmark (not scored)."""
+    blind: dict[str, dict[str, float | None]] = {}
+    """Task -> blind baselines in percent (``chance``, ``frequent``, ``blind_model``; ``ladder audit``)."""
+
+
+class RefusedSummary(BaseModel):
+    """A benchmark a scoring mode's tool refuses: why, and no score."""
+
+    refused: str
+    questions: int
+    unmatched_predictions: int = 0
+
+
+Summary = BenchmarkSummary | RefusedSummary
+
+
 def task_order(tasks: Collection[str]) -> list[str]:
     """SpatialLadder-26k's types in the paper's column order, VSI-Bench's direction forms, then others by name."""
     first = (*SPATIAL_TASKS, *forms_of(DIRECTION_TYPE))
@@ -89,13 +130,12 @@ class Scorer(ABC):
         return None
 
     @abstractmethod
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
         """One response against one benchmark row (of a type :meth:`refusal` accepts)."""
 
     @abstractmethod
-    def summary(self, rows: list[SampleScore]) -> dict[str, Any]:
-        """The report's entry for one benchmark: scores per task (percent), ``counts``, ``nq_avg``, ``mcq_avg``,
-        ``avg``, ``questions``, ``scored``, ``missing_predictions``, ``errors`` and ``notes``."""
+    def summary(self, rows: list[SampleScore]) -> BenchmarkSummary:
+        """The report's entry for one benchmark."""
 
 
 class OfficialMode(Scorer):
@@ -120,7 +160,7 @@ class OfficialMode(Scorer):
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
         """The tool's aggregation of (question_type, score) pairs of scored questions."""
 
-    def summary(self, rows: list[SampleScore]) -> dict[str, Any]:
+    def summary(self, rows: list[SampleScore]) -> BenchmarkSummary:
         scored = [(s.question_type, value) for s in rows if (value := s.scores[self.name]) is not None]
         result = self.aggregate(scored)
         counts = Counter(t for t, _ in scored)
@@ -130,22 +170,22 @@ class OfficialMode(Scorer):
         order = task_order(tasks)
         known = self.question_kinds
         kinds = {t: known.get(t, AnswerKind.MCA) for t in tasks}
-        return {
-            "tasks": {t: pct(tasks[t]) for t in order},
-            "counts": {t: task_counts[t] for t in order},
-            "nq_avg": pct(result.na) if AnswerKind.NA in kinds.values() else None,
-            "mcq_avg": pct(result.mca) if AnswerKind.MCA in kinds.values() else None,
-            "avg": pct(result.overall),
-            "questions": len(rows),
-            "scored": len(scored),
-            "missing_predictions": sum(s.missing for s in rows),
-            "errors": [
-                {"id": s.id, "question_type": s.question_type, "error": s.errors[self.name]}
+        return BenchmarkSummary(
+            tasks={t: pct(tasks[t]) for t in order},
+            counts={t: task_counts[t] for t in order},
+            nq_avg=pct(result.na) if AnswerKind.NA in kinds.values() else None,
+            mcq_avg=pct(result.mca) if AnswerKind.MCA in kinds.values() else None,
+            avg=pct(result.overall),
+            questions=len(rows),
+            scored=len(scored),
+            missing_predictions=sum(s.missing for s in rows),
+            errors=[
+                ScoreError(id=s.id, question_type=s.question_type, error=s.errors[self.name])
                 for s in rows
                 if self.name in s.errors
             ],
-            "notes": result.notes,
-        }
+            notes=result.notes,
+        )
 
 
 def _type_of(key: str) -> str:

@@ -2,12 +2,11 @@
 scores every question type by its answer type, and a question without a prediction scores 0."""
 
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import Any
 
 from ladderdata.eval.official import QuestionScore
-from ladderdata.eval.scorers.base import SampleScore, Scorer, pct, register_scorer, task_order
+from ladderdata.eval.scorers.base import BenchmarkSummary, SampleScore, Scorer, pct, register_scorer, task_order
 from ladderdata.eval.scoring import score
+from ladderdata.io.dataset import BenchRow
 from ladderdata.prompts import LETTERS
 
 
@@ -19,11 +18,11 @@ class LadderScorer(Scorer):
     sources = ()
     scores_missing = True
 
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
-        letters = LETTERS[: max(len(row["options"]), 1)]
-        return QuestionScore(score(prediction, row["ground_truth"], row["answer_type"], letters))
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
+        letters = LETTERS[: max(len(row.options), 1)]
+        return QuestionScore(score(prediction, row.answer, row.answer_type, letters))
 
-    def summary(self, rows: list[SampleScore]) -> dict[str, Any]:
+    def summary(self, rows: list[SampleScore]) -> BenchmarkSummary:
         """Mean per task; NQ, MCQ and overall are means over tasks (paper Tables 11-12)."""
         by_task: dict[str, list[SampleScore]] = defaultdict(list)
         for s in rows:
@@ -33,15 +32,15 @@ class LadderScorer(Scorer):
         kinds = {t: by_task[t][0].answer_type for t in order}
         numeric = [v for t, v in tasks.items() if kinds[t] == "numeric"]
         mcq = [v for t, v in tasks.items() if kinds[t] == "mcq"]
-        return {
-            "tasks": {t: pct(v) for t, v in tasks.items()},
-            "counts": {t: len(by_task[t]) for t in order},
-            "nq_avg": pct(sum(numeric) / len(numeric)) if numeric else None,
-            "mcq_avg": pct(sum(mcq) / len(mcq)) if mcq else None,
-            "avg": pct(sum(tasks.values()) / len(tasks)),
-            "questions": len(rows),
-            "scored": len(rows),
-            "missing_predictions": sum(s.missing for s in rows),
-            "errors": [],
-            "notes": [],
-        }
+        return BenchmarkSummary(
+            tasks={t: pct(v) for t, v in tasks.items()},
+            counts={t: len(by_task[t]) for t in order},
+            nq_avg=pct(sum(numeric) / len(numeric)) if numeric else None,
+            mcq_avg=pct(sum(mcq) / len(mcq)) if mcq else None,
+            avg=pct(sum(tasks.values()) / len(tasks)),
+            questions=len(rows),
+            scored=len(rows),
+            missing_predictions=sum(s.missing for s in rows),
+            errors=[],
+            notes=[],
+        )

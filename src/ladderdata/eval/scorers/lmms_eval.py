@@ -5,8 +5,7 @@ default ``--reasoning_tags`` remove ``<think>..</think>`` and ``<analysis>..</an
 text) before scoring. Multiple choice is still the first space-separated token."""
 
 import re
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
 
 from ladderdata.eval.official import (
     ACCURACY,
@@ -23,6 +22,7 @@ from ladderdata.eval.official import (
 )
 from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
 from ladderdata.eval.scoring import NUMBER_WORDS
+from ladderdata.io.dataset import BenchRow
 from ladderdata.tasks import OfficialScorer
 
 REPOSITORY = "EvolvingLMMs-Lab/lmms-eval"
@@ -150,11 +150,11 @@ class LmmsEvalScorer(OfficialMode):
             reason = f"{self.tool}'s aggregation pops every direction form: KeyError without {', '.join(missing)}"
         return reason
 
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
         text = strip_reasoning_tags(prediction)
-        if self.question_kinds[row["question_type"]] is AnswerKind.MCA:
-            return exact_match(first_token(text), row["ground_truth"])
-        return numeric_score(lmms_eval_number(text), to_float(row["ground_truth"]))
+        if self.question_kinds[row.task] is AnswerKind.MCA:
+            return exact_match(first_token(text), row.answer)
+        return numeric_score(lmms_eval_number(text), to_float(row.answer))
 
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
         return lmms_eval_aggregate(scores)

@@ -2,8 +2,7 @@
 and VSI-Bench numbers. It knows SPBench's single ``object_rel_direction`` type besides VSI-Bench's ten."""
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ladderdata.eval.official import (
     ACCURACY,
@@ -19,6 +18,7 @@ from ladderdata.eval.official import (
 )
 from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
 from ladderdata.eval.scoring import NUMBER_WORDS
+from ladderdata.io.dataset import BenchRow
 from ladderdata.tasks import OfficialScorer
 
 REPOSITORY = "ZJU-REAL/SpatialLadder"
@@ -122,11 +122,11 @@ class SpatialLadderScorer(OfficialMode):
     )
     type_lists = OfficialScorer.SPATIALLADDER
 
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
         text = spatialladder_answer_text(prediction, thinking)
-        if self.question_kinds[row["question_type"]] is AnswerKind.MCA:
-            return exact_match(spatialladder_choice(text), row["ground_truth"])
-        return numeric_score(spatialladder_number(text), to_float(row["ground_truth"]))
+        if self.question_kinds[row.task] is AnswerKind.MCA:
+            return exact_match(spatialladder_choice(text), row.answer)
+        return numeric_score(spatialladder_number(text), to_float(row.answer))
 
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
         return spatialladder_aggregate(scores)

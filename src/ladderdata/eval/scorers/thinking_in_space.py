@@ -2,8 +2,7 @@
 ``vsibench`` task in vision-x-nyu/thinking-in-space. A number is ``float()`` of the first token, so ``2.5m``,
 ``three`` or ``(3)`` score 0; lmms-eval's current rule (:mod:`ladderdata.eval.scorers.lmms_eval`) reads them."""
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
 
 from ladderdata.eval.official import (
     ACCURACY,
@@ -19,6 +18,7 @@ from ladderdata.eval.official import (
     to_float,
 )
 from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
+from ladderdata.io.dataset import BenchRow
 from ladderdata.tasks import OfficialScorer
 
 COMMIT = "51e089c3ae69b9435e9489058610f5b3964c56a8"
@@ -71,11 +71,11 @@ class ThinkingInSpaceScorer(OfficialMode):
             reason = f"{self.tool}'s aggregation pops every direction form: KeyError without {', '.join(missing)}"
         return reason
 
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
         token = first_token(prediction)
-        if self.question_kinds[row["question_type"]] is AnswerKind.MCA:
-            return exact_match(token, row["ground_truth"])
-        return numeric_score(to_float(token), to_float(row["ground_truth"]))
+        if self.question_kinds[row.task] is AnswerKind.MCA:
+            return exact_match(token, row.answer)
+        return numeric_score(to_float(token), to_float(row.answer))
 
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
         return thinking_in_space_aggregate(scores)

@@ -5,8 +5,7 @@ every official scorer computes it. Its aggregation is the mean per type and ``ov
 direction forms are merged. A type outside its lists (ladder's ``obj_obj_visibility``) stops it, so a benchmark
 holding one is refused."""
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ladderdata.eval.official import (
     AnswerKind,
@@ -19,6 +18,7 @@ from ladderdata.eval.official import (
     to_float,
 )
 from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
+from ladderdata.io.dataset import BenchRow
 from ladderdata.tasks import OfficialScorer
 
 COMMIT = "6dd1264c8789e615fa9b4449cd4ba5c66cc81c0f"
@@ -55,11 +55,11 @@ class VstiBenchScorer(OfficialMode):
     )
     type_lists = OfficialScorer.VSTIBENCH
 
-    def score(self, prediction: str, row: Mapping[str, Any], thinking: bool) -> QuestionScore:
+    def score(self, prediction: str, row: BenchRow, thinking: bool) -> QuestionScore:
         token = first_token(prediction)
-        if self.question_kinds[row["question_type"]] is AnswerKind.MCA:
-            return exact_match(token, row["ground_truth"])
-        return numeric_score(to_float(token), to_float(row["ground_truth"]))
+        if self.question_kinds[row.task] is AnswerKind.MCA:
+            return exact_match(token, row.answer)
+        return numeric_score(to_float(token), to_float(row.answer))
 
     def aggregate(self, scores: Sequence[tuple[str, float]]) -> OfficialSummary:
         return vstibench_aggregate(scores)
