@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from PIL import Image
-
 from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes, visual_tokens
 from ladderdata.prompts import PromptStyle, user_prompt
@@ -70,6 +68,8 @@ def token_lengths(ds: Any, processor: Any, min_pixels: int = MIN_PIXELS, max_pix
     length of the row TRL's collator builds (tested). Images are read as stored, their sizes from the headers:
     nothing is decoded or rewritten.
     """
+    from PIL import Image  # here, not at the top: the stage table imports this module when `ladder` starts
+
     lengths: list[int] = []
     stored = ds.select_columns(["messages", "images"]).with_format("arrow")
     for batch in stored.iter(batch_size=256):

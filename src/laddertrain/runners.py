@@ -116,15 +116,16 @@ def train_resuming(trainer: Any, stage: str, out_dir: Path, cfg: StageConfig) ->
     return StageRun(int(trainer.state.global_step), list(trainer.state.log_history))
 
 
-def next_command(stage: Stage, recipe: TrainRecipe, data: Path, output: Path) -> str:
-    """What to run after ``stage``: the next stage of the table with this run's recipe, data and output, or after
-    the last one the evaluation of its model."""
+def next_command(stage: Stage, recipe: TrainRecipe, data: Path | None, output: Path) -> str:
+    """What to run after ``stage``: the next stage of the table with this run's recipe, data (``DATASET`` when
+    ``stage`` read none) and output, or after the last one the evaluation of its model."""
     following = next_stage(stage)
     if following is None:
         prompt = "think" if stage.trainer is Trainer.GRPO else "direct"
         return f"ladder eval --bench BENCH --model {final_dir(output, stage.name)} --prompt {prompt}"
     name = recipe.name if recipe.name in TrainRecipe.builtin_names() else "RECIPE.yaml"
-    dataset = f" --data {data if stage.reads_dataset else 'DATASET'}" if following.reads_dataset else ""
+    given = data if stage.reads_dataset and data is not None else "DATASET"
+    dataset = f" --data {given}" if following.reads_dataset else ""
     return f"ladder train {following.name} --recipe {name}{dataset} --output {output}"
 
 
@@ -279,9 +280,8 @@ def run_sample(stage: Stage, recipe: TrainRecipe, generator: Path | None, data: 
     log.info(
         "%s: kept %d of %d sampled answers -> %s", stage.name, len(kept), len(rows) * cfg.samples_per_question, target
     )
-    following = next_stage(stage)
-    if following is not None:
-        log.info("next: %s", next_command(stage, recipe, data or Path("DATASET"), output))
+    if next_stage(stage) is not None:
+        log.info("next: %s", next_command(stage, recipe, data, output))
     return target
 
 
