@@ -146,6 +146,7 @@ class TrainRecipe(BaseModel):
 
     @property
     def pixels(self) -> PixelBudget:
+        """The pixel budget every image of every stage is resized into."""
         return PixelBudget(self.min_pixels, self.max_pixels)
 
     @classmethod

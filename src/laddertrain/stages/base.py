@@ -46,6 +46,8 @@ RowAdapter = Callable[[ShardRow, PixelBudget], TRLRow]
 
 @dataclass(frozen=True)
 class Stage:
+    """One training stage: all that the commands, ``ladder train all`` and the runners need to know of it."""
+
     name: str
     """``ladder train <name>``, ``OUTPUT/<name>/``."""
     trainer: Trainer
