@@ -52,7 +52,7 @@ def one_step(recipe: TrainRecipe, model: Path, data: Path, out: Path, once: bool
             patches.enter_context(
                 mock.patch.object(processing, "images_processed_once", lambda _: contextlib.nullcontext())
             )
-        runners.run_grpo(recipe, model, data, out)
+        runners.run_stage("stage3", recipe, model, data, out)
     return seconds[0], processed[0]
 
 

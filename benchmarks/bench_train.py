@@ -49,8 +49,8 @@ import torch
 
 from laddertrain.data import adapt, grpo_row, load_subset, stage1_row, stage2_row, token_lengths
 from laddertrain.fused_ops import use_fused_ops
+from laddertrain.levers import layer_levers
 from laddertrain.recipe import TrainRecipe
-from laddertrain.runners import layer_levers
 from laddertrain.throughput import StepShape, peak_bf16_flops, step_shape, training_flops
 from laddertrain.tiny_model import build_model, build_processor, build_tokenizer
 from laddertrain.vision_attention import Backend, attn_implementation, resolve_backend, use_vision_attention
@@ -290,7 +290,7 @@ def raw_stage(
     from laddertrain.optim import StochasticRoundingAdamW
 
     optim: torch.optim.Optimizer
-    if args.precision == "bf16":  # what the runners give bf16 weights (laddertrain.runners.optimizer_for)
+    if args.precision == "bf16":  # what the runners give bf16 weights (laddertrain.levers.optimizer_for)
         optim = StochasticRoundingAdamW(model.parameters(), lr=1e-6)
     else:
         optim = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=args.optim == "adamw_torch_fused")
@@ -394,7 +394,7 @@ def step_callback(device: str, on_step: Callable[[float], None], clock: Clock | 
 def trl_stage(
     stage: str, model: Any, processor: Any, train: Any, recipe: TrainRecipe, args: argparse.Namespace, work: Path
 ) -> StageFigures:
-    from laddertrain.runners import sft_trainer
+    from laddertrain.trainers import sft_trainer
 
     device = args.device
     clock, figures, shapes = Clock(device), StageFigures(), list[StepShape]()
@@ -454,13 +454,14 @@ def grpo_step(
     model: Any, processor: Any, recipe: TrainRecipe, backend: Backend, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
     """The second optimizer step of TRL's GRPOTrainer (the first warms up) through laddertrain's runner."""
-    from laddertrain.runners import grpo_trainer, stage_dataset
+    from laddertrain.runners import stage_dataset
+    from laddertrain.trainers import grpo_trainer
 
     folder = work / "grpo-model"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     train = stage_dataset("stage3", recipe, args.data, work)
-    trainer = grpo_trainer(recipe, backend, folder, processor, train, work / "stage3")
+    trainer = grpo_trainer("stage3", recipe, backend, folder, processor, train, work / "stage3")
     trainer.args.save_strategy = "no"
     generation: list[float] = []
     generate = trainer.model.generate

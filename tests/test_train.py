@@ -51,7 +51,9 @@ def test_stage1_targets_are_json_once_in_the_resized_pixel_grid(built_dataset: B
     source = ScanNetSource(ScanNetSourceConfig(root=built_dataset.root))
     for row in (ds[i] for i in range(min(6, len(ds)))):
         out = stage1_row(row, recipe.min_pixels, recipe.max_pixels)
-        target = json.loads(out["messages"][-1]["content"][0]["text"])
+        text = out["messages"][-1]["content"][0]["text"]
+        assert text is not None
+        target = json.loads(text)
         assert isinstance(target, list) and isinstance(target[0]["bbox_2d"], list)  # decoded once
         width, height = resized_size(row["image_width"], row["image_height"], recipe.min_pixels, recipe.max_pixels)
         grid = processor.image_processor(images=row["images"], return_tensors="np")["image_grid_thw"][0]
@@ -131,20 +133,20 @@ def test_train_all_tiny_changes_parameters_at_every_stage(
 def test_a_finished_stage_trains_no_further_step_and_each_stage_ends_with_a_summary(
     built_dataset: BuiltDataset, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from laddertrain.runners import run_sft
+    from laddertrain.runners import run_stage
 
     tiny = TrainRecipe.load("tiny")
     recipe = tiny.model_copy(update={"stage1": tiny.stage1.model_copy(update={"max_samples": 4})})
     runs = tmp_path / "runs"
     with caplog.at_level("INFO", logger="laddertrain"):
-        final = run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+        final = run_stage("stage1", recipe, tiny_model, built_dataset.out, runs)
     said = caplog.text
     assert "stage1 done: 2 steps, loss " in said and f"model in {final}" in said
     assert f"next: ladder train stage2 --recipe tiny --data {built_dataset.out} --output {runs}" in said
     before = weights(final)
     caplog.clear()
     with caplog.at_level("INFO", logger="laddertrain"):
-        run_sft("stage1", recipe, tiny_model, built_dataset.out, runs)
+        run_stage("stage1", recipe, tiny_model, built_dataset.out, runs)
     assert f"stage1: already finished at step 2 ({runs / 'stage1' / 'checkpoint-2'}): no further step" in caplog.text
     assert "stage1 done: 2 steps" in caplog.text
     assert sorted(p.name for p in (runs / "stage1").glob("checkpoint-*")) == ["checkpoint-2"]
@@ -174,7 +176,7 @@ def test_tiny_model_command_writes_a_loadable_model_once(tmp_path: Path) -> None
 
 
 def test_resume_checkpoint_is_the_highest_numbered_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from laddertrain.runners import resume_checkpoint
+    from laddertrain.resume import resume_checkpoint
 
     assert resume_checkpoint("stage1", tmp_path / "absent") is None
     assert resume_checkpoint("stage1", tmp_path) is None
@@ -191,7 +193,7 @@ def test_grpo_keeps_video_frames_in_every_forward_pass(
 ) -> None:
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
 
-    from laddertrain.runners import run_grpo
+    from laddertrain.runners import run_stage
 
     table = pq.read_table(sorted((built_dataset.out / "data" / "spatial").glob("*.parquet")))
     videos = table.filter(pc.equal(table.column("modality"), "video")).slice(0, 2)
@@ -224,7 +226,7 @@ def test_grpo_keeps_video_frames_in_every_forward_pass(
     monkeypatch.setattr(Qwen2_5_VLModel, "forward", recording)
     recipe = TrainRecipe.load("tiny")
     recipe = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"max_steps": 1, "max_images": None})})
-    run_grpo(recipe, tiny_model, data, tmp_path / "runs")
+    run_stage("stage3", recipe, tiny_model, data, tmp_path / "runs")
     # every pass whose tokens hold image placeholders gets the frames (decode steps of generate() hold none)
     with_placeholders = [c for c in calls if c["placeholders"]]
     assert with_placeholders and all(c["visual"] for c in with_placeholders), calls
@@ -240,7 +242,7 @@ def test_grpo_settings_come_from_the_recipe(
 ) -> None:
     import trl
 
-    from laddertrain.runners import run_grpo
+    from laddertrain.runners import run_stage
 
     seen: dict[str, Any] = {}
 
@@ -258,7 +260,7 @@ def test_grpo_settings_come_from_the_recipe(
         update={"stage3": recipe.stage3.model_copy(update={"temperature": 0.7, "max_samples": 2})}
     )
     with pytest.raises(StopError):
-        run_grpo(recipe, tiny_model, built_dataset.out, tmp_path)
+        run_stage("stage3", recipe, tiny_model, built_dataset.out, tmp_path)
     args = seen["args"]
     assert (args.temperature, args.beta, args.num_generations, args.loss_type) == (0.7, 0.01, 8, "grpo")
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 8)  # 32 completions per step

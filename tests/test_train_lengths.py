@@ -53,7 +53,8 @@ def test_length_grouping_pads_less_than_random_batches(demo_out: Path, tiny_mode
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from laddertrain.processing import load_processor
-    from laddertrain.runners import LENGTH_COLUMN, sft_trainer, stage_dataset
+    from laddertrain.runners import stage_dataset
+    from laddertrain.trainers import LENGTH_COLUMN, sft_trainer
 
     tiny = TrainRecipe.load("tiny")
     stage2 = tiny.stage2.model_copy(update={"max_samples": None, "max_images": None, "per_device_train_batch_size": 4})
@@ -113,7 +114,7 @@ def test_recipe_choices_are_what_transformers_and_trl_accept(tmp_path: Path) -> 
     from transformers.trainer_utils import SchedulerType
     from trl import GRPOConfig
 
-    from laddertrain.recipe import GRPOLoss, Scheduler
+    from laddertrain.stages.config import GRPOLoss, Scheduler
 
     assert set(get_args(Scheduler)) <= {s.value for s in SchedulerType}
     for loss in get_args(GRPOLoss):

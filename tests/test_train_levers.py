@@ -39,7 +39,7 @@ def test_paper_recipe_keeps_the_papers_effective_batch_on_any_gpu_count(
 ) -> None:
     from trl import SFTConfig
 
-    from laddertrain.runners import training_args
+    from laddertrain.levers import training_args
 
     recipe = TrainRecipe.load("paper-3b")
     SFTConfig(**training_args(recipe, recipe.stage2, tmp_path))  # TRL accepts every setting (one process here)
@@ -97,10 +97,10 @@ def test_rollout_settings_map_onto_trls_grpo_config(
 ) -> None:
     import trl
 
-    from laddertrain import runners
-    from laddertrain.runners import run_grpo
+    from laddertrain import trainers
+    from laddertrain.runners import run_stage
 
-    monkeypatch.setattr(runners, "vllm_installed", lambda: True)  # the trainer is replaced: vLLM is never used
+    monkeypatch.setattr(trainers, "vllm_installed", lambda: True)  # the trainer is replaced: vLLM is never used
     seen: dict[str, Any] = {}
 
     class StopError(Exception):
@@ -117,7 +117,7 @@ def test_rollout_settings_map_onto_trls_grpo_config(
         update={"rollouts": "vllm", "prompts_per_generation": 8, "vllm_gpu_memory_utilization": 0.4, "max_samples": 2}
     )
     with pytest.raises(StopError):
-        run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+        run_stage("stage3", recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
     args = seen["args"]
     assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization) == (True, "colocate", 0.4)
     assert args.generation_batch_size == 8 * 8  # 8 prompts x 8 generations in one generation call
@@ -126,10 +126,10 @@ def test_rollout_settings_map_onto_trls_grpo_config(
 
 
 def grpo_args(recipe: TrainRecipe, built: BuiltDataset, model: Path, tmp_path: Path, monkeypatch: Any) -> Any:
-    """The GRPOConfig ``run_grpo`` hands TRL for ``recipe`` (the trainer replaced before it loads anything)."""
+    """The GRPOConfig stage 3 hands TRL for ``recipe`` (the trainer replaced before it loads anything)."""
     import trl
 
-    from laddertrain.runners import run_grpo
+    from laddertrain.runners import run_stage
 
     seen: dict[str, Any] = {}
 
@@ -144,7 +144,7 @@ def grpo_args(recipe: TrainRecipe, built: BuiltDataset, model: Path, tmp_path: P
     monkeypatch.setattr(trl, "GRPOTrainer", Recorder)
     stage3 = recipe.stage3.model_copy(update={"max_samples": 2, "rollouts": "hf"})
     with pytest.raises(StopError):
-        run_grpo(recipe.model_copy(update={"stage3": stage3}), model, built.out, tmp_path)
+        run_stage("stage3", recipe.model_copy(update={"stage3": stage3}), model, built.out, tmp_path)
     return seen["args"]
 
 
@@ -154,7 +154,7 @@ def test_grpo_generates_each_optimizer_steps_prompts_together_by_default(
     """paper-3b on one process: 4 completions per micro-batch x 8 accumulation = 32 completions (4 prompts x 8) per
     optimizer step, all generated in one batch, once per step: on-policy, and the largest such batch. On a GPU too
     small for that (rollout_fit), the step's prompts are generated in the fewest equal rounds that fit."""
-    from laddertrain import runners
+    from laddertrain import trainers
 
     recipe = TrainRecipe.load("paper-3b").model_copy(update={"precision": "fp32"})
     args = grpo_args(recipe, built_dataset, tiny_model, tmp_path, monkeypatch)
@@ -162,11 +162,11 @@ def test_grpo_generates_each_optimizer_steps_prompts_together_by_default(
     assert args.generation_batch_size == 32 and args.steps_per_generation == args.gradient_accumulation_steps
     assert args.num_iterations == 1  # each rollout trains one optimizer step: on-policy
 
-    monkeypatch.setattr(runners, "rollout_fit", lambda *_: 20)  # a GPU whose rollout share holds 20 completions
+    monkeypatch.setattr(trainers, "rollout_fit", lambda *_: 20)  # a GPU whose rollout share holds 20 completions
     args = grpo_args(recipe, built_dataset, tiny_model, tmp_path / "small", monkeypatch)
     assert args.generation_batch_size == 16 and args.steps_per_generation == 4  # 2 rounds of 2 prompts x 8
     assert args.gradient_accumulation_steps % args.steps_per_generation == 0  # rounds within one optimizer step
-    monkeypatch.setattr(runners, "rollout_fit", lambda *_: 1)  # nothing fits: one micro-batch of 4 is the least
+    monkeypatch.setattr(trainers, "rollout_fit", lambda *_: 1)  # nothing fits: one micro-batch of 4 is the least
     args = grpo_args(recipe, built_dataset, tiny_model, tmp_path / "tiny", monkeypatch)
     assert args.generation_batch_size == 8 and args.steps_per_generation == 2  # whole groups of 8 generations
 
@@ -178,7 +178,7 @@ def test_rollout_fit_is_the_kv_cache_of_one_completion_against_the_gpus_share(
 
     import torch
 
-    from laddertrain.runners import rollout_fit
+    from laddertrain.trainers import rollout_fit
 
     config = {
         "text_config": {
@@ -190,20 +190,22 @@ def test_rollout_fit_is_the_kv_cache_of_one_completion_against_the_gpus_share(
     }
     (tmp_path / "config.json").write_text(json.dumps(config))  # Qwen2.5-VL-3B's language model
     recipe = TrainRecipe.load("paper-3b")
-    assert not torch.cuda.is_available() and rollout_fit(recipe, tmp_path) is None  # CPU: the whole step at once
+    assert (
+        not torch.cuda.is_available() and rollout_fit("stage3", recipe, tmp_path) is None
+    )  # CPU: the whole step at once
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     gpu = type("Props", (), {"total_memory": 80 * 2**30})()
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _: gpu)
     per_token = 36 * 2 * 2 * 128 * 2  # layers x (key, value) x heads x head size x bf16 bytes: 36 KiB
     tokens = 8 * (100_352 // 784) + 512 + 1024  # 8 images of 128 tokens, the prompt's text, the completion
-    fit = rollout_fit(recipe, tmp_path)
+    fit = rollout_fit("stage3", recipe, tmp_path)
     assert fit == int(0.3 * 80 * 2**30 // (per_token * tokens)) == 273
     assert fit >= 32  # paper-3b's step of 32 completions: one batch on an H100
 
 
 def test_liger_requested_but_absent_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    from laddertrain.runners import use_liger
+    from laddertrain.levers import use_liger
 
     if importlib.util.find_spec("liger_kernel") is not None:
         pytest.skip("liger-kernel is installed here")
@@ -222,7 +224,7 @@ def test_liger_that_cannot_patch_this_transformers_is_one_log_line(
     Liger's Qwen2.5-VL output class; the runner must see that before TRL does and train without Liger."""
     import torch
 
-    from laddertrain.runners import use_liger
+    from laddertrain.levers import use_liger
 
     package = tmp_path / "liger_kernel" / "transformers" / "model"
     package.mkdir(parents=True)
@@ -266,7 +268,8 @@ def test_dataloader_workers_run_the_image_processor(
     import torch
 
     from laddertrain.processing import load_processor
-    from laddertrain.runners import sft_trainer, stage_dataset
+    from laddertrain.runners import stage_dataset
+    from laddertrain.trainers import sft_trainer
 
     recipe = TrainRecipe.load("tiny").model_copy(update={"dataloader_workers": 2})
     from transformers import AutoModelForImageTextToText
@@ -295,7 +298,7 @@ def test_hf_rollouts_generate_several_prompts_in_one_call(
 ) -> None:
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    from laddertrain.runners import run_grpo
+    from laddertrain.runners import run_stage
 
     calls: list[dict[str, Any]] = []
     original: Any = Qwen2_5_VLForConditionalGeneration.generate
@@ -317,7 +320,7 @@ def test_hf_rollouts_generate_several_prompts_in_one_call(
     monkeypatch.setattr(Qwen2_5_VLForConditionalGeneration, "generate", recording)
     recipe = TrainRecipe.load("tiny")
     stage3 = recipe.stage3.model_copy(update={"max_steps": 1, "prompts_per_generation": 2, "max_images": 8})
-    final = run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    final = run_stage("stage3", recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
     assert (final / "config.json").is_file()
     assert calls and calls[0]["rows"] == 2 * recipe.stage3.num_generations  # 2 prompts x 2 generations at once
     assert calls[0]["prompts"] == 2
@@ -364,7 +367,7 @@ def test_grpo_processes_each_prompts_images_once_per_step(
     from transformers.image_utils import make_flat_list_of_images
 
     from laddertrain import processing
-    from laddertrain.runners import run_grpo
+    from laddertrain.runners import run_stage
 
     seen: list[tuple[int, int]] = []  # (images handed in, images processed) per call
     original = processing.ImagesOnce.__call__
@@ -379,7 +382,7 @@ def test_grpo_processes_each_prompts_images_once_per_step(
     monkeypatch.setattr(processing.ImagesOnce, "__call__", counting)
     recipe = TrainRecipe.load("tiny")
     stage3 = recipe.stage3.model_copy(update={"max_steps": 1, "max_images": 8})
-    run_grpo(recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
+    run_stage("stage3", recipe.model_copy(update={"stage3": stage3}), tiny_model, built_dataset.out, tmp_path)
     handed, processed = sum(h for h, _ in seen), sum(p for _, p in seen)
     assert len(seen) == 2 and processed > 0  # one prompt per step in tiny: its frames
     assert handed == 2 * stage3.num_generations * processed
@@ -390,27 +393,29 @@ def test_rollouts_auto_is_colocated_vllm_on_cuda_when_installed_else_one_line(
 ) -> None:
     import torch
 
-    from laddertrain import runners
+    from laddertrain import trainers
 
     recipe = TrainRecipe.load("paper-3b")
     assert recipe.stage3.rollouts == "auto"
     cases = [(False, False, "hf", "needs a CUDA GPU"), (True, False, "hf", "not installed"), (True, True, "vllm", "")]
     for cuda, vllm, expected, why in cases:
         monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
-        monkeypatch.setattr(runners, "vllm_installed", lambda vllm=vllm: vllm)
+        monkeypatch.setattr(trainers, "vllm_installed", lambda vllm=vllm: vllm)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="laddertrain"):
-            assert runners.resolve_rollouts(recipe) == expected
+            assert trainers.resolve_rollouts("stage3", recipe) == expected
         (line,) = [r.getMessage() for r in caplog.records]
         assert line.startswith(f"stage3: rollouts auto: {expected}") and why in line
     explicit = recipe.model_copy(update={"stage3": recipe.stage3.model_copy(update={"rollouts": "hf"})})
-    assert runners.resolve_rollouts(explicit) == "hf"  # on CUDA with vLLM installed: the recipe's choice holds
+    assert (
+        trainers.resolve_rollouts("stage3", explicit) == "hf"
+    )  # on CUDA with vLLM installed: the recipe's choice holds
 
 
 def test_checkpointing_granularity_and_regional_compile_are_per_layer_and_change_no_gradient() -> None:
     import torch
 
-    from laddertrain.runners import layer_levers
+    from laddertrain.levers import layer_levers
     from laddertrain.tiny_model import build_model, build_tokenizer
 
     tokenizer = build_tokenizer()

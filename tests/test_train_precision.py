@@ -93,7 +93,7 @@ def run(
     lr: float, precision: str, base: Path, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure: bool
 ) -> tuple[dict[str, float], dict[str, float], Any]:
     """(movement in memory, movement in the saved model, the trainer's optimizer) of stage 1 from ``base``."""
-    from laddertrain import runners
+    from laddertrain import levers, runners
 
     key = (lr, "pure" if pure else precision)
     if key in _RUNS:
@@ -109,8 +109,8 @@ def run(
     with monkeypatch.context() as patch:
         patch.setattr(runners, "train_resuming", recording)
         if pure:  # what ladder did before the policy: bf16 weights stepped by torch's AdamW
-            patch.setattr(runners, "optimizer_for", lambda *_: None)
-        final = runners.run_sft("stage1", recipe(lr, precision), base, data, tmp_path / f"{key[1]}-{lr:g}")
+            patch.setattr(levers, "optimizer_for", lambda *_: None)
+        final = runners.run_stage("stage1", recipe(lr, precision), base, data, tmp_path / f"{key[1]}-{lr:g}")
     (trainer,) = trainers
     in_memory = movement(loaded_weights(base), float_weights(dict(trainer.model.state_dict())))
     optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)  # unwrap accelerate's
@@ -159,7 +159,7 @@ def test_bf16_precision_stores_bf16_weights_and_moments(
 
 
 def test_precision_auto_is_bf16_on_cuda_and_fp32_on_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from laddertrain.runners import model_kwargs, resolve_precision, training_args
+    from laddertrain.levers import model_kwargs, resolve_precision, training_args
 
     auto = TrainRecipe.load("tiny")
     assert auto.precision == "auto" and TrainRecipe.load("paper-3b").precision == "bf16"

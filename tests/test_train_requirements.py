@@ -66,18 +66,16 @@ def test_several_problems_share_the_line_and_a_missing_package_is_named(monkeypa
 def test_the_check_runs_before_any_model_or_dataset_is_touched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from laddertrain.inference import load_model
     from laddertrain.recipe import TrainRecipe
-    from laddertrain.runners import run_all, run_coldstart_data, run_stage
+    from laddertrain.runners import run_all, run_stage
 
     fake_versions(monkeypatch, transformers="5.17.0")
     missing = tmp_path / "no-such-model"  # every entry would fail on this path if it looked at it first
     recipe = TrainRecipe.load("tiny")
-    for stage in ("stage1", "stage2", "coldstart", "stage3"):
+    for stage in ("stage1", "stage2", "coldstart-data", "coldstart", "stage3"):
         with pytest.raises(DependencyError):
             run_stage(stage, recipe, missing, missing, tmp_path)
     with pytest.raises(DependencyError):
         run_all(recipe, missing, missing, tmp_path)
-    with pytest.raises(DependencyError):
-        run_coldstart_data(recipe, missing, missing, tmp_path)
     with pytest.raises(DependencyError):  # ladder eval --model
         load_model(missing)
 

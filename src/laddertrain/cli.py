@@ -2,24 +2,35 @@
 
 This module imports neither torch nor TRL at import time (``ladder --help`` stays fast and torch-free).
 Multi-GPU: ``accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes N -m laddertrain stage2 ...``
-(docs/training.md).
+(docs/training.md). The stage commands are generated from the stage table (:mod:`laddertrain.stages`).
 """
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from inspect import Parameter, Signature
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import MarkupMode, TyperGroup
+from typer.models import CommandInfo
 
 from ladderdata.errors import LadderError
 from ladderdata.extensions import examples
 
 if TYPE_CHECKING:
     from laddertrain.recipe import TrainRecipe
+    from laddertrain.stages.base import Stage
 
 log = logging.getLogger("laddertrain")
+
+ClickCommand = Any
+"""A click command as typer builds it: typer vendors click since 0.2x, so its class depends on typer's release."""
+
+Recipe = Annotated[str, typer.Option(help="built-in training recipe (paper-3b, tiny) or YAML file")]
+Data = Annotated[Path, typer.Option(help="dataset folder written by `ladder build-dataset` (its --out)")]
+Output = Annotated[Path, typer.Option(help="run folder: one sub-folder per stage, OUTPUT/<stage>/final the model")]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -40,7 +51,68 @@ def one_line_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
     return run
 
 
+def _recipe(name: str) -> "TrainRecipe":
+    from laddertrain.recipe import TrainRecipe
+
+    return TrainRecipe.load(name)
+
+
+def _stage_command(stage: "Stage") -> Callable[..., None]:
+    """The ``ladder train <stage>`` command: ``--data`` when the stage reads a dataset, ``--recipe``, ``--model``
+    (``--generator`` for a sampling stage), ``--output``; its help and examples from the stage."""
+    from laddertrain.stages.base import Trainer
+
+    def run(**options: Any) -> None:
+        from laddertrain.runners import run_stage
+
+        model, data = options[stage.model_option], options.get("data")
+        made = run_stage(stage.name, _recipe(options["recipe"]), model, data, options["output"])
+        if stage.trainer is Trainer.SAMPLE:  # a trained stage ends with its summary in the log
+            log.info("wrote %s", made)
+
+    option = Parameter.KEYWORD_ONLY
+    model_help = (
+        f"model that samples the answers (default: OUTPUT/{stage.starts_from}/final)"
+        if stage.trainer is Trainer.SAMPLE
+        else "model folder to start from (default: the previous stage's output)"
+    )
+    parameters = [
+        *([Parameter("data", option, annotation=Data)] if stage.reads_dataset else []),
+        Parameter("recipe", option, annotation=Recipe, default="paper-3b"),
+        Parameter(
+            stage.model_option, option, annotation=Annotated[Path | None, typer.Option(help=model_help)], default=None
+        ),
+        Parameter("output", option, annotation=Output, default=Path("runs")),
+    ]
+    run.__signature__ = Signature(parameters)  # type: ignore[attr-defined]  # what typer reads the options from
+    run.__doc__ = stage.help
+    return one_line_errors(run)
+
+
+@functools.cache
+def _stage_click_command(stage: "Stage", markup: MarkupMode) -> ClickCommand:
+    info = CommandInfo(name=stage.name, callback=_stage_command(stage), epilog=examples(*stage.examples))
+    return typer.main.get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+
+
+class StageCommands(TyperGroup):
+    """``ladder train``'s commands: one per registered training stage, generated from the stage table in its order
+    (a stage registered since shows up in the next ``--help``), then the commands written below."""
+
+    @property  # click's attribute, computed here from the registry each time
+    def commands(self) -> dict[str, ClickCommand]:
+        from laddertrain.stages import all_stages
+
+        generated = {stage.name: _stage_click_command(stage, self.rich_markup_mode) for stage in all_stages()}
+        return {**generated, **self._written}
+
+    @commands.setter
+    def commands(self, written: MutableMapping[str, ClickCommand]) -> None:
+        self._written = dict(written)
+
+
 train_app = typer.Typer(
+    cls=StageCommands,
     help="Three-stage training on ladder shards (SFT -> SFT -> cold start -> GRPO); docs/training.md.",
     epilog=examples(
         "ladder train tiny-model --out tiny-model   # a tiny random Qwen2.5-VL, to try every stage on a CPU",
@@ -49,78 +121,6 @@ train_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-Recipe = Annotated[str, typer.Option(help="built-in training recipe (paper-3b, tiny) or YAML file")]
-Model = Annotated[Path | None, typer.Option(help="model folder to start from (default: the previous stage's output)")]
-Data = Annotated[Path, typer.Option(help="dataset folder written by `ladder build-dataset` (its --out)")]
-Output = Annotated[Path, typer.Option(help="run folder: one sub-folder per stage, OUTPUT/<stage>/final the model")]
-Generator = Annotated[
-    Path | None, typer.Option(help="model that samples the cold-start answers (default: OUTPUT/stage2/final)")
-]
-
-
-def _recipe(name: str) -> "TrainRecipe":
-    from laddertrain.recipe import TrainRecipe
-
-    return TrainRecipe.load(name)
-
-
-def _stage(stage: str, recipe: str, model: Path | None, data: Path, output: Path) -> None:
-    from laddertrain.runners import run_stage
-
-    run_stage(stage, _recipe(recipe), model, data, output)  # ends with the stage's summary in the log
-
-
-@train_app.command(
-    epilog=examples(
-        "ladder train stage1 --model models/Qwen2.5-VL-3B-Instruct --data dataset --output runs",
-        "ladder train stage1 --recipe tiny --model tiny-model --data demo/dataset --output /tmp/runs",
-    )
-)
-@one_line_errors
-def stage1(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
-    """SFT on object localization (JSON boxes); writes OUTPUT/stage1/final."""
-    _stage("stage1", recipe, model, data, output)
-
-
-@train_app.command(epilog=examples("ladder train stage2 --data dataset --output runs   # from runs/stage1/final"))
-@one_line_errors
-def stage2(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
-    """SFT on spatial questions (direct answers); starts from OUTPUT/stage1/final unless --model says otherwise."""
-    _stage("stage2", recipe, model, data, output)
-
-
-@train_app.command(
-    "coldstart-data",
-    epilog=examples(
-        "ladder train coldstart-data --data dataset --output runs   # samples with runs/stage2/final",
-        "ladder train coldstart-data --generator models/Qwen2.5-VL-7B-Instruct --data dataset --output runs",
-    ),
-)
-@one_line_errors
-def coldstart_data(
-    data: Data, recipe: Recipe = "paper-3b", generator: Generator = None, output: Output = Path("runs")
-) -> None:
-    """Rejection-sample reasoning answers (paper Eq. 4) into OUTPUT/coldstart-data, the cold start's shard."""
-    from laddertrain.runners import run_coldstart_data
-
-    log.info("wrote %s", run_coldstart_data(_recipe(recipe), generator, data, output))
-
-
-@train_app.command(epilog=examples("ladder train coldstart --output runs   # from runs/stage2/final"))
-@one_line_errors
-def coldstart(recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
-    """SFT on OUTPUT/coldstart-data (<think>..</think><answer>..</answer> targets); from OUTPUT/stage2/final."""
-    from laddertrain.runners import COLDSTART_DATA
-
-    _stage("coldstart", recipe, model, output / COLDSTART_DATA, output)
-
-
-@train_app.command(epilog=examples("ladder train stage3 --data dataset --output runs   # from runs/coldstart/final"))
-@one_line_errors
-def stage3(data: Data, recipe: Recipe = "paper-3b", model: Model = None, output: Output = Path("runs")) -> None:
-    """GRPO with format and accuracy rewards; starts from OUTPUT/coldstart/final unless --model says otherwise."""
-    _stage("stage3", recipe, model, data, output)
 
 
 @train_app.command(
@@ -136,9 +136,13 @@ def all_stages(
     data: Data,
     recipe: Recipe = "paper-3b",
     output: Output = Path("runs"),
-    generator: Generator = None,
+    generator: Annotated[
+        Path | None, typer.Option(help="model that samples the cold-start answers (default: OUTPUT/stage2/final)")
+    ] = None,
 ) -> None:
-    """stage 1 -> stage 2 -> cold-start data -> cold start -> stage 3; a rerun resumes each stage."""
+    """Every stage in `ladder train --help`'s order (stage1 -> stage2 -> coldstart-data -> coldstart -> stage3).
+
+    Each starts from the model of the stage it names; a rerun resumes each stage."""
     from laddertrain.runners import run_all
 
     log.info("all stages done: %s", run_all(_recipe(recipe), model, data, output, generator))

@@ -18,47 +18,48 @@ with ``ladder eval``).
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from PIL import Image
+from typing import Any, cast
 
 from ladderdata.errors import ConfigError
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS, rescale_boxes, visual_tokens
 from ladderdata.io.dataset import DatasetReader
-from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from ladderdata.prompts import PromptStyle, user_prompt
+from laddertrain.rows import GRPORow, SFTRow, ShardRow, TRLRow, chat_turns
 
 
-def sft_row(row: dict[str, Any], style: PromptStyle, target: str) -> dict[str, Any]:
+def sft_row(row: ShardRow, style: PromptStyle, target: str) -> SFTRow:
     prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], style)
-    return {"messages": chat_messages(prompt, len(row["frame_ids"]), target)}
+    return {"messages": chat_turns(prompt, len(row["frame_ids"]), target)}
 
 
-def stage1_row(row: dict[str, Any], min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> dict[str, Any]:
+def stage1_row(row: ShardRow, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> SFTRow:
     target = rescale_boxes(row["answer"], row["image_width"], row["image_height"], min_pixels, max_pixels)
     return sft_row(row, PromptStyle.LOCALIZATION, target)
 
 
-def stage2_row(row: dict[str, Any]) -> dict[str, Any]:
+def stage2_row(row: ShardRow) -> SFTRow:
     return sft_row(row, PromptStyle.ANSWER, row["answer"])
 
 
-def coldstart_row(row: dict[str, Any]) -> dict[str, Any]:
+def coldstart_row(row: ShardRow) -> SFTRow:
     """A cold-start shard row (written by ``ladder train coldstart-data``): its ``completion`` is the target."""
     return sft_row(row, PromptStyle.THINK, row["completion"])
 
 
-def grpo_row(row: dict[str, Any]) -> dict[str, Any]:
+def grpo_row(row: ShardRow) -> GRPORow:
     prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], PromptStyle.THINK)
-    turns = chat_messages(prompt, len(row["frame_ids"]))
+    turns = chat_turns(prompt, len(row["frame_ids"]))
     return {"prompt": turns, "answer": row["answer"], "answer_type": row["answer_type"]}
 
 
-def adapt(ds: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+def adapt(ds: Any, fn: Callable[[ShardRow], TRLRow]) -> Any:
     """``ds`` with its ``images`` column as stored and every other column replaced by ``fn(row)``'s columns;
     ``fn`` sees the row without its images, which are never decoded here."""
     columns = [c for c in ds.column_names if c != "images"]
     return ds.map(
-        lambda *values: fn(dict(zip(columns, values, strict=True))), input_columns=columns, remove_columns=columns
+        lambda *values: fn(cast(ShardRow, dict(zip(columns, values, strict=True)))),
+        input_columns=columns,
+        remove_columns=columns,
     )
 
 
@@ -68,6 +69,8 @@ def token_lengths(ds: Any, processor: Any, min_pixels: int = MIN_PIXELS, max_pix
     length of the row TRL's collator builds (tested). Images are read as stored, their sizes from the headers:
     nothing is decoded or rewritten.
     """
+    from PIL import Image  # here, not at the top: the stage table imports this module when `ladder` starts
+
     lengths: list[int] = []
     stored = ds.select_columns(["messages", "images"]).with_format("arrow")
     for batch in stored.iter(batch_size=256):

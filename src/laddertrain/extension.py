@@ -3,13 +3,13 @@ backends of ``ladder eval --model`` and the training recipes' schemas. Imports n
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ladderdata.extensions import AnswerRequest, BackendName, Extension
+from laddertrain.rows import QuestionRow
 
 
 def answer_with_transformers(
-    rows: list[dict[str, Any]], model: Path, request: AnswerRequest, progress: Callable[[int], None]
+    rows: list[QuestionRow], model: Path, request: AnswerRequest, progress: Callable[[int], None]
 ) -> list[dict[str, str]]:
     from laddertrain.inference import predict_transformers
 
@@ -19,7 +19,7 @@ def answer_with_transformers(
 
 
 def answer_with_vllm(
-    rows: list[dict[str, Any]], model: Path, request: AnswerRequest, progress: Callable[[int], None]
+    rows: list[QuestionRow], model: Path, request: AnswerRequest, progress: Callable[[int], None]
 ) -> list[dict[str, str]]:
     from laddertrain.inference import predict_vllm
 
@@ -30,7 +30,8 @@ def answer_with_vllm(
 
 def extension() -> Extension:
     from laddertrain.cli import train_app
-    from laddertrain.recipe import ColdStartDataConfig, GRPOStageConfig, StageConfig, TrainRecipe
+    from laddertrain.recipe import TrainRecipe
+    from laddertrain.stages.config import ColdStartDataConfig, GRPOStageConfig, StageConfig
 
     return Extension(
         name="laddertrain",

@@ -12,18 +12,19 @@ from typing import Any
 from ladderdata.errors import ConfigError, install_command
 from ladderdata.eval.hints import Hint, hinted_images
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
-from ladderdata.prompts import PromptStyle, chat_messages, user_prompt
+from ladderdata.prompts import PromptStyle, user_prompt
 from laddertrain.recipe import VisionAttention
 from laddertrain.requirements import check_requirements
+from laddertrain.rows import ChatTurns, QuestionRow, chat_turns
 from laddertrain.vision_attention import attn_implementation, resolve_backend, use_vision_attention
 
 log = logging.getLogger(__name__)
 
 
-def row_prompt(row: dict[str, Any], style: PromptStyle) -> list[dict[str, Any]]:
+def row_prompt(row: QuestionRow, style: PromptStyle) -> ChatTurns:
     """The chat turns (no answer) for a benchmark row."""
     prompt = user_prompt(row["question"], list(row["options"]), row["answer_type"], style)
-    return chat_messages(prompt, len(row["images"]))
+    return chat_turns(prompt, len(row["images"]))
 
 
 def load_model(
@@ -58,7 +59,7 @@ def generate(
     model: Any,
     processor: Any,
     device: str,
-    rows: list[dict[str, Any]],
+    rows: list[QuestionRow],
     style: PromptStyle,
     hint: Hint = Hint.NONE,
     max_new_tokens: int = 64,
@@ -81,7 +82,7 @@ def generate(
 
 
 def predict_transformers(
-    rows: list[dict[str, Any]],
+    rows: list[QuestionRow],
     model_path: Path,
     style: PromptStyle = PromptStyle.ANSWER,
     hint: Hint = Hint.NONE,
@@ -102,7 +103,7 @@ def predict_transformers(
 
 
 def predict_vllm(
-    rows: list[dict[str, Any]],
+    rows: list[QuestionRow],
     model_path: Path,
     style: PromptStyle = PromptStyle.ANSWER,
     hint: Hint = Hint.NONE,

@@ -19,13 +19,23 @@ Parameters that are not bf16 (float32) get exact AdamW: the same arithmetic with
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
 CHUNK = 1 << 24
 """Elements updated at a time: bounds the float32 temporaries to 5 x 64 MiB whatever the tensor's size (a 3B
 model's tied embedding has 311M elements)."""
+
+
+class AdamWState(TypedDict):
+    """One parameter's optimizer state (torch's AdamW names, so checkpoints read alike)."""
+
+    step: int
+    exp_avg: torch.Tensor
+    """First moment, the parameter's shape and dtype."""
+    exp_avg_sq: torch.Tensor
+    """Second moment, the parameter's shape and dtype."""
 
 
 def stochastic_round_(target: torch.Tensor, value: torch.Tensor) -> None:
@@ -89,7 +99,7 @@ class StochasticRoundingAdamW(torch.optim.Optimizer):
 
     @staticmethod
     def _update(
-        param: torch.Tensor, state: dict[str, Any], lr: float, beta1: float, beta2: float, eps: float, decay: float
+        param: torch.Tensor, state: AdamWState, lr: float, beta1: float, beta2: float, eps: float, decay: float
     ) -> None:
         step = state["step"]
         step_size = lr / (1 - beta1**step)

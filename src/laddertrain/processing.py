@@ -3,14 +3,21 @@
 import copy
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladderdata.geometry.vision_grid import MAX_PIXELS, MIN_PIXELS
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger(__name__)
+
+ImageProcessorOptions = Mapping[str, Any]
+"""Keyword arguments TRL and the processor hand a Qwen2-VL image processor (``do_resize``, ``min_pixels``, ...):
+transformers' own open set, forwarded as given and read only to tell calls apart."""
 
 
 def load_processor(path: str | Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> Any:
@@ -80,7 +87,7 @@ class ImagesOnce:
     def __init__(self, image_processor: Any, keep: int = 256) -> None:
         self.wrapped = image_processor
         self.keep = keep
-        self.cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.cache: OrderedDict[tuple[str, str], dict[str, np.ndarray]] = OrderedDict()
         self.processed = 0
         """Images actually processed (the rest came from the cache)."""
 
@@ -105,7 +112,8 @@ class ImagesOnce:
         merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         return BatchFeature(data=merged, tensor_type=tensor_type)
 
-    def _one(self, image: Any, options: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _one(self, image: Any, options: str, kwargs: ImageProcessorOptions) -> dict[str, "np.ndarray"]:
+        """One image's outputs (``pixel_values``: its patches x patch size, ``image_grid_thw``: 1 x 3), as numpy."""
         key = (_pixels_digest(image), options)
         if key in self.cache:
             self.cache.move_to_end(key)

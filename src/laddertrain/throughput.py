@@ -16,8 +16,11 @@ not halve the work of dense kernels). Norms, biases, rotary embeddings and activ
 """
 
 import itertools
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import torch
 
 PEAK_BF16_FLOPS = (
     ("H100 NVL", 835e12),
@@ -49,7 +52,7 @@ class StepShape(NamedTuple):
     grids: list[tuple[int, int, int]]
 
 
-def step_shape(batch: dict[str, Any]) -> StepShape:
+def step_shape(batch: Mapping[str, "torch.Tensor"]) -> StepShape:
     """The shape of a processed batch (``input_ids``, ``attention_mask``, optional ``labels``/``image_grid_thw``)."""
     mask = batch["attention_mask"]
     labels = batch.get("labels")
