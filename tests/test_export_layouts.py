@@ -15,7 +15,6 @@ from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.export import (
     EXPORT_LAYOUTS,
-    BenchQuestion,
     ExportedBenchmark,
     ExportLayout,
     ExportOptions,
@@ -23,7 +22,7 @@ from ladderdata.eval.export import (
     get_layout,
     register_layout,
 )
-from ladderdata.eval.report import load_bench
+from ladderdata.io.dataset import BenchReader, BenchRow
 
 TOY = "toy-questions"
 
@@ -45,7 +44,7 @@ class ToyLayout(ExportLayout):
     def folder(self, benchmark: str, is_video: bool) -> str:
         return f"{benchmark}-toy"
 
-    def table(self, questions: list[BenchQuestion], images: list[list[str]] | None) -> pa.Table:
+    def table(self, questions: list[BenchRow], images: list[list[str]] | None) -> pa.Table:
         assert isinstance(self.options, ToyOptions)
         truth = self.options.truth_column
         return pa.Table.from_pylist(
@@ -91,18 +90,19 @@ def test_a_registered_layout_exports_through_the_cli(benches: Path, tmp_path: Pa
     manifest = ExportedBenchmark.model_validate_json((folder / "export.json").read_text())
     assert manifest.format == TOY and manifest.folder == folder.name and manifest.config == folder.name
     assert manifest.parquet == "spbench-si-toy.parquet" and manifest.data_file.startswith("data/test-00000-of-00001-")
-    rows = load_bench(bench, with_images=True)
+    typed = list(BenchReader(bench).rows(with_images=True))
+    rows = [row.stored_columns() for row in typed]
     table = pq.read_table(folder / manifest.parquet).to_pylist()
     assert pq.read_table(folder / manifest.data_file).to_pylist() == table
     assert {(r["qid"], r["scene"], r["kind"], r["truth"]) for r in table} == {
         (r["id"], r["scene_name"], r["question_type"], r["ground_truth"]) for r in rows
     }
-    stored = {r["id"]: r for r in rows}
+    stored = {r.id: r.images or [] for r in typed}
     for row in table:
-        images = stored[row["qid"]]["images"]
+        images = stored[row["qid"]]
         assert len(row["files"]) == len(images) > 0
         for name, image in zip(row["files"], images, strict=True):
-            assert (folder / "images" / row["scene"] / name).read_bytes() == image["bytes"]
+            assert (folder / "images" / row["scene"] / name).read_bytes() == image
     card = (folder / "README.md").read_text()
     assert "The toy reader opens `spbench-si-toy.parquet`." in card and "for the toy reader" in card
     assert (folder / "LICENSE.md").is_file()

@@ -17,13 +17,11 @@ from ladderdata.eval.export.base import (
 )
 from ladderdata.eval.export.files import ExportWriter, encode_mp4, write_atomic
 from ladderdata.eval.export.run import export_benchmark
-from ladderdata.io.dataset import BenchRow
 from ladderdata.io.exported import EXPORT_MANIFEST, ExportedBenchmark, ExportedVideo
 
 __all__ = [
     "EXPORT_LAYOUTS",
     "EXPORT_MANIFEST",
-    "BenchRow",
     "ExportLayout",
     "ExportOptions",
     "ExportWriter",
