@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ladderdata.eval.scoring import extract_answer
 from ladderdata.io import shards
 from ladderdata.layout import FramesLayout
 from ladderdata.pipeline import BuildConfig, build_dataset
 from ladderdata.recipe import Recipe
+from ladderdata.scoring import extract_answer
 from ladderdata.sources.base import open_source, source_config
 from ladderdata.synth.root import SynthConfig
 from ladderdata.synth.scannet import synthesize_root

@@ -21,6 +21,7 @@ LAYERS: list[list[str]] = [
         "ladderdata.cache",
         "ladderdata.outputs",
         "ladderdata.registry",
+        "ladderdata.scoring",
     ],
     ["ladderdata.executor", "ladderdata.geometry"],
     ["ladderdata.prompts", "ladderdata.sources"],
@@ -28,9 +29,12 @@ LAYERS: list[list[str]] = [
     ["ladderdata.metadata"],
     ["ladderdata.tasks"],
     ["ladderdata.recipe"],
-    ["ladderdata.io", "ladderdata.preview", "ladderdata.report"],
+    ["ladderdata.io"],
+    ["ladderdata.preview"],
+    ["ladderdata.report"],
     ["ladderdata.pipeline"],
-    ["ladderdata.bench", "ladderdata.eval", "ladderdata.audit"],
+    ["ladderdata.audit"],
+    ["ladderdata.bench", "ladderdata.eval"],
     ["ladderdata.extensions", "ladderdata.schemas"],
     ["ladderdata.cli", "ladderdata.__main__", "ladderdata"],
     ["laddertrain"],
@@ -154,7 +158,7 @@ def test_the_import_reader_sees_what_python_does(source: str, expected: set[str]
 
 def test_an_upward_import_is_caught() -> None:
     assert upward({"ladderdata.io.card": {"ladderdata.pipeline"}}) == [
-        "ladderdata.io.card (layer 7) imports ladderdata.pipeline (layer 8)"
+        "ladderdata.io.card (layer 7) imports ladderdata.pipeline (layer 10)"
     ]
     assert not upward({"ladderdata.bench.build": {"ladderdata.pipeline"}})
     assert layer("ladderdata.something_new") == -1  # unplaced: test_every_module_has_a_layer reports it

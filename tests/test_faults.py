@@ -36,7 +36,6 @@ from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
 from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import BenchmarkSummary
 from ladderdata.eval.scorers.spatialladder import spatialladder_answer_text
-from ladderdata.eval.scoring import extract_answer
 from ladderdata.executor import LocalExecutor
 from ladderdata.io import shards
 from ladderdata.io.dataset import BenchReader
@@ -46,6 +45,7 @@ from ladderdata.metadata.extract import metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, BuildSummary, build_dataset
 from ladderdata.pipeline import write as write_stage
 from ladderdata.recipe import Recipe
+from ladderdata.scoring import extract_answer
 from ladderdata.sources.sens import read_sens_index
 
 SCAN, OTHER = "scene0000_00", "scene0001_00"
@@ -1804,7 +1804,7 @@ def test_bench_rows_the_scorers_cannot_use_are_one_line_errors(
 
 
 def test_box_parsing_is_bounded_on_any_response() -> None:
-    from ladderdata.eval.scoring import boxes_score, parse_boxes, score
+    from ladderdata.scoring import boxes_score, parse_boxes, score
 
     truth = '[{"label": "chair", "bbox_2d": [0, 0, 10, 10]}]'
     hostile = [

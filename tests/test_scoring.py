@@ -4,8 +4,8 @@ import doctest
 
 import pytest
 
-from ladderdata.eval import scoring
-from ladderdata.eval.scoring import (
+from ladderdata import scoring
+from ladderdata.scoring import (
     box_iou,
     boxes_score,
     extract_choice,

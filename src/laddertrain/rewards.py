@@ -2,13 +2,13 @@
 
 Each has TRL's reward-function signature: ``completions`` (strings, or chat turns whose last content is the
 text) plus the dataset's extra columns as keyword arguments, returning one float per completion.
-Accuracy uses the same scorers as ``ladder eval`` (:mod:`ladderdata.eval.scoring`).
+Accuracy uses the same scorers as ``ladder eval`` (:mod:`ladderdata.scoring`).
 """
 
 import re
 from typing import Any
 
-from ladderdata.eval.scoring import extract_answer, score
+from ladderdata.scoring import extract_answer, score
 
 FORMAT = re.compile(
     r"^\s*<think>(?:(?!</?think>|</?answer>).)*</think>\s*<answer>(?:(?!</?answer>|</?think>).)*</answer>\s*$", re.S

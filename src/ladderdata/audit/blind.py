@@ -26,8 +26,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from ladderdata.errors import ConfigError, install_command
-from ladderdata.eval.scoring import mean_relative_accuracy
 from ladderdata.io.dataset import BenchRow, StoredRow, open_builds
+from ladderdata.scoring import mean_relative_accuracy
 from ladderdata.seeding import rng_for
 from ladderdata.typed import IntArray
 

@@ -16,6 +16,7 @@ from ladderdata.cache import atomic_path
 from ladderdata.errors import LadderError
 from ladderdata.io.dataset import BenchReader, DatasetReader, RowKey, open_builds
 from ladderdata.layout import DatasetLayout
+from ladderdata.preview.boxes import frame_boxes, metadata_caches, needs_frame_boxes
 from ladderdata.preview.cards import (
     OVERLAYS,
     Overlay,
@@ -40,7 +41,6 @@ from ladderdata.preview.draw import (
     wrap,
 )
 from ladderdata.preview.route_map import MAP_MARGIN, PATH_COLOR, MapView, route_map_view
-from ladderdata.report.boxes import frame_boxes, metadata_caches, needs_frame_boxes
 from ladderdata.seeding import rng_for
 
 __all__ = [

@@ -58,7 +58,7 @@ class PreviewSample(BaseModel):
     """The user turn's text, when the row has ``messages`` (benchmarks do not)."""
     frame_objects: list[list[ObjectRef]] | None = None
     """Multi-view and video rows: per image, the question's objects with their visible box in that image (stored
-    pixels), from the per-view metadata (:func:`ladderdata.report.boxes.with_frame_boxes`); None when unknown."""
+    pixels), from the per-view metadata (:func:`ladderdata.preview.boxes.with_frame_boxes`); None when unknown."""
     extras: dict[str, JsonValue] = {}
     """The row's ``extras`` (route_planning: its top-down map); empty when the row or its shard has none."""
 

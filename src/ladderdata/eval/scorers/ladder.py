@@ -1,13 +1,13 @@
-"""``ladder``: lenient extraction (:mod:`ladderdata.eval.scoring`, the functions laddertrain's rewards use). It
+"""``ladder``: lenient extraction (:mod:`ladderdata.scoring`, the functions laddertrain's rewards use). It
 scores every question type by its answer type, and a question without a prediction scores 0."""
 
 from collections import defaultdict
 
 from ladderdata.eval.official import QuestionScore
 from ladderdata.eval.scorers.base import BenchmarkSummary, SampleScore, Scorer, pct, register_scorer, task_order
-from ladderdata.eval.scoring import score
 from ladderdata.io.dataset import BenchRow
 from ladderdata.prompts import LETTERS
+from ladderdata.scoring import score
 
 
 @register_scorer

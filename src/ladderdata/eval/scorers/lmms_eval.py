@@ -21,8 +21,8 @@ from ladderdata.eval.official import (
     to_float,
 )
 from ladderdata.eval.scorers.base import OfficialMode, Source, per_type_means, register_scorer, summary_of
-from ladderdata.eval.scoring import NUMBER_WORDS
 from ladderdata.io.dataset import BenchRow
+from ladderdata.scoring import NUMBER_WORDS
 from ladderdata.tasks import OfficialScorer
 
 REPOSITORY = "EvolvingLMMs-Lab/lmms-eval"
