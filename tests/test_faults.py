@@ -827,7 +827,9 @@ def test_a_file_that_cannot_be_read_fails_its_scan(
     with deadline(240):
         error = reader_error(scannet(root), SCAN)
         read_scan(scannet(root), OTHER)
+        [metadata] = process_scans(scannet(root), [SCAN], MetadataConfig(), tmp_path / "meta")
     assert error.startswith(f"[{SCAN}] inaccessible file in {culprit}: ") and reason in error, error
+    assert (metadata.status, metadata.error) == ("failed", error)  # `ladder metadata` reports it the same
 
 
 def test_a_fifo_in_a_scan_fails_it_in_a_real_process_without_hanging(synthetic_root: Path, tmp_path: Path) -> None:
