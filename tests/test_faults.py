@@ -3,6 +3,7 @@
 Each test breaks something the way a user, a disk or a kill would, then checks the promise: an error naming the
 scan and the file (other scans go on, exit code 1), a config error before any work (exit 2), out of space (exit
 3), never a traceback, never a partial file, never an image that does not decode, and a rerun that resumes.
+A bad scan is given straight to the reader that must refuse it; one build proves what a build does with it.
 """
 
 import errno
