@@ -15,14 +15,8 @@ from ladderdata.geometry.measure import floor_area, object_size_cm, surface_dist
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.extract import extract_views
 from ladderdata.seeding import rng_for
-from ladderdata.sources.arkitscenes import (
-    ARKitScenesSource,
-    ARKitScenesSourceConfig,
-    LowresFrames,
-    OrientedBoxAnnotation,
-    VideoPaths,
-    box_faces,
-)
+from ladderdata.sources.arkitscenes import ARKitScenesSource, ARKitScenesSourceConfig, LowresFrames, VideoPaths
+from ladderdata.sources.arkitscenes_boxes import OrientedBoxAnnotation, box_faces
 from ladderdata.sources.base import detect_source
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.synth.arkitscenes import LANDSCAPE_K, video_id, write_video

@@ -3,6 +3,7 @@
 Each test breaks something the way a user, a disk or a kill would, then checks the promise: an error naming the
 scan and the file (other scans go on, exit code 1), a config error before any work (exit 2), out of space (exit
 3), never a traceback, never a partial file, never an image that does not decode, and a rerun that resumes.
+A bad scan is given straight to the reader that must refuse it; one build proves what a build does with it.
 """
 
 import errno
@@ -32,7 +33,7 @@ from PIL import Image
 from fixtures.factories import all_drafts_recipe, copy_root, scan_paths, scannet
 from ladderdata import cli
 from ladderdata.cache import LOCK_NAME, TEMP_SUFFIX, FileHashes, FolderBusyError, claim_folder, temp_name
-from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError
+from ladderdata.errors import ConfigError, LadderError, OutOfSpaceError, ScanError
 from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import BenchmarkSummary
 from ladderdata.eval.scorers.spatialladder import spatialladder_answer_text
@@ -41,11 +42,13 @@ from ladderdata.io import shards
 from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import FramesLayout, ScanPaths
 from ladderdata.metadata.config import MetadataConfig
-from ladderdata.metadata.extract import metadata_path, process_scans, read_views
+from ladderdata.metadata.extract import extract_views, metadata_key, metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, BuildSummary, build_dataset
 from ladderdata.pipeline import write as write_stage
 from ladderdata.recipe import Recipe
 from ladderdata.scoring import extract_answer
+from ladderdata.sources.base import Scan, ScanSourceConfig, open_source, source_config
+from ladderdata.sources.files import scan_file_errors
 from ladderdata.sources.sens import read_sens_index
 
 SCAN, OTHER = "scene0000_00", "scene0001_00"
@@ -296,6 +299,43 @@ FRAME0_COLOUR_SIZE = FRAME0 + 64 + 16  # after the pose and the two timestamps
 
 
 # ----------------------------------------------------------------------------------------------- 1, 3. bad scans
+#
+# Each bad input is given straight to its reader (``read_scan``: what a build reads of one scan, in the build's
+# order), which must raise the error the build reports: one line naming the scan, the file and the reason.
+# ``test_a_bad_scan_fails_alone_with_its_readers_error_and_the_rerun_resumes`` builds once to prove that the build
+# reports exactly that error, builds the other scans as if the bad one were not there and resumes once it is fixed.
+
+
+def read_scan(config: ScanSourceConfig, scan_id: str) -> Scan:
+    """Everything a build reads of one scan, straight from its reader and in the build's order (``draft_scan``):
+    every input file hashed for the cache keys (``metadata_key``), the scan loaded (mesh, annotations, frame
+    headers, poses), every frame's cameras and depth as metadata reads them, then every colour frame checked and
+    decoded to its end as drafting does. An ``OSError`` becomes the scan's error as in the build
+    (``scan_file_errors``). Raises the ``ScanError`` the build reports for the scan."""
+    source = open_source(config)
+    with scan_file_errors(scan_id, source.location(scan_id)):
+        metadata_key(source, scan_id, MetadataConfig(), FileHashes())
+        scan = source.load(scan_id)
+        frames = scan.frames
+        assert frames is not None and scan.valid_poses.shape == frames.frame_ids.shape
+        for frame_id in frames.frame_ids.tolist():
+            frames.frame_color_intrinsics(frame_id)
+            if frames.frame_depth_intrinsics(frame_id) is not None:
+                frames.read_depth(frame_id)
+        for frame_id in frames.frame_ids.tolist():
+            frames.checked_color_jpeg(frame_id, decode=True)
+    return scan
+
+
+def reader_error(config: ScanSourceConfig, scan_id: str) -> str:
+    """The error ``read_scan`` raises for a bad scan: a ``ScanError`` of that scan, in one line."""
+    with pytest.raises(ScanError) as info:
+        read_scan(config, scan_id)
+    error = str(info.value)
+    assert info.value.scan_id == scan_id and error.startswith(f"[{scan_id}] "), error
+    assert "Traceback" not in error and len(error.splitlines()) == 1, error
+    return error
+
 
 # (name, breakage, frames layout, file at fault (relative to the scan's paths), words of the reason)
 Breakage = tuple[str, Callable[[ScanPaths], object], FramesLayout, Callable[[ScanPaths], Path], str]
@@ -596,7 +636,6 @@ BAD_SCANS: list[Breakage] = [
         lambda p: p.sens,
         "is not a pinhole camera's",
     ),
-    ("sens with no valid pose", invalidate_sens_poses, FramesLayout.SENS, lambda p: p.sens, "no usable view"),
     (
         "export greyscale JPEGs",
         lambda p: recolour_export(p, "L"),
@@ -622,9 +661,8 @@ BAD_SCANS: list[Breakage] = [
 
 
 @pytest.mark.parametrize(("name", "breakage", "layout", "culprit", "reason"), BAD_SCANS, ids=[b[0] for b in BAD_SCANS])
-def test_a_bad_scan_fails_alone_with_its_scan_file_and_reason(
+def test_a_bad_scan_is_refused_by_its_reader_naming_the_scan_file_and_reason(
     synthetic_root: Path,
-    built_alone: Callable[[str, FramesLayout], Path],
     tmp_path: Path,
     name: str,
     breakage: Callable[[ScanPaths], object],
@@ -635,19 +673,59 @@ def test_a_bad_scan_fails_alone_with_its_scan_file_and_reason(
     root = copy_root(synthetic_root, tmp_path / "scannet")
     paths = scan_paths(root, SCAN)
     breakage(paths)
+    error = reader_error(scannet(root, layout), SCAN)
+    assert str(culprit(paths)) in error and reason in error, error
+    read_scan(scannet(root, layout), OTHER)  # the scan beside it still reads
+
+
+def test_a_scan_with_no_valid_pose_fails_when_measured(synthetic_root: Path, tmp_path: Path) -> None:
+    """Its reader reads it (an invalid pose is how ScanNet stores a lost track); metadata finds no view to use."""
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    invalidate_sens_poses(paths)
+    scan = read_scan(scannet(root, FramesLayout.SENS), SCAN)
+    assert scan.num_invalid_poses == len(scan.valid_poses) == 10
+    with pytest.raises(ScanError) as info:
+        extract_views(scan, MetadataConfig(frame_stride=1))
+    error = str(info.value)
+    assert error.startswith(f"[{SCAN}] inconsistent scan in {paths.sens}: no usable view: ") and "10 invalid" in error
+
+
+def test_a_bad_scan_fails_alone_with_its_readers_error_and_the_rerun_resumes(
+    synthetic_root: Path, built_alone: Callable[[str, FramesLayout], Path], tmp_path: Path
+) -> None:
+    """The one build of the bad-scan tests: a scan with a truncated colour frame and one that is JPEG markers
+    around noise fails at drafting with the error its reader gives; the other scan is built byte for byte as a
+    build of it alone; nothing of the bad scan, no partial file and no image that does not decode reaches the
+    shards; fixed, the rerun drafts only that scan and embeds its frames."""
+    root = copy_root(synthetic_root, tmp_path / "scannet")
+    paths = scan_paths(root, SCAN)
+    good = {i: paths.export_color(i).read_bytes() for i in (4, 6)}
+    truncate(paths.export_color(4), 0.7)
+    paths.export_color(6).write_bytes(b"\xff\xd8\xff" + os.urandom(4000) + b"\xff\xd9")  # JPEG markers, no image
+    config = scannet(root, FramesLayout.EXPORT)
+    error = reader_error(config, SCAN)
+    assert str(paths.export_color(4)) in error and "truncated" in error, error
     out = tmp_path / "dataset"
-    summary = build(root, out, layout)
-    assert list(summary.failed) == [SCAN], summary.failed
-    error = summary.failed[SCAN]
-    assert error.startswith(f"[{SCAN}]") and str(culprit(paths)) in error and reason in error, error
-    assert "Traceback" not in error and len(error.splitlines()) == 1
-    # the other scan is built, exactly as a build of it alone, and nothing of the bad one reached the shards
-    assert summary.scans == [OTHER]
-    assert shard_bytes(out) == shard_bytes(built_alone(OTHER, layout))
-    assert {scene for scene, _ in embedded_images(out)} == {OTHER}
+    summary = build(root, out, FramesLayout.EXPORT)
+    assert summary.failed == {SCAN: error} and summary.scans == [OTHER]
+    assert summary.stages["draft"].counters["failed"] == 1 and "failed" not in summary.stages["write"].counters
+    assert shard_bytes(out) == shard_bytes(built_alone(OTHER, FramesLayout.EXPORT))
+    images = list(embedded_images(out))
+    assert {scene for scene, _ in images} == {OTHER} and all(decodes(data) for data in {data for _, data in images})
     assert not temp_files(out)
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["inputs"]["failed"] == {SCAN: error}
+    assert json.loads((out / "manifest.json").read_text())["inputs"]["failed"] == {SCAN: error}
+    # frame 4 fixed: the reader now stops at frame 6
+    paths.export_color(4).write_bytes(good[4])
+    assert str(paths.export_color(6)) in reader_error(config, SCAN)
+    # fixed: the rerun drafts the bad scan only and rewrites every shard that shows it
+    paths.export_color(6).write_bytes(good[6])
+    summary = build(root, out, FramesLayout.EXPORT)
+    assert not summary.failed and summary.scans == [SCAN, OTHER]
+    assert summary.stages["draft"].counters["drafted"] == 1
+    images = list(embedded_images(out))
+    assert {scene for scene, _ in images} == {SCAN, OTHER} and all(decodes(data) for data in {d for _, d in images})
+    assert not temp_files(out)
 
 
 def test_cli_exit_code_1_names_the_failed_scan_and_builds_the_others(
@@ -739,7 +817,7 @@ def deadline(seconds: int) -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("name", "fault", "reason"), FILE_FAULTS, ids=[f[0] for f in FILE_FAULTS])
-def test_a_file_that_cannot_be_read_fails_its_scan_alone(
+def test_a_file_that_cannot_be_read_fails_its_scan(
     synthetic_root: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -750,13 +828,11 @@ def test_a_file_that_cannot_be_read_fails_its_scan_alone(
     root = copy_root(synthetic_root, tmp_path / "scannet")
     culprit = fault(scan_paths(root, SCAN), monkeypatch)
     with deadline(240):
-        summary = build(root, tmp_path / "dataset")
-        metadata = process_scans(scannet(root), [SCAN, OTHER], MetadataConfig(), tmp_path / "meta")
-    error = summary.failed[SCAN]
-    assert list(summary.failed) == [SCAN] and summary.scans == [OTHER], summary.failed
+        error = reader_error(scannet(root), SCAN)
+        read_scan(scannet(root), OTHER)
+        [metadata] = process_scans(scannet(root), [SCAN], MetadataConfig(), tmp_path / "meta")
     assert error.startswith(f"[{SCAN}] inaccessible file in {culprit}: ") and reason in error, error
-    # `ladder metadata` too: the scan fails alone, the other is measured
-    assert [r.status for r in metadata] == ["failed", "computed"] and metadata[0].error == error
+    assert (metadata.status, metadata.error) == ("failed", error)  # `ladder metadata` reports it the same
 
 
 def test_a_fifo_in_a_scan_fails_it_in_a_real_process_without_hanging(synthetic_root: Path, tmp_path: Path) -> None:
@@ -842,8 +918,6 @@ def test_numbers_are_ascii_digits_only(synthetic_root: Path, tmp_path: Path) -> 
 def test_a_vertex_far_outside_the_room_is_dropped_not_measured(
     synthetic_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, metres: float
 ) -> None:
-    from ladderdata.sources.base import open_source
-
     root = copy_root(synthetic_root, tmp_path / "scannet")
     paths = scan_paths(root, SCAN)
     vertex = object_vertex(paths)
@@ -859,9 +933,9 @@ def test_a_vertex_far_outside_the_room_is_dropped_not_measured(
         renumbered = intact.vertex_ids[kept] - (intact.vertex_ids[kept] > vertex)  # the mesh lost one vertex
         assert np.array_equal(broken.vertex_ids, renumbered)
         assert np.array_equal(broken.points, intact.points[kept])
-    # and the build goes on: the scan is not failed
-    summary = build(root, tmp_path / "dataset")
-    assert not summary.failed and summary.scans == [SCAN, OTHER]
+    # and the scan is not failed: all of it reads and every frame with a valid pose is measured
+    read = read_scan(scannet(root), SCAN)
+    assert len(extract_views(read, MetadataConfig(frame_stride=1))) == read.valid_poses.sum() > 0
 
 
 def test_surface_sampling_and_floor_rasters_are_bounded_whatever_the_size() -> None:
@@ -885,8 +959,6 @@ def test_surface_sampling_and_floor_rasters_are_bounded_whatever_the_size() -> N
 def test_other_sources_ignore_folders_whose_names_are_not_ids(
     scannetpp_root: Path, arkitscenes_root: Path, tmp_path: Path, source: str
 ) -> None:
-    from ladderdata.sources.base import open_source, source_config
-
     root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
     scan_dir = _scannetpp_scene(root) if source == "scannetpp" else _arkit_video(root)
     expected = open_source(source_config(source, root=root)).scan_ids()
@@ -981,7 +1053,7 @@ OTHER_SOURCES: list[tuple[str, str, Callable[[Path], Path], Callable[[Path], obj
 @pytest.mark.parametrize(
     ("name", "source", "culprit", "breakage", "reason"), OTHER_SOURCES, ids=[s[0] for s in OTHER_SOURCES]
 )
-def test_other_sources_fail_one_scan_alone(
+def test_other_sources_refuse_a_bad_scan_naming_the_scan_file_and_reason(
     scannetpp_root: Path,
     arkitscenes_root: Path,
     tmp_path: Path,
@@ -991,20 +1063,16 @@ def test_other_sources_fail_one_scan_alone(
     breakage: Callable[[Path], object],
     reason: str,
 ) -> None:
-    from ladderdata.sources.base import source_config
-
     root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
     scan_dir = _scannetpp_scene(root) if source == "scannetpp" else _arkit_video(root)
+    config = source_config(source, root=root)
     path = culprit(scan_dir)
     breakage(path)
-    config = BuildConfig(
-        source=source_config(source, root=root), out=tmp_path / "ds", split="all", recipe=all_drafts_recipe(1)
-    )
-    summary = build_dataset(config)
-    assert list(summary.failed) == [scan_dir.name], summary.failed
-    error = summary.failed[scan_dir.name]
-    assert error.startswith(f"[{scan_dir.name}]") and str(path) in error and reason in error, error
-    assert summary.scans and scan_dir.name not in summary.scans
+    error = reader_error(config, scan_dir.name)
+    assert str(path) in error and reason in error, error
+    others = [i for i in open_source(config).scan_ids() if i != scan_dir.name]
+    assert others
+    read_scan(config, others[0])  # the scan beside it still reads
 
 
 @pytest.mark.parametrize("source", ["scannet", "scannetpp"])
@@ -1014,8 +1082,6 @@ def test_overlapping_and_repeated_groups_are_resolved_not_failed(
     """Not a fault: a repeated object is dropped and a segment two objects list goes to one of them: the later
     group in ScanNet (mmdetection3d's ``export``), the smaller object in ScanNet++ (its toolkit's single-label
     data). The segment is moved from a smaller object to a larger one listed after it, where the rules differ."""
-    from ladderdata.sources.base import open_source, source_config
-
     root = copy_root(synthetic_root if source == "scannet" else scannetpp_root, tmp_path / source)
     if source == "scannet":
         paths = scan_paths(root, SCAN)
@@ -1053,8 +1119,6 @@ def test_overlapping_and_repeated_groups_are_resolved_not_failed(
 def test_other_sources_shared_tables_are_checked_at_the_start(
     scannetpp_root: Path, arkitscenes_root: Path, tmp_path: Path, source: str
 ) -> None:
-    from ladderdata.sources.base import source_config
-
     root = copy_root(scannetpp_root if source == "scannetpp" else arkitscenes_root, tmp_path / source)
     if source == "scannetpp":
         table = root / "metadata" / "semantic_benchmark" / "top100.txt"
@@ -1102,31 +1166,6 @@ def test_the_sens_depth_shift_is_the_unit_of_its_depth_frames(synthetic_root: Pa
 
 
 # ----------------------------------------------------------------------------------------------- 2. images
-
-
-def test_shards_embed_only_images_that_decode_and_fixing_the_source_rewrites_them(
-    synthetic_root: Path, tmp_path: Path
-) -> None:
-    root = copy_root(synthetic_root, tmp_path / "scannet")
-    paths = scan_paths(root, SCAN)
-    good = {i: paths.export_color(i).read_bytes() for i in range(10)}
-    truncate(paths.export_color(4), 0.7)
-    paths.export_color(6).write_bytes(b"\xff\xd8\xff" + os.urandom(4000) + b"\xff\xd9")  # JPEG markers, no image
-    out = tmp_path / "dataset"
-    summary = build(root, out, FramesLayout.EXPORT)
-    assert list(summary.failed) == [SCAN] and "color/4.jpg" in summary.failed[SCAN]
-    images = list(embedded_images(out))
-    assert images and all(decodes(data) for data in {data for _, data in images})
-    # fixed (frame 4 only): the scan still fails, now on frame 6
-    paths.export_color(4).write_bytes(good[4])
-    summary = build(root, out, FramesLayout.EXPORT)
-    assert list(summary.failed) == [SCAN] and "color/6.jpg" in summary.failed[SCAN]
-    # fixed: the rerun drafts the scan again and rewrites every shard that shows it
-    paths.export_color(6).write_bytes(good[6])
-    summary = build(root, out, FramesLayout.EXPORT)
-    assert not summary.failed and summary.stages["draft"].counters["drafted"] == 1
-    assert {scene for scene, _ in embedded_images(out)} == {SCAN, OTHER}
-    assert all(decodes(data) for data in {data for _, data in embedded_images(out)})
 
 
 def test_a_replaced_frame_rewrites_the_shards_that_embed_it(synthetic_root: Path, tmp_path: Path) -> None:
@@ -1260,15 +1299,6 @@ def test_a_missing_template_file_fails_before_any_work(
     code, stderr = run_cli(args, monkeypatch, capsys)
     assert code == cli.BAD_CONFIG
     assert "nowhere.yaml" in one_line_error(stderr, "error") and not out.exists()
-
-
-def test_a_missing_frame_fails_its_scan_at_drafting(synthetic_root: Path, tmp_path: Path) -> None:
-    root = copy_root(synthetic_root, tmp_path / "scannet")
-    for i in range(1, 10):
-        scan_paths(root, SCAN).export_color(i).unlink()
-    summary = build(root, tmp_path / "dataset", FramesLayout.EXPORT)
-    assert summary.stages["draft"].counters["failed"] == 1 and "file not found" in summary.failed[SCAN]
-    assert "failed" not in summary.stages["write"].counters
 
 
 # ----------------------------------------------------------------------------------------------- 5. processes

@@ -13,7 +13,8 @@ from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanErr
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.sources.base import SOURCES, detect_source
 from ladderdata.sources.colmap import ColmapImage, camera_to_world
-from ladderdata.sources.scannetpp import OPENGL_TO_OPENCV, ScanNetPPPaths, ScanNetPPSource, ScanNetPPSourceConfig
+from ladderdata.sources.scannetpp import ScanNetPPSource, ScanNetPPSourceConfig
+from ladderdata.sources.scannetpp_frames import OPENGL_TO_OPENCV, ScanNetPPPaths
 from ladderdata.synth.root import SynthConfig, scene_and_edges
 from ladderdata.synth.scannetpp import (
     DSLR_CAMERAS,

@@ -86,36 +86,51 @@ def read_ply(path: Path) -> TriangleMesh:
     faces: np.ndarray | None = None
     for name, count, props in _header_elements(header):
         if name == "vertex":
-            fields = []
-            for tok in props:
-                if tok[1] == "list":
-                    raise PlyFormatError("list properties on vertices are not supported")
-                fields.append((tok[2], "<" + _PLY_TYPES[tok[1]]))
-            try:
-                dtype = np.dtype(fields)
-            except (ValueError, TypeError) as e:
-                raise PlyFormatError(f"bad vertex properties ({e})") from None
-            need = dtype.itemsize * count
-            if len(body) - offset < need:
-                raise PlyFormatError(f"truncated vertex data: need {need} bytes, have {len(body) - offset}")
-            vertices = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
-            offset += need
+            vertices = _records(body, offset, _vertex_dtype(props), count, "vertex")
+            offset += vertices.nbytes
         elif name == "face":
-            tok = props[0] if props else []
-            if len(props) != 1 or tok[:2] != ["property", "list"]:
-                raise PlyFormatError("face element must have exactly one list property")
-            count_t, index_t = "<" + _PLY_TYPES[tok[2]], "<" + _PLY_TYPES[tok[3]]
-            dtype = np.dtype([("n", count_t), ("idx", index_t, (3,))])
-            need = dtype.itemsize * count
-            if len(body) - offset < need:
-                raise PlyFormatError(f"truncated face data: need {need} bytes, have {len(body) - offset}")
-            raw = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+            raw = _records(body, offset, _face_dtype(props), count, "face")
             if count and not np.all(raw["n"] == 3):
                 raise PlyFormatError("only triangle faces are supported")
             faces = raw["idx"].astype(np.int64)
-            offset += need
+            offset += raw.nbytes
         else:
             raise PlyFormatError(f"unexpected element '{name}' (expected vertex and face)")
+    return _triangle_mesh(vertices, faces)
+
+
+def _vertex_dtype(props: list[list[str]]) -> np.dtype[np.void]:
+    """The record of one vertex: its properties (scalars only) in header order, little-endian."""
+    fields = []
+    for tok in props:
+        if tok[1] == "list":
+            raise PlyFormatError("list properties on vertices are not supported")
+        fields.append((tok[2], "<" + _PLY_TYPES[tok[1]]))
+    try:
+        return np.dtype(fields)
+    except (ValueError, TypeError) as e:
+        raise PlyFormatError(f"bad vertex properties ({e})") from None
+
+
+def _face_dtype(props: list[list[str]]) -> np.dtype[np.void]:
+    """The record of one triangle: its corner count and 3 vertex indices (``list COUNT_TYPE INDEX_TYPE``)."""
+    tok = props[0] if props else []
+    if len(props) != 1 or tok[:2] != ["property", "list"]:
+        raise PlyFormatError("face element must have exactly one list property")
+    count_t, index_t = "<" + _PLY_TYPES[tok[2]], "<" + _PLY_TYPES[tok[3]]
+    return np.dtype([("n", count_t), ("idx", index_t, (3,))])
+
+
+def _records(body: memoryview, offset: int, dtype: np.dtype[np.void], count: int, what: str) -> np.ndarray:
+    """(count,) records of ``dtype`` at ``offset`` of ``body`` (a view, no copy); too few bytes left is an error."""
+    need = dtype.itemsize * count
+    if len(body) - offset < need:
+        raise PlyFormatError(f"truncated {what} data: need {need} bytes, have {len(body) - offset}")
+    return np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+
+
+def _triangle_mesh(vertices: np.ndarray | None, faces: np.ndarray | None) -> TriangleMesh:
+    """The mesh of the vertex records and (F, 3) faces read: faces in range, xyz finite, grey without colours."""
     if vertices is None:
         raise PlyFormatError("no vertex element")
     if faces is None or len(faces) == 0:

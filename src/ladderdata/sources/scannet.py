@@ -191,26 +191,15 @@ def faces_touching(faces: Faces, vertex_group: IntArray, groups: int) -> list[In
     return [keyed[a:b] % len(faces) for a, b in itertools.pairwise(bounds)]
 
 
-def build_objects(
-    scan_id: str,
-    path: Path,
-    mesh: TriangleMesh,
-    seg: IntArray,
-    labels: LabelTable,
-    spacing: float,
-    shared: SharedSegments,
-) -> list[ScanObject]:
-    """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
-    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). A vertex belongs
-    to one object: repeated groups are dropped, a segment two groups list goes to one of them (``shared``) and
-    an object left without segments is dropped, each with a warning (docs/geometry.md)."""
+def _read_groups(scan_id: str, path: Path, known: IntArray) -> list[Group]:
+    """Every group of the ``segGroups`` file ``path``, in file order, its segment ids sorted; each group must list
+    segments, all of them among the ``known`` segment ids (those some vertex has)."""
     data = read_json_object(scan_id, path)
     groups = data.get("segGroups")
     if not isinstance(groups, list):
         raise CorruptFileError(scan_id, path, "no 'segGroups' list")
     if not groups:
         raise InconsistentScanError(scan_id, path, "no objects ('segGroups' is empty)")
-    known, vertex_segment, seg_sizes = np.unique(seg, return_inverse=True, return_counts=True)
     parsed = []
     for group in groups:
         object_id, label, segments = _seg_group(scan_id, path, group)
@@ -224,7 +213,24 @@ def build_objects(
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
         parsed.append((object_id, label, np.unique(segments)))
-    distinct = _distinct_groups(scan_id, path, parsed)
+    return parsed
+
+
+def build_objects(
+    scan_id: str,
+    path: Path,
+    mesh: TriangleMesh,
+    seg: IntArray,
+    labels: LabelTable,
+    spacing: float,
+    shared: SharedSegments,
+) -> list[ScanObject]:
+    """Object instances from ``segGroups``: every vertex of their segments (boxes and sizes, as ScanNet's and
+    mmdetection3d's converters do) and their part of the mesh surface (:func:`vertex_region`). A vertex belongs
+    to one object: repeated groups are dropped, a segment two groups list goes to one of them (``shared``) and
+    an object left without segments is dropped, each with a warning (docs/geometry.md)."""
+    known, vertex_segment, seg_sizes = np.unique(seg, return_inverse=True, return_counts=True)
+    distinct = _distinct_groups(scan_id, path, _read_groups(scan_id, path, known))
     owner = _segment_owners(known, seg_sizes, distinct, shared)
     vertex_owner = owner[vertex_segment]
     object_faces = faces_touching(mesh.faces, vertex_owner, len(distinct))

@@ -81,42 +81,11 @@ def read_sens_index(path: Path) -> SensIndex:
     """Read the header and every frame header, seeking over image data."""
     size = Path(path).stat().st_size
     with open(path, "rb") as f:
-        (version,) = struct.unpack("<I", _read_exact(f, 4, "version"))
-        if version != SENS_VERSION:
-            raise SensFormatError(f"version {version}, expected {SENS_VERSION}")
-        (name_len,) = struct.unpack("<Q", _read_exact(f, 8, "sensor name length"))
-        if name_len > MAX_NAME_BYTES:
-            raise SensFormatError(
-                f"sensor name length {name_len} bytes (a sensor's name is a few words, at most {MAX_NAME_BYTES}): "
-                "the header is corrupt"
-            )
-        name = _read_exact(f, name_len, "sensor name").decode("utf-8", errors="replace")
-        if not name.isprintable():  # the length is wrong, and every field after it would be read misaligned
-            raise SensFormatError(
-                f"the sensor name ({name_len} bytes) is not text: its length is wrong and the header is corrupt"
-            )
-        mats = np.frombuffer(_read_exact(f, 4 * 64, "calibration"), dtype="<f4").reshape(4, 4, 4)
-        cc, dc = struct.unpack("<ii", _read_exact(f, 8, "compression types"))
-        cw, ch, dw, dh = struct.unpack("<4I", _read_exact(f, 16, "image sizes"))
-        (shift,) = struct.unpack("<f", _read_exact(f, 4, "depth shift"))
-        (n,) = struct.unpack("<Q", _read_exact(f, 8, "frame count"))
-        if cc not in COLOR_COMPRESSION:
-            raise SensFormatError(f"unsupported colour compression {cc}")
-        if dc not in DEPTH_COMPRESSION:
-            raise SensFormatError(f"unsupported depth compression {dc}")
-        for what, w, h in (("colour", cw, ch), ("depth", dw, dh)):
-            if not (1 <= w <= MAX_IMAGE_SIDE and 1 <= h <= MAX_IMAGE_SIDE):
-                raise SensFormatError(f"header's {what} size {w}x{h} is not a plausible image size")
-        if not (np.isfinite(shift) and DEPTH_SHIFT_RANGE[0] <= shift <= DEPTH_SHIFT_RANGE[1]):
-            raise SensFormatError(
-                f"header's depth shift {shift:g} is not a depth unit (depth values per metre, "
-                f"{DEPTH_SHIFT_RANGE[0]:g} to {DEPTH_SHIFT_RANGE[1]:g}; ScanNet: 1000)"
-            )
+        header = _read_header(f)
+        n = header.num_frames
         room = (size - f.tell()) // _FRAME_HEADER.size
         if n > room:  # checked before allocating anything per frame
             raise SensFormatError(f"header says {n:,} frames but the file can hold at most {room:,}")
-        m64 = mats.astype(np.float64)
-        header = SensHeader(name, m64[0], m64[1], m64[2], m64[3], cc, dc, cw, ch, dw, dh, float(shift), n)
         poses = np.empty((n, 4, 4))
         ts = np.empty(n, dtype=np.uint64)
         co, cs, do, ds = (np.empty(n, dtype=np.int64) for _ in range(4))
@@ -137,6 +106,50 @@ def read_sens_index(path: Path) -> SensIndex:
             do[i] = co[i] + cs[i]
             pos = end
     return SensIndex(header, poses, ts, co, cs, do, ds)
+
+
+def _read_header(f: BinaryIO) -> SensHeader:
+    """The file header, from the start of ``f`` (left just after it), every field checked."""
+    (version,) = struct.unpack("<I", _read_exact(f, 4, "version"))
+    if version != SENS_VERSION:
+        raise SensFormatError(f"version {version}, expected {SENS_VERSION}")
+    (name_len,) = struct.unpack("<Q", _read_exact(f, 8, "sensor name length"))
+    if name_len > MAX_NAME_BYTES:
+        raise SensFormatError(
+            f"sensor name length {name_len} bytes (a sensor's name is a few words, at most {MAX_NAME_BYTES}): "
+            "the header is corrupt"
+        )
+    name = _read_exact(f, name_len, "sensor name").decode("utf-8", errors="replace")
+    if not name.isprintable():  # the length is wrong, and every field after it would be read misaligned
+        raise SensFormatError(
+            f"the sensor name ({name_len} bytes) is not text: its length is wrong and the header is corrupt"
+        )
+    mats = np.frombuffer(_read_exact(f, 4 * 64, "calibration"), dtype="<f4").reshape(4, 4, 4)
+    cc, dc = struct.unpack("<ii", _read_exact(f, 8, "compression types"))
+    cw, ch, dw, dh = struct.unpack("<4I", _read_exact(f, 16, "image sizes"))
+    (shift,) = struct.unpack("<f", _read_exact(f, 4, "depth shift"))
+    (n,) = struct.unpack("<Q", _read_exact(f, 8, "frame count"))
+    m64 = mats.astype(np.float64)
+    header = SensHeader(name, m64[0], m64[1], m64[2], m64[3], cc, dc, cw, ch, dw, dh, float(shift), n)
+    _check_header(header)
+    return header
+
+
+def _check_header(h: SensHeader) -> None:
+    """Compression types this reader decodes, plausible image sizes, a depth shift that is a depth unit."""
+    if h.color_compression not in COLOR_COMPRESSION:
+        raise SensFormatError(f"unsupported colour compression {h.color_compression}")
+    if h.depth_compression not in DEPTH_COMPRESSION:
+        raise SensFormatError(f"unsupported depth compression {h.depth_compression}")
+    for what, width, height in (("colour", h.color_width, h.color_height), ("depth", h.depth_width, h.depth_height)):
+        if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+            raise SensFormatError(f"header's {what} size {width}x{height} is not a plausible image size")
+    shift = h.depth_shift
+    if not (np.isfinite(shift) and DEPTH_SHIFT_RANGE[0] <= shift <= DEPTH_SHIFT_RANGE[1]):
+        raise SensFormatError(
+            f"header's depth shift {shift:g} is not a depth unit (depth values per metre, "
+            f"{DEPTH_SHIFT_RANGE[0]:g} to {DEPTH_SHIFT_RANGE[1]:g}; ScanNet: 1000)"
+        )
 
 
 def decode_color(data: bytes, header: SensHeader) -> ImageRGB:
@@ -204,11 +217,11 @@ def write_sens(
     frames: Iterable[SensFrameData],
     num_frames: int,
     depth_shift: float = 1000.0,
-    sensor_name: str = "StructureSensor",
 ) -> None:
-    """Write a version-4 ``.sens`` with JPEG colour and zlib depth, streaming ``frames``."""
+    """Write a version-4 ``.sens`` (sensor ``StructureSensor``, ScanNet's) with JPEG colour and zlib depth,
+    streaming ``frames``."""
     with open(path, "wb") as f:
-        name = sensor_name.encode()
+        name = b"StructureSensor"
         f.write(struct.pack("<IQ", SENS_VERSION, len(name)) + name)
         for m in (intrinsic_color, np.eye(4), intrinsic_depth, np.eye(4)):
             f.write(np.asarray(m, dtype="<f4").reshape(16).tobytes())

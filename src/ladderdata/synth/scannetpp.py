@@ -29,15 +29,8 @@ from ladderdata.geometry.camera import CameraIntrinsics, invert_pose
 from ladderdata.seeding import rng_for, stable_seed
 from ladderdata.sources.colmap import PIXEL_CENTRE
 from ladderdata.sources.ply import write_ply
-from ladderdata.sources.scannetpp import (
-    CLASSES_FILE,
-    DATA_DIR,
-    IPHONE_FPS,
-    LABEL_MAP_FILE,
-    SPLIT_FILES,
-    SPLITS_DIR,
-    ScanNetPPPaths,
-)
+from ladderdata.sources.scannetpp import CLASSES_FILE, DATA_DIR, LABEL_MAP_FILE, SPLIT_FILES, SPLITS_DIR
+from ladderdata.sources.scannetpp_frames import IPHONE_FPS, ScanNetPPPaths
 from ladderdata.sources.sens import encode_color_jpeg
 from ladderdata.synth.catalogue import CATALOGUE, STRUCTURE
 from ladderdata.synth.mesh import build_mesh
