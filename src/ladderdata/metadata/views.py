@@ -79,12 +79,12 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
     points, is_area, counts, sizes = [np.zeros((0, 3))], [np.zeros(0, bool)], [], []
     centres, radii = np.zeros((len(scan.objects), 3)), np.zeros(len(scan.objects))
     for i, obj in enumerate(scan.objects):
-        s = obj.surface.samples
-        cum = np.cumsum(s.weights)
+        surface = obj.surface
+        cum = np.cumsum(surface.sample_weights)
         total = float(cum[-1]) if len(cum) else 0.0
         m = int(min(per_object, max(16, np.ceil(total / spacing**2))))
         picks = np.searchsorted(cum, (np.arange(m) + 0.5) / m * total)
-        area_pts = s.points[np.minimum(picks, len(cum) - 1)]
+        area_pts = surface.sample_points(np.minimum(picks, len(cum) - 1))
         try:
             hull = obj.surface.vertices[ConvexHull(obj.surface.vertices, qhull_options="QJ").vertices]
         except (QhullError, ValueError):
