@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ladderdata.executor.base import WORKER_THREADS_ENV
 from ladderdata.layout import DatasetLayout, FramesLayout
@@ -146,6 +147,7 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
         "draft": dict(summary.stages["draft"].counters),
         "shard_bytes": folder_bytes(out / "data"),
         "work_bytes": folder_bytes(DatasetLayout(out).work),
+        "views": pq.read_metadata(metadata_path(config.metadata_dir, SCAN_ID)).num_rows,
     }
 
 
@@ -176,8 +178,10 @@ def measure(root: Path, work: Path, stride: int, stages: tuple[str, ...], repeat
 
 def compare_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path], repeat: int) -> None:
     """Cold builds of one scan per source tree, interleaved (``repeat`` runs of each tree in turn, per stride):
-    median and range of the CPU seconds per scan, and the ScanNet v2 estimate from the median."""
+    median and range of the CPU seconds per scan and the ScanNet v2 estimate from the median; with two strides or
+    more, the cost per view and the per-scan part (a line through the first and last stride's medians)."""
     print("cold build of one scan, CPU s (the report, once per build, apart), median (range):")
+    medians: dict[str, list[tuple[int, float]]] = {tree: [] for tree in trees}
     for stride in strides:
         runs: dict[str, list[dict[str, Any]]] = {tree: [] for tree in trees}
         for _ in range(repeat):
@@ -186,11 +190,18 @@ def compare_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Pa
         for tree, results in runs.items():
             cpu = sorted(r["cpu_s"] for r in results)
             median = statistics.median(cpu)
+            medians[tree].append((results[0]["views"], median))
             report_cpu = statistics.median(r["report_cpu_s"] for r in results)
             print(
-                f"  stride {stride:>3} {tree:5s}: {median:.2f} ({cpu[0]:.2f}-{cpu[-1]:.2f}) per scan | ScanNet v2: "
-                f"{median * SCANNET_V2_SCANS / 3600:.2f} core-hours | report {report_cpu:.2f} once per build"
+                f"  stride {stride:>3} ({results[0]['views']:>4} views) {tree:5s}: {median:.2f} ({cpu[0]:.2f}-"
+                f"{cpu[-1]:.2f}) per scan | ScanNet v2: {median * SCANNET_V2_SCANS / 3600:.2f} core-hours | "
+                f"report {report_cpu:.2f} once per build"
             )
+    for tree, points in medians.items():
+        if len(points) > 1:
+            (v0, c0), (v1, c1) = points[0], points[-1]
+            per_view = (c1 - c0) / (v1 - v0)
+            print(f"  {tree:5s}: {1000 * per_view:.1f} ms per view, {c0 - per_view * v0:.2f} s per scan besides")
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
