@@ -35,6 +35,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -42,11 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ladderdata.executor.base import WORKER_THREADS_ENV
 from ladderdata.layout import DatasetLayout, FramesLayout
 from ladderdata.metadata.extract import metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, build_dataset
+from ladderdata.pipeline import run as run_module
 from ladderdata.recipe import Recipe
 from ladderdata.seeding import rng_for
 from ladderdata.sources.base import source_config
@@ -123,27 +126,40 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
         shutil.rmtree(out, ignore_errors=True)
     cache = None if stage == "cold" else metadata  # cold: the build's own cache inside its output folder
     config = BuildConfig(source=source, out=out, split="all", recipe=recipe, metadata_cache=cache)
+    report_cpu = [0.0]
+    write_report = getattr(run_module, "write_report")  # noqa: B009 (patched below: the name the build calls)
+
+    def timed_report(*args: Any) -> Any:  # once per build, whatever its scans: not a cost per scan
+        before = cpu_seconds()
+        written = write_report(*args)
+        report_cpu[0] += cpu_seconds() - before
+        return written
+
+    setattr(run_module, "write_report", timed_report)  # noqa: B010
     start = time.perf_counter()
     summary = build_dataset(config)
     seconds = time.perf_counter() - start
     assert not summary.failed, summary.failed
     return {
+        "report_cpu_s": report_cpu[0],
         "seconds": seconds,
         "rows": sum(summary.rows.values()),
         "stages": {name: stats.seconds for name, stats in summary.stages.items()},
         "draft": dict(summary.stages["draft"].counters),
         "shard_bytes": folder_bytes(out / "data"),
         "work_bytes": folder_bytes(DatasetLayout(out).work),
+        "views": pq.read_metadata(metadata_path(config.metadata_dir, SCAN_ID)).num_rows,
     }
 
 
-def in_fresh_process(stage: str, root: Path, work: Path, stride: int) -> dict[str, Any]:
+def in_fresh_process(stage: str, root: Path, work: Path, stride: int, src: Path | None = None) -> dict[str, Any]:
+    """One stage in a child process, with the source tree ``src`` (default: the parent's)."""
     done = subprocess.run(
         [sys.executable, __file__, "--stage", stage, "--root", str(root), "--work", str(work), "--stride", str(stride)],
         capture_output=True,
         text=True,
         check=False,
-        env={**WORKER_THREADS_ENV, **os.environ},
+        env={**WORKER_THREADS_ENV, **os.environ} | ({"PYTHONPATH": str(src)} if src else {}),
     )
     if done.returncode != 0:
         raise SystemExit(f"stage {stage} failed:\n{done.stderr[-3000:]}")
@@ -159,6 +175,34 @@ def measure(root: Path, work: Path, stride: int, stages: tuple[str, ...], repeat
         runs.sort(key=lambda r: r["cpu_s"])
         results[stage] = {**runs[len(runs) // 2], "cpu_s_range": [runs[0]["cpu_s"], runs[-1]["cpu_s"]], "runs": repeat}
     return results
+
+
+def compare_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path], repeat: int) -> None:
+    """Cold builds of one scan per source tree, interleaved (``repeat`` runs of each tree in turn, per stride):
+    median and range of the CPU seconds per scan and the ScanNet v2 estimate from the median; with two strides or
+    more, the cost per view and the per-scan part (a line through the first and last stride's medians)."""
+    print("cold build of one scan, CPU s (the report, once per build, apart), median (range):")
+    medians: dict[str, list[tuple[int, float]]] = {tree: [] for tree in trees}
+    for stride in strides:
+        runs: dict[str, list[dict[str, Any]]] = {tree: [] for tree in trees}
+        for _ in range(repeat):
+            for tree, src in trees.items():
+                runs[tree].append(in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src))
+        for tree, results in runs.items():
+            cpu = sorted(r["cpu_s"] for r in results)
+            median = statistics.median(cpu)
+            medians[tree].append((results[0]["views"], median))
+            report_cpu = statistics.median(r["report_cpu_s"] for r in results)
+            print(
+                f"  stride {stride:>3} ({results[0]['views']:>4} views) {tree:5s}: {median:.2f} ({cpu[0]:.2f}-"
+                f"{cpu[-1]:.2f}) per scan | ScanNet v2: {median * SCANNET_V2_SCANS / 3600:.2f} core-hours | "
+                f"report {report_cpu:.2f} once per build"
+            )
+    for tree, points in medians.items():
+        if len(points) > 1:
+            (v0, c0), (v1, c1) = points[0], points[-1]
+            per_view = (c1 - c0) / (v1 - v0)
+            print(f"  {tree:5s}: {1000 * per_view:.1f} ms per view, {c0 - per_view * v0:.2f} s per scan besides")
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
@@ -228,6 +272,9 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each stage at --strides (the median is reported; growth: 1)"
     )
+    parser.add_argument(
+        "--base-src", type=Path, help="only cold builds at --strides, this tree and this one interleaved (before/after)"
+    )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -240,7 +287,13 @@ def main() -> None:
         result = run_stage(args.stage, args.root, args.work, recipe.with_frame_stride(args.stride))
         print(
             json.dumps(
-                {"cpu_s": cpu_seconds() - before, **result, "start_up_cpu_s": start_up, "rss_gib": peak_rss_gib()}
+                {
+                    # the report (once per build) apart: a cost per scan
+                    "cpu_s": cpu_seconds() - before - result.get("report_cpu_s", 0.0),
+                    **result,
+                    "start_up_cpu_s": start_up,
+                    "rss_gib": peak_rss_gib(),
+                }
             )
         )
         return
@@ -257,6 +310,16 @@ def main() -> None:
     for name, vertices in meshes.items():
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
+        if args.base_src:
+            print(name)
+            compare_cold(
+                root,
+                work,
+                every,
+                {"this": Path(__file__).resolve().parents[1] / "src", "base": args.base_src},
+                args.repeat,
+            )
+            continue
         results = {s: measure(root, work, s, STAGES, args.repeat) for s in every}
         results |= {s: measure(root, work, s, GROWTH_STAGES, 1) for s in growth}
         report(name, folder_bytes(root / "scans" / SCAN_ID), results)

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from fixtures.factories import box_mesh
 from ladderdata.geometry.measure import (
     ObjectSurface,
+    SampleGrid,
     SizeBox,
     floor_area,
     object_size_cm,
@@ -35,6 +36,23 @@ def test_samples_cover_area_and_include_vertices() -> None:
     for corner in v:
         assert np.min(np.linalg.norm(s.points - corner, axis=1)) < 1e-12
     assert s.points.shape[0] == s.face_index.shape[0] == s.weights.shape[0]
+
+
+def test_a_few_samples_are_the_same_bits_as_all_of_them() -> None:
+    """Per-view metadata picks a few samples of each object without building all of them: the picked positions
+    and every weight equal those of sample_surface bit for bit (triangles of many sizes, so many subdivision counts,
+    including the longest ones' cap)."""
+    rng = np.random.default_rng(7)
+    vertices = rng.uniform(-1.5, 1.5, size=(300, 3)) * rng.uniform(0.01, 1.0, size=(300, 1))
+    faces = rng.integers(0, 300, size=(400, 3))
+    full = sample_surface(vertices, faces, 0.02)
+    grid = SampleGrid.of(vertices, faces, 0.02)
+    assert len(grid.groups) > 10
+    index = rng.integers(0, len(full.points), size=2000)
+    assert np.array_equal(grid.weights(), full.weights)
+    assert grid.points(index).tobytes() == full.points[index].tobytes()
+    lazy = ObjectSurface(vertices, faces, spacing=0.02)
+    assert lazy.sample_points(index).tobytes() == full.points[index].tobytes() and "samples" not in lazy.__dict__
 
 
 @pytest.mark.parametrize(

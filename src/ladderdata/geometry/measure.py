@@ -63,36 +63,91 @@ MAX_SUBDIVISIONS = 64
 MAX_FLOOR_CELLS = 25_000_000
 
 
+@dataclass(frozen=True)
+class _SampleGroup:
+    """The triangles of :func:`sample_surface` subdivided ``k`` times, and their shared barycentric grid."""
+
+    ids: IntArray
+    """(n,) triangle indices."""
+    b1: FloatArray
+    """(P,) weight of each grid point's 2nd corner."""
+    b2: FloatArray
+    """(P,) and of its 3rd."""
+
+
+@dataclass(frozen=True)
+class SampleGrid:
+    """Where :func:`sample_surface`'s samples lie, without their positions: the triangles grouped by subdivision
+    count, in sample order. Gives the samples' weights, or the positions of a few of them, at a fraction of the
+    cost of all of them (the same bits as :func:`sample_surface`)."""
+
+    vertices: Points3
+    faces: Faces
+    groups: list[_SampleGroup]
+    areas: FloatArray
+    """(F,) triangle areas."""
+
+    @classmethod
+    def of(cls, vertices: Points3, faces: Faces, spacing: float) -> "SampleGrid":
+        if spacing <= 0:
+            raise ValueError("spacing must be positive")
+        tri = vertices[faces]  # (F, 3, 3)
+        edges = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)
+        subdivisions = np.clip(np.ceil(edges.max(axis=1) / spacing), 1, MAX_SUBDIVISIONS)
+        k_per_face = subdivisions.astype(np.int64)
+        groups = []
+        for k in np.unique(k_per_face):
+            i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+            keep = (i + j) <= k
+            bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
+            groups.append(_SampleGroup(np.flatnonzero(k_per_face == k), bary[:, 0], bary[:, 1]))
+        return cls(vertices, faces, groups, triangle_areas(vertices, faces))
+
+    def samples(self) -> SurfaceSamples:
+        """Every sample (:func:`sample_surface`)."""
+        tri = self.vertices[self.faces]
+        points, face_ids, weights = [], [], []
+        for g in self.groups:
+            n_pts, t = g.b1.size, tri[g.ids]  # (n, 3, 3)
+            # (n, P, 3) corner 0 + b1 (corner 1 - corner 0) + b2 (corner 2 - corner 0), in that order, in place
+            pts = np.multiply(g.b1[None, :, None], (t[:, 1] - t[:, 0])[:, None, :])
+            pts += t[:, None, 0]
+            pts += g.b2[None, :, None] * (t[:, 2] - t[:, 0])[:, None, :]
+            points.append(pts.reshape(-1, 3))
+            face_ids.append(np.repeat(g.ids, n_pts))
+            weights.append(np.repeat(self.areas[g.ids] / n_pts, n_pts))
+        if not points:
+            empty = np.zeros((0, 3))
+            return SurfaceSamples(empty, np.zeros(0, dtype=np.int64), np.zeros(0))
+        return SurfaceSamples(np.concatenate(points), np.concatenate(face_ids), np.concatenate(weights))
+
+    def weights(self) -> FloatArray:
+        """``samples().weights`` without the positions: (N,)."""
+        parts = [np.repeat(self.areas[g.ids] / g.b1.size, g.b1.size) for g in self.groups]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def points(self, index: IntArray) -> Points3:
+        """``samples().points[index]``, computing only those (M,) samples: (M, 3)."""
+        out = np.zeros((index.size, 3))
+        start = 0
+        for g in self.groups:
+            n_pts, end = g.b1.size, start + g.ids.size * g.b1.size
+            at = np.flatnonzero((index >= start) & (index < end))
+            face, point = np.divmod(index[at] - start, n_pts)
+            t = self.vertices[self.faces[g.ids[face]]]  # (m, 3, 3)
+            # samples()'s arithmetic, in its order: the same bits
+            pts = np.multiply(g.b1[point, None], t[:, 1] - t[:, 0])
+            pts += t[:, 0]
+            pts += g.b2[point, None] * (t[:, 2] - t[:, 0])
+            out[at] = pts
+            start = end
+        return out
+
+
 def sample_surface(vertices: Points3, faces: Faces, spacing: float) -> SurfaceSamples:
     """Deterministic barycentric-grid samples with at most ``spacing`` metres between grid neighbours on
     triangles up to ``MAX_SUBDIVISIONS * spacing`` long (``MAX_SUBDIVISIONS`` subdivisions on longer ones)."""
-    if spacing <= 0:
-        raise ValueError("spacing must be positive")
-    tri = vertices[faces]  # (F, 3, 3)
-    edges = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)
-    subdivisions = np.clip(np.ceil(edges.max(axis=1) / spacing), 1, MAX_SUBDIVISIONS)
-    k_per_face = subdivisions.astype(np.int64)
-    areas = triangle_areas(vertices, faces)
-    points, face_ids, weights = [], [], []
-    for k in np.unique(k_per_face):
-        ids = np.flatnonzero(k_per_face == k)
-        i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
-        keep = (i + j) <= k
-        bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
-        b1, b2 = bary[:, 0], bary[:, 1]
-        t = tri[ids]  # (n, 3, 3)
-        # (n, P, 3) corner 0 + b1 (corner 1 - corner 0) + b2 (corner 2 - corner 0), in that order, in place
-        pts = np.multiply(b1[None, :, None], (t[:, 1] - t[:, 0])[:, None, :])
-        pts += t[:, None, 0]
-        pts += b2[None, :, None] * (t[:, 2] - t[:, 0])[:, None, :]
-        n_pts = bary.shape[0]
-        points.append(pts.reshape(-1, 3))
-        face_ids.append(np.repeat(ids, n_pts))
-        weights.append(np.repeat(areas[ids] / n_pts, n_pts))
-    if not points:
-        empty = np.zeros((0, 3))
-        return SurfaceSamples(empty, np.zeros(0, dtype=np.int64), np.zeros(0))
-    return SurfaceSamples(np.concatenate(points), np.concatenate(face_ids), np.concatenate(weights))
+    return SampleGrid.of(vertices, faces, spacing).samples()
 
 
 def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[Points3, Faces]:
@@ -154,7 +209,21 @@ class ObjectSurface:
 
     @cached_property
     def samples(self) -> SurfaceSamples:
-        return sample_surface(self.vertices, self.faces, self.spacing)
+        return self.sample_grid.samples()
+
+    @cached_property
+    def sample_grid(self) -> SampleGrid:
+        return SampleGrid.of(self.vertices, self.faces, self.spacing)
+
+    @property
+    def sample_weights(self) -> FloatArray:
+        """``samples.weights``, without building the samples when they are not built yet."""
+        return self.samples.weights if "samples" in self.__dict__ else self.sample_grid.weights()
+
+    def sample_points(self, index: IntArray) -> Points3:
+        """``samples.points[index]``, computing only those when the samples are not built yet (per-view metadata
+        picks a few thousand of an object's hundreds of thousands; drafting builds all of those it measures)."""
+        return self.samples.points[index] if "samples" in self.__dict__ else self.sample_grid.points(index)
 
     @property
     def area(self) -> float:

@@ -41,6 +41,8 @@ class TriangleScene:
     """A triangle mesh prepared for ray casting and distance queries (the BVH is built on first use)."""
 
     def __init__(self, vertices: Points3, faces: Faces) -> None:
+        if len(faces) > NO_HIT // 2:
+            raise ValueError(f"{len(faces):,} triangles: ray casting takes at most {NO_HIT // 2:,}")
         self._scene = o3d.t.geometry.RaycastingScene()
         self._scene.add_triangles(_tensor(vertices.astype(np.float32)), _tensor(faces.astype(np.uint32)))
 
@@ -51,8 +53,8 @@ class TriangleScene:
     def cast(self, rays: NDArray[np.float32]) -> Hits:
         """Cast (..., 6) rays (origin, direction)."""
         hit = self._scene.cast_rays(_tensor(rays), nthreads=query_threads())
-        prim = hit["primitive_ids"].numpy().astype(np.int64)
-        prim[prim == NO_HIT] = -1
+        # NO_HIT read as int32 is -1; triangle indices are below 2**31 (open3d's ids are uint32, meshes far smaller)
+        prim = hit["primitive_ids"].numpy().view(np.int32).astype(np.int64)
         return Hits(hit["t_hit"].numpy(), prim, hit["primitive_uvs"].numpy())
 
     def distance(self, points: Points3) -> FloatArray:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from ladderdata.geometry.camera import CameraIntrinsics, backproject, pixel_rays, ray_z_factor
+from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
@@ -65,6 +66,8 @@ class ObjectSamples:
     """(n_objects,) number of area samples per object."""
     starts: IntArray
     """(n_objects + 1,) where each object's samples begin, and their total."""
+    points_t: FloatArray
+    """(3, S) ``points`` transposed, contiguous: one row per axis."""
     centres: Points3
     """(n_objects, 3) centre of a sphere holding each object's samples."""
     radii: FloatArray
@@ -76,12 +79,12 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
     points, is_area, counts, sizes = [np.zeros((0, 3))], [np.zeros(0, bool)], [], []
     centres, radii = np.zeros((len(scan.objects), 3)), np.zeros(len(scan.objects))
     for i, obj in enumerate(scan.objects):
-        s = obj.surface.samples
-        cum = np.cumsum(s.weights)
+        surface = obj.surface
+        cum = np.cumsum(surface.sample_weights)
         total = float(cum[-1]) if len(cum) else 0.0
         m = int(min(per_object, max(16, np.ceil(total / spacing**2))))
         picks = np.searchsorted(cum, (np.arange(m) + 0.5) / m * total)
-        area_pts = s.points[np.minimum(picks, len(cum) - 1)]
+        area_pts = surface.sample_points(np.minimum(picks, len(cum) - 1))
         try:
             hull = obj.surface.vertices[ConvexHull(obj.surface.vertices, qhull_options="QJ").vertices]
         except (QhullError, ValueError):
@@ -93,12 +96,14 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
         both = np.concatenate([area_pts, hull])
         centres[i] = (both.min(axis=0) + both.max(axis=0)) / 2
         radii[i] = np.linalg.norm(both - centres[i], axis=1).max() + SPHERE_SLACK
+    all_points = np.concatenate(points)
     return ObjectSamples(
-        points=np.concatenate(points),
+        points=all_points,
         owner=np.repeat(np.arange(len(sizes)), sizes),
         is_area=np.concatenate(is_area),
         area_count=np.array(counts, dtype=np.int64),
         starts=np.cumsum([0, *sizes]),
+        points_t=np.ascontiguousarray(all_points.T),
         centres=centres,
         radii=radii,
     )
@@ -192,32 +197,46 @@ class ViewMeasurer:
 
     def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
         cfg, K, S, n = self.config, view.intrinsics, self.samples, len(self.scan.objects)
-        runs = [slice(S.starts[i], S.starts[i + 1]) for i in self.in_view_objects(pose, K)]
-        if not runs:
+        in_view = self.in_view_objects(pose, K)
+        if in_view.size == 0:
             return []
-        points, owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.points, S.owner, S.is_area))
+        if in_view.size == n:
+            points, owner, is_area = S.points_t, S.owner, S.is_area
+        else:  # the samples of the objects in view, in object order (one run each)
+            runs = [slice(S.starts[i], S.starts[i + 1]) for i in in_view]
+            points = np.concatenate([S.points_t[:, r] for r in runs], axis=1)
+            owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.owner, S.is_area))
         R, t = pose[:3, :3], pose[:3, 3]
-        pc = (points - t) @ R  # camera frame
-        z = pc[:, 2]
+        # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
+        pc = R.T @ (points - t[:, None])
+        x, y, z = pc
         front = z > cfg.near
         zs = np.where(front, z, 1.0)
-        u = K.fx * pc[:, 0] / zs + K.cx
-        v = K.fy * pc[:, 1] / zs + K.cy
+        u = K.fx * x / zs + K.cx
+        v = K.fy * y / zs + K.cy
         in_image = front & (u >= -0.5) & (u < K.width - 0.5) & (v >= -0.5) & (v < K.height - 0.5)
-        col = np.clip(np.rint(u), 0, K.width - 1).astype(np.int64)
-        row = np.clip(np.rint(v), 0, K.height - 1).astype(np.int64)
+        # the nearest pixel, clamped to the image; whole numbers are exact in float64
+        col = np.rint(u)
+        np.clip(col, 0, K.width - 1, out=col)
+        row = np.rint(v)
+        np.clip(row, 0, K.height - 1, out=row)
+        row *= K.width
+        row += col
+        pixel = row.astype(np.int64)
         # gathers by flat index and index arrays: several times faster than 2D or boolean-mask indexing
-        pixel = row * K.width + col
         seen_depth = view.depth.ravel().take(pixel)
         seen_owner = view.instance.ravel().take(pixel)
         seen = in_image & ((seen_owner == owner) | (z <= seen_depth + cfg.depth_tolerance + 0.01 * z))
         visible = np.flatnonzero(seen)
-        area_visible = np.flatnonzero(seen & is_area)
-        vis_count = np.bincount(owner.take(area_visible), minlength=n)
-        frustum_count = np.bincount(owner.take(np.flatnonzero(in_image & is_area)), minlength=n)
+        seen &= is_area
+        area_visible = np.flatnonzero(seen)
+        aown = owner.take(area_visible)
+        vis_count = np.bincount(aown, minlength=n)
         listed = np.flatnonzero(vis_count > 0)
         if listed.size == 0:
             return []
+        in_image &= is_area
+        frustum_count = np.bincount(owner.take(np.flatnonzero(in_image)), minlength=n)
         labels = view.instance + 1
         pixel_count = np.bincount(labels.ravel(), minlength=n + 1)[1:]
         mask_boxes = ndimage.find_objects(labels, max_label=n)
@@ -233,9 +252,9 @@ class ViewMeasurer:
         lo_u[own[firsts]], hi_u[own[firsts]] = np.minimum.reduceat(ue, firsts), np.maximum.reduceat(ue, firsts)
         lo_v[own[firsts]], hi_v[own[firsts]] = np.minimum.reduceat(ve, firsts), np.maximum.reduceat(ve, firsts)
 
-        az, aown, apc = z.take(area_visible), owner.take(area_visible), pc.take(area_visible, axis=0)
+        az = z.take(area_visible)
         starts = np.searchsorted(aown, listed, side="left")
-        centroid_sum = np.stack([np.bincount(aown, weights=apc[:, k], minlength=n) for k in range(3)], axis=1)
+        centroid_sum = np.stack([np.bincount(aown, weights=c.take(area_visible), minlength=n) for c in pc], axis=1)
 
         width, height = float(image.width), float(image.height)
         out = []
@@ -254,8 +273,9 @@ class ViewMeasurer:
             k, first = int(vis_count[i]), int(starts[j])
             depths = az[first : first + k]
             obj = self.scan.objects[i].info
+            # built from values of the fields' own types, so validating them again would change nothing
             out.append(
-                ObjectInView(
+                ObjectInView.model_construct(
                     object_id=obj.object_id,
                     label=obj.label,
                     category=obj.category,
@@ -300,15 +320,30 @@ def depth_agreement(
     ok = np.flatnonzero(d > 0)
     if ok.size == 0:
         return None
-    rows, cols = np.divmod(ok, grid.shape[1])
-    px = np.stack([cols * step, rows * step], axis=1).astype(np.float64)
-    pts: FloatArray = backproject(px, d.take(ok), depth_k)
+    x_per_z, y_per_z = normalised_grid(depth_k, grid.shape, step)
+    z = d.take(ok)
+    # backproject()'s arithmetic on the kept pixels, then the rendered camera's projection of those points
+    x, y = x_per_z.take(ok) * z, y_per_z.take(ok) * z
     render_k = view.intrinsics
-    u = np.rint(render_k.fx * pts[:, 0] / pts[:, 2] + render_k.cx).astype(np.int64)
-    v = np.rint(render_k.fy * pts[:, 1] / pts[:, 2] + render_k.cy).astype(np.int64)
+    u = np.rint(render_k.fx * x / z + render_k.cx)
+    v = np.rint(render_k.fy * y / z + render_k.cy)
     inside = np.flatnonzero((u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height))
     if inside.size == 0:
         return None
-    rendered = view.depth.ravel().take(v.take(inside) * render_k.width + u.take(inside))
-    z = pts[inside, 2]
+    v *= render_k.width
+    v += u
+    rendered = view.depth.ravel().take(v.take(inside).astype(np.int64))
+    z = z.take(inside)
     return float(np.mean(np.abs(rendered - z) < 0.05 + 0.02 * z))
+
+
+@lru_cache(maxsize=16)
+def normalised_grid(depth_k: CameraIntrinsics, shape: tuple[int, int], step: int) -> tuple[FloatArray, FloatArray]:
+    """(h * w,) ``(column - cx) / fx`` and ``(row - cy) / fy`` of every ``step``-th pixel of a depth image, the
+    (h, w) grid ``shape`` row-major (cached per camera; read-only)."""
+    rows, cols = np.indices(shape, dtype=np.float64)
+    x = (cols.ravel() * step - depth_k.cx) / depth_k.fx
+    y = (rows.ravel() * step - depth_k.cy) / depth_k.fy
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y

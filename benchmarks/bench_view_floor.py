@@ -1,0 +1,119 @@
+"""Per-view metadata against its floor, open3d's ``cast_rays`` alone, CPU time, one thread (issue 28).
+
+A view's metadata is one ray cast at the render width (324 x 242 by default) plus what ladder does around it:
+the rays, the owners of the hits, the per-object statistics, the sensor depth decoded and compared with the
+rendered depth. Its floor is the ``cast_rays`` call alone on the same rays. For each mesh of
+``bench_metadata.py``'s scan (48 objects, ~180k and ~1.37M vertices, ``--frames`` views) each run, in a fresh
+process per source tree, measures:
+
+* per view: CPU seconds of ``measure_scan`` (every selected view: cast, statistics, depth decode and agreement,
+  the view's record) less its once-per-scan setup (BVH, object samples), divided by the views;
+* the floor: CPU seconds of ``cast_rays`` on the same views' rays, divided by the views;
+* the setup once per scan (``ViewMeasurer``: the BVH, the owners of the triangles, the object samples);
+
+and prints the median and range of ``--repeat`` interleaved runs per tree (``--base-src``: the tree before a
+change)::
+
+    python benchmarks/bench_view_floor.py --cache /tmp/benchmeta --base-src /tmp/base/src --repeat 3
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+THIS_SRC = Path(__file__).resolve().parents[1] / "src"
+SCAN_ID = "scene0002_00"
+
+
+def child(root: Path) -> None:
+    """One run in this process (the source tree on ``PYTHONPATH``): one JSON line."""
+    import numpy as np
+    import open3d as o3d
+
+    from ladderdata.geometry.camera import pixel_rays
+    from ladderdata.geometry.raycast import TriangleScene, query_threads
+    from ladderdata.metadata import views
+    from ladderdata.metadata.config import MetadataConfig
+    from ladderdata.metadata.extract import measure_scan, select_frames
+    from ladderdata.sources.base import open_source, source_config
+
+    scan = open_source(source_config("scannet", root=root)).load(SCAN_ID)
+    config = MetadataConfig(frame_stride=1)
+    setup = [0.0]
+    build = views.ViewMeasurer.__init__
+
+    def timed_build(self: views.ViewMeasurer, *args: object) -> None:
+        start = time.process_time()
+        build(self, *args)  # type: ignore[arg-type]
+        setup[0] += time.process_time() - start
+
+    views.ViewMeasurer.__init__ = timed_build  # type: ignore[method-assign,assignment]
+    start = time.process_time()
+    records, _ = measure_scan(scan, config)
+    per_view = (time.process_time() - start - setup[0]) / len(records)
+    assert scan.frames is not None
+    scene = TriangleScene(scan.mesh.vertices, scan.mesh.faces)
+    scene.build()
+    image = scan.frames.color_intrinsics  # the render camera, as ViewMeasurer.render_camera makes it
+    k = image.scaled_to(config.render_width, max(1, round(config.render_width * image.height / image.width)))
+
+    floor = 0.0
+    for pos in select_frames(scan, config):
+        rays = o3d.core.Tensor.from_numpy(np.ascontiguousarray(pixel_rays(k, scan.poses[pos])))
+        start = time.process_time()
+        scene._scene.cast_rays(rays, nthreads=query_threads())
+        floor += time.process_time() - start
+    floor /= len(records)
+    result = {"views": len(records), "per_view_ms": 1000 * per_view, "floor_ms": 1000 * floor, "setup_s": setup[0]}
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/benchmeta"), help="keeps the synthetic scans")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--base-src", type=Path, help="a second source tree, measured interleaved with this one")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_metadata import MESHES, build
+
+    trees = {"this": THIS_SRC} | ({"base": args.base_src} if args.base_src else {})
+    for name, vertices in MESHES.items():
+        root = args.cache / name.split()[0]
+        build(root, vertices, args.frames)
+        runs: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
+        for _ in range(args.repeat):
+            for tree, src in trees.items():
+                env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+                done = subprocess.run(
+                    [sys.executable, __file__, "--child", str(root)], env=env, capture_output=True, text=True
+                )
+                if done.returncode != 0:
+                    raise SystemExit(f"{tree} failed:\n{done.stderr[-3000:]}")
+                runs[tree].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"{name}, {runs['this'][0]['views']} views, CPU ms per view, median (range) of {args.repeat} runs:")
+        for tree, results in runs.items():
+            ratio = [r["per_view_ms"] / r["floor_ms"] for r in results]
+            per_view = [r["per_view_ms"] for r in results]
+            floor = [r["floor_ms"] for r in results]
+            setup = [r["setup_s"] for r in results]
+            print(
+                f"  {tree:4s}: per view {statistics.median(per_view):.2f} ({min(per_view):.2f}-{max(per_view):.2f}), "
+                f"cast_rays alone {statistics.median(floor):.2f} ({min(floor):.2f}-{max(floor):.2f}), "
+                f"ratio {statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}); setup once per scan "
+                f"{statistics.median(setup):.2f} s ({min(setup):.2f}-{max(setup):.2f})"
+            )
+
+
+if __name__ == "__main__":
+    main()
