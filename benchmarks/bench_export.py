@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.eval.export import export_benchmark
 from ladderdata.io.dataset import BenchReader
 from ladderdata.layout import FramesLayout
@@ -52,11 +52,12 @@ def main() -> None:
         synthesize_root(root, SynthConfig(scenes=4, frames=48, seed=0, layouts=[FramesLayout.SENS]))
     if not bench.is_dir():
         build_benchmarks(
-            source_config("scannet", root=root),
-            bench,
-            ["spbench-si", "spbench-mv", "vsi-video"],
-            split="val",
-            frame_stride=2,
+            BenchBuildConfig(
+                source=source_config("scannet", root=root),
+                out=bench,
+                benchmarks=["spbench-si", "spbench-mv", "vsi-video"],
+                frame_stride=2,
+            )
         )
     for fmt, source in (("spatialladder", bench), ("vsibench", bench / "vsi-video")):
         out = base / f"export-{fmt}"

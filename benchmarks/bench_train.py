@@ -42,6 +42,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -650,7 +651,7 @@ def profile_vision(model: Any, processor: Any, args: argparse.Namespace) -> dict
     }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("demo/dataset"))
     parser.add_argument("--shape", choices=["3b", "small", "tiny"], default="3b")
@@ -717,13 +718,143 @@ def main() -> None:
         default=None,
         help="only write the random model and processor here (for ladder train)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def print_padding(result: dict[str, Any], args: argparse.Namespace) -> None:
+    for stage, figures in result.items():
+        print(
+            f"{stage}: {figures['rows']:,} rows ({figures['distinct_rows']} distinct) in batches of {args.batch}, "
+            f"steps of {args.batch * args.accumulation}: padding "
+            + ", ".join(
+                f"{name} {100 * figures[name]['padding_share']:.1f}% "
+                f"({figures[name]['padded_tokens'] / 1e6:.2f} M LM tokens)"
+                for name in ("random", "grouped")
+            )
+        )
+
+
+TABLE_HEADER = (
+    f"{'path':5} {'stage':7} {'variant':16} {'samples/s':>9} {'tokens/s':>9} {'MFU %':>6} {'peak GiB':>8} | "
+    f"ms/step: {'preprocess':>10} {'vision':>7} {'language':>8} {'optimizer':>9}"
+)
+
+
+def table_row(path: str, stage: str, variant: str, summary: dict[str, Any]) -> str:
+    """One line of the training table under :data:`TABLE_HEADER`."""
+    mfu = f"{100 * summary['mfu']:6.1f}" if summary["mfu"] is not None else f"{'n/a':>6}"
+    gib = f"{summary['peak_gib']:8.1f}" if summary["peak_gib"] is not None else f"{'n/a':>8}"
+    split = summary["split_s"]
+    return (
+        f"{path:5} {stage:7} {variant:16} {summary['samples_per_s']:9.2f}"
+        f" {summary['tokens_per_s']:9.0f} {mfu} {gib} | {' ' * 9}{1e3 * split['preprocess']:10.0f}"
+        f" {1e3 * split['vision']:7.0f} {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
+    )
+
+
+@dataclass
+class Run:
+    """What every section of one run measures with: the shared random model and its processor, the command
+    line, the vision attention backend it resolves to, the device's peak, a scratch folder and the records."""
+
+    model: Any
+    processor: Any
+    args: argparse.Namespace
+    backend: Backend
+    peak: float | None
+    work: Path
+    records: list[dict[str, Any]]
+    header_printed: bool = False
+
+    def train_stage(self, path: str, stage: str, variant: str, vargs: argparse.Namespace) -> None:
+        """One stage through the bare loop (``raw``) or TRL's trainer (``trl``) with the levers of ``variant``
+        (``vargs``: the command line with them): a record and a table row."""
+        args, model, device = self.args, self.model, self.args.device
+        subset, row_fn = STAGES[stage]
+        ds = load_subset(args.data, subset, args.max_images if stage == "stage2" else None)
+        # rows repeat when the dataset is smaller than the run: one epoch, no dataloader restarts
+        train = adapt(ds.select([i % len(ds) for i in range((args.steps + 1) * args.batch)]), row_fn)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        if path == "raw":
+            rows = [train[i] for i in range(len(train))]
+            batches = [rows[i : i + args.batch] for i in range(0, len(rows) - args.batch + 1, args.batch)]
+            figures = raw_stage(model, batches, self.processor, vargs)
+        else:
+            figures = trl_stage(stage, model, self.processor, train, trl_recipe(vargs), vargs, self.work / variant)
+        summary = figures.summary(model, self.peak, device)
+        settings = levers(vargs, resolve_backend(vargs.vision_attention))
+        self.records.append(
+            {"section": path, "stage": stage, "path": path, "variant": variant, "levers": settings, **summary}
+        )
+        if not self.header_printed:
+            print(TABLE_HEADER)
+            self.header_printed = True
+        print(table_row(path, stage, variant, summary))
+
+    def train_sections(self, sections: set[str]) -> None:
+        """Every variant through the ``raw`` and ``trl`` sections asked for, each stage; then the run's own
+        vision attention and fused ops back on the shared model."""
+        args = self.args
+        for variant in args.variants.split(","):
+            vargs = argparse.Namespace(**{**vars(args), **VARIANTS[variant]})
+            use_vision_attention(self.model, resolve_backend(vargs.vision_attention))
+            use_fused_ops(self.model, vargs.fused_ops)  # the shared model: each variant sets it (off gives it back)
+            for path in ("raw", "trl"):
+                if path not in sections:
+                    continue
+                for stage in args.stages.split(","):
+                    self.train_stage(path, stage, variant, vargs)
+        use_vision_attention(self.model, self.backend)
+        use_fused_ops(self.model, args.fused_ops)
+
+    def profile(self) -> None:
+        result = profile_vision(self.model, self.processor, self.args)
+        self.records.append({"section": "profile", **result})
+        print(
+            f"profile: {result['rows']} stage-2 rows, {result['images']} images: processor "
+            f"{result['processor_ms_per_row']:.0f} ms/row; one vision forward made {result['sdpa_calls']} "
+            f"scaled_dot_product_attention calls ({100 * result['sdpa_host_share']:.0f}% of its host time) "
+            f"and {result['varlen_calls']} varlen calls over "
+            f"{result['vision_layers']} layers; vision forward {result['vision_forward_ms']:.0f} ms (median of 5); "
+            "one window layer's attention alone: "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in result["window_attention_ms"].items())
+        )
+
+    def rollouts(self) -> None:
+        args = self.args
+        prompts = adapt(load_subset(args.data, "spatial", 8).select(range(args.prompts)), grpo_row)
+        result = rollouts(self.model, self.processor, [prompts[i] for i in range(len(prompts))], args)
+        self.records.append({"section": "rollouts", "path": "hf", "levers": levers(args, self.backend), **result})
+        print(
+            f"rollouts (hf generate): {args.prompts} prompts x {args.generations} generations x "
+            f"{args.completion_tokens} tokens in {result['seconds']:.2f} s: "
+            f"{result['new_tokens_per_s']:.0f} new tokens/s"
+        )
+
+    def grpo(self, recipe: TrainRecipe) -> None:
+        args = self.args
+        result = grpo_step(self.model, self.processor, recipe, self.backend, args, self.work)
+        self.records.append({"section": "grpo", "path": "trl", "levers": levers(args, self.backend), **result})
+        print(
+            f"GRPO optimizer step ({args.rollouts} rollouts, {result['completions']} completions, mean length "
+            f"{result['mean_completion_tokens']}): {result['step_s']:.2f} s, "
+            f"of which generation {result['generation_s']:.2f} s"
+        )
+
+
+def write_json(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     sections = set(args.sections.split(","))
     if sections == {"projection"}:  # arithmetic only: no data, no device
         result = projection(args)
         print(json.dumps(result, indent=2))
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2))
+        write_json(args, result)
         return
     device = args.device
     backend = resolve_backend(args.vision_attention)
@@ -733,18 +864,8 @@ def main() -> None:
     processor.image_processor.size = {"shortest_edge": low, "longest_edge": high}
     if sections == {"padding"}:  # token counts only: no model
         result = padding(processor, args)
-        for stage, figures in result.items():
-            print(
-                f"{stage}: {figures['rows']:,} rows ({figures['distinct_rows']} distinct) in batches of {args.batch}, "
-                f"steps of {args.batch * args.accumulation}: padding "
-                + ", ".join(
-                    f"{name} {100 * figures[name]['padding_share']:.1f}% "
-                    f"({figures[name]['padded_tokens'] / 1e6:.2f} M LM tokens)"
-                    for name in ("random", "grouped")
-                )
-            )
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2))
+        print_padding(result, args)
+        write_json(args, result)
         return
     model = build(args.shape, tokenizer, device, backend, args.precision)
     if args.save_model:
@@ -765,92 +886,16 @@ def main() -> None:
         "parameters": params,
         "records": [],
     }
-    records: list[dict[str, Any]] = report["records"]
-    need = (args.steps + 1) * args.batch
-    header = (
-        f"{'path':5} {'stage':7} {'variant':16} {'samples/s':>9} {'tokens/s':>9} {'MFU %':>6} {'peak GiB':>8} | "
-        f"ms/step: {'preprocess':>10} {'vision':>7} {'language':>8} {'optimizer':>9}"
-    )
-    rows_printed = False
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for variant in args.variants.split(","):
-            vargs = argparse.Namespace(**{**vars(args), **VARIANTS[variant]})
-            vbackend = resolve_backend(vargs.vision_attention)
-            use_vision_attention(model, vbackend)
-            use_fused_ops(model, vargs.fused_ops)  # the shared model: each variant sets it (off gives it back)
-            for path in ("raw", "trl"):
-                if path not in sections:
-                    continue
-                for stage in args.stages.split(","):
-                    subset, row_fn = STAGES[stage]
-                    max_images = args.max_images if stage == "stage2" else None
-                    ds = load_subset(args.data, subset, max_images)
-                    # rows repeat when the dataset is smaller than the run: one epoch, no dataloader restarts
-                    train = adapt(ds.select([i % len(ds) for i in range(need)]), row_fn)
-                    if device == "cuda":
-                        torch.cuda.reset_peak_memory_stats()
-                    if path == "raw":
-                        rows = [train[i] for i in range(len(train))]
-                        batches = [rows[i : i + args.batch] for i in range(0, len(rows) - args.batch + 1, args.batch)]
-                        figures = raw_stage(model, batches, processor, vargs)
-                    else:
-                        figures = trl_stage(stage, model, processor, train, trl_recipe(vargs), vargs, work / variant)
-                    summary = figures.summary(model, peak, device)
-                    records.append(
-                        {
-                            "section": path,
-                            "stage": stage,
-                            "path": path,
-                            "variant": variant,
-                            "levers": levers(vargs, vbackend),
-                            **summary,
-                        }
-                    )
-                    if not rows_printed:
-                        print(header)
-                        rows_printed = True
-                    mfu = f"{100 * summary['mfu']:6.1f}" if summary["mfu"] is not None else f"{'n/a':>6}"
-                    gib = f"{summary['peak_gib']:8.1f}" if summary["peak_gib"] is not None else f"{'n/a':>8}"
-                    split = summary["split_s"]
-                    print(
-                        f"{path:5} {stage:7} {variant:16} {summary['samples_per_s']:9.2f}"
-                        f" {summary['tokens_per_s']:9.0f} {mfu} {gib} | {' ' * 9}{1e3 * split['preprocess']:10.0f}"
-                        f" {1e3 * split['vision']:7.0f} {1e3 * split['language']:8.0f} {1e3 * split['optimizer']:9.0f}"
-                    )
-        use_vision_attention(model, backend)
-        use_fused_ops(model, args.fused_ops)
+        run = Run(model, processor, args, backend, peak, Path(tmp), report["records"])
+        run.train_sections(sections)
         if "profile" in sections:
-            result = profile_vision(model, processor, args)
-            records.append({"section": "profile", **result})
-            print(
-                f"profile: {result['rows']} stage-2 rows, {result['images']} images: processor "
-                f"{result['processor_ms_per_row']:.0f} ms/row; one vision forward made {result['sdpa_calls']} "
-                f"scaled_dot_product_attention calls ({100 * result['sdpa_host_share']:.0f}% of its host time) "
-                f"and {result['varlen_calls']} varlen calls over "
-                f"{result['vision_layers']} layers; vision forward {result['vision_forward_ms']:.0f} ms (median of 5); "
-                "one window layer's attention alone: "
-                + ", ".join(f"{k} {v:.1f} ms" for k, v in result["window_attention_ms"].items())
-            )
+            run.profile()
         if "rollouts" in sections:
-            prompts = adapt(load_subset(args.data, "spatial", 8).select(range(args.prompts)), grpo_row)
-            result = rollouts(model, processor, [prompts[i] for i in range(len(prompts))], args)
-            records.append({"section": "rollouts", "path": "hf", "levers": levers(args, backend), **result})
-            print(
-                f"rollouts (hf generate): {args.prompts} prompts x {args.generations} generations x "
-                f"{args.completion_tokens} tokens in {result['seconds']:.2f} s: "
-                f"{result['new_tokens_per_s']:.0f} new tokens/s"
-            )
+            run.rollouts()
         if "grpo" in sections:
-            result = grpo_step(model, processor, recipe, backend, args, work)
-            records.append({"section": "grpo", "path": "trl", "levers": levers(args, backend), **result})
-            print(
-                f"GRPO optimizer step ({args.rollouts} rollouts, {result['completions']} completions, mean length "
-                f"{result['mean_completion_tokens']}): {result['step_s']:.2f} s, "
-                f"of which generation {result['generation_s']:.2f} s"
-            )
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+            run.grpo(recipe)
+    write_json(args, report)
 
 
 if __name__ == "__main__":

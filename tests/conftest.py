@@ -15,7 +15,7 @@ from fixtures.factories import (
     scannet,
 )
 from fixtures.shared import shared_folder
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.layout import FramesLayout
 from ladderdata.synth.arkitscenes import synthesize_arkitscenes_root
 from ladderdata.synth.root import SynthConfig
@@ -101,7 +101,9 @@ def benches(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three built-in benchmarks of ``bench_root``'s validation split; read-only (copy before changing)."""
 
     def build(out: Path) -> None:
-        build_benchmarks(scannet(bench_root), out, BENCHMARKS, split="val", frame_stride=1)
+        build_benchmarks(
+            BenchBuildConfig(source=scannet(bench_root), out=out, benchmarks=list(BENCHMARKS), frame_stride=1)
+        )
 
     return shared_folder(tmp_path_factory, "benches", build)
 

@@ -16,7 +16,7 @@ from fixtures.factories import scannet
 from fixtures.listed import write_listed_shard
 from ladderdata.audit.blind import AuditQuestion, audit_type, folds, read_questions, require_sklearn
 from ladderdata.audit.report import DebiasConfig, DebiasResult, audit_questions, debias, run_audit
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate
@@ -165,7 +165,11 @@ def test_build_bench_debias_rebuilds_without_the_pruned_questions(
 
     monkeypatch.setattr(bench_mod, "debias", two_ids)
     out = tmp_path / "bench"
-    build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1, debias=DebiasConfig())
+    build_benchmarks(
+        BenchBuildConfig(
+            source=scannet(bench_root), out=out, benchmarks=["spbench-si"], frame_stride=1, debias=DebiasConfig()
+        )
+    )
     folder = out / "spbench-si"
     ids = {r.id for r in BenchReader(folder).rows()}
     assert len(chosen) == 2 and not ids & set(chosen)
@@ -176,7 +180,7 @@ def test_build_bench_debias_rebuilds_without_the_pruned_questions(
     counters = json.loads((folder / "stats.json").read_text())["stages"]["render"]["counters"]
     assert counters["dropped by id (debias)"] == 2
     # rebuilt without --debias: every question is back and the stale pruning record is gone
-    build_benchmarks(scannet(bench_root), out, ["spbench-si"], split="val", frame_stride=1)
+    build_benchmarks(BenchBuildConfig(source=scannet(bench_root), out=out, benchmarks=["spbench-si"], frame_stride=1))
     assert set(chosen) <= {r.id for r in BenchReader(folder).rows()} and not (folder / "debias.json").exists()
 
 

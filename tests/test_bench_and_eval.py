@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fixtures.factories import BENCHMARKS, BuiltDataset, scannet
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.bench.leakage import check_leakage
 from ladderdata.cli import app
 from ladderdata.errors import ConfigError
@@ -97,7 +97,11 @@ def test_leakage(benches: Path, bench_root: Path, built_dataset: BuiltDataset, t
     listing = tmp_path / "planted.txt"
     listing.write_text("scene0001_00\n")
     planted = tmp_path / "planted"
-    build_benchmarks(scannet(bench_root), planted, ["spbench-si"], split=str(listing), frame_stride=2)
+    build_benchmarks(
+        BenchBuildConfig(
+            source=scannet(bench_root), out=planted, benchmarks=["spbench-si"], split=str(listing), frame_stride=2
+        )
+    )
     report = check_leakage(built_dataset.out, planted)
     assert report.overlap == ["scannet:scene0001"]
     rescan = tmp_path / "rescan"
@@ -131,7 +135,7 @@ def test_missing_split_list_says_what_to_pass(tmp_path: Path, synthetic_root: Pa
     shutil.copytree(synthetic_root, root)
     (root / "scannetv2_val.txt").unlink()
     with pytest.raises(ConfigError, match=r"--split-dir DIR .*--split FILE"):
-        build_benchmarks(scannet(root), tmp_path / "b", ["spbench-si"], split="val")
+        build_benchmarks(BenchBuildConfig(source=scannet(root), out=tmp_path / "b", benchmarks=["spbench-si"]))
 
 
 def test_eval_scores_predictions_files(benches: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from fixtures.factories import load_ground_truth, make_synthetic_root, read_samples, scannet
 from fixtures.shared import shared_folder
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.errors import ConfigError
 from ladderdata.eval.report import evaluate
 from ladderdata.eval.scorers import SCORERS, scoring_modes
@@ -538,7 +538,11 @@ def test_vsti_video_benchmark_scores_its_ground_truth_100(
 ) -> None:
     root, _ = vsti_build
     bench = tmp_path / "bench"
-    summaries = build_benchmarks(scannet(root), bench, ["vsi-video", "vsti-video"], split="all", frame_stride=1)
+    summaries = build_benchmarks(
+        BenchBuildConfig(
+            source=scannet(root), out=bench, benchmarks=["vsi-video", "vsti-video"], split="all", frame_stride=1
+        )
+    )
     assert sum(summaries["vsti-video"].rows.values())
     rows = list(BenchReader(bench).rows())
     vsti_types = set(NEW_TYPES) - {"obj_obj_visibility"}  # VSTI-Bench's own types: its scorer stops at others

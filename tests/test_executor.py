@@ -18,7 +18,7 @@ import xxhash
 
 from fixtures.factories import all_drafts_recipe, scannet
 from fixtures.workers import environment_variable, square_or_die
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
     TEMP_SUFFIX,
@@ -487,7 +487,10 @@ def test_build_bench_with_executor_ray_on_the_cli_gives_the_same_bytes_as_local(
     split.write_text("scene0000_00\nscene0001_00\n")
     for name, executor in three_executors(ray_executor, two_local_workers)[:2]:
         source = scannet(synthetic_root, FramesLayout.SENS)
-        build_benchmarks(source, tmp_path / name, ["spbench-si"], str(split), frame_stride=3, executor=executor)
+        config = BenchBuildConfig(
+            source=source, out=tmp_path / name, benchmarks=["spbench-si"], split=str(split), frame_stride=3
+        )
+        build_benchmarks(config, executor)
     mapped: list[int] = []
     ray_map = RayExecutor.map
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from fixtures.factories import BuiltDataset, scannet
 from fixtures.listed import write_listed_shard
-from ladderdata.bench.build import build_benchmarks
+from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.cli import app
 from ladderdata.errors import LadderError
 from ladderdata.io.dataset import BenchRow, DatasetReader, Row
@@ -149,8 +149,11 @@ def test_benchmark_folder_preview_writes_a_sheet_per_task(synthetic_root: Path, 
     split = tmp_path / "val.txt"
     split.write_text("scene0000_00\n")
     bench = tmp_path / "bench"
+    benchmarks = ["spbench-si", "spbench-mv", "vsi-video"]
     build_benchmarks(
-        scannet(synthetic_root), bench, ["spbench-si", "spbench-mv", "vsi-video"], split=str(split), frame_stride=1
+        BenchBuildConfig(
+            source=scannet(synthetic_root), out=bench, benchmarks=benchmarks, split=str(split), frame_stride=1
+        )
     )
     result = runner.invoke(app, ["preview", str(bench), "--samples", "4", "--task", "object_abs_distance"])
     assert result.exit_code == 0, result.output

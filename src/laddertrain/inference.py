@@ -6,6 +6,7 @@ training (:mod:`laddertrain.processing`).
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,19 @@ def load_model(
     return model, processor, device
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """How :func:`generate` decodes: up to ``max_new_tokens`` tokens, ``samples`` completions per row, sampled at
+    ``temperature`` (0: greedy, one completion makes sense)."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    samples: int = 1
+
+
+GREEDY = Decoding()
+
+
 def generate(
     model: Any,
     processor: Any,
@@ -62,11 +76,9 @@ def generate(
     rows: list[QuestionRow],
     style: PromptStyle,
     hint: Hint = Hint.NONE,
-    max_new_tokens: int = 64,
-    temperature: float = 0.0,
-    samples: int = 1,
+    decoding: Decoding = GREEDY,
 ) -> list[list[str]]:
-    """``samples`` completions per row (greedy when ``temperature`` is 0)."""
+    """``decoding.samples`` completions per row (greedy when ``decoding.temperature`` is 0)."""
     import torch
 
     texts = [
@@ -74,9 +86,10 @@ def generate(
     ]
     images = [img for r in rows for img in hinted_images(r, hint)]
     inputs = processor(text=texts, images=images, padding=True, return_tensors="pt").to(device)
+    temperature, samples = decoding.temperature, decoding.samples
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, num_return_sequences=samples, **sampling)
+        out = model.generate(**inputs, max_new_tokens=decoding.max_new_tokens, num_return_sequences=samples, **sampling)
     decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return [[d.strip() for d in decoded[i * samples : (i + 1) * samples]] for i in range(len(rows))]
 
@@ -95,7 +108,7 @@ def predict_transformers(
     out: list[dict[str, str]] = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
-        answers = generate(model, processor, device, batch, style, hint, max_new_tokens)
+        answers = generate(model, processor, device, batch, style, hint, Decoding(max_new_tokens=max_new_tokens))
         out.extend({"id": r["id"], "prediction": a[0]} for r, a in zip(batch, answers, strict=True))
         if progress:
             progress(len(batch))

@@ -231,7 +231,7 @@ def run_sample(stage: Stage, recipe: TrainRecipe, generator: Path | None, data: 
     preflight(stage.name, recipe)
     import datasets
 
-    from laddertrain.inference import generate, load_model
+    from laddertrain.inference import Decoding, generate, load_model
 
     cfg = recipe.settings(stage, ColdStartDataConfig)
     source = input_model(stage.name, generator, output)
@@ -248,9 +248,7 @@ def run_sample(stage: Stage, recipe: TrainRecipe, generator: Path | None, data: 
             device,
             batch,
             PromptStyle.THINK,
-            max_new_tokens=cfg.max_new_tokens,
-            temperature=cfg.temperature,
-            samples=cfg.samples_per_question,
+            decoding=Decoding(cfg.max_new_tokens, cfg.temperature, cfg.samples_per_question),
         )
         for row, completions in zip(batch, samples, strict=True):
             n = len(completions)

@@ -251,24 +251,23 @@ def run_bench(
     debias: "DebiasConfig | None" = None,
 ) -> dict[str, "BuildSummary"]:
     """Build benchmarks with progress bars and a table of what was written."""
-    from ladderdata.bench.build import build_benchmarks
+    from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 
     start = time.perf_counter()
     with progress_bars() as progress, item_bars(executor, progress, "views cast"):
-        summaries = build_benchmarks(
-            source,
-            out,
-            names,
-            split,
+        config = BenchBuildConfig(
+            source=source,
+            out=out,
+            benchmarks=names,
+            split=split,
             seed=build.seed,
             limit_scenes=build.limit_scenes,
             frame_stride=build.frame_stride,
-            executor=executor,
-            progress=StageBars(progress),
             metadata_cache=build.metadata_cache,
             debias=debias,
-            task_modules=build.tasks_module,
+            task_modules=build.tasks_module or [],
         )
+        summaries = build_benchmarks(config, executor, StageBars(progress))
     show_benchmarks(summaries, out)
     log.info("built %d benchmarks in %.1f s", len(summaries), time.perf_counter() - start)
     return summaries

@@ -151,41 +151,52 @@ def usage_error_line(error: typer.TyperException) -> str:
     return line
 
 
+def _failure(e: Exception) -> tuple[int, str, str]:
+    """The exit code, label and line for an exception that ends a command (called while it is handled)."""
+    from ladderdata.cache import is_out_of_space
+
+    if isinstance(e, OutOfSpaceError):
+        return OUT_OF_SPACE, "out of space", str(e)
+    if isinstance(e, LadderError):
+        return BAD_CONFIG, "error", str(e)
+    if isinstance(e, ValidationError):
+        return BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}"
+    if isinstance(e, OSError):
+        if is_out_of_space(e):
+            return OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept"
+        return BAD_CONFIG, "error", str(e)
+    if log.isEnabledFor(logging.DEBUG):
+        log.exception("internal error")
+    return (
+        INTERNAL_ERROR,
+        "internal error",
+        f"{type(e).__name__}: {e} (a bug in ladder: please report it; --verbose shows the traceback)",
+    )
+
+
+def _run_app() -> object:
+    """Run the command line; its exit code, or the code of a bad command line, an abort or an exit. Any other
+    exception ends the process with one line (:func:`_failure`)."""
+    try:
+        return app(standalone_mode=False)
+    except typer.TyperException as e:  # a bad command line (typer's click exceptions)
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+            console.print(f"[red]error:[/red] {escape(usage_error_line(e))}", soft_wrap=True)
+        return e.exit_code
+    except typer.Abort:
+        console.print("[yellow]aborted[/yellow]")
+        return SCANS_FAILED
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else BAD_CONFIG)
+    except Exception as e:
+        _fail(*_failure(e))
+
+
 def entrypoint() -> None:
     """``ladder``: exit 0, 1 when some scans failed, 2 on a bad config or input, 3 when the disk is full, 4 when a
     requested benchmark is empty, 70 on an internal error, 130 when interrupted. Every failure is one line on
     stderr, never a traceback."""
-    try:
-        code = app(standalone_mode=False)
-    except typer.TyperException as e:  # a bad command line (typer's click exceptions)
-        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
-            console.print(f"[red]error:[/red] {escape(usage_error_line(e))}", soft_wrap=True)
-        code = e.exit_code
-    except typer.Abort:
-        console.print("[yellow]aborted[/yellow]")
-        code = SCANS_FAILED
-    except OutOfSpaceError as e:
-        _fail(OUT_OF_SPACE, "out of space", str(e))
-    except LadderError as e:
-        _fail(BAD_CONFIG, "error", str(e))
-    except ValidationError as e:
-        _fail(BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}")
-    except OSError as e:
-        from ladderdata.cache import is_out_of_space
-
-        if is_out_of_space(e):
-            _fail(OUT_OF_SPACE, "out of space", f"{e}; free some and rerun: finished work is kept")
-        _fail(BAD_CONFIG, "error", str(e))
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else BAD_CONFIG)
-    except Exception as e:
-        if log.isEnabledFor(logging.DEBUG):
-            log.exception("internal error")
-        _fail(
-            INTERNAL_ERROR,
-            "internal error",
-            f"{type(e).__name__}: {e} (a bug in ladder: please report it; --verbose shows the traceback)",
-        )
+    code = _run_app()
     if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
         console.print("[yellow]interrupted:[/yellow] finished work is kept; rerun the same command to resume")
     raise SystemExit(code or 0)

@@ -18,7 +18,7 @@ missing, a shard that is not Parquet or lacks the fields, a row whose values do 
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,6 +419,41 @@ class BoxAnswer(BaseModel):
 _BOXES = TypeAdapter(list[BoxAnswer])
 
 
+def _mcq_truth_problem(truth: str, options: list[str]) -> str | None:
+    letters = LETTERS[: len(options)]
+    if not 1 <= len(options) <= len(LETTERS) or truth.strip().upper() not in letters:
+        return f"ground_truth {truth!r:.40} is not the letter of one of its {len(options)} options"
+    return None
+
+
+def _numeric_truth_problem(truth: str, options: list[str]) -> str | None:
+    try:
+        value = float(truth)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        return f"ground_truth {truth!r:.40} of a numeric question is not a finite number"
+    return None
+
+
+def _boxes_truth_problem(truth: str, options: list[str]) -> str | None:
+    try:
+        boxes = _BOXES.validate_json(truth)
+    except ValidationError:
+        boxes = []
+    if not boxes or not all(math.isfinite(v) for b in boxes for v in b.bbox_2d):
+        return f"ground_truth {truth!r:.40} of a boxes question is not a JSON list of boxes"
+    return None
+
+
+_TRUTH_PROBLEMS: dict[AnswerType, Callable[[str, list[str]], str | None]] = {
+    AnswerType.MCQ: _mcq_truth_problem,
+    AnswerType.NUMERIC: _numeric_truth_problem,
+    AnswerType.BOXES: _boxes_truth_problem,
+}
+"""Answer type -> what is wrong with a ground truth (as stored) of that type, given the options."""
+
+
 def bench_row_problem(stored: Mapping[str, object]) -> str | None:
     """What is wrong with a stored benchmark row's values (the scorers rely on them), None when nothing is:
     text fields that are non-empty strings, options a list of strings, a known answer type, and a ground truth of
@@ -431,27 +466,9 @@ def bench_row_problem(stored: Mapping[str, object]) -> str | None:
     options, kind, truth = stored.get("options"), str(stored["answer_type"]), str(stored["ground_truth"])
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         return f"options is {options!r:.60}, not a list of strings"
-    if kind == AnswerType.MCQ:
-        letters = LETTERS[: len(options)]
-        if not 1 <= len(options) <= len(LETTERS) or truth.strip().upper() not in letters:
-            return f"ground_truth {truth!r:.40} is not the letter of one of its {len(options)} options"
-    elif kind == AnswerType.NUMERIC:
-        try:
-            value = float(truth)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            return f"ground_truth {truth!r:.40} of a numeric question is not a finite number"
-    elif kind == AnswerType.BOXES:
-        try:
-            boxes = _BOXES.validate_json(truth)
-        except ValidationError:
-            boxes = []
-        if not boxes or not all(math.isfinite(v) for b in boxes for v in b.bbox_2d):
-            return f"ground_truth {truth!r:.40} of a boxes question is not a JSON list of boxes"
-    else:
+    if kind not in _TRUTH_PROBLEMS:
         return f"answer_type {kind!r:.40} is not one of {', '.join(t.value for t in AnswerType)}"
-    return None
+    return _TRUTH_PROBLEMS[AnswerType(kind)](truth, options)
 
 
 class BenchReader(ShardReader[BenchRow]):

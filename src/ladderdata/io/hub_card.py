@@ -300,6 +300,41 @@ def _check_license(meta: CardMetadata, problems: list[str]) -> None:
         problems.append('"license: other" needs "license_link": a URL, or LICENSE / LICENSE.md in the repository')
 
 
+def _check_data_file(name: str, entry: object, root: Path | None, problems: list[str]) -> None:
+    """One ``data_files`` entry of config ``name``: a split name and paths relative to the repository (which
+    exist under ``root`` when given, unless they are glob patterns)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("split"), str):
+        problems.append(f'config {name!r}: every "data_files" entry needs a "split" and a "path"')
+        return
+    if not SPLIT_NAME.match(entry["split"]):
+        problems.append(f"config {name!r}: split name {entry['split']!r} must be a word (train, test...)")
+    paths = entry.get("path")
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
+        problems.append(f'config {name!r}: "path" must be a path or a non-empty list of paths')
+        return
+    for path in paths:
+        if path.startswith("/") or ".." in Path(path).parts:
+            problems.append(f"config {name!r}: {path!r} must be relative to the repository")
+        elif root is not None and not any(c in path for c in "*?[") and not (root / path).is_file():
+            problems.append(f"config {name!r}: {path} does not exist in {root}")
+
+
+def _check_config(config: object, root: Path | None, problems: list[str]) -> str | None:
+    """One entry of ``configs``; its name, None when it has none."""
+    if not isinstance(config, dict) or not isinstance(config.get("config_name"), str) or not config["config_name"]:
+        problems.append('every entry of "configs" needs a "config_name"')
+        return None
+    name: str = config["config_name"]
+    files = config.get("data_files")
+    if not isinstance(files, list) or not files:
+        problems.append(f'config {name!r}: "data_files" must be a non-empty list of {{split, path}}')
+        return name
+    for entry in files:
+        _check_data_file(name, entry, root, problems)
+    return name
+
+
 def _check_configs(meta: CardMetadata, root: Path | None, problems: list[str]) -> None:
     configs = meta.get("configs")
     if configs is None:
@@ -307,33 +342,7 @@ def _check_configs(meta: CardMetadata, root: Path | None, problems: list[str]) -
     if not isinstance(configs, list) or not configs:
         problems.append('"configs" must be a non-empty list (leave it out when there is no data)')
         return
-    names: list[str] = []
-    for config in configs:
-        if not isinstance(config, dict) or not isinstance(config.get("config_name"), str) or not config["config_name"]:
-            problems.append('every entry of "configs" needs a "config_name"')
-            continue
-        name = config["config_name"]
-        names.append(name)
-        files = config.get("data_files")
-        if not isinstance(files, list) or not files:
-            problems.append(f'config {name!r}: "data_files" must be a non-empty list of {{split, path}}')
-            continue
-        for entry in files:
-            if not isinstance(entry, dict) or not isinstance(entry.get("split"), str):
-                problems.append(f'config {name!r}: every "data_files" entry needs a "split" and a "path"')
-                continue
-            if not SPLIT_NAME.match(entry["split"]):
-                problems.append(f"config {name!r}: split name {entry['split']!r} must be a word (train, test...)")
-            paths = entry.get("path")
-            paths = [paths] if isinstance(paths, str) else paths
-            if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
-                problems.append(f'config {name!r}: "path" must be a path or a non-empty list of paths')
-                continue
-            for path in paths:
-                if path.startswith("/") or ".." in Path(path).parts:
-                    problems.append(f"config {name!r}: {path!r} must be relative to the repository")
-                elif root is not None and not any(c in path for c in "*?[") and not (root / path).is_file():
-                    problems.append(f"config {name!r}: {path} does not exist in {root}")
+    names = [name for config in configs if (name := _check_config(config, root, problems)) is not None]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         problems.append(f"config names must be unique: {', '.join(duplicated)}")

@@ -133,9 +133,8 @@ def _read_manifest(path: Path, model: type[_M]) -> _M:
         raise ConfigError(f"{path} is not a ladder manifest") from None
 
 
-def plan_push(folder: Path, repo: str) -> PushPlan:
-    """What pushing ``folder`` to ``repo`` sends; raises ``ConfigError`` for a folder that is not a built dataset
-    or benchmark folder, has no rows, or whose card the Hub would refuse."""
+def _check_repo_id(repo: str) -> None:
+    """Raise ``ConfigError`` unless ``repo`` is a Hub repository id with its owner (USER/NAME)."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils._validators import validate_repo_id  # huggingface_hub.utils exports it lazily
 
@@ -145,51 +144,69 @@ def plan_push(folder: Path, repo: str) -> PushPlan:
         raise ConfigError(f"--repo {repo!r} is not a Hub repository id (USER/NAME): {e}") from None
     if "/" not in repo:
         raise ConfigError(f"--repo {repo!r}: give USER/NAME (or ORG/NAME)")
+
+
+def _benchmark_sources(folder: Path, benchmarks: list[Path]) -> list[tuple[Path, str]]:
+    """(file, path in the repository) of a build-bench folder: its card, licence and the non-empty benchmarks."""
     layout = DatasetLayout(folder)
-    sources: list[tuple[Path, str]]
+    absent = [p.name for p in (layout.card, layout.license) if not p.is_file()]
+    if absent:
+        raise ConfigError(f"{folder}: {', '.join(absent)} missing; rerun ladder build-bench to write them")
+    sources = [(layout.card, CARD), (layout.license, layout.license.name)]
+    for bench in benchmarks:
+        if not _read_manifest(DatasetLayout(bench).manifest, DatasetManifest).shards:
+            log.warning("%s is empty: not pushed (its README.md says why)", bench.name)
+            continue
+        sources += [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(bench)]
+    if len(sources) == 2:
+        raise ConfigError(f"every benchmark in {folder} is empty: nothing to push (its README.md says why)")
+    return sources
+
+
+def _folder_sources(folder: Path) -> tuple[FolderKind, list[tuple[Path, str]]]:
+    """What ``folder`` is and its files to send, each with its path in the repository."""
+    layout = DatasetLayout(folder)
     if (folder / EXPORT_MANIFEST).exists():
-        kind = FolderKind.EXPORT
-        sources = [
-            (p, p.relative_to(folder).as_posix())
-            for p in _export_files(folder, _read_manifest(folder / EXPORT_MANIFEST, ExportedBenchmark))
-        ]
-    elif layout.manifest.is_file():
-        kind = FolderKind.DATASET
+        files = _export_files(folder, _read_manifest(folder / EXPORT_MANIFEST, ExportedBenchmark))
+        return FolderKind.EXPORT, [(p, p.relative_to(folder).as_posix()) for p in files]
+    if layout.manifest.is_file():
         if not _read_manifest(layout.manifest, DatasetManifest).shards:
             raise ConfigError(f"{folder} has no rows to push (its README.md and stats.md say why)")
-        sources = [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(folder)]
-    elif benchmarks := benchmark_folders(folder):
-        kind = FolderKind.BENCHMARKS
-        absent = [p.name for p in (layout.card, layout.license) if not p.is_file()]
-        if absent:
-            raise ConfigError(f"{folder}: {', '.join(absent)} missing; rerun ladder build-bench to write them")
-        sources = [(layout.card, CARD), (layout.license, layout.license.name)]
-        for bench in benchmarks:
-            if not _read_manifest(DatasetLayout(bench).manifest, DatasetManifest).shards:
-                log.warning("%s is empty: not pushed (its README.md says why)", bench.name)
-                continue
-            sources += [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(bench)]
-        if len(sources) == 2:
-            raise ConfigError(f"every benchmark in {folder} is empty: nothing to push (its README.md says why)")
-    else:
-        exports = sorted(p.parent.name for p in folder.glob(f"*/{EXPORT_MANIFEST}"))
-        hint = f"; push each export folder on its own ({', '.join(exports)})" if exports else ""
-        raise ConfigError(
-            f"{folder} is neither a dataset (build-dataset --out), benchmarks (build-bench --out) nor an export "
-            f"folder (ladder export --out OUT writes OUT/<folder>){hint}"
-        )
+        return FolderKind.DATASET, [(p, p.relative_to(folder).as_posix()) for p in _dataset_files(folder)]
+    if benchmarks := benchmark_folders(folder):
+        return FolderKind.BENCHMARKS, _benchmark_sources(folder, benchmarks)
+    exports = sorted(p.parent.name for p in folder.glob(f"*/{EXPORT_MANIFEST}"))
+    hint = f"; push each export folder on its own ({', '.join(exports)})" if exports else ""
+    raise ConfigError(
+        f"{folder} is neither a dataset (build-dataset --out), benchmarks (build-bench --out) nor an export "
+        f"folder (ladder export --out OUT writes OUT/<folder>){hint}"
+    )
+
+
+def _card_for_push(folder: Path, repo: str) -> str:
+    """``folder``'s card as pushed to ``repo``; ``ConfigError`` when the Hub would refuse its metadata."""
+    card_path = DatasetLayout(folder).card
     try:
-        regular_file_stat(layout.card)
+        regular_file_stat(card_path)
     except OSError as e:
-        raise ConfigError(f"{layout.card}: {e.strerror or e}") from None
-    card = card_for_repo(layout.card.read_text(encoding="utf-8"), folder, repo)
+        raise ConfigError(f"{card_path}: {e.strerror or e}") from None
+    card = card_for_repo(card_path.read_text(encoding="utf-8"), folder, repo)
     try:
         meta = read_card_metadata(card)
     except ValueError as e:
-        raise ConfigError(f"{layout.card}: its metadata is not YAML the Hub reads: {e}") from None
+        raise ConfigError(f"{card_path}: its metadata is not YAML the Hub reads: {e}") from None
     problems = card_problems(meta, root=folder, required=REQUIRED_METADATA)
     if problems:
-        raise ConfigError(f"{layout.card} would fail the Hub's metadata checks: " + "; ".join(problems))
+        raise ConfigError(f"{card_path} would fail the Hub's metadata checks: " + "; ".join(problems))
+    return card
+
+
+def plan_push(folder: Path, repo: str) -> PushPlan:
+    """What pushing ``folder`` to ``repo`` sends; raises ``ConfigError`` for a folder that is not a built dataset
+    or benchmark folder, has no rows, or whose card the Hub would refuse."""
+    _check_repo_id(repo)
+    kind, sources = _folder_sources(folder)
+    card = _card_for_push(folder, repo)
     files = [
         PushFile(path, name, len(card.encode()) if name == CARD else path.stat().st_size) for path, name in sources
     ]

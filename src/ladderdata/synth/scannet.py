@@ -7,6 +7,7 @@ label table and split lists of a ScanNet root and ``synthetic_gt/<scan>.json`` (
 import json
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ from ladderdata.synth.render import FrameRenderer
 from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
 from ladderdata.synth.scene import SyntheticScene, scan_id_for
 from ladderdata.synth.truth import GROUND_TRUTH_DIR, SyntheticGroundTruth, ground_truth
-from ladderdata.typed import DepthMM, Matrix4
+from ladderdata.typed import DepthMM, Matrix4, Poses
 
 COLOR_K = CameraIntrinsics(fx=1169.6, fy=1167.1, cx=646.3, cy=489.9, width=1296, height=968)
 DEPTH_K = CameraIntrinsics(fx=577.6, fy=578.7, cx=318.9, cy=242.7, width=640, height=480)
@@ -93,27 +94,8 @@ def _rendered_frames(
         yield encode_color_jpeg(color, quality), encoded, depth
 
 
-def write_scene(
-    root: Path,
-    scene: SyntheticScene,
-    layouts: list[FramesLayout],
-    jpeg_quality: int = 90,
-    seed: int = 0,
-    max_edge: float = DEMO_EDGE,
-    structural_edge: float = DEMO_STRUCTURAL_EDGE,
-    posed_frames: list[int] | None = None,
-) -> SyntheticGroundTruth:
-    """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth.
-
-    Frames are rendered once and streamed to every layout, so memory does not grow with the frame count.
-    ``posed_frames`` (increasing frame numbers) are the frames the posed layout keeps, numbered 0, 1, 2, ...
-    as mmdetection3d writes a subsample; None keeps every frame under its own number.
-    """
-    paths = ScanPaths.at(root / "scans" / scene.scan_id, root=root)
-    paths.scan_dir.mkdir(parents=True, exist_ok=True)
-    rng = rng_for(seed, scene.scan_id, "mesh")
-    sm = build_mesh(scene, rng, max_edge, structural_edge)
-    to_raw = invert_pose(scene.alignment)
+def _write_mesh_and_annotations(paths: ScanPaths, scene: SyntheticScene, sm: SceneMesh, to_raw: Matrix4) -> None:
+    """The scan's mesh (in raw, unaligned coordinates), over-segmentation, aggregation and ``<scan>.txt``."""
     raw_vertices = sm.mesh.vertices @ to_raw[:3, :3].T + to_raw[:3, 3]
     with atomic_path(paths.mesh) as tmp:
         write_ply(tmp, TriangleMesh(raw_vertices, sm.mesh.faces, sm.mesh.colors))
@@ -149,47 +131,103 @@ def write_scene(
         f"{COLOR_K.width}\ndepthHeight = {DEPTH_K.height}\ndepthWidth = {DEPTH_K.width}\n"
         f"numColorFrames = {len(scene.poses)}\nsceneType = {scene.scene_type}\n",
     )
-    raw_poses = np.einsum("ij,tjk->tik", to_raw, scene.poses)
-    raw_poses[scene.invalid] = -np.inf
-    pose_txt = [matrix_text(p) for p in raw_poses]
-    n = len(scene.poses)
-    if FramesLayout.EXPORT in layouts:
-        for d in (paths.export_color_dir, paths.export_depth_dir, paths.export_pose_dir, paths.export_intrinsic_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        for name, K in (("intrinsic_color", COLOR_K), ("intrinsic_depth", DEPTH_K)):
-            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(K.matrix4))
-        for name in ("extrinsic_color", "extrinsic_depth"):
-            write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(np.eye(4)))
-    posed_number = {f: f for f in range(n)} if posed_frames is None else {f: j for j, f in enumerate(posed_frames)}
-    if FramesLayout.POSED in layouts:
-        paths.posed_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(paths.posed_intrinsic, matrix_text(COLOR_K.matrix4))
-        write_text_atomic(paths.posed_depth_intrinsic, matrix_text(DEPTH_K.matrix4))
 
-    def frames() -> Iterator[SensFrameData]:
+
+@dataclass(frozen=True)
+class _FrameSink:
+    """Where each rendered frame goes: the folder layouts among ``layouts`` (export, posed) as files, the .sens
+    stream as records."""
+
+    paths: ScanPaths
+    layouts: list[FramesLayout]
+    raw_poses: Poses
+    """(T, 4, 4) camera-to-world in the raw (unaligned) frame; -inf for invalid poses, as ScanNet writes them."""
+    posed_number: dict[int, int]
+    """Frame number -> its number in the posed layout, for the frames that layout keeps."""
+
+    @property
+    def with_png(self) -> bool:
+        """Whether a folder layout stores depth PNGs."""
+        return FramesLayout.EXPORT in self.layouts or FramesLayout.POSED in self.layouts
+
+    def prepare(self) -> None:
+        """The folder layouts' folders and intrinsics (the frames follow as they are rendered)."""
+        paths = self.paths
+        if FramesLayout.EXPORT in self.layouts:
+            for d in (
+                paths.export_color_dir,
+                paths.export_depth_dir,
+                paths.export_pose_dir,
+                paths.export_intrinsic_dir,
+            ):
+                d.mkdir(parents=True, exist_ok=True)
+            for name, K in (("intrinsic_color", COLOR_K), ("intrinsic_depth", DEPTH_K)):
+                write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(K.matrix4))
+            for name in ("extrinsic_color", "extrinsic_depth"):
+                write_text_atomic(paths.export_intrinsic_dir / f"{name}.txt", matrix_text(np.eye(4)))
+        if FramesLayout.POSED in self.layouts:
+            paths.posed_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(paths.posed_intrinsic, matrix_text(COLOR_K.matrix4))
+            write_text_atomic(paths.posed_depth_intrinsic, matrix_text(DEPTH_K.matrix4))
+
+    def _write_files(self, i: int, color: bytes, png: bytes) -> None:
+        """Frame ``i`` into the folder layouts."""
+        paths, pose_txt = self.paths, matrix_text(self.raw_poses[i])
+        if FramesLayout.EXPORT in self.layouts:
+            write_bytes_atomic(paths.export_color(i), color)
+            write_bytes_atomic(paths.export_depth(i), png)
+            write_text_atomic(paths.export_pose(i), pose_txt)
+        if FramesLayout.POSED in self.layouts and i in self.posed_number:
+            j = self.posed_number[i]
+            write_bytes_atomic(paths.posed_color(j), color)
+            write_bytes_atomic(paths.posed_depth(j), png)
+            write_text_atomic(paths.posed_pose(j), pose_txt)
+
+    def frames(self, rendered: Iterator[tuple[bytes, bytes, DepthMM]]) -> Iterator[SensFrameData]:
         """Each frame rendered once: written to the folder layouts, then handed on for the .sens stream."""
-        with_png = FramesLayout.EXPORT in layouts or FramesLayout.POSED in layouts
-        rendered = _rendered_frames(scene, sm, jpeg_quality, seed, with_png)
+        n = len(self.raw_poses)
         for i, (color, png, depth) in enumerate(rendered):
             report_progress(i + 1, n)  # frames written (the .sens stream takes each as it is yielded)
-            if FramesLayout.EXPORT in layouts:
-                write_bytes_atomic(paths.export_color(i), color)
-                write_bytes_atomic(paths.export_depth(i), png)
-                write_text_atomic(paths.export_pose(i), pose_txt[i])
-            if FramesLayout.POSED in layouts and i in posed_number:
-                j = posed_number[i]
-                write_bytes_atomic(paths.posed_color(j), color)
-                write_bytes_atomic(paths.posed_depth(j), png)
-                write_text_atomic(paths.posed_pose(j), pose_txt[i])
-            if FramesLayout.SENS in layouts:
-                yield SensFrameData(raw_poses[i], round(i * 1e6 / FPS), color, encode_depth_zlib(depth))
+            self._write_files(i, color, png)
+            if FramesLayout.SENS in self.layouts:
+                yield SensFrameData(self.raw_poses[i], round(i * 1e6 / FPS), color, encode_depth_zlib(depth))
 
+
+def write_scene(
+    root: Path,
+    scene: SyntheticScene,
+    layouts: list[FramesLayout],
+    jpeg_quality: int = 90,
+    seed: int = 0,
+    max_edge: float = DEMO_EDGE,
+    structural_edge: float = DEMO_STRUCTURAL_EDGE,
+    posed_frames: list[int] | None = None,
+) -> SyntheticGroundTruth:
+    """Write one scan into ``root/scans/<scan_id>`` (and ``root/posed_images``) plus its ground truth.
+
+    Frames are rendered once and streamed to every layout, so memory does not grow with the frame count.
+    ``posed_frames`` (increasing frame numbers) are the frames the posed layout keeps, numbered 0, 1, 2, ...
+    as mmdetection3d writes a subsample; None keeps every frame under its own number.
+    """
+    paths = ScanPaths.at(root / "scans" / scene.scan_id, root=root)
+    paths.scan_dir.mkdir(parents=True, exist_ok=True)
+    rng = rng_for(seed, scene.scan_id, "mesh")
+    sm = build_mesh(scene, rng, max_edge, structural_edge)
+    to_raw = invert_pose(scene.alignment)
+    _write_mesh_and_annotations(paths, scene, sm, to_raw)
+    raw_poses = np.einsum("ij,tjk->tik", to_raw, scene.poses)
+    raw_poses[scene.invalid] = -np.inf
+    n = len(scene.poses)
+    posed_number = {f: f for f in range(n)} if posed_frames is None else {f: j for j, f in enumerate(posed_frames)}
+    sink = _FrameSink(paths, layouts, raw_poses, posed_number)
+    sink.prepare()
+    frames = sink.frames(_rendered_frames(scene, sm, jpeg_quality, seed, sink.with_png))
     if FramesLayout.SENS in layouts:
         size_c, size_d = (COLOR_K.width, COLOR_K.height), (DEPTH_K.width, DEPTH_K.height)
         with atomic_path(paths.sens) as tmp:
-            write_sens(tmp, COLOR_K.matrix4, DEPTH_K.matrix4, size_c, size_d, frames(), n)
+            write_sens(tmp, COLOR_K.matrix4, DEPTH_K.matrix4, size_c, size_d, frames, n)
     else:
-        deque(frames(), maxlen=0)  # render and write the folder layouts
+        deque(frames, maxlen=0)  # render and write the folder layouts
     gt = ground_truth(scene).model_copy(update={"posed_frames": posed_frames})
     write_text_atomic(root / GROUND_TRUTH_DIR / f"{scene.scan_id}.json", gt.model_dump_json(indent=1))
     return gt

@@ -93,6 +93,90 @@ def _fits(poly: Points2, box: Cuboid, placed: list[SceneObject], clearance: floa
     return True
 
 
+Size = tuple[float, float, float]
+"""An object's width, depth and height (metres)."""
+
+
+@dataclass(frozen=True)
+class _Room:
+    """What an object is placed in: the floor polygon (counter-clockwise), the ceiling height, the objects placed
+    so far and the height a standing object is cut to."""
+
+    poly: Points2
+    height: float
+    placed: list[SceneObject]
+    tall_limit: float
+
+
+def _place_on(cat: Category, rng: np.random.Generator, size: Size, room: _Room) -> tuple[Cuboid, Size] | None:
+    """On a random supporting object (one of ``cat.supports``; the caller checked one is placed), shrunk to fit
+    it; None when it would overlap another object."""
+    w, d, h = size
+    supports = [o for o in room.placed if o.label in cat.supports]
+    sup = supports[int(rng.integers(len(supports)))]
+    assert sup.box is not None
+    sw, sd = sup.box.size[0], sup.box.size[1]
+    if w > sw * 0.9 or d > sd * 0.9:
+        w, d = min(w, sw * 0.6), min(d, sd * 0.6)
+    local = np.array([rng.uniform(-(sw - w) / 2, (sw - w) / 2), rng.uniform(-(sd - d) / 2, (sd - d) / 2)])
+    c, s = np.cos(sup.box.yaw), np.sin(sup.box.yaw)
+    xy = sup.box.center[:2] + np.array([c * local[0] - s * local[1], s * local[0] + c * local[1]])
+    z0 = sup.box.center[2] + sup.box.size[2] / 2
+    yaw = sup.box.yaw + rng.uniform(-0.3, 0.3)
+    box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), float(yaw % (2 * np.pi)))
+    others = [o for o in room.placed if o.object_id != sup.object_id and o.box is not None and not o.structural]
+    if any(cuboids_overlap(box, o.box) for o in others if o.box is not None):
+        return None
+    return box, (w, d, h)
+
+
+def _place_by_wall(cat: Category, rng: np.random.Generator, size: Size, room: _Room) -> tuple[Cuboid, Size] | None:
+    """Against a random wall, facing into the room (``mounted``: hanging on it, below the ceiling); None when
+    the wall is too short or the object does not fit."""
+    w, d, h = size
+    poly = room.poly
+    i = int(rng.integers(len(poly)))
+    a, b = poly[i], poly[(i + 1) % len(poly)]
+    length = np.linalg.norm(b - a)
+    if length < w + 0.4:
+        return None
+    t = rng.uniform(0.2 + w / 2, length - 0.2 - w / 2)
+    along = (b - a) / length
+    inward = np.array([-along[1], along[0]])  # polygon is counter-clockwise
+    gap = 0.002 if cat.placement == "mounted" else 0.02
+    xy = a + along * t + inward * (gap + d / 2)
+    z0 = rng.uniform(*cat.z0)
+    yaw = float(np.arctan2(along[1], along[0]) + np.pi) % (2 * np.pi)  # local +y faces the wall
+    box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), yaw)
+    if cat.placement != "mounted":
+        return (box, size) if _fits(poly, box, room.placed, clearance=0.05) else None
+    if z0 + h > room.height - 0.05:
+        return None
+    overlaps = any(cuboids_overlap(box, o.box) for o in room.placed if o.box is not None and not o.structural)
+    if overlaps or not _inside_room(poly, box.footprint()):
+        return None
+    return box, size
+
+
+def _place_standing(cat: Category, rng: np.random.Generator, size: Size, room: _Room) -> tuple[Cuboid, Size] | None:
+    """On the floor at a random spot, axis-aligned half the time (cut to ``room.tall_limit``); None when it does
+    not fit."""
+    w, d, h = size
+    if h > room.tall_limit:
+        h = room.tall_limit
+    lo, hi = room.poly.min(axis=0), room.poly.max(axis=0)
+    xy = rng.uniform(lo + 0.3, hi - 0.3)
+    yaw = float(rng.choice([0.0, np.pi / 2, np.pi, 1.5 * np.pi]) if rng.random() < 0.5 else rng.uniform(0, 2 * np.pi))
+    box = Cuboid(np.array([xy[0], xy[1], h / 2]), np.array([w, d, h]), yaw)
+    if not _fits(room.poly, box, room.placed, clearance=0.1):
+        return None
+    return box, (w, d, h)
+
+
+_PLACERS = {"on": _place_on, "wall": _place_by_wall, "mounted": _place_by_wall}
+"""A category's placement -> where it is tried; any other placement stands on the floor."""
+
+
 def _place(
     obj_id: int,
     cat: Category,
@@ -102,59 +186,18 @@ def _place(
     placed: list[SceneObject],
     tall_limit: float,
 ) -> SceneObject | None:
+    """An object of ``cat`` where it fits, at most 60 tries (each drawing its size first); None when none fits or
+    an object placed on others has nothing to stand on."""
+    room = _Room(poly, height, placed, tall_limit)
+    placer = _PLACERS.get(cat.placement, _place_standing)
     for _ in range(60):
         w, d, h = (rng.uniform(lo, hi) for lo, hi in zip(cat.size_lo, cat.size_hi, strict=True))
-        if cat.placement == "on":
-            supports = [o for o in placed if o.label in cat.supports]
-            if not supports:
-                return None
-            sup = supports[int(rng.integers(len(supports)))]
-            assert sup.box is not None
-            sw, sd = sup.box.size[0], sup.box.size[1]
-            if w > sw * 0.9 or d > sd * 0.9:
-                w, d = min(w, sw * 0.6), min(d, sd * 0.6)
-            local = np.array([rng.uniform(-(sw - w) / 2, (sw - w) / 2), rng.uniform(-(sd - d) / 2, (sd - d) / 2)])
-            c, s = np.cos(sup.box.yaw), np.sin(sup.box.yaw)
-            xy = sup.box.center[:2] + np.array([c * local[0] - s * local[1], s * local[0] + c * local[1]])
-            z0 = sup.box.center[2] + sup.box.size[2] / 2
-            yaw = sup.box.yaw + rng.uniform(-0.3, 0.3)
-            box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), float(yaw % (2 * np.pi)))
-            others = [o for o in placed if o.object_id != sup.object_id and o.box is not None and not o.structural]
-            if any(cuboids_overlap(box, o.box) for o in others if o.box is not None):
-                continue
-        elif cat.placement in ("wall", "mounted"):
-            i = int(rng.integers(len(poly)))
-            a, b = poly[i], poly[(i + 1) % len(poly)]
-            length = np.linalg.norm(b - a)
-            if length < w + 0.4:
-                continue
-            t = rng.uniform(0.2 + w / 2, length - 0.2 - w / 2)
-            along = (b - a) / length
-            inward = np.array([-along[1], along[0]])  # polygon is counter-clockwise
-            gap = 0.002 if cat.placement == "mounted" else 0.02
-            xy = a + along * t + inward * (gap + d / 2)
-            z0 = rng.uniform(*cat.z0)
-            yaw = float(np.arctan2(along[1], along[0]) + np.pi) % (2 * np.pi)  # local +y faces the wall
-            box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), yaw)
-            if cat.placement == "mounted":
-                if z0 + h > height - 0.05:
-                    continue
-                overlaps = any(cuboids_overlap(box, o.box) for o in placed if o.box is not None and not o.structural)
-                if overlaps or not _inside_room(poly, box.footprint()):
-                    continue
-            elif not _fits(poly, box, placed, clearance=0.05):
-                continue
-        else:
-            if h > tall_limit:
-                h = tall_limit
-            lo, hi = poly.min(axis=0), poly.max(axis=0)
-            xy = rng.uniform(lo + 0.3, hi - 0.3)
-            yaw = float(
-                rng.choice([0.0, np.pi / 2, np.pi, 1.5 * np.pi]) if rng.random() < 0.5 else rng.uniform(0, 2 * np.pi)
-            )
-            box = Cuboid(np.array([xy[0], xy[1], h / 2]), np.array([w, d, h]), yaw)
-            if not _fits(poly, box, placed, clearance=0.1):
-                continue
+        if cat.placement == "on" and not any(o.label in cat.supports for o in placed):
+            return None
+        found = placer(cat, rng, (w, d, h), room)
+        if found is None:
+            continue
+        box, (w, d, h) = found
         parts = [_to_world(p, box) for p in cat.builder(w, d, h)]
         jitter = rng.integers(-20, 21, size=3)
         color = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(cat.color, jitter, strict=True))

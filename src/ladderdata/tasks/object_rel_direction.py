@@ -11,7 +11,7 @@ Positions are the centres of the objects' gravity-aligned boxes.
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -146,7 +146,6 @@ class ObjectRelDirection(TaskGenerator[RelDirectionConfig]):
     def _quadrant_drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
-        cfg = self.config
         yield from allocentric_drafts(
             self,
             ctx,
@@ -155,9 +154,7 @@ class ObjectRelDirection(TaskGenerator[RelDirectionConfig]):
             rejections,
             QUADRANT_FORM,
             f"{self.name}.quadrant",
-            cfg.min_angle_margin_deg,
-            cfg.min_separation,
-            cfg.tries,
+            self.config,
         )
 
 
@@ -175,6 +172,19 @@ class DirectionForm:
 QUADRANT_FORM = DirectionForm(QUADRANTS, quadrant, lambda a: min(abs(a), 180.0 - abs(a), abs(abs(a) - 90.0)))
 
 
+class AllocentricGates(Protocol):
+    """What :func:`allocentric_drafts` reads from its task's config."""
+
+    @property
+    def min_angle_margin_deg(self) -> float: ...
+
+    @property
+    def min_separation(self) -> float: ...
+
+    @property
+    def tries(self) -> int: ...
+
+
 def allocentric_drafts(
     task: TaskGenerator,
     ctx: SceneContext,
@@ -183,18 +193,16 @@ def allocentric_drafts(
     rejections: Rejections,
     form: DirectionForm,
     template: str,
-    min_angle_margin_deg: float,
-    min_separation: float,
-    tries: int,
+    gates: AllocentricGates,
 ) -> Iterator[Draft]:
-    """Drafts "standing by P, facing O, where is Q?" from random triples of referable objects (floor plane,
-    box centres), rejecting triples closer than ``min_separation`` or within ``min_angle_margin_deg`` of an
-    answer boundary."""
+    """Drafts "standing by P, facing O, where is Q?" from ``gates.tries`` random triples of referable objects
+    (floor plane, box centres), rejecting triples closer than ``gates.min_separation`` or within
+    ``gates.min_angle_margin_deg`` of an answer boundary."""
     cands = task.candidates(ctx, shown, rejections)
     if len(cands) < 3:
         return
     tried: set[tuple[int, int, int]] = set()
-    for _ in range(tries):
+    for _ in range(gates.tries):
         p, o, q = (cands[int(i)] for i in rng.choice(len(cands), size=3, replace=False))
         if (p, o, q) in tried:
             continue
@@ -202,12 +210,12 @@ def allocentric_drafts(
         at = ctx.objects[p].center[:2]
         facing, towards = ctx.objects[o].center[:2] - at, ctx.objects[q].center[:2] - at
         separation = min(float(np.linalg.norm(facing)), float(np.linalg.norm(towards)))
-        if not rejections.check("too_close", separation >= min_separation):
+        if not rejections.check("too_close", separation >= gates.min_separation):
             continue
         angle = signed_angle_deg(facing, towards)
         margin = form.boundary_distance(angle)
         band = task.filters.guard_bands.angle_deg
-        if not task.reaches("angle_margin", margin, min_angle_margin_deg, band, rejections):
+        if not task.reaches("angle_margin", margin, gates.min_angle_margin_deg, band, rejections):
             continue
         answer = form.answer(angle)
         refs = [

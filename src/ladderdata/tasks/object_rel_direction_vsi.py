@@ -70,7 +70,6 @@ class VSIDirection(TaskGenerator[VSIDirectionConfig]):
     def drafts(
         self, ctx: SceneContext, shown: Shown, rng: np.random.Generator, rejections: Rejections
     ) -> Iterator[Draft]:
-        cfg = self.config
         yield from allocentric_drafts(
             self,
             ctx,
@@ -79,9 +78,7 @@ class VSIDirection(TaskGenerator[VSIDirectionConfig]):
             rejections,
             self.form,
             self.name,
-            cfg.min_angle_margin_deg,
-            cfg.min_separation,
-            cfg.tries,
+            self.config,
         )
 
 

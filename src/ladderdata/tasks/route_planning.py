@@ -234,54 +234,104 @@ def straighten(path: Points2, straight_deg: float) -> Points2:
     return np.asarray(points, dtype=np.float64)
 
 
-def plan_route(
-    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig, bands: GuardBands
-) -> Route | str:
-    """The route from object ``start``, facing object ``facing``, to object ``goal``, or the name of the filter
-    that rejects it: straight to the faced object (VSI-Bench's first step is "go forward until" it), then the
-    shortest way on. Every gated margin must clear its threshold by its guard band in ``bands``
-    (``guard_band:<margin>``). Landmarks are not checked for referability here (the caller knows the views)."""
+class _RouteRejectedError(Exception):
+    """A route step's rejection; ``reason`` is the filter's name (:func:`plan_route` returns it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _gate_below(value: float, threshold: float, band: float, rejection: str, margin: str) -> None:
+    """Reject a margin below its minimum (``rejection``) or within ``band`` of it (``guard_band:<margin>``)."""
+    if value < threshold:
+        raise _RouteRejectedError(rejection)
+    if not clear_of(value, threshold, band):
+        raise _RouteRejectedError(f"guard_band:{margin}")
+
+
+def _nearest_finite(distances: FloatArray) -> int:
+    """Index of the smallest of ``distances``; "unreachable" when none is finite."""
+    if not np.isfinite(distances.min()):
+        raise _RouteRejectedError("unreachable")
+    return int(np.argmin(distances))
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """Where the walk begins (xy), meets the faced object and ends (grid cells (row, col); the goal's xy too)."""
+
+    start_xy: FloatArray
+    faced_cell: IntArray
+    goal_cell: IntArray
+    goal_xy: FloatArray
+    goal_pred: IntArray
+    """Predecessors of the distance field from the goal cell (the shortest way from the faced cell back)."""
+    onward: float
+    """Metres of the shortest way from the faced cell to the goal cell."""
+
+
+def _start_and_faced(
+    ctx: SceneContext, plan: RoomPlan, near: dict[int, IntArray], start: int, facing: int
+) -> tuple[FloatArray, IntArray]:
+    """The xy of the start cell (where, within reach of A, B is nearest) and the cell nearest B's centre in sight
+    from it (the walker goes straight there); "facing_blocked" when the shortest way to B bends."""
     grid, node = plan.grid, plan.planner.node
-    near = {i: plan.near(i, cfg.reach) for i in (start, facing, goal)}
-    if any(not len(cells) for cells in near.values()):
-        return "unreachable"
-    # begin where, within reach of A, B is nearest; walk straight to the cell nearest B's centre in sight
     ring, ring_pred = plan.field_to(facing, near[facing])
-    to_facing = ring[node[near[start][:, 0], near[start][:, 1]]]
-    if not np.isfinite(to_facing.min()):
-        return "unreachable"
-    s_cell = near[start][int(np.argmin(to_facing))]
+    s_cell = near[start][_nearest_finite(ring[node[near[start][:, 0], near[start][:, 1]]])]
     s_xy = grid.centres(s_cell[None])[0]
     if not visible_from(grid, s_xy, grid.centres(plan.planner.path(s_cell, ring_pred)[-1:]))[0]:
-        return "facing_blocked"  # the shortest way to B bends
+        raise _RouteRejectedError("facing_blocked")
     b_xy = grid.centres(near[facing])
     by_closeness = np.argsort(np.linalg.norm(b_xy - ctx.objects[facing].center[:2], axis=1), kind="stable")
-    b_cell = None
     for chunk in np.array_split(by_closeness, max(1, len(by_closeness) // 32)):  # the closest cell in sight
         in_sight = np.flatnonzero(visible_from(grid, s_xy, b_xy[chunk]))
         if len(in_sight):
-            b_cell = near[facing][chunk[in_sight[0]]]
-            break
-    if b_cell is None:
-        return "facing_blocked"
-    from_b = plan.field_from(b_cell)[0]
-    on_goal = from_b[node[near[goal][:, 0], near[goal][:, 1]]]
-    if not np.isfinite(on_goal.min()):
-        return "unreachable"
-    g_cell = near[goal][int(np.argmin(on_goal))]
-    from_goal, pred = plan.field_from(g_cell)
-    onward = float(on_goal.min())
-    g_xy = grid.centres(g_cell[None])[0]
-    through = plan.planner.raster(from_b) + plan.planner.raster(from_goal)
-    detour = detour_margin(through, onward, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
+            return s_xy, near[facing][chunk[in_sight[0]]]
+    raise _RouteRejectedError("facing_blocked")
+
+
+def _route_ends(
+    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig
+) -> _Ends:
+    """The route's :class:`_Ends`: straight from near A to B, then the shortest way to the cells near C."""
+    near = {i: plan.near(i, cfg.reach) for i in (start, facing, goal)}
+    if any(not len(cells) for cells in near.values()):
+        raise _RouteRejectedError("unreachable")
+    s_xy, b_cell = _start_and_faced(ctx, plan, near, start, facing)
+    node = plan.planner.node
+    on_goal = plan.field_from(b_cell)[0][node[near[goal][:, 0], near[goal][:, 1]]]
+    g_cell = near[goal][_nearest_finite(on_goal)]
+    return _Ends(
+        start_xy=s_xy,
+        faced_cell=b_cell,
+        goal_cell=g_cell,
+        goal_xy=plan.grid.centres(g_cell[None])[0],
+        goal_pred=plan.field_from(g_cell)[1],
+        onward=float(on_goal.min()),
+    )
+
+
+def _detour(plan: RoomPlan, ends: _Ends, cfg: RoutePlanningConfig, bands: GuardBands) -> float:
+    """How much longer another route from B to C is (:func:`detour_margin`), gated by ``min_detour``."""
+    through = plan.planner.raster(plan.field_from(ends.faced_cell)[0]) + plan.planner.raster(
+        plan.field_from(ends.goal_cell)[0]
+    )
+    detour = detour_margin(through, ends.onward, DETOUR_CAP, max(4, round((cfg.body_radius / cfg.resolution) ** 2)))
     if detour < cfg.min_detour:
-        return "route_not_unique"
+        raise _RouteRejectedError("route_not_unique")
     # the detour is a ratio of route lengths, 1 + detour (at the cap no other route was found: nothing to band)
     if detour < DETOUR_CAP and not clear_of(1 + detour, 1 + cfg.min_detour, (1 + cfg.min_detour) * bands.ratio):
-        return "guard_band:detour_margin"
-    path = np.vstack([s_xy, straighten(taut_vertices(grid, plan.planner.path(b_cell, pred)), cfg.straight_deg)])
-    # the landmark of each bend: the faced object at the first, else the one object within reach; the next
-    # object min_landmark_gap farther (objects standing on it or under it mark the same place and are no rivals)
+        raise _RouteRejectedError("guard_band:detour_margin")
+    return detour
+
+
+def _bend_landmarks(
+    plan: RoomPlan, path: Points2, facing: int, cfg: RoutePlanningConfig, bands: GuardBands
+) -> tuple[list[int], list[float]]:
+    """The landmark of each bend of ``path`` and its gap to the next object: the faced object at the first, else
+    the one object within reach; the next object min_landmark_gap farther (objects standing on it or under it
+    mark the same place and are no rivals)."""
     ids = list(plan.obstacles)
     distances = np.stack([polygon_distance(plan.obstacles[i], path[1:-1]) for i in ids], axis=1)  # (bends, objects)
     bend_landmarks, gaps = [], []
@@ -290,16 +340,20 @@ def plan_route(
         landmark = facing if k == 0 else ids[int(order[0])]
         own = float(row[ids.index(landmark)])
         if own > cfg.reach:
-            return "no_landmark"
+            raise _RouteRejectedError("no_landmark")
         rivals = [float(row[m]) for m in order if ids[int(m)] != landmark and not plan.stacked(landmark, ids[int(m)])]
         gap = rivals[0] - own if rivals else np.inf
-        if gap < cfg.min_landmark_gap:
-            return "landmark_ambiguous"
-        if not clear_of(gap, cfg.min_landmark_gap, bands.depth):
-            return "guard_band:landmark_gap"
+        _gate_below(gap, cfg.min_landmark_gap, bands.depth, "landmark_ambiguous", "landmark_gap")
         bend_landmarks.append(landmark)
         gaps.append(gap)
-    # consecutive bends by one landmark (around its corners) are one turn: path indices first..last of each
+    return bend_landmarks, gaps
+
+
+def _turn_groups(
+    bend_landmarks: list[int], start: int, goal: int, cfg: RoutePlanningConfig
+) -> list[tuple[int, int, int]]:
+    """(landmark, first, last) path indices of each turn: consecutive bends by one landmark (around its
+    corners) are one turn."""
     groups: list[tuple[int, int, int]] = []
     for k, landmark in enumerate(bend_landmarks, start=1):
         if groups and groups[-1][0] == landmark:
@@ -307,45 +361,78 @@ def plan_route(
         else:
             groups.append((landmark, k, k))
     if len(groups) < cfg.min_turns:
-        return "too_few_turns"
+        raise _RouteRejectedError("too_few_turns")
     if len(groups) > cfg.max_turns:
-        return "too_many_turns"
-    landmarks = [g[0] for g in groups]
-    if len({start, goal, *landmarks}) != len(landmarks) + 2:
-        return "landmark_repeated"
-    # the "go forward" legs: start -> first bend of the first landmark -> ... -> last bend of the last -> goal
+        raise _RouteRejectedError("too_many_turns")
+    if len({start, goal, *(g[0] for g in groups)}) != len(groups) + 2:
+        raise _RouteRejectedError("landmark_repeated")
+    return groups
+
+
+def _leg_ends(groups: list[tuple[int, int, int]], path_length: int) -> list[tuple[int, int]]:
+    """Path indices of the "go forward" legs: start -> first bend of the first landmark -> ... -> last bend of
+    the last -> goal."""
     leg_ends = [(0, groups[0][1])]
     leg_ends += [(prev[2], nxt[1]) for prev, nxt in pairwise(groups)]
-    leg_ends.append((groups[-1][2], len(path) - 1))
-    leg_lengths = [float(np.linalg.norm(path[b] - path[a])) for a, b in leg_ends]
-    if min(leg_lengths) < cfg.min_leg:
-        return "short_leg"
-    if not clear_of(min(leg_lengths), cfg.min_leg, bands.depth):
-        return "guard_band:min_leg"
-    # each leg heads for the object it ends at (the first for B, which the walker faces)
-    targets = np.array([ctx.objects[i].center[:2] for i in [*landmarks, goal]])
+    leg_ends.append((groups[-1][2], path_length - 1))
+    return leg_ends
+
+
+def _bearing(
+    path: Points2, leg_ends: list[tuple[int, int]], targets: Points2, cfg: RoutePlanningConfig, bands: GuardBands
+) -> float:
+    """The largest angle between a leg and the direction to the object it ends at (the first for B, which the
+    walker faces), gated by ``max_bearing_deg``."""
     bearing = max(
         abs(signed_turn_deg(path[a + 1] - path[a], t - path[a])) for (a, _), t in zip(leg_ends, targets, strict=True)
     )
     if bearing > cfg.max_bearing_deg:
-        return "bearing"
+        raise _RouteRejectedError("bearing")
     if not clear_of(bearing, cfg.max_bearing_deg, bands.angle_deg):
-        return "guard_band:bearing_offset_deg"
-    # each turn on the path (the bends' heading changes, summed) and on the polyline through the landmarks'
-    # centres (start and goal cells at its ends)
-    centres = np.vstack([s_xy, targets[:-1], g_xy])
+        raise _RouteRejectedError("guard_band:bearing_offset_deg")
+    return bearing
+
+
+def _turns(
+    path: Points2, centres: Points2, groups: list[tuple[int, int, int]], cfg: RoutePlanningConfig, bands: GuardBands
+) -> tuple[list[str], float]:
+    """Each turn on the path (the bends' heading changes, summed) and on the polyline ``centres`` through the
+    landmarks' centres (start and goal cells at its ends), and the smallest margin to an answer boundary."""
     turns, margin = [], np.inf
     for k, (_, first, last) in enumerate(groups, start=1):
         on_path = sum(signed_turn_deg(path[i] - path[i - 1], path[i + 1] - path[i]) for i in range(first, last + 1))
         on_centres = signed_turn_deg(centres[k] - centres[k - 1], centres[k + 1] - centres[k])
         if turn_of(on_path) != turn_of(on_centres):
-            return "turn_disagrees"
+            raise _RouteRejectedError("turn_disagrees")
         margin = min(margin, turn_margin(on_path), turn_margin(on_centres))
         turns.append(turn_of(on_path))
-    if margin < cfg.min_angle_margin_deg:
-        return "angle_margin"
-    if not clear_of(margin, cfg.min_angle_margin_deg, bands.angle_deg):
-        return "guard_band:angle_margin"
+    _gate_below(margin, cfg.min_angle_margin_deg, bands.angle_deg, "angle_margin", "angle_margin")
+    return turns, margin
+
+
+def plan_route(
+    ctx: SceneContext, plan: RoomPlan, start: int, facing: int, goal: int, cfg: RoutePlanningConfig, bands: GuardBands
+) -> Route | str:
+    """The route from object ``start``, facing object ``facing``, to object ``goal``, or the name of the filter
+    that rejects it: straight to the faced object (VSI-Bench's first step is "go forward until" it), then the
+    shortest way on. Every gated margin must clear its threshold by its guard band in ``bands``
+    (``guard_band:<margin>``). Landmarks are not checked for referability here (the caller knows the views)."""
+    try:
+        ends = _route_ends(ctx, plan, start, facing, goal, cfg)
+        detour = _detour(plan, ends, cfg, bands)
+        taut = taut_vertices(plan.grid, plan.planner.path(ends.faced_cell, ends.goal_pred))
+        path = np.vstack([ends.start_xy, straighten(taut, cfg.straight_deg)])
+        bend_landmarks, gaps = _bend_landmarks(plan, path, facing, cfg, bands)
+        groups = _turn_groups(bend_landmarks, start, goal, cfg)
+        landmarks = [g[0] for g in groups]
+        leg_ends = _leg_ends(groups, len(path))
+        leg_lengths = [float(np.linalg.norm(path[b] - path[a])) for a, b in leg_ends]
+        _gate_below(min(leg_lengths), cfg.min_leg, bands.depth, "short_leg", "min_leg")
+        targets = np.array([ctx.objects[i].center[:2] for i in [*landmarks, goal]])
+        bearing = _bearing(path, leg_ends, targets, cfg, bands)
+        turns, margin = _turns(path, np.vstack([ends.start_xy, targets[:-1], ends.goal_xy]), groups, cfg, bands)
+    except _RouteRejectedError as rejected:
+        return rejected.reason
     return Route(
         landmarks=landmarks,
         turns=turns,
@@ -356,7 +443,7 @@ def plan_route(
             "bearing_offset_deg": float(bearing),
             "min_leg": min(leg_lengths),
             "detour_margin": float(detour),
-            "route_length": float(np.linalg.norm(path[1] - s_xy)) + onward,
+            "route_length": float(np.linalg.norm(path[1] - ends.start_xy)) + ends.onward,
         },
     )
 

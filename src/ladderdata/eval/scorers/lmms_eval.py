@@ -60,33 +60,23 @@ def strip_reasoning_tags(text: str, tag_pairs: Sequence[tuple[str, str]] = REASO
     return result.strip()
 
 
-def lmms_eval_number(text: str) -> float | None:
-    """Its ``extract_number``: in the stripped, lower-cased text, the first signed decimal unless a run of number
-    words starts before it (``and`` inside a run is skipped; ``hundred`` multiplies, ``thousand`` closes a group).
-
-    >>> [lmms_eval_number(t) for t in ["(3)", "The answer is 122", "twenty-eight", "-2.5 m", "one apple, room 2"]]
-    [3.0, 122.0, 28.0, -2.5, 1.0]
-    >>> lmms_eval_number("three hundred and twenty-one"), lmms_eval_number("someone"), lmms_eval_number("")
-    (321.0, None, None)
-    """
-    s = text.strip().lower()
-    digits = _DIGITS.search(s)
+def _number_word_run(s: str) -> tuple[int | None, list[str]]:
+    """Where the first run of number words in ``s`` starts (None: no number word) and its words, ``and``
+    inside the run skipped."""
     run_start: int | None = None
     run: list[str] = []
     for m in _LETTERS.finditer(s):
         word = m.group(0)
-        if run_start is None:
-            if word in _WORDS:
-                run_start = m.start()
-                run.append(word)
-        elif word in _WORDS:
+        if word in _WORDS:
+            run_start = m.start() if run_start is None else run_start
             run.append(word)
-        elif word != "and":
+        elif run_start is not None and word != "and":
             break
-    if digits is not None and (run_start is None or digits.start() < run_start):
-        return float(digits.group(0))
-    if run_start is None:
-        return None
+    return run_start, run
+
+
+def _number_words_value(run: list[str]) -> float:
+    """The value of a run of number words: ``hundred`` multiplies, ``thousand`` closes a group."""
     total = current = 0
     for word in run:
         value = _WORDS[word]
@@ -98,6 +88,25 @@ def lmms_eval_number(text: str) -> float | None:
         else:
             current += value
     return float(total + current)
+
+
+def lmms_eval_number(text: str) -> float | None:
+    """Its ``extract_number``: in the stripped, lower-cased text, the first signed decimal unless a run of number
+    words starts before it (``and`` inside a run is skipped; ``hundred`` multiplies, ``thousand`` closes a group).
+
+    >>> [lmms_eval_number(t) for t in ["(3)", "The answer is 122", "twenty-eight", "-2.5 m", "one apple, room 2"]]
+    [3.0, 122.0, 28.0, -2.5, 1.0]
+    >>> lmms_eval_number("three hundred and twenty-one"), lmms_eval_number("someone"), lmms_eval_number("")
+    (321.0, None, None)
+    """
+    s = text.strip().lower()
+    digits = _DIGITS.search(s)
+    run_start, run = _number_word_run(s)
+    if digits is not None and (run_start is None or digits.start() < run_start):
+        return float(digits.group(0))
+    if run_start is None:
+        return None
+    return _number_words_value(run)
 
 
 def lmms_eval_aggregate(scores: Sequence[tuple[str, float]]) -> OfficialSummary:
