@@ -1923,7 +1923,9 @@ def test_an_internal_error_is_one_line_exit_70(
     def bug(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "summarise_scans", bug)
+    from ladderdata.cli import scans
+
+    monkeypatch.setattr(scans, "summarise_scans", bug)
     code, stderr = run_cli(["scans", "--scans", str(synthetic_root)], monkeypatch, capsys)
     assert code == cli.INTERNAL_ERROR == 70
     assert "RuntimeError: a bug" in one_line_error(stderr, "internal error")

@@ -193,14 +193,19 @@ def test_grpo_keeps_video_frames_in_every_forward_pass(
 ) -> None:
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
 
+    from ladderdata.io.dataset import MANIFEST, BuildManifest, DatasetReader, ManifestShard
     from laddertrain.runners import run_stage
 
-    table = pq.read_table(sorted((built_dataset.out / "data" / "spatial").glob("*.parquet")))
+    spatial = [shard.path for shard in DatasetReader(built_dataset.out).shards if shard.subset == "spatial"]
+    table = pq.read_table(spatial)
     videos = table.filter(pc.equal(table.column("modality"), "video")).slice(0, 2)
     frames = [len(f) for f in videos.column("frame_ids").to_pylist()]
     data = tmp_path / "videos"
-    (data / "data" / "spatial").mkdir(parents=True)
-    pq.write_table(videos, data / "data" / "spatial" / "train-00000-of-00001.parquet")
+    shard = Path("data") / "spatial" / "train-00000-of-00001.parquet"
+    (data / shard).parent.mkdir(parents=True)
+    pq.write_table(videos, data / shard)
+    listed = BuildManifest(shards=[ManifestShard(path=str(shard), rows=videos.num_rows)])
+    (data / MANIFEST).write_text(listed.model_dump_json(indent=2))
 
     calls: list[dict[str, Any]] = []
     original = Qwen2_5_VLModel.forward  # the inner model: every pass, generation and loss alike, goes through it
