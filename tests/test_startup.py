@@ -9,9 +9,11 @@ import sys
 
 import pytest
 import typer
+from pydantic import BaseModel
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+from ladderdata.cli import root
 from ladderdata.cli.root import COMMANDS, LadderCommands, app, family
 
 #: Modules that cost a second or more to import between them and no work before a command starts needs.
@@ -84,6 +86,7 @@ def test_a_command_loads_only_its_own_family() -> None:
     _, listed = imported_by("--help")
     assert "laddertrain.cli" in listed  # the probe sees what --help loads: the extension's commands, to list them
     assert not {m for m in listed if m.startswith("ladderdata.cli.")} - {"ladderdata.cli.root", "ladderdata.cli.render"}
+    assert not {m for m in listed if m.split(".")[0] in ("pydantic", "pydantic_core")}  # nothing to validate yet
 
 
 def test_the_listed_summaries_are_the_commands_own() -> None:
@@ -107,3 +110,22 @@ def test_help_lists_what_the_commands_themselves_would(monkeypatch: pytest.Monke
     assert from_table.exit_code == from_commands.exit_code == 0
     assert from_table.output == from_commands.output
     assert "build-dataset" in from_table.output and "train" in from_table.output
+
+
+def test_a_validation_error_is_still_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``entrypoint`` catches pydantic's error without importing pydantic itself: a command's invalid settings are
+    one ``error: invalid settings`` line and exit 2, as before."""
+
+    class Settings(BaseModel):
+        workers: int
+
+    def invalid(standalone_mode: bool) -> None:
+        Settings(workers="many")
+
+    monkeypatch.setattr(root, "app", invalid)
+    with pytest.raises(SystemExit) as stopped:
+        root.entrypoint()
+    assert stopped.value.code == root.BAD_CONFIG == 2
+    assert capsys.readouterr().err.startswith("error: invalid settings: workers: ")

@@ -5,11 +5,11 @@ nothing a command does not need)."""
 
 import importlib
 import logging
+import sys
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Annotated, NamedTuple, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
@@ -18,6 +18,7 @@ from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
 from ladderdata.registry import Registry
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from typer._click import Command, Context, HelpFormatter
 
     from ladderdata.extensions import Extension
@@ -238,6 +239,13 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
     )
 
 
+def validation_errors() -> "tuple[type[ValidationError], ...]":
+    """pydantic's validation error, for ``except``; none before pydantic is imported (nothing can have raised one
+    then), so that ``ladder --help`` need not import pydantic."""
+    pydantic_core = sys.modules.get("pydantic_core")
+    return (pydantic_core.ValidationError,) if pydantic_core else ()
+
+
 def _fail(code: int, label: str, text: str) -> NoReturn:
     from ladderdata.outputs import one_line
 
@@ -274,7 +282,7 @@ def entrypoint() -> None:
         _fail(OUT_OF_SPACE, "out of space", str(e))
     except LadderError as e:
         _fail(BAD_CONFIG, "error", str(e))
-    except ValidationError as e:
+    except validation_errors() as e:
         _fail(BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}")
     except OSError as e:
         from ladderdata.cache import is_out_of_space
