@@ -5,7 +5,8 @@ command line, by source tree, in interleaved runs (median and range), each in a 
     python benchmarks/bench_startup.py --base-src /tmp/base/src --repeat 5
 
 Each run is ``python -m ladderdata ARGS`` with ``PYTHONPATH`` set to the tree; CPU time is read from the child's
-rusage, so the shared machine's load changes it little (wall time would change 10-30x).
+rusage, so the shared machine's load changes it little (wall time would change 10-30x). The ``floor`` rows run the
+same arguments on ``startup_floor.py``, a bare typer app of two commands: typer's and rich's share of each figure.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 THIS_SRC = Path(__file__).resolve().parents[1] / "src"
+FLOOR = Path(__file__).resolve().with_name("startup_floor.py")
 COMMANDS = {
     "ladder --help": ["--help"],
     "ladder build-dataset --help": ["build-dataset", "--help"],
@@ -24,10 +26,12 @@ COMMANDS = {
 }
 
 
-def cpu_seconds(src: Path, args: list[str]) -> float:
+def cpu_seconds(src: Path | None, args: list[str]) -> float:
+    """CPU time of ``ladder ARGS`` run from the source tree ``src``; of the floor app with ``ARGS`` when None."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    subprocess.run([sys.executable, "-m", "ladderdata", *args], env=env, capture_output=True, check=False)
+    env = {**os.environ, "PYTHONPATH": str(src or THIS_SRC)}
+    program = ["-m", "ladderdata"] if src else [str(FLOOR)]
+    subprocess.run([sys.executable, *program, *args], env=env, capture_output=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -37,7 +41,9 @@ def main() -> None:
     parser.add_argument("--base-src", type=Path, help="a second source tree to measure, interleaved with this one")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    trees = {"this": THIS_SRC} | ({"base": args.base_src} if args.base_src else {})
+    trees: dict[str, Path | None] = {"this": THIS_SRC, "floor": None} | (
+        {"base": args.base_src} if args.base_src else {}
+    )
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeat):
         for label, command in COMMANDS.items():

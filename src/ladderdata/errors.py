@@ -3,9 +3,11 @@
 import json
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from pydantic import ValidationError
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class LadderError(Exception):
@@ -62,7 +64,7 @@ class OutOfSpaceError(StopRunError):
     """A write failed because the file system is full or the user's quota is used up (ENOSPC, EDQUOT)."""
 
 
-def validation_text(error: ValidationError) -> str:
+def validation_text(error: "ValidationError") -> str:
     """A pydantic error in one line: each wrong field with its location, the reason and the value given."""
     parts = []
     for e in error.errors(include_url=False):

@@ -2,7 +2,8 @@
 
 ladderdata never imports them by name. laddertrain (the ``train`` extra) registers this way the ``ladder train``
 commands, the answer backends of ``ladder eval --model`` and its recipe models (for ``ladder schemas``). An
-entry point names a function that returns an :class:`Extension` and imports nothing heavy; when the
+entry point names a function that returns an :class:`Extension` and imports nothing heavy (``ladder --help`` calls
+it to list the extension's commands); when the
 extension's own dependencies are missing, ``ladder`` says which extra to install instead of failing.
 """
 
@@ -76,8 +77,9 @@ class Extension:
     """``ladder <name> ...`` command groups."""
     answer_backends: Mapping[BackendName, AnswerBackend] = field(default_factory=dict)
     """``ladder eval --model --backend <name>``."""
-    schema_models: tuple[type[BaseModel], ...] = ()
-    """Configs and records written to ``schemas/`` by ``ladder schemas``."""
+    schema_models: Callable[[], tuple[type[BaseModel], ...]] = tuple
+    """Configs and records written to ``schemas/`` by ``ladder schemas``, imported when called (a model's module
+    can be heavy: ``ladder --help`` loads the extension to list its commands)."""
 
     def missing(self) -> list[str]:
         return [m for m in self.requires if not _importable(m)]

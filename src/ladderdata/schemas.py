@@ -60,7 +60,7 @@ def source_config_models() -> list[type[BaseModel]]:
 def all_models() -> list[type[BaseModel]]:
     """:data:`MODELS`, every scan source's config and the models of every installed extension (laddertrain's
     training recipes)."""
-    return [*MODELS, *source_config_models(), *(m for ext in load_extensions() for m in ext.schema_models)]
+    return [*MODELS, *source_config_models(), *(m for ext in load_extensions() for m in ext.schema_models())]
 
 
 def render_schemas() -> dict[str, str]:

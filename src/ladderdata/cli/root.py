@@ -1,23 +1,25 @@
 """The ``ladder`` command itself: its exit codes, logging, the entry point that turns every failure into one line,
-and the table of command families, whose modules are imported only when one of their commands is called or
-listed (``--help`` and errors found in the command line import nothing a command does not need)."""
+and the table of commands with their summaries, so that ``ladder --help`` lists them without importing any, and a
+command's module is imported only when it is called (``--help`` and errors found in the command line import
+nothing a command does not need)."""
 
 import importlib
 import logging
+import sys
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NamedTuple, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ladderdata.errors import LadderError, OutOfSpaceError, validation_text
 from ladderdata.registry import Registry
 
 if TYPE_CHECKING:
-    from typer._click import Command, Context
+    from pydantic import ValidationError
+    from typer._click import Command, Context, HelpFormatter
 
     from ladderdata.extensions import Extension
 
@@ -26,24 +28,119 @@ if TYPE_CHECKING:
 #: traceback with --verbose); interrupted (Ctrl-C, as shells report SIGINT).
 SCANS_FAILED, BAD_CONFIG, OUT_OF_SPACE, EMPTY_BENCHMARK, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 4, 70, 130
 
-#: ``ladder COMMAND`` -> the module of ``ladderdata.cli`` whose ``commands`` defines it, in ``--help``'s order.
-COMMANDS: Registry[str] = Registry("ladder command")
-for _name, _module in [
-    ("synth", "synth"),
-    ("scans", "scans"),
-    ("metadata", "scans"),
-    ("build-dataset", "build"),
-    ("build-bench", "build"),
-    ("check-leakage", "quality"),
-    ("audit", "quality"),
-    ("eval", "evaluate"),
-    ("export", "evaluate"),
-    ("push", "evaluate"),
-    ("preview", "quality"),
-    ("demo", "demo"),
-    ("schemas", "demo"),
+
+class Listed(NamedTuple):
+    """A built-in command as ``ladder --help`` lists it without importing it: the module of ``ladderdata.cli`` whose
+    ``commands`` defines it, and the first paragraph of its help (tests/test_startup.py checks it is the command's
+    own)."""
+
+    module: str
+    summary: str
+
+
+#: ``ladder COMMAND`` -> where it is defined and its summary, in ``--help``'s order.
+COMMANDS: Registry[Listed] = Registry("ladder command")
+for _name, _listed in [
+    (
+        "synth",
+        Listed(
+            "synth",
+            "Write synthetic scans (ScanNet, ScanNet++ or ARKitScenes layout) with exact ground truth\n"
+            "(synthetic_gt/<scan>.json). A root that already holds the same scans is left as it is.",
+        ),
+    ),
+    (
+        "scans",
+        Listed(
+            "scans",
+            "Check every scan as a build would need it (files present, the scan loads, valid poses, sample frames\n"
+            "decode) and summarise it; exit 1 when a scan would fail (each named with its file and reason).",
+        ),
+    ),
+    (
+        "metadata",
+        Listed(
+            "scans",
+            "Per-view metadata (objects seen, visibility, 2D boxes, depth) for every scan, cached per scan: reruns "
+            "skip\nfinished scans, and build-dataset/build-bench reuse it with --metadata-cache (same frame stride).",
+        ),
+    ),
+    (
+        "build-dataset",
+        Listed(
+            "build",
+            "Generate spatial QA and localization shards (Hugging Face Parquet) from scans; resumes when rerun.",
+        ),
+    ),
+    (
+        "build-bench",
+        Listed(
+            "build",
+            "Build held-out SPBench-style benchmarks from validation scans (stricter filters, no near-duplicates).",
+        ),
+    ),
+    (
+        "check-leakage",
+        Listed(
+            "quality",
+            "Prove zero room overlap between training data and a benchmark (rescans of a room count as the room) "
+            "and/or\nthe public benchmarks' scene lists; exit 1 when a room is in both.",
+        ),
+    ),
+    (
+        "audit",
+        Listed(
+            "quality",
+            "Blind baselines per question type: chance, most frequent / median answer and a k-fold text-only model "
+            "(the\naudit extra: scikit-learn), with every question's blind-answerability.",
+        ),
+    ),
+    (
+        "eval",
+        Listed(
+            "evaluate",
+            "Score predictions on a benchmark (MCQ exact letter, numbers by MRA, boxes by IoU); optionally run a "
+            "model.",
+        ),
+    ),
+    (
+        "export",
+        Listed(
+            "evaluate", "Write a benchmark in the layout, file names, fields and media an official evaluator reads."
+        ),
+    ),
+    (
+        "push",
+        Listed(
+            "evaluate",
+            "Upload shards, card, manifest, stats and previews to a Hugging Face dataset repository (one commit).",
+        ),
+    ),
+    (
+        "preview",
+        Listed(
+            "quality",
+            "Render one PNG contact sheet per task of random samples: the question's objects boxed on single images "
+            "and\non every frame of multi-view sets and videos (from the build's per-view metadata), question, "
+            "options and\nanswer with its unit.",
+        ),
+    ),
+    (
+        "demo",
+        Listed(
+            "demo",
+            "The good practice on 4 synthetic scans: SPBench-SI/MV from the val scan (OUT/bench), training data "
+            "from\nthe train scans with the benchmark's rooms excluded (OUT/dataset), the leakage check, preview "
+            "sheets.\nBoth builds share one per-view metadata cache (OUT/metadata); a rerun resumes in seconds.",
+        ),
+    ),
+    ("schemas", Listed("demo", "Regenerate the JSON Schemas of every record and config.")),
 ]:
-    COMMANDS.add(_name, _module)
+    COMMANDS.add(_name, _listed)
+
+#: Set in the root context's ``meta`` while ``ladder --help`` draws: the built-in commands are then listed from
+#: :data:`COMMANDS`, without importing their modules.
+LISTING = "ladder.listing"
 
 console = Console(stderr=True)
 log = logging.getLogger("ladderdata")
@@ -86,16 +183,26 @@ def extension_commands() -> TyperGroup:
 
 
 class LadderCommands(TyperGroup):
-    """``ladder``'s commands: the built-in ones of :data:`COMMANDS`, then the extensions', each family loaded when
-    first named or listed."""
+    """``ladder``'s commands: the built-in ones of :data:`COMMANDS`, then the extensions'. A built-in family is
+    loaded when one of its commands is named; ``ladder --help`` lists them from :data:`COMMANDS` alone."""
 
     def list_commands(self, ctx: "Context") -> list[str]:
         return [*COMMANDS, *extension_commands().list_commands(ctx)]
 
     def get_command(self, ctx: "Context", cmd_name: str) -> "Command | None":
         if cmd_name in COMMANDS:
-            return family(COMMANDS[cmd_name]).get_command(ctx, cmd_name)
+            listed = COMMANDS[cmd_name]
+            if ctx.meta.get(LISTING):
+                return TyperCommand(cmd_name, help=listed.summary)
+            return family(listed.module).get_command(ctx, cmd_name)
         return extension_commands().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: "Context", formatter: "HelpFormatter") -> None:
+        ctx.meta[LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            del ctx.meta[LISTING]
 
 
 app = typer.Typer(
@@ -132,6 +239,13 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
     )
 
 
+def validation_errors() -> "tuple[type[ValidationError], ...]":
+    """pydantic's validation error, for ``except``; none before pydantic is imported (nothing can have raised one
+    then), so that ``ladder --help`` need not import pydantic."""
+    pydantic_core = sys.modules.get("pydantic_core")
+    return (pydantic_core.ValidationError,) if pydantic_core else ()
+
+
 def _fail(code: int, label: str, text: str) -> NoReturn:
     from ladderdata.outputs import one_line
 
@@ -159,7 +273,7 @@ def _failure(e: Exception) -> tuple[int, str, str]:
         return OUT_OF_SPACE, "out of space", str(e)
     if isinstance(e, LadderError):
         return BAD_CONFIG, "error", str(e)
-    if isinstance(e, ValidationError):
+    if isinstance(e, validation_errors()):
         return BAD_CONFIG, "error", f"invalid settings: {validation_text(e)}"
     if isinstance(e, OSError):
         if is_out_of_space(e):
