@@ -12,10 +12,10 @@ first worker, with this process's environment and the worker-threads variables) 
 needs once (``WORKER_PRELOAD`` and the mapped function's module: open3d, scipy, pyarrow, pandas, OpenCV, about
 2 CPU s), and each worker is forked from it, so a worker's start costs a fork, not those imports. The server is
 not this process (which has threads: rich's refresh, Ray's), and it has none of its own but jemalloc's background
-thread, which pyarrow starts and jemalloc's fork handlers restart in the child. A worker does not re-run the
-parent's main module (for the ``ladder`` console script that is the CLI, typer, rich and the extensions) unless
-the function it runs is defined there. The server and multiprocessing's resource tracker are stopped when the
-last open pool closes, so no process of a run outlives its command.
+thread, which pyarrow starts at import and a forked child does not have (docs/performance.md, "Worker processes").
+A worker does not re-run the parent's main module (for the ``ladder`` console script that is the CLI, typer,
+rich and the extensions) unless the function it runs is defined there. The server and multiprocessing's resource
+tracker are stopped when the last open pool closes, so no process of a run outlives its command.
 """
 
 import contextlib
