@@ -17,7 +17,7 @@ import pytest
 import xxhash
 
 from fixtures.factories import all_drafts_recipe, scannet
-from fixtures.workers import environment_variable, square_or_die
+from fixtures.workers import environment_variable, is_imported, square_or_die
 from ladderdata.bench.build import build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
@@ -147,6 +147,23 @@ def test_workers_start_with_one_thread_per_numeric_library(monkeypatch: pytest.M
     assert [o.value for o in outcomes] == ["1", "1", "3"]
     assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
     assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_workers_start_with_the_preloaded_modules_and_one_failing_to_import_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers are forked from a fork server that imported ``WORKER_PRELOAD`` (and the mapped function's module); a
+    listed module whose import raises (not only ``ImportError``: a native library failing to initialise) is
+    skipped there, and the pool works (the fork server itself would exit, and no worker could start)."""
+    from ladderdata.executor import local
+
+    (tmp_path / "broken_native.py").write_text('raise RuntimeError("native library failed to initialise")\n')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setattr(local, "WORKER_PRELOAD", ("xml.dom.minidom", "broken_native"))
+    names = ["xml.dom.minidom", "broken_native", "wave"]
+    with LocalExecutor(workers=2) as executor:
+        outcomes = executor.map(is_imported, names)
+    assert [o.value for o in outcomes] == [True, False, False]
 
 
 MAIN_SCRIPT = """

@@ -44,6 +44,7 @@ from ladderdata.executor.base import (
     failed_outcome,
     item_names,
 )
+from ladderdata.executor.preload import PRELOAD_ENV
 from ladderdata.executor.progress import ProgressMessage, reporting_to
 
 log = logging.getLogger(__name__)
@@ -124,16 +125,21 @@ def _worker_main(tasks: Connection, lifeline: Connection) -> None:
 
 
 @contextlib.contextmanager
-def _worker_threads_env() -> Iterator[None]:
-    """While the block runs, ``os.environ`` also holds the ``WORKER_THREADS_ENV`` variables it lacks: the fork
-    server, started with the first worker, has the environment this process has then, and its workers have it."""
+def _worker_env(preload: Sequence[str]) -> Iterator[None]:
+    """While the block runs, ``os.environ`` also holds the ``WORKER_THREADS_ENV`` variables it lacks and the
+    modules to preload (``PRELOAD_ENV``): the fork server, started with the first worker, has the environment this
+    process has then, and its workers have it."""
     added = {key: value for key, value in WORKER_THREADS_ENV.items() if key not in os.environ}
+    added[PRELOAD_ENV] = ",".join(preload)
+    saved = os.environ.get(PRELOAD_ENV)
     os.environ.update(added)
     try:
         yield
     finally:
         for key in added:
             del os.environ[key]
+        if saved is not None:
+            os.environ[PRELOAD_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -162,7 +168,9 @@ def _needs_main(fn: Callable[..., Any], items: Sequence[Any]) -> bool:
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.ForkServerContext, with_main: bool) -> None:
+    def __init__(
+        self, context: multiprocessing.context.ForkServerContext, with_main: bool, preload: Sequence[str]
+    ) -> None:
         self.with_main = with_main
         self.tasks, child_tasks = context.Pipe()
         lifeline_child, self._lifeline = context.Pipe(duplex=False)
@@ -180,7 +188,7 @@ class _Worker:
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, lambda signum, _: interrupted.append(signum)) if in_main else None
         try:
-            with _worker_threads_env(), _main_module_hidden(not with_main):
+            with _worker_env(preload), _main_module_hidden(not with_main):
                 self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -230,6 +238,7 @@ class LocalExecutor(Executor):
         self._context = multiprocessing.get_context("forkserver")
         self._idle: list[_Worker] = []
         self._started = False  # a worker was started: this pool holds the fork server and the resource tracker
+        self._preload: list[str] = []  # what a fork server started by this pool imports
 
     def map(
         self,
@@ -305,7 +314,7 @@ class LocalExecutor(Executor):
             while queue and len(busy) < self.workers:
                 if not self._idle:
                     self._hold_fork_server(fn)
-                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main)
+                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main, self._preload)
                 index = queue.popleft()
                 try:
                     worker.tasks.send((index, fn, items[index], self.item_progress is not None))
@@ -361,9 +370,9 @@ class LocalExecutor(Executor):
             worker.stop(kill)
 
     def _hold_fork_server(self, fn: Callable[..., Any]) -> None:
-        """Count this pool among those using the fork server (once) and name what a server started now imports:
-        ``WORKER_PRELOAD`` and the module of ``fn`` (not a script's ``__main__``: a worker runs that only when its
-        work needs it)."""
+        """Count this pool among those using the fork server (once) and name what a server started now imports
+        (through ``ladderdata.executor.preload``): ``WORKER_PRELOAD`` and the module of ``fn`` (not a script's
+        ``__main__``: a worker runs that only when its work needs it)."""
         global _open_pools
         if self._started:
             return
@@ -371,7 +380,8 @@ class LocalExecutor(Executor):
         _open_pools += 1
         module = getattr(getattr(fn, "func", fn), "__module__", None)
         extra = [module] if isinstance(module, str) and module != "__main__" else []
-        self._context.set_forkserver_preload([*WORKER_PRELOAD, *extra])
+        self._preload = [*WORKER_PRELOAD, *extra]
+        self._context.set_forkserver_preload(["ladderdata.executor.preload"])
 
     def close(self) -> None:
         global _open_pools
