@@ -1,4 +1,4 @@
-"""CPU time of a whole ``ladder build-dataset`` run, every process it starts included, with 1 and with N local
+"""CPU time of a whole ``ladder build-dataset`` run, every process it starts included, with 1, N and 2N local
 workers (by source tree, interleaved runs, median and range): what starting worker processes costs::
 
     mkdir -p /tmp/base && git archive HEAD~1 | tar -x -C /tmp/base     # the tree before a change
@@ -6,8 +6,15 @@ workers (by source tree, interleaved runs, median and range): what starting work
 
 The scans (``--scenes`` synthetic scans of 10 frames) are written once into ``--work``. Each build runs in a child
 of this process made a child subreaper (``PR_SET_CHILD_SUBREAPER``), so processes that outlive their parent (a
-fork server, the resource tracker) are reparented here and their CPU time is counted too. "per worker" is
-(CPU with N workers - CPU with 1) / N: each worker's start-up and imports (the work itself is the same).
+fork server, the resource tracker) are reparented here and their CPU time is counted too. The work itself is the
+same with any number of workers, so what a run costs beyond ``--workers 1`` is a one-time part (the fork server's
+imports) plus a part per worker (its start and imports)::
+
+    per worker  = (CPU with 2N workers - CPU with N) / N
+    one-time    = (CPU with N workers - CPU with 1) - N x per worker
+    N workers   = CPU with N workers / CPU with 1 (the issue's "x1.58" for N = 2)
+
+``--scenes`` should be at least 2N, so that every worker gets a scan.
 """
 
 import argparse
@@ -64,8 +71,9 @@ def main() -> None:
         subprocess.run([*synth, "--frames", "10"], env=env, check=True, capture_output=True)
     trees = {"this": THIS_SRC} | ({"base": args.base_src} if args.base_src else {})
     times: dict[tuple[str, int], list[float]] = {}
+    counts = (1, args.workers, 2 * args.workers)
     for _ in range(args.repeat):
-        for workers in (1, args.workers):
+        for workers in counts:
             for tree, src in trees.items():
                 out = args.work / "out"
                 shutil.rmtree(out, ignore_errors=True)
@@ -84,9 +92,14 @@ def main() -> None:
             f"{tree:5s} --workers {workers}: CPU s median {statistics.median(values):.2f} "
             f"(range {min(values):.2f}-{max(values):.2f}, {len(values)} runs)"
         )
+    n = args.workers
     for tree in trees:
-        extra = statistics.median(times[(tree, args.workers)]) - statistics.median(times[(tree, 1)])
-        print(f"{tree:5s} per worker: {extra / args.workers:.2f} CPU s")
+        one, some, more = (statistics.median(times[(tree, workers)]) for workers in counts)
+        per_worker = (more - some) / n
+        print(
+            f"{tree:5s} per worker {per_worker:.2f} CPU s, one-time {some - one - n * per_worker:.2f} CPU s; "
+            f"--workers {n} costs x{some / one:.2f} of --workers 1 ({some - one:+.2f} CPU s)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import pytest
 import xxhash
 
 from fixtures.factories import all_drafts_recipe, scannet
-from fixtures.workers import environment_variable, square_or_die
+from fixtures.workers import environment_variable, is_imported, square_or_die
 from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
@@ -61,6 +61,16 @@ def children(pid: int) -> set[int]:
             continue
         if int(fields[1]) == pid and fields[0] != "Z":
             found.add(int(stat.parent.name))
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    """Live processes below ``pid``: its children and theirs (workers are the fork server's children)."""
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = set().union(*(children(p) for p in frontier)) - found
+        found |= frontier
     return found
 
 
@@ -139,6 +149,23 @@ def test_workers_start_with_one_thread_per_numeric_library(monkeypatch: pytest.M
     assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
+def test_workers_start_with_the_preloaded_modules_and_one_failing_to_import_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers are forked from a fork server that imported ``WORKER_PRELOAD`` (and the mapped function's module); a
+    listed module whose import raises (not only ``ImportError``: a native library failing to initialise) is
+    skipped there, and the pool works (the fork server itself would exit, and no worker could start)."""
+    from ladderdata.executor import local
+
+    (tmp_path / "broken_native.py").write_text('raise RuntimeError("native library failed to initialise")\n')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setattr(local, "WORKER_PRELOAD", ("xml.dom.minidom", "broken_native"))
+    names = ["xml.dom.minidom", "broken_native", "wave"]
+    with LocalExecutor(workers=2) as executor:
+        outcomes = executor.map(is_imported, names)
+    assert [o.value for o in outcomes] == [True, False, False]
+
+
 MAIN_SCRIPT = """
 import os, sys
 from pathlib import Path
@@ -175,38 +202,57 @@ def test_workers_rerun_the_main_script_only_when_their_work_is_defined_there(tmp
 
 
 @pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
+@pytest.mark.parametrize("starting", ["the fork server", "a worker"])
 def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], other_thread: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    other_thread: bool,
+    starting: str,
 ) -> None:
     """The parent's Ctrl-C lands while a worker process is being started (where a build's first scan is handed
-    out), just after the child exists and before it has its start data: the map stops with KeyboardInterrupt, no
-    worker is left running and none prints a traceback. With a second thread (as rich's progress refresh), the
+    out): just after the fork server exists (before its imports), or just after the server was asked for a worker
+    and before that worker has its start data: the map stops with KeyboardInterrupt, no process is left running
+    (the server included) and none prints a traceback. With a second thread (as rich's progress refresh), the
     kernel hands the signal to that thread."""
+    import multiprocessing.forkserver
     import multiprocessing.util
     import threading
 
-    real_spawn = multiprocessing.util.spawnv_passfds
-    before = children(os.getpid())
+    before = descendants(os.getpid())
     idle = threading.Event()
     if other_thread:
         threading.Thread(target=idle.wait, daemon=True).start()
 
-    def interrupted_spawn(path: bytes, args: list[str], fds: Any) -> int:
-        pid = real_spawn(path, args, fds)
-        if "--multiprocessing-fork" in args:  # a worker, not multiprocessing's resource tracker
+    if starting == "the fork server":
+        real_spawn = multiprocessing.util.spawnv_passfds
+
+        def interrupted_spawn(path: bytes, args: list[bytes], fds: Any) -> int:
+            pid = real_spawn(path, args, fds)
+            if any(b"forkserver" in os.fsencode(arg) for arg in args):  # not multiprocessing's resource tracker
+                os.kill(os.getpid(), signal.SIGINT)
+            return pid
+
+        monkeypatch.setattr(multiprocessing.util, "spawnv_passfds", interrupted_spawn)
+    else:
+        real_connect = multiprocessing.forkserver.connect_to_new_process
+
+        def interrupted_connect(fds: Any) -> tuple[int, int]:
+            pipes = real_connect(fds)  # the server forks the worker, which waits for its start data
             os.kill(os.getpid(), signal.SIGINT)
-        return pid
+            return pipes
 
-    def workers() -> set[int]:  # not multiprocessing's resource tracker, which serves this process until it exits
-        return {p for p in children(os.getpid()) - before if b"resource_tracker" not in command_line(p)}
+        monkeypatch.setattr(multiprocessing.forkserver, "connect_to_new_process", interrupted_connect)
 
-    monkeypatch.setattr(multiprocessing.util, "spawnv_passfds", interrupted_spawn)
+    def started() -> set[int]:
+        return descendants(os.getpid()) - before
+
     try:
         with pytest.raises(KeyboardInterrupt), LocalExecutor(workers=2) as executor:
             executor.map(partial(square_or_die, tmp_path), [0, 1, 2, 4])
     finally:
         idle.set()
-    assert wait_for(lambda: not workers(), timeout=15), "a worker outlived the interrupted map"
+    assert wait_for(lambda: not started(), timeout=15), "a process outlived the interrupted map"
     time.sleep(1.0)  # a child left without its start data would print its traceback by now
     assert "Traceback" not in capfd.readouterr().err
 
@@ -310,11 +356,17 @@ def start_synth(out: Path, workers: int) -> subprocess.Popen[str]:
     return subprocess.Popen([*LADDER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def workers_of(pid: int) -> set[int]:
+    """The worker processes of ``pid``: the children of its fork server (its own children are the server and
+    multiprocessing's resource tracker)."""
+    return descendants(pid) - children(pid)
+
+
 def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
     proc = start_synth(tmp_path / "root", workers=2)
     try:
-        assert wait_for(lambda: len(children(proc.pid)) >= 2, timeout=120), "workers never started"
-        workers = children(proc.pid)
+        assert wait_for(lambda: len(workers_of(proc.pid)) >= 2, timeout=120), "workers never started"
+        workers = descendants(proc.pid)
         time.sleep(1.0)  # let them get busy with scenes
         proc.kill()  # SIGKILL, as the out-of-memory killer does: no cleanup code runs in the parent
         proc.wait(timeout=30)
@@ -330,7 +382,7 @@ def test_ctrl_c_stops_within_seconds_with_exit_code_130(tmp_path: Path, workers:
     proc = start_synth(out, workers)
     try:
         assert wait_for(lambda: (out / "scans").is_dir(), timeout=120), "synth never started"
-        workers_seen = children(proc.pid)
+        workers_seen = descendants(proc.pid)
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)  # a hang fails here
@@ -358,13 +410,14 @@ def live_in_group(group: int) -> list[bytes]:
 
 def test_no_process_of_a_run_outlives_its_command(tmp_path: Path) -> None:
     """Right after ``ladder synth --workers 2`` exits, its process group (its own session) holds no live process:
-    the workers are stopped and so is multiprocessing's resource tracker, which would exit only after the command."""
+    the workers are stopped and so are the fork server and multiprocessing's resource tracker, which would exit only
+    after the command."""
     args = ["synth", "--out", str(tmp_path / "root"), "--scenes", "2", "--frames", "8", "--workers", "2"]
     proc = subprocess.Popen([*LADDER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         seen: set[int] = set()
         while proc.poll() is None:
-            seen |= children(proc.pid)
+            seen |= workers_of(proc.pid)
             time.sleep(0.05)
         left = live_in_group(proc.pid)
     finally:

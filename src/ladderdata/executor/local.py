@@ -1,13 +1,21 @@
-"""The local executor: in this process for one worker, else a pool of spawned worker processes.
+"""The local executor: in this process for one worker, else a pool of worker processes forked from a fork server.
 
 The pool is written for failure, not only for speed: the parent knows which item each worker runs, so a
 worker that dies (SIGKILL, out of memory, a crash in native code) costs exactly that item, which is retried
 once on a fresh worker and then reported; the other items go on and the map never hangs. Workers die with
-their parent (``prctl(PR_SET_PDEATHSIG)`` on Linux, plus a lifeline pipe everywhere), ignore Ctrl-C (the
-parent stops them, so an interrupt ends the run within seconds) and are started with the ``spawn`` method
-(no inherited threads or locks) and one thread per numeric library (``WORKER_THREADS_ENV``). A worker does not
-re-run the parent's main module (``spawn`` would: for the ``ladder`` console script that is the CLI, typer, rich
-and the extensions) unless the function it runs is defined there: it imports only what its work unpickles.
+their parent (a lifeline pipe to this process, plus ``prctl(PR_SET_PDEATHSIG)`` on Linux for the process that
+forked them), ignore Ctrl-C (the parent stops them, so an interrupt ends the run within seconds) and run one
+thread per numeric library (``WORKER_THREADS_ENV``).
+
+Workers are started with the ``forkserver`` method: one fresh interpreter (the fork server, started with the
+first worker, with this process's environment and the worker-threads variables) imports what a worker's work
+needs once (``WORKER_PRELOAD`` and the mapped function's module: open3d, scipy, pyarrow, pandas, OpenCV, about
+2 CPU s), and each worker is forked from it, so a worker's start costs a fork, not those imports. The server is
+not this process (which has threads: rich's refresh, Ray's), and it has none of its own but jemalloc's background
+thread, which pyarrow starts at import and a forked child does not have (docs/performance.md, "Worker processes").
+A worker does not re-run the parent's main module (for the ``ladder`` console script that is the CLI, typer,
+rich and the extensions) unless the function it runs is defined there. The server and multiprocessing's resource
+tracker are stopped when the last open pool closes, so no process of a run outlives its command.
 """
 
 import contextlib
@@ -36,6 +44,7 @@ from ladderdata.executor.base import (
     failed_outcome,
     item_names,
 )
+from ladderdata.executor.preload import PRELOAD_ENV
 from ladderdata.executor.progress import ProgressMessage, reporting_to
 
 log = logging.getLogger(__name__)
@@ -46,16 +55,38 @@ R = TypeVar("R")
 _PR_SET_PDEATHSIG = 1
 _STOP_SECONDS = 5.0
 
+#: What the fork server imports before it forks the first worker: the heavy libraries a worker's work imports
+#: (a cold build casts rays with open3d, boxes objects with scipy, decodes frames with OpenCV, writes Parquet with
+#: pyarrow, which imports pandas on its first ``from_pylist``), each otherwise imported again by every worker.
+#: One missing (an optional extra not installed) is skipped. The mapped function's module is added to these.
+WORKER_PRELOAD = (
+    "numpy",
+    "scipy.spatial",
+    "scipy.ndimage",
+    "cv2",
+    "open3d",
+    "pyarrow",
+    "pyarrow.parquet",
+    "pandas",
+    "PIL.Image",
+)
 
-def _die_with_parent(parent: int, lifeline: Connection) -> None:
-    """Make this worker exit when ``parent`` dies, however it dies."""
+_open_pools = 0  # pools of this process that have started a worker and are not closed: they share the fork server
+
+
+def _die_with_parent(lifeline: Connection) -> None:
+    """Make this worker exit when the process that started it dies, however it dies.
+
+    Its parent process is the fork server, which exits when that process does (end of file on its own pipe from
+    it): ``PR_SET_PDEATHSIG`` kills the worker then, even if it is stuck in native code; the lifeline, whose
+    other end only the starting process holds, covers the rest."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
             log.debug("prctl(PR_SET_PDEATHSIG) unavailable; relying on the lifeline pipe")
-    if os.getppid() != parent:  # the parent died before the request above took effect
+    if lifeline.poll():  # the starting process died before the request above took effect (it never sends)
         os._exit(1)
 
     def watch() -> None:
@@ -66,10 +97,10 @@ def _die_with_parent(parent: int, lifeline: Connection) -> None:
     threading.Thread(target=watch, name="ladder-lifeline", daemon=True).start()
 
 
-def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
+def _worker_main(tasks: Connection, lifeline: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _die_with_parent(parent, lifeline)
+    _die_with_parent(lifeline)
     while True:
         try:
             task = tasks.recv()
@@ -94,23 +125,28 @@ def _worker_main(tasks: Connection, lifeline: Connection, parent: int) -> None:
 
 
 @contextlib.contextmanager
-def _worker_threads_env() -> Iterator[None]:
-    """While the block runs, ``os.environ`` also holds the ``WORKER_THREADS_ENV`` variables it lacks: a spawned
-    worker starts with the environment its parent has then."""
+def _worker_env(preload: Sequence[str]) -> Iterator[None]:
+    """While the block runs, ``os.environ`` also holds the ``WORKER_THREADS_ENV`` variables it lacks and the
+    modules to preload (``PRELOAD_ENV``): the fork server, started with the first worker, has the environment this
+    process has then, and its workers have it."""
     added = {key: value for key, value in WORKER_THREADS_ENV.items() if key not in os.environ}
+    added[PRELOAD_ENV] = ",".join(preload)
+    saved = os.environ.get(PRELOAD_ENV)
     os.environ.update(added)
     try:
         yield
     finally:
         for key in added:
             del os.environ[key]
+        if saved is not None:
+            os.environ[PRELOAD_ENV] = saved
 
 
 @contextlib.contextmanager
 def _main_module_hidden(hide: bool) -> Iterator[None]:
-    """While the block runs (a worker's start), ``sys.modules["__main__"]`` is a bare module if ``hide``: ``spawn``
-    tells the child to re-run the main module it finds there (by ``__spec__`` name or ``__file__``), and a bare
-    one has neither, so the child runs none."""
+    """While the block runs (a worker's start), ``sys.modules["__main__"]`` is a bare module if ``hide``: the
+    start tells the child to re-run the main module it finds there (by ``__spec__`` name or ``__file__``), and a
+    bare one has neither, so the child runs none."""
     if not hide:
         yield
         return
@@ -132,24 +168,27 @@ def _needs_main(fn: Callable[..., Any], items: Sequence[Any]) -> bool:
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.SpawnContext, with_main: bool) -> None:
+    def __init__(
+        self, context: multiprocessing.context.ForkServerContext, with_main: bool, preload: Sequence[str]
+    ) -> None:
         self.with_main = with_main
         self.tasks, child_tasks = context.Pipe()
         lifeline_child, self._lifeline = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(
-            target=_worker_main, args=(child_tasks, lifeline_child, os.getpid()), name="ladder-worker", daemon=True
+            target=_worker_main, args=(child_tasks, lifeline_child), name="ladder-worker", daemon=True
         )
         # A Ctrl-C must neither be lost nor cut the start short (a child whose start data never arrives dies with
-        # a traceback). The child inherits this thread's mask with SIGINT blocked, and ignores Ctrl-C before
-        # unblocking it (the parent stops it). In the parent, a SIGINT taken by another thread (rich's refresh
-        # thread) runs Python's handler in this thread: while starting, that handler only notes it, and the
-        # interrupt is raised once the worker is started.
+        # a traceback). The fork server, started by the first worker's start, inherits this thread's mask with
+        # SIGINT blocked and passes it to every worker it forks; a worker ignores Ctrl-C before unblocking it (the
+        # parent stops it). In the parent, a SIGINT taken by another thread (rich's refresh thread) runs Python's
+        # handler in this thread: while starting, that handler only notes it, and the interrupt is raised once the
+        # worker is started (the first start waits for the server's imports: about 2 CPU s).
         interrupted: list[int] = []
         in_main = threading.current_thread() is threading.main_thread()
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, lambda signum, _: interrupted.append(signum)) if in_main else None
         try:
-            with _worker_threads_env(), _main_module_hidden(not with_main):
+            with _worker_env(preload), _main_module_hidden(not with_main):
                 self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -186,7 +225,8 @@ class _Worker:
 
 
 class LocalExecutor(Executor):
-    """``workers`` = 1: in this process. More: that many spawned worker processes, reused across maps."""
+    """``workers`` = 1: in this process. More: that many worker processes (forked from the fork server), reused
+    across maps."""
 
     kind = ExecutorKind.LOCAL
 
@@ -195,9 +235,10 @@ class LocalExecutor(Executor):
             raise ValueError("workers must be at least 1")
         self.workers = workers
         self.retries = retries
-        self._context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("forkserver")
         self._idle: list[_Worker] = []
-        self._started = False  # a worker process was started (and with it multiprocessing's resource tracker)
+        self._started = False  # a worker was started: this pool holds the fork server and the resource tracker
+        self._preload: list[str] = []  # what a fork server started by this pool imports
 
     def map(
         self,
@@ -272,8 +313,8 @@ class LocalExecutor(Executor):
         while queue or busy:
             while queue and len(busy) < self.workers:
                 if not self._idle:
-                    self._started = True
-                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main)
+                    self._hold_fork_server(fn)
+                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main, self._preload)
                 index = queue.popleft()
                 try:
                     worker.tasks.send((index, fn, items[index], self.item_progress is not None))
@@ -328,18 +369,39 @@ class LocalExecutor(Executor):
         for worker in workers:
             worker.stop(kill)
 
+    def _hold_fork_server(self, fn: Callable[..., Any]) -> None:
+        """Count this pool among those using the fork server (once) and name what a server started now imports
+        (through ``ladderdata.executor.preload``): ``WORKER_PRELOAD`` and the module of ``fn`` (not a script's
+        ``__main__``: a worker runs that only when its work needs it)."""
+        global _open_pools
+        if self._started:
+            return
+        self._started = True
+        _open_pools += 1
+        module = getattr(getattr(fn, "func", fn), "__module__", None)
+        extra = [module] if isinstance(module, str) and module != "__main__" else []
+        self._preload = [*WORKER_PRELOAD, *extra]
+        self._context.set_forkserver_preload(["ladderdata.executor.preload"])
+
     def close(self) -> None:
+        global _open_pools
         self._stop_all(kill=False)
         if self._started:
-            _stop_resource_tracker()
+            self._started = False
+            _open_pools -= 1
+            if _open_pools == 0:
+                _stop_helpers()
 
 
-def _stop_resource_tracker() -> None:
-    """Stop multiprocessing's resource tracker, which ``spawn`` starts with the first worker and which would
-    otherwise exit only after this process has (so no process of a run outlives its command; tracks nothing of
-    ladder's: the workers share pipes, not semaphores or shared memory). The next worker started restarts it."""
-    from multiprocessing import resource_tracker
+def _stop_helpers() -> None:
+    """Stop the fork server, then multiprocessing's resource tracker, both started with the first worker, which
+    would otherwise exit only after this process has (so no process of a run outlives its command). Stopping the
+    server kills the workers it forked (their ``PR_SET_PDEATHSIG``): only done once no open pool has one. The
+    tracker tracks nothing of ladder's (the workers share pipes, not semaphores or shared memory). The next worker
+    started restarts both."""
+    from multiprocessing import forkserver, resource_tracker
 
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
-    if callable(stop):
-        stop()
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)
+        if callable(stop):
+            stop()
