@@ -29,7 +29,7 @@ from ladderdata.io.dataset import (
 )
 from ladderdata.io.public_scenes import dataset_scans, public_overlap
 from ladderdata.io.rooms import dataset_rooms
-from ladderdata.io.shards import RowFormat, write_shard
+from ladderdata.io.shards import RowFormat, ShardFormat, write_shard
 from ladderdata.preview import render_preview
 from ladderdata.recipe import ImageConfig
 from ladderdata.tasks import AnswerType, Modality, ObjectRef, Sample
@@ -120,17 +120,8 @@ def _write_build(folder: Path, samples: list[Sample], row_format: RowFormat, sub
     Image.new("RGB", (64, 48), (90, 30, 160)).save(jpeg, format="JPEG")
     path = folder / "data" / subset / "train-00000-of-00001.parquet"
     path.parent.mkdir(parents=True)
-    write_shard(
-        path,
-        samples,
-        "key",
-        ["visibility_min"],
-        lambda scene, frame: jpeg.getvalue(),
-        ImageConfig(),
-        row_format,
-        dataset_name=subset,
-        extras=True,
-    )
+    shard_format = ShardFormat(["visibility_min"], ImageConfig(), row_format, dataset_name=subset, extras=True)
+    write_shard(path, samples, "key", shard_format, lambda scene, frame: jpeg.getvalue())
     manifest = {
         "benchmark": row_format is RowFormat.BENCH,
         "shards": [{"path": f"data/{subset}/{path.name}", "rows": 3}],

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ladderdata.executor.base import (
     WORKER_THREADS_ENV,
@@ -224,6 +224,82 @@ class _Worker:
         return f"worker process exited with code {code}"
 
 
+class _PoolRun(Generic[T, R]):
+    """One map over the pool's workers: the items queued, the outcomes so far and the attempts per item."""
+
+    def __init__(
+        self,
+        pool: "LocalExecutor",
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        labels: list[str],
+        on_done: Callable[[Outcome[R]], None] | None,
+        busy: dict[_Worker, int],
+        with_main: bool,
+    ) -> None:
+        self.pool, self.fn, self.items, self.labels, self.on_done = pool, fn, items, labels, on_done
+        self.busy, self.with_main = busy, with_main
+        self.outcomes: list[Outcome[R] | None] = [None] * len(items)
+        self.attempts = [0] * len(items)
+        self.queue = deque(range(len(items)))
+
+    def finish(self, index: int, outcome: Outcome[R]) -> None:
+        self.outcomes[index] = outcome
+        if self.on_done:
+            self.on_done(outcome)
+
+    def dispatch(self) -> None:
+        """Queued items to idle workers (or new ones) while fewer than ``workers`` are busy."""
+        pool = self.pool
+        while self.queue and len(self.busy) < pool.workers:
+            if not pool._idle:
+                pool._hold_fork_server(self.fn)
+            worker = pool._idle.pop() if pool._idle else _Worker(pool._context, self.with_main, pool._preload)
+            index = self.queue.popleft()
+            try:
+                worker.tasks.send((index, self.fn, self.items[index], pool.item_progress is not None))
+            except (BrokenPipeError, EOFError, ConnectionError):
+                self.queue.appendleft(index)  # the idle worker had died: drop it, try another
+                worker.stop(kill=True)
+                continue
+            except Exception as e:  # fn or item does not pickle
+                pool._idle.append(worker)
+                self.finish(index, Outcome[R](self.labels[index], error=describe_failure(self.labels[index], e)))
+                continue
+            self.busy[worker] = index
+
+    def collect(self, worker: _Worker) -> None:
+        """What a busy worker whose pipe or sentinel is ready has to say: progress, its item's outcome, or its
+        death (the item is retried up to ``retries`` times)."""
+        index = self.busy.pop(worker)
+        reply = None
+        if worker.tasks.poll():
+            try:
+                reply = worker.tasks.recv()
+            except (EOFError, OSError):
+                reply = None
+        label = self.labels[index]
+        if isinstance(reply, ProgressMessage):  # the item goes on
+            self.busy[worker] = index
+            if self.pool.item_progress is not None:
+                self.pool.item_progress(label, reply.done, reply.total)
+            return
+        if reply is not None:
+            self.pool._idle.append(worker)
+            _, ok, payload = reply
+            self.finish(index, Outcome[R](label, value=payload) if ok else failed_outcome(label, payload))
+            return
+        why = worker.death()
+        worker.stop(kill=True)
+        self.attempts[index] += 1
+        if self.attempts[index] <= self.pool.retries:
+            log.warning("%s: %s; retrying it", label, why)
+            self.queue.appendleft(index)
+        else:
+            tries = f"{self.attempts[index]} attempts" if self.attempts[index] > 1 else "1 attempt"
+            self.finish(index, Outcome[R](label, error=f"[{label}] {why} ({tries})"))
+
+
 class LocalExecutor(Executor):
     """``workers`` = 1: in this process. More: that many worker processes (forked from the fork server), reused
     across maps."""
@@ -296,73 +372,23 @@ class LocalExecutor(Executor):
         busy: dict[_Worker, int],
     ) -> list[Outcome[R]]:
         """Items go to idle workers; ``busy`` maps each working worker to the index of its item."""
-        outcomes: list[Outcome[R] | None] = [None] * len(items)
-        attempts = [0] * len(items)
-        queue = deque(range(len(items)))
         with_main = _needs_main(fn, items)
         if with_main:  # workers started without the main module cannot unpickle this map's work
             for worker in [w for w in self._idle if not w.with_main]:
                 self._idle.remove(worker)
                 worker.stop(kill=False)
-
-        def finish(index: int, outcome: Outcome[R]) -> None:
-            outcomes[index] = outcome
-            if on_done:
-                on_done(outcome)
-
-        while queue or busy:
-            while queue and len(busy) < self.workers:
-                if not self._idle:
-                    self._hold_fork_server(fn)
-                worker = self._idle.pop() if self._idle else _Worker(self._context, with_main, self._preload)
-                index = queue.popleft()
-                try:
-                    worker.tasks.send((index, fn, items[index], self.item_progress is not None))
-                except (BrokenPipeError, EOFError, ConnectionError):
-                    queue.appendleft(index)  # the idle worker had died: drop it, try another
-                    worker.stop(kill=True)
-                    continue
-                except Exception as e:  # fn or item does not pickle
-                    self._idle.append(worker)
-                    finish(index, Outcome[R](labels[index], error=describe_failure(labels[index], e)))
-                    continue
-                busy[worker] = index
+        run = _PoolRun(self, fn, items, labels, on_done, busy, with_main)
+        while run.queue or busy:
+            run.dispatch()
             by_handle: dict[Any, _Worker] = {}  # pipes and process sentinels
             for worker in busy:
                 by_handle[worker.tasks] = worker
                 by_handle[worker.process.sentinel] = worker
             for ready in wait(list(by_handle)):
                 worker = by_handle[ready]
-                if worker not in busy:
-                    continue  # both its pipe and its sentinel were ready
-                index = busy.pop(worker)
-                reply = None
-                if worker.tasks.poll():
-                    try:
-                        reply = worker.tasks.recv()
-                    except (EOFError, OSError):
-                        reply = None
-                if isinstance(reply, ProgressMessage):  # the item goes on
-                    busy[worker] = index
-                    if self.item_progress is not None:
-                        self.item_progress(labels[index], reply.done, reply.total)
-                    continue
-                if reply is not None:
-                    self._idle.append(worker)
-                    _, ok, payload = reply
-                    label = labels[index]
-                    finish(index, Outcome[R](label, value=payload) if ok else failed_outcome(label, payload))
-                    continue
-                why = worker.death()
-                worker.stop(kill=True)
-                attempts[index] += 1
-                if attempts[index] <= self.retries:
-                    log.warning("%s: %s; retrying it", labels[index], why)
-                    queue.appendleft(index)
-                else:
-                    tries = f"{attempts[index]} attempts" if attempts[index] > 1 else "1 attempt"
-                    finish(index, Outcome[R](labels[index], error=f"[{labels[index]}] {why} ({tries})"))
-        return [o for o in outcomes if o is not None]
+                if worker in busy:  # not when both its pipe and its sentinel were ready
+                    run.collect(worker)
+        return [o for o in run.outcomes if o is not None]
 
     def _stop_all(self, kill: bool) -> None:
         workers, self._idle = self._idle, []

@@ -7,6 +7,7 @@ the ``huggingface`` key, which is where ``datasets`` looks for them; images are 
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -143,15 +144,21 @@ def encode_image(jpeg: bytes, config: ImageConfig) -> bytes:
         return out.getvalue()
 
 
-def shard_key(
-    samples: list[Sample],
-    margin_names: list[str],
-    config: ImageConfig,
-    row_format: RowFormat = RowFormat.TRAIN,
-    dataset_name: str = "",
-    scene_keys: Mapping[str, str] | None = None,
-    extras: bool = False,
-) -> str:
+@dataclass(frozen=True)
+class ShardFormat:
+    """What every row of one build's shards looks like: the same for all of its shards."""
+
+    margin_names: list[str]
+    """The ``margins`` struct's fields (every margin any row of the build has)."""
+    images: ImageConfig
+    row_format: RowFormat = RowFormat.TRAIN
+    dataset_name: str = ""
+    """A benchmark's name, stored in its rows' ``dataset`` column (``RowFormat.BENCH``)."""
+    extras: bool = False
+    """Whether the shards have an ``extras`` column (a row of the build has extras)."""
+
+
+def shard_key(samples: list[Sample], fmt: ShardFormat, scene_keys: Mapping[str, str] | None = None) -> str:
     """Content key of a shard's rows and settings, stored in the shard: a shard holding it is reused on resume.
 
     ``scene_keys`` (scan id -> the content key of the scan's input files) cover the bytes the shard embeds: a
@@ -159,11 +166,11 @@ def shard_key(
     """
     parts = {
         "kind": "shard",
-        "images": config.model_dump_json(),
-        "format": f"{row_format}|{dataset_name}|{SHARD_FORMAT}",
-        "margins": json.dumps(sorted(margin_names)),
+        "images": fmt.images.model_dump_json(),
+        "format": f"{fmt.row_format}|{fmt.dataset_name}|{SHARD_FORMAT}",
+        "margins": json.dumps(sorted(fmt.margin_names)),
     }
-    if extras:  # only then: shards without the column keep their keys
+    if fmt.extras:  # only then: shards without the column keep their keys
         parts["extras"] = "column"
     scenes = sorted({s.scene_id for s in samples})
     keys = scene_keys or {}
@@ -203,27 +210,19 @@ def column_codecs(schema: pa.Schema) -> dict[str, str]:
     return {c: "none" if c.startswith("images.") and c.endswith(".bytes") else "zstd" for c in leaf_columns(schema)}
 
 
-def shard_row(
-    sample: Sample,
-    margin_names: list[str],
-    image_bytes: Callable[[str, int], bytes],
-    config: ImageConfig,
-    row_format: RowFormat,
-    dataset_name: str,
-    extras: bool = False,
-) -> dict[str, Any]:
+def shard_row(sample: Sample, fmt: ShardFormat, image_bytes: Callable[[str, int], bytes]) -> dict[str, Any]:
     """One row of a shard, its images read (and resized if asked) now."""
     row = sample.model_dump(mode="json")
     row.pop("extras", None)
-    if extras:
+    if fmt.extras:
         row["extras"] = json.dumps(sample.extras, sort_keys=True, separators=(",", ":")) if sample.extras else None
     row["images"] = [
-        {"bytes": encode_image(image_bytes(sample.scene_id, f), config), "path": None} for f in sample.frame_ids
+        {"bytes": encode_image(image_bytes(sample.scene_id, f), fmt.images), "path": None} for f in sample.frame_ids
     ]
-    row["margins"] = {m: sample.margins.get(m) for m in sorted(margin_names)}
-    if row_format is RowFormat.BENCH:
+    row["margins"] = {m: sample.margins.get(m) for m in sorted(fmt.margin_names)}
+    if fmt.row_format is RowFormat.BENCH:
         row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
-        row["dataset"] = dataset_name
+        row["dataset"] = fmt.dataset_name
     else:
         row["resized_width"], row["resized_height"] = resized_size(sample.image_width, sample.image_height)
         row["messages"] = sample.messages()
@@ -231,15 +230,7 @@ def shard_row(
 
 
 def write_shard(
-    path: Path,
-    samples: list[Sample],
-    key: str,
-    margin_names: list[str],
-    image_bytes: Callable[[str, int], bytes],
-    config: ImageConfig,
-    row_format: RowFormat = RowFormat.TRAIN,
-    dataset_name: str = "",
-    extras: bool = False,
+    path: Path, samples: list[Sample], key: str, fmt: ShardFormat, image_bytes: Callable[[str, int], bytes]
 ) -> None:
     """Write one shard atomically (temp name, then rename); ``image_bytes(scene_id, frame_id)`` gives JPEGs.
 
@@ -249,13 +240,13 @@ def write_shard(
     has computed to name and plan it: computing it here again serialised every sample a second time), so a rerun can
     tell an up-to-date shard (:func:`existing_key`) without reading its rows.
     """
-    base = shard_schema(margin_names, row_format, extras)
+    base = shard_schema(fmt.margin_names, fmt.row_format, fmt.extras)
     schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=column_codecs(schema)) as writer:
         group: list[dict[str, Any]] = []
         group_bytes = 0
         for i, sample in enumerate(samples):
-            row = shard_row(sample, margin_names, image_bytes, config, row_format, dataset_name, extras)
+            row = shard_row(sample, fmt, image_bytes)
             group.append(row)
             group_bytes += sum(len(image["bytes"]) for image in row["images"])
             if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:

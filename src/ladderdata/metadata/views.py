@@ -206,23 +206,8 @@ class ViewMeasurer:
             runs = [slice(S.starts[i], S.starts[i + 1]) for i in in_view]
             points = np.concatenate([S.points_t[:, r] for r in runs], axis=1)
             owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.owner, S.is_area))
-        R, t = pose[:3, :3], pose[:3, 3]
-        # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
-        pc = R.T @ (points - t[:, None])
-        x, y, z = pc
-        front = z > cfg.near
-        zs = np.where(front, z, 1.0)
-        u = K.fx * x / zs + K.cx
-        v = K.fy * y / zs + K.cy
-        in_image = front & (u >= -0.5) & (u < K.width - 0.5) & (v >= -0.5) & (v < K.height - 0.5)
-        # the nearest pixel, clamped to the image; whole numbers are exact in float64
-        col = np.rint(u)
-        np.clip(col, 0, K.width - 1, out=col)
-        row = np.rint(v)
-        np.clip(row, 0, K.height - 1, out=row)
-        row *= K.width
-        row += col
-        pixel = row.astype(np.int64)
+        pc, u, v, in_image, pixel = _project(points, pose, K, cfg.near)
+        z = pc[2]
         # gathers by flat index and index arrays: several times faster than 2D or boolean-mask indexing
         seen_depth = view.depth.ravel().take(pixel)
         seen_owner = view.instance.ravel().take(pixel)
@@ -244,13 +229,9 @@ class ViewMeasurer:
         # visible samples (area and hull) in colour-image pixel-edge coordinates; samples are grouped by object,
         # so each object's visible samples are one run
         scale = image.width / K.width
-        ue, ve = (u.take(visible) + 0.5) * scale, (v.take(visible) + 0.5) * scale
-        own = owner.take(visible)
-        firsts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-        lo_u, hi_u = np.full(n, np.inf), np.full(n, -np.inf)
-        lo_v, hi_v = np.full(n, np.inf), np.full(n, -np.inf)
-        lo_u[own[firsts]], hi_u[own[firsts]] = np.minimum.reduceat(ue, firsts), np.maximum.reduceat(ue, firsts)
-        lo_v[own[firsts]], hi_v[own[firsts]] = np.minimum.reduceat(ve, firsts), np.maximum.reduceat(ve, firsts)
+        visible_owner = owner.take(visible)
+        lo_u, hi_u = _extent_per_owner((u.take(visible) + 0.5) * scale, visible_owner, n)
+        lo_v, hi_v = _extent_per_owner((v.take(visible) + 0.5) * scale, visible_owner, n)
 
         az = z.take(area_visible)
         starts = np.searchsorted(aown, listed, side="left")
@@ -347,3 +328,37 @@ def normalised_grid(depth_k: CameraIntrinsics, shape: tuple[int, int], step: int
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y
+
+
+def _project(
+    points: np.ndarray, pose: Matrix4, K: CameraIntrinsics, near: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Samples ``points`` ``(3, N)`` (world, one row per axis) in the camera of ``pose``: their ``(3, N)`` camera
+    coordinates, ``(N,)`` pixel coordinates u and v, whether each lands in the image in front of ``near``, and the
+    flat index of its nearest pixel (clamped to the image)."""
+    R, t = pose[:3, :3], pose[:3, 3]
+    # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
+    pc = R.T @ (points - t[:, None])
+    x, y, z = pc
+    front = z > near
+    zs = np.where(front, z, 1.0)
+    u = K.fx * x / zs + K.cx
+    v = K.fy * y / zs + K.cy
+    in_image = front & (u >= -0.5) & (u < K.width - 0.5) & (v >= -0.5) & (v < K.height - 0.5)
+    # the nearest pixel, clamped to the image; whole numbers are exact in float64
+    col = np.rint(u)
+    np.clip(col, 0, K.width - 1, out=col)
+    row = np.rint(v)
+    np.clip(row, 0, K.height - 1, out=row)
+    row *= K.width
+    row += col
+    return pc, u, v, in_image, row.astype(np.int64)
+
+
+def _extent_per_owner(values: np.ndarray, owners: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(n,)`` minimum and maximum of ``values`` per owner (inf / -inf for owners without one); ``owners`` come
+    in runs, one per owner (samples are grouped by object)."""
+    firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    lo[owners[firsts]], hi[owners[firsts]] = np.minimum.reduceat(values, firsts), np.maximum.reduceat(values, firsts)
+    return lo, hi

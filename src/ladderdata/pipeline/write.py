@@ -11,12 +11,11 @@ from pathlib import Path
 from ladderdata.cache import FileHashes
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
-from ladderdata.io.shards import RowFormat, existing_key, shard_key, write_shard
+from ladderdata.io.shards import RowFormat, ShardFormat, existing_key, shard_key, write_shard
 from ladderdata.layout import DatasetLayout
 from ladderdata.pipeline.draft import frame_digest
 from ladderdata.pipeline.render import Rendered
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.recipe import ImageConfig
 from ladderdata.sources.base import FrameSource, ScanSourceConfig, open_source
 from ladderdata.tasks import Sample
 
@@ -79,14 +78,9 @@ class ShardJob:
     """What writing one shard needs besides its rows (sent with every shard)."""
 
     source: ScanSourceConfig
-    margins: list[str]
-    images: ImageConfig
-    row_format: RowFormat
-    dataset_name: str
+    format: ShardFormat
     scene_keys: dict[str, str]
     """Scan id -> content key of its inputs: a shard's key covers the files its images come from."""
-    extras: bool = False
-    """Whether the shards have an ``extras`` column (a row of the dataset has extras)."""
 
 
 @dataclass(frozen=True)
@@ -101,17 +95,7 @@ class PlannedShard:
 
 
 def write_planned(job: ShardJob, shard: PlannedShard) -> None:
-    write_shard(
-        shard.path,
-        shard.rows,
-        shard.key,
-        job.margins,
-        FrameReader(job.source, shard.verified, job.scene_keys),
-        job.images,
-        job.row_format,
-        job.dataset_name,
-        extras=job.extras,
-    )
+    write_shard(shard.path, shard.rows, shard.key, job.format, FrameReader(job.source, shard.verified, job.scene_keys))
 
 
 def verified_frames(rows: list[Sample], digests: Mapping[str, Mapping[int, str]]) -> dict[str, dict[int, str]]:
@@ -155,16 +139,15 @@ class WriteStage(Stage[Rendered, Written]):
         margins = sorted({m for rows in data.subsets.values() for s in rows for m in s.margins} | {"visibility_min"})
         row_format = RowFormat.BENCH if config.benchmark else RowFormat.TRAIN
         extras = any(s.extras for rows in data.subsets.values() for s in rows)
-        job = ShardJob(config.source, margins, recipe.images, row_format, recipe.name, ctx.drafted.scene_keys, extras)
+        shard_format = ShardFormat(margins, recipe.images, row_format, recipe.name, extras)
+        job = ShardJob(config.source, shard_format, ctx.drafted.scene_keys)
         plan: list[PlannedShard] = []
         for subset, rows in data.subsets.items():
             count = -(-len(rows) // recipe.rows_per_shard)
             planned = set()
             for i in range(count):
                 part = rows[i * recipe.rows_per_shard : (i + 1) * recipe.rows_per_shard]
-                key = shard_key(
-                    part, job.margins, job.images, job.row_format, job.dataset_name, job.scene_keys, job.extras
-                )
+                key = shard_key(part, shard_format, job.scene_keys)
                 path = layout.shard(subset, split, i, count, key)
                 planned.add(path)
                 plan.append(PlannedShard(path, part, key, verified_frames(part, ctx.drafted.frame_digests)))
