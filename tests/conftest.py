@@ -1,5 +1,8 @@
+import os
+import signal
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,28 @@ from ladderdata.synth.scannetpp import synthesize_scannetpp_root
 SHARED = next(
     (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "scannet-meta").is_dir()), None
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run started in the background by a script (``cmd &``: a shell without job control) or under nohup
+    inherits Ctrl-C ignored, and passes that on to every process it starts; the tests that press Ctrl-C need it
+    as a terminal delivers it."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _datasets_cache_of_its_own(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """datasets keeps an Arrow copy of every folder it loads (hundreds of MB for a built dataset) under ~/.cache:
+    each test's goes to a folder of its own, removed when the test ends (its subprocesses inherit the variables;
+    datasets, once imported, reads its config module instead)."""
+    with tempfile.TemporaryDirectory(prefix="ladder-tests-hf-", ignore_cleanup_errors=True) as cache:
+        datasets_cache = os.path.join(cache, "hf", "datasets")
+        monkeypatch.setenv("HF_HOME", os.path.join(cache, "hf"))
+        monkeypatch.setenv("HF_DATASETS_CACHE", datasets_cache)
+        if "datasets" in sys.modules:
+            monkeypatch.setattr(sys.modules["datasets"].config, "HF_DATASETS_CACHE", datasets_cache)
+        yield
 
 
 @pytest.fixture(autouse=True)

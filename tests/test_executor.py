@@ -201,28 +201,12 @@ def test_workers_rerun_the_main_script_only_when_their_work_is_defined_there(tmp
     assert len(importers) == (3 if defined_in == "main" else 1)  # the script's own process, plus each worker
 
 
-@pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
-@pytest.mark.parametrize("starting", ["the fork server", "a worker"])
-def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
-    other_thread: bool,
-    starting: str,
-) -> None:
-    """The parent's Ctrl-C lands while a worker process is being started (where a build's first scan is handed
-    out): just after the fork server exists (before its imports), or just after the server was asked for a worker
-    and before that worker has its start data: the map stops with KeyboardInterrupt, no process is left running
-    (the server included) and none prints a traceback. With a second thread (as rich's progress refresh), the
-    kernel hands the signal to that thread."""
+def interrupt_while_starting(monkeypatch: pytest.MonkeyPatch, starting: str) -> None:
+    """Send this process SIGINT (as a Ctrl-C does) while a worker process is being started: just after the fork
+    server exists (before its imports), or just after the server was asked for a worker and before that worker
+    has its start data."""
     import multiprocessing.forkserver
     import multiprocessing.util
-    import threading
-
-    before = descendants(os.getpid())
-    idle = threading.Event()
-    if other_thread:
-        threading.Thread(target=idle.wait, daemon=True).start()
 
     if starting == "the fork server":
         real_spawn = multiprocessing.util.spawnv_passfds
@@ -244,6 +228,27 @@ def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
 
         monkeypatch.setattr(multiprocessing.forkserver, "connect_to_new_process", interrupted_connect)
 
+
+@pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a second thread"])
+@pytest.mark.parametrize("starting", ["the fork server", "a worker"])
+def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    other_thread: bool,
+    starting: str,
+) -> None:
+    """The parent's Ctrl-C lands while a worker process is being started (where a build's first scan is handed
+    out): the map stops with KeyboardInterrupt, no process is left running (the server included) and none prints
+    a traceback. With a second thread (as rich's progress refresh), the kernel hands the signal to that thread."""
+    import threading
+
+    before = descendants(os.getpid())
+    idle = threading.Event()
+    if other_thread:
+        threading.Thread(target=idle.wait, daemon=True).start()
+    interrupt_while_starting(monkeypatch, starting)
+
     def started() -> set[int]:
         return descendants(os.getpid()) - before
 
@@ -255,6 +260,23 @@ def test_a_ctrl_c_while_a_worker_starts_is_not_lost(
     assert wait_for(lambda: not started(), timeout=15), "a process outlived the interrupted map"
     time.sleep(1.0)  # a child left without its start data would print its traceback by now
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("starting", ["the fork server", "a worker"])
+def test_an_ignored_ctrl_c_while_a_worker_starts_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starting: str
+) -> None:
+    """A process that ignores Ctrl-C (started with nohup, or with ``&`` by a script) goes on ignoring it while a
+    worker starts: every item runs. (The worker being started used to be stopped, each item then failed to be
+    sent to it, and the map waited on no worker at all, for ever.)"""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        interrupt_while_starting(monkeypatch, starting)
+        with LocalExecutor(workers=2) as executor:
+            outcomes = executor.map(partial(square_or_die, tmp_path), [0, 1, 2, 4])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert [o.value for o in outcomes] == [0, 1, 4, 16]
 
 
 def test_ray_is_refused_with_a_clear_error_without_ray(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -196,10 +196,12 @@ class _Worker:
                 signal.signal(signal.SIGINT, handler)
         child_tasks.close()
         lifeline_child.close()
-        if interrupted:
+        if interrupted and handler is not signal.SIG_IGN:  # an ignored Ctrl-C (nohup, `&`) stays ignored
             self.stop(kill=True)
             if callable(handler):
                 handler(signal.SIGINT, None)
+            else:  # the default action: end as the process would have without a pool
+                signal.raise_signal(signal.SIGINT)
 
     def stop(self, kill: bool) -> None:
         if kill:
@@ -258,8 +260,8 @@ class _PoolRun(Generic[T, R]):
             index = self.queue.popleft()
             try:
                 worker.tasks.send((index, self.fn, self.items[index], pool.item_progress is not None))
-            except (BrokenPipeError, EOFError, ConnectionError):
-                self.queue.appendleft(index)  # the idle worker had died: drop it, try another
+            except (EOFError, OSError):
+                self.queue.appendleft(index)  # the worker had died or was stopped: drop it, try another
                 worker.stop(kill=True)
                 continue
             except Exception as e:  # fn or item does not pickle
@@ -380,6 +382,8 @@ class LocalExecutor(Executor):
         run = _PoolRun(self, fn, items, labels, on_done, busy, with_main)
         while run.queue or busy:
             run.dispatch()
+            if not busy:  # every queued item finished without a worker (it did not pickle): nothing to wait for
+                continue
             by_handle: dict[Any, _Worker] = {}  # pipes and process sentinels
             for worker in busy:
                 by_handle[worker.tasks] = worker
