@@ -33,7 +33,7 @@ from ladderdata.errors import ConfigError
 from ladderdata.io.shards import BENCH_RENAMES
 from ladderdata.layout import DatasetLayout
 from ladderdata.prompts import LETTERS
-from ladderdata.tasks import AnswerType, Modality, ObjectRef
+from ladderdata.tasks import AnswerType, QuestionRecord
 
 MANIFEST = "manifest.json"
 STORED_BENCH_NAMES: dict[str, str] = {**BENCH_RENAMES, "dataset": "benchmark"}
@@ -75,27 +75,12 @@ class ChatTurn(BaseModel):
     content: list[ChatContent]
 
 
-class StoredRow(BaseModel):
+class StoredRow(QuestionRecord):
     """What every row of a dataset or a benchmark holds, under ladder's names (those of ``tasks.Sample``)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    task: str
-    modality: Modality
-    scene_id: str
-    source: str
-    frame_ids: list[int]
     timestamps: list[float] | None = None
-    image_width: int
-    image_height: int
-    question: str
-    options: list[str]
-    answer: str
-    answer_type: AnswerType
-    objects: list[ObjectRef]
-    margins: dict[str, float | None] = {}
-    extras: dict[str, JsonValue] = {}
+    margins: dict[str, float | None] = Field(default_factory=dict)
+    extras: dict[str, JsonValue] = Field(default_factory=dict)
     """The row's extras (route_planning: its top-down map); empty when the row or its shard has none."""
     images: list[bytes] | None = None
     """Encoded image bytes, one per ``frame_ids`` entry; None unless the rows were read ``with_images``."""
@@ -108,7 +93,7 @@ class Row(StoredRow):
 
     resized_width: int | None = None
     resized_height: int | None = None
-    messages: list[ChatTurn] = []
+    messages: list[ChatTurn] = Field(default_factory=list)
     """The chat a supervised stage trains on (system, user with the images and prompt, assistant answer)."""
 
     @property

@@ -92,8 +92,9 @@ class Draft(BaseModel):
         return {o.category for o in self.objects}
 
 
-class Sample(BaseModel):
-    """One finished question (one row of a shard, without its image bytes)."""
+class QuestionRecord(BaseModel):
+    """The fields of a finished question wherever it is: as written (:class:`Sample`) and as read back from a
+    shard (:class:`ladderdata.io.dataset.StoredRow`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -118,6 +119,11 @@ class Sample(BaseModel):
     """Option letter, number as text, or JSON boxes."""
     answer_type: AnswerType
     objects: list[ObjectRef]
+
+
+class Sample(QuestionRecord):
+    """One finished question (one row of a shard, without its image bytes)."""
+
     margins: dict[str, float]
     extras: dict[str, JsonValue] = Field(default_factory=dict, exclude_if=lambda extras: not extras)
     """The draft's :attr:`Draft.extras`; left out of a dump when empty, so rows without extras serialise (and
