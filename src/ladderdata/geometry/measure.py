@@ -240,14 +240,41 @@ class ObjectSurface:
         """(2, 3) lower and upper corners of the axis-aligned box of the vertices."""
         return np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
 
-    def near_bounds(self, points: Points3, radius: float) -> BoolArray:
-        """(N,) whether each of (N, 3) points lies within ``radius`` of :attr:`bounds` (a point farther from the
-        box is farther from every triangle)."""
-        lo, hi = self.bounds
-        gap = lo - points  # (N, 3) distance outside the box along each axis, in place
-        np.maximum(gap, points - hi, out=gap)
-        np.maximum(gap, 0.0, out=gap)
-        return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
+    @cached_property
+    def sample_boxes(self) -> tuple[FloatArray, FloatArray]:
+        """The samples in runs of :data:`SAMPLE_RUN` consecutive ones (the last may be shorter): (R, 3) lower and
+        (R, 3) upper corners of each run's axis-aligned box."""
+        points = self.samples.points
+        starts = np.arange(0, len(points), SAMPLE_RUN)
+        if not len(starts):
+            return np.zeros((0, 3)), np.zeros((0, 3))
+        return np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)
+
+    def samples_near(self, box: FloatArray, radius: float) -> Points3:
+        """(M, 3) the samples within ``radius`` of the (2, 3) axis-aligned ``box``, in sample order (those
+        :func:`near_box` keeps), tested run by run first (:attr:`sample_boxes`): a run whose box is farther than
+        ``radius`` holds no such sample (each coordinate gap of a sample is at least its run's, and rounded
+        squares and sums keep that order), so only the samples of the other runs are tested one by one."""
+        points = self.samples.points
+        lo, hi = self.sample_boxes
+        runs = near_box(lo, hi, box, radius)
+        if not runs.any():
+            return points[:0]
+        candidates = points if runs.all() else points[np.repeat(runs, SAMPLE_RUN)[: len(points)]]
+        return candidates[near_box(candidates, candidates, box, radius)]
+
+
+#: Consecutive surface samples per box of :attr:`ObjectSurface.sample_boxes`.
+SAMPLE_RUN = 256
+
+
+def near_box(lo: FloatArray, hi: FloatArray, box: FloatArray, radius: float) -> BoolArray:
+    """(N,) whether each of N axis-aligned boxes, (N, 3) lower corners ``lo`` and (N, 3) upper ``hi`` (a point:
+    the same array twice), lies within ``radius`` of the (2, 3) axis-aligned ``box``."""
+    gap = box[0] - hi  # (N, 3) distance outside the box along each axis, in place
+    np.maximum(gap, lo - box[1], out=gap)
+    np.maximum(gap, 0.0, out=gap)
+    return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
 
 
 #: Samples per object queried first for an upper bound of the distance (see :func:`surface_distance`).
@@ -268,8 +295,8 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
     coarse_a, coarse_b = pa[:: max(1, len(pa) // BOUND_SAMPLES)], pb[:: max(1, len(pb) // BOUND_SAMPLES)]
     bound = min(float(a.distances_from(coarse_b).min()), float(b.distances_from(coarse_a).min())) + BOUND_SLACK
     best = bound
-    for surface, points in ((a, pb), (b, pa)):
-        near = points[surface.near_bounds(points, bound)]
+    for surface, other in ((a, b), (b, a)):
+        near = other.samples_near(surface.bounds, bound)
         if len(near):
             best = min(best, float(surface.distances_from(near).min()))
     return best
