@@ -317,8 +317,9 @@ def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_
     grid = (xy - lo) / resolution
     polys = np.round(grid[faces] * (1 << shift)).astype(np.int32)
     mask = np.zeros((shape[1], shape[0]), dtype=np.uint8)
-    for poly in polys:  # one call per triangle: cv2.fillPoly does not fill the union of overlapping polygons
-        cv2.fillConvexPoly(mask, poly, 1, lineType=cv2.LINE_8, shift=shift)
+    fill = cv2.fillConvexPoly  # positional arguments, looked up once: tens of thousands of calls per floor
+    for poly in list(polys):  # one call per triangle: cv2.fillPoly does not fill the union of overlapping polygons
+        fill(mask, poly, 1, cv2.LINE_8, shift)
     if close_gaps > 0:
         k = max(1, round(close_gaps / resolution))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
