@@ -170,7 +170,9 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
         corner, nxt, prv = tri[keep, k], tri[keep, (k + 1) % 3], tri[keep, (k + 2) % 3]
         mid_next, mid_prev, g = (corner + nxt) / 2, (corner + prv) / 2, centroid[keep]
         pieces += [np.stack([corner, mid_next, g], axis=1), np.stack([corner, g, mid_prev], axis=1)]
-    used = np.unique(whole)
+    used_mask = np.zeros(len(vertices), dtype=bool)  # np.unique(whole) without sorting every corner
+    used_mask[whole.reshape(-1)] = True
+    used = np.flatnonzero(used_mask)
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
     split = np.concatenate(pieces).reshape(-1, 3) if pieces else np.zeros((0, 3))
