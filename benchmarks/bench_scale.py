@@ -28,11 +28,18 @@ shards and the build's own caches under ``.ladder-work``)::
     python benchmarks/bench_scale.py --cache /tmp/benchscale                        # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires                # plus the ~1.3M-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --growth-strides       # stride 30 and 15 only
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --strides 30 --profile # where a cold build's CPU goes
+
+With ``--profile``, one cold build per stride runs under cProfile with a CPU-time timer (the profiler adds its own
+cost, most to code that makes many small calls) and the cumulative time of each part of a scan's work is printed
+(:data:`PARTS`), with ``--base-src`` for both trees.
 """
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import resource
 import shutil
 import statistics
@@ -61,6 +68,34 @@ from ladderdata.tasks.modalities import image_sets
 SCANNET_V2_SCANS = 1513
 SCAN_ID = "scene0000_00"
 STAGES = ("metadata", "selection", "build", "cold", "resume")
+#: The parts of a cold build that ``--profile`` prints: (label, module file, function); indented labels are
+#: inside the one above.
+PARTS = (
+    ("per-view metadata (every view)", "metadata/views.py", "measure"),
+    ("per-scan metadata setup", "metadata/views.py", "__init__"),
+    ("  object samples", "metadata/views.py", "object_samples"),
+    ("  BVH of the mesh", "geometry/raycast.py", "build"),
+    ("loading the scan", "sources/scannet.py", "load"),
+    ("input fingerprints", "pipeline/draft.py", "scan_keys"),
+    ("scene context (objects, measurements)", "tasks/context.py", "from_scan"),
+    ("  floor area", "geometry/measure.py", "floor_area"),
+    ("drafting", "pipeline/draft.py", "draft_scene"),
+    ("  closest-surface distances", "geometry/measure.py", "surface_distance"),
+    ("decoding the frames drafts show", "pipeline/draft.py", "verify_frames"),
+    ("shard writing", "pipeline/write.py", "write_planned"),
+    ("card, manifest and stats", "io/card.py", "write_card_manifest_stats"),
+)
+
+
+def profiled_parts(profile: cProfile.Profile) -> dict[str, float]:
+    """CPU seconds under the profiler of each of :data:`PARTS` (every function of that name in that file)."""
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    return {
+        label: sum(v[3] for (path, _, name), v in stats.items() if path.endswith(module) and name == function)
+        for label, module, function in PARTS
+    }
+
+
 GROWTH_STAGES = ("metadata", "selection", "build")
 
 
@@ -152,10 +187,14 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
     }
 
 
-def in_fresh_process(stage: str, root: Path, work: Path, stride: int, src: Path | None = None) -> dict[str, Any]:
-    """One stage in a child process, with the source tree ``src`` (default: the parent's)."""
+def in_fresh_process(
+    stage: str, root: Path, work: Path, stride: int, src: Path | None = None, profile: bool = False
+) -> dict[str, Any]:
+    """One stage in a child process, with the source tree ``src`` (default: the parent's); ``profile``: under
+    cProfile, with the CPU seconds of each of :data:`PARTS`."""
+    command = [sys.executable, __file__, "--stage", stage, "--root", str(root), "--work", str(work)]
     done = subprocess.run(
-        [sys.executable, __file__, "--stage", stage, "--root", str(root), "--work", str(work), "--stride", str(stride)],
+        [*command, "--stride", str(stride), *(["--profile"] if profile else [])],
         capture_output=True,
         text=True,
         check=False,
@@ -203,6 +242,21 @@ def compare_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Pa
             (v0, c0), (v1, c1) = points[0], points[-1]
             per_view = (c1 - c0) / (v1 - v0)
             print(f"  {tree:5s}: {1000 * per_view:.1f} ms per view, {c0 - per_view * v0:.2f} s per scan besides")
+
+
+def profile_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path]) -> None:
+    """One profiled cold build per stride and tree: the CPU seconds of each part (:data:`PARTS`)."""
+    for stride in strides:
+        runs = {
+            tree: in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, True)
+            for tree, src in trees.items()
+        }
+        print(
+            f"cold build at stride {stride} under cProfile (CPU s): "
+            + ", ".join(f"{t} {r['cpu_s']:.2f}" for t, r in runs.items())
+        )
+        for label, *_ in PARTS:
+            print(f"  {label:40s} " + "  ".join(f"{t} {r['parts'][label]:5.2f}" for t, r in runs.items()))
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
@@ -275,6 +329,7 @@ def main() -> None:
     parser.add_argument(
         "--base-src", type=Path, help="only cold builds at --strides, this tree and this one interleaved (before/after)"
     )
+    parser.add_argument("--profile", action="store_true", help="one cold build per stride under cProfile: its parts")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -283,8 +338,14 @@ def main() -> None:
     recipe = Recipe.load(args.recipe)
     if args.stage:  # a child process: one stage, one JSON line
         start_up = warm_up()
+        profile = cProfile.Profile(time.process_time) if args.profile else None
         before = cpu_seconds()
+        if profile is not None:
+            profile.enable()
         result = run_stage(args.stage, args.root, args.work, recipe.with_frame_stride(args.stride))
+        if profile is not None:
+            profile.disable()
+            result["parts"] = profiled_parts(profile)
         print(
             json.dumps(
                 {
@@ -310,6 +371,13 @@ def main() -> None:
     for name, vertices in meshes.items():
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
+        if args.profile:
+            trees = {"this": Path(__file__).resolve().parents[1] / "src"} | (
+                {"base": args.base_src} if args.base_src else {}
+            )
+            print(name)
+            profile_cold(root, work, every, trees)
+            continue
         if args.base_src:
             print(name)
             compare_cold(

@@ -5,10 +5,12 @@ from hypothesis import strategies as st
 
 from fixtures.factories import box_mesh
 from ladderdata.geometry.measure import (
+    SAMPLE_RUN,
     ObjectSurface,
     SampleGrid,
     SizeBox,
     floor_area,
+    near_box,
     object_size_cm,
     sample_surface,
     surface_distance,
@@ -198,6 +200,26 @@ def test_pruned_surface_distance_is_the_minimum_over_every_sample(
     b = surface(lo_b, tuple(lo + s for lo, s in zip(lo_b, size_b, strict=True)), yaw)  # type: ignore[arg-type]
     every = min(a.distances_from(b.samples.points).min(), b.distances_from(a.samples.points).min())
     assert surface_distance(a, b) == float(every)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.tuples(*[st.floats(-2.0, 2.0)] * 3),
+    st.tuples(*[st.floats(0.0, 1.0)] * 3),
+    st.floats(0.0, 0.5),
+    st.floats(0.0, np.pi),
+)
+def test_samples_near_a_box_are_those_each_sample_tested_alone_keeps(
+    lo: tuple[float, float, float], size: tuple[float, float, float], radius: float, yaw: float
+) -> None:
+    """Testing runs of samples first (their boxes) keeps exactly the samples, in order, that testing each sample
+    against the box keeps: a run it skips holds none of them."""
+    shape = surface((0.0, 0.0, 0.0), (1.2, 0.7, 0.9), yaw)  # several thousand samples: many runs
+    box = np.array([lo, [a + s for a, s in zip(lo, size, strict=True)]])
+    points = shape.samples.points
+    assert len(points) > 10 * SAMPLE_RUN
+    expected = points[near_box(points, points, box, radius)]
+    np.testing.assert_array_equal(shape.samples_near(box, radius), expected)
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 0), ("1", 1), ("4,2", 4), (" 3 ", 3), ("many", 0), ("", 0)])

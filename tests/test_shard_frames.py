@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ladderdata.pipeline import frames as pipeline_frames
 from ladderdata.pipeline import write
-from ladderdata.pipeline.draft import frame_digest
+from ladderdata.pipeline.frames import frame_digest
 from ladderdata.sources import base as sources_base
 from ladderdata.sources.base import source_config
 
@@ -22,8 +23,8 @@ def test_a_scans_frames_are_opened_once_per_content_key(synthetic_root: Path, mo
         opened.append(str(config.root))
         return real_open(config)
 
-    monkeypatch.setattr(write, "open_source", counting_open)
-    monkeypatch.setattr(write, "_open_frames", type(write._open_frames)())
+    monkeypatch.setattr(pipeline_frames, "open_source", counting_open)
+    monkeypatch.setattr(pipeline_frames, "_open_frames", type(pipeline_frames._open_frames)())
     source = source_config("scannet", root=synthetic_root)
     first = write.FrameReader(source, {}, {SCAN: "key-1"})
     second = write.FrameReader(source, {}, {SCAN: "key-1"})  # the next shard of the same build
@@ -32,6 +33,31 @@ def test_a_scans_frames_are_opened_once_per_content_key(synthetic_root: Path, mo
     assert len(opened) == 1
     write.FrameReader(source, {}, {SCAN: "key-2"})(SCAN, 0)  # the scan changed: opened again
     assert len(opened) == 2
+
+
+def test_frames_drafting_kept_are_the_ones_the_writer_reads(
+    synthetic_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan drafted in this process (its frames kept under its content key) is not opened again for its shards;
+    the same scan under another key is."""
+    opened: list[str] = []
+    real_open = sources_base.open_source
+
+    def counting_open(config: sources_base.ScanSourceConfig) -> sources_base.ScanSource:
+        opened.append(str(config.root))
+        return real_open(config)
+
+    monkeypatch.setattr(pipeline_frames, "open_source", counting_open)
+    monkeypatch.setattr(pipeline_frames, "_open_frames", type(pipeline_frames._open_frames)())
+    source = source_config("scannet", root=synthetic_root)
+    frames = real_open(source).open_frames(SCAN)
+    assert frames is not None
+    pipeline_frames.keep_scan_frames(source, SCAN, "key-1", frames)
+    assert write.FrameReader(source, {}, {SCAN: "key-1"})(SCAN, 0) == frames.read_color_jpeg(0)
+    assert pipeline_frames.open_scan_frames(source, SCAN, "key-1") is frames
+    assert opened == []
+    pipeline_frames.open_scan_frames(source, SCAN, "key-2")
+    assert len(opened) == 1
 
 
 def test_only_bytes_not_decoded_at_drafting_are_checked(synthetic_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -170,7 +170,9 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
         corner, nxt, prv = tri[keep, k], tri[keep, (k + 1) % 3], tri[keep, (k + 2) % 3]
         mid_next, mid_prev, g = (corner + nxt) / 2, (corner + prv) / 2, centroid[keep]
         pieces += [np.stack([corner, mid_next, g], axis=1), np.stack([corner, g, mid_prev], axis=1)]
-    used = np.unique(whole)
+    used_mask = np.zeros(len(vertices), dtype=bool)  # np.unique(whole) without sorting every corner
+    used_mask[whole.reshape(-1)] = True
+    used = np.flatnonzero(used_mask)
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
     split = np.concatenate(pieces).reshape(-1, 3) if pieces else np.zeros((0, 3))
@@ -240,14 +242,41 @@ class ObjectSurface:
         """(2, 3) lower and upper corners of the axis-aligned box of the vertices."""
         return np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
 
-    def near_bounds(self, points: Points3, radius: float) -> BoolArray:
-        """(N,) whether each of (N, 3) points lies within ``radius`` of :attr:`bounds` (a point farther from the
-        box is farther from every triangle)."""
-        lo, hi = self.bounds
-        gap = lo - points  # (N, 3) distance outside the box along each axis, in place
-        np.maximum(gap, points - hi, out=gap)
-        np.maximum(gap, 0.0, out=gap)
-        return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
+    @cached_property
+    def sample_boxes(self) -> tuple[FloatArray, FloatArray]:
+        """The samples in runs of :data:`SAMPLE_RUN` consecutive ones (the last may be shorter): (R, 3) lower and
+        (R, 3) upper corners of each run's axis-aligned box."""
+        points = self.samples.points
+        starts = np.arange(0, len(points), SAMPLE_RUN)
+        if not len(starts):
+            return np.zeros((0, 3)), np.zeros((0, 3))
+        return np.minimum.reduceat(points, starts, axis=0), np.maximum.reduceat(points, starts, axis=0)
+
+    def samples_near(self, box: FloatArray, radius: float) -> Points3:
+        """(M, 3) the samples within ``radius`` of the (2, 3) axis-aligned ``box``, in sample order (those
+        :func:`near_box` keeps), tested run by run first (:attr:`sample_boxes`): a run whose box is farther than
+        ``radius`` holds no such sample (each coordinate gap of a sample is at least its run's, and rounded
+        squares and sums keep that order), so only the samples of the other runs are tested one by one."""
+        points = self.samples.points
+        lo, hi = self.sample_boxes
+        runs = near_box(lo, hi, box, radius)
+        if not runs.any():
+            return points[:0]
+        candidates = points if runs.all() else points[np.repeat(runs, SAMPLE_RUN)[: len(points)]]
+        return candidates[near_box(candidates, candidates, box, radius)]
+
+
+#: Consecutive surface samples per box of :attr:`ObjectSurface.sample_boxes`.
+SAMPLE_RUN = 256
+
+
+def near_box(lo: FloatArray, hi: FloatArray, box: FloatArray, radius: float) -> BoolArray:
+    """(N,) whether each of N axis-aligned boxes, (N, 3) lower corners ``lo`` and (N, 3) upper ``hi`` (a point:
+    the same array twice), lies within ``radius`` of the (2, 3) axis-aligned ``box``."""
+    gap = box[0] - hi  # (N, 3) distance outside the box along each axis, in place
+    np.maximum(gap, lo - box[1], out=gap)
+    np.maximum(gap, 0.0, out=gap)
+    return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
 
 
 #: Samples per object queried first for an upper bound of the distance (see :func:`surface_distance`).
@@ -268,8 +297,8 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
     coarse_a, coarse_b = pa[:: max(1, len(pa) // BOUND_SAMPLES)], pb[:: max(1, len(pb) // BOUND_SAMPLES)]
     bound = min(float(a.distances_from(coarse_b).min()), float(b.distances_from(coarse_a).min())) + BOUND_SLACK
     best = bound
-    for surface, points in ((a, pb), (b, pa)):
-        near = points[surface.near_bounds(points, bound)]
+    for surface, other in ((a, b), (b, a)):
+        near = other.samples_near(surface.bounds, bound)
         if len(near):
             best = min(best, float(surface.distances_from(near).min()))
     return best
@@ -290,8 +319,9 @@ def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_
     grid = (xy - lo) / resolution
     polys = np.round(grid[faces] * (1 << shift)).astype(np.int32)
     mask = np.zeros((shape[1], shape[0]), dtype=np.uint8)
-    for poly in polys:  # one call per triangle: cv2.fillPoly does not fill the union of overlapping polygons
-        cv2.fillConvexPoly(mask, poly, 1, lineType=cv2.LINE_8, shift=shift)
+    fill = cv2.fillConvexPoly  # positional arguments, looked up once: tens of thousands of calls per floor
+    for poly in list(polys):  # one call per triangle: cv2.fillPoly does not fill the union of overlapping polygons
+        fill(mask, poly, 1, cv2.LINE_8, shift)
     if close_gaps > 0:
         k = max(1, round(close_gaps / resolution))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))

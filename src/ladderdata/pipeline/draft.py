@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import xxhash
-
 from ladderdata.cache import content_key, write_text_atomic
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
@@ -22,6 +20,7 @@ from ladderdata.layout import DatasetLayout
 from ladderdata.metadata.extract import depth_warning, ensure_metadata, metadata_path, read_views, scan_metadata_key
 from ladderdata.metadata.views import Timings
 from ladderdata.pipeline.config import Drafted, DraftRecord, SceneDrafts
+from ladderdata.pipeline.frames import frame_digest, keep_scan_frames
 from ladderdata.pipeline.plan import Plan
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
 from ladderdata.recipe import Recipe
@@ -168,6 +167,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         ctx = SceneContext.from_scan(scan, views, job.recipe.category_map())
         records, rejections = draft_scene(ctx, job.recipe, job.seed)
         digests = verify_frames(scan.frames, records)
+    keep_scan_frames(job.source, scan_id, key, scan.frames)  # the shard writer reads them, in this process maybe
     path = DatasetLayout(job.out).drafts(scan_id)
     result = SceneDrafts(
         scan_id=scan_id,
@@ -193,11 +193,6 @@ def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> dict[int, 
         f: frame_digest(frames.checked_color_jpeg(f, decode=True))
         for f in sorted({f for r in records for f in r.frame_ids})
     }
-
-
-def frame_digest(data: bytes) -> str:
-    """xxh3-64 of a frame's JPEG bytes: which bytes were decoded (not a security check: the files are ours)."""
-    return xxhash.xxh3_64_hexdigest(data)
 
 
 class DraftStage(Stage[Plan, Drafted]):

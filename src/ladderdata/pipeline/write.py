@@ -2,48 +2,23 @@
 already holds the same rows; shards a previous run planned but this one does not are removed."""
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from ladderdata.cache import FileHashes
-from ladderdata.errors import LadderError, MissingFileError
+from ladderdata.errors import LadderError
 from ladderdata.executor import Outcome
 from ladderdata.io.shards import RowFormat, ShardFormat, existing_key, shard_key, write_shard
 from ladderdata.layout import DatasetLayout
-from ladderdata.pipeline.draft import frame_digest
+from ladderdata.pipeline.frames import frame_digest, open_scan_frames
 from ladderdata.pipeline.render import Rendered
 from ladderdata.pipeline.stage import BuildContext, Stage, StageStats
-from ladderdata.sources.base import FrameSource, ScanSourceConfig, open_source
+from ladderdata.sources.base import ScanSourceConfig
 from ladderdata.tasks import Sample
 
 log = logging.getLogger(__name__)
-
-
-#: Frame sources kept open per process, so the shards of one scan written by one worker index its frames once
-#: (a ``.sens`` index of 2,000 frames is about 40 ms to read); keyed by the scan's content key, so a changed scan
-#: is opened again.
-OPEN_FRAME_SOURCES = 8
-_open_frames: OrderedDict[tuple[str, str, str], FrameSource] = OrderedDict()
-
-
-def open_scan_frames(source: ScanSourceConfig, scene_id: str, scene_key: str) -> FrameSource:
-    """The frame source of scan ``scene_id`` of ``source`` whose inputs have content key ``scene_key``, kept for
-    the next shards (the last :data:`OPEN_FRAME_SOURCES`)."""
-    key = (f"{type(source).__qualname__}:{source.model_dump_json()}", scene_id, scene_key)
-    if key in _open_frames:
-        _open_frames.move_to_end(key)
-        return _open_frames[key]
-    opened = open_source(source)
-    frames = opened.open_frames(scene_id)
-    if frames is None:
-        raise MissingFileError(scene_id, opened.location(scene_id), "no frames to read images from")
-    _open_frames[key] = frames
-    while len(_open_frames) > OPEN_FRAME_SOURCES:
-        _open_frames.popitem(last=False)
-    return frames
 
 
 class FrameReader:
