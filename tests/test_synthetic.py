@@ -203,7 +203,8 @@ def test_rasterised_frames_match_a_ray_cast_of_every_pixel(objects: int, vertice
         face, _ = renderer.rasterise(DEPTH_K, pose)
         assert (face != face_of_triangle[hits.triangle]).sum() <= 2
         colour_hits = oracle.cast(pixel_rays(COLOR_K, pose))
-        truth = renderer.shaded(face_of_triangle[colour_hits.triangle], colour_hits.t_hit * ray_z_factor(COLOR_K))
+        inverse_depth = 1.0 / (colour_hits.t_hit * ray_z_factor(COLOR_K))
+        truth = renderer.shaded(face_of_triangle[colour_hits.triangle], inverse_depth)
         error = np.abs(colour.astype(np.int64) - truth).max(axis=-1)
         assert np.median(error) <= 1 and np.mean(error <= 3) >= 0.95
     assert len(mesh.faces) < len(mesh.mesh.faces) / 10  # the faces are far fewer than the mesh's triangles
