@@ -18,12 +18,12 @@ from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
 from ladderdata.synth.catalogue import CATALOGUE
 from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, build_mesh, edge_for_vertices
-from ladderdata.synth.render import FrameRenderer, depth_mm
+from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer, depth_mm
 from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig, register_writer, synthesize
 from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
 from ladderdata.synth.scene import generate_scene
 from ladderdata.synth.shapes import Cuboid, cuboid_distance, segment_distances
-from ladderdata.synth.truth import GTBox
+from ladderdata.synth.truth import GTBox, ground_truth
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -253,3 +253,34 @@ def test_writers_are_registered_by_the_source_they_write_for(tmp_path: Path) -> 
 def test_synth_config_bounds(bad: dict[str, int]) -> None:
     with pytest.raises(ValidationError):
         SynthConfig.model_validate(bad)
+
+
+def test_ground_truth_distances_are_the_least_over_every_part_pair() -> None:
+    """The batched, pruned search of the ground truth returns, bit for bit, the minimum of ``cuboid_distance``
+    (one pair at a time) over every pair of parts of every pair of objects."""
+    scene = generate_scene(1, seed=0, frames=4, min_objects=30)
+    furniture = [o for o in scene.objects if not o.structural]
+    distances = {(d.a, d.b): d.distance for d in ground_truth(scene).distances}
+    assert len(distances) == len(furniture) * (len(furniture) - 1) // 2
+    assert any(d == 0.0 for d in distances.values()) and any(d > 0.5 for d in distances.values())
+    for i, a in enumerate(furniture):
+        for b in furniture[i + 1 :]:
+            brute = min(cuboid_distance(p, q) for p in a.parts for q in b.parts)
+            assert distances[(a.object_id, b.object_id)] == brute
+
+
+def test_colour_frames_carry_sensor_noise_that_changes_from_frame_to_frame() -> None:
+    """Noise of about ``NOISE_SIGMA`` grey levels is added where a frame is drawn (then resampled with it, so a
+    little less remains), from a window of the renderer's pattern that moves each frame; without a noise size the
+    frames are the plain shading."""
+    scene = generate_scene(0, seed=0, frames=4)
+    mesh = build_mesh(scene, np.random.default_rng(0), DEMO_EDGE, DEMO_STRUCTURAL_EDGE)
+    plain = FrameRenderer(mesh, np.random.default_rng(0))
+    noisy = FrameRenderer(mesh, np.random.default_rng(0), (DEPTH_K.width, DEPTH_K.height))
+    pose = scene.poses[0]
+    clean = plain.frame(COLOR_K, DEPTH_K, pose)[0].astype(np.float64)
+    first, second = (noisy.frame(COLOR_K, DEPTH_K, pose)[0].astype(np.float64) for _ in range(2))
+    assert np.array_equal(clean, plain.frame(COLOR_K, DEPTH_K, pose)[0])
+    for frame in (first, second):
+        assert 0.5 * NOISE_SIGMA < np.std(frame - clean) < NOISE_SIGMA
+    assert np.std(first - second) > 0.5 * NOISE_SIGMA  # the same pose, other noise
