@@ -66,6 +66,7 @@ class FrameRenderer:
         lit[:-1, :3] = mesh.face_colors[:, ::-1] * shade[:, None]
         self.face_bgra = lit.view(np.uint32).ravel()
         self.rng = rng
+        self._range, self._range_float = np.arange(0), np.arange(0.0)
         # the noise, added and subtracted as its positive and negative parts (saturating)
         width, height = noise_size
         margin = NOISE_MARGIN if width and height else 0
@@ -76,7 +77,8 @@ class FrameRenderer:
     def zbuffer(self, K: CameraIntrinsics, pose: Matrix4) -> NDArray[np.int64]:
         """(H * W,) z-buffer of a frame (row-major; entries as ``FACE_BITS`` says)."""
         rotation, position = pose[:3, :3], pose[:3, 3]
-        camera = (self.corners - position) @ rotation  # (S, 4, 3) corners in the camera frame
+        # (S, 4, 3) corners in the camera frame (one product for all: a stacked one is a product per face)
+        camera = ((self.corners - position).reshape(-1, 3) @ rotation).reshape(self.corners.shape)
         normal = self.normals @ rotation
         offset = self.offsets - self.normals @ position  # plane normal . p = offset, p in the camera frame
         x, y, z = camera[..., 0], camera[..., 1], camera[..., 2]
@@ -103,22 +105,33 @@ class FrameRenderer:
         gamma = (n[:, 2] - n[:, 0] * K.cx / K.fx - n[:, 1] * K.cy / K.fy) / d
         span_face, rows, first, last = _spans(px, py, K.width, K.height)
         counts = np.maximum(last - first + 1, 0)
-        # candidate k of a span covers pixel (index) k + base; its inverse depth is slope * pixel + intercept
+        # candidate k (of all spans') covers pixel (index) k + base of its span, and its inverse depth is
+        # slope * pixel + intercept = slope * k + at_k0 (k counts up from a cached range: no pass to fill it)
         row_start = rows * K.width
         base = row_start + first - (np.cumsum(counts) - counts)
         slope = alpha[span_face]
-        intercept = beta[span_face] * rows + gamma[span_face] - slope * row_start
-        pixel = np.arange(counts.sum())
-        pixel += np.repeat(base, counts)
+        at_k0 = beta[span_face] * rows + gamma[span_face] + slope * (base - row_start)
+        k, k_float = self._candidate_range(int(counts.sum()))
+        pixel = np.repeat(base, counts)
+        pixel += k
         inverse = np.repeat(slope, counts)
-        inverse *= pixel
-        inverse += np.repeat(intercept, counts)
+        inverse *= k_float
+        inverse += np.repeat(at_k0, counts)
         entry = inverse.view(np.int64)
         entry &= ~_FACE_MASK
         entry |= np.repeat(shown[span_face] + 1, counts)
         nearest = np.zeros(K.width * K.height, dtype=np.int64)
         np.maximum.at(nearest, pixel, entry)
         return nearest
+
+    def _candidate_range(self, n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """0, 1, ..., n - 1 as int64 and as float64 (read-only views of ranges kept from frame to frame)."""
+        if len(self._range) < n:
+            self._range = np.arange(n + n // 4)
+            self._range_float = self._range.astype(np.float64)
+            self._range.setflags(write=False)
+            self._range_float.setflags(write=False)
+        return self._range[:n], self._range_float[:n]
 
     def rasterise(self, K: CameraIntrinsics, pose: Matrix4) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """(H, W) face seen by each pixel centre of ``K`` (-1: none) and (H, W) its inverse depth along the optical

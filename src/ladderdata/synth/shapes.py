@@ -126,7 +126,9 @@ def boxes_overlap(a: Boxes, b: Boxes, eps: float = 1e-9) -> NDArray[np.bool_]:
     separating-axis test; for yaw-only boxes the axes z and each box's two xy axes suffice."""
     z = np.broadcast_to(np.array([0.0, 0.0, 1.0]), (len(a.centres), 1, 3))
     axes = np.concatenate([z, a.rotations[:, :, :2].transpose(0, 2, 1), b.rotations[:, :, :2].transpose(0, 2, 1)], 1)
-    pa, pb = a.corners @ axes.transpose(0, 2, 1), b.corners @ axes.transpose(0, 2, 1)  # (B, 8, 5) projections
+    # (B, 8, 5) projections of the corners on the axes (summed out: a stacked matrix product is one per box)
+    pa = (a.corners[:, :, None, :] * axes[:, None]).sum(-1)
+    pb = (b.corners[:, :, None, :] * axes[:, None]).sum(-1)
     separated = (pa.max(axis=1) < pb.min(axis=1) - eps) | (pb.max(axis=1) < pa.min(axis=1) - eps)
     return np.asarray(~separated.any(axis=1))
 
