@@ -22,7 +22,7 @@ from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer, depth_mm
 from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig, register_writer, synthesize
 from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
 from ladderdata.synth.scene import generate_scene
-from ladderdata.synth.shapes import Cuboid, cuboid_distance, segment_distances
+from ladderdata.synth.shapes import Boxes, BoxSet, Cuboid, boxes_overlap, cuboid_distance, segment_distances
 from ladderdata.synth.truth import GTBox, ground_truth
 
 
@@ -284,3 +284,28 @@ def test_colour_frames_carry_sensor_noise_that_changes_from_frame_to_frame() -> 
     for frame in (first, second):
         assert 0.5 * NOISE_SIGMA < np.std(frame - clean) < NOISE_SIGMA
     assert np.std(first - second) > 0.5 * NOISE_SIGMA  # the same pose, other noise
+
+
+def test_a_box_set_finds_the_boxes_a_box_overlaps() -> None:
+    """``BoxSet.overlaps`` (placement: one box against all placed) agrees with the separating-axis test of each
+    pair, on random boxes and on boxes built to touch, to be a hair apart and to interpenetrate."""
+    rng = np.random.default_rng(5)
+
+    def random_box() -> Cuboid:
+        return Cuboid(rng.uniform(0, 3, 3), rng.uniform(0.2, 1.5, 3), float(rng.uniform(0, 2 * np.pi)))
+
+    placed = [random_box() for _ in range(12)]
+    boxes = BoxSet(placed)
+    for _ in range(200):
+        box = random_box()
+        for eps in (1e-9, -1e-6):
+            pairwise = boxes_overlap(Boxes.of([box] * len(placed)), Boxes.of(placed), eps)
+            assert boxes.overlaps(box, eps) == bool(pairwise.any())
+    base = Cuboid(np.array([0.0, 0, 0.5]), np.array([1.0, 1, 1]), 0.3)
+    on_top = Cuboid(np.array([0.0, 0, 1.25]), np.array([0.5, 0.5, 0.5]), 0.3)
+    apart = Cuboid(np.array([0.0, 0, 1.2501]), np.array([0.5, 0.5, 0.5]), 1.0)
+    into = Cuboid(np.array([0.0, 0, 1.2]), np.array([0.5, 0.5, 0.5]), 1.0)
+    assert BoxSet([base]).overlaps(on_top)  # touching counts (eps 1e-9)
+    assert not BoxSet([base]).overlaps(on_top, eps=-1e-6)  # but not with a clearance
+    assert not BoxSet([base]).overlaps(apart) and BoxSet([base]).overlaps(into)
+    assert not BoxSet([]).overlaps(base)

@@ -13,7 +13,7 @@ from ladderdata.errors import ConfigError
 from ladderdata.geometry.camera import look_at
 from ladderdata.seeding import rng_for
 from ladderdata.synth.catalogue import CATALOGUE, SCENE_TYPES, STRUCTURE, Category
-from ladderdata.synth.shapes import Boxes, Cuboid, boxes_overlap
+from ladderdata.synth.shapes import BoxSet, Cuboid
 from ladderdata.typed import FloatArray, Matrix4, Points2
 
 #: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
@@ -70,20 +70,12 @@ def _inside_room(poly: Points2, pts: Points2) -> bool:
     return True
 
 
-def _overlaps_any(box: Cuboid, others: Boxes | None, eps: float = 1e-9) -> bool:
-    """Whether ``box`` overlaps any of ``others`` (None: there are none)."""
-    if others is None:
-        return False
-    return bool(boxes_overlap(Boxes.of([box]).broadcast(len(others.centres)), others, eps).any())
+def _furniture(placed: list[SceneObject], but: int | None = None) -> BoxSet:
+    """The boxes of the furniture placed so far, but object ``but``."""
+    return BoxSet([o.box for o in placed if o.box is not None and not o.structural and o.object_id != but])
 
 
-def _furniture_boxes(placed: list[SceneObject], but: int | None = None) -> Boxes | None:
-    """The boxes of the furniture placed so far, but object ``but`` (None: no furniture)."""
-    boxes = [o.box for o in placed if o.box is not None and not o.structural and o.object_id != but]
-    return Boxes.of(boxes) if boxes else None
-
-
-def _fits(poly: Points2, box: Cuboid, placed: Boxes | None, clearance: float) -> bool:
+def _fits(poly: Points2, box: Cuboid, placed: BoxSet, clearance: float) -> bool:
     footprint = box.footprint()
     if not _inside_room(poly, footprint):
         return False
@@ -93,7 +85,7 @@ def _fits(poly: Points2, box: Cuboid, placed: Boxes | None, clearance: float) ->
     if np.any(np.all(np.abs(local[:, :2]) < box.size[:2] / 2 - 1e-6, axis=1)):
         return False
     grown = Cuboid(box.center, box.size + np.array([2 * clearance, 2 * clearance, 0.0]), box.yaw)
-    return not _overlaps_any(grown, placed, eps=-1e-6)
+    return not placed.overlaps(grown, eps=-1e-6)
 
 
 Size = tuple[float, float, float]
@@ -111,9 +103,9 @@ class _Room:
     tall_limit: float
 
     @cached_property
-    def furniture(self) -> Boxes | None:
-        """The boxes of the furniture placed so far (None: none)."""
-        return _furniture_boxes(self.placed)
+    def furniture(self) -> BoxSet:
+        """The boxes of the furniture placed so far."""
+        return _furniture(self.placed)
 
 
 def _place_on(cat: Category, rng: np.random.Generator, size: Size, room: _Room) -> tuple[Cuboid, Size] | None:
@@ -132,7 +124,7 @@ def _place_on(cat: Category, rng: np.random.Generator, size: Size, room: _Room) 
     z0 = sup.box.center[2] + sup.box.size[2] / 2
     yaw = sup.box.yaw + rng.uniform(-0.3, 0.3)
     box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), float(yaw % (2 * np.pi)))
-    if _overlaps_any(box, _furniture_boxes(room.placed, but=sup.object_id)):
+    if _furniture(room.placed, but=sup.object_id).overlaps(box):
         return None
     return box, (w, d, h)
 
@@ -159,7 +151,7 @@ def _place_by_wall(cat: Category, rng: np.random.Generator, size: Size, room: _R
         return (box, size) if _fits(poly, box, room.furniture, clearance=0.05) else None
     if z0 + h > room.height - 0.05:
         return None
-    if _overlaps_any(box, room.furniture) or not _inside_room(poly, box.footprint()):
+    if room.furniture.overlaps(box) or not _inside_room(poly, box.footprint()):
         return None
     return box, size
 

@@ -73,12 +73,6 @@ class Boxes:
             np.stack([c.corners() for c in cuboids]),
         )
 
-    def broadcast(self, n: int) -> "Boxes":
-        """The one box held, as ``n`` boxes (read-only views)."""
-        return Boxes(
-            *(np.broadcast_to(a, (n, *a.shape[1:])) for a in (self.centres, self.sizes, self.rotations, self.corners))
-        )
-
     def __getitem__(self, index: NDArray[np.intp]) -> "Boxes":
         return Boxes(self.centres[index], self.sizes[index], self.rotations[index], self.corners[index])
 
@@ -131,6 +125,34 @@ def boxes_overlap(a: Boxes, b: Boxes, eps: float = 1e-9) -> NDArray[np.bool_]:
     pb = (b.corners[:, :, None, :] * axes[:, None]).sum(-1)
     separated = (pa.max(axis=1) < pb.min(axis=1) - eps) | (pb.max(axis=1) < pa.min(axis=1) - eps)
     return np.asarray(~separated.any(axis=1))
+
+
+class BoxSet:
+    """Boxes that single boxes are tested against one at a time (placement): the projections of their corners on
+    their own axes are computed once."""
+
+    def __init__(self, cuboids: Sequence[Cuboid]) -> None:
+        self.corners = np.array([c.corners() for c in cuboids]).reshape(-1, 8, 3)
+        self.axes = np.array([c.rotation[:, :2].T for c in cuboids]).reshape(-1, 2, 3)  # each box's xy axes
+        own = self.corners @ self.axes.transpose(0, 2, 1)
+        self.own_low, self.own_high = own.min(axis=1), own.max(axis=1)  # (M, 2)
+        self.z_low, self.z_high = self.corners[..., 2].min(axis=1), self.corners[..., 2].max(axis=1)
+
+    def overlaps(self, box: Cuboid, eps: float = 1e-9) -> bool:
+        """Whether ``box`` overlaps any of the boxes (more than ``eps``; negative: less than it apart), as
+        :func:`boxes_overlap` tests each pair: on the axes z, the box's xy axes and each other box's."""
+        corners = box.corners()
+        z_low, z_high = corners[:, 2].min(), corners[:, 2].max()
+        separated = (z_high < self.z_low - eps) | (self.z_high < z_low - eps)
+        axes = box.rotation[:, :2]  # (3, 2)
+        mine = corners @ axes
+        theirs = (self.corners.reshape(-1, 3) @ axes).reshape(-1, 8, 2)
+        low, high = mine.min(axis=0), mine.max(axis=0)
+        separated |= ((high < theirs.min(axis=1) - eps) | (theirs.max(axis=1) < low - eps)).any(axis=1)
+        projected = (self.axes.reshape(-1, 3) @ corners.T).reshape(-1, 2, 8)  # on each other box's axes
+        low_on_theirs, high_on_theirs = projected.min(axis=2), projected.max(axis=2)
+        separated |= ((high_on_theirs < self.own_low - eps) | (self.own_high < low_on_theirs - eps)).any(axis=1)
+        return bool((~separated).any())
 
 
 def box_distances(a: Boxes, b: Boxes) -> FloatArray:
