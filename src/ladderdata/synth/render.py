@@ -32,6 +32,8 @@ LIGHT = np.array([0.3, 0.5, 0.81])
 #: inverse depth keeps 36 bits (relative error 2e-11).
 FACE_BITS = 16
 _FACE_MASK = (1 << FACE_BITS) - 1
+#: Candidate pixels (of covering spans) drawn into the z-buffer at a time: about 256 KB per array.
+CHUNK = 32768
 #: Standard deviation (grey levels) of the sensor noise added to colour frames at the size they are drawn, before
 #: they are resampled to the colour camera's: upsampled with them, as a Bayer sensor's demosaicing blurs it.
 NOISE_SIGMA = 4.0
@@ -105,24 +107,45 @@ class FrameRenderer:
         gamma = (n[:, 2] - n[:, 0] * K.cx / K.fx - n[:, 1] * K.cy / K.fy) / d
         span_face, rows, first, last = _spans(px, py, K.width, K.height)
         counts = np.maximum(last - first + 1, 0)
-        # candidate k (of all spans') covers pixel (index) k + base of its span, and its inverse depth is
-        # slope * pixel + intercept = slope * k + at_k0 (k counts up from a cached range: no pass to fill it)
-        row_start = rows * K.width
-        base = row_start + first - (np.cumsum(counts) - counts)
+        # the inverse depth at pixel column first + j of a span's row is at_first + slope * j
         slope = alpha[span_face]
-        at_k0 = beta[span_face] * rows + gamma[span_face] + slope * (base - row_start)
+        at_first = beta[span_face] * rows + gamma[span_face] + slope * first
+        start = rows * K.width + first
+        face = shown[span_face] + 1
+        nearest = np.zeros(K.width * K.height, dtype=np.int64)
+        # spans in chunks of about CHUNK candidates, so that each chunk's arrays stay in the processor's cache (the
+        # candidates of a frame are memory-bound: 3x slower drawn at once)
+        ends = np.cumsum(counts)
+        cuts = [0, *np.unique(np.searchsorted(ends, np.arange(CHUNK, ends[-1] if len(ends) else 0, CHUNK)) + 1)]
+        for lo, hi in zip(cuts, [*cuts[1:], len(counts)], strict=True):
+            self._draw(nearest, start[lo:hi], slope[lo:hi], at_first[lo:hi], face[lo:hi], counts[lo:hi])
+        return nearest
+
+    def _draw(
+        self,
+        nearest: NDArray[np.int64],
+        start: NDArray[np.int64],
+        slope: FloatArray,
+        at_first: FloatArray,
+        face: NDArray[np.int64],
+        counts: NDArray[np.int64],
+    ) -> None:
+        """Spans (each ``counts`` pixels from pixel index ``start``, inverse depth ``at_first + slope * j`` at
+        its j-th, of ``face`` + 1) into the z-buffer ``nearest``."""
+        # candidate k (of these spans') is pixel k + start - before of its span (before: the candidates of the
+        # spans ahead of it) at inverse depth slope * k + at_first - slope * before (k counts up from a range
+        # kept from frame to frame: no pass to fill it)
+        before = np.cumsum(counts) - counts
         k, k_float = self._candidate_range(int(counts.sum()))
-        pixel = np.repeat(base, counts)
+        pixel = np.repeat(start - before, counts)
         pixel += k
         inverse = np.repeat(slope, counts)
         inverse *= k_float
-        inverse += np.repeat(at_k0, counts)
+        inverse += np.repeat(at_first - slope * before, counts)
         entry = inverse.view(np.int64)
         entry &= ~_FACE_MASK
-        entry |= np.repeat(shown[span_face] + 1, counts)
-        nearest = np.zeros(K.width * K.height, dtype=np.int64)
+        entry |= np.repeat(face, counts)
         np.maximum.at(nearest, pixel, entry)
-        return nearest
 
     def _candidate_range(self, n: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """0, 1, ..., n - 1 as int64 and as float64 (read-only views of ranges kept from frame to frame)."""
