@@ -18,7 +18,7 @@ from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
 from ladderdata.synth.catalogue import CATALOGUE
 from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, build_mesh, edge_for_vertices
-from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer, depth_mm
+from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer
 from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig, register_writer, synthesize
 from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
 from ladderdata.synth.scene import generate_scene
@@ -196,7 +196,7 @@ def test_rasterised_frames_match_a_ray_cast_of_every_pixel(objects: int, vertice
     for pose in scene.poses:
         colour, depth = renderer.frame(COLOR_K, DEPTH_K, pose)
         hits = oracle.cast(pixel_rays(DEPTH_K, pose))
-        cast = depth_mm(hits.t_hit * ray_z_factor(DEPTH_K)).astype(np.int64)
+        cast = np.rint(hits.t_hit * ray_z_factor(DEPTH_K) * 1000).astype(np.int64)  # millimetres
         assert colour.shape == (COLOR_K.height, COLOR_K.width, 3) and depth.shape == cast.shape
         assert (cast > 0).all()  # inside a closed room every ray hits
         assert (np.abs(depth - cast) > 1).sum() <= 2

@@ -173,7 +173,8 @@ class FrameRenderer:
 
     def colour_frame(self, shaded: Frame, drawn: CameraIntrinsics, K: CameraIntrinsics) -> Frame:
         """The colour frame at ``K`` from a frame shaded at ``drawn`` (same pose): sensor noise added where
-        ``drawn`` has the noise pattern's size, resampled through both cameras' intrinsics (bilinear)."""
+        ``drawn`` has the noise pattern's size (to ``shaded``, in place), resampled through both cameras'
+        intrinsics (bilinear)."""
         height, width = self.noise_up.shape[:2]
         if (drawn.width + NOISE_MARGIN, drawn.height + NOISE_MARGIN) == (width, height):
             dx, dy = (int(v) for v in self.rng.integers(0, NOISE_MARGIN + 1, size=2))
@@ -221,14 +222,6 @@ def inverse_depths_of(zbuffer: NDArray[np.int64]) -> NDArray[np.float64]:
     """The inverse depth (1/metres; 0: none) of each z-buffer entry: the entry read as a float64 (its lowest
     ``FACE_BITS`` hold a face: a relative error under 2^-36, far below a millimetre)."""
     return zbuffer.view(np.float64)
-
-
-def depth_mm(depth: NDArray[np.floating[Any]]) -> DepthMM:
-    """(H, W) uint16 depth in millimetres (0: no return) of (H, W) depths along the optical axis in metres."""
-    mm: NDArray[np.floating[Any]] = np.rint(depth * 1000.0)
-    mm[np.isinf(mm)] = 0  # no return
-    np.minimum(mm, 65535, out=mm)
-    return mm.astype(np.uint16)
 
 
 def depth_mm_of_inverse(inverse: NDArray[np.floating[Any]]) -> DepthMM:
