@@ -13,11 +13,11 @@ from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.layout import FramesLayout
 from ladderdata.registry import UnknownNameError
 from ladderdata.sources.base import SOURCES
-from ladderdata.sources.ply import read_ply
+from ladderdata.sources.ply import TriangleMesh, read_ply
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
 from ladderdata.synth.catalogue import CATALOGUE
-from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, build_mesh, edge_for_vertices
+from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, SceneMesh, build_mesh, edge_for_vertices
 from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer
 from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig, register_writer, synthesize
 from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
@@ -309,3 +309,16 @@ def test_a_box_set_finds_the_boxes_a_box_overlaps() -> None:
     assert not BoxSet([base]).overlaps(on_top, eps=-1e-6)  # but not with a clearance
     assert not BoxSet([base]).overlaps(apart) and BoxSet([base]).overlaps(into)
     assert not BoxSet([]).overlaps(base)
+
+
+def test_a_mesh_with_more_faces_than_the_z_buffer_holds_is_refused() -> None:
+    """A z-buffer entry keeps a face in 16 bits: a mesh of 65,535 faces or more is refused up front, not drawn
+    with faces mixed up."""
+    triangles = 65_535
+    vertices = np.random.default_rng(0).uniform(0, 1, (3 * triangles, 3))
+    faces = np.arange(3 * triangles).reshape(-1, 3)
+    big = SceneMesh.of_triangles(TriangleMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8)))
+    with pytest.raises(ValueError, match="65535 faces: the z-buffer holds at most 65534"):
+        FrameRenderer(big, np.random.default_rng(0))
+    small = SceneMesh.of_triangles(TriangleMesh(vertices[:30], faces[:10], np.zeros((30, 3), np.uint8)))
+    FrameRenderer(small, np.random.default_rng(0))
