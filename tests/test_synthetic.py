@@ -13,17 +13,17 @@ from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.layout import FramesLayout
 from ladderdata.registry import UnknownNameError
 from ladderdata.sources.base import SOURCES
-from ladderdata.sources.ply import read_ply
+from ladderdata.sources.ply import TriangleMesh, read_ply
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
 from ladderdata.synth.catalogue import CATALOGUE
-from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, build_mesh, edge_for_vertices
-from ladderdata.synth.render import FrameRenderer, depth_mm
+from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, SceneMesh, build_mesh, edge_for_vertices
+from ladderdata.synth.render import NOISE_SIGMA, FrameRenderer
 from ladderdata.synth.root import SYNTH_WRITERS, SynthConfig, register_writer, synthesize
 from ladderdata.synth.scannet import COLOR_K, DEPTH_K, synthesize_root
 from ladderdata.synth.scene import generate_scene
-from ladderdata.synth.shapes import Cuboid, cuboid_distance, segment_distances
-from ladderdata.synth.truth import GTBox
+from ladderdata.synth.shapes import Boxes, BoxSet, Cuboid, boxes_overlap, cuboid_distance, segment_distances
+from ladderdata.synth.truth import GTBox, ground_truth
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -196,14 +196,15 @@ def test_rasterised_frames_match_a_ray_cast_of_every_pixel(objects: int, vertice
     for pose in scene.poses:
         colour, depth = renderer.frame(COLOR_K, DEPTH_K, pose)
         hits = oracle.cast(pixel_rays(DEPTH_K, pose))
-        cast = depth_mm(hits.t_hit * ray_z_factor(DEPTH_K)).astype(np.int64)
+        cast = np.rint(hits.t_hit * ray_z_factor(DEPTH_K) * 1000).astype(np.int64)  # millimetres
         assert colour.shape == (COLOR_K.height, COLOR_K.width, 3) and depth.shape == cast.shape
         assert (cast > 0).all()  # inside a closed room every ray hits
         assert (np.abs(depth - cast) > 1).sum() <= 2
         face, _ = renderer.rasterise(DEPTH_K, pose)
         assert (face != face_of_triangle[hits.triangle]).sum() <= 2
         colour_hits = oracle.cast(pixel_rays(COLOR_K, pose))
-        truth = renderer.shaded(face_of_triangle[colour_hits.triangle], colour_hits.t_hit * ray_z_factor(COLOR_K))
+        inverse_depth = 1.0 / (colour_hits.t_hit * ray_z_factor(COLOR_K))
+        truth = renderer.shaded(face_of_triangle[colour_hits.triangle], inverse_depth)
         error = np.abs(colour.astype(np.int64) - truth).max(axis=-1)
         assert np.median(error) <= 1 and np.mean(error <= 3) >= 0.95
     assert len(mesh.faces) < len(mesh.mesh.faces) / 10  # the faces are far fewer than the mesh's triangles
@@ -252,3 +253,72 @@ def test_writers_are_registered_by_the_source_they_write_for(tmp_path: Path) -> 
 def test_synth_config_bounds(bad: dict[str, int]) -> None:
     with pytest.raises(ValidationError):
         SynthConfig.model_validate(bad)
+
+
+def test_ground_truth_distances_are_the_least_over_every_part_pair() -> None:
+    """The batched, pruned search of the ground truth returns, bit for bit, the minimum of ``cuboid_distance``
+    (one pair at a time) over every pair of parts of every pair of objects."""
+    scene = generate_scene(1, seed=0, frames=4, min_objects=30)
+    furniture = [o for o in scene.objects if not o.structural]
+    distances = {(d.a, d.b): d.distance for d in ground_truth(scene).distances}
+    assert len(distances) == len(furniture) * (len(furniture) - 1) // 2
+    assert any(d == 0.0 for d in distances.values()) and any(d > 0.5 for d in distances.values())
+    for i, a in enumerate(furniture):
+        for b in furniture[i + 1 :]:
+            brute = min(cuboid_distance(p, q) for p in a.parts for q in b.parts)
+            assert distances[(a.object_id, b.object_id)] == brute
+
+
+def test_colour_frames_carry_sensor_noise_that_changes_from_frame_to_frame() -> None:
+    """Noise of about ``NOISE_SIGMA`` grey levels is added where a frame is drawn (then resampled with it, so a
+    little less remains), from a window of the renderer's pattern that moves each frame; without a noise size the
+    frames are the plain shading."""
+    scene = generate_scene(0, seed=0, frames=4)
+    mesh = build_mesh(scene, np.random.default_rng(0), DEMO_EDGE, DEMO_STRUCTURAL_EDGE)
+    plain = FrameRenderer(mesh, np.random.default_rng(0))
+    noisy = FrameRenderer(mesh, np.random.default_rng(0), (DEPTH_K.width, DEPTH_K.height))
+    pose = scene.poses[0]
+    clean = plain.frame(COLOR_K, DEPTH_K, pose)[0].astype(np.float64)
+    first, second = (noisy.frame(COLOR_K, DEPTH_K, pose)[0].astype(np.float64) for _ in range(2))
+    assert np.array_equal(clean, plain.frame(COLOR_K, DEPTH_K, pose)[0])
+    for frame in (first, second):
+        assert 0.5 * NOISE_SIGMA < np.std(frame - clean) < NOISE_SIGMA
+    assert np.std(first - second) > 0.5 * NOISE_SIGMA  # the same pose, other noise
+
+
+def test_a_box_set_finds_the_boxes_a_box_overlaps() -> None:
+    """``BoxSet.overlaps`` (placement: one box against all placed) agrees with the separating-axis test of each
+    pair, on random boxes and on boxes built to touch, to be a hair apart and to interpenetrate."""
+    rng = np.random.default_rng(5)
+
+    def random_box() -> Cuboid:
+        return Cuboid(rng.uniform(0, 3, 3), rng.uniform(0.2, 1.5, 3), float(rng.uniform(0, 2 * np.pi)))
+
+    placed = [random_box() for _ in range(12)]
+    boxes = BoxSet(placed)
+    for _ in range(200):
+        box = random_box()
+        for eps in (1e-9, -1e-6):
+            pairwise = boxes_overlap(Boxes.of([box] * len(placed)), Boxes.of(placed), eps)
+            assert boxes.overlaps(box, eps) == bool(pairwise.any())
+    base = Cuboid(np.array([0.0, 0, 0.5]), np.array([1.0, 1, 1]), 0.3)
+    on_top = Cuboid(np.array([0.0, 0, 1.25]), np.array([0.5, 0.5, 0.5]), 0.3)
+    apart = Cuboid(np.array([0.0, 0, 1.2501]), np.array([0.5, 0.5, 0.5]), 1.0)
+    into = Cuboid(np.array([0.0, 0, 1.2]), np.array([0.5, 0.5, 0.5]), 1.0)
+    assert BoxSet([base]).overlaps(on_top)  # touching counts (eps 1e-9)
+    assert not BoxSet([base]).overlaps(on_top, eps=-1e-6)  # but not with a clearance
+    assert not BoxSet([base]).overlaps(apart) and BoxSet([base]).overlaps(into)
+    assert not BoxSet([]).overlaps(base)
+
+
+def test_a_mesh_with_more_faces_than_the_z_buffer_holds_is_refused() -> None:
+    """A z-buffer entry keeps a face in 16 bits: a mesh of 65,535 faces or more is refused up front, not drawn
+    with faces mixed up."""
+    triangles = 65_535
+    vertices = np.random.default_rng(0).uniform(0, 1, (3 * triangles, 3))
+    faces = np.arange(3 * triangles).reshape(-1, 3)
+    big = SceneMesh.of_triangles(TriangleMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8)))
+    with pytest.raises(ValueError, match="65535 faces: the z-buffer holds at most 65534"):
+        FrameRenderer(big, np.random.default_rng(0))
+    small = SceneMesh.of_triangles(TriangleMesh(vertices[:30], faces[:10], np.zeros((30, 3), np.uint8)))
+    FrameRenderer(small, np.random.default_rng(0))

@@ -128,7 +128,7 @@ def write_video(
         t = FIRST_TIMESTAMP_S + i * FRAME_INTERVAL_S
         stamp = f"{t:.3f}"
         colour, depth = renderer.frame(sensor_k, sensor_k, sensor_pose)  # one sensor: both images at its size
-        ok, png = cv2.imencode(".png", cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+        ok, png = cv2.imencode(".png", colour)  # BGR
         ok_d, depth_png = cv2.imencode(".png", depth)
         if not (ok and ok_d):
             raise RuntimeError("PNG encoding failed")

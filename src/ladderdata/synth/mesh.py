@@ -15,15 +15,37 @@ from ladderdata.typed import FloatArray
 DEMO_EDGE, DEMO_STRUCTURAL_EDGE = 0.25, 0.5
 
 
-def _grid_quad(origin: FloatArray, u: FloatArray, v: FloatArray, max_edge: float) -> tuple[FloatArray, np.ndarray]:
-    nu = max(1, int(np.ceil(np.linalg.norm(u) / max_edge)))
-    nv = max(1, int(np.ceil(np.linalg.norm(v) / max_edge)))
-    a, b = np.meshgrid(np.linspace(0, 1, nu + 1), np.linspace(0, 1, nv + 1), indexing="ij")
-    verts = origin + a.reshape(-1, 1) * u + b.reshape(-1, 1) * v
-    idx = np.arange((nu + 1) * (nv + 1)).reshape(nu + 1, nv + 1)
-    q0, q1, q2, q3 = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
-    faces = np.concatenate([np.stack([q0, q1, q2], 1), np.stack([q0, q2, q3], 1)])
-    return verts, faces
+def _grid_quads(
+    origins: FloatArray, us: FloatArray, vs: FloatArray, max_edges: FloatArray
+) -> tuple[FloatArray, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Grid each of Q quads (``origins``, edges ``us`` and ``vs``, each (Q, 3)) into cells of at most its
+    ``max_edges`` (Q,) a side, two triangles each: the vertices (V, 3) and triangles (F, 3, global vertex indices)
+    of all, quad after quad, and each quad's vertex and triangle counts (Q,).
+
+    Quad by quad: vertex (i, j) of an nu x nv grid is ``origin + a_i u + b_j v`` at ``a_i = i / nu`` (as
+    ``np.linspace(0, 1, nu + 1)`` spaces them), numbered i (nv + 1) + j; triangles (q0, q1, q2) of every cell
+    (i, j), row-major, then (q0, q2, q3), q0..q3 its corners (i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)."""
+    nu = np.array([max(1, int(np.ceil(np.linalg.norm(u) / e))) for u, e in zip(us, max_edges, strict=True)])
+    nv = np.array([max(1, int(np.ceil(np.linalg.norm(v) / e))) for v, e in zip(vs, max_edges, strict=True)])
+    vertex_counts, cell_counts = (nu + 1) * (nv + 1), nu * nv
+    quad = np.repeat(np.arange(len(nu)), vertex_counts)
+    local = np.arange(vertex_counts.sum()) - np.repeat(np.cumsum(vertex_counts) - vertex_counts, vertex_counts)
+    i, j = local // (nv + 1)[quad], local % (nv + 1)[quad]
+    a = np.where(i == nu[quad], 1.0, i * (1.0 / nu)[quad])
+    b = np.where(j == nv[quad], 1.0, j * (1.0 / nv)[quad])
+    verts = origins[quad] + a[:, None] * us[quad] + b[:, None] * vs[quad]
+    cell_quad = np.repeat(np.arange(len(nu)), cell_counts)
+    cell = np.arange(cell_counts.sum()) - np.repeat(np.cumsum(cell_counts) - cell_counts, cell_counts)
+    row = (nv + 1)[cell_quad]
+    q0 = (cell // nv[cell_quad]) * row + cell % nv[cell_quad] + (np.cumsum(vertex_counts) - vertex_counts)[cell_quad]
+    q1, q3 = q0 + row, q0 + 1
+    q2 = q1 + 1
+    # per quad: its cells' first triangles, then their second ones
+    first_half = np.stack([q0, q1, q2], 1)
+    second_half = np.stack([q0, q2, q3], 1)
+    order = np.argsort(np.concatenate([2 * cell_quad, 2 * cell_quad + 1]), kind="stable")
+    faces = np.concatenate([first_half, second_half])[order]
+    return verts, faces.astype(np.int64), vertex_counts, 2 * cell_counts
 
 
 def _cuboid_quads(c: Cuboid) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
@@ -102,34 +124,29 @@ def build_mesh(
 ) -> SceneMesh:
     """Triangulate the scene: furniture faces gridded at ``max_edge``, walls/floor/ceiling at ``structural_edge``;
     every gridded face is one segment."""
-    verts, faces, colors, segs, face_obj, planar, solid = [], [], [], [], [], [], []
+    quads: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+    edges, colors, quad_obj, solid = [], [], [], []
     object_segments: dict[int, list[int]] = {}
-    n_verts, seg_id = 0, 0
     for obj in scene.objects:
-        quads = obj.panels if obj.structural else _cuboid_quads_of(obj)
-        object_segments[obj.object_id] = []
-        for origin, u, v in quads:
-            vq, fq = _grid_quad(origin, u, v, structural_edge if obj.structural else max_edge)
-            verts.append(vq)
-            faces.append(fq + n_verts)
+        object_quads = obj.panels if obj.structural else _cuboid_quads_of(obj)
+        object_segments[obj.object_id] = list(range(len(quads), len(quads) + len(object_quads)))
+        for quad in object_quads:
+            quads.append(quad)
+            edges.append(structural_edge if obj.structural else max_edge)
             shade = rng.integers(-8, 9)
             colors.append(np.clip(np.array(obj.color) + shade, 0, 255).astype(np.uint8))
-            planar.append((origin, origin + u, origin + u + v, origin + v))
+            quad_obj.append(obj.object_id)
             solid.append(not obj.structural)
-            segs.append(np.full(len(vq), seg_id))
-            face_obj.append(np.full(len(fq), obj.object_id))
-            object_segments[obj.object_id].append(seg_id)
-            n_verts += len(vq)
-            seg_id += 1
-    segments = np.concatenate(segs)
+    origins, us, vs = (np.array([q[k] for q in quads], dtype=np.float64) for k in range(3))
+    verts, faces, vertex_counts, face_counts = _grid_quads(origins, us, vs, np.array(edges))
+    segments = np.repeat(np.arange(len(quads)), vertex_counts)
     face_colors = np.array(colors, dtype=np.uint8)
-    mesh = TriangleMesh(np.concatenate(verts), np.concatenate(faces).astype(np.int64), face_colors[segments])
     return SceneMesh(
-        mesh,
+        TriangleMesh(verts, faces, face_colors[segments]),
         segments,
         object_segments,
-        np.concatenate(face_obj),
-        np.array(planar, dtype=np.float64).reshape(-1, 4, 3),
+        np.repeat(np.array(quad_obj), face_counts),
+        np.stack([origins, origins + us, origins + us + vs, origins + vs], axis=1),
         face_colors,
         np.array(solid, dtype=bool),
     )

@@ -20,10 +20,10 @@ from ladderdata.geometry.camera import CameraIntrinsics, invert_pose
 from ladderdata.layout import LABEL_TABLE, SPLIT_LIST, FramesLayout, ScanPaths
 from ladderdata.seeding import rng_for
 from ladderdata.sources.ply import TriangleMesh, write_ply
-from ladderdata.sources.sens import SensFrameData, encode_color_jpeg, encode_depth_zlib, write_sens
+from ladderdata.sources.sens import SensFrameData, encode_depth_zlib, write_sens
 from ladderdata.synth.catalogue import CATALOGUE, STRUCTURE
 from ladderdata.synth.mesh import DEMO_EDGE, DEMO_STRUCTURAL_EDGE, SceneMesh, build_mesh
-from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.render import FrameRenderer, encode_jpeg
 from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
 from ladderdata.synth.scene import SyntheticScene, scan_id_for
 from ladderdata.synth.truth import GROUND_TRUTH_DIR, SyntheticGroundTruth, ground_truth
@@ -82,7 +82,8 @@ def _rendered_frames(
     scene: SyntheticScene, mesh: SceneMesh, quality: int, seed: int, png: bool
 ) -> Iterator[tuple[bytes, bytes, DepthMM]]:
     """Each frame's JPEG colour, PNG depth (empty bytes unless ``png``: only the folder layouts store it) and depth."""
-    renderer = FrameRenderer(mesh, rng_for(seed, scene.scan_id, "sensor noise"), (COLOR_K.width, COLOR_K.height))
+    noise_size = (DEPTH_K.width, DEPTH_K.height)  # colour is drawn at the depth camera, noise added there
+    renderer = FrameRenderer(mesh, rng_for(seed, scene.scan_id, "sensor noise"), noise_size)
     for pose in scene.poses:
         color, depth = renderer.frame(COLOR_K, DEPTH_K, pose)
         encoded = b""
@@ -91,7 +92,7 @@ def _rendered_frames(
             if not ok:
                 raise RuntimeError("PNG encoding of a depth frame failed")
             encoded = buffer.tobytes()
-        yield encode_color_jpeg(color, quality), encoded, depth
+        yield encode_jpeg(color, quality), encoded, depth
 
 
 def _write_mesh_and_annotations(paths: ScanPaths, scene: SyntheticScene, sm: SceneMesh, to_raw: Matrix4) -> None:

@@ -31,10 +31,9 @@ from ladderdata.sources.colmap import PIXEL_CENTRE
 from ladderdata.sources.ply import write_ply
 from ladderdata.sources.scannetpp import CLASSES_FILE, DATA_DIR, LABEL_MAP_FILE, SPLIT_FILES, SPLITS_DIR
 from ladderdata.sources.scannetpp_frames import IPHONE_FPS, ScanNetPPPaths
-from ladderdata.sources.sens import encode_color_jpeg
 from ladderdata.synth.catalogue import CATALOGUE, STRUCTURE
 from ladderdata.synth.mesh import build_mesh
-from ladderdata.synth.render import FrameRenderer
+from ladderdata.synth.render import FrameRenderer, encode_jpeg
 from ladderdata.synth.root import SynthConfig, register_writer, scene_and_edges, write_scans
 from ladderdata.synth.scene import SyntheticScene
 from ladderdata.synth.truth import GROUND_TRUTH_DIR, ground_truth
@@ -127,7 +126,7 @@ def write_dslr(paths: ScanNetPPPaths, renderer: FrameRenderer, scene: SyntheticS
         name = dslr_photo_name(frame)
         pose = scene.poses[frame]
         photo = renderer.color(DSLR_CAMERAS[camera_id - 1], pose)
-        write_bytes_atomic(paths.dslr_resized_images / name, encode_color_jpeg(photo, jpeg_quality))
+        write_bytes_atomic(paths.dslr_resized_images / name, encode_jpeg(photo, jpeg_quality))
         write_bytes_atomic(paths.dslr_resized_masks / f"{Path(name).stem}.png", mask.tobytes())
         images += colmap_image_lines(10 + k, camera_id, pose, name)
     write_text_atomic(paths.dslr_colmap_cameras, "\n".join(cameras) + "\n")
@@ -170,21 +169,19 @@ def write_scannetpp_scan(root: Path, config: SynthConfig, index: int) -> str:
     depth_k = IPHONE_K.scaled_to(*DEPTH_SIZE)
     renderer = FrameRenderer(sm, rng_for(config.seed, scene.scan_id, "sensor noise"))
     entries = {}
-    colors: list[np.ndarray] = []  # BGR, as the video writer takes them
+    colors: list[np.ndarray] = []  # BGR, as the renderer draws them and the video writer takes them
     masks: list[np.ndarray] = []
     for i, pose in enumerate(scene.poses):
         name = f"frame_{i:06d}"
         color, mask = renderer.color(IPHONE_K, pose), _mask(masked.get(i, 0.0))
         if config.iphone_video is None:
-            write_bytes_atomic(
-                paths.iphone_frame(paths.iphone_rgb, i, ".jpg"), encode_color_jpeg(color, config.jpeg_quality)
-            )
+            write_bytes_atomic(paths.iphone_frame(paths.iphone_rgb, i, ".jpg"), encode_jpeg(color, config.jpeg_quality))
             ok_mask, png_mask = cv2.imencode(".png", mask)
             if not ok_mask:
                 raise RuntimeError("PNG encoding failed")
             write_bytes_atomic(paths.iphone_frame(paths.iphone_masks, i, ".png"), png_mask.tobytes())
         else:
-            colors.append(cv2.cvtColor(color, cv2.COLOR_RGB2BGR))
+            colors.append(color)
             masks.append(mask)
         ok, png = cv2.imencode(".png", renderer.depth(depth_k, pose))
         if not ok:

@@ -5,6 +5,7 @@ panels.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from ladderdata.errors import ConfigError
 from ladderdata.geometry.camera import look_at
 from ladderdata.seeding import rng_for
 from ladderdata.synth.catalogue import CATALOGUE, SCENE_TYPES, STRUCTURE, Category
-from ladderdata.synth.shapes import Cuboid, cuboids_overlap
+from ladderdata.synth.shapes import BoxSet, Cuboid
 from ladderdata.typed import FloatArray, Matrix4, Points2
 
 #: Rooms of the sizes ``_room`` draws hold about 60-90 objects; beyond this many, placement can fail.
@@ -55,42 +56,36 @@ def _room(rng: np.random.Generator) -> Points2:
     return np.array([[0, 0], [w, 0], [w, d], [0, d]], dtype=np.float64)
 
 
-def _inside_room(poly: Points2, pts: Points2, margin: float = 0.0) -> bool:
-    """All (N, 2) points inside the polygon, at least ``margin`` from every edge (orthogonal polygons)."""
-    path = poly
-    for p in pts:
+def _inside_room(poly: Points2, pts: Points2) -> bool:
+    """All (N, 2) points inside the polygon (even-odd rule)."""
+    path = poly.tolist()
+    edges = list(zip(path, path[1:] + path[:1], strict=True))
+    for x, y in pts.tolist():
         inside = False
-        for i in range(len(path)):
-            a, b = path[i], path[(i + 1) % len(path)]
-            if (a[1] > p[1]) != (b[1] > p[1]) and p[0] < a[0] + (p[1] - a[1]) * (b[0] - a[0]) / (b[1] - a[1]):
+        for (ax, ay), (bx, by) in edges:
+            if (ay > y) != (by > y) and x < ax + (y - ay) * (bx - ax) / (by - ay):
                 inside = not inside
         if not inside:
             return False
-        for i in range(len(path)):
-            a, b = path[i], path[(i + 1) % len(path)]
-            ab = b - a
-            t = np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0, 1)
-            if np.linalg.norm(p - (a + t * ab)) < margin - 1e-9:
-                return False
     return True
 
 
-def _fits(poly: Points2, box: Cuboid, placed: list[SceneObject], clearance: float, skip: int | None = None) -> bool:
+def _furniture(placed: list[SceneObject], but: int | None = None) -> BoxSet:
+    """The boxes of the furniture placed so far, but object ``but``."""
+    return BoxSet([o.box for o in placed if o.box is not None and not o.structural and o.object_id != but])
+
+
+def _fits(poly: Points2, box: Cuboid, placed: BoxSet, clearance: float) -> bool:
     footprint = box.footprint()
     if not _inside_room(poly, footprint):
         return False
     # a convex footprint with corners inside can still wrap a reflex corner of an L-shaped room
-    for v in poly:
-        local = (np.append(v, box.center[2]) - box.center) @ box.rotation
-        if np.all(np.abs(local[:2]) < box.size[:2] / 2 - 1e-6):
-            return False
+    corners = np.column_stack([poly, np.full(len(poly), box.center[2])])
+    local = (corners - box.center) @ box.rotation
+    if np.any(np.all(np.abs(local[:, :2]) < box.size[:2] / 2 - 1e-6, axis=1)):
+        return False
     grown = Cuboid(box.center, box.size + np.array([2 * clearance, 2 * clearance, 0.0]), box.yaw)
-    for other in placed:
-        if other.structural or other.object_id == skip or other.box is None:
-            continue
-        if cuboids_overlap(grown, other.box, eps=-1e-6):
-            return False
-    return True
+    return not placed.overlaps(grown, eps=-1e-6)
 
 
 Size = tuple[float, float, float]
@@ -106,6 +101,11 @@ class _Room:
     height: float
     placed: list[SceneObject]
     tall_limit: float
+
+    @cached_property
+    def furniture(self) -> BoxSet:
+        """The boxes of the furniture placed so far."""
+        return _furniture(self.placed)
 
 
 def _place_on(cat: Category, rng: np.random.Generator, size: Size, room: _Room) -> tuple[Cuboid, Size] | None:
@@ -124,8 +124,7 @@ def _place_on(cat: Category, rng: np.random.Generator, size: Size, room: _Room) 
     z0 = sup.box.center[2] + sup.box.size[2] / 2
     yaw = sup.box.yaw + rng.uniform(-0.3, 0.3)
     box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), float(yaw % (2 * np.pi)))
-    others = [o for o in room.placed if o.object_id != sup.object_id and o.box is not None and not o.structural]
-    if any(cuboids_overlap(box, o.box) for o in others if o.box is not None):
+    if _furniture(room.placed, but=sup.object_id).overlaps(box):
         return None
     return box, (w, d, h)
 
@@ -149,11 +148,10 @@ def _place_by_wall(cat: Category, rng: np.random.Generator, size: Size, room: _R
     yaw = float(np.arctan2(along[1], along[0]) + np.pi) % (2 * np.pi)  # local +y faces the wall
     box = Cuboid(np.array([xy[0], xy[1], z0 + h / 2]), np.array([w, d, h]), yaw)
     if cat.placement != "mounted":
-        return (box, size) if _fits(poly, box, room.placed, clearance=0.05) else None
+        return (box, size) if _fits(poly, box, room.furniture, clearance=0.05) else None
     if z0 + h > room.height - 0.05:
         return None
-    overlaps = any(cuboids_overlap(box, o.box) for o in room.placed if o.box is not None and not o.structural)
-    if overlaps or not _inside_room(poly, box.footprint()):
+    if room.furniture.overlaps(box) or not _inside_room(poly, box.footprint()):
         return None
     return box, size
 
@@ -168,7 +166,7 @@ def _place_standing(cat: Category, rng: np.random.Generator, size: Size, room: _
     xy = rng.uniform(lo + 0.3, hi - 0.3)
     yaw = float(rng.choice([0.0, np.pi / 2, np.pi, 1.5 * np.pi]) if rng.random() < 0.5 else rng.uniform(0, 2 * np.pi))
     box = Cuboid(np.array([xy[0], xy[1], h / 2]), np.array([w, d, h]), yaw)
-    if not _fits(room.poly, box, room.placed, clearance=0.1):
+    if not _fits(room.poly, box, room.furniture, clearance=0.1):
         return None
     return box, (w, d, h)
 

@@ -4,15 +4,18 @@ Kept apart from ``ladderdata.geometry`` on purpose: the synthetic ground truth (
 areas) is computed here in closed form, an independent path from the mesh-based measurements it checks.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ladderdata.typed import FloatArray, Points2, Points3
 
 _SIGNS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
 _EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if np.abs(_SIGNS[a] - _SIGNS[b]).sum() == 2]
+_EDGE_STARTS, _EDGE_ENDS = np.array(_EDGES).T
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,45 @@ class Cuboid:
 
     def distance_from_points(self, points: Points3) -> FloatArray:
         """(N,) distance from (N, 3) points to the solid box (0 inside)."""
-        local = (points - self.center) @ self.rotation
-        excess = np.maximum(np.abs(local) - self.size / 2, 0.0)
-        return np.asarray(np.linalg.norm(excess, axis=1), dtype=np.float64)
+        distances: FloatArray = _distances_to_boxes(points[None], Boxes.of([self]))[0]
+        return distances
 
-    def edges(self) -> tuple[Points3, Points3]:
-        """Start and end points, each (12, 3), of the box's edges."""
-        c = self.corners()
-        idx = np.array(_EDGES)
-        return c[idx[:, 0]], c[idx[:, 1]]
+
+@dataclass(frozen=True)
+class Boxes:
+    """Cuboids stacked for batched geometry; indexing (an index array) picks some of them."""
+
+    centres: FloatArray
+    """(B, 3)"""
+    sizes: FloatArray
+    """(B, 3)"""
+    rotations: FloatArray
+    """(B, 3, 3) local -> world"""
+    corners: FloatArray
+    """(B, 8, 3)"""
+
+    @classmethod
+    def of(cls, cuboids: Sequence[Cuboid]) -> "Boxes":
+        return cls(
+            np.stack([c.center for c in cuboids]).astype(np.float64),
+            np.stack([c.size for c in cuboids]).astype(np.float64),
+            np.stack([c.rotation for c in cuboids]),
+            np.stack([c.corners() for c in cuboids]),
+        )
+
+    def __getitem__(self, index: NDArray[np.intp]) -> "Boxes":
+        return Boxes(self.centres[index], self.sizes[index], self.rotations[index], self.corners[index])
+
+    def edges(self) -> tuple[FloatArray, FloatArray]:
+        """Start and end points, each (B, 12, 3), of the boxes' edges."""
+        return self.corners[:, _EDGE_STARTS], self.corners[:, _EDGE_ENDS]
+
+
+def _distances_to_boxes(points: FloatArray, boxes: Boxes) -> FloatArray:
+    """(B, N) distance from (B, N, 3) points to each of B solid boxes (0 inside)."""
+    local = (points - boxes.centres[:, None]) @ boxes.rotations
+    excess = np.maximum(np.abs(local) - boxes.sizes[:, None] / 2, 0.0)
+    return np.asarray(np.linalg.norm(excess, axis=-1), dtype=np.float64)
 
 
 def _read_only(array: FloatArray) -> FloatArray:
@@ -60,23 +93,12 @@ def _read_only(array: FloatArray) -> FloatArray:
     return array
 
 
-def cuboids_overlap(a: Cuboid, b: Cuboid, eps: float = 1e-9) -> bool:
-    """Separating-axis test; for yaw-only boxes the axes z and each box's two xy axes suffice."""
-    axes = [np.array([0.0, 0.0, 1.0]), a.rotation[:, 0], a.rotation[:, 1], b.rotation[:, 0], b.rotation[:, 1]]
-    ca, cb = a.corners(), b.corners()
-    for axis in axes:
-        pa, pb = ca @ axis, cb @ axis
-        if pa.max() < pb.min() - eps or pb.max() < pa.min() - eps:
-            return False
-    return True
-
-
-def segment_distances(p0: Points3, p1: Points3, q0: Points3, q1: Points3) -> FloatArray:
-    """Distances between all pairs of segments [p0_i, p1_i] and [q0_j, q1_j]: (N, M). Closed form with
-    clamping (Ericson, Real-Time Collision Detection, 5.1.9)."""
-    d1 = (p1 - p0)[:, None, :]
-    d2 = (q1 - q0)[None, :, :]
-    r = p0[:, None, :] - q0[None, :, :]
+def segment_distances(p0: FloatArray, p1: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
+    """Distances between all pairs of segments [p0_i, p1_i] and [q0_j, q1_j], (..., N, 3) and (..., M, 3) (any
+    leading batch axes): (..., N, M). Closed form with clamping (Ericson, Real-Time Collision Detection, 5.1.9)."""
+    d1 = (p1 - p0)[..., :, None, :]
+    d2 = (q1 - q0)[..., None, :, :]
+    r = p0[..., :, None, :] - q0[..., None, :, :]
     a = (d1 * d1).sum(-1)
     e = (d2 * d2).sum(-1)
     f = (d2 * r).sum(-1)
@@ -88,18 +110,64 @@ def segment_distances(p0: Points3, p1: Points3, q0: Points3, q1: Points3) -> Flo
         t = (b * s + f) / e
         s = np.where(t < 0, np.clip(-c / a, 0.0, 1.0), np.where(t > 1, np.clip((b - c) / a, 0.0, 1.0), s))
         t = np.clip(t, 0.0, 1.0)
-    closest_p = p0[:, None, :] + d1 * s[..., None]
-    closest_q = q0[None, :, :] + d2 * t[..., None]
+    closest_p = p0[..., :, None, :] + d1 * s[..., None]
+    closest_q = q0[..., None, :, :] + d2 * t[..., None]
     return np.asarray(np.linalg.norm(closest_p - closest_q, axis=-1), dtype=np.float64)
+
+
+def boxes_overlap(a: Boxes, b: Boxes, eps: float = 1e-9) -> NDArray[np.bool_]:
+    """(B,) whether solid boxes a[k] and b[k] overlap (more than ``eps``; negative: less than it apart):
+    separating-axis test; for yaw-only boxes the axes z and each box's two xy axes suffice."""
+    z = np.broadcast_to(np.array([0.0, 0.0, 1.0]), (len(a.centres), 1, 3))
+    axes = np.concatenate([z, a.rotations[:, :, :2].transpose(0, 2, 1), b.rotations[:, :, :2].transpose(0, 2, 1)], 1)
+    # (B, 8, 5) projections of the corners on the axes (summed out: a stacked matrix product is one per box)
+    pa = (a.corners[:, :, None, :] * axes[:, None]).sum(-1)
+    pb = (b.corners[:, :, None, :] * axes[:, None]).sum(-1)
+    separated = (pa.max(axis=1) < pb.min(axis=1) - eps) | (pb.max(axis=1) < pa.min(axis=1) - eps)
+    return np.asarray(~separated.any(axis=1))
+
+
+class BoxSet:
+    """Boxes that single boxes are tested against one at a time (placement): the projections of their corners on
+    their own axes are computed once."""
+
+    def __init__(self, cuboids: Sequence[Cuboid]) -> None:
+        self.corners = np.array([c.corners() for c in cuboids]).reshape(-1, 8, 3)
+        self.axes = np.array([c.rotation[:, :2].T for c in cuboids]).reshape(-1, 2, 3)  # each box's xy axes
+        own = self.corners @ self.axes.transpose(0, 2, 1)
+        self.own_low, self.own_high = own.min(axis=1), own.max(axis=1)  # (M, 2)
+        self.z_low, self.z_high = self.corners[..., 2].min(axis=1), self.corners[..., 2].max(axis=1)
+
+    def overlaps(self, box: Cuboid, eps: float = 1e-9) -> bool:
+        """Whether ``box`` overlaps any of the boxes (more than ``eps``; negative: less than it apart), as
+        :func:`boxes_overlap` tests each pair: on the axes z, the box's xy axes and each other box's."""
+        corners = box.corners()
+        z_low, z_high = corners[:, 2].min(), corners[:, 2].max()
+        separated = (z_high < self.z_low - eps) | (self.z_high < z_low - eps)
+        axes = box.rotation[:, :2]  # (3, 2)
+        mine = corners @ axes
+        theirs = (self.corners.reshape(-1, 3) @ axes).reshape(-1, 8, 2)
+        low, high = mine.min(axis=0), mine.max(axis=0)
+        separated |= ((high < theirs.min(axis=1) - eps) | (theirs.max(axis=1) < low - eps)).any(axis=1)
+        projected = (self.axes.reshape(-1, 3) @ corners.T).reshape(-1, 2, 8)  # on each other box's axes
+        low_on_theirs, high_on_theirs = projected.min(axis=2), projected.max(axis=2)
+        separated |= ((high_on_theirs < self.own_low - eps) | (self.own_high < low_on_theirs - eps)).any(axis=1)
+        return bool((~separated).any())
+
+
+def box_distances(a: Boxes, b: Boxes) -> FloatArray:
+    """(B,) exact distance between solid boxes a[k] and b[k] (0 when they touch or overlap): the least of every
+    corner's distance to the other box and every pair of edges' distance."""
+    vertex_face = np.minimum(
+        _distances_to_boxes(b.corners, a).min(axis=1), _distances_to_boxes(a.corners, b).min(axis=1)
+    )
+    edge_edge = segment_distances(*a.edges(), *b.edges()).min(axis=(1, 2))
+    return np.where(boxes_overlap(a, b), 0.0, np.minimum(vertex_face, edge_edge))
 
 
 def cuboid_distance(a: Cuboid, b: Cuboid) -> float:
     """Exact distance between two solid boxes (0 when they touch or overlap)."""
-    if cuboids_overlap(a, b):
-        return 0.0
-    vertex_face = min(a.distance_from_points(b.corners()).min(), b.distance_from_points(a.corners()).min())
-    edge_edge = segment_distances(*a.edges(), *b.edges()).min()
-    return float(min(vertex_face, edge_edge))
+    return float(box_distances(Boxes.of([a]), Boxes.of([b]))[0])
 
 
 def polygon_area(poly: Points2) -> float:
