@@ -196,13 +196,6 @@ class SensFrameData:
     depth_bytes: bytes
 
 
-def encode_color_jpeg(image: ImageRGB, quality: int = 90) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
-
-
 def encode_depth_zlib(depth: DepthMM) -> bytes:
     """A zlib stream of the depth frame, deflated by ISA-L (about 7x faster than ``zlib`` at level 1, 10% larger)."""
     return isal_zlib.compress(np.ascontiguousarray(depth, dtype="<u2").tobytes(), 1)
