@@ -165,7 +165,7 @@ class ViewMeasurer:
         (default: the scan's)."""
         render_k = self.render_k if image is None else self.render_camera(image)
         hits = self.scene.cast(pixel_rays(render_k, pose))
-        owner = self.face_owner[hits.triangle]
+        owner = self.face_owner.take(hits.triangle)
         mixed = owner == MIXED
         if mixed.any():
             u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
@@ -219,9 +219,9 @@ class ViewMeasurer:
         offsets, owner, is_area = self._samples_from_camera(in_view, pose[:3, 3])
         # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
         pc = pose[:3, :3].T @ offsets
-        inside, u, v = _in_image(pc, K, cfg.near)  # from here on, only the samples that land in the image
+        inside, uv = _in_image(pc, K, cfg.near)  # from here on, only the samples that land in the image
         z, owner, is_area = pc[2].take(inside), owner.take(inside), is_area.take(inside)
-        pixel = _nearest_pixel(u, v, K)
+        pixel = _nearest_pixel(uv, K)
         # gathers by flat index and index arrays: several times faster than 2D or boolean-mask indexing
         seen_depth = view.depth.ravel().take(pixel)
         seen = view.instance.ravel().take(pixel) == owner
@@ -240,9 +240,11 @@ class ViewMeasurer:
         # so each object's visible samples are one run
         scale = image.width / K.width
         visible_owner = owner.take(visible)
-        lo_u, hi_u = _extent_per_owner((u.take(visible) + 0.5) * scale, visible_owner, n)
-        lo_v, hi_v = _extent_per_owner((v.take(visible) + 0.5) * scale, visible_owner, n)
-        box = _boxes(view.instance, n, scale, image, listed, np.stack([lo_u, lo_v, hi_u, hi_v])[:, listed])
+        edges = uv.take(visible, axis=1)
+        edges += 0.5
+        edges *= scale
+        lo, hi = _extent_per_owner(edges, visible_owner, n)
+        box = _boxes(view.instance, n, scale, image, listed, np.vstack([lo, hi])[:, listed])
 
         az = z.take(area_visible)
         starts = np.searchsorted(aown, listed, side="left")
@@ -378,16 +380,18 @@ class SensorToRender:
         return self.uncertain.take(ok.take(inside)), v.take(inside).astype(np.int64)
 
 
-def _in_image(pc: FloatArray, K: CameraIntrinsics, near: float) -> tuple[IntArray, FloatArray, FloatArray]:
+def _in_image(pc: FloatArray, K: CameraIntrinsics, near: float) -> tuple[IntArray, FloatArray]:
     """Of samples at ``pc`` ``(3, N)`` (camera frame, one row per axis): the indices of those in front of ``near``
-    that project onto the image of ``K``, and their ``(n,)`` pixel coordinates u and v."""
+    that project onto the image of ``K``, and their ``(2, n)`` pixel coordinates u and v."""
     x, y, z = pc
     front = z > near
     zs = np.where(front, z, 1.0)
-    u = K.fx * x  # fx * x / zs + cx, in place
+    uv = np.empty((2, len(z)))
+    u, v = uv
+    np.multiply(K.fx, x, out=u)  # fx * x / zs + cx, in place
     u /= zs
     u += K.cx
-    v = K.fy * y
+    np.multiply(K.fy, y, out=v)
     v /= zs
     v += K.cy
     in_image = u >= -0.5
@@ -396,17 +400,17 @@ def _in_image(pc: FloatArray, K: CameraIntrinsics, near: float) -> tuple[IntArra
     in_image &= v < K.height - 0.5
     in_image &= front
     inside = np.flatnonzero(in_image)
-    return inside, u.take(inside), v.take(inside)
+    return inside, uv.take(inside, axis=1)
 
 
-def _nearest_pixel(u: FloatArray, v: FloatArray, K: CameraIntrinsics) -> IntArray:
-    """Flat index of the pixel nearest to each of the ``(n,)`` image positions ``u``, ``v`` (inside the image of
+def _nearest_pixel(uv: FloatArray, K: CameraIntrinsics) -> IntArray:
+    """Flat index of the pixel nearest to each of the ``(2, n)`` image positions ``uv`` (inside the image of
     ``K``); whole numbers are exact in float64."""
-    col = np.rint(u)
-    row = np.rint(v)
+    col, row = np.rint(uv)
     row *= K.width
     row += col
-    return row.astype(np.int64)
+    pixel: IntArray = row.astype(np.int64)
+    return pixel
 
 
 @dataclass(frozen=True)
@@ -488,10 +492,11 @@ def _mask_extents(instance: IntArray, n: int) -> MaskExtents:
     return MaskExtents(pixel_count, bounds)
 
 
-def _extent_per_owner(values: np.ndarray, owners: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(n,)`` minimum and maximum of ``values`` per owner (inf / -inf for owners without one); ``owners`` come
-    in runs, one per owner (samples are grouped by object)."""
+def _extent_per_owner(values: FloatArray, owners: IntArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """``(k, n)`` minimum and maximum of each row of ``values`` ``(k, m)`` per owner (inf / -inf for owners without
+    one); ``owners`` ``(m,)`` come in runs, one per owner (samples are grouped by object)."""
     firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
-    lo[owners[firsts]], hi[owners[firsts]] = np.minimum.reduceat(values, firsts), np.maximum.reduceat(values, firsts)
+    lo, hi = np.full((len(values), n), np.inf), np.full((len(values), n), -np.inf)
+    lo[:, owners.take(firsts)] = np.minimum.reduceat(values, firsts, axis=1)
+    hi[:, owners.take(firsts)] = np.maximum.reduceat(values, firsts, axis=1)
     return lo, hi
