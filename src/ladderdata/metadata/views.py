@@ -352,7 +352,8 @@ class SensorToRender:
         depth_k: CameraIntrinsics, render_k: CameraIntrinsics, shape: tuple[int, ...], step: int
     ) -> "SensorToRender":
         """The map of every ``step``-th pixel of a depth image of ``shape`` (h, w) (cached per cameras)."""
-        rows, cols = np.indices(shape, dtype=np.float64)[:, ::step, ::step].reshape(2, -1)
+        grid = np.meshgrid(np.arange(0.0, shape[0], step), np.arange(0.0, shape[1], step), indexing="ij")
+        rows, cols = (a.ravel() for a in grid)
         per_z = np.stack([(cols - depth_k.cx) / depth_k.fx, (rows - depth_k.cy) / depth_k.fy])
         u_exact, v_exact = render_k.fx * per_z[0] + render_k.cx, render_k.fy * per_z[1] + render_k.cy
         u, v = np.rint(u_exact), np.rint(v_exact)
