@@ -100,6 +100,23 @@ def test_centroid_of_a_visible_box_is_its_centre() -> None:
     np.testing.assert_allclose(seen["cube"].centroid_cam, [0.0, 0.0, 3.5], atol=0.02)
 
 
+def test_objects_past_an_8_bit_index_keep_theirs() -> None:
+    """Triangle owners are stored in the smallest integer type that holds the scan's object indices (int8 up to
+    128 objects); with 300, each of a grid of boxes is still seen whole, under its own index."""
+    boxes: list[Box] = []
+    for row in range(15):
+        for col in range(20):
+            x, y = -1.9 + 0.2 * col, -1.45 + 0.2 * row
+            boxes.append((f"box{len(boxes)}", (x, y, 4.0), (x + 0.1, y + 0.1, 4.1)))
+    scan = analytic_scan(boxes)
+    measurer = ViewMeasurer(scan, CONFIG, IMAGE)
+    objects, view = measurer.measure(POSE, Timings())
+    assert measurer.face_owner.dtype == np.int16
+    assert sorted(o.object_id for o in objects) == list(range(300))
+    assert all(o.visibility == pytest.approx(1.0) for o in objects)
+    assert np.unique(view.instance).tolist() == list(range(-1, 300))
+
+
 def test_synthetic_views_agree_with_sensor_depth(synthetic_root: Path) -> None:
     scan = ScanNetSource(ScanNetSourceConfig(root=synthetic_root)).load("scene0000_00")
     from ladderdata.metadata.extract import extract_views

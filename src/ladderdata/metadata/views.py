@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -127,8 +128,9 @@ def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
 class RenderedView:
     depth: NDArray[np.float32]
     """(h, w) optical-axis depth, metres; inf where nothing is hit."""
-    instance: IntArray
-    """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss)."""
+    instance: NDArray[np.signedinteger[Any]]
+    """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss); the smallest
+    signed integer type that holds the scan's object indices."""
     intrinsics: CameraIntrinsics
     """The camera the view was rendered with (the view's colour camera at the render resolution)."""
 
@@ -146,13 +148,16 @@ class ViewMeasurer:
         self.scene.build()
         # a hit point belongs to the object of the triangle's vertex with the largest barycentric weight, the
         # rule that splits border triangles between objects (geometry.measure.vertex_region)
-        vertex_owner = np.full(len(scan.mesh.vertices), -1, dtype=np.int64)
+        # the smallest integer type holding MIXED to the last object's index (int8 up to 128 objects): the owner
+        # table is gathered from at every hit, a few MB where int64 would be tens (2.65M triangles)
+        owner_type = np.min_scalar_type(-max(len(scan.objects), -MIXED))
+        vertex_owner = np.full(len(scan.mesh.vertices), -1, dtype=owner_type)
         for i, obj in enumerate(scan.objects):
             vertex_owner[obj.vertex_ids] = i
         corner_owner = vertex_owner[scan.mesh.faces]
         uniform = (corner_owner == corner_owner[:, :1]).all(axis=1)
-        self.corner_owner = np.vstack([corner_owner, [[-1, -1, -1]]])  # last row: ray missed
-        self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], MIXED), -1)
+        self.corner_owner = np.vstack([corner_owner, np.full((1, 3), -1, owner_type)])  # last row: ray missed
+        self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], owner_type.type(MIXED)), owner_type.type(-1))
         self.samples = object_samples(scan, config.samples_per_object, config.sample_spacing)
 
     def render_camera(self, image: CameraIntrinsics) -> CameraIntrinsics:
@@ -425,7 +430,12 @@ class PixelBoxes:
 
 
 def _boxes(
-    instance: IntArray, n: int, scale: float, image: CameraIntrinsics, listed: IntArray, sample_box: FloatArray
+    instance: NDArray[np.signedinteger[Any]],
+    n: int,
+    scale: float,
+    image: CameraIntrinsics,
+    listed: IntArray,
+    sample_box: FloatArray,
 ) -> PixelBoxes:
     """The box of each of the objects ``listed``: the box ``sample_box`` ``(4, n_listed)`` of its visible samples
     (x1, y1, x2, y2), widened to the centres of the outermost pixels of its rendered mask (which lie inside the
@@ -464,7 +474,7 @@ class MaskExtents:
     pixels): the slices ``scipy.ndimage.find_objects`` gives."""
 
 
-def _mask_extents(instance: IntArray, n: int) -> MaskExtents:
+def _mask_extents(instance: NDArray[np.signedinteger[Any]], n: int) -> MaskExtents:
     """The :class:`MaskExtents` of the ``n`` objects in ``instance`` ``(h, w)`` (-1: no object), from its runs: the
     stretches of a row that show one object (a few thousand in a view, against tens of thousands of pixels)."""
     w = instance.shape[1]
