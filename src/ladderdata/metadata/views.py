@@ -24,7 +24,7 @@ from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_facto
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
-from ladderdata.typed import BoolArray, DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Points3
+from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Points3
 
 
 @dataclass
@@ -109,9 +109,10 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
     )
 
 
+@lru_cache(maxsize=16)
 def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
     """(4, 3) inward unit normals, camera frame, of the planes through the camera centre and the outer edges of
-    the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5)."""
+    the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5); cached, read-only."""
     edges: NDArray[np.float64] = np.array(
         [
             [K.fx, 0.0, K.cx + 0.5],
@@ -121,6 +122,7 @@ def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
         ]
     )
     normals: NDArray[np.float64] = edges / np.linalg.norm(edges, axis=1, keepdims=True)
+    normals.setflags(write=False)
     return normals
 
 
@@ -199,33 +201,36 @@ class ViewMeasurer:
         inside_edges = (centres @ edge_normals(K).T > -radii[:, None]).all(1)
         return np.flatnonzero((centres[:, 2] + radii > self.config.near) & inside_edges)
 
-    def _samples_from_camera(self, in_view: IntArray, origin: FloatArray) -> tuple[FloatArray, IntArray, BoolArray]:
+    def _samples_from_camera(self, in_view: IntArray, origin: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
         """The samples of the objects ``in_view`` (sorted), in object order: their ``(3, N)`` offsets from the camera
-        centre ``origin`` (world axes), owners and area flags. Neighbouring objects' runs are taken as one."""
+        centre ``origin`` (world axes), taken by runs (neighbouring objects' samples are one run), and where each
+        run begins in the offsets with what to add to a position there to get the sample's index (``(runs,)``
+        each)."""
         S = self.samples
         if in_view.size == len(self.scan.objects):
-            return S.points_t - origin[:, None], S.owner, S.is_area
+            return S.points_t - origin[:, None], np.zeros(1, np.int64), np.zeros(1, np.int64)
         breaks = np.flatnonzero(np.diff(in_view) != 1) + 1
-        firsts, lasts = in_view[np.r_[0, breaks]], in_view[np.r_[breaks - 1, in_view.size - 1]]
-        runs = [slice(S.starts[a], S.starts[b + 1]) for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)]
-        offsets = np.empty((3, sum(r.stop - r.start for r in runs)))
-        at = 0
-        for r in runs:  # gathered and moved to the camera centre in one pass
-            np.subtract(S.points_t[:, r], origin[:, None], out=offsets[:, at : at + r.stop - r.start])
-            at += r.stop - r.start
-        owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.owner, S.is_area))
-        return offsets, owner, is_area
+        firsts: IntArray = S.starts[in_view[np.r_[0, breaks]]]
+        stops: IntArray = S.starts[in_view[np.r_[breaks - 1, in_view.size - 1]] + 1]
+        begins = np.r_[0, np.cumsum(stops - firsts)]
+        offsets = np.empty((3, int(begins[-1])))
+        for first, stop, at in zip(firsts.tolist(), stops.tolist(), begins[:-1].tolist(), strict=True):
+            # gathered and moved to the camera centre in one pass
+            np.subtract(S.points_t[:, first:stop], origin[:, None], out=offsets[:, at : at + stop - first])
+        return offsets, begins[:-1], firsts - begins[:-1]
 
     def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
         cfg, K, n = self.config, view.intrinsics, len(self.scan.objects)
         in_view = self.in_view_objects(pose, K)
         if in_view.size == 0:
             return []
-        offsets, owner, is_area = self._samples_from_camera(in_view, pose[:3, 3])
+        offsets, run_begins, run_shifts = self._samples_from_camera(in_view, pose[:3, 3])
         # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
         pc = pose[:3, :3].T @ offsets
         inside, uv = _in_image(pc, K, cfg.near)  # from here on, only the samples that land in the image
-        z, owner, is_area = pc[2].take(inside), owner.take(inside), is_area.take(inside)
+        per_run = np.diff(np.r_[np.searchsorted(inside, run_begins), inside.size])
+        sample = inside + np.repeat(run_shifts, per_run)  # index into the scan's samples
+        z, owner, is_area = pc[2].take(inside), self.samples.owner.take(sample), self.samples.is_area.take(sample)
         pixel = _nearest_pixel(uv, K)
         # gathers by flat index and index arrays: several times faster than 2D or boolean-mask indexing
         seen_depth = view.depth.ravel().take(pixel)
@@ -253,8 +258,8 @@ class ViewMeasurer:
 
         az = z.take(area_visible)
         starts = np.searchsorted(aown, listed, side="left")
-        visible_pc = pc.take(inside.take(area_visible), axis=1)
-        centroid_sum = np.stack([np.bincount(aown, weights=c, minlength=n) for c in visible_pc], axis=1)
+        visible_xy = pc[:2].take(inside.take(area_visible), axis=1)
+        centroid_sum = np.stack([np.bincount(aown, weights=c, minlength=n) for c in (*visible_xy, az)], axis=1)
         count, area = vis_count.take(listed), self.samples.area_count.take(listed)
         pixel_count = box.pixel_count.take(listed)
         return [
