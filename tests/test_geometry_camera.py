@@ -10,6 +10,7 @@ from ladderdata.geometry.camera import (
     in_frustum,
     invert_pose,
     look_at,
+    pixel_directions,
     pixel_rays,
     project,
     ray_z_factor,
@@ -73,6 +74,28 @@ def test_pixel_rays_pass_through_pixel_centres() -> None:
         px, depth = project(world_to_camera((o + 3.0 * d)[None], T), K)
         np.testing.assert_allclose(px[0], [col, row], atol=1e-3)
         assert depth[0] == pytest.approx(3.0 * ray_z_factor(K)[row, col], rel=1e-5)
+
+
+def test_pixel_rays_are_the_same_bits_as_a_product_per_pixel() -> None:
+    """pixel_rays multiplies the directions one axis per row; the float32 products and sums are those of
+    ``direction @ R.T`` per pixel (what ray casting, and so every rendered view, depends on)."""
+    rng = np.random.default_rng(3)
+    for camera in (
+        K,
+        K.scaled_to(324, 242),
+        CameraIntrinsics(fx=300.0, fy=310.0, cx=150.2, cy=99.0, width=301, height=199),
+    ):
+        directions = pixel_directions(camera)
+        for _ in range(20):
+            T = random_pose(rng)
+            expected = np.concatenate(
+                [
+                    np.broadcast_to(T[:3, 3].astype(np.float32), directions.shape),
+                    directions @ T[:3, :3].T.astype(np.float32),
+                ],
+                axis=-1,
+            )
+            np.testing.assert_array_equal(pixel_rays(camera, T), expected)
 
 
 def test_scaled_intrinsics_keep_pixel_footprints() -> None:

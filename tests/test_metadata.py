@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from scipy import ndimage
 from scipy.spatial import ConvexHull
 from scipy.spatial.transform import Rotation
 
@@ -17,7 +18,14 @@ from ladderdata.geometry.camera import CameraIntrinsics, in_frustum, project, wo
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
-from ladderdata.metadata.views import Timings, ViewMeasurer
+from ladderdata.metadata.views import (
+    RenderedView,
+    SensorToRender,
+    Timings,
+    ViewMeasurer,
+    _mask_extents,
+    depth_agreement,
+)
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 
 IMAGE = CameraIntrinsics(fx=1000.0, fy=1000.0, cx=647.5, cy=483.5, width=1296, height=968)
@@ -90,6 +98,23 @@ def test_fully_hidden_object_is_not_listed() -> None:
 def test_centroid_of_a_visible_box_is_its_centre() -> None:
     seen = measure([("cube", (-0.5, -0.5, 3.0), (0.5, 0.5, 4.0))])
     np.testing.assert_allclose(seen["cube"].centroid_cam, [0.0, 0.0, 3.5], atol=0.02)
+
+
+def test_objects_past_an_8_bit_index_keep_theirs() -> None:
+    """Triangle owners are stored in the smallest integer type that holds the scan's object indices (int8 up to
+    128 objects); with 300, each of a grid of boxes is still seen whole, under its own index."""
+    boxes: list[Box] = []
+    for row in range(15):
+        for col in range(20):
+            x, y = -1.9 + 0.2 * col, -1.45 + 0.2 * row
+            boxes.append((f"box{len(boxes)}", (x, y, 4.0), (x + 0.1, y + 0.1, 4.1)))
+    scan = analytic_scan(boxes)
+    measurer = ViewMeasurer(scan, CONFIG, IMAGE)
+    objects, view = measurer.measure(POSE, Timings())
+    assert measurer.face_owner.dtype == np.int16
+    assert sorted(o.object_id for o in objects) == list(range(300))
+    assert all(o.visibility == pytest.approx(1.0) for o in objects)
+    assert np.unique(view.instance).tolist() == list(range(-1, 300))
 
 
 def test_synthetic_views_agree_with_sensor_depth(synthetic_root: Path) -> None:
@@ -249,3 +274,68 @@ def test_unchanged_input_files_are_not_read_again(
     monkeypatch.setattr(cache, "file_digest", counting)
     assert process_scan(src, cfg, out, "scene0000_00").status == "cached"
     assert hashed == []
+
+
+def agreement_by_the_formula(
+    sensor: np.ndarray, depth_k: CameraIntrinsics, view: RenderedView, step: int = 4
+) -> float | None:
+    """The sensor-depth agreement pixel by pixel: back-project each valid sensor pixel, project it into the
+    rendered camera, compare depths."""
+    agree = compared = 0
+    render_k = view.intrinsics
+    for row in range(0, sensor.shape[0], step):
+        for col in range(0, sensor.shape[1], step):
+            if sensor[row, col] == 0:
+                continue
+            z = float(sensor[row, col]) / 1000.0
+            x, y = (col - depth_k.cx) / depth_k.fx * z, (row - depth_k.cy) / depth_k.fy * z
+            u, v = round(render_k.fx * x / z + render_k.cx), round(render_k.fy * y / z + render_k.cy)
+            if 0 <= u < render_k.width and 0 <= v < render_k.height:
+                compared += 1
+                agree += abs(float(view.depth[v, u]) - z) < 0.05 + 0.02 * z
+    return agree / compared if compared else None
+
+
+@pytest.mark.parametrize(
+    "depth_k",
+    [
+        CameraIntrinsics(fx=577.9, fy=577.9, cx=319.5, cy=239.5, width=640, height=480),  # ScanNet's
+        CameraIntrinsics(fx=500.0, fy=500.0, cx=320.0, cy=240.0, width=640, height=480),  # half-pixel positions
+    ],
+)
+def test_depth_agreement_is_the_formula_pixel_by_pixel(depth_k: CameraIntrinsics) -> None:
+    """The agreement through the cached sensor-to-render pixel map counts exactly the pixels the formula does,
+    also where a sensor pixel lands on a half pixel of the rendered view (mapped per view)."""
+    render_k = CameraIntrinsics(fx=250.0, fy=250.0, cx=161.5, cy=120.5, width=324, height=242)
+    rng = np.random.default_rng(5)
+    rendered = rng.uniform(0.5, 4.0, (242, 324)).astype(np.float32)
+    rendered[rng.random(rendered.shape) < 0.1] = np.inf
+    view = RenderedView(rendered, np.full((242, 324), -1), render_k)
+    sensor = rng.integers(500, 4000, (480, 640)).astype(np.uint16)
+    near = rng.random(sensor.shape) < 0.5  # half the pixels agree with the rendered view's depth there
+    u = np.rint(render_k.fx * (np.arange(640) - depth_k.cx) / depth_k.fx + render_k.cx).astype(int)
+    v = np.rint(render_k.fy * (np.arange(480) - depth_k.cy) / depth_k.fy + render_k.cy).astype(int)
+    vv, uu = np.meshgrid(np.clip(v, 0, 241), np.clip(u, 0, 323), indexing="ij")
+    sensor[near] = np.clip(np.nan_to_num(rendered[vv, uu][near], posinf=0.0) * 1000, 0, 65535).astype(np.uint16)
+    sensor[rng.random(sensor.shape) < 0.2] = 0
+    uncertain = SensorToRender.of(depth_k, render_k, sensor.shape, 4).uncertain.size
+    assert uncertain == 0 if depth_k.cx == 319.5 else uncertain > 0
+    expected = agreement_by_the_formula(sensor, depth_k, view)
+    assert expected is not None and 0.2 < expected < 0.8
+    assert depth_agreement(sensor, depth_k, view) == expected
+    assert depth_agreement(np.zeros_like(sensor), depth_k, view) is None
+
+
+def test_mask_extents_are_scipys_find_objects() -> None:
+    rng = np.random.default_rng(6)
+    for n in (1, 5, 40):
+        instance = np.full((60, 80), -1)
+        for i in rng.permutation(n)[: max(1, n - 2)]:  # some objects have no pixel
+            r, c = rng.integers(0, 60), rng.integers(0, 80)
+            instance[r : r + rng.integers(1, 30), c : c + rng.integers(1, 40)] = i
+        instance[rng.random(instance.shape) < 0.05] = rng.integers(-1, n)  # stray pixels
+        extents = _mask_extents(instance, n)
+        np.testing.assert_array_equal(extents.pixel_count, np.bincount(instance.ravel() + 1, minlength=n + 1)[1:])
+        for i, box in enumerate(ndimage.find_objects(instance + 1, max_label=n)):
+            expected = [0, 0, 0, 0] if box is None else [box[0].start, box[0].stop, box[1].start, box[1].stop]
+            assert extents.bounds[:, i].tolist() == expected

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
@@ -109,9 +109,10 @@ def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples
     )
 
 
+@lru_cache(maxsize=16)
 def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
     """(4, 3) inward unit normals, camera frame, of the planes through the camera centre and the outer edges of
-    the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5)."""
+    the image's border pixels (u = -0.5, u = width - 0.5, v = -0.5, v = height - 0.5); cached, read-only."""
     edges: NDArray[np.float64] = np.array(
         [
             [K.fx, 0.0, K.cx + 0.5],
@@ -121,6 +122,7 @@ def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
         ]
     )
     normals: NDArray[np.float64] = edges / np.linalg.norm(edges, axis=1, keepdims=True)
+    normals.setflags(write=False)
     return normals
 
 
@@ -128,8 +130,9 @@ def edge_normals(K: CameraIntrinsics) -> NDArray[np.float64]:
 class RenderedView:
     depth: NDArray[np.float32]
     """(h, w) optical-axis depth, metres; inf where nothing is hit."""
-    instance: IntArray
-    """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss)."""
+    instance: NDArray[np.signedinteger[Any]]
+    """(h, w) index into ``Scan.objects`` of the surface seen, -1 for none (unannotated mesh or miss); the smallest
+    signed integer type that holds the scan's object indices."""
     intrinsics: CameraIntrinsics
     """The camera the view was rendered with (the view's colour camera at the render resolution)."""
 
@@ -147,13 +150,16 @@ class ViewMeasurer:
         self.scene.build()
         # a hit point belongs to the object of the triangle's vertex with the largest barycentric weight, the
         # rule that splits border triangles between objects (geometry.measure.vertex_region)
-        vertex_owner = np.full(len(scan.mesh.vertices), -1, dtype=np.int64)
+        # the smallest integer type holding MIXED to the last object's index (int8 up to 128 objects): the owner
+        # table is gathered from at every hit, a few MB where int64 would be tens (2.65M triangles)
+        owner_type = np.min_scalar_type(-max(len(scan.objects), -MIXED))
+        vertex_owner = np.full(len(scan.mesh.vertices), -1, dtype=owner_type)
         for i, obj in enumerate(scan.objects):
             vertex_owner[obj.vertex_ids] = i
         corner_owner = vertex_owner[scan.mesh.faces]
         uniform = (corner_owner == corner_owner[:, :1]).all(axis=1)
-        self.corner_owner = np.vstack([corner_owner, [[-1, -1, -1]]])  # last row: ray missed
-        self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], MIXED), -1)
+        self.corner_owner = np.vstack([corner_owner, np.full((1, 3), -1, owner_type)])  # last row: ray missed
+        self.face_owner = np.append(np.where(uniform, corner_owner[:, 0], owner_type.type(MIXED)), owner_type.type(-1))
         self.samples = object_samples(scan, config.samples_per_object, config.sample_spacing)
 
     def render_camera(self, image: CameraIntrinsics) -> CameraIntrinsics:
@@ -166,7 +172,7 @@ class ViewMeasurer:
         (default: the scan's)."""
         render_k = self.render_k if image is None else self.render_camera(image)
         hits = self.scene.cast(pixel_rays(render_k, pose))
-        owner = self.face_owner[hits.triangle]
+        owner = self.face_owner.take(hits.triangle)
         mixed = owner == MIXED
         if mixed.any():
             u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
@@ -195,23 +201,41 @@ class ViewMeasurer:
         inside_edges = (centres @ edge_normals(K).T > -radii[:, None]).all(1)
         return np.flatnonzero((centres[:, 2] + radii > self.config.near) & inside_edges)
 
+    def _samples_from_camera(self, in_view: IntArray, origin: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
+        """The samples of the objects ``in_view`` (sorted), in object order: their ``(3, N)`` offsets from the camera
+        centre ``origin`` (world axes), taken by runs (neighbouring objects' samples are one run), and where each
+        run begins in the offsets with what to add to a position there to get the sample's index (``(runs,)``
+        each)."""
+        S = self.samples
+        if in_view.size == len(self.scan.objects):
+            return S.points_t - origin[:, None], np.zeros(1, np.int64), np.zeros(1, np.int64)
+        breaks = np.flatnonzero(np.diff(in_view) != 1) + 1
+        firsts: IntArray = S.starts[in_view[np.r_[0, breaks]]]
+        stops: IntArray = S.starts[in_view[np.r_[breaks - 1, in_view.size - 1]] + 1]
+        begins = np.r_[0, np.cumsum(stops - firsts)]
+        offsets = np.empty((3, int(begins[-1])))
+        for first, stop, at in zip(firsts.tolist(), stops.tolist(), begins[:-1].tolist(), strict=True):
+            # gathered and moved to the camera centre in one pass
+            np.subtract(S.points_t[:, first:stop], origin[:, None], out=offsets[:, at : at + stop - first])
+        return offsets, begins[:-1], firsts - begins[:-1]
+
     def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
-        cfg, K, S, n = self.config, view.intrinsics, self.samples, len(self.scan.objects)
+        cfg, K, n = self.config, view.intrinsics, len(self.scan.objects)
         in_view = self.in_view_objects(pose, K)
         if in_view.size == 0:
             return []
-        if in_view.size == n:
-            points, owner, is_area = S.points_t, S.owner, S.is_area
-        else:  # the samples of the objects in view, in object order (one run each)
-            runs = [slice(S.starts[i], S.starts[i + 1]) for i in in_view]
-            points = np.concatenate([S.points_t[:, r] for r in runs], axis=1)
-            owner, is_area = (np.concatenate([a[r] for r in runs]) for a in (S.owner, S.is_area))
-        pc, u, v, in_image, pixel = _project(points, pose, K, cfg.near)
-        z = pc[2]
+        offsets, run_begins, run_shifts = self._samples_from_camera(in_view, pose[:3, 3])
+        # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
+        pc = pose[:3, :3].T @ offsets
+        inside, uv = _in_image(pc, K, cfg.near)  # from here on, only the samples that land in the image
+        per_run = np.diff(np.r_[np.searchsorted(inside, run_begins), inside.size])
+        sample = inside + np.repeat(run_shifts, per_run)  # index into the scan's samples
+        z, owner, is_area = pc[2].take(inside), self.samples.owner.take(sample), self.samples.is_area.take(sample)
+        pixel = _nearest_pixel(uv, K)
         # gathers by flat index and index arrays: several times faster than 2D or boolean-mask indexing
         seen_depth = view.depth.ravel().take(pixel)
-        seen_owner = view.instance.ravel().take(pixel)
-        seen = in_image & ((seen_owner == owner) | (z <= seen_depth + cfg.depth_tolerance + 0.01 * z))
+        seen = view.instance.ravel().take(pixel) == owner
+        seen |= z <= seen_depth + cfg.depth_tolerance + 0.01 * z
         visible = np.flatnonzero(seen)
         seen &= is_area
         area_visible = np.flatnonzero(seen)
@@ -220,61 +244,51 @@ class ViewMeasurer:
         listed = np.flatnonzero(vis_count > 0)
         if listed.size == 0:
             return []
-        in_image &= is_area
-        frustum_count = np.bincount(owner.take(np.flatnonzero(in_image)), minlength=n)
-        labels = view.instance + 1
-        pixel_count = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        mask_boxes = ndimage.find_objects(labels, max_label=n)
+        frustum_count = np.bincount(owner.compress(is_area), minlength=n)
 
         # visible samples (area and hull) in colour-image pixel-edge coordinates; samples are grouped by object,
         # so each object's visible samples are one run
         scale = image.width / K.width
         visible_owner = owner.take(visible)
-        lo_u, hi_u = _extent_per_owner((u.take(visible) + 0.5) * scale, visible_owner, n)
-        lo_v, hi_v = _extent_per_owner((v.take(visible) + 0.5) * scale, visible_owner, n)
+        edges = uv.take(visible, axis=1)
+        edges += 0.5
+        edges *= scale
+        lo, hi = _extent_per_owner(edges, visible_owner, n)
+        box = _boxes(view.instance, n, scale, image, listed, np.vstack([lo, hi])[:, listed])
 
         az = z.take(area_visible)
         starts = np.searchsorted(aown, listed, side="left")
-        centroid_sum = np.stack([np.bincount(aown, weights=c.take(area_visible), minlength=n) for c in pc], axis=1)
-
-        width, height = float(image.width), float(image.height)
-        out = []
-        for j, i in enumerate(listed):
-            x1, y1, x2, y2 = lo_u[i], lo_v[i], hi_u[i], hi_v[i]
-            box = mask_boxes[i]
-            if box is not None:  # pixel centres of the rendered mask lie inside the visible silhouette
-                rows, cols = box
-                x1, x2 = min(x1, (cols.start + 0.5) * scale), max(x2, (cols.stop - 0.5) * scale)
-                y1, y2 = min(y1, (rows.start + 0.5) * scale), max(y2, (rows.stop - 0.5) * scale)
-                # seen in the outermost pixel row/column: the visible part runs on to the image border
-                x1 = 0.0 if cols.start == 0 else x1
-                y1 = 0.0 if rows.start == 0 else y1
-                x2 = width if cols.stop == K.width else x2
-                y2 = height if rows.stop == K.height else y2
-            k, first = int(vis_count[i]), int(starts[j])
-            depths = az[first : first + k]
-            obj = self.scan.objects[i].info
+        visible_xy = pc[:2].take(inside.take(area_visible), axis=1)
+        centroid_sum = np.stack([np.bincount(aown, weights=c, minlength=n) for c in (*visible_xy, az)], axis=1)
+        count, area = vis_count.take(listed), self.samples.area_count.take(listed)
+        pixel_count = box.pixel_count.take(listed)
+        return [
             # built from values of the fields' own types, so validating them again would change nothing
-            out.append(
-                ObjectInView.model_construct(
-                    object_id=obj.object_id,
-                    label=obj.label,
-                    category=obj.category,
-                    visibility=k / int(S.area_count[i]),
-                    in_frustum=int(frustum_count[i]) / int(S.area_count[i]),
-                    pixel_fraction=int(pixel_count[i]) / (K.width * K.height),
-                    bbox_2d=[
-                        float(min(max(x1, 0.0), width)),
-                        float(min(max(y1, 0.0), height)),
-                        float(min(max(x2, 0.0), width)),
-                        float(min(max(y2, 0.0), height)),
-                    ],
-                    depth_min=float(depths.min()),
-                    depth_median=float(np.partition(depths, (k - 1) // 2)[(k - 1) // 2]),
-                    centroid_cam=(centroid_sum[i] / k).tolist(),
-                )
+            ObjectInView.model_construct(
+                object_id=(info := self.scan.objects[i].info).object_id,
+                label=info.label,
+                category=info.category,
+                visibility=k / a,
+                in_frustum=f / a,
+                pixel_fraction=p / (K.width * K.height),
+                bbox_2d=b,
+                depth_min=d,
+                depth_median=float(np.partition(az[s : s + k], (k - 1) // 2)[(k - 1) // 2]),
+                centroid_cam=c,
             )
-        return out
+            for i, k, a, f, p, b, d, s, c in zip(
+                listed.tolist(),
+                count.tolist(),
+                area.tolist(),
+                frustum_count.take(listed).tolist(),
+                pixel_count.tolist(),
+                box.corners.T.tolist(),
+                np.minimum.reduceat(az, starts).tolist(),
+                starts.tolist(),
+                (centroid_sum.take(listed, axis=0) / count[:, None]).tolist(),
+                strict=True,
+            )
+        ]
 
 
 def sharpness(image: ImageRGB) -> float:
@@ -296,69 +310,209 @@ def depth_agreement(
     with the depth intrinsics and looked up in the rendered view (through the camera it was rendered with). None
     when no pixel can be compared.
     """
-    grid = sensor[::step, ::step]  # every step-th pixel, row-major: a view, not a gather
-    d = grid.astype(np.float64).ravel() / depth_shift
-    ok = np.flatnonzero(d > 0)
-    if ok.size == 0:
-        return None
-    x_per_z, y_per_z = normalised_grid(depth_k, grid.shape, step)
-    z = d.take(ok)
-    # backproject()'s arithmetic on the kept pixels, then the rendered camera's projection of those points
-    x, y = x_per_z.take(ok) * z, y_per_z.take(ok) * z
-    render_k = view.intrinsics
-    u = np.rint(render_k.fx * x / z + render_k.cx)
-    v = np.rint(render_k.fy * y / z + render_k.cy)
-    inside = np.flatnonzero((u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height))
-    if inside.size == 0:
-        return None
-    v *= render_k.width
-    v += u
-    rendered = view.depth.ravel().take(v.take(inside).astype(np.int64))
-    z = z.take(inside)
-    return float(np.mean(np.abs(rendered - z) < 0.05 + 0.02 * z))
+    pixels = SensorToRender.of(depth_k, view.intrinsics, sensor.shape, step)
+    flat_sensor, flat_rendered = sensor.ravel(), view.depth.ravel()
+    agree, compared = _agreeing(flat_sensor, flat_rendered, pixels.sensor_pixel, pixels.render_pixel, depth_shift)
+    if pixels.uncertain.size:
+        sensor_pixel, render_pixel = pixels.uncertain_pixels(flat_sensor, depth_shift, view.intrinsics)
+        more = _agreeing(flat_sensor, flat_rendered, sensor_pixel, render_pixel, depth_shift)
+        agree, compared = agree + more[0], compared + more[1]
+    return agree / compared if compared else None
 
 
-@lru_cache(maxsize=16)
-def normalised_grid(depth_k: CameraIntrinsics, shape: tuple[int, int], step: int) -> tuple[FloatArray, FloatArray]:
-    """(h * w,) ``(column - cx) / fx`` and ``(row - cy) / fy`` of every ``step``-th pixel of a depth image, the
-    (h, w) grid ``shape`` row-major (cached per camera; read-only)."""
-    rows, cols = np.indices(shape, dtype=np.float64)
-    x = (cols.ravel() * step - depth_k.cx) / depth_k.fx
-    y = (rows.ravel() * step - depth_k.cy) / depth_k.fy
-    x.setflags(write=False)
-    y.setflags(write=False)
-    return x, y
+def _agreeing(
+    sensor: DepthMM, rendered: NDArray[np.float32], sensor_pixel: IntArray, render_pixel: IntArray, depth_shift: float
+) -> tuple[int, int]:
+    """How many of the valid pixels ``sensor_pixel`` of ``sensor`` (flat) agree with ``rendered`` (flat, metres) at
+    ``render_pixel``, and how many are valid."""
+    d = sensor.take(sensor_pixel)
+    valid = np.flatnonzero(d)
+    z = d.take(valid).astype(np.float64) / depth_shift
+    near = np.abs(rendered.take(render_pixel.take(valid)) - z) < 0.05 + 0.02 * z
+    return int(np.count_nonzero(near)), int(valid.size)
 
 
-def _project(
-    points: np.ndarray, pose: Matrix4, K: CameraIntrinsics, near: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Samples ``points`` ``(3, N)`` (world, one row per axis) in the camera of ``pose``: their ``(3, N)`` camera
-    coordinates, ``(N,)`` pixel coordinates u and v, whether each lands in the image in front of ``near``, and the
-    flat index of its nearest pixel (clamped to the image)."""
-    R, t = pose[:3, :3], pose[:3, 3]
-    # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
-    pc = R.T @ (points - t[:, None])
+#: Pixels: a sensor pixel whose rendered position lies this close to a half pixel is mapped per view.
+UNCERTAIN_PIXEL = 1e-6
+
+
+@dataclass(frozen=True)
+class SensorToRender:
+    """Where every ``step``-th pixel of a depth image lands in a view of the same pose rendered through ``render_k``.
+
+    Sensor pixel (column c, row r) at depth z back-projects to ``x = (c - cx) / fx * z`` (y alike) and projects to
+    the rendered pixel ``u = rint(fx' * x / z + cx')``: z cancels, so the rendered pixel is fixed per pair of
+    cameras, up to the rounding of the products (a few 1e-13 pixel). Where ``fx' * (c - cx) / fx + cx'`` lies
+    farther than :data:`UNCERTAIN_PIXEL` from a half pixel no depth can change the rounded pixel, and the map gives
+    it; the others (none with ScanNet's cameras) are mapped per view by the formula itself.
+    """
+
+    sensor_pixel: IntArray
+    """(m,) flat index into the depth image of the mapped pixels that land in the rendered image, row-major."""
+    render_pixel: IntArray
+    """(m,) flat index of the rendered pixel each lands on."""
+    uncertain: IntArray
+    """(k,) flat index into the depth image of the pixels mapped per view."""
+    uncertain_per_z: FloatArray
+    """(2, k) their ``(c - cx) / fx`` and ``(r - cy) / fy``."""
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def of(
+        depth_k: CameraIntrinsics, render_k: CameraIntrinsics, shape: tuple[int, ...], step: int
+    ) -> "SensorToRender":
+        """The map of every ``step``-th pixel of a depth image of ``shape`` (h, w) (cached per cameras)."""
+        grid = np.meshgrid(np.arange(0.0, shape[0], step), np.arange(0.0, shape[1], step), indexing="ij")
+        rows, cols = (a.ravel() for a in grid)
+        per_z = np.stack([(cols - depth_k.cx) / depth_k.fx, (rows - depth_k.cy) / depth_k.fy])
+        u_exact, v_exact = render_k.fx * per_z[0] + render_k.cx, render_k.fy * per_z[1] + render_k.cy
+        u, v = np.rint(u_exact), np.rint(v_exact)
+        sure = np.abs(np.abs(u_exact - u) - 0.5) > UNCERTAIN_PIXEL
+        sure &= np.abs(np.abs(v_exact - v) - 0.5) > UNCERTAIN_PIXEL
+        inside = sure & (u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height)
+        sensor = (rows * shape[1] + cols).astype(np.int64)
+        render = (v * render_k.width + u).astype(np.int64)
+        return SensorToRender(sensor[inside], render[inside], sensor[~sure], per_z[:, ~sure])
+
+    def uncertain_pixels(
+        self, sensor: DepthMM, depth_shift: float, render_k: CameraIntrinsics
+    ) -> tuple[IntArray, IntArray]:
+        """The valid uncertain pixels of ``sensor`` (flat) that land in the rendered image, and where (flat
+        indices): back-projected with their depth and projected through ``render_k``."""
+        d = sensor.take(self.uncertain).astype(np.float64) / depth_shift
+        ok = np.flatnonzero(d > 0)
+        z = d.take(ok)
+        x, y = self.uncertain_per_z[0].take(ok) * z, self.uncertain_per_z[1].take(ok) * z
+        u = np.rint(render_k.fx * x / z + render_k.cx)
+        v = np.rint(render_k.fy * y / z + render_k.cy)
+        inside = np.flatnonzero((u >= 0) & (u < render_k.width) & (v >= 0) & (v < render_k.height))
+        v *= render_k.width
+        v += u
+        return self.uncertain.take(ok.take(inside)), v.take(inside).astype(np.int64)
+
+
+def _in_image(pc: FloatArray, K: CameraIntrinsics, near: float) -> tuple[IntArray, FloatArray]:
+    """Of samples at ``pc`` ``(3, N)`` (camera frame, one row per axis): the indices of those in front of ``near``
+    that project onto the image of ``K``, and their ``(2, n)`` pixel coordinates u and v."""
     x, y, z = pc
     front = z > near
     zs = np.where(front, z, 1.0)
-    u = K.fx * x / zs + K.cx
-    v = K.fy * y / zs + K.cy
-    in_image = front & (u >= -0.5) & (u < K.width - 0.5) & (v >= -0.5) & (v < K.height - 0.5)
-    # the nearest pixel, clamped to the image; whole numbers are exact in float64
-    col = np.rint(u)
-    np.clip(col, 0, K.width - 1, out=col)
-    row = np.rint(v)
-    np.clip(row, 0, K.height - 1, out=row)
+    uv = np.empty((2, len(z)))
+    u, v = uv
+    np.multiply(K.fx, x, out=u)  # fx * x / zs + cx, in place
+    u /= zs
+    u += K.cx
+    np.multiply(K.fy, y, out=v)
+    v /= zs
+    v += K.cy
+    in_image = u >= -0.5
+    in_image &= u < K.width - 0.5
+    in_image &= v >= -0.5
+    in_image &= v < K.height - 0.5
+    in_image &= front
+    inside = np.flatnonzero(in_image)
+    return inside, uv.take(inside, axis=1)
+
+
+def _nearest_pixel(uv: FloatArray, K: CameraIntrinsics) -> IntArray:
+    """Flat index of the pixel nearest to each of the ``(2, n)`` image positions ``uv`` (inside the image of
+    ``K``); whole numbers are exact in float64."""
+    col, row = np.rint(uv)
     row *= K.width
     row += col
-    return pc, u, v, in_image, row.astype(np.int64)
+    pixel: IntArray = row.astype(np.int64)
+    return pixel
 
 
-def _extent_per_owner(values: np.ndarray, owners: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(n,)`` minimum and maximum of ``values`` per owner (inf / -inf for owners without one); ``owners`` come
-    in runs, one per owner (samples are grouped by object)."""
+@dataclass(frozen=True)
+class PixelBoxes:
+    """Rendered pixels per object and the 2D boxes of the listed objects."""
+
+    pixel_count: IntArray
+    """(n_objects,) rendered pixels showing each object."""
+    corners: FloatArray
+    """(4, n_listed) x1, y1, x2, y2 of each listed object, colour-image pixels, clamped to the image."""
+
+
+def _boxes(
+    instance: NDArray[np.signedinteger[Any]],
+    n: int,
+    scale: float,
+    image: CameraIntrinsics,
+    listed: IntArray,
+    sample_box: FloatArray,
+) -> PixelBoxes:
+    """The box of each of the objects ``listed``: the box ``sample_box`` ``(4, n_listed)`` of its visible samples
+    (x1, y1, x2, y2), widened to the centres of the outermost pixels of its rendered mask (which lie inside the
+    visible silhouette) and to the image's border where the mask reaches the outermost row or column. ``instance``
+    ``(h, w)``: index into the objects of the surface seen at each rendered pixel, -1 for none."""
+    h, w = instance.shape
+    mask = _mask_extents(instance, n)
+    first_row, stop_row, first_col, stop_col = mask.bounds.take(listed, axis=1)
+    x1, y1, x2, y2 = sample_box
+    has_mask = mask.pixel_count.take(listed) > 0
+    # Python's min(a, b) and max(a, b) (the first of equals), element by element
+    x1 = np.where(has_mask & ((first_col + 0.5) * scale < x1), (first_col + 0.5) * scale, x1)
+    y1 = np.where(has_mask & ((first_row + 0.5) * scale < y1), (first_row + 0.5) * scale, y1)
+    x2 = np.where(has_mask & ((stop_col - 0.5) * scale > x2), (stop_col - 0.5) * scale, x2)
+    y2 = np.where(has_mask & ((stop_row - 0.5) * scale > y2), (stop_row - 0.5) * scale, y2)
+    # seen in the outermost pixel row/column: the visible part runs on to the image border
+    width, height = float(image.width), float(image.height)
+    x1[has_mask & (first_col == 0)] = 0.0
+    y1[has_mask & (first_row == 0)] = 0.0
+    x2[has_mask & (stop_col == w)] = width
+    y2[has_mask & (stop_row == h)] = height
+    corners = np.stack([x1, y1, x2, y2])
+    corners = np.where(corners < 0.0, 0.0, corners)  # max(c, 0.0), then min(c, the image's side)
+    side = np.array([width, height, width, height])[:, None]
+    return PixelBoxes(mask.pixel_count, np.where(corners > side, side, corners))
+
+
+@dataclass(frozen=True)
+class MaskExtents:
+    """Where each object's rendered pixels lie."""
+
+    pixel_count: IntArray
+    """(n_objects,) pixels showing each object."""
+    bounds: IntArray
+    """(4, n_objects) first row, last row + 1, first column, last column + 1 of each object's pixels (0 without
+    pixels): the slices ``scipy.ndimage.find_objects`` gives."""
+
+
+def _mask_extents(instance: NDArray[np.signedinteger[Any]], n: int) -> MaskExtents:
+    """The :class:`MaskExtents` of the ``n`` objects in ``instance`` ``(h, w)`` (-1: no object), from its runs: the
+    stretches of a row that show one object (a few thousand in a view, against tens of thousands of pixels)."""
+    w = instance.shape[1]
+    flat = instance.ravel()
+    starts_run = np.empty(flat.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts_run[1:])
+    starts_run[::w] = True
+    first = np.flatnonzero(starts_run)  # (R,) flat index of each run's first pixel, row-major
+    length = np.diff(first, append=flat.size)
+    label = flat.take(first)
+    shown = np.flatnonzero(label >= 0)
+    order = shown.take(np.argsort(label.take(shown), kind="stable"))  # each object's runs, still row-major
+    label, first, length = label.take(order), first.take(order), length.take(order)
+    groups = np.flatnonzero(np.r_[True, label[1:] != label[:-1]]) if label.size else np.zeros(0, np.int64)
+    row = first // w
+    col = first - row * w
+    pixel_count, bounds = np.zeros(n, dtype=np.int64), np.zeros((4, n), dtype=np.int64)
+    if groups.size:
+        objects = label.take(groups)
+        pixel_count[objects] = np.add.reduceat(length, groups)
+        bounds[0, objects] = row.take(groups)  # an object's first run in row-major order is in its first row
+        bounds[1, objects] = row.take(np.r_[groups[1:] - 1, label.size - 1]) + 1
+        bounds[2, objects] = np.minimum.reduceat(col, groups)
+        bounds[3, objects] = np.maximum.reduceat(col + length, groups)
+    return MaskExtents(pixel_count, bounds)
+
+
+def _extent_per_owner(values: FloatArray, owners: IntArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """``(k, n)`` minimum and maximum of each row of ``values`` ``(k, m)`` per owner (inf / -inf for owners without
+    one); ``owners`` ``(m,)`` come in runs, one per owner (samples are grouped by object)."""
     firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
-    lo[owners[firsts]], hi[owners[firsts]] = np.minimum.reduceat(values, firsts), np.maximum.reduceat(values, firsts)
+    lo, hi = np.full((len(values), n), np.inf), np.full((len(values), n), -np.inf)
+    lo[:, owners.take(firsts)] = np.minimum.reduceat(values, firsts, axis=1)
+    hi[:, owners.take(firsts)] = np.maximum.reduceat(values, firsts, axis=1)
     return lo, hi
