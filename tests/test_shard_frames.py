@@ -15,16 +15,22 @@ from ladderdata.sources.base import source_config
 SCAN = "scene0000_00"
 
 
-def test_a_scans_frames_are_opened_once_per_content_key(synthetic_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[str] = []
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The roots the shard writer's frame cache opens a source of, from an empty cache."""
+    roots: list[str] = []
     real_open = sources_base.open_source
 
     def counting_open(config: sources_base.ScanSourceConfig) -> sources_base.ScanSource:
-        opened.append(str(config.root))
+        roots.append(str(config.root))
         return real_open(config)
 
     monkeypatch.setattr(pipeline_frames, "open_source", counting_open)
     monkeypatch.setattr(pipeline_frames, "_open_frames", type(pipeline_frames._open_frames)())
+    return roots
+
+
+def test_a_scans_frames_are_opened_once_per_content_key(synthetic_root: Path, opened: list[str]) -> None:
     source = source_config("scannet", root=synthetic_root)
     first = write.FrameReader(source, {}, {SCAN: "key-1"})
     second = write.FrameReader(source, {}, {SCAN: "key-1"})  # the next shard of the same build
@@ -35,22 +41,11 @@ def test_a_scans_frames_are_opened_once_per_content_key(synthetic_root: Path, mo
     assert len(opened) == 2
 
 
-def test_frames_drafting_kept_are_the_ones_the_writer_reads(
-    synthetic_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_frames_drafting_kept_are_the_ones_the_writer_reads(synthetic_root: Path, opened: list[str]) -> None:
     """A scan drafted in this process (its frames kept under its content key) is not opened again for its shards;
     the same scan under another key is."""
-    opened: list[str] = []
-    real_open = sources_base.open_source
-
-    def counting_open(config: sources_base.ScanSourceConfig) -> sources_base.ScanSource:
-        opened.append(str(config.root))
-        return real_open(config)
-
-    monkeypatch.setattr(pipeline_frames, "open_source", counting_open)
-    monkeypatch.setattr(pipeline_frames, "_open_frames", type(pipeline_frames._open_frames)())
     source = source_config("scannet", root=synthetic_root)
-    frames = real_open(source).open_frames(SCAN)
+    frames = sources_base.open_source(source).open_frames(SCAN)
     assert frames is not None
     pipeline_frames.keep_scan_frames(source, SCAN, "key-1", frames)
     assert write.FrameReader(source, {}, {SCAN: "key-1"})(SCAN, 0) == frames.read_color_jpeg(0)
