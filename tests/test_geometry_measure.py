@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from fixtures.factories import box_mesh
 from ladderdata.geometry.measure import (
+    MAX_SUBDIVISIONS,
     SAMPLE_RUN,
     ObjectSurface,
     SampleGrid,
@@ -55,6 +56,31 @@ def test_a_few_samples_are_the_same_bits_as_all_of_them() -> None:
     assert grid.points(index).tobytes() == full.points[index].tobytes()
     lazy = ObjectSurface(vertices, faces, spacing=0.02)
     assert lazy.sample_points(index).tobytes() == full.points[index].tobytes() and "samples" not in lazy.__dict__
+
+
+def test_areas_and_sample_grid_are_the_bits_of_the_per_triangle_arrays() -> None:
+    """Areas and subdivision counts computed on rows of coordinates (and the cached barycentric grids) are the bits
+    of the (F, 3, 3) expressions they replace: numpy's cross and norms, each edge's norm before the longest."""
+    rng = np.random.default_rng(11)
+    cases = [(np.zeros((3, 3)), np.zeros((0, 3), dtype=np.int64)), (*box_mesh((0, 0, 0), (1, 2, 3)),)]
+    for n in (1, 2, 7, 300, 5000):
+        for scale in (1e-3, 0.05, 1.0, 4.0):
+            v = rng.normal(size=(n + 3, 3)) * scale * rng.uniform(0.01, 1, size=(n + 3, 1)) + rng.normal(size=3) * 5
+            cases.append((v, rng.integers(0, n + 3, size=(n, 3))))
+    for v, f in cases:
+        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+        areas = np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
+        tri = v[f]
+        longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1, initial=0.0)
+        k_per_face = np.clip(np.ceil(longest / 0.02), 1, MAX_SUBDIVISIONS).astype(np.int64)
+        grid = SampleGrid.of(v, f, 0.02)
+        assert triangle_areas(v, f).tobytes() == areas.tobytes() == grid.areas.tobytes()
+        assert [g.b1.size for g in grid.groups] == [(k + 1) * (k + 2) // 2 for k in np.unique(k_per_face)]
+        for g, k in zip(grid.groups, np.unique(k_per_face), strict=True):
+            i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+            bary = np.stack([i[(i + j) <= k], j[(i + j) <= k]], axis=1) / k
+            assert np.array_equal(g.ids, np.flatnonzero(k_per_face == k))
+            assert g.b1.tobytes() == bary[:, 0].tobytes() and g.b2.tobytes() == bary[:, 1].tobytes()
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ Definitions (docs/geometry.md):
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -52,8 +52,44 @@ class SurfaceSamples:
 
 def triangle_areas(vertices: Points3, faces: Faces) -> FloatArray:
     """(F,) areas of the (F, 3) triangles."""
-    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    return np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
+    return _areas_and_longest_edges(vertices, faces)[0]
+
+
+def _corner_coordinates(vertices: Points3, faces: Faces) -> FloatArray:
+    """(3, 3, F) the triangles' corner coordinates, indexed [axis, corner, triangle]: each axis of each corner one
+    contiguous (F,) row, so that the arithmetic below runs on whole rows."""
+    return np.take(vertices.T, faces.T, axis=1)
+
+
+def _areas_and_longest_edges(vertices: Points3, faces: Faces) -> tuple[FloatArray, FloatArray]:
+    """(F,) areas and (F,) longest edge lengths of the (F, 3) triangles: the bits of
+    ``0.5 * norm(cross(b - a, c - a), axis=1)`` and of ``norm(tri - roll(tri, -1, axis=1), axis=2).max(axis=1)``
+    (each product and difference of numpy's ``cross``, each norm's squares summed x, y, z in that order, and the
+    square root taken of the longest squared edge: the root is monotonic and correctly rounded), on rows of
+    coordinates instead of (F, 3) arrays."""
+    p = _corner_coordinates(vertices, faces)
+    u, w = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]  # (3, F) edges b - a and c - a
+    areas = u[1] * w[2] - u[2] * w[1]  # numpy's cross: a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0
+    areas *= areas
+    for i, j in ((2, 0), (0, 1)):
+        term = u[i] * w[j] - u[j] * w[i]
+        term *= term
+        areas += term
+    np.sqrt(areas, out=areas)
+    areas *= 0.5
+    longest = _squared_length(u)  # edges a - b, b - c and c - a up to sign, which squares drop
+    np.maximum(longest, _squared_length(p[:, 1] - p[:, 2]), out=longest)
+    np.maximum(longest, _squared_length(w), out=longest)
+    np.sqrt(longest, out=longest)
+    return np.asarray(areas, dtype=np.float64), longest
+
+
+def _squared_length(d: FloatArray) -> FloatArray:
+    """(F,) x^2 + y^2 + z^2 of (3, F) rows, summed in that order."""
+    out: FloatArray = d[0] * d[0]
+    out += d[1] * d[1]
+    out += d[2] * d[2]
+    return out
 
 
 #: Most subdivisions of a triangle's edges in :func:`sample_surface`: (64+1)(64+2)/2 = 2,145 samples at most.
@@ -75,6 +111,19 @@ class _SampleGroup:
     """(P,) and of its 3rd."""
 
 
+@lru_cache(maxsize=MAX_SUBDIVISIONS)
+def _barycentric_grid(k: int) -> tuple[FloatArray, FloatArray]:
+    """(P,) weights of the 2nd and of the 3rd corner of the ``(k+1)(k+2)/2`` points of a triangle subdivided ``k``
+    times, in :func:`sample_surface`'s order; cached, read-only."""
+    i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+    keep = (i + j) <= k
+    bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
+    b1, b2 = bary[:, 0], bary[:, 1]
+    b1.setflags(write=False)
+    b2.setflags(write=False)
+    return b1, b2
+
+
 @dataclass(frozen=True)
 class SampleGrid:
     """Where :func:`sample_surface`'s samples lie, without their positions: the triangles grouped by subdivision
@@ -91,17 +140,14 @@ class SampleGrid:
     def of(cls, vertices: Points3, faces: Faces, spacing: float) -> "SampleGrid":
         if spacing <= 0:
             raise ValueError("spacing must be positive")
-        tri = vertices[faces]  # (F, 3, 3)
-        edges = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)
-        subdivisions = np.clip(np.ceil(edges.max(axis=1) / spacing), 1, MAX_SUBDIVISIONS)
+        areas, longest = _areas_and_longest_edges(vertices, faces)
+        subdivisions = np.clip(np.ceil(longest / spacing), 1, MAX_SUBDIVISIONS)
         k_per_face = subdivisions.astype(np.int64)
         groups = []
-        for k in np.unique(k_per_face):
-            i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
-            keep = (i + j) <= k
-            bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
-            groups.append(_SampleGroup(np.flatnonzero(k_per_face == k), bary[:, 0], bary[:, 1]))
-        return cls(vertices, faces, groups, triangle_areas(vertices, faces))
+        for k in np.flatnonzero(np.bincount(k_per_face, minlength=1)).tolist():
+            b1, b2 = _barycentric_grid(k)
+            groups.append(_SampleGroup(np.flatnonzero(k_per_face == k), b1, b2))
+        return cls(vertices, faces, groups, areas)
 
     def samples(self) -> SurfaceSamples:
         """Every sample (:func:`sample_surface`)."""
