@@ -10,6 +10,7 @@ from ladderdata.geometry.measure import (
     ObjectSurface,
     SampleGrid,
     SizeBox,
+    distinct_float32_rows,
     floor_area,
     near_box,
     object_size_cm,
@@ -246,6 +247,24 @@ def test_samples_near_a_box_are_those_each_sample_tested_alone_keeps(
     assert len(points) > 10 * SAMPLE_RUN
     expected = points[near_box(points, points, box, radius)]
     np.testing.assert_array_equal(shape.samples_near(box, radius), expected)
+
+
+def test_distinct_float32_rows_are_each_rounded_point_once() -> None:
+    """Each float32 point that some row rounds to, once (np.unique's rows, an independent oracle); the least
+    distance queried on them is the one queried on every row."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(400, 3)) * 3
+    points = base[rng.integers(0, len(base), size=5000)]
+    points[::3] += rng.normal(size=points[::3].shape) * 1e-9  # most still round to their base point's float32
+    points[::11, 2] = 0.0
+    points[1::11, 2] = -0.0
+    got = distinct_float32_rows(points)
+    expected = np.unique(points.astype(np.float32).view(np.uint32), axis=0).view(np.float32)
+    assert got.dtype == np.float32 and len(got) == len(expected) < len(points) // 2
+    assert {row.tobytes() for row in got} == {row.tobytes() for row in expected}
+    shape = surface((0.0, 0.0, 0.0), (1.0, 0.5, 0.25))
+    assert shape.distances_from(got).min() == shape.distances_from(points).min()
+    assert distinct_float32_rows(np.zeros((0, 3))).shape == (0, 3)
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 0), ("1", 1), ("4,2", 4), (" 3 ", 3), ("many", 0), ("", 0)])
