@@ -31,7 +31,6 @@ from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 from scipy import ndimage
 
 from ladderdata.geometry.boxes import OrientedBox, minimal_box_sides
@@ -351,19 +350,20 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
     return best
 
 
-def distinct_float32_rows(points: Points3) -> NDArray[np.float32]:
-    """(M, 3) the distinct rows of (N, 3) ``points`` rounded to float32, sorted by their bits: the points open3d's
-    distance queries see (:meth:`TriangleScene.distance` rounds to float32). Each distinct point is queried once:
+def distinct_float32_rows(points: Points3) -> Points3:
+    """(M, 3) the distinct rows of (N, 3) ``points`` rounded to float32 (held as float64, exactly), sorted by their
+    bits: the points open3d's distance queries see (:meth:`TriangleScene.distance` rounds to float32, which leaves
+    these as they are). Each distinct point is queried once:
     a query's result depends on its point alone, so the least distance is the same, and surface samples repeat
     (a triangle's corners and edge points are its neighbours' too: about half of them on a scan's mesh)."""
-    rounded = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    rounded = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 3)
     bits = rounded.view(np.uint32)  # (N, 3): equal bits, equal point (-0.0 and 0.0 are two points, queried twice)
     xy = (bits[:, 0].astype(np.uint64) << np.uint64(32)) | bits[:, 1]
     order = np.lexsort((bits[:, 2], xy))
     xy, z = xy[order], bits[order, 2]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (xy[1:] != xy[:-1]) | (z[1:] != z[:-1])
-    return rounded[order[first]]
+    return rounded[order[first]].astype(np.float64)
 
 
 def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_gaps: float = 0.3) -> float:
