@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.factories import box_mesh
+from ladderdata.geometry.boxes import coordinate_bounds
 from ladderdata.geometry.measure import (
     MAX_SUBDIVISIONS,
     SAMPLE_RUN,
@@ -265,6 +266,39 @@ def test_distinct_float32_rows_are_each_rounded_point_once() -> None:
     shape = surface((0.0, 0.0, 0.0), (1.0, 0.5, 0.25))
     assert shape.distances_from(got).min() == shape.distances_from(points).min()
     assert distinct_float32_rows(np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_vertex_region_is_the_remapped_region_of_each_corner() -> None:
+    """Whole triangles' corners renumbered by searching the used vertices are those of a full-length remap table,
+    and the triangles counted inside per corner are those of ``inside[faces].sum(axis=1)`` (the per-vertex
+    formulation it replaced), for random regions of a grid mesh."""
+    vertices, faces = grid(30, 0.1)
+    rng = np.random.default_rng(3)
+    for fraction in (0.05, 0.5, 0.95, 1.0):
+        inside = rng.random(len(vertices)) < fraction
+        count = inside[faces].sum(axis=1)
+        whole = faces[count == 3]
+        used = np.unique(whole)
+        remap = np.full(len(vertices), -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        out_vertices, out_faces = vertex_region(vertices, faces, inside)
+        n_border = int(((count > 0) & (count < 3)).sum())
+        assert out_faces.dtype == np.int64 and len(out_faces) == len(whole) + 2 * int(count[count < 3].sum())
+        assert out_faces[: len(whole)].tobytes() == remap[whole].tobytes()
+        assert out_vertices[: used.size].tobytes() == vertices[used].tobytes()
+        assert n_border == 0 or len(out_vertices) > used.size
+
+
+def test_coordinate_bounds_are_numpys_axis_0_minimum_and_maximum() -> None:
+    rng = np.random.default_rng(2)
+    for shape in ((1, 3), (7, 2), (150_000, 3)):
+        points = rng.normal(size=shape) * rng.uniform(0.1, 100)
+        lo, hi = coordinate_bounds(points)
+        assert lo.tobytes() == points.min(axis=0).tobytes() and hi.tobytes() == points.max(axis=0).tobytes()
+    floor_vertices = grid(12, 0.25)[0]
+    strided = np.column_stack([floor_vertices, floor_vertices[:, :1]])[:, ::2]  # a non-contiguous view
+    lo, hi = coordinate_bounds(strided)
+    assert lo.tobytes() == strided.min(axis=0).tobytes() and hi.tobytes() == strided.max(axis=0).tobytes()
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 0), ("1", 1), ("4,2", 4), (" 3 ", 3), ("many", 0), ("", 0)])

@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 
 from fixtures.factories import load_ground_truth, scan_paths
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, InconsistentScanError
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import SOURCES
 from ladderdata.sources.labels import LabelTable
+from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
+from ladderdata.sources.validate import MAX_SCENE_EXTENT, OUTLIER_MARGIN, drop_outliers
 
 
 def source(root: Path, layout: FramesLayout | None = None, **kw: object) -> ScanNetSource:
@@ -190,3 +192,25 @@ def test_input_files_are_every_file_the_scan_is_read_from(synthetic_root: Path, 
     read.add(synthetic_root / "scannetv2-labels.combined.tsv")
     assert set(src.input_files("scene0000_00")) == read
     assert src.location("scene0000_00") == paths.scan_dir
+
+
+def test_outliers_dropped_are_the_rows_outside_the_margin_and_the_extent_is_checked() -> None:
+    """``drop_outliers``'s per-axis row tests keep exactly the vertices ``np.all(..., axis=1)`` keeps (the oracle),
+    with their triangles renumbered; a mesh spanning more than a room fails naming its extent."""
+    rng = np.random.default_rng(4)
+    vertices = rng.uniform(0, 5, size=(2000, 3))
+    vertices[[3, 700, 1999]] = [[40.0, 1, 1], [1, -30.0, 1], [1, 1, 16.0]]
+    faces = rng.integers(0, len(vertices), size=(3000, 3))
+    mesh = TriangleMesh(vertices, faces, np.zeros((len(vertices), 3), np.uint8))
+    lo, hi = np.percentile(vertices, [1.0, 99.0], axis=0)
+    expected = np.all((vertices >= lo - OUTLIER_MARGIN) & (vertices <= hi + OUTLIER_MARGIN), axis=1)
+    kept_mesh, kept = drop_outliers("s", Path("m.ply"), mesh)
+    assert kept.tolist() == np.flatnonzero(expected).tolist() and len(kept) == len(vertices) - 3
+    assert kept_mesh.vertices.tobytes() == vertices[expected].tobytes()
+    np.testing.assert_array_equal(kept[kept_mesh.faces], faces[expected[faces].all(axis=1)])
+    same, all_kept = drop_outliers("s", Path("m.ply"), kept_mesh)
+    assert same is kept_mesh and len(all_kept) == len(kept)
+    spread = np.column_stack([np.linspace(0, 1.5 * MAX_SCENE_EXTENT, 500), np.zeros((500, 2))])  # every one kept
+    wide = TriangleMesh(spread, faces[:0], np.zeros((500, 3), np.uint8))
+    with pytest.raises(InconsistentScanError, match="the mesh spans"):
+        drop_outliers("s", Path("m.ply"), wide)

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ladderdata.geometry.boxes import OrientedBox, minimal_box_sides
+from ladderdata.geometry.boxes import OrientedBox, coordinate_bounds, minimal_box_sides
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.typed import BoolArray, Faces, FloatArray, IntArray, Points3
 
@@ -205,7 +205,8 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
     (two sub-triangles each, wound like the triangle). ``faces`` may be any subset of the mesh's triangles
     (those touching the region suffice); ``inside`` is (V,) over ``vertices``.
     """
-    count = inside[faces].sum(axis=1)
+    corner_inside = inside[faces]  # (F, 3)
+    count = corner_inside[:, 0].astype(np.int8) + corner_inside[:, 1] + corner_inside[:, 2]
     whole = faces[count == 3]
     border = faces[(count > 0) & (count < 3)]
     tri = vertices[border]  # (B, 3, 3)
@@ -219,12 +220,11 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
     used_mask = np.zeros(len(vertices), dtype=bool)  # np.unique(whole) without sorting every corner
     used_mask[whole.reshape(-1)] = True
     used = np.flatnonzero(used_mask)
-    remap = np.full(len(vertices), -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
     split = np.concatenate(pieces).reshape(-1, 3) if pieces else np.zeros((0, 3))
     out_vertices = np.concatenate([vertices[used], split])
     split_faces = used.size + np.arange(len(split), dtype=np.int64).reshape(-1, 3)
-    return out_vertices, np.concatenate([remap[whole], split_faces]).astype(np.int64)
+    whole_faces = np.searchsorted(used, whole)  # each corner's position among the sorted used vertices
+    return out_vertices, np.concatenate([whole_faces, split_faces]).astype(np.int64)
 
 
 class SizeBox(StrEnum):
@@ -286,7 +286,7 @@ class ObjectSurface:
     @cached_property
     def bounds(self) -> FloatArray:
         """(2, 3) lower and upper corners of the axis-aligned box of the vertices."""
-        return np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+        return np.stack(coordinate_bounds(self.vertices))
 
     @cached_property
     def sample_boxes(self) -> tuple[FloatArray, FloatArray]:
@@ -372,8 +372,9 @@ def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_
     if len(faces) == 0:
         return 0.0
     xy = vertices[:, :2]
-    lo = xy[faces.reshape(-1)].min(axis=0) - close_gaps
-    hi = xy[faces.reshape(-1)].max(axis=0) + close_gaps
+    corners = np.take(xy.T, faces.reshape(-1), axis=1)  # (2, 3F) x and y of every corner: one contiguous row each
+    lo = corners.min(axis=1) - close_gaps
+    hi = corners.max(axis=1) + close_gaps
     resolution = max(resolution, float(np.sqrt(np.prod(hi - lo + 2 * resolution) / MAX_FLOOR_CELLS)))
     lo, hi = lo - resolution, hi + resolution
     shape = np.ceil((hi - lo) / resolution).astype(int) + 1

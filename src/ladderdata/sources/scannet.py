@@ -205,14 +205,18 @@ def _read_groups(scan_id: str, path: Path, known: IntArray) -> list[Group]:
         object_id, label, segments = _seg_group(scan_id, path, group)
         if segments.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) lists no segments")
-        unknown = np.setdiff1d(segments, known)
+        distinct = np.unique(segments)
+        slot = np.searchsorted(known, distinct)
+        found = slot < len(known)
+        found[found] = known[slot[found]] == distinct[found]
+        unknown = distinct[~found]  # np.setdiff1d(segments, known), on the sorted ids
         if unknown.size:
             raise InconsistentScanError(
                 scan_id,
                 path,
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
-        parsed.append((object_id, label, np.unique(segments)))
+        parsed.append((object_id, label, distinct))
     return parsed
 
 
