@@ -1,4 +1,5 @@
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,31 @@ def test_outliers_dropped_are_the_rows_outside_the_margin_and_the_extent_is_chec
     wide = TriangleMesh(spread, faces[:0], np.zeros((500, 3), np.uint8))
     with pytest.raises(InconsistentScanError, match="the mesh spans"):
         drop_outliers("s", Path("m.ply"), wide)
+
+
+def test_sens_index_is_each_frame_header_read_in_turn(synthetic_root: Path) -> None:
+    """The index read unbuffered and built once from every frame's header fields is the per-frame reading (the
+    oracle: seek, read, unpack, one frame after another, offsets summed): every array, its dtype and its bits."""
+    path = scan_paths(synthetic_root, "scene0000_00").sens
+    index = read_sens_index(path)
+    frame = struct.Struct("<16f4Q")
+    with open(path, "rb") as f:
+        f.seek(int(index.color_offsets[0]) - frame.size)
+        rows = []
+        for _ in range(index.header.num_frames):
+            start = f.tell()
+            vals = frame.unpack(f.read(frame.size))
+            rows.append((vals[:16], vals[16], start + frame.size, vals[18], vals[19]))
+            f.seek(start + frame.size + vals[18] + vals[19])
+    expected = {
+        "poses": np.array([r[0] for r in rows], dtype=np.float64).reshape(-1, 4, 4),
+        "timestamps_color": np.array([r[1] for r in rows], dtype=np.uint64),
+        "color_offsets": np.array([r[2] for r in rows], dtype=np.int64),
+        "color_sizes": np.array([r[3] for r in rows], dtype=np.int64),
+        "depth_offsets": np.array([r[2] + r[3] for r in rows], dtype=np.int64),
+        "depth_sizes": np.array([r[4] for r in rows], dtype=np.int64),
+    }
+    assert index.header.num_frames > 5 and index.depth_offsets[-1] + index.depth_sizes[-1] == path.stat().st_size
+    for name, array in expected.items():
+        got = getattr(index, name)
+        assert got.dtype == array.dtype and got.shape == array.shape and got.tobytes() == array.tobytes(), name
