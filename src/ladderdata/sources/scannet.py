@@ -185,10 +185,13 @@ def faces_touching(faces: Faces, vertex_group: IntArray, groups: int) -> list[In
     first = corner >= 0
     first[:, 1] &= corner[:, 1] != corner[:, 0]
     first[:, 2] &= (corner[:, 2] != corner[:, 0]) & (corner[:, 2] != corner[:, 1])
-    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)
-    keyed = np.sort(corner[first] * len(faces) + face[first])  # by group, then face
-    bounds = np.searchsorted(keyed // len(faces), np.arange(groups + 1))
-    return [keyed[a:b] % len(faces) for a, b in itertools.pairwise(bounds)]
+    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)[first]  # ascending
+    group = corner[first]
+    # by group, then face: a stable sort of the groups keeps each group's faces ascending (radix sort for int16)
+    order = np.argsort(group.astype(np.int16) if groups <= np.iinfo(np.int16).max else group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(groups + 1))
+    by_group = face[order]
+    return [by_group[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _read_groups(scan_id: str, path: Path, known: IntArray) -> list[Group]:
