@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fixtures.factories import load_ground_truth, scan_paths
-from ladderdata.errors import ConfigError, InconsistentScanError
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import SOURCES
@@ -14,7 +14,7 @@ from ladderdata.sources.labels import LabelTable
 from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
-from ladderdata.sources.validate import MAX_SCENE_EXTENT, OUTLIER_MARGIN, drop_outliers
+from ladderdata.sources.validate import MAX_SCENE_EXTENT, OUTLIER_MARGIN, drop_outliers, int_array
 
 
 def source(root: Path, layout: FramesLayout | None = None, **kw: object) -> ScanNetSource:
@@ -243,3 +243,17 @@ def test_sens_index_is_each_frame_header_read_in_turn(synthetic_root: Path) -> N
     for name, array in expected.items():
         got = getattr(index, name)
         assert got.dtype == array.dtype and got.shape == array.shape and got.tobytes() == array.tobytes(), name
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [([0, 2**63 - 1, -(2**63)], True), ([1, 2**63], False), ([-(2**63) - 1, 0], False), ([10**30], False), ([], True)],
+)
+def test_int_array_keeps_exactly_the_int64_range(value: list[int], kept: bool) -> None:
+    """The int64 range is what ``min(value) >= -2**63 and max(value) < 2**63`` accepts (the check numpy's own
+    overflow now makes); a number beyond it fails naming the file."""
+    if kept:
+        assert int_array("s", Path("segs.json"), value, "x").tolist() == value
+    else:
+        with pytest.raises(CorruptFileError, match=r"segs\.json.*x holds integers beyond 64 bits"):
+            int_array("s", Path("segs.json"), value, "x")

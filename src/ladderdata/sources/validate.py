@@ -208,9 +208,10 @@ def int_array(scan_id: str, path: Path, value: Any, what: str) -> IntArray:
     are refused (numpy would truncate or overflow them)."""
     if not isinstance(value, list) or not set(map(type, value)) <= {int}:
         raise CorruptFileError(scan_id, path, f"{what} is not a list of integers")
-    if value and not (min(value) >= -(2**63) and max(value) < 2**63):
-        raise CorruptFileError(scan_id, path, f"{what} holds integers beyond 64 bits")
-    return np.asarray(value, dtype=np.int64).reshape(len(value))
+    try:
+        return np.asarray(value, dtype=np.int64).reshape(len(value))
+    except OverflowError:  # numpy refuses a Python int beyond int64 (no min and max over the list first)
+        raise CorruptFileError(scan_id, path, f"{what} holds integers beyond 64 bits") from None
 
 
 def jpeg_header(data: bytes) -> tuple[int, int, str] | None:
