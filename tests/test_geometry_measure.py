@@ -4,11 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.factories import box_mesh
+from ladderdata.geometry.boxes import coordinate_bounds
 from ladderdata.geometry.measure import (
+    MAX_SUBDIVISIONS,
     SAMPLE_RUN,
     ObjectSurface,
     SampleGrid,
     SizeBox,
+    distinct_float32_rows,
     floor_area,
     near_box,
     object_size_cm,
@@ -55,6 +58,31 @@ def test_a_few_samples_are_the_same_bits_as_all_of_them() -> None:
     assert grid.points(index).tobytes() == full.points[index].tobytes()
     lazy = ObjectSurface(vertices, faces, spacing=0.02)
     assert lazy.sample_points(index).tobytes() == full.points[index].tobytes() and "samples" not in lazy.__dict__
+
+
+def test_areas_and_sample_grid_are_the_bits_of_the_per_triangle_arrays() -> None:
+    """Areas and subdivision counts computed on rows of coordinates (and the cached barycentric grids) are the bits
+    of the (F, 3, 3) expressions they replace: numpy's cross and norms, each edge's norm before the longest."""
+    rng = np.random.default_rng(11)
+    cases = [(np.zeros((3, 3)), np.zeros((0, 3), dtype=np.int64)), (*box_mesh((0, 0, 0), (1, 2, 3)),)]
+    for n in (1, 2, 7, 300, 5000):
+        for scale in (1e-3, 0.05, 1.0, 4.0):
+            v = rng.normal(size=(n + 3, 3)) * scale * rng.uniform(0.01, 1, size=(n + 3, 1)) + rng.normal(size=3) * 5
+            cases.append((v, rng.integers(0, n + 3, size=(n, 3))))
+    for v, f in cases:
+        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+        areas = np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
+        tri = v[f]
+        longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1, initial=0.0)
+        k_per_face = np.clip(np.ceil(longest / 0.02), 1, MAX_SUBDIVISIONS).astype(np.int64)
+        grid = SampleGrid.of(v, f, 0.02)
+        assert triangle_areas(v, f).tobytes() == areas.tobytes() == grid.areas.tobytes()
+        assert [g.b1.size for g in grid.groups] == [(k + 1) * (k + 2) // 2 for k in np.unique(k_per_face)]
+        for g, k in zip(grid.groups, np.unique(k_per_face), strict=True):
+            i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+            bary = np.stack([i[(i + j) <= k], j[(i + j) <= k]], axis=1) / k
+            assert np.array_equal(g.ids, np.flatnonzero(k_per_face == k))
+            assert g.b1.tobytes() == bary[:, 0].tobytes() and g.b2.tobytes() == bary[:, 1].tobytes()
 
 
 @pytest.mark.parametrize(
@@ -220,6 +248,57 @@ def test_samples_near_a_box_are_those_each_sample_tested_alone_keeps(
     assert len(points) > 10 * SAMPLE_RUN
     expected = points[near_box(points, points, box, radius)]
     np.testing.assert_array_equal(shape.samples_near(box, radius), expected)
+
+
+def test_distinct_float32_rows_are_each_rounded_point_once() -> None:
+    """Each float32 point that some row rounds to, once (np.unique's rows, an independent oracle); the least
+    distance queried on them is the one queried on every row."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(400, 3)) * 3
+    points = base[rng.integers(0, len(base), size=5000)]
+    points[::3] += rng.normal(size=points[::3].shape) * 1e-9  # most still round to their base point's float32
+    points[::11, 2] = 0.0
+    points[1::11, 2] = -0.0
+    got = distinct_float32_rows(points)
+    expected = np.unique(points.astype(np.float32).view(np.uint32), axis=0).view(np.float32)
+    assert len(got) == len(expected) < len(points) // 2
+    assert {row.tobytes() for row in got.astype(np.float32)} == {row.tobytes() for row in expected}
+    shape = surface((0.0, 0.0, 0.0), (1.0, 0.5, 0.25))
+    assert shape.distances_from(got).min() == shape.distances_from(points).min()
+    assert distinct_float32_rows(np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_vertex_region_is_the_remapped_region_of_each_corner() -> None:
+    """Whole triangles' corners renumbered by searching the used vertices are those of a full-length remap table,
+    and the triangles counted inside per corner are those of ``inside[faces].sum(axis=1)`` (the per-vertex
+    formulation it replaced), for random regions of a grid mesh."""
+    vertices, faces = grid(30, 0.1)
+    rng = np.random.default_rng(3)
+    for fraction in (0.05, 0.5, 0.95, 1.0):
+        inside = rng.random(len(vertices)) < fraction
+        count = inside[faces].sum(axis=1)
+        whole = faces[count == 3]
+        used = np.unique(whole)
+        remap = np.full(len(vertices), -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        out_vertices, out_faces = vertex_region(vertices, faces, inside)
+        n_border = int(((count > 0) & (count < 3)).sum())
+        assert out_faces.dtype == np.int64 and len(out_faces) == len(whole) + 2 * int(count[count < 3].sum())
+        assert out_faces[: len(whole)].tobytes() == remap[whole].tobytes()
+        assert out_vertices[: used.size].tobytes() == vertices[used].tobytes()
+        assert n_border == 0 or len(out_vertices) > used.size
+
+
+def test_coordinate_bounds_are_numpys_axis_0_minimum_and_maximum() -> None:
+    rng = np.random.default_rng(2)
+    for shape in ((1, 3), (7, 2), (150_000, 3)):
+        points = rng.normal(size=shape) * rng.uniform(0.1, 100)
+        lo, hi = coordinate_bounds(points)
+        assert lo.tobytes() == points.min(axis=0).tobytes() and hi.tobytes() == points.max(axis=0).tobytes()
+    floor_vertices = grid(12, 0.25)[0]
+    strided = np.column_stack([floor_vertices, floor_vertices[:, :1]])[:, ::2]  # a non-contiguous view
+    lo, hi = coordinate_bounds(strided)
+    assert lo.tobytes() == strided.min(axis=0).tobytes() and hi.tobytes() == strided.max(axis=0).tobytes()
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 0), ("1", 1), ("4,2", 4), (" 3 ", 3), ("many", 0), ("", 0)])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ladderdata.errors import InconsistentScanError
 from ladderdata.geometry.camera import CameraIntrinsics
 from ladderdata.geometry.measure import surface_distance, triangle_areas
 from ladderdata.layout import LABEL_TABLE, ScanPaths
@@ -201,3 +202,31 @@ def test_a_shared_segment_goes_to_the_later_group(
     else:  # the mat lost both its segments to the floor and the rug listed after it
         np.testing.assert_allclose(objects[1][3], (1.2, 1.1, 0), atol=1e-6)
         assert "scene0000_00" in dropped and dropped.endswith(": 5 (towel), 2 (rug)")
+
+
+@pytest.mark.parametrize("groups", [1, 7, 300, 40_000])
+def test_faces_touching_each_group_are_its_faces_in_order(groups: int) -> None:
+    """Against the per-face oracle: for each group, the faces with a corner in it, ascending, each once (the
+    int16 radix sort and the int64 one for more groups than int16 holds)."""
+    rng = np.random.default_rng(groups)
+    vertex_group = rng.integers(-1, groups, size=5000)
+    faces = rng.integers(0, len(vertex_group), size=(20000, 3))
+    faces[::5, 1] = faces[::5, 0]  # repeated corners: the face listed once for their group
+    expected: list[list[int]] = [[] for _ in range(groups)]
+    for f, corners in enumerate(faces.tolist()):
+        for g in sorted({int(vertex_group[c]) for c in corners} - {-1}):
+            expected[g].append(f)
+    got = faces_touching(faces, vertex_group, groups)
+    assert [f.tolist() for f in got] == expected and all(f.dtype == np.int64 for f in got)
+
+
+@pytest.mark.parametrize("segments", [[0, 1, 99, 7, 99, -3, 10**6, 55, 56], [4, 3, 4], [1, 2**40]])
+def test_segment_ids_no_vertex_has_are_named_sorted(tmp_path: Path, segments: list[int]) -> None:
+    """An object listing segment ids that no vertex has fails naming the first five of them, sorted and once each
+    (``np.setdiff1d``'s ids, the oracle)."""
+    known = np.unique(rug_segments())
+    write_scan(tmp_path, rug_segments(), [FLOOR_AND_RUG[0], {**FLOOR_AND_RUG[1], "segments": segments}])
+    with pytest.raises(InconsistentScanError) as failure:
+        load_objects(tmp_path)
+    unknown = np.setdiff1d(np.array(segments), known)[:5].tolist()
+    assert f"references segment ids {unknown} that no vertex has" in str(failure.value)

@@ -1,17 +1,20 @@
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fixtures.factories import load_ground_truth, scan_paths
-from ladderdata.errors import ConfigError
+from ladderdata.errors import ConfigError, CorruptFileError, InconsistentScanError
 from ladderdata.geometry.measure import floor_area, object_size_cm, surface_distance
 from ladderdata.layout import FramesLayout
 from ladderdata.sources.base import SOURCES
 from ladderdata.sources.labels import LabelTable
+from ladderdata.sources.ply import TriangleMesh
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 from ladderdata.sources.sens import read_sens_index
+from ladderdata.sources.validate import MAX_SCENE_EXTENT, OUTLIER_MARGIN, drop_outliers, int_array
 
 
 def source(root: Path, layout: FramesLayout | None = None, **kw: object) -> ScanNetSource:
@@ -190,3 +193,67 @@ def test_input_files_are_every_file_the_scan_is_read_from(synthetic_root: Path, 
     read.add(synthetic_root / "scannetv2-labels.combined.tsv")
     assert set(src.input_files("scene0000_00")) == read
     assert src.location("scene0000_00") == paths.scan_dir
+
+
+def test_outliers_dropped_are_the_rows_outside_the_margin_and_the_extent_is_checked() -> None:
+    """``drop_outliers``'s per-axis row tests keep exactly the vertices ``np.all(..., axis=1)`` keeps (the oracle),
+    with their triangles renumbered; a mesh spanning more than a room fails naming its extent."""
+    rng = np.random.default_rng(4)
+    vertices = rng.uniform(0, 5, size=(2000, 3))
+    vertices[[3, 700, 1999]] = [[40.0, 1, 1], [1, -30.0, 1], [1, 1, 16.0]]
+    faces = rng.integers(0, len(vertices), size=(3000, 3))
+    mesh = TriangleMesh(vertices, faces, np.zeros((len(vertices), 3), np.uint8))
+    lo, hi = np.percentile(vertices, [1.0, 99.0], axis=0)
+    expected = np.all((vertices >= lo - OUTLIER_MARGIN) & (vertices <= hi + OUTLIER_MARGIN), axis=1)
+    kept_mesh, kept = drop_outliers("s", Path("m.ply"), mesh)
+    assert kept.tolist() == np.flatnonzero(expected).tolist() and len(kept) == len(vertices) - 3
+    assert kept_mesh.vertices.tobytes() == vertices[expected].tobytes()
+    np.testing.assert_array_equal(kept[kept_mesh.faces], faces[expected[faces].all(axis=1)])
+    same, all_kept = drop_outliers("s", Path("m.ply"), kept_mesh)
+    assert same is kept_mesh and len(all_kept) == len(kept)
+    spread = np.column_stack([np.linspace(0, 1.5 * MAX_SCENE_EXTENT, 500), np.zeros((500, 2))])  # every one kept
+    wide = TriangleMesh(spread, faces[:0], np.zeros((500, 3), np.uint8))
+    with pytest.raises(InconsistentScanError, match="the mesh spans"):
+        drop_outliers("s", Path("m.ply"), wide)
+
+
+def test_sens_index_is_each_frame_header_read_in_turn(synthetic_root: Path) -> None:
+    """The index read unbuffered and built once from every frame's header fields is the per-frame reading (the
+    oracle: seek, read, unpack, one frame after another, offsets summed): every array, its dtype and its bits."""
+    path = scan_paths(synthetic_root, "scene0000_00").sens
+    index = read_sens_index(path)
+    frame = struct.Struct("<16f4Q")
+    with open(path, "rb") as f:
+        f.seek(int(index.color_offsets[0]) - frame.size)
+        rows = []
+        for _ in range(index.header.num_frames):
+            start = f.tell()
+            vals = frame.unpack(f.read(frame.size))
+            rows.append((vals[:16], vals[16], start + frame.size, vals[18], vals[19]))
+            f.seek(start + frame.size + vals[18] + vals[19])
+    expected = {
+        "poses": np.array([r[0] for r in rows], dtype=np.float64).reshape(-1, 4, 4),
+        "timestamps_color": np.array([r[1] for r in rows], dtype=np.uint64),
+        "color_offsets": np.array([r[2] for r in rows], dtype=np.int64),
+        "color_sizes": np.array([r[3] for r in rows], dtype=np.int64),
+        "depth_offsets": np.array([r[2] + r[3] for r in rows], dtype=np.int64),
+        "depth_sizes": np.array([r[4] for r in rows], dtype=np.int64),
+    }
+    assert index.header.num_frames > 5 and index.depth_offsets[-1] + index.depth_sizes[-1] == path.stat().st_size
+    for name, array in expected.items():
+        got = getattr(index, name)
+        assert got.dtype == array.dtype and got.shape == array.shape and got.tobytes() == array.tobytes(), name
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [([0, 2**63 - 1, -(2**63)], True), ([1, 2**63], False), ([-(2**63) - 1, 0], False), ([10**30], False), ([], True)],
+)
+def test_int_array_keeps_exactly_the_int64_range(value: list[int], kept: bool) -> None:
+    """The int64 range is what ``min(value) >= -2**63 and max(value) < 2**63`` accepts (the check numpy's own
+    overflow now makes); a number beyond it fails naming the file."""
+    if kept:
+        assert int_array("s", Path("segs.json"), value, "x").tolist() == value
+    else:
+        with pytest.raises(CorruptFileError, match=r"segs\.json.*x holds integers beyond 64 bits"):
+            int_array("s", Path("segs.json"), value, "x")

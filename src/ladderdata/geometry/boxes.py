@@ -12,6 +12,14 @@ from ladderdata.typed import FloatArray, Points2, Points3
 Vec3 = tuple[float, float, float]
 
 
+def coordinate_bounds(points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(D,) least and (D,) greatest coordinates of (N, D) points, N >= 1: ``points.min(axis=0)`` and
+    ``points.max(axis=0)``, reduced along one contiguous row per axis (numpy reduces a narrow array's axis 0 one
+    row of D values at a time: 10-40x slower for N = 150k, D = 3)."""
+    rows = np.ascontiguousarray(points.T)
+    return rows.min(axis=1), rows.max(axis=1)
+
+
 class AxisAlignedBox(BaseModel):
     """Box with faces parallel to the world axes, given by its min and max corners (metres)."""
 
@@ -23,7 +31,7 @@ class AxisAlignedBox(BaseModel):
     @classmethod
     def from_points(cls, points: Points3) -> Self:
         """Tightest axis-aligned box of (N, 3) points, N >= 1."""
-        lo, hi = points.min(axis=0), points.max(axis=0)
+        lo, hi = coordinate_bounds(points)
         return cls(minimum=(lo[0], lo[1], lo[2]), maximum=(hi[0], hi[1], hi[2]))
 
     @property

@@ -27,13 +27,13 @@ Definitions (docs/geometry.md):
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
-from ladderdata.geometry.boxes import OrientedBox, minimal_box_sides
+from ladderdata.geometry.boxes import OrientedBox, coordinate_bounds, minimal_box_sides
 from ladderdata.geometry.raycast import TriangleScene
 from ladderdata.typed import BoolArray, Faces, FloatArray, IntArray, Points3
 
@@ -52,8 +52,44 @@ class SurfaceSamples:
 
 def triangle_areas(vertices: Points3, faces: Faces) -> FloatArray:
     """(F,) areas of the (F, 3) triangles."""
-    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    return np.asarray(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1), dtype=np.float64)
+    return _areas_and_longest_edges(vertices, faces)[0]
+
+
+def _corner_coordinates(vertices: Points3, faces: Faces) -> FloatArray:
+    """(3, 3, F) the triangles' corner coordinates, indexed [axis, corner, triangle]: each axis of each corner one
+    contiguous (F,) row, so that the arithmetic below runs on whole rows."""
+    return np.take(vertices.T, faces.T, axis=1)
+
+
+def _areas_and_longest_edges(vertices: Points3, faces: Faces) -> tuple[FloatArray, FloatArray]:
+    """(F,) areas and (F,) longest edge lengths of the (F, 3) triangles: the bits of
+    ``0.5 * norm(cross(b - a, c - a), axis=1)`` and of ``norm(tri - roll(tri, -1, axis=1), axis=2).max(axis=1)``
+    (each product and difference of numpy's ``cross``, each norm's squares summed x, y, z in that order, and the
+    square root taken of the longest squared edge: the root is monotonic and correctly rounded), on rows of
+    coordinates instead of (F, 3) arrays."""
+    p = _corner_coordinates(vertices, faces)
+    u, w = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]  # (3, F) edges b - a and c - a
+    areas = u[1] * w[2] - u[2] * w[1]  # numpy's cross: a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0
+    areas *= areas
+    for i, j in ((2, 0), (0, 1)):
+        term = u[i] * w[j] - u[j] * w[i]
+        term *= term
+        areas += term
+    np.sqrt(areas, out=areas)
+    areas *= 0.5
+    longest = _squared_length(u)  # edges a - b, b - c and c - a up to sign, which squares drop
+    np.maximum(longest, _squared_length(p[:, 1] - p[:, 2]), out=longest)
+    np.maximum(longest, _squared_length(w), out=longest)
+    np.sqrt(longest, out=longest)
+    return np.asarray(areas, dtype=np.float64), longest
+
+
+def _squared_length(d: FloatArray) -> FloatArray:
+    """(F,) x^2 + y^2 + z^2 of (3, F) rows, summed in that order."""
+    out: FloatArray = d[0] * d[0]
+    out += d[1] * d[1]
+    out += d[2] * d[2]
+    return out
 
 
 #: Most subdivisions of a triangle's edges in :func:`sample_surface`: (64+1)(64+2)/2 = 2,145 samples at most.
@@ -75,6 +111,19 @@ class _SampleGroup:
     """(P,) and of its 3rd."""
 
 
+@lru_cache(maxsize=MAX_SUBDIVISIONS)
+def _barycentric_grid(k: int) -> tuple[FloatArray, FloatArray]:
+    """(P,) weights of the 2nd and of the 3rd corner of the ``(k+1)(k+2)/2`` points of a triangle subdivided ``k``
+    times, in :func:`sample_surface`'s order; cached, read-only."""
+    i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+    keep = (i + j) <= k
+    bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
+    b1, b2 = bary[:, 0], bary[:, 1]
+    b1.setflags(write=False)
+    b2.setflags(write=False)
+    return b1, b2
+
+
 @dataclass(frozen=True)
 class SampleGrid:
     """Where :func:`sample_surface`'s samples lie, without their positions: the triangles grouped by subdivision
@@ -91,17 +140,14 @@ class SampleGrid:
     def of(cls, vertices: Points3, faces: Faces, spacing: float) -> "SampleGrid":
         if spacing <= 0:
             raise ValueError("spacing must be positive")
-        tri = vertices[faces]  # (F, 3, 3)
-        edges = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)
-        subdivisions = np.clip(np.ceil(edges.max(axis=1) / spacing), 1, MAX_SUBDIVISIONS)
+        areas, longest = _areas_and_longest_edges(vertices, faces)
+        subdivisions = np.clip(np.ceil(longest / spacing), 1, MAX_SUBDIVISIONS)
         k_per_face = subdivisions.astype(np.int64)
         groups = []
-        for k in np.unique(k_per_face):
-            i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
-            keep = (i + j) <= k
-            bary = np.stack([i[keep], j[keep]], axis=1) / k  # (P, 2) weights of vertices 1 and 2
-            groups.append(_SampleGroup(np.flatnonzero(k_per_face == k), bary[:, 0], bary[:, 1]))
-        return cls(vertices, faces, groups, triangle_areas(vertices, faces))
+        for k in np.flatnonzero(np.bincount(k_per_face, minlength=1)).tolist():
+            b1, b2 = _barycentric_grid(k)
+            groups.append(_SampleGroup(np.flatnonzero(k_per_face == k), b1, b2))
+        return cls(vertices, faces, groups, areas)
 
     def samples(self) -> SurfaceSamples:
         """Every sample (:func:`sample_surface`)."""
@@ -159,7 +205,8 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
     (two sub-triangles each, wound like the triangle). ``faces`` may be any subset of the mesh's triangles
     (those touching the region suffice); ``inside`` is (V,) over ``vertices``.
     """
-    count = inside[faces].sum(axis=1)
+    corner_inside = inside[faces]  # (F, 3)
+    count = corner_inside[:, 0].astype(np.int8) + corner_inside[:, 1] + corner_inside[:, 2]
     whole = faces[count == 3]
     border = faces[(count > 0) & (count < 3)]
     tri = vertices[border]  # (B, 3, 3)
@@ -173,12 +220,11 @@ def vertex_region(vertices: Points3, faces: Faces, inside: BoolArray) -> tuple[P
     used_mask = np.zeros(len(vertices), dtype=bool)  # np.unique(whole) without sorting every corner
     used_mask[whole.reshape(-1)] = True
     used = np.flatnonzero(used_mask)
-    remap = np.full(len(vertices), -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
     split = np.concatenate(pieces).reshape(-1, 3) if pieces else np.zeros((0, 3))
     out_vertices = np.concatenate([vertices[used], split])
     split_faces = used.size + np.arange(len(split), dtype=np.int64).reshape(-1, 3)
-    return out_vertices, np.concatenate([remap[whole], split_faces]).astype(np.int64)
+    whole_faces = np.searchsorted(used, whole)  # each corner's position among the sorted used vertices
+    return out_vertices, np.concatenate([whole_faces, split_faces]).astype(np.int64)
 
 
 class SizeBox(StrEnum):
@@ -240,7 +286,7 @@ class ObjectSurface:
     @cached_property
     def bounds(self) -> FloatArray:
         """(2, 3) lower and upper corners of the axis-aligned box of the vertices."""
-        return np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+        return np.stack(coordinate_bounds(self.vertices))
 
     @cached_property
     def sample_boxes(self) -> tuple[FloatArray, FloatArray]:
@@ -266,8 +312,10 @@ class ObjectSurface:
         return candidates[near_box(candidates, candidates, box, radius)]
 
 
-#: Consecutive surface samples per box of :attr:`ObjectSurface.sample_boxes`.
-SAMPLE_RUN = 256
+#: Consecutive surface samples per box of :attr:`ObjectSurface.sample_boxes`. Any run length keeps the same
+#: samples; 32-64 tests the fewest for the least run-box work (drafting's 62 pairs on a 150k-vertex scan: 52 ms in
+#: samples_near at 256, 42-43 ms at 32-64).
+SAMPLE_RUN = 64
 
 
 def near_box(lo: FloatArray, hi: FloatArray, box: FloatArray, radius: float) -> BoolArray:
@@ -279,8 +327,11 @@ def near_box(lo: FloatArray, hi: FloatArray, box: FloatArray, radius: float) -> 
     return np.asarray(np.einsum("ij,ij->i", gap, gap) <= radius * radius)
 
 
-#: Samples per object queried first for an upper bound of the distance (see :func:`surface_distance`).
-BOUND_SAMPLES = 256
+#: Samples per object queried first for an upper bound of the distance (see :func:`surface_distance`). Any count
+#: gives the same distance (the bound only prunes); fewer bound queries let a few more samples past the bound
+#: (drafting's 62 pairs on a 150k-vertex scan, queried points in all: 76k at 256, 62k at 128, 57k at 64, 54k at 32,
+#: 57k at 16; 64 and 32 cost the same time).
+BOUND_SAMPLES = 64
 #: Metres added to that bound so that float32 rounding of the queried distances never prunes the closest sample.
 BOUND_SLACK = 1e-4
 
@@ -300,8 +351,24 @@ def surface_distance(a: ObjectSurface, b: ObjectSurface) -> float:
     for surface, other in ((a, b), (b, a)):
         near = other.samples_near(surface.bounds, bound)
         if len(near):
-            best = min(best, float(surface.distances_from(near).min()))
+            best = min(best, float(surface.distances_from(distinct_float32_rows(near)).min()))
     return best
+
+
+def distinct_float32_rows(points: Points3) -> Points3:
+    """(M, 3) the distinct rows of (N, 3) ``points`` rounded to float32 (held as float64, exactly), sorted by their
+    bits: the points open3d's distance queries see (:meth:`TriangleScene.distance` rounds to float32, which leaves
+    these as they are). Each distinct point is queried once:
+    a query's result depends on its point alone, so the least distance is the same, and surface samples repeat
+    (a triangle's corners and edge points are its neighbours' too: about half of them on a scan's mesh)."""
+    rounded = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 3)
+    bits = rounded.view(np.uint32)  # (N, 3): equal bits, equal point (-0.0 and 0.0 are two points, queried twice)
+    xy = (bits[:, 0].astype(np.uint64) << np.uint64(32)) | bits[:, 1]
+    order = np.lexsort((bits[:, 2], xy))
+    xy, z = xy[order], bits[order, 2]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (xy[1:] != xy[:-1]) | (z[1:] != z[:-1])
+    return rounded[order[first]].astype(np.float64)
 
 
 def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_gaps: float = 0.3) -> float:
@@ -310,8 +377,9 @@ def floor_area(vertices: Points3, faces: Faces, resolution: float = 0.01, close_
     if len(faces) == 0:
         return 0.0
     xy = vertices[:, :2]
-    lo = xy[faces.reshape(-1)].min(axis=0) - close_gaps
-    hi = xy[faces.reshape(-1)].max(axis=0) + close_gaps
+    corners = np.take(xy.T, faces.reshape(-1), axis=1)  # (2, 3F) x and y of every corner: one contiguous row each
+    lo = corners.min(axis=1) - close_gaps
+    hi = corners.max(axis=1) + close_gaps
     resolution = max(resolution, float(np.sqrt(np.prod(hi - lo + 2 * resolution) / MAX_FLOOR_CELLS)))
     lo, hi = lo - resolution, hi + resolution
     shape = np.ceil((hi - lo) / resolution).astype(int) + 1

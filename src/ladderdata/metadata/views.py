@@ -75,36 +75,50 @@ class ObjectSamples:
 
 
 def object_samples(scan: Scan, per_object: int, spacing: float) -> ObjectSamples:
-    """Systematic area-weighted samples (equal area each) plus hull vertices for every object."""
-    points, is_area, counts, sizes = [np.zeros((0, 3))], [np.zeros(0, bool)], [], []
-    centres, radii = np.zeros((len(scan.objects), 3)), np.zeros(len(scan.objects))
-    for i, obj in enumerate(scan.objects):
+    """Systematic area-weighted samples (equal area each) plus hull vertices for every object.
+
+    Each object's picks and hull are its own (a cumulative sum and a convex hull per object); the runs' bounding
+    spheres are computed for all objects at once, on rows of coordinates: the same minima, maxima and
+    ``norm(axis=1)`` (squares summed x, y, z in that order) as per object."""
+    runs: list[Points3] = []
+    counts, sizes = [], []
+    for obj in scan.objects:
         surface = obj.surface
         cum = np.cumsum(surface.sample_weights)
         total = float(cum[-1]) if len(cum) else 0.0
         m = int(min(per_object, max(16, np.ceil(total / spacing**2))))
         picks = np.searchsorted(cum, (np.arange(m) + 0.5) / m * total)
-        area_pts = surface.sample_points(np.minimum(picks, len(cum) - 1))
         try:
-            hull = obj.surface.vertices[ConvexHull(obj.surface.vertices, qhull_options="QJ").vertices]
+            hull = surface.vertices[ConvexHull(surface.vertices, qhull_options="QJ").vertices]
         except (QhullError, ValueError):
-            hull = obj.surface.vertices
-        points += [area_pts, hull]
-        is_area += [np.ones(m, bool), np.zeros(len(hull), bool)]
+            hull = surface.vertices
+        runs += [surface.sample_points(np.minimum(picks, len(cum) - 1)), hull]
         counts.append(m)
         sizes.append(m + len(hull))
-        both = np.concatenate([area_pts, hull])
-        centres[i] = (both.min(axis=0) + both.max(axis=0)) / 2
-        radii[i] = np.linalg.norm(both - centres[i], axis=1).max() + SPHERE_SLACK
-    all_points = np.concatenate(points)
+    all_points = np.concatenate([np.zeros((0, 3)), *runs])
+    points_t = np.ascontiguousarray(all_points.T)
+    starts = np.cumsum([0, *sizes])
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    area_count = np.array(counts, dtype=np.int64)
+    if sizes:
+        lo = np.minimum.reduceat(points_t, starts[:-1], axis=1)  # (3, n_objects)
+        hi = np.maximum.reduceat(points_t, starts[:-1], axis=1)
+        centres_t = (lo + hi) / 2
+        offset = points_t - centres_t[:, owner]  # (3, S)
+        squared = offset[0] * offset[0]
+        squared += offset[1] * offset[1]
+        squared += offset[2] * offset[2]
+        radii = np.maximum.reduceat(np.sqrt(squared), starts[:-1]) + SPHERE_SLACK
+    else:
+        centres_t, radii = np.zeros((3, 0)), np.zeros(0)
     return ObjectSamples(
         points=all_points,
-        owner=np.repeat(np.arange(len(sizes)), sizes),
-        is_area=np.concatenate(is_area),
-        area_count=np.array(counts, dtype=np.int64),
-        starts=np.cumsum([0, *sizes]),
-        points_t=np.ascontiguousarray(all_points.T),
-        centres=centres,
+        owner=owner,
+        is_area=np.arange(len(all_points)) - starts[owner] < area_count[owner],  # each run: m area samples first
+        area_count=area_count,
+        starts=starts,
+        points_t=points_t,
+        centres=np.ascontiguousarray(centres_t.T),
         radii=radii,
     )
 

@@ -185,10 +185,13 @@ def faces_touching(faces: Faces, vertex_group: IntArray, groups: int) -> list[In
     first = corner >= 0
     first[:, 1] &= corner[:, 1] != corner[:, 0]
     first[:, 2] &= (corner[:, 2] != corner[:, 0]) & (corner[:, 2] != corner[:, 1])
-    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)
-    keyed = np.sort(corner[first] * len(faces) + face[first])  # by group, then face
-    bounds = np.searchsorted(keyed // len(faces), np.arange(groups + 1))
-    return [keyed[a:b] % len(faces) for a, b in itertools.pairwise(bounds)]
+    face = np.broadcast_to(np.arange(len(faces))[:, None], corner.shape)[first]  # ascending
+    group = corner[first]
+    # by group, then face: a stable sort of the groups keeps each group's faces ascending (radix sort for int16)
+    order = np.argsort(group.astype(np.int16) if groups <= np.iinfo(np.int16).max else group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(groups + 1))
+    by_group = face[order]
+    return [by_group[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _read_groups(scan_id: str, path: Path, known: IntArray) -> list[Group]:
@@ -205,14 +208,18 @@ def _read_groups(scan_id: str, path: Path, known: IntArray) -> list[Group]:
         object_id, label, segments = _seg_group(scan_id, path, group)
         if segments.size == 0:
             raise InconsistentScanError(scan_id, path, f"object {object_id} ({label}) lists no segments")
-        unknown = np.setdiff1d(segments, known)
+        distinct = np.unique(segments)
+        slot = np.searchsorted(known, distinct)
+        found = slot < len(known)
+        found[found] = known[slot[found]] == distinct[found]
+        unknown = distinct[~found]  # np.setdiff1d(segments, known), on the sorted ids
         if unknown.size:
             raise InconsistentScanError(
                 scan_id,
                 path,
                 f"object {object_id} ({label}) references segment ids {unknown[:5].tolist()} that no vertex has",
             )
-        parsed.append((object_id, label, np.unique(segments)))
+        parsed.append((object_id, label, distinct))
     return parsed
 
 

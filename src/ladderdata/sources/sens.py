@@ -78,17 +78,16 @@ def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
 
 
 def read_sens_index(path: Path) -> SensIndex:
-    """Read the header and every frame header, seeking over image data."""
+    """Read the header and every frame header, seeking over image data (unbuffered: a buffered reader would fill
+    8 kB at each of the frames' headers, 96 bytes apart from megabytes of images)."""
     size = Path(path).stat().st_size
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:
         header = _read_header(f)
         n = header.num_frames
         room = (size - f.tell()) // _FRAME_HEADER.size
         if n > room:  # checked before allocating anything per frame
             raise SensFormatError(f"header says {n:,} frames but the file can hold at most {room:,}")
-        poses = np.empty((n, 4, 4))
-        ts = np.empty(n, dtype=np.uint64)
-        co, cs, do, ds = (np.empty(n, dtype=np.int64) for _ in range(4))
+        frames, color_offsets = [], []  # each frame's header fields (16 pose values, timestamps, sizes), its colour
         pos = f.tell()
         for i in range(n):
             f.seek(pos)
@@ -96,16 +95,18 @@ def read_sens_index(path: Path) -> SensIndex:
             if len(raw) != _FRAME_HEADER.size:
                 raise SensFormatError(f"file ends inside the header of frame {i} of {n}")
             vals = _FRAME_HEADER.unpack(raw)
-            poses[i] = np.array(vals[:16], dtype=np.float64).reshape(4, 4)
-            ts[i], _, color_size, depth_size = vals[16:]
-            end = pos + _FRAME_HEADER.size + color_size + depth_size  # Python ints: a garbage u64 cannot overflow
+            end = pos + _FRAME_HEADER.size + vals[18] + vals[19]  # Python ints: a garbage u64 cannot overflow
             if end > size:
                 raise SensFormatError(f"file ends inside the image data of frame {i} of {n}")
-            cs[i], ds[i] = color_size, depth_size
-            co[i] = pos + _FRAME_HEADER.size
-            do[i] = co[i] + cs[i]
+            frames.append(vals)
+            color_offsets.append(pos + _FRAME_HEADER.size)
             pos = end
-    return SensIndex(header, poses, ts, co, cs, do, ds)
+    poses = np.array([vals[:16] for vals in frames], dtype=np.float64).reshape(n, 4, 4)
+    ts = np.array([vals[16] for vals in frames], dtype=np.uint64)
+    cs = np.array([vals[18] for vals in frames], dtype=np.int64)
+    ds = np.array([vals[19] for vals in frames], dtype=np.int64)
+    co = np.array(color_offsets, dtype=np.int64)
+    return SensIndex(header, poses, ts, co, cs, co + cs, ds)
 
 
 def _read_header(f: BinaryIO) -> SensHeader:

@@ -208,9 +208,10 @@ def int_array(scan_id: str, path: Path, value: Any, what: str) -> IntArray:
     are refused (numpy would truncate or overflow them)."""
     if not isinstance(value, list) or not set(map(type, value)) <= {int}:
         raise CorruptFileError(scan_id, path, f"{what} is not a list of integers")
-    if value and not (min(value) >= -(2**63) and max(value) < 2**63):
-        raise CorruptFileError(scan_id, path, f"{what} holds integers beyond 64 bits")
-    return np.asarray(value, dtype=np.int64).reshape(len(value))
+    try:
+        return np.asarray(value, dtype=np.int64).reshape(len(value))
+    except OverflowError:  # numpy refuses a Python int beyond int64 (no min and max over the list first)
+        raise CorruptFileError(scan_id, path, f"{what} holds integers beyond 64 bits") from None
 
 
 def jpeg_header(data: bytes) -> tuple[int, int, str] | None:
@@ -303,7 +304,11 @@ def drop_outliers(scan_id: str, path: Path, mesh: TriangleMesh) -> tuple[Triangl
     stretch its object's box and the floor, and make every sample of its triangles cost memory."""
     vertices = mesh.vertices
     lo, hi = np.percentile(vertices, [1.0, 99.0], axis=0) if len(vertices) else (np.zeros(3), np.zeros(3))
-    inside: BoolArray = np.all((vertices >= lo - OUTLIER_MARGIN) & (vertices <= hi + OUTLIER_MARGIN), axis=1)
+    rows = np.ascontiguousarray(vertices.T)  # (3, V): per-axis tests and bounds on whole rows
+    low, high = lo - OUTLIER_MARGIN, hi + OUTLIER_MARGIN
+    inside: BoolArray = (rows[0] >= low[0]) & (rows[0] <= high[0])
+    for axis in (1, 2):
+        inside &= (rows[axis] >= low[axis]) & (rows[axis] <= high[axis])
     kept = np.flatnonzero(inside)
     if kept.size < len(vertices):
         far = int(np.flatnonzero(~inside)[0])
@@ -322,7 +327,9 @@ def drop_outliers(scan_id: str, path: Path, mesh: TriangleMesh) -> tuple[Triangl
         faces = mesh.faces[inside[mesh.faces].all(axis=1)]
         mesh = TriangleMesh(vertices=vertices[kept], faces=remap[faces], colors=mesh.colors[kept])
     if len(mesh.vertices):
-        extent = mesh.vertices.max(axis=0) - mesh.vertices.min(axis=0)
+        if mesh.vertices is not vertices:
+            rows = np.ascontiguousarray(mesh.vertices.T)
+        extent = rows.max(axis=1) - rows.min(axis=1)
         if extent.max() > MAX_SCENE_EXTENT:
             raise InconsistentScanError(
                 scan_id,
