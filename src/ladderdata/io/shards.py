@@ -210,15 +210,14 @@ def column_codecs(schema: pa.Schema) -> dict[str, str]:
     return {c: "none" if c.startswith("images.") and c.endswith(".bytes") else "zstd" for c in leaf_columns(schema)}
 
 
-def shard_row(sample: Sample, fmt: ShardFormat, image_bytes: Callable[[str, int], bytes]) -> dict[str, Any]:
-    """One row of a shard, its images read (and resized if asked) now."""
+def shard_row(sample: Sample, fmt: ShardFormat, stored_image: Callable[[str, int], bytes]) -> dict[str, Any]:
+    """One row of a shard; ``stored_image(scene_id, frame_id)`` gives each image's bytes as stored
+    (:func:`encode_image` of the frame's JPEG)."""
     row = sample.model_dump(mode="json")
     row.pop("extras", None)
     if fmt.extras:
         row["extras"] = json.dumps(sample.extras, sort_keys=True, separators=(",", ":")) if sample.extras else None
-    row["images"] = [
-        {"bytes": encode_image(image_bytes(sample.scene_id, f), fmt.images), "path": None} for f in sample.frame_ids
-    ]
+    row["images"] = [{"bytes": stored_image(sample.scene_id, f), "path": None} for f in sample.frame_ids]
     row["margins"] = {m: sample.margins.get(m) for m in sorted(fmt.margin_names)}
     if fmt.row_format is RowFormat.BENCH:
         row.update({new: row.pop(old) for new, old in BENCH_RENAMES.items()})
@@ -236,19 +235,31 @@ def write_shard(
 
     Rows are streamed to the Parquet writer one row group at a time (:data:`ROW_GROUP_ROWS` rows, or fewer once
     their images reach :data:`ROW_GROUP_BYTES`), and only that group's images are held in memory, so a writer's
-    memory does not grow with ``rows_per_shard``. The shard carries ``key``, its :func:`shard_key` (which the caller
-    has computed to name and plan it: computing it here again serialised every sample a second time), so a rerun can
-    tell an up-to-date shard (:func:`existing_key`) without reading its rows.
+    memory does not grow with ``rows_per_shard``. A frame that several rows of a group show (a video row's frames
+    are shown again by single-image and multi-view rows) is read and encoded once per group, and its rows hold
+    the same bytes object (a ScanNet-sized scan's 20-row shard: 189 images of 35 frames). The shard carries
+    ``key``, its :func:`shard_key` (which the caller has computed to name and plan it: computing it here again
+    serialised every sample a second time), so a rerun can tell an up-to-date shard (:func:`existing_key`) without
+    reading its rows.
     """
     base = shard_schema(fmt.margin_names, fmt.row_format, fmt.extras)
     schema = base.with_metadata({**(base.metadata or {}), SHARD_KEY: key.encode()})
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=column_codecs(schema)) as writer:
         group: list[dict[str, Any]] = []
-        group_bytes = 0
+        group_bytes = 0  # every image of the group counted, a frame shown twice twice: what the table holds
+        stored: dict[tuple[str, int], bytes] = {}  # the group's images, (scene id, frame) -> stored bytes
+
+        def stored_image(scene_id: str, frame_id: int) -> bytes:
+            image = stored.get((scene_id, frame_id))
+            if image is None:
+                image = stored[scene_id, frame_id] = encode_image(image_bytes(scene_id, frame_id), fmt.images)
+            return image
+
         for i, sample in enumerate(samples):
-            row = shard_row(sample, fmt, image_bytes)
+            row = shard_row(sample, fmt, stored_image)
             group.append(row)
             group_bytes += sum(len(image["bytes"]) for image in row["images"])
             if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:
                 writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=ROW_GROUP_ROWS)
                 group, group_bytes = [], 0
+                stored.clear()
