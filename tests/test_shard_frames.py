@@ -6,6 +6,7 @@ stored once per group."""
 import io
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
@@ -142,3 +143,20 @@ def test_a_frame_several_rows_show_is_read_and_stored_once_per_row_group(
         assert [i["bytes"] for i in row["images"]] == [real_encode(_jpeg(f + offset), images) for f in sample.frame_ids]
     if max_side is not None:  # resized: the stored bytes are not the frame's
         assert Image.open(io.BytesIO(table.to_pylist()[0]["images"][0]["bytes"])).size == (32, 24)
+
+
+def test_a_row_groups_table_is_the_one_from_pylist_builds(tmp_path: Path) -> None:
+    """``group_table`` joins the images' bytes into one buffer; the table, and the Parquet file written from it,
+    are those of ``pa.Table.from_pylist``: rows with several images, one image, none, a path, extras."""
+    fmt = shards.ShardFormat(["visibility_min", "x"], ImageConfig(), extras=True)
+    schema = shards.shard_schema(fmt.margin_names, fmt.row_format, fmt.extras)
+    samples = [_shown([0, 1, 2]), _shown([5]), _shown([]), _shown([1], "other")]
+    samples[0] = samples[0].model_copy(update={"extras": {"note": [1, 2]}, "margins": {"x": 0.5}})
+    rows = [shards.shard_row(s, fmt, lambda scene, frame: _jpeg(frame)) for s in samples]
+    rows[1]["images"][0]["path"] = "frames/5.jpg"
+    expected = pa.Table.from_pylist(rows, schema=schema)
+    built = shards.group_table(rows, schema)
+    assert built.equals(expected, check_metadata=True) and built.column("images").to_pylist()[2] == []
+    for name, table in (("built", built), ("expected", expected)):
+        pq.write_table(table, tmp_path / f"{name}.parquet", compression=shards.column_codecs(schema))
+    assert (tmp_path / "built.parquet").read_bytes() == (tmp_path / "expected.parquet").read_bytes()

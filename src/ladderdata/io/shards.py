@@ -5,6 +5,7 @@ the ``huggingface`` key, which is where ``datasets`` looks for them; images are 
 """
 
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -228,6 +229,24 @@ def shard_row(sample: Sample, fmt: ShardFormat, stored_image: Callable[[str, int
     return row
 
 
+def group_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """``pa.Table.from_pylist(rows, schema=schema)``, the same table, but for its ``images`` column, whose bytes are
+    joined into one buffer that the column then uses as it is: ``from_pylist`` grows the column's buffer by
+    doubling it, copying what it holds at each step (2-2.5x the images' bytes of fresh memory, 50 MB of images on
+    a ScanNet-sized scan)."""
+    images = [image for row in rows for image in row["images"]]
+    offsets = pa.array([0, *itertools.accumulate(len(image["bytes"]) for image in images)], pa.int32())
+    data = b"".join(image["bytes"] for image in images)
+    binary = pa.Array.from_buffers(pa.binary(), len(images), [None, offsets.buffers()[1], pa.py_buffer(data)])
+    paths = pa.array([image["path"] for image in images], _TEXT)
+    items = pa.StructArray.from_arrays([binary, paths], fields=list(IMAGE_TYPE))
+    starts = pa.array([0, *itertools.accumulate(len(row["images"]) for row in rows)], pa.int32())
+    field = schema.field("images")
+    column = pa.ListArray.from_arrays(starts, items, type=field.type)
+    table = pa.Table.from_pylist([{**row, "images": None} for row in rows], schema=schema)
+    return table.set_column(schema.get_field_index("images"), field, column)
+
+
 def write_shard(
     path: Path, samples: list[Sample], key: str, fmt: ShardFormat, image_bytes: Callable[[str, int], bytes]
 ) -> None:
@@ -260,6 +279,6 @@ def write_shard(
             group.append(row)
             group_bytes += sum(len(image["bytes"]) for image in row["images"])
             if len(group) == ROW_GROUP_ROWS or group_bytes >= ROW_GROUP_BYTES or i == len(samples) - 1:
-                writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=ROW_GROUP_ROWS)
+                writer.write_table(group_table(group, schema), row_group_size=ROW_GROUP_ROWS)
                 group, group_bytes = [], 0
                 stored.clear()
