@@ -32,9 +32,10 @@ shards and the build's own caches under ``.ladder-work``)::
 
 With ``--profile``, one cold build per stride runs under cProfile with a CPU-time timer (the profiler adds its own
 cost, most to code that makes many small calls) and the cumulative time of each part of a scan's work is printed
-(:data:`PARTS`), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` cold builds per stride run with
-a CPU timer around each part only (no profiler), and the median of each part is printed per stride, with what
-the parts leave out, and with two strides its cost per added view: which parts grow with the views::
+(:data:`PARTS`, the report left out), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` cold
+builds per stride run with a CPU timer around each part only (no profiler), and the median of each part is printed
+per stride, with what the parts leave out, and with two strides its cost per added view: which parts grow with
+the views::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale --strides 30 10 --parts --repeat 3
 """
@@ -99,6 +100,8 @@ PARTS = (
 REST = "the rest"
 #: Whether the parts' timers count (not while the build writes its report, which is not a cost per scan).
 PARTS_TIMED = [True]
+#: The profiler of ``--profile``, paused likewise while the build writes its report.
+PROFILER: list[cProfile.Profile | None] = [None]
 
 
 def profiled_parts(profile: cProfile.Profile) -> dict[str, float]:
@@ -225,10 +228,14 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
     def timed_report(*args: Any) -> Any:  # once per build, whatever its scans: not a cost per scan
         before = cpu_seconds()
         PARTS_TIMED[0] = False  # nor are the parts it calls (it reads the views back)
+        if PROFILER[0] is not None:
+            PROFILER[0].disable()
         try:
             written = write_report(*args)
         finally:
             PARTS_TIMED[0] = True
+            if PROFILER[0] is not None:
+                PROFILER[0].enable()
         report_cpu[0] += cpu_seconds() - before
         return written
 
@@ -412,7 +419,7 @@ def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, An
 def child(args: argparse.Namespace, recipe: Recipe) -> None:
     """One stage in this process (a child of the benchmark): prints one JSON line."""
     start_up = warm_up()
-    profile = cProfile.Profile(time.process_time) if args.profile else None
+    profile = PROFILER[0] = cProfile.Profile(time.process_time) if args.profile else None
     parts = time_parts() if args.parts else None
     before = cpu_seconds()
     if profile is not None:
