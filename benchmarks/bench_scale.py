@@ -32,11 +32,18 @@ shards and the build's own caches under ``.ladder-work``)::
 
 With ``--profile``, one cold build per stride runs under cProfile with a CPU-time timer (the profiler adds its own
 cost, most to code that makes many small calls) and the cumulative time of each part of a scan's work is printed
-(:data:`PARTS`), with ``--base-src`` for both trees.
+(:data:`PARTS`, the report left out), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` cold
+builds per stride run with a CPU timer around each part only (no profiler), and the median of each part is printed
+per stride, with what the parts leave out, and with two strides its cost per added view: which parts grow with
+the views::
+
+    python benchmarks/bench_scale.py --cache /tmp/benchscale --strides 30 10 --parts --repeat 3
 """
 
 import argparse
 import cProfile
+import functools
+import importlib
 import json
 import os
 import pstats
@@ -68,32 +75,86 @@ from ladderdata.tasks.modalities import image_sets
 SCANNET_V2_SCANS = 1513
 SCAN_ID = "scene0000_00"
 STAGES = ("metadata", "selection", "build", "cold", "resume")
-#: The parts of a cold build that ``--profile`` prints: (label, module file, function); indented labels are
-#: inside the one above.
+#: The parts of a cold build that ``--parts`` and ``--profile`` print: (label, module file, function or
+#: ``Class.method``); indented labels are inside the one above, the others do not overlap (what they leave out is
+#: printed as "the rest").
 PARTS = (
-    ("per-view metadata (every view)", "metadata/views.py", "measure"),
-    ("per-scan metadata setup", "metadata/views.py", "__init__"),
-    ("  object samples", "metadata/views.py", "object_samples"),
-    ("  BVH of the mesh", "geometry/raycast.py", "build"),
-    ("loading the scan", "sources/scannet.py", "load"),
+    ("per-view metadata, every view", "metadata/extract.py", "measure_scan"),
+    ("  ray cast and statistics of a view", "metadata/views.py", "ViewMeasurer.measure"),
+    ("  per-scan metadata setup", "metadata/views.py", "ViewMeasurer.__init__"),
+    ("    object samples", "metadata/views.py", "object_samples"),
+    ("    BVH of the mesh", "geometry/raycast.py", "TriangleScene.build"),
+    ("metadata file written", "metadata/extract.py", "write_views"),
+    ("metadata file read back", "metadata/extract.py", "read_views"),
+    ("loading the scan", "sources/scannet.py", "ScanNetSource.load"),
     ("input fingerprints", "pipeline/draft.py", "scan_keys"),
-    ("scene context (objects, measurements)", "tasks/context.py", "from_scan"),
+    ("scene context (objects, measurements)", "tasks/context.py", "SceneContext.from_scan"),
     ("  floor area", "geometry/measure.py", "floor_area"),
     ("drafting", "pipeline/draft.py", "draft_scene"),
+    ("  image sets", "tasks/modalities.py", "image_sets"),
     ("  closest-surface distances", "geometry/measure.py", "surface_distance"),
     ("decoding the frames drafts show", "pipeline/draft.py", "verify_frames"),
     ("shard writing", "pipeline/write.py", "write_planned"),
     ("card, manifest and stats", "io/card.py", "write_card_manifest_stats"),
 )
+REST = "the rest"
+#: Whether the parts' timers count (not while the build writes its report, which is not a cost per scan).
+PARTS_TIMED = [True]
+#: The profiler of ``--profile``, paused likewise while the build writes its report.
+PROFILER: list[cProfile.Profile | None] = [None]
 
 
 def profiled_parts(profile: cProfile.Profile) -> dict[str, float]:
     """CPU seconds under the profiler of each of :data:`PARTS` (every function of that name in that file)."""
     stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     return {
-        label: sum(v[3] for (path, _, name), v in stats.items() if path.endswith(module) and name == function)
+        label: sum(
+            v[3] for (path, _, name), v in stats.items() if path.endswith(module) and name == function.split(".")[-1]
+        )
         for label, module, function in PARTS
     }
+
+
+def time_parts() -> dict[str, float]:
+    """Put a CPU timer around each of :data:`PARTS` (in its module or class, and wherever a module of ladderdata
+    imported it by name); returns the seconds per label, filled in as the build runs. A part that calls itself
+    is timed once (the outermost call). A timer costs about a microsecond a call, against the profiler's cost on
+    every call of every function, so the parts' costs per view are not distorted."""
+    spent = dict.fromkeys((label for label, *_ in PARTS), 0.0)
+    for label, module_file, qualified in PARTS:
+        module = importlib.import_module("ladderdata." + module_file.removesuffix(".py").replace("/", "."))
+        *cls, name = qualified.split(".")
+        owner = getattr(module, cls[0], None) if cls else module
+        raw = vars(owner).get(name) if owner is not None else None
+        function = raw.__func__ if isinstance(raw, (classmethod, staticmethod)) else raw
+        if not callable(function):  # a tree without it (--base-src of an older tree): 0
+            print(f"no {qualified} in {module_file}", file=sys.stderr)
+            continue
+        timed = _timed(function, label, spent)
+        setattr(owner, name, type(raw)(timed) if isinstance(raw, (classmethod, staticmethod)) else timed)
+        if not cls:  # a function: also where a module of ladderdata imported it by name
+            for other in list(sys.modules.values()):
+                if getattr(other, "__name__", "").startswith("ladderdata") and vars(other).get(name) is function:
+                    setattr(other, name, timed)
+    return spent
+
+
+def _timed(function: Any, label: str, spent: dict[str, float]) -> Any:
+    depth = [0]
+
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if depth[0] or not PARTS_TIMED[0]:
+            return function(*args, **kwargs)
+        depth[0] += 1
+        start = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] += time.process_time() - start
+            depth[0] -= 1
+
+    return timed
 
 
 GROWTH_STAGES = ("metadata", "selection", "build")
@@ -166,7 +227,15 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
 
     def timed_report(*args: Any) -> Any:  # once per build, whatever its scans: not a cost per scan
         before = cpu_seconds()
-        written = write_report(*args)
+        PARTS_TIMED[0] = False  # nor are the parts it calls (it reads the views back)
+        if PROFILER[0] is not None:
+            PROFILER[0].disable()
+        try:
+            written = write_report(*args)
+        finally:
+            PARTS_TIMED[0] = True
+            if PROFILER[0] is not None:
+                PROFILER[0].enable()
         report_cpu[0] += cpu_seconds() - before
         return written
 
@@ -188,13 +257,13 @@ def run_stage(stage: str, root: Path, work: Path, recipe: Recipe) -> dict[str, A
 
 
 def in_fresh_process(
-    stage: str, root: Path, work: Path, stride: int, src: Path | None = None, profile: bool = False
+    stage: str, root: Path, work: Path, stride: int, src: Path | None = None, parts: str | None = None
 ) -> dict[str, Any]:
-    """One stage in a child process, with the source tree ``src`` (default: the parent's); ``profile``: under
-    cProfile, with the CPU seconds of each of :data:`PARTS`."""
+    """One stage in a child process, with the source tree ``src`` (default: the parent's); ``parts``
+    (``--profile`` or ``--parts``): with the CPU seconds of each of :data:`PARTS`, under cProfile or timed."""
     command = [sys.executable, __file__, "--stage", stage, "--root", str(root), "--work", str(work)]
     done = subprocess.run(
-        [*command, "--stride", str(stride), *(["--profile"] if profile else [])],
+        [*command, "--stride", str(stride), *([parts] if parts else [])],
         capture_output=True,
         text=True,
         check=False,
@@ -248,7 +317,7 @@ def profile_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Pa
     """One profiled cold build per stride and tree: the CPU seconds of each part (:data:`PARTS`)."""
     for stride in strides:
         runs = {
-            tree: in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, True)
+            tree: in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, "--profile")
             for tree, src in trees.items()
         }
         print(
@@ -257,6 +326,41 @@ def profile_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Pa
         )
         for label, *_ in PARTS:
             print(f"  {label:40s} " + "  ".join(f"{t} {r['parts'][label]:5.2f}" for t, r in runs.items()))
+
+
+def parts_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path], repeat: int) -> None:
+    """``repeat`` timed cold builds per stride and tree (the trees and strides interleaved within each round): the
+    median CPU seconds of each part (:data:`PARTS`) and of what they leave out, per stride, and with two strides
+    or more the cost of each part per added view (first to last stride), so a part that grows with the views
+    shows."""
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {(t, s): [] for t in trees for s in strides}
+    for _ in range(repeat):
+        for stride in strides:
+            for tree, src in trees.items():
+                result = in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, "--parts")
+                top = sum(v for label, v in result["parts"].items() if not label.startswith(" "))
+                result["parts"][REST] = result["cpu_s"] - top
+                runs[tree, stride].append(result)
+    labels = [*(label for label, *_ in PARTS), REST]
+    for tree in trees:
+        views = {s: runs[tree, s][0]["views"] for s in strides}
+        cpu = {s: statistics.median(r["cpu_s"] for r in runs[tree, s]) for s in strides}
+        heading = "".join(f"  stride {s} ({views[s]} views)" for s in strides)
+        grows = len(strides) > 1 and views[strides[-1]] != views[strides[0]]
+        print(
+            f"{tree} tree: CPU s per part, median of {repeat} cold builds (timed, no profiler)\n"
+            f"  {'part':45s}{heading}" + ("  ms per added view" if grows else "")
+        )
+        for label in labels:
+            median = {s: statistics.median(r["parts"][label] for r in runs[tree, s]) for s in strides}
+            line = "".join(f"{median[s]:>{len(f'  stride {s} ({views[s]} views)')}.3f}" for s in strides)
+            if grows:
+                first, last = strides[0], strides[-1]
+                per_view = 1000 * (median[last] - median[first]) / (views[last] - views[first])
+                line += f"{per_view:>+20.2f}"
+            print(f"  {label:45s}{line}")
+        total = "".join(f"{cpu[s]:>{len(f'  stride {s} ({views[s]} views)')}.3f}" for s in strides)
+        print(f"  {'cold build (the report left out)':45s}{total}")
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
@@ -312,6 +416,33 @@ def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, An
     )
 
 
+def child(args: argparse.Namespace, recipe: Recipe) -> None:
+    """One stage in this process (a child of the benchmark): prints one JSON line."""
+    start_up = warm_up()
+    profile = PROFILER[0] = cProfile.Profile(time.process_time) if args.profile else None
+    parts = time_parts() if args.parts else None
+    before = cpu_seconds()
+    if profile is not None:
+        profile.enable()
+    result = run_stage(args.stage, args.root, args.work, recipe.with_frame_stride(args.stride))
+    if profile is not None:
+        profile.disable()
+        result["parts"] = profiled_parts(profile)
+    if parts is not None:
+        result["parts"] = parts
+    print(
+        json.dumps(
+            {
+                # the report (once per build) apart: a cost per scan
+                "cpu_s": cpu_seconds() - before - result.get("report_cpu_s", 0.0),
+                **result,
+                "start_up_cpu_s": start_up,
+                "rss_gib": peak_rss_gib(),
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/benchscale"), help="keeps the synthetic scans")
@@ -330,6 +461,11 @@ def main() -> None:
         "--base-src", type=Path, help="only cold builds at --strides, this tree and this one interleaved (before/after)"
     )
     parser.add_argument("--profile", action="store_true", help="one cold build per stride under cProfile: its parts")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="--repeat cold builds per stride with a CPU timer around each part: median per part, ms per added view",
+    )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -337,26 +473,7 @@ def main() -> None:
     args = parser.parse_args()
     recipe = Recipe.load(args.recipe)
     if args.stage:  # a child process: one stage, one JSON line
-        start_up = warm_up()
-        profile = cProfile.Profile(time.process_time) if args.profile else None
-        before = cpu_seconds()
-        if profile is not None:
-            profile.enable()
-        result = run_stage(args.stage, args.root, args.work, recipe.with_frame_stride(args.stride))
-        if profile is not None:
-            profile.disable()
-            result["parts"] = profiled_parts(profile)
-        print(
-            json.dumps(
-                {
-                    # the report (once per build) apart: a cost per scan
-                    "cpu_s": cpu_seconds() - before - result.get("report_cpu_s", 0.0),
-                    **result,
-                    "start_up_cpu_s": start_up,
-                    "rss_gib": peak_rss_gib(),
-                }
-            )
-        )
+        child(args, recipe)
         return
     stride = recipe.metadata.frame_stride
     every = list(dict.fromkeys(args.strides or [stride, max(1, stride // 2)]))
@@ -371,12 +488,15 @@ def main() -> None:
     for name, vertices in meshes.items():
         root = root_for(args.cache, vertices, args.frames, args.objects)
         work = args.cache / f"work-{vertices}"
-        if args.profile:
+        if args.profile or args.parts:
             trees = {"this": Path(__file__).resolve().parents[1] / "src"} | (
                 {"base": args.base_src} if args.base_src else {}
             )
             print(name)
-            profile_cold(root, work, every, trees)
+            if args.parts:
+                parts_cold(root, work, every, trees, args.repeat)
+            else:
+                profile_cold(root, work, every, trees)
             continue
         if args.base_src:
             print(name)
