@@ -95,20 +95,25 @@ def _sample_pass(
 @njit(cache=True, nogil=True)
 def _mask_extents(instance: NDArray[np.signedinteger[Any]], n: int) -> tuple[IntArray, IntArray]:
     """``views._mask_extents`` of ``instance`` ``(h, w)`` (-1: no object): ``(n,)`` pixels per object and ``(4, n)``
-    first row, last row + 1, first column, last column + 1 of each object's pixels (0 without pixels)."""
+    first row, last row + 1, first column, last column + 1 of each object's pixels (0 without pixels), from the
+    runs of each row (the stretches showing one object)."""
     count = np.zeros(n, np.int64)
     bounds = np.zeros((4, n), np.int64)
-    for row in range(instance.shape[0]):
-        for col in range(instance.shape[1]):
-            owner = instance[row, col]
-            if owner < 0:
+    h, w = instance.shape
+    for row in range(h):
+        start = 0
+        for col in range(1, w + 1):
+            if col < w and instance[row, col] == instance[row, start]:
                 continue
-            if count[owner] == 0:
-                bounds[0, owner], bounds[2, owner] = row, col
-            count[owner] += 1
-            bounds[1, owner] = row + 1
-            bounds[2, owner] = min(bounds[2, owner], col)
-            bounds[3, owner] = max(bounds[3, owner], col + 1)
+            owner = instance[row, start]  # the run [start, col) of this row
+            if owner >= 0:
+                if count[owner] == 0:
+                    bounds[0, owner], bounds[2, owner] = row, start
+                count[owner] += col - start
+                bounds[1, owner] = row + 1
+                bounds[2, owner] = min(bounds[2, owner], start)
+                bounds[3, owner] = max(bounds[3, owner], col)
+            start = col
     return count, bounds
 
 
@@ -230,11 +235,53 @@ def agreeing(
     return agree, valid
 
 
+@njit(cache=True, nogil=True)
+def _middle(values: NDArray[Any]) -> tuple[float, float]:
+    """The ``size // 2 - 1``-th and ``size // 2``-th smallest of ``values`` (reordered in place; no NaN), the middle
+    one twice for an odd size: ``np.median`` is their mean (which is the middle one for an odd size)."""
+    half = values.size // 2
+    upper = _kth_smallest(values, half)
+    return (upper if values.size % 2 else _kth_smallest(values, half - 1)), upper
+
+
+@njit(cache=True, nogil=True)
+def depth_figures(
+    sensor: NDArray[np.uint16], rendered: NDArray[np.float32], step: int
+) -> tuple[int, int, float, float]:
+    """``depth_check.view_depth``'s figures of every ``step``-th pixel (rows and columns) of ``sensor`` ``(h, w)``
+    and ``rendered`` ``(H, W)`` (metres, inf: no surface): the rendered pixels looked at and those with a surface,
+    the median of the valid (non-zero) sensor values and of the rendered depths (NaN for none)."""
+    hit = np.empty(((rendered.shape[0] + step - 1) // step) * ((rendered.shape[1] + step - 1) // step), np.float32)
+    hits = 0
+    for row in range(0, rendered.shape[0], step):
+        for col in range(0, rendered.shape[1], step):
+            if np.isfinite(rendered[row, col]):
+                hit[hits] = rendered[row, col]
+                hits += 1
+    valid = np.empty(((sensor.shape[0] + step - 1) // step) * ((sensor.shape[1] + step - 1) // step), np.uint16)
+    found = 0
+    for row in range(0, sensor.shape[0], step):
+        for col in range(0, sensor.shape[1], step):
+            if sensor[row, col] > 0:
+                valid[found] = sensor[row, col]
+                found += 1
+    sensor_median = rendered_median = np.nan
+    if found:  # np.mean of integers: a float64 sum (exact here) and division
+        lower, upper = _middle(valid[:found])
+        sensor_median = (lower + upper) / 2.0
+    if hits:  # np.mean of float32: a float32 sum and division
+        lower, upper = _middle(hit[:hits])
+        rendered_median = float((np.float32(lower) + np.float32(upper)) / np.float32(2.0))
+    return hit.size, hits, sensor_median, rendered_median
+
+
 #: Compiled (or loaded from numba's cache) when this module is imported, so that a worker pool's fork server hands
 #: its workers loaded code: ``listed_objects`` for the owner image of scans of up to 128 objects (int8; other
-#: integer types are compiled when first met, and cached), ``agreeing`` for uint16 depth frames.
+#: integer types are compiled when first met, and cached), ``agreeing`` and ``depth_figures`` for uint16 depth
+#: frames.
 _F8, _I8, _OWNERS = types.float64, types.int64, types.int8[:, ::1]
 listed_objects.compile(
     (_F8[:, ::1], _I8[:, ::1], _I8[::1], types.boolean[::1], types.float32[:, ::1], _OWNERS, _F8[::1], _I8)
 )
-agreeing.compile((types.uint16[::1], types.float32[::1], types.int64[::1], types.int64[::1], types.float64))
+agreeing.compile((types.uint16[::1], types.float32[::1], _I8[::1], _I8[::1], _F8))
+depth_figures.compile((types.uint16[:, ::1], types.float32[:, ::1], _I8))
