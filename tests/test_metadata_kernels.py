@@ -17,7 +17,8 @@ import pytest
 
 from fixtures.factories import analytic_scan
 from ladderdata.executor.preload import PRELOAD_ENV
-from ladderdata.geometry.camera import CameraIntrinsics
+from ladderdata.geometry.camera import CameraIntrinsics, ray_z_factor
+from ladderdata.geometry.raycast import Hits
 from ladderdata.metadata import views
 from ladderdata.metadata.config import MetadataConfig
 from ladderdata.metadata.depth_check import view_depth
@@ -120,6 +121,41 @@ def test_crafted_samples_give_the_numpy_codes_figures() -> None:
             assert got.tobytes() == expected.tobytes(), (seed, field)
         listed += compiled.index.size
     assert listed > 100  # most views list objects
+
+
+def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
+    """The depth and object of every pixel of a rendered view: the triangle's object, or for triangles on a border
+    between objects the object of the corner with the largest weight, the first of equal weights."""
+    scan = open_source(source_config("scannet", root=synthetic_root)).load("scene0000_00")
+    measurer = ViewMeasurer(scan, MetadataConfig(), scan.frames.color_intrinsics if scan.frames else IMAGE)
+    rng = np.random.default_rng(6)
+    faces = len(measurer.face_owner) - 1
+    # synthetic objects share no triangle: every 3rd is resolved per hit, its corners given random objects
+    measurer.face_owner[:-1:3] = views.MIXED
+    measurer.corner_owner[:-1] = rng.integers(0, len(scan.objects), (faces, 3))
+    h, w = measurer.render_k.height, measurer.render_k.width
+    # ties: weights from a few values, so that two or three corners often weigh the same
+    uv = rng.choice(np.array([0.0, 0.25, 0.5, 1 / 3, 0.125], np.float32), (h, w, 2))
+    triangle = rng.choice(
+        np.r_[-1, np.flatnonzero(measurer.face_owner[:-1] == views.MIXED), rng.integers(0, faces, 50)], (h, w)
+    )
+    t_hit = rng.uniform(0.5, 8.0, (h, w)).astype(np.float32)
+    t_hit[triangle < 0] = np.inf
+    hits = Hits(t_hit, triangle.astype(np.int64), uv)
+    z_factor = ray_z_factor(measurer.render_k)
+    compiled = kernels.hit_owners(
+        hits.t_hit, z_factor, hits.triangle, hits.uv, measurer.face_owner, measurer.corner_owner, views.MIXED
+    )
+    numpy = measurer._hit_owners_numpy(hits, z_factor)
+    for got, expected in zip(compiled, numpy, strict=True):
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    for pose in scan.poses[:4]:  # and real casts
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(NO_JIT_ENV, "1")
+            numpy_view = measurer.render(pose)
+        compiled_view = measurer.render(pose)
+        assert compiled_view.depth.tobytes() == numpy_view.depth.tobytes()
+        assert compiled_view.instance.tobytes() == numpy_view.instance.tobytes()
 
 
 def test_a_view_without_objects_lists_none() -> None:

@@ -214,6 +214,36 @@ def listed_objects(
 
 
 @njit(cache=True, nogil=True)
+def hit_owners(
+    t_hit: NDArray[np.float32],
+    z_factor: NDArray[np.float32],
+    triangle: IntArray,
+    uv: NDArray[np.float32],
+    face_owner: NDArray[np.signedinteger[Any]],
+    corner_owner: NDArray[np.signedinteger[Any]],
+    mixed: int,
+) -> tuple[NDArray[np.float32], NDArray[np.signedinteger[Any]]]:
+    """``views.ViewMeasurer.render`` after the cast, in one pass over the ``(h, w)`` hits: the optical-axis depth
+    (``t_hit * z_factor``, float32) and the object seen at each pixel: ``face_owner`` of the triangle hit (its last
+    entry for a miss, ``triangle`` -1), or, for a triangle whose corners belong to different objects (``mixed``),
+    ``corner_owner`` of its corner with the largest barycentric weight (the first of equals, as ``np.argmax``)."""
+    depth = np.empty(t_hit.shape, np.float32)
+    owner = np.empty(t_hit.shape, face_owner.dtype)
+    for row in range(t_hit.shape[0]):
+        for col in range(t_hit.shape[1]):
+            depth[row, col] = t_hit[row, col] * z_factor[row, col]
+            hit = triangle[row, col]
+            seen = face_owner[hit]
+            if seen == mixed:
+                u, v = uv[row, col, 0], uv[row, col, 1]
+                first = np.float32(1.0) - u - v  # numpy's 1.0 - u - v of float32 arrays: float32 arithmetic
+                corner = 0 if first >= u and first >= v else (1 if u >= v else 2)
+                seen = corner_owner[hit, corner]
+            owner[row, col] = seen
+    return depth, owner
+
+
+@njit(cache=True, nogil=True)
 def agreeing(
     sensor: NDArray[np.uint16],
     rendered: NDArray[np.float32],
@@ -276,12 +306,16 @@ def depth_figures(
 
 
 #: Compiled (or loaded from numba's cache) when this module is imported, so that a worker pool's fork server hands
-#: its workers loaded code: ``listed_objects`` for the owner image of scans of up to 128 objects (int8; other
-#: integer types are compiled when first met, and cached), ``agreeing`` and ``depth_figures`` for uint16 depth
-#: frames.
+#: its workers loaded code: ``listed_objects`` and ``hit_owners`` for scans of up to 128 objects (an int8 owner
+#: image; other integer types are compiled when first met, and cached), ``agreeing`` and ``depth_figures`` for
+#: uint16 depth frames.
 _F8, _I8, _OWNERS = types.float64, types.int64, types.int8[:, ::1]
 listed_objects.compile(
     (_F8[:, ::1], _I8[:, ::1], _I8[::1], types.boolean[::1], types.float32[:, ::1], _OWNERS, _F8[::1], _I8)
 )
 agreeing.compile((types.uint16[::1], types.float32[::1], _I8[::1], _I8[::1], _F8))
 depth_figures.compile((types.uint16[:, ::1], types.float32[:, ::1], _I8))
+_READ_ONLY_F4 = types.Array(types.float32, 2, "A", readonly=True)  # ray_z_factor's: a view of a cached array
+hit_owners.compile(
+    (types.float32[:, ::1], _READ_ONLY_F4, _I8[:, ::1], types.float32[:, :, ::1], types.int8[::1], _OWNERS, _I8)
+)

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
 from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
-from ladderdata.geometry.raycast import TriangleScene
+from ladderdata.geometry.raycast import Hits, TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Points3
@@ -177,13 +177,27 @@ class ViewMeasurer:
         (default: the scan's)."""
         render_k = self.render_k if image is None else self.render_camera(image)
         hits = self.scene.cast(pixel_rays(render_k, pose))
+        kernels = compiled_kernels()
+        if kernels is None:
+            depth, owner = self._hit_owners_numpy(hits, ray_z_factor(render_k))
+        else:
+            args = (hits.triangle, hits.uv, self.face_owner, self.corner_owner, MIXED)
+            depth, owner = kernels.hit_owners(hits.t_hit, ray_z_factor(render_k), *args)
+        return RenderedView(depth, owner, render_k)
+
+    def _hit_owners_numpy(
+        self, hits: Hits, z_factor: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.signedinteger[Any]]]:
+        """The ``(h, w)`` optical-axis depth of the ``hits`` (their range times ``z_factor``) and the object seen
+        at each: the triangle's, or for a triangle on a border between objects, that of its corner with the largest
+        barycentric weight (``kernels.hit_owners`` does the same in one compiled pass)."""
         owner = self.face_owner.take(hits.triangle)
         mixed = owner == MIXED
         if mixed.any():
             u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
             corner = np.argmax(np.stack([1.0 - u - v, u, v], axis=1), axis=1)
             owner[mixed] = self.corner_owner[hits.triangle[mixed], corner]
-        return RenderedView(hits.t_hit * ray_z_factor(render_k), owner, render_k)
+        return hits.t_hit * z_factor, owner
 
     def measure(
         self, pose: Matrix4, timings: Timings, image: CameraIntrinsics | None = None
