@@ -1,5 +1,6 @@
 """Compiled passes of a view's metadata (numba, the ``fast`` extra): the per-object statistics in one loop over the
-samples, where the numpy code of ``metadata.views`` makes a dozen array passes, and the sensor-depth agreement.
+samples, where the numpy code of ``metadata.views`` makes a dozen array passes; the depth and object of every hit
+of the ray cast; the sensor-depth agreement and the depth gate's medians (``depth_check.view_depth``).
 
 Loaded only through ``views.compiled_kernels`` (which uses the numpy code when numba is not installed or
 ``LADDER_NO_JIT`` is set), never at start-up. Both give the same records, bit for bit
