@@ -238,6 +238,26 @@ def test_no_jit_and_no_numba_measure_with_the_numpy_code(monkeypatch: pytest.Mon
         views._loaded_kernels.cache_clear()
 
 
+def test_no_writable_cache_folder_measures_with_the_numpy_code(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where numba finds no folder to cache compiled code in (package, NUMBA_CACHE_DIR and the user's cache not
+    writable) importing the kernels fails; views are then measured with the numpy code, saying why once."""
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # what numba has left when none is writable
+    monkeypatch.delitem(sys.modules, "ladderdata.metadata.kernels")
+    monkeypatch.delattr("ladderdata.metadata.kernels")
+    views._loaded_kernels.cache_clear()
+    try:
+        assert views.compiled_kernels() is None
+        assert views.compiled_kernels() is None
+    finally:
+        views._loaded_kernels.cache_clear()
+    warnings = [r.getMessage() for r in caplog.records if "numpy code" in r.getMessage()]
+    assert len(warnings) == 1 and "NUMBA_CACHE_DIR" in warnings[0]
+
+
 def test_a_worker_preload_without_numba_skips_it() -> None:
     """The fork server's preload (``executor.local.WORKER_PRELOAD`` names numba and the kernels) goes on where
     numba is not installed."""
