@@ -10,9 +10,11 @@ process per source tree, measures:
   the view's record) less its once-per-scan setup (BVH, object samples), divided by the views;
 * the floor: CPU seconds of ``cast_rays`` on the same views' rays, divided by the views;
 * the setup once per scan (``ViewMeasurer``: the BVH, the owners of the triangles, the object samples);
+* the start of the compiled path once per process (``views.compiled_kernels``: importing numba and loading the
+  compiled passes from its cache, as a worker pool's fork server does before forking workers), outside the views;
 
-and prints the median and range of ``--repeat`` interleaved runs per tree (``--base-src``: the tree before a
-change)::
+and prints, per tree and path (``compiled``: numba's, the ``fast`` extra; ``numpy``: ``LADDER_NO_JIT=1`` or no
+numba), the median and range of ``--repeat`` interleaved runs (``--base-src``: the tree before a change)::
 
     python benchmarks/bench_view_floor.py --cache /tmp/benchmeta --base-src /tmp/base/src --repeat 3
 """
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 THIS_SRC = Path(__file__).resolve().parents[1] / "src"
 SCAN_ID = "scene0002_00"
@@ -44,6 +47,9 @@ def child(root: Path) -> None:
 
     scan = open_source(source_config("scannet", root=root)).load(SCAN_ID)
     config = MetadataConfig(frame_stride=1)
+    start = time.process_time()
+    compiled = getattr(views, "compiled_kernels", lambda: None)() is not None  # trees before it: the numpy code
+    jit_start = time.process_time() - start
     setup = [0.0]
     build = views.ViewMeasurer.__init__
 
@@ -69,7 +75,14 @@ def child(root: Path) -> None:
         scene._scene.cast_rays(rays, nthreads=query_threads())
         floor += time.process_time() - start
     floor /= len(records)
-    result = {"views": len(records), "per_view_ms": 1000 * per_view, "floor_ms": 1000 * floor, "setup_s": setup[0]}
+    result = {
+        "path": "compiled" if compiled else "numpy",
+        "views": len(records),
+        "per_view_ms": 1000 * per_view,
+        "floor_ms": 1000 * floor,
+        "setup_s": setup[0],
+        "jit_start_s": jit_start,
+    }
     print(json.dumps(result))
 
 
@@ -87,14 +100,18 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_metadata import MESHES, build
 
-    trees = {"this": THIS_SRC} | ({"base": args.base_src} if args.base_src else {})
+    # this tree by both paths (the numpy one forced by LADDER_NO_JIT), and the tree before the change
+    trees = {"this": (THIS_SRC, False), "this, LADDER_NO_JIT=1": (THIS_SRC, True)}
+    trees |= {"base": (args.base_src, False)} if args.base_src else {}
     for name, vertices in MESHES.items():
         root = args.cache / name.split()[0]
         build(root, vertices, args.frames)
-        runs: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
+        runs: dict[str, list[dict[str, Any]]] = {tree: [] for tree in trees}
         for _ in range(args.repeat):
-            for tree, src in trees.items():
+            for tree, (src, no_jit) in trees.items():
                 env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+                env.pop("LADDER_NO_JIT", None)
+                env |= {"LADDER_NO_JIT": "1"} if no_jit else {}
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", str(root)], env=env, capture_output=True, text=True
                 )
@@ -107,11 +124,14 @@ def main() -> None:
             per_view = [r["per_view_ms"] for r in results]
             floor = [r["floor_ms"] for r in results]
             setup = [r["setup_s"] for r in results]
+            jit_start = statistics.median(r["jit_start_s"] for r in results)
             print(
-                f"  {tree:4s}: per view {statistics.median(per_view):.2f} ({min(per_view):.2f}-{max(per_view):.2f}), "
+                f"  {tree} ({results[0]['path']}): "
+                f"per view {statistics.median(per_view):.2f} ({min(per_view):.2f}-{max(per_view):.2f}), "
                 f"cast_rays alone {statistics.median(floor):.2f} ({min(floor):.2f}-{max(floor):.2f}), "
                 f"ratio {statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}); setup once per scan "
                 f"{statistics.median(setup):.2f} s ({min(setup):.2f}-{max(setup):.2f})"
+                + (f"; compiled path's start once per process {jit_start:.2f} s" if jit_start > 0.05 else "")
             )
 
 

@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TORCH_VERSION=2.13.0
 TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
-TEST_EXTRAS=train,dev,ray,audit,report
+TEST_EXTRAS=train,dev,ray,audit,report,fast
 # open3d's libOpen3D.so links libusb, libGL and libEGL (import fails without them); OpenMP for the CPU kernels
 SYSTEM_PACKAGES=(libusb-1.0-0 libgl1 libegl1 libgomp1)
 # `test` only: a real headless browser renders report.html (tests/test_report_html.py). Measured on the 2-core

@@ -23,7 +23,7 @@ LAYERS: list[list[str]] = [
         "ladderdata.registry",
         "ladderdata.scoring",
     ],
-    ["ladderdata.executor", "ladderdata.geometry"],
+    ["ladderdata.executor", "ladderdata.geometry", "ladderdata.metadata.kernels"],
     ["ladderdata.prompts", "ladderdata.sources"],
     ["ladderdata.synth"],
     ["ladderdata.metadata"],

@@ -69,6 +69,7 @@ WORKER_PRELOAD = (
     "pyarrow.parquet",
     "pandas",
     "PIL.Image",
+    "ladderdata.metadata.kernels",  # numba's compiled passes, where the fast extra is installed (skipped otherwise)
 )
 
 _open_pools = 0  # pools of this process that have started a worker and are not closed: they share the fork server

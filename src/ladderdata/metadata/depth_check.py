@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ladderdata.errors import InconsistentScanError
+from ladderdata.metadata.views import compiled_kernels
 from ladderdata.typed import DepthMM
 
 #: A view agreeing less than this is a disagreeing view.
@@ -60,6 +61,13 @@ def view_depth(
 ) -> ViewDepth:
     """The :class:`ViewDepth` of a view: ``sensor`` (h, w) depth in units of 1/``depth_shift`` m, ``rendered`` (H, W)
     metres, inf where no surface is hit (every ``step``-th pixel is looked at)."""
+    kernels = compiled_kernels()
+    if kernels is not None and rendered.dtype == np.float32 and sensor.dtype == np.uint16:  # as views render them
+        looked_at, hits, sensor_median, rendered_median = kernels.depth_figures(sensor, rendered, step)
+        ratio = None
+        if hits and not np.isnan(sensor_median):
+            ratio = float(sensor_median / depth_shift / max(rendered_median, 1e-6))
+        return ViewDepth(agreement, hits / max(looked_at, 1), ratio)
     seen = rendered[::step, ::step]
     hit = seen[np.isfinite(seen)]
     values = sensor[::step, ::step]

@@ -7,12 +7,15 @@ rendered surface at its pixel is either the object itself or no nearer than the 
 frame has visibility 1, although its back faces face away from the camera.
 """
 
+import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 import cv2
@@ -21,10 +24,12 @@ from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
 from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
-from ladderdata.geometry.raycast import TriangleScene
+from ladderdata.geometry.raycast import Hits, TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
 from ladderdata.typed import DepthMM, FloatArray, ImageRGB, IntArray, Matrix4, Points3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -186,13 +191,27 @@ class ViewMeasurer:
         (default: the scan's)."""
         render_k = self.render_k if image is None else self.render_camera(image)
         hits = self.scene.cast(pixel_rays(render_k, pose))
+        kernels = compiled_kernels()
+        if kernels is None:
+            depth, owner = self._hit_owners_numpy(hits, ray_z_factor(render_k))
+        else:
+            args = (hits.triangle, hits.uv, self.face_owner, self.corner_owner, MIXED)
+            depth, owner = kernels.hit_owners(hits.t_hit, ray_z_factor(render_k), *args)
+        return RenderedView(depth, owner, render_k)
+
+    def _hit_owners_numpy(
+        self, hits: Hits, z_factor: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.signedinteger[Any]]]:
+        """The ``(h, w)`` optical-axis depth of the ``hits`` (their range times ``z_factor``) and the object seen
+        at each: the triangle's, or for a triangle on a border between objects, that of its corner with the largest
+        barycentric weight (``kernels.hit_owners`` does the same in one compiled pass)."""
         owner = self.face_owner.take(hits.triangle)
         mixed = owner == MIXED
         if mixed.any():
             u, v = hits.uv[mixed, 0], hits.uv[mixed, 1]
             corner = np.argmax(np.stack([1.0 - u - v, u, v], axis=1), axis=1)
             owner[mixed] = self.corner_owner[hits.triangle[mixed], corner]
-        return RenderedView(hits.t_hit * ray_z_factor(render_k), owner, render_k)
+        return hits.t_hit * z_factor, owner
 
     def measure(
         self, pose: Matrix4, timings: Timings, image: CameraIntrinsics | None = None
@@ -234,13 +253,63 @@ class ViewMeasurer:
         return offsets, begins[:-1], firsts - begins[:-1]
 
     def _object_stats(self, pose: Matrix4, view: RenderedView, image: CameraIntrinsics) -> list[ObjectInView]:
-        cfg, K, n = self.config, view.intrinsics, len(self.scan.objects)
+        cfg, K = self.config, view.intrinsics
         in_view = self.in_view_objects(pose, K)
         if in_view.size == 0:
             return []
         offsets, run_begins, run_shifts = self._samples_from_camera(in_view, pose[:3, 3])
         # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
         pc = pose[:3, :3].T @ offsets
+        kernels = compiled_kernels()
+        if kernels is None:
+            found = self._listed_numpy(pc, run_begins, run_shifts, view, image)
+        else:
+            # kernels.FX ... IMAGE_HEIGHT
+            camera = [K.fx, K.fy, K.cx, K.cy, K.width, K.height, cfg.near, cfg.depth_tolerance, image.width / K.width]
+            camera += [image.width, image.height]
+            runs = np.stack([run_begins, run_shifts])
+            S, n = self.samples, len(self.scan.objects)
+            found = ListedObjects(
+                *kernels.listed_objects(pc, runs, S.owner, S.is_area, view.depth, view.instance, np.array(camera), n)
+            )
+        if found.index.size == 0:
+            return []
+        area = self.samples.area_count.take(found.index)
+        return [
+            # built from values of the fields' own types, so validating them again would change nothing
+            ObjectInView.model_construct(
+                object_id=(info := self.scan.objects[i].info).object_id,
+                label=info.label,
+                category=info.category,
+                visibility=k / a,
+                in_frustum=f / a,
+                pixel_fraction=p / (K.width * K.height),
+                bbox_2d=b,
+                depth_min=d,
+                depth_median=m,
+                centroid_cam=c,
+            )
+            for i, k, a, f, p, b, d, m, c in zip(
+                found.index.tolist(),
+                found.visible.tolist(),
+                area.tolist(),
+                found.in_frustum.tolist(),
+                found.pixel_count.tolist(),
+                found.corners.T.tolist(),
+                found.depth_min.tolist(),
+                found.depth_median.tolist(),
+                found.centroid.tolist(),
+                strict=True,
+            )
+        ]
+
+    def _listed_numpy(
+        self, pc: FloatArray, run_begins: IntArray, run_shifts: IntArray, view: RenderedView, image: CameraIntrinsics
+    ) -> "ListedObjects":
+        """The objects of a view with a visible area sample and their figures, from the samples at ``pc`` ``(3, N)``
+        (camera frame) in runs beginning at ``run_begins`` ``(R,)``, whose index into the scan's samples is their
+        position plus ``run_shifts`` ``(R,)`` (``kernels.listed_objects`` does the same in one compiled pass)."""
+        cfg, K, n = self.config, view.intrinsics, len(self.scan.objects)
         inside, uv = _in_image(pc, K, cfg.near)  # from here on, only the samples that land in the image
         per_run = np.diff(np.r_[np.searchsorted(inside, run_begins), inside.size])
         sample = inside + np.repeat(run_shifts, per_run)  # index into the scan's samples
@@ -257,7 +326,7 @@ class ViewMeasurer:
         vis_count = np.bincount(aown, minlength=n)
         listed = np.flatnonzero(vis_count > 0)
         if listed.size == 0:
-            return []
+            return ListedObjects.none()
         frustum_count = np.bincount(owner.compress(is_area), minlength=n)
 
         # visible samples (area and hull) in colour-image pixel-edge coordinates; samples are grouped by object,
@@ -274,35 +343,70 @@ class ViewMeasurer:
         starts = np.searchsorted(aown, listed, side="left")
         visible_xy = pc[:2].take(inside.take(area_visible), axis=1)
         centroid_sum = np.stack([np.bincount(aown, weights=c, minlength=n) for c in (*visible_xy, az)], axis=1)
-        count, area = vis_count.take(listed), self.samples.area_count.take(listed)
-        pixel_count = box.pixel_count.take(listed)
-        return [
-            # built from values of the fields' own types, so validating them again would change nothing
-            ObjectInView.model_construct(
-                object_id=(info := self.scan.objects[i].info).object_id,
-                label=info.label,
-                category=info.category,
-                visibility=k / a,
-                in_frustum=f / a,
-                pixel_fraction=p / (K.width * K.height),
-                bbox_2d=b,
-                depth_min=d,
-                depth_median=float(np.partition(az[s : s + k], (k - 1) // 2)[(k - 1) // 2]),
-                centroid_cam=c,
-            )
-            for i, k, a, f, p, b, d, s, c in zip(
-                listed.tolist(),
-                count.tolist(),
-                area.tolist(),
-                frustum_count.take(listed).tolist(),
-                pixel_count.tolist(),
-                box.corners.T.tolist(),
-                np.minimum.reduceat(az, starts).tolist(),
-                starts.tolist(),
-                (centroid_sum.take(listed, axis=0) / count[:, None]).tolist(),
-                strict=True,
-            )
-        ]
+        count = vis_count.take(listed)
+        median = [np.partition(az[s : s + k], (k - 1) // 2)[(k - 1) // 2] for s, k in zip(starts, count, strict=True)]
+        return ListedObjects(
+            index=listed,
+            visible=count,
+            in_frustum=frustum_count.take(listed),
+            pixel_count=box.pixel_count.take(listed),
+            corners=box.corners,
+            depth_min=np.minimum.reduceat(az, starts),
+            depth_median=np.array(median),
+            centroid=centroid_sum.take(listed, axis=0) / count[:, None],
+        )
+
+
+@dataclass(frozen=True)
+class ListedObjects:
+    """The objects a view lists (those with a visible area sample), in object order, and their figures."""
+
+    index: IntArray
+    """(L,) index into ``Scan.objects``."""
+    visible: IntArray
+    """(L,) visible area samples."""
+    in_frustum: IntArray
+    """(L,) area samples that project onto the image."""
+    pixel_count: IntArray
+    """(L,) rendered pixels showing the object."""
+    corners: FloatArray
+    """(4, L) x1, y1, x2, y2 of the 2D box, colour-image pixels."""
+    depth_min: FloatArray
+    """(L,) depth of the nearest visible area sample."""
+    depth_median: FloatArray
+    """(L,) median depth of the visible area samples (the lower middle one of an even count)."""
+    centroid: FloatArray
+    """(L, 3) mean camera-frame position of the visible area samples."""
+
+    @staticmethod
+    def none() -> "ListedObjects":
+        nothing = np.zeros(0, np.int64)
+        return ListedObjects(
+            nothing, nothing, nothing, nothing, np.zeros((4, 0)), np.zeros(0), np.zeros(0), np.zeros((0, 3))
+        )
+
+
+#: Set (to anything but empty) to measure views with the numpy code where numba is installed.
+NO_JIT_ENV = "LADDER_NO_JIT"
+
+
+def compiled_kernels() -> ModuleType | None:
+    """``ladderdata.metadata.kernels``, the compiled passes, when numba is installed (the ``fast`` extra) and
+    :data:`NO_JIT_ENV` is not set; None otherwise: the numpy code, which gives the same bits. Loaded on the first
+    view measured (or by a worker pool's fork server), never at start-up."""
+    return None if os.environ.get(NO_JIT_ENV) else _loaded_kernels()
+
+
+@lru_cache(maxsize=1)
+def _loaded_kernels() -> ModuleType | None:
+    try:
+        from ladderdata.metadata import kernels
+    except ImportError:
+        return None
+    except RuntimeError as e:  # numba finds no writable folder for its cache
+        log.warning("measuring views with the numpy code: %s (NUMBA_CACHE_DIR names a writable folder)", e)
+        return None
+    return kernels
 
 
 def sharpness(image: ImageRGB) -> float:
@@ -326,15 +430,17 @@ def depth_agreement(
     """
     pixels = SensorToRender.of(depth_k, view.intrinsics, sensor.shape, step)
     flat_sensor, flat_rendered = sensor.ravel(), view.depth.ravel()
-    agree, compared = _agreeing(flat_sensor, flat_rendered, pixels.sensor_pixel, pixels.render_pixel, depth_shift)
+    kernels = compiled_kernels()
+    agreeing = _agreeing_numpy if kernels is None else kernels.agreeing
+    agree, compared = agreeing(flat_sensor, flat_rendered, pixels.sensor_pixel, pixels.render_pixel, depth_shift)
     if pixels.uncertain.size:
         sensor_pixel, render_pixel = pixels.uncertain_pixels(flat_sensor, depth_shift, view.intrinsics)
-        more = _agreeing(flat_sensor, flat_rendered, sensor_pixel, render_pixel, depth_shift)
+        more = agreeing(flat_sensor, flat_rendered, sensor_pixel, render_pixel, depth_shift)
         agree, compared = agree + more[0], compared + more[1]
     return agree / compared if compared else None
 
 
-def _agreeing(
+def _agreeing_numpy(
     sensor: DepthMM, rendered: NDArray[np.float32], sensor_pixel: IntArray, render_pixel: IntArray, depth_shift: float
 ) -> tuple[int, int]:
     """How many of the valid pixels ``sensor_pixel`` of ``sensor`` (flat) agree with ``rendered`` (flat, metres) at
