@@ -13,7 +13,7 @@ def install(session: nox.Session, extras: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    install(session, "train,dev,ray,audit")
+    install(session, "train,dev,ray,audit,fast")
     session.run("python", "-m", "pytest", "-q", "-n", "2", *session.posargs)
 
 
@@ -26,7 +26,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    install(session, "train,dev,ray,audit")  # mypy checks laddertrain, tests and benchmarks against these too
+    install(session, "train,dev,ray,audit,fast")  # mypy checks laddertrain, tests and benchmarks against these too
     session.run("mypy")
 
 

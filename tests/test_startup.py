@@ -17,7 +17,7 @@ from ladderdata.cli import root
 from ladderdata.cli.root import COMMANDS, LadderCommands, app, family
 
 #: Modules that cost a second or more to import between them and no work before a command starts needs.
-HEAVY = ("numpy", "PIL", "cv2", "pyarrow", "open3d", "trimesh", "scipy", "ray", "torch", "ladderdata.pipeline")
+HEAVY = ("numpy", "PIL", "cv2", "pyarrow", "open3d", "trimesh", "scipy", "numba", "ray", "torch", "ladderdata.pipeline")
 
 PROBE = """
 import contextlib, io, json, sys
