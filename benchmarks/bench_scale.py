@@ -16,10 +16,10 @@ Every stage runs at the recipe's frame stride and at half of it (``--strides``);
 also at ``--growth-strides`` (default 2 and 1: 1,000 and 2,000 views of a 2,000-frame scan), to show how each
 grows with the views: it prints each stage's cost ratio to the first stride's and the cost of each added view,
 which stays the same when a stage is linear in views. Child processes get a worker's environment
-(``WORKER_THREADS_ENV``: one BLAS/OpenMP thread) and do first what a worker does once, on its first scan
-(pyarrow imports pandas, about half a CPU second), so their CPU seconds are those of one scan of many in a
-worker; that start-up is printed apart. Figures are CPU seconds (user + system, every thread): the
-machine may be shared, and on a shared machine the same run varies by 10-20%, so every stage at ``--strides``
+(``WORKER_THREADS_ENV``: one BLAS/OpenMP thread) and do first what a worker has done once before its first scan
+(the fork server's imports, numba's compiled code among them) or does on it (pyarrow imports pandas, about half a
+CPU second), so their CPU seconds are those of one scan of many in a worker; that start-up is printed apart.
+Figures are CPU seconds (user + system, every thread): the machine may be shared, and on a shared machine the same run varies by 10-20%, so every stage at ``--strides``
 runs ``--repeat`` times (default 3) and the median is reported, with the range. The extrapolation multiplies
 the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's annotated scans: 1,201 train, 312 val); disk
 and time per 100 scans are the per-scan figures times 100 (the scan's input files, its metadata cache entry, the
@@ -41,6 +41,7 @@ the views::
 """
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import importlib
@@ -60,6 +61,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ladderdata.executor.base import WORKER_THREADS_ENV
+from ladderdata.executor.local import WORKER_PRELOAD
 from ladderdata.layout import DatasetLayout, FramesLayout
 from ladderdata.metadata.extract import metadata_path, process_scans, read_views
 from ladderdata.pipeline import BuildConfig, build_dataset
@@ -173,8 +175,13 @@ def cpu_seconds() -> float:
 
 
 def warm_up() -> float:
-    """Do once what a worker does on its first scan only (pyarrow imports pandas on first use); CPU seconds."""
+    """Do once what a worker has done before its first scan (the fork server's imports, ``WORKER_PRELOAD``: numba's
+    compiled passes loaded, where installed) or does on its first scan only (pyarrow imports pandas on first use);
+    CPU seconds."""
     before = cpu_seconds()
+    for name in WORKER_PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     pa.Table.from_pylist([{"warm": 1}])
     return cpu_seconds() - before
 
