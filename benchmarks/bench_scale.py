@@ -12,18 +12,18 @@ each stage of one scan in a fresh process, so that its peak RSS is the stage's o
   a first build costs per scan, the basis of the extrapolation;
 * ``resume``: the same build again, over the finished folder: what a rerun costs per cached scan.
 
-Every stage runs at the recipe's frame stride and at half of it (``--strides``); metadata, selection and build
-also at ``--growth-strides`` (default 2 and 1: 1,000 and 2,000 views of a 2,000-frame scan), to show how each
-grows with the views: it prints each stage's cost ratio to the first stride's and the cost of each added view,
-which stays the same when a stage is linear in views. Child processes get a worker's environment
-(``WORKER_THREADS_ENV``: one BLAS/OpenMP thread) and do first what a worker has done once before its first scan
-(the fork server's imports, numba's compiled code among them) or does on it (pyarrow imports pandas, about half a
-CPU second), so their CPU seconds are those of one scan of many in a worker; that start-up is printed apart.
-Figures are CPU seconds (user + system, every thread): the machine may be shared, and on a shared machine the same run varies by 10-20%, so every stage at ``--strides``
-runs ``--repeat`` times (default 3) and the median is reported, with the range. The extrapolation multiplies
-the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's annotated scans: 1,201 train, 312 val); disk
-and time per 100 scans are the per-scan figures times 100 (the scan's input files, its metadata cache entry, the
-shards and the build's own caches under ``.ladder-work``)::
+Every stage runs at the recipe's frame stride and at half of it (``--strides``); metadata, selection and build also
+at ``--growth-strides`` (default 2 and 1: 1,000 and 2,000 views of a 2,000-frame scan), to show how each grows with
+the views: it prints each stage's cost ratio to the first stride's and the cost of each added view, which stays the
+same when a stage is linear in views. Child processes get a worker's environment (``WORKER_THREADS_ENV``: one
+BLAS/OpenMP thread) and do first what a worker has done once before its first scan (the fork server's imports,
+numba's compiled code among them) or does on it (pyarrow imports pandas, about half a CPU second), so their CPU
+seconds are those of one scan of many in a worker; that start-up is printed apart. Figures are CPU seconds (user +
+system, every thread): the machine may be shared, and on a shared machine the same run varies by 10-20%, so every
+stage at ``--strides`` runs ``--repeat`` times (default 3) and the median is reported, with the range. The
+extrapolation multiplies the CPU seconds of a cold build of one scan by 1,513 (ScanNet v2's annotated scans: 1,201
+train, 312 val); disk and time per 100 scans are the per-scan figures times 100 (the scan's input files, its
+metadata cache entry, the shards and the build's own caches under ``.ladder-work``)::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale                        # ~150k-vertex mesh
     python benchmarks/bench_scale.py --cache /tmp/benchscale --hires                # plus the ~1.3M-vertex mesh
