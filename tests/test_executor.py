@@ -17,7 +17,7 @@ import pytest
 import xxhash
 
 from fixtures.factories import all_drafts_recipe, scannet
-from fixtures.workers import environment_variable, is_imported, square_or_die
+from fixtures.workers import environment_variable, frozen_and_collected, is_imported, square_or_die
 from ladderdata.bench.build import BenchBuildConfig, build_benchmarks
 from ladderdata.cache import (
     LOCK_NAME,
@@ -98,6 +98,22 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------- executor
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_objects_alive_before_an_item_are_frozen_out_of_collections_while_it_runs(workers: int) -> None:
+    """The libraries' objects are left out of the collector's passes while an item runs (a full collection would
+    traverse them all); the item's own garbage cycles are still collected, and nothing stays frozen after."""
+    import gc
+
+    before = gc.get_freeze_count()
+    with LocalExecutor(workers) as executor:
+        outcomes = executor.map(frozen_and_collected, [5, 50])
+    for outcome, cycles in zip(outcomes, [5, 50], strict=True):
+        frozen, collected = outcome.value
+        assert frozen > 10_000  # the imported modules' objects, at least
+        assert collected >= cycles
+    assert gc.get_freeze_count() == before
 
 
 @pytest.mark.parametrize("workers", [1, 2])
