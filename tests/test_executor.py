@@ -110,6 +110,7 @@ def test_objects_alive_before_an_item_are_frozen_out_of_collections_while_it_run
     with LocalExecutor(workers) as executor:
         outcomes = executor.map(frozen_and_collected, [5, 50])
     for outcome, cycles in zip(outcomes, [5, 50], strict=True):
+        assert outcome.value is not None, outcome.error
         frozen, collected = outcome.value
         assert frozen > 10_000  # the imported modules' objects, at least
         assert collected >= cycles
