@@ -34,8 +34,8 @@ With ``--profile``, one cold build per stride runs under cProfile with a CPU-tim
 cost, most to code that makes many small calls) and the cumulative time of each part of a scan's work is printed
 (:data:`PARTS`, the report left out), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` cold
 builds per stride run with a CPU timer around each part only (no profiler), and the median of each part is printed
-per stride, with what the parts leave out, and with two strides its cost per added view: which parts grow with
-the views::
+per stride, with what the parts leave out and the garbage collector's time, and with two strides its cost per
+added view: which parts grow with the views::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale --strides 30 10 --parts --repeat 3
 """
@@ -44,6 +44,7 @@ import argparse
 import contextlib
 import cProfile
 import functools
+import gc
 import importlib
 import json
 import os
@@ -100,6 +101,8 @@ PARTS = (
     ("card, manifest and stats", "io/card.py", "write_card_manifest_stats"),
 )
 REST = "the rest"
+#: The cyclic garbage collector's CPU seconds, wherever it ran (inside the parts above or the rest: not added up).
+GARBAGE = "(garbage collection, inside the above)"
 #: Whether the parts' timers count (not while the build writes its report, which is not a cost per scan).
 PARTS_TIMED = [True]
 #: The profiler of ``--profile``, paused likewise while the build writes its report.
@@ -122,7 +125,16 @@ def time_parts() -> dict[str, float]:
     imported it by name); returns the seconds per label, filled in as the build runs. A part that calls itself
     is timed once (the outermost call). A timer costs about a microsecond a call, against the profiler's cost on
     every call of every function, so the parts' costs per view are not distorted."""
-    spent = dict.fromkeys((label for label, *_ in PARTS), 0.0)
+    spent = dict.fromkeys((*(label for label, *_ in PARTS), GARBAGE), 0.0)
+    started = [0.0]
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        elif PARTS_TIMED[0]:
+            spent[GARBAGE] += time.process_time() - started[0]
+
+    gc.callbacks.append(collecting)
     for label, module_file, qualified in PARTS:
         module = importlib.import_module("ladderdata." + module_file.removesuffix(".py").replace("/", "."))
         *cls, name = qualified.split(".")
@@ -345,10 +357,10 @@ def parts_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path
         for stride in strides:
             for tree, src in trees.items():
                 result = in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, "--parts")
-                top = sum(v for label, v in result["parts"].items() if not label.startswith(" "))
+                top = sum(v for label, v in result["parts"].items() if not label.startswith((" ", GARBAGE)))
                 result["parts"][REST] = result["cpu_s"] - top
                 runs[tree, stride].append(result)
-    labels = [*(label for label, *_ in PARTS), REST]
+    labels = [*(label for label, *_ in PARTS), REST, GARBAGE]
     for tree in trees:
         views = {s: runs[tree, s][0]["views"] for s in strides}
         cpu = {s: statistics.median(r["cpu_s"] for r in runs[tree, s]) for s in strides}
