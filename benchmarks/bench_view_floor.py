@@ -4,19 +4,24 @@ A view's metadata is one ray cast at the render width (324 x 242 by default) plu
 the rays, the owners of the hits, the per-object statistics, the sensor depth decoded and compared with the
 rendered depth. Its floor is the ``cast_rays`` call alone on the same rays. For each mesh of
 ``bench_metadata.py``'s scan (48 objects, ~180k and ~1.37M vertices, ``--frames`` views) each run, in a fresh
-process per source tree, measures:
+process per source tree, measures ``--rounds`` times (this machine's speed drifts by 10% within a minute: each
+view and its floor are measured milliseconds apart):
 
 * per view: CPU seconds of ``measure_scan`` (every selected view: cast, statistics, depth decode and agreement,
   the view's record) less its once-per-scan setup (BVH, object samples), divided by the views;
-* the floor: CPU seconds of ``cast_rays`` on the same views' rays, divided by the views;
+* the floor: CPU seconds of ``cast_rays`` on the same views' rays, divided by the views: each view's rays cast a
+  second time right after its own cast, in the same BVH (one built again elsewhere in memory casts up to 10%
+  faster or slower), and that second cast's time taken out of the view's (its caches are warm from the first
+  cast: the floor is if anything low, the ratio high);
 * the setup once per scan (``ViewMeasurer``: the BVH, the owners of the triangles, the object samples);
 * the start of the compiled path once per process (``views.compiled_kernels``: importing numba and loading the
   compiled passes from its cache, as a worker pool's fork server does before forking workers), outside the views;
 
 and prints, per tree and path (``compiled``: numba's, the ``fast`` extra; ``numpy``: ``LADDER_NO_JIT=1`` or no
-numba), the median and range of ``--repeat`` interleaved runs (``--base-src``: the tree before a change)::
+numba), the median and range of the rounds of ``--repeat`` interleaved runs (``--base-src``: the tree before a
+change)::
 
-    python benchmarks/bench_view_floor.py --cache /tmp/benchmeta --base-src /tmp/base/src --repeat 3
+    python benchmarks/bench_view_floor.py --cache /tmp/benchmeta --base-src /tmp/base/src --repeat 3 --rounds 3
 """
 
 import argparse
@@ -33,16 +38,15 @@ THIS_SRC = Path(__file__).resolve().parents[1] / "src"
 SCAN_ID = "scene0002_00"
 
 
-def child(root: Path) -> None:
-    """One run in this process (the source tree on ``PYTHONPATH``): one JSON line."""
-    import numpy as np
+def child(root: Path, rounds: int) -> None:
+    """``rounds`` measurements of the scan's views in this process (the source tree on ``PYTHONPATH``), each ray
+    cast followed by the floor's cast of the same rays in the same BVH: one JSON line."""
     import open3d as o3d
 
-    from ladderdata.geometry.camera import pixel_rays
-    from ladderdata.geometry.raycast import TriangleScene, query_threads
+    from ladderdata.geometry import raycast
     from ladderdata.metadata import views
     from ladderdata.metadata.config import MetadataConfig
-    from ladderdata.metadata.extract import measure_scan, select_frames
+    from ladderdata.metadata.extract import measure_scan
     from ladderdata.sources.base import open_source, source_config
 
     scan = open_source(source_config("scannet", root=root)).load(SCAN_ID)
@@ -50,37 +54,40 @@ def child(root: Path) -> None:
     start = time.process_time()
     compiled = getattr(views, "compiled_kernels", lambda: None)() is not None  # trees before it: the numpy code
     jit_start = time.process_time() - start
-    setup = [0.0]
-    build = views.ViewMeasurer.__init__
+    setup, floor = [0.0], [0.0]
+    build, cast = views.ViewMeasurer.__init__, raycast.TriangleScene.cast
 
     def timed_build(self: views.ViewMeasurer, *args: object) -> None:
         start = time.process_time()
         build(self, *args)  # type: ignore[arg-type]
         setup[0] += time.process_time() - start
 
-    views.ViewMeasurer.__init__ = timed_build  # type: ignore[method-assign,assignment]
-    start = time.process_time()
-    records, _ = measure_scan(scan, config)
-    per_view = (time.process_time() - start - setup[0]) / len(records)
-    assert scan.frames is not None
-    scene = TriangleScene(scan.mesh.vertices, scan.mesh.faces)
-    scene.build()
-    image = scan.frames.color_intrinsics  # the render camera, as ViewMeasurer.render_camera makes it
-    k = image.scaled_to(config.render_width, max(1, round(config.render_width * image.height / image.width)))
+    def cast_and_floor(self: raycast.TriangleScene, rays: Any) -> Any:
+        hits = cast(self, rays)
+        if rays.size > 6:  # a view's rays, not the single ray that builds the BVH
+            tensor = o3d.core.Tensor.from_numpy(rays)
+            start = time.process_time()
+            self._scene.cast_rays(tensor, nthreads=raycast.query_threads())
+            floor[0] += time.process_time() - start
+        return hits
 
-    floor = 0.0
-    for pos in select_frames(scan, config):
-        rays = o3d.core.Tensor.from_numpy(np.ascontiguousarray(pixel_rays(k, scan.poses[pos])))
+    views.ViewMeasurer.__init__ = timed_build  # type: ignore[method-assign,assignment]
+    raycast.TriangleScene.cast = cast_and_floor  # type: ignore[method-assign]
+    per_view, floors, setups = [], [], []
+    for _ in range(rounds):
+        setup[0] = floor[0] = 0.0
         start = time.process_time()
-        scene._scene.cast_rays(rays, nthreads=query_threads())
-        floor += time.process_time() - start
-    floor /= len(records)
+        records, _ = measure_scan(scan, config)
+        spent = time.process_time() - start
+        per_view.append((spent - setup[0] - floor[0]) / len(records))
+        floors.append(floor[0] / len(records))
+        setups.append(setup[0])
     result = {
         "path": "compiled" if compiled else "numpy",
         "views": len(records),
-        "per_view_ms": 1000 * per_view,
-        "floor_ms": 1000 * floor,
-        "setup_s": setup[0],
+        "per_view_ms": [1000 * t for t in per_view],
+        "floor_ms": [1000 * t for t in floors],
+        "setup_s": setups,
         "jit_start_s": jit_start,
     }
     print(json.dumps(result))
@@ -91,11 +98,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/benchmeta"), help="keeps the synthetic scans")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--base-src", type=Path, help="a second source tree, measured interleaved with this one")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="processes per tree, interleaved")
+    parser.add_argument("--rounds", type=int, default=2, help="measurements of the views per process")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.rounds)
         return
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_metadata import MESHES, build
@@ -113,17 +121,24 @@ def main() -> None:
                 env.pop("LADDER_NO_JIT", None)
                 env |= {"LADDER_NO_JIT": "1"} if no_jit else {}
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", str(root)], env=env, capture_output=True, text=True
+                    [sys.executable, __file__, "--child", str(root), "--rounds", str(args.rounds)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
                 )
                 if done.returncode != 0:
                     raise SystemExit(f"{tree} failed:\n{done.stderr[-3000:]}")
                 runs[tree].append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"{name}, {runs['this'][0]['views']} views, CPU ms per view, median (range) of {args.repeat} runs:")
+        rounds = args.repeat * args.rounds
+        print(
+            f"{name}, {runs['this'][0]['views']} views, CPU ms per view, median (range) of {rounds} rounds "
+            f"({args.repeat} processes x {args.rounds}; the ratio: of each round's own two figures):"
+        )
         for tree, results in runs.items():
-            ratio = [r["per_view_ms"] / r["floor_ms"] for r in results]
-            per_view = [r["per_view_ms"] for r in results]
-            floor = [r["floor_ms"] for r in results]
-            setup = [r["setup_s"] for r in results]
+            per_view = [t for r in results for t in r["per_view_ms"]]
+            floor = [t for r in results for t in r["floor_ms"]]
+            ratio = [v / f for v, f in zip(per_view, floor, strict=True)]
+            setup = [t for r in results for t in r["setup_s"]]
             jit_start = statistics.median(r["jit_start_s"] for r in results)
             print(
                 f"  {tree} ({results[0]['path']}): "

@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.factories import analytic_scan
 from ladderdata.executor.preload import PRELOAD_ENV
-from ladderdata.geometry.camera import CameraIntrinsics, ray_z_factor
+from ladderdata.geometry.camera import CameraIntrinsics, pixel_directions_by_axis, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import Hits
 from ladderdata.metadata import views
 from ladderdata.metadata.config import MetadataConfig
@@ -71,17 +71,23 @@ def test_objects_past_an_8_bit_index_are_the_numpy_codes_bits(monkeypatch: pytes
     assert pickle.dumps([o.model_dump() for o in compiled]) == pickle.dumps([o.model_dump() for o in numpy])
 
 
-def crafted_view(measurer: ViewMeasurer, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, RenderedView]:
+def crafted_view(
+    measurer: ViewMeasurer, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, RenderedView]:
     """Camera-frame samples of a random subset of ``measurer``'s objects (in runs, as ``_samples_from_camera``
     gives them) and a random rendered view, through a render camera with unit focal lengths and its centre at
     the image's corner, so that u = x / z and v = y / z exactly where z is a power of two: some samples lie behind
-    the near plane, on it, exactly on the image's borders, on rounding ties, the rest in and around the image."""
+    the near plane, on it, exactly on the image's borders, on rounding ties, the rest in and around the image.
+    Returns the samples ``pc`` ``(3, N)``, where each run begins in them and the shift to a sample's index, the
+    runs themselves (``_sample_runs``), every sample of the scan ``(3, S)`` with the crafted ones in their places
+    (the rest zero: seen from the identity pose, ``pc`` exactly), and the view."""
     rng = np.random.default_rng(seed)
     n = len(measurer.scan.objects)
     in_view = np.flatnonzero(rng.random(n) < 0.7)
     if in_view.size == 0:
         in_view = np.array([seed % n])
-    offsets, begins, shifts = measurer._samples_from_camera(in_view, np.zeros(3))
+    runs = measurer._sample_runs(in_view)
+    offsets, begins, shifts = measurer._samples_from_camera(runs, np.zeros(3))
     w, h = 40, 30
     count = offsets.shape[1]
     pc = np.stack([rng.uniform(-8, w + 8, count), rng.uniform(-8, h + 8, count), np.ones(count)])
@@ -98,7 +104,9 @@ def crafted_view(measurer: ViewMeasurer, seed: int) -> tuple[np.ndarray, np.ndar
     depth[rng.random((h, w)) < 0.1] = np.inf
     instance = rng.integers(-1, n, (h, w)).astype(np.int8)
     render = CameraIntrinsics(fx=1.0, fy=1.0, cx=0.0, cy=0.0, width=w, height=h)
-    return pc, begins, shifts, RenderedView(depth, instance, render)
+    points = np.zeros_like(measurer.samples.points_t)
+    points[:, np.concatenate([np.arange(first, stop) for first, stop in runs.T])] = pc
+    return pc, begins, shifts, runs, points, RenderedView(depth, instance, render)
 
 
 def test_crafted_samples_give_the_numpy_codes_figures() -> None:
@@ -107,14 +115,13 @@ def test_crafted_samples_give_the_numpy_codes_figures() -> None:
     S = measurer.samples
     listed = 0
     for seed in range(40):
-        pc, begins, shifts, view = crafted_view(measurer, seed)
+        pc, begins, shifts, runs, points, view = crafted_view(measurer, seed)
         image = view.intrinsics.scaled_to(120, 90) if seed % 2 else view.intrinsics  # colour pixels per render pixel
         K, cfg = view.intrinsics, measurer.config
         camera = [K.fx, K.fy, K.cx, K.cy, K.width, K.height, cfg.near, cfg.depth_tolerance, image.width / K.width]
-        camera += [image.width, image.height]
-        runs = np.stack([begins, shifts])
-        args = (pc, runs, S.owner, S.is_area, view.depth, view.instance, np.array(camera), len(measurer.scan.objects))
-        compiled = ListedObjects(*kernels.listed_objects(*args))
+        camera += [image.width, image.height, *np.eye(4)[:3].ravel()]  # seen from the identity pose
+        args = (S.owner, S.is_area, view.depth, view.instance, np.array(camera), len(measurer.scan.objects))
+        compiled = ListedObjects(*kernels.listed_objects(points, runs, *args))
         numpy = measurer._listed_numpy(pc, begins, shifts, view, image)
         for field in ListedObjects.__dataclass_fields__:
             got, expected = getattr(compiled, field), getattr(numpy, field)
@@ -122,6 +129,91 @@ def test_crafted_samples_give_the_numpy_codes_figures() -> None:
             assert got.tobytes() == expected.tobytes(), (seed, field)
         listed += compiled.index.size
     assert listed > 100  # most views list objects
+
+
+def random_pose(rng: np.random.Generator) -> np.ndarray:
+    """A camera-to-world pose with a random rotation and a centre up to 10 m away, as a slice of a stack of poses
+    (``Scan.poses[i]``, what views are measured from)."""
+    poses = np.zeros((3, 4, 4))
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    poses[1, :3, :3] = q * np.sign(np.diag(r))
+    poses[1, :3, 3] = rng.uniform(-10, 10, 3)
+    poses[1, 3, 3] = 1.0
+    pose: np.ndarray = poses[1]
+    return pose
+
+
+def test_rays_are_numpys_products() -> None:
+    """``kernels.pixel_rays`` is ``camera.pixel_rays`` bit for bit, from random poses, through cameras of one pixel
+    (numpy's own loop) up to the render size (OpenBLAS's kernels)."""
+    rng = np.random.default_rng(8)
+    cameras = [
+        CameraIntrinsics(fx=300.0, fy=310.0, cx=w / 2 - 0.3, cy=h / 2 + 0.1, width=w, height=h)
+        for w, h in [(1, 1), (2, 1), (1, 3), (17, 5), (324, 242)]
+    ]
+    for K in cameras:
+        for _ in range(6):
+            pose = random_pose(rng)
+            expected = pixel_rays(K, pose)
+            got = kernels.pixel_rays(pose, pixel_directions_by_axis(K)).reshape(K.height, K.width, 6)
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), (K.width, K.height)
+
+
+def test_samples_seen_from_any_pose_are_the_numpy_codes_figures() -> None:
+    """The samples moved and rotated into the camera frame inside ``kernels.listed_objects`` give the figures of
+    ``_samples_from_camera`` and numpy's product: random poses looking at the objects, runs of objects in view and
+    runs of a single sample (numpy's own loop)."""
+    boxes = [(f"b{i}", (0.3 * i - 1.5, -0.2, 3.0), (0.3 * i - 1.3, 0.0, 3.3)) for i in range(10)]
+    measurer = ViewMeasurer(analytic_scan(boxes), MetadataConfig(), IMAGE)
+    S, n, cfg = measurer.samples, len(boxes), measurer.config
+    rng = np.random.default_rng(9)
+    listed = 0
+    for trial in range(40):
+        pose = random_pose(rng)
+        pose[:3, :3] = np.linalg.qr(np.eye(3) + rng.normal(scale=0.15, size=(3, 3)))[0] * [1, 1, 1]
+        pose[:3, :3] *= np.sign(np.diag(pose[:3, :3]))  # near the identity: looking along +z at the boxes
+        pose[:3, 3] = rng.uniform(-0.3, 0.3, 3)
+        view = measurer.render(pose)
+        in_view = np.flatnonzero(rng.random(n) < 0.8) if trial % 4 else np.array([trial % n])
+        runs = measurer._sample_runs(in_view if in_view.size else np.arange(n))
+        if trial % 4 == 0:  # one sample alone
+            first = int(runs[0, 0]) + trial % 7
+            runs = np.array([[first], [first + 1]])
+        K = view.intrinsics
+        camera = np.array([K.fx, K.fy, K.cx, K.cy, K.width, K.height, cfg.near, cfg.depth_tolerance, 1296 / K.width])
+        camera = np.r_[camera, 1296, 968, pose[:3].ravel()]
+        found = kernels.listed_objects(S.points_t, runs, S.owner, S.is_area, view.depth, view.instance, camera, n)
+        offsets, begins, shifts = measurer._samples_from_camera(runs, pose[:3, 3])
+        numpy = measurer._listed_numpy(pose[:3, :3].T @ offsets, begins, shifts, view, IMAGE)
+        for field, got in zip(ListedObjects.__dataclass_fields__, found, strict=True):
+            expected = getattr(numpy, field)
+            assert got.shape == expected.shape and got.tobytes() == expected.tobytes(), (trial, field)
+        listed += found[0].size
+    assert listed > 100
+
+
+def test_the_compiled_passes_wait_for_numpys_rounding(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On this machine numpy's products round as the compiled passes do; on one where they would not (a BLAS
+    without fused multiply-adds), views are measured with the numpy code, saying why once."""
+    assert kernels.reproduces_matrix_product()
+
+    def rounded_apart(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """What a BLAS without fused multiply-adds computes: every product and sum rounded."""
+        rounded: np.ndarray = matrix[:, :1] * columns[0] + matrix[:, 1:2] * columns[1] + matrix[:, 2:3] * columns[2]
+        return rounded
+
+    monkeypatch.setattr(kernels, "_rotated_columns", rounded_apart)
+    assert not kernels.reproduces_matrix_product()
+    views._loaded_kernels.cache_clear()
+    try:
+        assert views.compiled_kernels() is None
+        assert views.compiled_kernels() is None
+    finally:
+        views._loaded_kernels.cache_clear()
+    warnings = [r.getMessage() for r in caplog.records if "numpy code" in r.getMessage()]
+    assert len(warnings) == 1 and "fused multiply-adds" in warnings[0]
 
 
 def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
@@ -142,7 +234,7 @@ def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
     )
     t_hit = rng.uniform(0.5, 8.0, (h, w)).astype(np.float32)
     t_hit[triangle < 0] = np.inf
-    hits = Hits(t_hit, triangle.astype(np.int64), uv)
+    hits = Hits(t_hit, triangle.astype(np.int32), uv)
     z_factor = ray_z_factor(measurer.render_k)
     compiled = kernels.hit_owners(
         hits.t_hit, z_factor, hits.triangle, hits.uv, measurer.face_owner, measurer.corner_owner, views.MIXED
@@ -161,13 +253,13 @@ def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
 
 def test_a_view_without_objects_lists_none() -> None:
     measurer = ViewMeasurer(analytic_scan([("behind", (-0.5, -0.5, -3.0), (0.5, 0.5, -2.0))]), MetadataConfig(), IMAGE)
-    pc, begins, shifts, view = crafted_view(measurer, 0)
-    pc[2] = -1.0  # every sample behind the camera
-    camera = np.array([1.0, 1.0, 0.0, 0.0, 40, 30, 0.05, 0.05, 1.0, 40, 30])
+    _, _, _, runs, points, view = crafted_view(measurer, 0)
+    points[2] = -1.0  # every sample behind the camera
+    camera = np.r_[1.0, 1.0, 0.0, 0.0, 40, 30, 0.05, 0.05, 1.0, 40, 30, np.eye(4)[:3].ravel()]
     found = ListedObjects(
         *kernels.listed_objects(
-            pc,
-            np.stack([begins, shifts]),
+            points,
+            runs,
             measurer.samples.owner,
             measurer.samples.is_area,
             view.depth,

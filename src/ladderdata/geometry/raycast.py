@@ -31,7 +31,7 @@ class Hits(NamedTuple):
 
     t_hit: NDArray[np.float32]
     """(...) hit range along each ray (inf on a miss)."""
-    triangle: NDArray[np.int64]
+    triangle: NDArray[np.int32]
     """(...) index of the triangle hit (-1 on a miss)."""
     uv: NDArray[np.float32]
     """(..., 2) barycentric weights of the triangle's 2nd and 3rd vertices at the hit (the 1st gets 1 - u - v)."""
@@ -53,8 +53,8 @@ class TriangleScene:
     def cast(self, rays: NDArray[np.float32]) -> Hits:
         """Cast (..., 6) rays (origin, direction)."""
         hit = self._scene.cast_rays(_tensor(rays), nthreads=query_threads())
-        # NO_HIT read as int32 is -1; triangle indices are below 2**31 (open3d's ids are uint32, meshes far smaller)
-        prim = hit["primitive_ids"].numpy().view(np.int32).astype(np.int64)
+        # open3d's uint32 ids read in place as int32: NO_HIT is -1, and triangle indices are below 2**31 (__init__)
+        prim = hit["primitive_ids"].numpy().view(np.int32)
         return Hits(hit["t_hit"].numpy(), prim, hit["primitive_uvs"].numpy())
 
     def distance(self, points: Points3) -> FloatArray:

@@ -1,13 +1,22 @@
-"""Compiled passes of a view's metadata (numba, the ``fast`` extra): the per-object statistics in one loop over the
-samples, where the numpy code of ``metadata.views`` makes a dozen array passes; the depth and object of every hit
-of the ray cast; the sensor-depth agreement and the depth gate's medians (``depth_check.view_depth``).
+"""Compiled passes of a view's metadata (numba, the ``fast`` extra): the view's rays; the per-object statistics in
+one loop over the samples, where the numpy code of ``metadata.views`` makes a dozen array passes; the depth and
+object of every hit of the ray cast; the sensor-depth agreement and the depth gate's medians
+(``depth_check.view_depth``).
 
 Loaded only through ``views.compiled_kernels`` (which uses the numpy code when numba is not installed or
 ``LADDER_NO_JIT`` is set), never at start-up. Both give the same records, bit for bit
 (``tests/test_metadata_kernels.py``): every float is computed by the same IEEE operations in the same order as
-the numpy code (numba compiles without ``fastmath``, so it neither reassociates nor fuses a multiply and an add),
+the numpy code (numba compiles without ``fastmath``, so it neither reassociates nor fuses a multiply and an add
+unless told to, below),
 sums are accumulated in sample order as ``np.bincount`` does, and minima, maxima and medians are order statistics,
 the same values whatever the order they are found in.
+
+The rotations of the rays and of the samples into the camera frame are fused into the passes that use them: the
+numpy code gets them from numpy's matrix product, that is from OpenBLAS, which on x86-64 with FMA (Haswell and
+later) rounds each of the three sums of products as one product followed by two fused multiply-adds, in column
+order (and, for a single column, numpy's own loop rounds every product and sum). The compiled passes compute them
+so (:func:`_row_times_column`, LLVM's ``fma``); :func:`reproduces_matrix_product` checks that this machine's
+numpy agrees, and ``views.compiled_kernels`` uses the compiled passes only where it does.
 
 The entry points are compiled for their usual argument types when this module is imported (the end of this file),
 so that the fork server of ``executor.local``, which imports it (``WORKER_PRELOAD``), hands every worker it starts
@@ -20,18 +29,103 @@ from typing import Any
 
 import numpy as np
 from numba import njit, types
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from ladderdata.typed import FloatArray, IntArray
 
-#: Entries of the ``camera`` array (``(11,)`` float64): the render camera (focal lengths, centre, size), the near
-#: plane, the depth tolerance, colour-image pixels per render pixel and the colour image's size.
-FX, FY, CX, CY, WIDTH, HEIGHT, NEAR, TOLERANCE, SCALE, IMAGE_WIDTH, IMAGE_HEIGHT = range(11)
+#: Entries of the ``camera`` array (``(23,)`` float64): the render camera (focal lengths, centre, size), the near
+#: plane, the depth tolerance, colour-image pixels per render pixel, the colour image's size, and from ``POSE`` on
+#: the first three rows of the view's camera-to-world pose (12 entries, row-major: rotation and centre).
+FX, FY, CX, CY, WIDTH, HEIGHT, NEAR, TOLERANCE, SCALE, IMAGE_WIDTH, IMAGE_HEIGHT, POSE = range(12)
+
+
+def _fma_typed(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` rounded once (LLVM's ``fma``: the FMA instruction, or a correctly rounded library call)."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
+
+
+_fma: Any = intrinsic(_fma_typed)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_times_column(r0: float, r1: float, r2: float, x: float, y: float, z: float, single: bool) -> float:
+    """``r0 * x + r1 * y + r2 * z`` rounded as numpy's matrix product rounds one entry of a ``(3, 3) @ (3, N)``
+    product in the operands' type: the first product, then two fused multiply-adds (OpenBLAS's kernels); for a
+    single column (``single``, N = 1), every product and sum (numpy's own loop)."""
+    if single:
+        return r0 * x + r1 * y + r2 * z
+    fused: float = _fma(r2, z, _fma(r1, y, r0 * x))
+    return fused
 
 
 @njit(cache=True, nogil=True)
+def _rotated_columns(
+    matrix: NDArray[np.floating[Any]], columns: NDArray[np.floating[Any]]
+) -> NDArray[np.floating[Any]]:
+    """``matrix @ columns`` (``(3, 3)`` and ``(3, N)``, one type) entry by entry (:func:`_row_times_column`)."""
+    out = np.empty(columns.shape, columns.dtype)
+    single = columns.shape[1] == 1
+    for a in range(3):
+        r0, r1, r2 = matrix[a, 0], matrix[a, 1], matrix[a, 2]
+        for i in range(columns.shape[1]):
+            out[a, i] = _row_times_column(r0, r1, r2, columns[0, i], columns[1, i], columns[2, i], single)
+    return out
+
+
+def reproduces_matrix_product() -> bool:
+    """Whether :func:`_row_times_column` gives numpy's bits on this machine, for the two products the numpy code
+    of ``metadata.views`` makes: a float32 rotation (a pose's, cast) times ray directions
+    (``camera.pixel_rays``), and a float64 pose's rotation, transposed, times sample offsets
+    (``ViewMeasurer._object_stats``); one column and several, random values of many magnitudes."""
+    rng = np.random.default_rng(0)
+    poses = rng.normal(size=(2, 4, 4))
+    for size in (1, 2, 3, 7, 16, 33, 1000):
+        columns = rng.normal(size=(3, size)) * 10.0 ** rng.integers(-3, 4, size=(3, size))
+        pairs = (
+            (poses[1][:3, :3].astype(np.float32), columns.astype(np.float32)),
+            (poses[1][:3, :3].T, columns),
+        )
+        for matrix, values in pairs:
+            if not np.array_equal(matrix @ values, _rotated_columns(np.ascontiguousarray(matrix), values)):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def pixel_rays(cam_to_world: FloatArray, directions: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``camera.pixel_rays`` in one pass: the ``(N, 6)`` float32 rays (origin, world direction) of the ``(3, N)``
+    camera-frame ``directions`` (``camera.pixel_directions_by_axis``) from the ``(4, 4)`` pose ``cam_to_world``:
+    its rotation and origin cast to float32, each direction rotated as numpy's product does."""
+    n = directions.shape[1]
+    rays = np.empty((n, 6), np.float32)
+    rotation = np.empty((3, 3), np.float32)
+    for a in range(3):
+        for k in range(3):
+            rotation[a, k] = np.float32(cam_to_world[a, k])
+    ox, oy, oz = np.float32(cam_to_world[0, 3]), np.float32(cam_to_world[1, 3]), np.float32(cam_to_world[2, 3])
+    single = n == 1
+    for i in range(n):
+        x, y, z = directions[0, i], directions[1, i], directions[2, i]
+        rays[i, 0], rays[i, 1], rays[i, 2] = ox, oy, oz
+        for a in range(3):
+            rays[i, 3 + a] = _row_times_column(rotation[a, 0], rotation[a, 1], rotation[a, 2], x, y, z, single)
+    return rays
+
+
+#: Samples positioned and projected at once by ``_sample_pass`` (five float64 buffers of this size: 20 KiB, in L1).
+_CHUNK = 512
+
+
+# error_model="numpy": a sample at the camera centre's depth divides by zero to inf (its projection is not used)
+# rather than raising, so that the projections of a chunk need no branch
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sample_pass(
-    pc: FloatArray,
+    points: FloatArray,
     runs: IntArray,
     sample_owner: IntArray,
     sample_is_area: NDArray[np.bool_],
@@ -40,56 +134,72 @@ def _sample_pass(
     camera: FloatArray,
     n: int,
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
-    """One pass over the samples at ``pc`` ``(3, N)`` (camera frame; ``runs`` ``(2, R)``: where each run of samples
-    begins in ``pc``, and what to add to a position there for the sample's index into ``sample_owner`` and
-    ``sample_is_area``) against the rendered ``depth`` and ``instance`` (flat, ``(h * w,)``): ``views._in_image``,
-    ``_nearest_pixel`` and the visibility test of ``ViewMeasurer._listed_numpy``, operation for operation. Returns,
-    per object (``n`` of them): ``(2, n)`` counts of visible area samples and of area samples in the image;
-    ``(4, n)`` x1, y1, x2, y2 of the visible samples' pixel edges in colour-image pixels (inf / -inf for none);
-    ``(n, 3)`` sums of the visible area samples' x, y, z in sample order (``np.bincount``'s); and the ``(N,)``
-    depths of the visible area samples in sample order (so grouped by object, in object order)."""
+    """One pass over the samples in ``runs`` ``(2, R)`` (first and stop index into ``points`` ``(3, S)``,
+    ``sample_owner`` and ``sample_is_area``): each moved to the camera centre and rotated into the camera frame of
+    the view's pose (``camera[POSE:]``) as ``ViewMeasurer._samples_from_camera`` and ``_object_stats`` do, then
+    tested against the
+    rendered ``depth`` and ``instance`` (flat, ``(h * w,)``): ``views._in_image``, ``_nearest_pixel`` and the
+    visibility test of ``ViewMeasurer._listed_numpy``, operation for operation. Returns, per object (``n`` of them):
+    ``(2, n)`` counts of visible area samples and of area samples in the image; ``(4, n)`` x1, y1, x2, y2 of the
+    visible samples' pixel edges in colour-image pixels (inf / -inf for none); ``(n, 3)`` sums of the visible area
+    samples' x, y, z in sample order (``np.bincount``'s); and the depths of the visible area samples in sample
+    order (so grouped by object, in object order), in an array of one entry per sample of the runs."""
     counts = np.zeros((2, n), np.int64)
-    box = np.empty((4, n))
-    box[:2] = np.inf
+    box = np.full((4, n), np.inf)
     box[2:] = -np.inf
     centroid_sum = np.zeros((n, 3))
-    depths = np.empty(pc.shape[1])
+    total = (runs[1] - runs[0]).sum()
+    depths = np.empty(total)
+    single = total == 1
+    # the rows of the rotation's transpose and the origin, read once (scalars: no store can change them, so the
+    # loop below vectorises)
+    pose = camera[POSE:].reshape(3, 4)
+    x0, x1, x2 = pose[0, 0], pose[1, 0], pose[2, 0]
+    y0, y1, y2 = pose[0, 1], pose[1, 1], pose[2, 1]
+    z0, z1, z2 = pose[0, 2], pose[1, 2], pose[2, 2]
+    ox, oy, oz = pose[0, 3], pose[1, 3], pose[2, 3]
     fx, fy, cx, cy, near = camera[FX], camera[FY], camera[CX], camera[CY], camera[NEAR]
     width, right, bottom = camera[WIDTH], camera[WIDTH] - 0.5, camera[HEIGHT] - 0.5
     tolerance = np.float32(camera[TOLERANCE])  # numpy adds a Python float to float32 depths in float32
     scale = camera[SCALE]
-    run, found = 0, 0
-    for i in range(pc.shape[1]):
-        z = pc[2, i]
-        if not z > near:
-            continue
-        u = fx * pc[0, i]
-        u = u / z
-        u = u + cx
-        v = fy * pc[1, i]
-        v = v / z
-        v = v + cy
-        if not (u >= -0.5 and u < right and v >= -0.5 and v < bottom):
-            continue
-        pixel = np.int64(np.rint(v) * width + np.rint(u))
-        while run + 1 < runs.shape[1] and i >= runs[0, run + 1]:
-            run += 1
-        sample = i + runs[1, run]
-        owner = sample_owner[sample]
-        is_area = sample_is_area[sample]
-        counts[1, owner] += is_area
-        if not (instance[pixel] == owner or z <= np.float64(np.float32(depth[pixel] + tolerance)) + 0.01 * z):
-            continue
-        edge_u, edge_v = (u + 0.5) * scale, (v + 0.5) * scale
-        box[0, owner], box[1, owner] = min(box[0, owner], edge_u), min(box[1, owner], edge_v)
-        box[2, owner], box[3, owner] = max(box[2, owner], edge_u), max(box[3, owner], edge_v)
-        if is_area:
-            counts[0, owner] += 1
-            centroid_sum[owner, 0] += pc[0, i]
-            centroid_sum[owner, 1] += pc[1, i]
-            centroid_sum[owner, 2] += z
-            depths[found] = z
-            found += 1
+    # a chunk's positions and projections first, in a loop without branches that the compiler vectorises (the
+    # projections of samples behind the camera, never used, included), then the tests and sums sample by sample
+    x, y, z, u, v = np.empty(_CHUNK), np.empty(_CHUNK), np.empty(_CHUNK), np.empty(_CHUNK), np.empty(_CHUNK)
+    pixel = np.empty(_CHUNK)
+    found = 0
+    for r in range(runs.shape[1]):
+        for first in range(runs[0, r], runs[1, r], _CHUNK):
+            size = min(_CHUNK, runs[1, r] - first)
+            for j in range(size):
+                s = first + j
+                dx, dy, dz = points[0, s] - ox, points[1, s] - oy, points[2, s] - oz
+                xj = _row_times_column(x0, x1, x2, dx, dy, dz, single)
+                yj = _row_times_column(y0, y1, y2, dx, dy, dz, single)
+                zj = _row_times_column(z0, z1, z2, dx, dy, dz, single)
+                uj, vj = fx * xj / zj + cx, fy * yj / zj + cy
+                x[j], y[j], z[j], u[j], v[j] = xj, yj, zj, uj, vj
+                pixel[j] = np.rint(vj) * width + np.rint(uj)
+            for j in range(size):
+                if not z[j] > near:
+                    continue
+                if not (u[j] >= -0.5 and u[j] < right and v[j] >= -0.5 and v[j] < bottom):
+                    continue
+                at = np.int64(pixel[j])
+                owner = sample_owner[first + j]
+                is_area = sample_is_area[first + j]
+                counts[1, owner] += is_area
+                if not (instance[at] == owner or z[j] <= np.float64(np.float32(depth[at] + tolerance)) + 0.01 * z[j]):
+                    continue
+                edge_u, edge_v = (u[j] + 0.5) * scale, (v[j] + 0.5) * scale
+                box[0, owner], box[1, owner] = min(box[0, owner], edge_u), min(box[1, owner], edge_v)
+                box[2, owner], box[3, owner] = max(box[2, owner], edge_u), max(box[3, owner], edge_v)
+                if is_area:
+                    counts[0, owner] += 1
+                    centroid_sum[owner, 0] += x[j]
+                    centroid_sum[owner, 1] += y[j]
+                    centroid_sum[owner, 2] += z[j]
+                    depths[found] = z[j]
+                    found += 1
     return counts, box, centroid_sum, depths
 
 
@@ -179,7 +289,7 @@ def _kth_smallest(values: FloatArray, kth: int) -> float:
 
 @njit(cache=True, nogil=True)
 def listed_objects(
-    pc: FloatArray,
+    points: FloatArray,
     runs: IntArray,
     sample_owner: IntArray,
     sample_is_area: NDArray[np.bool_],
@@ -188,15 +298,15 @@ def listed_objects(
     camera: FloatArray,
     n_objects: int,
 ) -> tuple[IntArray, IntArray, IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``views.ViewMeasurer._listed_numpy`` in one pass over the samples: the samples at ``pc`` ``(3, N)`` (camera
-    frame) in ``runs`` ``(2, R)`` (where each begins in ``pc``, and what to add to a position there for the
-    sample's index into ``sample_owner`` and ``sample_is_area``, ``(S,)`` each) against the rendered ``depth`` and
-    ``instance`` ``(h, w)``, with the cameras and thresholds in ``camera`` (``FX`` ... ``IMAGE_HEIGHT``). Returns
-    the fields of ``views.ListedObjects``: the ``(L,)`` objects with a visible area sample, their visible area
-    samples, area samples in the image, rendered pixels, ``(4, L)`` boxes, ``(L,)`` nearest and median depths of
-    the visible area samples and ``(L, 3)`` their centroids."""
+    """``views.ViewMeasurer._listed_numpy`` of the samples ``_samples_from_camera`` gathers, in one pass over them:
+    the samples in ``runs`` ``(2, R)`` (first and stop index into ``points`` ``(3, S)``, world positions one row
+    per axis, ``sample_owner`` and ``sample_is_area``, ``(S,)`` each) against the rendered ``depth`` and
+    ``instance`` ``(h, w)``, with the cameras, thresholds and the view's pose in ``camera`` (``FX`` ... ``POSE``).
+    Returns the fields of ``views.ListedObjects``: the ``(L,)`` objects with a
+    visible area sample, their visible area samples, area samples in the image, rendered pixels, ``(4, L)`` boxes,
+    ``(L,)`` nearest and median depths of the visible area samples and ``(L, 3)`` their centroids."""
     counts, box, centroid_sum, depths = _sample_pass(
-        pc, runs, sample_owner, sample_is_area, depth.ravel(), instance.ravel(), camera, n_objects
+        points, runs, sample_owner, sample_is_area, depth.ravel(), instance.ravel(), camera, n_objects
     )
     listed = np.flatnonzero(counts[0])
     pixels, corners = _corners(box, instance, listed, camera)
@@ -218,7 +328,7 @@ def listed_objects(
 def hit_owners(
     t_hit: NDArray[np.float32],
     z_factor: NDArray[np.float32],
-    triangle: IntArray,
+    triangle: NDArray[np.int32],
     uv: NDArray[np.float32],
     face_owner: NDArray[np.signedinteger[Any]],
     corner_owner: NDArray[np.signedinteger[Any]],
@@ -307,16 +417,22 @@ def depth_figures(
 
 
 #: Compiled (or loaded from numba's cache) when this module is imported, so that a worker pool's fork server hands
-#: its workers loaded code: ``listed_objects`` and ``hit_owners`` for scans of up to 128 objects (an int8 owner
-#: image; other integer types are compiled when first met, and cached), ``agreeing`` and ``depth_figures`` for
-#: uint16 depth frames.
+#: its workers loaded code: ``pixel_rays``, ``listed_objects`` and ``hit_owners`` for scans of up to 128 objects
+#: (an int8 owner image; other integer types are compiled when first met, and cached), ``agreeing`` and
+#: ``depth_figures`` for uint16 depth frames, and the check of :func:`reproduces_matrix_product`.
 _F8, _I8, _OWNERS = types.float64, types.int64, types.int8[:, ::1]
+_POSE = _F8[:, :]  # a pose: a (4, 4) slice of the scan's (T, 4, 4) poses, or any matrix
+_F4_BY_AXIS = types.Array(types.float32, 2, "C", readonly=True)  # camera.pixel_directions_by_axis: cached, read-only
+pixel_rays.compile((_POSE, _F4_BY_AXIS))
 listed_objects.compile(
     (_F8[:, ::1], _I8[:, ::1], _I8[::1], types.boolean[::1], types.float32[:, ::1], _OWNERS, _F8[::1], _I8)
 )
 agreeing.compile((types.uint16[::1], types.float32[::1], _I8[::1], _I8[::1], _F8))
 depth_figures.compile((types.uint16[:, ::1], types.float32[:, ::1], _I8))
 _READ_ONLY_F4 = types.Array(types.float32, 2, "A", readonly=True)  # ray_z_factor's: a view of a cached array
+_TRIANGLES = types.int32[:, ::1]  # raycast.Hits.triangle: open3d's uint32 ids, read as int32
 hit_owners.compile(
-    (types.float32[:, ::1], _READ_ONLY_F4, _I8[:, ::1], types.float32[:, :, ::1], types.int8[::1], _OWNERS, _I8)
+    (types.float32[:, ::1], _READ_ONLY_F4, _TRIANGLES, types.float32[:, :, ::1], types.int8[::1], _OWNERS, _I8)
 )
+_rotated_columns.compile((types.float32[:, ::1], types.float32[:, ::1]))
+_rotated_columns.compile((_F8[:, ::1], _F8[:, ::1]))

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
-from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
+from ladderdata.geometry.camera import CameraIntrinsics, pixel_directions_by_axis, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import Hits, TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
@@ -190,11 +190,13 @@ class ViewMeasurer:
         """Depth and object seen at every render pixel of the view from ``pose`` through colour camera ``image``
         (default: the scan's)."""
         render_k = self.render_k if image is None else self.render_camera(image)
-        hits = self.scene.cast(pixel_rays(render_k, pose))
         kernels = compiled_kernels()
         if kernels is None:
+            hits = self.scene.cast(pixel_rays(render_k, pose))
             depth, owner = self._hit_owners_numpy(hits, ray_z_factor(render_k))
         else:
+            rays = kernels.pixel_rays(pose, pixel_directions_by_axis(render_k))
+            hits = self.scene.cast(rays.reshape(render_k.height, render_k.width, 6))
             args = (hits.triangle, hits.uv, self.face_owner, self.corner_owner, MIXED)
             depth, owner = kernels.hit_owners(hits.t_hit, ray_z_factor(render_k), *args)
         return RenderedView(depth, owner, render_k)
@@ -234,17 +236,24 @@ class ViewMeasurer:
         inside_edges = (centres @ edge_normals(K).T > -radii[:, None]).all(1)
         return np.flatnonzero((centres[:, 2] + radii > self.config.near) & inside_edges)
 
-    def _samples_from_camera(self, in_view: IntArray, origin: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
-        """The samples of the objects ``in_view`` (sorted), in object order: their ``(3, N)`` offsets from the camera
-        centre ``origin`` (world axes), taken by runs (neighbouring objects' samples are one run), and where each
-        run begins in the offsets with what to add to a position there to get the sample's index (``(runs,)``
-        each)."""
+    def _sample_runs(self, in_view: IntArray) -> IntArray:
+        """``(2, R)`` first and stop index into the scan's samples of each run of the samples of the objects
+        ``in_view`` (sorted, not empty): the samples of neighbouring objects are one run."""
+        last = np.flatnonzero(np.diff(in_view) != 1)  # the last object of each run but the final one
+        runs = np.empty((2, last.size + 1), np.int64)
+        runs[0, 0], runs[0, 1:] = in_view[0], in_view.take(last + 1)
+        runs[1, :-1], runs[1, -1] = in_view.take(last), in_view[-1]
+        runs[1] += 1
+        return self.samples.starts.take(runs)
+
+    def _samples_from_camera(self, runs: IntArray, origin: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
+        """The samples in ``runs`` (:meth:`_sample_runs`), in object order: their ``(3, N)`` offsets from the
+        camera centre ``origin`` (world axes), and where each run begins in the offsets with what to add to a
+        position there to get the sample's index (``(R,)`` each)."""
         S = self.samples
-        if in_view.size == len(self.scan.objects):
+        firsts, stops = runs
+        if runs.shape[1] == 1 and firsts[0] == 0 and stops[0] == S.owner.size:  # every object in view
             return S.points_t - origin[:, None], np.zeros(1, np.int64), np.zeros(1, np.int64)
-        breaks = np.flatnonzero(np.diff(in_view) != 1) + 1
-        firsts: IntArray = S.starts[in_view[np.r_[0, breaks]]]
-        stops: IntArray = S.starts[in_view[np.r_[breaks - 1, in_view.size - 1]] + 1]
         begins = np.r_[0, np.cumsum(stops - firsts)]
         offsets = np.empty((3, int(begins[-1])))
         for first, stop, at in zip(firsts.tolist(), stops.tolist(), begins[:-1].tolist(), strict=True):
@@ -257,27 +266,26 @@ class ViewMeasurer:
         in_view = self.in_view_objects(pose, K)
         if in_view.size == 0:
             return []
-        offsets, run_begins, run_shifts = self._samples_from_camera(in_view, pose[:3, 3])
-        # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
-        pc = pose[:3, :3].T @ offsets
+        runs = self._sample_runs(in_view)
         kernels = compiled_kernels()
         if kernels is None:
+            offsets, run_begins, run_shifts = self._samples_from_camera(runs, pose[:3, 3])
+            # (3, N) camera frame, one contiguous row per axis (the same products and sums as (points - t) @ R)
+            pc = pose[:3, :3].T @ offsets
             found = self._listed_numpy(pc, run_begins, run_shifts, view, image)
         else:
-            # kernels.FX ... IMAGE_HEIGHT
+            # kernels.FX ... POSE
             camera = [K.fx, K.fy, K.cx, K.cy, K.width, K.height, cfg.near, cfg.depth_tolerance, image.width / K.width]
-            camera += [image.width, image.height]
-            runs = np.stack([run_begins, run_shifts])
+            camera += [image.width, image.height, *pose[:3].ravel().tolist()]
             S, n = self.samples, len(self.scan.objects)
-            found = ListedObjects(
-                *kernels.listed_objects(pc, runs, S.owner, S.is_area, view.depth, view.instance, np.array(camera), n)
-            )
+            args = (S.owner, S.is_area, view.depth, view.instance, np.array(camera), n)
+            found = ListedObjects(*kernels.listed_objects(S.points_t, runs, *args))
         if found.index.size == 0:
             return []
         area = self.samples.area_count.take(found.index)
         return [
-            # built from values of the fields' own types, so validating them again would change nothing
-            ObjectInView.model_construct(
+            # validated: the same values (each of its field's own type), in less time than model_construct
+            ObjectInView(
                 object_id=(info := self.scan.objects[i].info).object_id,
                 label=info.label,
                 category=info.category,
@@ -391,9 +399,10 @@ NO_JIT_ENV = "LADDER_NO_JIT"
 
 
 def compiled_kernels() -> ModuleType | None:
-    """``ladderdata.metadata.kernels``, the compiled passes, when numba is installed (the ``fast`` extra) and
-    :data:`NO_JIT_ENV` is not set; None otherwise: the numpy code, which gives the same bits. Loaded on the first
-    view measured (or by a worker pool's fork server), never at start-up."""
+    """``ladderdata.metadata.kernels``, the compiled passes, when numba is installed (the ``fast`` extra),
+    :data:`NO_JIT_ENV` is not set and they round the rotations as this machine's numpy does
+    (``kernels.reproduces_matrix_product``); None otherwise: the numpy code, which gives the same bits. Loaded on
+    the first view measured (or by a worker pool's fork server), never at start-up."""
     return None if os.environ.get(NO_JIT_ENV) else _loaded_kernels()
 
 
@@ -405,6 +414,12 @@ def _loaded_kernels() -> ModuleType | None:
         return None
     except RuntimeError as e:  # numba finds no writable folder for its cache
         log.warning("measuring views with the numpy code: %s (NUMBA_CACHE_DIR names a writable folder)", e)
+        return None
+    if not kernels.reproduces_matrix_product():
+        log.warning(
+            "measuring views with the numpy code: this machine's numpy rounds matrix products unlike the compiled "
+            "passes (a BLAS without fused multiply-adds), which would change the views' last bits"
+        )
         return None
     return kernels
 
