@@ -192,6 +192,20 @@ def test_samples_seen_from_any_pose_are_the_numpy_codes_figures() -> None:
     assert listed > 100
 
 
+def falls_back_to_numpy_once(caplog: pytest.LogCaptureFixture) -> str:
+    """Loads the kernels afresh, twice: views are measured with the numpy code, and the one warning saying why is
+    returned."""
+    views._loaded_kernels.cache_clear()
+    try:
+        assert views.compiled_kernels() is None
+        assert views.compiled_kernels() is None
+    finally:
+        views._loaded_kernels.cache_clear()
+    warnings = [r.getMessage() for r in caplog.records if "numpy code" in r.getMessage()]
+    assert len(warnings) == 1
+    return warnings[0]
+
+
 def test_the_compiled_passes_wait_for_numpys_rounding(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -206,14 +220,7 @@ def test_the_compiled_passes_wait_for_numpys_rounding(
 
     monkeypatch.setattr(kernels, "_rotated_columns", rounded_apart)
     assert not kernels.reproduces_matrix_product()
-    views._loaded_kernels.cache_clear()
-    try:
-        assert views.compiled_kernels() is None
-        assert views.compiled_kernels() is None
-    finally:
-        views._loaded_kernels.cache_clear()
-    warnings = [r.getMessage() for r in caplog.records if "numpy code" in r.getMessage()]
-    assert len(warnings) == 1 and "fused multiply-adds" in warnings[0]
+    assert "fused multiply-adds" in falls_back_to_numpy_once(caplog)
 
 
 def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
@@ -340,14 +347,7 @@ def test_no_writable_cache_folder_measures_with_the_numpy_code(
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # what numba has left when none is writable
     monkeypatch.delitem(sys.modules, "ladderdata.metadata.kernels")
     monkeypatch.delattr("ladderdata.metadata.kernels")
-    views._loaded_kernels.cache_clear()
-    try:
-        assert views.compiled_kernels() is None
-        assert views.compiled_kernels() is None
-    finally:
-        views._loaded_kernels.cache_clear()
-    warnings = [r.getMessage() for r in caplog.records if "numpy code" in r.getMessage()]
-    assert len(warnings) == 1 and "NUMBA_CACHE_DIR" in warnings[0]
+    assert "NUMBA_CACHE_DIR" in falls_back_to_numpy_once(caplog)
 
 
 def test_a_worker_preload_without_numba_skips_it() -> None:
