@@ -159,6 +159,41 @@ def test_rays_are_numpys_products() -> None:
             assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), (K.width, K.height)
 
 
+def test_directions_of_a_frames_own_camera_are_numpys() -> None:
+    """``kernels.pixel_directions`` (a frame with its own camera: ARKitScenes) is ``camera.pixel_directions_by_axis``
+    bit for bit, over random cameras of every shape down to one pixel."""
+    rng = np.random.default_rng(10)
+    for _ in range(60):
+        w, h = int(rng.integers(1, 330)), int(rng.integers(1, 250))
+        fx, fy = rng.uniform(50, 2000, 2)
+        K = CameraIntrinsics(fx=fx, fy=fy, cx=rng.uniform(-10, w + 10), cy=rng.uniform(-10, h + 10), width=w, height=h)
+        expected = pixel_directions_by_axis(K)
+        assert kernels.pixel_directions(K.fx, K.fy, K.cx, K.cy, w, h).tobytes() == expected.tobytes()
+
+
+def test_views_use_the_versions_compiled_at_import(synthetic_root: Path, arkitscenes_root: Path) -> None:
+    """Every compiled pass a view of a ScanNet or ARKitScenes scan (a camera per frame) calls is one of the versions
+    compiled when the module is imported (what the fork server hands its workers): none is compiled mid-build."""
+    probe = f"""
+from pathlib import Path
+from ladderdata.metadata import kernels, views
+from ladderdata.metadata.config import MetadataConfig
+from ladderdata.metadata.extract import measure_scan
+from ladderdata.sources.base import detect_source, open_source, source_config
+passes = [kernels.pixel_directions, kernels.pixel_rays, kernels.hit_owners, kernels.listed_objects,
+          kernels.agreeing, kernels.depth_figures]
+before = [len(p.signatures) for p in passes]
+assert views.compiled_kernels() is kernels
+for root in map(Path, {[str(synthetic_root), str(arkitscenes_root)]!r}):
+    source = open_source(source_config(detect_source(root), root=root))
+    measure_scan(source.load(source.scan_ids()[0]), MetadataConfig(frame_stride=2))
+print(before == [len(p.signatures) for p in passes], [p.signatures for p in passes])
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True"), done.stdout
+
+
 def test_samples_seen_from_any_pose_are_the_numpy_codes_figures() -> None:
     """The samples moved and rotated into the camera frame inside ``kernels.listed_objects`` give the figures of
     ``_samples_from_camera`` and numpy's product: random poses looking at the objects, runs of objects in view and
@@ -242,7 +277,10 @@ def test_hit_owners_are_the_numpy_codes(synthetic_root: Path) -> None:
     t_hit = rng.uniform(0.5, 8.0, (h, w)).astype(np.float32)
     t_hit[triangle < 0] = np.inf
     hits = Hits(t_hit, triangle.astype(np.int32), uv)
-    z_factor = ray_z_factor(measurer.render_k)
+    z_factor = pixel_directions_by_axis(measurer.render_k)[2].reshape(
+        h, w
+    )  # the compiled path's: ray_z_factor's values
+    assert z_factor.tobytes() == ray_z_factor(measurer.render_k).tobytes()
     compiled = kernels.hit_owners(
         hits.t_hit, z_factor, hits.triangle, hits.uv, measurer.face_owner, measurer.corner_owner, views.MIXED
     )

@@ -97,6 +97,24 @@ def reproduces_matrix_product() -> bool:
 
 
 @njit(cache=True, nogil=True)
+def pixel_directions(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> NDArray[np.float32]:
+    """``camera.pixel_directions_by_axis`` of the camera with focal lengths ``fx``, ``fy``, centre ``cx``, ``cy``
+    and ``width`` x ``height`` pixels, computed as ``camera.pixel_directions`` does: ``(3, H * W)`` float32 unit
+    viewing directions of the pixel centres, row-major (each in float64: the norm's squares summed x, y, z in that
+    order, each coordinate divided by it, then cast). For a frame with a camera of its own (ARKitScenes), where
+    the cached directions would be computed again for every view (5 ms)."""
+    out = np.empty((3, height * width), np.float32)
+    for row in range(height):
+        y = (row - cy) / fy
+        for col in range(width):
+            x = (col - cx) / fx
+            norm = np.sqrt(x * x + y * y + 1.0)
+            i = row * width + col
+            out[0, i], out[1, i], out[2, i] = np.float32(x / norm), np.float32(y / norm), np.float32(1.0 / norm)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def pixel_rays(cam_to_world: FloatArray, directions: NDArray[np.float32]) -> NDArray[np.float32]:
     """``camera.pixel_rays`` in one pass: the ``(N, 6)`` float32 rays (origin, world direction) of the ``(3, N)``
     camera-frame ``directions`` (``camera.pixel_directions_by_axis``) from the ``(4, 4)`` pose ``cam_to_world``:
@@ -417,22 +435,22 @@ def depth_figures(
 
 
 #: Compiled (or loaded from numba's cache) when this module is imported, so that a worker pool's fork server hands
-#: its workers loaded code: ``pixel_rays``, ``listed_objects`` and ``hit_owners`` for scans of up to 128 objects
+#: its workers loaded code: ``pixel_directions``, ``pixel_rays``, ``listed_objects`` and ``hit_owners`` for scans of
+#: up to 128 objects
 #: (an int8 owner image; other integer types are compiled when first met, and cached), ``agreeing`` and
 #: ``depth_figures`` for uint16 depth frames, and the check of :func:`reproduces_matrix_product`.
 _F8, _I8, _OWNERS = types.float64, types.int64, types.int8[:, ::1]
-_POSE = _F8[:, :]  # a pose: a (4, 4) slice of the scan's (T, 4, 4) poses, or any matrix
-_F4_BY_AXIS = types.Array(types.float32, 2, "C", readonly=True)  # camera.pixel_directions_by_axis: cached, read-only
-pixel_rays.compile((_POSE, _F4_BY_AXIS))
+_F4_READ_ONLY = types.Array(types.float32, 2, "C", readonly=True)  # a render camera's directions, and rows of them
+pixel_rays.compile((_F8[:, ::1], _F4_READ_ONLY))  # a pose: a (4, 4) slice of the scan's (T, 4, 4) poses
+pixel_directions.compile((_F8, _F8, _F8, _F8, _I8, _I8))
 listed_objects.compile(
     (_F8[:, ::1], _I8[:, ::1], _I8[::1], types.boolean[::1], types.float32[:, ::1], _OWNERS, _F8[::1], _I8)
 )
 agreeing.compile((types.uint16[::1], types.float32[::1], _I8[::1], _I8[::1], _F8))
 depth_figures.compile((types.uint16[:, ::1], types.float32[:, ::1], _I8))
-_READ_ONLY_F4 = types.Array(types.float32, 2, "A", readonly=True)  # ray_z_factor's: a view of a cached array
 _TRIANGLES = types.int32[:, ::1]  # raycast.Hits.triangle: open3d's uint32 ids, read as int32
 hit_owners.compile(
-    (types.float32[:, ::1], _READ_ONLY_F4, _TRIANGLES, types.float32[:, :, ::1], types.int8[::1], _OWNERS, _I8)
+    (types.float32[:, ::1], _F4_READ_ONLY, _TRIANGLES, types.float32[:, :, ::1], types.int8[::1], _OWNERS, _I8)
 )
 _rotated_columns.compile((types.float32[:, ::1], types.float32[:, ::1]))
 _rotated_columns.compile((_F8[:, ::1], _F8[:, ::1]))

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import ConvexHull, QhullError
 
-from ladderdata.geometry.camera import CameraIntrinsics, pixel_directions_by_axis, pixel_rays, ray_z_factor
+from ladderdata.geometry.camera import CameraIntrinsics, pixel_rays, ray_z_factor
 from ladderdata.geometry.raycast import Hits, TriangleScene
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
 from ladderdata.sources.base import Scan
@@ -195,10 +195,12 @@ class ViewMeasurer:
             hits = self.scene.cast(pixel_rays(render_k, pose))
             depth, owner = self._hit_owners_numpy(hits, ray_z_factor(render_k))
         else:
-            rays = kernels.pixel_rays(pose, pixel_directions_by_axis(render_k))
-            hits = self.scene.cast(rays.reshape(render_k.height, render_k.width, 6))
+            shape = (render_k.height, render_k.width)
+            directions = _compiled_directions(kernels, render_k)
+            z_factor = directions[2].reshape(shape)  # ray_z_factor's values
+            hits = self.scene.cast(kernels.pixel_rays(pose, directions).reshape(*shape, 6))
             args = (hits.triangle, hits.uv, self.face_owner, self.corner_owner, MIXED)
-            depth, owner = kernels.hit_owners(hits.t_hit, ray_z_factor(render_k), *args)
+            depth, owner = kernels.hit_owners(hits.t_hit, z_factor, *args)
         return RenderedView(depth, owner, render_k)
 
     def _hit_owners_numpy(
@@ -422,6 +424,16 @@ def _loaded_kernels() -> ModuleType | None:
         )
         return None
     return kernels
+
+
+@lru_cache(maxsize=16)
+def _compiled_directions(kernels: ModuleType, K: CameraIntrinsics) -> NDArray[np.float32]:
+    """``kernels.pixel_directions`` of the render camera ``K`` (cached, read-only): the bits of
+    ``camera.pixel_directions_by_axis``, in an eighth of its time, for frames that bring cameras of their own
+    (ARKitScenes: 16 cameras are cached, a video may have more)."""
+    directions: NDArray[np.float32] = kernels.pixel_directions(K.fx, K.fy, K.cx, K.cy, K.width, K.height)
+    directions.setflags(write=False)  # read-only as the numpy code's: one compiled version of each pass
+    return directions
 
 
 def sharpness(image: ImageRGB) -> float:
