@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy._core._multiarray_umath import __cpu_features__  # type: ignore[import-not-found]
 
 from fixtures.factories import analytic_scan
 from ladderdata.executor.preload import PRELOAD_ENV
@@ -28,6 +29,13 @@ from ladderdata.metadata.views import NO_JIT_ENV, ListedObjects, RenderedView, T
 from ladderdata.sources.base import detect_source, open_source, source_config
 
 kernels = pytest.importorskip("ladderdata.metadata.kernels", reason="numba (the fast extra) is not installed")
+if not kernels.reproduces_matrix_product() and not __cpu_features__.get("FMA3", False):
+    # where the CPU has FMA, a mismatch is a finding (a bug, or a BLAS that orders its sums otherwise): the tests run
+    pytest.skip(
+        "the compiled passes are off on this machine: its BLAS rounds without fused multiply-adds (no FMA3), so views"
+        " are measured with the numpy code, which the rest of the suite tests",
+        allow_module_level=True,
+    )
 
 IMAGE = CameraIntrinsics(fx=1000.0, fy=1000.0, cx=647.5, cy=483.5, width=1296, height=968)
 
