@@ -17,7 +17,14 @@ from ladderdata.executor import LocalExecutor
 from ladderdata.geometry.camera import CameraIntrinsics, in_frustum, project, world_to_camera
 from ladderdata.layout import FramesLayout
 from ladderdata.metadata.config import MetadataConfig, ObjectInView
-from ladderdata.metadata.extract import metadata_path, process_scan, process_scans, read_views, select_frames
+from ladderdata.metadata.extract import (
+    ensure_metadata,
+    metadata_path,
+    process_scan,
+    process_scans,
+    read_views,
+    select_frames,
+)
 from ladderdata.metadata.views import (
     RenderedView,
     SensorToRender,
@@ -26,6 +33,7 @@ from ladderdata.metadata.views import (
     _mask_extents,
     depth_agreement,
 )
+from ladderdata.sources.base import open_source, source_config
 from ladderdata.sources.scannet import ScanNetSource, ScanNetSourceConfig
 
 IMAGE = CameraIntrinsics(fx=1000.0, fy=1000.0, cx=647.5, cy=483.5, width=1296, height=968)
@@ -339,3 +347,23 @@ def test_mask_extents_are_scipys_find_objects() -> None:
         for i, box in enumerate(ndimage.find_objects(instance + 1, max_label=n)):
             expected = [0, 0, 0, 0] if box is None else [box[0].start, box[0].stop, box[1].start, box[1].stop]
             assert extents.bounds[:, i].tolist() == expected
+
+
+@pytest.mark.parametrize("source", ["scannet", "scannetpp", "arkitscenes"])
+def test_views_just_measured_are_the_views_read_back(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A cold build drafts from the views it measured, a rerun from the views its metadata file holds: they are
+    the same, field by field and bit by bit (their JSON spells every float exactly), whatever the source (frames
+    with their own cameras and timestamps: ARKitScenes; sharpness and depth agreement set)."""
+    root = request.getfixturevalue({"scannet": "synthetic_root"}.get(source, f"{source}_root"))
+    scans = open_source(source_config(source, root=root))
+    scan = scans.load(scans.scan_ids()[0])
+    config = MetadataConfig(frame_stride=1, blur_threshold=0.0)
+    measured = ensure_metadata(scan, "key", config, tmp_path, Timings())
+    read_back = ensure_metadata(scan, "key", config, tmp_path, Timings())
+    assert (measured.status, read_back.status) == ("computed", "cached")
+    assert measured.views and any(v.objects for v in measured.views)
+    assert all(v.sharpness is not None for v in measured.views)
+    assert [v.model_dump_json() for v in measured.views] == [v.model_dump_json() for v in read_back.views]
+    assert measured.depth_warning == read_back.depth_warning

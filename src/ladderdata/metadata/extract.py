@@ -242,16 +242,31 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path, timings: Timings) -> str:
-    """Compute ``scan``'s metadata file unless the cache holds it under ``key`` already; "computed" or "cached"."""
+@dataclass(frozen=True)
+class ScanViews:
+    """A scan's views, from its metadata file or just measured and written to it."""
+
+    status: str
+    """"computed" or "cached"."""
+    views: list[ViewRecord]
+    depth_warning: str | None
+    """The depth gate's warning about the views (``metadata.depth_check``), if any."""
+
+
+def ensure_metadata(scan: Scan, key: str, config: MetadataConfig, out_dir: Path, timings: Timings) -> ScanViews:
+    """``scan``'s views: read from the cache when it holds them under ``key``, else measured and written to it.
+    Views just measured are returned as they are, not read back: every field of the file is int64, float64 or
+    a string, which hold a record's values exactly (``tests/test_metadata.py`` checks that the views read back
+    are the same)."""
     out = metadata_path(out_dir, scan.scan_id)
     if stored_key(out) == key:
-        return "cached"
+        return ScanViews("cached", read_views(out), depth_warning(out))
     records, verdict = measure_scan(scan, config, timings)
     time_basis = None if scan.frames is None else scan.frames.time_basis
+    warning = verdict.warning if verdict else None
     with timings.stage("write"):
-        write_views(out, records, key, scan.scan_id, config, time_basis, verdict.warning if verdict else None)
-    return "computed"
+        write_views(out, records, key, scan.scan_id, config, time_basis, warning)
+    return ScanViews("computed", records, warning)
 
 
 def cached_result(source: ScanSource, config: MetadataConfig, out_dir: Path, scan_id: str) -> ScanResult | None:
@@ -272,15 +287,16 @@ def process_scan(source_config: ScanSourceConfig, config: MetadataConfig, out_di
         with scan_file_errors(scan_id, source.location(scan_id)):
             with timings.stage("key"):
                 key = scan_metadata_key(source, scan_id, config, out_dir)
-            status = "cached"
-            if stored_key(metadata_path(out_dir, scan_id)) != key:
-                with timings.stage("load"):
-                    scan = source.load(scan_id)
-                if scan.frames is None:
-                    return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {source.location(scan_id)}")
-                status = ensure_metadata(scan, key, config, out_dir, timings)
-            views = pq.read_metadata(metadata_path(out_dir, scan_id)).num_rows
-        return ScanResult(scan_id, status, views=views, timings=dict(timings.seconds))
+            path = metadata_path(out_dir, scan_id)
+            if stored_key(path) == key:
+                views = pq.read_metadata(path).num_rows
+                return ScanResult(scan_id, "cached", views=views, timings=dict(timings.seconds))
+            with timings.stage("load"):
+                scan = source.load(scan_id)
+            if scan.frames is None:
+                return ScanResult(scan_id, "failed", error=f"[{scan_id}] no frames in {source.location(scan_id)}")
+            measured = ensure_metadata(scan, key, config, out_dir, timings)
+        return ScanResult(scan_id, measured.status, views=len(measured.views), timings=dict(timings.seconds))
     except ScanError as e:
         return ScanResult(scan_id, "failed", error=str(e))
 

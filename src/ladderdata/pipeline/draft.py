@@ -17,7 +17,7 @@ from ladderdata.cache import content_key, write_text_atomic
 from ladderdata.errors import LadderError, MissingFileError
 from ladderdata.executor import Outcome
 from ladderdata.layout import DatasetLayout
-from ladderdata.metadata.extract import depth_warning, ensure_metadata, metadata_path, read_views, scan_metadata_key
+from ladderdata.metadata.extract import ensure_metadata, scan_metadata_key
 from ladderdata.metadata.views import Timings
 from ladderdata.pipeline.config import Drafted, DraftRecord, SceneDrafts
 from ladderdata.pipeline.frames import frame_digest, keep_scan_frames
@@ -162,9 +162,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         if scan.frames is None:
             raise MissingFileError(scan_id, source.location(scan_id), "no frames in any layout")
         metadata = ensure_metadata(scan, meta_key, job.recipe.metadata, job.metadata_cache, Timings())
-        views = read_views(metadata_path(job.metadata_cache, scan_id))
-        warning = depth_warning(metadata_path(job.metadata_cache, scan_id))
-        ctx = SceneContext.from_scan(scan, views, job.recipe.category_map())
+        ctx = SceneContext.from_scan(scan, metadata.views, job.recipe.category_map())
         records, rejections = draft_scene(ctx, job.recipe, job.seed)
         digests = verify_frames(scan.frames, records)
     keep_scan_frames(job.source, scan_id, key, scan.frames)  # the shard writer reads them, in this process maybe
@@ -172,7 +170,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
     result = SceneDrafts(
         scan_id=scan_id,
         key=key,
-        views=len(views),
+        views=len(metadata.views),
         records=records,
         rejections=rejections,
         unknown_labels=scan.unknown_labels,
@@ -180,7 +178,7 @@ def draft_scan(job: DraftJob, scan_id: str) -> ScanDrafts:
         frame_digests=digests,
     )
     write_text_atomic(path, result.model_dump_json())
-    return ScanDrafts("drafted", result, metadata, warning)
+    return ScanDrafts("drafted", result, metadata.status, metadata.depth_warning)
 
 
 def verify_frames(frames: FrameSource, records: list[DraftRecord]) -> dict[int, str]:
