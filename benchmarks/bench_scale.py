@@ -35,10 +35,11 @@ and ScanNet v2 is also estimated as one build: its first scan and 1,512 further 
 
 With ``--profile``, one cold build per stride runs under cProfile with a CPU-time timer (the profiler adds its own
 cost, most to code that makes many small calls) and the cumulative time of each part of a scan's work is printed
-(:data:`PARTS`, the report left out), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` cold
-builds per stride run with a CPU timer around each part only (no profiler), and the median of each part is printed
-per stride, with what the parts leave out and the garbage collector's time, and with two strides its cost per
-added view: which parts grow with the views::
+(:data:`PARTS`, the report left out), with ``--base-src`` for both trees. With ``--parts``, ``--repeat`` rounds
+of cold builds per stride, of one scan and of :data:`BATCH_SCANS` copies of it, run with a CPU timer around each
+part only (no profiler), and the median of each part is printed per stride, for the one scan and for each further
+scan of a build (which parts a build pays once), with what the parts leave out and the garbage collector's time,
+and with two strides its cost per added view: which parts grow with the views::
 
     python benchmarks/bench_scale.py --cache /tmp/benchscale --strides 30 10 --parts --repeat 3
 """
@@ -397,39 +398,70 @@ def profile_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Pa
             print(f"  {label:40s} " + "  ".join(f"{t} {r['parts'][label]:5.2f}" for t, r in runs.items()))
 
 
+def first_and_further(
+    rounds: list[tuple[dict[str, Any], dict[str, Any]]], part: str | None = None
+) -> tuple[float, float]:
+    """Over rounds of (one-scan build, :data:`BATCH_SCANS`-scan build): the median CPU seconds (of ``part``, else
+    of the whole build) for the one scan, and for each further scan (the batch's less the one scan's, over the
+    further scans, round by round)."""
+
+    def cpu(result: dict[str, Any]) -> float:
+        return float(result["cpu_s"] if part is None else result["parts"][part])
+
+    return (
+        statistics.median(cpu(one) for one, _ in rounds),
+        statistics.median((cpu(many) - cpu(one)) / (BATCH_SCANS - 1) for one, many in rounds),
+    )
+
+
+def table_line(values: list[float], columns: list[str]) -> str:
+    """``values`` right-aligned under ``columns``, 3 decimals."""
+    return "".join(f"{v:>{len(c)}.3f}" for v, c in zip(values, columns, strict=True))
+
+
 def parts_cold(root: Path, work: Path, strides: list[int], trees: dict[str, Path], repeat: int) -> None:
-    """``repeat`` timed cold builds per stride and tree (the trees and strides interleaved within each round): the
-    median CPU seconds of each part (:data:`PARTS`) and of what they leave out, per stride, and with two strides
-    or more the cost of each part per added view (first to last stride), so a part that grows with the views
-    shows."""
-    runs: dict[tuple[str, int], list[dict[str, Any]]] = {(t, s): [] for t in trees for s in strides}
+    """``repeat`` rounds of timed cold builds per stride and tree (the trees and strides interleaved within each
+    round), each of one scan and of :data:`BATCH_SCANS` copies of it: the median CPU seconds of each part
+    (:data:`PARTS`) and of what they leave out, per stride, for the build of one scan and for each further scan of
+    a build (the batch's part less the one scan's, over the further scans, round by round), and with two strides or
+    more the cost of each part per added view (first to last stride, one-scan builds), so a part that grows with
+    the views shows, and one that is paid once per build shows as the difference of the two columns."""
+    batch = batch_root(root, BATCH_SCANS)
+    runs: dict[tuple[str, int], list[tuple[dict[str, Any], dict[str, Any]]]] = {
+        (t, s): [] for t in trees for s in strides
+    }
     for _ in range(repeat):
         for stride in strides:
             for tree, src in trees.items():
-                result = in_fresh_process("cold", root, work / f"{tree}-stride{stride}", stride, src, "--parts")
-                top = sum(v for label, v in result["parts"].items() if not label.startswith((" ", GARBAGE)))
-                result["parts"][REST] = result["cpu_s"] - top
-                runs[tree, stride].append(result)
+                folder = work / f"{tree}-stride{stride}"
+                one, many = (in_fresh_process("cold", r, folder, stride, src, "--parts") for r in (root, batch))
+                for result in (one, many):
+                    top = sum(v for label, v in result["parts"].items() if not label.startswith((" ", GARBAGE)))
+                    result["parts"][REST] = result["cpu_s"] - top
+                runs[tree, stride].append((one, many))
     labels = [*(label for label, *_ in PARTS), REST, GARBAGE]
     for tree in trees:
-        views = {s: runs[tree, s][0]["views"] for s in strides}
-        cpu = {s: statistics.median(r["cpu_s"] for r in runs[tree, s]) for s in strides}
-        heading = "".join(f"  stride {s} ({views[s]} views)" for s in strides)
+        views = {s: runs[tree, s][0][0]["views"] for s in strides}
+        columns = [
+            column
+            for s in strides
+            for column in (f"  stride {s} ({views[s]} views), one scan", f"  stride {s}, each further")
+        ]
         grows = len(strides) > 1 and views[strides[-1]] != views[strides[0]]
         print(
-            f"{tree} tree: CPU s per part, median of {repeat} cold builds (timed, no profiler)\n"
-            f"  {'part':45s}{heading}" + ("  ms per added view" if grows else "")
+            f"{tree} tree: CPU s per part, median of {repeat} rounds of cold builds (timed, no profiler)\n"
+            f"  {'part':45s}{''.join(columns)}" + ("  ms per added view" if grows else "")
         )
         for label in labels:
-            median = {s: statistics.median(r["parts"][label] for r in runs[tree, s]) for s in strides}
-            line = "".join(f"{median[s]:>{len(f'  stride {s} ({views[s]} views)')}.3f}" for s in strides)
+            median = {s: first_and_further(runs[tree, s], label) for s in strides}
+            text = table_line([v for s in strides for v in median[s]], columns)
             if grows:
                 first, last = strides[0], strides[-1]
-                per_view = 1000 * (median[last] - median[first]) / (views[last] - views[first])
-                line += f"{per_view:>+20.2f}"
-            print(f"  {label:45s}{line}")
-        total = "".join(f"{cpu[s]:>{len(f'  stride {s} ({views[s]} views)')}.3f}" for s in strides)
-        print(f"  {'cold build (the report left out)':45s}{total}")
+                per_view = 1000 * (median[last][0] - median[first][0]) / (views[last] - views[first])
+                text += f"{per_view:>+20.2f}"
+            print(f"  {label:45s}{text}")
+        total = [v for s in strides for v in first_and_further(runs[tree, s])]
+        print(f"  {'cold build (the report left out)':45s}{table_line(total, columns)}")
 
 
 def report(name: str, scan_bytes: int, results: dict[int, dict[str, dict[str, Any]]]) -> None:
