@@ -80,7 +80,7 @@ class ScanCalls:
     jpegs: list[bytes] = field(default_factory=list)
     """Each colour frame decoded to its end."""
     digests: list[tuple[Path, str]] = field(default_factory=list)
-    """Each input file hashed, and the digest."""
+    """Each input file hashed, and the hash function (``cache.DIGESTS``)."""
     floors: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     """The arguments of each floor area."""
     json_files: list[bytes] = field(default_factory=list)
